@@ -1,0 +1,44 @@
+/* main.c: entry point of the weft binary: global flags and command dispatch.
+ * Commands live one group per cmd_*.c file and are listed in the table below. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "weft.h"
+
+const struct weft_cmd weft_cli_commands[] = {
+    {"validate", cmd_validate, "load and check code locations, report every error"},
+    {"job", cmd_job, "list jobs, show a job (text, json, dot), check a run config"},
+    {NULL, NULL, NULL},
+};
+
+static void print_help(FILE *out) {
+  fprintf(out,
+          "weft %s: a workflow orchestrator in one native binary\n\n"
+          "usage: weft [--version] [--help] COMMAND [ARGS...]\n\ncommands:\n",
+          WEFT_VERSION);
+  for (const struct weft_cmd *c = weft_cli_commands; c->name; c++)
+    fprintf(out, "  %-10s %s\n", c->name, c->summary);
+  fprintf(out,
+          "\nRun 'weft COMMAND --help' for a command's options.\n"
+          "Exit status: 0 success, 1 invalid input or failed run, 2 usage error.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_help(stderr);
+    return WEFT_EXIT_USAGE;
+  }
+  if (weft_cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+    print_help(stdout);
+    return WEFT_EXIT_OK;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    printf("weft %s\n", WEFT_VERSION);
+    return WEFT_EXIT_OK;
+  }
+  for (const struct weft_cmd *c = weft_cli_commands; c->name; c++)
+    if (!strcmp(argv[1], c->name)) return c->fn(argc - 1, argv + 1);
+  fprintf(stderr, "weft: '%s' is not a weft command (see 'weft --help')\n", argv[1]);
+  return WEFT_EXIT_USAGE;
+}

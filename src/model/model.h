@@ -1,0 +1,232 @@
+/* model.h: the in-memory job model: op definitions, jobs of op invocations,
+ * code locations and workspaces. Built by src/dsl, read by every layer above. */
+#ifndef WEFT_MODEL_MODEL_H
+#define WEFT_MODEL_MODEL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "model/diag.h"
+#include "weft.h"
+
+/* ---- value types --------------------------------------------------------- */
+
+enum weft_type {
+  WEFT_TYPE_ANY,
+  WEFT_TYPE_BOOL,
+  WEFT_TYPE_INT,
+  WEFT_TYPE_FLOAT,
+  WEFT_TYPE_STRING,
+  WEFT_TYPE_LIST,
+  WEFT_TYPE_DICT,
+  WEFT_TYPE_PATH /* a file or folder produced by an op, stored as raw bytes */
+};
+
+const char *weft_type_name(enum weft_type t);
+/* Parses "int", "float", ...; returns WEFT_OK or WEFT_EINVALID. */
+int weft_type_parse(const char *s, enum weft_type *out);
+/* Whether an output of type `from` may feed an input of type `to`
+ * (any accepts and provides everything; int widens to float). */
+int weft_type_assignable(enum weft_type from, enum weft_type to);
+/* Whether a JSON value is of type t (path: a string). */
+int weft_type_check_json(enum weft_type t, const json_t *v);
+
+/* ---- source positions ------------------------------------------------------ */
+
+/* A position in a YAML file. file is borrowed from the owning location's
+ * interned file list and lives as long as the location. */
+struct weft_mark {
+  const char *file;
+  int line, col; /* 1-based */
+};
+
+struct weft_kv {
+  char *key, *value;
+};
+struct weft_kvs {
+  struct weft_kv *v;
+  size_t n;
+};
+
+/* ---- op definitions ---------------------------------------------------------- */
+
+struct weft_port {
+  char *name;
+  enum weft_type type;
+  char *description;      /* may be NULL */
+  json_t *default_value;  /* inputs only; NULL when none (owned reference) */
+  struct weft_mark mark;
+};
+
+struct weft_config_field {
+  char *name;
+  enum weft_type type;
+  json_t *default_value; /* NULL when none (owned reference) */
+  int required;          /* required and no default: run config must set it */
+  char *description;     /* may be NULL */
+  json_t *enum_values;   /* JSON array of allowed values, or NULL */
+  struct weft_mark mark;
+};
+
+struct weft_retry_policy {
+  int max;        /* retries after the first attempt; 0 = none */
+  double delay_s; /* wait before the first retry */
+  double backoff; /* multiplier per further retry (1 = constant) */
+  double jitter;  /* 0..1: random fraction added to or taken off each delay */
+};
+
+struct weft_op_def {
+  char *name;
+  char *description; /* may be NULL */
+  /* Exactly one of the three says what the op runs. */
+  char *run;         /* shell command run with /bin/sh -c */
+  char **argv;       /* NULL-terminated argument vector */
+  char *c_function;  /* a C op registered with weft_register_c_op */
+  struct weft_port *inputs;
+  size_t n_inputs;
+  struct weft_port *outputs; /* a lone `result` of type any when none declared */
+  size_t n_outputs;
+  struct weft_config_field *config;
+  size_t n_config;
+  struct weft_retry_policy retry;
+  double timeout_s; /* 0: no timeout */
+  char *queue;      /* "default" unless set */
+  char *image;      /* may be NULL */
+  struct weft_kvs env, tags;
+  struct weft_mark mark;
+};
+
+/* ---- jobs ---------------------------------------------------------------------- */
+
+/* An input wired to an upstream output: `other` or `other.output`. */
+struct weft_wire {
+  char *input;
+  char *from_op;     /* invocation name */
+  char *from_output; /* "result" when the dot form was not used */
+  size_t from_index; /* index of from_op in job->ops, set by validation */
+  struct weft_mark mark;
+};
+
+struct weft_invocation {
+  char *name; /* unique within the job */
+  char *uses; /* name of the op definition */
+  const struct weft_op_def *def; /* resolved by validation; NULL if unknown */
+  struct weft_wire *wires;
+  size_t n_wires;
+  json_t *config; /* config values fixed in the job file, or NULL (owned) */
+  /* Derived by validation: distinct upstream invocations (indexes into
+   * job->ops) and the level (0 for roots, 1 + max upstream level). */
+  size_t *upstream;
+  size_t n_upstream;
+  int level;
+  struct weft_mark mark;
+};
+
+struct weft_job {
+  char *name;
+  char *description; /* may be NULL */
+  struct weft_kvs tags;
+  struct weft_op_def *inline_ops; /* ops defined inside the job file */
+  size_t n_inline_ops;
+  struct weft_invocation *ops; /* topologically sorted when the job is valid */
+  size_t n_ops;
+  int valid; /* no diagnostics point into this job */
+  const struct weft_location *location; /* borrowed back pointer */
+  struct weft_mark mark;
+};
+
+/* ---- code locations ------------------------------------------------------------- */
+
+struct weft_location {
+  char *name;
+  char *path; /* absolute path of the folder */
+  char **files; /* interned file names (paths as given) that marks point at */
+  size_t n_files;
+  struct weft_op_def *ops; /* ops/*.yaml, sorted by name */
+  size_t n_ops;
+  struct weft_job *jobs; /* jobs/*.yaml, sorted by name */
+  size_t n_jobs;
+  struct weft_diags diags; /* every error found, sorted by position */
+  void *index; /* private name lookup tables of src/model */
+};
+
+/* Loads and validates the code location at path. Returns WEFT_OK with *out
+ * set even when the YAML has errors: they are in (*out)->diags, and jobs with
+ * errors have valid == 0. Fails (and sets *out to NULL) only when path is not
+ * a readable folder or memory runs out. name may be NULL (the folder's base
+ * name is used). The caller frees *out with weft_location_free. */
+int weft_location_load(const char *path, const char *name,
+                       struct weft_location **out, weft_error *err);
+void weft_location_free(struct weft_location *loc);
+/* Lookups in O(1); NULL when absent. Results are borrowed from loc. */
+const struct weft_job *weft_location_find_job(const struct weft_location *loc,
+                                              const char *name);
+const struct weft_op_def *weft_location_find_op(const struct weft_location *loc,
+                                                const char *name);
+/* Index of invocation `name` in job->ops, or -1. */
+long weft_job_find_invocation(const struct weft_job *job, const char *name);
+const struct weft_port *weft_op_def_find_input(const struct weft_op_def *def,
+                                               const char *name);
+const struct weft_port *weft_op_def_find_output(const struct weft_op_def *def,
+                                                const char *name);
+
+/* ---- workspaces ------------------------------------------------------------------ */
+
+/* A set of locations: from workspace.yaml (`locations:` list of
+ * `{name, path}` or bare paths, relative to the file) or from paths given
+ * on the command line. */
+struct weft_workspace {
+  struct weft_location **locations;
+  size_t n_locations;
+  struct weft_diags diags; /* workspace.yaml's own errors */
+};
+
+/* Loads workspace.yaml at path (locations relative to its folder). Like
+ * weft_location_load, YAML errors go to diags; I/O failure returns an error.
+ * The caller frees *out with weft_workspace_free. */
+int weft_workspace_load_file(const char *path, struct weft_workspace **out,
+                             weft_error *err);
+/* A workspace of the given location folders. */
+int weft_workspace_from_paths(const char *const *paths, size_t n,
+                              struct weft_workspace **out, weft_error *err);
+void weft_workspace_free(struct weft_workspace *ws);
+/* Total number of diagnostics in the workspace and all its locations. */
+size_t weft_workspace_error_count(const struct weft_workspace *ws);
+/* Finds a job by "JOB" or "LOCATION:JOB" (the former must be unambiguous;
+ * on ambiguity or absence returns NULL and fills err with the candidates
+ * or a did-you-mean). */
+const struct weft_job *weft_workspace_find_job(const struct weft_workspace *ws,
+                                               const char *name,
+                                               weft_error *err);
+
+/* ---- run config -------------------------------------------------------------------- */
+
+enum weft_executor_kind {
+  WEFT_EXECUTOR_MULTIPROCESS, /* default */
+  WEFT_EXECUTOR_IN_PROCESS
+};
+
+/* A run config checked against a job, with schema defaults filled in. */
+struct weft_run_config {
+  /* {"INVOCATION": {"config": {...}, "inputs": {...}}} for every invocation
+   * of the job, config complete with defaults (owned reference). */
+  json_t *ops;
+  enum weft_executor_kind executor;
+  int max_concurrent; /* 0: the number of cores */
+  json_t *tags;       /* {"k": "v"} (owned reference) */
+  json_t *raw;        /* the document as given, after --set overrides */
+};
+
+/* Parses run config text (YAML or JSON; file names it in diagnostics, text
+ * may be NULL for an empty config), applies `--set` overrides of the form
+ * "ops.NAME.config.KEY=VALUE" (VALUE parsed as YAML scalar/flow), and checks
+ * it against job, filling every diagnostic into diags. Returns WEFT_OK when
+ * valid, WEFT_EINVALID (with diags) when not; *out is set only on success
+ * and is released with weft_run_config_release. */
+int weft_run_config_build(const struct weft_job *job, const char *file,
+                          const char *text, size_t len,
+                          const char *const *overrides, size_t n_overrides,
+                          struct weft_run_config *out, struct weft_diags *diags);
+void weft_run_config_release(struct weft_run_config *rc);
+
+#endif

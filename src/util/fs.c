@@ -1,0 +1,201 @@
+/* fs.c: file-system helpers: whole-file reads, atomic writes, directory walks.
+ * Every failure names the path and the system's reason in the weft_error. */
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int weft_fs_read_file(const char *path, struct weft_buf *out, weft_error *err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return weft_error_set(err, errno == ENOENT ? WEFT_ENOTFOUND : WEFT_EIO,
+                          "%s: %s", path, strerror(errno));
+  }
+  int rc = WEFT_OK;
+  for (;;) {
+    if (weft_buf_grow(out, 8192)) {
+      rc = weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", path);
+      break;
+    }
+    ssize_t n = read(fd, out->ptr + out->len, out->cap - out->len - 1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      rc = weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+      break;
+    }
+    if (n == 0) break;
+    out->len += (size_t)n;
+    out->ptr[out->len] = 0;
+  }
+  close(fd);
+  return rc;
+}
+
+static int write_all(int fd, const char *p, size_t len) {
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int weft_fs_write_atomic(const char *path, const void *data, size_t len,
+                         int durable, weft_error *err) {
+  struct weft_buf tmp = WEFT_BUF_INIT;
+  int rc = WEFT_OK, fd = -1;
+  if (weft_buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid())) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || write_all(fd, data, len) || (durable && fsync(fd))) {
+    rc = weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    goto done;
+  }
+  if (close(fd)) {
+    fd = -1;
+    rc = weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    goto done;
+  }
+  fd = -1;
+  if (rename(tmp.ptr, path)) {
+    rc = weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    goto done;
+  }
+done:
+  if (fd >= 0) close(fd);
+  if (rc && tmp.len) unlink(tmp.ptr);
+  weft_buf_release(&tmp);
+  return rc;
+}
+
+int weft_fs_mkdirs(const char *path, weft_error *err) {
+  char *p = strdup(path);
+  if (!p) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (char *s = p + 1; *s; s++) {
+    if (*s != '/') continue;
+    *s = 0;
+    if (mkdir(p, 0755) && errno != EEXIST) goto fail;
+    *s = '/';
+  }
+  if (mkdir(p, 0755) && errno != EEXIST) goto fail;
+  free(p);
+  return WEFT_OK;
+fail:;
+  int rc = weft_error_set(err, WEFT_EIO, "mkdir %s: %s", p, strerror(errno));
+  free(p);
+  return rc;
+}
+
+int weft_fs_remove_tree(const char *path, weft_error *err) {
+  struct stat st;
+  if (lstat(path, &st)) {
+    if (errno == ENOENT) return WEFT_OK;
+    return weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (!d) return weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    struct dirent *e;
+    int rc = WEFT_OK;
+    while (!rc && (e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char *child = weft_fs_join(path, e->d_name);
+      if (!child) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        break;
+      }
+      rc = weft_fs_remove_tree(child, err);
+      free(child);
+    }
+    closedir(d);
+    if (rc) return rc;
+    if (rmdir(path))
+      return weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    return WEFT_OK;
+  }
+  if (unlink(path))
+    return weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+  return WEFT_OK;
+}
+
+int weft_fs_exists(const char *path) { return access(path, F_OK) == 0; }
+
+int weft_fs_is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *weft_fs_join(const char *a, const char *b) {
+  size_t la = strlen(a);
+  while (la > 1 && a[la - 1] == '/') la--;
+  char *out = NULL;
+  if (asprintf(&out, "%.*s/%s", (int)la, a, b) < 0) return NULL;
+  return out;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int weft_fs_list_dir(const char *dir, const char *suffix, char ***out,
+                     weft_error *err) {
+  *out = NULL;
+  DIR *d = opendir(dir);
+  if (!d) {
+    return weft_error_set(err, errno == ENOENT ? WEFT_ENOTFOUND : WEFT_EIO,
+                          "%s: %s", dir, strerror(errno));
+  }
+  size_t n = 0, cap = 16;
+  char **list = calloc(cap, sizeof *list);
+  struct dirent *e;
+  if (!list) goto nomem;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue; /* hidden files and editor swap files */
+    if (suffix) {
+      size_t ln = strlen(e->d_name), ls = strlen(suffix);
+      if (ln <= ls || strcmp(e->d_name + ln - ls, suffix)) continue;
+    }
+    if (n + 1 >= cap) {
+      char **g = realloc(list, cap * 2 * sizeof *list);
+      if (!g) goto nomem;
+      list = g;
+      cap *= 2;
+    }
+    if (!(list[n] = strdup(e->d_name))) goto nomem;
+    list[++n] = NULL;
+  }
+  closedir(d);
+  qsort(list, n, sizeof *list, cmp_str);
+  *out = list;
+  return (int)n;
+nomem:
+  closedir(d);
+  weft_fs_free_list(list);
+  return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+}
+
+void weft_fs_free_list(char **list) {
+  if (!list) return;
+  for (char **p = list; *p; p++) free(*p);
+  free(list);
+}
+
+int weft_fs_copy_file(const char *from, const char *to, weft_error *err) {
+  struct weft_buf b = WEFT_BUF_INIT;
+  int rc = weft_fs_read_file(from, &b, err);
+  if (!rc) rc = weft_fs_write_atomic(to, b.ptr, b.len, 0, err);
+  weft_buf_release(&b);
+  return rc;
+}

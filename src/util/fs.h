@@ -1,0 +1,34 @@
+/* fs.h: file-system helpers shared by every layer (read, atomic write, mkdir -p).
+ * Paths are borrowed; returned strings are malloc'ed and owned by the caller. */
+#ifndef WEFT_UTIL_FS_H
+#define WEFT_UTIL_FS_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "weft.h"
+
+/* Appends the whole file to out. WEFT_ENOTFOUND when it does not exist. */
+int weft_fs_read_file(const char *path, struct weft_buf *out, weft_error *err);
+/* Writes data to path through a temporary file and rename(2), so readers
+ * never see half a file; fsyncs when durable is non-zero. */
+int weft_fs_write_atomic(const char *path, const void *data, size_t len,
+                         int durable, weft_error *err);
+/* mkdir -p with mode 0755. */
+int weft_fs_mkdirs(const char *path, weft_error *err);
+/* rm -rf; a missing path is not an error. */
+int weft_fs_remove_tree(const char *path, weft_error *err);
+int weft_fs_exists(const char *path);
+int weft_fs_is_dir(const char *path);
+/* Joins a and b with one '/'; caller frees. NULL when out of memory. */
+char *weft_fs_join(const char *a, const char *b);
+/* Names of the entries of dir ending in suffix (NULL: all but . and ..),
+ * sorted; *out is a NULL-terminated array the caller frees with
+ * weft_fs_free_list. Returns the count or a negative error. */
+int weft_fs_list_dir(const char *dir, const char *suffix, char ***out,
+                     weft_error *err);
+void weft_fs_free_list(char **list);
+/* Copies a regular file (contents only). */
+int weft_fs_copy_file(const char *from, const char *to, weft_error *err);
+
+#endif
