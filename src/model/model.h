@@ -107,6 +107,15 @@ struct weft_wire {
   struct weft_mark mark;
 };
 
+/* An ordering-only dependency (`after: [other, ...]`, as Argo's
+ * `dependencies:`): the invocation starts once `op` has succeeded, without
+ * taking any of its outputs. */
+struct weft_dep {
+  char *op;     /* invocation name */
+  size_t index; /* index of op in job->ops, set by validation */
+  struct weft_mark mark;
+};
+
 struct weft_invocation {
   char *name; /* unique within the job */
   char *uses; /* name of the op definition */
@@ -120,6 +129,9 @@ struct weft_invocation {
   size_t n_upstream;
   int level;
   struct weft_mark mark;
+  /* Ordering-only dependencies; their targets are also in upstream. */
+  struct weft_dep *after;
+  size_t n_after;
 };
 
 struct weft_job {
@@ -142,9 +154,9 @@ struct weft_location {
   char *path; /* absolute path of the folder */
   char **files; /* interned file names (paths as given) that marks point at */
   size_t n_files;
-  struct weft_op_def *ops; /* ops/*.yaml, sorted by name */
+  struct weft_op_def *ops; /* ops/NAME.yaml files, sorted by name */
   size_t n_ops;
-  struct weft_job *jobs; /* jobs/*.yaml, sorted by name */
+  struct weft_job *jobs; /* jobs/NAME.yaml files, sorted by name */
   size_t n_jobs;
   struct weft_diags diags; /* every error found, sorted by position */
   void *index; /* private name lookup tables of src/model */
@@ -169,6 +181,9 @@ const struct weft_port *weft_op_def_find_input(const struct weft_op_def *def,
                                                const char *name);
 const struct weft_port *weft_op_def_find_output(const struct weft_op_def *def,
                                                 const char *name);
+/* The config field `name` of def, or NULL. */
+const struct weft_config_field *weft_op_def_find_config(
+    const struct weft_op_def *def, const char *name);
 
 /* ---- workspaces ------------------------------------------------------------------ */
 
