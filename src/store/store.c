@@ -1,0 +1,452 @@
+/* store.c: the storage wrappers (the only callers of a backend's method
+ * table), the backend registry, status names, row release and run ids. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "store/store_int.h"
+#include "util/str.h"
+
+/* ---- status names --------------------------------------------------------- */
+
+static const char *const run_status_names[] = {
+#define WEFT__RS_NAME(n, s) s,
+    WEFT_RUN_STATUS_MAP(WEFT__RS_NAME)
+#undef WEFT__RS_NAME
+};
+
+static const char *const step_status_names[] = {
+#define WEFT__SS_NAME(n, s) s,
+    WEFT_STEP_STATUS_MAP(WEFT__SS_NAME)
+#undef WEFT__SS_NAME
+};
+
+const char *weft_run_status_name(enum weft_run_status s) {
+  if ((unsigned)s >= WEFT_RUN__COUNT) return "unknown";
+  return run_status_names[s];
+}
+
+int weft_run_status_parse(const char *s, enum weft_run_status *out) {
+  for (int i = 0; s && i < WEFT_RUN__COUNT; i++) {
+    if (!strcmp(s, run_status_names[i])) {
+      *out = (enum weft_run_status)i;
+      return WEFT_OK;
+    }
+  }
+  return WEFT_EINVALID;
+}
+
+int weft_run_status_is_final(enum weft_run_status s) {
+  return s == WEFT_RUN_SUCCESS || s == WEFT_RUN_FAILURE || s == WEFT_RUN_CANCELED;
+}
+
+const char *weft_step_status_name(enum weft_step_status s) {
+  if ((unsigned)s >= WEFT_STEP__COUNT) return "unknown";
+  return step_status_names[s];
+}
+
+int weft_step_status_parse(const char *s, enum weft_step_status *out) {
+  for (int i = 0; s && i < WEFT_STEP__COUNT; i++) {
+    if (!strcmp(s, step_status_names[i])) {
+      *out = (enum weft_step_status)i;
+      return WEFT_OK;
+    }
+  }
+  return WEFT_EINVALID;
+}
+
+int weft_step_status_is_final(enum weft_step_status s) {
+  return s == WEFT_STEP_SUCCEEDED || s == WEFT_STEP_FAILED ||
+         s == WEFT_STEP_SKIPPED || s == WEFT_STEP_CANCELED;
+}
+
+/* ---- rows ------------------------------------------------------------------- */
+
+void weft_run_row_release(struct weft_run_row *r) {
+  if (!r) return;
+  free(r->id);
+  free(r->job);
+  free(r->location);
+  free(r->run_config);
+  free(r->tags);
+  free(r->parent_run_id);
+  free(r->root_run_id);
+  free(r->code_version);
+  free(r->message);
+  free(r->coordinator);
+  memset(r, 0, sizeof *r);
+}
+
+void weft_step_row_release(struct weft_step_row *s) {
+  if (!s) return;
+  free(s->run_id);
+  free(s->step);
+  free(s->message);
+  free(s->worker);
+  memset(s, 0, sizeof *s);
+}
+
+void weft_event_row_release(struct weft_event_row *e) {
+  if (!e) return;
+  free(e->run_id);
+  free(e->step);
+  free(e->type);
+  free(e->payload);
+  memset(e, 0, sizeof *e);
+}
+
+void weft_run_list_release(struct weft_run_list *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->n; i++) weft_run_row_release(&l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
+void weft_step_list_release(struct weft_step_list *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->n; i++) weft_step_row_release(&l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
+void weft_event_list_release(struct weft_event_list *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->n; i++) weft_event_row_release(&l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
+char *weft_store_new_run_id(void) {
+  unsigned char bytes[6];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return NULL;
+    }
+    got += (size_t)n;
+  }
+  char *id = malloc(2 * sizeof bytes + 1);
+  if (!id) return NULL;
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < sizeof bytes; i++) {
+    id[2 * i] = hex[bytes[i] >> 4];
+    id[2 * i + 1] = hex[bytes[i] & 15];
+  }
+  id[2 * sizeof bytes] = 0;
+  return id;
+}
+
+/* ---- registry ----------------------------------------------------------------- */
+
+#define MAX_BACKENDS 8
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct weft_store_methods *registry[MAX_BACKENDS];
+static size_t registry_n;
+
+/* Built-ins are added lazily so no constructor or init call is needed. */
+static void registry_add_builtins_locked(void) {
+  if (registry_n) return;
+  registry[registry_n++] = &weft__store_sqlite_methods;
+}
+
+int weft_store_register(const struct weft_store_methods *m) {
+  if (!m || !m->name || m->version != 1 ||
+      m->instance_size < sizeof(struct weft_store))
+    return WEFT_EINVALID;
+  int rc = WEFT_OK;
+  pthread_mutex_lock(&registry_lock);
+  registry_add_builtins_locked();
+  size_t i;
+  for (i = 0; i < registry_n; i++)
+    if (!strcmp(registry[i]->name, m->name)) break;
+  if (i < registry_n)
+    registry[i] = m; /* re-registering a name replaces it, like sqlite3_vfs */
+  else if (registry_n < MAX_BACKENDS)
+    registry[registry_n++] = m;
+  else
+    rc = WEFT_ENOMEM;
+  pthread_mutex_unlock(&registry_lock);
+  return rc;
+}
+
+const struct weft_store_methods *weft_store_find(const char *name) {
+  const struct weft_store_methods *found = NULL;
+  if (!name) return NULL;
+  pthread_mutex_lock(&registry_lock);
+  registry_add_builtins_locked();
+  for (size_t i = 0; i < registry_n && !found; i++)
+    if (!strcmp(registry[i]->name, name)) found = registry[i];
+  pthread_mutex_unlock(&registry_lock);
+  return found;
+}
+
+/* Maps a URL to a backend name: "postgres[ql]://" is postgres, "sqlite:" and
+ * plain paths are sqlite; any other "scheme://" is refused rather than taken
+ * for a file name. */
+static int backend_for_url(const char *url, const char **name, weft_error *err) {
+  if (weft_str_has_prefix(url, "postgresql://") ||
+      weft_str_has_prefix(url, "postgres://")) {
+    *name = "postgres";
+    return WEFT_OK;
+  }
+  if (weft_str_has_prefix(url, "sqlite:")) {
+    *name = "sqlite";
+    return WEFT_OK;
+  }
+  const char *sep = strstr(url, "://");
+  if (sep) {
+    return weft_error_set(err, WEFT_EINVALID,
+                          "storage URL %s: unknown scheme '%.*s' (use sqlite:PATH, "
+                          "a path, or postgresql://...)",
+                          url, (int)(sep - url), url);
+  }
+  *name = "sqlite";
+  return WEFT_OK;
+}
+
+/* ---- fault injection ----------------------------------------------------------- */
+
+static long fault_countdown;
+static int fault_code;
+
+void weft_store_fault_inject(long nth, int code) {
+  fault_countdown = nth > 0 ? nth : 0;
+  fault_code = code;
+}
+
+/* Counts one wrapper call; non-zero when this call is the one to fail. */
+static int fault_hit(weft_error *err) {
+  if (!fault_countdown || --fault_countdown) return 0;
+  return weft_error_set(err, fault_code ? fault_code : WEFT_ESTORE,
+                        "injected store fault");
+}
+
+#define FAULT_POINT(err)                 \
+  do {                                   \
+    int fault_rc_ = fault_hit(err);      \
+    if (fault_rc_) return fault_rc_;     \
+  } while (0)
+
+/* ---- open / close ---------------------------------------------------------------- */
+
+int weft_store_open(const char *url, struct weft_store **out, weft_error *err) {
+  *out = NULL;
+  if (!url || !*url)
+    return weft_error_set(err, WEFT_EINVALID, "storage URL is empty");
+  const char *name = NULL;
+  int rc = backend_for_url(url, &name, err);
+  if (rc) return rc;
+  const struct weft_store_methods *m = weft_store_find(name);
+  if (!m) {
+    return weft_error_set(err, WEFT_EUSAGE,
+                          "%s storage is not built into this weft (URL %s)", name,
+                          url);
+  }
+  struct weft_store *s = calloc(1, m->instance_size);
+  if (!s) return weft_error_set(err, WEFT_ENOMEM, "out of memory opening %s", url);
+  s->m = m;
+  rc = m->xOpen(s, url, err);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return WEFT_OK;
+}
+
+void weft_store_close(struct weft_store *s) {
+  if (!s) return;
+  if (s->tx_depth) s->m->xRollback(s);
+  s->m->xClose(s);
+  free(s);
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+int weft_store_begin(struct weft_store *s, weft_error *err) {
+  FAULT_POINT(err);
+  if (s->tx_depth == 0) {
+    int rc = s->m->xBegin(s, err);
+    if (rc) return rc;
+    s->tx_rollback_only = 0;
+  }
+  s->tx_depth++;
+  return WEFT_OK;
+}
+
+int weft_store_commit(struct weft_store *s, weft_error *err) {
+  if (s->tx_depth == 0)
+    return weft_error_set(err, WEFT_EUSAGE, "store commit without a transaction");
+  int rc = fault_hit(err);
+  if (rc) {
+    /* An injected failure leaves the same state a real one would: an inner
+     * commit dooms the transaction, the outermost leaves nothing open. */
+    weft_store_rollback(s);
+    return rc;
+  }
+  if (s->tx_depth > 1) {
+    s->tx_depth--;
+    return WEFT_OK;
+  }
+  s->tx_depth = 0;
+  if (s->tx_rollback_only) {
+    s->tx_rollback_only = 0;
+    s->m->xRollback(s);
+    return weft_error_set(err, WEFT_ECONFLICT,
+                          "store commit: an inner transaction was rolled back, so "
+                          "the whole transaction was");
+  }
+  rc = s->m->xCommit(s, err);
+  if (rc) s->m->xRollback(s);
+  return rc;
+}
+
+void weft_store_rollback(struct weft_store *s) {
+  if (!s || s->tx_depth == 0) return;
+  if (--s->tx_depth > 0) {
+    s->tx_rollback_only = 1;
+    return;
+  }
+  s->tx_rollback_only = 0;
+  s->m->xRollback(s);
+}
+
+/* ---- data calls ---------------------------------------------------------------------- */
+
+#define REQUIRE(cond, what)                                              \
+  do {                                                                   \
+    if (!(cond)) return weft_error_set(err, WEFT_EINVALID, "%s", what); \
+  } while (0)
+
+int weft_store_run_create(struct weft_store *s, const struct weft_run_row *r,
+                          weft_error *err) {
+  REQUIRE(r && r->id && *r->id, "run create: the run has no id");
+  REQUIRE(r->job && *r->job, "run create: the run has no job name");
+  REQUIRE((unsigned)r->status < WEFT_RUN__COUNT, "run create: invalid status");
+  FAULT_POINT(err);
+  return s->m->xRunCreate(s, r, err);
+}
+
+int weft_store_run_update(struct weft_store *s, const struct weft_run_row *r,
+                          weft_error *err) {
+  REQUIRE(r && r->id, "run update: the run has no id");
+  REQUIRE((unsigned)r->status < WEFT_RUN__COUNT, "run update: invalid status");
+  FAULT_POINT(err);
+  return s->m->xRunUpdate(s, r, err);
+}
+
+int weft_store_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
+                       weft_error *err) {
+  memset(out, 0, sizeof *out);
+  REQUIRE(id, "run get: no run id");
+  FAULT_POINT(err);
+  return s->m->xRunGet(s, id, out, err);
+}
+
+int weft_store_run_list(struct weft_store *s, const struct weft_run_filter *f,
+                        struct weft_run_list *out, weft_error *err) {
+  static const struct weft_run_filter any = {0};
+  out->v = NULL;
+  out->n = 0;
+  REQUIRE(!f || f->limit >= 0, "run list: negative limit");
+  REQUIRE(!f || !(f->status_mask & ~((1 << WEFT_RUN__COUNT) - 1)),
+          "run list: the status mask has bits of no run status");
+  FAULT_POINT(err);
+  return s->m->xRunList(s, f ? f : &any, out, err);
+}
+
+int weft_store_run_count(struct weft_store *s, int64_t counts[], weft_error *err) {
+  for (int i = 0; i < WEFT_RUN__COUNT; i++) counts[i] = 0;
+  FAULT_POINT(err);
+  return s->m->xRunCount(s, counts, err);
+}
+
+int weft_store_step_put(struct weft_store *s, const struct weft_step_row *st,
+                        weft_error *err) {
+  REQUIRE(st && st->run_id && st->step, "step put: the step has no run id or name");
+  REQUIRE(st->attempt >= 1, "step put: attempts are numbered from 1");
+  REQUIRE((unsigned)st->status < WEFT_STEP__COUNT, "step put: invalid status");
+  FAULT_POINT(err);
+  return s->m->xStepPut(s, st, err);
+}
+
+int weft_store_step_list(struct weft_store *s, const char *run_id,
+                         struct weft_step_list *out, weft_error *err) {
+  out->v = NULL;
+  out->n = 0;
+  REQUIRE(run_id, "step list: no run id");
+  FAULT_POINT(err);
+  return s->m->xStepList(s, run_id, out, err);
+}
+
+int weft_store_event_append(struct weft_store *s, struct weft_event_row *ev, size_t n,
+                            weft_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    if (!ev[i].run_id || !ev[i].type || !*ev[i].type) {
+      return weft_error_set(err, WEFT_EINVALID,
+                            "event append: event %zu has no run id or type", i);
+    }
+  }
+  FAULT_POINT(err);
+  if (n == 0) return WEFT_OK;
+  return s->m->xEventAppend(s, ev, n, err);
+}
+
+int weft_store_event_read(struct weft_store *s, const struct weft_event_filter *f,
+                          struct weft_event_list *out, weft_error *err) {
+  static const struct weft_event_filter all = {0};
+  out->v = NULL;
+  out->n = 0;
+  REQUIRE(!f || f->limit >= 0, "event read: negative limit");
+  FAULT_POINT(err);
+  return s->m->xEventRead(s, f ? f : &all, out, err);
+}
+
+int weft_store_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
+                          weft_error *err) {
+  if (s->tx_depth) {
+    /* The transaction holds the write lock: nobody could append meanwhile. */
+    return weft_error_set(err, WEFT_EUSAGE,
+                          "event wait inside a transaction would block every writer");
+  }
+  FAULT_POINT(err);
+  return s->m->xEventWait(s, after_id, timeout_ms < 0 ? 0 : timeout_ms, err);
+}
+
+int weft_store_kv_get(struct weft_store *s, const char *key, char **value,
+                      weft_error *err) {
+  *value = NULL;
+  REQUIRE(key, "kv get: no key");
+  FAULT_POINT(err);
+  return s->m->xKvGet(s, key, value, err);
+}
+
+int weft_store_kv_set(struct weft_store *s, const char *key, const char *value,
+                      weft_error *err) {
+  REQUIRE(key && value, "kv set: no key or value");
+  FAULT_POINT(err);
+  return s->m->xKvSet(s, key, value, err);
+}
+
+int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
+  REQUIRE(key, "kv delete: no key");
+  FAULT_POINT(err);
+  return s->m->xKvDelete(s, key, err);
+}
+
+int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
+                              const char *value, weft_error *err) {
+  REQUIRE(key && value, "kv compare-set: no key or value");
+  FAULT_POINT(err);
+  return s->m->xKvCompareSet(s, key, expected, value, err);
+}

@@ -1,0 +1,255 @@
+/* store.h: the storage interface for runs, steps, events and key/value state,
+ * a method table in the manner of SQLite's VFS; sqlite and postgres implement it. */
+#ifndef WEFT_STORE_STORE_H
+#define WEFT_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft.h"
+
+/* ---- rows ----------------------------------------------------------------
+ * Row structs own their strings (malloc'ed); release them with the matching
+ * *_release function. Strings that may be absent are NULL. */
+
+/* Run states:
+ *
+ *   QUEUED --run starts--> STARTED --all steps done--> SUCCESS | FAILURE
+ *      \                      \
+ *       `--> CANCELED          `--> CANCELING --> CANCELED
+ *
+ * The engine performs every transition (engine/run.c) and appends the event
+ * that reports it in the same transaction as the row update. */
+#define WEFT_RUN_STATUS_MAP(X) \
+  X(QUEUED, "queued")          \
+  X(STARTED, "started")        \
+  X(SUCCESS, "success")        \
+  X(FAILURE, "failure")        \
+  X(CANCELING, "canceling")    \
+  X(CANCELED, "canceled")
+
+enum weft_run_status {
+#define WEFT__RS_ENUM(n, s) WEFT_RUN_##n,
+  WEFT_RUN_STATUS_MAP(WEFT__RS_ENUM)
+#undef WEFT__RS_ENUM
+  WEFT_RUN__COUNT
+};
+
+/* Step states (ARCHITECTURE.md):
+ *   QUEUED -> RUNNING -> SUCCEEDED | FAILED | UP_FOR_RETRY -> QUEUED
+ *   QUEUED -> SKIPPED (an upstream failed); any non-final -> CANCELED */
+#define WEFT_STEP_STATUS_MAP(X)    \
+  X(QUEUED, "queued")              \
+  X(RUNNING, "running")            \
+  X(SUCCEEDED, "succeeded")        \
+  X(FAILED, "failed")              \
+  X(UP_FOR_RETRY, "up_for_retry")  \
+  X(SKIPPED, "skipped")            \
+  X(CANCELED, "canceled")
+
+enum weft_step_status {
+#define WEFT__SS_ENUM(n, s) WEFT_STEP_##n,
+  WEFT_STEP_STATUS_MAP(WEFT__SS_ENUM)
+#undef WEFT__SS_ENUM
+  WEFT_STEP__COUNT
+};
+
+const char *weft_run_status_name(enum weft_run_status s);
+int weft_run_status_parse(const char *s, enum weft_run_status *out);
+int weft_run_status_is_final(enum weft_run_status s);
+const char *weft_step_status_name(enum weft_step_status s);
+int weft_step_status_parse(const char *s, enum weft_step_status *out);
+int weft_step_status_is_final(enum weft_step_status s);
+
+struct weft_run_row {
+  char *id;             /* short unique id, e.g. "8f3a2c1d0b9e" */
+  char *job;            /* job name */
+  char *location;       /* code location name */
+  enum weft_run_status status;
+  char *run_config;     /* JSON text of the resolved run config */
+  char *tags;           /* JSON object text, "{}" when none */
+  char *parent_run_id;  /* re-execution: the run it came from */
+  char *root_run_id;    /* first run of a re-execution chain (itself if none) */
+  char *code_version;   /* content hash of the location at launch, or NULL */
+  char *message;        /* why it failed or was canceled, or NULL */
+  int64_t created_ms, started_ms, ended_ms; /* 0 when not yet */
+  char *coordinator;    /* "host:pid" of the process driving it, or NULL */
+  int64_t heartbeat_ms; /* last sign of life from the coordinator */
+};
+
+struct weft_step_row {
+  char *run_id;
+  char *step;          /* invocation name */
+  int attempt;         /* 1-based */
+  enum weft_step_status status;
+  int64_t started_ms, ended_ms;
+  int pid;             /* process group leader while running, else 0 */
+  char *message;       /* failure reason, or NULL */
+  char *worker;        /* who ran it ("host:pid"), or NULL */
+};
+
+/* Events are the log of a run: every state change, log line, output and
+ * materialization. ids increase monotonically across the whole store, so an
+ * id is a cursor. */
+struct weft_event_row {
+  int64_t id;          /* assigned by append */
+  char *run_id;
+  char *step;          /* NULL for run-level events */
+  char *type;          /* "run_started", "step_succeeded", "log", ... */
+  int64_t ts_ms;
+  char *payload;       /* JSON object text */
+};
+
+void weft_run_row_release(struct weft_run_row *r);
+void weft_step_row_release(struct weft_step_row *s);
+void weft_event_row_release(struct weft_event_row *e);
+
+/* A list filled by the store; free with the matching *_list_release. */
+struct weft_run_list { struct weft_run_row *v; size_t n; };
+struct weft_step_list { struct weft_step_row *v; size_t n; };
+struct weft_event_list { struct weft_event_row *v; size_t n; };
+void weft_run_list_release(struct weft_run_list *l);
+void weft_step_list_release(struct weft_step_list *l);
+void weft_event_list_release(struct weft_event_list *l);
+
+struct weft_run_filter {
+  const char *job;       /* NULL: any */
+  const char *location;  /* NULL: any */
+  int status_mask;       /* bit (1 << status) per accepted status; 0: any */
+  const char *before_id; /* cursor: runs created before this run; NULL: newest */
+  int limit;             /* 0: 50 */
+};
+
+struct weft_event_filter {
+  const char *run_id;   /* NULL: every run */
+  const char *step;     /* NULL: any */
+  int64_t after_id;     /* cursor: events with id > after_id */
+  int limit;            /* 0: no limit */
+};
+
+/* ---- the method table ------------------------------------------------------ */
+
+struct weft_store;
+
+struct weft_store_methods {
+  int version; /* 1 */
+  const char *name; /* "sqlite", "postgres" */
+  size_t instance_size; /* bytes to allocate for the backend's struct */
+  int (*xOpen)(struct weft_store *s, const char *url, weft_error *err);
+  void (*xClose)(struct weft_store *s);
+  /* Transactions nest by count: only the outermost begin/commit touch the
+   * database. Everything between begin and commit becomes visible at once. */
+  int (*xBegin)(struct weft_store *s, weft_error *err);
+  int (*xCommit)(struct weft_store *s, weft_error *err);
+  void (*xRollback)(struct weft_store *s);
+
+  int (*xRunCreate)(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+  /* Replaces the mutable fields (status, message, times, coordinator,
+   * heartbeat) of run r->id. WEFT_ENOTFOUND when there is no such run. */
+  int (*xRunUpdate)(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+  int (*xRunGet)(struct weft_store *s, const char *id, struct weft_run_row *out, weft_error *err);
+  /* Newest first. */
+  int (*xRunList)(struct weft_store *s, const struct weft_run_filter *f,
+                  struct weft_run_list *out, weft_error *err);
+  /* Counts by status into counts[WEFT_RUN__COUNT]. */
+  int (*xRunCount)(struct weft_store *s, int64_t counts[], weft_error *err);
+
+  /* Inserts or replaces the row keyed by (run_id, step, attempt). */
+  int (*xStepPut)(struct weft_store *s, const struct weft_step_row *st, weft_error *err);
+  /* Every attempt of every step of the run, by step then attempt. */
+  int (*xStepList)(struct weft_store *s, const char *run_id, struct weft_step_list *out,
+                   weft_error *err);
+
+  /* Appends n events in one transaction and writes their ids into ev[i].id. */
+  int (*xEventAppend)(struct weft_store *s, struct weft_event_row *ev, size_t n,
+                      weft_error *err);
+  /* Ascending id order. */
+  int (*xEventRead)(struct weft_store *s, const struct weft_event_filter *f,
+                    struct weft_event_list *out, weft_error *err);
+  /* Blocks until an event with id > after_id exists (returns 1), or
+   * timeout_ms passes (returns 0), or fails (< 0). */
+  int (*xEventWait)(struct weft_store *s, int64_t after_id, int timeout_ms, weft_error *err);
+
+  /* Key/value state. Get fills *value (caller frees) or returns WEFT_ENOTFOUND. */
+  int (*xKvGet)(struct weft_store *s, const char *key, char **value, weft_error *err);
+  int (*xKvSet)(struct weft_store *s, const char *key, const char *value, weft_error *err);
+  /* Deleting an absent key is not an error (WEFT_OK). */
+  int (*xKvDelete)(struct weft_store *s, const char *key, weft_error *err);
+  /* Sets key to value only if it is absent (returns WEFT_OK) or already holds
+   * expected (compare-and-set); else WEFT_ECONFLICT. expected NULL: absent. */
+  int (*xKvCompareSet)(struct weft_store *s, const char *key, const char *expected,
+                       const char *value, weft_error *err);
+};
+
+/* Every backend embeds this as its first member. */
+struct weft_store {
+  const struct weft_store_methods *m;
+  int tx_depth; /* maintained by the wrappers */
+  /* Set by a rollback at depth > 1: the outermost commit then rolls the
+   * whole transaction back and fails with WEFT_ECONFLICT. Wrappers only. */
+  int tx_rollback_only;
+};
+
+/* ---- wrappers: the only callers of the method table ------------------------- */
+
+/* Opens the store named by url: "sqlite:PATH" or a plain path (sqlite),
+ * "postgresql://..." (postgres, when built in). *out is NULL on failure.
+ * Opening applies forward migrations and refuses a newer schema. */
+int weft_store_open(const char *url, struct weft_store **out, weft_error *err);
+void weft_store_close(struct weft_store *s); /* NULL is a no-op */
+/* Registers a backend; url schemes map to backend names. */
+int weft_store_register(const struct weft_store_methods *m);
+const struct weft_store_methods *weft_store_find(const char *name);
+
+int weft_store_begin(struct weft_store *s, weft_error *err);
+int weft_store_commit(struct weft_store *s, weft_error *err);
+void weft_store_rollback(struct weft_store *s);
+int weft_store_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+int weft_store_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+int weft_store_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
+                       weft_error *err);
+int weft_store_run_list(struct weft_store *s, const struct weft_run_filter *f,
+                        struct weft_run_list *out, weft_error *err);
+int weft_store_run_count(struct weft_store *s, int64_t counts[], weft_error *err);
+int weft_store_step_put(struct weft_store *s, const struct weft_step_row *st, weft_error *err);
+int weft_store_step_list(struct weft_store *s, const char *run_id, struct weft_step_list *out,
+                         weft_error *err);
+int weft_store_event_append(struct weft_store *s, struct weft_event_row *ev, size_t n,
+                            weft_error *err);
+int weft_store_event_read(struct weft_store *s, const struct weft_event_filter *f,
+                          struct weft_event_list *out, weft_error *err);
+/* Refused (WEFT_EUSAGE) inside a transaction, which would hold off the very
+ * writers it waits for. */
+int weft_store_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
+                          weft_error *err);
+int weft_store_kv_get(struct weft_store *s, const char *key, char **value, weft_error *err);
+int weft_store_kv_set(struct weft_store *s, const char *key, const char *value, weft_error *err);
+int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err);
+int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
+                              const char *value, weft_error *err);
+
+/* A new random run id (12 lowercase hex characters); caller frees. NULL
+ * only when out of memory or the kernel has no getrandom(2). */
+char *weft_store_new_run_id(void);
+
+/* Transaction nesting, as the wrappers implement it:
+ *
+ *   begin at depth 0    xBegin (BEGIN IMMEDIATE), depth 1
+ *   begin at depth n    depth n+1, nothing touches the database
+ *   commit at depth n>1 depth n-1
+ *   commit at depth 1   xCommit; on failure xRollback: no transaction stays open
+ *   rollback at n>1     depth n-1 and the transaction becomes rollback-only:
+ *                       the outermost commit rolls back, returns WEFT_ECONFLICT
+ *   rollback at depth 1 xRollback, depth 0
+ *   commit at depth 0   WEFT_EUSAGE; rollback at depth 0 is a no-op
+ *
+ * xOpen must release whatever it set up when it fails: the wrapper then only
+ * frees the instance. weft_store_close rolls back an open transaction. */
+
+/* Fault injection for tests of the layers above: the nth wrapper call from
+ * now on (1 = the next one; begin, commit and every data call count; close and
+ * rollback do not) fails with code and the message "injected store fault",
+ * once. nth 0 disarms. Process-wide, not thread-safe: tests only. */
+void weft_store_fault_inject(long nth, int code);
+
+#endif

@@ -1,0 +1,20 @@
+/* store_int.h: declarations shared by the files of src/store only: the
+ * built-in backends and the SQLite schema (its migrations, for tests). */
+#ifndef WEFT_STORE_STORE_INT_H
+#define WEFT_STORE_STORE_INT_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+/* The SQLite backend (store_sqlite.c), registered by store.c at first use. */
+extern const struct weft_store_methods weft__store_sqlite_methods;
+
+/* The SQLite schema as forward migrations (store_sqlite_schema.c):
+ * weft__sqlite_migrations[i] brings a database from version i to i + 1, so
+ * weft__sqlite_migration_count is the version this binary writes. Released
+ * migrations never change; a schema change is a new entry at the end. */
+extern const char *const weft__sqlite_migrations[];
+extern const int weft__sqlite_migration_count;
+
+#endif

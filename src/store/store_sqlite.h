@@ -1,0 +1,95 @@
+/* store_sqlite.h: the SQLite backend's private state, shared by its files:
+ * store_sqlite.c (connection, schema, transactions) and store_sqlite_rows.c. */
+#ifndef WEFT_STORE_STORE_SQLITE_H
+#define WEFT_STORE_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* Statements prepared once per connection (SQLITE_PREPARE_PERSISTENT) and
+ * reused; the SQL texts are in store_sqlite.c, same order. */
+enum weft__sq_stmt {
+  WEFT__SQ_BEGIN,
+  WEFT__SQ_COMMIT,
+  WEFT__SQ_ROLLBACK,
+  WEFT__SQ_RUN_INSERT,
+  WEFT__SQ_RUN_UPDATE,
+  WEFT__SQ_RUN_GET,
+  WEFT__SQ_RUN_CREATED,
+  WEFT__SQ_RUN_COUNT,
+  WEFT__SQ_STEP_PUT,
+  WEFT__SQ_STEP_LIST,
+  WEFT__SQ_EVENT_INSERT,
+  WEFT__SQ_EVENT_READ_ALL,
+  WEFT__SQ_EVENT_READ_RUN,
+  WEFT__SQ_EVENT_READ_STEP,
+  WEFT__SQ_EVENT_READ_RUN_STEP,
+  WEFT__SQ_EVENT_MAX,
+  WEFT__SQ_KV_GET,
+  WEFT__SQ_KV_SET,
+  WEFT__SQ_KV_DELETE,
+  WEFT__SQ_KV_INSERT_NEW,
+  WEFT__SQ_KV_SWAP,
+  WEFT__SQ__COUNT
+};
+
+/* The columns every run query selects, in the order weft__sq_read_run reads. */
+#define WEFT__SQ_RUN_COLUMNS                                                  \
+  "id, job, location, status, run_config, tags, parent_run_id, root_run_id, " \
+  "code_version, message, created_ms, started_ms, ended_ms, coordinator, "    \
+  "heartbeat_ms"
+
+struct weft__sq_store {
+  struct weft_store base; /* first: the wrappers see only this */
+  sqlite3 *db;
+  char *path;             /* the database file, for messages */
+  sqlite3_stmt *stmt[WEFT__SQ__COUNT]; /* NULL until first used */
+};
+
+/* Fills err with "sqlite PATH: OP: sqlite's message" and returns the weft
+ * code for sqlite_rc (busy/locked, constraint, nomem, corrupt...). */
+int weft__sq_error(struct weft__sq_store *q, weft_error *err, int sqlite_rc,
+                   const char *op_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The cached statement id, prepared on first use; reset and unbound. */
+int weft__sq_stmt(struct weft__sq_store *q, enum weft__sq_stmt id,
+                  sqlite3_stmt **out, weft_error *err);
+/* Resets a statement after use so it holds no read snapshot or lock. */
+void weft__sq_done(sqlite3_stmt *st);
+
+/* Runs a cached BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int weft__sq_exec_cached(struct weft__sq_store *q, enum weft__sq_stmt id,
+                         const char *op, weft_error *err);
+
+/* Copies a text column (NULL stays NULL); WEFT_ENOMEM when out of memory. */
+int weft__sq_column_dup(sqlite3_stmt *st, int col, char **out);
+/* Reads the WEFT__SQ_RUN_COLUMNS of the current row into r (zeroed first). */
+int weft__sq_read_run(struct weft__sq_store *q, sqlite3_stmt *st,
+                      struct weft_run_row *r, weft_error *err);
+
+/* Row methods (store_sqlite_rows.c). */
+int weft__sq_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+int weft__sq_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+int weft__sq_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
+                     weft_error *err);
+int weft__sq_run_list(struct weft_store *s, const struct weft_run_filter *f,
+                      struct weft_run_list *out, weft_error *err);
+int weft__sq_run_count(struct weft_store *s, int64_t counts[], weft_error *err);
+int weft__sq_step_put(struct weft_store *s, const struct weft_step_row *st, weft_error *err);
+int weft__sq_step_list(struct weft_store *s, const char *run_id, struct weft_step_list *out,
+                       weft_error *err);
+int weft__sq_event_append(struct weft_store *s, struct weft_event_row *ev, size_t n,
+                          weft_error *err);
+int weft__sq_event_read(struct weft_store *s, const struct weft_event_filter *f,
+                        struct weft_event_list *out, weft_error *err);
+int weft__sq_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
+                        weft_error *err);
+int weft__sq_kv_get(struct weft_store *s, const char *key, char **value, weft_error *err);
+int weft__sq_kv_set(struct weft_store *s, const char *key, const char *value,
+                    weft_error *err);
+int weft__sq_kv_delete(struct weft_store *s, const char *key, weft_error *err);
+int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
+                            const char *value, weft_error *err);
+
+#endif

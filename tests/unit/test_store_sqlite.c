@@ -1,0 +1,428 @@
+/* test_store_sqlite.c: what only the SQLite backend and the wrappers do:
+ * schema migrations, refusal of newer or foreign files, URL forms, status
+ * names, run ids, fault injection, transactional counters and speed. */
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "store/store_int.h"
+#include "test.h"
+#include "util/clock.h"
+#include "util/fs.h"
+
+/* A fresh folder under /tmp; *db receives DIR/weft.db. Caller frees both. */
+static char *scratch(char **db) {
+  char *dir = strdup("/tmp/weft-sqlite-XXXXXX");
+  if (!dir || !mkdtemp(dir)) return NULL;
+  *db = weft_fs_join(dir, "weft.db");
+  return dir;
+}
+
+/* Runs sql on the file directly, as a user with the sqlite3 shell would;
+ * prints why it failed unless the failure is expected (quiet). */
+static int raw_exec_q(const char *db, const char *sql, int quiet) {
+  sqlite3 *h = NULL;
+  char *msg = NULL;
+  int rc = sqlite3_open(db, &h);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK && !quiet)
+    fprintf(stderr, "# raw sql: %s\n", msg ? msg : sqlite3_errmsg(h));
+  sqlite3_free(msg);
+  sqlite3_close(h);
+  return rc;
+}
+
+static int raw_exec(const char *db, const char *sql) { return raw_exec_q(db, sql, 0); }
+
+/* The first column of the first row of sql, as an integer (-1 on error). */
+static long long raw_int(const char *db, const char *sql) {
+  sqlite3 *h = NULL;
+  sqlite3_stmt *st = NULL;
+  long long v = -1;
+  if (sqlite3_open(db, &h) == SQLITE_OK &&
+      sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+static const char *const all_tables[] = {"runs",     "steps",          "events",
+                                         "kv",       "schedules",      "ticks",
+                                         "sensor_cursors", "workers", "schema_version"};
+
+static int has_table(const char *db, const char *name) {
+  char sql[200];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",
+           name);
+  return raw_int(db, sql) == 1;
+}
+
+TEST(migrate_empty_database) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *s = NULL;
+  char *url = NULL;
+  ASSERT(asprintf(&url, "sqlite:%s", db) > 0);
+  ASSERT_EQ(weft_store_open(url, &s, &err), WEFT_OK);
+  weft_store_close(s);
+  ASSERT_EQ(raw_int(db, "SELECT version FROM schema_version"),
+            weft__sqlite_migration_count);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM schema_version"), 1);
+  for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
+    ASSERT(has_table(db, all_tables[i]));
+  /* WAL is a property of the file: it stays set for the next opener */
+  sqlite3 *h = NULL;
+  sqlite3_stmt *st = NULL;
+  ASSERT_EQ(sqlite3_open(db, &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  /* opening again is a no-op */
+  ASSERT_EQ(weft_store_open(url, &s, &err), WEFT_OK);
+  weft_store_close(s);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM schema_version"), 1);
+  weft_fs_remove_tree(dir, NULL);
+  free(url);
+  free(db);
+  free(dir);
+  return 0;
+}
+
+TEST(migrate_from_version_1) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  /* a database as the first release left it, with a run in it */
+  ASSERT_EQ(raw_exec(db, weft__sqlite_migrations[0]), SQLITE_OK);
+  ASSERT_EQ(raw_exec(db,
+                     "INSERT INTO schema_version VALUES (1);"
+                     "INSERT INTO runs (id, job, status, created_ms) "
+                     "VALUES ('old000000001', 'legacy', 'success', 42);"
+                     "INSERT INTO events (run_id, type, ts_ms) "
+                     "VALUES ('old000000001', 'run_success', 43);"),
+            SQLITE_OK);
+  ASSERT(!has_table(db, "ticks"));
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *s = NULL;
+  ASSERT_EQ(weft_store_open(db, &s, &err), WEFT_OK);
+  struct weft_run_row r = {0};
+  ASSERT_EQ(weft_store_run_get(s, "old000000001", &r, &err), WEFT_OK);
+  ASSERT_STR_EQ(r.job, "legacy");
+  ASSERT_EQ(r.status, WEFT_RUN_SUCCESS);
+  ASSERT_EQ(r.created_ms, 42);
+  weft_run_row_release(&r);
+  weft_store_close(s);
+  ASSERT_EQ(raw_int(db, "SELECT version FROM schema_version"),
+            weft__sqlite_migration_count);
+  for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
+    ASSERT(has_table(db, all_tables[i]));
+  /* the tick idempotency key is in place */
+  ASSERT_EQ(raw_exec(db, "INSERT INTO ticks (schedule, tick_ms, status) "
+                         "VALUES ('nightly', 1000, 'started')"),
+            SQLITE_OK);
+  ASSERT(raw_exec_q(db,
+                    "INSERT INTO ticks (schedule, tick_ms, status) "
+                    "VALUES ('nightly', 1000, 'started')",
+                    1) == SQLITE_CONSTRAINT);
+  weft_fs_remove_tree(dir, NULL);
+  free(db);
+  free(dir);
+  return 0;
+}
+
+TEST(refuse_newer_schema) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *s = NULL;
+  ASSERT_EQ(weft_store_open(db, &s, &err), WEFT_OK);
+  weft_store_close(s);
+  ASSERT_EQ(raw_exec(db, "UPDATE schema_version SET version = 999"), SQLITE_OK);
+  s = (struct weft_store *)1;
+  ASSERT_EQ(weft_store_open(db, &s, &err), WEFT_EVERSION);
+  ASSERT(s == NULL);
+  char known[16];
+  snprintf(known, sizeof known, "%d", weft__sqlite_migration_count);
+  ASSERT_CONTAINS(err.msg, "999");
+  ASSERT_CONTAINS(err.msg, known);
+  ASSERT_CONTAINS(err.msg, db);
+  /* nothing was touched */
+  ASSERT_EQ(raw_int(db, "SELECT version FROM schema_version"), 999);
+  weft_fs_remove_tree(dir, NULL);
+  free(db);
+  free(dir);
+  return 0;
+}
+
+TEST(refuse_corrupt_and_foreign_files) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *s = NULL;
+  char junk[8192];
+  for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)(i * 7 + 3);
+  ASSERT_EQ(weft_fs_write_atomic(db, junk, sizeof junk, 0, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_open(db, &s, &err), WEFT_ESTORE);
+  ASSERT(s == NULL);
+  ASSERT_CONTAINS(err.msg, db);
+  ASSERT_CONTAINS(err.msg, "not a database");
+
+  /* a valid sqlite file written by something else */
+  char *other = weft_fs_join(dir, "other.db");
+  ASSERT_EQ(raw_exec(other, "CREATE TABLE customers (id INTEGER)"), SQLITE_OK);
+  ASSERT_EQ(weft_store_open(other, &s, &err), WEFT_EVERSION);
+  ASSERT_CONTAINS(err.msg, "not a weft database");
+
+  /* a path that cannot be created */
+  ASSERT(weft_store_open("/proc/weft-cannot/x.db", &s, &err) < 0);
+  ASSERT_CONTAINS(err.msg, "/proc/weft-cannot");
+  weft_fs_remove_tree(dir, NULL);
+  free(other);
+  free(db);
+  free(dir);
+  return 0;
+}
+
+TEST(url_forms) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *s = NULL;
+  char *url = NULL;
+  /* sqlite:// with an absolute path; the parent folder is created */
+  ASSERT(asprintf(&url, "sqlite://%s/home/sub/weft.db", dir) > 0);
+  ASSERT_EQ(weft_store_open(url, &s, &err), WEFT_OK);
+  weft_store_close(s);
+  free(url);
+  url = weft_fs_join(dir, "home/sub/weft.db");
+  ASSERT(weft_fs_exists(url));
+  ASSERT_EQ(weft_store_open(url, &s, &err), WEFT_OK); /* plain path */
+  weft_store_close(s);
+  free(url);
+
+  ASSERT_EQ(weft_store_open("postgresql://db.example/weft", &s, &err), WEFT_EUSAGE);
+  ASSERT(s == NULL);
+  ASSERT_CONTAINS(err.msg, "postgres storage is not built into this weft");
+  ASSERT_EQ(weft_store_open("postgres://db.example/weft", &s, &err), WEFT_EUSAGE);
+  ASSERT_CONTAINS(err.msg, "postgres storage is not built into this weft");
+  ASSERT_EQ(weft_store_open("mysql://db.example/weft", &s, &err), WEFT_EINVALID);
+  ASSERT_CONTAINS(err.msg, "unknown scheme 'mysql'");
+  ASSERT_EQ(weft_store_open("", &s, &err), WEFT_EINVALID);
+  ASSERT_EQ(weft_store_open("sqlite:", &s, &err), WEFT_EINVALID);
+  ASSERT(weft_store_find("sqlite") != NULL);
+  ASSERT(weft_store_find("postgres") == NULL);
+  weft_fs_remove_tree(dir, NULL);
+  free(db);
+  free(dir);
+  return 0;
+}
+
+TEST(status_names) {
+  for (int i = 0; i < WEFT_RUN__COUNT; i++) {
+    enum weft_run_status back;
+    ASSERT_EQ(weft_run_status_parse(weft_run_status_name(i), &back), WEFT_OK);
+    ASSERT_EQ(back, i);
+  }
+  for (int i = 0; i < WEFT_STEP__COUNT; i++) {
+    enum weft_step_status back;
+    ASSERT_EQ(weft_step_status_parse(weft_step_status_name(i), &back), WEFT_OK);
+    ASSERT_EQ(back, i);
+  }
+  enum weft_run_status rs = WEFT_RUN_QUEUED;
+  ASSERT_EQ(weft_run_status_parse("done", &rs), WEFT_EINVALID);
+  ASSERT_EQ(weft_run_status_parse(NULL, &rs), WEFT_EINVALID);
+  ASSERT_EQ(rs, WEFT_RUN_QUEUED);
+  ASSERT_STR_EQ(weft_run_status_name(WEFT_RUN_CANCELING), "canceling");
+  ASSERT_STR_EQ(weft_step_status_name(WEFT_STEP_UP_FOR_RETRY), "up_for_retry");
+  ASSERT_STR_EQ(weft_run_status_name((enum weft_run_status)77), "unknown");
+  ASSERT(weft_run_status_is_final(WEFT_RUN_SUCCESS));
+  ASSERT(weft_run_status_is_final(WEFT_RUN_CANCELED));
+  ASSERT(!weft_run_status_is_final(WEFT_RUN_CANCELING));
+  ASSERT(weft_step_status_is_final(WEFT_STEP_SKIPPED));
+  ASSERT(!weft_step_status_is_final(WEFT_STEP_UP_FOR_RETRY));
+  return 0;
+}
+
+TEST(run_ids) {
+  enum { N = 2000 };
+  static char ids[N][13];
+  for (int i = 0; i < N; i++) {
+    char *id = weft_store_new_run_id();
+    ASSERT(id);
+    ASSERT_EQ(strlen(id), 12);
+    ASSERT_EQ(strspn(id, "0123456789abcdef"), 12);
+    memcpy(ids[i], id, 13);
+    free(id);
+  }
+  for (int i = 0; i < N; i++)
+    for (int j = i + 1; j < N; j++) ASSERT(strcmp(ids[i], ids[j]));
+  return 0;
+}
+
+TEST(fault_injection) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *s = NULL;
+  ASSERT_EQ(weft_store_open(db, &s, &err), WEFT_OK);
+  char *v = NULL;
+  weft_store_fault_inject(2, WEFT_EIO);
+  ASSERT_EQ(weft_store_kv_set(s, "a", "1", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(s, "b", "2", &err), WEFT_EIO);
+  ASSERT_CONTAINS(err.msg, "injected");
+  ASSERT_EQ(weft_store_kv_get(s, "b", &v, &err), WEFT_ENOTFOUND); /* never reached */
+  /* an injected commit failure leaves no transaction open */
+  weft_store_fault_inject(3, 0);
+  ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(s, "c", "3", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_commit(s, &err), WEFT_ESTORE);
+  ASSERT_EQ(s->tx_depth, 0);
+  ASSERT_EQ(weft_store_kv_get(s, "c", &v, &err), WEFT_ENOTFOUND);
+  ASSERT_EQ(weft_store_kv_get(s, "a", &v, &err), WEFT_OK);
+  ASSERT_STR_EQ(v, "1");
+  free(v);
+  weft_store_close(s);
+  weft_fs_remove_tree(dir, NULL);
+  free(db);
+  free(dir);
+  return 0;
+}
+
+/* Read-modify-write inside begin/commit from several processes: BEGIN
+ * IMMEDIATE serializes them, so no increment is lost and none fails busy. */
+TEST(transactions_serialize_processes) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *s = NULL;
+  ASSERT_EQ(weft_store_open(db, &s, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(s, "n", "0", &err), WEFT_OK);
+  enum { PROCS = 4, EACH = 100 };
+  pid_t pids[PROCS];
+  fflush(NULL);
+  for (int p = 0; p < PROCS; p++) {
+    pids[p] = fork();
+    ASSERT(pids[p] >= 0);
+    if (pids[p] == 0) {
+      struct weft_store *c = NULL;
+      weft_error cerr = WEFT_ERROR_INIT;
+      int failed = weft_store_open(db, &c, &cerr) != WEFT_OK;
+      for (int i = 0; i < EACH && !failed; i++) {
+        char *cur = NULL, next[32];
+        failed = weft_store_begin(c, &cerr) || weft_store_kv_get(c, "n", &cur, &cerr);
+        if (!failed) {
+          snprintf(next, sizeof next, "%d", atoi(cur) + 1);
+          failed = weft_store_kv_set(c, "n", next, &cerr) || weft_store_commit(c, &cerr);
+        }
+        free(cur);
+      }
+      if (failed) fprintf(stderr, "# child %d: %s\n", p, cerr.msg);
+      weft_store_close(c);
+      _exit(failed);
+    }
+  }
+  int failed = 0;
+  for (int p = 0; p < PROCS; p++) {
+    int st = 0;
+    waitpid(pids[p], &st, 0);
+    failed |= !WIFEXITED(st) || WEXITSTATUS(st);
+  }
+  ASSERT_EQ(failed, 0);
+  char *v = NULL;
+  ASSERT_EQ(weft_store_kv_get(s, "n", &v, &err), WEFT_OK);
+  ASSERT_EQ(atoi(v), PROCS * EACH);
+  free(v);
+  weft_store_close(s);
+  weft_fs_remove_tree(dir, NULL);
+  free(db);
+  free(dir);
+  return 0;
+}
+
+/* What the engine does per step, timed: the figure is printed as a TAP
+ * comment. The bound is the end-to-end budget (a 1,000-step run in 2 s),
+ * loose enough for sanitizer builds and loaded machines. */
+TEST(step_transaction_cost) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *s = NULL;
+  ASSERT_EQ(weft_store_open(db, &s, &err), WEFT_OK);
+  struct weft_run_row run = {0};
+  run.id = weft_store_new_run_id();
+  run.job = "bench";
+  run.status = WEFT_RUN_STARTED;
+  ASSERT_EQ(weft_store_run_create(s, &run, &err), WEFT_OK);
+  enum { STEPS = 1000 };
+  char name[32];
+
+  /* 1) one event + one step put per transaction */
+  double t0 = weft_clock_mono_s();
+  for (int i = 0; i < STEPS; i++) {
+    snprintf(name, sizeof name, "op_%d", i);
+    struct weft_event_row ev = {.run_id = run.id, .step = name, .type = "step_started",
+                                .payload = "{\"attempt\":1}"};
+    struct weft_step_row st = {.run_id = run.id, .step = name, .attempt = 1,
+                               .status = WEFT_STEP_RUNNING, .pid = 1234};
+    ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_event_append(s, &ev, 1, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_step_put(s, &st, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_commit(s, &err), WEFT_OK);
+  }
+  double one_tx = (weft_clock_mono_s() - t0) / STEPS;
+
+  /* 2) a whole step's share: 4 events, 2 step puts, 1 run heartbeat,
+   *    in 3 transactions (start, a log line, finish) */
+  t0 = weft_clock_mono_s();
+  for (int i = 0; i < STEPS; i++) {
+    snprintf(name, sizeof name, "full_%d", i);
+    struct weft_event_row ev[2] = {
+        {.run_id = run.id, .step = name, .type = "step_started"},
+        {.run_id = run.id, .step = name, .type = "log", .payload = "{\"msg\":\"hi\"}"}};
+    struct weft_step_row st = {.run_id = run.id, .step = name, .attempt = 1,
+                               .status = WEFT_STEP_RUNNING};
+    ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_event_append(s, ev, 1, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_step_put(s, &st, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_commit(s, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_event_append(s, ev + 1, 1, &err), WEFT_OK);
+    ev[0].type = "output";
+    ev[1].type = "step_succeeded";
+    st.status = WEFT_STEP_SUCCEEDED;
+    run.heartbeat_ms = weft_clock_wall_ms();
+    ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_event_append(s, ev, 2, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_step_put(s, &st, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_run_update(s, &run, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_commit(s, &err), WEFT_OK);
+  }
+  double per_step = (weft_clock_mono_s() - t0) / STEPS;
+  fprintf(stderr, "# event append + step put in one transaction: %.3f ms\n", one_tx * 1e3);
+  fprintf(stderr, "# one step's storage work (4 events, 2 step puts, 1 run update, "
+         "3 commits): %.3f ms; a 1,000-step run: %.0f ms\n",
+         per_step * 1e3, per_step * STEPS * 1e3);
+  ASSERT(per_step * STEPS < 2.0);
+  free(run.id);
+  weft_store_close(s);
+  weft_fs_remove_tree(dir, NULL);
+  free(db);
+  free(dir);
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(migrate_empty_database) TEST_ENTRY(migrate_from_version_1)
+              TEST_ENTRY(refuse_newer_schema) TEST_ENTRY(refuse_corrupt_and_foreign_files)
+                  TEST_ENTRY(url_forms) TEST_ENTRY(status_names) TEST_ENTRY(run_ids)
+                      TEST_ENTRY(fault_injection)
+                          TEST_ENTRY(transactions_serialize_processes)
+                              TEST_ENTRY(step_transaction_cost))
