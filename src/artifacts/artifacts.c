@@ -1,0 +1,207 @@
+/* artifacts.c: the artifact store wrappers (the only callers of a backend's
+ * method table), the backend registry and the key rules every backend shares. */
+#include "artifacts/artifacts.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "artifacts/artifacts_int.h"
+#include "util/str.h"
+
+void weft_artifact_list_release(struct weft_artifact_list *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+/* Checks the segments of s; the last one may be partial (a list prefix) and,
+ * when allow_open_end, empty (a prefix ending in '/', or ""). */
+static int check_path(const char *what, const char *s, int allow_open_end,
+                      weft_error *err) {
+  if (!s) return weft_error_set(err, WEFT_EINVALID, "artifact %s is missing", what);
+  if (!*s && !allow_open_end)
+    return weft_error_set(err, WEFT_EINVALID, "artifact %s is empty", what);
+  if (*s == '/') {
+    return weft_error_set(err, WEFT_EINVALID,
+                          "artifact %s \"%s\" is absolute; keys are relative paths",
+                          what, s);
+  }
+  for (const char *p = s; *p; p++) {
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+      return weft_error_set(err, WEFT_EINVALID,
+                            "artifact %s \"%s\" holds a control character", what, s);
+    }
+  }
+  const char *seg = s;
+  for (;;) {
+    const char *end = strchr(seg, '/');
+    size_t len = end ? (size_t)(end - seg) : strlen(seg);
+    int last = end == NULL;
+    if (len == 0 && !(last && allow_open_end)) {
+      return weft_error_set(err, WEFT_EINVALID,
+                            "artifact %s \"%s\" has an empty path segment", what, s);
+    }
+    if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
+      return weft_error_set(err, WEFT_EINVALID,
+                            "artifact %s \"%s\" has a \"%.*s\" segment (path traversal)",
+                            what, s, (int)len, seg);
+    }
+    if (last) break;
+    seg = end + 1;
+  }
+  return WEFT_OK;
+}
+
+int weft_artifacts_key_check(const char *key, weft_error *err) {
+  return check_path("key", key, 0, err);
+}
+
+int weft__artifacts_prefix_check(const char *prefix, weft_error *err) {
+  return check_path("prefix", prefix, 1, err);
+}
+
+/* ---- registry ------------------------------------------------------------------ */
+
+#define MAX_BACKENDS 8
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct weft_artifacts_methods *registry[MAX_BACKENDS];
+static size_t registry_n;
+
+static void registry_add_builtins_locked(void) {
+  if (registry_n) return;
+  registry[registry_n++] = &weft__artifacts_fs_methods;
+}
+
+int weft_artifacts_register(const struct weft_artifacts_methods *m) {
+  if (!m || !m->name || m->version != 1 ||
+      m->instance_size < sizeof(struct weft_artifacts))
+    return WEFT_EINVALID;
+  int rc = WEFT_OK;
+  pthread_mutex_lock(&registry_lock);
+  registry_add_builtins_locked();
+  size_t i;
+  for (i = 0; i < registry_n; i++)
+    if (!strcmp(registry[i]->name, m->name)) break;
+  if (i < registry_n)
+    registry[i] = m;
+  else if (registry_n < MAX_BACKENDS)
+    registry[registry_n++] = m;
+  else
+    rc = WEFT_ENOMEM;
+  pthread_mutex_unlock(&registry_lock);
+  return rc;
+}
+
+const struct weft_artifacts_methods *weft_artifacts_find(const char *name) {
+  const struct weft_artifacts_methods *found = NULL;
+  if (!name) return NULL;
+  pthread_mutex_lock(&registry_lock);
+  registry_add_builtins_locked();
+  for (size_t i = 0; i < registry_n && !found; i++)
+    if (!strcmp(registry[i]->name, name)) found = registry[i];
+  pthread_mutex_unlock(&registry_lock);
+  return found;
+}
+
+/* "s3://" is s3; "file:" and plain paths are fs; any other "scheme://" is
+ * refused rather than taken for a folder name. */
+static int backend_for_url(const char *url, const char **name, weft_error *err) {
+  if (weft_str_has_prefix(url, "s3://")) {
+    *name = "s3";
+    return WEFT_OK;
+  }
+  if (weft_str_has_prefix(url, "file:")) {
+    *name = "fs";
+    return WEFT_OK;
+  }
+  const char *sep = strstr(url, "://");
+  if (sep) {
+    return weft_error_set(err, WEFT_EINVALID,
+                          "artifact store URL %s: unknown scheme '%.*s' (use "
+                          "file:PATH, a path, or s3://bucket/prefix)",
+                          url, (int)(sep - url), url);
+  }
+  *name = "fs";
+  return WEFT_OK;
+}
+
+/* ---- wrappers --------------------------------------------------------------------- */
+
+int weft_artifacts_open(const char *url, struct weft_artifacts **out, weft_error *err) {
+  *out = NULL;
+  if (!url || !*url)
+    return weft_error_set(err, WEFT_EINVALID, "artifact store URL is empty");
+  const char *name = NULL;
+  int rc = backend_for_url(url, &name, err);
+  if (rc) return rc;
+  const struct weft_artifacts_methods *m = weft_artifacts_find(name);
+  if (!m) {
+    return weft_error_set(err, WEFT_EUSAGE,
+                          "%s artifact storage is not built into this weft (URL %s)",
+                          name, url);
+  }
+  struct weft_artifacts *a = calloc(1, m->instance_size);
+  if (!a) return weft_error_set(err, WEFT_ENOMEM, "out of memory opening %s", url);
+  a->m = m;
+  if ((rc = m->xOpenUrl(a, url, err))) {
+    free(a);
+    return rc;
+  }
+  *out = a;
+  return WEFT_OK;
+}
+
+void weft_artifacts_close(struct weft_artifacts *a) {
+  if (!a) return;
+  a->m->xClose(a);
+  free(a);
+}
+
+int weft_artifacts_put(struct weft_artifacts *a, const char *key, const char *local_path,
+                       weft_error *err) {
+  int rc = weft_artifacts_key_check(key, err);
+  if (rc) return rc;
+  if (!local_path || !*local_path)
+    return weft_error_set(err, WEFT_EINVALID, "artifact put %s: no local file", key);
+  return a->m->xPut(a, key, local_path, err);
+}
+
+int weft_artifacts_get(struct weft_artifacts *a, const char *key, const char *local_path,
+                       weft_error *err) {
+  int rc = weft_artifacts_key_check(key, err);
+  if (rc) return rc;
+  if (!local_path || !*local_path)
+    return weft_error_set(err, WEFT_EINVALID, "artifact get %s: no local path", key);
+  return a->m->xGet(a, key, local_path, err);
+}
+
+int weft_artifacts_head(struct weft_artifacts *a, const char *key, int *exists,
+                        int64_t *size, weft_error *err) {
+  *exists = 0;
+  *size = 0;
+  int rc = weft_artifacts_key_check(key, err);
+  if (rc) return rc;
+  return a->m->xHead(a, key, exists, size, err);
+}
+
+int weft_artifacts_list(struct weft_artifacts *a, const char *prefix,
+                        struct weft_artifact_list *out, weft_error *err) {
+  out->v = NULL;
+  out->n = 0;
+  if (!prefix) prefix = "";
+  int rc = weft__artifacts_prefix_check(prefix, err);
+  if (rc) return rc;
+  return a->m->xList(a, prefix, out, err);
+}
+
+int weft_artifacts_delete(struct weft_artifacts *a, const char *key, weft_error *err) {
+  int rc = weft_artifacts_key_check(key, err);
+  if (rc) return rc;
+  return a->m->xDelete(a, key, err);
+}
