@@ -1,0 +1,128 @@
+# weft_op.py: the weft step protocol for Python ops (stdlib only, 3.8+).
+# Read config and inputs, write outputs, log and record materializations.
+"""Helpers for a Python script run as a weft op.
+
+    from weft_op import config, inputs, output, output_path, log, materialize
+
+    cfg = config()                      # the op's resolved config (a dict)
+    ins = inputs()                      # name -> value; `path` inputs as paths
+    log("loaded %d rows" % n)           # a log event (level="info")
+    materialize("orders", rows=n)       # an asset materialization event
+    output("total", 42)                 # a JSON output
+    with open(output_path("model"), "wb") as f:   # a `path` output
+        f.write(data)
+
+weft runs the script with WEFT_CONFIG, WEFT_INPUTS, WEFT_OUTPUTS and
+WEFT_EVENTS set (see the step protocol); outside weft every helper raises
+WeftOpError saying which variable is missing.
+"""
+
+import json
+import os
+import sys
+
+__all__ = ["WeftOpError", "config", "inputs", "input_path", "output",
+           "output_path", "log", "materialize"]
+
+_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class WeftOpError(RuntimeError):
+    """The script is not running under weft, or was used wrongly."""
+
+
+def _env(name):
+    value = os.environ.get(name)
+    if value is None:
+        raise WeftOpError(
+            "%s is not set: this script must be run by weft as an op "
+            "(the step protocol sets WEFT_CONFIG, WEFT_INPUTS, WEFT_OUTPUTS "
+            "and WEFT_EVENTS)" % name)
+    return value
+
+
+def _check_name(kind, name):
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise WeftOpError("%s name must be a plain name, got %r" % (kind, name))
+
+
+def config():
+    """The op's resolved config (a dict)."""
+    with open(_env("WEFT_CONFIG"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _path_input_names():
+    names = os.environ.get("WEFT_PATH_INPUTS", "")
+    return set(n for n in names.split(",") if n)
+
+
+def inputs():
+    """Every input: JSON inputs decoded, `path` inputs as their file path."""
+    folder = _env("WEFT_INPUTS")
+    raw = _path_input_names()
+    result = {}
+    if not os.path.isdir(folder):
+        return result
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name in raw:
+            result[name] = path
+            continue
+        with open(path, encoding="utf-8") as f:
+            try:
+                result[name] = json.load(f)
+            except ValueError as e:
+                raise WeftOpError("input %r is not valid JSON: %s" % (name, e))
+    return result
+
+
+def input_path(name):
+    """The path of input NAME's file (raw bytes for a `path` input)."""
+    _check_name("input", name)
+    return os.path.join(_env("WEFT_INPUTS"), name)
+
+
+def output_path(name):
+    """The path to write `path` output NAME to (raw bytes)."""
+    _check_name("output", name)
+    return os.path.join(_env("WEFT_OUTPUTS"), name)
+
+
+def output(name, value):
+    """Writes output NAME as JSON (value must be JSON-serializable)."""
+    text = json.dumps(value)
+    path = output_path(name)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _event(event):
+    fd = int(_env("WEFT_EVENTS"))
+    line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
+    while line:
+        written = os.write(fd, line)
+        line = line[written:]
+
+
+def log(msg, level="info"):
+    """A log event; level is debug, info, warning, error or critical."""
+    if level not in _LEVELS:
+        raise WeftOpError("log level must be one of %s, got %r"
+                          % (", ".join(_LEVELS), level))
+    _event({"type": "log", "level": level, "msg": str(msg)})
+
+
+def materialize(asset, **metadata):
+    """Records that asset ASSET was materialized, with JSON metadata."""
+    if not isinstance(asset, str) or not asset:
+        raise WeftOpError("asset must be a non-empty string, got %r" % (asset,))
+    _event({"type": "materialization", "asset": asset, "metadata": metadata})
+
+
+if __name__ == "__main__":
+    sys.stderr.write("weft_op.py is a library for Python ops run by weft: "
+                     "import it (from weft_op import config, output, ...)\n")
+    sys.exit(2)

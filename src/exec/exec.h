@@ -1,0 +1,192 @@
+/* exec.h: the executor interface (ninja's CommandRunner): start steps, wait
+ * for the next one to finish, cancel. Backends sit behind a method table. */
+#ifndef WEFT_EXEC_EXEC_H
+#define WEFT_EXEC_EXEC_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+#include "weft.h"
+
+/* ---- the step protocol -----------------------------------------------------
+ *
+ * A process step runs in its own process group with cwd = spec->cwd, stdin
+ * from /dev/null, and this environment: the parent's, then the op's `env:`
+ * entries (which override it), then the protocol variables (which override
+ * both):
+ *
+ *   WEFT_RUN_ID, WEFT_JOB, WEFT_OP (invocation name), WEFT_ATTEMPT
+ *   WEFT_CONFIG   WORK/config.json
+ *   WEFT_INPUTS   WORK/inputs    one file per input: JSON text, or the raw
+ *                                file for `path` inputs
+ *   WEFT_OUTPUTS  WORK/outputs   empty; the op writes one file per declared
+ *                                output (JSON text, raw bytes for `path`)
+ *   WEFT_EVENTS   3              fd open for writing JSON lines:
+ *       {"type":"log","level":"info","msg":"..."}
+ *       {"type":"materialization","asset":"name","metadata":{...}}
+ *       {"type":"output","name":"x","value":...}
+ *   WEFT_PATH_INPUTS  names of the `path`-typed inputs, comma-separated (may
+ *                     be empty), so SDKs know which input files are raw
+ *
+ * The per-attempt work folder (spec->work_dir, created by the caller, which
+ * also places raw `path` inputs in WORK/inputs/ beforehand) ends up as:
+ *
+ *   WORK/config.json   the resolved config           (written by start)
+ *   WORK/inputs/NAME   JSON inputs                   (written by start)
+ *   WORK/outputs/NAME  the op's outputs              (written by the op)
+ *   WORK/stdout.log    compute log: the op's stdout  (captured)
+ *   WORK/stderr.log    compute log: the op's stderr  (captured)
+ *
+ * argv ops run argv[0] looked up in weft's own PATH; `run:` ops run
+ * /bin/sh -c RUN. Exit 0 with every declared output present and well typed
+ * is success; anything else fails the step with a message saying which:
+ *   "exited with status 3"          "killed by signal 9"
+ *   "timed out after 2s"            "canceled: REASON" (or "canceled")
+ *   "command not found: NAME" (exit code 127)
+ *   "cannot execute NAME: REASON" (exit code 126)
+ *   "declared output 'total' was not written"
+ *   "output 'total' is not valid JSON: ..."
+ *   "output 'total' must be int, got string"
+ *   "events fd line 4 is not valid JSON: ..."
+ *   "events fd line 2: unknown event type 'foo'" (and other bad events)
+ * The one exception: an op that declares no outputs gets a lone `result`
+ * of type any from the model; leaving it unwritten is success, with the
+ * value null (so `run: echo hi` just works).
+ * An `output` event writes that output as if the op had written the file
+ * (for a `path` output the value is the path of a file, relative to the
+ * cwd, which is copied in). Event lines are limited to 1 MiB.
+ *
+ * No process survives its step: when the group leader exits, the rest of its
+ * process group is killed with SIGKILL. A timed out or canceled step gets
+ * SIGTERM on its group, then SIGKILL after kill_grace_s.
+ *
+ * SIGCHLD must not be set to SIG_IGN in the calling process, and nothing else
+ * may reap the executor's children (waitpid(-1, ...) elsewhere). */
+
+/* Everything needed to run one attempt of one step. All pointers are
+ * borrowed for the duration of start() only; the executor copies what it
+ * keeps. */
+struct weft_step_spec {
+  const char *run_id;
+  const char *job;
+  const char *step; /* invocation name (WEFT_OP) */
+  int attempt;      /* 1 for the first attempt */
+  const struct weft_op_def *def; /* run/argv/c_function, env, outputs,
+                                    timeout_s */
+  const char *cwd;         /* the code location folder */
+  const char *work_dir;    /* per-attempt folder, existing (layout above) */
+  const char *config_json; /* resolved config, JSON object text (NULL: {}) */
+  const char *inputs_json; /* JSON object text name -> value of the JSON
+                              inputs (NULL: {}); raw `path` inputs are
+                              already in WORK/inputs/ */
+  double kill_grace_s;     /* SIGTERM -> SIGKILL delay; <= 0 means 5 */
+  void *user;              /* the caller's cookie, echoed in results and
+                              callbacks */
+};
+
+/* The outcome of one attempt. weft_step_result_release frees its contents. */
+struct weft_step_result {
+  void *user;
+  int ok;          /* 1: success */
+  int exit_code;   /* exit status; 128+signal when killed; 127 when the
+                      command was not found; -1 when no process ran */
+  int term_signal; /* the killing signal, or 0 */
+  int timed_out;
+  int canceled;
+  char *message;   /* NULL on success, else why it failed (owned) */
+  int64_t started_ms, ended_ms; /* wall clock, ms since the epoch */
+  /* Object name -> value: the parsed JSON outputs; for a `path` output the
+   * path of its file (WORK/outputs/NAME). Owned reference; set on success
+   * only, NULL otherwise. */
+  json_t *outputs;
+  long pid; /* the process's pid (0 for a C-function step) */
+};
+
+void weft_step_result_release(struct weft_step_result *r);
+
+/* Callbacks the caller passes at creation; both may be NULL. They are called
+ * from inside start() and wait() on the caller's thread. */
+struct weft_executor_callbacks {
+  /* Each valid event line as it arrives (live), after validation: type is
+   * "log" (level filled in, "info" by default), "materialization" or
+   * "output". event is borrowed for the call (json_incref to keep it). */
+  void (*on_event)(void *cb_data, void *user, json_t *event);
+  /* Once per step that got a process (or a C function that is about to
+   * run): its pid, or 0 for a C function. */
+  void (*on_started)(void *cb_data, void *user, long pid);
+  void *cb_data;
+};
+
+struct weft_executor;
+
+/* Backends implement these; only the wrappers below call them. An executor
+ * is used from one thread at a time. */
+struct weft_executor_methods {
+  const char *name; /* "multiprocess", "in_process" */
+  int (*can_start_more)(struct weft_executor *x);
+  int (*start)(struct weft_executor *x, const struct weft_step_spec *spec,
+               weft_error *err);
+  int (*wait)(struct weft_executor *x, int timeout_ms,
+              struct weft_step_result *out, weft_error *err);
+  void (*cancel_all)(struct weft_executor *x, const char *reason);
+  int (*cancel_one)(struct weft_executor *x, void *user, const char *reason);
+  size_t (*running_count)(struct weft_executor *x);
+  void (*free)(struct weft_executor *x);
+};
+
+/* Every backend embeds this as its first member. */
+struct weft_executor {
+  const struct weft_executor_methods *m;
+};
+
+/* Creates an executor: name is "multiprocess" (up to max_concurrent steps at
+ * once; 0 = the number of online cores) or "in_process" (one step at a time;
+ * C-function ops run in this process, process ops are still spawned).
+ * cb may be NULL. Free *out with weft_executor_free. */
+int weft_executor_new(const char *name, int max_concurrent,
+                      const struct weft_executor_callbacks *cb,
+                      struct weft_executor **out, weft_error *err);
+
+const char *weft_executor_name(const struct weft_executor *x);
+
+/* Whether start() may be called now: fewer than max_concurrent steps are
+ * started and not yet returned by wait(). */
+int weft_executor_can_start_more(struct weft_executor *x);
+
+/* Starts one attempt. A process that cannot be executed (command not found)
+ * is not an error here: it yields a failed result from wait(). Fails with
+ * WEFT_ECONFLICT when full, WEFT_EINVALID for an unusable spec (missing
+ * fields, an op with nothing to run, a C function under "multiprocess"),
+ * WEFT_EIO when the work folder cannot be prepared, WEFT_ENOMEM; then no
+ * result will come for this spec. */
+int weft_executor_start(struct weft_executor *x,
+                        const struct weft_step_spec *spec, weft_error *err);
+
+/* Waits up to timeout_ms (-1: forever, 0: just look) for a step to finish.
+ * Returns 1 with *out filled (release it with weft_step_result_release),
+ * 0 on timeout (*out zeroed), or a negative error: WEFT_ENOTFOUND when
+ * nothing is running and timeout_ms is -1. With nothing running and a
+ * finite timeout it sleeps that long and returns 0 (useful for retry
+ * delays). C-function steps run to completion inside wait(), whatever the
+ * timeout. */
+int weft_executor_wait(struct weft_executor *x, int timeout_ms,
+                       struct weft_step_result *out, weft_error *err);
+
+/* SIGTERM to every running step's process group, SIGKILL after its grace
+ * period; their results report canceled. reason may be NULL. */
+void weft_executor_cancel_all(struct weft_executor *x, const char *reason);
+/* The same for the step started with this user cookie; WEFT_ENOTFOUND when
+ * no such step is running. */
+int weft_executor_cancel_one(struct weft_executor *x, void *user,
+                             const char *reason);
+
+/* Steps started and not yet returned by wait(). */
+size_t weft_executor_running_count(struct weft_executor *x);
+
+/* Kills (SIGKILL, no grace) and reaps whatever still runs, then frees.
+ * NULL is a no-op. */
+void weft_executor_free(struct weft_executor *x);
+
+#endif

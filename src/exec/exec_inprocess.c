@@ -1,0 +1,202 @@
+/* exec_inprocess.c: the "in_process" executor: one step at a time; C-function
+ * ops run inside this process, process ops go to a one-slot multiprocess.
+ *
+ *   IDLE --ip_start (c_function)--> C_PENDING --ip_wait (runs it)--> IDLE
+ *   IDLE --ip_start (run/argv)--> inner multiprocess executor --ip_wait--> IDLE
+ *
+ * A C function cannot be interrupted: its timeout is not enforced, and a
+ * cancel only takes effect if it comes before wait() runs the function. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/exec_int.h"
+#include "util/clock.h"
+
+struct c_pending {
+  int active;
+  void *user;
+  char *op_name, *c_function;
+  weft_op_fn fn; /* NULL when c_function is not registered */
+  void *userdata;
+  char *config_json, *inputs_json, *cwd;
+  struct weft__work_paths paths;
+  struct weft__port_decls inputs, outputs;
+  char *cancel_reason;
+};
+
+struct ip_executor {
+  struct weft_executor base;
+  struct weft_executor_callbacks cb;
+  struct weft_executor *procs; /* one-slot multiprocess for run/argv ops */
+  struct c_pending c;
+};
+
+static void pending_clear(struct c_pending *c) {
+  free(c->op_name);
+  free(c->c_function);
+  free(c->config_json);
+  free(c->inputs_json);
+  free(c->cwd);
+  free(c->cancel_reason);
+  weft__work_paths_release(&c->paths);
+  weft__port_decls_release(&c->inputs);
+  weft__port_decls_release(&c->outputs);
+  memset(c, 0, sizeof *c);
+}
+
+static size_t ip_running_count(struct weft_executor *base) {
+  struct ip_executor *x = (struct ip_executor *)base;
+  return (size_t)x->c.active + weft_executor_running_count(x->procs);
+}
+
+static int ip_can_start_more(struct weft_executor *base) {
+  return ip_running_count(base) == 0;
+}
+
+static char *dup_or_empty_object(const char *s) {
+  return strdup(s ? s : "{}");
+}
+
+static int start_c_op(struct ip_executor *x, const struct weft_step_spec *spec,
+                      weft_error *err) {
+  struct c_pending *c = &x->c;
+  const struct weft_op_def *def = spec->def;
+  int rc = weft__work_prepare(spec, &c->paths, err);
+  if (rc) return rc;
+  /* Process steps get their compute logs from the child; a C step writes
+   * none, but the files exist so every step has the same layout. */
+  if ((rc = weft__work_touch_logs(&c->paths, err))) goto fail;
+  c->user = spec->user;
+  c->op_name = strdup(def->name ? def->name : spec->step);
+  c->c_function = strdup(def->c_function);
+  c->config_json = dup_or_empty_object(spec->config_json);
+  c->inputs_json = dup_or_empty_object(spec->inputs_json);
+  c->cwd = spec->cwd ? strdup(spec->cwd) : NULL;
+  if (!c->op_name || !c->c_function || !c->config_json || !c->inputs_json ||
+      (spec->cwd && !c->cwd) ||
+      weft__port_decls_copy(def->inputs, def->n_inputs, &c->inputs) ||
+      weft__port_decls_copy(def->outputs, def->n_outputs, &c->outputs)) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if (!weft__c_op_lookup(def->c_function, &c->fn, &c->userdata)) c->fn = NULL;
+  c->active = 1;
+  return WEFT_OK;
+fail:
+  pending_clear(c);
+  return rc;
+}
+
+static int ip_start(struct weft_executor *base, const struct weft_step_spec *spec,
+                    weft_error *err) {
+  struct ip_executor *x = (struct ip_executor *)base;
+  if (!spec || !spec->def || !spec->step || !spec->work_dir)
+    return weft_error_set(err, WEFT_EINVALID,
+                          "step spec needs def, step and work_dir");
+  if (!ip_can_start_more(base))
+    return weft_error_set(err, WEFT_ECONFLICT,
+                          "the in_process executor runs one step at a time");
+  const struct weft_op_def *def = spec->def;
+  if (def->c_function && !def->run && !def->argv) return start_c_op(x, spec, err);
+  return weft_executor_start(x->procs, spec, err);
+}
+
+static int run_c_op(struct ip_executor *x, struct weft_step_result *out) {
+  struct c_pending *c = &x->c;
+  int rc = WEFT_OK;
+  out->user = c->user;
+  out->exit_code = -1;
+  out->started_ms = weft_clock_wall_ms();
+  if (c->cancel_reason) {
+    out->canceled = 1;
+    out->message = weft__strdupf("canceled%s%s", c->cancel_reason[0] ? ": " : "",
+                                 c->cancel_reason);
+  } else if (!c->fn) {
+    out->message = weft__strdupf("C function '%s' is not registered", c->c_function);
+  } else {
+    if (x->cb.on_started) x->cb.on_started(x->cb.cb_data, c->user, 0);
+    struct weft__c_call call = {
+        .op_name = c->op_name,
+        .c_function = c->c_function,
+        .fn = c->fn,
+        .userdata = c->userdata,
+        .config_json = c->config_json,
+        .inputs_json = c->inputs_json,
+        .inputs_dir = c->paths.inputs,
+        .inputs = &c->inputs,
+        .outputs = &c->outputs,
+        .outputs_dir = c->paths.outputs,
+        .cwd = c->cwd,
+        .cb = &x->cb,
+        .user = c->user,
+    };
+    rc = weft__c_call_run(&call, out);
+  }
+  out->ended_ms = weft_clock_wall_ms();
+  if (!out->ok && !out->message) rc = WEFT_ENOMEM;
+  pending_clear(c);
+  return rc;
+}
+
+static int ip_wait(struct weft_executor *base, int timeout_ms,
+                   struct weft_step_result *out, weft_error *err) {
+  struct ip_executor *x = (struct ip_executor *)base;
+  memset(out, 0, sizeof *out);
+  if (!x->c.active) return weft_executor_wait(x->procs, timeout_ms, out, err);
+  int rc = run_c_op(x, out);
+  if (rc) {
+    weft_step_result_release(out);
+    return weft_error_set(err, rc, "C function step: out of memory");
+  }
+  return 1;
+}
+
+static void ip_cancel_all(struct weft_executor *base, const char *reason) {
+  struct ip_executor *x = (struct ip_executor *)base;
+  if (x->c.active && !x->c.cancel_reason)
+    x->c.cancel_reason = strdup(reason ? reason : "");
+  weft_executor_cancel_all(x->procs, reason);
+}
+
+static int ip_cancel_one(struct weft_executor *base, void *user, const char *reason) {
+  struct ip_executor *x = (struct ip_executor *)base;
+  if (x->c.active && x->c.user == user) {
+    if (!x->c.cancel_reason) x->c.cancel_reason = strdup(reason ? reason : "");
+    return WEFT_OK;
+  }
+  return weft_executor_cancel_one(x->procs, user, reason);
+}
+
+static void ip_free(struct weft_executor *base) {
+  struct ip_executor *x = (struct ip_executor *)base;
+  pending_clear(&x->c);
+  weft_executor_free(x->procs);
+  free(x);
+}
+
+static const struct weft_executor_methods ip_methods = {
+    .name = "in_process",
+    .can_start_more = ip_can_start_more,
+    .start = ip_start,
+    .wait = ip_wait,
+    .cancel_all = ip_cancel_all,
+    .cancel_one = ip_cancel_one,
+    .running_count = ip_running_count,
+    .free = ip_free,
+};
+
+int weft__in_process_new(const struct weft_executor_callbacks *cb,
+                         struct weft_executor **out, weft_error *err) {
+  *out = NULL;
+  struct ip_executor *x = calloc(1, sizeof *x);
+  if (!x) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  x->base.m = &ip_methods;
+  if (cb) x->cb = *cb;
+  int rc = weft__multiprocess_new(1, cb, &x->procs, err);
+  if (rc) {
+    free(x);
+    return rc;
+  }
+  *out = &x->base;
+  return WEFT_OK;
+}

@@ -1,0 +1,210 @@
+/* spawn.c: starts one step process with posix_spawn: own process group,
+ * signals reset, stdin /dev/null, logs on stdout/stderr, events on fd 3. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec/exec_int.h"
+#include "util/fs.h"
+
+extern char **environ;
+
+/* The step's environment: an array of pointers into one string buffer,
+ * built after every string is in place since the buffer may move. */
+struct env_builder {
+  struct weft_buf text;   /* "K=V\0K=V\0..." of the entries we add */
+  size_t *offsets;        /* where each added entry starts in text */
+  const char **names;     /* the added names, to drop the parent's copies */
+  size_t n_added, cap_added;
+};
+
+static int env_add(struct env_builder *e, const char *name, const char *value) {
+  if (e->n_added == e->cap_added) {
+    size_t cap = e->cap_added ? 2 * e->cap_added : 16;
+    size_t *offsets = realloc(e->offsets, cap * sizeof *offsets);
+    const char **names = realloc(e->names, cap * sizeof *names);
+    if (offsets) e->offsets = offsets;
+    if (names) e->names = names;
+    if (!offsets || !names) return WEFT_ENOMEM;
+    e->cap_added = cap;
+  }
+  size_t at = e->text.len;
+  if (weft_buf_addf(&e->text, "%s=%s", name, value) ||
+      weft_buf_addc(&e->text, '\0'))
+    return WEFT_ENOMEM;
+  e->offsets[e->n_added] = at;
+  e->names[e->n_added++] = name;
+  return WEFT_OK;
+}
+
+/* Whether the first `upto` names added define the variable of entry, which
+ * is "NAME=VALUE" or a bare "NAME". */
+static int overridden(const struct env_builder *e, size_t upto, const char *entry) {
+  for (size_t i = 0; i < upto; i++) {
+    const char *name = e->names[i];
+    size_t len = strlen(name);
+    if (entry[0] == name[0] && !strncmp(entry, name, len) &&
+        (entry[len] == '=' || entry[len] == '\0'))
+      return 1;
+  }
+  return 0;
+}
+
+/* Parent environment, then the op's env:, then the protocol variables; a
+ * later definition of a name replaces every earlier one. */
+struct step_env {
+  char **envp;  /* points into environ and block */
+  char *block;  /* the strings weft added */
+};
+
+static void step_env_release(struct step_env *env) {
+  free(env->block);
+  free(env->envp);
+  env->block = NULL;
+  env->envp = NULL;
+}
+
+static int build_env(const struct weft_step_spec *spec,
+                     const struct weft__work_paths *paths, struct step_env *out) {
+  struct env_builder e = {WEFT_BUF_INIT, NULL, NULL, 0, 0};
+  char attempt[24], events_fd[8];
+  char *path_inputs = weft__path_input_names(spec->def);
+  char **envp = NULL;
+  int rc = path_inputs ? WEFT_OK : WEFT_ENOMEM;
+  snprintf(attempt, sizeof attempt, "%d", spec->attempt);
+  snprintf(events_fd, sizeof events_fd, "%d", WEFT__EVENTS_FD);
+  const struct weft_kvs *env = &spec->def->env;
+  /* Protocol variables go first in `names` so that an op env entry of the
+   * same name is dropped below. */
+  const char *proto[][2] = {
+      {"WEFT_RUN_ID", spec->run_id ? spec->run_id : ""},
+      {"WEFT_JOB", spec->job ? spec->job : ""},
+      {"WEFT_OP", spec->step},
+      {"WEFT_ATTEMPT", attempt},
+      {"WEFT_CONFIG", paths->config},
+      {"WEFT_INPUTS", paths->inputs},
+      {"WEFT_OUTPUTS", paths->outputs},
+      {"WEFT_EVENTS", events_fd},
+      {"WEFT_PATH_INPUTS", path_inputs ? path_inputs : ""},
+  };
+  size_t n_proto = sizeof proto / sizeof proto[0];
+  for (size_t i = 0; !rc && i < n_proto; i++)
+    rc = env_add(&e, proto[i][0], proto[i][1]);
+  for (size_t i = 0; !rc && i < env->n; i++) /* never replaces WEFT_* */
+    if (!overridden(&e, n_proto, env->v[i].key))
+      rc = env_add(&e, env->v[i].key, env->v[i].value ? env->v[i].value : "");
+  if (rc) goto done;
+  size_t n_parent = 0;
+  while (environ && environ[n_parent]) n_parent++;
+  envp = malloc((n_parent + e.n_added + 1) * sizeof *envp);
+  if (!envp) {
+    rc = WEFT_ENOMEM;
+    goto done;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < n_parent; i++)
+    if (!overridden(&e, e.n_added, environ[i])) envp[n++] = environ[i];
+  char *text = weft_buf_detach(&e.text, NULL);
+  if (!text) {
+    rc = WEFT_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < e.n_added; i++) envp[n++] = text + e.offsets[i];
+  envp[n] = NULL;
+  out->envp = envp;
+  out->block = text;
+  envp = NULL;
+done:
+  free(envp);
+  free(path_inputs);
+  free(e.offsets);
+  free(e.names);
+  weft_buf_release(&e.text);
+  return rc;
+}
+
+char *weft__spawn_failure(const struct weft_step_spec *spec, int spawn_errno,
+                          int *exit_code) {
+  const char *program = spec->def->argv ? spec->def->argv[0] : "/bin/sh";
+  if (spec->cwd && !weft_fs_is_dir(spec->cwd)) {
+    *exit_code = 127;
+    return weft__strdupf("cannot start: code location folder '%s' does not exist",
+                         spec->cwd);
+  }
+  if (spawn_errno == ENOENT) {
+    *exit_code = 127;
+    return weft__strdupf("command not found: %s", program);
+  }
+  *exit_code = spawn_errno == EACCES || spawn_errno == ENOEXEC ? 126 : 127;
+  return weft__strdupf("cannot execute %s: %s", program, strerror(spawn_errno));
+}
+
+int weft__spawn_step(const struct weft_step_spec *spec,
+                     const struct weft__work_paths *paths, int events_wfd,
+                     pid_t *pid, int *spawn_errno, weft_error *err) {
+  const struct weft_op_def *def = spec->def;
+  char *shell_argv[] = {"/bin/sh", "-c", def->run, NULL};
+  char *const *argv = def->argv ? def->argv : shell_argv;
+  struct step_env env = {NULL, NULL};
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  int have_fa = 0, have_attr = 0, rc = WEFT_OK, e = 0;
+  *pid = 0;
+  *spawn_errno = 0;
+  if (events_wfd <= WEFT__EVENTS_FD)
+    return weft_error_set(err, WEFT_EINVALID, "events fd %d is too low", events_wfd);
+  if ((rc = build_env(spec, paths, &env))) {
+    weft_error_set(err, rc, "out of memory");
+    goto done;
+  }
+  if ((e = posix_spawn_file_actions_init(&fa))) goto spawn_setup_failed;
+  have_fa = 1;
+  /* Order matters: the logs open before the chdir, so a relative work
+   * folder still names the right files. */
+  if ((e = posix_spawn_file_actions_adddup2(&fa, events_wfd, WEFT__EVENTS_FD)) ||
+      (e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) ||
+      (e = posix_spawn_file_actions_addopen(&fa, 1, paths->stdout_log,
+                                            O_WRONLY | O_CREAT | O_TRUNC, 0644)) ||
+      (e = posix_spawn_file_actions_addopen(&fa, 2, paths->stderr_log,
+                                            O_WRONLY | O_CREAT | O_TRUNC, 0644)) ||
+      (e = posix_spawn_file_actions_addclosefrom_np(&fa, WEFT__EVENTS_FD + 1)) ||
+      (spec->cwd && (e = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd))))
+    goto spawn_setup_failed;
+  if ((e = posix_spawnattr_init(&attr))) goto spawn_setup_failed;
+  have_attr = 1;
+  sigset_t all, none;
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  sigemptyset(&none);
+  if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+                                               POSIX_SPAWN_SETSIGDEF |
+                                               POSIX_SPAWN_SETSIGMASK)) ||
+      (e = posix_spawnattr_setpgroup(&attr, 0)) ||
+      (e = posix_spawnattr_setsigdefault(&attr, &all)) ||
+      (e = posix_spawnattr_setsigmask(&attr, &none)))
+    goto spawn_setup_failed;
+  if (def->argv)
+    e = posix_spawnp(pid, argv[0], &fa, &attr, argv, env.envp);
+  else
+    e = posix_spawn(pid, argv[0], &fa, &attr, argv, env.envp);
+  if (e) {
+    *pid = 0;
+    *spawn_errno = e;
+  }
+  goto done;
+spawn_setup_failed:
+  rc = weft_error_set(err, e == ENOMEM ? WEFT_ENOMEM : WEFT_EIO,
+                      "step '%s': preparing posix_spawn: %s", spec->step,
+                      strerror(e));
+done:
+  if (have_fa) posix_spawn_file_actions_destroy(&fa);
+  if (have_attr) posix_spawnattr_destroy(&attr);
+  step_env_release(&env);
+  return rc;
+}
