@@ -31,4 +31,23 @@ int weft_cli_usage_error(const char *cmd, const char *fmt, ...)
 /* True when argv[i] is -h or --help. */
 int weft_cli_is_help(const char *arg);
 
+/* Shared by the commands that read code locations (cmd_validate.c). */
+struct weft_workspace;
+/* Matches argv[*i] against a flag that takes a value ("-w FILE",
+ * "--workspace FILE" or "--workspace=FILE"; short_flag may be NULL).
+ * Returns 1 with *value set (borrowed from argv) and *i moved past a
+ * separate value, 0 when argv[*i] is another argument, and -1 after
+ * printing a usage error when the value is missing. */
+int weft_cli_flag_value(const char *cmd, int argc, char **argv, int *i,
+                        const char *short_flag, const char *long_flag,
+                        const char **value);
+/* Loads the workspace the command line names: the location folders in
+ * paths, else the workspace file ws_file, else ./workspace.yaml. Returns
+ * WEFT_EXIT_OK with *out set (free with weft_workspace_free), or an exit
+ * code after printing why: WEFT_EXIT_USAGE when nothing names a location,
+ * WEFT_EXIT_INVALID when a folder or file cannot be read. */
+int weft_cli_load_workspace(const char *cmd, const char *ws_file,
+                            char *const *paths, size_t n_paths,
+                            struct weft_workspace **out);
+
 #endif
