@@ -1,0 +1,65 @@
+/* plan.h: the pure scheduling state of one run (ninja's Plan): which steps are
+ * ready, which wait on upstreams, which are skipped. No I/O, no processes. */
+#ifndef WEFT_ENGINE_PLAN_H
+#define WEFT_ENGINE_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+#include "store/store.h"
+
+struct weft_plan_step {
+  const struct weft_invocation *inv; /* borrowed from the job */
+  enum weft_step_status status;
+  int in_run;        /* 0: not executed in this run (its outputs are reused) */
+  int attempt;       /* attempts started so far */
+  size_t n_waiting;  /* upstreams of this run not yet succeeded */
+  size_t *downstream;
+  size_t n_downstream;
+  int64_t retry_at_ms;  /* monotonic time of the next attempt when UP_FOR_RETRY */
+  int64_t started_ms, ended_ms; /* wall time of the current attempt */
+  void *exec_cookie; /* whatever the runner attached while it runs */
+};
+
+/* Plan state machine, per step (every transition through one function):
+ *
+ *   (waiting) --all upstreams done--> QUEUED (in the ready queue)
+ *   QUEUED --weft_plan_take_ready--> RUNNING
+ *   RUNNING --weft_plan_finish(SUCCEEDED)--> SUCCEEDED: downstreams may become QUEUED
+ *   RUNNING --weft_plan_finish(UP_FOR_RETRY)--> UP_FOR_RETRY --weft_plan_requeue--> QUEUED
+ *   RUNNING --weft_plan_finish(FAILED|CANCELED)--> final; every downstream --> SKIPPED
+ *   QUEUED/waiting/UP_FOR_RETRY --weft_plan_cancel_pending--> CANCELED
+ */
+struct weft_plan {
+  const struct weft_job *job;
+  struct weft_plan_step *steps; /* one per job->ops entry, same index */
+  size_t n;
+  size_t *ready; /* FIFO of QUEUED step indexes */
+  size_t ready_head, ready_tail;
+  size_t n_final; /* steps in a final state */
+  size_t counts[WEFT_STEP__COUNT];
+};
+
+/* in_run[i] says whether job->ops[i] executes in this run (NULL: all do).
+ * Steps outside the run count as SUCCEEDED from the start. */
+int weft_plan_init(struct weft_plan *p, const struct weft_job *job,
+                   const unsigned char *in_run, weft_error *err);
+void weft_plan_release(struct weft_plan *p);
+
+/* Next QUEUED step index, moved to RUNNING; (size_t)-1 when none is ready. */
+size_t weft_plan_take_ready(struct weft_plan *p);
+/* Records the end of a RUNNING step's attempt. For FAILED and CANCELED every
+ * transitive downstream still pending becomes SKIPPED; their indexes are
+ * appended to skipped (capacity p->n) and their count returned through
+ * n_skipped (both may be NULL). */
+void weft_plan_finish(struct weft_plan *p, size_t i, enum weft_step_status to,
+                      size_t *skipped, size_t *n_skipped);
+/* An UP_FOR_RETRY step goes back to the ready queue. */
+void weft_plan_requeue(struct weft_plan *p, size_t i);
+/* Every step not started and not final becomes CANCELED; indexes appended to
+ * out (capacity p->n), count returned. */
+size_t weft_plan_cancel_pending(struct weft_plan *p, size_t *out);
+int weft_plan_done(const struct weft_plan *p);
+
+#endif
