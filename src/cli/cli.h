@@ -23,6 +23,7 @@ extern const struct weft_cmd weft_cli_commands[];
 
 int cmd_validate(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+int cmd_launch(int argc, char **argv);
 
 /* Shared helpers (cli_common.c). */
 /* Prints "weft CMD: msg" to stderr and returns WEFT_EXIT_USAGE. */
@@ -49,5 +50,25 @@ int weft_cli_flag_value(const char *cmd, int argc, char **argv, int *i,
 int weft_cli_load_workspace(const char *cmd, const char *ws_file,
                             char *const *paths, size_t n_paths,
                             struct weft_workspace **out);
+
+
+/* cli_load.c */
+struct weft_job;
+struct weft_run_config;
+/* Loads the workspace (as weft_cli_load_workspace) and finds the valid job
+ * `name` in it. Returns WEFT_EXIT_OK with *ws_out (caller frees, also on
+ * failure) and *job_out (borrowed from it) set, or an exit code after
+ * printing why, with every diagnostic when the job has errors. */
+int weft_cli_find_job(const char *cmd, const char *ws_file, char *const *paths,
+                      size_t n_paths, const char *name,
+                      struct weft_workspace **ws_out,
+                      const struct weft_job **job_out);
+/* Reads config_file (NULL: an empty run config, "-": standard input), applies
+ * the --set overrides and checks it against job. Returns WEFT_EXIT_OK with
+ * *out filled (release with weft_run_config_release), or WEFT_EXIT_INVALID
+ * after printing every diagnostic. */
+int weft_cli_build_run_config(const char *cmd, const struct weft_job *job,
+                              const char *config_file, const char *const *sets,
+                              size_t n_sets, struct weft_run_config *out);
 
 #endif

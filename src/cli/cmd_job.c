@@ -285,56 +285,6 @@ done:
   return rc;
 }
 
-/* ---- finding one job ------------------------------------------------------ */
-
-/* Prints the diagnostics that explain why job is invalid: those in its own
- * file, or every one of its location when none is (the fault is then in a
- * shared op definition). */
-static void print_job_errors(const struct weft_job *job) {
-  const struct weft_diags *all = &job->location->diags;
-  size_t shown = 0;
-  for (size_t i = 0; i < all->n; i++) {
-    if (!all->v[i].file || !job->mark.file ||
-        strcmp(all->v[i].file, job->mark.file))
-      continue;
-    /* A one-element view, so the format stays weft_diags_print's. */
-    struct weft_diags one = {&all->v[i], 1, 1};
-    weft_diags_print(&one, stderr);
-    shown++;
-  }
-  if (!shown) weft_diags_print(all, stderr);
-}
-
-/* Loads the workspace and finds a.job in it; returns WEFT_EXIT_OK with
- * *ws_out and *job_out set, or an exit code after printing why. */
-static int load_job(const struct job_args *a, struct weft_workspace **ws_out,
-                    const struct weft_job **job_out) {
-  weft_error err = WEFT_ERROR_INIT;
-  const struct weft_job *job;
-  int rc;
-  *job_out = NULL;
-  rc = weft_cli_load_workspace(a->cmd, a->ws_file, a->locations,
-                               a->n_locations, ws_out);
-  if (rc != WEFT_EXIT_OK) return rc;
-  if ((*ws_out)->diags.n) {
-    weft_diags_print(&(*ws_out)->diags, stderr);
-    return WEFT_EXIT_INVALID;
-  }
-  job = weft_workspace_find_job(*ws_out, a->job, &err);
-  if (!job) {
-    fprintf(stderr, "weft %s: %s\n", a->cmd,
-            err.msg[0] ? err.msg : "no such job");
-    return WEFT_EXIT_INVALID;
-  }
-  if (!job->valid) {
-    if (job->location) print_job_errors(job);
-    fprintf(stderr, "weft %s: job '%s' has errors\n", a->cmd, job->name);
-    return WEFT_EXIT_INVALID;
-  }
-  *job_out = job;
-  return WEFT_EXIT_OK;
-}
-
 /* ---- show ------------------------------------------------------------------- */
 
 static int job_show(int argc, char **argv) {
@@ -353,7 +303,9 @@ static int job_show(int argc, char **argv) {
     rc = WEFT_EXIT_USAGE;
     goto done;
   }
-  if ((rc = load_job(&a, &ws, &job)) != WEFT_EXIT_OK) goto done;
+  if ((rc = weft_cli_find_job(a.cmd, a.ws_file, a.locations, a.n_locations,
+                              a.job, &ws, &job)) != WEFT_EXIT_OK)
+    goto done;
   if (format == 1) {
     doc = weft_render_job_json(job);
     wrc = doc ? WEFT_OK : WEFT_ENOMEM;
@@ -402,14 +354,11 @@ static int job_check_config(int argc, char **argv) {
   struct job_args a = {.cmd = "job check-config"};
   struct weft_workspace *ws = NULL;
   const struct weft_job *job;
-  struct weft_buf text = WEFT_BUF_INIT;
-  struct weft_diags diags = WEFT_DIAGS_INIT;
   struct weft_run_config run = {0};
   weft_error err = WEFT_ERROR_INIT;
   json_t *doc = NULL;
-  const char *file = NULL;
   int rc = parse_args(argc, argv, F_JOB | F_LOCATION | F_CONFIG, &a), format;
-  int built = 0, brc;
+  int built = 0;
   if (rc != WEFT_EXIT_OK) goto done;
   if (a.help) {
     fputs(check_usage, stdout);
@@ -419,30 +368,13 @@ static int job_check_config(int argc, char **argv) {
     rc = WEFT_EXIT_USAGE;
     goto done;
   }
-  if ((rc = load_job(&a, &ws, &job)) != WEFT_EXIT_OK) goto done;
-  if (a.config_file) {
-    int stdin_ = !strcmp(a.config_file, "-");
-    file = stdin_ ? "<stdin>" : a.config_file;
-    if (weft_fs_read_file(stdin_ ? "/dev/stdin" : a.config_file, &text, &err)) {
-      fprintf(stderr, "weft %s: %s\n", a.cmd, err.msg);
-      rc = WEFT_EXIT_INVALID;
-      goto done;
-    }
-  }
-  brc = weft_run_config_build(job, file, file ? text.ptr : NULL, text.len,
-                              a.sets, a.n_sets, &run, &diags);
-  built = brc == WEFT_OK;
-  if (!built) {
-    weft_diags_sort(&diags);
-    weft_diags_print(&diags, stderr);
-    if (!diags.n)
-      fprintf(stderr, "weft %s: %s\n", a.cmd, weft_strerror(brc));
-    else
-      fprintf(stderr, "%zu %s in the run config of job %s\n", diags.n,
-              diags.n == 1 ? "error" : "errors", job->name);
-    rc = WEFT_EXIT_INVALID;
+  if ((rc = weft_cli_find_job(a.cmd, a.ws_file, a.locations, a.n_locations,
+                              a.job, &ws, &job)) != WEFT_EXIT_OK)
     goto done;
-  }
+  if ((rc = weft_cli_build_run_config(a.cmd, job, a.config_file, a.sets, a.n_sets,
+                                      &run)) != WEFT_EXIT_OK)
+    goto done;
+  built = 1;
   if (!(doc = resolved_doc(job, &run))) {
     fprintf(stderr, "weft %s: out of memory\n", a.cmd);
     rc = WEFT_EXIT_INVALID;
@@ -457,8 +389,6 @@ static int job_check_config(int argc, char **argv) {
 done:
   json_decref(doc);
   if (built) weft_run_config_release(&run);
-  weft_diags_release(&diags);
-  weft_buf_release(&text);
   weft_workspace_free(ws);
   job_args_release(&a);
   return rc;

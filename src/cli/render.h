@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "model/model.h"
+#include "store/store.h"
 
 /* All renderers take a valid job (job->valid != 0: wires resolved, levels
  * set) and return WEFT_OK, WEFT_ENOMEM or WEFT_EIO (write failed). */
@@ -30,5 +31,14 @@ int weft_render_job_dot(const struct weft_job *job, FILE *out);
 /* Prints a JSON value as a block-style YAML document; strings that would
  * read back as another type are quoted. Returns WEFT_OK or WEFT_EIO. */
 int weft_render_yaml(const json_t *value, FILE *out, weft_error *err);
+
+/* ---- runs and events (render_event.c) ---- */
+
+/* Local wall-clock time of day "HH:MM:SS.mmm" of ms since the epoch. */
+void weft_render_time(int64_t ms, char *out, size_t len);
+/* "12 ms", "3.45 s", "2m05s". */
+void weft_render_duration(int64_t ms, char *out, size_t len);
+/* One event as one line, "TIME [STEP] what happened", ending in '\n'. */
+void weft_render_event_line(FILE *out, const struct weft_event_row *ev);
 
 #endif

@@ -1,0 +1,280 @@
+/* cmd_launch.c: `weft launch JOB`: check the run config, record the run, and
+ * coordinate it here (following it live) or in a detached process. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "engine/engine.h"
+
+static const char launch_usage[] =
+    "usage: weft launch JOB [-c RUN_CONFIG] [--set PATH=VALUE...] [--tag KEY=VALUE...]\n"
+    "                   [--follow | --detach] [--quiet] [-w FILE | -l LOCATION...]\n"
+    "\n"
+    "Runs a job on this machine. The run config (YAML or JSON) is checked\n"
+    "first; every event and log line is stored in $WEFT_HOME (default ./.weft).\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE     the run config ('-' reads standard input)\n"
+    "  --set PATH=VALUE      override a value, e.g. ops.add_x.config.x=3 or\n"
+    "                        execution.multiprocess.max_concurrent=2 (repeatable)\n"
+    "  --tag KEY=VALUE       tag the run (repeatable)\n"
+    "  --follow              coordinate the run here and show its progress until\n"
+    "                        it ends (the default); Ctrl-C cancels it\n"
+    "  --detach              coordinate it in a background process, print the run\n"
+    "                        id and return ('weft run logs|show|cancel ID' after)\n"
+    "  --quiet               print only the ending, not every event\n"
+    "  -w, --workspace FILE  read the locations from this workspace file\n"
+    "                        (default: ./workspace.yaml)\n"
+    "  -l, --location DIR    read this code location (repeatable)\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "On a terminal the progress is redrawn in place; otherwise one line per\n"
+    "event. Exit status: 0 when the run succeeded, 1 when it failed or was\n"
+    "canceled or its input is invalid, 2 on a usage error.\n";
+
+struct launch_args {
+  const char *ws_file, *job, *config_file;
+  char **locations;
+  size_t n_locations;
+  const char **sets;
+  size_t n_sets;
+  json_t *tags;
+  int detach, quiet, help;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static int parse_tag(const char *kv, json_t *tags) {
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv)
+    return weft_cli_usage_error("launch", "--tag wants KEY=VALUE, got '%s'", kv);
+  char *key = strndup(kv, (size_t)(eq - kv));
+  int bad = !key || json_object_set_new(tags, key, json_string(eq + 1));
+  free(key);
+  return bad ? WEFT_EXIT_INVALID : WEFT_EXIT_OK;
+}
+
+static int parse_args(int argc, char **argv, struct launch_args *a) {
+  const char *v;
+  int m;
+  a->locations = calloc((size_t)argc, sizeof *a->locations);
+  a->sets = calloc((size_t)argc, sizeof *a->sets);
+  a->tags = json_object();
+  if (!a->locations || !a->sets || !a->tags) {
+    fprintf(stderr, "weft launch: out of memory\n");
+    return WEFT_EXIT_INVALID;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (arg[0] != '-' || !arg[1]) {
+      if (a->job) return weft_cli_usage_error("launch", "unexpected argument '%s'", arg);
+      a->job = arg;
+      continue;
+    }
+    if (weft_cli_is_help(arg)) {
+      a->help = 1;
+      return WEFT_EXIT_OK;
+    }
+    if (!strcmp(arg, "--follow")) {
+      a->detach = 0;
+      continue;
+    }
+    if (!strcmp(arg, "--detach")) {
+      a->detach = 1;
+      continue;
+    }
+    if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
+      a->quiet = 1;
+      continue;
+    }
+    if ((m = weft_cli_flag_value("launch", argc, argv, &i, "-w", "--workspace", &a->ws_file)))
+      goto matched;
+    if ((m = weft_cli_flag_value("launch", argc, argv, &i, "-l", "--location", &v))) {
+      if (m > 0) a->locations[a->n_locations++] = (char *)v;
+      goto matched;
+    }
+    if ((m = weft_cli_flag_value("launch", argc, argv, &i, "-c", "--config", &a->config_file)))
+      goto matched;
+    if ((m = weft_cli_flag_value("launch", argc, argv, &i, NULL, "--set", &v))) {
+      if (m > 0) a->sets[a->n_sets++] = v;
+      goto matched;
+    }
+    if ((m = weft_cli_flag_value("launch", argc, argv, &i, NULL, "--tag", &v))) {
+      if (m > 0 && parse_tag(v, a->tags) != WEFT_EXIT_OK) return WEFT_EXIT_USAGE;
+      goto matched;
+    }
+    return weft_cli_usage_error("launch", "unknown option '%s'", arg);
+  matched:
+    if (m < 0) return WEFT_EXIT_USAGE;
+  }
+  if (!a->job) return weft_cli_usage_error("launch", "missing JOB argument");
+  return WEFT_EXIT_OK;
+}
+
+struct follow_state {
+  struct weft_progress *view;
+  int ready_fd; /* detached: written once the run has started, then closed */
+};
+
+static void follow_event(void *data, const struct weft_event_row *ev) {
+  struct follow_state *f = data;
+  if (f->view) weft_progress_event(f->view, ev);
+  if (f->ready_fd >= 0 && !strcmp(ev->type, "run_started")) {
+    ssize_t w = write(f->ready_fd, "s", 1);
+    (void)w;
+    close(f->ready_fd);
+    f->ready_fd = -1;
+  }
+}
+
+static void follow_tick(void *data) {
+  struct follow_state *f = data;
+  if (f->view) weft_progress_tick(f->view);
+}
+
+static int exit_for(enum weft_run_status st) {
+  return st == WEFT_RUN_SUCCESS ? WEFT_EXIT_OK : WEFT_EXIT_INVALID;
+}
+
+/* Coordinates the run in this process; returns the exit status. */
+static int run_here(struct weft_instance *inst, const char *run_id, struct weft_launch *l,
+                    struct follow_state *f) {
+  weft_error err = WEFT_ERROR_INIT;
+  enum weft_run_status final = WEFT_RUN_FAILURE;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  l->interrupt = &interrupted;
+  l->on_event = follow_event;
+  l->on_tick = follow_tick;
+  l->cb_data = f;
+  int rc = weft_run_execute(inst, run_id, l, &final, &err);
+  if (rc) fprintf(stderr, "weft launch: %s\n", err.msg);
+  if (f->view) {
+    struct weft_run_row row = {0};
+    weft_error e2 = WEFT_ERROR_INIT;
+    int have = !weft_store_run_get(inst->store, run_id, &row, &e2);
+    weft_progress_finish(f->view, final, have ? row.message : NULL);
+    if (have) weft_run_row_release(&row);
+  }
+  return rc ? WEFT_EXIT_INVALID : exit_for(final);
+}
+
+/* Forks a session leader that coordinates the run; returns once it has
+ * claimed the run (so no sweep takes it for orphaned) or died. */
+static int run_detached(const char *home, const char *run_id, struct weft_launch *l) {
+  int fds[2];
+  if (pipe(fds)) {
+    fprintf(stderr, "weft launch: cannot create a pipe: %s\n", strerror(errno));
+    return WEFT_EXIT_INVALID;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "weft launch: cannot fork: %s\n", strerror(errno));
+    return WEFT_EXIT_INVALID;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      dup2(null, 0);
+      dup2(null, 1);
+      dup2(null, 2);
+      if (null > 2) close(null);
+    }
+    weft_error err = WEFT_ERROR_INIT;
+    struct weft_instance *inst = NULL;
+    if (weft_instance_open(home, &inst, &err)) _exit(WEFT_EXIT_INVALID);
+    struct follow_state f = {NULL, fds[1]};
+    int rc = run_here(inst, run_id, l, &f);
+    weft_instance_close(inst);
+    exit(rc);
+  }
+  close(fds[1]);
+  char b;
+  ssize_t n;
+  do n = read(fds[0], &b, 1);
+  while (n < 0 && errno == EINTR);
+  close(fds[0]);
+  if (n != 1) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    fprintf(stderr, "weft launch: the detached coordinator of run %s exited before "
+                    "starting it (see 'weft run show %s')\n", run_id, run_id);
+    return WEFT_EXIT_INVALID;
+  }
+  printf("%s\n", run_id);
+  return WEFT_EXIT_OK;
+}
+
+int cmd_launch(int argc, char **argv) {
+  struct launch_args a = {0};
+  struct weft_workspace *ws = NULL;
+  const struct weft_job *job = NULL;
+  struct weft_run_config rcfg = {0};
+  struct weft_instance *inst = NULL;
+  struct follow_state f = {NULL, -1};
+  weft_error err = WEFT_ERROR_INIT;
+  char *run_id = NULL;
+  int built = 0;
+  int rc = parse_args(argc, argv, &a);
+  if (rc != WEFT_EXIT_OK) goto done;
+  if (a.help) {
+    fputs(launch_usage, stdout);
+    goto done;
+  }
+  if ((rc = weft_cli_find_job("launch", a.ws_file, a.locations, a.n_locations, a.job, &ws,
+                              &job)) != WEFT_EXIT_OK)
+    goto done;
+  if ((rc = weft_cli_build_run_config("launch", job, a.config_file, a.sets, a.n_sets,
+                                      &rcfg)) != WEFT_EXIT_OK)
+    goto done;
+  built = 1;
+  if (weft_instance_open(NULL, &inst, &err) ||
+      weft_run_create(inst, &(struct weft_launch){.job = job, .rc = &rcfg, .tags = a.tags},
+                      &run_id, &err)) {
+    fprintf(stderr, "weft launch: %s\n", err.msg);
+    rc = WEFT_EXIT_INVALID;
+    goto done;
+  }
+  struct weft_launch l = {.job = job, .rc = &rcfg, .tags = a.tags};
+  if (a.detach) {
+    char *home = strdup(inst->home);
+    weft_instance_close(inst);
+    inst = NULL;
+    rc = home ? run_detached(home, run_id, &l) : WEFT_EXIT_INVALID;
+    free(home);
+    goto done;
+  }
+  enum weft_progress_mode mode = a.quiet ? WEFT_PROGRESS_QUIET
+                                 : isatty(STDOUT_FILENO) ? WEFT_PROGRESS_TTY
+                                                         : WEFT_PROGRESS_PLAIN;
+  f.view = weft_progress_new(stdout, mode, run_id, job);
+  rc = run_here(inst, run_id, &l, &f);
+done:
+  weft_progress_free(f.view);
+  free(run_id);
+  weft_instance_close(inst);
+  if (built) weft_run_config_release(&rcfg);
+  weft_workspace_free(ws);
+  json_decref(a.tags);
+  free(a.locations);
+  free(a.sets);
+  return rc;
+}

@@ -1,0 +1,140 @@
+/* engine.h: the instance ($WEFT_HOME: store, artifacts, step folders) and the
+ * run coordinator that drives a run from QUEUED to a final state. */
+#ifndef WEFT_ENGINE_ENGINE_H
+#define WEFT_ENGINE_ENGINE_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "artifacts/artifacts.h"
+#include "model/model.h"
+#include "store/store.h"
+#include "weft.h"
+
+/* ---- the instance ----------------------------------------------------------
+ *
+ *   $WEFT_HOME/weft.db                      run storage (SQLite, WAL)
+ *   $WEFT_HOME/artifacts/RUN/STEP/OUTPUT    every output an op wrote
+ *   $WEFT_HOME/runs/RUN/STEP/ATTEMPT/       the step's work folder (the step
+ *       config.json inputs/ outputs/        protocol's layout, exec.h); its
+ *       stdout.log stderr.log               compute logs stay here
+ */
+struct weft_instance {
+  char *home;     /* absolute path */
+  char *runs_dir; /* HOME/runs */
+  struct weft_store *store;
+  struct weft_artifacts *artifacts;
+};
+
+/* Opens (creating it when absent) the instance at home; NULL means
+ * $WEFT_HOME, else ./.weft. Opening sweeps orphaned runs (below), so every
+ * command that opens the instance repairs what a killed launcher left.
+ * Free with weft_instance_close. */
+int weft_instance_open(const char *home, struct weft_instance **out, weft_error *err);
+void weft_instance_close(struct weft_instance *inst); /* NULL is a no-op */
+
+/* A run whose coordinator died (its process is gone on this host, or its
+ * heartbeat is older than WEFT_HEARTBEAT_STALE_MS when it ran elsewhere) is
+ * orphaned: the process groups of its running steps are killed, running and
+ * pending steps are marked failed, and the run fails with a message naming
+ * the dead coordinator. *n_swept (may be NULL) counts the runs repaired. */
+#define WEFT_HEARTBEAT_MS 2000
+#define WEFT_HEARTBEAT_STALE_MS 30000
+int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
+                                weft_error *err);
+
+/* "host:pid:starttime" naming this process; starttime (from /proc) tells a
+ * live coordinator from a later process that reused its pid. Caller frees. */
+char *weft_coordinator_id(void);
+/* 1 when the coordinator named by id still lives on this host, 0 when it is
+ * dead, -1 when id names another host (liveness unknown here). */
+int weft_coordinator_alive(const char *id);
+
+/* The work folder of one attempt: HOME/runs/RUN/STEP/ATTEMPT. Caller frees. */
+char *weft_instance_step_dir(const struct weft_instance *inst, const char *run_id,
+                             const char *step, int attempt);
+
+/* ---- events -------------------------------------------------------------------
+ *
+ * Every event's payload is a JSON object. Run-level events (step NULL):
+ *   run_queued     {"job","location","tags":{...},"parent_run_id"?}
+ *   run_started    {"coordinator","executor","max_concurrent","steps":N,
+ *                   "reused":[steps taken from the parent run]}
+ *   run_canceling  {"reason"}
+ *   run_success    {"duration_ms"}
+ *   run_failure    {"duration_ms","message","failed":[steps]}
+ *   run_canceled   {"duration_ms","message"}
+ * Step-level events (step set; "attempt" is 1-based):
+ *   step_started      {"attempt","pid","dir","stdout","stderr"} (log paths)
+ *   log               {"attempt","level","msg"}              (from the op)
+ *   materialization   {"attempt","asset","metadata":{...}}   (from the op)
+ *   step_output       {"attempt","output","type","key","bytes","value"?,
+ *                      "from_run"?}  key: artifact key, or null for an
+ *                      output the op left unwritten (value null); value is
+ *                      inlined when its JSON is at most 4 KiB; from_run
+ *                      when a re-execution reused it
+ *   step_succeeded    {"attempt","duration_ms","stdout","stderr",
+ *                      "stdout_bytes","stderr_bytes"}
+ *   step_up_for_retry {"attempt","message","retry_in_ms",... as failed}
+ *   step_failed       {"attempt","duration_ms","message","exit_code",
+ *                      "stdout","stderr","stdout_bytes","stderr_bytes"}
+ *   step_skipped      {"message"}  (an upstream failed or was canceled)
+ *   step_canceled     {"attempt"?,"message"}
+ *   step_reused       {"from_run"}  (re-execution: not run again)
+ * A step's events appear in the order above; the step row and the event
+ * reporting its change are written in one transaction. */
+
+/* ---- launching and coordinating runs ------------------------------------------- */
+
+/* Called after each batch of events is committed, in order; ev is borrowed. */
+typedef void (*weft_run_event_fn)(void *data, const struct weft_event_row *ev);
+
+struct weft_launch {
+  const struct weft_job *job;
+  const struct weft_run_config *rc;
+  json_t *tags;              /* extra tags over rc->tags, or NULL (borrowed) */
+  const char *parent_run_id; /* re-execution: the run it comes from, or NULL */
+  /* Re-execution: in_run[i] says whether job->ops[i] runs (NULL: all do);
+   * the others reuse the parent run's outputs. */
+  const unsigned char *in_run;
+  weft_run_event_fn on_event; /* may be NULL */
+  void (*on_tick)(void *cb_data); /* once per loop turn, >= every 100 ms; may be NULL */
+  void *cb_data;
+  /* Set (to nonzero, e.g. by a SIGINT handler) to cancel the run. */
+  volatile sig_atomic_t *interrupt;
+};
+
+/* Records a new QUEUED run (row and run_queued event) and returns its id
+ * (caller frees) in *run_id. */
+int weft_run_create(struct weft_instance *inst, const struct weft_launch *l,
+                    char **run_id, weft_error *err);
+
+/* Coordinates run_id (created by weft_run_create with the same l) to its
+ * end in this process: starts steps on the executor the run config names,
+ * retries, persists outputs and logs, records every event, honours
+ * cancellation (l->interrupt, or weft_run_request_cancel from any process).
+ * *final receives the run's final status. Returns an error only when the
+ * run could not be driven (store failure); the run is then marked failed
+ * when possible. */
+int weft_run_execute(struct weft_instance *inst, const char *run_id,
+                     const struct weft_launch *l, enum weft_run_status *final,
+                     weft_error *err);
+
+/* Asks run_id to stop: a QUEUED run is canceled at once; a STARTED run
+ * becomes CANCELING and its coordinator, within ~100 ms, terminates its
+ * steps (SIGTERM, then SIGKILL) and marks it CANCELED; an orphaned run is
+ * swept. WEFT_ECONFLICT (with the status) when the run already ended. */
+int weft_run_request_cancel(struct weft_instance *inst, const char *run_id,
+                            const char *reason, weft_error *err);
+
+/* Re-execution selection against parent run parent_id for job: with
+ * from_failure, every step that did not succeed in the parent, and all of
+ * their downstreams; else exactly the named steps (unknown names are
+ * reported with a did-you-mean). Fills in_run[job->n_ops]. */
+int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
+                       const struct weft_job *job, int from_failure,
+                       const char *const *steps, size_t n_steps,
+                       unsigned char *in_run, weft_error *err);
+
+#endif

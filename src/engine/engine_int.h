@@ -1,0 +1,61 @@
+/* engine_int.h: state shared by the coordinator's files (run.c, run_step.c):
+ * the run being driven, its plan, and the batch of writes not yet committed. */
+#ifndef WEFT_ENGINE_ENGINE_INT_H
+#define WEFT_ENGINE_ENGINE_INT_H
+
+#include "engine/engine.h"
+#include "engine/plan.h"
+#include "exec/exec.h"
+
+/* Events and step rows queued during one loop iteration, committed together
+ * in one transaction (an event is durable no later than the state it
+ * reports). */
+struct coord_batch {
+  struct weft_event_row *ev;
+  size_t n_ev, cap_ev;
+  struct weft_step_row *st;
+  size_t n_st, cap_st;
+};
+
+struct coord {
+  struct weft_instance *inst;
+  const struct weft_launch *l;
+  const struct weft_job *job;
+  struct weft_run_row run; /* our view of the row; written back in flush */
+  int run_dirty;
+  struct weft_plan plan;
+  struct weft_executor *x;
+  struct coord_batch batch;
+  json_t **outputs;   /* per step: {"OUTPUT": {"key": k|null, "value": v?}} */
+  char **dirs;        /* per step: work folder of the current attempt */
+  int64_t *started;   /* per step: wall ms the current attempt started */
+  size_t *scratch;    /* capacity plan.n, for skipped/canceled index lists */
+  size_t *retrying;   /* indexes of UP_FOR_RETRY steps */
+  size_t n_retrying;
+  int canceling;
+  char *cancel_reason;
+  int64_t next_heartbeat_ms, next_status_check_ms; /* monotonic */
+  weft_error *err;    /* where the first store failure is reported */
+  int failed_store;   /* a store write failed: stop driving the run */
+};
+
+/* Queues an event (payload stolen; NULL payload means {}). */
+void coord_event(struct coord *c, const char *step, const char *type, json_t *payload);
+/* Queues the row of step i's current attempt in status st. */
+void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pid,
+                    const char *message);
+
+/* run_step.c */
+/* Prepares the work folder and starts step i (already RUNNING in the plan);
+ * a step that cannot start fails at once. */
+void coord_start_step(struct coord *c, size_t i);
+/* Records the outcome of one attempt. */
+void coord_finish_step(struct coord *c, struct weft_step_result *res);
+/* Re-execution: copies the parent's outputs of step i into this run. */
+int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_error *err);
+
+/* instance.c */
+int weft__engine_append_event(struct weft_store *s, const char *run_id, const char *step,
+                              const char *type, json_t *payload, weft_error *err);
+
+#endif

@@ -1,0 +1,237 @@
+/* instance.c: opening $WEFT_HOME (store, artifacts, step folders) and sweeping
+ * runs whose coordinator died, so no run stays "started" forever. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "engine/sdk.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+/* Field 22 of /proc/PID/stat: the process's start time in clock ticks since
+ * boot. The comm field (2) may hold spaces and parentheses, so parse after
+ * its last ')'. Returns 0 when the process does not exist. */
+static unsigned long long proc_start_time(long pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  p++;
+  /* After ')': field 3 (state) is the first token; field 22 is the 20th. */
+  for (int field = 3; field < 22 && p; field++) {
+    p = strchr(p + 1, ' ');
+  }
+  return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static void host_name(char *out, size_t len) {
+  if (gethostname(out, len) != 0) snprintf(out, len, "localhost");
+  out[len - 1] = '\0';
+  for (char *p = out; *p; p++)
+    if (*p == ':') *p = '_'; /* ':' separates the id's fields */
+}
+
+char *weft_coordinator_id(void) {
+  char host[256];
+  host_name(host, sizeof host);
+  long pid = (long)getpid();
+  struct weft_buf b;
+  weft_buf_init(&b);
+  if (weft_buf_addf(&b, "%s:%ld:%llu", host, pid, proc_start_time(pid))) {
+    weft_buf_release(&b);
+    return NULL;
+  }
+  return weft_buf_detach(&b, NULL);
+}
+
+int weft_coordinator_alive(const char *id) {
+  char host[256];
+  host_name(host, sizeof host);
+  const char *c1 = id ? strchr(id, ':') : NULL;
+  if (!c1) return 0; /* unparseable: nobody can be driving it */
+  if ((size_t)(c1 - id) != strlen(host) || strncmp(id, host, (size_t)(c1 - id)))
+    return -1;
+  char *end;
+  long pid = strtol(c1 + 1, &end, 10);
+  if (*end != ':' || pid <= 0) return 0;
+  unsigned long long want = strtoull(end + 1, NULL, 10);
+  unsigned long long have = proc_start_time(pid);
+  return have != 0 && have == want;
+}
+
+char *weft_instance_step_dir(const struct weft_instance *inst, const char *run_id,
+                             const char *step, int attempt) {
+  struct weft_buf b;
+  weft_buf_init(&b);
+  if (weft_buf_addf(&b, "%s/%s/%s/%d", inst->runs_dir, run_id, step, attempt)) {
+    weft_buf_release(&b);
+    return NULL;
+  }
+  return weft_buf_detach(&b, NULL);
+}
+
+static char *absolute_path(const char *path, weft_error *err) {
+  if (path[0] == '/') return weft_str_dup(path);
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) {
+    weft_error_set(err, WEFT_EIO, "cannot read the current folder: %s", strerror(errno));
+    return NULL;
+  }
+  char *abs = weft_fs_join(cwd, path);
+  if (!abs) weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  return abs;
+}
+
+int weft_instance_open(const char *home, struct weft_instance **out, weft_error *err) {
+  *out = NULL;
+  int rc = WEFT_ENOMEM;
+  char *db = NULL, *art = NULL;
+  struct weft_instance *inst = calloc(1, sizeof *inst);
+  if (!inst) goto nomem;
+  if (!home || !*home) home = getenv("WEFT_HOME");
+  if (!home || !*home) home = ".weft";
+  if (!(inst->home = absolute_path(home, err))) {
+    rc = err->code;
+    goto fail;
+  }
+  if (!(inst->runs_dir = weft_fs_join(inst->home, "runs"))) goto nomem;
+  if ((rc = weft_fs_mkdirs(inst->runs_dir, err))) goto fail;
+  if (!(db = weft_fs_join(inst->home, "weft.db")) ||
+      !(art = weft_fs_join(inst->home, "artifacts")))
+    goto nomem;
+  if ((rc = weft_sdk_install(inst->home, err))) goto fail;
+  if ((rc = weft_store_open(db, &inst->store, err))) goto fail;
+  if ((rc = weft_artifacts_open(art, &inst->artifacts, err))) goto fail;
+  if ((rc = weft_instance_sweep_orphans(inst, NULL, err))) goto fail;
+  free(db);
+  free(art);
+  *out = inst;
+  return WEFT_OK;
+nomem:
+  rc = weft_error_set(err, WEFT_ENOMEM, "out of memory opening the instance");
+fail:
+  free(db);
+  free(art);
+  weft_instance_close(inst);
+  return rc;
+}
+
+void weft_instance_close(struct weft_instance *inst) {
+  if (!inst) return;
+  weft_store_close(inst->store);
+  weft_artifacts_close(inst->artifacts);
+  free(inst->home);
+  free(inst->runs_dir);
+  free(inst);
+}
+
+/* Appends a step-level or run-level event with a payload built by the caller
+ * (stolen). Used by the sweep and by cancel, which write outside a run loop. */
+int weft__engine_append_event(struct weft_store *s, const char *run_id, const char *step,
+                              const char *type, json_t *payload, weft_error *err) {
+  char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+  json_decref(payload);
+  if (!text) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  struct weft_event_row ev = {0, (char *)run_id, (char *)step, (char *)type,
+                              weft_clock_wall_ms(), text};
+  int rc = weft_store_event_append(s, &ev, 1, err);
+  free(text);
+  return rc;
+}
+
+/* Inside the caller's transaction: kills what the dead coordinator left
+ * running and ends every unfinished step and the run itself. */
+static int sweep_one(struct weft_instance *inst, struct weft_run_row *run, int local,
+                     weft_error *err) {
+  struct weft_step_list steps = {0};
+  int rc = weft_store_step_list(inst->store, run->id, &steps, err);
+  if (rc) return rc;
+  char msg[512];
+  snprintf(msg, sizeof msg, "orphaned: its coordinator %s died while the run was %s",
+           run->coordinator ? run->coordinator : "(unknown)",
+           weft_run_status_name(run->status));
+  int64_t now = weft_clock_wall_ms();
+  for (size_t i = 0; i < steps.n && !rc; i++) {
+    struct weft_step_row *st = &steps.v[i];
+    if (weft_step_status_is_final(st->status)) continue;
+    /* A step's group outlives its coordinator: the executor that would have
+     * killed it is gone. */
+    if (local && st->status == WEFT_STEP_RUNNING && st->pid > 0) kill(-st->pid, SIGKILL);
+    enum weft_step_status was = st->status;
+    st->status = WEFT_STEP_FAILED;
+    st->ended_ms = now;
+    free(st->message);
+    st->message = weft_str_dup(msg);
+    json_t *p = json_pack("{s:i, s:s, s:s}", "attempt", st->attempt, "message", msg,
+                          "was", weft_step_status_name(was));
+    if (!(rc = weft_store_step_put(inst->store, st, err)))
+      rc = weft__engine_append_event(inst->store, run->id, st->step, "step_failed", p, err);
+  }
+  weft_step_list_release(&steps);
+  if (rc) return rc;
+  int canceling = run->status == WEFT_RUN_CANCELING;
+  run->status = canceling ? WEFT_RUN_CANCELED : WEFT_RUN_FAILURE;
+  run->ended_ms = now;
+  free(run->message);
+  run->message = weft_str_dup(msg);
+  json_t *p = json_pack("{s:I, s:s, s:[]}", "duration_ms",
+                        (json_int_t)(run->started_ms ? now - run->started_ms : 0),
+                        "message", msg, "failed");
+  if ((rc = weft__engine_append_event(inst->store, run->id, NULL,
+                                      canceling ? "run_canceled" : "run_failure", p, err)))
+    return rc;
+  return weft_store_run_update(inst->store, run, err);
+}
+
+static int run_is_orphan(const struct weft_run_row *r, int *local) {
+  if (!r->coordinator) return 0; /* queued, nobody claimed it yet */
+  int alive = weft_coordinator_alive(r->coordinator);
+  *local = alive >= 0;
+  if (alive == 1) return 0;
+  if (alive == 0) return 1;
+  return weft_clock_wall_ms() - r->heartbeat_ms > WEFT_HEARTBEAT_STALE_MS;
+}
+
+int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
+                                weft_error *err) {
+  if (n_swept) *n_swept = 0;
+  struct weft_run_filter f = {0};
+  f.status_mask = (1 << WEFT_RUN_QUEUED) | (1 << WEFT_RUN_STARTED) | (1 << WEFT_RUN_CANCELING);
+  f.limit = 1000;
+  struct weft_run_list runs = {0};
+  int rc = weft_store_run_list(inst->store, &f, &runs, err);
+  if (rc) return rc;
+  for (size_t i = 0; i < runs.n && !rc; i++) {
+    int local = 0;
+    if (!run_is_orphan(&runs.v[i], &local)) continue;
+    /* Re-read inside the write transaction: another command may be sweeping
+     * the same run, or its coordinator may just have finished it. */
+    struct weft_run_row cur = {0};
+    if ((rc = weft_store_begin(inst->store, err))) break;
+    rc = weft_store_run_get(inst->store, runs.v[i].id, &cur, err);
+    if (!rc && !weft_run_status_is_final(cur.status) && run_is_orphan(&cur, &local)) {
+      rc = sweep_one(inst, &cur, local, err);
+      if (!rc && n_swept) (*n_swept)++;
+    }
+    weft_run_row_release(&cur);
+    if (rc)
+      weft_store_rollback(inst->store);
+    else
+      rc = weft_store_commit(inst->store, err);
+  }
+  weft_run_list_release(&runs);
+  return rc;
+}

@@ -1,0 +1,495 @@
+/* run.c: the run coordinator's loop (ninja's Builder): start ready steps, wait
+ * for results, commit each iteration's events in one transaction, cancel. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+#include "util/clock.h"
+#include "util/str.h"
+
+#define STATUS_CHECK_MS 100
+
+/* ---- the write batch ------------------------------------------------------ */
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t n = *cap ? *cap * 2 : 32;
+  while (n < need) n *= 2;
+  void *p = realloc(*v, n * elem);
+  if (!p) return -1;
+  *v = p;
+  *cap = n;
+  return 0;
+}
+
+static void coord_oom(struct coord *c) {
+  if (!c->failed_store) weft_error_set(c->err, WEFT_ENOMEM, "out of memory driving the run");
+  c->failed_store = 1;
+}
+
+void coord_event(struct coord *c, const char *step, const char *type, json_t *payload) {
+  struct coord_batch *b = &c->batch;
+  char *text = json_dumps(payload ? payload : json_object(), JSON_COMPACT);
+  json_decref(payload);
+  if (!text || grow((void **)&b->ev, &b->cap_ev, b->n_ev + 1, sizeof *b->ev)) {
+    free(text);
+    coord_oom(c);
+    return;
+  }
+  struct weft_event_row *e = &b->ev[b->n_ev++];
+  memset(e, 0, sizeof *e);
+  e->run_id = weft_str_dup(c->run.id);
+  e->step = step ? weft_str_dup(step) : NULL;
+  e->type = weft_str_dup(type);
+  e->ts_ms = weft_clock_wall_ms();
+  e->payload = text;
+}
+
+void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pid,
+                    const char *message) {
+  struct coord_batch *b = &c->batch;
+  if (grow((void **)&b->st, &b->cap_st, b->n_st + 1, sizeof *b->st)) {
+    coord_oom(c);
+    return;
+  }
+  const struct weft_plan_step *ps = &c->plan.steps[i];
+  struct weft_step_row *r = &b->st[b->n_st++];
+  memset(r, 0, sizeof *r);
+  r->run_id = weft_str_dup(c->run.id);
+  r->step = weft_str_dup(ps->inv->name);
+  r->attempt = ps->attempt > 0 ? ps->attempt : 1;
+  r->status = st;
+  r->started_ms = c->started[i];
+  r->ended_ms = weft_step_status_is_final(st) || st == WEFT_STEP_UP_FOR_RETRY
+                    ? weft_clock_wall_ms() : 0;
+  r->pid = (int)pid;
+  r->message = message ? weft_str_dup(message) : NULL;
+  r->worker = c->run.coordinator ? weft_str_dup(c->run.coordinator) : NULL;
+}
+
+static void batch_clear(struct coord_batch *b) {
+  for (size_t i = 0; i < b->n_ev; i++) weft_event_row_release(&b->ev[i]);
+  for (size_t i = 0; i < b->n_st; i++) weft_step_row_release(&b->st[i]);
+  b->n_ev = b->n_st = 0;
+}
+
+/* Commits the batch and the run row. Inside the transaction the run row is
+ * re-read first: a `weft run cancel` from another process may have turned
+ * it CANCELING, and that must not be overwritten. */
+static void coord_flush(struct coord *c, int force_run) {
+  struct coord_batch *b = &c->batch;
+  int64_t now = weft_clock_mono_ms();
+  int heartbeat = now >= c->next_heartbeat_ms;
+  if (c->failed_store || (!b->n_ev && !b->n_st && !c->run_dirty && !heartbeat && !force_run))
+    return;
+  weft_error e = {0};
+  struct weft_run_row cur = {0};
+  int rc = weft_store_begin(c->inst->store, &e);
+  for (size_t i = 0; !rc && i < b->n_st; i++) rc = weft_store_step_put(c->inst->store, &b->st[i], &e);
+  if (!rc && b->n_ev) rc = weft_store_event_append(c->inst->store, b->ev, b->n_ev, &e);
+  if (!rc && (c->run_dirty || heartbeat || force_run)) {
+    rc = weft_store_run_get(c->inst->store, c->run.id, &cur, &e);
+    if (!rc && cur.status == WEFT_RUN_CANCELING && c->run.status == WEFT_RUN_STARTED) {
+      c->run.status = WEFT_RUN_CANCELING;
+      if (!c->canceling) {
+        c->canceling = 1;
+        c->cancel_reason = weft_str_dup(cur.message ? cur.message : "canceled");
+      }
+    }
+    c->run.heartbeat_ms = weft_clock_wall_ms();
+    if (!rc) rc = weft_store_run_update(c->inst->store, &c->run, &e);
+  }
+  weft_run_row_release(&cur);
+  if (rc) {
+    weft_store_rollback(c->inst->store);
+  } else {
+    rc = weft_store_commit(c->inst->store, &e);
+  }
+  if (rc) {
+    if (!c->failed_store) weft_error_set(c->err, rc, "run storage failed: %s", e.msg);
+    c->failed_store = 1;
+    batch_clear(b);
+    return;
+  }
+  c->run_dirty = 0;
+  if (heartbeat) c->next_heartbeat_ms = now + WEFT_HEARTBEAT_MS;
+  if (c->l->on_event)
+    for (size_t i = 0; i < b->n_ev; i++) c->l->on_event(c->l->cb_data, &b->ev[i]);
+  batch_clear(b);
+}
+
+/* ---- creating a run ---------------------------------------------------------- */
+
+static json_t *merged_tags(const struct weft_launch *l) {
+  json_t *tags = json_deep_copy(l->rc->tags ? l->rc->tags : json_object());
+  if (tags && l->tags) json_object_update(tags, l->tags);
+  return tags;
+}
+
+int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, char **run_id,
+                    weft_error *err) {
+  *run_id = NULL;
+  struct weft_run_row r = {0};
+  json_t *tags = merged_tags(l);
+  int rc = WEFT_ENOMEM;
+  r.id = weft_store_new_run_id();
+  r.job = l->job->name;
+  r.location = l->job->location ? l->job->location->name : "";
+  r.status = WEFT_RUN_QUEUED;
+  r.run_config = l->rc->raw ? json_dumps(l->rc->raw, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  r.tags = tags ? json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  r.created_ms = weft_clock_wall_ms();
+  r.coordinator = weft_coordinator_id();
+  r.heartbeat_ms = r.created_ms;
+  if (!r.id || !r.tags || !r.coordinator) {
+    weft_error_set(err, WEFT_ENOMEM, "out of memory creating a run");
+    goto done;
+  }
+  if (l->parent_run_id) {
+    struct weft_run_row parent = {0};
+    if ((rc = weft_store_run_get(inst->store, l->parent_run_id, &parent, err))) goto done;
+    r.parent_run_id = (char *)l->parent_run_id;
+    r.root_run_id = weft_str_dup(parent.root_run_id ? parent.root_run_id : parent.id);
+    weft_run_row_release(&parent);
+  } else {
+    r.root_run_id = weft_str_dup(r.id);
+  }
+  json_t *p = json_pack("{s:s, s:s, s:O}", "job", r.job, "location", r.location, "tags", tags);
+  if (p && l->parent_run_id) json_object_set_new(p, "parent_run_id", json_string(l->parent_run_id));
+  if ((rc = weft_store_begin(inst->store, err))) {
+    json_decref(p);
+    goto done;
+  }
+  rc = weft_store_run_create(inst->store, &r, err);
+  if (!rc) {
+    rc = weft__engine_append_event(inst->store, r.id, NULL, "run_queued", p, err);
+  } else {
+    json_decref(p);
+  }
+  if (rc) {
+    weft_store_rollback(inst->store);
+  } else if (!(rc = weft_store_commit(inst->store, err))) {
+    *run_id = r.id;
+    r.id = NULL;
+  }
+done:
+  free(r.id);
+  free(r.run_config);
+  free(r.tags);
+  free(r.coordinator);
+  free(r.root_run_id);
+  json_decref(tags);
+  return rc;
+}
+
+/* ---- driving a run --------------------------------------------------------------- */
+
+static void on_exec_started(void *data, void *user, long pid) {
+  struct coord *c = data;
+  size_t i = (size_t)(uintptr_t)user - 1;
+  const struct weft_plan_step *ps = &c->plan.steps[i];
+  const char *dir = c->dirs[i];
+  char *out = NULL, *errp = NULL;
+  if (dir) {
+    size_t n = strlen(dir) + 16;
+    out = malloc(n);
+    errp = malloc(n);
+    if (out) snprintf(out, n, "%s/stdout.log", dir);
+    if (errp) snprintf(errp, n, "%s/stderr.log", dir);
+  }
+  coord_step_row(c, i, WEFT_STEP_RUNNING, pid, NULL);
+  coord_event(c, ps->inv->name, "step_started",
+              json_pack("{s:i, s:I, s:s?, s:s?, s:s?}", "attempt", ps->attempt, "pid",
+                        (json_int_t)pid, "dir", dir, "stdout", out, "stderr", errp));
+  free(out);
+  free(errp);
+}
+
+static void on_exec_event(void *data, void *user, json_t *event) {
+  struct coord *c = data;
+  size_t i = (size_t)(uintptr_t)user - 1;
+  const struct weft_plan_step *ps = &c->plan.steps[i];
+  const char *type = json_string_value(json_object_get(event, "type"));
+  if (!type || !strcmp(type, "output")) return; /* outputs are recorded on success */
+  json_t *p = json_deep_copy(event);
+  if (!p) return coord_oom(c);
+  json_object_del(p, "type");
+  json_object_set_new(p, "attempt", json_integer(ps->attempt));
+  coord_event(c, ps->inv->name, type, p);
+}
+
+static void begin_cancel(struct coord *c, const char *reason) {
+  if (c->canceling) return;
+  c->canceling = 1;
+  free(c->cancel_reason);
+  c->cancel_reason = weft_str_dup(reason);
+  if (c->run.status == WEFT_RUN_STARTED) {
+    c->run.status = WEFT_RUN_CANCELING;
+    free(c->run.message);
+    c->run.message = weft_str_dup(reason);
+    c->run_dirty = 1;
+    coord_event(c, NULL, "run_canceling", json_pack("{s:s}", "reason", reason));
+  }
+}
+
+/* Cancellation reaches the loop two ways: the launcher's interrupt flag, and
+ * the run row turned CANCELING by `weft run cancel` in another process. */
+static void check_cancel(struct coord *c) {
+  if (c->l->interrupt && *c->l->interrupt) begin_cancel(c, "interrupted");
+  int64_t now = weft_clock_mono_ms();
+  if (!c->canceling && now >= c->next_status_check_ms) {
+    c->next_status_check_ms = now + STATUS_CHECK_MS;
+    struct weft_run_row cur = {0};
+    weft_error e = {0};
+    if (!weft_store_run_get(c->inst->store, c->run.id, &cur, &e) &&
+        cur.status == WEFT_RUN_CANCELING) {
+      c->run.status = WEFT_RUN_CANCELING;
+      free(c->run.message);
+      c->run.message = weft_str_dup(cur.message);
+      c->canceling = 1;
+      c->cancel_reason = weft_str_dup(cur.message ? cur.message : "canceled");
+    }
+    weft_run_row_release(&cur);
+  }
+  if (!c->canceling) return;
+  weft_executor_cancel_all(c->x, c->cancel_reason);
+  size_t n = weft_plan_cancel_pending(&c->plan, c->scratch);
+  for (size_t k = 0; k < n; k++) {
+    size_t i = c->scratch[k];
+    coord_step_row(c, i, WEFT_STEP_CANCELED, 0, c->cancel_reason);
+    coord_event(c, c->plan.steps[i].inv->name, "step_canceled",
+                json_pack("{s:s}", "message", c->cancel_reason));
+  }
+  c->n_retrying = 0;
+}
+
+static void requeue_due_retries(struct coord *c, int64_t now, int64_t *next_due) {
+  size_t k = 0;
+  for (size_t r = 0; r < c->n_retrying; r++) {
+    size_t i = c->retrying[r];
+    if (c->plan.steps[i].status != WEFT_STEP_UP_FOR_RETRY) continue;
+    if (c->plan.steps[i].retry_at_ms <= now) {
+      weft_plan_requeue(&c->plan, i);
+    } else {
+      if (*next_due < 0 || c->plan.steps[i].retry_at_ms < *next_due)
+        *next_due = c->plan.steps[i].retry_at_ms;
+      c->retrying[k++] = i;
+    }
+  }
+  c->n_retrying = k;
+}
+
+static void start_ready(struct coord *c) {
+  while (!c->canceling && !c->failed_store && weft_executor_can_start_more(c->x)) {
+    size_t i = weft_plan_take_ready(&c->plan);
+    if (i == (size_t)-1) break;
+    coord_start_step(c, i);
+  }
+}
+
+static void finish_run(struct coord *c) {
+  int64_t now = weft_clock_wall_ms();
+  json_int_t dur = (json_int_t)(now - c->run.started_ms);
+  c->run.ended_ms = now;
+  c->run_dirty = 1;
+  free(c->run.message);
+  c->run.message = NULL;
+  if (c->canceling) {
+    c->run.status = WEFT_RUN_CANCELED;
+    c->run.message = weft_str_dup(c->cancel_reason);
+    coord_event(c, NULL, "run_canceled",
+                json_pack("{s:I, s:s}", "duration_ms", dur, "message", c->cancel_reason));
+    return;
+  }
+  json_t *failed = json_array();
+  for (size_t i = 0; i < c->plan.n; i++)
+    if (c->plan.steps[i].status == WEFT_STEP_FAILED)
+      json_array_append_new(failed, json_string(c->plan.steps[i].inv->name));
+  size_t nf = json_array_size(failed);
+  if (!nf) {
+    json_decref(failed);
+    c->run.status = WEFT_RUN_SUCCESS;
+    coord_event(c, NULL, "run_success", json_pack("{s:I}", "duration_ms", dur));
+    return;
+  }
+  char msg[512];
+  snprintf(msg, sizeof msg, "%zu step%s failed: %s%s", nf, nf == 1 ? "" : "s",
+           json_string_value(json_array_get(failed, 0)), nf > 1 ? ", ..." : "");
+  c->run.status = WEFT_RUN_FAILURE;
+  c->run.message = weft_str_dup(msg);
+  coord_event(c, NULL, "run_failure",
+              json_pack("{s:I, s:s, s:o}", "duration_ms", dur, "message", msg, "failed", failed));
+}
+
+static int coord_init(struct coord *c, struct weft_instance *inst, const char *run_id,
+                      const struct weft_launch *l, weft_error *err) {
+  memset(c, 0, sizeof *c);
+  c->inst = inst;
+  c->l = l;
+  c->job = l->job;
+  c->err = err;
+  int rc = weft_store_run_get(inst->store, run_id, &c->run, err);
+  if (rc) return rc;
+  if (c->run.status != WEFT_RUN_QUEUED)
+    return weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not queued", run_id,
+                          weft_run_status_name(c->run.status));
+  if ((rc = weft_plan_init(&c->plan, c->job, l->in_run, err))) return rc;
+  size_t n = c->plan.n ? c->plan.n : 1;
+  c->outputs = calloc(n, sizeof *c->outputs);
+  c->dirs = calloc(n, sizeof *c->dirs);
+  c->started = calloc(n, sizeof *c->started);
+  c->scratch = calloc(n, sizeof *c->scratch);
+  c->retrying = calloc(n, sizeof *c->retrying);
+  if (!c->outputs || !c->dirs || !c->started || !c->scratch || !c->retrying)
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory planning the run");
+  struct weft_executor_callbacks cb = {on_exec_event, on_exec_started, c};
+  const char *xname = l->rc->executor == WEFT_EXECUTOR_IN_PROCESS ? "in_process" : "multiprocess";
+  return weft_executor_new(xname, l->rc->max_concurrent, &cb, &c->x, err);
+}
+
+static void coord_release(struct coord *c) {
+  weft_executor_free(c->x);
+  batch_clear(&c->batch);
+  free(c->batch.ev);
+  free(c->batch.st);
+  for (size_t i = 0; i < c->plan.n; i++) {
+    if (c->outputs) json_decref(c->outputs[i]);
+    if (c->dirs) free(c->dirs[i]);
+  }
+  free(c->outputs);
+  free(c->dirs);
+  free(c->started);
+  free(c->scratch);
+  free(c->retrying);
+  free(c->cancel_reason);
+  weft_plan_release(&c->plan);
+  weft_run_row_release(&c->run);
+}
+
+static int start_run(struct coord *c) {
+  free(c->run.coordinator);
+  c->run.coordinator = weft_coordinator_id();
+  c->run.status = WEFT_RUN_STARTED;
+  c->run.started_ms = weft_clock_wall_ms();
+  c->run_dirty = 1;
+  json_t *reused = json_array();
+  for (size_t i = 0; i < c->plan.n && !c->failed_store; i++) {
+    if (c->plan.steps[i].in_run) continue;
+    int rc = coord_reuse_step(c, i, c->l->parent_run_id, c->err);
+    if (rc) return rc;
+    json_array_append_new(reused, json_string(c->plan.steps[i].inv->name));
+  }
+  /* The run_started event goes first in the log, the reuse records after it. */
+  struct coord_batch *b = &c->batch;
+  size_t before = b->n_ev;
+  coord_event(c, NULL, "run_started",
+              json_pack("{s:s, s:s, s:i, s:I, s:o}", "coordinator", c->run.coordinator,
+                        "executor", weft_executor_name(c->x), "max_concurrent",
+                        c->l->rc->max_concurrent, "steps", (json_int_t)c->plan.n, "reused",
+                        reused));
+  if (b->n_ev == before + 1 && before > 0) {
+    struct weft_event_row started = b->ev[before];
+    memmove(&b->ev[1], &b->ev[0], before * sizeof *b->ev);
+    b->ev[0] = started;
+  }
+  coord_flush(c, 1);
+  return c->failed_store ? c->err->code : WEFT_OK;
+}
+
+int weft_run_execute(struct weft_instance *inst, const char *run_id,
+                     const struct weft_launch *l, enum weft_run_status *final,
+                     weft_error *err) {
+  struct coord c;
+  *final = WEFT_RUN_FAILURE;
+  int rc = coord_init(&c, inst, run_id, l, err);
+  if (!rc) rc = start_run(&c);
+  while (!rc && !c.failed_store && !weft_plan_done(&c.plan)) {
+    if (l->on_tick) l->on_tick(l->cb_data);
+    check_cancel(&c);
+    int64_t now = weft_clock_mono_ms(), next_retry = -1;
+    requeue_due_retries(&c, now, &next_retry);
+    start_ready(&c);
+    coord_flush(&c, 0);
+    if (weft_plan_done(&c.plan)) break;
+    int timeout = STATUS_CHECK_MS;
+    if (next_retry >= 0 && next_retry - now < timeout) timeout = (int)(next_retry - now);
+    if (timeout < 0) timeout = 0;
+    struct weft_step_result res;
+    weft_error we = {0};
+    int got = weft_executor_wait(c.x, timeout, &res, &we);
+    /* Drain whatever else finished, so one transaction records them all. */
+    while (got == 1) {
+      coord_finish_step(&c, &res);
+      weft_step_result_release(&res);
+      got = weft_executor_wait(c.x, 0, &res, &we);
+    }
+    if (got < 0 && got != WEFT_ENOTFOUND) {
+      rc = weft_error_set(err, got, "executor failed: %s", we.msg);
+      break;
+    }
+  }
+  if (!rc && !c.failed_store) {
+    finish_run(&c);
+    coord_flush(&c, 1);
+  }
+  if (c.failed_store && !rc) rc = err->code;
+  if (rc && c.run.id && c.run.status != WEFT_RUN_QUEUED &&
+      !weft_run_status_is_final(c.run.status)) {
+    /* Best effort: leave no run "started" behind a coordinator that gave up. */
+    weft_executor_cancel_all(c.x, "the coordinator failed");
+    c.failed_store = 0;
+    c.run.status = WEFT_RUN_FAILURE;
+    c.run.ended_ms = weft_clock_wall_ms();
+    free(c.run.message);
+    c.run.message = weft_str_dup(err->msg);
+    batch_clear(&c.batch);
+    coord_event(&c, NULL, "run_failure",
+                json_pack("{s:I, s:s, s:[]}", "duration_ms",
+                          (json_int_t)(c.run.ended_ms - c.run.started_ms), "message", err->msg,
+                          "failed"));
+    weft_error ignored = {0};
+    c.err = &ignored;
+    coord_flush(&c, 1);
+  }
+  *final = c.run.status;
+  coord_release(&c);
+  return rc;
+}
+
+/* ---- cancel from outside the coordinator ----------------------------------------- */
+
+int weft_run_request_cancel(struct weft_instance *inst, const char *run_id,
+                            const char *reason, weft_error *err) {
+  struct weft_run_row r = {0};
+  if (!reason) reason = "canceled by request";
+  int rc = weft_store_begin(inst->store, err);
+  if (rc) return rc;
+  if ((rc = weft_store_run_get(inst->store, run_id, &r, err))) goto fail;
+  if (weft_run_status_is_final(r.status)) {
+    rc = weft_error_set(err, WEFT_ECONFLICT, "run %s already ended: %s", run_id,
+                        weft_run_status_name(r.status));
+    goto fail;
+  }
+  if (r.status != WEFT_RUN_CANCELING) {
+    int queued = r.status == WEFT_RUN_QUEUED;
+    r.status = queued ? WEFT_RUN_CANCELED : WEFT_RUN_CANCELING;
+    if (queued) r.ended_ms = weft_clock_wall_ms();
+    free(r.message);
+    r.message = weft_str_dup(reason);
+    if ((rc = weft_store_run_update(inst->store, &r, err))) goto fail;
+    json_t *p = queued ? json_pack("{s:I, s:s}", "duration_ms", (json_int_t)0, "message", reason)
+                       : json_pack("{s:s}", "reason", reason);
+    if ((rc = weft__engine_append_event(inst->store, run_id, NULL,
+                                        queued ? "run_canceled" : "run_canceling", p, err)))
+      goto fail;
+  }
+  weft_run_row_release(&r);
+  if ((rc = weft_store_commit(inst->store, err))) return rc;
+  /* A coordinator that is gone cannot act on CANCELING: sweep it now. */
+  return weft_instance_sweep_orphans(inst, NULL, err);
+fail:
+  weft_run_row_release(&r);
+  weft_store_rollback(inst->store);
+  return rc;
+}

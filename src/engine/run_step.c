@@ -1,0 +1,376 @@
+/* run_step.c: one step attempt seen from the coordinator: materialize its
+ * inputs from the artifact store, start it, persist its outputs and logs. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "engine/engine_int.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+/* Values at most this large are copied into step_output events, so the CLI
+ * and UI show them without opening the artifact. */
+#define INLINE_VALUE_MAX 4096
+
+static char *fmt(const char *f, const char *a, const char *b) {
+  struct weft_buf buf;
+  weft_buf_init(&buf);
+  if (weft_buf_addf(&buf, f, a, b)) {
+    weft_buf_release(&buf);
+    return NULL;
+  }
+  return weft_buf_detach(&buf, NULL);
+}
+
+static char *output_key(const char *run_id, const char *step, const char *output) {
+  struct weft_buf b;
+  weft_buf_init(&b);
+  if (weft_buf_addf(&b, "%s/%s/%s", run_id, step, output)) {
+    weft_buf_release(&b);
+    return NULL;
+  }
+  return weft_buf_detach(&b, NULL);
+}
+
+/* Fails step i before any process ran (its folder or inputs could not be
+ * prepared, or the executor refused it). */
+static void fail_unstarted(struct coord *c, size_t i, const char *message) {
+  const char *name = c->plan.steps[i].inv->name;
+  c->started[i] = weft_clock_wall_ms();
+  coord_step_row(c, i, WEFT_STEP_FAILED, 0, message);
+  coord_event(c, name, "step_failed",
+              json_pack("{s:i, s:I, s:s, s:i}", "attempt", c->plan.steps[i].attempt,
+                        "duration_ms", (json_int_t)0, "message", message, "exit_code", -1));
+  size_t n_skipped = 0;
+  weft_plan_finish(&c->plan, i, WEFT_STEP_FAILED, c->scratch, &n_skipped);
+  for (size_t k = 0; k < n_skipped; k++) {
+    size_t j = c->scratch[k];
+    char msg[512];
+    snprintf(msg, sizeof msg, "upstream '%s' failed", name);
+    coord_step_row(c, j, WEFT_STEP_SKIPPED, 0, msg);
+    coord_event(c, c->plan.steps[j].inv->name, "step_skipped",
+                json_pack("{s:s, s:s}", "message", msg, "upstream", name));
+  }
+}
+
+/* Places input `port` of step i, wired to an upstream output, into the
+ * work folder: the artifact itself, or a JSON value in *inline_inputs. */
+static int materialize_wired(struct coord *c, size_t i, const struct weft_wire *w,
+                             const char *inputs_dir, json_t *inline_inputs, weft_error *err) {
+  json_t *outs = c->outputs[w->from_index];
+  json_t *o = outs ? json_object_get(outs, w->from_output) : NULL;
+  if (!o)
+    return weft_error_set(err, WEFT_ENOTFOUND, "input '%s': upstream '%s' has no output '%s'",
+                          w->input, w->from_op, w->from_output);
+  const char *key = json_string_value(json_object_get(o, "key"));
+  if (!key) return json_object_set(inline_inputs, w->input, json_null()) ? WEFT_ENOMEM : 0;
+  char *dst = weft_fs_join(inputs_dir, w->input);
+  if (!dst) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  int rc = weft_artifacts_get(c->inst->artifacts, key, dst, err);
+  if (rc) {
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    weft_error_set(err, rc, "input '%s' (from %s.%s): %s", w->input, w->from_op,
+                   w->from_output, why);
+  }
+  (void)i;
+  free(dst);
+  return rc;
+}
+
+/* Inputs from the run config: JSON values, except `path` inputs, whose value
+ * names a file relative to the code location. */
+static int materialize_configured(struct coord *c, const struct weft_port *port,
+                                  json_t *value, const char *inputs_dir,
+                                  json_t *inline_inputs, weft_error *err) {
+  if (port->type != WEFT_TYPE_PATH)
+    return json_object_set(inline_inputs, port->name, value) ? WEFT_ENOMEM : 0;
+  const char *p = json_string_value(value);
+  if (!p)
+    return weft_error_set(err, WEFT_EINVALID, "input '%s' is a path: give a file name",
+                          port->name);
+  char *src = p[0] == '/' ? weft_str_dup(p) : weft_fs_join(c->job->location->path, p);
+  char *dst = weft_fs_join(inputs_dir, port->name);
+  int rc = src && dst ? weft_fs_copy_file(src, dst, err)
+                      : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  free(src);
+  free(dst);
+  return rc;
+}
+
+static int prepare_inputs(struct coord *c, size_t i, const char *dir, char **inputs_json,
+                          weft_error *err) {
+  const struct weft_invocation *inv = c->plan.steps[i].inv;
+  const struct weft_op_def *def = inv->def;
+  *inputs_json = NULL;
+  if (!def->n_inputs) return WEFT_OK;
+  char *inputs_dir = weft_fs_join(dir, "inputs");
+  json_t *inline_inputs = json_object();
+  json_t *configured = json_object_get(json_object_get(c->l->rc->ops, inv->name), "inputs");
+  int rc = inputs_dir && inline_inputs ? weft_fs_mkdirs(inputs_dir, err)
+                                       : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (size_t p = 0; !rc && p < def->n_inputs; p++) {
+    const struct weft_port *port = &def->inputs[p];
+    const struct weft_wire *w = NULL;
+    for (size_t k = 0; k < inv->n_wires; k++)
+      if (!strcmp(inv->wires[k].input, port->name)) w = &inv->wires[k];
+    json_t *v = json_object_get(configured, port->name);
+    if (w)
+      rc = materialize_wired(c, i, w, inputs_dir, inline_inputs, err);
+    else if (v)
+      rc = materialize_configured(c, port, v, inputs_dir, inline_inputs, err);
+    else
+      rc = weft_error_set(err, WEFT_EINVALID, "input '%s' has no value", port->name);
+  }
+  if (!rc && json_object_size(inline_inputs) &&
+      !(*inputs_json = json_dumps(inline_inputs, JSON_COMPACT | JSON_ENCODE_ANY)))
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  json_decref(inline_inputs);
+  free(inputs_dir);
+  return rc;
+}
+
+void coord_start_step(struct coord *c, size_t i) {
+  struct weft_plan_step *ps = &c->plan.steps[i];
+  const struct weft_invocation *inv = ps->inv;
+  weft_error e = {0};
+  char *inputs_json = NULL, *config_json = NULL;
+  free(c->dirs[i]);
+  c->dirs[i] = weft_instance_step_dir(c->inst, c->run.id, inv->name, ps->attempt);
+  c->started[i] = weft_clock_wall_ms();
+  int rc = c->dirs[i] ? 0 : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  /* A retry gets a fresh folder: an earlier attempt's outputs must not count. */
+  if (!rc && weft_fs_exists(c->dirs[i])) rc = weft_fs_remove_tree(c->dirs[i], &e);
+  if (!rc) rc = weft_fs_mkdirs(c->dirs[i], &e);
+  if (!rc) rc = prepare_inputs(c, i, c->dirs[i], &inputs_json, &e);
+  json_t *cfg = json_object_get(json_object_get(c->l->rc->ops, inv->name), "config");
+  if (!rc && cfg && !(config_json = json_dumps(cfg, JSON_COMPACT)))
+    rc = weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  if (!rc) {
+    struct weft_step_spec spec = {0};
+    spec.run_id = c->run.id;
+    spec.job = c->job->name;
+    spec.step = inv->name;
+    spec.attempt = ps->attempt;
+    spec.def = inv->def;
+    spec.cwd = c->job->location->path;
+    spec.work_dir = c->dirs[i];
+    spec.config_json = config_json;
+    spec.inputs_json = inputs_json;
+    spec.user = (void *)(uintptr_t)(i + 1);
+    rc = weft_executor_start(c->x, &spec, &e);
+  }
+  free(inputs_json);
+  free(config_json);
+  if (rc) {
+    char msg[sizeof e.msg + 32];
+    snprintf(msg, sizeof msg, "could not start: %s", e.msg);
+    fail_unstarted(c, i, msg);
+  }
+}
+
+/* Persists every output file the op wrote and records where it went.
+ * Fills c->outputs[i]. */
+static int persist_outputs(struct coord *c, size_t i, const struct weft_step_result *res,
+                           weft_error *err) {
+  const struct weft_plan_step *ps = &c->plan.steps[i];
+  const struct weft_op_def *def = ps->inv->def;
+  json_t *outs = json_object();
+  if (!outs) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  int rc = WEFT_OK;
+  for (size_t k = 0; !rc && k < def->n_outputs; k++) {
+    const struct weft_port *port = &def->outputs[k];
+    char *file = fmt("%s/outputs/%s", c->dirs[i], port->name);
+    char *key = output_key(c->run.id, ps->inv->name, port->name);
+    struct stat sb;
+    if (!file || !key) {
+      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    } else if (stat(file, &sb) != 0) {
+      /* Only the implicit `result` may go unwritten (exec.h). */
+      json_t *o = json_pack("{s:n, s:n}", "key", "value");
+      json_object_set_new(outs, port->name, o);
+      coord_event(c, ps->inv->name, "step_output",
+                  json_pack("{s:i, s:s, s:s, s:n, s:I, s:n}", "attempt", ps->attempt, "output",
+                            port->name, "type", weft_type_name(port->type), "key", "bytes",
+                            (json_int_t)0, "value"));
+    } else if (!(rc = weft_artifacts_put(c->inst->artifacts, key, file, err))) {
+      json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
+      json_t *o = json_pack("{s:s}", "key", key);
+      json_t *p = json_pack("{s:i, s:s, s:s, s:s, s:I}", "attempt", ps->attempt, "output",
+                            port->name, "type", weft_type_name(port->type), "key", key,
+                            "bytes", (json_int_t)sb.st_size);
+      if (v && port->type != WEFT_TYPE_PATH && sb.st_size <= INLINE_VALUE_MAX) {
+        json_object_set(p, "value", v);
+        json_object_set(o, "value", v);
+      }
+      json_object_set_new(outs, port->name, o);
+      coord_event(c, ps->inv->name, "step_output", p);
+    } else {
+      char why[sizeof err->msg];
+      snprintf(why, sizeof why, "%s", err->msg);
+      weft_error_set(err, rc, "cannot persist output '%s': %s", port->name, why);
+    }
+    free(file);
+    free(key);
+  }
+  if (rc) {
+    json_decref(outs);
+    return rc;
+  }
+  json_decref(c->outputs[i]);
+  c->outputs[i] = outs;
+  return WEFT_OK;
+}
+
+static json_t *finish_payload(struct coord *c, size_t i, const struct weft_step_result *res,
+                              const char *message) {
+  char *out = fmt("%s/%s", c->dirs[i], "stdout.log");
+  char *errp = fmt("%s/%s", c->dirs[i], "stderr.log");
+  struct stat so, se;
+  json_int_t so_n = out && !stat(out, &so) ? (json_int_t)so.st_size : 0;
+  json_int_t se_n = errp && !stat(errp, &se) ? (json_int_t)se.st_size : 0;
+  json_t *p = json_pack("{s:i, s:I, s:s?, s:s?, s:I, s:I}", "attempt", c->plan.steps[i].attempt,
+                        "duration_ms", (json_int_t)(res->ended_ms - res->started_ms), "stdout",
+                        out, "stderr", errp, "stdout_bytes", so_n, "stderr_bytes", se_n);
+  if (p && message) {
+    json_object_set_new(p, "message", json_string(message));
+    json_object_set_new(p, "exit_code", json_integer(res->exit_code));
+  }
+  free(out);
+  free(errp);
+  return p;
+}
+
+static double random_unit(void) {
+  uint32_t r = 0;
+  if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) return 0.5;
+  return (double)r / 4294967295.0;
+}
+
+/* delay * backoff^(attempt-1), moved by up to +-jitter of itself. */
+static int64_t retry_delay_ms(const struct weft_retry_policy *rp, int attempt) {
+  double d = rp->delay_s * pow(rp->backoff > 0 ? rp->backoff : 1, attempt - 1);
+  if (rp->jitter > 0) d *= 1 + rp->jitter * (2 * random_unit() - 1);
+  return d > 0 ? (int64_t)(d * 1000 + 0.5) : 0;
+}
+
+void coord_finish_step(struct coord *c, struct weft_step_result *res) {
+  size_t i = (size_t)(uintptr_t)res->user - 1;
+  struct weft_plan_step *ps = &c->plan.steps[i];
+  const char *name = ps->inv->name;
+  weft_error e = {0};
+  const char *message = res->message;
+  char persist_msg[sizeof e.msg];
+  if (res->ok) {
+    if (!persist_outputs(c, i, res, &e)) {
+      coord_step_row(c, i, WEFT_STEP_SUCCEEDED, res->pid, NULL);
+      coord_event(c, name, "step_succeeded", finish_payload(c, i, res, NULL));
+      weft_plan_finish(&c->plan, i, WEFT_STEP_SUCCEEDED, NULL, NULL);
+      return;
+    }
+    snprintf(persist_msg, sizeof persist_msg, "%s", e.msg);
+    message = persist_msg;
+  }
+  if (!message) message = "failed";
+  enum weft_step_status to;
+  if (res->canceled || c->canceling)
+    to = WEFT_STEP_CANCELED;
+  else if (ps->attempt <= ps->inv->def->retry.max)
+    to = WEFT_STEP_UP_FOR_RETRY;
+  else
+    to = WEFT_STEP_FAILED;
+  json_t *p = finish_payload(c, i, res, message);
+  coord_step_row(c, i, to, res->pid, message);
+  if (to == WEFT_STEP_UP_FOR_RETRY) {
+    int64_t delay = retry_delay_ms(&ps->inv->def->retry, ps->attempt);
+    json_object_set_new(p, "retry_in_ms", json_integer(delay));
+    json_object_set_new(p, "max_retries", json_integer(ps->inv->def->retry.max));
+    coord_event(c, name, "step_up_for_retry", p);
+    weft_plan_finish(&c->plan, i, to, NULL, NULL);
+    ps->retry_at_ms = weft_clock_mono_ms() + delay;
+    c->retrying[c->n_retrying++] = i;
+    return;
+  }
+  coord_event(c, name, to == WEFT_STEP_CANCELED ? "step_canceled" : "step_failed", p);
+  size_t n_skipped = 0;
+  weft_plan_finish(&c->plan, i, to, c->scratch, &n_skipped);
+  for (size_t k = 0; k < n_skipped; k++) {
+    size_t j = c->scratch[k];
+    char msg[512];
+    snprintf(msg, sizeof msg, "upstream '%s' %s", name,
+             to == WEFT_STEP_CANCELED ? "was canceled" : "failed");
+    coord_step_row(c, j, WEFT_STEP_SKIPPED, 0, msg);
+    coord_event(c, c->plan.steps[j].inv->name, "step_skipped",
+                json_pack("{s:s, s:s}", "message", msg, "upstream", name));
+  }
+}
+
+/* ---- re-execution --------------------------------------------------------------- */
+
+int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_error *err) {
+  const char *name = c->plan.steps[i].inv->name;
+  if (!parent_id)
+    return weft_error_set(err, WEFT_EINVALID, "step '%s' is not in the run and there is "
+                          "no parent run to reuse its outputs from", name);
+  struct weft_event_filter f = {0};
+  f.run_id = parent_id;
+  f.step = name;
+  struct weft_event_list evs = {0};
+  int rc = weft_store_event_read(c->inst->store, &f, &evs, err);
+  if (rc) return rc;
+  /* The outputs of the last successful attempt (or of the reuse record). */
+  json_t *outs = json_object();
+  json_t *pending = json_object();
+  int succeeded = 0;
+  for (size_t k = 0; k < evs.n && outs && pending; k++) {
+    const struct weft_event_row *ev = &evs.v[k];
+    if (!strcmp(ev->type, "step_output")) {
+      json_t *p = json_loads(ev->payload, 0, NULL);
+      const char *o = json_string_value(json_object_get(p, "output"));
+      if (o) json_object_set(pending, o, p);
+      json_decref(p);
+    } else if (!strcmp(ev->type, "step_succeeded") || !strcmp(ev->type, "step_reused")) {
+      succeeded = 1;
+      json_object_update(outs, pending);
+      json_object_clear(pending);
+    } else if (!strcmp(ev->type, "step_started")) {
+      json_object_clear(pending);
+    }
+  }
+  weft_event_list_release(&evs);
+  json_decref(pending);
+  if (!outs) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!succeeded) {
+    json_decref(outs);
+    return weft_error_set(err, WEFT_EINVALID,
+                          "step '%s' did not succeed in run %s, so it has no outputs to "
+                          "reuse: re-execute it too", name, parent_id);
+  }
+  json_t *mine = json_object();
+  const char *o;
+  json_t *p;
+  json_object_foreach(outs, o, p) {
+    const char *from = json_string_value(json_object_get(p, "from_run"));
+    json_t *copy = json_deep_copy(p);
+    json_object_set_new(copy, "from_run", json_string(from ? from : parent_id));
+    json_t *entry = json_pack("{s:O}", "key", json_object_get(p, "key"));
+    if (json_object_get(p, "value")) json_object_set(entry, "value", json_object_get(p, "value"));
+    json_object_set_new(mine, o, entry);
+    coord_event(c, name, "step_output", copy);
+  }
+  json_decref(outs);
+  json_decref(c->outputs[i]);
+  c->outputs[i] = mine;
+  c->started[i] = weft_clock_wall_ms();
+  char msg[128];
+  snprintf(msg, sizeof msg, "reused from run %s", parent_id);
+  coord_step_row(c, i, WEFT_STEP_SUCCEEDED, 0, msg);
+  coord_event(c, name, "step_reused", json_pack("{s:s}", "from_run", parent_id));
+  return WEFT_OK;
+}
