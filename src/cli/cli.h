@@ -70,5 +70,21 @@ int weft_cli_find_job(const char *cmd, const char *ws_file, char *const *paths,
 int weft_cli_build_run_config(const char *cmd, const struct weft_job *job,
                               const char *config_file, const char *const *sets,
                               size_t n_sets, struct weft_run_config *out);
+/* Finds the run named by arg, a full run id or a unique prefix of at least 4
+ * characters. Returns WEFT_EXIT_OK with *out filled (release with
+ * weft_run_row_release) or WEFT_EXIT_INVALID after printing why. */
+struct weft_instance;
+struct weft_run_row;
+int weft_cli_resolve_run(const char *cmd, struct weft_instance *inst, const char *arg,
+                         struct weft_run_row *out);
+
+/* cmd_launch.c */
+struct weft_launch;
+/* Records a run of l in the instance ($WEFT_HOME) and coordinates it: here,
+ * showing its progress (the view follows stdout: redrawn on a terminal, one
+ * line per event otherwise, only the ending when quiet), or in a detached
+ * process after printing the run id. Returns the exit status: 0 when the run
+ * succeeded (or was detached), 1 otherwise. */
+int weft_cli_start_run(const char *cmd, struct weft_launch *l, int detach, int quiet);
 
 #endif

@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "engine/engine.h"
 #include "model/model.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/str.h"
 
 /* Prints the diagnostics that explain why job is invalid: those in its own
  * file, or every one of its location when none is (the fault is then in a
@@ -85,4 +87,45 @@ done:
   weft_diags_release(&diags);
   weft_buf_release(&text);
   return rc;
+}
+
+int weft_cli_resolve_run(const char *cmd, struct weft_instance *inst, const char *arg,
+                         struct weft_run_row *out) {
+  weft_error err = WEFT_ERROR_INIT;
+  memset(out, 0, sizeof *out);
+  int rc = weft_store_run_get(inst->store, arg, out, &err);
+  if (rc == WEFT_OK) return WEFT_EXIT_OK;
+  if (rc != WEFT_ENOTFOUND) {
+    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    return WEFT_EXIT_INVALID;
+  }
+  if (strlen(arg) < 4) {
+    fprintf(stderr, "weft %s: no run '%s' (give at least 4 characters of a run id)\n", cmd,
+            arg);
+    return WEFT_EXIT_INVALID;
+  }
+  /* A unique prefix, as git takes abbreviated object names. */
+  struct weft_run_filter f = {0};
+  struct weft_run_list runs = {0};
+  f.limit = 1 << 30;
+  if (weft_store_run_list(inst->store, &f, &runs, &err)) {
+    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    return WEFT_EXIT_INVALID;
+  }
+  size_t found = 0, at = 0;
+  for (size_t i = 0; i < runs.n; i++)
+    if (weft_str_has_prefix(runs.v[i].id, arg)) {
+      if (!found) at = i;
+      found++;
+    }
+  if (found == 1) {
+    *out = runs.v[at];
+    memset(&runs.v[at], 0, sizeof runs.v[at]);
+  } else if (!found) {
+    fprintf(stderr, "weft %s: no run '%s' (see 'weft run list')\n", cmd, arg);
+  } else {
+    fprintf(stderr, "weft %s: '%s' names %zu runs; give more characters\n", cmd, arg, found);
+  }
+  weft_run_list_release(&runs);
+  return found == 1 ? WEFT_EXIT_OK : WEFT_EXIT_INVALID;
 }

@@ -163,7 +163,7 @@ static int run_here(struct weft_instance *inst, const char *run_id, struct weft_
   l->on_tick = follow_tick;
   l->cb_data = f;
   int rc = weft_run_execute(inst, run_id, l, &final, &err);
-  if (rc) fprintf(stderr, "weft launch: %s\n", err.msg);
+  if (rc) fprintf(stderr, "weft: %s\n", err.msg);
   if (f->view) {
     struct weft_run_row row = {0};
     weft_error e2 = WEFT_ERROR_INIT;
@@ -223,15 +223,42 @@ static int run_detached(const char *home, const char *run_id, struct weft_launch
   return WEFT_EXIT_OK;
 }
 
+int weft_cli_start_run(const char *cmd, struct weft_launch *l, int detach, int quiet) {
+  struct weft_instance *inst = NULL;
+  struct follow_state f = {NULL, -1};
+  weft_error err = WEFT_ERROR_INIT;
+  char *run_id = NULL;
+  int rc;
+  if (weft_instance_open(NULL, &inst, &err) || weft_run_create(inst, l, &run_id, &err)) {
+    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    rc = WEFT_EXIT_INVALID;
+    goto done;
+  }
+  if (detach) {
+    char *home = strdup(inst->home);
+    weft_instance_close(inst);
+    inst = NULL;
+    rc = home ? run_detached(home, run_id, l) : WEFT_EXIT_INVALID;
+    free(home);
+    goto done;
+  }
+  enum weft_progress_mode mode = quiet                    ? WEFT_PROGRESS_QUIET
+                                 : isatty(STDOUT_FILENO) ? WEFT_PROGRESS_TTY
+                                                         : WEFT_PROGRESS_PLAIN;
+  f.view = weft_progress_new(stdout, mode, run_id, l->job);
+  rc = run_here(inst, run_id, l, &f);
+done:
+  weft_progress_free(f.view);
+  free(run_id);
+  weft_instance_close(inst);
+  return rc;
+}
+
 int cmd_launch(int argc, char **argv) {
   struct launch_args a = {0};
   struct weft_workspace *ws = NULL;
   const struct weft_job *job = NULL;
   struct weft_run_config rcfg = {0};
-  struct weft_instance *inst = NULL;
-  struct follow_state f = {NULL, -1};
-  weft_error err = WEFT_ERROR_INIT;
-  char *run_id = NULL;
   int built = 0;
   int rc = parse_args(argc, argv, &a);
   if (rc != WEFT_EXIT_OK) goto done;
@@ -246,31 +273,9 @@ int cmd_launch(int argc, char **argv) {
                                       &rcfg)) != WEFT_EXIT_OK)
     goto done;
   built = 1;
-  if (weft_instance_open(NULL, &inst, &err) ||
-      weft_run_create(inst, &(struct weft_launch){.job = job, .rc = &rcfg, .tags = a.tags},
-                      &run_id, &err)) {
-    fprintf(stderr, "weft launch: %s\n", err.msg);
-    rc = WEFT_EXIT_INVALID;
-    goto done;
-  }
   struct weft_launch l = {.job = job, .rc = &rcfg, .tags = a.tags};
-  if (a.detach) {
-    char *home = strdup(inst->home);
-    weft_instance_close(inst);
-    inst = NULL;
-    rc = home ? run_detached(home, run_id, &l) : WEFT_EXIT_INVALID;
-    free(home);
-    goto done;
-  }
-  enum weft_progress_mode mode = a.quiet ? WEFT_PROGRESS_QUIET
-                                 : isatty(STDOUT_FILENO) ? WEFT_PROGRESS_TTY
-                                                         : WEFT_PROGRESS_PLAIN;
-  f.view = weft_progress_new(stdout, mode, run_id, job);
-  rc = run_here(inst, run_id, &l, &f);
+  rc = weft_cli_start_run("launch", &l, a.detach, a.quiet);
 done:
-  weft_progress_free(f.view);
-  free(run_id);
-  weft_instance_close(inst);
   if (built) weft_run_config_release(&rcfg);
   weft_workspace_free(ws);
   json_decref(a.tags);

@@ -30,6 +30,9 @@ static unsigned long long proc_start_time(long pid) {
   char *p = strrchr(buf, ')');
   if (!p) return 0;
   p++;
+  /* A zombie (or dying) process coordinates nothing: its parent just has
+   * not reaped it yet. */
+  if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X')) return 0;
   /* After ')': field 3 (state) is the first token; field 22 is the 20th. */
   for (int field = 3; field < 22 && p; field++) {
     p = strchr(p + 1, ' ');
