@@ -1,5 +1,11 @@
 /* plan.c: ready-queue scheduling of a run's steps, skip propagation on failure.
- * Invariant: a step is in the ready FIFO exactly when its status is QUEUED. */
+ * Invariants: every QUEUED step is in the ready FIFO exactly once (the FIFO
+ * may also hold stale entries of steps canceled or skipped while queued,
+ * which weft_plan_take_ready drops), so it never holds more than n entries;
+ * n_final and counts[] always match the steps' statuses.
+ * p->ready has 2n slots: the FIFO ring in the first n, the work stack of
+ * skip_downstream in the last n, so nothing after weft_plan_init allocates
+ * and no transition can fail. */
 #include "engine/plan.h"
 
 #include <stdlib.h>
@@ -19,6 +25,7 @@ static void set_status(struct weft_plan *p, size_t i, enum weft_step_status to) 
   s->status = to;
   p->counts[to]++;
   if (!was_final && is_final(to)) p->n_final++;
+  if (was_final && !is_final(to)) p->n_final--;
 }
 
 static void push_ready(struct weft_plan *p, size_t i) {
@@ -34,7 +41,7 @@ int weft_plan_init(struct weft_plan *p, const struct weft_job *job,
   size_t n = p->n ? p->n : 1;
   size_t *n_down = calloc(n, sizeof *n_down);
   p->steps = calloc(n, sizeof *p->steps);
-  p->ready = calloc(n, sizeof *p->ready);
+  p->ready = calloc(2 * n, sizeof *p->ready);
   if (!n_down || !p->steps || !p->ready) goto nomem;
   for (size_t i = 0; i < p->n; i++)
     for (size_t u = 0; u < job->ops[i].n_upstream; u++) n_down[job->ops[i].upstream[u]]++;
@@ -92,10 +99,12 @@ size_t weft_plan_take_ready(struct weft_plan *p) {
   return (size_t)-1;
 }
 
-static void skip_downstream(struct weft_plan *p, size_t i, size_t *skipped, size_t *n_skipped) {
-  /* Iterative walk: a recursive one could overflow the stack on a long chain. */
-  size_t *work = malloc(p->n * sizeof *work), top = 0;
-  if (!work) return;
+/* Returns the number of steps skipped. */
+static size_t skip_downstream(struct weft_plan *p, size_t i, size_t *skipped) {
+  /* Iterative walk: a recursive one could overflow the stack on a long chain.
+   * Each step is pushed at most once (i, then only steps it turns SKIPPED,
+   * which i is not), so n slots are enough. */
+  size_t *work = p->ready + p->n, top = 0, n = 0;
   work[top++] = i;
   while (top) {
     size_t cur = work[--top];
@@ -105,16 +114,17 @@ static void skip_downstream(struct weft_plan *p, size_t i, size_t *skipped, size
       struct weft_plan_step *t = &p->steps[j];
       if (t->status != WEFT_STEP__COUNT && t->status != WEFT_STEP_QUEUED) continue;
       set_status(p, j, WEFT_STEP_SKIPPED);
-      if (skipped) skipped[(*n_skipped)++] = j;
+      if (skipped) skipped[n] = j;
+      n++;
       work[top++] = j;
     }
   }
-  free(work);
+  return n;
 }
 
 void weft_plan_finish(struct weft_plan *p, size_t i, enum weft_step_status to,
                       size_t *skipped, size_t *n_skipped) {
-  if (n_skipped) *n_skipped = 0;
+  size_t n = 0;
   set_status(p, i, to);
   if (to == WEFT_STEP_SUCCEEDED) {
     struct weft_plan_step *s = &p->steps[i];
@@ -124,11 +134,17 @@ void weft_plan_finish(struct weft_plan *p, size_t i, enum weft_step_status to,
         push_ready(p, s->downstream[d]);
     }
   } else if (to == WEFT_STEP_FAILED || to == WEFT_STEP_CANCELED) {
-    skip_downstream(p, i, skipped, n_skipped);
+    n = skip_downstream(p, i, skipped);
   }
+  if (n_skipped) *n_skipped = n;
 }
 
-void weft_plan_requeue(struct weft_plan *p, size_t i) { push_ready(p, i); }
+/* Only an UP_FOR_RETRY step: a retry timer that fires after the step was
+ * canceled (weft_plan_cancel_pending) must not bring it back to life, and a
+ * second entry in the FIFO could overflow the ring. */
+void weft_plan_requeue(struct weft_plan *p, size_t i) {
+  if (p->steps[i].status == WEFT_STEP_UP_FOR_RETRY) push_ready(p, i);
+}
 
 size_t weft_plan_cancel_pending(struct weft_plan *p, size_t *out) {
   size_t n = 0;

@@ -2,32 +2,8 @@
 # t0001-validate: `weft validate` on the examples (valid), on the broken
 # location (every expected file:line:col error, exit 1) and its usage errors.
 set -u
-: "${WEFT_BIN:?set WEFT_BIN to the weft binary}" "${WEFT_SRC:?set WEFT_SRC to the repo root}"
-tmp=$(mktemp -d /tmp/weft-t0001.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1)) failed=$((failed + 1))
-  echo "not ok $n - $1"
-  shift
-  printf '%s\n' "$@" | sed 's/^/#   /'
-}
-# run CMD...: runs in the current folder, keeps stdout, stderr, exit code.
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; out=$(cat "$tmp/out"); err=$(cat "$tmp/err"); }
-check_rc() { # NAME EXPECTED
-  if [ "$rc" -eq "$2" ]; then ok "$1"; else not_ok "$1" "exit $rc, expected $2" "stdout: $out" "stderr: $err"; fi
-}
-check_eq() { # NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected:" "$2" "got:" "$3"; fi
-}
-check_has() { # NAME NEEDLE HAYSTACK
-  case "$3" in *"$2"*) ok "$1" ;; *) not_ok "$1" "missing: $2" "in: $3" ;; esac
-}
-
-examples=$WEFT_SRC/examples
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
 # -- the examples are valid ---------------------------------------------------
 cd "$examples" || exit 1
@@ -115,5 +91,4 @@ run "$WEFT_BIN" validate --help
 check_rc "--help exits 0" 0
 check_has "--help shows the usage" "usage: weft validate [-w FILE] [LOCATION...]" "$out"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+test_done

@@ -2,37 +2,9 @@
 # t0002-job-show: `weft job list` and `weft job show` in text, JSON and dot
 # on the example jobs, and their usage errors.
 set -u
-: "${WEFT_BIN:?set WEFT_BIN to the weft binary}" "${WEFT_SRC:?set WEFT_SRC to the repo root}"
-tmp=$(mktemp -d /tmp/weft-t0002.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1)) failed=$((failed + 1))
-  echo "not ok $n - $1"
-  shift
-  printf '%s\n' "$@" | sed 's/^/#   /'
-}
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; out=$(cat "$tmp/out"); err=$(cat "$tmp/err"); }
-check_rc() {
-  if [ "$rc" -eq "$2" ]; then ok "$1"; else not_ok "$1" "exit $rc, expected $2" "stdout: $out" "stderr: $err"; fi
-}
-check_eq() {
-  if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected:" "$2" "got:" "$3"; fi
-}
-check_has() {
-  case "$3" in *"$2"*) ok "$1" ;; *) not_ok "$1" "missing: $2" "in: $3" ;; esac
-}
-# check_py NAME SCRIPT: runs python3 SCRIPT on $tmp/out; it prints "ok" or why not.
-check_py() {
-  local verdict
-  verdict=$(python3 -c "$2" "$tmp/out" 2>&1)
-  check_eq "$1" ok "$verdict"
-}
-
-examples=$WEFT_SRC/examples
 cd "$examples" || exit 1
 
 # -- list ---------------------------------------------------------------------
@@ -232,5 +204,4 @@ for sub in "" " list" " show" " check-config"; do
   check_has "weft job$sub --help prints a usage" "usage: weft job" "$out"
 done
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+test_done

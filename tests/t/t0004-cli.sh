@@ -2,26 +2,8 @@
 # t0004-cli: the weft binary's global flags and command dispatch: --help,
 # --version, unknown commands, and --help on every command.
 set -u
-: "${WEFT_BIN:?set WEFT_BIN to the weft binary}" "${WEFT_SRC:?set WEFT_SRC to the repo root}"
-tmp=$(mktemp -d /tmp/weft-t0004.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1)) failed=$((failed + 1))
-  echo "not ok $n - $1"
-  shift
-  printf '%s\n' "$@" | sed 's/^/#   /'
-}
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; out=$(cat "$tmp/out"); err=$(cat "$tmp/err"); }
-check_rc() {
-  if [ "$rc" -eq "$2" ]; then ok "$1"; else not_ok "$1" "exit $rc, expected $2" "stdout: $out" "stderr: $err"; fi
-}
-check_has() {
-  case "$3" in *"$2"*) ok "$1" ;; *) not_ok "$1" "missing: $2" "in: $3" ;; esac
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
 version=$(sed -n 's/^#define WEFT_VERSION "\(.*\)"$/\1/p' "$WEFT_SRC/include/weft.h")
 
@@ -48,5 +30,4 @@ for cmd in validate job; do
   check_has "weft $cmd -h prints its usage" "usage: weft $cmd" "$out"
 done
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+test_done

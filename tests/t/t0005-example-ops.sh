@@ -4,25 +4,8 @@
 # WEFT_INPUTS, WEFT_OUTPUTS, WEFT_EVENTS, cwd = the location), passing each
 # output on to the ops wired to it, and checks the values they compute.
 set -u
-: "${WEFT_BIN:?set WEFT_BIN to the weft binary}" "${WEFT_SRC:?set WEFT_SRC to the repo root}"
-tmp=$(mktemp -d /tmp/weft-t0005.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1)) failed=$((failed + 1))
-  echo "not ok $n - $1"
-  shift
-  printf '%s\n' "$@" | sed 's/^/#   /'
-}
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
-check_eq() {
-  if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected:" "$2" "got:" "$3"; fi
-}
-
-examples=$WEFT_SRC/examples
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
 # steps JOB LOCATION RUN_CONFIG OUTDIR: walks the job level by level (the
 # order job show prints), giving each op its resolved config and its wired
@@ -124,5 +107,4 @@ PY
   check_eq "the ETL outputs agree with each other and the report is an asset" ok "$verdict"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+test_done

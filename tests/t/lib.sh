@@ -1,0 +1,167 @@
+# shellcheck shell=bash disable=SC2016,SC2034
+# lib.sh: shared helpers of the end-to-end scripts tests/t/tNNNN-*.sh (git's
+# test-lib.sh in small). Each script starts with
+#
+#   set -u
+#   # shellcheck source-path=SCRIPTDIR source=lib.sh
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
+#
+# and ends with `test_done` (a script that exits without reaching it fails).
+# Sourcing it:
+#   - checks WEFT_BIN (the weft binary) and WEFT_SRC (the repo root), set by
+#     CTest; $examples is $WEFT_SRC/examples;
+#   - makes $tmp, a scratch folder of this script only, removed on exit
+#     (kept when WEFT_TEST_KEEP is set, to look at after a failure), and
+#     makes it the working directory;
+#   - exports WEFT_HOME=$tmp/home, a fresh empty instance folder, so runs,
+#     the store and artifacts are never shared between scripts (or with the
+#     user's own ./.weft), and clears other WEFT_* step variables that could
+#     leak in from the caller's environment.
+#
+# Output is TAP: `ok N - name`, `not ok N - name` with `#` detail lines,
+# `ok N # skip why`, and the plan `1..N` (first if `plan N` was called,
+# else printed by test_done). Do not use `set -e`: a failed check returns 1
+# so it can be chained (`expect_exit 0 ... && check_has ...`).
+
+: "${WEFT_BIN:?set WEFT_BIN to the weft binary}" "${WEFT_SRC:?set WEFT_SRC to the repo root}"
+
+test_name=$(basename "$0" .sh)
+examples=$WEFT_SRC/examples
+
+# -- scratch folder, WEFT_HOME and cleanup -------------------------------------------
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-$test_name.XXXXXX") || {
+  echo "Bail out! cannot create a temp folder"
+  exit 1
+}
+export WEFT_HOME=$tmp/home
+mkdir "$WEFT_HOME"
+unset WEFT_RUN_ID WEFT_JOB WEFT_OP WEFT_ATTEMPT WEFT_CONFIG WEFT_INPUTS \
+  WEFT_OUTPUTS WEFT_EVENTS
+
+_cleanups=() _done=
+# at_exit CMD: runs the shell command CMD on exit, before $tmp is removed
+# (last registered first), e.g. at_exit "kill $server_pid".
+at_exit() { _cleanups=("$1" ${_cleanups[@]+"${_cleanups[@]}"}); }
+_lib_exit() {
+  local rc=$? c
+  if [ -z "$_done" ]; then
+    # An early `exit` or a missing test_done: never report success.
+    echo "# $test_name stopped before test_done, after $n tests (exit $rc)"
+    [ "$rc" -ne 0 ] || rc=1
+  fi
+  for c in ${_cleanups[@]+"${_cleanups[@]}"}; do eval "$c" >/dev/null 2>&1; done
+  cd / || true
+  if [ -n "${WEFT_TEST_KEEP:-}" ]; then
+    echo "# kept $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap _lib_exit EXIT
+cd "$tmp" || exit 1
+
+# -- TAP counting ----------------------------------------------------------------------
+
+n=0 failed=0 planned=
+# plan N: announces N tests up front; test_done then checks that N ran.
+plan() { planned=$1; echo "1..$1"; }
+# ok NAME
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+# not_ok NAME [DETAIL...]: each DETAIL is printed as a `#` comment.
+not_ok() {
+  n=$((n + 1)) failed=$((failed + 1))
+  echo "not ok $n - $1"
+  shift
+  [ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/#   /'
+  return 1
+}
+# skip WHY: a test that could not run here.
+skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
+# test_done: prints the plan (unless given up front) and exits 0 when every
+# test passed and, with a plan, as many ran as planned. (`done` itself is a
+# shell keyword.)
+test_done() {
+  _done=1
+  if [ -z "$planned" ]; then
+    echo "1..$n"
+  elif [ "$planned" -ne "$n" ]; then
+    echo "# planned $planned tests but ran $n"
+    exit 1
+  fi
+  [ "$failed" -eq 0 ] || echo "# $failed of $n failed"
+  [ "$failed" -eq 0 ]
+  exit
+}
+
+# -- running commands ---------------------------------------------------------------------
+
+# run CMD...: runs in the current folder; sets rc, out and err and leaves
+# stdout and stderr in $tmp/out and $tmp/err.
+run() {
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+}
+
+# The command as a test name: "weft validate --help" rather than the path.
+_cmd_name() {
+  local s=$* bin=$WEFT_BIN
+  printf '%s' "${s//"$bin"/weft}"
+}
+
+# -- checks ------------------------------------------------------------------------------
+
+# check_rc NAME CODE: the last run exited with CODE.
+check_rc() {
+  if [ "$rc" -eq "$2" ]; then ok "$1"; else not_ok "$1" "exit $rc, expected $2" "stdout: $out" "stderr: $err"; fi
+}
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+  if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected:" "$2" "got:" "$3"; fi
+}
+# check_has NAME NEEDLE HAYSTACK
+check_has() {
+  case "$3" in *"$2"*) ok "$1" ;; *) not_ok "$1" "missing: $2" "in: $3" ;; esac
+}
+# check_py NAME SCRIPT: runs python3 SCRIPT with $tmp/out (the last run's
+# stdout) as argv[1]; the script prints "ok" or what is wrong.
+check_py() {
+  local verdict
+  verdict=$(python3 -c "$2" "$tmp/out" 2>&1)
+  check_eq "$1" ok "$verdict"
+}
+
+# expect_exit [-m NAME] CODE CMD...: runs CMD (see run) and checks its exit
+# code; out, err and rc stay set for further checks. NAME defaults to
+# "CMD exits CODE".
+expect_exit() {
+  local name=
+  if [ "$1" = -m ]; then name=$2; shift 2; fi
+  local code=$1
+  shift
+  run "$@"
+  check_rc "${name:-$(_cmd_name "$@") exits $code}" "$code"
+}
+# expect_output_contains [-m NAME] NEEDLE CMD...: runs CMD and checks that
+# its stdout contains NEEDLE (whatever the exit code: pair it with
+# expect_exit or check_rc when that matters).
+expect_output_contains() {
+  local name=
+  if [ "$1" = -m ]; then name=$2; shift 2; fi
+  local needle=$1
+  shift
+  run "$@"
+  check_has "${name:-$(_cmd_name "$@") prints '$needle'}" "$needle" "$out"
+}
+# expect_stderr_contains [-m NAME] NEEDLE CMD...: the same for stderr.
+expect_stderr_contains() {
+  local name=
+  if [ "$1" = -m ]; then name=$2; shift 2; fi
+  local needle=$1
+  shift
+  run "$@"
+  check_has "${name:-$(_cmd_name "$@") reports '$needle'}" "$needle" "$err"
+}
