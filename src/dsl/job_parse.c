@@ -26,6 +26,28 @@ void weft__dsl_job_src_release(struct weft__dsl_job_src *src) {
   src->inline_bad = NULL;
 }
 
+/* Under a job's `ops:`, an entry is an invocation (as the issue's form,
+ * Dagster's job bodies) when it is a bare op name or a mapping with `uses:`
+ * and nothing to run; otherwise it defines an op inline. `graph:` holds
+ * invocations only. */
+static int is_invocation_entry(const struct weft__ynode *v) {
+  if (v->kind == WEFT__Y_SCALAR) return !weft__ynode_is_null(v);
+  if (v->kind != WEFT__Y_MAP) return 0;
+  if (weft__ymap_get(v, "run", NULL) || weft__ymap_get(v, "argv", NULL) ||
+      weft__ymap_get(v, "c_function", NULL))
+    return 0;
+  if (weft__ymap_get(v, "uses", NULL)) return 1;
+  /* No `uses:` (it defaults to the entry's name): an invocation when every
+   * key is one an invocation takes. */
+  for (size_t i = 0; i < v->u.map.n; i++) {
+    const char *k = v->u.map.pairs[i].key->u.scalar.text;
+    size_t j = 0;
+    while (inv_keys[j] && strcmp(inv_keys[j], k)) j++;
+    if (!inv_keys[j]) return 0;
+  }
+  return v->u.map.n > 0;
+}
+
 static int parse_inline_ops(struct weft_diags *d, const struct weft__ynode *n,
                             struct weft_job *job,
                             struct weft__dsl_job_src *src) {
@@ -43,6 +65,7 @@ static int parse_inline_ops(struct weft_diags *d, const struct weft__ynode *n,
   NOMEM_IF(!job->inline_ops || !src->inline_bad);
   for (size_t i = 0; i < n->u.map.n; i++) {
     const struct weft__ypair *p = &n->u.map.pairs[i];
+    if (is_invocation_entry(p->value)) continue;
     size_t before = d->n;
     int rc =
         weft__dsl_parse_op(d, p->key->u.scalar.text, p->key->mark, p->value, 0,
@@ -202,31 +225,48 @@ static int parse_invocation(struct weft_diags *d, const struct weft__ypair *p,
   return WEFT_OK;
 }
 
+/* Collects the invocations of `graph:` and those listed under `ops:`. */
 static int parse_graph(struct weft_diags *d, const struct weft__ynode *n,
-                       struct weft_mark job_mark, struct weft_job *job,
-                       struct weft__dsl_job_src *src) {
-  if (!n || weft__ynode_is_null(n)) {
+                       const struct weft__ynode *ops, struct weft_mark job_mark,
+                       struct weft_job *job, struct weft__dsl_job_src *src) {
+  size_t from_ops = 0;
+  if (ops && ops->kind == WEFT__Y_MAP)
+    for (size_t i = 0; i < ops->u.map.n; i++)
+      from_ops += (size_t)is_invocation_entry(ops->u.map.pairs[i].value);
+  if ((!n || weft__ynode_is_null(n)) && !from_ops) {
     weft__dsl_error(d, n ? n->mark : job_mark,
                     "job '%s' has no 'graph:' (a mapping of op invocations)",
                     job->name);
     return WEFT_OK;
   }
-  if (n->kind != WEFT__Y_MAP) {
-    weft__dsl_error(
-        d, n->mark,
-        "job '%s': graph must be a mapping of op invocations, got %s",
-        job->name, weft__ynode_describe(n));
-    return WEFT_OK;
+  size_t from_graph = 0;
+  if (n && !weft__ynode_is_null(n)) {
+    if (n->kind != WEFT__Y_MAP) {
+      weft__dsl_error(
+          d, n->mark,
+          "job '%s': graph must be a mapping of op invocations, got %s",
+          job->name, weft__ynode_describe(n));
+      return WEFT_OK;
+    }
+    if (!n->u.map.n && !from_ops) {
+      weft__dsl_error(d, n->mark, "job '%s' has an empty graph", job->name);
+      return WEFT_OK;
+    }
+    from_graph = n->u.map.n;
   }
-  if (!n->u.map.n) {
-    weft__dsl_error(d, n->mark, "job '%s' has an empty graph", job->name);
-    return WEFT_OK;
-  }
-  job->ops = calloc(n->u.map.n, sizeof *job->ops);
-  src->inv = calloc(n->u.map.n, sizeof *src->inv);
+  size_t total = from_graph + from_ops;
+  job->ops = calloc(total, sizeof *job->ops);
+  src->inv = calloc(total, sizeof *src->inv);
   NOMEM_IF(!job->ops || !src->inv);
-  src->n_inv = n->u.map.n;
-  for (size_t i = 0; i < n->u.map.n; i++) {
+  src->n_inv = total;
+  for (size_t i = 0; ops && from_ops && i < ops->u.map.n; i++) {
+    if (!is_invocation_entry(ops->u.map.pairs[i].value)) continue;
+    int rc = parse_invocation(d, &ops->u.map.pairs[i], &job->ops[job->n_ops],
+                              &src->inv[job->n_ops]);
+    job->n_ops++;
+    if (rc) return rc;
+  }
+  for (size_t i = 0; i < from_graph; i++) {
     int rc = parse_invocation(d, &n->u.map.pairs[i], &job->ops[job->n_ops],
                               &src->inv[job->n_ops]);
     job->n_ops++;
@@ -297,7 +337,7 @@ int weft__dsl_parse_job(struct weft_diags *d, const char *file,
   if (!rc)
     rc = parse_inline_ops(d, weft__ymap_get(root, "ops", NULL), job, src);
   if (!rc)
-    rc = parse_graph(d, weft__ymap_get(root, "graph", NULL), root->mark, job,
-                     src);
+    rc = parse_graph(d, weft__ymap_get(root, "graph", NULL),
+                     weft__ymap_get(root, "ops", NULL), root->mark, job, src);
   return rc;
 }

@@ -498,6 +498,37 @@ TEST(topological_order_is_stable) {
   return 0;
 }
 
+/* The issue's form: invocations listed under `ops:`, next to inline
+ * definitions (which have something to run) in the same mapping. */
+TEST(invocations_under_ops) {
+  const char *dir = fx_enter_tmp();
+  ASSERT(dir);
+  ASSERT_EQ(fx_write("ops/o.yaml", "add_one: {run: x, inputs: {num: int}, outputs: {result: int}}\n"),
+            WEFT_OK);
+  ASSERT_EQ(fx_write("jobs/j.yaml",
+                     "ops:\n"
+                     "  seed: {run: echo 1, outputs: {result: int}}\n"
+                     "  first: {uses: seed}\n"
+                     "  add_one: {inputs: {num: first}}\n"
+                     "  again: {uses: add_one, inputs: {num: add_one}, after: [first]}\n"),
+            WEFT_OK);
+  struct weft_location *loc = NULL;
+  LOAD_HERE(loc);
+  ASSERT_EQ(loc->diags.n, 0);
+  const struct weft_job *job = &loc->jobs[0];
+  ASSERT_EQ(job->n_inline_ops, 1);
+  ASSERT_STR_EQ(job->inline_ops[0].name, "seed");
+  ASSERT_EQ(job->n_ops, 3);
+  ASSERT_STR_EQ(job->ops[0].name, "first");
+  ASSERT_STR_EQ(job->ops[1].name, "add_one");
+  ASSERT_STR_EQ(job->ops[1].uses, "add_one");
+  ASSERT_STR_EQ(job->ops[2].name, "again");
+  ASSERT_EQ(job->ops[2].level, 2);
+  weft_location_free(loc);
+  fx_leave_tmp(dir);
+  return 0;
+}
+
 TEST(location_errors_and_in_memory_sources) {
   struct weft_location *loc = NULL;
   weft_error err = WEFT_ERROR_INIT;
@@ -605,6 +636,6 @@ TEST_MAIN(TEST_ENTRY(valid_job_with_dot_wiring) TEST_ENTRY(other_op_file_forms)
               TEST_ENTRY(unknown_keys_and_field_types)
                   TEST_ENTRY(graph_resolution_errors)
                       TEST_ENTRY(duplicates_cycles_and_missing_fields)
-                          TEST_ENTRY(topological_order_is_stable)
+                          TEST_ENTRY(topological_order_is_stable) TEST_ENTRY(invocations_under_ops)
                               TEST_ENTRY(location_errors_and_in_memory_sources)
                                   TEST_ENTRY(large_location_loads_fast))
