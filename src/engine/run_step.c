@@ -175,6 +175,21 @@ void coord_start_step(struct coord *c, size_t i) {
   }
 }
 
+/* A C function hands its outputs over in memory: give them the file form a
+ * process op's outputs have, so storing and reading them is the same. */
+static int write_c_output(const char *file, json_t *value, weft_error *err) {
+  char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (!text) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  char *dir = strdup(file);
+  char *slash = dir ? strrchr(dir, '/') : NULL;
+  int rc = slash ? (*slash = '\0', weft_fs_mkdirs(dir, err))
+                 : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!rc) rc = weft_fs_write_atomic(file, text, strlen(text), 0, err);
+  free(dir);
+  free(text);
+  return rc;
+}
+
 /* Persists every output file the op wrote and records where it went.
  * Fills c->outputs[i]. */
 static int persist_outputs(struct coord *c, size_t i, const struct weft_step_result *res,
@@ -189,8 +204,11 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
     char *file = fmt("%s/outputs/%s", c->dirs[i], port->name);
     char *key = output_key(c->run.id, ps->inv->name, port->name);
     struct stat sb;
+    json_t *set = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
     if (!file || !key) {
       rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    } else if (def->c_function && set && (rc = write_c_output(file, set, err))) {
+      /* reported below */
     } else if (stat(file, &sb) != 0) {
       /* Only the implicit `result` may go unwritten (exec.h). */
       json_t *o = json_pack("{s:n, s:n}", "key", "value");
@@ -211,7 +229,8 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
       }
       json_object_set_new(outs, port->name, o);
       coord_event(c, ps->inv->name, "step_output", p);
-    } else {
+    }
+    if (rc) {
       char why[sizeof err->msg];
       snprintf(why, sizeof why, "%s", err->msg);
       weft_error_set(err, rc, "cannot persist output '%s': %s", port->name, why);

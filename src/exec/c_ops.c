@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exec/exec_int.h"
 
@@ -181,9 +182,26 @@ static int ctx_init(struct weft_op_ctx *ctx, const struct weft__c_call *call,
   }
   for (size_t i = 0; i < call->inputs->n; i++) {
     const struct weft__port_decl *d = &call->inputs->v[i];
-    if (d->type != WEFT_TYPE_PATH || weft_op_ctx_input_json(ctx, d->name))
-      continue;
+    if (weft_op_ctx_input_json(ctx, d->name)) continue;
     char *path = weft__strdupf("%s/%s", call->inputs_dir, d->name);
+    if (d->type != WEFT_TYPE_PATH) {
+      /* A JSON input placed as a file (the engine materializes upstream
+       * outputs from the artifact store that way): its text is the value. */
+      json_error_t jerr;
+      json_t *v = path ? json_load_file(path, JSON_DECODE_ANY, &jerr) : NULL;
+      int present = path && access(path, F_OK) == 0;
+      free(path);
+      if (!v && present) {
+        *message = weft__strdupf("input '%s' is not valid JSON: %s", d->name, jerr.text);
+        rc = *message ? WEFT_EINVALID : WEFT_ENOMEM;
+        goto done;
+      }
+      if (!v) continue; /* absent: weft_op_ctx_input_json says NULL */
+      rc = ctx_add_input(ctx, d->name, json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT));
+      json_decref(v);
+      if (rc) goto done;
+      continue;
+    }
     json_t *s = path ? json_string(path) : NULL;
     free(path);
     if (!s) {
