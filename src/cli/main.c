@@ -10,6 +10,7 @@ const struct weft_cmd weft_cli_commands[] = {
     {"validate", cmd_validate, "load and check code locations, report every error"},
     {"job", cmd_job, "list jobs, show a job (text, json, dot), check a run config"},
     {"launch", cmd_launch, "run a job on this machine, following its progress"},
+    {"run", cmd_run, "list, inspect, follow, cancel and re-execute runs"},
     {NULL, NULL, NULL},
 };
 

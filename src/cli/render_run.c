@@ -1,0 +1,571 @@
+/* render_run.c: the views of runs `weft run list|show|events` print. Every
+ * fact comes from the run's rows or its event log, never private state. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/render.h"
+#include "cli/run_view.h"
+#include "util/buf.h"
+#include "util/clock.h"
+
+/* Widest value column in text views; JSON carries the whole value. */
+#define VALUE_MAX 72
+
+/* ---- the view ------------------------------------------------------------- */
+
+static int order_has(const struct weft_run_view *v, const char *step) {
+  for (size_t i = 0; i < v->n_order; i++)
+    if (!strcmp(v->order[i], step)) return 1;
+  return 0;
+}
+
+int weft_run_view_load(struct weft_store *s, struct weft_run_view *v, weft_error *err) {
+  struct weft_event_filter f = {.run_id = v->run.id};
+  int rc;
+  if ((rc = weft_store_step_list(s, v->run.id, &v->steps, err))) goto done;
+  if ((rc = weft_store_event_read(s, &f, &v->events, err))) goto done;
+  v->payloads = calloc(v->events.n + 1, sizeof *v->payloads);
+  v->order = calloc(v->events.n + v->steps.n + 1, sizeof *v->order);
+  if (!v->payloads || !v->order) goto nomem;
+  for (size_t i = 0; i < v->events.n; i++) {
+    const struct weft_event_row *ev = &v->events.v[i];
+    json_t *p = ev->payload ? json_loads(ev->payload, 0, NULL) : NULL;
+    /* A payload that is not an object reads as an empty one, so the
+     * renderers never test for NULL. */
+    if (!json_is_object(p)) {
+      json_decref(p);
+      p = json_object();
+    }
+    if (!(v->payloads[i] = p)) goto nomem;
+    if (ev->step && !order_has(v, ev->step)) v->order[v->n_order++] = ev->step;
+  }
+  /* A row without an event should not happen (they are written together),
+   * but it must still be shown. */
+  for (size_t i = 0; i < v->steps.n; i++)
+    if (!order_has(v, v->steps.v[i].step)) v->order[v->n_order++] = v->steps.v[i].step;
+  goto done;
+nomem:
+  rc = weft_error_set(err, WEFT_ENOMEM, "out of memory reading run %s", v->run.id);
+done:
+  return rc;
+}
+
+void weft_run_view_release(struct weft_run_view *v) {
+  for (size_t i = 0; v->payloads && i < v->events.n; i++) json_decref(v->payloads[i]);
+  free(v->payloads);
+  free(v->order);
+  weft_event_list_release(&v->events);
+  weft_step_list_release(&v->steps);
+  weft_run_row_release(&v->run);
+  memset(v, 0, sizeof *v);
+}
+
+/* ---- small formatters -------------------------------------------------------- */
+
+void weft_render_datetime(int64_t ms, int with_ms, char *out, size_t len) {
+  if (ms <= 0) {
+    snprintf(out, len, "-");
+    return;
+  }
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  char day[32];
+  localtime_r(&t, &tm);
+  strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm);
+  if (with_ms)
+    snprintf(out, len, "%s.%03d", day, (int)(ms % 1000));
+  else
+    snprintf(out, len, "%s", day);
+}
+
+int64_t weft_run_duration_ms(const struct weft_run_row *r) {
+  if (!r->started_ms) return -1;
+  int64_t end = r->ended_ms ? r->ended_ms : weft_clock_wall_ms();
+  return end > r->started_ms ? end - r->started_ms : 0;
+}
+
+static int64_t step_duration_ms(const struct weft_step_row *s) {
+  if (!s->started_ms) return -1;
+  int64_t end = s->ended_ms ? s->ended_ms : weft_clock_wall_ms();
+  return end > s->started_ms ? end - s->started_ms : 0;
+}
+
+static void duration_or_dash(int64_t ms, char *out, size_t len) {
+  if (ms < 0)
+    snprintf(out, len, "-");
+  else
+    weft_render_duration(ms, out, len);
+}
+
+/* The first line of s, cut to max bytes on a UTF-8 boundary with "..."
+ * when longer; caller frees. NULL when out of memory. */
+static char *one_line(const char *s, size_t max) {
+  size_t n = strcspn(s, "\n");
+  int cut = n > max || s[n] == '\n';
+  if (n > max) {
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  }
+  struct weft_buf b = WEFT_BUF_INIT;
+  if (weft_buf_add(&b, s, n) || (cut && weft_buf_adds(&b, "..."))) {
+    weft_buf_release(&b);
+    return NULL;
+  }
+  return weft_buf_detach(&b, NULL);
+}
+
+static const char *str_field(json_t *o, const char *k, const char *dflt) {
+  const char *s = json_string_value(json_object_get(o, k));
+  return s ? s : dflt;
+}
+
+/* ---- step summaries ------------------------------------------------------------ */
+
+/* Statuses in the order the summary names them, with their short labels. */
+static const struct {
+  enum weft_step_status st;
+  const char *label;
+} summary_order[] = {
+    {WEFT_STEP_SUCCEEDED, "ok"},     {WEFT_STEP_RUNNING, "running"},
+    {WEFT_STEP_UP_FOR_RETRY, "retrying"}, {WEFT_STEP_QUEUED, "queued"},
+    {WEFT_STEP_FAILED, "failed"},   {WEFT_STEP_SKIPPED, "skipped"},
+    {WEFT_STEP_CANCELED, "canceled"},
+};
+
+/* Counts the last attempt of each step (rows come by step then attempt). */
+static void count_last_attempts(const struct weft_step_list *steps,
+                                size_t counts[WEFT_STEP__COUNT]) {
+  memset(counts, 0, WEFT_STEP__COUNT * sizeof *counts);
+  for (size_t i = 0; i < steps->n; i++) {
+    int last = i + 1 == steps->n || strcmp(steps->v[i].step, steps->v[i + 1].step);
+    if (last && (unsigned)steps->v[i].status < WEFT_STEP__COUNT) counts[steps->v[i].status]++;
+  }
+}
+
+char *weft_render_steps_summary(const struct weft_step_list *steps) {
+  size_t counts[WEFT_STEP__COUNT];
+  struct weft_buf b = WEFT_BUF_INIT;
+  int bad = 0;
+  count_last_attempts(steps, counts);
+  for (size_t i = 0; i < sizeof summary_order / sizeof *summary_order; i++)
+    if (counts[summary_order[i].st])
+      bad |= weft_buf_addf(&b, "%s%zu %s", b.len ? ", " : "", counts[summary_order[i].st],
+                           summary_order[i].label);
+  if (!bad && !b.len) bad = weft_buf_adds(&b, "-");
+  if (bad) {
+    weft_buf_release(&b);
+    return NULL;
+  }
+  return weft_buf_detach(&b, NULL);
+}
+
+static json_t *steps_counts_json(const struct weft_step_list *steps) {
+  size_t counts[WEFT_STEP__COUNT];
+  json_t *o = json_object();
+  count_last_attempts(steps, counts);
+  for (int i = 0; o && i < WEFT_STEP__COUNT; i++)
+    if (counts[i] &&
+        json_object_set_new(o, weft_step_status_name((enum weft_step_status)i),
+                            json_integer((json_int_t)counts[i]))) {
+      json_decref(o);
+      return NULL;
+    }
+  return o;
+}
+
+/* ---- JSON pieces ------------------------------------------------------------------- */
+
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *ms_or_null(int64_t ms) { return ms > 0 ? json_integer(ms) : json_null(); }
+
+/* A JSON text stored by the engine, parsed; the text itself when it is not
+ * JSON, null when absent. */
+static json_t *parsed_or_text(const char *text) {
+  if (!text) return json_null();
+  json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+  return v ? v : json_string(text);
+}
+
+/* The run row as an object; NULL when out of memory. */
+static json_t *run_json(const struct weft_run_row *r) {
+  int64_t dur = weft_run_duration_ms(r);
+  return json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+                   "s:o, s:o}",
+                   "id", r->id, "job", str_or_null(r->job), "location",
+                   str_or_null(r->location), "status", weft_run_status_name(r->status),
+                   "message", str_or_null(r->message), "created_ms", ms_or_null(r->created_ms),
+                   "started_ms", ms_or_null(r->started_ms), "ended_ms",
+                   ms_or_null(r->ended_ms), "duration_ms",
+                   dur >= 0 ? json_integer(dur) : json_null(), "tags",
+                   parsed_or_text(r->tags ? r->tags : "{}"), "parent_run_id",
+                   str_or_null(r->parent_run_id), "root_run_id", str_or_null(r->root_run_id),
+                   "code_version", str_or_null(r->code_version), "coordinator",
+                   str_or_null(r->coordinator), "heartbeat_ms", ms_or_null(r->heartbeat_ms));
+}
+
+static int print_doc(json_t *doc, FILE *out) {
+  if (!doc) return WEFT_ENOMEM;
+  int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) ? WEFT_EIO : WEFT_OK;
+  json_decref(doc);
+  if (!rc && fputc('\n', out) == EOF) rc = WEFT_EIO;
+  return rc;
+}
+
+int weft_render_event_json(const struct weft_event_row *ev, FILE *out) {
+  json_t *o = json_pack("{s:I, s:s, s:I, s:o, s:s, s:o}", "id", (json_int_t)ev->id, "run_id",
+                        ev->run_id, "ts_ms", (json_int_t)ev->ts_ms, "step",
+                        str_or_null(ev->step), "type", ev->type, "payload",
+                        parsed_or_text(ev->payload ? ev->payload : "{}"));
+  if (!o) return WEFT_ENOMEM;
+  int rc = json_dumpf(o, out, JSON_COMPACT | JSON_REAL_PRECISION(15)) ? WEFT_EIO : WEFT_OK;
+  json_decref(o);
+  if (!rc && fputc('\n', out) == EOF) rc = WEFT_EIO;
+  return rc;
+}
+
+/* ---- run list ---------------------------------------------------------------------- */
+
+int weft_render_run_list_json(const struct weft_run_list *runs,
+                              const struct weft_step_list *steps, FILE *out) {
+  json_t *doc = json_object(), *arr = json_array();
+  if (!doc || !arr || json_object_set(doc, "runs", arr)) goto nomem;
+  for (size_t i = 0; i < runs->n; i++) {
+    json_t *r = run_json(&runs->v[i]);
+    char *summary = weft_render_steps_summary(&steps[i]);
+    int bad = !r || !summary || json_array_append_new(arr, r) ||
+              json_object_set_new(r, "steps", steps_counts_json(&steps[i])) ||
+              json_object_set_new(r, "steps_summary", json_string(summary));
+    free(summary);
+    if (bad) goto nomem;
+  }
+  json_decref(arr);
+  return print_doc(doc, out);
+nomem:
+  json_decref(arr);
+  json_decref(doc);
+  return WEFT_ENOMEM;
+}
+
+int weft_render_run_list_text(const struct weft_run_list *runs,
+                              const struct weft_step_list *steps, FILE *out) {
+  enum { C_ID, C_JOB, C_STATUS, C_STARTED, C_DURATION, C_STEPS, C_PARENT, N_COLS };
+  static const char *const heads[N_COLS] = {"ID",       "JOB",   "STATUS", "STARTED",
+                                            "DURATION", "STEPS", "PARENT"};
+  char **cells = calloc(runs->n * N_COLS + 1, sizeof *cells);
+  size_t width[N_COLS];
+  int rc = WEFT_ENOMEM;
+  if (!cells) return rc;
+  for (int c = 0; c < N_COLS; c++) width[c] = strlen(heads[c]);
+  for (size_t i = 0; i < runs->n; i++) {
+    const struct weft_run_row *r = &runs->v[i];
+    char started[40], dur[32];
+    char **row = &cells[i * N_COLS];
+    weft_render_datetime(r->started_ms, 0, started, sizeof started);
+    duration_or_dash(weft_run_duration_ms(r), dur, sizeof dur);
+    row[C_ID] = strdup(r->id);
+    row[C_JOB] = strdup(r->job ? r->job : "-");
+    row[C_STATUS] = strdup(weft_run_status_name(r->status));
+    row[C_STARTED] = strdup(started);
+    row[C_DURATION] = strdup(dur);
+    row[C_STEPS] = weft_render_steps_summary(&steps[i]);
+    row[C_PARENT] = strdup(r->parent_run_id ? r->parent_run_id : "-");
+    for (int c = 0; c < N_COLS; c++) {
+      if (!row[c]) goto done;
+      if (strlen(row[c]) > width[c]) width[c] = strlen(row[c]);
+    }
+  }
+  for (size_t i = 0; i <= runs->n; i++) {
+    for (int c = 0; c < N_COLS; c++) {
+      const char *cell = i ? cells[(i - 1) * N_COLS + c] : heads[c];
+      if (c + 1 < N_COLS)
+        fprintf(out, "%-*s  ", (int)width[c], cell);
+      else
+        fprintf(out, "%s\n", cell);
+    }
+  }
+  rc = ferror(out) ? WEFT_EIO : WEFT_OK;
+done:
+  for (size_t i = 0; i < runs->n * N_COLS; i++) free(cells[i]);
+  free(cells);
+  return rc;
+}
+
+/* ---- run show: text -------------------------------------------------------------------- */
+
+/* "k=v, k=v" from the tags object text; "-" when there are none. */
+static void print_tags(const char *text, FILE *out) {
+  json_t *tags = json_loads(text ? text : "{}", 0, NULL);
+  const char *k;
+  json_t *val;
+  int n = 0;
+  json_object_foreach(tags, k, val) {
+    char *vs = json_is_string(val) ? NULL : json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+    fprintf(out, "%s%s=%s", n++ ? ", " : "", k,
+            json_is_string(val) ? json_string_value(val) : vs ? vs : "?");
+    free(vs);
+  }
+  if (!n) fputs("-", out);
+  fputc('\n', out);
+  json_decref(tags);
+}
+
+static void show_header(const struct weft_run_row *r, FILE *out) {
+  char t[48];
+  fprintf(out, "run %s\n", r->id);
+  fprintf(out, "  job:          %s (location %s)\n", r->job ? r->job : "-",
+          r->location ? r->location : "-");
+  fprintf(out, "  status:       %s\n", weft_run_status_name(r->status));
+  if (r->message) fprintf(out, "  message:      %s\n", r->message);
+  weft_render_datetime(r->created_ms, 1, t, sizeof t);
+  fprintf(out, "  created:      %s\n", t);
+  weft_render_datetime(r->started_ms, 1, t, sizeof t);
+  fprintf(out, "  started:      %s\n", t);
+  weft_render_datetime(r->ended_ms, 1, t, sizeof t);
+  fprintf(out, "  ended:        %s\n", t);
+  duration_or_dash(weft_run_duration_ms(r), t, sizeof t);
+  fprintf(out, "  duration:     %s%s\n", t,
+          r->started_ms && !r->ended_ms ? " (so far)" : "");
+  fputs("  tags:         ", out);
+  print_tags(r->tags, out);
+  fprintf(out, "  parent run:   %s\n", r->parent_run_id ? r->parent_run_id : "-");
+  if (r->root_run_id && strcmp(r->root_run_id, r->id))
+    fprintf(out, "  root run:     %s\n", r->root_run_id);
+  fprintf(out, "  coordinator:  %s\n", r->coordinator ? r->coordinator : "-");
+}
+
+static int show_steps(const struct weft_run_view *v, FILE *out) {
+  size_t ws = strlen("STEP");
+  for (size_t i = 0; i < v->steps.n; i++)
+    if (strlen(v->steps.v[i].step) > ws) ws = strlen(v->steps.v[i].step);
+  fprintf(out, "\nsteps:\n");
+  if (!v->steps.n) {
+    fprintf(out, "  (none yet)\n");
+    return WEFT_OK;
+  }
+  fprintf(out, "  %-*s  %7s  %-12s  %-12s  %-9s  %7s  %s\n", (int)ws, "STEP", "ATTEMPT",
+          "STATUS", "STARTED", "DURATION", "PID", "MESSAGE");
+  for (size_t o = 0; o < v->n_order; o++) {
+    for (size_t i = 0; i < v->steps.n; i++) {
+      const struct weft_step_row *s = &v->steps.v[i];
+      if (strcmp(s->step, v->order[o])) continue;
+      char start[32] = "-", dur[32], pid[16] = "-";
+      if (s->started_ms) weft_render_time(s->started_ms, start, sizeof start);
+      duration_or_dash(step_duration_ms(s), dur, sizeof dur);
+      if (s->pid > 0) snprintf(pid, sizeof pid, "%d", s->pid);
+      char *msg = one_line(s->message ? s->message : "", 100);
+      if (!msg) return WEFT_ENOMEM;
+      fprintf(out, "  %-*s  %7d  %-12s  %-12s  %-9s  %7s%s%s\n", (int)ws, s->step, s->attempt,
+              weft_step_status_name(s->status), start, dur, pid, *msg ? "  " : "", msg);
+      free(msg);
+    }
+  }
+  return WEFT_OK;
+}
+
+/* VALUE column of one step_output payload; caller frees. */
+static char *output_value_text(json_t *p) {
+  json_t *val = json_object_get(p, "value");
+  json_t *key = json_object_get(p, "key");
+  struct weft_buf b = WEFT_BUF_INIT;
+  int bad;
+  if (val && !json_is_null(val)) {
+    char *vs = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *cut = vs ? one_line(vs, VALUE_MAX) : NULL;
+    bad = !cut || weft_buf_adds(&b, cut);
+    free(cut);
+    free(vs);
+  } else if (json_is_string(key)) {
+    bad = weft_buf_addf(&b, "artifact %s (%lld bytes)", json_string_value(key),
+                        (long long)json_integer_value(json_object_get(p, "bytes")));
+  } else {
+    bad = weft_buf_adds(&b, "(not written)");
+  }
+  const char *from = str_field(p, "from_run", NULL);
+  if (!bad && from) bad = weft_buf_addf(&b, "  (reused from run %s)", from);
+  if (bad) {
+    weft_buf_release(&b);
+    return NULL;
+  }
+  return weft_buf_detach(&b, NULL);
+}
+
+static int show_outputs(const struct weft_run_view *v, FILE *out) {
+  size_t wn = strlen("OUTPUT"), wt = strlen("TYPE"), n = 0;
+  for (size_t i = 0; i < v->events.n; i++) {
+    const struct weft_event_row *ev = &v->events.v[i];
+    if (strcmp(ev->type, "step_output") || !ev->step) continue;
+    size_t len = strlen(ev->step) + 1 + strlen(str_field(v->payloads[i], "output", ""));
+    if (len > wn) wn = len;
+    if (strlen(str_field(v->payloads[i], "type", "")) > wt)
+      wt = strlen(str_field(v->payloads[i], "type", ""));
+    n++;
+  }
+  fprintf(out, "\noutputs:\n");
+  if (!n) {
+    fprintf(out, "  (none)\n");
+    return WEFT_OK;
+  }
+  fprintf(out, "  %-*s  %-*s  %s\n", (int)wn, "OUTPUT", (int)wt, "TYPE", "VALUE");
+  for (size_t i = 0; i < v->events.n; i++) {
+    const struct weft_event_row *ev = &v->events.v[i];
+    if (strcmp(ev->type, "step_output") || !ev->step) continue;
+    json_t *p = v->payloads[i];
+    char *val = output_value_text(p);
+    if (!val) return WEFT_ENOMEM;
+    const char *name = str_field(p, "output", "?");
+    int pad = (int)(wn - strlen(ev->step) - 1 - strlen(name));
+    fprintf(out, "  %s.%s%*s  %-*s  %s\n", ev->step, name, pad, "", (int)wt,
+            str_field(p, "type", "?"), val);
+    free(val);
+  }
+  return WEFT_OK;
+}
+
+static int show_materializations(const struct weft_run_view *v, FILE *out) {
+  int any = 0;
+  for (size_t i = 0; i < v->events.n; i++) {
+    const struct weft_event_row *ev = &v->events.v[i];
+    if (strcmp(ev->type, "materialization")) continue;
+    if (!any++) fprintf(out, "\nmaterializations:\n");
+    json_t *md = json_object_get(v->payloads[i], "metadata");
+    char *ms = md ? json_dumps(md, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *cut = one_line(ms ? ms : "", 100);
+    fprintf(out, "  %s  %s%s%s\n", ev->step ? ev->step : "-",
+            str_field(v->payloads[i], "asset", "?"), cut && *cut ? "  " : "", cut ? cut : "");
+    free(cut);
+    free(ms);
+  }
+  return WEFT_OK;
+}
+
+/* The index of the step_started event of step's last attempt, or -1. */
+static long last_started(const struct weft_run_view *v, const char *step) {
+  long at = -1;
+  for (size_t i = 0; i < v->events.n; i++)
+    if (v->events.v[i].step && !strcmp(v->events.v[i].step, step) &&
+        !strcmp(v->events.v[i].type, "step_started"))
+      at = (long)i;
+  return at;
+}
+
+/* The event that reused step from another run, or NULL. */
+static json_t *reused_payload(const struct weft_run_view *v, const char *step) {
+  for (size_t i = 0; i < v->events.n; i++)
+    if (v->events.v[i].step && !strcmp(v->events.v[i].step, step) &&
+        !strcmp(v->events.v[i].type, "step_reused"))
+      return v->payloads[i];
+  return NULL;
+}
+
+static void print_log_path(const char *label, const char *path, FILE *out) {
+  struct stat sb;
+  if (!path)
+    fprintf(out, "    %s: -\n", label);
+  else if (stat(path, &sb))
+    fprintf(out, "    %s: %s (missing)\n", label, path);
+  else
+    fprintf(out, "    %s: %s (%lld bytes)\n", label, path, (long long)sb.st_size);
+}
+
+static void show_logs(const struct weft_run_view *v, FILE *out) {
+  fprintf(out, "\ncompute logs (last attempt of each step):\n");
+  int any = 0;
+  for (size_t o = 0; o < v->n_order; o++) {
+    long at = last_started(v, v->order[o]);
+    json_t *reused = reused_payload(v, v->order[o]);
+    if (at < 0 && !reused) continue;
+    any = 1;
+    if (at < 0) {
+      fprintf(out, "  %s: reused from run %s (see 'weft run logs %s %s')\n", v->order[o],
+              str_field(reused, "from_run", "?"), str_field(reused, "from_run", "?"),
+              v->order[o]);
+      continue;
+    }
+    json_t *p = v->payloads[at];
+    fprintf(out, "  %s (attempt %lld)\n", v->order[o],
+            (long long)json_integer_value(json_object_get(p, "attempt")));
+    print_log_path("stdout", str_field(p, "stdout", NULL), out);
+    print_log_path("stderr", str_field(p, "stderr", NULL), out);
+  }
+  if (!any) fprintf(out, "  (no step has started)\n");
+}
+
+int weft_render_run_show_text(const struct weft_run_view *v, FILE *out) {
+  int rc;
+  show_header(&v->run, out);
+  if ((rc = show_steps(v, out)) || (rc = show_outputs(v, out)) ||
+      (rc = show_materializations(v, out)))
+    return rc;
+  show_logs(v, out);
+  return ferror(out) ? WEFT_EIO : WEFT_OK;
+}
+
+/* ---- run show: JSON --------------------------------------------------------------------- */
+
+static json_t *step_json(const struct weft_step_row *s) {
+  int64_t dur = step_duration_ms(s);
+  return json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "step", s->step, "attempt",
+                   s->attempt, "status", weft_step_status_name(s->status), "started_ms",
+                   ms_or_null(s->started_ms), "ended_ms", ms_or_null(s->ended_ms),
+                   "duration_ms", dur >= 0 ? json_integer(dur) : json_null(), "pid",
+                   s->pid > 0 ? json_integer(s->pid) : json_null(), "message",
+                   str_or_null(s->message), "worker", str_or_null(s->worker));
+}
+
+/* The payloads of every event of type as {"step": ..., payload fields}. */
+static int events_json(const struct weft_run_view *v, const char *type, json_t *arr) {
+  for (size_t i = 0; i < v->events.n; i++) {
+    if (strcmp(v->events.v[i].type, type)) continue;
+    json_t *o = json_deep_copy(v->payloads[i]);
+    if (!o || json_object_set_new(o, "step", str_or_null(v->events.v[i].step)) ||
+        json_object_set_new(o, "ts_ms", json_integer(v->events.v[i].ts_ms)) ||
+        json_array_append_new(arr, o))
+      return WEFT_ENOMEM;
+  }
+  return WEFT_OK;
+}
+
+static int logs_json(const struct weft_run_view *v, json_t *arr) {
+  for (size_t o = 0; o < v->n_order; o++) {
+    long at = last_started(v, v->order[o]);
+    if (at < 0) continue;
+    json_t *p = v->payloads[at];
+    json_t *e = json_pack("{s:s, s:O, s:o, s:o}", "step", v->order[o], "attempt",
+                          json_object_get(p, "attempt"), "stdout",
+                          str_or_null(str_field(p, "stdout", NULL)), "stderr",
+                          str_or_null(str_field(p, "stderr", NULL)));
+    if (!e || json_array_append_new(arr, e)) return WEFT_ENOMEM;
+  }
+  return WEFT_OK;
+}
+
+int weft_render_run_show_json(const struct weft_run_view *v, FILE *out) {
+  json_t *doc = run_json(&v->run);
+  json_t *steps = json_array(), *outs = json_array(), *mats = json_array(),
+         *logs = json_array();
+  int rc = WEFT_ENOMEM;
+  if (!doc || !steps || !outs || !mats || !logs) goto done;
+  if (json_object_set_new(doc, "run_config", parsed_or_text(v->run.run_config))) goto done;
+  for (size_t o = 0; o < v->n_order; o++)
+    for (size_t i = 0; i < v->steps.n; i++)
+      if (!strcmp(v->steps.v[i].step, v->order[o]) &&
+          json_array_append_new(steps, step_json(&v->steps.v[i])))
+        goto done;
+  if (events_json(v, "step_output", outs) || events_json(v, "materialization", mats) ||
+      logs_json(v, logs))
+    goto done;
+  if (json_object_set(doc, "steps", steps) || json_object_set(doc, "outputs", outs) ||
+      json_object_set(doc, "materializations", mats) || json_object_set(doc, "logs", logs))
+    goto done;
+  rc = print_doc(doc, out);
+  doc = NULL;
+done:
+  json_decref(doc);
+  json_decref(steps);
+  json_decref(outs);
+  json_decref(mats);
+  json_decref(logs);
+  return rc;
+}
