@@ -39,6 +39,25 @@ int weft_run_view_load(struct weft_store *s, struct weft_run_view *v, weft_error
       p = json_object();
     }
     if (!(v->payloads[i] = p)) goto nomem;
+  }
+  /* Job order first, from the plan run_started records (it names the steps
+   * that have not started yet, too); then whatever else the log names. */
+  for (size_t i = 0; i < v->events.n; i++) {
+    if (strcmp(v->events.v[i].type, "run_started")) continue;
+    json_t *plan = json_object_get(v->payloads[i], "plan");
+    size_t n_plan = json_array_size(plan);
+    const char **grown = realloc(v->order, (v->events.n + v->steps.n + n_plan + 1) *
+                                               sizeof *v->order);
+    if (!grown) goto nomem;
+    v->order = grown;
+    for (size_t k = 0; k < n_plan; k++) {
+      const char *name = json_string_value(json_array_get(plan, k));
+      if (name && !order_has(v, name)) v->order[v->n_order++] = name;
+    }
+    break;
+  }
+  for (size_t i = 0; i < v->events.n; i++) {
+    const struct weft_event_row *ev = &v->events.v[i];
     if (ev->step && !order_has(v, ev->step)) v->order[v->n_order++] = ev->step;
   }
   /* A row without an event should not happen (they are written together),
@@ -337,16 +356,21 @@ static void show_header(const struct weft_run_row *r, FILE *out) {
 
 static int show_steps(const struct weft_run_view *v, FILE *out) {
   size_t ws = strlen("STEP");
-  for (size_t i = 0; i < v->steps.n; i++)
-    if (strlen(v->steps.v[i].step) > ws) ws = strlen(v->steps.v[i].step);
+  for (size_t i = 0; i < v->n_order; i++)
+    if (strlen(v->order[i]) > ws) ws = strlen(v->order[i]);
   fprintf(out, "\nsteps:\n");
-  if (!v->steps.n) {
+  if (!v->n_order) {
     fprintf(out, "  (none yet)\n");
     return WEFT_OK;
   }
   fprintf(out, "  %-*s  %7s  %-12s  %-12s  %-9s  %7s  %s\n", (int)ws, "STEP", "ATTEMPT",
           "STATUS", "STARTED", "DURATION", "PID", "MESSAGE");
   for (size_t o = 0; o < v->n_order; o++) {
+    int rows = 0;
+    for (size_t i = 0; i < v->steps.n; i++) rows += !strcmp(v->steps.v[i].step, v->order[o]);
+    if (!rows)
+      fprintf(out, "  %-*s  %7s  %-12s  %-12s  %-9s  %7s\n", (int)ws, v->order[o], "-",
+              "waiting", "-", "-", "-");
     for (size_t i = 0; i < v->steps.n; i++) {
       const struct weft_step_row *s = &v->steps.v[i];
       if (strcmp(s->step, v->order[o])) continue;

@@ -16,8 +16,9 @@ struct weft_run_view {
   struct weft_step_list steps;   /* every attempt, by step then attempt */
   struct weft_event_list events; /* the whole log, in id order */
   json_t **payloads;             /* events.v[i].payload parsed; never NULL */
-  const char **order;            /* step names in the order they first
-                                    appeared in the log (borrowed) */
+  const char **order;            /* step names: the job order of the run's
+                                    plan (run_started), then any other the
+                                    log names (borrowed) */
   size_t n_order;
 };
 

@@ -58,8 +58,10 @@ char *weft_instance_step_dir(const struct weft_instance *inst, const char *run_i
 /* ---- events -------------------------------------------------------------------
  *
  * Every event's payload is a JSON object. Run-level events (step NULL):
- *   run_queued     {"job","location","tags":{...},"parent_run_id"?}
- *   run_started    {"coordinator","executor","max_concurrent","steps":N,
+ *   run_queued     {"job","location","tags":{job's, run config's, launcher's},
+ *                   "parent_run_id"?}
+ *   run_started    {"coordinator","executor","max_concurrent" (effective
+ *                   slots),"steps":N,"plan":[every step, in job order],
  *                   "reused":[steps taken from the parent run]}
  *   run_canceling  {"reason"}
  *   run_success    {"duration_ms"}

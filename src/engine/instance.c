@@ -167,6 +167,7 @@ static int sweep_one(struct weft_instance *inst, struct weft_run_row *run, int l
            run->coordinator ? run->coordinator : "(unknown)",
            weft_run_status_name(run->status));
   int64_t now = weft_clock_wall_ms();
+  json_t *failed = json_array();
   for (size_t i = 0; i < steps.n && !rc; i++) {
     struct weft_step_row *st = &steps.v[i];
     if (weft_step_status_is_final(st->status)) continue;
@@ -178,21 +179,26 @@ static int sweep_one(struct weft_instance *inst, struct weft_run_row *run, int l
     st->ended_ms = now;
     free(st->message);
     st->message = weft_str_dup(msg);
-    json_t *p = json_pack("{s:i, s:s, s:s}", "attempt", st->attempt, "message", msg,
-                          "was", weft_step_status_name(was));
+    json_t *p = json_pack("{s:i, s:I, s:s, s:i, s:s}", "attempt", st->attempt, "duration_ms",
+                          (json_int_t)(st->started_ms ? now - st->started_ms : 0), "message",
+                          msg, "exit_code", -1, "was", weft_step_status_name(was));
+    json_array_append_new(failed, json_string(st->step));
     if (!(rc = weft_store_step_put(inst->store, st, err)))
       rc = weft__engine_append_event(inst->store, run->id, st->step, "step_failed", p, err);
   }
   weft_step_list_release(&steps);
-  if (rc) return rc;
+  if (rc) {
+    json_decref(failed);
+    return rc;
+  }
   int canceling = run->status == WEFT_RUN_CANCELING;
   run->status = canceling ? WEFT_RUN_CANCELED : WEFT_RUN_FAILURE;
   run->ended_ms = now;
   free(run->message);
   run->message = weft_str_dup(msg);
-  json_t *p = json_pack("{s:I, s:s, s:[]}", "duration_ms",
+  json_t *p = json_pack("{s:I, s:s, s:o}", "duration_ms",
                         (json_int_t)(run->started_ms ? now - run->started_ms : 0),
-                        "message", msg, "failed");
+                        "message", msg, "failed", failed);
   if ((rc = weft__engine_append_event(inst->store, run->id, NULL,
                                       canceling ? "run_canceled" : "run_failure", p, err)))
     return rc;

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine_int.h"
 #include "util/clock.h"
@@ -121,8 +122,13 @@ static void coord_flush(struct coord *c, int force_run) {
 
 /* ---- creating a run ---------------------------------------------------------- */
 
+/* The job's own tags, then the run config's, then the launcher's: the more
+ * specific wins, as in Dagster. */
 static json_t *merged_tags(const struct weft_launch *l) {
-  json_t *tags = json_deep_copy(l->rc->tags ? l->rc->tags : json_object());
+  json_t *tags = json_object();
+  for (size_t i = 0; tags && i < l->job->tags.n; i++)
+    json_object_set_new(tags, l->job->tags.v[i].key, json_string(l->job->tags.v[i].value));
+  if (tags && l->rc->tags) json_object_update(tags, l->rc->tags);
   if (tags && l->tags) json_object_update(tags, l->tags);
   return tags;
 }
@@ -373,7 +379,9 @@ static int start_run(struct coord *c) {
   c->run.status = WEFT_RUN_STARTED;
   c->run.started_ms = weft_clock_wall_ms();
   c->run_dirty = 1;
-  json_t *reused = json_array();
+  json_t *reused = json_array(), *plan = json_array();
+  for (size_t i = 0; i < c->plan.n; i++)
+    json_array_append_new(plan, json_string(c->plan.steps[i].inv->name));
   for (size_t i = 0; i < c->plan.n && !c->failed_store; i++) {
     if (c->plan.steps[i].in_run) continue;
     int rc = coord_reuse_step(c, i, c->l->parent_run_id, c->err);
@@ -383,11 +391,13 @@ static int start_run(struct coord *c) {
   /* The run_started event goes first in the log, the reuse records after it. */
   struct coord_batch *b = &c->batch;
   size_t before = b->n_ev;
+  long slots = c->l->rc->max_concurrent;
+  if (c->l->rc->executor == WEFT_EXECUTOR_IN_PROCESS) slots = 1;
+  else if (slots <= 0) slots = sysconf(_SC_NPROCESSORS_ONLN);
   coord_event(c, NULL, "run_started",
-              json_pack("{s:s, s:s, s:i, s:I, s:o}", "coordinator", c->run.coordinator,
-                        "executor", weft_executor_name(c->x), "max_concurrent",
-                        c->l->rc->max_concurrent, "steps", (json_int_t)c->plan.n, "reused",
-                        reused));
+              json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "coordinator", c->run.coordinator,
+                        "executor", weft_executor_name(c->x), "max_concurrent", (int)slots,
+                        "steps", (json_int_t)c->plan.n, "plan", plan, "reused", reused));
   if (b->n_ev == before + 1 && before > 0) {
     struct weft_event_row started = b->ev[before];
     memmove(&b->ev[1], &b->ev[0], before * sizeof *b->ev);

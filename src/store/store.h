@@ -83,7 +83,8 @@ struct weft_step_row {
   int attempt;         /* 1-based */
   enum weft_step_status status;
   int64_t started_ms, ended_ms;
-  int pid;             /* process group leader while running, else 0 */
+  int pid;             /* the attempt's process group leader (kept after it
+                          ends, for diagnosis), 0 when no process ran */
   char *message;       /* failure reason, or NULL */
   char *worker;        /* who ran it ("host:pid"), or NULL */
 };
