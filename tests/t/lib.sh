@@ -165,3 +165,17 @@ expect_stderr_contains() {
   run "$@"
   check_has "${name:-$(_cmd_name "$@") reports '$needle'}" "$needle" "$err"
 }
+
+# -- runs ----------------------------------------------------------------------------------
+
+# store_query SQL: prints the rows of a query on $WEFT_HOME's SQLite store,
+# fields joined by '|', read-only: checks what is durable rather than what
+# a command printed.
+store_query() {
+  python3 -c 'import sqlite3,sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for row in c.execute(sys.argv[2]): print("|".join("" if v is None else str(v) for v in row))' \
+    "$WEFT_HOME/weft.db" "$1"
+}
+# run_id_of: the first run id the last run's stdout names ("run 0123abcd4567 ...").
+run_id_of() { sed -n 's/.*run \([0-9a-f]\{12\}\) .*/\1/p' "$tmp/out" | head -n 1; }

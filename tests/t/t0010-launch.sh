@@ -8,16 +8,6 @@ set -u
 cp -r "$WEFT_SRC/tests/t/fixtures/faults" "$tmp/faults"
 faults=$tmp/faults
 
-# store_query SQL: reads the instance's SQLite store directly, to check what
-# is durable rather than what a command prints.
-store_query() {
-  python3 -c 'import sqlite3,sys
-c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for row in c.execute(sys.argv[2]): print("|".join("" if v is None else str(v) for v in row))' \
-    "$WEFT_HOME/weft.db" "$1"
-}
-run_id_of() { sed -n 's/.*run \([0-9a-f]\{12\}\) .*/\1/p' "$tmp/out" | head -n 1; }
-
 # -- the arithmetic example: 10 -> 15 -> 16 -> (8, 8) -> 9 -> 17 -----------------------
 cd "$examples" || exit 1
 expect_exit -m "arithmetic example succeeds" 0 \

@@ -58,8 +58,6 @@ graph:
   tock: tock
 EOF
 
-# The run id a launch prints in its first line.
-run_id_of() { sed -n 's/.*run \([0-9a-f]\{12\}\) .*/\1/p' "$tmp/out" | head -n 1; }
 
 # -- runs to inspect -------------------------------------------------------------------------
 cd "$examples" || exit 1

@@ -8,12 +8,6 @@ set -u
 cp -r "$WEFT_SRC/tests/t/fixtures/faults" "$tmp/faults"
 cd "$tmp/faults" || exit 1
 
-store_query() {
-  python3 -c 'import sqlite3,sys
-c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for row in c.execute(sys.argv[2]): print("|".join("" if v is None else str(v) for v in row))' \
-    "$WEFT_HOME/weft.db" "$1"
-}
 # wait_for FILE: until the long_sleep op has started (5 s at most).
 wait_for() {
   for _ in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.05; done

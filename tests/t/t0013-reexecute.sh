@@ -9,14 +9,6 @@ cp -r "$WEFT_SRC/tests/t/fixtures/faults" "$tmp/faults"
 cd "$tmp/faults" || exit 1
 rm -f flag counted.count
 
-store_query() {
-  python3 -c 'import sqlite3,sys
-c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for row in c.execute(sys.argv[2]): print("|".join("" if v is None else str(v) for v in row))' \
-    "$WEFT_HOME/weft.db" "$1"
-}
-run_id_of() { sed -n 's/.*run \([0-9a-f]\{12\}\) .*/\1/p' "$tmp/out" | head -n 1; }
-
 expect_exit -m "the first run fails at 'double'" 1 "$WEFT_BIN" launch reexec -l .
 r1=$(run_id_of)
 check_eq "source ran once" 1 "$(wc -l < counted.count)"
