@@ -23,6 +23,13 @@ check_eq "five steps succeeded, one attempt each" "5" \
 check_eq "every step event is stored" "5|5|6" \
   "$(store_query "select sum(type='step_started'), sum(type='step_succeeded'), sum(type='step_output') from events where run_id='$id'")"
 
+# On a terminal (script(1) gives it one) the view is redrawn in place.
+expect_exit -m "launch on a terminal succeeds" 0 \
+  script -qec "$WEFT_BIN launch arithmetic -c arithmetic/run.yaml" /dev/null
+check_has "the terminal view moves the cursor up to redraw" $'\033[' "$out"
+check_has "the terminal view counts steps by state" "5 succeeded  0 running  0 waiting  0 failed" "$out"
+check_has "the terminal view ends with the result" "success in" "$out"
+
 expect_exit -m "--set overrides the run config" 0 \
   "$WEFT_BIN" launch arithmetic -c arithmetic/run.yaml --set ops.add_x.config.x=7 --quiet
 id=$(run_id_of)
