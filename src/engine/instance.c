@@ -51,13 +51,7 @@ char *weft_coordinator_id(void) {
   char host[256];
   host_name(host, sizeof host);
   long pid = (long)getpid();
-  struct weft_buf b;
-  weft_buf_init(&b);
-  if (weft_buf_addf(&b, "%s:%ld:%llu", host, pid, proc_start_time(pid))) {
-    weft_buf_release(&b);
-    return NULL;
-  }
-  return weft_buf_detach(&b, NULL);
+  return weft_str_printf("%s:%ld:%llu", host, pid, proc_start_time(pid));
 }
 
 int weft_coordinator_alive(const char *id) {
@@ -77,13 +71,7 @@ int weft_coordinator_alive(const char *id) {
 
 char *weft_instance_step_dir(const struct weft_instance *inst, const char *run_id,
                              const char *step, int attempt) {
-  struct weft_buf b;
-  weft_buf_init(&b);
-  if (weft_buf_addf(&b, "%s/%s/%s/%d", inst->runs_dir, run_id, step, attempt)) {
-    weft_buf_release(&b);
-    return NULL;
-  }
-  return weft_buf_detach(&b, NULL);
+  return weft_str_printf("%s/%s/%s/%d", inst->runs_dir, run_id, step, attempt);
 }
 
 static char *absolute_path(const char *path, weft_error *err) {

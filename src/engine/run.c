@@ -196,14 +196,8 @@ static void on_exec_started(void *data, void *user, long pid) {
   size_t i = (size_t)(uintptr_t)user - 1;
   const struct weft_plan_step *ps = &c->plan.steps[i];
   const char *dir = c->dirs[i];
-  char *out = NULL, *errp = NULL;
-  if (dir) {
-    size_t n = strlen(dir) + 16;
-    out = malloc(n);
-    errp = malloc(n);
-    if (out) snprintf(out, n, "%s/stdout.log", dir);
-    if (errp) snprintf(errp, n, "%s/stderr.log", dir);
-  }
+  char *out = dir ? weft_str_printf("%s/stdout.log", dir) : NULL;
+  char *errp = dir ? weft_str_printf("%s/stderr.log", dir) : NULL;
   coord_step_row(c, i, WEFT_STEP_RUNNING, pid, NULL);
   coord_event(c, ps->inv->name, "step_started",
               json_pack("{s:i, s:I, s:s?, s:s?, s:s?}", "attempt", ps->attempt, "pid",

@@ -18,26 +18,6 @@
  * and UI show them without opening the artifact. */
 #define INLINE_VALUE_MAX 4096
 
-static char *fmt(const char *f, const char *a, const char *b) {
-  struct weft_buf buf;
-  weft_buf_init(&buf);
-  if (weft_buf_addf(&buf, f, a, b)) {
-    weft_buf_release(&buf);
-    return NULL;
-  }
-  return weft_buf_detach(&buf, NULL);
-}
-
-static char *output_key(const char *run_id, const char *step, const char *output) {
-  struct weft_buf b;
-  weft_buf_init(&b);
-  if (weft_buf_addf(&b, "%s/%s/%s", run_id, step, output)) {
-    weft_buf_release(&b);
-    return NULL;
-  }
-  return weft_buf_detach(&b, NULL);
-}
-
 /* Fails step i before any process ran (its folder or inputs could not be
  * prepared, or the executor refused it). */
 static void fail_unstarted(struct coord *c, size_t i, const char *message) {
@@ -201,8 +181,8 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
   int rc = WEFT_OK;
   for (size_t k = 0; !rc && k < def->n_outputs; k++) {
     const struct weft_port *port = &def->outputs[k];
-    char *file = fmt("%s/outputs/%s", c->dirs[i], port->name);
-    char *key = output_key(c->run.id, ps->inv->name, port->name);
+    char *file = weft_str_printf("%s/outputs/%s", c->dirs[i], port->name);
+    char *key = weft_str_printf("%s/%s/%s", c->run.id, ps->inv->name, port->name);
     struct stat sb;
     json_t *set = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
     if (!file || !key) {
@@ -249,8 +229,8 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
 
 static json_t *finish_payload(struct coord *c, size_t i, const struct weft_step_result *res,
                               const char *message) {
-  char *out = fmt("%s/%s", c->dirs[i], "stdout.log");
-  char *errp = fmt("%s/%s", c->dirs[i], "stderr.log");
+  char *out = weft_str_printf("%s/stdout.log", c->dirs[i]);
+  char *errp = weft_str_printf("%s/stderr.log", c->dirs[i]);
   struct stat so, se;
   json_int_t so_n = out && !stat(out, &so) ? (json_int_t)so.st_size : 0;
   json_int_t se_n = errp && !stat(errp, &se) ? (json_int_t)se.st_size : 0;

@@ -1,8 +1,11 @@
 /* str.c: string helpers shared across layers.
- * Kept allocation-free except weft_str_dup, so they are safe in error paths. */
+ * Allocation-free except weft_str_dup and weft_str_printf, so the rest are
+ * safe in error paths. */
 #include "util/str.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +46,15 @@ const char *weft_str_suggest(const char *word, const char *const *candidates,
 }
 
 char *weft_str_dup(const char *s) { return s ? strdup(s) : NULL; }
+
+char *weft_str_printf(const char *fmt, ...) {
+  va_list ap;
+  char *s = NULL;
+  va_start(ap, fmt);
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  va_end(ap);
+  return s;
+}
 
 int weft_str_has_prefix(const char *s, const char *prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;

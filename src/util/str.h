@@ -13,6 +13,9 @@ const char *weft_str_suggest(const char *word, const char *const *candidates,
                              size_t n);
 /* strdup that accepts NULL (returns NULL). */
 char *weft_str_dup(const char *s);
+/* A new string formatted as by printf (caller frees); NULL when out of
+ * memory. */
+char *weft_str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int weft_str_has_prefix(const char *s, const char *prefix);
 int weft_str_has_suffix(const char *s, const char *suffix);
 /* A name usable for ops, jobs, outputs: [A-Za-z_][A-Za-z0-9_-]*. */
