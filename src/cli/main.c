@@ -11,6 +11,7 @@ const struct weft_cmd weft_cli_commands[] = {
     {"job", cmd_job, "list jobs, show a job (text, json, dot), check a run config"},
     {"launch", cmd_launch, "run a job on this machine, following its progress"},
     {"run", cmd_run, "list, inspect, follow, cancel and re-execute runs"},
+    {"instance", cmd_instance, "configure $WEFT_HOME: storage, artifacts, schema"},
     {NULL, NULL, NULL},
 };
 

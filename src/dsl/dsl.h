@@ -34,4 +34,26 @@ int weft_dsl_load_sources(const char *name, const char *path,
  * Returns WEFT_OK or WEFT_EINVALID. */
 int weft_dsl_parse_duration(const char *text, double *seconds);
 
+/* ---- the instance configuration ($WEFT_HOME/weft.yaml) ---- */
+
+/* What an instance is made of, resolved: both URLs are always set. */
+struct weft_instance_config {
+  char *storage_url;   /* "sqlite:/abs/weft.db" or "postgresql://..." */
+  char *artifacts_url; /* "file:/abs/artifacts" */
+};
+
+/* Parses weft.yaml text (file names it in diagnostics; text may be empty)
+ * for the instance at home (absolute): relative paths are taken from home,
+ * ${VAR} is replaced from the environment, what is left out gets the
+ * defaults (HOME/weft.db, HOME/artifacts). Returns WEFT_OK with *out filled
+ * (release with weft_instance_config_release), WEFT_EINVALID with every
+ * problem in diags, or WEFT_ENOMEM. */
+int weft_instance_config_parse(const char *home, const char *file, const char *text,
+                               size_t len, struct weft_instance_config *out,
+                               struct weft_diags *diags);
+void weft_instance_config_release(struct weft_instance_config *c);
+
+/* The commented default weft.yaml that `weft instance init` writes. */
+extern const char weft_instance_config_template[];
+
 #endif

@@ -23,12 +23,15 @@
 struct weft_instance {
   char *home;     /* absolute path */
   char *runs_dir; /* HOME/runs */
+  char *storage_url, *artifacts_url; /* from HOME/weft.yaml, or the defaults */
   struct weft_store *store;
   struct weft_artifacts *artifacts;
 };
 
 /* Opens (creating it when absent) the instance at home; NULL means
- * $WEFT_HOME, else ./.weft. Opening sweeps orphaned runs (below), so every
+ * $WEFT_HOME, else ./.weft. HOME/weft.yaml, when present, names the storage
+ * and artifact store (dsl.h: weft_instance_config_parse); an invalid one
+ * fails the open with every problem, as file:line:col lines, in err. Opening sweeps orphaned runs (below), so every
  * command that opens the instance repairs what a killed launcher left.
  * Free with weft_instance_close. */
 int weft_instance_open(const char *home, struct weft_instance **out, weft_error *err);

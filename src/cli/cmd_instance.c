@@ -1,0 +1,117 @@
+/* cmd_instance.c: `weft instance init | show | migrate`: the instance's
+ * configuration file ($WEFT_HOME/weft.yaml) and its storage schema. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "dsl/dsl.h"
+#include "engine/engine.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+static const char instance_usage[] =
+    "usage: weft instance init [--force]\n"
+    "       weft instance show\n"
+    "       weft instance migrate\n"
+    "\n"
+    "The instance is the folder $WEFT_HOME (default ./.weft): its weft.yaml says\n"
+    "which storage (sqlite or postgres) and artifact store it uses.\n"
+    "\n"
+    "  init     write a commented default weft.yaml (--force replaces one)\n"
+    "  show     print the resolved configuration (passwords masked)\n"
+    "  migrate  open the storage and apply its forward schema migrations\n";
+
+/* "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db". */
+static char *mask_password(const char *url) {
+  char *copy = weft_str_dup(url);
+  const char *scheme = copy ? strstr(copy, "://") : NULL;
+  char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  if (!at || !colon || colon > at) return copy;
+  *colon = '\0';
+  char *masked = weft_str_printf("%s:***%s", copy, at);
+  free(copy);
+  return masked;
+}
+
+static const char *home_dir(void) {
+  const char *h = getenv("WEFT_HOME");
+  return h && *h ? h : ".weft";
+}
+
+static int instance_init(int argc, char **argv) {
+  int force = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--force"))
+      force = 1;
+    else
+      return weft_cli_usage_error("instance init", "unexpected argument '%s'", argv[i]);
+  }
+  weft_error err = WEFT_ERROR_INIT;
+  char *file = weft_fs_join(home_dir(), "weft.yaml");
+  int rc = WEFT_EXIT_INVALID;
+  if (!file) goto done;
+  if (weft_fs_exists(file) && !force) {
+    fprintf(stderr, "weft instance init: %s exists (use --force to replace it)\n", file);
+    goto done;
+  }
+  if (weft_fs_mkdirs(home_dir(), &err) ||
+      weft_fs_write_atomic(file, weft_instance_config_template,
+                           strlen(weft_instance_config_template), 1, &err)) {
+    fprintf(stderr, "weft instance init: %s\n", err.msg);
+    goto done;
+  }
+  printf("wrote %s\n", file);
+  rc = WEFT_EXIT_OK;
+done:
+  free(file);
+  return rc;
+}
+
+/* show and migrate: both open the instance, which validates weft.yaml and
+ * applies the storage's forward migrations (refusing a newer schema). */
+static int instance_open_and_report(const char *cmd, int migrate) {
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_instance *inst = NULL;
+  if (weft_instance_open(NULL, &inst, &err)) {
+    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    return WEFT_EXIT_INVALID;
+  }
+  char *file = weft_fs_join(inst->home, "weft.yaml");
+  char *storage = mask_password(inst->storage_url);
+  if (migrate) {
+    printf("storage %s: schema up to date\n", storage ? storage : "?");
+  } else {
+    printf("home:       %s\n", inst->home);
+    printf("config:     %s%s\n", file ? file : "?",
+           file && weft_fs_exists(file) ? "" : " (absent: defaults)");
+    printf("storage:    %s\n", storage ? storage : "?");
+    printf("artifacts:  %s\n", inst->artifacts_url);
+  }
+  free(storage);
+  free(file);
+  weft_instance_close(inst);
+  return WEFT_EXIT_OK;
+}
+
+int cmd_instance(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(instance_usage, stderr);
+    return WEFT_EXIT_USAGE;
+  }
+  if (weft_cli_is_help(argv[1])) {
+    fputs(instance_usage, stdout);
+    return WEFT_EXIT_OK;
+  }
+  for (int i = 2; i < argc; i++)
+    if (weft_cli_is_help(argv[i])) {
+      fputs(instance_usage, stdout);
+      return WEFT_EXIT_OK;
+    }
+  if (!strcmp(argv[1], "init")) return instance_init(argc - 1, argv + 1);
+  if (argc > 2) return weft_cli_usage_error("instance", "unexpected argument '%s'", argv[2]);
+  if (!strcmp(argv[1], "show")) return instance_open_and_report("instance show", 0);
+  if (!strcmp(argv[1], "migrate")) return instance_open_and_report("instance migrate", 1);
+  return weft_cli_usage_error("instance", "unknown subcommand '%s' (init, show, migrate)",
+                              argv[1]);
+}

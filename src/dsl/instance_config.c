@@ -1,0 +1,207 @@
+/* instance_config.c: $WEFT_HOME/weft.yaml, which storage and artifact store an
+ * instance uses, with ${ENV_VAR} substitution so secrets stay out of files. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsl/dsl.h"
+#include "dsl/dsl_int.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+static const char *const top_keys[] = {"storage", "artifacts", NULL};
+static const char *const storage_keys[] = {"sqlite", "postgres", NULL};
+static const char *const sqlite_keys[] = {"path", NULL};
+static const char *const postgres_keys[] = {"url", NULL};
+static const char *const artifacts_keys[] = {"filesystem", NULL};
+static const char *const filesystem_keys[] = {"path", NULL};
+
+const char weft_instance_config_template[] =
+    "# weft instance configuration ($WEFT_HOME/weft.yaml).\n"
+    "# Values may use ${ENV_VAR} (and $$ for a literal $), so secrets can stay\n"
+    "# in the environment. Relative paths are relative to this folder.\n"
+    "\n"
+    "# Where runs, steps, events and state are stored: exactly one of\n"
+    "storage:\n"
+    "  sqlite:\n"
+    "    path: weft.db\n"
+    "  # postgres:\n"
+    "  #   url: postgresql://weft:${WEFT_PG_PASSWORD}@127.0.0.1:5432/weft\n"
+    "\n"
+    "# Where step outputs are kept (downstream inputs are read from here).\n"
+    "artifacts:\n"
+    "  filesystem:\n"
+    "    path: artifacts\n";
+
+void weft_instance_config_release(struct weft_instance_config *c) {
+  free(c->storage_url);
+  free(c->artifacts_url);
+  memset(c, 0, sizeof *c);
+}
+
+/* The scalar's text with ${VAR} replaced; an unset variable or a malformed
+ * reference is a diagnostic at the value. NULL (after a diagnostic, or when
+ * out of memory: *nomem set) on failure. */
+static char *substitute_env(struct weft_diags *d, const struct weft__ynode *n, int *nomem) {
+  const char *t = weft__ynode_text(n);
+  struct weft_buf b = WEFT_BUF_INIT;
+  for (const char *p = t; p && *p; p++) {
+    if (p[0] != '$') {
+      if (weft_buf_addc(&b, *p)) goto oom;
+      continue;
+    }
+    if (p[1] == '$') {
+      if (weft_buf_addc(&b, '$')) goto oom;
+      p++;
+      continue;
+    }
+    const char *end = p[1] == '{' ? strchr(p + 2, '}') : NULL;
+    if (!end || end == p + 2) {
+      weft__dsl_error(d, n->mark, "malformed variable reference in '%s': use ${NAME}, or $$ "
+                      "for a literal $", t);
+      goto fail;
+    }
+    char *name = strndup(p + 2, (size_t)(end - p - 2));
+    if (!name) goto oom;
+    const char *v = getenv(name);
+    if (!v) {
+      weft__dsl_error(d, n->mark, "environment variable '%s' is not set (used in '%s')",
+                      name, t);
+      free(name);
+      goto fail;
+    }
+    free(name);
+    if (weft_buf_adds(&b, v)) goto oom;
+    p = end;
+  }
+  return weft_buf_detach(&b, NULL);
+oom:
+  *nomem = 1;
+fail:
+  weft_buf_release(&b);
+  return NULL;
+}
+
+/* The one sub-mapping of a `kind: {...}` choice (storage, artifacts). */
+static const struct weft__ypair *one_choice(struct weft_diags *d, const struct weft__ynode *n,
+                                            const char *what, const char *const *keys) {
+  if (n->kind != WEFT__Y_MAP || n->u.map.n != 1) {
+    char choices[128] = "";
+    for (size_t i = 0; keys[i]; i++) {
+      strncat(choices, i ? " or " : "", sizeof choices - strlen(choices) - 1);
+      strncat(choices, keys[i], sizeof choices - strlen(choices) - 1);
+    }
+    weft__dsl_error(d, n->mark, "%s must name exactly one of %s, got %s", what, choices,
+                    weft__ynode_describe(n));
+    return NULL;
+  }
+  weft__dsl_check_keys(d, n, keys, what);
+  return &n->u.map.pairs[0];
+}
+
+/* A path setting: absolute, or relative to home. */
+static char *path_setting(struct weft_diags *d, const struct weft__ynode *map, const char *what,
+                          const char *const *keys, const char *home, int *nomem) {
+  if (map->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, map->mark, "%s must be a mapping with 'path', got %s", what,
+                    weft__ynode_describe(map));
+    return NULL;
+  }
+  weft__dsl_check_keys(d, map, keys, what);
+  const struct weft__ynode *p = weft__ymap_get(map, "path", NULL);
+  if (!p || p->kind != WEFT__Y_SCALAR || weft__ynode_is_null(p)) {
+    weft__dsl_error(d, p ? p->mark : map->mark, "%s needs a 'path' (a file or folder name)",
+                    what);
+    return NULL;
+  }
+  char *v = substitute_env(d, p, nomem);
+  if (!v) return NULL;
+  char *abs = v[0] == '/' ? weft_str_dup(v) : weft_fs_join(home, v);
+  free(v);
+  if (!abs) *nomem = 1;
+  return abs;
+}
+
+static void parse_storage(struct weft_diags *d, const struct weft__ynode *n, const char *home,
+                          struct weft_instance_config *c, int *nomem) {
+  const struct weft__ypair *choice = one_choice(d, n, "storage", storage_keys);
+  if (!choice) return;
+  const char *kind = choice->key->u.scalar.text;
+  if (!strcmp(kind, "sqlite")) {
+    char *path = path_setting(d, choice->value, "storage.sqlite", sqlite_keys, home, nomem);
+    if (path && !(c->storage_url = weft_str_printf("sqlite:%s", path))) *nomem = 1;
+    free(path);
+    return;
+  }
+  if (strcmp(kind, "postgres")) return; /* reported by the key check */
+  const struct weft__ynode *m = choice->value;
+  if (m->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, m->mark, "storage.postgres must be a mapping with 'url', got %s",
+                    weft__ynode_describe(m));
+    return;
+  }
+  weft__dsl_check_keys(d, m, postgres_keys, "storage.postgres");
+  const struct weft__ynode *u = weft__ymap_get(m, "url", NULL);
+  if (!u || u->kind != WEFT__Y_SCALAR || weft__ynode_is_null(u)) {
+    weft__dsl_error(d, u ? u->mark : m->mark,
+                    "storage.postgres needs a 'url' (postgresql://USER@HOST:PORT/DB)");
+    return;
+  }
+  char *url = substitute_env(d, u, nomem);
+  if (!url) return;
+  const char *rest = weft_str_has_prefix(url, "postgresql://") ? url + 13
+                     : weft_str_has_prefix(url, "postgres://") ? url + 11 : NULL;
+  if (!rest || !*rest || *rest == '/') {
+    weft__dsl_error(d, u->mark,
+                    "storage.postgres.url must look like postgresql://USER@HOST:PORT/DB, "
+                    "got '%s'", weft__ynode_text(u));
+    free(url);
+    return;
+  }
+  c->storage_url = url;
+}
+
+static void parse_artifacts(struct weft_diags *d, const struct weft__ynode *n, const char *home,
+                            struct weft_instance_config *c, int *nomem) {
+  const struct weft__ypair *choice = one_choice(d, n, "artifacts", artifacts_keys);
+  if (!choice || strcmp(choice->key->u.scalar.text, "filesystem")) return;
+  char *path = path_setting(d, choice->value, "artifacts.filesystem", filesystem_keys, home,
+                            nomem);
+  if (path && !(c->artifacts_url = weft_str_printf("file:%s", path))) *nomem = 1;
+  free(path);
+}
+
+int weft_instance_config_parse(const char *home, const char *file, const char *text,
+                               size_t len, struct weft_instance_config *out,
+                               struct weft_diags *d) {
+  struct weft__ydoc doc = WEFT__YDOC_INIT;
+  struct weft__ynode *root = NULL;
+  int nomem = 0;
+  size_t before = d->n;
+  memset(out, 0, sizeof *out);
+  int rc = weft__yaml_parse(&doc, file, text, len, &root, d);
+  if (rc == WEFT_ENOMEM) goto done;
+  if (root && !weft__ynode_is_null(root)) {
+    if (root->kind != WEFT__Y_MAP) {
+      weft__dsl_error(d, root->mark, "weft.yaml must be a mapping with 'storage' and "
+                      "'artifacts', got %s", weft__ynode_describe(root));
+    } else {
+      weft__dsl_check_keys(d, root, top_keys, "weft.yaml");
+      const struct weft__ynode *s = weft__ymap_get(root, "storage", NULL);
+      const struct weft__ynode *a = weft__ymap_get(root, "artifacts", NULL);
+      if (s && !weft__ynode_is_null(s)) parse_storage(d, s, home, out, &nomem);
+      if (a && !weft__ynode_is_null(a)) parse_artifacts(d, a, home, out, &nomem);
+    }
+  }
+  /* What the file leaves out keeps the defaults. */
+  if (!nomem && !out->storage_url && !(out->storage_url = weft_str_printf("sqlite:%s/weft.db", home)))
+    nomem = 1;
+  if (!nomem && !out->artifacts_url &&
+      !(out->artifacts_url = weft_str_printf("file:%s/artifacts", home)))
+    nomem = 1;
+  rc = nomem ? WEFT_ENOMEM : d->n > before ? WEFT_EINVALID : WEFT_OK;
+done:
+  weft__ydoc_release(&doc);
+  if (rc) weft_instance_config_release(out);
+  return rc;
+}

@@ -1,0 +1,88 @@
+/* test_dsl_instance_config.c: $WEFT_HOME/weft.yaml: defaults, both storage
+ * kinds, ${VAR} substitution, and every mistake reported with its position. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsl/dsl.h"
+#include "test.h"
+#include "test_dsl_fixture.h"
+
+static int parse(const char *text, struct weft_instance_config *c, struct weft_diags *d) {
+  return weft_instance_config_parse("/home/w", "weft.yaml", text, strlen(text), c, d);
+}
+
+TEST(defaults_when_empty) {
+  struct weft_instance_config c;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  ASSERT_EQ(parse("", &c, &d), WEFT_OK);
+  ASSERT_STR_EQ(c.storage_url, "sqlite:/home/w/weft.db");
+  ASSERT_STR_EQ(c.artifacts_url, "file:/home/w/artifacts");
+  weft_instance_config_release(&c);
+  /* The template `weft instance init` writes is valid and means the same. */
+  ASSERT_EQ(parse(weft_instance_config_template, &c, &d), WEFT_OK);
+  ASSERT_STR_EQ(c.storage_url, "sqlite:/home/w/weft.db");
+  ASSERT_STR_EQ(c.artifacts_url, "file:/home/w/artifacts");
+  weft_instance_config_release(&c);
+  ASSERT_EQ(d.n, 0);
+  return 0;
+}
+
+TEST(postgres_url_with_env) {
+  struct weft_instance_config c;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  setenv("WEFT_TEST_PW", "s3cret", 1);
+  ASSERT_EQ(parse("storage:\n  postgres:\n    url: postgresql://weft:${WEFT_TEST_PW}@db:5432/w$$x\n"
+                  "artifacts: {filesystem: {path: /data/art}}\n",
+                  &c, &d),
+            WEFT_OK);
+  ASSERT_STR_EQ(c.storage_url, "postgresql://weft:s3cret@db:5432/w$x");
+  ASSERT_STR_EQ(c.artifacts_url, "file:/data/art");
+  weft_instance_config_release(&c);
+  ASSERT_EQ(parse("storage: {sqlite: {path: state/w.db}}\n", &c, &d), WEFT_OK);
+  ASSERT_STR_EQ(c.storage_url, "sqlite:/home/w/state/w.db");
+  weft_instance_config_release(&c);
+  return 0;
+}
+
+TEST(every_mistake_at_once) {
+  struct weft_instance_config c;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  unsetenv("WEFT_TEST_UNSET");
+  ASSERT_EQ(parse("storage:\n"
+                  "  postgres: {url: 'mysql://x'}\n"
+                  "artifacts:\n"
+                  "  filesystem: {path: '${WEFT_TEST_UNSET}'}\n"
+                  "brokr: amqp://x\n",
+                  &c, &d),
+            WEFT_EINVALID);
+  char *all = fx_diags(&d);
+  ASSERT_CONTAINS(all, "weft.yaml:2:19: error: storage.postgres.url must look like "
+                       "postgresql://USER@HOST:PORT/DB, got 'mysql://x'");
+  ASSERT_CONTAINS(all, "weft.yaml:4:22: error: environment variable 'WEFT_TEST_UNSET' is not set");
+  ASSERT_CONTAINS(all, "weft.yaml:5:1: error: unknown key 'brokr' in weft.yaml");
+  free(all);
+  weft_diags_release(&d);
+  ASSERT_EQ(parse("storage: {sqlite: {path: a}, postgres: {url: 'postgresql://h/d'}}\n", &c, &d),
+            WEFT_EINVALID);
+  all = fx_diags(&d);
+  ASSERT_CONTAINS(all, "storage must name exactly one of sqlite or postgres");
+  free(all);
+  weft_diags_release(&d);
+  ASSERT_EQ(parse("storage: {sqlite: {}}\nartifacts: {s4: {}}\n", &c, &d), WEFT_EINVALID);
+  all = fx_diags(&d);
+  ASSERT_CONTAINS(all, "storage.sqlite needs a 'path'");
+  ASSERT_CONTAINS(all, "unknown key 's4' in artifacts");
+  free(all);
+  weft_diags_release(&d);
+  ASSERT_EQ(parse("storage: {postgres: {url: 'postgresql://${BAD'}}\n", &c, &d), WEFT_EINVALID);
+  all = fx_diags(&d);
+  ASSERT_CONTAINS(all, "malformed variable reference");
+  free(all);
+  weft_diags_release(&d);
+  ASSERT_EQ(parse("- a list\n", &c, &d), WEFT_EINVALID);
+  weft_diags_release(&d);
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(defaults_when_empty) TEST_ENTRY(postgres_url_with_env)
+              TEST_ENTRY(every_mistake_at_once))
