@@ -157,6 +157,7 @@ static size_t registry_n;
 static void registry_add_builtins_locked(void) {
   if (registry_n) return;
   registry[registry_n++] = &weft__store_sqlite_methods;
+  registry[registry_n++] = &weft__store_pg_methods;
 }
 
 int weft_store_register(const struct weft_store_methods *m) {

@@ -1,5 +1,5 @@
 /* store_int.h: declarations shared by the files of src/store only: the
- * built-in backends and the SQLite schema (its migrations, for tests). */
+ * built-in backends and their schemas (the migrations, for tests). */
 #ifndef WEFT_STORE_STORE_INT_H
 #define WEFT_STORE_STORE_INT_H
 
@@ -16,5 +16,11 @@ extern const struct weft_store_methods weft__store_sqlite_methods;
  * migrations never change; a schema change is a new entry at the end. */
 extern const char *const weft__sqlite_migrations[];
 extern const int weft__sqlite_migration_count;
+
+/* The PostgreSQL backend (store_pg.c) and its schema (store_pg_schema.c),
+ * with the same versions as SQLite's. */
+extern const struct weft_store_methods weft__store_pg_methods;
+extern const char *const weft__pg_migrations[];
+extern const int weft__pg_migration_count;
 
 #endif

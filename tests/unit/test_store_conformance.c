@@ -4,7 +4,10 @@
  * Cases receive only a URL and open their own stores (forked children open
  * their own connections). They never assume an empty database: every case
  * uses fresh run ids, job names and keys, so a shared postgres database
- * works as well as a fresh sqlite file. */
+ * works as well as a fresh sqlite file. The migration cases ask the backend
+ * for a database of their own (a new file; a new postgres schema). */
+#include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_int.h"
 #include "test.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -25,7 +29,15 @@ struct backend {
   const char *name;
   int (*setup)(char *url, size_t len); /* 0, SKIP, or 1 on failure */
   void (*teardown)(void);
+  /* A database of the case's own at schema version (0: empty) holding,
+   * from version 1 on, the finished run "old000000001"; 0 or 1. */
+  int (*fresh_db)(int version, char *url, size_t len);
+  const int *latest; /* the schema version this weft writes */
+  /* The database's recorded schema version(s): max and row count. */
+  int (*schema_version)(const char *url, int *max, int *rows);
 };
+
+#define OLD_RUN "old000000001"
 
 static char sqlite_dir[64];
 
@@ -38,6 +50,46 @@ static int sqlite_setup(char *url, size_t len) {
 
 static void sqlite_teardown(void) { weft_fs_remove_tree(sqlite_dir, NULL); }
 
+static int sqlite_exec(const char *path, const char *sql) {
+  sqlite3 *h = NULL;
+  int rc = sqlite3_open(path, &h);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK) fprintf(stderr, "# sqlite: %s\n", sqlite3_errmsg(h));
+  sqlite3_close(h);
+  return rc != SQLITE_OK;
+}
+
+static int sqlite_fresh_db(int version, char *url, size_t len) {
+  static int n;
+  char path[128];
+  snprintf(path, sizeof path, "%s/fresh%d.db", sqlite_dir, ++n);
+  snprintf(url, len, "sqlite:%s", path);
+  for (int v = 0; v < version; v++)
+    if (sqlite_exec(path, weft__sqlite_migrations[v])) return 1;
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO schema_version VALUES (%d); INSERT INTO runs (id, job, status, "
+           "created_ms) VALUES ('" OLD_RUN "', 'etl', 'success', 5)",
+           version);
+  return version ? sqlite_exec(path, sql) : 0;
+}
+
+static int sqlite_schema_version(const char *url, int *max, int *rows) {
+  sqlite3 *h = NULL;
+  sqlite3_stmt *st = NULL;
+  int ok = sqlite3_open(url + strlen("sqlite:"), &h) == SQLITE_OK &&
+           sqlite3_prepare_v2(h, "SELECT max(version), count(*) FROM schema_version", -1,
+                              &st, NULL) == SQLITE_OK &&
+           sqlite3_step(st) == SQLITE_ROW;
+  if (ok) {
+    *max = sqlite3_column_int(st, 0);
+    *rows = sqlite3_column_int(st, 1);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return !ok;
+}
+
 static int pg_setup(char *url, size_t len) {
   const char *env = getenv("WEFT_TEST_PG_URL");
   if (!env || !*env) return SKIP;
@@ -45,10 +97,71 @@ static int pg_setup(char *url, size_t len) {
   return 0;
 }
 
-static void pg_teardown(void) {}
+static char pg_schema[32]; /* made by pg_fresh_db, dropped by teardown */
 
-static const struct backend sqlite_backend = {"sqlite", sqlite_setup, sqlite_teardown};
-static const struct backend pg_backend = {"postgres", pg_setup, pg_teardown};
+/* Runs sql on url with libpq; the first value of the first row into
+ * first (when given). Non-zero on failure. */
+static int pg_exec(const char *url, const char *sql, char *first, size_t len) {
+  PGconn *c = PQconnectdb(url);
+  PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+  ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  int failed = t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK;
+  if (failed)
+    fprintf(stderr, "# postgres: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  else if (first)
+    snprintf(first, len, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+  PQclear(r);
+  PQfinish(c);
+  return failed;
+}
+
+static void pg_teardown(void) {
+  char sql[96];
+  if (!pg_schema[0]) return;
+  snprintf(sql, sizeof sql, "SET client_min_messages = warning; DROP SCHEMA %s CASCADE",
+           pg_schema);
+  pg_exec(getenv("WEFT_TEST_PG_URL"), sql, NULL, 0);
+  pg_schema[0] = 0;
+}
+
+/* A new schema, made the URL's search_path: an empty database to weft. */
+static int pg_fresh_db(int version, char *url, size_t len) {
+  const char *base = getenv("WEFT_TEST_PG_URL");
+  char *id = weft_store_new_run_id(), sql[256];
+  if (!id) return 1;
+  snprintf(pg_schema, sizeof pg_schema, "wc_%s", id);
+  free(id);
+  snprintf(sql, sizeof sql, "CREATE SCHEMA %s", pg_schema);
+  if (pg_exec(base, sql, NULL, 0)) return 1;
+  snprintf(url, len, "%s%coptions=-csearch_path%%3D%s", base, strchr(base, '?') ? '&' : '?',
+           pg_schema);
+  for (int v = 0; v < version; v++)
+    if (pg_exec(url, weft__pg_migrations[v], NULL, 0)) return 1;
+  snprintf(sql, sizeof sql,
+           "INSERT INTO schema_version VALUES (%d); INSERT INTO runs (id, job, status, "
+           "created_ms) VALUES ('" OLD_RUN "', 'etl', 'success', 5)",
+           version);
+  return version ? pg_exec(url, sql, NULL, 0) : 0;
+}
+
+static int pg_schema_version(const char *url, int *max, int *rows) {
+  char v[32];
+  if (pg_exec(url, "SELECT max(version) FROM schema_version", v, sizeof v)) return 1;
+  *max = atoi(v);
+  if (pg_exec(url, "SELECT count(*) FROM schema_version", v, sizeof v)) return 1;
+  *rows = atoi(v);
+  return 0;
+}
+
+static const struct backend sqlite_backend = {
+    "sqlite",        sqlite_setup, sqlite_teardown, sqlite_fresh_db,
+    &weft__sqlite_migration_count, sqlite_schema_version};
+static const struct backend pg_backend = {
+    "postgres", pg_setup, pg_teardown, pg_fresh_db, &weft__pg_migration_count,
+    pg_schema_version};
+
+/* The backend of the case running now (each case runs in its own process). */
+static const struct backend *current;
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -750,6 +863,103 @@ static int case_concurrent_append(const char *url) {
   return 0;
 }
 
+/* A new database: opening creates the whole schema, once; a second open
+ * changes nothing. */
+static int case_migrate_empty(const char *url) {
+  char fresh[1024];
+  int max = 0, rows = 0;
+  ASSERT_EQ(current->fresh_db(0, fresh, sizeof fresh), 0);
+  struct weft_store *s = open_store(fresh);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  char *run = make_run(s, "fresh", NULL, WEFT_RUN_QUEUED, 0);
+  ASSERT(run);
+  ASSERT_EQ(append_one(s, run, NULL, "run_queued", NULL, NULL), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(s, "k", "v", &err), WEFT_OK);
+  weft_store_close(s);
+  ASSERT_EQ(current->schema_version(fresh, &max, &rows), 0);
+  ASSERT_EQ(max, *current->latest);
+  ASSERT_EQ(rows, 1);
+  ASSERT((s = open_store(fresh)));
+  struct weft_run_row r = {0};
+  ASSERT_EQ(weft_store_run_get(s, run, &r, &err), WEFT_OK);
+  weft_run_row_release(&r);
+  weft_store_close(s);
+  ASSERT_EQ(current->schema_version(fresh, &max, &rows), 0);
+  ASSERT_EQ(rows, 1);
+  free(run);
+  return 0;
+}
+
+/* A database of the previous schema version, with a run in it: opening
+ * migrates it forward and keeps the run, which then takes new events. */
+static int case_migrate_previous(const char *url) {
+  char fresh[1024];
+  int max = 0, rows = 0;
+  ASSERT(*current->latest >= 2);
+  ASSERT_EQ(current->fresh_db(*current->latest - 1, fresh, sizeof fresh), 0);
+  struct weft_store *s = open_store(fresh);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_run_row r = {0};
+  ASSERT_EQ(weft_store_run_get(s, OLD_RUN, &r, &err), WEFT_OK);
+  ASSERT_STR_EQ(r.job, "etl");
+  ASSERT_EQ(r.status, WEFT_RUN_SUCCESS);
+  ASSERT_EQ(r.created_ms, 5);
+  weft_run_row_release(&r);
+  int64_t id = 0;
+  ASSERT_EQ(append_one(s, OLD_RUN, NULL, "log", NULL, &id), WEFT_OK);
+  ASSERT(id > 0);
+  weft_store_close(s);
+  ASSERT_EQ(current->schema_version(fresh, &max, &rows), 0);
+  ASSERT_EQ(max, *current->latest);
+  ASSERT_EQ(rows, 1);
+  return 0;
+}
+
+/* Read-modify-write inside begin/commit from several processes: a write
+ * transaction holds off every other writer from its begin (SQLite's BEGIN
+ * IMMEDIATE, postgres's write lock), so no increment is lost, none fails. */
+static int case_transactions_serialize(const char *url) {
+  char *key = unique("rmw");
+  struct weft_store *s = open_store(url);
+  ASSERT(s && key);
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_store_kv_set(s, key, "0", &err), WEFT_OK);
+  enum { PROCS = 4, EACH = 50 };
+  pid_t pids[PROCS];
+  fflush(NULL);
+  for (int p = 0; p < PROCS; p++) {
+    pids[p] = fork();
+    ASSERT(pids[p] >= 0);
+    if (pids[p] == 0) {
+      struct weft_store *c = open_store(url);
+      weft_error cerr = WEFT_ERROR_INIT;
+      int failed = !c;
+      for (int i = 0; i < EACH && !failed; i++) {
+        char *cur = NULL, next[32];
+        failed = weft_store_begin(c, &cerr) || weft_store_kv_get(c, key, &cur, &cerr);
+        if (!failed) {
+          snprintf(next, sizeof next, "%d", atoi(cur) + 1);
+          failed = weft_store_kv_set(c, key, next, &cerr) || weft_store_commit(c, &cerr);
+        }
+        free(cur);
+      }
+      if (failed) fprintf(stderr, "# child %d: %s\n", p, cerr.msg);
+      weft_store_close(c);
+      _exit(failed);
+    }
+  }
+  ASSERT_EQ(wait_children(pids, PROCS), 0);
+  char *v = NULL;
+  ASSERT_EQ(weft_store_kv_get(s, key, &v, &err), WEFT_OK);
+  ASSERT_EQ(atoi(v), PROCS * EACH);
+  free(v);
+  free(key);
+  weft_store_close(s);
+  return 0;
+}
+
 /* ---- the table --------------------------------------------------------------------- */
 
 #define CASES(X)            \
@@ -764,7 +974,10 @@ static int case_concurrent_append(const char *url) {
   X(kv)                     \
   X(kv_compare_set_race)    \
   X(transactions)           \
-  X(concurrent_append)
+  X(transactions_serialize) \
+  X(concurrent_append)      \
+  X(migrate_empty)          \
+  X(migrate_previous)
 
 static int run_case(const struct backend *b, const char *name,
                     int (*fn)(const char *url)) {
@@ -778,6 +991,7 @@ static int run_case(const struct backend *b, const char *name,
     fprintf(stderr, "# %s/%s: backend setup failed\n", b->name, name);
     return 1;
   }
+  current = b;
   rc = fn(url);
   b->teardown();
   return rc;

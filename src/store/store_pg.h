@@ -1,0 +1,159 @@
+/* store_pg.h: the PostgreSQL backend's private state, shared by its files:
+ * store_pg.c (open, schema), store_pg_conn.c (statements, transactions,
+ * reconnection, the replay journal, LISTEN/NOTIFY), store_pg_rows.c (data
+ * methods) and store_pg_schema.c (migrations). */
+#ifndef WEFT_STORE_STORE_PG_H
+#define WEFT_STORE_STORE_PG_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Statements prepared once per connection (on first use) and reused; the SQL
+ * texts are in store_pg_conn.c, same order. The run list has one statement
+ * per combination of filters (WEFT__PG_RUN_LIST + a mask of RL_* bits), so
+ * each is a plain indexed query rather than "($1 IS NULL OR ...)". */
+enum weft__pg_stmt {
+  WEFT__PG_RUN_INSERT,
+  WEFT__PG_RUN_UPDATE,
+  WEFT__PG_RUN_GET,
+  WEFT__PG_RUN_CREATED,
+  WEFT__PG_RUN_COUNT,
+  WEFT__PG_STEP_PUT,
+  WEFT__PG_STEP_LIST,
+  WEFT__PG_EVENT_APPEND,
+  WEFT__PG_EVENT_APPEND_IDS, /* replay only: the same events with their first ids */
+  WEFT__PG_EVENT_SEQ_RAISE,  /* replay only: keeps the id sequence past reused ids */
+  WEFT__PG_EVENT_READ_ALL,
+  WEFT__PG_EVENT_READ_RUN,
+  WEFT__PG_EVENT_READ_STEP,
+  WEFT__PG_EVENT_READ_RUN_STEP,
+  WEFT__PG_EVENT_MAX,
+  WEFT__PG_KV_GET,
+  WEFT__PG_KV_SET,
+  WEFT__PG_KV_DELETE,
+  WEFT__PG_KV_INSERT_NEW,
+  WEFT__PG_KV_SWAP,
+  WEFT__PG_TOKEN_GET,
+  WEFT__PG_TOKEN_PUT,
+  WEFT__PG_RUN_LIST, /* + mask, 16 statements */
+  WEFT__PG__COUNT = WEFT__PG_RUN_LIST + 16
+};
+
+/* Filter bits of the run list statements. */
+#define WEFT__PG_RL_JOB 1
+#define WEFT__PG_RL_LOCATION 2
+#define WEFT__PG_RL_STATUS 4
+#define WEFT__PG_RL_BEFORE 8
+
+/* The columns every run query selects, in the order weft__pg_read_run reads. */
+#define WEFT__PG_RUN_COLUMNS                                                  \
+  "id, job, location, status, run_config, tags, parent_run_id, root_run_id, " \
+  "code_version, message, created_ms, started_ms, ended_ms, coordinator, "    \
+  "heartbeat_ms"
+
+/* One statement run inside the open transaction, kept so the transaction can
+ * be replayed on a new connection (store_pg_conn.c explains the scheme). */
+struct weft__pg_op {
+  int stmt;
+  int n_params;
+  char **params;    /* copies; NULL entries are SQL NULLs */
+  uint64_t digest;  /* of the result the caller was given */
+  int64_t *ids;     /* event appends: the ids handed out, ascending */
+  size_t n_ids;
+};
+
+struct weft__pg_store {
+  struct weft_store base; /* first: the wrappers see only this */
+  PGconn *conn;           /* NULL while disconnected */
+  char *url;              /* as given, to reconnect */
+  char *where;            /* "postgres HOST:PORT/DB", for messages (no password) */
+  char client[32];        /* random id of this handle, its row in tx_tokens */
+  unsigned char prepared[WEFT__PG__COUNT]; /* on the current connection */
+  char *run_list_sql[16]; /* built on first use */
+
+  /* The write transaction, explicit (xBegin) or implicit (one data call). */
+  int tx_open;
+  int tx_failed;    /* a statement failed: postgres aborted the transaction */
+  int tx_notify;    /* it appended events: NOTIFY listeners at commit */
+  int64_t tx_seq;   /* its number, written to tx_tokens inside it */
+  struct weft__pg_op *journal;
+  size_t n_journal, cap_journal;
+  PGresult *replayed_last; /* result of the last statement of the last replay */
+  int commit_hook;  /* tests: WEFT__PG_HOOK_* for the next commit */
+};
+
+/* Test hooks for the "COMMIT outcome unknown" case: the next commit drops the
+ * connection before sending COMMIT, or after COMMIT succeeded but before the
+ * answer is used, exactly as a crash of the link at that moment would. */
+#define WEFT__PG_HOOK_DROP_BEFORE_COMMIT 1
+#define WEFT__PG_HOOK_DROP_AFTER_COMMIT 2
+void weft__pg_test_commit_hook(struct weft_store *s, int hook);
+/* Tests: closes the connection as a network failure would (the store
+ * notices at its next statement). */
+void weft__pg_test_drop_connection(struct weft_store *s);
+
+/* ---- store_pg_conn.c ------------------------------------------------------ */
+
+/* Fills err with "postgres HOST:PORT/DB: OP: server message" and returns
+ * the weft code (ECONFLICT for unique violations, ESTORE otherwise). */
+int weft__pg_error(struct weft__pg_store *p, weft_error *err, const PGresult *res,
+                   const char *op_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Connects to p->url (one attempt) and prepares the session. */
+int weft__pg_connect(struct weft__pg_store *p, weft_error *err);
+void weft__pg_disconnect(struct weft__pg_store *p);
+
+/* Runs statement id with text params. Outside a transaction it is a read:
+ * on a lost connection it reconnects (bounded backoff) and runs it again.
+ * Inside one it is journaled; a lost connection reconnects and replays the
+ * journal before running it. *out is a TUPLES_OK/COMMAND_OK result. */
+int weft__pg_exec(struct weft__pg_store *p, int id, int n, const char *const *params,
+                  PGresult **out, const char *op, weft_error *err);
+
+/* Write transactions. write_begin opens an implicit one when no explicit
+ * one is open (*implicit = 1); write_end commits or rolls it back. When the
+ * commit had to replay the statement, *res is replaced by the new result. */
+int weft__pg_write_begin(struct weft__pg_store *p, int *implicit, weft_error *err);
+int weft__pg_write_end(struct weft__pg_store *p, int implicit, int rc, PGresult **res,
+                       weft_error *err);
+
+int weft__pg_tx_begin(struct weft__pg_store *p, weft_error *err);
+int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err);
+void weft__pg_tx_rollback(struct weft__pg_store *p);
+void weft__pg_journal_clear(struct weft__pg_store *p);
+
+/* Waits for an event id > after_id with LISTEN/NOTIFY. */
+int weft__pg_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
+                        weft_error *err);
+
+/* ---- store_pg_rows.c ------------------------------------------------------- */
+/* (the method table's data slots, then a helper for store_pg_conn.c) */
+
+int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+int weft__pg_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
+                     weft_error *err);
+int weft__pg_run_list(struct weft_store *s, const struct weft_run_filter *f,
+                      struct weft_run_list *out, weft_error *err);
+int weft__pg_run_count(struct weft_store *s, int64_t counts[], weft_error *err);
+int weft__pg_step_put(struct weft_store *s, const struct weft_step_row *st, weft_error *err);
+int weft__pg_step_list(struct weft_store *s, const char *run_id, struct weft_step_list *out,
+                       weft_error *err);
+int weft__pg_event_append(struct weft_store *s, struct weft_event_row *ev, size_t n,
+                          weft_error *err);
+int weft__pg_event_read(struct weft_store *s, const struct weft_event_filter *f,
+                        struct weft_event_list *out, weft_error *err);
+int weft__pg_kv_get(struct weft_store *s, const char *key, char **value, weft_error *err);
+int weft__pg_kv_set(struct weft_store *s, const char *key, const char *value,
+                    weft_error *err);
+int weft__pg_kv_delete(struct weft_store *s, const char *key, weft_error *err);
+int weft__pg_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
+                            const char *value, weft_error *err);
+
+/* Text-array literal ('{"a",NULL}') of n strings; caller frees. NULL when
+ * out of memory. */
+char *weft__pg_text_array(const char *const *v, size_t n);
+
+#endif

@@ -1,0 +1,478 @@
+/* store_pg_rows.c: the PostgreSQL backend's data methods: runs, steps, the
+ * event log (append, read) and key/value state, with the same results and
+ * error codes as SQLite's (store_sqlite_rows.c).
+ *
+ * Reads go through weft__pg_exec alone; every write is wrapped in
+ * weft__pg_write_begin/end, which gives a lone call its own write
+ * transaction (with the same exactly-once protection as an explicit one).
+ * No statement is written to fail on an expected condition (a duplicate id,
+ * a missing run): postgres aborts the whole transaction on any error, SQLite
+ * does not, so these come back as "no row changed" instead. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_pg.h"
+#include "util/buf.h"
+#include "util/clock.h"
+
+#define P(s) ((struct weft__pg_store *)(s))
+
+/* A decimal int64 in a caller's buffer, for a text parameter. */
+static const char *i64(char buf[24], int64_t v) {
+  snprintf(buf, 24, "%lld", (long long)v);
+  return buf;
+}
+
+static int64_t get_i64(const PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* Copies a text column (NULL stays NULL); non-zero when out of memory. */
+static int get_dup(const PGresult *r, int row, int col, char **out) {
+  *out = NULL;
+  if (PQgetisnull(r, row, col)) return 0;
+  *out = strdup(PQgetvalue(r, row, col));
+  return *out == NULL;
+}
+
+static int changed_rows(const PGresult *r) { return atoi(PQcmdTuples((PGresult *)r)); }
+
+/* Grows a list array by one zeroed slot; NULL when out of memory. */
+static void *list_push(void **v, size_t *n, size_t elem) {
+  if (*n == 0 || (*n >= 8 && (*n & (*n - 1)) == 0)) {
+    size_t cap = *n ? *n * 2 : 8;
+    void *g = realloc(*v, cap * elem);
+    if (!g) return NULL;
+    *v = g;
+  }
+  void *slot = (char *)*v + *n * elem;
+  memset(slot, 0, elem);
+  (*n)++;
+  return slot;
+}
+
+static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {
+  return weft_error_set(err, WEFT_ENOMEM, "%s: %s: out of memory", p->where, op);
+}
+
+/* ---- runs ------------------------------------------------------------------- */
+
+static int read_run(struct weft__pg_store *p, const PGresult *r, int row,
+                    struct weft_run_row *out, weft_error *err) {
+  memset(out, 0, sizeof *out);
+  if (get_dup(r, row, 0, &out->id) || get_dup(r, row, 1, &out->job) ||
+      get_dup(r, row, 2, &out->location) || get_dup(r, row, 4, &out->run_config) ||
+      get_dup(r, row, 5, &out->tags) || get_dup(r, row, 6, &out->parent_run_id) ||
+      get_dup(r, row, 7, &out->root_run_id) || get_dup(r, row, 8, &out->code_version) ||
+      get_dup(r, row, 9, &out->message) || get_dup(r, row, 13, &out->coordinator)) {
+    weft_run_row_release(out);
+    return nomem(p, err, "reading a run");
+  }
+  out->created_ms = get_i64(r, row, 10);
+  out->started_ms = get_i64(r, row, 11);
+  out->ended_ms = get_i64(r, row, 12);
+  out->heartbeat_ms = get_i64(r, row, 14);
+  const char *status = PQgetvalue(r, row, 3);
+  if (weft_run_status_parse(status, &out->status)) {
+    int rc = weft_error_set(err, WEFT_ESTORE, "%s: run %s has unknown status '%s'", p->where,
+                            out->id ? out->id : "?", status);
+    weft_run_row_release(out);
+    return rc;
+  }
+  return WEFT_OK;
+}
+
+int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err) {
+  char created[24], started[24], ended[24], hb[24];
+  const char *params[15] = {
+      r->id,          r->job,
+      r->location,    weft_run_status_name(r->status),
+      r->run_config ? r->run_config : "{}",
+      r->tags ? r->tags : "{}",
+      r->parent_run_id,
+      r->root_run_id ? r->root_run_id : r->id,
+      r->code_version, r->message,
+      i64(created, r->created_ms ? r->created_ms : weft_clock_wall_ms()),
+      i64(started, r->started_ms), i64(ended, r->ended_ms), r->coordinator,
+      i64(hb, r->heartbeat_ms)};
+  PGresult *res = NULL;
+  int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
+  if (rc) return rc;
+  rc = weft__pg_exec(P(s), WEFT__PG_RUN_INSERT, 15, params, &res, "run create", err);
+  if (!rc && changed_rows(res) == 0) {
+    rc = weft_error_set(err, WEFT_ECONFLICT, "%s: run create: run %s already exists",
+                        P(s)->where, r->id);
+  }
+  rc = weft__pg_write_end(P(s), implicit, rc, &res, err);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err) {
+  char started[24], ended[24], hb[24];
+  const char *params[7] = {r->id,
+                           weft_run_status_name(r->status),
+                           r->message,
+                           i64(started, r->started_ms),
+                           i64(ended, r->ended_ms),
+                           r->coordinator,
+                           i64(hb, r->heartbeat_ms)};
+  PGresult *res = NULL;
+  int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
+  if (rc) return rc;
+  rc = weft__pg_exec(P(s), WEFT__PG_RUN_UPDATE, 7, params, &res, "run update", err);
+  if (!rc && changed_rows(res) == 0)
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "run update: no run %s", r->id);
+  rc = weft__pg_write_end(P(s), implicit, rc, &res, err);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
+                     weft_error *err) {
+  PGresult *res = NULL;
+  const char *params[1] = {id};
+  int rc = weft__pg_exec(P(s), WEFT__PG_RUN_GET, 1, params, &res, "run get", err);
+  if (rc) return rc;
+  if (PQntuples(res) == 0)
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "no run %s", id);
+  else
+    rc = read_run(P(s), res, 0, out, err);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_run_list(struct weft_store *s, const struct weft_run_filter *f,
+                      struct weft_run_list *out, weft_error *err) {
+  const char *params[6];
+  char created[24], limit[24], *statuses = NULL;
+  const char *names[WEFT_RUN__COUNT];
+  PGresult *res = NULL;
+  int n = 0, mask = 0, rc = WEFT_OK;
+  if (f->before_id) {
+    const char *cp[1] = {f->before_id};
+    if ((rc = weft__pg_exec(P(s), WEFT__PG_RUN_CREATED, 1, cp, &res, "run list", err)))
+      goto done;
+    if (PQntuples(res) == 0) {
+      rc = weft_error_set(err, WEFT_ENOTFOUND, "run list: cursor run %s does not exist",
+                          f->before_id);
+      goto done;
+    }
+    i64(created, get_i64(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+  }
+  if (f->job) {
+    mask |= WEFT__PG_RL_JOB;
+    params[n++] = f->job;
+  }
+  if (f->location) {
+    mask |= WEFT__PG_RL_LOCATION;
+    params[n++] = f->location;
+  }
+  if (f->status_mask) {
+    size_t k = 0;
+    for (int i = 0; i < WEFT_RUN__COUNT; i++)
+      if (f->status_mask & (1 << i)) names[k++] = weft_run_status_name((enum weft_run_status)i);
+    if (!(statuses = weft__pg_text_array(names, k))) {
+      rc = nomem(P(s), err, "run list");
+      goto done;
+    }
+    mask |= WEFT__PG_RL_STATUS;
+    params[n++] = statuses;
+  }
+  if (f->before_id) {
+    mask |= WEFT__PG_RL_BEFORE;
+    params[n++] = created;
+    params[n++] = f->before_id;
+  }
+  params[n++] = i64(limit, f->limit > 0 ? f->limit : 50);
+  if ((rc = weft__pg_exec(P(s), WEFT__PG_RUN_LIST + mask, n, params, &res, "run list", err)))
+    goto done;
+  for (int i = 0; i < PQntuples(res); i++) {
+    struct weft_run_row *r = list_push((void **)&out->v, &out->n, sizeof *r);
+    if (!r) {
+      rc = nomem(P(s), err, "run list");
+      goto done;
+    }
+    if ((rc = read_run(P(s), res, i, r, err))) goto done;
+  }
+done:
+  PQclear(res);
+  free(statuses);
+  if (rc) weft_run_list_release(out);
+  return rc;
+}
+
+int weft__pg_run_count(struct weft_store *s, int64_t counts[], weft_error *err) {
+  PGresult *res = NULL;
+  int rc = weft__pg_exec(P(s), WEFT__PG_RUN_COUNT, 0, NULL, &res, "run count", err);
+  if (rc) return rc;
+  for (int i = 0; i < PQntuples(res) && !rc; i++) {
+    enum weft_run_status status;
+    const char *name = PQgetvalue(res, i, 0);
+    if (weft_run_status_parse(name, &status))
+      rc = weft_error_set(err, WEFT_ESTORE, "%s: run count: unknown status '%s'",
+                          P(s)->where, name);
+    else
+      counts[status] = get_i64(res, i, 1);
+  }
+  PQclear(res);
+  return rc;
+}
+
+/* ---- steps ------------------------------------------------------------------------ */
+
+int weft__pg_step_put(struct weft_store *s, const struct weft_step_row *st, weft_error *err) {
+  char attempt[24], started[24], ended[24], pid[24];
+  const char *params[9] = {st->run_id,
+                           st->step,
+                           i64(attempt, st->attempt),
+                           weft_step_status_name(st->status),
+                           i64(started, st->started_ms),
+                           i64(ended, st->ended_ms),
+                           i64(pid, st->pid),
+                           st->message,
+                           st->worker};
+  PGresult *res = NULL;
+  int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
+  if (rc) return rc;
+  rc = weft__pg_exec(P(s), WEFT__PG_STEP_PUT, 9, params, &res, "step put", err);
+  if (!rc && PQntuples(res) == 0) {
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "step put %s#%d: no run %s", st->step,
+                        st->attempt, st->run_id);
+  }
+  rc = weft__pg_write_end(P(s), implicit, rc, &res, err);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_step_list(struct weft_store *s, const char *run_id, struct weft_step_list *out,
+                       weft_error *err) {
+  PGresult *res = NULL;
+  const char *params[1] = {run_id};
+  int rc = weft__pg_exec(P(s), WEFT__PG_STEP_LIST, 1, params, &res, "step list", err);
+  if (rc) return rc;
+  for (int i = 0; i < PQntuples(res) && !rc; i++) {
+    struct weft_step_row *r = list_push((void **)&out->v, &out->n, sizeof *r);
+    if (!r || get_dup(res, i, 0, &r->run_id) || get_dup(res, i, 1, &r->step) ||
+        get_dup(res, i, 7, &r->message) || get_dup(res, i, 8, &r->worker)) {
+      rc = nomem(P(s), err, "step list");
+      break;
+    }
+    r->attempt = (int)get_i64(res, i, 2);
+    r->started_ms = get_i64(res, i, 4);
+    r->ended_ms = get_i64(res, i, 5);
+    r->pid = (int)get_i64(res, i, 6);
+    if (weft_step_status_parse(PQgetvalue(res, i, 3), &r->status)) {
+      rc = weft_error_set(err, WEFT_ESTORE, "%s: step %s/%s has unknown status '%s'",
+                          P(s)->where, r->run_id, r->step, PQgetvalue(res, i, 3));
+    }
+  }
+  PQclear(res);
+  if (rc) weft_step_list_release(out);
+  return rc;
+}
+
+/* ---- events ------------------------------------------------------------------------- */
+
+/* The five column arrays of a batch (run_id, step, type, ts_ms, payload). */
+static int event_arrays(struct weft_event_row *ev, size_t n, char *arrays[5]) {
+  const char **col = calloc(n, sizeof *col);
+  char(*ts)[24] = malloc(n * sizeof *ts);
+  int64_t now = weft_clock_wall_ms();
+  int rc = WEFT_OK;
+  if (!col || !ts) {
+    rc = WEFT_ENOMEM;
+    goto done;
+  }
+  for (int c = 0; c < 5 && !rc; c++) {
+    for (size_t i = 0; i < n; i++) {
+      switch (c) {
+        case 0: col[i] = ev[i].run_id; break;
+        case 1: col[i] = ev[i].step; break;
+        case 2: col[i] = ev[i].type; break;
+        case 3: col[i] = i64(ts[i], ev[i].ts_ms ? ev[i].ts_ms : now); break;
+        default: col[i] = ev[i].payload ? ev[i].payload : "{}"; break;
+      }
+    }
+    if (!(arrays[c] = weft__pg_text_array(col, n))) rc = WEFT_ENOMEM;
+  }
+done:
+  free(col);
+  free(ts);
+  return rc;
+}
+
+/* Sorts the ids of a batch ascending in place (insertion sort: a result
+ * already comes back in order, so this is one pass). */
+static void sort_ids(struct weft_event_row *ev, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    int64_t v = ev[i].id;
+    size_t j = i;
+    for (; j > 0 && ev[j - 1].id > v; j--) ev[j].id = ev[j - 1].id;
+    ev[j].id = v;
+  }
+}
+
+int weft__pg_event_append(struct weft_store *s, struct weft_event_row *ev, size_t n,
+                          weft_error *err) {
+  struct weft__pg_store *p = P(s);
+  char *arrays[5] = {NULL};
+  PGresult *res = NULL;
+  int implicit = 0, rc;
+  if (event_arrays(ev, n, arrays)) {
+    rc = nomem(p, err, "event append");
+    goto done;
+  }
+  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
+  rc = weft__pg_exec(p, WEFT__PG_EVENT_APPEND, 5, (const char *const *)arrays, &res,
+                     "event append", err);
+  if (!rc && PQntuples(res) > 0 && !PQgetisnull(res, 0, 1)) {
+    const char *missing = PQgetvalue(res, 0, 1), *type = ev[0].type;
+    for (size_t i = 0; i < n; i++)
+      if (!strcmp(ev[i].run_id, missing)) type = ev[i].type;
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "event append %s: no run %s", type, missing);
+  } else if (!rc && (size_t)PQntuples(res) != n) {
+    rc = weft_error_set(err, WEFT_ESTORE, "%s: event append: %d ids for %zu events", p->where,
+                        PQntuples(res), n);
+  }
+  if (!rc) p->tx_notify = 1;
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+  /* ids were drawn in the batch's order, so ascending ids are ev[0], ev[1]... */
+  if (!rc) {
+    for (size_t i = 0; i < n; i++) ev[i].id = get_i64(res, (int)i, 0);
+    sort_ids(ev, n);
+  }
+done:
+  if (rc)
+    for (size_t i = 0; i < n; i++) ev[i].id = 0; /* none of them is in the log */
+  PQclear(res);
+  for (int c = 0; c < 5; c++) free(arrays[c]);
+  return rc;
+}
+
+int weft__pg_event_read(struct weft_store *s, const struct weft_event_filter *f,
+                        struct weft_event_list *out, weft_error *err) {
+  char after[24], limit[24];
+  const char *params[4] = {i64(after, f->after_id), f->limit > 0 ? i64(limit, f->limit) : NULL,
+                           NULL, NULL};
+  int id, n = 2;
+  if (f->run_id && f->step) {
+    id = WEFT__PG_EVENT_READ_RUN_STEP;
+    params[n++] = f->run_id;
+    params[n++] = f->step;
+  } else if (f->run_id) {
+    id = WEFT__PG_EVENT_READ_RUN;
+    params[n++] = f->run_id;
+  } else if (f->step) {
+    id = WEFT__PG_EVENT_READ_STEP;
+    params[n++] = f->step;
+  } else {
+    id = WEFT__PG_EVENT_READ_ALL;
+  }
+  PGresult *res = NULL;
+  int rc = weft__pg_exec(P(s), id, n, params, &res, "event read", err);
+  if (rc) return rc;
+  int rows = PQntuples(res);
+  if (rows > 0 && !(out->v = calloc((size_t)rows, sizeof *out->v))) rc = nomem(P(s), err, "event read");
+  for (int i = 0; i < rows && !rc; i++) {
+    struct weft_event_row *e = &out->v[out->n++];
+    if (get_dup(res, i, 1, &e->run_id) || get_dup(res, i, 2, &e->step) ||
+        get_dup(res, i, 3, &e->type) || get_dup(res, i, 5, &e->payload))
+      rc = nomem(P(s), err, "event read");
+    e->id = get_i64(res, i, 0);
+    e->ts_ms = get_i64(res, i, 4);
+  }
+  PQclear(res);
+  if (rc) weft_event_list_release(out);
+  return rc;
+}
+
+/* ---- key/value ---------------------------------------------------------------------------- */
+
+int weft__pg_kv_get(struct weft_store *s, const char *key, char **value, weft_error *err) {
+  PGresult *res = NULL;
+  const char *params[1] = {key};
+  int rc = weft__pg_exec(P(s), WEFT__PG_KV_GET, 1, params, &res, "kv get", err);
+  if (rc) return rc;
+  if (PQntuples(res) == 0)
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "kv get: no key %s", key);
+  else if (get_dup(res, 0, 0, value) || !*value)
+    rc = weft_error_set(err, WEFT_ENOMEM, "kv get %s: out of memory", key);
+  PQclear(res);
+  return rc;
+}
+
+/* Runs one key/value write in a write transaction; *changed receives the
+ * number of rows it touched. */
+static int kv_write(struct weft__pg_store *p, int id, const char *op, const char *key,
+                    const char *value, const char *expected, int *changed, weft_error *err) {
+  char now[24];
+  const char *params[4] = {key, value, i64(now, weft_clock_wall_ms()), expected};
+  int n = expected ? 4 : value ? 3 : 1;
+  PGresult *res = NULL;
+  int implicit, rc = weft__pg_write_begin(p, &implicit, err);
+  if (rc) return rc;
+  rc = weft__pg_exec(p, id, n, params, &res, op, err);
+  if (!rc && changed) *changed = changed_rows(res);
+  /* a compare-set that changed nothing is still a finished transaction */
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_kv_set(struct weft_store *s, const char *key, const char *value,
+                    weft_error *err) {
+  return kv_write(P(s), WEFT__PG_KV_SET, "kv set", key, value, NULL, NULL, err);
+}
+
+int weft__pg_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
+  return kv_write(P(s), WEFT__PG_KV_DELETE, "kv delete", key, NULL, NULL, NULL, err);
+}
+
+/* One statement either way, under the write lock: the check and the write
+ * are atomic across processes (the UPDATE's WHERE is also re-checked by
+ * postgres against a concurrently updated row). */
+int weft__pg_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
+                            const char *value, weft_error *err) {
+  int changed = 0;
+  int rc = expected ? kv_write(P(s), WEFT__PG_KV_SWAP, "kv compare-set", key, value, expected,
+                               &changed, err)
+                    : kv_write(P(s), WEFT__PG_KV_INSERT_NEW, "kv compare-set", key, value,
+                               NULL, &changed, err);
+  if (!rc && !changed) {
+    rc = weft_error_set(err, WEFT_ECONFLICT,
+                        expected ? "kv compare-set %s: the value is not the expected one"
+                                 : "kv compare-set %s: the key already exists",
+                        key);
+  }
+  return rc;
+}
+
+/* ---- arrays ------------------------------------------------------------------------------ */
+
+char *weft__pg_text_array(const char *const *v, size_t n) {
+  struct weft_buf b = WEFT_BUF_INIT;
+  int rc = weft_buf_addc(&b, '{');
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (i) rc |= weft_buf_addc(&b, ',');
+    if (!v[i]) {
+      rc |= weft_buf_adds(&b, "NULL");
+      continue;
+    }
+    rc |= weft_buf_addc(&b, '"');
+    for (const char *c = v[i]; !rc && *c; c++) {
+      if (*c == '"' || *c == '\\') rc |= weft_buf_addc(&b, '\\');
+      rc |= weft_buf_addc(&b, *c);
+    }
+    rc |= weft_buf_addc(&b, '"');
+  }
+  rc |= weft_buf_addc(&b, '}');
+  if (rc) {
+    weft_buf_release(&b);
+    return NULL;
+  }
+  return weft_buf_detach(&b, NULL);
+}

@@ -1,0 +1,208 @@
+/* test_store_pg_reconnect.c: PostgreSQL restarts under a writer and a
+ * follower: every event must end up in the log exactly once, in order, and
+ * the follower (event wait + cursor reads) must see each exactly once.
+ * Skipped unless WEFT_TEST_PG_URL and WEFT_TEST_PG_CTL (a command that
+ * restarts that server, e.g. "scripts/pg-server restart DIR") are set. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "test.h"
+#include "util/clock.h"
+
+#define SKIP_UNLESS_CONFIGURED()                                              \
+  do {                                                                        \
+    const char *u_ = getenv("WEFT_TEST_PG_URL"), *c_ = getenv("WEFT_TEST_PG_CTL"); \
+    if (!u_ || !*u_ || !c_ || !*c_) {                                         \
+      fprintf(stderr, "# skipped: WEFT_TEST_PG_URL or WEFT_TEST_PG_CTL is not set\n"); \
+      return 0;                                                               \
+    }                                                                         \
+  } while (0)
+
+static struct weft_store *open_store(void) {
+  struct weft_store *s = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  if (weft_store_open(getenv("WEFT_TEST_PG_URL"), &s, &err))
+    fprintf(stderr, "# open: %s\n", err.msg);
+  return s;
+}
+
+static int restart_server(void) {
+  fflush(NULL);
+  int st = system(getenv("WEFT_TEST_PG_CTL"));
+  if (st != 0) fprintf(stderr, "# restart command failed (%d)\n", st);
+  return st == 0 ? 0 : 1;
+}
+
+/* Appends n events whose payloads carry the next sequence numbers. */
+static int append_seq(struct weft_store *s, const char *run, int *seq, int n) {
+  struct weft_event_row ev[8] = {{0}};
+  char payload[8][32];
+  weft_error err = WEFT_ERROR_INIT;
+  for (int i = 0; i < n; i++) {
+    snprintf(payload[i], sizeof payload[i], "{\"seq\":%d}", *seq + i);
+    ev[i].run_id = (char *)run;
+    ev[i].type = "log";
+    ev[i].payload = payload[i];
+  }
+  int rc = weft_store_event_append(s, ev, (size_t)n, &err);
+  if (rc) {
+    fprintf(stderr, "# append at seq %d: %s\n", *seq, err.msg);
+    return rc;
+  }
+  *seq += n;
+  return 0;
+}
+
+/* The follower: waits and reads from a cursor until the "end" event; each
+ * seq must come exactly once and in order. It writes a byte to ready once
+ * its store is open (opening is one attempt, not retried). */
+static int follow(const char *run, int ready) {
+  struct weft_store *s = open_store();
+  weft_error err = WEFT_ERROR_INIT;
+  int64_t cursor = 0;
+  int next = 0, done = 0;
+  int64_t give_up = weft_clock_mono_ms() + 50000;
+  if (!s) return 1;
+  if (write(ready, "r", 1) != 1) return 1;
+  close(ready);
+  while (!done && weft_clock_mono_ms() < give_up) {
+    int rc = weft_store_event_wait(s, cursor, 1000, &err);
+    if (rc < 0) {
+      fprintf(stderr, "# follower wait: %s\n", err.msg);
+      return 1;
+    }
+    struct weft_event_list l = {0};
+    struct weft_event_filter f = {.run_id = run, .after_id = cursor};
+    if (weft_store_event_read(s, &f, &l, &err)) {
+      fprintf(stderr, "# follower read: %s\n", err.msg);
+      return 1;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+      int seq = -1;
+      if (!strcmp(l.v[i].type, "end")) {
+        done = 1;
+      } else if (sscanf(l.v[i].payload, "{\"seq\":%d}", &seq) != 1 || seq != next++) {
+        fprintf(stderr, "# follower: expected seq %d, got %s\n", next - 1, l.v[i].payload);
+        return 1;
+      }
+      cursor = l.v[i].id;
+    }
+    weft_event_list_release(&l);
+  }
+  weft_store_close(s);
+  if (!done) fprintf(stderr, "# follower: no end event (saw %d)\n", next);
+  return done ? 0 : 1;
+}
+
+TEST(restart_while_appending) {
+  SKIP_UNLESS_CONFIGURED();
+  struct weft_store *s = open_store();
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_run_row r = {0};
+  char *run = weft_store_new_run_id(), *v = NULL;
+  r.id = run;
+  r.job = "reconnect";
+  ASSERT_EQ(weft_store_run_create(s, &r, &err), WEFT_OK);
+  char key[64];
+  snprintf(key, sizeof key, "reconnect-%s", run);
+  ASSERT_EQ(weft_store_kv_set(s, key, "0", &err), WEFT_OK);
+
+  int ready[2];
+  char byte;
+  ASSERT_EQ(pipe(ready), 0);
+  fflush(NULL);
+  pid_t follower = fork();
+  ASSERT(follower >= 0);
+  if (follower == 0) {
+    close(ready[0]);
+    _exit(follow(run, ready[1]));
+  }
+  close(ready[1]);
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  close(ready[0]);
+  pid_t ctl = fork();
+  ASSERT(ctl >= 0);
+  if (ctl == 0) {
+    weft_clock_sleep_ms(300);
+    _exit(restart_server());
+  }
+
+  /* Phase 1: single appends (each its own transaction) and small explicit
+   * transactions, in a loop, while the server restarts. */
+  int seq = 0, txs = 0, ctl_done = 0, after = 0;
+  int64_t t0 = weft_clock_mono_ms(), slowest = 0;
+  while (after < 100 && weft_clock_mono_ms() - t0 < 40000) {
+    int64_t t1 = weft_clock_mono_ms();
+    if (seq % 10 == 0) {
+      char n[16];
+      ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+      ASSERT_EQ(append_seq(s, run, &seq, 3), 0);
+      snprintf(n, sizeof n, "%d", ++txs);
+      ASSERT_EQ(weft_store_kv_set(s, key, n, &err), WEFT_OK);
+      ASSERT_EQ(weft_store_commit(s, &err), WEFT_OK);
+    } else {
+      ASSERT_EQ(append_seq(s, run, &seq, 1), 0);
+    }
+    if (weft_clock_mono_ms() - t1 > slowest) slowest = weft_clock_mono_ms() - t1;
+    if (!ctl_done) {
+      int st = 0;
+      if (waitpid(ctl, &st, WNOHANG) == ctl) {
+        ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        ctl_done = 1;
+      }
+    } else {
+      after++;
+    }
+  }
+  ASSERT(ctl_done);
+  fprintf(stderr, "# phase 1: %d events, %d transactions; the slowest call took %lld ms\n",
+          seq, txs, (long long)slowest);
+  /* the server stays down for a second: some call must have waited it out */
+  ASSERT(slowest >= 500);
+
+  /* Phase 2: the server restarts while a transaction is open. */
+  ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+  ASSERT_EQ(append_seq(s, run, &seq, 2), 0);
+  ASSERT_EQ(restart_server(), 0);
+  ASSERT_EQ(append_seq(s, run, &seq, 2), 0);
+  char n[16];
+  snprintf(n, sizeof n, "%d", ++txs);
+  ASSERT_EQ(weft_store_kv_set(s, key, n, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_commit(s, &err), WEFT_OK);
+
+  struct weft_event_row end = {.run_id = run, .type = "end"};
+  ASSERT_EQ(weft_store_event_append(s, &end, 1, &err), WEFT_OK);
+  int st = 0;
+  ASSERT_EQ(waitpid(follower, &st, 0), follower);
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+  /* A fresh connection sees every event once, in the order appended. */
+  struct weft_store *check = open_store();
+  ASSERT(check);
+  struct weft_event_list l = {0};
+  struct weft_event_filter f = {.run_id = run};
+  ASSERT_EQ(weft_store_event_read(check, &f, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, (size_t)seq + 1);
+  for (int i = 0; i < seq; i++) {
+    int got = -1;
+    ASSERT_EQ(sscanf(l.v[i].payload, "{\"seq\":%d}", &got), 1);
+    ASSERT_EQ(got, i);
+    if (i) ASSERT(l.v[i].id > l.v[i - 1].id);
+  }
+  weft_event_list_release(&l);
+  ASSERT_EQ(weft_store_kv_get(check, key, &v, &err), WEFT_OK);
+  ASSERT_EQ(atoi(v), txs);
+  free(v);
+  weft_store_close(check);
+  weft_store_close(s);
+  free(run);
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(restart_while_appending))
