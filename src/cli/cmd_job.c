@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/render.h"
+#include "dsl/dsl.h"
 #include "model/model.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -307,7 +308,7 @@ static int job_show(int argc, char **argv) {
                               a.job, &ws, &job)) != WEFT_EXIT_OK)
     goto done;
   if (format == 1) {
-    doc = weft_render_job_json(job);
+    doc = weft_job_to_json(job);
     wrc = doc ? WEFT_OK : WEFT_ENOMEM;
     if (doc) print_json(doc, stdout);
   } else if (format == 2) {
@@ -327,27 +328,6 @@ done:
 }
 
 /* ---- check-config --------------------------------------------------------------- */
-
-/* The resolved run config as one document; NULL when out of memory. */
-static json_t *resolved_doc(const struct weft_job *job,
-                            const struct weft_run_config *rc) {
-  json_t *execution =
-      rc->executor == WEFT_EXECUTOR_IN_PROCESS
-          ? json_pack("{s:{}}", "in_process")
-          : json_pack("{s:{s:i}}", "multiprocess", "max_concurrent",
-                      rc->max_concurrent);
-  json_t *ops = rc->ops ? json_incref(rc->ops) : json_object();
-  json_t *tags = rc->tags ? json_incref(rc->tags) : json_object();
-  if (!execution || !ops || !tags) {
-    json_decref(execution);
-    json_decref(ops);
-    json_decref(tags);
-    return NULL;
-  }
-  /* "o" hands the three references to the document, even on failure. */
-  return json_pack("{s:s, s:o, s:o, s:o}", "job", job->name, "ops", ops,
-                   "execution", execution, "tags", tags);
-}
 
 static int job_check_config(int argc, char **argv) {
   static const char *const formats[] = {"yaml", "json", NULL};
@@ -375,14 +355,14 @@ static int job_check_config(int argc, char **argv) {
                                       &run)) != WEFT_EXIT_OK)
     goto done;
   built = 1;
-  if (!(doc = resolved_doc(job, &run))) {
+  if (!(doc = weft_run_config_to_json(job, &run))) {
     fprintf(stderr, "weft %s: out of memory\n", a.cmd);
     rc = WEFT_EXIT_INVALID;
     goto done;
   }
   if (format == 1) {
     print_json(doc, stdout);
-  } else if (weft_render_yaml(doc, stdout, &err) != WEFT_OK) {
+  } else if (weft_dsl_emit_yaml(doc, stdout, &err) != WEFT_OK) {
     fprintf(stderr, "weft %s: %s\n", a.cmd, err.msg);
     rc = WEFT_EXIT_INVALID;
   }

@@ -18,6 +18,7 @@ static const char run_usage[] =
     "       weft run logs ID [STEP] [--stderr] [--attempt N] [--follow]\n"
     "       weft run cancel ID [--no-wait] [--timeout SECONDS]\n"
     "       weft run reexecute ID (--from-failure | --steps A,B,...) [--detach]\n"
+    "       weft run coordinate RUN_ID [-w FILE | -l DIR...] [--in-run A,B,...]\n"
     "\n"
     "ID is a run id or a unique prefix of at least 4 characters of one.\n"
     "Runs are read from the instance in $WEFT_HOME (default ./.weft).\n"
@@ -65,15 +66,6 @@ static const char events_usage[] =
     "  --format text|json  output format (default: text)\n"
     "  -h, --help          show this help\n";
 
-/* Every event type the engine writes (engine.h). */
-static const char *const event_types[] = {
-    "run_queued",      "run_started",    "run_canceling", "run_success",
-    "run_failure",     "run_canceled",   "step_started",  "log",
-    "materialization", "step_output",    "step_succeeded", "step_up_for_retry",
-    "step_failed",     "step_skipped",   "step_canceled", "step_reused",
-    NULL,
-};
-
 /* Which flags a subcommand accepts. */
 enum { F_ID = 1, F_FORMAT = 2, F_LIST = 4, F_EVENTS = 8 };
 
@@ -82,7 +74,7 @@ struct run_args {
   const char *id, *format, *job, *step;
   int status_mask;
   int limit;
-  unsigned type_mask; /* bit i: event_types[i]; 0: every type */
+  unsigned type_mask; /* bit i: weft_event_types[i]; 0: every type */
   int follow, help;
 };
 
@@ -190,7 +182,7 @@ static int parse_args(int argc, char **argv, unsigned flags, struct run_args *a)
       goto matched;
     if ((flags & F_EVENTS) &&
         (m = weft_cli_flag_value(a->cmd, argc, argv, &i, "-t", "--type", &v))) {
-      long mask = m > 0 ? parse_names(a->cmd, "type", v, event_types, NULL) : 0;
+      long mask = m > 0 ? parse_names(a->cmd, "type", v, weft_event_types, NULL) : 0;
       if (mask < 0) return WEFT_EXIT_USAGE;
       a->type_mask |= (unsigned)mask;
       goto matched;
@@ -224,86 +216,6 @@ static int render_failed(const char *cmd, int wrc) {
   if (wrc == WEFT_OK) return WEFT_EXIT_OK;
   fprintf(stderr, "weft %s: %s\n", cmd, weft_strerror(wrc));
   return WEFT_EXIT_INVALID;
-}
-
-/* ---- following a run ------------------------------------------------------- */
-
-/* Events read per query while catching up with a busy store. */
-#define FEED_BATCH 1000
-
-int weft_run_event_is_final(const char *type) {
-  return !strcmp(type, "run_success") || !strcmp(type, "run_failure") ||
-         !strcmp(type, "run_canceled");
-}
-
-void weft_run_feed_init(struct weft_run_feed *f, struct weft_instance *inst,
-                        const char *run_id) {
-  memset(f, 0, sizeof *f);
-  f->inst = inst;
-  f->run_id = run_id;
-}
-
-/* Keeps only the feed's run's events in l, in order. */
-static void keep_run(struct weft_event_list *l, const char *run_id) {
-  size_t k = 0;
-  for (size_t i = 0; i < l->n; i++) {
-    if (!strcmp(l->v[i].run_id, run_id))
-      l->v[k++] = l->v[i];
-    else
-      weft_event_row_release(&l->v[i]);
-  }
-  l->n = k;
-}
-
-/* Looks at the run row: *row_final says whether it ended. A run whose
- * coordinator died would never end by itself: sweeping it ends it, as
- * opening the instance would (engine.h). */
-static int feed_check(struct weft_run_feed *f, int *row_final, weft_error *err) {
-  struct weft_run_row r = {0};
-  int rc = weft_store_run_get(f->inst->store, f->run_id, &r, err);
-  if (rc) return rc;
-  *row_final = weft_run_status_is_final(r.status);
-  if (!*row_final && r.coordinator) {
-    int alive = weft_coordinator_alive(r.coordinator);
-    if (!alive ||
-        (alive < 0 && weft_clock_wall_ms() - r.heartbeat_ms > WEFT_HEARTBEAT_STALE_MS))
-      rc = weft_instance_sweep_orphans(f->inst, NULL, err);
-  }
-  weft_run_row_release(&r);
-  return rc;
-}
-
-int weft_run_feed_next(struct weft_run_feed *f, struct weft_event_list *out, int wait_ms,
-                       weft_error *err) {
-  struct weft_event_filter ef = {.run_id = f->run_id};
-  int rc, row_final = 0;
-  size_t n_read;
-  memset(out, 0, sizeof *out);
-  if (f->ended) return WEFT_OK;
-  if (f->primed) {
-    int64_t now = weft_clock_mono_ms();
-    if (now >= f->next_check_ms) {
-      f->next_check_ms = now + 1000;
-      if ((rc = feed_check(f, &row_final, err))) return rc;
-    }
-    /* A final row was committed with its events: read them, no waiting. */
-    if (!row_final && (rc = weft_store_event_wait(f->inst->store, f->cursor, wait_ms, err)) <= 0)
-      return rc;
-    ef.run_id = NULL;
-    ef.after_id = f->cursor;
-    ef.limit = FEED_BATCH;
-  }
-  if ((rc = weft_store_event_read(f->inst->store, &ef, out, err))) return rc;
-  n_read = out->n;
-  if (out->n) f->cursor = out->v[out->n - 1].id;
-  f->primed = 1;
-  keep_run(out, f->run_id);
-  for (size_t i = 0; i < out->n; i++)
-    if (!out->v[i].step && weft_run_event_is_final(out->v[i].type)) f->ended = 1;
-  /* The row says the run ended but no final event came (a store written
-   * by an older weft): stop once everything has been read. */
-  if (row_final && n_read < FEED_BATCH) f->ended = 1;
-  return WEFT_OK;
 }
 
 /* ---- list ------------------------------------------------------------------- */
@@ -392,8 +304,8 @@ done:
 static int event_wanted(const struct run_args *a, const struct weft_event_row *ev) {
   if (a->step && (!ev->step || strcmp(a->step, ev->step))) return 0;
   if (!a->type_mask) return 1;
-  for (int i = 0; event_types[i]; i++)
-    if ((a->type_mask & (1u << i)) && !strcmp(ev->type, event_types[i])) return 1;
+  for (int i = 0; weft_event_types[i]; i++)
+    if ((a->type_mask & (1u << i)) && !strcmp(ev->type, weft_event_types[i])) return 1;
   return 0;
 }
 
@@ -496,6 +408,7 @@ int cmd_run(int argc, char **argv) {
   } subs[] = {
       {"list", run_list},     {"show", run_show},           {"events", run_events},
       {"logs", cmd_run_logs}, {"cancel", cmd_run_cancel}, {"reexecute", cmd_run_reexecute},
+      {"coordinate", cmd_run_coordinate},
   };
   if (argc < 2) {
     fputs(run_usage, stderr);

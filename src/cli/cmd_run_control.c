@@ -216,10 +216,7 @@ int cmd_run_reexecute(int argc, char **argv) {
   /* The parent's run config, as it was given (after --set), checked against
    * the job as it is now: the code may have changed since. */
   struct weft_diags diags = WEFT_DIAGS_INIT;
-  char label[64];
-  snprintf(label, sizeof label, "<run config of run %s>", parent.id);
-  const char *text = parent.run_config ? parent.run_config : "{}";
-  if (weft_run_config_build(job, label, text, strlen(text), NULL, 0, &rcfg, &diags)) {
+  if (weft_run_config_from_row(job, &parent, &rcfg, &diags)) {
     weft_diags_print(&diags, stderr);
     weft_diags_release(&diags);
     fprintf(stderr, "weft run reexecute: the run config of run %s no longer fits job %s\n",

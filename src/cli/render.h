@@ -1,5 +1,5 @@
-/* render.h: the views of a job `weft job show` prints (text, JSON, dot),
- * and the YAML printing of JSON documents other commands share. */
+/* render.h: the views of a job `weft job show` prints (text, dot), and the
+ * one-line views of runs and events the run commands share. */
 #ifndef WEFT_CLI_RENDER_H
 #define WEFT_CLI_RENDER_H
 
@@ -16,21 +16,13 @@
  * definition, inputs and their wiring, config schema and outputs. */
 int weft_render_job_text(const struct weft_job *job, FILE *out);
 
-/* A stable machine-readable document: {job, location, description, tags,
- * ops: [{name, uses, level, description, inputs: [{name, type, from}],
- * outputs: [{name, type}], config: [...], upstream, run|argv|c_function,
- * retries, timeout, queue, image}], edges: [{from, output, to, input}]}.
- * Returns a new reference (caller json_decref's it) or NULL when out of
- * memory. */
-json_t *weft_render_job_json(const struct weft_job *job);
+/* The JSON view is weft_job_to_json (model.h), shared with the HTTP API. */
 
 /* A Graphviz digraph: ops as boxes, one rank per level, an edge per wire
  * labelled with the output name unless it is `result`. */
 int weft_render_job_dot(const struct weft_job *job, FILE *out);
 
-/* Prints a JSON value as a block-style YAML document; strings that would
- * read back as another type are quoted. Returns WEFT_OK or WEFT_EIO. */
-int weft_render_yaml(const json_t *value, FILE *out, weft_error *err);
+/* YAML printing of JSON documents is weft_dsl_emit_yaml (dsl/dsl.h). */
 
 /* ---- runs and events (render_event.c) ---- */
 

@@ -13,74 +13,6 @@
 /* Widest value column in text views; JSON carries the whole value. */
 #define VALUE_MAX 72
 
-/* ---- the view ------------------------------------------------------------- */
-
-static int order_has(const struct weft_run_view *v, const char *step) {
-  for (size_t i = 0; i < v->n_order; i++)
-    if (!strcmp(v->order[i], step)) return 1;
-  return 0;
-}
-
-int weft_run_view_load(struct weft_store *s, struct weft_run_view *v, weft_error *err) {
-  struct weft_event_filter f = {.run_id = v->run.id};
-  int rc;
-  if ((rc = weft_store_step_list(s, v->run.id, &v->steps, err))) goto done;
-  if ((rc = weft_store_event_read(s, &f, &v->events, err))) goto done;
-  v->payloads = calloc(v->events.n + 1, sizeof *v->payloads);
-  v->order = calloc(v->events.n + v->steps.n + 1, sizeof *v->order);
-  if (!v->payloads || !v->order) goto nomem;
-  for (size_t i = 0; i < v->events.n; i++) {
-    const struct weft_event_row *ev = &v->events.v[i];
-    json_t *p = ev->payload ? json_loads(ev->payload, 0, NULL) : NULL;
-    /* A payload that is not an object reads as an empty one, so the
-     * renderers never test for NULL. */
-    if (!json_is_object(p)) {
-      json_decref(p);
-      p = json_object();
-    }
-    if (!(v->payloads[i] = p)) goto nomem;
-  }
-  /* Job order first, from the plan run_started records (it names the steps
-   * that have not started yet, too); then whatever else the log names. */
-  for (size_t i = 0; i < v->events.n; i++) {
-    if (strcmp(v->events.v[i].type, "run_started")) continue;
-    json_t *plan = json_object_get(v->payloads[i], "plan");
-    size_t n_plan = json_array_size(plan);
-    const char **grown = realloc(v->order, (v->events.n + v->steps.n + n_plan + 1) *
-                                               sizeof *v->order);
-    if (!grown) goto nomem;
-    v->order = grown;
-    for (size_t k = 0; k < n_plan; k++) {
-      const char *name = json_string_value(json_array_get(plan, k));
-      if (name && !order_has(v, name)) v->order[v->n_order++] = name;
-    }
-    break;
-  }
-  for (size_t i = 0; i < v->events.n; i++) {
-    const struct weft_event_row *ev = &v->events.v[i];
-    if (ev->step && !order_has(v, ev->step)) v->order[v->n_order++] = ev->step;
-  }
-  /* A row without an event should not happen (they are written together),
-   * but it must still be shown. */
-  for (size_t i = 0; i < v->steps.n; i++)
-    if (!order_has(v, v->steps.v[i].step)) v->order[v->n_order++] = v->steps.v[i].step;
-  goto done;
-nomem:
-  rc = weft_error_set(err, WEFT_ENOMEM, "out of memory reading run %s", v->run.id);
-done:
-  return rc;
-}
-
-void weft_run_view_release(struct weft_run_view *v) {
-  for (size_t i = 0; v->payloads && i < v->events.n; i++) json_decref(v->payloads[i]);
-  free(v->payloads);
-  free(v->order);
-  weft_event_list_release(&v->events);
-  weft_step_list_release(&v->steps);
-  weft_run_row_release(&v->run);
-  memset(v, 0, sizeof *v);
-}
-
 /* ---- small formatters -------------------------------------------------------- */
 
 void weft_render_datetime(int64_t ms, int with_ms, char *out, size_t len) {
@@ -97,18 +29,6 @@ void weft_render_datetime(int64_t ms, int with_ms, char *out, size_t len) {
     snprintf(out, len, "%s.%03d", day, (int)(ms % 1000));
   else
     snprintf(out, len, "%s", day);
-}
-
-int64_t weft_run_duration_ms(const struct weft_run_row *r) {
-  if (!r->started_ms) return -1;
-  int64_t end = r->ended_ms ? r->ended_ms : weft_clock_wall_ms();
-  return end > r->started_ms ? end - r->started_ms : 0;
-}
-
-static int64_t step_duration_ms(const struct weft_step_row *s) {
-  if (!s->started_ms) return -1;
-  int64_t end = s->ended_ms ? s->ended_ms : weft_clock_wall_ms();
-  return end > s->started_ms ? end - s->started_ms : 0;
 }
 
 static void duration_or_dash(int64_t ms, char *out, size_t len) {
@@ -135,6 +55,8 @@ static char *one_line(const char *s, size_t max) {
   return weft_buf_detach(&b, NULL);
 }
 
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
 static const char *str_field(json_t *o, const char *k, const char *dflt) {
   const char *s = json_string_value(json_object_get(o, k));
   return s ? s : dflt;
@@ -153,21 +75,11 @@ static const struct {
     {WEFT_STEP_CANCELED, "canceled"},
 };
 
-/* Counts the last attempt of each step (rows come by step then attempt). */
-static void count_last_attempts(const struct weft_step_list *steps,
-                                size_t counts[WEFT_STEP__COUNT]) {
-  memset(counts, 0, WEFT_STEP__COUNT * sizeof *counts);
-  for (size_t i = 0; i < steps->n; i++) {
-    int last = i + 1 == steps->n || strcmp(steps->v[i].step, steps->v[i + 1].step);
-    if (last && (unsigned)steps->v[i].status < WEFT_STEP__COUNT) counts[steps->v[i].status]++;
-  }
-}
-
 char *weft_render_steps_summary(const struct weft_step_list *steps) {
   size_t counts[WEFT_STEP__COUNT];
   struct weft_buf b = WEFT_BUF_INIT;
   int bad = 0;
-  count_last_attempts(steps, counts);
+  weft_step_counts(steps, counts);
   for (size_t i = 0; i < sizeof summary_order / sizeof *summary_order; i++)
     if (counts[summary_order[i].st])
       bad |= weft_buf_addf(&b, "%s%zu %s", b.len ? ", " : "", counts[summary_order[i].st],
@@ -180,49 +92,7 @@ char *weft_render_steps_summary(const struct weft_step_list *steps) {
   return weft_buf_detach(&b, NULL);
 }
 
-static json_t *steps_counts_json(const struct weft_step_list *steps) {
-  size_t counts[WEFT_STEP__COUNT];
-  json_t *o = json_object();
-  count_last_attempts(steps, counts);
-  for (int i = 0; o && i < WEFT_STEP__COUNT; i++)
-    if (counts[i] &&
-        json_object_set_new(o, weft_step_status_name((enum weft_step_status)i),
-                            json_integer((json_int_t)counts[i]))) {
-      json_decref(o);
-      return NULL;
-    }
-  return o;
-}
-
 /* ---- JSON pieces ------------------------------------------------------------------- */
-
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
-static json_t *ms_or_null(int64_t ms) { return ms > 0 ? json_integer(ms) : json_null(); }
-
-/* A JSON text stored by the engine, parsed; the text itself when it is not
- * JSON, null when absent. */
-static json_t *parsed_or_text(const char *text) {
-  if (!text) return json_null();
-  json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
-  return v ? v : json_string(text);
-}
-
-/* The run row as an object; NULL when out of memory. */
-static json_t *run_json(const struct weft_run_row *r) {
-  int64_t dur = weft_run_duration_ms(r);
-  return json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-                   "s:o, s:o}",
-                   "id", r->id, "job", str_or_null(r->job), "location",
-                   str_or_null(r->location), "status", weft_run_status_name(r->status),
-                   "message", str_or_null(r->message), "created_ms", ms_or_null(r->created_ms),
-                   "started_ms", ms_or_null(r->started_ms), "ended_ms",
-                   ms_or_null(r->ended_ms), "duration_ms",
-                   dur >= 0 ? json_integer(dur) : json_null(), "tags",
-                   parsed_or_text(r->tags ? r->tags : "{}"), "parent_run_id",
-                   str_or_null(r->parent_run_id), "root_run_id", str_or_null(r->root_run_id),
-                   "code_version", str_or_null(r->code_version), "coordinator",
-                   str_or_null(r->coordinator), "heartbeat_ms", ms_or_null(r->heartbeat_ms));
-}
 
 static int print_doc(json_t *doc, FILE *out) {
   if (!doc) return WEFT_ENOMEM;
@@ -233,10 +103,7 @@ static int print_doc(json_t *doc, FILE *out) {
 }
 
 int weft_render_event_json(const struct weft_event_row *ev, FILE *out) {
-  json_t *o = json_pack("{s:I, s:s, s:I, s:o, s:s, s:o}", "id", (json_int_t)ev->id, "run_id",
-                        ev->run_id, "ts_ms", (json_int_t)ev->ts_ms, "step",
-                        str_or_null(ev->step), "type", ev->type, "payload",
-                        parsed_or_text(ev->payload ? ev->payload : "{}"));
+  json_t *o = weft_event_row_json(ev);
   if (!o) return WEFT_ENOMEM;
   int rc = json_dumpf(o, out, JSON_COMPACT | JSON_REAL_PRECISION(15)) ? WEFT_EIO : WEFT_OK;
   json_decref(o);
@@ -251,10 +118,10 @@ int weft_render_run_list_json(const struct weft_run_list *runs,
   json_t *doc = json_object(), *arr = json_array();
   if (!doc || !arr || json_object_set(doc, "runs", arr)) goto nomem;
   for (size_t i = 0; i < runs->n; i++) {
-    json_t *r = run_json(&runs->v[i]);
+    json_t *r = weft_run_row_json(&runs->v[i]);
     char *summary = weft_render_steps_summary(&steps[i]);
     int bad = !r || !summary || json_array_append_new(arr, r) ||
-              json_object_set_new(r, "steps", steps_counts_json(&steps[i])) ||
+              json_object_set_new(r, "steps", weft_step_counts_json(&steps[i])) ||
               json_object_set_new(r, "steps_summary", json_string(summary));
     free(summary);
     if (bad) goto nomem;
@@ -376,7 +243,7 @@ static int show_steps(const struct weft_run_view *v, FILE *out) {
       if (strcmp(s->step, v->order[o])) continue;
       char start[32] = "-", dur[32], pid[16] = "-";
       if (s->started_ms) weft_render_time(s->started_ms, start, sizeof start);
-      duration_or_dash(step_duration_ms(s), dur, sizeof dur);
+      duration_or_dash(weft_step_duration_ms(s), dur, sizeof dur);
       if (s->pid > 0) snprintf(pid, sizeof pid, "%d", s->pid);
       char *msg = one_line(s->message ? s->message : "", 100);
       if (!msg) return WEFT_ENOMEM;
@@ -464,16 +331,6 @@ static int show_materializations(const struct weft_run_view *v, FILE *out) {
   return WEFT_OK;
 }
 
-/* The index of the step_started event of step's last attempt, or -1. */
-static long last_started(const struct weft_run_view *v, const char *step) {
-  long at = -1;
-  for (size_t i = 0; i < v->events.n; i++)
-    if (v->events.v[i].step && !strcmp(v->events.v[i].step, step) &&
-        !strcmp(v->events.v[i].type, "step_started"))
-      at = (long)i;
-  return at;
-}
-
 /* The event that reused step from another run, or NULL. */
 static json_t *reused_payload(const struct weft_run_view *v, const char *step) {
   for (size_t i = 0; i < v->events.n; i++)
@@ -497,7 +354,7 @@ static void show_logs(const struct weft_run_view *v, FILE *out) {
   fprintf(out, "\ncompute logs (last attempt of each step):\n");
   int any = 0;
   for (size_t o = 0; o < v->n_order; o++) {
-    long at = last_started(v, v->order[o]);
+    long at = weft_run_view_last_started(v, v->order[o]);
     json_t *reused = reused_payload(v, v->order[o]);
     if (at < 0 && !reused) continue;
     any = 1;
@@ -528,32 +385,9 @@ int weft_render_run_show_text(const struct weft_run_view *v, FILE *out) {
 
 /* ---- run show: JSON --------------------------------------------------------------------- */
 
-static json_t *step_json(const struct weft_step_row *s) {
-  int64_t dur = step_duration_ms(s);
-  return json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "step", s->step, "attempt",
-                   s->attempt, "status", weft_step_status_name(s->status), "started_ms",
-                   ms_or_null(s->started_ms), "ended_ms", ms_or_null(s->ended_ms),
-                   "duration_ms", dur >= 0 ? json_integer(dur) : json_null(), "pid",
-                   s->pid > 0 ? json_integer(s->pid) : json_null(), "message",
-                   str_or_null(s->message), "worker", str_or_null(s->worker));
-}
-
-/* The payloads of every event of type as {"step": ..., payload fields}. */
-static int events_json(const struct weft_run_view *v, const char *type, json_t *arr) {
-  for (size_t i = 0; i < v->events.n; i++) {
-    if (strcmp(v->events.v[i].type, type)) continue;
-    json_t *o = json_deep_copy(v->payloads[i]);
-    if (!o || json_object_set_new(o, "step", str_or_null(v->events.v[i].step)) ||
-        json_object_set_new(o, "ts_ms", json_integer(v->events.v[i].ts_ms)) ||
-        json_array_append_new(arr, o))
-      return WEFT_ENOMEM;
-  }
-  return WEFT_OK;
-}
-
 static int logs_json(const struct weft_run_view *v, json_t *arr) {
   for (size_t o = 0; o < v->n_order; o++) {
-    long at = last_started(v, v->order[o]);
+    long at = weft_run_view_last_started(v, v->order[o]);
     if (at < 0) continue;
     json_t *p = v->payloads[at];
     json_t *e = json_pack("{s:s, s:O, s:o, s:o}", "step", v->order[o], "attempt",
@@ -566,18 +400,18 @@ static int logs_json(const struct weft_run_view *v, json_t *arr) {
 }
 
 int weft_render_run_show_json(const struct weft_run_view *v, FILE *out) {
-  json_t *doc = run_json(&v->run);
+  json_t *doc = weft_run_row_json(&v->run);
   json_t *steps = json_array(), *outs = json_array(), *mats = json_array(),
          *logs = json_array();
   int rc = WEFT_ENOMEM;
   if (!doc || !steps || !outs || !mats || !logs) goto done;
-  if (json_object_set_new(doc, "run_config", parsed_or_text(v->run.run_config))) goto done;
+  if (json_object_set_new(doc, "run_config", weft_json_parse_or_text(v->run.run_config))) goto done;
   for (size_t o = 0; o < v->n_order; o++)
     for (size_t i = 0; i < v->steps.n; i++)
       if (!strcmp(v->steps.v[i].step, v->order[o]) &&
-          json_array_append_new(steps, step_json(&v->steps.v[i])))
+          json_array_append_new(steps, weft_step_row_json(&v->steps.v[i])))
         goto done;
-  if (events_json(v, "step_output", outs) || events_json(v, "materialization", mats) ||
+  if (weft_run_view_events_json(v, "step_output", outs) || weft_run_view_events_json(v, "materialization", mats) ||
       logs_json(v, logs))
     goto done;
   if (json_object_set(doc, "steps", steps) || json_object_set(doc, "outputs", outs) ||

@@ -1,9 +1,11 @@
 /* dsl.h: the YAML DSL's entry points beyond model.h: loading a code location
- * from in-memory texts (fuzzing, tests, embedding) instead of a folder. */
+ * from in-memory texts (fuzzing, tests, embedding), YAML output, weft.yaml. */
 #ifndef WEFT_DSL_DSL_H
 #define WEFT_DSL_DSL_H
 
+#include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "model/model.h"
 
@@ -33,6 +35,11 @@ int weft_dsl_load_sources(const char *name, const char *path,
  * string of number+unit groups like "30s", "5m", "1h30m", "250ms", "2d".
  * Returns WEFT_OK or WEFT_EINVALID. */
 int weft_dsl_parse_duration(const char *text, double *seconds);
+
+/* Prints a JSON value as a block-style YAML document (yaml_emit.c); strings
+ * that would read back as another type are quoted. Returns WEFT_OK, or
+ * WEFT_EIO / WEFT_ENOMEM with err filled. */
+int weft_dsl_emit_yaml(const json_t *value, FILE *out, weft_error *err);
 
 /* ---- the instance configuration ($WEFT_HOME/weft.yaml) ---- */
 

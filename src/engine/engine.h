@@ -133,6 +133,21 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
 int weft_run_request_cancel(struct weft_instance *inst, const char *run_id,
                             const char *reason, weft_error *err);
 
+/* The run config run was launched with (its row's run_config, after --set),
+ * checked again against job as it is now: a coordinator started in another
+ * process and a re-execution rebuild it so. Diagnostics name the text
+ * "<run config of run ID>". Returns WEFT_OK with *out filled (release with
+ * weft_run_config_release) or WEFT_EINVALID with diags. */
+int weft_run_config_from_row(const struct weft_job *job, const struct weft_run_row *run,
+                             struct weft_run_config *out, struct weft_diags *diags);
+
+/* Fails run_id when it is still QUEUED: its coordinator could not start it
+ * (a process that exited first, a job gone from the workspace). The run
+ * ends failed with message, with a run_failure event, in one transaction.
+ * WEFT_ECONFLICT when the run is no longer queued (it started after all). */
+int weft_run_abandon(struct weft_instance *inst, const char *run_id, const char *message,
+                     weft_error *err);
+
 /* Re-execution selection against parent run parent_id for job: with
  * from_failure, every step that did not succeed in the parent, and all of
  * their downstreams; else exactly the named steps (unknown names are

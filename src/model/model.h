@@ -244,4 +244,36 @@ int weft_run_config_build(const struct weft_job *job, const char *file,
                           struct weft_run_config *out, struct weft_diags *diags);
 void weft_run_config_release(struct weft_run_config *rc);
 
+/* ---- views of jobs and run configs (job_json.c) ------------------------------------- */
+
+/* The indexes of job->ops ordered by (level, position), so every view of a
+ * job is stable; caller frees. NULL when out of memory. */
+size_t *weft_job_level_order(const struct weft_job *job);
+/* Number of levels (1 + the highest level); 0 for a job without ops. */
+int weft_job_level_count(const struct weft_job *job);
+/* The wire feeding input `input` of inv, or NULL when it is not wired. */
+const struct weft_wire *weft_invocation_find_wire(const struct weft_invocation *inv,
+                                                  const char *input);
+
+/* The following take a valid job (job->valid) and return a new reference,
+ * or NULL when out of memory. */
+
+/* A stable machine-readable document (`weft job show --format json`, the
+ * HTTP API's job): {job, location, file, description, tags, levels,
+ * ops: [{name, uses, level, description, inputs: [{name, type, description,
+ * default, from}], outputs: [{name, type, description}], config: [{name,
+ * type, required, default, value, enum, description}], upstream,
+ * run|argv|c_function, retries, timeout, queue, image, env, tags}],
+ * edges: [{from, output, to, input}]}. */
+json_t *weft_job_to_json(const struct weft_job *job);
+/* A run config resolved against job (`weft job check-config --format json`):
+ * {job, ops, execution, tags}. */
+json_t *weft_run_config_to_json(const struct weft_job *job,
+                                const struct weft_run_config *rc);
+/* A run config to start editing from: {"ops": {OP: {"config": {...},
+ * "inputs": {...}}}} with every config value the job fixes or the schema
+ * defaults (null for a required field without one) and every unwired input
+ * (its default, else null). */
+json_t *weft_job_default_run_config(const struct weft_job *job);
+
 #endif

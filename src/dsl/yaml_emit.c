@@ -1,4 +1,4 @@
-/* render_yaml.c: prints JSON documents as YAML through libyaml's emitter, so
+/* yaml_emit.c: prints JSON documents as YAML through libyaml's emitter, so
  * quoting and escaping follow the YAML spec instead of a hand-made printer. */
 #include <ctype.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "cli/render.h"
+#include "dsl/dsl.h"
 
 /* Whether a plain scalar with this text would be read back as something
  * other than a string (YAML 1.1 booleans and nulls included, since YAML
@@ -99,7 +99,7 @@ static int emit_value(yaml_emitter_t *em, const json_t *v) {
   return 0;
 }
 
-int weft_render_yaml(const json_t *value, FILE *out, weft_error *err) {
+int weft_dsl_emit_yaml(const json_t *value, FILE *out, weft_error *err) {
   yaml_emitter_t em;
   yaml_event_t ev;
   int ok;
