@@ -30,6 +30,11 @@ int cmd_run(int argc, char **argv);
  * the subcommand), dispatched by cmd_run. */
 int cmd_run_cancel(int argc, char **argv);
 int cmd_run_reexecute(int argc, char **argv);
+/* cmd_coordinate.c: `weft run coordinate` (argv[0] is "coordinate"). */
+int cmd_run_coordinate(int argc, char **argv);
+/* cmd_server.c: `weft server` and `weft dev`. */
+int cmd_server(int argc, char **argv);
+int cmd_dev(int argc, char **argv);
 
 /* Shared helpers (cli_common.c). */
 /* Prints "weft CMD: msg" to stderr and returns WEFT_EXIT_USAGE. */

@@ -1,0 +1,191 @@
+/* cmd_coordinate.c: `weft run coordinate RUN_ID`: drives a run that another
+ * process recorded QUEUED (the HTTP server, for every launch) in this one. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "engine/engine.h"
+#include "util/str.h"
+
+static const char coordinate_usage[] =
+    "usage: weft run coordinate RUN_ID [-w FILE | -l LOCATION...] [--in-run A,B,...]\n"
+    "\n"
+    "Coordinates a queued run in this process, from its start to its end: the\n"
+    "job is looked up by the run's location and name in the workspace, and\n"
+    "its run config is the one stored with the run. 'weft server' spawns one\n"
+    "for every launch and re-execution; its output, one line per event, goes\n"
+    "to $WEFT_HOME/runs/RUN_ID/coordinator.log. SIGINT or SIGTERM cancels\n"
+    "the run.\n"
+    "\n"
+    "options:\n"
+    "  --in-run A,B,...      a re-execution: only these steps run; the others\n"
+    "                        reuse the outputs of the run's parent\n"
+    "  -w, --workspace FILE  read the locations from this workspace file\n"
+    "                        (default: ./workspace.yaml)\n"
+    "  -l, --location DIR    read this code location (repeatable)\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "Exit status: 0 when the run succeeded, 1 when it failed, was canceled or\n"
+    "could not be started (it is then marked failed), 2 on a usage error.\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static void on_event(void *data, const struct weft_event_row *ev) {
+  weft_progress_event(data, ev);
+}
+
+/* Marks the run failed when it is still queued and nobody will start it;
+ * prints why. Returns WEFT_EXIT_INVALID. */
+static int give_up(struct weft_instance *inst, const char *run_id, const char *why) {
+  weft_error err = WEFT_ERROR_INIT;
+  fprintf(stderr, "weft run coordinate: run %s: %s\n", run_id, why);
+  if (weft_run_abandon(inst, run_id, why, &err) && err.code != WEFT_ECONFLICT)
+    fprintf(stderr, "weft run coordinate: %s\n", err.msg);
+  return WEFT_EXIT_INVALID;
+}
+
+/* Fills in_run[job->n_ops] from "a,b,c"; names a step the job lacks in
+ * *bad (borrowed from copy) and returns -1 then. */
+static int select_steps(const struct weft_job *job, char *copy, unsigned char *in_run,
+                        const char **bad) {
+  for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    long i = weft_job_find_invocation(job, t);
+    if (i < 0) {
+      *bad = t;
+      return -1;
+    }
+    in_run[i] = 1;
+  }
+  return 0;
+}
+
+int cmd_run_coordinate(int argc, char **argv) {
+  const char *id = NULL, *ws_file = NULL, *in_run_arg = NULL, *v;
+  char **locations = calloc((size_t)argc + 1, sizeof *locations);
+  size_t n_locations = 0;
+  int m, rc = WEFT_EXIT_USAGE, built = 0;
+  struct weft_instance *inst = NULL;
+  struct weft_workspace *ws = NULL;
+  struct weft_run_row run = {0};
+  struct weft_run_config rcfg = {0};
+  struct weft_diags diags = WEFT_DIAGS_INIT;
+  struct weft_progress *view = NULL;
+  unsigned char *in_run = NULL;
+  char *copy = NULL, *qualified = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  if (!locations) return WEFT_EXIT_INVALID;
+  /* The output is coordinator.log: whole lines, even if the process dies. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (weft_cli_is_help(arg)) {
+      fputs(coordinate_usage, stdout);
+      rc = WEFT_EXIT_OK;
+      goto done;
+    }
+    if ((m = weft_cli_flag_value("run coordinate", argc, argv, &i, "-w", "--workspace",
+                                 &ws_file)) ||
+        (m = weft_cli_flag_value("run coordinate", argc, argv, &i, NULL, "--in-run",
+                                 &in_run_arg))) {
+      if (m < 0) goto done;
+    } else if ((m = weft_cli_flag_value("run coordinate", argc, argv, &i, "-l", "--location",
+                                        &v))) {
+      if (m < 0) goto done;
+      locations[n_locations++] = (char *)v;
+    } else if (arg[0] == '-') {
+      rc = weft_cli_usage_error("run coordinate", "unknown option '%s'", arg);
+      goto done;
+    } else if (id) {
+      rc = weft_cli_usage_error("run coordinate", "unexpected argument '%s'", arg);
+      goto done;
+    } else {
+      id = arg;
+    }
+  }
+  if (!id) {
+    rc = weft_cli_usage_error("run coordinate", "missing RUN_ID");
+    goto done;
+  }
+  rc = WEFT_EXIT_INVALID;
+  if (weft_instance_open(NULL, &inst, &err)) {
+    fprintf(stderr, "weft run coordinate: %s\n", err.msg);
+    goto done;
+  }
+  if (weft_store_run_get(inst->store, id, &run, &err)) {
+    fprintf(stderr, "weft run coordinate: %s\n", err.msg);
+    goto done;
+  }
+  if (run.status != WEFT_RUN_QUEUED) {
+    fprintf(stderr, "weft run coordinate: run %s is %s, not queued\n", run.id,
+            weft_run_status_name(run.status));
+    goto done;
+  }
+  if (!(qualified = weft_str_printf("%s:%s", run.location ? run.location : "", run.job)))
+    goto done;
+  const struct weft_job *job = NULL;
+  if (weft_cli_find_job("run coordinate", ws_file, locations, n_locations, qualified, &ws,
+                        &job) != WEFT_EXIT_OK) {
+    rc = give_up(inst, run.id, "its job could not be loaded (see coordinator.log)");
+    goto done;
+  }
+  if (weft_run_config_from_row(job, &run, &rcfg, &diags)) {
+    weft_diags_sort(&diags);
+    weft_diags_print(&diags, stderr);
+    rc = give_up(inst, run.id, "its run config no longer fits the job");
+    goto done;
+  }
+  built = 1;
+  if (in_run_arg) {
+    const char *bad = NULL;
+    if (!(in_run = calloc(job->n_ops + 1, 1)) || !(copy = strdup(in_run_arg))) goto done;
+    if (select_steps(job, copy, in_run, &bad)) {
+      char *why = weft_str_printf("job %s has no step '%s' (--in-run)", job->name, bad);
+      rc = give_up(inst, run.id, why ? why : "bad --in-run");
+      free(why);
+      goto done;
+    }
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  view = weft_progress_new(stdout, WEFT_PROGRESS_PLAIN, run.id, job);
+  struct weft_launch l = {.job = job, .rc = &rcfg, .parent_run_id = run.parent_run_id,
+                          .in_run = in_run, .interrupt = &interrupted,
+                          .on_event = view ? on_event : NULL, .cb_data = view};
+  enum weft_run_status final = WEFT_RUN_FAILURE;
+  if (weft_run_execute(inst, run.id, &l, &final, &err)) {
+    fprintf(stderr, "weft run coordinate: %s\n", err.msg);
+    if (err.code == WEFT_ECONFLICT) goto done; /* canceled (or taken) before it started */
+  }
+  if (view) {
+    struct weft_run_row end = {0};
+    weft_error e2 = WEFT_ERROR_INIT;
+    int have = !weft_store_run_get(inst->store, run.id, &end, &e2);
+    weft_progress_finish(view, final, have ? end.message : NULL);
+    if (have) weft_run_row_release(&end);
+  }
+  rc = final == WEFT_RUN_SUCCESS ? WEFT_EXIT_OK : WEFT_EXIT_INVALID;
+done:
+  fflush(stdout);
+  weft_progress_free(view);
+  free(copy);
+  free(in_run);
+  free(qualified);
+  if (built) weft_run_config_release(&rcfg);
+  weft_diags_release(&diags);
+  weft_run_row_release(&run);
+  weft_workspace_free(ws);
+  weft_instance_close(inst);
+  free(locations);
+  return rc;
+}

@@ -1,0 +1,129 @@
+/* cmd_server.c: `weft server` and `weft dev`: serve the HTTP API and web UI
+ * (src/http) until SIGINT or SIGTERM; runs are coordinated in processes of
+ * their own, so stopping the server does not stop them. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "http/http.h"
+#include "util/fs.h"
+
+static const char server_usage[] =
+    "usage: weft server [--listen HOST:PORT] [-w FILE | -l LOCATION...]\n"
+    "\n"
+    "Serves the HTTP API (/api/v1, described at /api/v1/openapi.json), the\n"
+    "web UI (/), /healthz and /metrics for the instance in $WEFT_HOME\n"
+    "(default ./.weft). Every launch and re-execution is coordinated by a\n"
+    "process of its own ('weft run coordinate'), so runs go on when the\n"
+    "server stops. SIGINT or SIGTERM stops it.\n"
+    "\n"
+    "options:\n"
+    "  --listen HOST:PORT    where to listen (default 127.0.0.1:3000; port 0\n"
+    "                        picks a free one); an address beyond this\n"
+    "                        machine is served with a warning: there is no\n"
+    "                        authentication yet\n"
+    "  -w, --workspace FILE  read the locations from this workspace file\n"
+    "                        (default: ./workspace.yaml)\n"
+    "  -l, --location DIR    read this code location (repeatable)\n"
+    "  -h, --help            show this help\n";
+
+static const char dev_usage[] =
+    "usage: weft dev [--listen HOST:PORT] [-w FILE | -l LOCATION...]\n"
+    "\n"
+    "Everything on this machine in one command: the web UI and HTTP API at\n"
+    "http://127.0.0.1:3000, runs coordinated and executed here, state in\n"
+    "embedded SQLite under $WEFT_HOME (default ./.weft). Reads\n"
+    "./workspace.yaml unless told otherwise. Ctrl-C stops it.\n"
+    "\n"
+    "options:\n"
+    "  --listen HOST:PORT    where to listen (default 127.0.0.1:3000; port 0\n"
+    "                        picks a free one)\n"
+    "  -w, --workspace FILE  read the locations from this workspace file\n"
+    "  -l, --location DIR    read this code location (repeatable)\n"
+    "  -h, --help            show this help\n";
+
+static int serve(const char *cmd, int argc, char **argv, int dev) {
+  const char *listen = NULL, *ws_file = NULL, *v;
+  const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+  size_t n_paths = 0;
+  int m, rc = WEFT_EXIT_USAGE;
+  struct weft_http_server *srv = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  if (!paths) return WEFT_EXIT_INVALID;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (weft_cli_is_help(arg)) {
+      fputs(dev ? dev_usage : server_usage, stdout);
+      rc = WEFT_EXIT_OK;
+      goto done;
+    }
+    if ((m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--listen", &listen)) ||
+        (m = weft_cli_flag_value(cmd, argc, argv, &i, "-w", "--workspace", &ws_file))) {
+      if (m < 0) goto done;
+    } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, "-l", "--location", &v))) {
+      if (m < 0) goto done;
+      paths[n_paths++] = v;
+    } else if (arg[0] == '-') {
+      rc = weft_cli_usage_error(cmd, "unknown option '%s'", arg);
+      goto done;
+    } else {
+      rc = weft_cli_usage_error(cmd, "unexpected argument '%s'", arg);
+      goto done;
+    }
+  }
+  if (ws_file && n_paths) {
+    rc = weft_cli_usage_error(cmd, "pass either -w FILE or location folders, not both");
+    goto done;
+  }
+  if (!ws_file && !n_paths && !weft_fs_exists("workspace.yaml")) {
+    rc = weft_cli_usage_error(cmd, "no locations: pass -l DIR or -w FILE, or start it in a "
+                                   "folder with a workspace.yaml");
+    goto done;
+  }
+  /* Every thread the server starts inherits this mask, so the signals
+   * reach sigwait below and nothing else. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  struct weft_http_options o = {.listen = listen, .ws_file = ws_file, .paths = paths,
+                                .n_paths = n_paths};
+  if (weft_http_server_start(&o, &srv, &err)) {
+    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    rc = WEFT_EXIT_INVALID;
+    goto done;
+  }
+  const char *url = weft_http_server_url(srv);
+  if (dev)
+    printf("weft dev: the web UI and API are at %s/\n"
+           "  workspace %s, instance %s\n"
+           "  Ctrl-C stops the server; runs go on in their own processes.\n",
+           url, n_paths ? "(the locations given)" : ws_file ? ws_file : "./workspace.yaml",
+           weft_http_server_home(srv));
+  else
+    printf("weft server: listening on %s/\n", url);
+  fflush(stdout);
+  if (!weft_http_server_is_loopback(srv))
+    fprintf(stderr, "weft %s: warning: %s is reachable from other machines and the API has "
+                    "no authentication yet: anyone who can reach it can launch runs\n",
+            cmd, url);
+  int sig = 0;
+  sigwait(&stop, &sig);
+  printf("weft %s: stopping (%s)\n", cmd, strsignal(sig));
+  fflush(stdout);
+  weft_http_server_stop(srv);
+  rc = WEFT_EXIT_OK;
+done:
+  free(paths);
+  return rc;
+}
+
+int cmd_server(int argc, char **argv) { return serve("server", argc, argv, 0); }
+
+int cmd_dev(int argc, char **argv) { return serve("dev", argc, argv, 1); }

@@ -1,0 +1,298 @@
+/* http_int.h: what the files of the HTTP server share: the server's state,
+ * one request, the response helpers and every route handler. */
+#ifndef WEFT_HTTP_HTTP_INT_H
+#define WEFT_HTTP_HTTP_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine/engine.h"
+#include "http/http.h"
+#include "model/model.h"
+#include "util/buf.h"
+#include "util/map.h"
+
+#define HTTP_BODY_MAX (1 << 20)  /* request bodies: 413 beyond (API.md) */
+#define HTTP_MAX_SEGS 12         /* path segments; more is no route */
+#define HTTP_MAX_ARGS 64         /* query arguments; more is a 400 */
+#define HTTP_MAX_STREAMS 64      /* open event streams; more is a 503 */
+#define HTTP_POOL_MAX 8          /* pooled store connections */
+#define HTTP_PING_MS 15000       /* ": ping" on an idle event stream */
+#define HTTP_N_BUCKETS 10        /* weft_step_duration_seconds buckets */
+
+/* ---- server state ------------------------------------------------------------ */
+
+/* One loaded version of the workspace. A reload swaps in a new one; a
+ * request holds the version it started with until it completes. */
+struct http_ws {
+  struct weft_workspace *ws;
+  int refs; /* under http_server.ws_mu; the server holds one on the current */
+};
+
+/* Store connections, one per request at a time (a connection is not to be
+ * shared by threads), reused across requests. */
+struct http_pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  const char *url; /* borrowed from the instance */
+  struct weft_store *idle[HTTP_POOL_MAX];
+  size_t n_idle, n_open;
+};
+
+/* JSON texts of runs that ended, by run id (cache.c). */
+struct http_cache {
+  pthread_mutex_t mu;
+  struct weft_map young, old; /* id -> entry, two generations */
+  size_t young_bytes, max_bytes;
+  unsigned long hits, misses;
+};
+
+struct http_child {
+  pid_t pid;
+  char *run_id;
+};
+
+struct http_metrics {
+  pthread_mutex_t mu;
+  uint64_t buckets[HTTP_N_BUCKETS]; /* cumulative counts are made when printed */
+  uint64_t count;
+  double sum;
+  /* The last event id the maintenance thread read: written by it only;
+   * read by requests as a lower bound of the store's latest id (api_runs.c
+   * validates its page cache with it). */
+  atomic_llong cursor;
+  atomic_int primed; /* the start-up scan is done */
+  atomic_ulong codes[600]; /* responses by status code */
+};
+
+struct http_server {
+  struct MHD_Daemon *mhd;
+  struct weft_instance *inst; /* its own store belongs to the maintenance thread */
+  char *ws_file;              /* absolute, or NULL */
+  char **paths;               /* absolute location folders */
+  size_t n_paths;
+  char *exe;                  /* spawned as `EXE run coordinate RUN` */
+  char **env;                 /* environ with WEFT_HOME set to the instance */
+  char url[160];
+  int loopback;
+  pthread_mutex_t ws_mu;
+  struct http_ws *ws;
+  struct http_pool pool;
+  struct http_metrics metrics;
+  struct http_cache runs_cache;   /* RUN objects of ended runs */
+  struct http_cache detail_cache; /* GET /api/v1/runs/ID of ended runs */
+  struct http_cache pages_cache;  /* GET /api/v1/runs pages of ended runs */
+  int cache_off;                  /* WEFT_HTTP_CACHE=0: build every answer */
+  atomic_int n_streams;   /* open event streams */
+  atomic_int n_producers; /* their threads still running */
+  atomic_int stopping;
+  pthread_mutex_t child_mu;
+  struct http_child *children;
+  size_t n_children, cap_children;
+  pthread_t maint;
+  int maint_started;
+};
+
+/* ---- one request -------------------------------------------------------------------- */
+
+struct http_arg {
+  char *key, *value; /* percent-decoded */
+};
+
+struct http_req {
+  struct http_server *srv;
+  struct MHD_Connection *conn;
+  char method[16];
+  char *segs[HTTP_MAX_SEGS]; /* the path's segments, percent-decoded */
+  size_t n_segs;
+  struct http_arg *args;
+  size_t n_args;
+  struct weft_buf body;
+  int too_large;  /* the body went over HTTP_BODY_MAX */
+  int answered;   /* a response was queued */
+  /* Taken on first use, given back when the request completes. */
+  struct weft_store *store;
+  struct weft_instance inst; /* the server's, with store as its store */
+  struct http_ws *ws;
+};
+
+typedef enum MHD_Result (*http_handler)(struct http_req *r);
+
+/* ---- responses (respond.c) ------------------------------------------------------------ */
+
+/* Queues resp with status (counted for /metrics) and releases it. */
+enum MHD_Result http_queue(struct http_req *r, unsigned status, struct MHD_Response *resp);
+/* doc is stolen; NULL (out of memory) answers 500. */
+enum MHD_Result http_send_json(struct http_req *r, unsigned status, json_t *doc);
+/* JSON text already made (stolen; NULL answers 500). */
+enum MHD_Result http_send_json_text(struct http_req *r, unsigned status, char *text, size_t len);
+/* {"error": message, "details": details or []}; details is stolen. */
+enum MHD_Result http_send_error(struct http_req *r, unsigned status, json_t *details,
+                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* An error from a lower layer: 404 for WEFT_ENOTFOUND, 409 for
+ * WEFT_ECONFLICT, 400 for WEFT_EINVALID/WEFT_EUSAGE, else 500. */
+enum MHD_Result http_send_weft_error(struct http_req *r, const weft_error *err);
+/* Bytes that outlive the response (static tables) or are copied. */
+enum MHD_Result http_send_bytes(struct http_req *r, unsigned status, const char *content_type,
+                                const void *data, size_t len, int copy);
+/* [{"file","line","col","message"}] of diagnostics; NULL when out of memory. */
+json_t *http_diags_json(const struct weft_diags *d);
+
+/* ---- requests (respond.c) -------------------------------------------------------------- */
+
+/* Strict percent-decoding of in[0..len) into a new string: %XX only with
+ * hex digits, no NUL byte, valid UTF-8; '+' reads as a space when plus is
+ * set. NULL when the text is malformed (or out of memory). */
+char *http_decode(const char *in, size_t len, int plus);
+/* The first value of query argument key, or NULL. */
+const char *http_arg(const struct http_req *r, const char *key);
+/* Parses query argument key as an integer in [lo, hi]; absent: dflt.
+ * WEFT_OK, or WEFT_EINVALID after answering 400 (*res set). */
+int http_arg_int(struct http_req *r, const char *key, long long lo, long long hi,
+                 long long dflt, long long *out, enum MHD_Result *res);
+/* Every value of a repeatable, comma-separated argument checked against
+ * names (NULL-terminated): sets bit i of *mask per name i given. WEFT_OK,
+ * or WEFT_EINVALID after answering 400. */
+int http_arg_names(struct http_req *r, const char *key, const char *const *names,
+                   unsigned long *mask, enum MHD_Result *res);
+/* The body as a JSON object; an empty body is {}. NULL after answering 400
+ * (bad JSON, with line and column, or not an object). */
+json_t *http_body_object(struct http_req *r, enum MHD_Result *res);
+/* The request's store connection and instance (pooled); NULL after
+ * answering 500. */
+struct weft_instance *http_instance(struct http_req *r, enum MHD_Result *res);
+/* The workspace version this request sees (acquired once). */
+const struct weft_workspace *http_workspace(struct http_req *r);
+/* Gives back what the request holds; MHD's completion callback calls it. */
+void http_req_free(struct http_req *r);
+
+/* ---- state (state.c) ----------------------------------------------------------------------- */
+
+int http_pool_init(struct http_pool *p, const char *url);
+/* Blocks while every connection is in use. */
+int http_pool_get(struct http_pool *p, struct weft_store **out, weft_error *err);
+/* broken: closes it instead of keeping it (a transaction left open). */
+void http_pool_put(struct http_pool *p, struct weft_store *s);
+void http_pool_release(struct http_pool *p);
+
+/* Loads the workspace from the server's file or folders. */
+int http_ws_load(struct http_server *srv, struct http_ws **out, weft_error *err);
+struct http_ws *http_ws_acquire(struct http_server *srv);
+void http_ws_release(struct http_server *srv, struct http_ws *w);
+/* Loads again from disk and swaps atomically; requests in flight keep the
+ * version they hold. On failure the current version stays. */
+int http_ws_reload(struct http_server *srv, weft_error *err);
+/* The job `job` of location `loc` in ws, or NULL. */
+const struct weft_job *http_ws_find_job(const struct weft_workspace *ws, const char *loc,
+                                        const char *job);
+
+/* ---- caches (cache.c) ------------------------------------------------------------------------------ */
+
+void http_cache_init(struct http_cache *c, size_t max_bytes);
+void http_cache_release(struct http_cache *c);
+/* A copy of key's text (caller frees; *len set), or NULL. */
+char *http_cache_get(struct http_cache *c, const char *key, size_t *len);
+/* Keeps a copy of text under key (a run id; only for runs that ended). */
+void http_cache_put(struct http_cache *c, const char *key, const char *text, size_t len);
+
+/* ---- coordinators and background work (maint.c) ---------------------------------------------- */
+
+/* Spawns `EXE run coordinate RUN [-w FILE | -l DIR...] [--in-run a,b]` as
+ * a session of its own, output to $WEFT_HOME/runs/RUN/coordinator.log. */
+int http_spawn_coordinator(struct http_server *srv, const char *run_id, const char *in_run,
+                           weft_error *err);
+/* The thread that reaps coordinators (failing a run whose coordinator
+ * exited before starting it), sweeps orphaned runs and feeds the step
+ * duration histogram. */
+int http_maint_start(struct http_server *srv, weft_error *err);
+void http_maint_stop(struct http_server *srv);
+
+/* ---- metrics (metrics.c) ------------------------------------------------------------------------ */
+
+void http_metrics_init(struct http_metrics *m);
+void http_metrics_release(struct http_metrics *m);
+/* Feeds the histogram with one event (step_succeeded / step_failed). */
+void http_metrics_event(struct http_metrics *m, const struct weft_event_row *ev);
+
+/* ---- route handlers -------------------------------------------------------------------------------- */
+
+/* router.c: finds the route of the request and runs its handler; 404 and
+ * 405 (with Allow) when there is none. */
+enum MHD_Result http_dispatch(struct http_req *r);
+
+enum MHD_Result http_api_healthz(struct http_req *r);   /* metrics.c */
+enum MHD_Result http_api_metrics(struct http_req *r);
+enum MHD_Result http_api_openapi(struct http_req *r);   /* static.c */
+enum MHD_Result http_api_static(struct http_req *r);
+enum MHD_Result http_api_locations(struct http_req *r); /* api_jobs.c */
+enum MHD_Result http_api_reload(struct http_req *r);
+enum MHD_Result http_api_jobs(struct http_req *r);
+enum MHD_Result http_api_job(struct http_req *r);
+enum MHD_Result http_api_validate(struct http_req *r);
+enum MHD_Result http_api_launch(struct http_req *r);
+/* Spawns run_id's coordinator (in_run: "a,b" or NULL); when that fails,
+ * fails the run, which nobody would start, answers 500 and returns 0. */
+int http_start_coordinator(struct http_req *r, const char *run_id, const char *in_run,
+                           enum MHD_Result *res);
+enum MHD_Result http_api_runs(struct http_req *r);      /* api_runs.c */
+enum MHD_Result http_api_run(struct http_req *r);
+enum MHD_Result http_api_events(struct http_req *r);
+enum MHD_Result http_api_cancel(struct http_req *r);
+enum MHD_Result http_api_reexecute(struct http_req *r);
+enum MHD_Result http_api_events_stream(struct http_req *r); /* sse.c */
+enum MHD_Result http_api_log(struct http_req *r);       /* api_logs.c */
+enum MHD_Result http_api_log_stream(struct http_req *r);
+
+/* ---- event streams (sse.c) ------------------------------------------------------------------------- */
+
+struct http_stream;
+struct http_stream_ops {
+  /* Appends what is ready (http_stream_message), waiting up to wait_ms
+   * for more; sets s->finished once the stream is complete. Runs on the
+   * stream's own thread. Returns WEFT_OK, or an error that ends the
+   * stream with an `event: error`. */
+  int (*pump)(struct http_stream *s, int wait_ms, weft_error *err);
+  void (*release)(struct http_stream *s); /* frees what the stream type added */
+};
+
+/* A text/event-stream response. Its producer is a thread of its own that
+ * waits on the stream's own store connection and hands bytes over under
+ * mu; the MHD worker that sends them suspends the connection while there
+ * is nothing to send, so no worker ever blocks on a stream. */
+struct http_stream {
+  const struct http_stream_ops *ops;
+  struct http_server *srv;
+  struct MHD_Connection *conn;
+  struct weft_instance inst; /* the server's, with the stream's own store */
+  struct weft_buf made;      /* producer only: bytes of the current turn */
+  int finished;              /* producer only: the type's stream is complete */
+  int64_t next_ping_ms;      /* producer only */
+  int fd;                    /* the client's socket, to notice it left */
+  pthread_mutex_t mu;        /* guards what follows */
+  struct weft_buf out;       /* bytes not yet handed to MHD */
+  size_t off;
+  int done;                  /* the producer ended: after out, the end */
+  int failed;                /* ... an abrupt one (client gone, server stopping) */
+  int suspended;             /* the connection waits for bytes */
+  int gone;                  /* MHD released its side: never resume again */
+  int refs;                  /* the producer's and MHD's */
+};
+
+/* Opens the stream's store (counted against HTTP_MAX_STREAMS). WEFT_OK, or
+ * an error after answering 503/500. */
+int http_stream_init(struct http_stream *s, const struct http_stream_ops *ops,
+                     struct http_req *r, enum MHD_Result *res);
+/* Frees a stream that was initialised but not handed to respond. */
+void http_stream_free(struct http_stream *s);
+/* Starts the stream's thread and answers 200 with the stream, which then
+ * belongs to it and MHD; on failure it is freed here. */
+enum MHD_Result http_stream_respond(struct http_req *r, struct http_stream *s);
+/* Appends one SSE message (from pump); id < 0 leaves the id: line out. */
+int http_stream_message(struct http_stream *s, long long id, const char *event,
+                        json_t *data);
+
+#endif

@@ -1,0 +1,90 @@
+/* router.c: the route table of API.md (method, path pattern, handler) and
+ * the dispatch that answers 404 for no route and 405 for a wrong method. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_int.h"
+#include "util/buf.h"
+
+/* A pattern is a path whose segments are literal, "*" (any one segment) or
+ * a final "**" (any rest, none included). */
+struct route {
+  const char *method;
+  const char *pattern;
+  http_handler fn;
+};
+
+static const struct route routes[] = {
+    {"GET", "/healthz", http_api_healthz},
+    {"GET", "/metrics", http_api_metrics},
+    {"GET", "/api/v1/openapi.json", http_api_openapi},
+    {"GET", "/api/v1/locations", http_api_locations},
+    {"POST", "/api/v1/locations/reload", http_api_reload},
+    {"GET", "/api/v1/jobs", http_api_jobs},
+    {"GET", "/api/v1/jobs/*/*", http_api_job},
+    {"POST", "/api/v1/jobs/*/*/validate", http_api_validate},
+    {"POST", "/api/v1/jobs/*/*/launch", http_api_launch},
+    {"GET", "/api/v1/runs", http_api_runs},
+    {"GET", "/api/v1/runs/*", http_api_run},
+    {"GET", "/api/v1/runs/*/events", http_api_events},
+    {"GET", "/api/v1/runs/*/events/stream", http_api_events_stream},
+    {"GET", "/api/v1/runs/*/logs/*", http_api_log},
+    {"GET", "/api/v1/runs/*/logs/*/stream", http_api_log_stream},
+    {"POST", "/api/v1/runs/*/cancel", http_api_cancel},
+    {"POST", "/api/v1/runs/*/reexecute", http_api_reexecute},
+    {"GET", "/", http_api_static},
+    {"GET", "/ui", http_api_static},
+    {"GET", "/ui/**", http_api_static},
+};
+
+/* Whether the request's path matches pattern. */
+static int path_matches(const struct http_req *r, const char *pattern) {
+  const char *p = pattern + 1;
+  size_t i = 0;
+  while (*p) {
+    size_t n = strcspn(p, "/");
+    if (n == 2 && !strncmp(p, "**", 2)) return 1;
+    if (i == r->n_segs) return 0;
+    if (!(n == 1 && *p == '*') && (strlen(r->segs[i]) != n || strncmp(r->segs[i], p, n)))
+      return 0;
+    i++;
+    p += n;
+    if (*p == '/') p++;
+  }
+  return i == r->n_segs;
+}
+
+enum MHD_Result http_dispatch(struct http_req *r) {
+  /* HEAD is a GET whose body MHD leaves out. */
+  const char *method = strcmp(r->method, "HEAD") ? r->method : "GET";
+  struct weft_buf allow = WEFT_BUF_INIT;
+  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+    if (!path_matches(r, routes[i].pattern)) continue;
+    if (!strcmp(routes[i].method, method)) {
+      weft_buf_release(&allow);
+      return routes[i].fn(r);
+    }
+    if (!strstr(allow.ptr, routes[i].method))
+      weft_buf_addf(&allow, "%s%s%s", allow.len ? ", " : "", routes[i].method,
+                    strcmp(routes[i].method, "GET") ? "" : ", HEAD");
+  }
+  if (!allow.len) {
+    weft_buf_release(&allow);
+    return http_send_error(r, 404, NULL, "no such path");
+  }
+  json_t *doc = json_pack("{s:s+, s:[]}", "error", "method not allowed; this path takes ",
+                          allow.ptr, "details");
+  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  struct MHD_Response *resp =
+      text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+  if (!resp) {
+    free(text);
+    weft_buf_release(&allow);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow.ptr);
+  weft_buf_release(&allow);
+  return http_queue(r, 405, resp);
+}
