@@ -1,0 +1,37 @@
+// app.js: the entry point of the weft web UI: routes, the top bar's active
+// link and the server's health badge.
+import { route, start } from './router.js';
+import { api } from './api.js';
+import { jobsPage } from './pages/jobs.js';
+import { jobPage } from './pages/job.js';
+import { runsPage } from './pages/runs.js';
+import { runPage } from './pages/run.js';
+
+route('/jobs', jobsPage);
+route('/jobs/:loc/:job', jobPage);
+route('/runs', runsPage);
+route('/runs/:id', runPage);
+
+function markNav(path) {
+  const section = path.split('/')[1] || 'jobs';
+  document.querySelectorAll('[data-nav]').forEach((a) => {
+    a.classList.toggle('active', a.dataset.nav === section);
+  });
+}
+
+async function health() {
+  const el = document.getElementById('server-status');
+  try {
+    const h = await api.health();
+    el.textContent = `weft ${h.version || ''}`.trim();
+    el.className = 'server-status ok';
+    el.title = 'server is up';
+  } catch {
+    el.textContent = 'server unreachable';
+    el.className = 'server-status bad';
+  }
+}
+
+start(document.getElementById('view'), markNav);
+health();
+setInterval(() => { if (!document.hidden) health(); }, 15000);

@@ -1,0 +1,173 @@
+// pages/runs.js: runs, newest first, filtered by status and job, refreshed
+// every 2 s while the page is visible (rows are updated in place, keyed by
+// run id, so nothing jumps), with "Load more" following next_cursor.
+import { api } from '../api.js';
+import { replaceQuery } from '../router.js';
+import { h, mount, badge, tagChips, errorBox, emptyState, fmtAgo, fmtTime, fmtDuration, shortId, statusTone } from '../dom.js';
+
+const STATUSES = ['queued', 'started', 'success', 'failure', 'canceling', 'canceled'];
+const POLL_MS = 2000;
+
+export function stepBar(steps) {
+  const entries = Object.entries(steps || {}).filter(([, n]) => n > 0);
+  const total = entries.reduce((a, [, n]) => a + n, 0);
+  if (!total) return h('span', { class: 'muted small' }, '–');
+  const order = ['succeeded', 'reused', 'running', 'up_for_retry', 'queued', 'failed', 'skipped', 'canceled'];
+  entries.sort((a, b) => (order.indexOf(a[0]) + 99) % 99 - (order.indexOf(b[0]) + 99) % 99);
+  const summary = entries.map(([k, n]) => `${n} ${k}`).join(', ');
+  return h('span', { class: 'stepbar', title: summary },
+    h('span', { class: 'stepbar-track' }, entries.map(([k, n]) => h('span', {
+      class: `seg tone-${statusTone(k)}`, style: { flexGrow: n },
+    }))),
+    h('span', { class: 'small muted' }, entries.map(([k, n]) => `${n} ${k === 'succeeded' ? 'ok' : k}`).join(', ')));
+}
+
+function runRow(run, now) {
+  const live = !run.ended_ms && (run.status === 'started' || run.status === 'canceling');
+  const dur = live && run.started_ms ? now - run.started_ms : run.duration_ms;
+  return h('tr', { class: 'run-row', 'data-run': run.id, 'data-status': run.status },
+    h('td', null, badge(run.status)),
+    h('td', null, h('a', { class: 'mono run-link', href: `#/runs/${encodeURIComponent(run.id)}`, title: run.id }, shortId(run.id))),
+    h('td', null, h('a', { href: `#/jobs/${encodeURIComponent(run.location)}/${encodeURIComponent(run.job)}` }, run.job),
+      h('span', { class: 'muted small loc' }, run.location)),
+    h('td', { title: fmtTime(run.started_ms || run.created_ms) }, fmtAgo(run.started_ms || run.created_ms, now)),
+    h('td', { class: 'col-num' }, fmtDuration(dur)),
+    h('td', null, stepBar(run.steps)),
+    h('td', { class: 'col-tags' }, tagChips(run.tags)),
+    h('td', null, run.parent_run_id
+      ? h('a', { class: 'mono small', href: `#/runs/${encodeURIComponent(run.parent_run_id)}`, title: 're-execution of this run' },
+        `↻ ${shortId(run.parent_run_id)}`) : null));
+}
+
+export function runsPage(root, _params, query) {
+  const state = {
+    status: (query.get('status') || '').split(',').filter((x) => STATUSES.includes(x)),
+    job: query.get('job') || '',
+    runs: [],
+    next: null,
+  };
+  const chips = h('div', { class: 'chips', role: 'group', 'aria-label': 'status filter' });
+  const jobSelect = h('select', { class: 'input select', 'aria-label': 'job filter', name: 'job' },
+    h('option', { value: '' }, 'All jobs'));
+  const tbody = h('tbody');
+  const table = h('table', { class: 'table runs-table' },
+    h('thead', null, h('tr', null, ['Status', 'Run', 'Job', 'Started', 'Duration', 'Steps', 'Tags', 'Parent']
+      .map((t, i) => h('th', { class: i === 4 ? 'col-num' : null }, t)))), tbody);
+  const more = h('button', { class: 'btn', type: 'button', hidden: true }, 'Load more');
+  const info = h('div', { class: 'muted small' });
+  const body = h('div', { class: 'table-wrap' }, table);
+  const msg = h('div');
+
+  mount(root,
+    h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Runs'),
+      h('div', { class: 'muted' }, 'Newest first; updates live.')),
+    h('span', { class: 'spacer' }), h('span', { class: 'live-dot', title: 'refreshing every 2 s' }, 'live')),
+    h('div', { class: 'filters' }, chips, h('span', { class: 'spacer' }), jobSelect),
+    msg,
+    h('section', { class: 'card card-flush' }, body),
+    h('div', { class: 'more-row' }, info, h('span', { class: 'spacer' }), more));
+
+  function renderChips() {
+    const all = h('button', { type: 'button', class: ['chip', !state.status.length && 'on'], 'data-status': 'all',
+      onclick: () => { state.status = []; changed(); } }, 'All');
+    mount(chips, all, STATUSES.map((st) => h('button', {
+      type: 'button', class: ['chip', `tone-${statusTone(st)}`, state.status.includes(st) && 'on'], 'data-status': st,
+      'aria-pressed': String(state.status.includes(st)),
+      onclick: () => {
+        state.status = state.status.includes(st) ? state.status.filter((x) => x !== st) : [...state.status, st];
+        changed();
+      },
+    }, h('span', { class: 'dot' }), st === 'started' ? 'running' : st)));
+  }
+
+  const rows = new Map(); // id -> {tr, sig}
+  function renderRows() {
+    const now = Date.now();
+    if (!state.runs.length) {
+      rows.clear();
+      mount(tbody, h('tr', null, h('td', { colspan: 8 }, emptyState('No runs',
+        state.status.length || state.job ? 'Nothing matches these filters.' : 'Launch a job from its page to see it here.'))));
+    } else {
+      for (const c of [...tbody.children]) if (!c.dataset.run) c.remove();
+      const seen = new Set();
+      let prev = null;
+      for (const run of state.runs) {
+        seen.add(run.id);
+        const live = !run.ended_ms && run.started_ms;
+        const sig = JSON.stringify(run, (k, v) => (k === 'heartbeat_ms' ? undefined : v)) +
+          (live ? now : '') + fmtAgo(run.started_ms || run.created_ms, now);
+        let r = rows.get(run.id);
+        if (!r || r.sig !== sig) {
+          const tr = runRow(run, now);
+          if (r) r.tr.replaceWith(tr);
+          r = { tr, sig };
+          rows.set(run.id, r);
+        }
+        const want = prev ? prev.nextSibling : tbody.firstChild;
+        if (want !== r.tr) tbody.insertBefore(r.tr, want);
+        prev = r.tr;
+      }
+      for (const [id, r] of rows) if (!seen.has(id)) { r.tr.remove(); rows.delete(id); }
+    }
+    more.hidden = !state.next;
+    info.textContent = state.runs.length ? `${state.runs.length} run${state.runs.length === 1 ? '' : 's'} shown` : '';
+  }
+
+  let alive = true, inflight = null;
+  async function refresh() {
+    if (inflight) inflight.abort();
+    const ctl = new AbortController();
+    inflight = ctl;
+    try {
+      const r = await api.runs({ status: state.status, job: state.job,
+        limit: Math.min(500, Math.max(50, state.runs.length)) }, { signal: ctl.signal });
+      if (!alive || ctl.signal.aborted) return;
+      state.runs = r.runs || [];
+      state.next = r.next_cursor || null;
+      mount(msg);
+      renderRows();
+    } catch (e) {
+      if (alive && e.name !== 'AbortError') mount(msg, errorBox(e));
+    } finally {
+      if (inflight === ctl) inflight = null;
+    }
+  }
+
+  function changed() {
+    replaceQuery({ status: state.status, job: state.job });
+    renderChips();
+    state.runs = [];
+    rows.clear();
+    tbody.replaceChildren();
+    refresh();
+  }
+
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      const r = await api.runs({ status: state.status, job: state.job, limit: 50, cursor: state.next });
+      const have = new Set(state.runs.map((x) => x.id));
+      state.runs.push(...(r.runs || []).filter((x) => !have.has(x.id)));
+      state.next = r.next_cursor || null;
+      renderRows();
+    } catch (e) {
+      mount(msg, errorBox(e));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  jobSelect.addEventListener('change', () => { state.job = jobSelect.value; changed(); });
+
+  api.jobs().then((r) => {
+    const names = [...new Set((r.jobs || []).map((j) => j.name ?? j.job))].sort();
+    if (state.job && !names.includes(state.job)) names.unshift(state.job);
+    jobSelect.append(...names.map((n) => h('option', { value: n }, n)));
+    jobSelect.value = state.job;
+  }).catch(() => {});
+
+  renderChips();
+  mount(tbody, h('tr', null, h('td', { colspan: 8 }, h('div', { class: 'muted small pad' }, 'Loading…'))));
+  refresh();
+  const timer = setInterval(() => { if (!document.hidden && !inflight) refresh(); }, POLL_MS);
+  return () => { alive = false; clearInterval(timer); if (inflight) inflight.abort(); };
+}
