@@ -9,15 +9,27 @@
  * rename) rather than modify them in place, and objects are made read-only
  * (0444) so an in-place write fails loudly instead of corrupting the store.
  * Like the SQLite store, objects survive a process crash; they are not
- * fsynced, so an OS crash may lose the newest ones. */
+ * fsynced, so an OS crash may lose the newest ones.
+ *
+ * Folders come and go with their objects: put creates the folders a key
+ * needs, delete removes the ones it leaves empty. The two race: a folder a
+ * put has just made is empty until the put's temporary lands in it, and a
+ * concurrent delete's rmdir(2) would take it (or a parent) away. So a put
+ * holds a shared flock(2) on the root folder from its first mkdir until its
+ * temporary exists (from then on the folder is not empty and rmdir fails),
+ * and delete prunes under the exclusive lock: the two never interleave. A
+ * folder removed by anyone else (or where flock is unsupported) is handled
+ * by retrying, a bounded number of times, after a short random pause. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "artifacts/artifacts_int.h"
@@ -26,7 +38,7 @@
 
 #define TMP_PREFIX ".weft-tmp."
 #define COPY_BUF_SIZE (128 * 1024)
-#define PUT_ATTEMPTS 16 /* a concurrent delete may remove the folder we made */
+#define PUT_ATTEMPTS 16 /* a folder removed under a put: see install() */
 
 struct fs_artifacts {
   struct weft_artifacts base; /* first: the wrappers see only this */
@@ -133,9 +145,82 @@ static int stream_copy(int in, int out) {
   return rc;
 }
 
-/* Makes tmp hold the contents of src: a hard link when possible, else a
- * streamed copy. Returns 0 or -1 with errno set (tmp then does not exist). */
-static int link_or_copy(const char *src, const char *tmp) {
+/* ---- folders ---------------------------------------------------------------- */
+
+/* Locks the store root (see the top of this file) with flock op (LOCK_SH,
+ * LOCK_EX); returns the descriptor for root_unlock, or -1 when the root
+ * cannot be locked, and the caller goes on unlocked. Each call opens its
+ * own descriptor, so threads (and forked children) sharing one handle
+ * still exclude each other. */
+static int root_lock(const char *root, int op) {
+  int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  while (flock(fd, op)) {
+    if (errno == EINTR) continue;
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void root_unlock(int fd) {
+  if (fd < 0) return;
+  int saved = errno;
+  flock(fd, LOCK_UN); /* explicit: a child forked meanwhile shares the lock */
+  close(fd);
+  errno = saved;
+}
+
+/* mkdir -p of dir, a folder below root (which exists). Returns 0, or -1
+ * with errno set and the folder that failed in why. */
+static int make_dirs(const char *root, const char *dir, weft_error *why) {
+  size_t root_len = strlen(root);
+  if (strlen(dir) <= root_len) return 0; /* the root itself */
+  char *p = strdup(dir);
+  if (!p) {
+    weft_error_set(why, WEFT_ENOMEM, "out of memory");
+    errno = ENOMEM;
+    return -1;
+  }
+  int rc = 0;
+  for (char *s = p + root_len + 1;; s++) {
+    if (*s && *s != '/') continue;
+    char c = *s;
+    *s = 0;
+    if (mkdir(p, 0755) && errno != EEXIST) {
+      int e = errno;
+      weft_error_set(why, WEFT_EIO, "mkdir %s: %s", p, strerror(e));
+      errno = e;
+      rc = -1;
+      break;
+    }
+    if (!c) break;
+    *s = c;
+  }
+  int saved = errno;
+  free(p);
+  errno = saved;
+  return rc;
+}
+
+/* Pauses before retry number attempt (1, 2...): a random wait up to 0.1 ms,
+ * doubling each time up to 13 ms, so processes racing over one folder fall
+ * out of step instead of colliding again. */
+static void retry_pause(int attempt) {
+  unsigned r = 0;
+  if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) r = (unsigned)getpid();
+  long max_us = 50L << (attempt < 8 ? attempt : 8);
+  struct timespec ts = {0, (long)(r % (unsigned long)max_us) * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* ---- installing ---------------------------------------------------------------- */
+
+/* Creates tmp with src's contents: a hard link when possible (*in and *out
+ * then -1); else tmp is created empty and *in, *out are open on src and tmp
+ * for fill_tmp. Returns 0, or -1 with errno set (tmp then does not exist). */
+static int create_tmp(const char *src, const char *tmp, int *in, int *out) {
+  *in = *out = -1;
   if (linkat(AT_FDCWD, src, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
     chmod(tmp, 0444); /* may fail for a file of another user: harmless */
     return 0;
@@ -143,15 +228,20 @@ static int link_or_copy(const char *src, const char *tmp) {
   /* ENOENT: src or tmp's folder vanished; EEXIST: tmp name taken. Neither
    * is solved by copying. Anything else (EXDEV, EPERM, EMLINK...) is. */
   if (errno == ENOENT || errno == EEXIST) return -1;
-  int in = open(src, O_RDONLY | O_CLOEXEC);
-  if (in < 0) return -1;
-  int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-  if (out < 0) {
+  if ((*in = open(src, O_RDONLY | O_CLOEXEC)) < 0) return -1;
+  if ((*out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0) {
     int saved = errno;
-    close(in);
+    close(*in);
+    *in = -1;
     errno = saved;
     return -1;
   }
+  return 0;
+}
+
+/* Streams in into out, the temporary tmp, and closes both; tmp is removed
+ * when that fails. Returns 0, or -1 with errno set. */
+static int fill_tmp(int in, int out, const char *tmp) {
   int rc = stream_copy(in, out);
   int saved = errno;
   close(in);
@@ -164,28 +254,49 @@ static int link_or_copy(const char *src, const char *tmp) {
   return rc;
 }
 
-/* Puts src at dst atomically through a temporary in dst's folder, which is
- * created when make_dir. Returns 0, or -1 with the reason in why->msg. */
-static int install(const char *src, const char *dst, int make_dir, weft_error *why) {
+/* Puts src at dst atomically through a temporary in dst's folder. With a
+ * root (a put), that folder is created below root as needed, under the
+ * shared root lock; without (a get), it must exist. Returns 0, or -1 with
+ * the reason in why->msg. */
+static int install(const char *src, const char *dst, const char *root, weft_error *why) {
   char *dir = dir_of(dst), *tmp = NULL;
-  int rc = -1;
+  int rc = -1, in = -1, out = -1;
   weft_error_set(why, WEFT_ENOMEM, "out of memory");
   if (!dir) goto done;
   for (int attempt = 0; attempt < PUT_ATTEMPTS && rc; attempt++) {
-    if (make_dir && !weft_fs_is_dir(dir) && weft_fs_mkdirs(dir, why))
-      continue; /* a concurrent delete may have pruned a parent half-way */
+    if (attempt) retry_pause(attempt);
     free(tmp);
     if (!(tmp = tmp_name_in(dir))) {
       weft_error_set(why, WEFT_ENOMEM, "out of memory");
       goto done;
     }
-    if ((rc = link_or_copy(src, tmp)) == 0) break;
-    int e = errno;
-    weft_error_set(why, WEFT_EIO, "%s", strerror(e));
-    /* ENOENT with the source still there: the folder was pruned under us */
-    if (e != EEXIST && !(e == ENOENT && make_dir && weft_fs_exists(src))) goto done;
+    /* From the first mkdir until tmp exists, the folders are empty: no
+     * delete may prune them meanwhile. */
+    int lock = root ? root_lock(root, LOCK_SH) : -1;
+    int e = 0;
+    if (root && !weft_fs_is_dir(dir) && make_dirs(root, dir, why)) {
+      e = errno;
+    } else if ((rc = create_tmp(src, tmp, &in, &out))) {
+      e = errno;
+      weft_error_set(why, WEFT_EIO, "%s", strerror(e));
+    }
+    root_unlock(lock);
+    if (!rc) break;
+    /* EEXIST: the temporary name was taken. ENOENT with the source still
+     * there: a folder was removed under us (not by a delete of this store,
+     * which waits for the lock). Both are worth another try; the rest is
+     * final. */
+    if (e != EEXIST && !(e == ENOENT && root && weft_fs_exists(src))) goto done;
   }
   if (rc) goto done;
+  if (out >= 0) {
+    rc = fill_tmp(in, out, tmp);
+    in = out = -1;
+    if (rc) {
+      weft_error_set(why, WEFT_EIO, "%s", strerror(errno));
+      goto done;
+    }
+  }
   /* rename(2) of two links to one inode does nothing and keeps both names */
   struct stat st_tmp, st_dst;
   if (stat(tmp, &st_tmp) == 0 && stat(dst, &st_dst) == 0 &&
@@ -199,6 +310,8 @@ static int install(const char *src, const char *dst, int make_dir, weft_error *w
     unlink(tmp);
   }
 done:
+  if (in >= 0) close(in);
+  if (out >= 0) close(out);
   free(dir);
   free(tmp);
   return rc;
@@ -244,7 +357,7 @@ static int fs_put(struct weft_artifacts *a, const char *key, const char *local_p
   char *dst = weft_fs_join(FS(a)->root, key);
   if (!dst) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   weft_error why = WEFT_ERROR_INIT;
-  if (install(local_path, dst, 1, &why)) {
+  if (install(local_path, dst, FS(a)->root, &why)) {
     rc = weft_error_set(err, WEFT_EIO, "artifact put %s from %s: %s", key, local_path,
                         why.msg);
   }
@@ -262,7 +375,7 @@ static int fs_get(struct weft_artifacts *a, const char *key, const char *local_p
   struct stat st;
   if (stat(obj, &st) || !S_ISREG(st.st_mode)) {
     rc = weft_error_set(err, WEFT_ENOTFOUND, "artifact get: no artifact %s", key);
-  } else if (install(obj, local_path, 0, &why)) {
+  } else if (install(obj, local_path, NULL, &why)) {
     rc = weft_error_set(err, WEFT_EIO, "artifact get %s to %s: %s", key, local_path,
                         why.msg);
   }
@@ -389,13 +502,16 @@ static int fs_delete(struct weft_artifacts *a, const char *key, weft_error *err)
     goto done;
   }
   /* Drop folders left empty, so deleting a run's keys leaves no trace; a
-   * folder that is not empty (or is being filled by a put) stays. */
+   * folder that is not empty stays, and so does one a put is filling: it
+   * holds the root lock shared from its mkdir until its temporary exists. */
   size_t root_len = strlen(FS(a)->root);
+  int lock = strchr(key, '/') ? root_lock(FS(a)->root, LOCK_EX) : -1;
   for (char *slash = strrchr(obj, '/'); slash && (size_t)(slash - obj) > root_len;
        slash = strrchr(obj, '/')) {
     *slash = 0;
     if (rmdir(obj)) break;
   }
+  root_unlock(lock);
 done:
   free(obj);
   return rc;

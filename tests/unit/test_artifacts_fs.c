@@ -352,7 +352,13 @@ static int check_markers(const char *path, off_t size) {
 }
 
 /* 50 MB across filesystems, both ways: copied, not linked, and the
- * process's peak memory grows by far less than the file. */
+ * process's peak memory grows by far less than the file. A 1 MiB round
+ * trip first pays the one-time costs (the copy buffer's first allocation,
+ * code and allocator pages faulted in, possibly as 2 MiB huge pages), so
+ * what is measured is what the size of the file costs: holding it would
+ * add 50 MiB, streaming it adds next to nothing (well under 1 MiB here).
+ * The bound leaves room for allocator and huge-page noise on a loaded
+ * machine. */
 TEST(large_file_bounded_memory) {
   char *dir = scratch_in("/tmp");
   ASSERT(dir);
@@ -377,12 +383,20 @@ TEST(large_file_bounded_memory) {
   ASSERT_EQ(pwrite(fd, "END", 3, size - 3), 3);
   close(fd);
 
+  char *warm = weft_fs_join(shm, "warm.bin");
+  fd = open(warm, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
+  close(fd);
+  ASSERT_EQ(weft_artifacts_put(a, "r/train/warm", warm, &err), WEFT_OK);
+  ASSERT_EQ(weft_artifacts_get(a, "r/train/warm", warm, &err), WEFT_OK);
+
   long before = max_rss_kb();
   ASSERT_EQ(weft_artifacts_put(a, "r/train/model", src, &err), WEFT_OK);
   ASSERT_EQ(weft_artifacts_get(a, "r/train/model", back, &err), WEFT_OK);
   long grown_kb = max_rss_kb() - before;
   fprintf(stderr, "# peak memory grew by %ld KiB copying 50 MiB twice\n", grown_kb);
-  ASSERT(grown_kb < 8 * 1024);
+  ASSERT(grown_kb < 16 * 1024);
 
   struct stat st;
   ASSERT_EQ(stat(obj, &st), 0);
@@ -396,6 +410,7 @@ TEST(large_file_bounded_memory) {
   ASSERT_EQ(got, size);
   free(src);
   free(back);
+  free(warm);
   free(obj);
   weft_artifacts_close(a);
   weft_fs_remove_tree(dir, NULL);
