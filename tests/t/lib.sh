@@ -179,3 +179,23 @@ for row in c.execute(sys.argv[2]): print("|".join("" if v is None else str(v) fo
 }
 # run_id_of: the first run id the last run's stdout names ("run 0123abcd4567 ...").
 run_id_of() { sed -n 's/.*run \([0-9a-f]\{12\}\) .*/\1/p' "$tmp/out" | head -n 1; }
+
+# -- processes -------------------------------------------------------------------------------
+
+# mark_sleeps DIR: makes every `sleep N` in DIR's YAML files `sleep N.PID`,
+# unique to this script, so a check for leftover step processes never sees
+# (or kills) another test's running at the same time.
+mark_sleeps() {
+  find "$1" -name '*.yaml' -exec sed -i -E "s/sleep ([0-9]+)([^.0-9]|\$)/sleep \\1.$$\\2/g" {} +
+}
+# survivors PATTERN: prints the pids still matching PATTERN (pgrep -f) after
+# waiting up to 3 s for them to go: a killed process can linger briefly on a
+# loaded machine. Prints nothing when none is left.
+survivors() {
+  local i
+  for i in $(seq 30); do
+    pgrep -f "$1" >/dev/null || return 0
+    sleep 0.1
+  done
+  pgrep -f "$1" | tr '\n' ' '
+}

@@ -6,6 +6,7 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
 cp -r "$WEFT_SRC/tests/t/fixtures/faults" "$tmp/faults"
+mark_sleeps "$tmp/faults"
 faults=$tmp/faults
 
 # -- the arithmetic example: 10 -> 15 -> 16 -> (8, 8) -> 9 -> 17 -----------------------
@@ -100,6 +101,6 @@ expect_exit -m "a step over its timeout fails" 1 "$WEFT_BIN" launch timeout -l .
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check_has "timeout named" "slow failed (attempt 1): timed out after 1s" "$out"
 check_eq "the run ends soon after the 1 s timeout" yes "$([ "$elapsed_ms" -lt 8000 ] && echo yes)"
-check_eq "no sleep survives the timeout" "" "$(pgrep -f 'sleep 30' || true)"
+check_eq "no sleep survives the timeout" "" "$(survivors "sleep 30.$$")"
 
 test_done

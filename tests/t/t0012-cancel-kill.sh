@@ -6,6 +6,7 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
 cp -r "$WEFT_SRC/tests/t/fixtures/faults" "$tmp/faults"
+mark_sleeps "$tmp/faults"
 cd "$tmp/faults" || exit 1
 
 # wait_for FILE: until the long_sleep op has started (5 s at most).
@@ -13,8 +14,8 @@ wait_for() {
   for _ in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.05; done
   return 1
 }
-sleepers() { pgrep -f 'sleep 60' | tr '\n' ' '; }
-at_exit "pkill -9 -f 'sleep 60' 2>/dev/null; true"
+sleepers() { survivors "sleep 60.$$"; }
+at_exit "pkill -9 -f 'sleep 60.$$' 2>/dev/null; true"
 
 # -- weft run cancel on a detached run -----------------------------------------------------
 rm -f long.started
@@ -56,7 +57,7 @@ wait "$launcher" 2>/dev/null
 id=$(store_query "select id from runs where job='long' order by created_ms desc limit 1")
 check_eq "the killed launcher left its run started" started \
   "$(store_query "select status from runs where id='$id'")"
-[ -n "$(sleepers)" ] && ok "its step is still running (orphaned)" || not_ok "no orphan to sweep"
+[ -n "$(pgrep -f "sleep 60.$$")" ] && ok "its step is still running (orphaned)" || not_ok "no orphan to sweep"
 expect_exit -m "the next weft command opens the instance" 0 "$WEFT_BIN" run list
 check_eq "the orphaned run is marked failed" failure \
   "$(store_query "select status from runs where id='$id'")"
