@@ -13,12 +13,12 @@ fi
 # A database of this script's own, so nothing else's rows are in the way.
 db=t0014_$$
 psql -q "$WEFT_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null || { not_ok "create database"; test_done; }
-url=${WEFT_TEST_PG_URL%/*}/$db
+pg_url=${WEFT_TEST_PG_URL%/*}/$db
 at_exit "psql -q '$WEFT_TEST_PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' >/dev/null 2>&1"
-export T0014_PG_URL=$url
+export T0014_PG_URL=$pg_url
 printf 'storage:\n  postgres:\n    url: ${T0014_PG_URL}\n' > "$WEFT_HOME/weft.yaml"
 
-pg_query() { psql -qtAX "$url" -c "$1"; }
+pg_query() { psql -qtAX "$pg_url" -c "$1"; }
 
 mkdir -p loc/ops loc/jobs
 cat > loc/ops/o.yaml <<'YAML'
@@ -59,6 +59,26 @@ check_eq "no event is stored twice" 0 \
 check_eq "one run_success" 1 "$(pg_query "SELECT count(*) FROM events WHERE run_id='$id' AND type='run_success'")"
 check_eq "event ids increase with time" 0 \
   "$(pg_query "SELECT count(*) FROM (SELECT ts_ms < lag(ts_ms) OVER (ORDER BY id) AS back FROM events WHERE run_id='$id') t WHERE back")"
+
+# -- the server on the same storage -------------------------------------------------------------
+# shellcheck source-path=SCRIPTDIR source=lib_http.sh
+. "$WEFT_SRC/tests/t/lib_http.sh" || exit 1
+start_server -l loc && ok "weft dev starts on PostgreSQL storage" || not_ok "weft dev did not start"
+api_run=$(python3 -c 'import json,sys,urllib.request
+r = urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/api/v1/jobs/loc/chain/launch",
+    data=b"{}", headers={"Content-Type": "application/json"}))
+print(json.load(r)["run_id"])' "$url" 2>/dev/null)
+check_eq "the API launches a run" 12 "${#api_run}"
+for _ in $(seq 100); do
+  [ "$(pg_query "SELECT status FROM runs WHERE id='$api_run'")" = success ] && break
+  sleep 0.1
+done
+check_eq "the run launched through the API succeeds" success \
+  "$(pg_query "SELECT status FROM runs WHERE id='$api_run'")"
+expect_output_contains -m "the API lists the runs stored in PostgreSQL" "\"$id\"" \
+  python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+  "$url/api/v1/runs?job=chain"
+stop_server
 
 # -- bad configuration is reported, nothing opened ----------------------------------------
 printf 'storage:\n  postgres:\n    url: mysql://nope\n' > "$WEFT_HOME/weft.yaml"
