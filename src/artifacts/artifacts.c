@@ -76,6 +76,7 @@ static size_t registry_n;
 static void registry_add_builtins_locked(void) {
   if (registry_n) return;
   registry[registry_n++] = &weft__artifacts_fs_methods;
+  registry[registry_n++] = &weft__artifacts_s3_methods;
 }
 
 int weft_artifacts_register(const struct weft_artifacts_methods *m) {

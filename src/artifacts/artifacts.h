@@ -63,8 +63,8 @@ struct weft_artifacts {
 /* ---- wrappers: the only callers of the method table --------------------------- */
 
 /* Opens the store named by url: "file:PATH", "file://PATH" or a plain path
- * (the folder is created), "s3://bucket/prefix" once an S3 backend is built
- * in. *out is NULL on failure. */
+ * (the folder is created), or "s3://bucket/prefix?settings" (see
+ * artifacts_s3.h). *out is NULL on failure. */
 int weft_artifacts_open(const char *url, struct weft_artifacts **out, weft_error *err);
 void weft_artifacts_close(struct weft_artifacts *a); /* NULL is a no-op */
 /* Registers a backend (a name registered twice is replaced). */

@@ -7,6 +7,8 @@
 
 /* The filesystem backend (artifacts_fs.c), registered at first use. */
 extern const struct weft_artifacts_methods weft__artifacts_fs_methods;
+/* The S3 backend (artifacts_s3.c), registered beside it. */
+extern const struct weft_artifacts_methods weft__artifacts_s3_methods;
 
 /* Like weft_artifacts_key_check for a list prefix: "" and a trailing '/'
  * are allowed, the last segment may be partial. */

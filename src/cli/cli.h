@@ -25,6 +25,8 @@ int cmd_validate(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_launch(int argc, char **argv);
 int cmd_instance(int argc, char **argv);
+/* cmd_artifacts.c: `weft artifacts ls|get`. */
+int cmd_artifacts(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 /* cmd_run_control.c: `weft run cancel` and `weft run reexecute` (argv[0] is
  * the subcommand), dispatched by cmd_run. */

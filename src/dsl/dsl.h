@@ -46,7 +46,7 @@ int weft_dsl_emit_yaml(const json_t *value, FILE *out, weft_error *err);
 /* What an instance is made of, resolved: both URLs are always set. */
 struct weft_instance_config {
   char *storage_url;   /* "sqlite:/abs/weft.db" or "postgresql://..." */
-  char *artifacts_url; /* "file:/abs/artifacts" */
+  char *artifacts_url; /* "file:/abs/artifacts" or "s3://BUCKET/PREFIX?settings" */
 };
 
 /* Parses weft.yaml text (file names it in diagnostics; text may be empty)

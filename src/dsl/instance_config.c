@@ -13,7 +13,9 @@ static const char *const top_keys[] = {"storage", "artifacts", NULL};
 static const char *const storage_keys[] = {"sqlite", "postgres", NULL};
 static const char *const sqlite_keys[] = {"path", NULL};
 static const char *const postgres_keys[] = {"url", NULL};
-static const char *const artifacts_keys[] = {"filesystem", NULL};
+static const char *const artifacts_keys[] = {"filesystem", "s3", NULL};
+static const char *const s3_keys[] = {"bucket", "prefix", "endpoint", "region", "path_style",
+                                      NULL};
 static const char *const filesystem_keys[] = {"path", NULL};
 
 const char weft_instance_config_template[] =
@@ -31,7 +33,13 @@ const char weft_instance_config_template[] =
     "# Where step outputs are kept (downstream inputs are read from here).\n"
     "artifacts:\n"
     "  filesystem:\n"
-    "    path: artifacts\n";
+    "    path: artifacts\n"
+    "  # s3:                 # AWS S3, MinIO, Ceph... (credentials: the AWS_*\n"
+    "  #   bucket: my-bucket  # variables or ~/.aws/credentials, never this file)\n"
+    "  #   prefix: weft\n"
+    "  #   endpoint: http://127.0.0.1:9000   # default: AWS in the region\n"
+    "  #   region: us-east-1\n"
+    "  #   path_style: true   # default: true with an endpoint, else false\n";
 
 void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->storage_url);
@@ -161,9 +169,149 @@ static void parse_storage(struct weft_diags *d, const struct weft__ynode *n, con
   c->storage_url = url;
 }
 
+/* ---- artifacts: s3 ---------------------------------------------------------------- */
+
+/* AWS URI encoding of a URL query value (artifacts_s3.c decodes it). */
+static int add_encoded(struct weft_buf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  int rc = WEFT_OK;
+  for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
+    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+        *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/')
+      rc = weft_buf_addc(b, (char)*p);
+    else
+      rc = weft_buf_addf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+  }
+  return rc;
+}
+
+/* The scalar setting key of artifacts.s3 (NULL when absent), ${VAR}s replaced. */
+static char *s3_setting(struct weft_diags *d, const struct weft__ynode *m, const char *key,
+                        int *bad, int *nomem) {
+  const struct weft__ynode *v = weft__ymap_get(m, key, NULL);
+  if (!v || weft__ynode_is_null(v)) return NULL;
+  if (v->kind != WEFT__Y_SCALAR) {
+    weft__dsl_error(d, v->mark, "artifacts.s3.%s must be a string, got %s", key,
+                    weft__ynode_describe(v));
+    *bad = 1;
+    return NULL;
+  }
+  char *out = substitute_env(d, v, nomem);
+  if (!out) *bad = 1;
+  return out;
+}
+
+static int s3_bucket_ok(const char *b) {
+  size_t n = strlen(b);
+  if (n < 3 || n > 63) return 0;
+  for (const char *p = b; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+      return 0;
+  return 1;
+}
+
+/* A prefix is a key path: no empty, "." or ".." segment, no control bytes. */
+static int s3_prefix_ok(const char *p) {
+  if (*p == '/') return 0;
+  for (const char *s = p; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+  for (const char *seg = p; *seg;) {
+    size_t len = strcspn(seg, "/");
+    if ((len == 1 && seg[0] == '.') || (len == 2 && !strncmp(seg, "..", 2))) return 0;
+    if (len == 0 && seg[len]) return 0;
+    seg += len + (seg[len] == '/');
+  }
+  return 1;
+}
+
+/* artifacts: {s3: {bucket, prefix, endpoint, region, path_style}} becomes
+ * s3://BUCKET/PREFIX?endpoint=..&region=..&path_style=0|1 (artifacts_s3.h). */
+static void parse_s3(struct weft_diags *d, const struct weft__ynode *m,
+                     struct weft_instance_config *c, int *nomem) {
+  if (m->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, m->mark, "artifacts.s3 must be a mapping with 'bucket', got %s",
+                    weft__ynode_describe(m));
+    return;
+  }
+  weft__dsl_check_keys(d, m, s3_keys, "artifacts.s3");
+  int bad = 0;
+  char *bucket = s3_setting(d, m, "bucket", &bad, nomem);
+  char *prefix = s3_setting(d, m, "prefix", &bad, nomem);
+  char *endpoint = s3_setting(d, m, "endpoint", &bad, nomem);
+  char *region = s3_setting(d, m, "region", &bad, nomem);
+  char *style = s3_setting(d, m, "path_style", &bad, nomem);
+  struct weft_buf u = WEFT_BUF_INIT;
+  if (!bucket && !bad) {
+    weft__dsl_error(d, m->mark, "artifacts.s3 needs a 'bucket'");
+    bad = 1;
+  } else if (bucket && !s3_bucket_ok(bucket)) {
+    weft__dsl_error(d, weft__ymap_get(m, "bucket", NULL)->mark,
+                    "artifacts.s3.bucket '%s' is not a bucket name (3-63 of a-z 0-9 . -)",
+                    bucket);
+    bad = 1;
+  }
+  if (prefix && !s3_prefix_ok(prefix)) {
+    weft__dsl_error(d, weft__ymap_get(m, "prefix", NULL)->mark,
+                    "artifacts.s3.prefix '%s' must be a relative path without '.', '..' "
+                    "or empty segments", prefix);
+    bad = 1;
+  }
+  if (endpoint && !weft_str_has_prefix(endpoint, "http://") &&
+      !weft_str_has_prefix(endpoint, "https://")) {
+    weft__dsl_error(d, weft__ymap_get(m, "endpoint", NULL)->mark,
+                    "artifacts.s3.endpoint must be an http:// or https:// URL, got '%s'",
+                    endpoint);
+    bad = 1;
+  }
+  if (region && (!*region || strpbrk(region, " /?&#:"))) {
+    weft__dsl_error(d, weft__ymap_get(m, "region", NULL)->mark,
+                    "artifacts.s3.region '%s' is not a region name (such as us-east-1)",
+                    region);
+    bad = 1;
+  }
+  int ps = -1;
+  if (style) {
+    if (!strcmp(style, "true") || !strcmp(style, "yes") || !strcmp(style, "1")) ps = 1;
+    else if (!strcmp(style, "false") || !strcmp(style, "no") || !strcmp(style, "0")) ps = 0;
+    else {
+      weft__dsl_error(d, weft__ymap_get(m, "path_style", NULL)->mark,
+                      "artifacts.s3.path_style must be true or false, got '%s'", style);
+      bad = 1;
+    }
+  }
+  if (!bad) {
+    char sep = '?';
+    int rc = weft_buf_addf(&u, "s3://%s", bucket);
+    if (!rc && prefix && *prefix) rc = weft_buf_addc(&u, '/');
+    if (!rc && prefix) rc = add_encoded(&u, prefix);
+    if (!rc && endpoint) {
+      rc = weft_buf_addf(&u, "%cendpoint=", sep);
+      if (!rc) rc = add_encoded(&u, endpoint);
+      sep = '&';
+    }
+    if (!rc && region) {
+      rc = weft_buf_addf(&u, "%cregion=", sep);
+      if (!rc) rc = add_encoded(&u, region);
+      sep = '&';
+    }
+    if (!rc && ps >= 0) rc = weft_buf_addf(&u, "%cpath_style=%d", sep, ps);
+    if (rc || !(c->artifacts_url = weft_buf_detach(&u, NULL))) *nomem = 1;
+  }
+  weft_buf_release(&u);
+  free(bucket);
+  free(prefix);
+  free(endpoint);
+  free(region);
+  free(style);
+}
+
 static void parse_artifacts(struct weft_diags *d, const struct weft__ynode *n, const char *home,
                             struct weft_instance_config *c, int *nomem) {
   const struct weft__ypair *choice = one_choice(d, n, "artifacts", artifacts_keys);
+  if (choice && !strcmp(choice->key->u.scalar.text, "s3")) {
+    parse_s3(d, choice->value, c, nomem);
+    return;
+  }
   if (!choice || strcmp(choice->key->u.scalar.text, "filesystem")) return;
   char *path = path_setting(d, choice->value, "artifacts.filesystem", filesystem_keys, home,
                             nomem);

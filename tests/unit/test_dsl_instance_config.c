@@ -84,5 +84,56 @@ TEST(every_mistake_at_once) {
   return 0;
 }
 
+TEST(artifacts_s3) {
+  struct weft_instance_config c;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  setenv("WEFT_TEST_S3_PORT", "9000", 1);
+  ASSERT_EQ(parse("artifacts:\n  s3:\n    bucket: my-bucket\n    prefix: team/weft\n"
+                  "    endpoint: http://127.0.0.1:${WEFT_TEST_S3_PORT}\n"
+                  "    region: eu-west-1\n    path_style: true\n",
+                  &c, &d),
+            WEFT_OK);
+  ASSERT_STR_EQ(c.artifacts_url, "s3://my-bucket/team/weft?endpoint=http%3A//127.0.0.1%3A9000"
+                                 "&region=eu-west-1&path_style=1");
+  weft_instance_config_release(&c);
+  ASSERT_EQ(parse("artifacts: {s3: {bucket: b12}}\n", &c, &d), WEFT_OK);
+  ASSERT_STR_EQ(c.artifacts_url, "s3://b12");
+  weft_instance_config_release(&c);
+  ASSERT_EQ(d.n, 0);
+  return 0;
+}
+
+TEST(artifacts_s3_mistakes) {
+  struct weft_instance_config c;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  ASSERT_EQ(parse("artifacts:\n  s3:\n    bucket: Bad_Bucket\n    prefix: a/../b\n"
+                  "    endpoint: ftp://x\n    region: 'us east'\n    path_style: maybe\n"
+                  "    secret: nope\n",
+                  &c, &d),
+            WEFT_EINVALID);
+  char *all = fx_diags(&d);
+  ASSERT_CONTAINS(all, "weft.yaml:3:13: error: artifacts.s3.bucket 'Bad_Bucket' is not a "
+                       "bucket name");
+  ASSERT_CONTAINS(all, "weft.yaml:4:13: error: artifacts.s3.prefix 'a/../b'");
+  ASSERT_CONTAINS(all, "weft.yaml:5:15: error: artifacts.s3.endpoint must be an http://");
+  ASSERT_CONTAINS(all, "weft.yaml:6:13: error: artifacts.s3.region 'us east'");
+  ASSERT_CONTAINS(all, "weft.yaml:7:17: error: artifacts.s3.path_style must be true or false");
+  ASSERT_CONTAINS(all, "weft.yaml:8:5: error: unknown key 'secret' in artifacts.s3");
+  free(all);
+  weft_diags_release(&d);
+  ASSERT_EQ(parse("artifacts: {s3: {prefix: p}}\n", &c, &d), WEFT_EINVALID);
+  all = fx_diags(&d);
+  ASSERT_CONTAINS(all, "artifacts.s3 needs a 'bucket'");
+  free(all);
+  weft_diags_release(&d);
+  ASSERT_EQ(parse("artifacts: {s3: [b]}\n", &c, &d), WEFT_EINVALID);
+  all = fx_diags(&d);
+  ASSERT_CONTAINS(all, "artifacts.s3 must be a mapping");
+  free(all);
+  weft_diags_release(&d);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(defaults_when_empty) TEST_ENTRY(postgres_url_with_env)
-              TEST_ENTRY(every_mistake_at_once))
+              TEST_ENTRY(every_mistake_at_once) TEST_ENTRY(artifacts_s3)
+              TEST_ENTRY(artifacts_s3_mistakes))

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# t0040-s3-artifacts: an instance whose weft.yaml stores artifacts in S3
+# (the s3rver that scripts/test starts, named by WEFT_TEST_S3_URL): a run's
+# outputs go to the bucket, `weft artifacts` reads them back, re-execution
+# reads earlier outputs from it, and a missing bucket, an unreachable
+# endpoint and missing credentials are clear errors.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
+
+if [ -z "${WEFT_TEST_S3_URL:-}" ]; then
+  skip "WEFT_TEST_S3_URL is not set (scripts/test starts an S3 server)"
+  test_done
+fi
+# s3://BUCKET/PREFIX?endpoint=http://127.0.0.1:PORT&...
+bucket=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|^s3://\([^/?]*\).*|\1|p')
+endpoint=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|.*[?&]endpoint=\([^&]*\).*|\1|p')
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-S3RVER}
+export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-S3RVER}
+prefix=t0040-$$-$(date +%s)
+
+write_config() { # BUCKET ENDPOINT
+  cat >"$WEFT_HOME/weft.yaml" <<YAML
+artifacts:
+  s3:
+    bucket: $1
+    prefix: $prefix
+    endpoint: $2
+    region: us-east-1
+    path_style: true
+YAML
+}
+write_config "$bucket" "$endpoint"
+
+cd "$examples" || exit 1
+expect_exit -m "the arithmetic example succeeds with S3 artifacts" 0 \
+  "$WEFT_BIN" launch arithmetic -c arithmetic/run.yaml
+check_has "it reports total = 17" "total output result = 17" "$out"
+id=$(run_id_of)
+check_eq "no output is written to the local artifacts folder" "" \
+  "$(ls "$WEFT_HOME/artifacts" 2>/dev/null)"
+
+expect_exit -m "weft artifacts get reads the total from the bucket" 0 \
+  "$WEFT_BIN" artifacts get "$id" total result
+check_eq "the total read back is 17" 17 "$out"
+expect_exit -m "weft artifacts get -o FILE" 0 \
+  "$WEFT_BIN" artifacts get "${id:0:6}" split low -o "$tmp/low"
+check_eq "split.low is 8" 8 "$(cat "$tmp/low")"
+expect_exit -m "weft artifacts ls lists the run's outputs" 0 "$WEFT_BIN" artifacts ls "$id"
+check_eq "six outputs, sorted" \
+  "$id/add_one_a/result $id/add_one_b/result $id/add_x/result $id/split/high $id/split/low $id/total/result" \
+  "$(grep -v '\.log$' "$tmp/out" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "and each step's compute logs, under its attempt" 10 "$(grep -c '/1/std\(out\|err\)\.log$' "$tmp/out")"
+expect_exit -m "weft artifacts ls RUN STEP -l" 0 "$WEFT_BIN" artifacts ls "$id" split -l
+check_eq "two outputs of split with sizes" 2 "$(grep -c "[0-9]  $id/split/[a-z]*$" "$tmp/out")"
+expect_exit -m "a step's stdout log is read back from the bucket" 0 \
+  "$WEFT_BIN" artifacts get "$id" total 1/stdout.log
+expect_exit -m "a missing output is an error" 1 "$WEFT_BIN" artifacts get "$id" total nope
+check_has "it names the output" "has no output nope of step total" "$err"
+expect_exit -m "artifacts without a subcommand is a usage error" 2 "$WEFT_BIN" artifacts
+
+expect_exit -m "re-executing one step reads the other outputs from the bucket" 0 \
+  "$WEFT_BIN" run reexecute "$id" --steps total
+id2=$(run_id_of)
+expect_exit -m "the re-executed total is in the bucket" 0 \
+  "$WEFT_BIN" artifacts get "$id2" total result
+check_eq "and is 17 again" 17 "$out"
+
+# -- failures ----------------------------------------------------------------------------
+write_config no-such-bucket-weft "$endpoint"
+expect_exit -m "a missing bucket fails the launch" 1 \
+  "$WEFT_BIN" launch arithmetic -c arithmetic/run.yaml
+check_has "with S3's error code" "NoSuchBucket" "$err"
+check_has "and a hint" "the bucket does not exist" "$err"
+
+write_config "$bucket" "http://127.0.0.1:1"
+start=$(date +%s)
+expect_exit -m "an unreachable endpoint fails" 1 "$WEFT_BIN" run list
+check_has "naming the endpoint" "http://127.0.0.1:1" "$err"
+check_has "after bounded retries" "after 5 attempts" "$err"
+check_eq "within the retry budget (under 15 s)" 1 "$(( $(date +%s) - start < 15 ))"
+
+write_config "$bucket" "$endpoint"
+expect_exit -m "no credentials at all is a clear error" 1 \
+  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE \
+  AWS_SHARED_CREDENTIALS_FILE="$tmp/none" "$WEFT_BIN" run list
+check_has "naming what to set" "no AWS credentials" "$err"
+
+printf '[default]\naws_access_key_id = X\n[ci]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' \
+  >"$tmp/credentials"
+expect_exit -m "credentials from a profile of the credentials file" 0 \
+  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=ci \
+  AWS_SHARED_CREDENTIALS_FILE="$tmp/credentials" "$WEFT_BIN" artifacts get "$id" total result
+check_eq "read the total with them" 17 "$out"
+
+write_config no-such-bucket-weft "$endpoint"
+expect_exit -m "a failing store with a secret in the environment" 1 \
+  env AWS_SECRET_ACCESS_KEY=sekrit-value-123 "$WEFT_BIN" launch arithmetic -c arithmetic/run.yaml
+case "$out$err" in
+  *sekrit-value-123*) not_ok "the secret is never printed" "$err" ;;
+  *) ok "the secret is never printed" ;;
+esac
+test_done
