@@ -143,8 +143,11 @@ static int artifacts_get(int argc, char **argv) {
     weft_error_set(&err, WEFT_ENOMEM, "out of memory");
     goto fail;
   }
+  /* A compute log of a running step exists only as chunks so far. */
+  int (*get)(struct weft_artifacts *, const char *, const char *, weft_error *) =
+      weft_str_has_suffix(key, ".log") ? weft_artifacts_read_log : weft_artifacts_get;
   if (a.out && strcmp(a.out, "-")) {
-    if (weft_artifacts_get(inst->artifacts, key, a.out, &err)) goto fail;
+    if (get(inst->artifacts, key, a.out, &err)) goto fail;
   } else {
     /* the store writes files, not streams: through a private folder */
     if (!mkdtemp(tmpdir)) {
@@ -156,7 +159,7 @@ static int artifacts_get(int argc, char **argv) {
       weft_error_set(&err, WEFT_ENOMEM, "out of memory");
       goto fail;
     }
-    if (weft_artifacts_get(inst->artifacts, key, tmp, &err) || cat_file(tmp, &err)) goto fail;
+    if (get(inst->artifacts, key, tmp, &err) || cat_file(tmp, &err)) goto fail;
   }
   rc = WEFT_EXIT_OK;
   goto done;

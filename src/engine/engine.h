@@ -148,6 +148,13 @@ int weft_run_config_from_row(const struct weft_job *job, const struct weft_run_r
 int weft_run_abandon(struct weft_instance *inst, const char *run_id, const char *message,
                      weft_error *err);
 
+/* Reads the compute log at key (RUN/STEP/ATTEMPT/stdout.log) from the
+ * artifact store into local_path: the whole log once the attempt ended, or,
+ * while it runs, the chunks uploaded so far (run_logs.c). WEFT_ENOTFOUND when
+ * there is neither. */
+int weft_artifacts_read_log(struct weft_artifacts *a, const char *key, const char *local_path,
+                            weft_error *err);
+
 /* Re-execution selection against parent run parent_id for job: with
  * from_failure, every step that did not succeed in the parent, and all of
  * their downstreams; else exactly the named steps (unknown names are

@@ -37,6 +37,9 @@ struct coord {
   int64_t next_heartbeat_ms, next_status_check_ms; /* monotonic */
   weft_error *err;    /* where the first store failure is reported */
   int failed_store;   /* a store write failed: stop driving the run */
+  int64_t (*log_sent)[2]; /* per step: stdout/stderr bytes uploaded live */
+  unsigned char *log_warned; /* per step: a live upload failure was logged */
+  int64_t next_live_log_ms;  /* monotonic */
 };
 
 /* Queues an event (payload stolen; NULL payload means {}). */
@@ -53,6 +56,16 @@ void coord_start_step(struct coord *c, size_t i);
 void coord_finish_step(struct coord *c, struct weft_step_result *res);
 /* Re-execution: copies the parent's outputs of step i into this run. */
 int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_error *err);
+
+/* run_logs.c: compute logs when the artifact store is remote. */
+int coord_logs_remote(const struct coord *c);
+/* Uploads the new bytes of running steps' logs as chunks (every second). */
+void coord_upload_live_logs(struct coord *c);
+/* A new attempt of step i starts its logs from zero. */
+void coord_reset_live_logs(struct coord *c, size_t i);
+/* Uploads step i's whole logs when its attempt ended and drops the chunks;
+ * a failure goes into payload as log_upload_error. */
+void coord_upload_final_logs(struct coord *c, size_t i, json_t *payload);
 
 /* instance.c */
 int weft__engine_append_event(struct weft_store *s, const char *run_id, const char *step,

@@ -341,7 +341,10 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
   c->started = calloc(n, sizeof *c->started);
   c->scratch = calloc(n, sizeof *c->scratch);
   c->retrying = calloc(n, sizeof *c->retrying);
-  if (!c->outputs || !c->dirs || !c->started || !c->scratch || !c->retrying)
+  c->log_sent = calloc(n, sizeof *c->log_sent);
+  c->log_warned = calloc(n, sizeof *c->log_warned);
+  if (!c->outputs || !c->dirs || !c->started || !c->scratch || !c->retrying || !c->log_sent ||
+      !c->log_warned)
     return weft_error_set(err, WEFT_ENOMEM, "out of memory planning the run");
   struct weft_executor_callbacks cb = {on_exec_event, on_exec_started, c};
   const char *xname = l->rc->executor == WEFT_EXECUTOR_IN_PROCESS ? "in_process" : "multiprocess";
@@ -362,6 +365,8 @@ static void coord_release(struct coord *c) {
   free(c->started);
   free(c->scratch);
   free(c->retrying);
+  free(c->log_sent);
+  free(c->log_warned);
   free(c->cancel_reason);
   weft_plan_release(&c->plan);
   weft_run_row_release(&c->run);
@@ -414,6 +419,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     int64_t now = weft_clock_mono_ms(), next_retry = -1;
     requeue_due_retries(&c, now, &next_retry);
     start_ready(&c);
+    coord_upload_live_logs(&c);
     coord_flush(&c, 0);
     if (weft_plan_done(&c.plan)) break;
     int timeout = STATUS_CHECK_MS;

@@ -123,6 +123,7 @@ void coord_start_step(struct coord *c, size_t i) {
   char *inputs_json = NULL, *config_json = NULL;
   free(c->dirs[i]);
   c->dirs[i] = weft_instance_step_dir(c->inst, c->run.id, inv->name, ps->attempt);
+  coord_reset_live_logs(c, i);
   c->started[i] = weft_clock_wall_ms();
   int rc = c->dirs[i] ? 0 : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
   /* A retry gets a fresh folder: an earlier attempt's outputs must not count. */
@@ -246,29 +247,6 @@ static json_t *finish_payload(struct coord *c, size_t i, const struct weft_step_
   return p;
 }
 
-/* Copies the attempt's compute logs to the artifact store as
- * RUN/STEP/ATTEMPT/{stdout,stderr}.log when the store is remote (S3), so
- * workers on other machines and the UI can read them; with the local
- * filesystem store they already sit in the work folder. Best effort: a
- * failure is reported in the payload (log_upload_error), the step's own
- * outcome stands. */
-static void upload_logs(struct coord *c, size_t i, json_t *payload) {
-  if (!payload || !strcmp(c->inst->artifacts->m->name, "fs")) return;
-  static const char *const names[] = {"stdout.log", "stderr.log"};
-  for (size_t k = 0; k < 2; k++) {
-    weft_error e = WEFT_ERROR_INIT;
-    char *file = weft_str_printf("%s/%s", c->dirs[i], names[k]);
-    char *key = weft_str_printf("%s/%s/%d/%s", c->run.id, c->plan.steps[i].inv->name,
-                                c->plan.steps[i].attempt, names[k]);
-    struct stat st;
-    if (file && key && !stat(file, &st) &&
-        weft_artifacts_put(c->inst->artifacts, key, file, &e))
-      json_object_set_new(payload, "log_upload_error", json_string(e.msg));
-    free(file);
-    free(key);
-  }
-}
-
 static double random_unit(void) {
   uint32_t r = 0;
   if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) return 0.5;
@@ -293,7 +271,7 @@ void coord_finish_step(struct coord *c, struct weft_step_result *res) {
     if (!persist_outputs(c, i, res, &e)) {
       coord_step_row(c, i, WEFT_STEP_SUCCEEDED, res->pid, NULL);
       json_t *done = finish_payload(c, i, res, NULL);
-      upload_logs(c, i, done);
+      coord_upload_final_logs(c, i, done);
       coord_event(c, name, "step_succeeded", done);
       weft_plan_finish(&c->plan, i, WEFT_STEP_SUCCEEDED, NULL, NULL);
       return;
@@ -310,7 +288,7 @@ void coord_finish_step(struct coord *c, struct weft_step_result *res) {
   else
     to = WEFT_STEP_FAILED;
   json_t *p = finish_payload(c, i, res, message);
-  upload_logs(c, i, p);
+  coord_upload_final_logs(c, i, p);
   coord_step_row(c, i, to, res->pid, message);
   if (to == WEFT_STEP_UP_FOR_RETRY) {
     int64_t delay = retry_delay_ms(&ps->inv->def->retry, ps->attempt);

@@ -66,6 +66,34 @@ expect_exit -m "the re-executed total is in the bucket" 0 \
   "$WEFT_BIN" artifacts get "$id2" total result
 check_eq "and is 17 again" 17 "$out"
 
+# -- logs of a running step are in the bucket as they are written ---------------------------
+mkdir -p "$tmp/live/ops" "$tmp/live/jobs"
+cat >"$tmp/live/ops/talk.yaml" <<'YAML'
+talk:
+  run: for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i"; sleep 0.4; done
+YAML
+printf 'ops:\n  talk: talk\n' >"$tmp/live/jobs/live.yaml"
+expect_exit -m "a slow talker launches detached" 0 "$WEFT_BIN" launch live -l "$tmp/live" --detach
+live=$out
+seen=''
+for _ in $(seq 60); do
+  "$WEFT_BIN" artifacts get "$live" talk 1/stdout.log >"$tmp/live.out" 2>/dev/null &&
+    grep -q 'line 2' "$tmp/live.out" && seen=yes && break
+  sleep 0.1
+done
+check_eq "its first lines are readable from the bucket while it runs" yes "$seen"
+check_eq "the run was still going then" started "$(store_query "SELECT status FROM runs WHERE id='$live'")"
+check_eq "but not its last line yet" "" "$(grep 'line 10' "$tmp/live.out")"
+for _ in $(seq 100); do
+  [ "$(store_query "SELECT status FROM runs WHERE id='$live'")" = success ] && break
+  sleep 0.1
+done
+expect_exit -m "the whole log is in the bucket once the step ended" 0 \
+  "$WEFT_BIN" artifacts get "$live" talk 1/stdout.log
+check_eq "all ten lines, in order" "$(seq 10 | sed 's/^/line /')" "$out"
+expect_exit -m "the live chunks are gone once the whole log is up" 0 "$WEFT_BIN" artifacts ls "$live"
+check_eq "no chunk objects left" 0 "$(grep -c '\.chunks/' "$tmp/out")"
+
 # -- failures ----------------------------------------------------------------------------
 write_config no-such-bucket-weft "$endpoint"
 expect_exit -m "a missing bucket fails the launch" 1 \
