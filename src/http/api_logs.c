@@ -60,6 +60,27 @@ static int find_log(struct weft_instance *inst, const char *run_id, const char *
   return rc;
 }
 
+/* The log from the artifact store when it is not on this machine's disk
+ * (a remote store: the step ran elsewhere, or its folder was cleaned up):
+ * an open, already unlinked temp file, or -1. */
+static int open_stored_log(struct weft_instance *inst, const char *run_id, const char *step,
+                           int attempt, int use_stderr) {
+  if (!strcmp(inst->artifacts->m->name, "fs")) return -1;
+  char tmp[] = "/tmp/weft-log-XXXXXX";
+  int fd = mkstemp(tmp);
+  if (fd < 0) return -1;
+  close(fd);
+  char *key = weft_str_printf("%s/%s/%d/%s", run_id, step, attempt,
+                              use_stderr ? "stderr.log" : "stdout.log");
+  weft_error err = WEFT_ERROR_INIT;
+  fd = key && !weft_artifacts_read_log(inst->artifacts, key, tmp, &err)
+           ? open(tmp, O_RDONLY | O_CLOEXEC)
+           : -1;
+  unlink(tmp);
+  free(key);
+  return fd;
+}
+
 enum MHD_Result http_api_log(struct http_req *r) {
   enum MHD_Result res = MHD_NO;
   long long attempt, offset;
@@ -91,6 +112,7 @@ enum MHD_Result http_api_log(struct http_req *r) {
     return http_send_weft_error(r, &err);
   }
   int fd = path_ok(inst, path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd < 0 && errno == ENOENT) fd = open_stored_log(inst, run_id, step, found, use_stderr);
   struct stat sb;
   if (fd < 0 || fstat(fd, &sb)) {
     int e = errno;

@@ -94,6 +94,17 @@ check_eq "all ten lines, in order" "$(seq 10 | sed 's/^/line /')" "$out"
 expect_exit -m "the live chunks are gone once the whole log is up" 0 "$WEFT_BIN" artifacts ls "$live"
 check_eq "no chunk objects left" 0 "$(grep -c '\.chunks/' "$tmp/out")"
 
+# The API serves a log from the bucket when this machine no longer has it.
+rm -f "$WEFT_HOME/runs/$live/talk/1/stdout.log"
+# shellcheck source-path=SCRIPTDIR source=lib_http.sh
+. "$WEFT_SRC/tests/t/lib_http.sh" || exit 1
+start_server -l "$tmp/live" && ok "weft dev starts with S3 artifacts" || not_ok "weft dev did not start"
+expect_exit -m "the log API answers from the bucket" 0 python3 -c \
+  'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+  "$url/api/v1/runs/$live/logs/talk?stream=stdout"
+check_eq "with all ten lines" "$(seq 10 | sed 's/^/line /')" "$out"
+stop_server
+
 # -- failures ----------------------------------------------------------------------------
 write_config no-such-bucket-weft "$endpoint"
 expect_exit -m "a missing bucket fails the launch" 1 \
