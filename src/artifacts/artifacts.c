@@ -2,11 +2,11 @@
  * method table), the backend registry and the key rules every backend shares. */
 #include "artifacts/artifacts.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "artifacts/artifacts_int.h"
+#include "util/registry.h"
 #include "util/str.h"
 
 void weft_artifact_list_release(struct weft_artifact_list *l) {
@@ -67,47 +67,21 @@ int weft__artifacts_prefix_check(const char *prefix, weft_error *err) {
 
 /* ---- registry ------------------------------------------------------------------ */
 
-#define MAX_BACKENDS 8
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static const struct weft_artifacts_methods *registry[MAX_BACKENDS];
-static size_t registry_n;
-
-static void registry_add_builtins_locked(void) {
-  if (registry_n) return;
-  registry[registry_n++] = &weft__artifacts_fs_methods;
-  registry[registry_n++] = &weft__artifacts_s3_methods;
+static const char *methods_name(const void *m) {
+  return ((const struct weft_artifacts_methods *)m)->name;
 }
 
+static const void *const builtins[] = {&weft__artifacts_fs_methods, &weft__artifacts_s3_methods, NULL};
+static struct weft_registry registry = WEFT_REGISTRY_INIT(builtins, methods_name);
+
 int weft_artifacts_register(const struct weft_artifacts_methods *m) {
-  if (!m || !m->name || m->version != 1 ||
-      m->instance_size < sizeof(struct weft_artifacts))
+  if (!m || !m->name || m->version != 1 || m->instance_size < sizeof(struct weft_artifacts))
     return WEFT_EINVALID;
-  int rc = WEFT_OK;
-  pthread_mutex_lock(&registry_lock);
-  registry_add_builtins_locked();
-  size_t i;
-  for (i = 0; i < registry_n; i++)
-    if (!strcmp(registry[i]->name, m->name)) break;
-  if (i < registry_n)
-    registry[i] = m;
-  else if (registry_n < MAX_BACKENDS)
-    registry[registry_n++] = m;
-  else
-    rc = WEFT_ENOMEM;
-  pthread_mutex_unlock(&registry_lock);
-  return rc;
+  return weft_registry_add(&registry, m);
 }
 
 const struct weft_artifacts_methods *weft_artifacts_find(const char *name) {
-  const struct weft_artifacts_methods *found = NULL;
-  if (!name) return NULL;
-  pthread_mutex_lock(&registry_lock);
-  registry_add_builtins_locked();
-  for (size_t i = 0; i < registry_n && !found; i++)
-    if (!strcmp(registry[i]->name, name)) found = registry[i];
-  pthread_mutex_unlock(&registry_lock);
-  return found;
+  return weft_registry_find(&registry, name);
 }
 
 /* "s3://" is s3; "file:" and plain paths are fs; any other "scheme://" is

@@ -3,12 +3,12 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "store/store_int.h"
+#include "util/registry.h"
 #include "util/str.h"
 
 /* ---- status names --------------------------------------------------------- */
@@ -147,48 +147,21 @@ char *weft_store_new_run_id(void) {
 
 /* ---- registry ----------------------------------------------------------------- */
 
-#define MAX_BACKENDS 8
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static const struct weft_store_methods *registry[MAX_BACKENDS];
-static size_t registry_n;
-
-/* Built-ins are added lazily so no constructor or init call is needed. */
-static void registry_add_builtins_locked(void) {
-  if (registry_n) return;
-  registry[registry_n++] = &weft__store_sqlite_methods;
-  registry[registry_n++] = &weft__store_pg_methods;
+static const char *methods_name(const void *m) {
+  return ((const struct weft_store_methods *)m)->name;
 }
 
+static const void *const builtins[] = {&weft__store_sqlite_methods, &weft__store_pg_methods, NULL};
+static struct weft_registry registry = WEFT_REGISTRY_INIT(builtins, methods_name);
+
 int weft_store_register(const struct weft_store_methods *m) {
-  if (!m || !m->name || m->version != 1 ||
-      m->instance_size < sizeof(struct weft_store))
+  if (!m || !m->name || m->version != 1 || m->instance_size < sizeof(struct weft_store))
     return WEFT_EINVALID;
-  int rc = WEFT_OK;
-  pthread_mutex_lock(&registry_lock);
-  registry_add_builtins_locked();
-  size_t i;
-  for (i = 0; i < registry_n; i++)
-    if (!strcmp(registry[i]->name, m->name)) break;
-  if (i < registry_n)
-    registry[i] = m; /* re-registering a name replaces it, like sqlite3_vfs */
-  else if (registry_n < MAX_BACKENDS)
-    registry[registry_n++] = m;
-  else
-    rc = WEFT_ENOMEM;
-  pthread_mutex_unlock(&registry_lock);
-  return rc;
+  return weft_registry_add(&registry, m);
 }
 
 const struct weft_store_methods *weft_store_find(const char *name) {
-  const struct weft_store_methods *found = NULL;
-  if (!name) return NULL;
-  pthread_mutex_lock(&registry_lock);
-  registry_add_builtins_locked();
-  for (size_t i = 0; i < registry_n && !found; i++)
-    if (!strcmp(registry[i]->name, name)) found = registry[i];
-  pthread_mutex_unlock(&registry_lock);
-  return found;
+  return weft_registry_find(&registry, name);
 }
 
 /* Maps a URL to a backend name: "postgres[ql]://" is postgres, "sqlite:" and
