@@ -37,7 +37,6 @@
 #include "util/str.h"
 
 #define TMP_PREFIX ".weft-tmp."
-#define COPY_BUF_SIZE (128 * 1024)
 #define PUT_ATTEMPTS 16 /* a folder removed under a put: see install() */
 
 struct fs_artifacts {
@@ -96,54 +95,6 @@ static char *tmp_name_in(const char *dir) {
 }
 
 /* ---- copying ------------------------------------------------------------------- */
-
-static int write_all(int fd, const char *p, size_t len) {
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-/* Streams in to out: in the kernel when it can, else through one fixed
- * buffer. Returns 0 or -1 with errno set. */
-static int stream_copy(int in, int out) {
-  for (;;) {
-    ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-    if (n > 0) continue;
-    if (n == 0) return 0;
-    if (errno == EINTR) continue;
-    /* not across these filesystems (or not at all): fall back to reads and
-     * writes, which start where copy_file_range stopped */
-    if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
-      return -1;
-    break;
-  }
-  char *buf = malloc(COPY_BUF_SIZE);
-  if (!buf) return -1;
-  int rc = 0;
-  for (;;) {
-    ssize_t n = read(in, buf, COPY_BUF_SIZE);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      rc = n < 0 ? -1 : 0;
-      break;
-    }
-    if (write_all(out, buf, (size_t)n)) {
-      rc = -1;
-      break;
-    }
-  }
-  int saved = errno;
-  free(buf);
-  errno = saved;
-  return rc;
-}
 
 /* ---- folders ---------------------------------------------------------------- */
 
@@ -242,7 +193,7 @@ static int create_tmp(const char *src, const char *tmp, int *in, int *out) {
 /* Streams in into out, the temporary tmp, and closes both; tmp is removed
  * when that fails. Returns 0, or -1 with errno set. */
 static int fill_tmp(int in, int out, const char *tmp) {
-  int rc = stream_copy(in, out);
+  int rc = weft_fs_stream_copy(in, out);
   int saved = errno;
   close(in);
   if (close(out) && !rc) {

@@ -37,7 +37,8 @@ int weft_fs_read_file(const char *path, struct weft_buf *out, weft_error *err) {
   return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len) {
+int weft_fs_write_all(int fd, const void *data, size_t len) {
+  const char *p = data;
   while (len) {
     ssize_t n = write(fd, p, len);
     if (n < 0) {
@@ -59,7 +60,7 @@ int weft_fs_write_atomic(const char *path, const void *data, size_t len,
     goto done;
   }
   fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || write_all(fd, data, len) || (durable && fsync(fd))) {
+  if (fd < 0 || weft_fs_write_all(fd, data, len) || (durable && fsync(fd))) {
     rc = weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
     goto done;
   }
@@ -192,10 +193,66 @@ void weft_fs_free_list(char **list) {
   free(list);
 }
 
+#define COPY_BUF_SIZE (128 * 1024)
+
+int weft_fs_stream_copy(int in, int out) {
+  for (;;) {
+    ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+    if (n > 0) continue;
+    if (n == 0) return 0;
+    if (errno == EINTR) continue;
+    /* not across these filesystems (or not at all): fall back to reads and
+     * writes, which start where copy_file_range stopped */
+    if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+      return -1;
+    break;
+  }
+  char *buf = malloc(COPY_BUF_SIZE);
+  if (!buf) return -1;
+  int rc = 0;
+  for (;;) {
+    ssize_t n = read(in, buf, COPY_BUF_SIZE);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      rc = n < 0 ? -1 : 0;
+      break;
+    }
+    if (weft_fs_write_all(out, buf, (size_t)n)) {
+      rc = -1;
+      break;
+    }
+  }
+  int saved = errno;
+  free(buf);
+  errno = saved;
+  return rc;
+}
+
 int weft_fs_copy_file(const char *from, const char *to, weft_error *err) {
-  struct weft_buf b = WEFT_BUF_INIT;
-  int rc = weft_fs_read_file(from, &b, err);
-  if (!rc) rc = weft_fs_write_atomic(to, b.ptr, b.len, 0, err);
-  weft_buf_release(&b);
+  struct weft_buf tmp = WEFT_BUF_INIT;
+  int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = WEFT_OK;
+  if (in < 0) return weft_error_set(err, WEFT_EIO, "cannot read %s: %s", from, strerror(errno));
+  if (weft_buf_addf(&tmp, "%s.tmp.%ld", to, (long)getpid())) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  out = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0 || weft_fs_stream_copy(in, out)) {
+    rc = weft_error_set(err, WEFT_EIO, "cannot copy %s to %s: %s", from, to, strerror(errno));
+    goto done;
+  }
+  if (close(out)) {
+    out = -1;
+    rc = weft_error_set(err, WEFT_EIO, "cannot write %s: %s", to, strerror(errno));
+    goto done;
+  }
+  out = -1;
+  if (rename(tmp.ptr, to))
+    rc = weft_error_set(err, WEFT_EIO, "cannot write %s: %s", to, strerror(errno));
+done:
+  if (out >= 0) close(out);
+  close(in);
+  if (rc && tmp.len) unlink(tmp.ptr);
+  weft_buf_release(&tmp);
   return rc;
 }

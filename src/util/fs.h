@@ -28,7 +28,14 @@ char *weft_fs_join(const char *a, const char *b);
 int weft_fs_list_dir(const char *dir, const char *suffix, char ***out,
                      weft_error *err);
 void weft_fs_free_list(char **list);
-/* Copies a regular file (contents only). */
+/* Copies a regular file (contents only), streamed, replacing to atomically. */
 int weft_fs_copy_file(const char *from, const char *to, weft_error *err);
+/* Writes all len bytes to fd (retrying short writes and EINTR): 0, or -1
+ * with errno set. */
+int weft_fs_write_all(int fd, const void *data, size_t len);
+/* Copies the rest of in to out, in the kernel when it can, else through one
+ * fixed buffer (memory stays bounded whatever the size): 0, or -1 with errno
+ * set. */
+int weft_fs_stream_copy(int in, int out);
 
 #endif

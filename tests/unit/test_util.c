@@ -69,6 +69,37 @@ TEST(fs_atomic_write_and_list) {
   return 0;
 }
 
+/* A copy larger than the copy buffer, byte for byte, replacing the target
+ * and leaving no temp file; a missing source is an error naming it. */
+TEST(fs_copy_file_streams) {
+  char dir[] = "/tmp/weft-test-XXXXXX";
+  ASSERT(mkdtemp(dir));
+  weft_error err = WEFT_ERROR_INIT;
+  char *src = weft_fs_join(dir, "src"), *dst = weft_fs_join(dir, "dst");
+  size_t n = 300 * 1024 + 7;
+  char *data = malloc(n);
+  ASSERT(data);
+  for (size_t i = 0; i < n; i++) data[i] = (char)(i * 31 + 7);
+  ASSERT_EQ(weft_fs_write_atomic(src, data, n, 0, &err), WEFT_OK);
+  ASSERT_EQ(weft_fs_write_atomic(dst, "old", 3, 0, &err), WEFT_OK);
+  ASSERT_EQ(weft_fs_copy_file(src, dst, &err), WEFT_OK);
+  struct weft_buf b = WEFT_BUF_INIT;
+  ASSERT_EQ(weft_fs_read_file(dst, &b, &err), WEFT_OK);
+  ASSERT_EQ(b.len, n);
+  ASSERT(!memcmp(b.ptr, data, n));
+  char **names = NULL;
+  ASSERT_EQ(weft_fs_list_dir(dir, NULL, &names, &err), 2); /* no temp left */
+  weft_fs_free_list(names);
+  ASSERT_EQ(weft_fs_copy_file("/nonexistent/src", dst, &err), WEFT_EIO);
+  ASSERT_CONTAINS(err.msg, "/nonexistent/src");
+  weft_buf_release(&b);
+  weft_fs_remove_tree(dir, &err);
+  free(data);
+  free(src);
+  free(dst);
+  return 0;
+}
+
 TEST(error_names) {
   ASSERT_STR_EQ(weft_strerror(WEFT_ENOMEM), "out of memory");
   ASSERT_STR_EQ(weft_strerror(WEFT_OK), "ok");
@@ -79,5 +110,5 @@ TEST(error_names) {
 }
 
 TEST_MAIN(TEST_ENTRY(buf_grows_and_detaches) TEST_ENTRY(str_suggest_finds_typos)
-              TEST_ENTRY(str_identifier) TEST_ENTRY(fs_atomic_write_and_list)
+              TEST_ENTRY(str_identifier) TEST_ENTRY(fs_atomic_write_and_list) TEST_ENTRY(fs_copy_file_streams)
                   TEST_ENTRY(error_names))
