@@ -34,6 +34,8 @@ int cmd_run_cancel(int argc, char **argv);
 int cmd_run_reexecute(int argc, char **argv);
 /* cmd_coordinate.c: `weft run coordinate` (argv[0] is "coordinate"). */
 int cmd_run_coordinate(int argc, char **argv);
+/* cmd_location.c: `weft location add|remove|list|reload`. */
+int cmd_location(int argc, char **argv);
 /* cmd_server.c: `weft server` and `weft dev`. */
 int cmd_server(int argc, char **argv);
 int cmd_dev(int argc, char **argv);

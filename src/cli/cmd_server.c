@@ -78,7 +78,11 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
     rc = weft_cli_usage_error(cmd, "pass either -w FILE or location folders, not both");
     goto done;
   }
-  if (!ws_file && !n_paths && !weft_fs_exists("workspace.yaml")) {
+  /* Without a workspace.yaml an instance may still have a location
+   * registry to serve (engine/locreg.h). */
+  const char *home = getenv("WEFT_HOME");
+  if (!ws_file && !n_paths && !weft_fs_exists("workspace.yaml") &&
+      !weft_fs_is_dir(home && *home ? home : ".weft")) {
     rc = weft_cli_usage_error(cmd, "no locations: pass -l DIR or -w FILE, or start it in a "
                                    "folder with a workspace.yaml");
     goto done;

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "engine/engine.h"
+#include "engine/locreg.h"
 #include "model/model.h"
 #include "util/fs.h"
 
@@ -14,7 +16,8 @@ static const char validate_usage[] =
     "'file:line:col: error: message', then a summary line.\n"
     "\n"
     "Locations are the folders given as arguments, else those listed in the\n"
-    "workspace file named by -w, else those of ./workspace.yaml.\n"
+    "workspace file named by -w, else the instance's location registry when\n"
+    "it has any ('weft location'), else those of ./workspace.yaml.\n"
     "\n"
     "options:\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
@@ -43,6 +46,25 @@ int weft_cli_flag_value(const char *cmd, int argc, char **argv, int *i,
   return 1;
 }
 
+/* The workspace of the instance's location registry (engine/locreg.h), or
+ * WEFT_ENOTFOUND when there is no instance or its registry is empty. An
+ * absent $WEFT_HOME is not created: a bare `weft validate` must not leave
+ * a .weft folder behind. */
+static int registry_workspace(struct weft_workspace **out, weft_error *err) {
+  const char *home = getenv("WEFT_HOME");
+  if (!home || !*home) home = ".weft";
+  if (!weft_fs_is_dir(home)) return WEFT_ENOTFOUND;
+  struct weft_instance *inst = NULL;
+  struct weft_locreg reg = {0};
+  int rc = weft_instance_open(home, &inst, err);
+  if (!rc) rc = weft_locreg_read(inst->store, &reg, err);
+  if (!rc && !reg.n) rc = WEFT_ENOTFOUND;
+  if (!rc) rc = weft_locreg_workspace(&reg, out, err);
+  weft_locreg_release(&reg);
+  weft_instance_close(inst);
+  return rc;
+}
+
 int weft_cli_load_workspace(const char *cmd, const char *ws_file,
                             char *const *paths, size_t n_paths,
                             struct weft_workspace **out) {
@@ -55,6 +77,8 @@ int weft_cli_load_workspace(const char *cmd, const char *ws_file,
   if (n_paths) {
     rc = weft_workspace_from_paths((const char *const *)paths, n_paths, out,
                                    &err);
+  } else if (!ws_file && (rc = registry_workspace(out, &err)) != WEFT_ENOTFOUND) {
+    /* the registry has locations: it replaces workspace.yaml */
   } else {
     const char *file = ws_file ? ws_file : "workspace.yaml";
     /* Without any hint the user most likely ran weft in the wrong folder;

@@ -13,6 +13,7 @@ const struct weft_cmd weft_cli_commands[] = {
     {"run", cmd_run, "list, inspect, follow, cancel and re-execute runs"},
     {"instance", cmd_instance, "configure $WEFT_HOME: storage, artifacts, schema"},
     {"artifacts", cmd_artifacts, "list a run's stored outputs and logs, fetch one"},
+    {"location", cmd_location, "add, remove, list and reload code locations, live"},
     {"server", cmd_server, "serve the HTTP API, web UI and metrics"},
     {"dev", cmd_dev, "the web UI and API on this machine, at http://127.0.0.1:3000"},
     {NULL, NULL, NULL},

@@ -133,6 +133,16 @@ void coord_start_step(struct coord *c, size_t i) {
   json_t *cfg = json_object_get(json_object_get(c->l->rc->ops, inv->name), "config");
   if (!rc && cfg && !(config_json = json_dumps(cfg, JSON_COMPACT)))
     rc = weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  /* The registry's per-location settings (engine/locreg.h): a relative
+   * workdir is taken from the location folder. */
+  const struct weft_location *loc = c->job->location;
+  char *venv_bin = NULL, *workdir = NULL;
+  if (!rc && loc->python && !(venv_bin = weft_str_printf("%s/bin", loc->python)))
+    rc = weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  if (!rc && loc->workdir &&
+      !(workdir = loc->workdir[0] == '/' ? strdup(loc->workdir)
+                                         : weft_fs_join(loc->path, loc->workdir)))
+    rc = weft_error_set(&e, WEFT_ENOMEM, "out of memory");
   if (!rc) {
     struct weft_step_spec spec = {0};
     spec.run_id = c->run.id;
@@ -140,13 +150,17 @@ void coord_start_step(struct coord *c, size_t i) {
     spec.step = inv->name;
     spec.attempt = ps->attempt;
     spec.def = inv->def;
-    spec.cwd = c->job->location->path;
+    spec.cwd = workdir ? workdir : loc->path;
+    spec.loc_env = &loc->env;
+    spec.path_prefix = venv_bin;
     spec.work_dir = c->dirs[i];
     spec.config_json = config_json;
     spec.inputs_json = inputs_json;
     spec.user = (void *)(uintptr_t)(i + 1);
     rc = weft_executor_start(c->x, &spec, &e);
   }
+  free(venv_bin);
+  free(workdir);
   free(inputs_json);
   free(config_json);
   if (rc) {

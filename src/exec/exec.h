@@ -13,9 +13,10 @@
 /* ---- the step protocol -----------------------------------------------------
  *
  * A process step runs in its own process group with cwd = spec->cwd, stdin
- * from /dev/null, and this environment: the parent's, then the op's `env:`
- * entries (which override it), then the protocol variables (which override
- * both):
+ * from /dev/null, and this environment: the parent's, then the location's
+ * env (spec->loc_env), then the op's `env:` entries (each overriding the
+ * earlier), then the protocol variables (which override all); with
+ * spec->path_prefix, PATH becomes PREFIX:PATH:
  *
  *   WEFT_RUN_ID, WEFT_JOB, WEFT_OP (invocation name), WEFT_ATTEMPT
  *   WEFT_CONFIG   WORK/config.json
@@ -82,6 +83,11 @@ struct weft_step_spec {
                               inputs (NULL: {}); raw `path` inputs are
                               already in WORK/inputs/ */
   double kill_grace_s;     /* SIGTERM -> SIGKILL delay; <= 0 means 5 */
+  /* The code location's settings (registry, engine/locreg.h), both may be
+   * NULL: loc_env goes under the op's env: (the op's entry of a name wins),
+   * path_prefix (a virtualenv's bin/) in front of the step's PATH. */
+  const struct weft_kvs *loc_env;
+  const char *path_prefix;
   void *user;              /* the caller's cookie, echoed in results and
                               callbacks */
 };

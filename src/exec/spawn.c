@@ -11,6 +11,7 @@
 
 #include "exec/exec_int.h"
 #include "util/fs.h"
+#include "util/str.h"
 
 extern char **environ;
 
@@ -69,12 +70,18 @@ static void step_env_release(struct step_env *env) {
   env->envp = NULL;
 }
 
+static const char *kvs_get(const struct weft_kvs *kv, const char *key) {
+  for (size_t i = 0; i < kv->n; i++)
+    if (!strcmp(kv->v[i].key, key)) return kv->v[i].value ? kv->v[i].value : "";
+  return NULL;
+}
+
 static int build_env(const struct weft_step_spec *spec,
                      const struct weft__work_paths *paths, struct step_env *out) {
   struct env_builder e = {WEFT_BUF_INIT, NULL, NULL, 0, 0};
   char attempt[24], events_fd[8];
   char *path_inputs = weft__path_input_names(spec->def);
-  char **envp = NULL;
+  char **envp = NULL, *venv_path = NULL;
   int rc = path_inputs ? WEFT_OK : WEFT_ENOMEM;
   snprintf(attempt, sizeof attempt, "%d", spec->attempt);
   snprintf(events_fd, sizeof events_fd, "%d", WEFT__EVENTS_FD);
@@ -95,9 +102,28 @@ static int build_env(const struct weft_step_spec *spec,
   size_t n_proto = sizeof proto / sizeof proto[0];
   for (size_t i = 0; !rc && i < n_proto; i++)
     rc = env_add(&e, proto[i][0], proto[i][1]);
+  /* The virtualenv goes in front of whichever PATH the step would have
+   * had, so it is added before (and so wins over) the env entries. */
+  if (!rc && spec->path_prefix) {
+    const char *base = kvs_get(env, "PATH");
+    if (!base) base = spec->loc_env ? kvs_get(spec->loc_env, "PATH") : NULL;
+    if (!base) base = getenv("PATH");
+    if (!(venv_path = weft_str_printf("%s%s%s", spec->path_prefix, base ? ":" : "",
+                                      base ? base : "")))
+      rc = WEFT_ENOMEM;
+    else
+      rc = env_add(&e, "PATH", venv_path);
+  }
+  size_t n_fixed = e.n_added;
   for (size_t i = 0; !rc && i < env->n; i++) /* never replaces WEFT_* */
-    if (!overridden(&e, n_proto, env->v[i].key))
+    if (!overridden(&e, n_fixed, env->v[i].key))
       rc = env_add(&e, env->v[i].key, env->v[i].value ? env->v[i].value : "");
+  /* The location's env sits under the op's: the op knows better. */
+  size_t n_op = e.n_added;
+  for (size_t i = 0; !rc && spec->loc_env && i < spec->loc_env->n; i++)
+    if (!overridden(&e, n_op, spec->loc_env->v[i].key))
+      rc = env_add(&e, spec->loc_env->v[i].key,
+                   spec->loc_env->v[i].value ? spec->loc_env->v[i].value : "");
   if (rc) goto done;
   size_t n_parent = 0;
   while (environ && environ[n_parent]) n_parent++;
@@ -121,6 +147,7 @@ static int build_env(const struct weft_step_spec *spec,
   envp = NULL;
 done:
   free(envp);
+  free(venv_path);
   free(path_inputs);
   free(e.offsets);
   free(e.names);

@@ -30,6 +30,7 @@
  * request holds the version it started with until it completes. */
 struct http_ws {
   struct weft_workspace *ws;
+  int64_t reg_version; /* the registry version it was built from (registry mode) */
   int refs; /* under http_server.ws_mu; the server holds one on the current */
 };
 
@@ -75,6 +76,10 @@ struct http_server {
   char *ws_file;              /* absolute, or NULL */
   char **paths;               /* absolute location folders */
   size_t n_paths;
+  /* Registry mode (no -l folders): the locations come from the instance's
+   * location registry (engine/locreg.h), seeded from ws_file when empty;
+   * the maintenance thread reloads when the registry's version moves. */
+  int registry;
   char *exe;                  /* spawned as `EXE run coordinate RUN` */
   char **env;                 /* environ with WEFT_HOME set to the instance */
   char url[160];

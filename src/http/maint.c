@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "engine/locreg.h"
 #include "http/http_int.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -56,7 +57,9 @@ int http_spawn_coordinator(struct http_server *srv, const char *run_id, const ch
   argv[n++] = "run";
   argv[n++] = "coordinate";
   argv[n++] = run_id;
-  if (srv->n_paths) {
+  if (srv->registry) {
+    /* the coordinator reads the registry itself, as it is at launch */
+  } else if (srv->n_paths) {
     for (size_t i = 0; i < srv->n_paths; i++) {
       argv[n++] = "-l";
       argv[n++] = srv->paths[i];
@@ -173,6 +176,24 @@ static void feed_metrics(struct http_server *srv, int wait_ms) {
     weft_clock_sleep_ms(wait_ms);
 }
 
+/* Another process (the CLI, another server) changed the registry: load
+ * the new set. One kv read per loop turn, so a change shows within
+ * WAIT_SLICE_MS plus the load. */
+static void watch_registry(struct http_server *srv) {
+  weft_error err = WEFT_ERROR_INIT;
+  char *raw = NULL;
+  if (weft_store_kv_get(srv->inst->store, WEFT_LOCREG_KEY, &raw, &err)) return;
+  json_t *doc = raw ? json_loads(raw, 0, NULL) : NULL;
+  int64_t v = (int64_t)json_integer_value(json_object_get(doc, "version"));
+  json_decref(doc);
+  free(raw);
+  struct http_ws *w = http_ws_acquire(srv);
+  int moved = w->reg_version != v;
+  http_ws_release(srv, w);
+  if (moved && http_ws_reload(srv, &err))
+    fprintf(stderr, "weft server: reloading the location registry: %s\n", err.msg);
+}
+
 static void *maint_main(void *arg) {
   struct http_server *srv = arg;
   int64_t next_sweep = weft_clock_mono_ms() + SWEEP_MS;
@@ -185,6 +206,7 @@ static void *maint_main(void *arg) {
         fprintf(stderr, "weft server: sweeping orphaned runs: %s\n", err.msg);
       next_sweep = now + SWEEP_MS;
     }
+    if (srv->registry) watch_registry(srv);
     feed_metrics(srv, WAIT_SLICE_MS);
   }
   return NULL;

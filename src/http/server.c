@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "engine/locreg.h"
 #include "http/http_int.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -312,6 +313,16 @@ fail:
   return NULL;
 }
 
+/* Seeds an empty registry from the workspace file just loaded, then serves
+ * the registry's locations from now on (locreg.h says who reads what). */
+static int enter_registry_mode(struct http_server *srv, weft_error *err) {
+  int seeded = 0;
+  int rc = weft_locreg_seed(srv->inst->store, srv->ws->ws, &seeded, err);
+  if (rc) return rc;
+  srv->registry = 1;
+  return http_ws_reload(srv, err);
+}
+
 int weft_http_server_start(const struct weft_http_options *o, struct weft_http_server **out,
                            weft_error *err) {
   struct sockaddr_storage addr;
@@ -336,14 +347,21 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
     if (!(srv->paths = calloc(o->n_paths, sizeof *srv->paths))) goto nomem;
     for (size_t i = 0; i < o->n_paths; i++, srv->n_paths++)
       if (!(srv->paths[i] = absolute(o->paths[i], err))) goto fail_err;
+  } else if (!o->ws_file && !weft_fs_exists("workspace.yaml")) {
+    /* the registry alone: a name that stays absent, nothing to seed */
+    if (!(srv->ws_file = absolute(".", err))) goto fail_err;
+    char *f = weft_fs_join(srv->ws_file, "workspace.yaml");
+    free(srv->ws_file);
+    if (!(srv->ws_file = f)) goto nomem;
   } else if (!(srv->ws_file = absolute(o->ws_file ? o->ws_file : "workspace.yaml", err))) {
     goto fail_err;
   }
   if (!(srv->exe = strdup(o->exe ? o->exe : "/proc/self/exe"))) goto nomem;
   if ((rc = weft_instance_open(o->home, &srv->inst, err))) goto fail;
   if (!(srv->env = spawn_env(srv->inst->home))) goto nomem;
-  if ((rc = http_ws_load(srv, &srv->ws, err))) goto fail;
   if ((rc = http_pool_init(&srv->pool, srv->inst->storage_url))) goto nomem;
+  if ((rc = http_ws_load(srv, &srv->ws, err))) goto fail;
+  if (!srv->n_paths && (rc = enter_registry_mode(srv, err))) goto fail;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                    MHD_ALLOW_SUSPEND_RESUME;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/locreg.h"
 #include "http/http_int.h"
+#include "util/fs.h"
 
 /* ---- store connections ---------------------------------------------------------- */
 
@@ -68,13 +70,33 @@ void http_pool_release(struct http_pool *p) {
 
 /* ---- the workspace ------------------------------------------------------------------- */
 
+/* Builds w from the registry, read on a pooled connection: a request thread
+ * and the maintenance thread may both reload. */
+static int registry_load(struct http_server *srv, struct http_ws *w, weft_error *err) {
+  struct weft_store *s = NULL;
+  struct weft_locreg reg = {0};
+  int rc = http_pool_get(&srv->pool, &s, err);
+  if (rc) return rc;
+  rc = weft_locreg_read(s, &reg, err);
+  http_pool_put(&srv->pool, s);
+  if (!rc) rc = weft_locreg_workspace(&reg, &w->ws, err);
+  w->reg_version = reg.version;
+  weft_locreg_release(&reg);
+  return rc;
+}
+
 int http_ws_load(struct http_server *srv, struct http_ws **out, weft_error *err) {
   struct http_ws *w = calloc(1, sizeof *w);
   int rc;
   *out = NULL;
   if (!w) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  if (srv->n_paths)
+  if (srv->registry)
+    rc = registry_load(srv, w, err);
+  else if (srv->n_paths)
     rc = weft_workspace_from_paths((const char *const *)srv->paths, srv->n_paths, &w->ws, err);
+  else if (!weft_fs_exists(srv->ws_file)) /* registry only: nothing to seed */
+    rc = (w->ws = calloc(1, sizeof *w->ws)) ? WEFT_OK
+                                             : weft_error_set(err, WEFT_ENOMEM, "out of memory");
   else
     rc = weft_workspace_load_file(srv->ws_file, &w->ws, err);
   if (rc) {

@@ -148,6 +148,10 @@ void weft_location_free(struct weft_location *loc) {
   weft_diags_release(&loc->diags);
   free(loc->name);
   free(loc->path);
+  weft__kvs_release(&loc->env);
+  free(loc->python);
+  free(loc->image);
+  free(loc->workdir);
   free(loc);
 }
 

@@ -160,6 +160,11 @@ struct weft_location {
   size_t n_jobs;
   struct weft_diags diags; /* every error found, sorted by position */
   void *index; /* private name lookup tables of src/model */
+  /* The location registry's settings (engine/locreg.h); empty/NULL for a
+   * location loaded from a folder or workspace.yaml. Steps get env (under
+   * their op's env:) and python/bin first in PATH; workdir is their cwd. */
+  struct weft_kvs env;
+  char *python, *image, *workdir;
 };
 
 /* Loads and validates the code location at path. Returns WEFT_OK with *out
