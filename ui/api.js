@@ -62,6 +62,10 @@ export const api = {
   health: () => fetch('/healthz').then((r) => r.json()),
   locations: () => get('/locations'),
   reloadLocations: () => post('/locations/reload'),
+  addLocation: (body) => post('/locations', body),
+  removeLocation: (name, ifVersion) =>
+    request('DELETE', `/locations/${enc(name)}${query({ if_version: ifVersion })}`),
+  reloadLocation: (name) => post(`/locations/${enc(name)}/reload`),
   jobs: () => get('/jobs'),
   job: (loc, job) => get(jobPath(loc, job)),
   validate: (loc, job, runConfig, tags) =>

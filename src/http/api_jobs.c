@@ -1,53 +1,11 @@
-/* api_jobs.c: the code locations and jobs of the workspace (API.md "Code
- * locations and jobs"): listing, reloading, one job, checking a run config
- * and launching a run, whose coordinator is spawned (maint.c). */
+/* api_jobs.c: the jobs of the workspace (API.md "Code locations and jobs"):
+ * listing, one job, checking a run config and launching a run (maint.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dsl/dsl.h"
 #include "http/http_int.h"
-
-/* ---- locations --------------------------------------------------------------------- */
-
-static json_t *location_json(const struct weft_location *loc) {
-  size_t n_ops = loc->n_ops;
-  for (size_t j = 0; j < loc->n_jobs; j++) n_ops += loc->jobs[j].n_inline_ops;
-  json_t *errors = http_diags_json(&loc->diags);
-  if (!errors) return NULL;
-  return json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", loc->name, "path", loc->path,
-                   "jobs", (json_int_t)loc->n_jobs, "ops", (json_int_t)n_ops, "errors",
-                   errors);
-}
-
-/* {"locations": [...], "errors": [...]}: errors are the workspace file's
- * own, which can hide whole locations. */
-static json_t *locations_doc(const struct weft_workspace *ws) {
-  json_t *arr = json_array(), *errors = http_diags_json(&ws->diags);
-  for (size_t i = 0; arr && i < ws->n_locations; i++)
-    if (json_array_append_new(arr, location_json(ws->locations[i]))) {
-      json_decref(arr);
-      arr = NULL;
-    }
-  if (!arr || !errors) {
-    json_decref(arr);
-    json_decref(errors);
-    return NULL;
-  }
-  return json_pack("{s:o, s:o}", "locations", arr, "errors", errors);
-}
-
-enum MHD_Result http_api_locations(struct http_req *r) {
-  return http_send_json(r, 200, locations_doc(http_workspace(r)));
-}
-
-enum MHD_Result http_api_reload(struct http_req *r) {
-  weft_error err = WEFT_ERROR_INIT;
-  if (http_ws_reload(r->srv, &err))
-    return http_send_error(r, 500, NULL, "cannot reload the workspace (the previous one "
-                                         "stays in use): %s", err.msg);
-  return http_send_json(r, 200, locations_doc(http_workspace(r)));
-}
 
 /* ---- jobs --------------------------------------------------------------------------- */
 

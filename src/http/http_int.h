@@ -29,9 +29,39 @@
 /* One loaded version of the workspace. A reload swaps in a new one; a
  * request holds the version it started with until it completes. */
 struct http_ws {
-  struct weft_workspace *ws;
+  struct weft_workspace *ws; /* its locations are those of locs, borrowed */
+  struct http_loc **locs;    /* ws->n_locations, shared between versions */
   int64_t reg_version; /* the registry version it was built from (registry mode) */
+  unsigned long gen;   /* http_server.ws_gen when it was swapped in */
   int refs; /* under http_server.ws_mu; the server holds one on the current */
+};
+
+/* One loaded location, shared by every workspace version that did not
+ * reload it. A version whose errors make invalid a job that the last
+ * version without errors had valid is shown as a view: the last good
+ * version's ops and jobs (still served and launchable) with the new
+ * version's errors (state.c). */
+struct http_loc {
+  struct weft_location *loc; /* what requests see */
+  struct weft_location *own; /* the version loaded (behind loc when a view) */
+  struct http_loc *base;     /* a view: the last good version it shows */
+  int refs;                  /* under http_server.ws_mu */
+};
+
+/* The inotify watches on the location folders (watch.c): each location's
+ * folder and its ops/ and jobs/; only the maintenance thread touches it. */
+struct http_watch_dir {
+  int wd;
+  char *loc; /* the location's name */
+};
+struct http_watch {
+  int fd; /* -1 when inotify is unavailable */
+  struct http_watch_dir *v;
+  size_t n, cap;
+  unsigned long armed_gen; /* the workspace version the watches are for */
+  char **pending;          /* locations changed, to reload when due */
+  size_t n_pending;
+  int64_t first_ms, due_ms; /* of the pending changes */
 };
 
 /* Store connections, one per request at a time (a connection is not to be
@@ -86,6 +116,8 @@ struct http_server {
   int loopback;
   pthread_mutex_t ws_mu;
   struct http_ws *ws;
+  unsigned long ws_gen; /* under ws_mu: bumped at every swap */
+  struct http_watch watch;
   struct http_pool pool;
   struct http_metrics metrics;
   struct http_cache runs_cache;   /* RUN objects of ended runs */
@@ -191,6 +223,11 @@ void http_ws_release(struct http_server *srv, struct http_ws *w);
 /* Loads again from disk and swaps atomically; requests in flight keep the
  * version they hold. On failure the current version stays. */
 int http_ws_reload(struct http_server *srv, weft_error *err);
+/* Loads location `name` again from its folder (registry mode: with its
+ * registry entry) and swaps in a version where only it changed. A version
+ * with errors of a location loaded without any keeps the last good one
+ * served, with the new errors. An unknown name does nothing. */
+int http_ws_reload_location(struct http_server *srv, const char *name, weft_error *err);
 /* The job `job` of location `loc` in ws, or NULL. */
 const struct weft_job *http_ws_find_job(const struct weft_workspace *ws, const char *loc,
                                         const char *job);
@@ -216,6 +253,17 @@ int http_spawn_coordinator(struct http_server *srv, const char *run_id, const ch
 int http_maint_start(struct http_server *srv, weft_error *err);
 void http_maint_stop(struct http_server *srv);
 
+/* ---- watching the location folders (watch.c) ---------------------------------------------- */
+
+/* Never fails: without inotify (a warning is printed) nothing is watched. */
+void http_watch_init(struct http_watch *w);
+void http_watch_release(struct http_watch *w);
+/* One turn of the maintenance thread: re-arms the watches when the
+ * workspace version changed, reads the changes, reloads the locations
+ * changed once they settled (debounced). Returns how long the thread may
+ * wait before the next turn, in ms (at most max_ms). */
+int http_watch_tick(struct http_server *srv, int max_ms);
+
 /* ---- metrics (metrics.c) ------------------------------------------------------------------------ */
 
 void http_metrics_init(struct http_metrics *m);
@@ -233,9 +281,12 @@ enum MHD_Result http_api_healthz(struct http_req *r);   /* metrics.c */
 enum MHD_Result http_api_metrics(struct http_req *r);
 enum MHD_Result http_api_openapi(struct http_req *r);   /* static.c */
 enum MHD_Result http_api_static(struct http_req *r);
-enum MHD_Result http_api_locations(struct http_req *r); /* api_jobs.c */
+enum MHD_Result http_api_locations(struct http_req *r); /* api_locations.c */
 enum MHD_Result http_api_reload(struct http_req *r);
-enum MHD_Result http_api_jobs(struct http_req *r);
+enum MHD_Result http_api_location_add(struct http_req *r);
+enum MHD_Result http_api_location_remove(struct http_req *r);
+enum MHD_Result http_api_location_reload(struct http_req *r);
+enum MHD_Result http_api_jobs(struct http_req *r); /* api_jobs.c */
 enum MHD_Result http_api_job(struct http_req *r);
 enum MHD_Result http_api_validate(struct http_req *r);
 enum MHD_Result http_api_launch(struct http_req *r);

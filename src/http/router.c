@@ -19,7 +19,10 @@ static const struct route routes[] = {
     {"GET", "/metrics", http_api_metrics},
     {"GET", "/api/v1/openapi.json", http_api_openapi},
     {"GET", "/api/v1/locations", http_api_locations},
+    {"POST", "/api/v1/locations", http_api_location_add},
     {"POST", "/api/v1/locations/reload", http_api_reload},
+    {"DELETE", "/api/v1/locations/*", http_api_location_remove},
+    {"POST", "/api/v1/locations/*/reload", http_api_location_reload},
     {"GET", "/api/v1/jobs", http_api_jobs},
     {"GET", "/api/v1/jobs/*/*", http_api_job},
     {"POST", "/api/v1/jobs/*/*/validate", http_api_validate},
@@ -54,12 +57,30 @@ static int path_matches(const struct http_req *r, const char *pattern) {
   return i == r->n_segs;
 }
 
+/* How many literal segments pattern has: among the patterns a path
+ * matches, only the most literal ones count, so that a literal path such as
+ * /api/v1/locations/reload is never taken by a "*" of another method. */
+static int literals(const char *pattern) {
+  int n = 0;
+  for (const char *p = pattern + 1; *p;) {
+    size_t len = strcspn(p, "/");
+    if (p[0] != '*') n++;
+    p += len;
+    if (*p == '/') p++;
+  }
+  return n;
+}
+
 enum MHD_Result http_dispatch(struct http_req *r) {
   /* HEAD is a GET whose body MHD leaves out. */
   const char *method = strcmp(r->method, "HEAD") ? r->method : "GET";
   struct weft_buf allow = WEFT_BUF_INIT;
+  int best = -1;
+  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
+    if (literals(routes[i].pattern) > best && path_matches(r, routes[i].pattern))
+      best = literals(routes[i].pattern);
   for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-    if (!path_matches(r, routes[i].pattern)) continue;
+    if (literals(routes[i].pattern) != best || !path_matches(r, routes[i].pattern)) continue;
     if (!strcmp(routes[i].method, method)) {
       weft_buf_release(&allow);
       return routes[i].fn(r);

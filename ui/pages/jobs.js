@@ -1,5 +1,6 @@
 // pages/jobs.js: every job of every code location, with its op count, its
-// last run and, for a location or job that fails to load, its errors.
+// last run and, for a location or job that fails to load, its errors; and a
+// Locations panel to add, reload and remove registry locations.
 import { api } from '../api.js';
 import { h, mount, badge, tagChips, errorBox, emptyState, fmtAgo } from '../dom.js';
 
@@ -58,14 +59,124 @@ function locationCard(loc, jobs, lastRuns) {
       : emptyState('No jobs', 'Add a file under jobs/ in this location.'));
 }
 
+/** The error of a location change, inline: the message, field details. */
+function inlineError(e) {
+  const details = (e.details || []).map((d) => (d && d.field ? { message: `${d.field}: ${d.message}` } : d));
+  return h('div', { class: 'loc-inline-error' }, errorBox({ message: e.message, details }));
+}
+
+/**
+ * The Locations panel: one row per location with Reload and Remove (which
+ * asks for a second click), and an Add location form. Changes carry the
+ * registry version the list showed, so a change made meanwhile by someone
+ * else is refused (409) instead of overwritten. changed() refreshes the page.
+ */
+function locationsPanel(changed) {
+  const list = h('div');
+  const formError = h('div');
+  const name = h('input', { class: 'input', name: 'name', placeholder: 'name', autocomplete: 'off', 'aria-label': 'location name' });
+  const path = h('input', { class: 'input mono', name: 'path', placeholder: '/path/to/folder on the server', autocomplete: 'off', 'aria-label': 'location folder' });
+  const add = h('button', { class: 'btn btn-primary', type: 'submit', 'data-action': 'add-location' }, 'Add location');
+  const form = h('form', { class: 'loc-form', 'data-form': 'add-location' }, name, path, add);
+  const version = h('span', { class: 'muted small' });
+  const panel = h('section', { class: 'card loc-panel', id: 'locations-panel' },
+    h('div', { class: 'card-head' }, h('h2', null, 'Locations'), h('span', { class: 'spacer' }), version),
+    list, form, formError);
+  let regVersion;
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    add.disabled = true;
+    mount(formError);
+    for (const i of [name, path]) i.classList.remove('invalid');
+    try {
+      await api.addLocation({ name: name.value.trim(), path: path.value.trim(), if_version: regVersion });
+      name.value = '';
+      path.value = '';
+      await changed();
+    } catch (e) {
+      for (const d of e.details || []) {
+        if (d.field === 'name') name.classList.add('invalid');
+        if (d.field === 'path') path.classList.add('invalid');
+      }
+      mount(formError, inlineError(e));
+      if (e.status === 409) await changed();
+    } finally {
+      add.disabled = false;
+    }
+  });
+
+  function row(loc) {
+    const err = h('div');
+    const nerr = (loc.errors || []).length;
+    const reload = h('button', { class: 'btn', type: 'button', 'data-action': 'reload-location' }, 'Reload');
+    let armedUntil = 0;
+    const remove = h('button', { class: 'btn btn-danger', type: 'button', 'data-action': 'remove-location' }, 'Remove');
+    const busy = async (fn) => {
+      reload.disabled = remove.disabled = true;
+      mount(err);
+      try {
+        await fn();
+      } catch (e) {
+        mount(err, inlineError(e));
+        reload.disabled = remove.disabled = false;
+        return;
+      }
+      await changed();
+    };
+    reload.addEventListener('click', () => busy(async () => {
+      const r = await api.reloadLocation(loc.name);
+      if ((r.errors || []).length) {
+        const e = new Error(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${loc.name}; its other jobs stay loaded`);
+        e.details = r.errors;
+        throw e;
+      }
+    }));
+    remove.addEventListener('click', () => {
+      if (Date.now() > armedUntil) {
+        armedUntil = Date.now() + 4000;
+        remove.classList.add('armed');
+        remove.textContent = 'Click again to remove';
+        setTimeout(() => {
+          if (Date.now() >= armedUntil) { remove.classList.remove('armed'); remove.textContent = 'Remove'; }
+        }, 4100);
+        return;
+      }
+      busy(() => api.removeLocation(loc.name, regVersion));
+    });
+    return h('tr', { 'data-loc-row': loc.name },
+      h('td', { class: 'col-name' }, h('strong', null, loc.name)),
+      h('td', null, h('span', { class: 'muted mono small' }, loc.path || ''), err),
+      h('td', { class: 'col-num' }, loc.jobs ?? '–'),
+      h('td', { class: 'col-num' }, nerr ? h('span', { class: 'pill pill-bad' }, String(nerr)) : '0'),
+      h('td', null, h('div', { class: 'actions' }, reload, remove)));
+  }
+
+  return {
+    el: panel,
+    show(locs) {
+      regVersion = typeof locs.version === 'number' ? locs.version : undefined;
+      version.textContent = regVersion ? `registry version ${regVersion}` : '';
+      const locations = locs.locations || [];
+      mount(list, locations.length
+        ? h('table', { class: 'table table-compact' },
+          h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Folder'),
+            h('th', { class: 'col-num' }, 'Jobs'), h('th', { class: 'col-num' }, 'Errors'), h('th', null, ''))),
+          h('tbody', null, locations.map(row)))
+        : h('div', { class: 'muted small' }, 'No code locations yet.'));
+    },
+  };
+}
+
 export function jobsPage(root) {
   const body = h('div', { class: 'stack' }, h('div', { class: 'card skeleton' }));
   const reload = h('button', { class: 'btn', type: 'button' }, 'Reload locations');
+  const panel = locationsPanel(() => load(false));
   mount(root,
     h('div', { class: 'page-head' },
       h('div', null, h('h1', null, 'Jobs'), h('div', { id: 'jobs-sub', class: 'muted' }, '\u00a0')),
       h('span', { class: 'spacer' }), reload),
-    body);
+    body, panel.el);
 
   let alive = true;
   async function load(fresh) {
@@ -79,6 +190,7 @@ export function jobsPage(root) {
         const k = `${r.location}/${r.job}`;
         if (!lastRuns.has(k)) lastRuns.set(k, r);
       }
+      panel.show(locs);
       const locations = locs.locations || [];
       const all = jobs.jobs || [];
       root.querySelector('#jobs-sub').textContent =
