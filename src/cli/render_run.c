@@ -219,6 +219,7 @@ static void show_header(const struct weft_run_row *r, FILE *out) {
   if (r->root_run_id && strcmp(r->root_run_id, r->id))
     fprintf(out, "  root run:     %s\n", r->root_run_id);
   fprintf(out, "  coordinator:  %s\n", r->coordinator ? r->coordinator : "-");
+  fprintf(out, "  code version: %s\n", r->code_version ? r->code_version : "-");
 }
 
 static int show_steps(const struct weft_run_view *v, FILE *out) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/code_version.h"
 #include "engine/engine_int.h"
 #include "util/clock.h"
 #include "util/str.h"
@@ -137,6 +138,7 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
                     weft_error *err) {
   *run_id = NULL;
   struct weft_run_row r = {0};
+  char code_version[WEFT_CODE_VERSION_LEN + 1];
   json_t *tags = merged_tags(l);
   int rc = WEFT_ENOMEM;
   r.id = weft_store_new_run_id();
@@ -151,6 +153,11 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
   if (!r.id || !r.tags || !r.coordinator) {
     weft_error_set(err, WEFT_ENOMEM, "out of memory creating a run");
     goto done;
+  }
+  /* The code it runs: the location folder's content hash, now. */
+  if (l->job->location && l->job->location->path) {
+    if ((rc = weft_code_version(l->job->location->path, code_version, err))) goto done;
+    r.code_version = code_version;
   }
   if (l->parent_run_id) {
     struct weft_run_row parent = {0};

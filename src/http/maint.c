@@ -2,7 +2,8 @@
  * re-execution is coordinated by `weft run coordinate RUN` spawned as a
  * session of its own, so the server never forks its threads and a server
  * restart does not end runs. One thread reaps those processes, sweeps runs
- * whose coordinator died and feeds the step duration histogram. */
+ * whose coordinator died, follows the registry and the location folders
+ * (watch.c) and feeds the step duration histogram. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -207,7 +208,7 @@ static void *maint_main(void *arg) {
       next_sweep = now + SWEEP_MS;
     }
     if (srv->registry) watch_registry(srv);
-    feed_metrics(srv, WAIT_SLICE_MS);
+    feed_metrics(srv, http_watch_tick(srv, WAIT_SLICE_MS));
   }
   return NULL;
 }

@@ -335,6 +335,7 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
   if (!srv) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   pthread_mutex_init(&srv->ws_mu, NULL);
   pthread_mutex_init(&srv->child_mu, NULL);
+  http_watch_init(&srv->watch);
   http_metrics_init(&srv->metrics);
   http_cache_init(&srv->runs_cache, RUNS_CACHE_BYTES);
   http_cache_init(&srv->detail_cache, DETAIL_CACHE_BYTES);
@@ -423,6 +424,7 @@ void weft_http_server_stop(struct weft_http_server *s) {
   if (srv->mhd) MHD_stop_daemon(srv->mhd);
   while (atomic_load(&srv->n_producers)) usleep(10000);
   http_maint_stop(srv);
+  http_watch_release(&srv->watch);
   if (srv->ws) http_ws_release(srv, srv->ws);
   http_pool_release(&srv->pool);
   weft_instance_close(srv->inst);

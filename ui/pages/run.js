@@ -171,7 +171,9 @@ export function runPage(root, { id }) {
             r.parent_run_id ? h('span', null, h('span', { class: 'muted' }, 're-executes '),
               h('a', { class: 'mono parent-link', href: `#/runs/${encodeURIComponent(r.parent_run_id)}` }, shortId(r.parent_run_id))) : null,
             r.root_run_id && r.root_run_id !== r.id && r.root_run_id !== r.parent_run_id ? h('span', null, h('span', { class: 'muted' }, 'root '),
-              h('a', { class: 'mono', href: `#/runs/${encodeURIComponent(r.root_run_id)}` }, shortId(r.root_run_id))) : null),
+              h('a', { class: 'mono', href: `#/runs/${encodeURIComponent(r.root_run_id)}` }, shortId(r.root_run_id))) : null,
+            r.code_version ? h('span', { class: 'code-version', title: 'content hash of the code location at launch' },
+              h('span', { class: 'muted' }, 'code '), h('span', { class: 'mono' }, r.code_version)) : null),
           tagChips(r.tags),
           detail.run_config ? h('details', { class: 'run-config' }, h('summary', null, 'Run config'),
             h('pre', { class: 'code' }, JSON.stringify(detail.run_config, null, 2))) : null),
@@ -248,7 +250,7 @@ export function runPage(root, { id }) {
   // coordinator's heartbeat), so an open <details> or an armed button stays.
   let headSig = '';
   const HEAD_FIELDS = ['id', 'job', 'location', 'status', 'message', 'tags', 'parent_run_id', 'root_run_id',
-    'created_ms', 'started_ms', 'ended_ms', 'duration_ms'];
+    'created_ms', 'started_ms', 'ended_ms', 'duration_ms', 'code_version'];
   function renderAll() {
     const sig = JSON.stringify(HEAD_FIELDS.map((k) => detail.run[k]));
     if (sig !== headSig) { headSig = sig; renderHead(); }
