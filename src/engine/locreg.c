@@ -113,7 +113,7 @@ static int entry_from_json(const json_t *o, struct weft_locreg_entry *e) {
   return WEFT_OK;
 }
 
-static void entry_release(struct weft_locreg_entry *e) {
+void weft_locreg_entry_release(struct weft_locreg_entry *e) {
   free(e->name);
   free(e->path);
   free(e->python);
@@ -128,7 +128,7 @@ static void entry_release(struct weft_locreg_entry *e) {
 }
 
 void weft_locreg_release(struct weft_locreg *r) {
-  for (size_t i = 0; i < r->n; i++) entry_release(&r->v[i]);
+  for (size_t i = 0; i < r->n; i++) weft_locreg_entry_release(&r->v[i]);
   free(r->v);
   memset(r, 0, sizeof *r);
 }

@@ -43,6 +43,8 @@ struct weft_locreg {
  * Release with weft_locreg_release. */
 int weft_locreg_read(struct weft_store *s, struct weft_locreg *out, weft_error *err);
 void weft_locreg_release(struct weft_locreg *r);
+/* Frees one entry's strings and zeroes it (an entry built outside a list). */
+void weft_locreg_entry_release(struct weft_locreg_entry *e);
 const struct weft_locreg_entry *weft_locreg_find(const struct weft_locreg *r,
                                                  const char *name);
 

@@ -164,19 +164,6 @@ static void env_field(json_t *body, struct weft_locreg_entry *e, json_t *details
   }
 }
 
-static void entry_release(struct weft_locreg_entry *e) {
-  free(e->name);
-  free(e->path);
-  free(e->python);
-  free(e->image);
-  free(e->workdir);
-  for (size_t i = 0; i < e->env.n; i++) {
-    free(e->env.v[i].key);
-    free(e->env.v[i].value);
-  }
-  free(e->env.v);
-}
-
 /* The body of POST /api/v1/locations into e and *if_version; WEFT_OK, or
  * WEFT_EINVALID after answering 400 with one detail per bad field. */
 static int parse_add(struct http_req *r, json_t *body, struct weft_locreg_entry *e,
@@ -248,7 +235,7 @@ enum MHD_Result http_api_location_add(struct http_req *r) {
   res = send_entry(r, 201, &e, version);
 done:
   json_decref(body);
-  entry_release(&e);
+  weft_locreg_entry_release(&e);
   return res;
 }
 
