@@ -126,9 +126,7 @@ static void coord_flush(struct coord *c, int force_run) {
 /* The job's own tags, then the run config's, then the launcher's: the more
  * specific wins, as in Dagster. */
 static json_t *merged_tags(const struct weft_launch *l) {
-  json_t *tags = json_object();
-  for (size_t i = 0; tags && i < l->job->tags.n; i++)
-    json_object_set_new(tags, l->job->tags.v[i].key, json_string(l->job->tags.v[i].value));
+  json_t *tags = weft_kvs_to_json(&l->job->tags);
   if (tags && l->rc->tags) json_object_update(tags, l->rc->tags);
   if (tags && l->tags) json_object_update(tags, l->tags);
   return tags;

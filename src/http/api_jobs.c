@@ -9,16 +9,6 @@
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
-static json_t *kvs_json(const struct weft_kvs *kvs) {
-  json_t *o = json_object();
-  for (size_t i = 0; o && i < kvs->n; i++)
-    if (json_object_set_new(o, kvs->v[i].key, json_string(kvs->v[i].value))) {
-      json_decref(o);
-      return NULL;
-    }
-  return o;
-}
-
 enum MHD_Result http_api_jobs(struct http_req *r) {
   const struct weft_workspace *ws = http_workspace(r);
   json_t *arr = json_array();
@@ -29,7 +19,7 @@ enum MHD_Result http_api_jobs(struct http_req *r) {
       json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:I, s:b}", "location", loc->name, "name",
                             job->name, "description",
                             job->description ? json_string(job->description) : json_null(),
-                            "tags", kvs_json(&job->tags), "ops", (json_int_t)job->n_ops,
+                            "tags", weft_kvs_to_json(&job->tags), "ops", (json_int_t)job->n_ops,
                             "valid", job->valid);
       if (json_array_append_new(arr, o)) {
         json_decref(arr);

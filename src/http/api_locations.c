@@ -14,20 +14,10 @@
 
 static json_t *opt_string(const char *s) { return s ? json_string(s) : json_null(); }
 
-static json_t *env_json(const struct weft_kvs *kvs) {
-  json_t *o = json_object();
-  for (size_t i = 0; o && i < kvs->n; i++)
-    if (json_object_set_new(o, kvs->v[i].key, json_string(kvs->v[i].value))) {
-      json_decref(o);
-      return NULL;
-    }
-  return o;
-}
-
 static json_t *location_json(const struct weft_location *loc) {
   size_t n_ops = loc->n_ops;
   for (size_t j = 0; j < loc->n_jobs; j++) n_ops += loc->jobs[j].n_inline_ops;
-  json_t *errors = http_diags_json(&loc->diags), *env = env_json(&loc->env);
+  json_t *errors = http_diags_json(&loc->diags), *env = weft_kvs_to_json(&loc->env);
   if (!errors || !env) {
     json_decref(errors);
     json_decref(env);

@@ -60,7 +60,7 @@ static json_t *str_or_null(const char *s) {
   return s ? json_string(s) : json_null();
 }
 
-static json_t *kvs_json(const struct weft_kvs *kvs) {
+json_t *weft_kvs_to_json(const struct weft_kvs *kvs) {
   json_t *o = json_object();
   for (size_t i = 0; o && i < kvs->n; i++)
     if (put(o, kvs->v[i].key, json_string(kvs->v[i].value))) {
@@ -180,8 +180,8 @@ static json_t *invocation_json(const struct weft_job *job,
             put(o, "timeout", json_real(d->timeout_s)) ||
             put(o, "queue", str_or_null(d->queue)) ||
             put(o, "image", str_or_null(d->image)) ||
-            put(o, "env", kvs_json(&d->env)) ||
-            put(o, "tags", kvs_json(&d->tags));
+            put(o, "env", weft_kvs_to_json(&d->env)) ||
+            put(o, "tags", weft_kvs_to_json(&d->tags));
   if (bad) {
     json_decref(o);
     return NULL;
@@ -218,7 +218,7 @@ json_t *weft_job_to_json(const struct weft_job *job) {
           str_or_null(job->location ? job->location->name : NULL)) ||
       put(doc, "file", str_or_null(job->mark.file)) ||
       put(doc, "description", str_or_null(job->description)) ||
-      put(doc, "tags", kvs_json(&job->tags)) ||
+      put(doc, "tags", weft_kvs_to_json(&job->tags)) ||
       put(doc, "levels", json_integer(weft_job_level_count(job))))
     goto fail;
   for (size_t k = 0; k < job->n_ops; k++)

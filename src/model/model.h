@@ -271,6 +271,9 @@ const struct weft_wire *weft_invocation_find_wire(const struct weft_invocation *
  * run|argv|c_function, retries, timeout, queue, image, env, tags}],
  * edges: [{from, output, to, input}]}. */
 json_t *weft_job_to_json(const struct weft_job *job);
+/* {"key": "value", ...} of a key/value list: a new reference, NULL when out
+ * of memory. */
+json_t *weft_kvs_to_json(const struct weft_kvs *kvs);
 /* A run config resolved against job (`weft job check-config --format json`):
  * {job, ops, execution, tags}. */
 json_t *weft_run_config_to_json(const struct weft_job *job,
