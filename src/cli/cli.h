@@ -3,6 +3,7 @@
 #ifndef WEFT_CLI_CLI_H
 #define WEFT_CLI_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 /* Exit codes shared by every command. */
@@ -46,6 +47,10 @@ int weft_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* True when argv[i] is -h or --help. */
 int weft_cli_is_help(const char *arg);
+/* Set by SIGINT, SIGTERM or SIGHUP once weft_cli_trap_interrupts ran; a
+ * command coordinating a run hands it to the engine as the cancel flag. */
+extern volatile sig_atomic_t weft_cli_interrupted;
+void weft_cli_trap_interrupts(void);
 
 /* Shared by the commands that read code locations (cmd_validate.c). */
 struct weft_workspace;

@@ -1,5 +1,7 @@
-/* cli_common.c: helpers every command shares: usage errors and help flags.
- * Keeping them here makes every command report usage errors the same way. */
+/* cli_common.c: helpers every command shares: usage errors, help flags and
+ * the interrupt flag of the commands that coordinate runs.
+ * Keeping them here makes every command behave the same way. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,4 +20,20 @@ int weft_cli_usage_error(const char *cmd, const char *fmt, ...) {
 
 int weft_cli_is_help(const char *arg) {
   return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+volatile sig_atomic_t weft_cli_interrupted;
+
+static void on_interrupt(int sig) {
+  (void)sig;
+  weft_cli_interrupted = 1;
+}
+
+void weft_cli_trap_interrupts(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
 }

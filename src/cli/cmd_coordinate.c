@@ -1,6 +1,5 @@
 /* cmd_coordinate.c: `weft run coordinate RUN_ID`: drives a run that another
  * process recorded QUEUED (the HTTP server, for every launch) in this one. */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,13 +28,6 @@ static const char coordinate_usage[] =
     "\n"
     "Exit status: 0 when the run succeeded, 1 when it failed, was canceled or\n"
     "could not be started (it is then marked failed), 2 on a usage error.\n";
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
 
 static void on_event(void *data, const struct weft_event_row *ev) {
   weft_progress_event(data, ev);
@@ -152,15 +144,10 @@ int cmd_run_coordinate(int argc, char **argv) {
       goto done;
     }
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
+  weft_cli_trap_interrupts();
   view = weft_progress_new(stdout, WEFT_PROGRESS_PLAIN, run.id, job);
   struct weft_launch l = {.job = job, .rc = &rcfg, .parent_run_id = run.parent_run_id,
-                          .in_run = in_run, .interrupt = &interrupted,
+                          .in_run = in_run, .interrupt = &weft_cli_interrupted,
                           .on_event = view ? on_event : NULL, .cb_data = view};
   enum weft_run_status final = WEFT_RUN_FAILURE;
   if (weft_run_execute(inst, run.id, &l, &final, &err)) {

@@ -2,7 +2,6 @@
  * coordinate it here (following it live) or in a detached process. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -47,13 +46,6 @@ struct launch_args {
   json_t *tags;
   int detach, quiet, help;
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
 
 static int parse_tag(const char *kv, json_t *tags) {
   const char *eq = strchr(kv, '=');
@@ -152,13 +144,8 @@ static int run_here(struct weft_instance *inst, const char *run_id, struct weft_
                     struct follow_state *f) {
   weft_error err = WEFT_ERROR_INIT;
   enum weft_run_status final = WEFT_RUN_FAILURE;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  l->interrupt = &interrupted;
+  weft_cli_trap_interrupts();
+  l->interrupt = &weft_cli_interrupted;
   l->on_event = follow_event;
   l->on_tick = follow_tick;
   l->cb_data = f;

@@ -33,6 +33,15 @@ static int which_stream(struct http_req *r, enum MHD_Result *res) {
   return -1;
 }
 
+/* ?stream=, ?attempt= and ?offset=, shared by the log and its stream;
+ * nonzero after answering 400. */
+static int log_args(struct http_req *r, int *use_stderr, long long *attempt,
+                    long long *offset, enum MHD_Result *res) {
+  *use_stderr = which_stream(r, res);
+  return *use_stderr < 0 || http_arg_int(r, "attempt", 1, INT_MAX, 0, attempt, res) ||
+         http_arg_int(r, "offset", 0, LLONG_MAX, 0, offset, res);
+}
+
 /* ---- the bytes of a log ----------------------------------------------------------------- */
 
 /* Finds the step_started event of step's attempt (0: the last) and its log
@@ -84,10 +93,8 @@ static int open_stored_log(struct weft_instance *inst, const char *run_id, const
 enum MHD_Result http_api_log(struct http_req *r) {
   enum MHD_Result res = MHD_NO;
   long long attempt, offset;
-  int use_stderr = which_stream(r, &res);
-  if (use_stderr < 0 || http_arg_int(r, "attempt", 1, INT_MAX, 0, &attempt, &res) ||
-      http_arg_int(r, "offset", 0, LLONG_MAX, 0, &offset, &res))
-    return res;
+  int use_stderr;
+  if (log_args(r, &use_stderr, &attempt, &offset, &res)) return res;
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) return res;
   const char *run_id = r->segs[3], *step = r->segs[5];
@@ -350,10 +357,8 @@ static const struct http_stream_ops log_ops = {log_pump, log_release};
 enum MHD_Result http_api_log_stream(struct http_req *r) {
   enum MHD_Result res = MHD_NO;
   long long attempt, offset;
-  int use_stderr = which_stream(r, &res);
-  if (use_stderr < 0 || http_arg_int(r, "attempt", 1, INT_MAX, 0, &attempt, &res) ||
-      http_arg_int(r, "offset", 0, LLONG_MAX, 0, &offset, &res))
-    return res;
+  int use_stderr;
+  if (log_args(r, &use_stderr, &attempt, &offset, &res)) return res;
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) return res;
   struct weft_run_row row = {0};
