@@ -123,6 +123,21 @@ void weft_event_list_release(struct weft_event_list *l) {
   l->n = 0;
 }
 
+void weft_kv_row_release(struct weft_kv_row *r) {
+  if (!r) return;
+  free(r->key);
+  free(r->value);
+  memset(r, 0, sizeof *r);
+}
+
+void weft_kv_list_release(struct weft_kv_list *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->n; i++) weft_kv_row_release(&l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
 char *weft_store_new_run_id(void) {
   unsigned char bytes[6];
   size_t got = 0;
@@ -423,4 +438,14 @@ int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char 
   REQUIRE(key && value, "kv compare-set: no key or value");
   FAULT_POINT(err);
   return s->m->xKvCompareSet(s, key, expected, value, err);
+}
+
+int weft_store_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
+                       int limit, struct weft_kv_list *out, weft_error *err) {
+  REQUIRE(out, "kv list: no output list");
+  out->v = NULL;
+  out->n = 0;
+  REQUIRE(limit >= 0, "kv list: negative limit");
+  FAULT_POINT(err);
+  return s->m->xKvList(s, prefix ? prefix : "", after_key, limit, out, err);
 }

@@ -106,12 +106,22 @@ void weft_step_row_release(struct weft_step_row *s);
 void weft_event_row_release(struct weft_event_row *e);
 
 /* A list filled by the store; free with the matching *_list_release. */
+/* One key/value entry, as kv_list returns it. */
+struct weft_kv_row {
+  char *key;
+  char *value;
+  int64_t updated_ms; /* last write, wall clock */
+};
+void weft_kv_row_release(struct weft_kv_row *r);
+
 struct weft_run_list { struct weft_run_row *v; size_t n; };
 struct weft_step_list { struct weft_step_row *v; size_t n; };
 struct weft_event_list { struct weft_event_row *v; size_t n; };
 void weft_run_list_release(struct weft_run_list *l);
 void weft_step_list_release(struct weft_step_list *l);
 void weft_event_list_release(struct weft_event_list *l);
+struct weft_kv_list { struct weft_kv_row *v; size_t n; };
+void weft_kv_list_release(struct weft_kv_list *l);
 
 struct weft_run_filter {
   const char *job;       /* NULL: any */
@@ -180,6 +190,10 @@ struct weft_store_methods {
    * expected (compare-and-set); else WEFT_ECONFLICT. expected NULL: absent. */
   int (*xKvCompareSet)(struct weft_store *s, const char *key, const char *expected,
                        const char *value, weft_error *err);
+  /* Entries whose key starts with prefix and sorts (bytewise) after
+   * after_key (NULL: from the first), ascending, at most limit (0: all). */
+  int (*xKvList)(struct weft_store *s, const char *prefix, const char *after_key,
+                 int limit, struct weft_kv_list *out, weft_error *err);
 };
 
 /* Every backend embeds this as its first member. */
@@ -228,6 +242,13 @@ int weft_store_kv_set(struct weft_store *s, const char *key, const char *value, 
 int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err);
 int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                               const char *value, weft_error *err);
+/* The entries under prefix ("" for all), in bytewise key order, after
+ * after_key (NULL: from the first; pass the last key seen to page), at most
+ * limit (0: no limit). Keys are compared as bytes on every backend, so
+ * zero-padded numbers in keys sort numerically. *out is the caller's:
+ * release it with weft_kv_list_release. */
+int weft_store_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
+                       int limit, struct weft_kv_list *out, weft_error *err);
 
 /* A new random run id (12 lowercase hex characters); caller frees. NULL
  * only when out of memory or the kernel has no getrandom(2). */

@@ -261,4 +261,5 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xKvSet = weft__pg_kv_set,
     .xKvDelete = weft__pg_kv_delete,
     .xKvCompareSet = weft__pg_kv_compare_set,
+    .xKvList = weft__pg_kv_list,
 };

@@ -35,6 +35,7 @@ enum weft__pg_stmt {
   WEFT__PG_KV_DELETE,
   WEFT__PG_KV_INSERT_NEW,
   WEFT__PG_KV_SWAP,
+  WEFT__PG_KV_LIST,
   WEFT__PG_TOKEN_GET,
   WEFT__PG_TOKEN_PUT,
   WEFT__PG_RUN_LIST, /* + mask, 16 statements */
@@ -149,6 +150,8 @@ int weft__pg_kv_get(struct weft_store *s, const char *key, char **value, weft_er
 int weft__pg_kv_set(struct weft_store *s, const char *key, const char *value,
                     weft_error *err);
 int weft__pg_kv_delete(struct weft_store *s, const char *key, weft_error *err);
+int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
+                     int limit, struct weft_kv_list *out, weft_error *err);
 int weft__pg_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                             const char *value, weft_error *err);
 

@@ -133,6 +133,12 @@ static const char *const stmt_sql[WEFT__PG_RUN_LIST] = {
         "ON CONFLICT (key) DO NOTHING",
     [WEFT__PG_KV_SWAP] =
         "UPDATE kv SET value = $2, updated_ms = $3::int8 WHERE key = $1 AND value = $4",
+    /* COLLATE "C": bytewise order whatever the database's locale, so keys
+     * page the same way on every backend. */
+    [WEFT__PG_KV_LIST] =
+        "SELECT key, value, updated_ms FROM kv WHERE left(key, length($1)) = $1 "
+        "AND key COLLATE \"C\" > $2 COLLATE \"C\" ORDER BY key COLLATE \"C\" "
+        "LIMIT nullif($3::int8, 0)",
     [WEFT__PG_TOKEN_GET] = "SELECT seq FROM tx_tokens WHERE client = $1",
     [WEFT__PG_TOKEN_PUT] =
         "INSERT INTO tx_tokens (client, seq, updated_ms) VALUES ($1, $2::int8, "

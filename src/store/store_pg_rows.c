@@ -476,3 +476,31 @@ char *weft__pg_text_array(const char *const *v, size_t n) {
   }
   return weft_buf_detach(&b, NULL);
 }
+
+int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
+                     int limit, struct weft_kv_list *out, weft_error *err) {
+  char lim[24];
+  const char *params[3] = {prefix, after_key ? after_key : "", i64(lim, limit)};
+  PGresult *res = NULL;
+  int rc = weft__pg_exec(P(s), WEFT__PG_KV_LIST, 3, params, &res, "kv list", err);
+  if (rc) return rc;
+  int n = PQntuples(res);
+  if (n > 0) {
+    out->v = calloc((size_t)n, sizeof *out->v);
+    if (!out->v) goto nomem;
+  }
+  for (int i = 0; i < n; i++) {
+    struct weft_kv_row *r = &out->v[i];
+    out->n++;
+    if (get_dup(res, i, 0, &r->key) || get_dup(res, i, 1, &r->value) || !r->key ||
+        !r->value)
+      goto nomem;
+    r->updated_ms = get_i64(res, i, 2);
+  }
+  PQclear(res);
+  return WEFT_OK;
+nomem:
+  PQclear(res);
+  weft_kv_list_release(out);
+  return weft_error_set(err, WEFT_ENOMEM, "kv list %s: out of memory", prefix);
+}

@@ -77,6 +77,11 @@ static const char *const stmt_sql[WEFT__SQ__COUNT] = {
         "ON CONFLICT (key) DO NOTHING",
     [WEFT__SQ_KV_SWAP] =
         "UPDATE kv SET value = ?2, updated_ms = ?3 WHERE key = ?1 AND value = ?4",
+    /* substr() compares the prefix bytewise whatever the key holds; the
+     * range on key (BINARY collation) keeps it on the primary key index. */
+    [WEFT__SQ_KV_LIST] =
+        "SELECT key, value, updated_ms FROM kv WHERE key >= ?1 AND key > ?2 "
+        "AND substr(key, 1, length(?1)) = ?1 ORDER BY key LIMIT ?3",
 };
 
 /* ---- errors and statements ------------------------------------------------ */
@@ -404,4 +409,5 @@ const struct weft_store_methods weft__store_sqlite_methods = {
     .xKvSet = weft__sq_kv_set,
     .xKvDelete = weft__sq_kv_delete,
     .xKvCompareSet = weft__sq_kv_compare_set,
+    .xKvList = weft__sq_kv_list,
 };

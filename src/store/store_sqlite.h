@@ -31,6 +31,7 @@ enum weft__sq_stmt {
   WEFT__SQ_KV_DELETE,
   WEFT__SQ_KV_INSERT_NEW,
   WEFT__SQ_KV_SWAP,
+  WEFT__SQ_KV_LIST,
   WEFT__SQ__COUNT
 };
 
@@ -91,5 +92,7 @@ int weft__sq_kv_set(struct weft_store *s, const char *key, const char *value,
 int weft__sq_kv_delete(struct weft_store *s, const char *key, weft_error *err);
 int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                             const char *value, weft_error *err);
+int weft__sq_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
+                     int limit, struct weft_kv_list *out, weft_error *err);
 
 #endif

@@ -438,3 +438,39 @@ int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *e
   }
   return rc;
 }
+
+int weft__sq_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
+                     int limit, struct weft_kv_list *out, weft_error *err) {
+  sqlite3_stmt *st;
+  int rc = weft__sq_stmt(Q(s), WEFT__SQ_KV_LIST, &st, err);
+  if (rc) return rc;
+  bind_text(st, 1, prefix);
+  bind_text(st, 2, after_key ? after_key : "");
+  sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+  size_t cap = 0;
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    if (out->n == cap) {
+      size_t ncap = cap ? cap * 2 : 16;
+      struct weft_kv_row *nv = realloc(out->v, ncap * sizeof *nv);
+      if (!nv) goto nomem;
+      out->v = nv;
+      cap = ncap;
+    }
+    struct weft_kv_row *r = &out->v[out->n];
+    memset(r, 0, sizeof *r);
+    out->n++;
+    if (weft__sq_column_dup(st, 0, &r->key) || weft__sq_column_dup(st, 1, &r->value) ||
+        !r->key || !r->value)
+      goto nomem;
+    r->updated_ms = sqlite3_column_int64(st, 2);
+  }
+  if (src != SQLITE_DONE) rc = weft__sq_error(Q(s), err, src, "kv list %s", prefix);
+  weft__sq_done(st);
+  if (rc) weft_kv_list_release(out);
+  return rc;
+nomem:
+  weft__sq_done(st);
+  weft_kv_list_release(out);
+  return weft_error_set(err, WEFT_ENOMEM, "kv list %s: out of memory", prefix);
+}

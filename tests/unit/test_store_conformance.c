@@ -698,6 +698,65 @@ static int case_kv(const char *url) {
   return 0;
 }
 
+/* kv_list pages through one prefix in bytewise order, and only it. */
+static int case_kv_list(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  char *base = unique("kvl"), *other = unique("kvl");
+  char prefix[256], key[300];
+  snprintf(prefix, sizeof prefix, "%s/", base);
+  /* inserted out of order; "B" < "a" < "b" bytewise whatever the locale */
+  const char *names[] = {"b", "a", "B", "a/2", "a/10", "z"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf(key, sizeof key, "%s%s", prefix, names[i]);
+    ASSERT_EQ(weft_store_kv_set(s, key, names[i], &err), WEFT_OK);
+  }
+  snprintf(key, sizeof key, "%s/x", other); /* another prefix: never listed */
+  ASSERT_EQ(weft_store_kv_set(s, key, "other", &err), WEFT_OK);
+  snprintf(key, sizeof key, "%s", base); /* the prefix minus its slash */
+  ASSERT_EQ(weft_store_kv_set(s, key, "bare", &err), WEFT_OK);
+
+  struct weft_kv_list l = {0};
+  ASSERT_EQ(weft_store_kv_list(s, prefix, NULL, 0, &l, &err), WEFT_OK);
+  const char *want[] = {"B", "a", "a/10", "a/2", "b", "z"};
+  ASSERT_EQ(l.n, 6);
+  for (size_t i = 0; i < 6; i++) {
+    ASSERT_STR_EQ(l.v[i].value, want[i]);
+    ASSERT(strncmp(l.v[i].key, prefix, strlen(prefix)) == 0);
+    ASSERT(l.v[i].updated_ms > 0);
+  }
+  weft_kv_list_release(&l);
+
+  /* pages of two, each after the last key seen */
+  char *after = NULL;
+  size_t seen = 0;
+  for (int page = 0; page < 4; page++) {
+    ASSERT_EQ(weft_store_kv_list(s, prefix, after, 2, &l, &err), WEFT_OK);
+    ASSERT(l.n <= 2);
+    for (size_t i = 0; i < l.n; i++) ASSERT_STR_EQ(l.v[i].value, want[seen + i]);
+    seen += l.n;
+    free(after);
+    after = l.n ? strdup(l.v[l.n - 1].key) : NULL;
+    weft_kv_list_release(&l);
+    if (!after) break;
+  }
+  free(after);
+  ASSERT_EQ(seen, 6);
+
+  /* nothing under an unknown prefix; "" lists everything */
+  snprintf(key, sizeof key, "%s/none/", base);
+  ASSERT_EQ(weft_store_kv_list(s, key, NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 0);
+  ASSERT_EQ(weft_store_kv_list(s, "", NULL, 0, &l, &err), WEFT_OK);
+  ASSERT(l.n >= 8);
+  weft_kv_list_release(&l);
+  free(base);
+  free(other);
+  weft_store_close(s);
+  return 0;
+}
+
 /* Several processes increment one counter by compare-and-set: every
  * increment must land exactly once. */
 static int case_kv_compare_set_race(const char *url) {
@@ -973,6 +1032,7 @@ static int case_transactions_serialize(const char *url) {
   X(event_wait)             \
   X(kv)                     \
   X(kv_compare_set_race)    \
+  X(kv_list)                \
   X(transactions)           \
   X(transactions_serialize) \
   X(concurrent_append)      \
