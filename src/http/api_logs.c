@@ -13,10 +13,12 @@
 
 #include "engine/run_view.h"
 #include "http/http_int.h"
+#include "util/clock.h"
 #include "util/str.h"
 
 #define CHUNK 32768  /* bytes per `event: chunk` */
 #define POLL_MS 100  /* how often a growing log is read again */
+#define REMOTE_POLL_MS 1000 /* ... when it comes from the artifact store */
 
 /* A log path the engine recorded, checked to lie inside the runs folder. */
 static int path_ok(const struct weft_instance *inst, const char *path) {
@@ -173,6 +175,7 @@ struct log_stream {
   long long start_off;   /* ?offset= for the first attempt sent */
   int step_over;         /* the step reached a final state */
   int primed;
+  int64_t remote_read_ms; /* last read of a log from the artifact store */
 };
 
 /* Length of the UTF-8 sequence led by byte c, 0 when c cannot lead one. */
@@ -274,11 +277,22 @@ static int absorb(struct log_stream *ls, int wait_ms, weft_error *err) {
   return rc;
 }
 
+/* The current attempt's log when this machine's disk does not have it (the
+ * step runs on a worker elsewhere): the chunks uploaded so far, read again
+ * at most once a second (they are uploaded that often), or the whole log
+ * once the attempt ended, which is never throttled so the tail is not lost. */
+static int open_remote_log(struct log_stream *ls, const struct attempt_log *a) {
+  int64_t now = weft_clock_mono_ms();
+  if (!a->ended && ls->remote_read_ms && now - ls->remote_read_ms < REMOTE_POLL_MS) return -1;
+  ls->remote_read_ms = now;
+  return open_stored_log(&ls->s.inst, ls->run_id, ls->step, a->attempt, ls->use_stderr);
+}
+
 /* Sends what the current attempt's file gained; returns the bytes read. */
 static long long send_chunk(struct log_stream *ls, weft_error *err) {
   struct attempt_log *a = &ls->att[ls->cur];
-  if (!path_ok(&ls->s.inst, a->path)) return 0;
-  int fd = open(a->path, O_RDONLY | O_CLOEXEC);
+  int fd = path_ok(&ls->s.inst, a->path) ? open(a->path, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd < 0) fd = open_remote_log(ls, a);
   if (fd < 0) return 0; /* not created yet: the step is starting */
   unsigned char *buf = malloc(CHUNK);
   ssize_t n = buf ? pread(fd, buf, CHUNK, (off_t)ls->off) : -1;

@@ -105,6 +105,45 @@ expect_exit -m "the log API answers from the bucket" 0 python3 -c \
 check_eq "with all ten lines" "$(seq 10 | sed 's/^/line /')" "$out"
 stop_server
 
+# The live log stream of a step running on another machine: a server whose
+# WEFT_HOME shares the storage and the bucket but not the runs folder (as
+# with a remote worker) tails the chunks uploaded to the bucket.
+home1=$WEFT_HOME
+home2=$tmp/home2
+mkdir -p "$home2"
+{ printf 'storage:\n  sqlite:\n    path: %s/weft.db\n' "$home1"; cat "$home1/weft.yaml"; } \
+  >"$home2/weft.yaml"
+expect_exit -m "another slow talker launches detached" 0 "$WEFT_BIN" launch live -l "$tmp/live" --detach
+live2=$out
+WEFT_HOME=$home2 start_server -l "$tmp/live" && ok "a server with another home starts" ||
+  not_ok "the second server did not start"
+python3 - "$url/api/v1/runs/$live2/logs/talk/stream?stream=stdout" >"$tmp/sse.out" <<'PY'
+import json, sys, urllib.request
+text, live_chunks, ended = "", 0, False
+with urllib.request.urlopen(sys.argv[1], timeout=60) as r:
+    event = None
+    for raw in r:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: ") and event == "chunk":
+            text += json.loads(line[6:])["text"]
+            if "line 10" not in text:
+                live_chunks += 1
+        elif line.startswith("data: ") and event == "end":
+            ended = True
+            break
+print(json.dumps({"text": text, "live_chunks": live_chunks, "ended": ended}))
+PY
+check_eq "the stream ends once the step is over" true \
+  "$(python3 -c 'import json,sys; print(str(json.load(sys.stdin)["ended"]).lower())' <"$tmp/sse.out")"
+check_eq "it carries all ten lines in order" "$(seq 10 | sed 's/^/line /')" \
+  "$(python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])' <"$tmp/sse.out")"
+check_eq "some of them arrived while the step still ran" 1 \
+  "$(python3 -c 'import json,sys; print(int(json.load(sys.stdin)["live_chunks"] > 0))' <"$tmp/sse.out")"
+stop_server
+export WEFT_HOME=$home1
+
 # -- failures ----------------------------------------------------------------------------
 write_config no-such-bucket-weft "$endpoint"
 expect_exit -m "a missing bucket fails the launch" 1 \
