@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "engine/code_snapshot.h"
 #include "engine/engine.h"
 #include "util/str.h"
 
@@ -12,8 +13,10 @@ static const char coordinate_usage[] =
     "usage: weft run coordinate RUN_ID [-w FILE | -l LOCATION...] [--in-run A,B,...]\n"
     "\n"
     "Coordinates a queued run in this process, from its start to its end: the\n"
-    "job is looked up by the run's location and name in the workspace, and\n"
-    "its run config is the one stored with the run. 'weft server' spawns one\n"
+    "job is loaded from the snapshot of the run's code version\n"
+    "($WEFT_HOME/code/VERSION; runs without one: from the workspace), with\n"
+    "its location's settings from the registry, and its run config is the\n"
+    "one stored with the run. 'weft server' spawns one\n"
     "for every launch and re-execution; its output, one line per event, goes\n"
     "to $WEFT_HOME/runs/RUN_ID/coordinator.log. SIGINT or SIGTERM cancels\n"
     "the run.\n"
@@ -65,6 +68,7 @@ int cmd_run_coordinate(int argc, char **argv) {
   int m, rc = WEFT_EXIT_USAGE, built = 0;
   struct weft_instance *inst = NULL;
   struct weft_workspace *ws = NULL;
+  struct weft_location *snap = NULL;
   struct weft_run_row run = {0};
   struct weft_run_config rcfg = {0};
   struct weft_diags diags = WEFT_DIAGS_INIT;
@@ -122,8 +126,13 @@ int cmd_run_coordinate(int argc, char **argv) {
   if (!(qualified = weft_str_printf("%s:%s", run.location ? run.location : "", run.job)))
     goto done;
   const struct weft_job *job = NULL;
-  if (weft_cli_find_job("run coordinate", ws_file, locations, n_locations, qualified, &ws,
-                        &job) != WEFT_EXIT_OK) {
+  if (run.code_version && run.location) {
+    if (weft_code_load_run_job(inst, &run, !ws_file && !n_locations, &snap, &job, &err)) {
+      rc = give_up(inst, run.id, err.msg);
+      goto done;
+    }
+  } else if (weft_cli_find_job("run coordinate", ws_file, locations, n_locations, qualified,
+                               &ws, &job) != WEFT_EXIT_OK) {
     rc = give_up(inst, run.id, "its job could not be loaded (see coordinator.log)");
     goto done;
   }
@@ -172,6 +181,7 @@ done:
   weft_diags_release(&diags);
   weft_run_row_release(&run);
   weft_workspace_free(ws);
+  weft_location_free(snap);
   weft_instance_close(inst);
   free(locations);
   return rc;

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "dsl/dsl.h"
+#include "engine/code_snapshot.h"
 #include "engine/engine.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -13,13 +14,19 @@ static const char instance_usage[] =
     "usage: weft instance init [--force]\n"
     "       weft instance show\n"
     "       weft instance migrate\n"
+    "       weft instance gc-code [--min-age SECONDS] [--include-final] [--dry-run]\n"
     "\n"
     "The instance is the folder $WEFT_HOME (default ./.weft): its weft.yaml says\n"
     "which storage (sqlite or postgres) and artifact store it uses.\n"
     "\n"
     "  init     write a commented default weft.yaml (--force replaces one)\n"
     "  show     print the resolved configuration (passwords masked)\n"
-    "  migrate  open the storage and apply its forward schema migrations\n";
+    "  migrate  open the storage and apply its forward schema migrations\n"
+    "  gc-code  remove the code snapshots ($WEFT_HOME/code/VERSION) that no run\n"
+    "           references and that were not used in the last --min-age seconds\n"
+    "           (default 3600); --include-final also removes those only finished\n"
+    "           runs reference (re-executing those then needs --latest-code);\n"
+    "           --dry-run only says what it would remove\n";
 
 /* "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db". */
 static char *mask_password(const char *url) {
@@ -94,6 +101,50 @@ static int instance_open_and_report(const char *cmd, int migrate) {
   return WEFT_EXIT_OK;
 }
 
+static void print_removed(void *data, const char *version) {
+  printf("%s %s\n", *(int *)data ? "would remove" : "removed", version);
+}
+
+static int instance_gc_code(int argc, char **argv) {
+  const char *min_age_s = NULL;
+  int include_final = 0, dry_run = 0, m;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--include-final")) include_final = 1;
+    else if (!strcmp(argv[i], "--dry-run")) dry_run = 1;
+    else if ((m = weft_cli_flag_value("instance gc-code", argc, argv, &i, NULL, "--min-age",
+                                      &min_age_s))) {
+      if (m < 0) return WEFT_EXIT_USAGE;
+    } else {
+      return weft_cli_usage_error("instance gc-code", "unexpected argument '%s'", argv[i]);
+    }
+  }
+  double min_age = 3600;
+  if (min_age_s) {
+    char *end;
+    min_age = strtod(min_age_s, &end);
+    if (*end || min_age < 0 || end == min_age_s)
+      return weft_cli_usage_error("instance gc-code", "--min-age wants seconds, got '%s'",
+                                  min_age_s);
+  }
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_instance *inst = NULL;
+  struct weft_code_gc_stats st;
+  int rc = WEFT_EXIT_INVALID;
+  if (weft_instance_open(NULL, &inst, &err) ||
+      weft_code_gc(inst, (int64_t)(min_age * 1000), include_final, dry_run, print_removed,
+                   &dry_run, &st, &err)) {
+    fprintf(stderr, "weft instance gc-code: %s\n", err.msg);
+    goto done;
+  }
+  printf("%s %zu code snapshot%s (%.1f MiB), kept %zu\n", dry_run ? "would remove" : "removed",
+         st.removed, st.removed == 1 ? "" : "s", (double)st.bytes_removed / (1024.0 * 1024.0),
+         st.kept);
+  rc = WEFT_EXIT_OK;
+done:
+  weft_instance_close(inst);
+  return rc;
+}
+
 int cmd_instance(int argc, char **argv) {
   if (argc < 2) {
     fputs(instance_usage, stderr);
@@ -109,9 +160,10 @@ int cmd_instance(int argc, char **argv) {
       return WEFT_EXIT_OK;
     }
   if (!strcmp(argv[1], "init")) return instance_init(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "gc-code")) return instance_gc_code(argc - 1, argv + 1);
   if (argc > 2) return weft_cli_usage_error("instance", "unexpected argument '%s'", argv[2]);
   if (!strcmp(argv[1], "show")) return instance_open_and_report("instance show", 0);
   if (!strcmp(argv[1], "migrate")) return instance_open_and_report("instance migrate", 1);
-  return weft_cli_usage_error("instance", "unknown subcommand '%s' (init, show, migrate)",
-                              argv[1]);
+  return weft_cli_usage_error("instance",
+                              "unknown subcommand '%s' (init, show, migrate, gc-code)", argv[1]);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "engine/code_snapshot.h"
 #include "engine/engine.h"
 #include "util/clock.h"
 
@@ -24,18 +25,22 @@ static const char cancel_usage[] =
     "--no-wait), 1 when it had already ended or did not end in time.\n";
 
 static const char reexecute_usage[] =
-    "usage: weft run reexecute ID (--from-failure | --steps A,B,...)\n"
+    "usage: weft run reexecute ID (--from-failure | --steps A,B,...) [--latest-code]\n"
     "                          [--follow | --detach] [--quiet] [-w FILE | -l LOCATION...]\n"
     "\n"
     "Runs a job again with the run config of run ID. The steps that are not\n"
     "selected are not run: their outputs stored by run ID (or by the run it\n"
     "reused them from) are materialized for the steps downstream. The new run\n"
-    "records ID as its parent.\n"
+    "records ID as its parent. It runs the code run ID ran (the snapshot of\n"
+    "its code version in $WEFT_HOME/code), whatever changed in the location\n"
+    "since, unless --latest-code is given.\n"
     "\n"
     "options:\n"
     "  --from-failure        run every step that did not succeed, and every\n"
     "                        step downstream of one\n"
     "  --steps A,B,...       run exactly these steps\n"
+    "  --latest-code         run the location's code as it is now (a new\n"
+    "                        snapshot) instead of run ID's\n"
     "  --follow, --detach, --quiet   as for 'weft launch'\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "                        (default: ./workspace.yaml)\n"
@@ -141,12 +146,13 @@ static const char **split_steps(const char *list, char **copy, size_t *n) {
 
 int cmd_run_reexecute(int argc, char **argv) {
   const char *id = NULL, *ws_file = NULL, *steps_arg = NULL, *v;
-  int from_failure = 0, detach = 0, quiet = 0, m, rc = WEFT_EXIT_USAGE;
+  int from_failure = 0, detach = 0, quiet = 0, latest_code = 0, m, rc = WEFT_EXIT_USAGE;
   char **locations = calloc((size_t)argc + 1, sizeof *locations);
   size_t n_locations = 0, n_steps = 0;
   char *steps_copy = NULL;
   const char **steps = NULL;
   struct weft_workspace *ws = NULL;
+  struct weft_location *snap = NULL;
   struct weft_instance *inst = NULL;
   struct weft_run_row parent = {0};
   struct weft_run_config rcfg = {0};
@@ -163,6 +169,7 @@ int cmd_run_reexecute(int argc, char **argv) {
       goto done;
     }
     if (!strcmp(arg, "--from-failure")) from_failure = 1;
+    else if (!strcmp(arg, "--latest-code")) latest_code = 1;
     else if (!strcmp(arg, "--detach")) detach = 1;
     else if (!strcmp(arg, "--follow")) detach = 0;
     else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) quiet = 1;
@@ -210,11 +217,20 @@ int cmd_run_reexecute(int argc, char **argv) {
   if (!(qualified = malloc(qlen))) goto done;
   snprintf(qualified, qlen, "%s:%s", parent.location, parent.job);
   const struct weft_job *job = NULL;
-  if ((rc = weft_cli_find_job("run reexecute", ws_file, locations, n_locations, qualified, &ws,
-                              &job)) != WEFT_EXIT_OK)
+  if (parent.code_version && !latest_code) {
+    /* The parent's code: its snapshot, with the location's settings. */
+    if (weft_code_load_run_job(inst, &parent, !ws_file && !n_locations, &snap, &job, &err)) {
+      fprintf(stderr, "weft run reexecute: %s%s\n", err.msg,
+              err.code == WEFT_ENOTFOUND ? " (use --latest-code to run the code as it is now)"
+                                         : "");
+      goto done;
+    }
+  } else if ((rc = weft_cli_find_job("run reexecute", ws_file, locations, n_locations, qualified,
+                                     &ws, &job)) != WEFT_EXIT_OK) {
     goto done;
+  }
   /* The parent's run config, as it was given (after --set), checked against
-   * the job as it is now: the code may have changed since. */
+   * the job that will run (with --latest-code, the code may have changed). */
   struct weft_diags diags = WEFT_DIAGS_INIT;
   if (weft_run_config_from_row(job, &parent, &rcfg, &diags)) {
     weft_diags_print(&diags, stderr);
@@ -237,7 +253,7 @@ int cmd_run_reexecute(int argc, char **argv) {
   weft_instance_close(inst); /* the run gets its own connection */
   inst = NULL;
   struct weft_launch l = {.job = job, .rc = &rcfg, .tags = tags, .parent_run_id = parent.id,
-                          .in_run = in_run};
+                          .in_run = in_run, .code_version = snap ? parent.code_version : NULL};
   rc = weft_cli_start_run("run reexecute", &l, detach, quiet);
   json_decref(tags);
 done:
@@ -247,6 +263,7 @@ done:
   weft_run_row_release(&parent);
   weft_instance_close(inst);
   weft_workspace_free(ws);
+  weft_location_free(snap);
   free(steps);
   free(steps_copy);
   free(locations);

@@ -39,8 +39,9 @@ check_has "job list shows b:hello" "hello" "$out"
 # -- steps get the location's env, venv/bin first in PATH, the op's env wins ----------
 expect_exit -m "a run of a registry job succeeds" 0 "$WEFT_BIN" launch a:env
 id=$(run_id_of)
-check_eq "the step saw FOO, the op's OPFOO, venv/bin first, the folder" \
-  "\"loc|op|$tmp/venv/bin|$tmp/a\"" "$(cat "$WEFT_HOME/artifacts/$id/show/result" 2>/dev/null)"
+v=$("$WEFT_BIN" run show "$id" | sed -n 's/^ *code version: *//p')
+check_eq "the step saw FOO, the op's OPFOO, venv/bin first, the code snapshot as cwd" \
+  "\"loc|op|$tmp/venv/bin|$WEFT_HOME/code/$v\"" "$(cat "$WEFT_HOME/artifacts/$id/show/result" 2>/dev/null)"
 
 # -- a broken file is reported as file:line:col -----------------------------------------
 printf 'graph:\n  x: [1\n' >"$tmp/b/jobs/bad.yaml"
