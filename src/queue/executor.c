@@ -1,0 +1,668 @@
+/* executor.c: the "queue" executor: start() publishes a step message to
+ * weft.step.QUEUE, wait() collects results that workers recorded in storage.
+ *
+ * An attempt's life on the coordinator:
+ *
+ *   start ─wait(): publish (confirmed, batched)─> PUBLISHED ──"started" notice──> STARTED
+ *     │ (broker down: kept, published once it is back)                   │
+ *     └──────────── "done" notice, or the kv poll, finds ─────────────┘
+ *                   attempt/ID: the result → wait() returns it
+ *
+ * Notices are only wake-ups: the result in storage (kv attempt/ID, written
+ * by the worker before it acks) is the truth, so a lost, stale or duplicate
+ * notice changes nothing. cancel publishes {"attempt_id","reason"} on the
+ * weft.cancel fanout; an attempt no worker has started yet is canceled at
+ * once (and its kv result written, so a worker that gets it later skips). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "queue/queue_int.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+#define DEFAULT_MAX 1024
+#define POLL_MS 500
+#define POLL_BATCH 32
+#define CANCEL_WAIT_MS 20000
+#define INLINE_INPUT_MAX (64 * 1024)
+
+struct pending {
+  void *user;
+  char *attempt_id, *queue, *body, *work_dir, *worker;
+  int published, started, cancel;
+  int64_t cancel_deadline; /* monotonic */
+  int64_t published_ms;    /* monotonic */
+  int64_t started_ms;      /* monotonic, when the "started" notice came */
+  size_t chunks_seen[2];   /* live log chunks mirrored into WORK/ */
+};
+
+struct ready {
+  struct weft_step_result res;
+};
+
+struct qexec {
+  struct weft_executor base;
+  struct weft_instance *inst;
+  struct weft_executor_callbacks cb;
+  struct weft_broker *pub, *sub; /* confirmed publishes; the reply queue */
+  char *url, *reply_to;
+  int max;
+  struct pending *p;
+  size_t n, cap;
+  struct weft_step_result *done; /* results not yet returned by wait */
+  size_t n_done, cap_done;
+  size_t poll_next;
+  int64_t next_poll_ms, next_live_log_ms;
+};
+
+static void pending_release(struct pending *p) {
+  free(p->attempt_id);
+  free(p->queue);
+  free(p->body);
+  free(p->work_dir);
+  free(p->worker);
+  memset(p, 0, sizeof *p);
+}
+
+static struct pending *find_attempt(struct qexec *q, const char *id) {
+  for (size_t i = 0; id && i < q->n; i++)
+    if (!strcmp(q->p[i].attempt_id, id)) return &q->p[i];
+  return NULL;
+}
+
+static void drop_pending(struct qexec *q, struct pending *p) {
+  size_t i = (size_t)(p - q->p);
+  pending_release(p);
+  q->p[i] = q->p[--q->n];
+}
+
+static int push_done(struct qexec *q, struct weft_step_result *r) {
+  if (q->n_done == q->cap_done) {
+    size_t cap = q->cap_done ? q->cap_done * 2 : 16;
+    struct weft_step_result *v = realloc(q->done, cap * sizeof *v);
+    if (!v) return WEFT_ENOMEM;
+    q->done = v;
+    q->cap_done = cap;
+  }
+  q->done[q->n_done++] = *r;
+  memset(r, 0, sizeof *r);
+  return WEFT_OK;
+}
+
+static void random_hex(char *out, size_t n_bytes) {
+  unsigned char b[16] = {0};
+  if (n_bytes > sizeof b) n_bytes = sizeof b;
+  if (getrandom(b, n_bytes, 0) != (ssize_t)n_bytes)
+    for (size_t i = 0; i < n_bytes; i++) b[i] = (unsigned char)(rand() & 0xff);
+  for (size_t i = 0; i < n_bytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* ---- publishing -------------------------------------------------------------- */
+
+#define PUBLISH_BATCH 256
+
+/* Messages not yet published (new ones, and those a lost broker refused)
+ * go out in batches, each confirmed as a whole. */
+static void flush_unpublished(struct qexec *q) {
+  const char *keys[PUBLISH_BATCH], *bodies[PUBLISH_BATCH];
+  char rk[PUBLISH_BATCH][300];
+  size_t idx[PUBLISH_BATCH];
+  for (;;) {
+    size_t n = 0;
+    weft_error e = WEFT_ERROR_INIT;
+    if (weft_broker_ensure(q->pub, &e)) return;
+    for (size_t i = 0; i < q->n && n < PUBLISH_BATCH; i++) {
+      struct pending *p = &q->p[i];
+      if (p->published || p->cancel) continue;
+      if (weft_broker_declare_step_queue(q->pub, p->queue, &e)) return;
+      snprintf(rk[n], sizeof rk[n], WEFT_QUEUE_PREFIX "%s", p->queue);
+      keys[n] = rk[n];
+      bodies[n] = p->body;
+      idx[n++] = i;
+    }
+    if (!n || weft_broker_publish_batch(q->pub, "", keys, bodies, n, 1, &e)) return;
+    int64_t now = weft_clock_mono_ms();
+    for (size_t k = 0; k < n; k++) {
+      q->p[idx[k]].published = 1;
+      q->p[idx[k]].published_ms = now;
+    }
+  }
+}
+
+static void publish_cancel(struct qexec *q, const char *attempt_id, const char *reason) {
+  json_t *m = json_pack("{s:s, s:s}", "attempt_id", attempt_id, "reason", reason ? reason : "canceled");
+  char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  if (text && !weft_broker_ensure(q->pub, &e))
+    weft_broker_publish(q->pub, WEFT__QUEUE_CANCEL_EXCHANGE, "", text, strlen(text), 0, &e);
+  free(text);
+  json_decref(m);
+}
+
+/* ---- results ----------------------------------------------------------------- */
+
+static void report_worker(struct qexec *q, struct pending *p, const char *worker, long pid) {
+  if (!worker || (p->worker && !strcmp(p->worker, worker))) return;
+  if (p->worker && q->cb.on_event) {
+    json_t *ev = json_pack("{s:s, s:s, s:s+}", "type", "log", "level", "warning", "msg",
+                           "redelivered: now running on worker ", worker);
+    if (ev) q->cb.on_event(q->cb.cb_data, p->user, ev);
+    json_decref(ev);
+  }
+  free(p->worker);
+  p->worker = weft_str_dup(worker);
+  if (q->cb.on_event) {
+    json_t *ev = json_pack("{s:s, s:s, s:I}", "type", "step_worker", "worker", worker, "pid",
+                           (json_int_t)pid);
+    if (ev) q->cb.on_event(q->cb.cb_data, p->user, ev);
+    json_decref(ev);
+  }
+  if (!p->started) {
+    p->started = 1;
+    p->started_ms = weft_clock_mono_ms();
+    if (q->cb.on_started) q->cb.on_started(q->cb.cb_data, p->user, 0);
+  }
+}
+
+/* Places the worker's outputs and logs in the local work folder, so the
+ * engine persists them as it does a local step's. */
+static int fetch_outputs(struct qexec *q, struct pending *p, json_t *r, json_t *outputs,
+                         weft_error *err) {
+  const char *name;
+  json_t *v;
+  int rc = WEFT_OK;
+  char *dir = weft_fs_join(p->work_dir, "outputs");
+  if (!dir || weft_fs_mkdirs(dir, err)) {
+    free(dir);
+    return dir ? err->code : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  }
+  json_object_foreach(json_object_get(r, "outputs"), name, v) {
+    char *file = weft_fs_join(dir, name);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    rc = file && text ? weft_fs_write_atomic(file, text, strlen(text), 0, err)
+                      : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    if (!rc) json_object_set(outputs, name, v);
+    free(file);
+    free(text);
+    if (rc) break;
+  }
+  json_object_foreach(json_object_get(r, "path_outputs"), name, v) {
+    if (rc) break;
+    char *file = weft_fs_join(dir, name);
+    const char *key = json_string_value(v);
+    rc = !file ? weft_error_set(err, WEFT_ENOMEM, "out of memory")
+         : !key ? weft_error_set(err, WEFT_EINVALID, "output '%s': no artifact key", name)
+                : weft_artifacts_get(q->inst->artifacts, key, file, err);
+    if (!rc) json_object_set_new(outputs, name, json_string(file));
+    free(file);
+  }
+  free(dir);
+  return rc;
+}
+
+static void fetch_logs(struct qexec *q, struct pending *p, json_t *r) {
+  static const char *const names[2] = {"stdout", "stderr"};
+  for (int k = 0; k < 2; k++) {
+    const char *key = json_string_value(json_object_get(json_object_get(r, "logs"), names[k]));
+    char *file = weft_str_printf("%s/%s.log", p->work_dir, names[k]);
+    weft_error e = WEFT_ERROR_INIT;
+    if (!file) continue;
+    if (!key || weft_artifacts_read_log(q->inst->artifacts, key, file, &e)) {
+      if (!weft_fs_exists(file)) weft_fs_write_atomic(file, "", 0, 0, &e);
+    }
+    free(file);
+  }
+}
+
+static int64_t int_of(json_t *r, const char *k) {
+  return (int64_t)json_integer_value(json_object_get(r, k));
+}
+
+/* The worker's result text for p: feed its events, fetch its files, queue
+ * the step result. */
+static int complete(struct qexec *q, struct pending *p, const char *text, weft_error *err) {
+  struct weft_step_result res;
+  memset(&res, 0, sizeof res);
+  json_error_t je;
+  json_t *r = json_loads(text, 0, &je);
+  res.user = p->user;
+  res.exit_code = -1;
+  res.ended_ms = weft_clock_wall_ms();
+  res.started_ms = res.ended_ms;
+  if (!json_is_object(r)) {
+    res.message = weft_str_printf("the worker's result is not valid JSON: %s", je.text);
+  } else {
+    report_worker(q, p, json_string_value(json_object_get(r, "worker")), (long)int_of(r, "pid"));
+    json_t *ev;
+    size_t k;
+    if (q->cb.on_event)
+      json_array_foreach(json_object_get(r, "events"), k, ev) {
+        if (json_is_object(ev)) q->cb.on_event(q->cb.cb_data, p->user, ev);
+      }
+    res.ok = json_is_true(json_object_get(r, "ok"));
+    res.exit_code = (int)int_of(r, "exit_code");
+    res.term_signal = (int)int_of(r, "term_signal");
+    res.timed_out = json_is_true(json_object_get(r, "timed_out"));
+    res.canceled = json_is_true(json_object_get(r, "canceled"));
+    const char *msg = json_string_value(json_object_get(r, "message"));
+    if (msg) res.message = weft_str_dup(msg);
+    if (int_of(r, "started_ms")) res.started_ms = int_of(r, "started_ms");
+    if (int_of(r, "ended_ms")) res.ended_ms = int_of(r, "ended_ms");
+    fetch_logs(q, p, r);
+    if (res.ok) {
+      weft_error fe = WEFT_ERROR_INIT;
+      res.outputs = json_object();
+      if (!res.outputs || fetch_outputs(q, p, r, res.outputs, &fe)) {
+        res.ok = 0;
+        json_decref(res.outputs);
+        res.outputs = NULL;
+        res.message = weft_str_printf("cannot fetch the worker's outputs: %s",
+                                      fe.msg[0] ? fe.msg : "out of memory");
+      }
+    }
+  }
+  if (!res.ok && !res.message) res.message = weft_str_dup("failed on the worker");
+  json_decref(r);
+  drop_pending(q, p);
+  if (push_done(q, &res)) {
+    weft_step_result_release(&res);
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  }
+  return WEFT_OK;
+}
+
+/* Looks for p's result in storage; completes it when there is one. */
+static int poll_result(struct qexec *q, struct pending *p, weft_error *err) {
+  char *key = weft__qmsg_result_key(p->attempt_id), *value = NULL;
+  if (!key) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  weft_error e = WEFT_ERROR_INIT;
+  int rc = weft_store_kv_get(q->inst->store, key, &value, &e);
+  free(key);
+  if (rc == WEFT_ENOTFOUND) return WEFT_OK;
+  if (rc) return WEFT_OK; /* storage hiccup: the next poll tries again */
+  rc = complete(q, p, value, err);
+  free(value);
+  return rc;
+}
+
+/* A worker dead-lettered the step (it cannot use it: typically a worker
+ * attached to another instance's storage): it will not run, fail it. */
+static int fail_rejected(struct qexec *q, struct pending *p, const char *worker,
+                         const char *reason, weft_error *err) {
+  struct weft_step_result res;
+  memset(&res, 0, sizeof res);
+  res.user = p->user;
+  res.exit_code = -1;
+  res.started_ms = res.ended_ms = weft_clock_wall_ms();
+  res.message = weft_str_printf("worker %s rejected the step (dead-lettered): %s",
+                                worker ? worker : "?", reason ? reason : "?");
+  drop_pending(q, p);
+  if (push_done(q, &res)) {
+    weft_step_result_release(&res);
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  }
+  return WEFT_OK;
+}
+
+static int on_notice(struct qexec *q, const struct weft_broker_msg *m, weft_error *err) {
+  json_t *n = json_loads(m->body, 0, NULL);
+  const char *type = json_string_value(json_object_get(n, "type"));
+  struct pending *p = find_attempt(q, json_string_value(json_object_get(n, "attempt_id")));
+  int rc = WEFT_OK;
+  if (p && type && !strcmp(type, "started"))
+    report_worker(q, p, json_string_value(json_object_get(n, "worker")),
+                  (long)int_of(n, "pid"));
+  else if (p && type && !strcmp(type, "done"))
+    rc = poll_result(q, p, err);
+  else if (p && type && !strcmp(type, "rejected"))
+    rc = fail_rejected(q, p, json_string_value(json_object_get(n, "worker")),
+                       json_string_value(json_object_get(n, "reason")), err);
+  json_decref(n); /* a stale or unknown notice is ignored */
+  return rc;
+}
+
+/* The fallback for lost notices: a few attempts per round, oldest first. */
+static int poll_some(struct qexec *q, weft_error *err) {
+  int64_t now = weft_clock_mono_ms();
+  if (now < q->next_poll_ms || !q->n) return WEFT_OK;
+  q->next_poll_ms = now + POLL_MS;
+  size_t n = q->n < POLL_BATCH ? q->n : POLL_BATCH;
+  for (size_t k = 0; k < n && q->n; k++) {
+    if (q->poll_next >= q->n) q->poll_next = 0;
+    struct pending *p = &q->p[q->poll_next++];
+    if (!p->published) continue;
+    size_t before = q->n;
+    int rc = poll_result(q, p, err);
+    if (rc) return rc;
+    if (q->n < before) q->poll_next--; /* the slot now holds another attempt */
+  }
+  return WEFT_OK;
+}
+
+/* While a step runs on a worker, the log chunks it uploads (worker.c) are
+ * mirrored into the local work folder every second, where `weft run logs`
+ * and the log API read a running step's logs. */
+static void mirror_live_logs(struct qexec *q) {
+  static const char *const names[2] = {"stdout", "stderr"};
+  int64_t now = weft_clock_mono_ms();
+  if (now < q->next_live_log_ms) return;
+  q->next_live_log_ms = now + 1000;
+  for (size_t i = 0; i < q->n; i++) {
+    struct pending *p = &q->p[i];
+    if (!p->started || now - p->started_ms < 1000) continue;
+    const char *end = strrchr(p->attempt_id, '/');
+    for (int k = 0; k < 2; k++) {
+      char *key = weft_str_printf("%.*s/%s.log", (int)(end - p->attempt_id), p->attempt_id,
+                                  names[k]);
+      char *prefix = key ? weft_str_printf("%s.chunks/", key) : NULL;
+      char *file = weft_str_printf("%s/%s.log", p->work_dir, names[k]);
+      struct weft_artifact_list l = {0};
+      weft_error e = WEFT_ERROR_INIT;
+      if (prefix && file && !weft_artifacts_list(q->inst->artifacts, prefix, &l, &e) &&
+          l.n != p->chunks_seen[k] && !weft_artifacts_read_log(q->inst->artifacts, key, file, &e))
+        p->chunks_seen[k] = l.n;
+      weft_artifact_list_release(&l);
+      free(key);
+      free(prefix);
+      free(file);
+    }
+  }
+}
+
+/* A canceled attempt whose worker never answered is given up. */
+static int expire_cancels(struct qexec *q, weft_error *err) {
+  int64_t now = weft_clock_mono_ms();
+  for (size_t i = 0; i < q->n; i++) {
+    struct pending *p = &q->p[i];
+    if (!p->cancel || now < p->cancel_deadline) continue;
+    struct weft_step_result res;
+    memset(&res, 0, sizeof res);
+    res.user = p->user;
+    res.canceled = 1;
+    res.exit_code = -1;
+    res.started_ms = res.ended_ms = weft_clock_wall_ms();
+    res.message = weft_str_printf("canceled (worker %s did not confirm)",
+                                  p->worker ? p->worker : "(none)");
+    drop_pending(q, p);
+    i--;
+    if (push_done(q, &res)) {
+      weft_step_result_release(&res);
+      return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    }
+  }
+  return WEFT_OK;
+}
+
+/* ---- the method table ------------------------------------------------------- */
+
+static int q_can_start_more(struct weft_executor *x) {
+  struct qexec *q = (struct qexec *)x;
+  return q->n + q->n_done < (size_t)q->max;
+}
+
+static size_t q_running_count(struct weft_executor *x) {
+  struct qexec *q = (struct qexec *)x;
+  return q->n + q->n_done;
+}
+
+/* The files the engine placed in WORK/inputs (wired inputs, `path` inputs
+ * from the run config): small JSON values go inline into *inline_inputs,
+ * the rest up to the artifact store under RUN/STEP/ATTEMPT/inputs/NAME. */
+static json_t *file_inputs(struct qexec *q, const struct weft_step_spec *s, const char *aid,
+                           json_t *inline_inputs, weft_error *err) {
+  json_t *o = json_object();
+  int rc = o ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (size_t i = 0; !rc && i < s->def->n_inputs; i++) {
+    const struct weft_port *port = &s->def->inputs[i];
+    char *file = weft_str_printf("%s/inputs/%s", s->work_dir, port->name);
+    char *key = NULL;
+    struct stat st;
+    if (!file) {
+      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    } else if (stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
+      json_t *v = port->type != WEFT_TYPE_PATH && st.st_size <= INLINE_INPUT_MAX
+                      ? json_load_file(file, JSON_DECODE_ANY, NULL) : NULL;
+      if (v) {
+        json_object_set_new(inline_inputs, port->name, v);
+      } else if (!(key = weft_str_printf("%.*s/inputs/%s", (int)(strrchr(aid, '/') - aid), aid,
+                                         port->name))) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+      } else if (!(rc = weft_artifacts_put(q->inst->artifacts, key, file, err))) {
+        json_object_set_new(o, port->name, json_string(key));
+      }
+    }
+    free(file);
+    free(key);
+  }
+  if (rc) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static json_t *object_or_empty(const char *text) {
+  json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+  return v ? v : json_object();
+}
+
+static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft_error *err) {
+  struct qexec *q = (struct qexec *)x;
+  if (!q_can_start_more(x)) return weft_error_set(err, WEFT_ECONFLICT, "executor is full");
+  if (!s->def || (!s->def->run && !s->def->argv))
+    return weft_error_set(err, WEFT_EINVALID,
+                          "op '%s' has no run: or argv: (C-function ops cannot run on queue "
+                          "workers)", s->def ? s->def->name : "?");
+  if (q->n == q->cap) {
+    size_t cap = q->cap ? q->cap * 2 : 16;
+    struct pending *v = realloc(q->p, cap * sizeof *v);
+    if (!v) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    q->p = v;
+    q->cap = cap;
+  }
+  char rnd[17];
+  random_hex(rnd, 8);
+  struct pending p = {0};
+  p.user = s->user;
+  p.attempt_id = weft_str_printf("%s/%s/%d/%s", s->run_id, s->step, s->attempt, rnd);
+  p.queue = weft_str_dup(s->def->queue ? s->def->queue : "default");
+  p.work_dir = weft_str_dup(s->work_dir);
+  if (!p.attempt_id || !p.queue || !p.work_dir) {
+    pending_release(&p);
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  }
+  json_t *inl = object_or_empty(s->inputs_json);
+  json_t *pin = inl ? file_inputs(q, s, p.attempt_id, inl, err) : NULL;
+  if (!pin) {
+    json_decref(inl);
+    pending_release(&p);
+    return inl ? err->code : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  }
+  json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:o, s:s, s:o, s:o, s:o, s:o, s:s?, "
+                        "s:f, s:s}",
+                        "v", 1, "attempt_id", p.attempt_id, "run_id", s->run_id, "job", s->job,
+                        "step", s->step, "attempt", s->attempt, "op",
+                        weft__qmsg_op_to_json(s->def), "cwd", s->cwd, "config",
+                        object_or_empty(s->config_json), "inputs", inl,
+                        "path_inputs", pin, "loc_env",
+                        s->loc_env ? weft_kvs_to_json(s->loc_env) : json_object(),
+                        "path_prefix", s->path_prefix, "kill_grace_s",
+                        s->kill_grace_s > 0 ? s->kill_grace_s : 5.0, "reply_to", q->reply_to);
+  if (m && s->partition_key)
+    json_object_set_new(m, "partition_key", json_string(s->partition_key));
+  p.body = m ? json_dumps(m, JSON_COMPACT) : NULL;
+  json_decref(m);
+  if (!p.body) {
+    pending_release(&p);
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory building the step message");
+  }
+  /* wait() publishes it, with the others started meanwhile; a broker that
+   * is down is not the step's failure: it goes out once it is back. */
+  q->p[q->n++] = p;
+  return WEFT_OK;
+}
+
+static int q_wait(struct weft_executor *x, int timeout_ms, struct weft_step_result *out,
+                  weft_error *err) {
+  struct qexec *q = (struct qexec *)x;
+  memset(out, 0, sizeof *out);
+  int64_t deadline = weft_clock_mono_ms() + (timeout_ms < 0 ? INT64_MAX / 4 : timeout_ms);
+  for (;;) {
+    if (q->n_done) {
+      *out = q->done[0];
+      memmove(q->done, q->done + 1, --q->n_done * sizeof *q->done);
+      return 1;
+    }
+    if (!q->n) {
+      if (timeout_ms < 0) return WEFT_ENOTFOUND;
+      if (timeout_ms > 0) usleep((useconds_t)timeout_ms * 1000);
+      return 0;
+    }
+    weft_error e = WEFT_ERROR_INIT;
+    flush_unpublished(q);
+    struct weft_broker_msg m;
+    weft_broker_next(q->pub, 0, &m, &e); /* keeps its heartbeat going; nothing comes */
+    int64_t left = deadline - weft_clock_mono_ms();
+    int slice = left > 100 ? 100 : left < 0 ? 0 : (int)left;
+    int got = 0;
+    if (!weft_broker_ensure(q->sub, &e)) {
+      got = weft_broker_next(q->sub, slice, &m, &e);
+      if (got == 1) {
+        int rc = on_notice(q, &m, err);
+        weft_broker_msg_release(&m);
+        if (rc) return rc;
+      }
+    } else if (slice) {
+      usleep((useconds_t)slice * 1000);
+    }
+    mirror_live_logs(q);
+    int rc = poll_some(q, err);
+    if (!rc) rc = expire_cancels(q, err);
+    if (rc) return rc;
+    if (!q->n_done && got != 1 && weft_clock_mono_ms() >= deadline) return 0;
+  }
+}
+
+/* A result for an attempt no worker started: written to storage first, so
+ * a worker that gets the message later acks it without running it. */
+static void cancel_unstarted(struct qexec *q, struct pending *p, const char *reason) {
+  char *key = weft__qmsg_result_key(p->attempt_id);
+  char *msg = weft_str_printf("canceled: %s", reason ? reason : "canceled");
+  json_t *r = json_pack("{s:i, s:s, s:b, s:i, s:b, s:s?, s:I, s:I}", "v", 1, "attempt_id",
+                        p->attempt_id, "ok", 0, "exit_code", -1, "canceled", 1, "message", msg,
+                        "started_ms", (json_int_t)weft_clock_wall_ms(), "ended_ms",
+                        (json_int_t)weft_clock_wall_ms());
+  char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  if (key && text && weft_store_kv_compare_set(q->inst->store, key, NULL, text, &e) &&
+      e.code == WEFT_ECONFLICT) {
+    /* A worker recorded a result first: that one counts. */
+    poll_result(q, p, &e);
+  } else if (text) {
+    complete(q, p, text, &e);
+  }
+  free(key);
+  free(msg);
+  free(text);
+  json_decref(r);
+}
+
+static void cancel_pending(struct qexec *q, struct pending *p, const char *reason) {
+  if (p->cancel) return;
+  p->cancel = 1;
+  p->cancel_deadline = weft_clock_mono_ms() + CANCEL_WAIT_MS;
+  if (p->published) publish_cancel(q, p->attempt_id, reason);
+  if (!p->started) cancel_unstarted(q, p, reason);
+}
+
+static void q_cancel_all(struct weft_executor *x, const char *reason) {
+  struct qexec *q = (struct qexec *)x;
+  for (size_t i = 0; i < q->n; i++) {
+    size_t before = q->n;
+    cancel_pending(q, &q->p[i], reason);
+    if (q->n < before) i--;
+  }
+}
+
+static int q_cancel_one(struct weft_executor *x, void *user, const char *reason) {
+  struct qexec *q = (struct qexec *)x;
+  for (size_t i = 0; i < q->n; i++)
+    if (q->p[i].user == user) {
+      cancel_pending(q, &q->p[i], reason);
+      return WEFT_OK;
+    }
+  return WEFT_ENOTFOUND;
+}
+
+static void q_free(struct weft_executor *x) {
+  struct qexec *q = (struct qexec *)x;
+  for (size_t i = 0; i < q->n; i++) {
+    if (q->p[i].published && !q->p[i].cancel)
+      publish_cancel(q, q->p[i].attempt_id, "the coordinator stopped");
+    pending_release(&q->p[i]);
+  }
+  for (size_t i = 0; i < q->n_done; i++) weft_step_result_release(&q->done[i]);
+  free(q->p);
+  free(q->done);
+  weft_broker_close(q->pub);
+  weft_broker_close(q->sub);
+  free(q->url);
+  free(q->reply_to);
+  free(q);
+}
+
+static const struct weft_executor_methods queue_methods = {
+    "queue", q_can_start_more, q_start, q_wait, q_cancel_all, q_cancel_one, q_running_count,
+    q_free,
+};
+
+int weft__queue_executor_new(struct weft_instance *inst, const struct weft_run_config *rc,
+                             const struct weft_executor_callbacks *cb,
+                             struct weft_executor **out, weft_error *err) {
+  *out = NULL;
+  const char *url = weft_queue_broker_url(inst);
+  if (!url)
+    return weft_error_set(err, WEFT_EINVALID,
+                          "the queue executor needs a broker: set broker: {rabbitmq: {url: "
+                          "amqp://...}} in %s/weft.yaml (or WEFT_BROKER_URL)", inst->home);
+  struct qexec *q = calloc(1, sizeof *q);
+  if (!q) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  q->base.m = &queue_methods;
+  q->inst = inst;
+  if (cb) q->cb = *cb;
+  q->max = rc && rc->max_concurrent > 0 ? rc->max_concurrent : DEFAULT_MAX;
+  char rnd[17], host[128];
+  random_hex(rnd, 8);
+  if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "localhost");
+  host[sizeof host - 1] = '\0';
+  q->url = weft_str_dup(url);
+  q->reply_to = weft_str_printf("weft.reply.%s.%ld.%s", host, (long)getpid(), rnd);
+  int rc2 = q->url && q->reply_to ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!rc2) rc2 = weft_broker_open(url, &q->pub, err);
+  if (!rc2) rc2 = weft_broker_confirms(q->pub, err);
+  if (!rc2) rc2 = weft_broker_open(url, &q->sub, err);
+  if (!rc2) rc2 = weft_broker_consume_private(q->sub, q->reply_to, err);
+  if (rc2) {
+    q_free(&q->base);
+    return rc2;
+  }
+  *out = &q->base;
+  return WEFT_OK;
+}
+
+void weft_queue_init(void) {
+  weft_engine_register_executor("queue", weft__queue_executor_new);
+}
+
+const char *weft_queue_broker_url(const struct weft_instance *inst) {
+  if (inst && inst->broker_url) return inst->broker_url;
+  const char *env = getenv("WEFT_BROKER_URL");
+  return env && *env ? env : NULL;
+}

@@ -1,0 +1,780 @@
+/* worker.c: `weft worker`: consumes step messages, runs each step with the
+ * multiprocess executor in a work folder of its own, records the result.
+ *
+ * One message, at least once:
+ *
+ *   delivery ── bad JSON, missing field, unknown run ──> reject → weft.dead
+ *      │ ── kv attempt/ID already there (a redelivery) ──> "done" notice, ack
+ *      │ ── its run already ended ──────────────────────> ack (dropped)
+ *      └─> download path inputs → "started" notice → run → upload outputs
+ *          and logs → kv attempt/ID (first writer wins) → "done" notice → ack
+ *
+ * A worker killed before the ack loses nothing: the broker redelivers the
+ * message when the connection drops. On SIGTERM it stops consuming, lets
+ * running steps finish for the grace period, then kills them and hands
+ * their messages back (nack with requeue). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/queue_int.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+#define IDLE_WAIT_MS 200
+#define BUSY_WAIT_MS 200
+/* A changed running set is written at most this often (not per step: with
+ * SQLite every write is an fsync); an unchanged one every heartbeat. */
+#define HEARTBEAT_DIRTY_MS 250
+/* A run found live is not looked up again for this long. */
+#define RUN_CHECK_MS 1000
+/* Running steps' new log bytes go up this often (engine/run_logs.c layout). */
+#define LIVE_LOG_MS 1000
+#define CHUNK_MAX (4 << 20)
+
+/* A slot holds one taken message: waiting (validated, not started: with
+ * --prefetch above the concurrency, the next step starts as soon as one
+ * ends, before that one's result is recorded) or started. */
+struct slot {
+  int used, started, abandon;
+  json_t *json;  /* the message, until the step starts */
+  uint64_t seq;  /* order taken: waiting slots start oldest first */
+  struct weft_broker_msg msg;
+  char *attempt_id, *run_id, *step, *reply_to, *work_dir;
+  int attempt;
+  struct weft_op_def *def;
+  json_t *events;
+  long pid;
+  int64_t started_ms;
+  int64_t log_sent[2]; /* stdout/stderr bytes uploaded as live chunks */
+};
+
+struct worker {
+  struct weft_instance *inst;
+  const struct weft_worker_options *o;
+  struct weft_broker *sub, *pub;
+  struct weft_executor *x;
+  struct slot *slots;
+  int n_slots;     /* prefetch + 1 */
+  int prefetch;    /* basic.qos: messages taken at once (>= concurrency) */
+  int concurrency; /* steps run at once */
+  int stopping;    /* SIGTERM: start nothing more */
+  uint64_t seq;
+  char *id, *work_root;
+  char host[256];
+  int64_t started_ms, next_heartbeat_ms, steps_done, last_heartbeat_ms;
+  int dirty; /* the running set changed since the last heartbeat */
+  const char *state;
+  char *live_run; /* the last run found not ended, at live_run_ms (mono) */
+  int64_t live_run_ms;
+  int64_t next_live_log_ms;
+};
+
+static void logf_(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(struct worker *w, const char *fmt, ...) {
+  char ts[40];
+  weft_clock_format_iso(weft_clock_wall_ms(), ts, sizeof ts);
+  fprintf(stderr, "%s weft worker %s: ", ts, w->id);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void slot_release(struct slot *s) {
+  weft_broker_msg_release(&s->msg);
+  free(s->attempt_id);
+  free(s->run_id);
+  free(s->step);
+  free(s->reply_to);
+  free(s->work_dir);
+  weft__qmsg_op_free(s->def);
+  json_decref(s->events);
+  json_decref(s->json);
+  memset(s, 0, sizeof *s);
+}
+
+static int running_count(const struct worker *w) {
+  int n = 0;
+  for (int i = 0; i < w->n_slots; i++) n += w->slots[i].used && w->slots[i].started;
+  return n;
+}
+
+/* Taken, not started yet (a finishing slot is neither: its json is gone). */
+static int is_waiting(const struct slot *s) { return s->used && !s->started && s->json; }
+
+static int waiting_count(const struct worker *w) {
+  int n = 0;
+  for (int i = 0; i < w->n_slots; i++) n += is_waiting(&w->slots[i]);
+  return n;
+}
+
+/* ---- registration ------------------------------------------------------------ */
+
+static void heartbeat(struct worker *w, int force) {
+  int64_t now = weft_clock_mono_ms();
+  if (!force && now < w->next_heartbeat_ms &&
+      !(w->dirty && now >= w->last_heartbeat_ms + HEARTBEAT_DIRTY_MS))
+    return;
+  w->next_heartbeat_ms = now + WEFT_WORKER_HEARTBEAT_MS;
+  w->last_heartbeat_ms = now;
+  w->dirty = 0;
+  json_t *queues = json_array(), *running = json_array();
+  for (size_t i = 0; queues && i < w->o->n_queues; i++)
+    json_array_append_new(queues, json_string(w->o->queues[i]));
+  for (int i = 0; running && i < w->n_slots; i++) {
+    struct slot *s = &w->slots[i];
+    if (s->used && s->started)
+      json_array_append_new(running,
+                            json_pack("{s:s, s:s, s:s, s:i, s:I}", "attempt_id", s->attempt_id,
+                                      "run_id", s->run_id, "step", s->step, "attempt",
+                                      s->attempt, "started_ms", (json_int_t)s->started_ms));
+  }
+  json_t *doc = json_pack("{s:s, s:s, s:I, s:o, s:i, s:o, s:I, s:I, s:s, s:s, s:I}", "id", w->id,
+                          "host", w->host, "pid", (json_int_t)getpid(), "queues", queues,
+                          "concurrency", w->concurrency, "running", running, "started_ms",
+                          (json_int_t)w->started_ms, "heartbeat_ms",
+                          (json_int_t)weft_clock_wall_ms(), "state", w->state, "broker",
+                          weft_broker_display_url(w->sub), "steps_done",
+                          (json_int_t)w->steps_done);
+  if (doc) json_object_set_new(doc, "prefetched", json_integer(waiting_count(w)));
+  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  char *key = weft_str_printf("worker/%s", w->id);
+  weft_error e = WEFT_ERROR_INIT;
+  if (text && key && weft_store_kv_set(w->inst->store, key, text, &e))
+    logf_(w, "heartbeat not recorded: %s", e.msg);
+  free(text);
+  free(key);
+  json_decref(doc);
+}
+
+/* ---- notices ------------------------------------------------------------------ */
+
+static void notify(struct worker *w, const char *reply_to, json_t *n) {
+  char *text = n ? json_dumps(n, JSON_COMPACT) : NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  /* Best effort: a lost notice only delays the coordinator's kv poll. */
+  if (text && reply_to && !weft_broker_ensure(w->pub, &e))
+    weft_broker_publish(w->pub, "", reply_to, text, strlen(text), 0, &e);
+  free(text);
+  json_decref(n);
+}
+
+static void notify_done(struct worker *w, const char *reply_to, const char *attempt_id) {
+  notify(w, reply_to, json_pack("{s:s, s:s}", "type", "done", "attempt_id", attempt_id));
+}
+
+/* ---- recording results --------------------------------------------------------- */
+
+/* Writes the result (first writer wins), tells the coordinator, acks. A
+ * result that cannot be stored hands the message back instead. */
+static void record(struct worker *w, struct weft_broker_msg *m, const char *attempt_id,
+                   const char *reply_to, json_t *result) {
+  json_object_set_new(result, "v", json_integer(1));
+  json_object_set_new(result, "attempt_id", json_string(attempt_id));
+  json_object_set_new(result, "worker", json_string(w->id));
+  json_object_set_new(result, "host", json_string(w->host));
+  char *text = json_dumps(result, JSON_COMPACT);
+  char *key = weft__qmsg_result_key(attempt_id);
+  weft_error e = WEFT_ERROR_INIT;
+  int rc = text && key ? weft_store_kv_compare_set(w->inst->store, key, NULL, text, &e)
+                       : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  if (rc && rc != WEFT_ECONFLICT) {
+    logf_(w, "cannot record the result of %s (handing it back): %s", attempt_id, e.msg);
+    weft_broker_nack(w->sub, m, 1, &e);
+  } else {
+    notify_done(w, reply_to, attempt_id);
+    weft_broker_ack(w->sub, m, &e);
+  }
+  free(text);
+  free(key);
+  json_decref(result);
+}
+
+/* A step that could not even start on this worker. */
+static void record_failure(struct worker *w, struct weft_broker_msg *m, const char *attempt_id,
+                           const char *reply_to, const char *message) {
+  int64_t now = weft_clock_wall_ms();
+  json_t *r = json_pack("{s:b, s:i, s:s, s:I, s:I}", "ok", 0, "exit_code", -1, "message",
+                        message, "started_ms", (json_int_t)now, "ended_ms", (json_int_t)now);
+  logf_(w, "%s failed before it ran: %s", attempt_id, message);
+  if (r) record(w, m, attempt_id, reply_to, r);
+}
+
+static char *attempt_key(const struct slot *s, const char *rest) {
+  return weft_str_printf("%s/%s/%d/%s", s->run_id, s->step, s->attempt, rest);
+}
+
+static const char *const log_names[2] = {"stdout", "stderr"};
+
+/* Uploads what slot s's logs gained as chunks KEY.chunks/OFFSET, the layout
+ * engine/run_logs.c reads while a step runs (weft_artifacts_read_log). */
+static void upload_new_bytes(struct worker *w, struct slot *s) {
+  for (int k = 0; k < 2; k++) {
+    char *file = weft_str_printf("%s/%s.log", s->work_dir, log_names[k]);
+    char *tmp = weft_str_printf("%s/.%s.chunk", s->work_dir, log_names[k]);
+    char *rest = NULL, *key = NULL, *buf = NULL;
+    struct stat st;
+    if (!file || !tmp || stat(file, &st) || st.st_size <= s->log_sent[k]) goto next;
+    size_t len = (size_t)(st.st_size - s->log_sent[k]);
+    if (len > CHUNK_MAX) len = CHUNK_MAX;
+    rest = weft_str_printf("%s.log.chunks/%012lld", log_names[k], (long long)s->log_sent[k]);
+    key = rest ? attempt_key(s, rest) : NULL;
+    buf = malloc(len);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 && buf ? pread(fd, buf, len, (off_t)s->log_sent[k]) : -1;
+    if (fd >= 0) close(fd);
+    weft_error e = WEFT_ERROR_INIT;
+    if (key && got > 0 && !weft_fs_write_atomic(tmp, buf, (size_t)got, 0, &e) &&
+        !weft_artifacts_put(w->inst->artifacts, key, tmp, &e))
+      s->log_sent[k] += got;
+    unlink(tmp);
+  next:
+    free(file);
+    free(tmp);
+    free(rest);
+    free(key);
+    free(buf);
+  }
+}
+
+static void upload_live_logs(struct worker *w) {
+  int64_t now = weft_clock_mono_ms();
+  if (now < w->next_live_log_ms) return;
+  w->next_live_log_ms = now + LIVE_LOG_MS;
+  for (int i = 0; i < w->n_slots; i++)
+    if (w->slots[i].used && w->slots[i].started && w->slots[i].work_dir)
+      upload_new_bytes(w, &w->slots[i]);
+}
+
+/* The whole log is up: its live chunks are redundant now. */
+static void drop_chunks(struct worker *w, const char *log_key) {
+  char *prefix = weft_str_printf("%s.chunks/", log_key);
+  struct weft_artifact_list l = {0};
+  weft_error e = WEFT_ERROR_INIT;
+  if (prefix && !weft_artifacts_list(w->inst->artifacts, prefix, &l, &e))
+    for (size_t j = 0; j < l.n; j++) weft_artifacts_delete(w->inst->artifacts, l.v[j], &e);
+  weft_artifact_list_release(&l);
+  free(prefix);
+}
+
+/* Uploads the logs and path outputs of a finished step; returns the result
+ * document (new reference). */
+static json_t *result_doc(struct worker *w, struct slot *s, const struct weft_step_result *res) {
+  json_t *r = json_pack("{s:b, s:i, s:i, s:b, s:b, s:s?, s:I, s:I, s:I, s:O}", "ok", res->ok,
+                        "exit_code", res->exit_code, "term_signal", res->term_signal,
+                        "timed_out", res->timed_out, "canceled", res->canceled, "message",
+                        res->message, "started_ms", (json_int_t)res->started_ms, "ended_ms",
+                        (json_int_t)res->ended_ms, "pid", (json_int_t)res->pid, "events",
+                        s->events);
+  json_t *logs = json_object(), *outs = json_object(), *pouts = json_object();
+  for (int k = 0; r && k < 2; k++) {
+    char *file = weft_str_printf("%s/%s.log", s->work_dir, log_names[k]);
+    char *rest = weft_str_printf("%s.log", log_names[k]);
+    char *key = rest ? attempt_key(s, rest) : NULL;
+    weft_error e = WEFT_ERROR_INIT;
+    struct stat st;
+    /* An empty log is not stored: the coordinator makes it an empty file. */
+    if (file && key && !stat(file, &st) && st.st_size > 0) {
+      if (weft_artifacts_put(w->inst->artifacts, key, file, &e)) {
+        logf_(w, "%s: cannot upload %s: %s", s->attempt_id, key, e.msg);
+      } else {
+        json_object_set_new(logs, log_names[k], json_string(key));
+        if (s->log_sent[k]) drop_chunks(w, key);
+      }
+    }
+    free(file);
+    free(rest);
+    free(key);
+  }
+  for (size_t k = 0; r && res->ok && k < s->def->n_outputs; k++) {
+    const struct weft_port *port = &s->def->outputs[k];
+    char *file = weft_str_printf("%s/outputs/%s", s->work_dir, port->name);
+    if (!file || !weft_fs_exists(file)) { /* left unwritten: recorded as null */
+      free(file);
+      continue;
+    }
+    if (port->type == WEFT_TYPE_PATH) {
+      char *rest = weft_str_printf("outputs/%s", port->name);
+      char *key = rest ? attempt_key(s, rest) : NULL;
+      weft_error e = WEFT_ERROR_INIT;
+      if (!key || weft_artifacts_put(w->inst->artifacts, key, file, &e)) {
+        json_object_set_new(r, "ok", json_false());
+        json_object_set_new(r, "message", json_string(e.msg[0] ? e.msg : "out of memory"));
+      } else {
+        json_object_set_new(pouts, port->name, json_string(key));
+      }
+      free(rest);
+      free(key);
+    } else {
+      json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
+      json_object_set(outs, port->name, v ? v : json_null());
+    }
+    free(file);
+  }
+  if (r) {
+    json_object_set_new(r, "logs", logs);
+    json_object_set_new(r, "outputs", outs);
+    json_object_set_new(r, "path_outputs", pouts);
+  } else {
+    json_decref(logs);
+    json_decref(outs);
+    json_decref(pouts);
+  }
+  return r;
+}
+
+static void finish_slot(struct worker *w, struct slot *s, const struct weft_step_result *res) {
+  weft_error e = WEFT_ERROR_INIT;
+  if (s->abandon) {
+    logf_(w, "%s handed back (shutdown)", s->attempt_id);
+    weft_broker_nack(w->sub, &s->msg, 1, &e);
+  } else {
+    json_t *r = result_doc(w, s, res);
+    if (r) {
+      record(w, &s->msg, s->attempt_id, s->reply_to, r);
+      w->steps_done++;
+    } else {
+      weft_broker_nack(w->sub, &s->msg, 1, &e);
+    }
+  }
+  if (s->work_dir) weft_fs_remove_tree(s->work_dir, &e);
+  slot_release(s);
+}
+
+/* ---- executor callbacks ------------------------------------------------------------ */
+
+static void on_event(void *data, void *user, json_t *event) {
+  struct slot *s = user;
+  (void)data;
+  if (s->events) json_array_append(s->events, event);
+}
+
+static void on_started(void *data, void *user, long pid) {
+  struct worker *w = data;
+  struct slot *s = user;
+  s->pid = pid;
+  notify(w, s->reply_to, json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "started", "attempt_id",
+                                   s->attempt_id, "worker", w->id, "host", w->host, "pid",
+                                   (json_int_t)pid));
+}
+
+/* ---- taking a message ------------------------------------------------------------- */
+
+static void poison(struct worker *w, struct weft_broker_msg *m, const char *why) {
+  weft_error e = WEFT_ERROR_INIT;
+  logf_(w, "rejected a message from %s (dead-lettered to " WEFT_QUEUE_DEAD "): %s", m->queue,
+        why);
+  weft_broker_nack(w->sub, m, 0, &e);
+  weft_broker_msg_release(m);
+}
+
+static struct slot *find_running(struct worker *w, const char *attempt_id) {
+  for (int i = 0; i < w->n_slots; i++)
+    if (w->slots[i].used && !strcmp(w->slots[i].attempt_id, attempt_id)) return &w->slots[i];
+  return NULL;
+}
+
+static int prepare_inputs(struct worker *w, struct slot *s, json_t *msg, weft_error *err) {
+  char *dir = weft_fs_join(s->work_dir, "inputs");
+  int rc = dir ? weft_fs_mkdirs(dir, err) : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  const char *name;
+  json_t *key;
+  json_object_foreach(json_object_get(msg, "path_inputs"), name, key) {
+    if (rc) break;
+    char *file = weft_fs_join(dir, name);
+    if (!json_is_string(key) || !file || strchr(name, '/'))
+      rc = weft_error_set(err, WEFT_EINVALID, "path input '%s' has no artifact key", name);
+    else if ((rc = weft_artifacts_get(w->inst->artifacts, json_string_value(key), file, err)))
+      weft_error_set(err, rc, "cannot fetch path input '%s': %s", name, err->msg);
+    free(file);
+  }
+  free(dir);
+  return rc;
+}
+
+/* Starts the step of message m in free slot s. Returns 0, or a message for
+ * record_failure (caller frees). */
+static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
+  weft_error e = WEFT_ERROR_INIT;
+  const char *cwd = json_string_value(json_object_get(msg, "cwd"));
+  char *cfg = json_dumps(json_object_get(msg, "config") ? json_object_get(msg, "config")
+                                                        : json_object(),
+                         JSON_COMPACT | JSON_ENCODE_ANY);
+  json_t *in = json_object_get(msg, "inputs");
+  char *inputs = json_object_size(in) ? json_dumps(in, JSON_COMPACT) : NULL;
+  struct weft_kvs loc_env = {0};
+  const char *last = strrchr(s->attempt_id, '/');
+  char *why = NULL;
+  s->work_dir = weft_str_printf("%s/%s/%s/%d-%s", w->work_root, s->run_id, s->step, s->attempt,
+                                last ? last + 1 : "x");
+  int rc = s->work_dir && cfg ? WEFT_OK : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  if (!rc && weft_fs_exists(s->work_dir)) rc = weft_fs_remove_tree(s->work_dir, &e);
+  if (!rc) rc = weft_fs_mkdirs(s->work_dir, &e);
+  if (!rc && !weft_fs_is_dir(cwd))
+    rc = weft_error_set(&e, WEFT_ENOTFOUND,
+                        "the code location folder %s does not exist on worker %s", cwd, w->id);
+  if (!rc) rc = prepare_inputs(w, s, msg, &e);
+  if (!rc) rc = weft__qmsg_kvs_from_json(json_object_get(msg, "loc_env"), "loc_env", &loc_env, &e);
+  if (!rc) {
+    struct weft_step_spec spec = {0};
+    json_t *grace = json_object_get(msg, "kill_grace_s");
+    spec.run_id = s->run_id;
+    spec.job = json_string_value(json_object_get(msg, "job"));
+    spec.step = s->step;
+    spec.attempt = s->attempt;
+    spec.def = s->def;
+    spec.cwd = cwd;
+    spec.work_dir = s->work_dir;
+    spec.config_json = cfg;
+    spec.inputs_json = inputs;
+    spec.kill_grace_s = json_is_number(grace) ? json_number_value(grace) : 5;
+    spec.loc_env = &loc_env;
+    spec.path_prefix = json_string_value(json_object_get(msg, "path_prefix"));
+    spec.partition_key = json_string_value(json_object_get(msg, "partition_key"));
+    spec.user = s;
+    s->started = 1;
+    s->started_ms = weft_clock_wall_ms();
+    rc = weft_executor_start(w->x, &spec, &e);
+    if (rc) s->started = 0;
+  }
+  if (rc) why = weft_str_printf("could not start on worker %s: %s", w->id, e.msg);
+  weft__qmsg_kvs_release(&loc_env);
+  free(cfg);
+  free(inputs);
+  return why;
+}
+
+/* Starts waiting slot s; a step that cannot start is recorded as failed. */
+static void start_slot(struct worker *w, struct slot *s) {
+  weft_error e = WEFT_ERROR_INIT;
+  char *fail = start_step(w, s, s->json);
+  json_decref(s->json);
+  s->json = NULL;
+  if (fail) {
+    struct weft_broker_msg held = s->msg;
+    memset(&s->msg, 0, sizeof s->msg);
+    record_failure(w, &held, s->attempt_id, s->reply_to, fail);
+    weft_broker_msg_release(&held);
+    if (s->work_dir) weft_fs_remove_tree(s->work_dir, &e);
+    slot_release(s);
+    free(fail);
+  } else {
+    logf_(w, "running %s", s->attempt_id);
+    w->dirty = 1;
+  }
+}
+
+/* Fills free executor capacity with waiting slots, oldest first. */
+static void start_waiting(struct worker *w) {
+  while (!w->stopping && running_count(w) < w->concurrency) {
+    struct slot *next = NULL;
+    for (int i = 0; i < w->n_slots; i++) {
+      struct slot *s = &w->slots[i];
+      if (is_waiting(s) && (!next || s->seq < next->seq)) next = s;
+    }
+    if (!next) return;
+    start_slot(w, next);
+  }
+}
+
+/* Waiting slots are given back: on shutdown (requeued), or after a
+ * reconnect (their deliveries died with the old connection: nothing to
+ * settle, the broker requeued them). */
+static void drop_waiting(struct worker *w, int only_stale) {
+  weft_error e = WEFT_ERROR_INIT;
+  for (int i = 0; i < w->n_slots; i++) {
+    struct slot *s = &w->slots[i];
+    if (!is_waiting(s)) continue;
+    if (only_stale && s->msg.gen == weft_broker_generation(w->sub)) continue;
+    if (!only_stale) weft_broker_nack(w->sub, &s->msg, 1, &e);
+    slot_release(s);
+  }
+}
+
+static const char *const required_strings[] = {"attempt_id", "run_id", "job", "step",
+                                               "cwd", "reply_to", NULL};
+
+static void take_step(struct worker *w, struct weft_broker_msg *m) {
+  json_error_t je;
+  json_t *msg = json_loads(m->body, 0, &je);
+  char why[600];
+  weft_error e = WEFT_ERROR_INIT;
+  struct weft_run_row run = {0};
+  struct slot *s = NULL;
+  char *value = NULL, *key = NULL;
+  if (w->stopping) { /* delivered before our basic.cancel arrived */
+    weft_broker_nack(w->sub, m, 1, &e);
+    goto done;
+  }
+  if (!json_is_object(msg)) {
+    snprintf(why, sizeof why, "not a JSON object (%s at byte %d)",
+             msg ? "another JSON value" : je.text, je.position);
+    goto reject;
+  }
+  for (const char *const *f = required_strings; *f; f++)
+    if (!json_is_string(json_object_get(msg, *f)) ||
+        !*json_string_value(json_object_get(msg, *f))) {
+      snprintf(why, sizeof why, "field '%s' is missing or not a non-empty string", *f);
+      goto reject;
+    }
+  json_t *att = json_object_get(msg, "attempt");
+  if (json_integer_value(json_object_get(msg, "v")) != 1 || !json_is_integer(att) ||
+      json_integer_value(att) < 1) {
+    snprintf(why, sizeof why, "field 'v' must be 1 and 'attempt' an integer >= 1");
+    goto reject;
+  }
+  const char *aid = json_string_value(json_object_get(msg, "attempt_id"));
+  const char *reply_to = json_string_value(json_object_get(msg, "reply_to"));
+  const char *run_id = json_string_value(json_object_get(msg, "run_id"));
+  if ((s = find_running(w, aid))) { /* our own attempt, redelivered after a reconnect */
+    weft_broker_msg_release(&s->msg);
+    s->msg = *m;
+    memset(m, 0, sizeof *m);
+    goto done;
+  }
+  if (!(key = weft__qmsg_result_key(aid))) goto requeue;
+  /* Only a message delivered before can have a result already (or one the
+   * coordinator canceled: its run is then canceling, see below). */
+  int rc = m->redelivered ? weft_store_kv_get(w->inst->store, key, &value, &e) : WEFT_ENOTFOUND;
+  if (!rc) { /* ran already: a redelivery */
+    logf_(w, "%s already has a result: acknowledged without running it again", aid);
+    notify_done(w, reply_to, aid);
+    weft_broker_ack(w->sub, m, &e);
+    goto done;
+  }
+  if (rc != WEFT_ENOTFOUND) goto requeue;
+  int64_t now = weft_clock_mono_ms();
+  int cached = w->live_run && !strcmp(w->live_run, run_id) && now - w->live_run_ms < RUN_CHECK_MS;
+  if (cached) {
+    run.status = WEFT_RUN_STARTED;
+    rc = WEFT_OK;
+  } else if ((rc = weft_store_run_get(w->inst->store, run_id, &run, &e)) == WEFT_ENOTFOUND) {
+    snprintf(why, sizeof why, "it names run %s, which does not exist in storage", run_id);
+    goto reject;
+  }
+  if (rc) goto requeue;
+  if (weft_run_status_is_final(run.status) || run.status == WEFT_RUN_CANCELING) {
+    logf_(w, "%s: run %s is %s: dropped", aid, run_id, weft_run_status_name(run.status));
+    weft_broker_ack(w->sub, m, &e);
+    goto done;
+  }
+  if (!cached) {
+    free(w->live_run);
+    w->live_run = weft_str_dup(run_id);
+    w->live_run_ms = now;
+  }
+  for (int i = 0; i < w->n_slots && !s; i++)
+    if (!w->slots[i].used) s = &w->slots[i];
+  if (!s) goto requeue;
+  struct weft_op_def *def = NULL;
+  if (weft__qmsg_op_from_json(json_object_get(msg, "op"), &def, &e)) {
+    snprintf(why, sizeof why, "%.500s", e.msg);
+    s = NULL;
+    goto reject;
+  }
+  memset(s, 0, sizeof *s);
+  s->def = def;
+  s->attempt_id = weft_str_dup(aid);
+  s->run_id = weft_str_dup(run_id);
+  s->step = weft_str_dup(json_string_value(json_object_get(msg, "step")));
+  s->reply_to = weft_str_dup(reply_to);
+  s->attempt = (int)json_integer_value(att);
+  s->events = json_array();
+  s->msg = *m;
+  memset(m, 0, sizeof *m);
+  if (!s->attempt_id || !s->run_id || !s->step || !s->reply_to || !s->events) {
+    *m = s->msg;
+    memset(&s->msg, 0, sizeof s->msg);
+    slot_release(s);
+    goto requeue;
+  }
+  s->used = 1;
+  s->json = json_incref(msg);
+  s->seq = ++w->seq;
+  if (running_count(w) < w->concurrency) start_slot(w, s);
+  goto done;
+reject:
+  /* A coordinator named in the message would otherwise wait forever. */
+  if (json_is_string(json_object_get(msg, "reply_to")) &&
+      json_is_string(json_object_get(msg, "attempt_id")))
+    notify(w, json_string_value(json_object_get(msg, "reply_to")),
+           json_pack("{s:s, s:O, s:s, s:s}", "type", "rejected", "attempt_id",
+                     json_object_get(msg, "attempt_id"), "worker", w->id, "reason", why));
+  poison(w, m, why);
+  goto done;
+requeue:
+  logf_(w, "cannot take a message now (handed back): %s", e.msg[0] ? e.msg : "no free slot");
+  weft_broker_nack(w->sub, m, 1, &e);
+  weft_clock_sleep_ms(100);
+done:
+  weft_broker_msg_release(m);
+  weft_run_row_release(&run);
+  free(key);
+  free(value);
+  json_decref(msg);
+}
+
+static void take_cancel(struct worker *w, struct weft_broker_msg *m) {
+  json_t *c = json_loads(m->body, 0, NULL);
+  struct slot *s = find_running(w, json_string_value(json_object_get(c, "attempt_id")));
+  const char *reason = json_string_value(json_object_get(c, "reason"));
+  if (s && s->started) {
+    logf_(w, "canceling %s: %s", s->attempt_id, reason ? reason : "canceled");
+    weft_executor_cancel_one(w->x, s, reason);
+  } else if (s && is_waiting(s)) { /* not started yet: it never will */
+    int64_t now = weft_clock_wall_ms();
+    char *msg = weft_str_printf("canceled: %s", reason ? reason : "canceled");
+    json_t *r = json_pack("{s:b, s:i, s:b, s:s?, s:I, s:I}", "ok", 0, "exit_code", -1,
+                          "canceled", 1, "message", msg, "started_ms", (json_int_t)now,
+                          "ended_ms", (json_int_t)now);
+    if (r) record(w, &s->msg, s->attempt_id, s->reply_to, r);
+    free(msg);
+    slot_release(s);
+  }
+  json_decref(c);
+  weft_broker_msg_release(m);
+}
+
+/* ---- the loop ----------------------------------------------------------------------- */
+
+static int setup(struct worker *w, weft_error *err) {
+  int rc = weft_broker_open(w->o->broker_url, &w->sub, err);
+  if (!rc) rc = weft_broker_open(w->o->broker_url, &w->pub, err);
+  if (!rc) rc = weft_broker_qos(w->sub, w->prefetch, err);
+  for (size_t i = 0; !rc && i < w->o->n_queues; i++) {
+    char q[300];
+    snprintf(q, sizeof q, WEFT_QUEUE_PREFIX "%s", w->o->queues[i]);
+    rc = weft_broker_declare_step_queue(w->sub, w->o->queues[i], err);
+    if (!rc) rc = weft_broker_consume(w->sub, q, err);
+  }
+  if (!rc) rc = weft_broker_subscribe_fanout(w->sub, WEFT__QUEUE_CANCEL_EXCHANGE, err);
+  struct weft_executor_callbacks cb = {on_event, on_started, w};
+  if (!rc) rc = weft_executor_new("multiprocess", w->concurrency, &cb, &w->x, err);
+  return rc;
+}
+
+static void pump_broker(struct worker *w, int timeout_ms) {
+  weft_error e = WEFT_ERROR_INIT;
+  unsigned gen = weft_broker_generation(w->sub);
+  if (weft_broker_ensure(w->sub, &e)) {
+    if (timeout_ms) weft_clock_sleep_ms(timeout_ms < 100 ? timeout_ms : 100);
+    return;
+  }
+  if (gen != weft_broker_generation(w->sub)) {
+    logf_(w, "reconnected to %s", weft_broker_display_url(w->sub));
+    drop_waiting(w, 1);
+  }
+  for (int k = 0; k < w->n_slots + 2; k++) {
+    struct weft_broker_msg m;
+    int got = weft_broker_next(w->sub, k ? 0 : timeout_ms, &m, &e);
+    if (got < 0) {
+      logf_(w, "lost the broker: %s", e.msg);
+      return;
+    }
+    if (!got) return;
+    if (!strcmp(m.queue, WEFT__QUEUE_CANCEL_EXCHANGE))
+      take_cancel(w, &m);
+    else
+      take_step(w, &m);
+  }
+}
+
+static void pump_executor(struct worker *w, int timeout_ms) {
+  struct weft_step_result res;
+  weft_error e = WEFT_ERROR_INIT;
+  int got = weft_executor_wait(w->x, timeout_ms, &res, &e);
+  while (got == 1) {
+    struct slot *s = res.user;
+    logf_(w, "%s %s", s->attempt_id, res.ok ? "succeeded" : res.message ? res.message : "failed");
+    s->started = 0; /* finishing: its executor slot is free for the next step */
+    if (!s->abandon) start_waiting(w);
+    finish_slot(w, s, &res);
+    weft_step_result_release(&res);
+    w->dirty = 1;
+    got = weft_executor_wait(w->x, 0, &res, &e);
+  }
+}
+
+int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options *o,
+                    weft_error *err) {
+  struct worker w;
+  memset(&w, 0, sizeof w);
+  w.inst = inst;
+  w.o = o;
+  w.concurrency = o->concurrency > 0 ? o->concurrency : 1;
+  w.prefetch = o->prefetch > w.concurrency ? o->prefetch : w.concurrency;
+  w.n_slots = w.prefetch + 1;
+  w.state = "running";
+  w.started_ms = weft_clock_wall_ms();
+  if (gethostname(w.host, sizeof w.host)) snprintf(w.host, sizeof w.host, "localhost");
+  w.host[sizeof w.host - 1] = '\0';
+  w.id = o->id ? weft_str_dup(o->id) : weft_str_printf("%s-%ld", w.host, (long)getpid());
+  w.work_root = o->work_root ? weft_str_dup(o->work_root)
+                             : weft_str_printf("%s/worker/%s", inst->home, w.id ? w.id : "");
+  w.slots = calloc((size_t)w.n_slots, sizeof *w.slots);
+  int rc = w.id && w.work_root && w.slots ? WEFT_OK
+                                         : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!rc) rc = setup(&w, err);
+  if (rc) goto done;
+  heartbeat(&w, 1);
+  logf_(&w, "consuming %zu queue%s on %s with concurrency %d", o->n_queues,
+        o->n_queues == 1 ? "" : "s", weft_broker_display_url(w.sub), w.concurrency);
+  int64_t grace_deadline = 0;
+  int killed = 0;
+  for (;;) {
+    if (o->stop && *o->stop && !grace_deadline) {
+      weft_error e = WEFT_ERROR_INIT;
+      weft_broker_stop_consuming(w.sub, &e);
+      drop_waiting(&w, 0);
+      w.stopping = 1;
+      w.state = "stopping";
+      grace_deadline = weft_clock_mono_ms() + (int64_t)(o->grace_s * 1000);
+      logf_(&w, "stopping: %d step%s still running (grace %.0f s)", running_count(&w),
+            running_count(&w) == 1 ? "" : "s", o->grace_s);
+      heartbeat(&w, 1);
+    }
+    int running = running_count(&w);
+    if (grace_deadline && !running) break;
+    if (grace_deadline && !killed && weft_clock_mono_ms() >= grace_deadline) {
+      killed = 1;
+      for (int i = 0; i < w.n_slots; i++) w.slots[i].abandon = w.slots[i].used && w.slots[i].started;
+      weft_executor_cancel_all(w.x, "the worker is shutting down");
+    }
+    heartbeat(&w, 0);
+    upload_live_logs(&w);
+    start_waiting(&w);
+    running = running_count(&w);
+    if (!running) {
+      pump_broker(&w, IDLE_WAIT_MS);
+    } else if (running >= w.concurrency || grace_deadline) {
+      pump_executor(&w, BUSY_WAIT_MS);
+      pump_broker(&w, 0);
+    } else {
+      pump_broker(&w, 2);
+      pump_executor(&w, 0);
+    }
+  }
+  logf_(&w, "stopped after %lld step%s", (long long)w.steps_done, w.steps_done == 1 ? "" : "s");
+done:
+  if (w.id && w.sub) {
+    w.state = "stopped";
+    heartbeat(&w, 1);
+  }
+  weft_executor_free(w.x);
+  for (int i = 0; w.slots && i < w.n_slots; i++) slot_release(&w.slots[i]);
+  free(w.slots);
+  weft_broker_close(w.sub);
+  weft_broker_close(w.pub);
+  free(w.id);
+  free(w.work_root);
+  free(w.live_run);
+  return rc;
+}

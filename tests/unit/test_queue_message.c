@@ -1,0 +1,124 @@
+/* test_queue_message.c: the op definition inside a step message survives the
+ * round trip to a worker; bad messages are refused naming the field; the
+ * instance's broker and default executor settings. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsl/dsl.h"
+#include "queue/queue_int.h"
+#include "test.h"
+
+TEST(op_round_trip) {
+  struct weft_port ins[1] = {{.name = "b", .type = WEFT_TYPE_PATH}};
+  struct weft_port outs[2] = {{.name = "result", .type = WEFT_TYPE_INT},
+                              {.name = "dir", .type = WEFT_TYPE_PATH}};
+  struct weft_kv env[1] = {{"A", "1"}};
+  char *argv[] = {"python3", "-c", "print(1)", NULL};
+  struct weft_op_def def = {0};
+  def.name = "op";
+  def.argv = argv;
+  def.inputs = ins;
+  def.n_inputs = 1;
+  def.outputs = outs;
+  def.n_outputs = 2;
+  def.timeout_s = 2.5;
+  def.queue = "gpu";
+  def.env.v = env;
+  def.env.n = 1;
+  json_t *j = weft__qmsg_op_to_json(&def);
+  ASSERT(j);
+  ASSERT_STR_EQ(json_string_value(json_object_get(j, "queue")), "gpu");
+  struct weft_op_def *back = NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft__qmsg_op_from_json(j, &back, &e), WEFT_OK);
+  ASSERT_STR_EQ(back->name, "op");
+  ASSERT(back->argv && !back->run);
+  ASSERT_STR_EQ(back->argv[2], "print(1)");
+  ASSERT(back->argv[3] == NULL);
+  ASSERT_EQ(back->n_inputs, 1);
+  ASSERT_EQ(back->inputs[0].type, WEFT_TYPE_PATH);
+  ASSERT_EQ(back->n_outputs, 2);
+  ASSERT_STR_EQ(back->outputs[1].name, "dir");
+  ASSERT_EQ(back->outputs[1].type, WEFT_TYPE_PATH);
+  ASSERT(back->timeout_s == 2.5);
+  ASSERT_EQ(back->env.n, 1);
+  ASSERT_STR_EQ(back->env.v[0].value, "1");
+  weft__qmsg_op_free(back);
+  json_decref(j);
+  return 0;
+}
+
+static int refused(const char *text, const char *needle) {
+  json_t *j = json_loads(text, 0, NULL);
+  struct weft_op_def *d = NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  int rc = weft__qmsg_op_from_json(j, &d, &e);
+  json_decref(j);
+  if (rc != WEFT_EINVALID || d || !strstr(e.msg, needle)) {
+    fprintf(stderr, "# %s: rc %d, message '%s'\n", text, rc, e.msg);
+    weft__qmsg_op_free(d);
+    return 0;
+  }
+  return 1;
+}
+
+TEST(bad_ops_name_the_field) {
+  ASSERT(refused("{}", "'op.name'"));
+  ASSERT(refused("{\"name\":\"x\"}", "neither 'run' nor 'argv'"));
+  ASSERT(refused("{\"name\":\"x\",\"argv\":[1]}", "'op.argv[0]'"));
+  ASSERT(refused("{\"name\":\"x\",\"run\":\"true\",\"timeout_s\":\"1\"}", "'op.timeout_s'"));
+  ASSERT(refused("{\"name\":\"x\",\"run\":\"true\",\"outputs\":[{\"name\":\"r\",\"type\":\"nope\"}]}",
+                 "'op.outputs[0]'"));
+  ASSERT(refused("{\"name\":\"x\",\"run\":\"true\",\"env\":{\"A\":1}}", "'op.env.A'"));
+  struct weft_op_def *d = NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft__qmsg_op_from_json(NULL, &d, &e), WEFT_EINVALID);
+  char *k = weft__qmsg_result_key("r/s/1/x");
+  ASSERT_STR_EQ(k, "attempt/r/s/1/x");
+  free(k);
+  return 0;
+}
+
+static int parse(const char *text, struct weft_instance_config *c, struct weft_diags *d) {
+  return weft_instance_config_parse("/home/w", "weft.yaml", text, strlen(text), c, d);
+}
+
+TEST(instance_broker_and_execution) {
+  struct weft_instance_config c;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  setenv("WEFT_TEST_AMQP_PW", "pw", 1);
+  ASSERT_EQ(parse("broker:\n  rabbitmq:\n    url: amqp://u:${WEFT_TEST_AMQP_PW}@h:5672/\n"
+                  "execution: queue\n", &c, &d), WEFT_OK);
+  ASSERT_STR_EQ(c.broker_url, "amqp://u:pw@h:5672/");
+  ASSERT_STR_EQ(c.execution, "queue");
+  weft_instance_config_release(&c);
+  ASSERT_EQ(parse("", &c, &d), WEFT_OK);
+  ASSERT(c.broker_url == NULL && c.execution == NULL);
+  weft_instance_config_release(&c);
+  ASSERT_EQ(parse("broker: {rabbitmq: {url: http://x}}\nexecution: celery\n"
+                  "broker2: 1\n", &c, &d), WEFT_EINVALID);
+  ASSERT_EQ(d.n, 3);
+  int url = 0, exec = 0;
+  for (size_t i = 0; i < d.n; i++) {
+    if (strstr(d.v[i].msg, "broker.rabbitmq.url must look like amqp://")) url = 1;
+    if (strstr(d.v[i].msg, "execution must be one of queue")) exec = 1;
+  }
+  ASSERT(url && exec);
+  weft_diags_release(&d);
+  return 0;
+}
+
+TEST(depths_report_an_unreachable_broker) {
+  struct weft_queue_depths out;
+  weft_error e = WEFT_ERROR_INIT;
+  /* Port 1 on loopback: refused at once. */
+  ASSERT_EQ(weft_queue_depths("amqp://guest:guest@127.0.0.1:1/", NULL, 0, &out, &e), WEFT_EIO);
+  ASSERT_CONTAINS(e.msg, "cannot connect");
+  ASSERT_EQ(weft_queue_depths("http://nope", NULL, 0, &out, &e), WEFT_EINVALID);
+  ASSERT_CONTAINS(e.msg, "amqp://USER:PASS@HOST:PORT/VHOST");
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(op_round_trip) TEST_ENTRY(bad_ops_name_the_field)
+              TEST_ENTRY(instance_broker_and_execution)
+                  TEST_ENTRY(depths_report_an_unreachable_broker))
