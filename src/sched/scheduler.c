@@ -1,0 +1,148 @@
+/* scheduler.c: the scheduler object and its loop turn (schedules, sensors,
+ * then the run queue), and the one place runs are launched from a tick. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/sched_int.h"
+#include "util/clock.h"
+#include "util/str.h"
+
+int weft_scheduler_new(struct weft_instance *inst, const struct weft_workspace *ws,
+                       const struct weft_sched_options *o, struct weft_scheduler **out,
+                       weft_error *err) {
+  struct weft_scheduler *s = calloc(1, sizeof *s);
+  *out = NULL;
+  if (!s) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  s->inst = inst;
+  s->ws = ws;
+  if (o) s->o = *o;
+  s->clock = s->o.clock ? *s->o.clock : weft_sched_wall_clock;
+  s->o.clock = &s->clock;
+  int rc = weft_run_queue_config_load(inst->home, &s->rq, err);
+  if (!rc && s->o.dequeue) {
+    rc = weft_coord_spawner_init(&s->spawner, inst, NULL, s->o.coord_args, s->o.n_coord_args,
+                                 err);
+    s->spawner_ready = !rc;
+  }
+  /* the options' argument array is the caller's: the spawner copied it */
+  s->o.coord_args = NULL;
+  s->o.n_coord_args = 0;
+  if (rc) {
+    weft_scheduler_free(s);
+    return rc;
+  }
+  *out = s;
+  return WEFT_OK;
+}
+
+void weft_scheduler_free(struct weft_scheduler *s) {
+  if (!s) return;
+  if (s->spawner_ready) {
+    weft_coord_reap(&s->spawner, s->inst);
+    weft_coord_spawner_release(&s->spawner);
+  }
+  weft_run_queue_config_release(&s->rq);
+  free(s);
+}
+
+void weft_scheduler_set_workspace(struct weft_scheduler *s, const struct weft_workspace *ws) {
+  s->ws = ws;
+}
+
+int weft_scheduler_turn(struct weft_scheduler *s, struct weft_sched_turn *turn,
+                        weft_error *err) {
+  struct weft_sched_turn local;
+  if (!turn) turn = &local;
+  memset(turn, 0, sizeof *turn);
+  int64_t now = s->clock.now_ms(s->clock.data);
+  turn->next_wake_ms = now + 60000;
+  int rc = weft__sched_schedules_turn(s, now, turn, err);
+  if (!rc) rc = weft__sched_sensors_turn(s, now, turn, err);
+  if (!rc) rc = weft_scheduler_dequeue(s, err);
+  return rc;
+}
+
+int weft_scheduler_dequeue(struct weft_scheduler *s, weft_error *err) {
+  if (!s->spawner_ready) return WEFT_OK;
+  weft_coord_reap(&s->spawner, s->inst);
+  /* The run queue admits and starts what the limits allow, ours and
+   * anyone's (runs launched elsewhere, backfills); its clock is the wall
+   * clock (claims expire in real time). */
+  return weft_run_queue_dequeue(s->inst, &s->rq, weft_clock_wall_ms(), weft_coord_spawn_fn,
+                                &s->spawner, NULL, err);
+}
+
+/* Adds the template tags (rendered) and extra tags into tags. */
+static int add_tags(json_t *tags, const struct weft_kvs *tmpl, const struct weft__tmpl_vars *v,
+                    json_t *extra, weft_error *err) {
+  for (size_t i = 0; tmpl && i < tmpl->n; i++) {
+    char *val = NULL;
+    int rc = weft__tmpl_render(tmpl->v[i].value, v, &val, err);
+    if (rc) return rc;
+    json_object_set_new(tags, tmpl->v[i].key, json_string(val));
+    free(val);
+  }
+  if (extra) json_object_update(tags, extra);
+  return WEFT_OK;
+}
+
+int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
+                       const json_t *config_tmpl, const struct weft_kvs *tag_tmpl,
+                       const struct weft__tmpl_vars *vars, json_t *extra_tags, char **run_id,
+                       char **reason, weft_error *err) {
+  json_t *cfg = NULL, *tags = json_object();
+  char *text = NULL;
+  struct weft_run_config rc_built = {0};
+  struct weft_diags diags = WEFT_DIAGS_INIT;
+  weft_error terr = WEFT_ERROR_INIT;
+  int rc = WEFT_EINVALID, built = 0;
+  *run_id = NULL;
+  *reason = NULL;
+  if (!tags) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!job->valid) {
+    *reason = weft_str_printf("job '%s' has errors; fix it (weft validate)", job->name);
+    goto done;
+  }
+  if (weft__tmpl_render_json(config_tmpl, vars, &cfg, &terr) ||
+      add_tags(tags, tag_tmpl, vars, extra_tags, &terr)) {
+    *reason = weft_str_printf("template: %s", terr.msg);
+    goto done;
+  }
+  if (!(text = json_dumps(cfg, JSON_COMPACT))) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  if (weft_run_config_build(job, "<rendered run config>", text, strlen(text), NULL, 0,
+                            &rc_built, &diags)) {
+    *reason = weft_str_printf("invalid run config: %s%s", diags.n ? diags.v[0].msg : "?",
+                              diags.n > 1 ? " (and more)" : "");
+    goto done;
+  }
+  built = 1;
+  struct weft_launch l = {.job = job, .rc = &rc_built, .tags = tags};
+  rc = weft_run_create(s->inst, &l, run_id, err);
+  if (!rc) {
+    /* Nobody coordinates it yet: the run queue's dequeuer will. Without
+     * this, the orphan sweep would fail it once this process exits. */
+    struct weft_run_row row = {0};
+    rc = weft_store_run_get(s->inst->store, *run_id, &row, err);
+    if (!rc && row.coordinator) {
+      free(row.coordinator);
+      row.coordinator = NULL;
+      rc = weft_store_run_update(s->inst->store, &row, err);
+    }
+    weft_run_row_release(&row);
+    if (rc) {
+      free(*run_id);
+      *run_id = NULL;
+    }
+  }
+done:
+  if (rc == WEFT_EINVALID && !*reason) *reason = weft_str_dup("cannot launch");
+  if (built) weft_run_config_release(&rc_built);
+  weft_diags_release(&diags);
+  json_decref(cfg);
+  json_decref(tags);
+  free(text);
+  return rc;
+}
