@@ -80,6 +80,16 @@ export const api = {
   logUrl: (id, step, params) => `${BASE}${runPath(id)}/logs/${enc(step)}${query(params)}`,
   eventsStreamUrl: (id, params) => `${BASE}${runPath(id)}/events/stream${query(params)}`,
   logStreamUrl: (id, step, params) => `${BASE}${runPath(id)}/logs/${enc(step)}/stream${query(params)}`,
+  // kind: 'schedules' | 'sensors' (the same routes for both).
+  schedItems: (kind, opts) => get(`/${kind}`, undefined, opts),
+  schedItem: (kind, name, opts) => get(`/${kind}/${enc(name)}`, undefined, opts),
+  schedTicks: (kind, name, params, opts) => get(`/${kind}/${enc(name)}/ticks`, params, opts),
+  schedSetState: (kind, name, on) => post(`/${kind}/${enc(name)}/${on ? 'on' : 'off'}`),
+  workers: (params, opts) => get('/workers', params, opts),
+  queues: (opts) => get('/queues', undefined, opts),
+  backfills: (opts) => get('/backfills', undefined, opts),
+  backfill: (id, opts) => get(`/backfills/${enc(id)}`, undefined, opts),
+  createBackfill: (body) => post('/backfills', body),
 };
 
 /**

@@ -6,11 +6,22 @@ import { jobsPage } from './pages/jobs.js';
 import { jobPage } from './pages/job.js';
 import { runsPage } from './pages/runs.js';
 import { runPage } from './pages/run.js';
+import { schedulesPage, sensorsPage } from './pages/schedules.js';
+import { schedulePage, sensorPage } from './pages/schedule.js';
+import { workersPage } from './pages/workers.js';
+import { backfillsPage, backfillPage } from './pages/backfills.js';
 
 route('/jobs', jobsPage);
 route('/jobs/:loc/:job', jobPage);
 route('/runs', runsPage);
 route('/runs/:id', runPage);
+route('/schedules', schedulesPage);
+route('/schedules/:name', schedulePage);
+route('/sensors', sensorsPage);
+route('/sensors/:name', sensorPage);
+route('/workers', workersPage);
+route('/backfills', backfillsPage);
+route('/backfills/:id', backfillPage);
 
 function markNav(path) {
   const section = path.split('/')[1] || 'jobs';

@@ -29,6 +29,8 @@ int cmd_instance(int argc, char **argv);
 /* cmd_artifacts.c: `weft artifacts ls|get`. */
 int cmd_artifacts(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* cmd_backfill.c: `weft backfill JOB ... | list | show ID | retry ID`. */
+int cmd_backfill(int argc, char **argv);
 /* cmd_run_control.c: `weft run cancel` and `weft run reexecute` (argv[0] is
  * the subcommand), dispatched by cmd_run. */
 int cmd_run_cancel(int argc, char **argv);
@@ -40,6 +42,29 @@ int cmd_location(int argc, char **argv);
 /* cmd_server.c: `weft server` and `weft dev`. */
 int cmd_server(int argc, char **argv);
 int cmd_dev(int argc, char **argv);
+/* cmd_schedule.c: `weft schedule ...` and `weft sensor ...`. */
+int cmd_schedule(int argc, char **argv);
+int cmd_sensor(int argc, char **argv);
+/* cmd_scheduler.c: `weft scheduler`. */
+int cmd_scheduler(int argc, char **argv);
+/* The scheduler of `weft dev`: a thread running schedules, sensors and the
+ * run queue for the workspace named as for weft_cli_load_workspace (the
+ * strings must outlive it). NULL (after printing why) when it cannot start.
+ * Stop joins the thread (within ~100 ms) and frees everything. */
+struct weft_cli_sched;
+struct weft_cli_sched *weft_cli_scheduler_start(const char *ws_file, const char *const *paths,
+                                                size_t n_paths);
+void weft_cli_scheduler_stop(struct weft_cli_sched *c);
+/* Parses ISO 8601 ("2026-01-01", "2026-01-01T06:00[:00][.123]",
+ * with Z or +HH:MM, no zone = UTC) into UTC ms; -1 when malformed. */
+int weft_cli_parse_time(const char *s, long long *ms);
+/* cmd_queue.c: `weft queue stats|publish-raw`. */
+int cmd_queue(int argc, char **argv);
+/* cmd_worker_list.c: `weft worker list` (argv[0] is "list"), dispatched by
+ * the `worker` command when its first argument is "list". */
+int weft_cli_worker_list(int argc, char **argv);
+/* cmd_worker.c: `weft worker` (RabbitMQ steps; "list" goes to the above). */
+int cmd_worker(int argc, char **argv);
 
 /* Shared helpers (cli_common.c). */
 /* Prints "weft CMD: msg" to stderr and returns WEFT_EXIT_USAGE. */

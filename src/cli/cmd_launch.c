@@ -9,7 +9,13 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "engine/code_snapshot.h"
 #include "engine/engine.h"
+#include "sched/coordinator_spawn.h"
+#include "sched/run_queue.h"
+#include "util/buf.h"
+#include "engine/locreg.h"
+#include "util/fs.h"
 
 static const char launch_usage[] =
     "usage: weft launch JOB [-c RUN_CONFIG] [--set PATH=VALUE...] [--tag KEY=VALUE...]\n"
@@ -26,12 +32,18 @@ static const char launch_usage[] =
     "  --follow              coordinate the run here and show its progress until\n"
     "                        it ends (the default); Ctrl-C cancels it\n"
     "  --detach              coordinate it in a background process, print the run\n"
-    "                        id and return ('weft run logs|show|cancel ID' after)\n"
+    "                        id and return ('weft run logs|show|cancel ID' after);\n"
+    "                        with run_queue limits in weft.yaml, leave it queued\n"
+    "                        for 'weft server', 'weft dev' or 'weft scheduler'\n"
     "  --quiet               print only the ending, not every event\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "                        (default: ./workspace.yaml)\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
     "  -h, --help            show this help\n"
+    "\n"
+    "With run_queue limits in weft.yaml the run waits its turn first, printing\n"
+    "why ('run ID queued: waiting: 1/1 runs with tag database=prod in\n"
+    "progress'); Ctrl-C while it waits cancels it.\n"
     "\n"
     "On a terminal the progress is redrawn in place; otherwise one line per\n"
     "event. Exit status: 0 when the run succeeded, 1 when it failed or was\n"
@@ -210,17 +222,86 @@ static int run_detached(const char *home, const char *run_id, struct weft_launch
   return WEFT_EXIT_OK;
 }
 
+/* Records the run and tells the run queue (sched/run_queue.h) who starts
+ * it, in one transaction so that no dequeuer sees it half-way: without
+ * limits we claim it (we start it now, here or detached); with limits a
+ * detached run is left to the dequeuers (with the steps of a
+ * re-execution) and a foreground one waits here (*wait). */
+static int create_run(struct weft_instance *inst, const struct weft_run_queue_config *q,
+                      struct weft_launch *l, int detach, char **run_id, int *wait,
+                      weft_error *err) {
+  struct weft_buf steps = WEFT_BUF_INIT;
+  int rc = weft_store_begin(inst->store, err);
+  if (rc) return rc;
+  if (!(rc = weft_run_create(inst, l, run_id, err)))
+    rc = weft_run_queue_launched(inst, q, *run_id, detach, wait, err);
+  if (!rc && l->in_run && detach && weft_run_queue_config_limited(q)) {
+    for (size_t i = 0; i < l->job->n_ops; i++)
+      if (l->in_run[i]) weft_buf_addf(&steps, "%s%s", steps.len ? "," : "", l->job->ops[i].name);
+    rc = weft_run_queue_set_steps(inst, *run_id, steps.ptr ? steps.ptr : "", err);
+  }
+  weft_buf_release(&steps);
+  if (!rc) return weft_store_commit(inst->store, err);
+  weft_store_rollback(inst->store);
+  free(*run_id);
+  *run_id = NULL;
+  return rc;
+}
+
+static void print_reason(void *data, const char *reason) {
+  printf("run %s queued: %s\n", (const char *)data, reason);
+  fflush(stdout);
+}
+
+/* Waits in the run queue until the run may start, starting the other runs
+ * the limits let go meanwhile (as any dequeuer); Ctrl-C cancels the run.
+ * Returns WEFT_EXIT_OK when the run is ours to coordinate now. */
+static int wait_in_queue(struct weft_instance *inst, const struct weft_run_queue_config *q,
+                         const char *cmd, const char *run_id) {
+  struct weft_coord_spawner sp;
+  weft_error err = WEFT_ERROR_INIT;
+  int rc = weft_coord_spawner_init_workspace(&sp, inst, NULL, NULL, 0, &err);
+  if (!rc) {
+    weft_cli_trap_interrupts();
+    rc = weft_run_queue_wait_turn(inst, q, run_id, weft_coord_spawn_fn, &sp, print_reason,
+                                  (void *)run_id, &weft_cli_interrupted, &err);
+    weft_coord_reap(&sp, inst);
+    weft_coord_spawner_release(&sp);
+  }
+  if (rc == WEFT_ECANCELED) {
+    printf("run %s canceled while queued\n", run_id);
+    return WEFT_EXIT_INVALID;
+  }
+  if (rc) {
+    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    return WEFT_EXIT_INVALID;
+  }
+  return WEFT_EXIT_OK;
+}
+
 int weft_cli_start_run(const char *cmd, struct weft_launch *l, int detach, int quiet) {
   struct weft_instance *inst = NULL;
   struct follow_state f = {NULL, -1};
   weft_error err = WEFT_ERROR_INIT;
   char *run_id = NULL;
-  int rc;
-  if (weft_instance_open(NULL, &inst, &err) || weft_run_create(inst, l, &run_id, &err)) {
+  struct weft_run_queue_config q = {0};
+  int rc, wait = 0;
+  if (weft_instance_open(NULL, &inst, &err) ||
+      weft_run_queue_config_load(inst->home, &q, &err) ||
+      create_run(inst, &q, l, detach, &run_id, &wait, &err)) {
     fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
     rc = WEFT_EXIT_INVALID;
     goto done;
   }
+  if (detach && weft_run_queue_config_limited(&q)) {
+    printf("%s\n", run_id);
+    fprintf(stderr, "run %s is queued (weft.yaml run_queue limits): a running 'weft server', "
+                    "'weft dev' or 'weft scheduler' starts it; 'weft run list' says why it "
+                    "waits\n", run_id);
+    rc = WEFT_EXIT_OK;
+    goto done;
+  }
+  if (wait && (rc = wait_in_queue(inst, &q, cmd, run_id)) != WEFT_EXIT_OK) goto done;
   if (detach) {
     char *home = strdup(inst->home);
     weft_instance_close(inst);
@@ -237,8 +318,100 @@ int weft_cli_start_run(const char *cmd, struct weft_launch *l, int detach, int q
 done:
   weft_progress_free(f.view);
   free(run_id);
+  weft_run_queue_config_release(&q);
   weft_instance_close(inst);
   return rc;
+}
+
+/* A location to launch from: its folder, its name (NULL: the folder's
+ * base name) and its registry settings (path unused). */
+struct source {
+  const char *path, *name;
+  struct weft_location settings;
+};
+
+/* Snapshots each source first and loads the locations from their
+ * snapshots (engine/code_snapshot.h), so the job is parsed once and is
+ * exactly the code the run will run; version receives the job's code
+ * version. Returns 0 when anything is off (an error in a location, an
+ * unknown or ambiguous job, a failure): the caller then loads the folders
+ * themselves, which reports problems with their real file names (and the
+ * run snapshots its location as weft_run_create does). */
+static int load_snapshots(const struct source *src, size_t n, const char *name,
+                          struct weft_workspace **ws_out, const struct weft_job **job_out,
+                          char version[WEFT_CODE_VERSION_LEN + 1]) {
+  const char *home = getenv("WEFT_HOME");
+  struct weft_workspace *ws = calloc(1, sizeof *ws);
+  char (*versions)[WEFT_CODE_VERSION_LEN + 1] = calloc(n, sizeof *versions);
+  weft_error err = WEFT_ERROR_INIT;
+  int ok = 0;
+  if (!home || !*home) home = ".weft";
+  if (!ws || !versions || !(ws->locations = calloc(n, sizeof *ws->locations))) goto done;
+  for (size_t i = 0; i < n; i++) {
+    char *real = realpath(src[i].path, NULL), *dir = NULL;
+    const char *base = real ? strrchr(real, '/') : NULL;
+    struct weft_location live = src[i].settings;
+    struct weft_location *loc = NULL;
+    live.path = real;
+    if (base) base = src[i].name ? src[i].name : base[1] ? base + 1 : real;
+    int bad = !base || weft_code_snapshot(home, real, versions[i], &dir, &err) ||
+              weft_code_load_location(home, versions[i], base, &live, &loc, &err);
+    free(dir);
+    free(real);
+    if (bad) goto done;
+    ws->locations[ws->n_locations++] = loc;
+    if (loc->diags.n) goto done;
+    for (size_t k = 0; k < i; k++)
+      if (!strcmp(ws->locations[k]->name, loc->name)) goto done; /* duplicate names */
+  }
+  const struct weft_job *job = weft_workspace_find_job(ws, name, &err);
+  if (!job || !job->valid) goto done;
+  for (size_t i = 0; i < n; i++)
+    if (job->location == ws->locations[i]) memcpy(version, versions[i], sizeof versions[i]);
+  *job_out = job;
+  *ws_out = ws;
+  ws = NULL;
+  ok = 1;
+done:
+  weft_workspace_free(ws);
+  free(versions);
+  return ok;
+}
+
+/* load_snapshots for the locations `weft launch` reads: -l folders, else
+ * the registry when it has locations (not a workspace file: 0). */
+static int launch_from_snapshots(const struct launch_args *a, struct weft_workspace **ws,
+                                 const struct weft_job **job,
+                                 char version[WEFT_CODE_VERSION_LEN + 1]) {
+  struct source *src = calloc(a->n_locations ? a->n_locations : 1, sizeof *src);
+  struct weft_instance *inst = NULL;
+  struct weft_locreg reg = {0};
+  weft_error err = WEFT_ERROR_INIT;
+  const char *home = getenv("WEFT_HOME");
+  size_t n = 0;
+  int ok = 0;
+  if (!src || a->ws_file) goto done;
+  for (; n < a->n_locations; n++) src[n].path = a->locations[n];
+  if (!n) {
+    if (!weft_fs_is_dir(home && *home ? home : ".weft") ||
+        weft_instance_open(NULL, &inst, &err) || weft_locreg_read(inst->store, &reg, &err) ||
+        !reg.n)
+      goto done;
+    free(src);
+    if (!(src = calloc(reg.n, sizeof *src))) goto done;
+    for (; n < reg.n; n++) {
+      const struct weft_locreg_entry *e = &reg.v[n];
+      src[n] = (struct source){e->path, e->name,
+                               {.name = e->name, .env = e->env, .python = e->python,
+                                .image = e->image, .workdir = e->workdir}};
+    }
+  }
+  ok = load_snapshots(src, n, a->job, ws, job, version);
+done:
+  weft_locreg_release(&reg);
+  weft_instance_close(inst);
+  free(src);
+  return ok;
 }
 
 int cmd_launch(int argc, char **argv) {
@@ -253,14 +426,19 @@ int cmd_launch(int argc, char **argv) {
     fputs(launch_usage, stdout);
     goto done;
   }
-  if ((rc = weft_cli_find_job("launch", a.ws_file, a.locations, a.n_locations, a.job, &ws,
-                              &job)) != WEFT_EXIT_OK)
+  char version[WEFT_CODE_VERSION_LEN + 1] = "";
+  if (launch_from_snapshots(&a, &ws, &job, version)) {
+    /* the job as its snapshot holds it */
+  } else if ((rc = weft_cli_find_job("launch", a.ws_file, a.locations, a.n_locations, a.job,
+                                     &ws, &job)) != WEFT_EXIT_OK) {
     goto done;
+  }
   if ((rc = weft_cli_build_run_config("launch", job, a.config_file, a.sets, a.n_sets,
                                       &rcfg)) != WEFT_EXIT_OK)
     goto done;
   built = 1;
-  struct weft_launch l = {.job = job, .rc = &rcfg, .tags = a.tags};
+  struct weft_launch l = {.job = job, .rc = &rcfg, .tags = a.tags,
+                          .code_version = version[0] ? version : NULL};
   rc = weft_cli_start_run("launch", &l, a.detach, a.quiet);
 done:
   if (built) weft_run_config_release(&rcfg);

@@ -7,6 +7,7 @@
 #include "cli/render.h"
 #include "cli/run_view.h"
 #include "engine/engine.h"
+#include "sched/run_queue.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/str.h"
@@ -220,11 +221,27 @@ static int render_failed(const char *cmd, int wrc) {
 
 /* ---- list ------------------------------------------------------------------- */
 
+/* Why the queued runs wait (run_queue.h), when any of runs is queued. A
+ * failure only loses the reasons. */
+static void queue_waits(struct weft_instance *inst, const struct weft_run_list *runs,
+                        struct weft_run_queue_waits *w) {
+  struct weft_run_queue_config cfg = {0};
+  weft_error err = WEFT_ERROR_INIT;
+  int queued = 0;
+  for (size_t i = 0; i < runs->n && !queued; i++) queued = runs->v[i].status == WEFT_RUN_QUEUED;
+  if (!queued) return;
+  if (weft_run_queue_config_load(inst->home, &cfg, &err) ||
+      weft_run_queue_explain(inst->store, &cfg, w, &err))
+    fprintf(stderr, "weft: cannot tell why queued runs wait: %s\n", err.msg);
+  weft_run_queue_config_release(&cfg);
+}
+
 static int run_list(int argc, char **argv) {
   struct run_args a = {.cmd = "run list"};
   struct weft_instance *inst = NULL;
   struct weft_run_list runs = {0};
   struct weft_step_list *steps = NULL;
+  struct weft_run_queue_waits waits = {0};
   weft_error err = WEFT_ERROR_INIT;
   int rc = parse_args(argc, argv, F_FORMAT | F_LIST, &a), format;
   if (rc != WEFT_EXIT_OK) goto done;
@@ -246,15 +263,16 @@ static int run_list(int argc, char **argv) {
   }
   for (size_t i = 0; i < runs.n; i++)
     if (weft_store_step_list(inst->store, runs.v[i].id, &steps[i], &err)) goto fail;
+  queue_waits(inst, &runs, &waits);
   if (format == 1) {
-    rc = render_failed(a.cmd, weft_render_run_list_json(&runs, steps, stdout));
+    rc = render_failed(a.cmd, weft_render_run_list_json(&runs, steps, &waits, stdout));
   } else if (!runs.n) {
     /* On stderr, so that a script reading the table sees none. */
     fprintf(stderr, "no runs%s%s%s\n", a.job || a.status_mask ? " match" : " yet",
             a.job ? " of job " : "", a.job ? a.job : "");
     rc = WEFT_EXIT_OK;
   } else {
-    rc = render_failed(a.cmd, weft_render_run_list_text(&runs, steps, stdout));
+    rc = render_failed(a.cmd, weft_render_run_list_text(&runs, steps, &waits, stdout));
   }
   goto done;
 fail:
@@ -262,6 +280,7 @@ fail:
 done:
   for (size_t i = 0; steps && i < runs.n; i++) weft_step_list_release(&steps[i]);
   free(steps);
+  weft_run_queue_waits_release(&waits);
   weft_run_list_release(&runs);
   weft_instance_close(inst);
   return rc;
@@ -273,6 +292,7 @@ static int run_show(int argc, char **argv) {
   struct run_args a = {.cmd = "run show"};
   struct weft_instance *inst = NULL;
   struct weft_run_view v = {0};
+  struct weft_run_queue_waits waits = {0};
   weft_error err = WEFT_ERROR_INIT;
   int rc = parse_args(argc, argv, F_ID | F_FORMAT, &a), format;
   if (rc != WEFT_EXIT_OK) goto done;
@@ -291,9 +311,13 @@ static int run_show(int argc, char **argv) {
     rc = WEFT_EXIT_INVALID;
     goto done;
   }
-  rc = render_failed(a.cmd, format == 1 ? weft_render_run_show_json(&v, stdout)
-                                        : weft_render_run_show_text(&v, stdout));
+  struct weft_run_list one = {&v.run, 1};
+  queue_waits(inst, &one, &waits);
+  const char *why = weft_run_queue_waits_find(&waits, v.run.id);
+  rc = render_failed(a.cmd, format == 1 ? weft_render_run_show_json(&v, why, stdout)
+                                        : weft_render_run_show_text(&v, why, stdout));
 done:
+  weft_run_queue_waits_release(&waits);
   weft_run_view_release(&v);
   weft_instance_close(inst);
   return rc;

@@ -117,10 +117,16 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
     fprintf(stderr, "weft %s: warning: %s is reachable from other machines and the API has "
                     "no authentication yet: anyone who can reach it can launch runs\n",
             cmd, url);
+  /* dev: schedules, sensors and the run queue in this process too */
+  struct weft_cli_sched *sched = dev ? weft_cli_scheduler_start(ws_file, paths, n_paths) : NULL;
+  if (dev && !sched)
+    fprintf(stderr, "weft dev: warning: the scheduler did not start; schedules and sensors "
+                    "will not run\n");
   int sig = 0;
   sigwait(&stop, &sig);
   printf("weft %s: stopping (%s)\n", cmd, strsignal(sig));
   fflush(stdout);
+  weft_cli_scheduler_stop(sched);
   weft_http_server_stop(srv);
   rc = WEFT_EXIT_OK;
 done:

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "queue/queue.h"
 #include "weft.h"
 
 const struct weft_cmd weft_cli_commands[] = {
@@ -11,11 +12,17 @@ const struct weft_cmd weft_cli_commands[] = {
     {"job", cmd_job, "list jobs, show a job (text, json, dot), check a run config"},
     {"launch", cmd_launch, "run a job on this machine, following its progress"},
     {"run", cmd_run, "list, inspect, follow, cancel and re-execute runs"},
+    {"backfill", cmd_backfill, "one run per partition of a job; progress, retry"},
     {"instance", cmd_instance, "configure $WEFT_HOME: storage, artifacts, schema"},
     {"artifacts", cmd_artifacts, "list a run's stored outputs and logs, fetch one"},
     {"location", cmd_location, "add, remove, list and reload code locations, live"},
     {"server", cmd_server, "serve the HTTP API, web UI and metrics"},
+    {"schedule", cmd_schedule, "list, toggle and preview cron schedules, show their ticks"},
+    {"sensor", cmd_sensor, "list and toggle sensors, show their evaluations"},
+    {"scheduler", cmd_scheduler, "run schedules and sensors, start queued runs"},
     {"dev", cmd_dev, "the web UI and API on this machine, at http://127.0.0.1:3000"},
+    {"worker", cmd_worker, "run steps from RabbitMQ op queues; list the workers"},
+    {"queue", cmd_queue, "depths of the RabbitMQ op queues (ready, unacked, consumers)"},
     {NULL, NULL, NULL},
 };
 
@@ -44,6 +51,7 @@ int main(int argc, char **argv) {
     printf("weft %s\n", WEFT_VERSION);
     return WEFT_EXIT_OK;
   }
+  weft_queue_init(); /* the "queue" executor, for every command that runs steps */
   for (const struct weft_cmd *c = weft_cli_commands; c->name; c++)
     if (!strcmp(argv[1], c->name)) return c->fn(argc - 1, argv + 1);
   fprintf(stderr, "weft: '%s' is not a weft command (see 'weft --help')\n", argv[1]);

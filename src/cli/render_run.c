@@ -7,6 +7,7 @@
 
 #include "cli/render.h"
 #include "cli/run_view.h"
+#include "sched/run_queue.h"
 #include "util/buf.h"
 #include "util/clock.h"
 
@@ -114,7 +115,8 @@ int weft_render_event_json(const struct weft_event_row *ev, FILE *out) {
 /* ---- run list ---------------------------------------------------------------------- */
 
 int weft_render_run_list_json(const struct weft_run_list *runs,
-                              const struct weft_step_list *steps, FILE *out) {
+                              const struct weft_step_list *steps,
+                              const struct weft_run_queue_waits *waits, FILE *out) {
   json_t *doc = json_object(), *arr = json_array();
   if (!doc || !arr || json_object_set(doc, "runs", arr)) goto nomem;
   for (size_t i = 0; i < runs->n; i++) {
@@ -123,6 +125,8 @@ int weft_render_run_list_json(const struct weft_run_list *runs,
     int bad = !r || !summary || json_array_append_new(arr, r) ||
               json_object_set_new(r, "steps", weft_step_counts_json(&steps[i])) ||
               json_object_set_new(r, "steps_summary", json_string(summary));
+    const char *why = weft_run_queue_waits_find(waits, runs->v[i].id);
+    if (!bad && why) bad = json_object_set_new(r, "queue_reason", json_string(why));
     free(summary);
     if (bad) goto nomem;
   }
@@ -135,19 +139,24 @@ nomem:
 }
 
 int weft_render_run_list_text(const struct weft_run_list *runs,
-                              const struct weft_step_list *steps, FILE *out) {
-  enum { C_ID, C_JOB, C_STATUS, C_STARTED, C_DURATION, C_STEPS, C_PARENT, N_COLS };
-  static const char *const heads[N_COLS] = {"ID",       "JOB",   "STATUS", "STARTED",
-                                            "DURATION", "STEPS", "PARENT"};
-  char **cells = calloc(runs->n * N_COLS + 1, sizeof *cells);
-  size_t width[N_COLS];
+                              const struct weft_step_list *steps,
+                              const struct weft_run_queue_waits *waits, FILE *out) {
+  enum { C_ID, C_JOB, C_STATUS, C_STARTED, C_DURATION, C_STEPS, C_PARENT, C_WAITING, ALL_COLS };
+  static const char *const heads[ALL_COLS] = {"ID",       "JOB",   "STATUS", "STARTED",
+                                              "DURATION", "STEPS", "PARENT", "WAITING"};
+  /* The WAITING column only when a listed run waits in the queue. */
+  int n_cols = C_WAITING;
+  for (size_t i = 0; i < runs->n && n_cols == C_WAITING; i++)
+    if (weft_run_queue_waits_find(waits, runs->v[i].id)) n_cols = ALL_COLS;
+  char **cells = calloc(runs->n * n_cols + 1, sizeof *cells);
+  size_t width[ALL_COLS];
   int rc = WEFT_ENOMEM;
   if (!cells) return rc;
-  for (int c = 0; c < N_COLS; c++) width[c] = strlen(heads[c]);
+  for (int c = 0; c < n_cols; c++) width[c] = strlen(heads[c]);
   for (size_t i = 0; i < runs->n; i++) {
     const struct weft_run_row *r = &runs->v[i];
     char started[40], dur[32];
-    char **row = &cells[i * N_COLS];
+    char **row = &cells[i * n_cols];
     weft_render_datetime(r->started_ms, 0, started, sizeof started);
     duration_or_dash(weft_run_duration_ms(r), dur, sizeof dur);
     row[C_ID] = strdup(r->id);
@@ -157,15 +166,19 @@ int weft_render_run_list_text(const struct weft_run_list *runs,
     row[C_DURATION] = strdup(dur);
     row[C_STEPS] = weft_render_steps_summary(&steps[i]);
     row[C_PARENT] = strdup(r->parent_run_id ? r->parent_run_id : "-");
-    for (int c = 0; c < N_COLS; c++) {
+    if (n_cols > C_WAITING) {
+      const char *why = weft_run_queue_waits_find(waits, r->id);
+      row[C_WAITING] = strdup(why ? why : "-");
+    }
+    for (int c = 0; c < n_cols; c++) {
       if (!row[c]) goto done;
       if (strlen(row[c]) > width[c]) width[c] = strlen(row[c]);
     }
   }
   for (size_t i = 0; i <= runs->n; i++) {
-    for (int c = 0; c < N_COLS; c++) {
-      const char *cell = i ? cells[(i - 1) * N_COLS + c] : heads[c];
-      if (c + 1 < N_COLS)
+    for (int c = 0; c < n_cols; c++) {
+      const char *cell = i ? cells[(i - 1) * n_cols + c] : heads[c];
+      if (c + 1 < n_cols)
         fprintf(out, "%-*s  ", (int)width[c], cell);
       else
         fprintf(out, "%s\n", cell);
@@ -173,7 +186,7 @@ int weft_render_run_list_text(const struct weft_run_list *runs,
   }
   rc = ferror(out) ? WEFT_EIO : WEFT_OK;
 done:
-  for (size_t i = 0; i < runs->n * N_COLS; i++) free(cells[i]);
+  for (size_t i = 0; i < runs->n * n_cols; i++) free(cells[i]);
   free(cells);
   return rc;
 }
@@ -197,12 +210,13 @@ static void print_tags(const char *text, FILE *out) {
   json_decref(tags);
 }
 
-static void show_header(const struct weft_run_row *r, FILE *out) {
+static void show_header(const struct weft_run_row *r, const char *queue_reason, FILE *out) {
   char t[48];
   fprintf(out, "run %s\n", r->id);
   fprintf(out, "  job:          %s (location %s)\n", r->job ? r->job : "-",
           r->location ? r->location : "-");
   fprintf(out, "  status:       %s\n", weft_run_status_name(r->status));
+  if (queue_reason) fprintf(out, "  queue:        %s\n", queue_reason);
   if (r->message) fprintf(out, "  message:      %s\n", r->message);
   weft_render_datetime(r->created_ms, 1, t, sizeof t);
   fprintf(out, "  created:      %s\n", t);
@@ -374,9 +388,10 @@ static void show_logs(const struct weft_run_view *v, FILE *out) {
   if (!any) fprintf(out, "  (no step has started)\n");
 }
 
-int weft_render_run_show_text(const struct weft_run_view *v, FILE *out) {
+int weft_render_run_show_text(const struct weft_run_view *v, const char *queue_reason,
+                              FILE *out) {
   int rc;
-  show_header(&v->run, out);
+  show_header(&v->run, queue_reason, out);
   if ((rc = show_steps(v, out)) || (rc = show_outputs(v, out)) ||
       (rc = show_materializations(v, out)))
     return rc;
@@ -400,13 +415,16 @@ static int logs_json(const struct weft_run_view *v, json_t *arr) {
   return WEFT_OK;
 }
 
-int weft_render_run_show_json(const struct weft_run_view *v, FILE *out) {
+int weft_render_run_show_json(const struct weft_run_view *v, const char *queue_reason,
+                              FILE *out) {
   json_t *doc = weft_run_row_json(&v->run);
   json_t *steps = json_array(), *outs = json_array(), *mats = json_array(),
          *logs = json_array();
   int rc = WEFT_ENOMEM;
   if (!doc || !steps || !outs || !mats || !logs) goto done;
   if (json_object_set_new(doc, "run_config", weft_json_parse_or_text(v->run.run_config))) goto done;
+  if (queue_reason && json_object_set_new(doc, "queue_reason", json_string(queue_reason)))
+    goto done;
   for (size_t o = 0; o < v->n_order; o++)
     for (size_t i = 0; i < v->steps.n; i++)
       if (!strcmp(v->steps.v[i].step, v->order[o]) &&

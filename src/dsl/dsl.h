@@ -11,7 +11,9 @@
 
 enum weft_dsl_source_kind {
   WEFT_DSL_SOURCE_OPS, /* a file of ops/: op definitions */
-  WEFT_DSL_SOURCE_JOB  /* a file of jobs/: one job */
+  WEFT_DSL_SOURCE_JOB, /* a file of jobs/: one job */
+  WEFT_DSL_SOURCE_SCHEDULES, /* a file of schedules/: schedules */
+  WEFT_DSL_SOURCE_SENSORS    /* a file of sensors/: sensors */
 };
 
 /* One YAML text of a location. All fields are borrowed for the call. */
@@ -43,10 +45,30 @@ int weft_dsl_emit_yaml(const json_t *value, FILE *out, weft_error *err);
 
 /* ---- the instance configuration ($WEFT_HOME/weft.yaml) ---- */
 
+/* run_queue: {max_concurrent_runs: N, tag_limits: [{key, value?, limit}]}
+ * (sched/run_queue.h). A limit without a value applies to each distinct
+ * value of the key on its own (Dagster's applyLimitPerUniqueValue). */
+struct weft_tag_limit {
+  char *key;
+  char *value; /* NULL: per distinct value */
+  int limit;   /* >= 0 */
+};
+struct weft_run_queue_config {
+  int max_concurrent_runs; /* 0: no limit */
+  struct weft_tag_limit *tag_limits;
+  size_t n_tag_limits;
+};
+/* Whether cfg limits anything: without limits a launch starts at once. */
+int weft_run_queue_config_limited(const struct weft_run_queue_config *cfg);
+
 /* What an instance is made of, resolved: both URLs are always set. */
 struct weft_instance_config {
   char *storage_url;   /* "sqlite:/abs/weft.db" or "postgresql://..." */
   char *artifacts_url; /* "file:/abs/artifacts" or "s3://BUCKET/PREFIX?settings" */
+  char *broker_url;    /* broker: {rabbitmq: {url}}: "amqp://...", or NULL */
+  char *execution;     /* execution: the default executor ("queue",
+                          "multiprocess", "in_process"), or NULL */
+  struct weft_run_queue_config run_queue; /* zeroed: no limits */
 };
 
 /* Parses weft.yaml text (file names it in diagnostics; text may be empty)
@@ -59,6 +81,10 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
                                size_t len, struct weft_instance_config *out,
                                struct weft_diags *diags);
 void weft_instance_config_release(struct weft_instance_config *c);
+/* Reads and parses HOME/weft.yaml (absent: the defaults); every problem is
+ * reported at once in err as file:line:col lines. */
+int weft_instance_config_load(const char *home, struct weft_instance_config *out,
+                              weft_error *err);
 
 /* The commented default weft.yaml that `weft instance init` writes. */
 extern const char weft_instance_config_template[];

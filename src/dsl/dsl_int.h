@@ -110,6 +110,25 @@ int weft__dsl_check_config_values(struct weft_diags *d,
                                   const struct weft__ynode *config,
                                   json_t *out);
 
+/* ---- schedules, sensors, partitions (schedule_parse.c) ------------------ */
+
+/* A job's `partitions:` (n may be NULL). Returns WEFT_OK or WEFT_ENOMEM. */
+int weft__dsl_parse_partitions(struct weft_diags *d, const struct weft__ynode *n,
+                               const char *owner, struct weft_partitions *p);
+/* The `schedules:` list of the job file root (job: its name), appended to
+ * loc->schedules. Returns WEFT_OK or WEFT_ENOMEM. */
+int weft__dsl_parse_job_schedules(struct weft_diags *d, struct weft_location *loc,
+                                  const struct weft__ynode *root, const char *job);
+/* A file of schedules/ (sensors 0) or sensors/ (sensors 1), appended to
+ * loc->schedules / loc->sensors; jobs must be settled (names are resolved
+ * against loc->jobs). Returns WEFT_OK or WEFT_ENOMEM. */
+int weft__dsl_parse_trigger_file(struct weft_diags *d, struct weft_location *loc,
+                                 const char *file, const struct weft__ynode *root,
+                                 int sensors);
+/* Reports schedule and sensor names used in more than one location of ws
+ * into ws->diags. */
+void weft__dsl_check_trigger_names(struct weft_workspace *ws);
+
 /* ---- run config (run_config.c, run_config_set.c) ------------------------ */
 
 /* Applies `--set PATH=VALUE` overrides to the run-config mapping root. Each

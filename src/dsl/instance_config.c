@@ -1,5 +1,6 @@
 /* instance_config.c: $WEFT_HOME/weft.yaml, which storage and artifact store an
  * instance uses, with ${ENV_VAR} substitution so secrets stay out of files. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,12 @@
 #include "util/fs.h"
 #include "util/str.h"
 
-static const char *const top_keys[] = {"storage", "artifacts", NULL};
+static const char *const top_keys[] = {"storage", "artifacts", "broker", "execution",
+                                       "run_queue", NULL};
+static const char *const run_queue_keys[] = {"max_concurrent_runs", "tag_limits", NULL};
+static const char *const tag_limit_keys[] = {"key", "value", "limit", NULL};
+static const char *const broker_keys[] = {"rabbitmq", NULL};
+static const char *const rabbitmq_keys[] = {"url", NULL};
 static const char *const storage_keys[] = {"sqlite", "postgres", NULL};
 static const char *const sqlite_keys[] = {"path", NULL};
 static const char *const postgres_keys[] = {"url", NULL};
@@ -39,11 +45,32 @@ const char weft_instance_config_template[] =
     "  #   prefix: weft\n"
     "  #   endpoint: http://127.0.0.1:9000   # default: AWS in the region\n"
     "  #   region: us-east-1\n"
-    "  #   path_style: true   # default: true with an endpoint, else false\n";
+    "  #   path_style: true   # default: true with an endpoint, else false\n"
+    "\n"
+    "# RabbitMQ, for runs whose steps go to `weft worker` processes:\n"
+    "# broker:\n"
+    "#   rabbitmq:\n"
+    "#     url: amqp://guest:${WEFT_AMQP_PASSWORD}@127.0.0.1:5672/\n"
+    "# execution: queue      # the default executor of runs that name none\n"
+    "\n"
+    "# Limits on runs in progress at once; launched runs wait in the queue\n"
+    "# (highest weft/priority tag first). Default: no limit.\n"
+    "# run_queue:\n"
+    "#   max_concurrent_runs: 10\n"
+    "#   tag_limits:\n"
+    "#     - {key: database, value: prod, limit: 1}  # runs tagged database=prod\n"
+    "#     - {key: team, limit: 2}   # no value: 2 per distinct value of team\n";
 
 void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->storage_url);
   free(c->artifacts_url);
+  free(c->broker_url);
+  free(c->execution);
+  for (size_t i = 0; i < c->run_queue.n_tag_limits; i++) {
+    free(c->run_queue.tag_limits[i].key);
+    free(c->run_queue.tag_limits[i].value);
+  }
+  free(c->run_queue.tag_limits);
   memset(c, 0, sizeof *c);
 }
 
@@ -319,6 +346,142 @@ static void parse_artifacts(struct weft_diags *d, const struct weft__ynode *n, c
   free(path);
 }
 
+/* broker: {rabbitmq: {url: amqp://USER:PASS@HOST:PORT/VHOST}} (src/queue). */
+static void parse_broker(struct weft_diags *d, const struct weft__ynode *n,
+                         struct weft_instance_config *c, int *nomem) {
+  const struct weft__ypair *choice = one_choice(d, n, "broker", broker_keys);
+  if (!choice || strcmp(choice->key->u.scalar.text, "rabbitmq")) return;
+  const struct weft__ynode *m = choice->value;
+  if (m->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, m->mark, "broker.rabbitmq must be a mapping with 'url', got %s",
+                    weft__ynode_describe(m));
+    return;
+  }
+  weft__dsl_check_keys(d, m, rabbitmq_keys, "broker.rabbitmq");
+  const struct weft__ynode *u = weft__ymap_get(m, "url", NULL);
+  if (!u || u->kind != WEFT__Y_SCALAR || weft__ynode_is_null(u)) {
+    weft__dsl_error(d, u ? u->mark : m->mark,
+                    "broker.rabbitmq needs a 'url' (amqp://USER:PASS@HOST:PORT/VHOST)");
+    return;
+  }
+  char *url = substitute_env(d, u, nomem);
+  if (!url) return;
+  if (!weft_str_has_prefix(url, "amqp://") && !weft_str_has_prefix(url, "amqps://")) {
+    weft__dsl_error(d, u->mark,
+                    "broker.rabbitmq.url must look like amqp://USER:PASS@HOST:PORT/VHOST, "
+                    "got '%s'", weft__ynode_text(u));
+    free(url);
+    return;
+  }
+  c->broker_url = url;
+}
+
+/* execution: the instance's default executor for runs whose run config
+ * names none. */
+static void parse_execution(struct weft_diags *d, const struct weft__ynode *n,
+                            struct weft_instance_config *c, int *nomem) {
+  const char *t = n->kind == WEFT__Y_SCALAR ? weft__ynode_text(n) : NULL;
+  if (!t || (strcmp(t, "queue") && strcmp(t, "multiprocess") && strcmp(t, "in_process"))) {
+    weft__dsl_error(d, n->mark,
+                    "execution must be one of queue, multiprocess or in_process, got %s",
+                    t ? t : weft__ynode_describe(n));
+    return;
+  }
+  if (!(c->execution = weft_str_dup(t))) *nomem = 1;
+}
+
+/* ---- run_queue ------------------------------------------------------------------ */
+
+int weft_run_queue_config_limited(const struct weft_run_queue_config *cfg) {
+  return cfg && (cfg->max_concurrent_runs > 0 || cfg->n_tag_limits > 0);
+}
+
+/* A limit: a non-negative integer scalar; -1 (after a diagnostic) if not. */
+static int limit_value(struct weft_diags *d, const struct weft__ynode *n, const char *what) {
+  long long v = 0;
+  if (n->kind != WEFT__Y_SCALAR || !weft__ynode_int(n, &v) || v < 0 || v > 1000000) {
+    weft__dsl_error(d, n->mark, "%s must be a non-negative integer, got %s", what,
+                    weft__ynode_describe(n));
+    return -1;
+  }
+  return (int)v;
+}
+
+/* A tag key or value: a non-empty string scalar (numbers are taken as text). */
+static const char *tag_text(struct weft_diags *d, const struct weft__ynode *n,
+                            const char *what) {
+  const char *t = n->kind == WEFT__Y_SCALAR ? weft__ynode_text(n) : NULL;
+  if (!t || !*t) weft__dsl_error(d, n->mark, "%s must be a non-empty string, got %s", what,
+                                 weft__ynode_describe(n));
+  return t && *t ? t : NULL;
+}
+
+static void parse_tag_limit(struct weft_diags *d, const struct weft__ynode *n, size_t i,
+                            struct weft_run_queue_config *q, int *nomem) {
+  char what[64];
+  snprintf(what, sizeof what, "run_queue.tag_limits[%zu]", i);
+  if (n->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, n->mark, "%s must be a mapping with 'key' and 'limit', got %s", what,
+                    weft__ynode_describe(n));
+    return;
+  }
+  weft__dsl_check_keys(d, n, tag_limit_keys, what);
+  const struct weft__ynode *k = weft__ymap_get(n, "key", NULL);
+  const struct weft__ynode *v = weft__ymap_get(n, "value", NULL);
+  const struct weft__ynode *l = weft__ymap_get(n, "limit", NULL);
+  if (!k || !l) {
+    weft__dsl_error(d, n->mark, "%s needs a '%s'", what, !k ? "key" : "limit");
+    return;
+  }
+  const char *key = tag_text(d, k, "the tag limit's key");
+  const char *value = v && !weft__ynode_is_null(v) ? tag_text(d, v, "the tag limit's value")
+                                                    : NULL;
+  int limit = limit_value(d, l, "the tag limit's limit");
+  if (!key || limit < 0 || (v && !weft__ynode_is_null(v) && !value)) return;
+  struct weft_tag_limit *t = &q->tag_limits[q->n_tag_limits];
+  t->key = weft_str_dup(key);
+  t->value = value ? weft_str_dup(value) : NULL;
+  t->limit = limit;
+  if (!t->key || (value && !t->value)) {
+    free(t->key);
+    free(t->value);
+    *nomem = 1;
+    return;
+  }
+  q->n_tag_limits++;
+}
+
+/* run_queue: {max_concurrent_runs: N, tag_limits: [{key, value?, limit}]} */
+static void parse_run_queue(struct weft_diags *d, const struct weft__ynode *n,
+                            struct weft_instance_config *c, int *nomem) {
+  struct weft_run_queue_config *q = &c->run_queue;
+  if (n->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, n->mark, "run_queue must be a mapping with 'max_concurrent_runs' "
+                    "and/or 'tag_limits', got %s", weft__ynode_describe(n));
+    return;
+  }
+  weft__dsl_check_keys(d, n, run_queue_keys, "run_queue");
+  const struct weft__ynode *m = weft__ymap_get(n, "max_concurrent_runs", NULL);
+  if (m && !weft__ynode_is_null(m)) {
+    int v = limit_value(d, m, "run_queue.max_concurrent_runs");
+    if (v >= 0) q->max_concurrent_runs = v;
+  }
+  const struct weft__ynode *t = weft__ymap_get(n, "tag_limits", NULL);
+  if (!t || weft__ynode_is_null(t)) return;
+  if (t->kind != WEFT__Y_SEQ) {
+    weft__dsl_error(d, t->mark, "run_queue.tag_limits must be a list of {key, value, "
+                    "limit}, got %s", weft__ynode_describe(t));
+    return;
+  }
+  if (!t->u.seq.n) return;
+  if (!(q->tag_limits = calloc(t->u.seq.n, sizeof *q->tag_limits))) {
+    *nomem = 1;
+    return;
+  }
+  for (size_t i = 0; i < t->u.seq.n && !*nomem; i++)
+    parse_tag_limit(d, t->u.seq.items[i], i, q, nomem);
+}
+
 int weft_instance_config_parse(const char *home, const char *file, const char *text,
                                size_t len, struct weft_instance_config *out,
                                struct weft_diags *d) {
@@ -339,6 +502,12 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
       const struct weft__ynode *a = weft__ymap_get(root, "artifacts", NULL);
       if (s && !weft__ynode_is_null(s)) parse_storage(d, s, home, out, &nomem);
       if (a && !weft__ynode_is_null(a)) parse_artifacts(d, a, home, out, &nomem);
+      const struct weft__ynode *br = weft__ymap_get(root, "broker", NULL);
+      const struct weft__ynode *ex = weft__ymap_get(root, "execution", NULL);
+      if (br && !weft__ynode_is_null(br)) parse_broker(d, br, out, &nomem);
+      if (ex && !weft__ynode_is_null(ex)) parse_execution(d, ex, out, &nomem);
+      const struct weft__ynode *rq = weft__ymap_get(root, "run_queue", NULL);
+      if (rq && !weft__ynode_is_null(rq)) parse_run_queue(d, rq, out, &nomem);
     }
   }
   /* What the file leaves out keeps the defaults. */
@@ -351,5 +520,35 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
 done:
   weft__ydoc_release(&doc);
   if (rc) weft_instance_config_release(out);
+  return rc;
+}
+
+int weft_instance_config_load(const char *home, struct weft_instance_config *out,
+                              weft_error *err) {
+  struct weft_buf text = WEFT_BUF_INIT;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  char *file = weft_fs_join(home, "weft.yaml");
+  memset(out, 0, sizeof *out);
+  int rc = file ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!rc && weft_fs_exists(file)) rc = weft_fs_read_file(file, &text, err);
+  if (!rc) rc = weft_instance_config_parse(home, file, text.ptr, text.len, out, &d);
+  if (rc == WEFT_EINVALID) {
+    char *lines = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&lines, &n);
+    weft_diags_sort(&d);
+    if (f) {
+      weft_diags_print(&d, f);
+      fclose(f);
+    }
+    while (n && lines[n - 1] == '\n') lines[--n] = '\0';
+    weft_error_set(err, rc, "%s", lines ? lines : "invalid weft.yaml");
+    free(lines);
+  } else if (rc == WEFT_ENOMEM) {
+    weft_error_set(err, rc, "out of memory reading %s", file);
+  }
+  weft_buf_release(&text);
+  weft_diags_release(&d);
+  free(file);
   return rc;
 }

@@ -7,8 +7,9 @@
 #include "dsl/dsl_int.h"
 #include "util/str.h"
 
-static const char *const job_keys[] = {"name", "description", "tags",
-                                       "ops",  "graph",       NULL};
+static const char *const job_keys[] = {"name",  "description", "tags",
+                                       "ops",   "graph",       "partitions",
+                                       "schedules", NULL};
 static const char *const inv_keys[] = {"uses", "inputs", "config", "after",
                                        NULL};
 
@@ -339,5 +340,8 @@ int weft__dsl_parse_job(struct weft_diags *d, const char *file,
   if (!rc)
     rc = parse_graph(d, weft__ymap_get(root, "graph", NULL),
                      weft__ymap_get(root, "ops", NULL), root->mark, job, src);
+  if (!rc)
+    rc = weft__dsl_parse_partitions(d, weft__ymap_get(root, "partitions", NULL),
+                                    owner, &job->partitions);
   return rc;
 }

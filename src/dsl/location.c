@@ -126,8 +126,24 @@ static int load_job_source(struct loader *l, const char *file, const char *text,
   rc = weft__dsl_parse_job(&loc->diags, file, root, job, &src);
   if (!rc) rc = weft__dsl_check_job(&loc->diags, &scope, job, &src);
   job->valid = !rc && loc->diags.n == before;
+  if (!rc && root && root->kind == WEFT__Y_MAP)
+    rc = weft__dsl_parse_job_schedules(&loc->diags, loc, root, job->name);
 done:
   weft__dsl_job_src_release(&src);
+  weft__ydoc_release(&doc);
+  return rc;
+}
+
+static int load_trigger_source(struct loader *l, const char *file,
+                               const char *text, size_t len, int sensors) {
+  struct weft__ydoc doc = WEFT__YDOC_INIT;
+  struct weft__ynode *root = NULL;
+  int rc = weft__yaml_parse(&doc, file, text, len, &root, &l->loc->diags);
+  if (rc == WEFT_EINVALID)
+    rc = WEFT_OK; /* reported */
+  else if (!rc)
+    rc = weft__dsl_parse_trigger_file(&l->loc->diags, l->loc, file, root,
+                                      sensors);
   weft__ydoc_release(&doc);
   return rc;
 }
@@ -183,6 +199,12 @@ int weft_dsl_load_sources(const char *name, const char *path,
       rc = load_job_source(&l, files[i], sources[i].text, sources[i].len);
   if (rc) goto nomem;
   settle_jobs(l.loc);
+  for (size_t i = 0; i < n && !rc; i++)
+    if (sources[i].kind == WEFT_DSL_SOURCE_SCHEDULES ||
+        sources[i].kind == WEFT_DSL_SOURCE_SENSORS)
+      rc = load_trigger_source(&l, files[i], sources[i].text, sources[i].len,
+                               sources[i].kind == WEFT_DSL_SOURCE_SENSORS);
+  if (rc) goto nomem;
   if (weft__location_index_build(l.loc)) goto nomem;
   weft_diags_sort(&l.loc->diags);
   *out = l.loc;
@@ -292,6 +314,13 @@ int weft_location_load(const char *path, const char *name,
   if (!rc)
     rc = list_yaml(path, "jobs", prefix, WEFT_DSL_SOURCE_JOB, &srcs, &texts, &n,
                    &read_diags, &found, err);
+  int found_triggers = 0; /* schedules/ alone does not make a location */
+  if (!rc)
+    rc = list_yaml(path, "schedules", prefix, WEFT_DSL_SOURCE_SCHEDULES, &srcs,
+                   &texts, &n, &read_diags, &found_triggers, err);
+  if (!rc)
+    rc = list_yaml(path, "sensors", prefix, WEFT_DSL_SOURCE_SENSORS, &srcs,
+                   &texts, &n, &read_diags, &found_triggers, err);
   if (rc) goto done;
   if (!name) {
     const char *slash = strrchr(abs, '/');

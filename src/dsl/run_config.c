@@ -12,7 +12,8 @@
 static const char *const top_keys[] = {"ops", "solids", "execution", "tags",
                                        NULL};
 static const char *const op_entry_keys[] = {"config", "inputs", NULL};
-static const char *const exec_keys[] = {"in_process", "multiprocess", NULL};
+static const char *const exec_keys[] = {"in_process", "multiprocess", "queue", NULL};
+static const char *const queue_keys[] = {"max_concurrent", "config", NULL};
 static const char *const in_process_keys[] = {"config", NULL};
 static const char *const multiprocess_keys[] = {"max_concurrent", "config",
                                                 NULL};
@@ -227,17 +228,55 @@ static void check_max_concurrent(struct rc_build *b,
       weft__dsl_got(got, sizeof got, n));
 }
 
+/* execution: {queue: {max_concurrent: N}}: steps go to RabbitMQ workers
+ * (src/queue); max_concurrent caps the steps in flight (0: 1024). Returns 1
+ * when n names the queue executor (checked here), else 0. */
+static int check_queue_execution(struct rc_build *b, const struct weft__ynode *n) {
+  struct weft__ynode *q_key = NULL;
+  const struct weft__ynode *q = weft__ymap_get(n, "queue", &q_key);
+  if (!q_key) return 0;
+  if (n->u.map.n > 1) {
+    weft__dsl_error(b->d, n->mark,
+                    "execution must name one executor, got 'queue' and another");
+    return 1;
+  }
+  b->out.executor = WEFT_EXECUTOR_QUEUE;
+  if (weft__ynode_is_null(q)) return 1;
+  if (q->kind != WEFT__Y_MAP) {
+    weft__dsl_error(b->d, q->mark,
+                    "execution.queue must be a mapping such as {} or {max_concurrent: 100}, "
+                    "got %s", weft__ynode_describe(q));
+    return 1;
+  }
+  weft__dsl_check_keys(b->d, q, queue_keys, "execution.queue");
+  const struct weft__ynode *c = weft__ymap_get(q, "config", NULL);
+  if (c && !weft__ynode_is_null(c) && (c->kind != WEFT__Y_MAP || c->u.map.n))
+    weft__dsl_error(b->d, c->mark, "execution.queue takes no config");
+  const struct weft__ynode *mc = weft__ymap_get(q, "max_concurrent", NULL);
+  long long v;
+  if (mc && weft__ynode_int(mc, &v) && v >= 1 && v <= 1000000) {
+    b->out.max_concurrent = (int)v;
+  } else if (mc) {
+    char got[96];
+    weft__dsl_error(b->d, mc->mark,
+                    "execution.queue.max_concurrent must be an integer >= 1, got %s",
+                    weft__dsl_got(got, sizeof got, mc));
+  }
+  return 1;
+}
+
 static void check_execution(struct rc_build *b, const struct weft__ynode *n) {
   if (weft__ynode_is_null(n)) return;
   if (n->kind != WEFT__Y_MAP) {
     weft__dsl_error(
         b->d, n->mark,
-        "execution must be a mapping naming one executor (in_process or "
-        "multiprocess), got %s",
+        "execution must be a mapping naming one executor (in_process, "
+        "multiprocess or queue), got %s",
         weft__ynode_describe(n));
     return;
   }
   weft__dsl_check_keys(b->d, n, exec_keys, "execution");
+  if (check_queue_execution(b, n)) return;
   struct weft__ynode *ip_key = NULL, *mp_key = NULL;
   const struct weft__ynode *ip = weft__ymap_get(n, "in_process", &ip_key);
   const struct weft__ynode *mp = weft__ymap_get(n, "multiprocess", &mp_key);

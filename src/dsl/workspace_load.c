@@ -178,6 +178,7 @@ int weft_workspace_load_file(const char *path, struct weft_workspace **out,
         &ws->diags, path, 0, 0,
         "workspace file is empty: list code locations under 'locations:'");
   }
+  weft__dsl_check_trigger_names(ws);
   weft_diags_sort(&ws->diags);
   *out = ws;
   ws = NULL;
@@ -225,6 +226,7 @@ int weft_workspace_from_paths(const char *const *paths, size_t n,
     weft_workspace_free(ws);
     return rc;
   }
+  weft__dsl_check_trigger_names(ws);
   *out = ws;
   return WEFT_OK;
 }

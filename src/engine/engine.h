@@ -24,6 +24,8 @@ struct weft_instance {
   char *home;     /* absolute path */
   char *runs_dir; /* HOME/runs */
   char *storage_url, *artifacts_url; /* from HOME/weft.yaml, or the defaults */
+  char *broker_url;        /* weft.yaml broker.rabbitmq.url, or NULL */
+  char *default_execution; /* weft.yaml execution: ("queue", ...), or NULL */
   struct weft_store *store;
   struct weft_artifacts *artifacts;
 };
@@ -62,16 +64,19 @@ char *weft_instance_step_dir(const struct weft_instance *inst, const char *run_i
  *
  * Every event's payload is a JSON object. Run-level events (step NULL):
  *   run_queued     {"job","location","tags":{job's, run config's, launcher's},
+ *                   "code_version"?,"location_path"? (the live folder),
  *                   "parent_run_id"?}
  *   run_started    {"coordinator","executor","max_concurrent" (effective
  *                   slots),"steps":N,"plan":[every step, in job order],
- *                   "reused":[steps taken from the parent run]}
+ *                   "reused":[steps taken from the parent run],
+ *                   "code_version"?,"code_dir"? (the snapshot the steps run in)}
  *   run_canceling  {"reason"}
  *   run_success    {"duration_ms"}
  *   run_failure    {"duration_ms","message","failed":[steps]}
  *   run_canceled   {"duration_ms","message"}
  * Step-level events (step set; "attempt" is 1-based):
- *   step_started      {"attempt","pid","dir","stdout","stderr"} (log paths)
+ *   step_started      {"attempt","pid","dir","stdout","stderr"} (log paths;
+ *                      a queue step adds "worker","worker_pid", pid is 0)
  *   log               {"attempt","level","msg"}              (from the op)
  *   materialization   {"attempt","asset","metadata":{...}}   (from the op)
  *   step_output       {"attempt","output","type","key","bytes","value"?,
@@ -90,6 +95,30 @@ char *weft_instance_step_dir(const struct weft_instance *inst, const char *run_i
  * A step's events appear in the order above; the step row and the event
  * reporting its change are written in one transaction. */
 
+/* ---- executors from the layers above ---------------------------------------------
+ *
+ * The engine cannot call up into src/queue, so a layer above registers its
+ * executor by name (weft_queue_init registers "queue"); weft_run_execute
+ * then creates it for runs whose run config says `execution: {queue: {}}`
+ * (or, naming none, when weft.yaml says `execution: queue`). The factory
+ * gets the instance (store, artifacts, broker URL), the run config and the
+ * coordinator's callbacks, and returns a new executor or an error. */
+struct weft_run_config;
+struct weft_executor;
+struct weft_executor_callbacks;
+typedef int (*weft_executor_factory)(struct weft_instance *inst,
+                                     const struct weft_run_config *rc,
+                                     const struct weft_executor_callbacks *cb,
+                                     struct weft_executor **out, weft_error *err);
+/* Registers (or replaces) the factory of executor name; up to 8 names.
+ * Not thread-safe: call at startup. WEFT_ENOMEM when the table is full. */
+int weft_engine_register_executor(const char *name, weft_executor_factory factory);
+
+/* An executor may report which worker runs a step by calling on_event with
+ * {"type":"step_worker","worker":"ID","pid":N} before on_started: the
+ * coordinator records it in the step row's worker and the step_started
+ * event ("worker", "worker_pid") instead of logging it. */
+
 /* ---- launching and coordinating runs ------------------------------------------- */
 
 /* Called after each batch of events is committed, in order; ev is borrowed. */
@@ -100,6 +129,10 @@ struct weft_launch {
   const struct weft_run_config *rc;
   json_t *tags;              /* extra tags over rc->tags, or NULL (borrowed) */
   const char *parent_run_id; /* re-execution: the run it comes from, or NULL */
+  /* The code version to run (re-execution with its parent's code): its
+   * snapshot must exist; NULL: snapshot job->location's folder as it is now
+   * (engine/code_snapshot.h). */
+  const char *code_version;
   /* Re-execution: in_run[i] says whether job->ops[i] runs (NULL: all do);
    * the others reuse the parent run's outputs. */
   const unsigned char *in_run;
@@ -111,7 +144,9 @@ struct weft_launch {
 };
 
 /* Records a new QUEUED run (row and run_queued event) and returns its id
- * (caller frees) in *run_id. */
+ * (caller frees) in *run_id. The run's code is snapshotted first
+ * (l->code_version, or the location folder now: code_snapshot.h); the
+ * coordinator runs the job as that snapshot holds it. */
 int weft_run_create(struct weft_instance *inst, const struct weft_launch *l,
                     char **run_id, weft_error *err);
 

@@ -40,7 +40,16 @@ struct coord {
   int64_t (*log_sent)[2]; /* per step: stdout/stderr bytes uploaded live */
   unsigned char *log_warned; /* per step: a live upload failure was logged */
   int64_t next_live_log_ms;  /* monotonic */
+  char **workers;            /* per step: who runs the current attempt (a
+                                queue worker's id), or NULL: this process */
+  long *worker_pids;         /* per step: the step's pid on that worker */
 };
+
+/* executor_registry.c: creates the run's executor (run config, else the
+ * instance default; registered factories for "queue"). */
+int coord_executor_new(struct weft_instance *inst, const struct weft_run_config *rc,
+                       const struct weft_executor_callbacks *cb, struct weft_executor **out,
+                       weft_error *err);
 
 /* Queues an event (payload stolen; NULL payload means {}). */
 void coord_event(struct coord *c, const char *step, const char *type, json_t *payload);

@@ -87,36 +87,6 @@ static char *absolute_path(const char *path, weft_error *err) {
   return abs;
 }
 
-/* Reads HOME/weft.yaml when there is one; every problem in it is reported
- * at once, as file:line:col lines, and nothing is opened. */
-static int load_config(const char *home, struct weft_instance_config *cfg, weft_error *err) {
-  struct weft_buf text = WEFT_BUF_INIT;
-  struct weft_diags d = WEFT_DIAGS_INIT;
-  char *file = weft_fs_join(home, "weft.yaml");
-  int rc = file ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  if (!rc && weft_fs_exists(file)) rc = weft_fs_read_file(file, &text, err);
-  if (!rc) rc = weft_instance_config_parse(home, file, text.ptr, text.len, cfg, &d);
-  if (rc == WEFT_EINVALID) {
-    char *lines = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&lines, &n);
-    weft_diags_sort(&d);
-    if (f) {
-      weft_diags_print(&d, f);
-      fclose(f);
-    }
-    while (n && lines[n - 1] == '\n') lines[--n] = '\0';
-    weft_error_set(err, rc, "%s", lines ? lines : "invalid weft.yaml");
-    free(lines);
-  } else if (rc == WEFT_ENOMEM) {
-    weft_error_set(err, rc, "out of memory reading %s", file);
-  }
-  weft_buf_release(&text);
-  weft_diags_release(&d);
-  free(file);
-  return rc;
-}
-
 int weft_instance_open(const char *home, struct weft_instance **out, weft_error *err) {
   *out = NULL;
   int rc = WEFT_ENOMEM;
@@ -131,10 +101,15 @@ int weft_instance_open(const char *home, struct weft_instance **out, weft_error 
   }
   if (!(inst->runs_dir = weft_fs_join(inst->home, "runs"))) goto nomem;
   if ((rc = weft_fs_mkdirs(inst->runs_dir, err))) goto fail;
-  if ((rc = load_config(inst->home, &cfg, err))) goto fail;
+  /* HOME/weft.yaml when there is one; every problem in it is reported at
+   * once, as file:line:col lines, and nothing is opened. */
+  if ((rc = weft_instance_config_load(inst->home, &cfg, err))) goto fail;
   inst->storage_url = cfg.storage_url; /* the instance owns them now */
   inst->artifacts_url = cfg.artifacts_url;
-  memset(&cfg, 0, sizeof cfg);
+  inst->broker_url = cfg.broker_url;
+  inst->default_execution = cfg.execution;
+  cfg.storage_url = cfg.artifacts_url = cfg.broker_url = cfg.execution = NULL;
+  weft_instance_config_release(&cfg); /* the rest (run_queue) is read where used */
   if ((rc = weft_sdk_install(inst->home, err))) goto fail;
   if ((rc = weft_store_open(inst->storage_url, &inst->store, err))) goto fail;
   if ((rc = weft_artifacts_open(inst->artifacts_url, &inst->artifacts, err))) goto fail;
@@ -157,6 +132,8 @@ void weft_instance_close(struct weft_instance *inst) {
   free(inst->runs_dir);
   free(inst->storage_url);
   free(inst->artifacts_url);
+  free(inst->broker_url);
+  free(inst->default_execution);
   free(inst);
 }
 

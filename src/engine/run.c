@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/code_version.h"
+#include "engine/code_snapshot.h"
 #include "engine/engine_int.h"
 #include "util/clock.h"
 #include "util/str.h"
@@ -67,7 +67,8 @@ void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pi
                     ? weft_clock_wall_ms() : 0;
   r->pid = (int)pid;
   r->message = message ? weft_str_dup(message) : NULL;
-  r->worker = c->run.coordinator ? weft_str_dup(c->run.coordinator) : NULL;
+  const char *who = c->workers && c->workers[i] ? c->workers[i] : c->run.coordinator;
+  r->worker = who ? weft_str_dup(who) : NULL;
 }
 
 static void batch_clear(struct coord_batch *b) {
@@ -136,7 +137,7 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
                     weft_error *err) {
   *run_id = NULL;
   struct weft_run_row r = {0};
-  char code_version[WEFT_CODE_VERSION_LEN + 1];
+  char code_version[WEFT_CODE_VERSION_LEN + 1], *code_dir = NULL;
   json_t *tags = merged_tags(l);
   int rc = WEFT_ENOMEM;
   r.id = weft_store_new_run_id();
@@ -152,9 +153,15 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
     weft_error_set(err, WEFT_ENOMEM, "out of memory creating a run");
     goto done;
   }
-  /* The code it runs: the location folder's content hash, now. */
-  if (l->job->location && l->job->location->path) {
-    if ((rc = weft_code_version(l->job->location->path, code_version, err))) goto done;
+  /* The code it runs (code_snapshot.h): a given version's snapshot, or one
+   * of the location folder as it is now. */
+  if (l->code_version) {
+    if ((rc = weft_code_reuse(inst->home, l->code_version, &code_dir, err))) goto done;
+    snprintf(code_version, sizeof code_version, "%s", l->code_version);
+    r.code_version = code_version;
+  } else if (l->job->location && l->job->location->path) {
+    rc = weft_code_snapshot(inst->home, l->job->location->path, code_version, &code_dir, err);
+    if (rc) goto done;
     r.code_version = code_version;
   }
   if (l->parent_run_id) {
@@ -166,7 +173,9 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
   } else {
     r.root_run_id = weft_str_dup(r.id);
   }
-  json_t *p = json_pack("{s:s, s:s, s:O}", "job", r.job, "location", r.location, "tags", tags);
+  json_t *p = json_pack("{s:s, s:s, s:O, s:s?, s:s?}", "job", r.job, "location", r.location,
+                        "tags", tags, "code_version", r.code_version, "location_path",
+                        l->job->location ? weft_code_live_path(l->job->location) : NULL);
   if (p && l->parent_run_id) json_object_set_new(p, "parent_run_id", json_string(l->parent_run_id));
   if ((rc = weft_store_begin(inst->store, err))) {
     json_decref(p);
@@ -185,6 +194,7 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
     r.id = NULL;
   }
 done:
+  free(code_dir);
   free(r.id);
   free(r.run_config);
   free(r.tags);
@@ -204,9 +214,13 @@ static void on_exec_started(void *data, void *user, long pid) {
   char *out = dir ? weft_str_printf("%s/stdout.log", dir) : NULL;
   char *errp = dir ? weft_str_printf("%s/stderr.log", dir) : NULL;
   coord_step_row(c, i, WEFT_STEP_RUNNING, pid, NULL);
-  coord_event(c, ps->inv->name, "step_started",
-              json_pack("{s:i, s:I, s:s?, s:s?, s:s?}", "attempt", ps->attempt, "pid",
-                        (json_int_t)pid, "dir", dir, "stdout", out, "stderr", errp));
+  json_t *p = json_pack("{s:i, s:I, s:s?, s:s?, s:s?}", "attempt", ps->attempt, "pid",
+                        (json_int_t)pid, "dir", dir, "stdout", out, "stderr", errp);
+  if (p && c->workers[i]) {
+    json_object_set_new(p, "worker", json_string(c->workers[i]));
+    json_object_set_new(p, "worker_pid", json_integer(c->worker_pids[i]));
+  }
+  coord_event(c, ps->inv->name, "step_started", p);
   free(out);
   free(errp);
 }
@@ -217,6 +231,13 @@ static void on_exec_event(void *data, void *user, json_t *event) {
   const struct weft_plan_step *ps = &c->plan.steps[i];
   const char *type = json_string_value(json_object_get(event, "type"));
   if (!type || !strcmp(type, "output")) return; /* outputs are recorded on success */
+  if (!strcmp(type, "step_worker")) { /* engine.h: who runs the attempt */
+    const char *w = json_string_value(json_object_get(event, "worker"));
+    free(c->workers[i]);
+    c->workers[i] = w ? weft_str_dup(w) : NULL;
+    c->worker_pids[i] = (long)json_integer_value(json_object_get(event, "pid"));
+    return;
+  }
   json_t *p = json_deep_copy(event);
   if (!p) return coord_oom(c);
   json_object_del(p, "type");
@@ -348,12 +369,13 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
   c->retrying = calloc(n, sizeof *c->retrying);
   c->log_sent = calloc(n, sizeof *c->log_sent);
   c->log_warned = calloc(n, sizeof *c->log_warned);
+  c->workers = calloc(n, sizeof *c->workers);
+  c->worker_pids = calloc(n, sizeof *c->worker_pids);
   if (!c->outputs || !c->dirs || !c->started || !c->scratch || !c->retrying || !c->log_sent ||
-      !c->log_warned)
+      !c->log_warned || !c->workers || !c->worker_pids)
     return weft_error_set(err, WEFT_ENOMEM, "out of memory planning the run");
   struct weft_executor_callbacks cb = {on_exec_event, on_exec_started, c};
-  const char *xname = l->rc->executor == WEFT_EXECUTOR_IN_PROCESS ? "in_process" : "multiprocess";
-  return weft_executor_new(xname, l->rc->max_concurrent, &cb, &c->x, err);
+  return coord_executor_new(inst, l->rc, &cb, &c->x, err);
 }
 
 static void coord_release(struct coord *c) {
@@ -364,7 +386,10 @@ static void coord_release(struct coord *c) {
   for (size_t i = 0; i < c->plan.n; i++) {
     if (c->outputs) json_decref(c->outputs[i]);
     if (c->dirs) free(c->dirs[i]);
+    if (c->workers) free(c->workers[i]);
   }
+  free(c->workers);
+  free(c->worker_pids);
   free(c->outputs);
   free(c->dirs);
   free(c->started);
@@ -389,19 +414,28 @@ static int start_run(struct coord *c) {
   for (size_t i = 0; i < c->plan.n && !c->failed_store; i++) {
     if (c->plan.steps[i].in_run) continue;
     int rc = coord_reuse_step(c, i, c->l->parent_run_id, c->err);
-    if (rc) return rc;
+    if (rc) {
+      json_decref(reused);
+      json_decref(plan);
+      return rc;
+    }
     json_array_append_new(reused, json_string(c->plan.steps[i].inv->name));
   }
   /* The run_started event goes first in the log, the reuse records after it. */
   struct coord_batch *b = &c->batch;
   size_t before = b->n_ev;
   long slots = c->l->rc->max_concurrent;
-  if (c->l->rc->executor == WEFT_EXECUTOR_IN_PROCESS) slots = 1;
+  if (!strcmp(weft_executor_name(c->x), "in_process")) slots = 1;
+  else if (!strcmp(weft_executor_name(c->x), "queue") && slots <= 0) slots = 1024;
   else if (slots <= 0) slots = sysconf(_SC_NPROCESSORS_ONLN);
+  /* The snapshot the steps run in (weft_run_code_prepare loaded the job from it). */
+  const char *code_dir = c->run.code_version && c->job->location ? c->job->location->path : NULL;
   coord_event(c, NULL, "run_started",
-              json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "coordinator", c->run.coordinator,
-                        "executor", weft_executor_name(c->x), "max_concurrent", (int)slots,
-                        "steps", (json_int_t)c->plan.n, "plan", plan, "reused", reused));
+              json_pack("{s:s, s:s, s:i, s:I, s:o, s:o, s:s?, s:s?}", "coordinator",
+                        c->run.coordinator, "executor", weft_executor_name(c->x),
+                        "max_concurrent", (int)slots, "steps", (json_int_t)c->plan.n, "plan",
+                        plan, "reused", reused, "code_version", c->run.code_version, "code_dir",
+                        code_dir));
   if (b->n_ev == before + 1 && before > 0) {
     struct weft_event_row started = b->ev[before];
     memmove(&b->ev[1], &b->ev[0], before * sizeof *b->ev);
@@ -415,8 +449,21 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
                      const struct weft_launch *l, enum weft_run_status *final,
                      weft_error *err) {
   struct coord c;
+  struct weft_run_code code;
+  const struct weft_launch *use = l;
   *final = WEFT_RUN_FAILURE;
-  int rc = coord_init(&c, inst, run_id, l, err);
+  /* The job as the snapshot of the run's code holds it (code_snapshot.h);
+   * a run whose code cannot be loaded fails before it starts. */
+  int rc = weft_run_code_prepare(inst, run_id, l, &code, &use, err);
+  if (rc) {
+    weft_error ignored = WEFT_ERROR_INIT;
+    char *why = weft_str_printf("cannot load the code of the run: %s", err->msg);
+    weft_run_abandon(inst, run_id, why ? why : err->msg, &ignored);
+    free(why);
+    weft_run_code_release(&code);
+    return rc;
+  }
+  rc = coord_init(&c, inst, run_id, use, err);
   if (!rc) rc = start_run(&c);
   while (!rc && !c.failed_store && !weft_plan_done(&c.plan)) {
     if (l->on_tick) l->on_tick(l->cb_data);
@@ -469,6 +516,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
   }
   *final = c.run.status;
   coord_release(&c);
+  weft_run_code_release(&code);
   return rc;
 }
 

@@ -123,6 +123,8 @@ void coord_start_step(struct coord *c, size_t i) {
   char *inputs_json = NULL, *config_json = NULL;
   free(c->dirs[i]);
   c->dirs[i] = weft_instance_step_dir(c->inst, c->run.id, inv->name, ps->attempt);
+  free(c->workers[i]); /* a queue worker reports itself again (engine.h) */
+  c->workers[i] = NULL;
   coord_reset_live_logs(c, i);
   c->started[i] = weft_clock_wall_ms();
   int rc = c->dirs[i] ? 0 : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
@@ -157,7 +159,11 @@ void coord_start_step(struct coord *c, size_t i) {
     spec.config_json = config_json;
     spec.inputs_json = inputs_json;
     spec.user = (void *)(uintptr_t)(i + 1);
+    /* A partitioned run (backfill, schedule): its tag weft/partition. */
+    json_t *tags = c->run.tags ? json_loads(c->run.tags, 0, NULL) : NULL;
+    spec.partition_key = json_string_value(json_object_get(tags, "weft/partition"));
     rc = weft_executor_start(c->x, &spec, &e);
+    json_decref(tags);
   }
   free(venv_bin);
   free(workdir);

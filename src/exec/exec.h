@@ -30,6 +30,8 @@
  *       {"type":"output","name":"x","value":...}
  *   WEFT_PATH_INPUTS  names of the `path`-typed inputs, comma-separated (may
  *                     be empty), so SDKs know which input files are raw
+ *   WEFT_PARTITION_KEY  the run's partition ("2026-01-01", its tag
+ *                     weft/partition), only in runs of a partitioned job
  *
  * The per-attempt work folder (spec->work_dir, created by the caller, which
  * also places raw `path` inputs in WORK/inputs/ beforehand) ends up as:
@@ -88,6 +90,7 @@ struct weft_step_spec {
    * path_prefix (a virtualenv's bin/) in front of the step's PATH. */
   const struct weft_kvs *loc_env;
   const char *path_prefix;
+  const char *partition_key; /* WEFT_PARTITION_KEY, or NULL: not set */
   void *user;              /* the caller's cookie, echoed in results and
                               callbacks */
 };

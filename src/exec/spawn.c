@@ -102,6 +102,7 @@ static int build_env(const struct weft_step_spec *spec,
   size_t n_proto = sizeof proto / sizeof proto[0];
   for (size_t i = 0; !rc && i < n_proto; i++)
     rc = env_add(&e, proto[i][0], proto[i][1]);
+  if (!rc && spec->partition_key) rc = env_add(&e, "WEFT_PARTITION_KEY", spec->partition_key);
   /* The virtualenv goes in front of whichever PATH the step would have
    * had, so it is added before (and so wins over) the env entries. */
   if (!rc && spec->path_prefix) {

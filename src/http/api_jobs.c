@@ -6,6 +6,7 @@
 
 #include "dsl/dsl.h"
 #include "http/http_int.h"
+#include "util/clock.h"
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
@@ -172,10 +173,31 @@ enum MHD_Result http_api_validate(struct http_req *r) {
                                  : NULL);
 }
 
-int http_start_coordinator(struct http_req *r, const char *run_id, const char *in_run,
-                           enum MHD_Result *res) {
+int http_create_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
+                    char **run_id, weft_error *err) {
+  int rc = weft_store_begin(inst->store, err);
+  if (rc) return rc;
+  /* Left for any dequeuer (this server, a scheduler): not tied to us. */
+  rc = weft_run_create(inst, l, run_id, err);
+  if (!rc) rc = weft_run_queue_enqueue(inst, *run_id, err);
+  if (!rc && in_run) rc = weft_run_queue_set_steps(inst, *run_id, in_run, err);
+  if (!rc) rc = weft_store_commit(inst->store, err);
+  else weft_store_rollback(inst->store);
+  if (rc) {
+    free(*run_id);
+    *run_id = NULL;
+  }
+  return rc;
+}
+
+int http_start_coordinator(struct http_req *r, const char *run_id, enum MHD_Result *res) {
   weft_error err = WEFT_ERROR_INIT, e2 = WEFT_ERROR_INIT;
-  if (!http_spawn_coordinator(r->srv, run_id, in_run, &err)) return 1;
+  struct http_server *srv = r->srv;
+  /* A turn now, rather than at the maintenance thread's next: without
+   * limits the run starts at once, as before the queue. */
+  if (!weft_run_queue_dequeue(&r->inst, &srv->queue, weft_clock_wall_ms(), weft_coord_spawn_fn,
+                              &srv->spawner, NULL, &err))
+    return 1;
   weft_run_abandon(&r->inst, run_id, err.msg, &e2);
   *res = http_send_error(r, 500, NULL, "run %s: %s", run_id, err.msg);
   return 0;
@@ -192,11 +214,11 @@ enum MHD_Result http_api_launch(struct http_req *r) {
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) goto done;
   struct weft_launch l = {.job = job, .rc = &rc, .tags = tags};
-  if (weft_run_create(inst, &l, &run_id, &err)) {
+  if (http_create_run(inst, &l, NULL, &run_id, &err)) {
     res = http_send_error(r, 500, NULL, "cannot record the run: %s", err.msg);
     goto done;
   }
-  if (http_start_coordinator(r, run_id, NULL, &res))
+  if (http_start_coordinator(r, run_id, &res))
     res = http_send_json(r, 201, json_pack("{s:s}", "run_id", run_id));
 done:
   free(run_id);

@@ -6,8 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/code_snapshot.h"
 #include "engine/run_view.h"
 #include "http/http_int.h"
+#include "sched/run_queue.h"
 #include "util/buf.h"
 
 #define EVENTS_DEFAULT 1000
@@ -97,6 +99,8 @@ enum MHD_Result http_api_runs(struct http_req *r) {
     return http_send_json_text(r, 200, text, len);
   }
   struct weft_run_list runs = {0};
+  struct weft_run_queue_waits waits = {0}; /* why queued runs wait */
+  int have_waits = 0;
   weft_error err = WEFT_ERROR_INIT;
   int rc = weft_store_run_list(inst->store, &f, &runs, &err);
   if (rc) {
@@ -120,6 +124,7 @@ enum MHD_Result http_api_runs(struct http_req *r) {
       struct weft_step_list steps = {0};
       if ((rc = weft_store_step_list(inst->store, row->id, &steps, &err))) break;
       json_t *o = run_json(row, &steps);
+      http_add_queue_reason(inst, row, o, &waits, &have_waits);
       weft_step_list_release(&steps);
       text = o ? json_dumps(o, JSON_COMPACT) : NULL;
       json_decref(o);
@@ -134,6 +139,7 @@ enum MHD_Result http_api_runs(struct http_req *r) {
               ? weft_buf_addf(&out, "],\"next_cursor\":\"%s\"}", runs.v[limit - 1].id)
               : weft_buf_adds(&out, "],\"next_cursor\":null}");
   weft_run_list_release(&runs);
+  weft_run_queue_waits_release(&waits);
   if (rc || bad) {
     weft_buf_release(&key);
     weft_buf_release(&out);
@@ -229,6 +235,10 @@ enum MHD_Result http_api_run(struct http_req *r) {
     res = http_send_error(r, 500, NULL, "%s", err.msg);
   } else {
     json_t *doc = run_detail(&v);
+    struct weft_run_queue_waits waits = {0};
+    int have_waits = 0;
+    http_add_queue_reason(&r->inst, &v.run, json_object_get(doc, "run"), &waits, &have_waits);
+    weft_run_queue_waits_release(&waits);
     text = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(doc);
     /* An ended run's detail no longer changes: its log files are whole. */
@@ -311,14 +321,20 @@ enum MHD_Result http_api_cancel(struct http_req *r) {
   return res;
 }
 
-/* Reads {"from_failure": true} or {"steps": ["a", ...]}; 0 after answering
- * 400. *steps points into body. */
-static int reexec_body(struct http_req *r, json_t *body, int *from_failure,
+/* Reads {"from_failure": true} or {"steps": ["a", ...]}, and
+ * "latest_code": true; 0 after answering 400. *steps points into body. */
+static int reexec_body(struct http_req *r, json_t *body, int *from_failure, int *latest_code,
                        const char ***steps, size_t *n_steps, enum MHD_Result *res) {
   json_t *ff = json_object_get(body, "from_failure"), *st = json_object_get(body, "steps");
+  json_t *lc = json_object_get(body, "latest_code");
   const char *problem = NULL, *field = "from_failure";
   *from_failure = json_is_true(ff);
+  *latest_code = json_is_true(lc);
   if (ff && !json_is_boolean(ff) && !json_is_null(ff)) problem = "from_failure must be a boolean";
+  if (!problem && lc && !json_is_boolean(lc) && !json_is_null(lc)) {
+    field = "latest_code";
+    problem = "latest_code must be a boolean";
+  }
   if (!problem && st && !json_is_null(st)) {
     field = "steps";
     if (!json_is_array(st) || !json_array_size(st))
@@ -357,10 +373,11 @@ enum MHD_Result http_api_reexecute(struct http_req *r) {
   unsigned char *in_run = NULL;
   char *run_id = NULL;
   struct weft_buf list = WEFT_BUF_INIT;
+  struct weft_location *snap = NULL;
   size_t n_steps = 0;
-  int from_failure = 0, built = 0;
+  int from_failure = 0, latest_code = 0, built = 0;
   if (!(body = http_body_object(r, &res))) return res;
-  if (!reexec_body(r, body, &from_failure, &steps, &n_steps, &res) ||
+  if (!reexec_body(r, body, &from_failure, &latest_code, &steps, &n_steps, &res) ||
       !path_run(r, &parent, &res))
     goto done;
   if (!weft_run_status_is_final(parent.status)) {
@@ -368,8 +385,27 @@ enum MHD_Result http_api_reexecute(struct http_req *r) {
                           parent.id, weft_run_status_name(parent.status));
     goto done;
   }
-  const struct weft_job *job =
-      http_ws_find_job(http_workspace(r), parent.location ? parent.location : "", parent.job);
+  const char *loc_name = parent.location ? parent.location : "";
+  const struct weft_job *job = NULL;
+  if (parent.code_version && !latest_code) {
+    /* The parent's code (its snapshot), with the location's settings now. */
+    const struct weft_workspace *ws = http_workspace(r);
+    const struct weft_location *settings = NULL;
+    for (size_t i = 0; i < ws->n_locations; i++)
+      if (!strcmp(ws->locations[i]->name, loc_name)) settings = ws->locations[i];
+    /* A location gone from the workspace: the folder the parent recorded. */
+    if (settings ? weft_code_load_job(r->inst.home, parent.code_version, loc_name, parent.job,
+                                      settings, &snap, &job, &err)
+                 : weft_code_load_run_job(&r->inst, &parent, 0, &snap, &job, &err)) {
+      int gone = err.code == WEFT_ENOTFOUND;
+      res = http_send_error(r, gone || err.code == WEFT_EINVALID ? 409 : 500, NULL,
+                            "%s%s", err.msg,
+                            gone ? " (re-execute with \"latest_code\": true)" : "");
+      goto done;
+    }
+  } else {
+    job = http_ws_find_job(http_workspace(r), loc_name, parent.job);
+  }
   if (!job || !job->valid) {
     res = http_send_error(r, job ? 409 : 404, NULL, "job '%s' of location '%s' %s", parent.job,
                           parent.location ? parent.location : "",
@@ -398,12 +434,12 @@ enum MHD_Result http_api_reexecute(struct http_req *r) {
   if (!tags || json_object_set_new(tags, "weft/parent_run_id", json_string(parent.id)))
     goto nomem;
   struct weft_launch l = {.job = job, .rc = &rc, .tags = tags, .parent_run_id = parent.id,
-                          .in_run = in_run};
-  if (weft_run_create(&r->inst, &l, &run_id, &err)) {
+                          .in_run = in_run, .code_version = snap ? parent.code_version : NULL};
+  if (http_create_run(&r->inst, &l, list.ptr, &run_id, &err)) {
     res = http_send_error(r, 500, NULL, "cannot record the run: %s", err.msg);
     goto done;
   }
-  if (http_start_coordinator(r, run_id, list.ptr, &res))
+  if (http_start_coordinator(r, run_id, &res))
     res = http_send_json(r, 201, json_pack("{s:s}", "run_id", run_id));
   goto done;
 nomem:
@@ -416,6 +452,7 @@ done:
   if (built) weft_run_config_release(&rc);
   weft_diags_release(&diags);
   weft_run_row_release(&parent);
+  weft_location_free(snap);
   json_decref(tags);
   json_decref(body);
   return res;

@@ -13,6 +13,8 @@
 #include "engine/engine.h"
 #include "http/http.h"
 #include "model/model.h"
+#include "sched/coordinator_spawn.h"
+#include "sched/run_queue.h"
 #include "util/buf.h"
 #include "util/map.h"
 
@@ -82,11 +84,6 @@ struct http_cache {
   unsigned long hits, misses;
 };
 
-struct http_child {
-  pid_t pid;
-  char *run_id;
-};
-
 struct http_metrics {
   pthread_mutex_t mu;
   uint64_t buckets[HTTP_N_BUCKETS]; /* cumulative counts are made when printed */
@@ -111,7 +108,6 @@ struct http_server {
    * the maintenance thread reloads when the registry's version moves. */
   int registry;
   char *exe;                  /* spawned as `EXE run coordinate RUN` */
-  char **env;                 /* environ with WEFT_HOME set to the instance */
   char url[160];
   int loopback;
   pthread_mutex_t ws_mu;
@@ -127,9 +123,11 @@ struct http_server {
   atomic_int n_streams;   /* open event streams */
   atomic_int n_producers; /* their threads still running */
   atomic_int stopping;
-  pthread_mutex_t child_mu;
-  struct http_child *children;
-  size_t n_children, cap_children;
+  /* The coordinators it starts (sched/coordinator_spawn.h) and the run
+   * queue's limits they are started under (weft.yaml, read at start). */
+  struct weft_coord_spawner spawner;
+  int spawner_ready;
+  struct weft_run_queue_config queue;
   pthread_t maint;
   int maint_started;
 };
@@ -243,10 +241,11 @@ void http_cache_put(struct http_cache *c, const char *key, const char *text, siz
 
 /* ---- coordinators and background work (maint.c) ---------------------------------------------- */
 
-/* Spawns `EXE run coordinate RUN [-w FILE | -l DIR...] [--in-run a,b]` as
- * a session of its own, output to $WEFT_HOME/runs/RUN/coordinator.log. */
-int http_spawn_coordinator(struct http_server *srv, const char *run_id, const char *in_run,
-                           weft_error *err);
+/* Reads the run queue's limits and sets up srv->spawner, which starts
+ * `EXE run coordinate RUN [-w FILE | -l DIR...] [--in-run a,b]` for every
+ * run the queue admits (sched/coordinator_spawn.h); after the workspace is
+ * loaded, before requests are served. */
+int http_spawner_init(struct http_server *srv, weft_error *err);
 /* The thread that reaps coordinators (failing a run whose coordinator
  * exited before starting it), sweeps orphaned runs and feeds the step
  * duration histogram. */
@@ -290,10 +289,14 @@ enum MHD_Result http_api_jobs(struct http_req *r); /* api_jobs.c */
 enum MHD_Result http_api_job(struct http_req *r);
 enum MHD_Result http_api_validate(struct http_req *r);
 enum MHD_Result http_api_launch(struct http_req *r);
-/* Spawns run_id's coordinator (in_run: "a,b" or NULL); when that fails,
- * fails the run, which nobody would start, answers 500 and returns 0. */
-int http_start_coordinator(struct http_req *r, const char *run_id, const char *in_run,
-                           enum MHD_Result *res);
+/* Records a run of l (weft_run_create) left to the run queue, with the
+ * steps of a re-execution (in_run: "a,b" or NULL), in one transaction. */
+int http_create_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
+                    char **run_id, weft_error *err);
+/* Starts what the run queue admits now, run_id (from http_create_run)
+ * among them unless a limit holds it back (the maintenance thread starts it
+ * later); when that fails, fails the run, answers 500 and returns 0. */
+int http_start_coordinator(struct http_req *r, const char *run_id, enum MHD_Result *res);
 enum MHD_Result http_api_runs(struct http_req *r);      /* api_runs.c */
 enum MHD_Result http_api_run(struct http_req *r);
 enum MHD_Result http_api_events(struct http_req *r);
@@ -302,6 +305,55 @@ enum MHD_Result http_api_reexecute(struct http_req *r);
 enum MHD_Result http_api_events_stream(struct http_req *r); /* sse.c */
 enum MHD_Result http_api_log(struct http_req *r);       /* api_logs.c */
 enum MHD_Result http_api_log_stream(struct http_req *r);
+enum MHD_Result http_api_schedules(struct http_req *r); /* api_schedules.c */
+enum MHD_Result http_api_schedule(struct http_req *r);
+enum MHD_Result http_api_schedule_ticks(struct http_req *r);
+enum MHD_Result http_api_schedule_on(struct http_req *r);
+enum MHD_Result http_api_schedule_off(struct http_req *r);
+enum MHD_Result http_api_sensors(struct http_req *r); /* api_sensors.c */
+enum MHD_Result http_api_sensor(struct http_req *r);
+enum MHD_Result http_api_sensor_ticks(struct http_req *r);
+enum MHD_Result http_api_sensor_on(struct http_req *r);
+enum MHD_Result http_api_sensor_off(struct http_req *r);
+enum MHD_Result http_api_backfills(struct http_req *r); /* api_backfills.c */
+enum MHD_Result http_api_backfill(struct http_req *r);
+enum MHD_Result http_api_backfill_create(struct http_req *r);
+/* Adds "queue_reason" (sched/run_queue.h) to the run object o when row is
+ * QUEUED. *w caches the reasons for one request, explained at the first
+ * need (*loaded 0 before; release *w with weft_run_queue_waits_release). */
+struct weft_run_queue_waits;
+void http_add_queue_reason(struct weft_instance *inst, const struct weft_run_row *row, json_t *o,
+                           struct weft_run_queue_waits *w, int *loaded);
+enum MHD_Result http_api_workers(struct http_req *r); /* api_workers.c */
+enum MHD_Result http_api_queues(struct http_req *r);
+/* Appends the broker's lines of /metrics to b (weft_broker_up, queue
+ * depths, weft_workers by state); nothing when no broker is configured. */
+int http_metrics_queues(struct http_req *r, struct weft_instance *inst, struct weft_buf *b);
+
+/* What schedules and sensors share (api_schedules.c); sensors: 1 for
+ * sensors, 0 for schedules; the name is the path's segment 3. */
+struct weft_sched_item;
+struct weft_sched_item_list;
+/* An item of sched.h as the API shows it: with "last_tick" (the newest tick
+ * with its run ids, or null) and, for a sensor, "cursor" and
+ * "last_evaluation". NULL with err set. */
+json_t *http_sched_item_json(struct weft_store *st, const struct weft_sched_item *it,
+                             int sensor, weft_error *err);
+/* {"schedules"|"sensors": [...]} */
+enum MHD_Result http_sched_send_list(struct http_req *r, int sensors);
+/* The path's item into *it (in *l, which the caller then releases); an
+ * error after answering 404 (with a hint when the name is of the other
+ * kind) or 500, with *l released. */
+int http_sched_find(struct http_req *r, int sensors, struct weft_sched_item_list *l,
+                    const struct weft_sched_item **it, enum MHD_Result *res);
+/* Sets "ticks" (the newest 20) and "next_cursor" in doc; an error after
+ * answering 500. */
+int http_sched_add_history(struct http_req *r, const struct weft_sched_item *it, json_t *doc,
+                           enum MHD_Result *res);
+/* GET .../ticks?limit=&cursor= */
+enum MHD_Result http_sched_send_ticks(struct http_req *r, int sensors);
+/* POST .../on and .../off: 200 with the item as in the list. */
+enum MHD_Result http_sched_toggle(struct http_req *r, int sensors, int on);
 
 /* ---- event streams (sse.c) ------------------------------------------------------------------------- */
 

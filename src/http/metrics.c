@@ -110,6 +110,7 @@ enum MHD_Result http_api_metrics(struct http_req *r) {
     unsigned long n = atomic_load(&m->codes[code]);
     if (n) weft_buf_addf(&b, "weft_http_requests_total{code=\"%d\"} %lu\n", code, n);
   }
+  http_metrics_queues(r, inst, &b);
   size_t len;
   char *text = weft_buf_detach(&b, &len);
   if (!text) return http_send_error(r, 500, NULL, "out of memory");

@@ -35,8 +35,6 @@
 #define DETAIL_CACHE_BYTES (4u << 20)
 #define PAGES_CACHE_BYTES (2u << 20)
 
-extern char **environ;
-
 /* ---- the listening address -------------------------------------------------- */
 
 /* Splits "HOST:PORT" or "[V6]:PORT" and resolves HOST (numeric, or a name
@@ -294,25 +292,6 @@ static char *absolute(const char *path, weft_error *err) {
   return s;
 }
 
-/* environ with WEFT_HOME pointing at the instance, for coordinators. */
-static char **spawn_env(const char *home) {
-  size_t n = 0;
-  while (environ[n]) n++;
-  char **env = calloc(n + 2, sizeof *env);
-  if (!env) return NULL;
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (weft_str_has_prefix(environ[i], "WEFT_HOME=")) continue;
-    if (!(env[k++] = strdup(environ[i]))) goto fail;
-  }
-  if (!(env[k] = weft_str_printf("WEFT_HOME=%s", home))) goto fail;
-  return env;
-fail:
-  for (size_t i = 0; env[i]; i++) free(env[i]);
-  free(env);
-  return NULL;
-}
-
 /* Seeds an empty registry from the workspace file just loaded, then serves
  * the registry's locations from now on (locreg.h says who reads what). */
 static int enter_registry_mode(struct http_server *srv, weft_error *err) {
@@ -334,7 +313,6 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
   struct http_server *srv = calloc(1, sizeof *srv);
   if (!srv) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   pthread_mutex_init(&srv->ws_mu, NULL);
-  pthread_mutex_init(&srv->child_mu, NULL);
   http_watch_init(&srv->watch);
   http_metrics_init(&srv->metrics);
   http_cache_init(&srv->runs_cache, RUNS_CACHE_BYTES);
@@ -359,10 +337,10 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
   }
   if (!(srv->exe = strdup(o->exe ? o->exe : "/proc/self/exe"))) goto nomem;
   if ((rc = weft_instance_open(o->home, &srv->inst, err))) goto fail;
-  if (!(srv->env = spawn_env(srv->inst->home))) goto nomem;
   if ((rc = http_pool_init(&srv->pool, srv->inst->storage_url))) goto nomem;
   if ((rc = http_ws_load(srv, &srv->ws, err))) goto fail;
   if (!srv->n_paths && (rc = enter_registry_mode(srv, err))) goto fail;
+  if ((rc = http_spawner_init(srv, err))) goto fail;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                    MHD_ALLOW_SUSPEND_RESUME;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -428,10 +406,8 @@ void weft_http_server_stop(struct weft_http_server *s) {
   if (srv->ws) http_ws_release(srv, srv->ws);
   http_pool_release(&srv->pool);
   weft_instance_close(srv->inst);
-  for (size_t i = 0; i < srv->n_children; i++) free(srv->children[i].run_id);
-  free(srv->children);
-  for (size_t i = 0; srv->env && srv->env[i]; i++) free(srv->env[i]);
-  free(srv->env);
+  if (srv->spawner_ready) weft_coord_spawner_release(&srv->spawner);
+  weft_run_queue_config_release(&srv->queue);
   for (size_t i = 0; i < srv->n_paths; i++) free(srv->paths[i]);
   free(srv->paths);
   free(srv->ws_file);
@@ -441,6 +417,5 @@ void weft_http_server_stop(struct weft_http_server *s) {
   http_cache_release(&srv->detail_cache);
   http_cache_release(&srv->pages_cache);
   pthread_mutex_destroy(&srv->ws_mu);
-  pthread_mutex_destroy(&srv->child_mu);
   free(srv);
 }

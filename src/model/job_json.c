@@ -242,6 +242,8 @@ json_t *weft_run_config_to_json(const struct weft_job *job,
   json_t *execution =
       rc->executor == WEFT_EXECUTOR_IN_PROCESS
           ? json_pack("{s:{}}", "in_process")
+      : rc->executor == WEFT_EXECUTOR_QUEUE
+          ? json_pack("{s:{s:i}}", "queue", "max_concurrent", rc->max_concurrent)
           : json_pack("{s:{s:i}}", "multiprocess", "max_concurrent",
                       rc->max_concurrent);
   json_t *ops = rc->ops ? json_incref(rc->ops) : json_object();

@@ -91,6 +91,7 @@ void weft__job_release(struct weft_job *job) {
   for (size_t i = 0; i < job->n_ops; i++)
     weft__invocation_release(&job->ops[i]);
   free(job->ops);
+  weft__partitions_release(&job->partitions);
   memset(job, 0, sizeof *job);
 }
 
@@ -128,6 +129,8 @@ int weft__location_index_build(struct weft_location *loc) {
           WEFT_ENOMEM)
         goto nomem;
   }
+  for (size_t i = 0; i < loc->n_schedules; i++) loc->schedules[i].location = loc;
+  for (size_t i = 0; i < loc->n_sensors; i++) loc->sensors[i].location = loc;
   index_free(loc->index);
   loc->index = ix;
   return WEFT_OK;
@@ -152,6 +155,10 @@ void weft_location_free(struct weft_location *loc) {
   free(loc->python);
   free(loc->image);
   free(loc->workdir);
+  for (size_t i = 0; i < loc->n_schedules; i++) weft__schedule_release(&loc->schedules[i]);
+  free(loc->schedules);
+  for (size_t i = 0; i < loc->n_sensors; i++) weft__sensor_release(&loc->sensors[i]);
+  free(loc->sensors);
   free(loc);
 }
 

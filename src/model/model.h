@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/diag.h"
 #include "weft.h"
@@ -96,6 +97,47 @@ struct weft_op_def {
   struct weft_mark mark;
 };
 
+/* ---- partitions ----------------------------------------------------------------- */
+
+enum weft_partitions_kind {
+  WEFT_PARTITIONS_NONE = 0,
+  WEFT_PARTITIONS_DAILY,
+  WEFT_PARTITIONS_HOURLY,
+  WEFT_PARTITIONS_STATIC
+};
+
+/* A job's partition set (`partitions:` in its YAML). */
+struct weft_partitions {
+  enum weft_partitions_kind kind;
+  /* daily/hourly: first partition start, end (0: open) in UTC seconds */
+  int64_t start_s, end_s;
+  char *timezone; /* daily/hourly: IANA zone of the keys ("UTC" default) */
+  char **keys;    /* static: the keys as declared */
+  size_t n_keys;
+  struct weft_mark mark;
+};
+
+/* Partition keys: daily "2026-01-01", hourly "2026-01-01-05:00" (local time
+ * of p->timezone), static as declared. The keys from..to inclusive (from/to
+ * are keys; NULL from = the first, NULL to = the last complete partition as
+ * of now_s). *keys is a NULL-terminated array of n strings; free it with
+ * weft_partitions_keys_free. WEFT_EINVALID (err says why) when from or to is
+ * not a key of p, or from comes after to. */
+int weft_partitions_keys_between(const struct weft_partitions *p, const char *from,
+                                 const char *to, int64_t now_s, char ***keys, size_t *n,
+                                 weft_error *err);
+void weft_partitions_keys_free(char **keys, size_t n); /* NULL is a no-op */
+/* 1 when key is a partition of p that exists (complete) as of now_s (static:
+ * declared), else 0. */
+int weft_partitions_has_key(const struct weft_partitions *p, const char *key, int64_t now_s);
+/* The partition a schedule tick at tick_s targets: the last complete one
+ * (daily job ticking at 2026-01-02 00:05 -> "2026-01-01"). NULL when there is
+ * none (before the first, or a static set, or out of memory); caller frees. */
+char *weft_partitions_key_for_tick(const struct weft_partitions *p, int64_t tick_s);
+/* The start of the partition named key, UTC seconds (daily/hourly); -1 when
+ * key is malformed. */
+int64_t weft_partitions_key_start(const struct weft_partitions *p, const char *key);
+
 /* ---- jobs ---------------------------------------------------------------------- */
 
 /* An input wired to an upstream output: `other` or `other.output`. */
@@ -145,7 +187,69 @@ struct weft_job {
   int valid; /* no diagnostics point into this job */
   const struct weft_location *location; /* borrowed back pointer */
   struct weft_mark mark;
+  struct weft_partitions partitions; /* kind NONE unless `partitions:` */
 };
+
+/* ---- schedules and sensors ------------------------------------------------------------ */
+
+enum weft_catch_up { WEFT_CATCH_UP_LATEST = 0, WEFT_CATCH_UP_ALL };
+#define WEFT_SCHEDULE_MAX_CATCH_UP_DEFAULT 10
+
+/* A cron schedule (`schedules:` of a job, or a file of schedules/). config and
+ * tag values are templates: {{scheduled_time}} (ISO 8601 in the schedule's
+ * zone), {{scheduled_date}} (YYYY-MM-DD there), {{partition_key}}. */
+struct weft_schedule {
+  char *name;
+  char *job;      /* job name, in the same location */
+  char *cron;     /* as written */
+  char *timezone; /* IANA name, "UTC" by default */
+  int default_on; /* `default: on|off`; the stored state wins once toggled */
+  enum weft_catch_up catch_up; /* latest (default) | all */
+  int max_catch_up;            /* all: at most this many missed ticks run */
+  json_t *config; /* run config template (owned), or NULL */
+  struct weft_kvs tags;
+  char *description; /* or NULL */
+  const struct weft_location *location; /* borrowed back pointer */
+  struct weft_mark mark;
+};
+
+enum weft_sensor_kind {
+  WEFT_SENSOR_FILE,
+  WEFT_SENSOR_COMMAND,
+  WEFT_SENSOR_RUN_STATUS,
+  WEFT_SENSOR_ASSET
+};
+const char *weft_sensor_kind_name(enum weft_sensor_kind k);
+
+/* A sensor (a file of sensors/). config and tag values are templates:
+ * {{run_key}}, {{file}} (file sensors), {{scheduled_time}},
+ * {{scheduled_date}} (the evaluation's time, UTC). */
+struct weft_sensor {
+  char *name;
+  enum weft_sensor_kind kind;
+  int interval_s; /* default 30 */
+  char *job;      /* the job it launches, in the same location */
+  char *glob;     /* file: a glob pattern, relative to the location folder */
+  char *run;      /* command: a shell command (sh -c), or NULL */
+  char **argv;    /* command: NULL-terminated argument vector, or NULL */
+  double timeout_s; /* command: default 60 */
+  char *watch_job;  /* run_status: the watched job */
+  char *watch_status; /* run_status: "success" | "failure" */
+  char *asset;      /* asset: the asset key */
+  json_t *config;   /* run config template (owned), or NULL */
+  struct weft_kvs tags;
+  int default_on;   /* default off */
+  char *description;
+  const struct weft_location *location; /* borrowed back pointer */
+  struct weft_mark mark;
+};
+
+/* Lookups across a workspace's locations; NULL when absent. */
+struct weft_workspace;
+const struct weft_schedule *weft_workspace_find_schedule(const struct weft_workspace *ws,
+                                                         const char *name);
+const struct weft_sensor *weft_workspace_find_sensor(const struct weft_workspace *ws,
+                                                     const char *name);
 
 /* ---- code locations ------------------------------------------------------------- */
 
@@ -165,6 +269,12 @@ struct weft_location {
    * their op's env:) and python/bin first in PATH; workdir is their cwd. */
   struct weft_kvs env;
   char *python, *image, *workdir;
+  /* Schedules (jobs' `schedules:` and schedules/ files) and sensors
+   * (sensors/ files), in declaration order. */
+  struct weft_schedule *schedules;
+  size_t n_schedules;
+  struct weft_sensor *sensors;
+  size_t n_sensors;
 };
 
 /* Loads and validates the code location at path. Returns WEFT_OK with *out
@@ -223,7 +333,8 @@ const struct weft_job *weft_workspace_find_job(const struct weft_workspace *ws,
 
 enum weft_executor_kind {
   WEFT_EXECUTOR_MULTIPROCESS, /* default */
-  WEFT_EXECUTOR_IN_PROCESS
+  WEFT_EXECUTOR_IN_PROCESS,
+  WEFT_EXECUTOR_QUEUE /* RabbitMQ workers (src/queue) */
 };
 
 /* A run config checked against a job, with schema defaults filled in. */

@@ -13,6 +13,9 @@ void weft__config_field_release(struct weft_config_field *f);
 void weft__op_def_release(struct weft_op_def *def);
 void weft__invocation_release(struct weft_invocation *inv);
 void weft__job_release(struct weft_job *job);
+void weft__partitions_release(struct weft_partitions *p);
+void weft__schedule_release(struct weft_schedule *sc);
+void weft__sensor_release(struct weft_sensor *se);
 
 /* Builds loc->index (job, op and per-job invocation tables) from the final
  * loc->jobs and loc->ops arrays and sets every job's location pointer.

@@ -238,6 +238,32 @@ await check('a live run tails its log and can be canceled', async () => {
   await waitRunStatus('canceled', 30000);
 });
 
+await check('the Workers page shows queues and workers (none here: no broker)', async () => {
+  await page.goto(`${base}/#/workers`);
+  await page.locator('a[data-nav="workers"].active').waitFor();
+  await until('the empty states', async () => (await text('#queues')).includes('No broker configured') &&
+    (await text('#workers')).includes('No workers'));
+  await shot('workers');
+});
+
+await check('the Backfills page shows the progress of a backfill and its partitions', async () => {
+  const created = await page.evaluate(async (b) => {
+    const r = await fetch(`${b}/api/v1/backfills`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ job: 'regional', keys: ['north', 'south'] }) });
+    return r.json();
+  }, base);
+  if (!created.backfill_id) throw new Error(`POST /api/v1/backfills: ${JSON.stringify(created)}`);
+  await page.goto(`${base}/#/backfills`);
+  await page.locator('a[data-nav="backfills"].active').waitFor();
+  const row = page.locator(`tr[data-backfill="${created.backfill_id}"]`);
+  await until('2/2 succeeded', async () => /2\/2 succeeded/.test(await row.locator('.bf-progress').getAttribute('data-progress')), 30000);
+  await shot('backfills');
+  await row.locator('a.bf-link').click();
+  await until('both partitions succeeded', async () =>
+    (await page.locator('tr.bf-part[data-status="success"]').count()) === 2);
+  await shot('backfill');
+});
+
 await check('no uncaught error in the page', async () => {
   if (pageErrors.length) throw new Error(pageErrors.join(' | '));
 });

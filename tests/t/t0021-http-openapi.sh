@@ -12,6 +12,15 @@ set -u
 cp -r "$WEFT_SRC/tests/t/fixtures/http" "$tmp/loc"
 # A workspace file this time (t0020 gives folders): coordinators get -w.
 printf 'locations:\n  - loc\n' >"$tmp/workspace.yaml"
+# A schedule and a sensor for the schedule and sensor routes; both off, and
+# neither would fire during the test if turned on.
+mkdir -p "$tmp/loc/schedules" "$tmp/loc/sensors"
+printf 'job: hello\ncron: "0 0 1 1 *"\ntimezone: Europe/Amsterdam\ndefault: off\n' \
+  >"$tmp/loc/schedules/yearly.yaml"
+printf 'kind: file\njob: hello\nglob: "never/*.csv"\ninterval: 1h\ndefault: off\n' \
+  >"$tmp/loc/sensors/never.yaml"
+# A partitioned job for the backfill routes.
+printf 'name: daily\npartitions: {static: [a, b]}\nops:\n  hello: hello\n' >"$tmp/loc/jobs/daily.yaml"
 start_server -w "$tmp/workspace.yaml" || { not_ok "weft dev starts"; test_done; }
 
 py_checks <<'EOF'
@@ -82,15 +91,18 @@ def validate(value, schema, where="$"):
 hello = c.post("/api/v1/jobs/loc/hello/launch", {}).json["run_id"]
 c.wait_run(hello)
 sleepy = c.post("/api/v1/jobs/loc/sleepy/launch", {}).json["run_id"]
-values = {"location": "loc", "job": "hello", "id": hello, "step": "hello", "path": "app.js"}
+backfill = c.post("/api/v1/backfills", {"job": "daily", "keys": ["a"]}).json["backfill_id"]
+values = {"location": "loc", "job": "hello", "id": hello, "step": "hello", "path": "app.js", "backfill": backfill,
+          "schedule": "yearly", "sensor": "never"}
 # A location is added (an empty folder), then removed.
 bodies = {"validateRunConfig": {"run_config": {"ops": {"hello": {"config": {"times": 1}}}}},
           "launchRun": {}, "reexecuteRun": {"steps": ["shout"]},
+          "createBackfill": {"job": "daily", "keys": ["b"]},
           "addLocation": {"name": "extra", "path": __import__("tempfile").mkdtemp()}}
 values_for = {"cancelRun": dict(values, id=sleepy), "removeLocation": dict(values, location="extra")}
 # What each answer is expected to be when the parameters are real, and
 # when they name nothing (404) or the body is wrong (400).
-happy = {"launchRun": 201, "reexecuteRun": 201, "cancelRun": 202, "addLocation": 201,
+happy = {"launchRun": 201, "reexecuteRun": 201, "cancelRun": 202, "addLocation": 201, "createBackfill": 201,
          "removeLocation": 204}
 
 def call(method, path, op, params, body):
@@ -131,7 +143,7 @@ for path, item in doc["paths"].items():
             check("%s %s: header %s" % (method.upper(), path, name), name.lower() in headers, list(headers))
         # Parameters naming nothing: 404, documented, an Error.
         if "{" in path and "404" in responses:
-            bad = dict(params, id="ffffffffffff", job="nope", step="nope",
+            bad = dict(params, id="ffffffffffff", job="nope", step="nope", schedule="nope", sensor="nope", backfill="nope",
                        location=params["location"] if "{job}" in path else "nope")
             st, headers, r, _ = call(method, path, op, bad, body)
             check("%s %s with unknown names: 404 as documented" % (method.upper(), path), st == 404, (st, r))
@@ -144,7 +156,7 @@ for path, item in doc["paths"].items():
             rr = c.req(other.upper(), re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path))
             check("%s %s: undocumented method is 405 with Allow" % (other.upper(), path),
                   rr.status == 405 and method.upper() in rr.headers.get("allow", ""), rr)
-check("the document has every route (20 operations and the UI's 2)", n_ops == 22, n_ops)
+check("the document has every route (35 operations and the UI's 2)", n_ops == 37, n_ops)
 
 # Query parameters that are documented with bounds are enforced.
 for path, item in doc["paths"].items():

@@ -165,6 +165,7 @@ export function runPage(root, { id }) {
           h('div', { class: 'crumbs' }, h('a', { href: '#/runs' }, 'Runs'), ' / ',
             h('a', { href: `#/jobs/${encodeURIComponent(r.location)}/${encodeURIComponent(r.job)}` }, `${r.location} / ${r.job}`)),
           h('h1', { class: 'run-title' }, h('span', { class: 'mono', title: r.id }, r.id), badge(r.status, 'badge-lg run-status')),
+          r.queue_reason ? h('div', { class: 'queue-reason muted', title: 'why it waits in the run queue' }, r.queue_reason) : null,
           h('div', { class: 'meta-row' },
             h('span', null, h('span', { class: 'muted' }, 'created '), fmtTime(r.created_ms)),
             h('span', null, h('span', { class: 'muted' }, 'duration '), h('span', { class: 'run-duration' }, dur === null ? '–' : fmtDuration(dur)), live && r.started_ms ? h('span', { class: 'muted' }, ' so far') : null),

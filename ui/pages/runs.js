@@ -26,7 +26,8 @@ function runRow(run, now) {
   const live = !run.ended_ms && (run.status === 'started' || run.status === 'canceling');
   const dur = live && run.started_ms ? now - run.started_ms : run.duration_ms;
   return h('tr', { class: 'run-row', 'data-run': run.id, 'data-status': run.status },
-    h('td', null, badge(run.status)),
+    h('td', null, badge(run.status), run.queue_reason
+      ? h('div', { class: 'queue-reason small muted', title: 'why it waits in the run queue' }, run.queue_reason) : null),
     h('td', null, h('a', { class: 'mono run-link', href: `#/runs/${encodeURIComponent(run.id)}`, title: run.id }, shortId(run.id))),
     h('td', null, h('a', { href: `#/jobs/${encodeURIComponent(run.location)}/${encodeURIComponent(run.job)}` }, run.job),
       h('span', { class: 'muted small loc' }, run.location)),

@@ -1,0 +1,71 @@
+/* coordinator_spawn.h: starting `weft run coordinate RUN` processes for runs
+ * another process created (the server, the scheduler, the run queue), and
+ * reaping them; one implementation shared by every dequeuer.
+ *
+ * A coordinator runs in a session of its own (setsid), with stdin
+ * /dev/null and stdout+stderr appended to RUNS/RUN/coordinator.log, every
+ * signal unblocked and at its default, and no inherited descriptor beyond
+ * 0-2, so the spawner may exit (or restart) without ending runs. */
+#ifndef WEFT_SCHED_COORDINATOR_SPAWN_H
+#define WEFT_SCHED_COORDINATOR_SPAWN_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "engine/engine.h"
+
+struct weft_coord_child {
+  pid_t pid;
+  char *run_id;
+};
+
+/* Thread-safe: spawn and reap may be called from different threads. */
+struct weft_coord_spawner {
+  char *exe;      /* the weft binary ("/proc/self/exe" by default) */
+  char **env;     /* environ with WEFT_HOME set to the instance */
+  char *runs_dir; /* HOME/runs: where coordinator.log goes */
+  /* Arguments after `run coordinate RUN`: how the coordinator finds the job
+   * (-w FILE, -l DIR..., or none: the location registry). */
+  char **args;
+  size_t n_args;
+  pthread_mutex_t mu;
+  struct weft_coord_child *children;
+  size_t n_children, cap_children;
+};
+
+/* Fills sp (caller's struct). exe NULL: /proc/self/exe. args (n_args
+ * strings, copied) follow `run coordinate RUN`. Release with
+ * weft_coord_spawner_release (does not wait for the children). */
+int weft_coord_spawner_init(struct weft_coord_spawner *sp, const struct weft_instance *inst,
+                            const char *exe, const char *const *args, size_t n_args,
+                            weft_error *err);
+void weft_coord_spawner_release(struct weft_coord_spawner *sp);
+
+/* As weft_coord_spawner_init, with the arguments a command line's -w FILE
+ * or -l DIR... give (made absolute: the coordinator may start elsewhere);
+ * neither: -w ./workspace.yaml when it exists, else nothing (the location
+ * registry). */
+int weft_coord_spawner_init_workspace(struct weft_coord_spawner *sp,
+                                      const struct weft_instance *inst, const char *ws_file,
+                                      char *const *paths, size_t n_paths, weft_error *err);
+
+/* Replaces the arguments after `run coordinate RUN` (copied). */
+int weft_coord_spawner_set_args(struct weft_coord_spawner *sp, const char *const *args,
+                                size_t n_args, weft_error *err);
+
+/* Starts `EXE run coordinate RUN ARGS... [--in-run IN_RUN]` and remembers
+ * the child; *pid (may be NULL) receives its pid. */
+int weft_coord_spawn(struct weft_coord_spawner *sp, const char *run_id, const char *in_run,
+                     pid_t *pid, weft_error *err);
+
+/* Collects exited coordinators. A run still QUEUED after its coordinator
+ * exited never will start: it is failed (weft_run_abandon) with a message
+ * pointing at coordinator.log. Returns the number collected. */
+size_t weft_coord_reap(struct weft_coord_spawner *sp, struct weft_instance *inst);
+
+/* weft_run_queue_spawn_fn for a spawner passed as data. */
+int weft_coord_spawn_fn(void *spawner, struct weft_instance *inst,
+                        const struct weft_run_row *run, const char *in_run, weft_error *err);
+
+#endif
