@@ -53,7 +53,9 @@ static int load_ws(struct weft_cli_sched *c, const char *cmd) {
   if (!c->ws_file && !c->n_paths) {
     struct weft_locreg reg = {0};
     weft_error err = WEFT_ERROR_INIT;
-    if (!weft_locreg_read(c->inst->store, &reg, &err) && reg.n) {
+    /* A registry that was ever written is the workspace even when its last
+     * location was removed: the daemon idles until one is added. */
+    if (!weft_locreg_read(c->inst->store, &reg, &err) && (reg.n || reg.version > 0)) {
       struct weft_workspace *ws = NULL;
       int rc = weft_locreg_workspace(&reg, &ws, &err);
       c->locreg_version = reg.version;
