@@ -4,7 +4,10 @@
  * Several processes may use one database at once, each with its own
  * connection. What makes that safe:
  *  - WAL journal: readers never block the writer nor each other;
- *  - busy_timeout 5 s: a writer waits for the write lock instead of failing;
+ *  - busy_timeout 60 s: a writer waits for the write lock instead of failing;
+ *    a burst of runs (1,000 schedules due at once with no run_queue limit)
+ *    queues hundreds of coordinators on the lock, and a run that waits a
+ *    while is better than one that fails;
  *  - every explicit transaction is BEGIN IMMEDIATE, which takes the write lock
  *    up front: a deferred transaction that reads and then writes can fail with
  *    SQLITE_BUSY_SNAPSHOT without the busy handler ever being asked to retry;
@@ -25,7 +28,7 @@
 #include "util/fs.h"
 #include "util/str.h"
 
-#define BUSY_TIMEOUT_MS 5000
+#define BUSY_TIMEOUT_MS 60000
 
 static const char *const stmt_sql[WEFT__SQ__COUNT] = {
     [WEFT__SQ_BEGIN] = "BEGIN IMMEDIATE",
