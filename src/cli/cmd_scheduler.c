@@ -152,7 +152,9 @@ static void sched_close(struct weft_cli_sched *c) {
 }
 
 /* Turns until *stop (or once); sleeps in slices of 100 ms so a stop request
- * is seen quickly, and at most a second between turns. */
+ * is seen quickly, and at most a second between turns. While coordinators
+ * it started run, the slices are 10 ms: a finished run's slot is refilled
+ * at once, which is what bounds how fast a burst of runs drains. */
 static int sched_loop(struct weft_cli_sched *c, const char *cmd, int verbose) {
   weft_error err = WEFT_ERROR_INIT;
   int failures = 0;
@@ -177,7 +179,8 @@ static int sched_loop(struct weft_cli_sched *c, const char *cmd, int verbose) {
     if (!failures && t.next_wake_ms < wake) wake = t.next_wake_ms;
     while (!*c->stop && weft_clock_wall_ms() < wake) {
       int64_t left = wake - weft_clock_wall_ms();
-      weft_clock_sleep_ms(left > 100 ? 100 : left > 0 ? left : 1);
+      int64_t slice = weft_scheduler_running_coordinators(c->sched) ? 10 : 100;
+      weft_clock_sleep_ms(left > slice ? slice : left > 0 ? left : 1);
       /* refill freed run slots between turns */
       if (c->dequeue && weft_scheduler_dequeue(c->sched, &err))
         fprintf(stderr, "weft %s: %s\n", cmd, err.msg);

@@ -94,6 +94,9 @@ int weft_scheduler_turn(struct weft_scheduler *s, struct weft_sched_turn *turn,
  * admitted runs), so freed slots are refilled without waiting for the next
  * turn. Cheap; a daemon calls it every ~100 ms. No-op without o->dequeue. */
 int weft_scheduler_dequeue(struct weft_scheduler *s, weft_error *err);
+/* The coordinators this scheduler started that still run: while there are
+ * some, a slot may free at any moment and the daemon refills more often. */
+size_t weft_scheduler_running_coordinators(struct weft_scheduler *s);
 
 /* ---- views and control (CLI, HTTP API, UI) -------------------------------------- */
 

@@ -1,5 +1,6 @@
 /* scheduler.c: the scheduler object and its loop turn (schedules, sensors,
  * then the run queue), and the one place runs are launched from a tick. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,14 @@ int weft_scheduler_turn(struct weft_scheduler *s, struct weft_sched_turn *turn,
   if (!rc) rc = weft__sched_sensors_turn(s, now, turn, err);
   if (!rc) rc = weft_scheduler_dequeue(s, err);
   return rc;
+}
+
+size_t weft_scheduler_running_coordinators(struct weft_scheduler *s) {
+  if (!s->spawner_ready) return 0;
+  pthread_mutex_lock(&s->spawner.mu);
+  size_t n = s->spawner.n_children;
+  pthread_mutex_unlock(&s->spawner.mu);
+  return n;
 }
 
 int weft_scheduler_dequeue(struct weft_scheduler *s, weft_error *err) {
