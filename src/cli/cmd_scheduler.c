@@ -177,13 +177,19 @@ static int sched_loop(struct weft_cli_sched *c, const char *cmd, int verbose) {
     if (c->once) return WEFT_EXIT_OK;
     int64_t wake = started + 1000;
     if (!failures && t.next_wake_ms < wake) wake = t.next_wake_ms;
+    int64_t dequeued = weft_clock_mono_ms();
     while (!*c->stop && weft_clock_wall_ms() < wake) {
       int64_t left = wake - weft_clock_wall_ms();
       int64_t slice = weft_scheduler_running_coordinators(c->sched) ? 10 : 100;
       weft_clock_sleep_ms(left > slice ? slice : left > 0 ? left : 1);
-      /* refill freed run slots between turns */
-      if (c->dequeue && weft_scheduler_dequeue(c->sched, &err))
-        fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+      if (!c->dequeue) continue;
+      /* between turns: a slot our coordinators freed is refilled at once;
+       * runs queued by others are looked for every 100 ms */
+      int64_t now = weft_clock_mono_ms();
+      int rc = now - dequeued >= 100 ? weft_scheduler_dequeue(c->sched, &err)
+                                     : weft_scheduler_refill(c->sched, &err);
+      if (now - dequeued >= 100) dequeued = now;
+      if (rc) fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
     }
     if (*c->stop) return WEFT_EXIT_OK;
   }

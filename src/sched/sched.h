@@ -97,6 +97,10 @@ int weft_scheduler_dequeue(struct weft_scheduler *s, weft_error *err);
 /* The coordinators this scheduler started that still run: while there are
  * some, a slot may free at any moment and the daemon refills more often. */
 size_t weft_scheduler_running_coordinators(struct weft_scheduler *s);
+/* Dequeues only when one of this scheduler's coordinators ended since the
+ * last look (its run freed a slot). Cheap enough to call every few ms: a
+ * dequeue reads every queued run, this usually only calls waitpid. */
+int weft_scheduler_refill(struct weft_scheduler *s, weft_error *err);
 
 /* ---- views and control (CLI, HTTP API, UI) -------------------------------------- */
 

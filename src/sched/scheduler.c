@@ -81,6 +81,12 @@ int weft_scheduler_dequeue(struct weft_scheduler *s, weft_error *err) {
                                 &s->spawner, NULL, err);
 }
 
+int weft_scheduler_refill(struct weft_scheduler *s, weft_error *err) {
+  if (!s->spawner_ready || !weft_coord_reap(&s->spawner, s->inst)) return WEFT_OK;
+  return weft_run_queue_dequeue(s->inst, &s->rq, weft_clock_wall_ms(), weft_coord_spawn_fn,
+                                &s->spawner, NULL, err);
+}
+
 /* Adds the template tags (rendered) and extra tags into tags. */
 static int add_tags(json_t *tags, const struct weft_kvs *tmpl, const struct weft__tmpl_vars *v,
                     json_t *extra, weft_error *err) {
