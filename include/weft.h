@@ -76,6 +76,12 @@ typedef int (*weft_op_fn)(weft_op_ctx *ctx, void *userdata, weft_error *err);
 WEFT_EXTERN int weft_register_c_op(const char *name, weft_op_fn fn,
                                    void *userdata);
 
+/* The weft command line (`weft COMMAND ARGS...`) inside a program of your
+ * own, linked with libweft: register your C ops first, then call
+ * weft_main(argc, argv) from main(). `PROGRAM worker ...` then runs
+ * c_function ops in-process, on a warm worker. Returns the exit status. */
+WEFT_EXTERN int weft_main(int argc, char **argv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,7 @@
 
 #include "engine/engine.h"
 #include "queue/queue_int.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -37,6 +38,7 @@ struct pending {
   void *user;
   char *attempt_id, *queue, *body, *work_dir, *worker;
   int published, started, cancel;
+  int c_op; /* a C-function op: may share a message with others (batch) */
   int64_t cancel_deadline; /* monotonic */
   int64_t published_ms;    /* monotonic */
   int64_t started_ms;      /* monotonic, when the "started" notice came */
@@ -107,33 +109,76 @@ static void random_hex(char *out, size_t n_bytes) {
 /* ---- publishing -------------------------------------------------------------- */
 
 #define PUBLISH_BATCH 256
+/* C-function steps for the same op queue that are ready together travel in
+ * one AMQP message of up to STEPS_PER_MESSAGE: {"v":1,"steps":[...]}
+ * (queue_int.h): they run in-process on a worker, in microseconds, and the
+ * broker's cost is per message. Process steps keep one message each, so
+ * that slow steps spread over the workers (prefetch counts messages). */
+#define STEPS_PER_MESSAGE 64
 
 /* Messages not yet published (new ones, and those a lost broker refused)
- * go out in batches, each confirmed as a whole. */
+ * go out in batches, each confirmed as a whole. A step that is alone in
+ * its queue keeps the single-step form. */
 static void flush_unpublished(struct qexec *q) {
   const char *keys[PUBLISH_BATCH], *bodies[PUBLISH_BATCH];
   char rk[PUBLISH_BATCH][300];
-  size_t idx[PUBLISH_BATCH];
+  char *owned[PUBLISH_BATCH];
+  size_t *idx = malloc(q->n * sizeof *idx), n_idx = 0;
+  unsigned char *taken = calloc(q->n ? q->n : 1, 1);
+  if (!idx || !taken) goto done;
   for (;;) {
-    size_t n = 0;
+    size_t n = 0, n_owned = 0, first_idx = n_idx;
     weft_error e = WEFT_ERROR_INIT;
-    if (weft_broker_ensure(q->pub, &e)) return;
+    if (weft_broker_ensure(q->pub, &e)) goto done;
     for (size_t i = 0; i < q->n && n < PUBLISH_BATCH; i++) {
       struct pending *p = &q->p[i];
-      if (p->published || p->cancel) continue;
-      if (weft_broker_declare_step_queue(q->pub, p->queue, &e)) return;
+      if (p->published || p->cancel || taken[i]) continue;
+      if (weft_broker_declare_step_queue(q->pub, p->queue, &e)) goto done;
+      /* p and up to STEPS_PER_MESSAGE - 1 later steps of its queue */
+      size_t group = n_idx, k = 0;
+      struct weft_buf body;
+      weft_buf_init(&body);
+      for (size_t j = i; j < q->n && k < STEPS_PER_MESSAGE; j++) {
+        struct pending *o = &q->p[j];
+        if (o->published || o->cancel || taken[j] || strcmp(o->queue, p->queue)) continue;
+        if (j > i && (!p->c_op || !o->c_op)) continue;
+        taken[j] = 1;
+        idx[n_idx++] = j;
+        k++;
+      }
+      if (k == 1) {
+        bodies[n] = p->body;
+      } else {
+        int bad = weft_buf_adds(&body, "{\"v\":1,\"steps\":[");
+        for (size_t m = group; !bad && m < n_idx; m++)
+          bad = (m > group && weft_buf_adds(&body, ",")) ||
+                weft_buf_adds(&body, q->p[idx[m]].body);
+        if (bad || weft_buf_adds(&body, "]}")) {
+          weft_buf_release(&body);
+          goto done;
+        }
+        if (!(bodies[n] = owned[n_owned] = weft_buf_detach(&body, NULL))) {
+          for (size_t k2 = 0; k2 < n_owned; k2++) free(owned[k2]);
+          goto done;
+        }
+        n_owned++;
+      }
       snprintf(rk[n], sizeof rk[n], WEFT_QUEUE_PREFIX "%s", p->queue);
       keys[n] = rk[n];
-      bodies[n] = p->body;
-      idx[n++] = i;
+      n++;
     }
-    if (!n || weft_broker_publish_batch(q->pub, "", keys, bodies, n, 1, &e)) return;
+    int rc = n ? weft_broker_publish_batch(q->pub, "", keys, bodies, n, 1, &e) : 1;
+    for (size_t k = 0; k < n_owned; k++) free(owned[k]);
+    if (rc) goto done;
     int64_t now = weft_clock_mono_ms();
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = first_idx; k < n_idx; k++) {
       q->p[idx[k]].published = 1;
       q->p[idx[k]].published_ms = now;
     }
   }
+done:
+  free(idx);
+  free(taken);
 }
 
 static void publish_cancel(struct qexec *q, const char *attempt_id, const char *reason) {
@@ -311,19 +356,26 @@ static int fail_rejected(struct qexec *q, struct pending *p, const char *worker,
   return WEFT_OK;
 }
 
+/* A notice names one attempt ("attempt_id") or several ("attempt_ids": a
+ * worker's batch). */
 static int on_notice(struct qexec *q, const struct weft_broker_msg *m, weft_error *err) {
   json_t *n = json_loads(m->body, 0, NULL);
   const char *type = json_string_value(json_object_get(n, "type"));
-  struct pending *p = find_attempt(q, json_string_value(json_object_get(n, "attempt_id")));
+  json_t *ids = json_object_get(n, "attempt_ids");
+  size_t n_ids = json_is_array(ids) ? json_array_size(ids) : 1;
   int rc = WEFT_OK;
-  if (p && type && !strcmp(type, "started"))
-    report_worker(q, p, json_string_value(json_object_get(n, "worker")),
-                  (long)int_of(n, "pid"));
-  else if (p && type && !strcmp(type, "done"))
-    rc = poll_result(q, p, err);
-  else if (p && type && !strcmp(type, "rejected"))
-    rc = fail_rejected(q, p, json_string_value(json_object_get(n, "worker")),
-                       json_string_value(json_object_get(n, "reason")), err);
+  for (size_t i = 0; !rc && type && i < n_ids; i++) {
+    json_t *id = json_is_array(ids) ? json_array_get(ids, i) : json_object_get(n, "attempt_id");
+    struct pending *p = find_attempt(q, json_string_value(id));
+    if (p && !strcmp(type, "started"))
+      report_worker(q, p, json_string_value(json_object_get(n, "worker")),
+                    (long)int_of(n, "pid"));
+    else if (p && !strcmp(type, "done"))
+      rc = poll_result(q, p, err);
+    else if (p && !strcmp(type, "rejected"))
+      rc = fail_rejected(q, p, json_string_value(json_object_get(n, "worker")),
+                         json_string_value(json_object_get(n, "reason")), err);
+  }
   json_decref(n); /* a stale or unknown notice is ignored */
   return rc;
 }
@@ -456,10 +508,9 @@ static json_t *object_or_empty(const char *text) {
 static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft_error *err) {
   struct qexec *q = (struct qexec *)x;
   if (!q_can_start_more(x)) return weft_error_set(err, WEFT_ECONFLICT, "executor is full");
-  if (!s->def || (!s->def->run && !s->def->argv))
-    return weft_error_set(err, WEFT_EINVALID,
-                          "op '%s' has no run: or argv: (C-function ops cannot run on queue "
-                          "workers)", s->def ? s->def->name : "?");
+  if (!s->def || (!s->def->run && !s->def->argv && !s->def->c_function))
+    return weft_error_set(err, WEFT_EINVALID, "op '%s' has no run:, argv: or c_function:",
+                          s->def ? s->def->name : "?");
   if (q->n == q->cap) {
     size_t cap = q->cap ? q->cap * 2 : 16;
     struct pending *v = realloc(q->p, cap * sizeof *v);
@@ -474,6 +525,7 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
   p.attempt_id = weft_str_printf("%s/%s/%d/%s", s->run_id, s->step, s->attempt, rnd);
   p.queue = weft_str_dup(s->def->queue ? s->def->queue : "default");
   p.work_dir = weft_str_dup(s->work_dir);
+  p.c_op = s->def->c_function && !s->def->run && !s->def->argv;
   if (!p.attempt_id || !p.queue || !p.work_dir) {
     pending_release(&p);
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");

@@ -34,6 +34,9 @@ json_t *weft__qmsg_op_to_json(const struct weft_op_def *def) {
     for (char **p = def->argv; a && *p; p++) json_array_append_new(a, json_string(*p));
     json_object_set_new(o, "argv", a);
   }
+  /* A C-function op runs in-process on a worker that registered it
+   * (weft_register_c_op, then weft_main: a worker binary of your own). */
+  if (def->c_function) json_object_set_new(o, "c_function", json_string(def->c_function));
   return o;
 }
 
@@ -103,6 +106,7 @@ int weft__qmsg_op_from_json(const json_t *op, struct weft_op_def **out, weft_err
   int rc = WEFT_OK;
   const char *name = json_string_value(json_object_get(op, "name"));
   json_t *run = json_object_get(op, "run"), *argv = json_object_get(op, "argv");
+  json_t *cfn = json_object_get(op, "c_function");
   json_t *timeout = json_object_get(op, "timeout_s");
   if (!name || !*name) {
     rc = weft_error_set(err, WEFT_EINVALID, "'op.name' is missing");
@@ -122,8 +126,10 @@ int weft__qmsg_op_from_json(const json_t *op, struct weft_op_def **out, weft_err
       }
       if (!(d->argv[i] = weft_str_dup(s))) goto nomem;
     }
+  } else if (json_is_string(cfn) && *json_string_value(cfn)) {
+    if (!(d->c_function = weft_str_dup(json_string_value(cfn)))) goto nomem;
   } else {
-    rc = weft_error_set(err, WEFT_EINVALID, "'op' has neither 'run' nor 'argv'");
+    rc = weft_error_set(err, WEFT_EINVALID, "'op' has neither 'run', 'argv' nor 'c_function'");
     goto fail;
   }
   if (timeout && !json_is_number(timeout)) {

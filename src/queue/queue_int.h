@@ -22,6 +22,13 @@
  *    "path_inputs": {name: artifact key}, "loc_env": {..},
  *    "path_prefix": "..." | null, "kill_grace_s", "reply_to": "weft.reply.ID",
  *    "partition_key"?: "2026-01-01" (runs of a partitioned job)}
+ *   "op" may name "c_function" instead of run/argv: it runs in-process on a
+ *   worker binary that registered it (weft_register_c_op + weft_main).
+ *
+ *   A batch, several steps of one queue ready at once, is one message:
+ *   {"v":1, "steps":[STEP MESSAGE, ...]} (up to 64; executor.c). The worker
+ *   records all its results in one store transaction, sends one "done"
+ *   notice and acks it; a redelivered batch skips the attempts recorded.
  *
  * ---- notices on reply_to (not persistent, may be lost: the coordinator
  * also polls the kv) ----
@@ -29,6 +36,8 @@
  *   {"type":"done","attempt_id"}
  *   {"type":"rejected","attempt_id","worker","reason"}  (dead-lettered: the
  *       step will not run; the coordinator fails it)
+ *   "started" and "done" may carry "attempt_ids":[...] instead of
+ *   "attempt_id" (a batch's steps: one notice for several).
  *
  * ---- the result, kv attempt/ATTEMPT_ID (first writer wins) ----
  *   {"v":1, "attempt_id", "ok", "exit_code", "term_signal", "timed_out",

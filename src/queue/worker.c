@@ -1,13 +1,16 @@
-/* worker.c: `weft worker`: consumes step messages, runs each step with the
- * multiprocess executor in a work folder of its own, records the result.
+/* worker.c: `weft worker`: consumes step messages, runs each step in a work
+ * folder of its own (process ops with the multiprocess executor, C-function
+ * ops in this process with in_process), records the results.
  *
- * One message, at least once:
+ * One message (a step, or a batch of steps: queue_int.h), at least once:
  *
- *   delivery ── bad JSON, missing field, unknown run ──> reject → weft.dead
- *      │ ── kv attempt/ID already there (a redelivery) ──> "done" notice, ack
- *      │ ── its run already ended ──────────────────────> ack (dropped)
+ *   each step ── bad JSON, missing field, unknown run ──> reject → weft.dead
+ *      │ ── kv attempt/ID already there (a redelivery) ──> skipped
+ *      │ ── its run already ended ──────────────────────> dropped
  *      └─> download path inputs → "started" notice → run → upload outputs
- *          and logs → kv attempt/ID (first writer wins) → "done" notice → ack
+ *          and logs
+ *   last step of the message done → every kv attempt/ID in one transaction
+ *      (first writer wins) → one "done" notice → ack
  *
  * A worker killed before the ack loses nothing: the broker redelivers the
  * message when the connection drops. On SIGTERM it stops consuming, lets
@@ -37,15 +40,30 @@
 /* Running steps' new log bytes go up this often (engine/run_logs.c layout). */
 #define LIVE_LOG_MS 1000
 #define CHUNK_MAX (4 << 20)
+/* Steps in one message at most (the coordinator sends up to 64). */
+#define BATCH_MAX 64
+
+/* One taken message: its steps share it, and it is settled (results
+ * written, "done" notice, ack or nack) when the last of them is over. */
+struct batch {
+  struct weft_broker_msg msg;
+  int open;    /* steps of it not finished yet (+1 while it is being taken) */
+  int requeue; /* hand it back when settled (shutdown, storage failure) */
+  int reject;  /* dead-letter it when settled (an unusable single step) */
+  char why[600];
+  json_t *results; /* [[attempt_id, reply_to, result document], ...] */
+  json_t *done;    /* reply_to -> [attempt ids] for the "done" notices */
+};
 
 /* A slot holds one taken message: waiting (validated, not started: with
  * --prefetch above the concurrency, the next step starts as soon as one
  * ends, before that one's result is recorded) or started. */
 struct slot {
   int used, started, abandon;
-  json_t *json;  /* the message, until the step starts */
+  json_t *json;  /* the step message, until the step starts */
   uint64_t seq;  /* order taken: waiting slots start oldest first */
-  struct weft_broker_msg msg;
+  struct batch *b; /* the message it came in (shared with its batch) */
+  struct weft_executor *ex; /* the executor it runs on, once started */
   char *attempt_id, *run_id, *step, *reply_to, *work_dir;
   int attempt;
   struct weft_op_def *def;
@@ -59,9 +77,10 @@ struct worker {
   struct weft_instance *inst;
   const struct weft_worker_options *o;
   struct weft_broker *sub, *pub;
-  struct weft_executor *x;
+  struct weft_executor *x;  /* process ops */
+  struct weft_executor *xc; /* C-function ops, in this process */
   struct slot *slots;
-  int n_slots;     /* prefetch + 1 */
+  int n_slots;     /* prefetch * BATCH_MAX + 1 */
   int prefetch;    /* basic.qos: messages taken at once (>= concurrency) */
   int concurrency; /* steps run at once */
   int stopping;    /* SIGTERM: start nothing more */
@@ -74,6 +93,7 @@ struct worker {
   char *live_run; /* the last run found not ended, at live_run_ms (mono) */
   int64_t live_run_ms;
   int64_t next_live_log_ms;
+  json_t *started; /* [[reply_to, attempt_id, pid], ...]: notices to send */
 };
 
 static void logf_(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -89,7 +109,6 @@ static void logf_(struct worker *w, const char *fmt, ...) {
 }
 
 static void slot_release(struct slot *s) {
-  weft_broker_msg_release(&s->msg);
   free(s->attempt_id);
   free(s->run_id);
   free(s->step);
@@ -167,45 +186,126 @@ static void notify(struct worker *w, const char *reply_to, json_t *n) {
   json_decref(n);
 }
 
-static void notify_done(struct worker *w, const char *reply_to, const char *attempt_id) {
-  notify(w, reply_to, json_pack("{s:s, s:s}", "type", "done", "attempt_id", attempt_id));
+/* One notice of type per reply_to for the attempt ids in ids (an object
+ * reply_to -> [ids]); a lone attempt keeps the single-attempt form. */
+static void notify_all(struct worker *w, const char *type, json_t *ids) {
+  const char *reply_to;
+  json_t *v;
+  json_object_foreach(ids, reply_to, v) {
+    json_t *n = json_array_size(v) == 1
+                    ? json_pack("{s:s, s:O}", "type", type, "attempt_id", json_array_get(v, 0))
+                    : json_pack("{s:s, s:O}", "type", type, "attempt_ids", v);
+    if (n && !strcmp(type, "started")) {
+      json_object_set_new(n, "worker", json_string(w->id));
+      json_object_set_new(n, "host", json_string(w->host));
+    }
+    notify(w, reply_to, n);
+  }
+}
+
+static void add_id(json_t *by_reply_to, const char *reply_to, const char *attempt_id) {
+  json_t *a = json_object_get(by_reply_to, reply_to);
+  if (!a && !json_object_set_new(by_reply_to, reply_to, json_array()))
+    a = json_object_get(by_reply_to, reply_to);
+  if (a) json_array_append_new(a, json_string(attempt_id));
+}
+
+/* The "started" notices gathered since the last call: one per step when
+ * alone (with its pid), else one per coordinator. */
+static void flush_started(struct worker *w) {
+  size_t n = json_array_size(w->started);
+  if (!n) return;
+  if (n == 1) {
+    json_t *e = json_array_get(w->started, 0);
+    notify(w, json_string_value(json_array_get(e, 0)),
+           json_pack("{s:s, s:O, s:s, s:s, s:O}", "type", "started", "attempt_id",
+                     json_array_get(e, 1), "worker", w->id, "host", w->host, "pid",
+                     json_array_get(e, 2)));
+  } else {
+    json_t *ids = json_object();
+    size_t i;
+    json_t *e;
+    json_array_foreach(w->started, i, e)
+        add_id(ids, json_string_value(json_array_get(e, 0)), json_string_value(json_array_get(e, 1)));
+    if (ids) notify_all(w, "started", ids);
+    json_decref(ids);
+  }
+  json_array_clear(w->started);
 }
 
 /* ---- recording results --------------------------------------------------------- */
 
-/* Writes the result (first writer wins), tells the coordinator, acks. A
- * result that cannot be stored hands the message back instead. */
-static void record(struct worker *w, struct weft_broker_msg *m, const char *attempt_id,
+/* Keeps the result of one step of batch b, to be written when b settles. */
+static void record(struct worker *w, struct batch *b, const char *attempt_id,
                    const char *reply_to, json_t *result) {
   json_object_set_new(result, "v", json_integer(1));
   json_object_set_new(result, "attempt_id", json_string(attempt_id));
   json_object_set_new(result, "worker", json_string(w->id));
   json_object_set_new(result, "host", json_string(w->host));
-  char *text = json_dumps(result, JSON_COMPACT);
-  char *key = weft__qmsg_result_key(attempt_id);
+  json_t *e = json_pack("[s, s, o]", attempt_id, reply_to, result);
+  if (!e || json_array_append_new(b->results, e)) b->requeue = 1;
+}
+
+/* Every result of b in one transaction (first writer wins per attempt),
+ * then one "done" notice per coordinator and the ack; results that cannot
+ * be stored hand the message back instead. Frees b. */
+static void settle(struct worker *w, struct batch *b) {
   weft_error e = WEFT_ERROR_INIT;
-  int rc = text && key ? weft_store_kv_compare_set(w->inst->store, key, NULL, text, &e)
-                       : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
-  if (rc && rc != WEFT_ECONFLICT) {
-    logf_(w, "cannot record the result of %s (handing it back): %s", attempt_id, e.msg);
-    weft_broker_nack(w->sub, m, 1, &e);
-  } else {
-    notify_done(w, reply_to, attempt_id);
-    weft_broker_ack(w->sub, m, &e);
+  size_t n = json_array_size(b->results), i;
+  json_t *r;
+  int rc = n ? weft_store_begin(w->inst->store, &e) : WEFT_OK;
+  json_array_foreach(b->results, i, r) {
+    if (rc) break;
+    char *text = json_dumps(json_array_get(r, 2), JSON_COMPACT);
+    char *key = weft__qmsg_result_key(json_string_value(json_array_get(r, 0)));
+    rc = text && key ? weft_store_kv_compare_set(w->inst->store, key, NULL, text, &e)
+                     : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+    if (rc == WEFT_ECONFLICT) rc = WEFT_OK; /* recorded by another delivery first */
+    free(text);
+    free(key);
   }
-  free(text);
-  free(key);
-  json_decref(result);
+  if (n && !rc) rc = weft_store_commit(w->inst->store, &e);
+  else if (n) weft_store_rollback(w->inst->store);
+  if (rc) {
+    logf_(w, "cannot record %zu result%s (handing the message back): %s", n, n == 1 ? "" : "s",
+          e.msg);
+    b->requeue = 1;
+  } else {
+    json_array_foreach(b->results, i, r)
+        add_id(b->done, json_string_value(json_array_get(r, 1)),
+               json_string_value(json_array_get(r, 0)));
+    w->steps_done += (int64_t)n;
+  }
+  notify_all(w, "done", b->done);
+  if (b->reject) {
+    logf_(w, "rejected a message from %s (dead-lettered to " WEFT_QUEUE_DEAD "): %s",
+          b->msg.queue, b->why);
+    weft_broker_nack(w->sub, &b->msg, 0, &e);
+  } else if (b->requeue) {
+    weft_broker_nack(w->sub, &b->msg, 1, &e);
+  } else {
+    weft_broker_ack(w->sub, &b->msg, &e);
+  }
+  weft_broker_msg_release(&b->msg);
+  json_decref(b->results);
+  json_decref(b->done);
+  free(b);
+}
+
+/* One step of b is over (or one taker's hold on it): the last settles it. */
+static void step_end(struct worker *w, struct batch *b) {
+  if (b && --b->open <= 0) settle(w, b);
 }
 
 /* A step that could not even start on this worker. */
-static void record_failure(struct worker *w, struct weft_broker_msg *m, const char *attempt_id,
+static void record_failure(struct worker *w, struct batch *b, const char *attempt_id,
                            const char *reply_to, const char *message) {
   int64_t now = weft_clock_wall_ms();
   json_t *r = json_pack("{s:b, s:i, s:s, s:I, s:I}", "ok", 0, "exit_code", -1, "message",
                         message, "started_ms", (json_int_t)now, "ended_ms", (json_int_t)now);
   logf_(w, "%s failed before it ran: %s", attempt_id, message);
-  if (r) record(w, m, attempt_id, reply_to, r);
+  if (r) record(w, b, attempt_id, reply_to, r);
+  else b->requeue = 1;
 }
 
 static char *attempt_key(const struct slot *s, const char *rest) {
@@ -333,20 +433,20 @@ static json_t *result_doc(struct worker *w, struct slot *s, const struct weft_st
 
 static void finish_slot(struct worker *w, struct slot *s, const struct weft_step_result *res) {
   weft_error e = WEFT_ERROR_INIT;
+  struct batch *b = s->b;
   if (s->abandon) {
     logf_(w, "%s handed back (shutdown)", s->attempt_id);
-    weft_broker_nack(w->sub, &s->msg, 1, &e);
+    b->requeue = 1;
   } else {
     json_t *r = result_doc(w, s, res);
-    if (r) {
-      record(w, &s->msg, s->attempt_id, s->reply_to, r);
-      w->steps_done++;
-    } else {
-      weft_broker_nack(w->sub, &s->msg, 1, &e);
-    }
+    if (r)
+      record(w, b, s->attempt_id, s->reply_to, r);
+    else
+      b->requeue = 1;
   }
   if (s->work_dir) weft_fs_remove_tree(s->work_dir, &e);
   slot_release(s);
+  step_end(w, b);
 }
 
 /* ---- executor callbacks ------------------------------------------------------------ */
@@ -361,20 +461,11 @@ static void on_started(void *data, void *user, long pid) {
   struct worker *w = data;
   struct slot *s = user;
   s->pid = pid;
-  notify(w, s->reply_to, json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "started", "attempt_id",
-                                   s->attempt_id, "worker", w->id, "host", w->host, "pid",
-                                   (json_int_t)pid));
+  json_t *e = json_pack("[s, s, I]", s->reply_to, s->attempt_id, (json_int_t)pid);
+  if (e) json_array_append_new(w->started, e); /* sent by flush_started */
 }
 
 /* ---- taking a message ------------------------------------------------------------- */
-
-static void poison(struct worker *w, struct weft_broker_msg *m, const char *why) {
-  weft_error e = WEFT_ERROR_INIT;
-  logf_(w, "rejected a message from %s (dead-lettered to " WEFT_QUEUE_DEAD "): %s", m->queue,
-        why);
-  weft_broker_nack(w->sub, m, 0, &e);
-  weft_broker_msg_release(m);
-}
 
 static struct slot *find_running(struct worker *w, const char *attempt_id) {
   for (int i = 0; i < w->n_slots; i++)
@@ -398,6 +489,10 @@ static int prepare_inputs(struct worker *w, struct slot *s, json_t *msg, weft_er
   }
   free(dir);
   return rc;
+}
+
+static int is_c_op(const struct weft_op_def *def) {
+  return def->c_function && !def->run && !def->argv;
 }
 
 /* Starts the step of message m in free slot s. Returns 0, or a message for
@@ -442,7 +537,8 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
     spec.user = s;
     s->started = 1;
     s->started_ms = weft_clock_wall_ms();
-    rc = weft_executor_start(w->x, &spec, &e);
+    s->ex = is_c_op(s->def) ? w->xc : w->x;
+    rc = weft_executor_start(s->ex, &spec, &e);
     if (rc) s->started = 0;
   }
   if (rc) why = weft_str_printf("could not start on worker %s: %s", w->id, e.msg);
@@ -459,20 +555,20 @@ static void start_slot(struct worker *w, struct slot *s) {
   json_decref(s->json);
   s->json = NULL;
   if (fail) {
-    struct weft_broker_msg held = s->msg;
-    memset(&s->msg, 0, sizeof s->msg);
-    record_failure(w, &held, s->attempt_id, s->reply_to, fail);
-    weft_broker_msg_release(&held);
+    struct batch *b = s->b;
+    record_failure(w, b, s->attempt_id, s->reply_to, fail);
     if (s->work_dir) weft_fs_remove_tree(s->work_dir, &e);
     slot_release(s);
     free(fail);
+    step_end(w, b);
   } else {
-    logf_(w, "running %s", s->attempt_id);
+    if (!is_c_op(s->def)) logf_(w, "running %s", s->attempt_id);
     w->dirty = 1;
   }
 }
 
-/* Fills free executor capacity with waiting slots, oldest first. */
+/* Fills free executor capacity with waiting slots, oldest first (a C op
+ * waits while another runs: in_process runs one at a time). */
 static void start_waiting(struct worker *w) {
   while (!w->stopping && running_count(w) < w->concurrency) {
     struct slot *next = NULL;
@@ -480,7 +576,7 @@ static void start_waiting(struct worker *w) {
       struct slot *s = &w->slots[i];
       if (is_waiting(s) && (!next || s->seq < next->seq)) next = s;
     }
-    if (!next) return;
+    if (!next || (is_c_op(next->def) && !weft_executor_can_start_more(w->xc))) return;
     start_slot(w, next);
   }
 }
@@ -489,34 +585,43 @@ static void start_waiting(struct worker *w) {
  * reconnect (their deliveries died with the old connection: nothing to
  * settle, the broker requeued them). */
 static void drop_waiting(struct worker *w, int only_stale) {
-  weft_error e = WEFT_ERROR_INIT;
   for (int i = 0; i < w->n_slots; i++) {
     struct slot *s = &w->slots[i];
     if (!is_waiting(s)) continue;
-    if (only_stale && s->msg.gen == weft_broker_generation(w->sub)) continue;
-    if (!only_stale) weft_broker_nack(w->sub, &s->msg, 1, &e);
+    struct batch *b = s->b;
+    if (only_stale && b->msg.gen == weft_broker_generation(w->sub)) continue;
+    if (!only_stale) b->requeue = 1;
     slot_release(s);
+    step_end(w, b);
+  }
+}
+
+/* A message handed back or rejected whole: its steps taken so far never
+ * start (started ones are not: at most a reconnect's redelivery). */
+static void drop_batch_waiting(struct worker *w, struct batch *b) {
+  for (int i = 0; i < w->n_slots; i++) {
+    struct slot *s = &w->slots[i];
+    if (is_waiting(s) && s->b == b) {
+      slot_release(s);
+      b->open--;
+    }
   }
 }
 
 static const char *const required_strings[] = {"attempt_id", "run_id", "job", "step",
                                                "cwd", "reply_to", NULL};
 
-static void take_step(struct worker *w, struct weft_broker_msg *m) {
-  json_error_t je;
-  json_t *msg = json_loads(m->body, 0, &je);
+/* Takes one step of batch b (msg: its step message). An unusable step is
+ * dead-lettered when it came alone, else reported "rejected" and left out;
+ * one that cannot be taken now hands the whole message back. */
+static void take_one(struct worker *w, struct batch *b, json_t *msg, int alone) {
   char why[600];
   weft_error e = WEFT_ERROR_INIT;
   struct weft_run_row run = {0};
   struct slot *s = NULL;
   char *value = NULL, *key = NULL;
-  if (w->stopping) { /* delivered before our basic.cancel arrived */
-    weft_broker_nack(w->sub, m, 1, &e);
-    goto done;
-  }
   if (!json_is_object(msg)) {
-    snprintf(why, sizeof why, "not a JSON object (%s at byte %d)",
-             msg ? "another JSON value" : je.text, je.position);
+    snprintf(why, sizeof why, "a step of the batch is not a JSON object");
     goto reject;
   }
   for (const char *const *f = required_strings; *f; f++)
@@ -535,19 +640,20 @@ static void take_step(struct worker *w, struct weft_broker_msg *m) {
   const char *reply_to = json_string_value(json_object_get(msg, "reply_to"));
   const char *run_id = json_string_value(json_object_get(msg, "run_id"));
   if ((s = find_running(w, aid))) { /* our own attempt, redelivered after a reconnect */
-    weft_broker_msg_release(&s->msg);
-    s->msg = *m;
-    memset(m, 0, sizeof *m);
+    struct batch *old = s->b;
+    s->b = b;
+    b->open++;
+    step_end(w, old); /* the old delivery is dead: its ack is a no-op */
     goto done;
   }
   if (!(key = weft__qmsg_result_key(aid))) goto requeue;
   /* Only a message delivered before can have a result already (or one the
    * coordinator canceled: its run is then canceling, see below). */
-  int rc = m->redelivered ? weft_store_kv_get(w->inst->store, key, &value, &e) : WEFT_ENOTFOUND;
+  int rc = b->msg.redelivered ? weft_store_kv_get(w->inst->store, key, &value, &e)
+                              : WEFT_ENOTFOUND;
   if (!rc) { /* ran already: a redelivery */
     logf_(w, "%s already has a result: acknowledged without running it again", aid);
-    notify_done(w, reply_to, aid);
-    weft_broker_ack(w->sub, m, &e);
+    add_id(b->done, reply_to, aid);
     goto done;
   }
   if (rc != WEFT_ENOTFOUND) goto requeue;
@@ -563,7 +669,6 @@ static void take_step(struct worker *w, struct weft_broker_msg *m) {
   if (rc) goto requeue;
   if (weft_run_status_is_final(run.status) || run.status == WEFT_RUN_CANCELING) {
     logf_(w, "%s: run %s is %s: dropped", aid, run_id, weft_run_status_name(run.status));
-    weft_broker_ack(w->sub, m, &e);
     goto done;
   }
   if (!cached) {
@@ -588,18 +693,15 @@ static void take_step(struct worker *w, struct weft_broker_msg *m) {
   s->reply_to = weft_str_dup(reply_to);
   s->attempt = (int)json_integer_value(att);
   s->events = json_array();
-  s->msg = *m;
-  memset(m, 0, sizeof *m);
   if (!s->attempt_id || !s->run_id || !s->step || !s->reply_to || !s->events) {
-    *m = s->msg;
-    memset(&s->msg, 0, sizeof s->msg);
     slot_release(s);
     goto requeue;
   }
+  s->b = b;
+  b->open++;
   s->used = 1;
   s->json = json_incref(msg);
   s->seq = ++w->seq;
-  if (running_count(w) < w->concurrency) start_slot(w, s);
   goto done;
 reject:
   /* A coordinator named in the message would otherwise wait forever. */
@@ -608,18 +710,70 @@ reject:
     notify(w, json_string_value(json_object_get(msg, "reply_to")),
            json_pack("{s:s, s:O, s:s, s:s}", "type", "rejected", "attempt_id",
                      json_object_get(msg, "attempt_id"), "worker", w->id, "reason", why));
-  poison(w, m, why);
+  if (alone) {
+    b->reject = 1;
+    snprintf(b->why, sizeof b->why, "%s", why);
+  } else {
+    logf_(w, "rejected a step of a batch from %s: %s", b->msg.queue, why);
+  }
   goto done;
 requeue:
   logf_(w, "cannot take a message now (handed back): %s", e.msg[0] ? e.msg : "no free slot");
-  weft_broker_nack(w->sub, m, 1, &e);
-  weft_clock_sleep_ms(100);
+  b->requeue = 1;
 done:
-  weft_broker_msg_release(m);
   weft_run_row_release(&run);
   free(key);
   free(value);
+}
+
+/* A delivery: one step message, or a batch {"v":1,"steps":[...]}. Its
+ * steps wait in slots; the message is settled when the last one is over. */
+static void take_message(struct worker *w, struct weft_broker_msg *m) {
+  json_error_t je;
+  json_t *msg = json_loads(m->body, 0, &je);
+  struct batch *b = calloc(1, sizeof *b);
+  weft_error e = WEFT_ERROR_INIT;
+  if (!b || !(b->results = json_array()) || !(b->done = json_object())) {
+    if (b) json_decref(b->results);
+    free(b);
+    weft_broker_nack(w->sub, m, 1, &e);
+    weft_broker_msg_release(m);
+    json_decref(msg);
+    return;
+  }
+  b->msg = *m;
+  memset(m, 0, sizeof *m);
+  b->open = 1; /* held while its steps are taken */
+  json_t *steps = json_object_get(msg, "steps");
+  if (w->stopping) { /* delivered before our basic.cancel arrived */
+    b->requeue = 1;
+  } else if (!json_is_object(msg)) {
+    b->reject = 1;
+    snprintf(b->why, sizeof b->why, "not a JSON object (%s at byte %d)",
+             msg ? "another JSON value" : je.text, je.position);
+  } else if (steps) {
+    if (json_integer_value(json_object_get(msg, "v")) != 1 || !json_is_array(steps) ||
+        !json_array_size(steps) || json_array_size(steps) > BATCH_MAX) {
+      b->reject = 1;
+      snprintf(b->why, sizeof b->why,
+               "a batch needs 'v' 1 and 'steps' an array of 1 to %d step messages", BATCH_MAX);
+    }
+    if (!b->reject)
+      logf_(w, "took a batch of %zu steps from %s", json_array_size(steps), b->msg.queue);
+    size_t i;
+    json_t *one;
+    json_array_foreach(steps, i, one) {
+      if (b->reject || b->requeue) break;
+      take_one(w, b, one, 0);
+    }
+  } else {
+    take_one(w, b, msg, 1);
+  }
+  if (b->reject || b->requeue) drop_batch_waiting(w, b);
   json_decref(msg);
+  if (b->requeue) weft_clock_sleep_ms(100);
+  step_end(w, b);
+  start_waiting(w);
 }
 
 static void take_cancel(struct worker *w, struct weft_broker_msg *m) {
@@ -628,16 +782,18 @@ static void take_cancel(struct worker *w, struct weft_broker_msg *m) {
   const char *reason = json_string_value(json_object_get(c, "reason"));
   if (s && s->started) {
     logf_(w, "canceling %s: %s", s->attempt_id, reason ? reason : "canceled");
-    weft_executor_cancel_one(w->x, s, reason);
+    weft_executor_cancel_one(s->ex, s, reason);
   } else if (s && is_waiting(s)) { /* not started yet: it never will */
     int64_t now = weft_clock_wall_ms();
     char *msg = weft_str_printf("canceled: %s", reason ? reason : "canceled");
     json_t *r = json_pack("{s:b, s:i, s:b, s:s?, s:I, s:I}", "ok", 0, "exit_code", -1,
                           "canceled", 1, "message", msg, "started_ms", (json_int_t)now,
                           "ended_ms", (json_int_t)now);
-    if (r) record(w, &s->msg, s->attempt_id, s->reply_to, r);
+    struct batch *b = s->b;
+    if (r) record(w, b, s->attempt_id, s->reply_to, r);
     free(msg);
     slot_release(s);
+    step_end(w, b);
   }
   json_decref(c);
   weft_broker_msg_release(m);
@@ -658,6 +814,7 @@ static int setup(struct worker *w, weft_error *err) {
   if (!rc) rc = weft_broker_subscribe_fanout(w->sub, WEFT__QUEUE_CANCEL_EXCHANGE, err);
   struct weft_executor_callbacks cb = {on_event, on_started, w};
   if (!rc) rc = weft_executor_new("multiprocess", w->concurrency, &cb, &w->x, err);
+  if (!rc) rc = weft_executor_new("in_process", 1, &cb, &w->xc, err);
   return rc;
 }
 
@@ -683,24 +840,35 @@ static void pump_broker(struct worker *w, int timeout_ms) {
     if (!strcmp(m.queue, WEFT__QUEUE_CANCEL_EXCHANGE))
       take_cancel(w, &m);
     else
-      take_step(w, &m);
+      take_message(w, &m);
   }
 }
 
-static void pump_executor(struct worker *w, int timeout_ms) {
+/* Collects x's finished steps (waiting up to timeout_ms for the first);
+ * returns how many. A C op runs inside its executor's wait. */
+static int drain(struct worker *w, struct weft_executor *x, int timeout_ms) {
   struct weft_step_result res;
   weft_error e = WEFT_ERROR_INIT;
-  int got = weft_executor_wait(w->x, timeout_ms, &res, &e);
+  int n = 0, got = weft_executor_wait(x, timeout_ms, &res, &e);
   while (got == 1) {
     struct slot *s = res.user;
-    logf_(w, "%s %s", s->attempt_id, res.ok ? "succeeded" : res.message ? res.message : "failed");
+    if (!is_c_op(s->def) || !res.ok)
+      logf_(w, "%s %s", s->attempt_id, res.ok ? "succeeded" : res.message ? res.message : "failed");
     s->started = 0; /* finishing: its executor slot is free for the next step */
     if (!s->abandon) start_waiting(w);
     finish_slot(w, s, &res);
     weft_step_result_release(&res);
     w->dirty = 1;
-    got = weft_executor_wait(w->x, 0, &res, &e);
+    n++;
+    got = weft_executor_wait(x, 0, &res, &e);
   }
+  return n;
+}
+
+static void pump_executor(struct worker *w, int timeout_ms) {
+  int n = drain(w, w->xc, 0);
+  if (weft_executor_running_count(w->x)) drain(w, w->x, n ? 0 : timeout_ms);
+  flush_started(w);
 }
 
 int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options *o,
@@ -711,7 +879,8 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
   w.o = o;
   w.concurrency = o->concurrency > 0 ? o->concurrency : 1;
   w.prefetch = o->prefetch > w.concurrency ? o->prefetch : w.concurrency;
-  w.n_slots = w.prefetch + 1;
+  w.n_slots = w.prefetch * BATCH_MAX + 1;
+  w.started = json_array();
   w.state = "running";
   w.started_ms = weft_clock_wall_ms();
   if (gethostname(w.host, sizeof w.host)) snprintf(w.host, sizeof w.host, "localhost");
@@ -720,7 +889,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
   w.work_root = o->work_root ? weft_str_dup(o->work_root)
                              : weft_str_printf("%s/worker/%s", inst->home, w.id ? w.id : "");
   w.slots = calloc((size_t)w.n_slots, sizeof *w.slots);
-  int rc = w.id && w.work_root && w.slots ? WEFT_OK
+  int rc = w.id && w.work_root && w.slots && w.started ? WEFT_OK
                                          : weft_error_set(err, WEFT_ENOMEM, "out of memory");
   if (!rc) rc = setup(&w, err);
   if (rc) goto done;
@@ -747,10 +916,12 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
       killed = 1;
       for (int i = 0; i < w.n_slots; i++) w.slots[i].abandon = w.slots[i].used && w.slots[i].started;
       weft_executor_cancel_all(w.x, "the worker is shutting down");
+      weft_executor_cancel_all(w.xc, "the worker is shutting down");
     }
     heartbeat(&w, 0);
     upload_live_logs(&w);
     start_waiting(&w);
+    flush_started(&w);
     running = running_count(&w);
     if (!running) {
       pump_broker(&w, IDLE_WAIT_MS);
@@ -769,7 +940,9 @@ done:
     heartbeat(&w, 1);
   }
   weft_executor_free(w.x);
+  weft_executor_free(w.xc);
   for (int i = 0; w.slots && i < w.n_slots; i++) slot_release(&w.slots[i]);
+  json_decref(w.started);
   free(w.slots);
   weft_broker_close(w.sub);
   weft_broker_close(w.pub);

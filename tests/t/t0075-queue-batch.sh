@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# t0075-queue-batch: C-function ops on workers built with weft_main
+# (tests/progs/c_op_worker.c): they run in-process, a fan-out of 200 travels
+# in batches (several steps per message) over 2 workers, each step runs once.
+# Storage is PostgreSQL when WEFT_TEST_PG_URL is set (scripts/test), else SQLite.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
+# shellcheck source-path=SCRIPTDIR source=lib_queue.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib_queue.sh" || exit 1
+
+worker_bin=${WEFT_C_OP_WORKER:-$(dirname "$WEFT_BIN")/c_op_worker}
+[ -x "$worker_bin" ] || { skip "no c_op_worker next to $WEFT_BIN"; test_done; }
+amqp_setup
+pg_url=
+if [ -n "${WEFT_TEST_PG_URL:-}" ]; then
+  db=t0075_$$
+  psql -q "$WEFT_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null || { not_ok "create database"; test_done; }
+  pg_url=${WEFT_TEST_PG_URL%/*}/$db
+  at_exit "psql -q '$WEFT_TEST_PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)'"
+fi
+queue_instance "$pg_url"
+
+mkdir -p loc/ops loc/jobs
+cat >loc/ops/ops.yaml <<YAML
+stamp:
+  queue: $qd
+  outputs: {pid: int, calls: int}
+  c_function: stamp
+boom:
+  queue: $qd
+  c_function: boom
+YAML
+{
+  echo "ops:"
+  for i in $(seq 200); do echo "  s$i: stamp"; done
+} >loc/jobs/fan.yaml
+printf 'ops:\n  one: stamp\n' >loc/jobs/one.yaml
+printf 'ops:\n  b: boom\n' >loc/jobs/boom.yaml
+
+export C_OP_LOG=$tmp/calls.log
+for id in w1 w2; do
+  "$worker_bin" worker --id "$id" --queue "$qd" --concurrency 2 >"$tmp/$id.log" 2>&1 &
+  eval "pid_$id=\$!"
+  at_exit "kill -9 $!"
+done
+if wait_registered 2; then ok "two c_op_worker workers register"; else not_ok "two c_op_worker workers register" "$(cat "$tmp"/w*.log)"; fi
+
+expect_exit -m "a C op runs on a worker" 0 "$WEFT_BIN" launch one -l loc --quiet
+expect_exit -m "run show --format json" 0 "$WEFT_BIN" run show "$(run_id_of)" --format json
+check_py "it ran in the worker's own process (in-process, no child)" "
+import json,sys
+s=json.load(open(sys.argv[1]))['steps'][0]
+pids={'w1':$pid_w1,'w2':$pid_w2}
+print('ok' if s['status']=='succeeded' and s['worker'] in pids and s.get('outputs',{}).get('pid',pids[s['worker']])==pids[s['worker']] and open('$C_OP_LOG').read().split()==[str(pids[s['worker']])] else s)"
+expect_exit -m "a failing C op fails its run" 1 "$WEFT_BIN" launch boom -l loc --quiet
+check_has "with the op's message" "boom: this op always fails" "$err$out$(cat "$tmp"/w*.log)"
+
+: >"$C_OP_LOG"
+expect_exit -m "a fan-out of 200 C ops succeeds" 0 "$WEFT_BIN" launch fan -l loc --quiet
+expect_exit -m "run show --format json" 0 "$WEFT_BIN" run show "$(run_id_of)" --format json
+check_py "all 200 steps succeeded, once each, on both workers" "
+import json,sys
+st=json.load(open(sys.argv[1]))['steps']
+ok=[s for s in st if s['status']=='succeeded' and s['attempt']==1]
+calls=open('$C_OP_LOG').read().split()
+ws={s['worker'] for s in st}
+print('ok' if len(st)==200 and len(ok)==200 and len(calls)==200 and ws=={'w1','w2'} else (len(st),len(ok),len(calls),ws))"
+batches=$(grep -ho 'took a batch of [0-9]* steps' "$tmp"/w1.log "$tmp"/w2.log | awk '{s+=$5; n++} END {print n+0, s+0}')
+check_py "the steps came in batches of several steps per message" "
+n,s=map(int,'$batches'.split())
+print('ok' if n>=1 and s>n else '$batches')"
+check_eq "no step ran twice" "" "$(grep -h 'already has a result' "$tmp"/w*.log)"
+test_done
