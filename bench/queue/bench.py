@@ -1,12 +1,17 @@
 """bench.py: 2,000 no-op steps over 4 worker processes on one RabbitMQ, weft
 (`weft worker`, execution queue) against Celery (python3-celery), in one run.
 
+Two weft rows per storage: the op `run: "true"` (each step forks sh), and the
+like-for-like one: a C op `noop` (c_function) that runs in-process on warm
+workers built with weft_main (bench/queue/noop_worker.c), as Celery's no-op
+task runs inside its warm worker.
+
 Prints wall time, steps/s and per-step overhead side by side (median of N
 repeats), the ratio to Celery, and the idle memory of one worker process.
 Run with Debian's /usr/bin/python3 (Celery is importable only there); the
 bench/queue/run script starts RabbitMQ (and PostgreSQL) and calls this.
 
-Usage: bench.py --weft PATH --amqp URL --out DIR [--pg URL] [--steps 2000]
+Usage: bench.py --weft PATH --amqp URL --out DIR [--noop-worker PATH] [--pg URL] [--steps 2000]
                 [--workers 4] [--repeats 3] [--celery-pool solo|prefork|both]
 """
 import argparse
@@ -126,12 +131,15 @@ def write_location(root, n):
     os.makedirs(os.path.join(loc, "jobs"), exist_ok=True)
     with open(os.path.join(loc, "ops", "noop.yaml"), "w") as f:
         f.write("noop:\n  description: does nothing (the benchmark's unit of work)\n"
-                "  run: \"true\"\n")
-    for name, count in (("fanout", n), ("warmup", 20)):
+                "  run: \"true\"\n"
+                "cnoop:\n  description: does nothing, in-process (a C op of noop_worker)\n"
+                "  c_function: noop\n")
+    for name, count, op in (("fanout", n, "noop"), ("warmup", 20, "noop"),
+                            ("fanout_c", n, "cnoop"), ("warmup_c", 20, "cnoop")):
         with open(os.path.join(loc, "jobs", name + ".yaml"), "w") as f:
             f.write(f"description: {count} independent no-op steps\ngraph:\n")
             for i in range(count):
-                f.write(f"  s{i:05d}: noop\n")
+                f.write(f"  s{i:05d}: {op}\n")
     with open(os.path.join(root, "workspace.yaml"), "w") as f:
         f.write("locations:\n  - loc\n")
     with open(os.path.join(root, "queue.yaml"), "w") as f:
@@ -177,13 +185,28 @@ def wait_consumers(a, env, want):
     raise RuntimeError(f"{want} weft workers did not attach to queue 'default'")
 
 
-def bench_weft(a, name, storage):
+def cpu_s(pid):
+    """utime + stime of one process (s), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def bench_weft(a, name, storage, worker_bin=None, job="fanout"):
+    """worker_bin None: `weft worker` and the `true` op; else that binary's
+    worker and job (C ops in-process). Returns the median wall time, idle and
+    busy RSS, the multiprocess time (only for `true`) and CPU ms/step of the
+    workers and of the coordinator in the last repeat."""
     home = weft_home(a, name, storage)
     env = dict(os.environ, WEFT_HOME=home)
     ws, cfg = a.ws, a.queue_cfg
     run_weft(a, env, ["instance", "migrate"], "weft instance migrate")
     logf = open(os.path.join(a.out, f"weft-{name}-workers.log"), "w")
-    procs = [subprocess.Popen([a.weft, "worker", "--queue", "default", "--concurrency", "1",
+    procs = [subprocess.Popen([worker_bin or a.weft, "worker", "--queue", "default",
+                               "--concurrency", "1",
                                "--broker", a.amqp], env=env, cwd=a.out,
                               stdout=logf, stderr=logf)
              for _ in range(a.workers)]
@@ -193,16 +216,27 @@ def bench_weft(a, name, storage):
         if any(p.poll() is not None for p in procs):
             raise RuntimeError(f"a weft worker exited; see {logf.name}")
         idle = [rss_kb(p.pid) for p in procs]
-        run_weft(a, env, ["launch", "-w", ws, "warmup", "--quiet", "-c", cfg], "warm-up")
+        warm = "warmup_c" if worker_bin else "warmup"
+        run_weft(a, env, ["launch", "-w", ws, warm, "--quiet", "-c", cfg], "warm-up")
         times = []
         for r in range(a.repeats):
-            t = run_weft(a, env, ["launch", "-w", ws, "fanout", "--quiet", "-c", cfg],
-                         f"weft launch ({name})")
+            w0 = sum(cpu_s(p.pid) for p in procs)
+            c0 = os.times()
+            t = run_weft(a, env, ["launch", "-w", ws, job, "--quiet", "-c", cfg],
+                         f"weft launch ({name}, {job})")
+            c1 = os.times()
+            cpu = ((sum(cpu_s(p.pid) for p in procs) - w0) * 1000 / a.steps,
+                   (c1.children_user + c1.children_system - c0.children_user
+                    - c0.children_system) * 1000 / a.steps)
             times.append(t)
-            log(f"weft queue ({name}) run {r + 1}: {t:.3f} s")
+            log(f"weft queue ({name}, {job}) run {r + 1}: {t:.3f} s; CPU ms/step: "
+                f"workers {cpu[0]:.3f}, coordinator {cpu[1]:.3f}")
         busy = [rss_kb(p.pid) for p in procs]
     finally:
         stop_all(procs)
+    if worker_bin:
+        return (statistics.median(times), sum(idle) / a.workers, sum(busy) / a.workers,
+                None, cpu)
     local = []
     for r in range(a.repeats):
         local.append(run_weft(a, env, ["launch", "-w", ws, "fanout", "--quiet", "--set",
@@ -210,7 +244,7 @@ def bench_weft(a, name, storage):
                               f"weft multiprocess ({name})"))
     log(f"weft multiprocess ({name}): {statistics.median(local):.3f} s")
     return (statistics.median(times), sum(idle) / a.workers, sum(busy) / a.workers,
-            statistics.median(local))
+            statistics.median(local), cpu)
 
 
 # ---- report ------------------------------------------------------------------
@@ -221,6 +255,7 @@ def main():
     ap.add_argument("--amqp", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--pg")
+    ap.add_argument("--noop-worker", help="bench/queue/noop_worker built (weft_main + C op noop)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
@@ -229,6 +264,8 @@ def main():
     ap.add_argument("--skip-weft", action="store_true")
     a = ap.parse_args()
     a.weft, a.out = os.path.abspath(a.weft), os.path.abspath(a.out)
+    if a.noop_worker:
+        a.noop_worker = os.path.abspath(a.noop_worker)
     os.makedirs(a.out, exist_ok=True)
     a.ws, a.queue_cfg = write_location(a.out, a.steps)
 
@@ -252,11 +289,19 @@ def main():
         stores = []
     elif a.pg:
         stores.append(("postgres", f"  postgres:\n    url: {a.pg}\n"))
+    cpus = []
     for name, storage in stores:
-        t, idle, busy, local = bench_weft(a, name, storage)
-        rows.append((f"weft queue, {a.workers} workers, {name}", t, "weft"))
+        t, idle, busy, local, cpu = bench_weft(a, name, storage)
+        rows.append((f"weft queue, {name}, op runs `true` (fork)", t, "weft"))
         rows.append((f"weft multiprocess x{a.workers}, {name} (no broker)", local, "local"))
         rss.append((f"weft worker ({name}, per process)", idle, busy))
+        cpus.append((f"weft queue, {name}, `true`", cpu))
+        if a.noop_worker:
+            t, idle, busy, _, cpu = bench_weft(a, name + "-c", storage, a.noop_worker,
+                                               "fanout_c")
+            rows.append((f"weft queue, {name}, C no-op op in-process", t, "weft-c"))
+            rss.append((f"noop_worker ({name}, per process)", idle, busy))
+            cpus.append((f"weft queue, {name}, C no-op in-process", cpu))
 
     celery_best = min((r[1] for r in rows if r[2] == "celery"), default=None)
     n = a.steps
@@ -270,11 +315,23 @@ def main():
     print(f"\n{'worker memory (RSS, MiB)':<44}{'idle':>10}{'after':>10}")
     for label, idle, busy in rss:
         print(f"{label:<44}{idle / 1024:>10.1f}{busy / 1024:>10.1f}")
+    if cpus:
+        print(f"\n{'CPU per step (ms), last repeat':<44}{'workers':>10}{'coord.':>10}")
+        for label, (wk, co) in cpus:
+            print(f"{label:<44}{wk:>10.3f}{co:>10.3f}")
+    weft_c = [r[1] for r in rows if r[2] == "weft-c"]
     weft_q = [r[1] for r in rows if r[2] == "weft"]
+    celery_exec = [r[1] for r in rows if r[2] == "celery-exec"]
+    if celery_best and weft_c:
+        ratio = celery_best / min(weft_c)
+        print(f"\ntarget, like for like (no-op in a warm worker): weft C op in-process vs the "
+              f"fastest Celery no-op: {ratio:.1f}x ({'met' if ratio >= 10 else 'MISSED'}, "
+              f"target 10x)")
     if celery_best and weft_q:
-        ratio = celery_best / min(weft_q)
-        print(f"\ntarget: weft queue >= 10x Celery's throughput: {ratio:.1f}x "
-              f"({'met' if ratio >= 10 else 'MISSED'})")
+        print(f"weft `true` (forks sh per step) vs the fastest Celery no-op: "
+              f"{celery_best / min(weft_q):.1f}x"
+              + (f"; vs Celery running `true`: {min(celery_exec) / min(weft_q):.1f}x"
+                 if celery_exec else ""))
     return 0
 
 

@@ -25,88 +25,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "queue/queue_int.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/str.h"
 
-#define IDLE_WAIT_MS 200
-#define BUSY_WAIT_MS 200
-/* A changed running set is written at most this often (not per step: with
- * SQLite every write is an fsync); an unchanged one every heartbeat. */
-#define HEARTBEAT_DIRTY_MS 250
-/* A run found live is not looked up again for this long. */
-#define RUN_CHECK_MS 1000
-/* Running steps' new log bytes go up this often (engine/run_logs.c layout). */
-#define LIVE_LOG_MS 1000
-#define CHUNK_MAX (4 << 20)
-/* Steps in one message at most (the coordinator sends up to 64). */
-#define BATCH_MAX 64
+#include "queue/worker_int.h"
 
-/* One taken message: its steps share it, and it is settled (results
- * written, "done" notice, ack or nack) when the last of them is over. */
-struct batch {
-  struct weft_broker_msg msg;
-  int open;    /* steps of it not finished yet (+1 while it is being taken) */
-  int requeue; /* hand it back when settled (shutdown, storage failure) */
-  int reject;  /* dead-letter it when settled (an unusable single step) */
-  char why[600];
-  json_t *results; /* [[attempt_id, reply_to, result document], ...] */
-  json_t *done;    /* reply_to -> [attempt ids] for the "done" notices */
-};
-
-/* A slot holds one taken message: waiting (validated, not started: with
- * --prefetch above the concurrency, the next step starts as soon as one
- * ends, before that one's result is recorded) or started. */
-struct slot {
-  int used, started, abandon;
-  json_t *json;  /* the step message, until the step starts */
-  uint64_t seq;  /* order taken: waiting slots start oldest first */
-  struct batch *b; /* the message it came in (shared with its batch) */
-  struct weft_executor *ex; /* the executor it runs on, once started */
-  char *attempt_id, *run_id, *step, *reply_to, *work_dir;
-  int attempt;
-  struct weft_op_def *def;
-  json_t *events;
-  long pid;
-  int64_t started_ms;
-  int64_t log_sent[2]; /* stdout/stderr bytes uploaded as live chunks */
-};
-
-struct worker {
-  struct weft_instance *inst;
-  const struct weft_worker_options *o;
-  struct weft_broker *sub, *pub;
-  struct weft_executor *x;  /* process ops */
-  struct weft_executor *xc; /* C-function ops, in this process */
-  struct slot *slots;
-  int n_slots;     /* prefetch * BATCH_MAX + 1 */
-  int prefetch;    /* basic.qos: messages taken at once (>= concurrency) */
-  int concurrency; /* steps run at once */
-  int stopping;    /* SIGTERM: start nothing more */
-  uint64_t seq;
-  char *id, *work_root;
-  char host[256];
-  int64_t started_ms, next_heartbeat_ms, steps_done, last_heartbeat_ms;
-  int dirty; /* the running set changed since the last heartbeat */
-  const char *state;
-  char *live_run; /* the last run found not ended, at live_run_ms (mono) */
-  int64_t live_run_ms;
-  int64_t next_live_log_ms;
-  json_t *started; /* [[reply_to, attempt_id, pid], ...]: notices to send */
-};
-
-static void logf_(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(struct worker *w, const char *fmt, ...) {
-  char ts[40];
-  weft_clock_format_iso(weft_clock_wall_ms(), ts, sizeof ts);
-  fprintf(stderr, "%s weft worker %s: ", ts, w->id);
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
 
 static void slot_release(struct slot *s) {
   free(s->attempt_id);
@@ -168,7 +92,7 @@ static void heartbeat(struct worker *w, int force) {
   char *key = weft_str_printf("worker/%s", w->id);
   weft_error e = WEFT_ERROR_INIT;
   if (text && key && weft_store_kv_set(w->inst->store, key, text, &e))
-    logf_(w, "heartbeat not recorded: %s", e.msg);
+    weft__wk_log(w, "heartbeat not recorded: %s", e.msg);
   free(text);
   free(key);
   json_decref(doc);
@@ -267,7 +191,7 @@ static void settle(struct worker *w, struct batch *b) {
   if (n && !rc) rc = weft_store_commit(w->inst->store, &e);
   else if (n) weft_store_rollback(w->inst->store);
   if (rc) {
-    logf_(w, "cannot record %zu result%s (handing the message back): %s", n, n == 1 ? "" : "s",
+    weft__wk_log(w, "cannot record %zu result%s (handing the message back): %s", n, n == 1 ? "" : "s",
           e.msg);
     b->requeue = 1;
   } else {
@@ -278,7 +202,7 @@ static void settle(struct worker *w, struct batch *b) {
   }
   notify_all(w, "done", b->done);
   if (b->reject) {
-    logf_(w, "rejected a message from %s (dead-lettered to " WEFT_QUEUE_DEAD "): %s",
+    weft__wk_log(w, "rejected a message from %s (dead-lettered to " WEFT_QUEUE_DEAD "): %s",
           b->msg.queue, b->why);
     weft_broker_nack(w->sub, &b->msg, 0, &e);
   } else if (b->requeue) {
@@ -303,142 +227,19 @@ static void record_failure(struct worker *w, struct batch *b, const char *attemp
   int64_t now = weft_clock_wall_ms();
   json_t *r = json_pack("{s:b, s:i, s:s, s:I, s:I}", "ok", 0, "exit_code", -1, "message",
                         message, "started_ms", (json_int_t)now, "ended_ms", (json_int_t)now);
-  logf_(w, "%s failed before it ran: %s", attempt_id, message);
+  weft__wk_log(w, "%s failed before it ran: %s", attempt_id, message);
   if (r) record(w, b, attempt_id, reply_to, r);
   else b->requeue = 1;
-}
-
-static char *attempt_key(const struct slot *s, const char *rest) {
-  return weft_str_printf("%s/%s/%d/%s", s->run_id, s->step, s->attempt, rest);
-}
-
-static const char *const log_names[2] = {"stdout", "stderr"};
-
-/* Uploads what slot s's logs gained as chunks KEY.chunks/OFFSET, the layout
- * engine/run_logs.c reads while a step runs (weft_artifacts_read_log). */
-static void upload_new_bytes(struct worker *w, struct slot *s) {
-  for (int k = 0; k < 2; k++) {
-    char *file = weft_str_printf("%s/%s.log", s->work_dir, log_names[k]);
-    char *tmp = weft_str_printf("%s/.%s.chunk", s->work_dir, log_names[k]);
-    char *rest = NULL, *key = NULL, *buf = NULL;
-    struct stat st;
-    if (!file || !tmp || stat(file, &st) || st.st_size <= s->log_sent[k]) goto next;
-    size_t len = (size_t)(st.st_size - s->log_sent[k]);
-    if (len > CHUNK_MAX) len = CHUNK_MAX;
-    rest = weft_str_printf("%s.log.chunks/%012lld", log_names[k], (long long)s->log_sent[k]);
-    key = rest ? attempt_key(s, rest) : NULL;
-    buf = malloc(len);
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 && buf ? pread(fd, buf, len, (off_t)s->log_sent[k]) : -1;
-    if (fd >= 0) close(fd);
-    weft_error e = WEFT_ERROR_INIT;
-    if (key && got > 0 && !weft_fs_write_atomic(tmp, buf, (size_t)got, 0, &e) &&
-        !weft_artifacts_put(w->inst->artifacts, key, tmp, &e))
-      s->log_sent[k] += got;
-    unlink(tmp);
-  next:
-    free(file);
-    free(tmp);
-    free(rest);
-    free(key);
-    free(buf);
-  }
-}
-
-static void upload_live_logs(struct worker *w) {
-  int64_t now = weft_clock_mono_ms();
-  if (now < w->next_live_log_ms) return;
-  w->next_live_log_ms = now + LIVE_LOG_MS;
-  for (int i = 0; i < w->n_slots; i++)
-    if (w->slots[i].used && w->slots[i].started && w->slots[i].work_dir)
-      upload_new_bytes(w, &w->slots[i]);
-}
-
-/* The whole log is up: its live chunks are redundant now. */
-static void drop_chunks(struct worker *w, const char *log_key) {
-  char *prefix = weft_str_printf("%s.chunks/", log_key);
-  struct weft_artifact_list l = {0};
-  weft_error e = WEFT_ERROR_INIT;
-  if (prefix && !weft_artifacts_list(w->inst->artifacts, prefix, &l, &e))
-    for (size_t j = 0; j < l.n; j++) weft_artifacts_delete(w->inst->artifacts, l.v[j], &e);
-  weft_artifact_list_release(&l);
-  free(prefix);
-}
-
-/* Uploads the logs and path outputs of a finished step; returns the result
- * document (new reference). */
-static json_t *result_doc(struct worker *w, struct slot *s, const struct weft_step_result *res) {
-  json_t *r = json_pack("{s:b, s:i, s:i, s:b, s:b, s:s?, s:I, s:I, s:I, s:O}", "ok", res->ok,
-                        "exit_code", res->exit_code, "term_signal", res->term_signal,
-                        "timed_out", res->timed_out, "canceled", res->canceled, "message",
-                        res->message, "started_ms", (json_int_t)res->started_ms, "ended_ms",
-                        (json_int_t)res->ended_ms, "pid", (json_int_t)res->pid, "events",
-                        s->events);
-  json_t *logs = json_object(), *outs = json_object(), *pouts = json_object();
-  for (int k = 0; r && k < 2; k++) {
-    char *file = weft_str_printf("%s/%s.log", s->work_dir, log_names[k]);
-    char *rest = weft_str_printf("%s.log", log_names[k]);
-    char *key = rest ? attempt_key(s, rest) : NULL;
-    weft_error e = WEFT_ERROR_INIT;
-    struct stat st;
-    /* An empty log is not stored: the coordinator makes it an empty file. */
-    if (file && key && !stat(file, &st) && st.st_size > 0) {
-      if (weft_artifacts_put(w->inst->artifacts, key, file, &e)) {
-        logf_(w, "%s: cannot upload %s: %s", s->attempt_id, key, e.msg);
-      } else {
-        json_object_set_new(logs, log_names[k], json_string(key));
-        if (s->log_sent[k]) drop_chunks(w, key);
-      }
-    }
-    free(file);
-    free(rest);
-    free(key);
-  }
-  for (size_t k = 0; r && res->ok && k < s->def->n_outputs; k++) {
-    const struct weft_port *port = &s->def->outputs[k];
-    char *file = weft_str_printf("%s/outputs/%s", s->work_dir, port->name);
-    if (!file || !weft_fs_exists(file)) { /* left unwritten: recorded as null */
-      free(file);
-      continue;
-    }
-    if (port->type == WEFT_TYPE_PATH) {
-      char *rest = weft_str_printf("outputs/%s", port->name);
-      char *key = rest ? attempt_key(s, rest) : NULL;
-      weft_error e = WEFT_ERROR_INIT;
-      if (!key || weft_artifacts_put(w->inst->artifacts, key, file, &e)) {
-        json_object_set_new(r, "ok", json_false());
-        json_object_set_new(r, "message", json_string(e.msg[0] ? e.msg : "out of memory"));
-      } else {
-        json_object_set_new(pouts, port->name, json_string(key));
-      }
-      free(rest);
-      free(key);
-    } else {
-      json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
-      json_object_set(outs, port->name, v ? v : json_null());
-    }
-    free(file);
-  }
-  if (r) {
-    json_object_set_new(r, "logs", logs);
-    json_object_set_new(r, "outputs", outs);
-    json_object_set_new(r, "path_outputs", pouts);
-  } else {
-    json_decref(logs);
-    json_decref(outs);
-    json_decref(pouts);
-  }
-  return r;
 }
 
 static void finish_slot(struct worker *w, struct slot *s, const struct weft_step_result *res) {
   weft_error e = WEFT_ERROR_INIT;
   struct batch *b = s->b;
   if (s->abandon) {
-    logf_(w, "%s handed back (shutdown)", s->attempt_id);
+    weft__wk_log(w, "%s handed back (shutdown)", s->attempt_id);
     b->requeue = 1;
   } else {
-    json_t *r = result_doc(w, s, res);
+    json_t *r = weft__wk_result_doc(w, s, res);
     if (r)
       record(w, b, s->attempt_id, s->reply_to, r);
     else
@@ -473,24 +274,6 @@ static struct slot *find_running(struct worker *w, const char *attempt_id) {
   return NULL;
 }
 
-static int prepare_inputs(struct worker *w, struct slot *s, json_t *msg, weft_error *err) {
-  char *dir = weft_fs_join(s->work_dir, "inputs");
-  int rc = dir ? weft_fs_mkdirs(dir, err) : weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  const char *name;
-  json_t *key;
-  json_object_foreach(json_object_get(msg, "path_inputs"), name, key) {
-    if (rc) break;
-    char *file = weft_fs_join(dir, name);
-    if (!json_is_string(key) || !file || strchr(name, '/'))
-      rc = weft_error_set(err, WEFT_EINVALID, "path input '%s' has no artifact key", name);
-    else if ((rc = weft_artifacts_get(w->inst->artifacts, json_string_value(key), file, err)))
-      weft_error_set(err, rc, "cannot fetch path input '%s': %s", name, err->msg);
-    free(file);
-  }
-  free(dir);
-  return rc;
-}
-
 static int is_c_op(const struct weft_op_def *def) {
   return def->c_function && !def->run && !def->argv;
 }
@@ -516,7 +299,7 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
   if (!rc && !weft_fs_is_dir(cwd))
     rc = weft_error_set(&e, WEFT_ENOTFOUND,
                         "the code location folder %s does not exist on worker %s", cwd, w->id);
-  if (!rc) rc = prepare_inputs(w, s, msg, &e);
+  if (!rc) rc = weft__wk_prepare_inputs(w, s, msg, &e);
   if (!rc) rc = weft__qmsg_kvs_from_json(json_object_get(msg, "loc_env"), "loc_env", &loc_env, &e);
   if (!rc) {
     struct weft_step_spec spec = {0};
@@ -562,7 +345,7 @@ static void start_slot(struct worker *w, struct slot *s) {
     free(fail);
     step_end(w, b);
   } else {
-    if (!is_c_op(s->def)) logf_(w, "running %s", s->attempt_id);
+    if (!is_c_op(s->def)) weft__wk_log(w, "running %s", s->attempt_id);
     w->dirty = 1;
   }
 }
@@ -652,7 +435,7 @@ static void take_one(struct worker *w, struct batch *b, json_t *msg, int alone) 
   int rc = b->msg.redelivered ? weft_store_kv_get(w->inst->store, key, &value, &e)
                               : WEFT_ENOTFOUND;
   if (!rc) { /* ran already: a redelivery */
-    logf_(w, "%s already has a result: acknowledged without running it again", aid);
+    weft__wk_log(w, "%s already has a result: acknowledged without running it again", aid);
     add_id(b->done, reply_to, aid);
     goto done;
   }
@@ -668,7 +451,7 @@ static void take_one(struct worker *w, struct batch *b, json_t *msg, int alone) 
   }
   if (rc) goto requeue;
   if (weft_run_status_is_final(run.status) || run.status == WEFT_RUN_CANCELING) {
-    logf_(w, "%s: run %s is %s: dropped", aid, run_id, weft_run_status_name(run.status));
+    weft__wk_log(w, "%s: run %s is %s: dropped", aid, run_id, weft_run_status_name(run.status));
     goto done;
   }
   if (!cached) {
@@ -714,11 +497,11 @@ reject:
     b->reject = 1;
     snprintf(b->why, sizeof b->why, "%s", why);
   } else {
-    logf_(w, "rejected a step of a batch from %s: %s", b->msg.queue, why);
+    weft__wk_log(w, "rejected a step of a batch from %s: %s", b->msg.queue, why);
   }
   goto done;
 requeue:
-  logf_(w, "cannot take a message now (handed back): %s", e.msg[0] ? e.msg : "no free slot");
+  weft__wk_log(w, "cannot take a message now (handed back): %s", e.msg[0] ? e.msg : "no free slot");
   b->requeue = 1;
 done:
   weft_run_row_release(&run);
@@ -759,7 +542,7 @@ static void take_message(struct worker *w, struct weft_broker_msg *m) {
                "a batch needs 'v' 1 and 'steps' an array of 1 to %d step messages", BATCH_MAX);
     }
     if (!b->reject)
-      logf_(w, "took a batch of %zu steps from %s", json_array_size(steps), b->msg.queue);
+      weft__wk_log(w, "took a batch of %zu steps from %s", json_array_size(steps), b->msg.queue);
     size_t i;
     json_t *one;
     json_array_foreach(steps, i, one) {
@@ -771,7 +554,7 @@ static void take_message(struct worker *w, struct weft_broker_msg *m) {
   }
   if (b->reject || b->requeue) drop_batch_waiting(w, b);
   json_decref(msg);
-  if (b->requeue) weft_clock_sleep_ms(100);
+  if (b->requeue && !w->stopping) weft_clock_sleep_ms(100); /* no busy loop */
   step_end(w, b);
   start_waiting(w);
 }
@@ -781,7 +564,7 @@ static void take_cancel(struct worker *w, struct weft_broker_msg *m) {
   struct slot *s = find_running(w, json_string_value(json_object_get(c, "attempt_id")));
   const char *reason = json_string_value(json_object_get(c, "reason"));
   if (s && s->started) {
-    logf_(w, "canceling %s: %s", s->attempt_id, reason ? reason : "canceled");
+    weft__wk_log(w, "canceling %s: %s", s->attempt_id, reason ? reason : "canceled");
     weft_executor_cancel_one(s->ex, s, reason);
   } else if (s && is_waiting(s)) { /* not started yet: it never will */
     int64_t now = weft_clock_wall_ms();
@@ -826,14 +609,14 @@ static void pump_broker(struct worker *w, int timeout_ms) {
     return;
   }
   if (gen != weft_broker_generation(w->sub)) {
-    logf_(w, "reconnected to %s", weft_broker_display_url(w->sub));
+    weft__wk_log(w, "reconnected to %s", weft_broker_display_url(w->sub));
     drop_waiting(w, 1);
   }
   for (int k = 0; k < w->n_slots + 2; k++) {
     struct weft_broker_msg m;
     int got = weft_broker_next(w->sub, k ? 0 : timeout_ms, &m, &e);
     if (got < 0) {
-      logf_(w, "lost the broker: %s", e.msg);
+      weft__wk_log(w, "lost the broker: %s", e.msg);
       return;
     }
     if (!got) return;
@@ -853,7 +636,7 @@ static int drain(struct worker *w, struct weft_executor *x, int timeout_ms) {
   while (got == 1) {
     struct slot *s = res.user;
     if (!is_c_op(s->def) || !res.ok)
-      logf_(w, "%s %s", s->attempt_id, res.ok ? "succeeded" : res.message ? res.message : "failed");
+      weft__wk_log(w, "%s %s", s->attempt_id, res.ok ? "succeeded" : res.message ? res.message : "failed");
     s->started = 0; /* finishing: its executor slot is free for the next step */
     if (!s->abandon) start_waiting(w);
     finish_slot(w, s, &res);
@@ -894,7 +677,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
   if (!rc) rc = setup(&w, err);
   if (rc) goto done;
   heartbeat(&w, 1);
-  logf_(&w, "consuming %zu queue%s on %s with concurrency %d", o->n_queues,
+  weft__wk_log(&w, "consuming %zu queue%s on %s with concurrency %d", o->n_queues,
         o->n_queues == 1 ? "" : "s", weft_broker_display_url(w.sub), w.concurrency);
   int64_t grace_deadline = 0;
   int killed = 0;
@@ -906,7 +689,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
       w.stopping = 1;
       w.state = "stopping";
       grace_deadline = weft_clock_mono_ms() + (int64_t)(o->grace_s * 1000);
-      logf_(&w, "stopping: %d step%s still running (grace %.0f s)", running_count(&w),
+      weft__wk_log(&w, "stopping: %d step%s still running (grace %.0f s)", running_count(&w),
             running_count(&w) == 1 ? "" : "s", o->grace_s);
       heartbeat(&w, 1);
     }
@@ -919,7 +702,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
       weft_executor_cancel_all(w.xc, "the worker is shutting down");
     }
     heartbeat(&w, 0);
-    upload_live_logs(&w);
+    weft__wk_upload_live_logs(&w);
     start_waiting(&w);
     flush_started(&w);
     running = running_count(&w);
@@ -933,7 +716,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
       pump_executor(&w, 0);
     }
   }
-  logf_(&w, "stopped after %lld step%s", (long long)w.steps_done, w.steps_done == 1 ? "" : "s");
+  weft__wk_log(&w, "stopped after %lld step%s", (long long)w.steps_done, w.steps_done == 1 ? "" : "s");
 done:
   if (w.id && w.sub) {
     w.state = "stopped";

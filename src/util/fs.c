@@ -82,15 +82,26 @@ done:
 }
 
 int weft_fs_mkdirs(const char *path, weft_error *err) {
+  /* Most callers make one or two new folders in an existing one: go up
+   * from the end to the deepest folder that exists, then make the rest. */
+  if (!mkdir(path, 0755) || errno == EEXIST) return WEFT_OK;
   char *p = strdup(path);
   if (!p) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  for (char *s = p + 1; *s; s++) {
-    if (*s != '/') continue;
-    *s = 0;
-    if (mkdir(p, 0755) && errno != EEXIST) goto fail;
-    *s = '/';
+  if (errno != ENOENT) goto fail;
+  char *end = p + strlen(p);
+  for (;;) { /* p's parent is missing */
+    char *slash = strrchr(p, '/');
+    while (slash && slash > p && slash[-1] == '/') slash--;
+    if (!slash || slash == p) break;
+    *slash = 0;
+    if (!mkdir(p, 0755) || errno == EEXIST) break;
+    if (errno != ENOENT) goto fail;
   }
-  if (mkdir(p, 0755) && errno != EEXIST) goto fail;
+  /* make the folders below p, one cut at a time */
+  for (char *s = p + strlen(p); s < end; s += strlen(s)) {
+    *s = '/';
+    if (mkdir(p, 0755) && errno != EEXIST) goto fail;
+  }
   free(p);
   return WEFT_OK;
 fail:;

@@ -45,6 +45,16 @@ TEST(op_round_trip) {
   ASSERT_STR_EQ(back->env.v[0].value, "1");
   weft__qmsg_op_free(back);
   json_decref(j);
+  /* a C-function op travels by name (a worker binary registers it) */
+  struct weft_op_def c = {0};
+  c.name = "c";
+  c.c_function = "noop";
+  ASSERT((j = weft__qmsg_op_to_json(&c)));
+  ASSERT_EQ(weft__qmsg_op_from_json(j, &back, &e), WEFT_OK);
+  ASSERT(!back->run && !back->argv);
+  ASSERT_STR_EQ(back->c_function, "noop");
+  weft__qmsg_op_free(back);
+  json_decref(j);
   return 0;
 }
 
@@ -64,7 +74,8 @@ static int refused(const char *text, const char *needle) {
 
 TEST(bad_ops_name_the_field) {
   ASSERT(refused("{}", "'op.name'"));
-  ASSERT(refused("{\"name\":\"x\"}", "neither 'run' nor 'argv'"));
+  ASSERT(refused("{\"name\":\"x\"}", "neither 'run', 'argv' nor 'c_function'"));
+  ASSERT(refused("{\"name\":\"x\",\"c_function\":\"\"}", "neither 'run'"));
   ASSERT(refused("{\"name\":\"x\",\"argv\":[1]}", "'op.argv[0]'"));
   ASSERT(refused("{\"name\":\"x\",\"run\":\"true\",\"timeout_s\":\"1\"}", "'op.timeout_s'"));
   ASSERT(refused("{\"name\":\"x\",\"run\":\"true\",\"outputs\":[{\"name\":\"r\",\"type\":\"nope\"}]}",

@@ -1,0 +1,89 @@
+/* worker_int.h: private to the worker (worker.c, worker_files.c): a worker's
+ * state, its slots (one step each) and batches (one taken message each). */
+#ifndef WEFT_QUEUE_WORKER_INT_H
+#define WEFT_QUEUE_WORKER_INT_H
+
+#include <stdint.h>
+
+#include "queue/queue_int.h"
+
+#define IDLE_WAIT_MS 200
+#define BUSY_WAIT_MS 200
+/* A changed running set is written at most this often (not per step: with
+ * SQLite every write is an fsync); an unchanged one every heartbeat. */
+#define HEARTBEAT_DIRTY_MS 250
+/* A run found live is not looked up again for this long. */
+#define RUN_CHECK_MS 1000
+/* Running steps' new log bytes go up this often (engine/run_logs.c layout). */
+#define LIVE_LOG_MS 1000
+#define CHUNK_MAX (4 << 20)
+/* Steps in one message at most (the coordinator sends up to 64). */
+#define BATCH_MAX 64
+
+/* One taken message: its steps share it, and it is settled (results
+ * written, "done" notice, ack or nack) when the last of them is over. */
+struct batch {
+  struct weft_broker_msg msg;
+  int open;    /* steps of it not finished yet (+1 while it is being taken) */
+  int requeue; /* hand it back when settled (shutdown, storage failure) */
+  int reject;  /* dead-letter it when settled (an unusable single step) */
+  char why[600];
+  json_t *results; /* [[attempt_id, reply_to, result document], ...] */
+  json_t *done;    /* reply_to -> [attempt ids] for the "done" notices */
+};
+
+/* A slot holds one taken step: waiting (validated, not started: with
+ * --prefetch above the concurrency, the next step starts as soon as one
+ * ends, before that one's result is recorded) or started. */
+struct slot {
+  int used, started, abandon;
+  json_t *json;  /* the step message, until the step starts */
+  uint64_t seq;  /* order taken: waiting slots start oldest first */
+  struct batch *b; /* the message it came in (shared with its batch) */
+  struct weft_executor *ex; /* the executor it runs on, once started */
+  char *attempt_id, *run_id, *step, *reply_to, *work_dir;
+  int attempt;
+  struct weft_op_def *def;
+  json_t *events;
+  long pid;
+  int64_t started_ms;
+  int64_t log_sent[2]; /* stdout/stderr bytes uploaded as live chunks */
+};
+
+struct worker {
+  struct weft_instance *inst;
+  const struct weft_worker_options *o;
+  struct weft_broker *sub, *pub;
+  struct weft_executor *x;  /* process ops */
+  struct weft_executor *xc; /* C-function ops, in this process */
+  struct slot *slots;
+  int n_slots;     /* prefetch * BATCH_MAX + 1 */
+  int prefetch;    /* basic.qos: messages taken at once (>= concurrency) */
+  int concurrency; /* steps run at once */
+  int stopping;    /* SIGTERM: start nothing more */
+  uint64_t seq;
+  char *id, *work_root;
+  char host[256];
+  int64_t started_ms, next_heartbeat_ms, steps_done, last_heartbeat_ms;
+  int dirty; /* the running set changed since the last heartbeat */
+  const char *state;
+  char *live_run; /* the last run found not ended, at live_run_ms (mono) */
+  int64_t live_run_ms;
+  int64_t next_live_log_ms;
+  json_t *started; /* [[reply_to, attempt_id, pid], ...]: notices to send */
+};
+
+/* A log line on stderr: time, worker id, the message. */
+void weft__wk_log(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* worker_files.c: the files of a step on the artifact store. */
+
+/* Fetches the message's path inputs into s->work_dir/inputs/. */
+int weft__wk_prepare_inputs(struct worker *w, struct slot *s, json_t *msg, weft_error *err);
+/* Every LIVE_LOG_MS: the new bytes of running steps' logs, as chunks. */
+void weft__wk_upload_live_logs(struct worker *w);
+/* Uploads the logs and path outputs of a finished step; returns the result
+ * document (new reference; NULL when out of memory). */
+json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_step_result *res);
+
+#endif
