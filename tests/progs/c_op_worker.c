@@ -1,5 +1,6 @@
 /* c_op_worker.c: a worker binary of a test's own (t0075): weft_main with two
- * C ops, `stamp` (writes pid and a counter as outputs) and `boom` (fails). */
+ * C ops, `stamp` (writes pid and a counter as outputs), `nap` (the same after
+ * 20 ms) and `boom` (fails). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -26,6 +27,15 @@ static int stamp(weft_op_ctx *ctx, void *userdata, weft_error *err) {
   return 0;
 }
 
+/* 20 ms, so that a batch of them is still running when the test kills
+ * its worker */
+static int nap(weft_op_ctx *ctx, void *userdata, weft_error *err) {
+  (void)userdata;
+  (void)err;
+  usleep(20 * 1000);
+  return stamp(ctx, NULL, err);
+}
+
 static int boom(weft_op_ctx *ctx, void *userdata, weft_error *err) {
   (void)ctx;
   (void)userdata;
@@ -33,7 +43,8 @@ static int boom(weft_op_ctx *ctx, void *userdata, weft_error *err) {
 }
 
 int main(int argc, char **argv) {
-  if (weft_register_c_op("stamp", stamp, NULL) || weft_register_c_op("boom", boom, NULL)) {
+  if (weft_register_c_op("stamp", stamp, NULL) || weft_register_c_op("boom", boom, NULL) ||
+      weft_register_c_op("nap", nap, NULL)) {
     fprintf(stderr, "c_op_worker: cannot register the ops\n");
     return 1;
   }

@@ -30,12 +30,20 @@ stamp:
 boom:
   queue: $qd
   c_function: boom
+nap:
+  queue: $qd
+  outputs: {pid: int, calls: int}
+  c_function: nap
 YAML
 {
   echo "ops:"
   for i in $(seq 200); do echo "  s$i: stamp"; done
 } >loc/jobs/fan.yaml
 printf 'ops:\n  one: stamp\n' >loc/jobs/one.yaml
+{
+  echo "ops:"
+  for i in $(seq 60); do echo "  n$i: nap"; done
+} >loc/jobs/naps.yaml
 printf 'ops:\n  b: boom\n' >loc/jobs/boom.yaml
 
 export C_OP_LOG=$tmp/calls.log
@@ -71,4 +79,32 @@ check_py "the steps came in batches of several steps per message" "
 n,s=map(int,'$batches'.split())
 print('ok' if n>=1 and s>n else '$batches')"
 check_eq "no step ran twice" "" "$(grep -h 'already has a result' "$tmp"/w*.log)"
+
+# A worker killed in the middle of a batch: the broker hands the whole
+# message to another worker, which runs it; the run still succeeds.
+kill -TERM "$pid_w2"
+wait "$pid_w2" 2>/dev/null
+kill -9 "$pid_w1"
+wait "$pid_w1" 2>/dev/null
+: >"$C_OP_LOG"
+"$worker_bin" worker --id w3 --queue "$qd" >"$tmp/w3.log" 2>&1 &
+pid_w3=$!
+at_exit "kill -9 $pid_w3"
+"$WEFT_BIN" launch naps -l loc --quiet >"$tmp/naps.out" 2>&1 &
+launch_pid=$!
+for _ in $(seq 200); do
+  [ "$(wc -l <"$C_OP_LOG")" -ge 5 ] && break
+  sleep 0.05
+done
+kill -9 "$pid_w3"
+wait "$pid_w3" 2>/dev/null
+done_before=$(wc -l <"$C_OP_LOG")
+"$worker_bin" worker --id w4 --queue "$qd" >"$tmp/w4.log" 2>&1 &
+at_exit "kill -9 $!"
+if wait "$launch_pid"; then ok "a run survives its worker's death mid-batch"; else not_ok "a run survives its worker's death mid-batch" "$(cat "$tmp/naps.out" "$tmp"/w3.log "$tmp"/w4.log)"; fi
+check_py "w3 died mid-batch; w4 ran the whole batch again" "
+done_before=$done_before
+calls=open('$C_OP_LOG').read().split()
+print('ok' if 5 <= done_before < 60 and len(calls) >= 60 else (done_before, len(calls)))"
+check_has "w4 took the redelivered batch" "took a batch of" "$(cat "$tmp/w4.log")"
 test_done
