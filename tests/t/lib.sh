@@ -168,6 +168,22 @@ expect_stderr_contains() {
 
 # -- runs ----------------------------------------------------------------------------------
 
+# pg_own_database: when WEFT_TEST_PG_URL names a server (scripts/test starts
+# one), creates a database of this script's own, dropped on exit, and sets
+# pg_url to it, so no other script's rows are in the way; else pg_url is
+# empty (the caller then stays on SQLite or skips).
+pg_own_database() {
+  pg_url=
+  [ -n "${WEFT_TEST_PG_URL:-}" ] || return 0
+  local db=${test_name//[^a-zA-Z0-9]/_}_$$
+  psql -q "$WEFT_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null || {
+    not_ok "create database $db"
+    test_done
+  }
+  pg_url=${WEFT_TEST_PG_URL%/*}/$db
+  at_exit "psql -q '$WEFT_TEST_PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' >/dev/null 2>&1"
+}
+
 # store_query SQL: prints the rows of a query on $WEFT_HOME's SQLite store,
 # fields joined by '|', read-only: checks what is durable rather than what
 # a command printed.

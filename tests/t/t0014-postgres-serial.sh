@@ -11,10 +11,7 @@ if [ -z "${WEFT_TEST_PG_URL:-}" ] || [ -z "${WEFT_TEST_PG_CTL:-}" ]; then
   test_done
 fi
 # A database of this script's own, so nothing else's rows are in the way.
-db=t0014_$$
-psql -q "$WEFT_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null || { not_ok "create database"; test_done; }
-pg_url=${WEFT_TEST_PG_URL%/*}/$db
-at_exit "psql -q '$WEFT_TEST_PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' >/dev/null 2>&1"
+pg_own_database
 export T0014_PG_URL=$pg_url
 printf 'storage:\n  postgres:\n    url: ${T0014_PG_URL}\n' > "$WEFT_HOME/weft.yaml"
 

@@ -10,13 +10,7 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib_queue.sh" || exit 1
 
 amqp_setup
-pg_url=
-if [ -n "${WEFT_TEST_PG_URL:-}" ]; then
-  db=t0070_$$
-  psql -q "$WEFT_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null || { not_ok "create database"; test_done; }
-  pg_url=${WEFT_TEST_PG_URL%/*}/$db
-  at_exit "psql -q '$WEFT_TEST_PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)'"
-fi
+pg_own_database
 queue_instance "$pg_url"
 
 mkdir -p loc/ops loc/jobs

@@ -14,13 +14,7 @@ if [ -n "${WEFT_TEST_AMQP_URL:-}" ] && [ -z "${WEFT_TEST_AMQP_CTL:-}" ]; then
 else
   amqp_setup
 fi
-pg_url=
-if [ -n "${WEFT_TEST_PG_URL:-}" ]; then
-  db=t0072_$$
-  psql -q "$WEFT_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null || { not_ok "create database"; test_done; }
-  pg_url=${WEFT_TEST_PG_URL%/*}/$db
-  at_exit "psql -q '$WEFT_TEST_PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)'"
-fi
+pg_own_database
 queue_instance "$pg_url"
 
 mkdir -p loc/ops loc/jobs

@@ -12,13 +12,7 @@ set -u
 worker_bin=${WEFT_C_OP_WORKER:-$(dirname "$WEFT_BIN")/c_op_worker}
 [ -x "$worker_bin" ] || { skip "no c_op_worker next to $WEFT_BIN"; test_done; }
 amqp_setup
-pg_url=
-if [ -n "${WEFT_TEST_PG_URL:-}" ]; then
-  db=t0075_$$
-  psql -q "$WEFT_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null || { not_ok "create database"; test_done; }
-  pg_url=${WEFT_TEST_PG_URL%/*}/$db
-  at_exit "psql -q '$WEFT_TEST_PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)'"
-fi
+pg_own_database
 queue_instance "$pg_url"
 
 mkdir -p loc/ops loc/jobs
