@@ -4,7 +4,8 @@
  * One store handle is one connection and is used by one thread at a time;
  * every process (and thread) opens its own, as with SQLite. The statements,
  * write serialization, reconnection and exactly-once replay are in
- * store_pg_conn.c, the data methods in store_pg_rows.c. */
+ * store_pg_conn.c, connecting and its retry policy in store_pg_connect.c,
+ * the data methods in store_pg_rows.c. */
 #include "store/store_pg.h"
 
 #include <stdio.h>
@@ -28,13 +29,14 @@ static int describe_url(struct weft__pg_store *p, const char *url, weft_error *e
   char *why = NULL;
   PQconninfoOption *opts = PQconninfoParse(url, &why);
   if (!opts) {
+    /* libpq's message may quote the URL, password and all */
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", why ? why : "out of memory");
+    size_t n = strlen(msg);
+    if (n && msg[n - 1] == '\n') msg[n - 1] = 0;
+    weft__pg_scrub_password(url, msg, sizeof msg);
     int rc = weft_error_set(err, why ? WEFT_EINVALID : WEFT_ENOMEM,
-                            "storage URL is not a valid postgres URL: %s",
-                            why ? why : "out of memory");
-    if (why) {
-      size_t n = strlen(err ? err->msg : "");
-      if (err && n && err->msg[n - 1] == '\n') err->msg[n - 1] = 0;
-    }
+                            "storage URL is not a valid postgres URL: %s", msg);
     PQfreemem(why);
     return rc;
   }
@@ -211,9 +213,9 @@ static int pg_open(struct weft_store *s, const char *url, weft_error *err) {
     goto fail;
   }
   if ((rc = make_client_id(p, err))) goto fail;
-  /* One attempt: a wrong URL or a server that is down is reported at once;
-   * reconnecting with backoff is for stores already open. */
-  if ((rc = weft__pg_connect(p, err))) goto fail;
+  /* A server that is not up yet (services often start before their
+   * database) is waited for, within a bound; a refusal fails at once. */
+  if ((rc = weft__pg_connect_open(p, err))) goto fail;
   if ((rc = schema_migrate(p, err))) goto fail;
   snprintf(sql, sizeof sql, "DELETE FROM tx_tokens WHERE updated_ms < %lld",
            (long long)(weft_clock_wall_ms() - TOKEN_MAX_AGE_MS));

@@ -1,5 +1,6 @@
 /* store_pg.h: the PostgreSQL backend's private state, shared by its files:
- * store_pg.c (open, schema), store_pg_conn.c (statements, transactions,
+ * store_pg.c (open, schema), store_pg_connect.c (connecting, the retry
+ * policy, error messages), store_pg_conn.c (statements, transactions,
  * reconnection, the replay journal, LISTEN/NOTIFY), store_pg_rows.c (data
  * methods) and store_pg_schema.c (migrations). */
 #ifndef WEFT_STORE_STORE_PG_H
@@ -95,16 +96,52 @@ void weft__pg_test_commit_hook(struct weft_store *s, int hook);
  * notices at its next statement). */
 void weft__pg_test_drop_connection(struct weft_store *s);
 
-/* ---- store_pg_conn.c ------------------------------------------------------ */
+/* ---- store_pg_connect.c --------------------------------------------------- */
 
 /* Fills err with "postgres HOST:PORT/DB: OP: server message" and returns
  * the weft code (ECONFLICT for unique violations, ESTORE otherwise). */
 int weft__pg_error(struct weft__pg_store *p, weft_error *err, const PGresult *res,
                    const char *op_fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Replaces the password of url (as written in it: "user:PASSWORD@" or
+ * "password=PASSWORD") with "***" wherever it appears in msg (a NUL-ended
+ * string in a buffer of cap bytes): libpq's messages may quote the URL. */
+void weft__pg_scrub_password(const char *url, char *msg, size_t cap);
+
 /* Connects to p->url (one attempt) and prepares the session. */
 int weft__pg_connect(struct weft__pg_store *p, weft_error *err);
 void weft__pg_disconnect(struct weft__pg_store *p);
+
+/* Opening: connects like weft__pg_connect but, while the server is not
+ * there yet (refused, unreachable, "the database system is starting up"),
+ * tries again with the retry policy below for WEFT__PG_CONNECT_BUDGET_MS,
+ * or WEFT_PG_CONNECT_TIMEOUT_S seconds from the environment (0: one attempt
+ * only). Refusals by a server that answered (authentication, a missing
+ * database or role, bad options) fail at once. The final error says
+ * "postgres USER@HOST:PORT/DB: cannot connect after N attempts over S s:
+ * LIBPQ MESSAGE", never the password. */
+#define WEFT__PG_CONNECT_BUDGET_MS 30000
+int weft__pg_connect_open(struct weft__pg_store *p, weft_error *err);
+
+/* The retry policy of both opening and reconnecting: no wait before the
+ * first attempt, then 50 ms doubling to 2 s, for a budget of milliseconds
+ * counted from the first attempt. Reconnecting gets
+ * WEFT__PG_RECONNECT_BUDGET_MS, or WEFT_PG_RECONNECT_MS from the
+ * environment. */
+#define WEFT__PG_RECONNECT_BUDGET_MS 30000
+struct weft__pg_retry {
+  int64_t started;  /* 0 until the first attempt */
+  int64_t deadline;
+  int64_t delay;    /* before the next attempt */
+  int attempts;     /* made so far */
+};
+#define WEFT__PG_RETRY_INIT {0, 0, 0, 0}
+/* Waits for the next attempt and counts it; 0 (no wait) when the budget is
+ * spent. The first attempt is always granted. */
+int weft__pg_retry_next(struct weft__pg_retry *rt, int budget_ms);
+int weft__pg_reconnect_budget_ms(void);
+
+/* ---- store_pg_conn.c ------------------------------------------------------ */
 
 /* Runs statement id with text params. Outside a transaction it is a read:
  * on a lost connection it reconnects (bounded backoff) and runs it again.

@@ -37,15 +37,14 @@
  * caller's ids stay true; otherwise it gets new, higher ids (order is kept)
  * and ids that an explicit transaction returned before the reconnect are
  * stale (a lone append returns its ids only once committed: always true).
- * Reads outside a transaction are simply run again after reconnecting. */
+ * Reads outside a transaction are simply run again after reconnecting.
+ * Connecting and the retry policy are in store_pg_connect.c. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "store/store_pg.h"
 #include "util/buf.h"
@@ -53,7 +52,6 @@
 
 /* pg_advisory_xact_lock keys: "weft" and "weftmigr" in ASCII. */
 #define WRITE_LOCK 0x77656674LL
-#define RECONNECT_BUDGET_MS 30000
 #define LOST 100 /* internal: the connection broke (weft codes are <= 0) */
 #define AGAIN 101 /* internal: a notification came, look again */
 #define NOTIFY_CHANNEL "weft_events"
@@ -148,35 +146,6 @@ static const char *const stmt_sql[WEFT__PG_RUN_LIST] = {
 
 /* ---- errors --------------------------------------------------------------- */
 
-/* libpq's messages end in a newline and may span lines ("...failed:
- * Connection refused\n\tIs the server running..."): one line for ours. */
-static void trim_newline(char *s) {
-  size_t n = strlen(s);
-  while (n && (s[n - 1] == '\n' || s[n - 1] == ' ')) s[--n] = 0;
-  for (char *c = s; *c; c++)
-    if (*c == '\n' || *c == '\t') *c = ' ';
-}
-
-int weft__pg_error(struct weft__pg_store *p, weft_error *err, const PGresult *res,
-                   const char *op_fmt, ...) {
-  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-  int code = WEFT_ESTORE;
-  if (state && !strcmp(state, "23505")) code = WEFT_ECONFLICT;     /* unique */
-  if (state && !strcmp(state, "55P03")) code = WEFT_ETIMEOUT;      /* lock wait */
-  if (state && (!strncmp(state, "53", 2) || !strncmp(state, "58", 2))) code = WEFT_EIO;
-  if (!err) return code;
-  char op[256], why[512];
-  va_list ap;
-  va_start(ap, op_fmt);
-  vsnprintf(op, sizeof op, op_fmt, ap);
-  va_end(ap);
-  const char *msg = res ? PQresultErrorMessage(res) : "";
-  if (!*msg && p->conn) msg = PQerrorMessage(p->conn);
-  snprintf(why, sizeof why, "%s", *msg ? msg : "no answer from the server");
-  trim_newline(why);
-  return weft_error_set(err, code, "%s: %s: %s", p->where, op, why);
-}
-
 /* The link is gone: the server closed it, is shutting down or starting up,
  * or libpq could not even produce a result. */
 static int is_lost(PGconn *c, const PGresult *r) {
@@ -189,81 +158,6 @@ static int is_lost(PGconn *c, const PGresult *r) {
 static int result_ok(const PGresult *r) {
   ExecStatusType t = PQresultStatus(r);
   return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
-}
-
-/* ---- connection ------------------------------------------------------------- */
-
-static void quiet_notices(void *arg, const char *message) {
-  (void)arg;
-  (void)message;
-}
-
-int weft__pg_connect(struct weft__pg_store *p, weft_error *err) {
-  /* Defaults first: parameters in the URL come later and win. Keepalives
-   * make a dead peer show up as an error instead of a hang. */
-  const char *keys[] = {"connect_timeout",  "application_name", "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "dbname", NULL};
-  const char *vals[] = {"10", "weft", "10", "5", "3", p->url, NULL};
-  PGresult *r = NULL;
-  int rc = WEFT_OK;
-  weft__pg_disconnect(p);
-  PGconn *c = PQconnectdbParams(keys, vals, 1);
-  if (!c) return weft_error_set(err, WEFT_ENOMEM, "%s: connect: out of memory", p->where);
-  if (PQstatus(c) != CONNECTION_OK) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", PQerrorMessage(c));
-    trim_newline(why);
-    rc = weft_error_set(err, WEFT_EIO, "%s: cannot connect: %s", p->where, why);
-    goto fail;
-  }
-  if (PQserverVersion(c) < 100000) {
-    rc = weft_error_set(err, WEFT_EVERSION, "%s: PostgreSQL %d is too old (weft needs 10 or newer)",
-                        p->where, PQserverVersion(c) / 10000);
-    goto fail;
-  }
-  PQsetNoticeProcessor(c, quiet_notices, NULL);
-  /* Times are integers (ms) and text is UTF-8, so only the lock wait matters:
-   * like sqlite's busy_timeout, a writer waits for the write lock, not for
-   * ever. */
-  r = PQexec(c, "SET client_encoding = 'UTF8'; SET lock_timeout = '30s'; "
-                "SET client_min_messages = warning");
-  if (!r || !result_ok(r)) {
-    p->conn = c;
-    rc = weft__pg_error(p, err, r, "setting up the session");
-    p->conn = NULL;
-    goto fail;
-  }
-  PQclear(r);
-  p->conn = c;
-  memset(p->prepared, 0, sizeof p->prepared);
-  return WEFT_OK;
-fail:
-  PQclear(r);
-  PQfinish(c);
-  return rc;
-}
-
-void weft__pg_disconnect(struct weft__pg_store *p) {
-  if (p->conn) PQfinish(p->conn);
-  p->conn = NULL;
-  memset(p->prepared, 0, sizeof p->prepared);
-}
-
-void weft__pg_test_drop_connection(struct weft_store *s) {
-  struct weft__pg_store *p = (struct weft__pg_store *)s;
-  /* shutdown(2) rather than PQfinish: the handle stays, as after a real
-   * network failure, and the next statement finds the socket dead. */
-  if (p->conn && PQsocket(p->conn) >= 0) shutdown(PQsocket(p->conn), SHUT_RDWR);
-}
-
-void weft__pg_test_commit_hook(struct weft_store *s, int hook) {
-  ((struct weft__pg_store *)s)->commit_hook = hook;
-}
-
-static int budget_ms(void) {
-  const char *env = getenv("WEFT_PG_RECONNECT_MS");
-  int v = env ? atoi(env) : 0;
-  return v > 0 ? v : RECONNECT_BUDGET_MS;
 }
 
 /* ---- statements ----------------------------------------------------------------- */
@@ -547,34 +441,20 @@ fail:
   return rc;
 }
 
-/* The reconnection budget of one call: however often the link breaks
- * during it, the waits between attempts grow (50 ms doubling to 2 s) and
- * end RECONNECT_BUDGET_MS after the first loss. */
-struct retry {
-  int64_t deadline; /* 0 until the first loss */
-  int64_t delay;    /* before the next attempt; 0 for the very first */
-};
-
-#define RETRY_INIT {0, 0}
-
 /* Reconnects within r's budget and resumes the open transaction, if any. */
-static int recover(struct weft__pg_store *p, struct retry *rt, int *committed, const char *op,
-                   weft_error *err) {
+static int recover(struct weft__pg_store *p, struct weft__pg_retry *rt, int *committed,
+                   const char *op, weft_error *err) {
   weft_error last = WEFT_ERROR_INIT;
   int dummy = 0;
   if (!committed) committed = &dummy;
-  if (!rt->deadline) rt->deadline = weft_clock_mono_ms() + budget_ms();
   snprintf(last.msg, sizeof last.msg, "the connection broke again at once");
   for (;;) {
-    int64_t left = rt->deadline - weft_clock_mono_ms();
-    if (left <= 0) {
+    if (!weft__pg_retry_next(rt, weft__pg_reconnect_budget_ms())) {
       return weft_error_set(err, WEFT_EIO,
                             "%s: %s: the connection was lost and not regained within "
                             "%d s: %s",
-                            p->where, op, budget_ms() / 1000, last.msg);
+                            p->where, op, weft__pg_reconnect_budget_ms() / 1000, last.msg);
     }
-    weft_clock_sleep_ms(rt->delay < left ? rt->delay : left);
-    rt->delay = rt->delay ? (rt->delay * 2 > 2000 ? 2000 : rt->delay * 2) : 50;
     int rc = weft__pg_connect(p, &last);
     if (rc == WEFT_EVERSION) return weft_error_set(err, rc, "%s", last.msg);
     if (rc) continue;
@@ -590,7 +470,7 @@ static int recover(struct weft__pg_store *p, struct retry *rt, int *committed, c
 
 int weft__pg_exec(struct weft__pg_store *p, int id, int n, const char *const *params,
                   PGresult **out, const char *op, weft_error *err) {
-  struct retry rt = RETRY_INIT;
+  struct weft__pg_retry rt = WEFT__PG_RETRY_INIT;
   int rc;
   *out = NULL;
   if (p->tx_open && p->tx_failed) {
@@ -632,7 +512,7 @@ int weft__pg_exec(struct weft__pg_store *p, int id, int n, const char *const *pa
 }
 
 int weft__pg_tx_begin(struct weft__pg_store *p, weft_error *err) {
-  struct retry rt = RETRY_INIT;
+  struct weft__pg_retry rt = WEFT__PG_RETRY_INIT;
   int rc;
   weft__pg_journal_clear(p);
   p->tx_failed = p->tx_notify = 0;
@@ -651,7 +531,7 @@ int weft__pg_tx_begin(struct weft__pg_store *p, weft_error *err) {
 }
 
 int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err) {
-  struct retry rt = RETRY_INIT;
+  struct weft__pg_retry rt = WEFT__PG_RETRY_INIT;
   int rc;
   if (p->tx_failed) {
     return weft_error_set(err, WEFT_ESTORE,
@@ -799,7 +679,7 @@ int weft__pg_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
                         weft_error *err) {
   struct weft__pg_store *p = (struct weft__pg_store *)s;
   int64_t end = weft_clock_mono_ms() + timeout_ms;
-  struct retry rt = RETRY_INIT;
+  struct weft__pg_retry rt = WEFT__PG_RETRY_INIT;
   int listening = 0, rc;
   for (;;) {
     if (!p->conn) {
@@ -810,7 +690,7 @@ int weft__pg_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
     if (rc == LOST) {
       /* a link that worked (it got as far as LISTEN) and broke later is a
        * new outage: a long wait gets a fresh budget for each */
-      if (listening) rt = (struct retry)RETRY_INIT;
+      if (listening) rt = (struct weft__pg_retry)WEFT__PG_RETRY_INIT;
       weft__pg_disconnect(p);
       continue;
     }

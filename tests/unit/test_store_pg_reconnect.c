@@ -1,12 +1,17 @@
 /* test_store_pg_reconnect.c: PostgreSQL restarts under a writer and a
  * follower: every event must end up in the log exactly once, in order, and
- * the follower (event wait + cursor reads) must see each exactly once.
+ * the follower (event wait + cursor reads) must see each exactly once; and
+ * opening waits for a server that is not up yet, but not for a refusal.
  * Skipped unless WEFT_TEST_PG_URL and WEFT_TEST_PG_CTL (a command that
- * restarts that server, e.g. "scripts/pg-server restart DIR") are set. */
+ * restarts that server, e.g. "scripts/pg-server restart DIR") are set,
+ * except the case that needs no server. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,7 +65,7 @@ static int append_seq(struct weft_store *s, const char *run, int *seq, int n) {
 
 /* The follower: waits and reads from a cursor until the "end" event; each
  * seq must come exactly once and in order. It writes a byte to ready once
- * its store is open (opening is one attempt, not retried). */
+ * its store is open. */
 static int follow(const char *run, int ready) {
   struct weft_store *s = open_store();
   weft_error err = WEFT_ERROR_INIT;
@@ -205,4 +210,152 @@ TEST(restart_while_appending) {
   return 0;
 }
 
-TEST_MAIN(TEST_ENTRY(restart_while_appending))
+/* Opens url; *ms gets how long that took. */
+static int open_timed(const char *url, struct weft_store **s, weft_error *err, int64_t *ms) {
+  int64_t t0 = weft_clock_mono_ms();
+  int rc = weft_store_open(url, s, err);
+  *ms = weft_clock_mono_ms() - t0;
+  return rc;
+}
+
+/* The server restarts (down about a second); an open started while it is
+ * down waits and succeeds once it is back. */
+TEST(open_waits_for_server) {
+  SKIP_UNLESS_CONFIGURED();
+  const char *url = getenv("WEFT_TEST_PG_URL");
+  struct weft_store *s = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  int64_t ms = 0;
+  fflush(NULL);
+  pid_t ctl = fork();
+  ASSERT(ctl >= 0);
+  if (ctl == 0) _exit(restart_server());
+  /* one attempt per open until the server is seen down */
+  ASSERT_EQ(setenv("WEFT_PG_CONNECT_TIMEOUT_S", "0", 1), 0);
+  int down = 0;
+  int64_t give_up = weft_clock_mono_ms() + 20000;
+  while (!down && weft_clock_mono_ms() < give_up) {
+    if (weft_store_open(url, &s, &err) == WEFT_OK) {
+      weft_store_close(s);
+      s = NULL;
+      weft_clock_sleep_ms(10);
+    } else {
+      down = 1;
+      fprintf(stderr, "# seen down: %s\n", err.msg);
+      ASSERT_CONTAINS(err.msg, "cannot connect after 1 attempt over ");
+    }
+  }
+  ASSERT(down);
+  ASSERT_EQ(unsetenv("WEFT_PG_CONNECT_TIMEOUT_S"), 0);
+  int rc = open_timed(url, &s, &err, &ms);
+  if (rc) fprintf(stderr, "# open: %s\n", err.msg);
+  ASSERT_EQ(rc, WEFT_OK);
+  fprintf(stderr, "# open waited %lld ms for the server\n", (long long)ms);
+  ASSERT(ms >= 300);
+  struct weft_run_row r = {0};
+  char *run = weft_store_new_run_id();
+  r.id = run;
+  r.job = "open-wait";
+  ASSERT_EQ(weft_store_run_create(s, &r, &err), WEFT_OK);
+  weft_store_close(s);
+  free(run);
+  int st = 0;
+  ASSERT_EQ(waitpid(ctl, &st, 0), ctl);
+  ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  return 0;
+}
+
+/* url with its user info replaced by userinfo (NULL: kept) and its database
+ * by db (NULL: kept); caller frees. */
+static char *url_with(const char *url, const char *userinfo, const char *db) {
+  const char *scheme_end = strstr(url, "://");
+  if (!scheme_end) return NULL;
+  const char *auth = scheme_end + 3, *slash = strchr(auth, '/');
+  if (!slash) return NULL;
+  const char *at = memchr(auth, '@', (size_t)(slash - auth));
+  const char *keep = userinfo ? (at ? at + 1 : auth) : auth; /* what stays of "user@host:port" */
+  char *out = NULL;
+  if (asprintf(&out, "%.*s%s%s%.*s/%s", (int)(auth - url), url, userinfo ? userinfo : "",
+               userinfo ? "@" : "", (int)(slash - keep), keep, db ? db : slash + 1) < 0)
+    return NULL;
+  return out;
+}
+
+/* A server that answers no fails at once, whatever the retry bound. */
+TEST(open_refused_fails_fast) {
+  SKIP_UNLESS_CONFIGURED();
+  const char *url = getenv("WEFT_TEST_PG_URL");
+  struct weft_store *s = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  int64_t ms = 0;
+  ASSERT_EQ(unsetenv("WEFT_PG_CONNECT_TIMEOUT_S"), 0);
+
+  char *bad_db = url_with(url, NULL, "weft_no_such_db");
+  ASSERT(bad_db);
+  ASSERT(open_timed(bad_db, &s, &err, &ms) != WEFT_OK);
+  fprintf(stderr, "# missing database, %lld ms: %s\n", (long long)ms, err.msg);
+  ASSERT(ms < 1000);
+  ASSERT_CONTAINS(err.msg, "weft_no_such_db");
+  ASSERT_CONTAINS(err.msg, "does not exist");
+  ASSERT(!strstr(err.msg, "attempts"));
+  free(bad_db);
+
+  char *bad_role = url_with(url, "weft_no_such_role:s3cret", NULL);
+  ASSERT(bad_role);
+  ASSERT(open_timed(bad_role, &s, &err, &ms) != WEFT_OK);
+  fprintf(stderr, "# missing role, %lld ms: %s\n", (long long)ms, err.msg);
+  ASSERT(ms < 1000);
+  ASSERT_CONTAINS(err.msg, "weft_no_such_role");
+  ASSERT(!strstr(err.msg, "s3cret"));
+  free(bad_role);
+
+  static const char *const bad_urls[] = {
+      "postgresql://weft:s3cret@127.0.0.1:notaport/weft",
+      "postgresql://weft:s3cret@[::1/weft",
+      "postgresql://weft:s3cret@127.0.0.1/weft?no_such_option=1",
+      "postgresql://weft:s3cret@127.0.0.1/weft?sslmode=sometimes",
+      NULL};
+  for (int i = 0; bad_urls[i]; i++) {
+    ASSERT(open_timed(bad_urls[i], &s, &err, &ms) != WEFT_OK);
+    fprintf(stderr, "# bad URL, %lld ms: %s\n", (long long)ms, err.msg);
+    ASSERT(ms < 1000);
+    ASSERT(!strstr(err.msg, "s3cret"));
+  }
+  return 0;
+}
+
+/* Nothing listens: open gives up after the bound (WEFT_PG_CONNECT_TIMEOUT_S)
+ * and says how long it tried. Needs no server. */
+TEST(open_gives_up_after_bound) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd); /* bound, never listened, closed: connections are refused */
+  char url[128], want[160];
+  snprintf(url, sizeof url, "postgresql://weft:s3cret@127.0.0.1:%d/weft", ntohs(a.sin_port));
+  snprintf(want, sizeof want, "postgres weft@127.0.0.1:%d/weft: cannot connect after ",
+           ntohs(a.sin_port));
+  ASSERT_EQ(setenv("WEFT_PG_CONNECT_TIMEOUT_S", "1", 1), 0);
+  struct weft_store *s = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  int64_t ms = 0;
+  int rc = open_timed(url, &s, &err, &ms);
+  ASSERT_EQ(unsetenv("WEFT_PG_CONNECT_TIMEOUT_S"), 0);
+  fprintf(stderr, "# %lld ms: %s\n", (long long)ms, err.msg);
+  ASSERT_EQ(rc, WEFT_EIO);
+  ASSERT(ms >= 1000 && ms < 4000);
+  ASSERT_CONTAINS(err.msg, want);
+  ASSERT_CONTAINS(err.msg, " attempts over 1.");
+  ASSERT_CONTAINS(err.msg, "refused");
+  ASSERT(!strstr(err.msg, "s3cret"));
+  int attempts = 0;
+  ASSERT_EQ(sscanf(strstr(err.msg, " after ") + 7, "%d", &attempts), 1);
+  ASSERT(attempts >= 3 && attempts <= 10); /* 0, 50, 100, 200, 400, 800 ms waits */
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(restart_while_appending) TEST_ENTRY(open_waits_for_server)
+              TEST_ENTRY(open_refused_fails_fast) TEST_ENTRY(open_gives_up_after_bound))
