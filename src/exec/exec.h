@@ -91,6 +91,11 @@ struct weft_step_spec {
   const struct weft_kvs *loc_env;
   const char *path_prefix;
   const char *partition_key; /* WEFT_PARTITION_KEY, or NULL: not set */
+  /* 1: the step process gets SIGKILL when the thread that started it ends
+   * (PR_SET_PDEATHSIG; a queue worker sets it, so a worker killed with -9
+   * takes its steps along). Only the process itself: its own children die
+   * with it only when someone kills its process group. 0: as before. */
+  int die_with_parent;
   void *user;              /* the caller's cookie, echoed in results and
                               callbacks */
 };

@@ -1,5 +1,7 @@
 /* spawn.c: starts one step process with posix_spawn: own process group,
- * signals reset, stdin /dev/null, logs on stdout/stderr, events on fd 3. */
+ * signals reset, stdin /dev/null, logs on stdout/stderr, events on fd 3.
+ * A step that must die with its starter (die_with_parent) takes fork+exec
+ * instead, the same set-up by hand plus PR_SET_PDEATHSIG. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -7,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec/exec_int.h"
@@ -172,6 +176,79 @@ char *weft__spawn_failure(const struct weft_step_spec *spec, int spawn_errno,
   return weft__strdupf("cannot execute %s: %s", program, strerror(spawn_errno));
 }
 
+/* The child side of spawn_dying: only async-signal-safe calls. Reports
+ * errno on err_fd (close-on-exec: nothing arrives when exec succeeds). */
+static void child_setup_and_exec(const struct weft_step_spec *spec,
+                                 const struct weft__work_paths *paths, int events_wfd,
+                                 int err_fd, pid_t parent, char *const *argv,
+                                 char *const *envp, int use_path) {
+  int e = 0;
+  /* SIGKILL when the parent thread ends; if it ended already, before the
+   * prctl, we were reparented and must not run at all. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent) _exit(127);
+  int hi = fcntl(err_fd, F_DUPFD_CLOEXEC, WEFT__EVENTS_FD + 1); /* above 0..3 */
+  if (hi < 0) _exit(127);
+  sigset_t none;
+  sigemptyset(&none);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+  if (setpgid(0, 0) || sigprocmask(SIG_SETMASK, &none, NULL) ||
+      dup2(events_wfd, WEFT__EVENTS_FD) < 0)
+    goto fail;
+  static const int flags[3] = {O_RDONLY, O_WRONLY | O_CREAT | O_TRUNC, O_WRONLY | O_CREAT | O_TRUNC};
+  const char *files[3] = {"/dev/null", paths->stdout_log, paths->stderr_log};
+  for (int fd = 0; fd < 3; fd++) {
+    int o = open(files[fd], flags[fd] | O_CLOEXEC, 0644);
+    if (o < 0 || (o != fd && dup2(o, fd) < 0)) goto fail;
+    if (o != fd) close(o);
+    else if (fcntl(fd, F_SETFD, 0)) goto fail;
+  }
+  for (int fd = WEFT__EVENTS_FD + 1; fd < hi; fd++) close(fd);
+  closefrom(hi + 1);
+  if (spec->cwd && chdir(spec->cwd)) goto fail;
+  if (use_path) execvpe(argv[0], argv, envp);
+  else execve(argv[0], argv, envp);
+fail:
+  e = errno;
+  if (write(hi, &e, sizeof e) < 0) _exit(127);
+  _exit(127);
+}
+
+/* fork+exec with the set-up of weft__spawn_step's posix_spawn, plus a
+ * parent-death SIGKILL. Same results: *pid 0 and *spawn_errno set when the
+ * program could not be started. */
+static int spawn_dying(const struct weft_step_spec *spec, const struct weft__work_paths *paths,
+                       int events_wfd, char *const *argv, char *const *envp, int use_path,
+                       pid_t *pid, int *spawn_errno, weft_error *err) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC))
+    return weft_error_set(err, WEFT_EIO, "step '%s': pipe: %s", spec->step, strerror(errno));
+  pid_t parent = getpid();
+  pid_t child = fork();
+  if (child < 0) {
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    return weft_error_set(err, e == ENOMEM || e == EAGAIN ? WEFT_ENOMEM : WEFT_EIO,
+                          "step '%s': fork: %s", spec->step, strerror(e));
+  }
+  if (child == 0) child_setup_and_exec(spec, paths, events_wfd, p[1], parent, argv, envp, use_path);
+  close(p[1]);
+  int e = 0;
+  ssize_t n;
+  do n = read(p[0], &e, sizeof e);
+  while (n < 0 && errno == EINTR);
+  close(p[0]);
+  if (n == (ssize_t)sizeof e) { /* it never ran: reap it, as posix_spawn does */
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+    }
+    *spawn_errno = e ? e : EIO;
+    return WEFT_OK;
+  }
+  *pid = child;
+  return WEFT_OK;
+}
+
 int weft__spawn_step(const struct weft_step_spec *spec,
                      const struct weft__work_paths *paths, int events_wfd,
                      pid_t *pid, int *spawn_errno, weft_error *err) {
@@ -188,6 +265,11 @@ int weft__spawn_step(const struct weft_step_spec *spec,
     return weft_error_set(err, WEFT_EINVALID, "events fd %d is too low", events_wfd);
   if ((rc = build_env(spec, paths, &env))) {
     weft_error_set(err, rc, "out of memory");
+    goto done;
+  }
+  if (spec->die_with_parent) {
+    rc = spawn_dying(spec, paths, events_wfd, argv, env.envp, def->argv != NULL, pid,
+                     spawn_errno, err);
     goto done;
   }
   if ((e = posix_spawn_file_actions_init(&fa))) goto spawn_setup_failed;

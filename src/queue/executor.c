@@ -55,6 +55,7 @@ struct qexec {
   struct weft_executor_callbacks cb;
   struct weft_broker *pub, *sub; /* confirmed publishes; the reply queue */
   char *url, *reply_to;
+  char *run_id; /* the run this executor serves (one per coordinator), from start() */
   int max;
   struct pending *p;
   size_t n, cap;
@@ -520,6 +521,8 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
   }
   char rnd[17];
   random_hex(rnd, 8);
+  if (!q->run_id && s->run_id && !(q->run_id = weft_str_dup(s->run_id)))
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   struct pending p = {0};
   p.user = s->user;
   p.attempt_id = weft_str_printf("%s/%s/%d/%s", s->run_id, s->step, s->attempt, rnd);
@@ -653,8 +656,38 @@ static int q_cancel_one(struct weft_executor *x, void *user, const char *reason)
   return WEFT_ENOTFOUND;
 }
 
+/* Once the run is over (final in storage: checked there, since a coordinator
+ * that merely stops leaves its run to another one), its attempt results are
+ * not needed: a worker drops any redelivered message of a finished run
+ * before it looks for a result. Deletes every kv attempt/RUN/... in one
+ * transaction; best effort (a failure only leaves the entries behind). */
+static void forget_results(struct qexec *q) {
+  struct weft_store *st = q->inst ? q->inst->store : NULL;
+  struct weft_run_row run = {0};
+  struct weft_kv_list l = {0};
+  weft_error e = WEFT_ERROR_INIT;
+  char *prefix = NULL;
+  if (!st || !q->run_id || weft_store_run_get(st, q->run_id, &run, &e) ||
+      !weft_run_status_is_final(run.status))
+    goto done;
+  char *key = weft__qmsg_result_key(q->run_id); /* attempt/RUN; ids are RUN/STEP/N/RND */
+  prefix = key ? weft_str_printf("%s/", key) : NULL;
+  free(key);
+  if (!prefix || weft_store_begin(st, &e)) goto done;
+  int rc = weft_store_kv_list(st, prefix, NULL, 0, &l, &e);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = weft_store_kv_delete(st, l.v[i].key, &e);
+  if (rc) weft_store_rollback(st);
+  else rc = weft_store_commit(st, &e);
+  if (rc) fprintf(stderr, "weft: run %s: could not delete its attempt results: %s\n", q->run_id, e.msg);
+done:
+  weft_kv_list_release(&l);
+  weft_run_row_release(&run);
+  free(prefix);
+}
+
 static void q_free(struct weft_executor *x) {
   struct qexec *q = (struct qexec *)x;
+  forget_results(q);
   for (size_t i = 0; i < q->n; i++) {
     if (q->p[i].published && !q->p[i].cancel)
       publish_cancel(q, q->p[i].attempt_id, "the coordinator stopped");
@@ -667,6 +700,7 @@ static void q_free(struct weft_executor *x) {
   weft_broker_close(q->sub);
   free(q->url);
   free(q->reply_to);
+  free(q->run_id);
   free(q);
 }
 

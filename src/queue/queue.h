@@ -38,7 +38,8 @@
  *                      heartbeat is older than WEFT_WORKER_STALE_MS is a
  *                      lost worker (weft_worker_info.lost).
  *   attempt/ATTEMPT_ID the recorded result of one step attempt (worker.c);
- *                      ATTEMPT_ID = RUN/STEP/ATTEMPT/RANDOM
+ *                      ATTEMPT_ID = RUN/STEP/ATTEMPT/RANDOM; all of a run's
+ *                      are deleted when its coordinator ends it (executor.c)
  */
 
 #define WEFT_WORKER_HEARTBEAT_MS 2000

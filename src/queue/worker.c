@@ -317,6 +317,7 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
     spec.loc_env = &loc_env;
     spec.path_prefix = json_string_value(json_object_get(msg, "path_prefix"));
     spec.partition_key = json_string_value(json_object_get(msg, "partition_key"));
+    spec.die_with_parent = 1; /* a worker killed with -9 must not leave its steps running */
     spec.user = s;
     s->started = 1;
     s->started_ms = weft_clock_wall_ms();
@@ -441,7 +442,10 @@ static void take_one(struct worker *w, struct batch *b, json_t *msg, int alone) 
   }
   if (rc != WEFT_ENOTFOUND) goto requeue;
   int64_t now = weft_clock_mono_ms();
-  int cached = w->live_run && !strcmp(w->live_run, run_id) && now - w->live_run_ms < RUN_CHECK_MS;
+  /* A redelivery always reads the run: once the run is final its results
+   * are deleted (executor.c), so only the status tells it to drop it. */
+  int cached = !b->msg.redelivered && w->live_run && !strcmp(w->live_run, run_id) &&
+               now - w->live_run_ms < RUN_CHECK_MS;
   if (cached) {
     run.status = WEFT_RUN_STARTED;
     rc = WEFT_OK;

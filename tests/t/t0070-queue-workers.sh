@@ -59,8 +59,15 @@ if wait_registered 3; then ok "three workers register"; else not_ok "three worke
 expect_exit -m "worker list shows them" 0 "$WEFT_BIN" worker list
 check_has "with the gpu worker's queue and concurrency" "$qg" "$out"
 
+# attempt_results RUN: how many kv attempt/RUN/... results storage holds.
+attempt_results() {
+  local q="SELECT count(*) FROM kv WHERE key LIKE 'attempt/$1/%'"
+  if [ -n "$pg_url" ]; then psql -qtAX "$pg_url" -c "$q"; else store_query "$q"; fi
+}
+
 expect_exit -m "a queue run succeeds" 0 "$WEFT_BIN" launch spread -l loc --quiet
 id=$(run_id_of)
+check_eq "its attempt results are deleted once it ended" 0 "$(attempt_results "$id")"
 expect_exit -m "run show --format json" 0 "$WEFT_BIN" run show "$id" --format json
 check_py "each step ran on a worker of its op's queue, both default workers took steps" '
 import json,sys
@@ -102,6 +109,7 @@ expect_exit -m "a failing step fails the run" 1 "$WEFT_BIN" launch fails -l loc 
 id=$(run_id_of)
 expect_exit 0 "$WEFT_BIN" run show "$id"
 check_has "with the exit status" "exited with status 3" "$out"
+check_eq "a failed run leaves no attempt results either" 0 "$(attempt_results "$id")"
 
 # weft run cancel reaches a step running on a worker.
 cat >loc/ops/long.yaml <<YAML
@@ -129,6 +137,13 @@ expect_exit -m "weft run cancel stops it" 0 "$WEFT_BIN" run cancel "$id"
 check_has "the run is canceled" "canceled" "$out"
 check_has "the worker killed the step" "canceling $id/l/" "$(cat "$tmp/wg.log")"
 check_eq "no step process is left" "" "$(survivors "sleep 30.$$")"
+left=
+for _ in $(seq 100); do
+  left=$(attempt_results "$id")
+  [ "$left" = 0 ] && break
+  sleep 0.1
+done
+check_eq "the canceled run's attempt results are deleted when its coordinator ends" 0 "$left"
 
 # SIGTERM: workers stop cleanly and say so in the registry.
 kill -TERM $pid_wg

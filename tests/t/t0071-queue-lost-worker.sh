@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t0071-queue-lost-worker: a worker killed with -9 in the middle of a step
 # loses nothing: RabbitMQ redelivers the step to the other worker, which runs
-# it to completion, and the run succeeds with the step recorded once.
+# it to completion, and the run succeeds with the step recorded once; the
+# killed worker's step process does not outlive it.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -17,6 +18,7 @@ slow:
   queue: $qd
   outputs: {result: string}
   run: |
+    echo \$\$ >> "$tmp/step_pids"
     echo "start \$WEFT_ATTEMPT" >> "$tmp/marks"
     sleep 3
     echo "end" >> "$tmp/marks"
@@ -60,6 +62,18 @@ wb) kill -9 "$pid_wb"; survivor=wa ;;
 *) not_ok "the registry names the worker running the step" "got '$victim'" ;;
 esac
 ok "killed worker $victim with -9 mid-step"
+# Its step process (sh, the group leader) dies with it (PR_SET_PDEATHSIG),
+# rather than running on beside the redelivered copy. Gone = no such
+# process, or a zombie waiting for whoever adopted it to reap it.
+step_pid=$(head -n 1 "$tmp/step_pids")
+alive=yes
+for _ in $(seq 20); do
+  case "$(awk '{print $3}' "/proc/$step_pid/stat" 2>/dev/null)" in
+  "" | Z) alive=no; break ;;
+  esac
+  sleep 0.05
+done
+check_eq "the killed worker's step process $step_pid is gone within 1 s" no "$alive"
 
 timeout 60 tail --pid=$launcher -f /dev/null
 wait $launcher
