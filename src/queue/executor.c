@@ -32,6 +32,7 @@
 #define POLL_MS 500
 #define POLL_BATCH 32
 #define CANCEL_WAIT_MS 20000
+#define CANCEL_RESEND_MS 1000
 #define INLINE_INPUT_MAX (64 * 1024)
 
 struct pending {
@@ -40,6 +41,8 @@ struct pending {
   int published, started, cancel;
   int c_op; /* a C-function op: may share a message with others (batch) */
   int64_t cancel_deadline; /* monotonic */
+  int64_t cancel_sent_ms;  /* monotonic, the last cancel published */
+  char *cancel_reason;
   int64_t published_ms;    /* monotonic */
   int64_t started_ms;      /* monotonic, when the "started" notice came */
   size_t chunks_seen[2];   /* live log chunks mirrored into WORK/ */
@@ -66,6 +69,7 @@ struct qexec {
 };
 
 static void pending_release(struct pending *p) {
+  free(p->cancel_reason);
   free(p->attempt_id);
   free(p->queue);
   free(p->body);
@@ -429,12 +433,22 @@ static void mirror_live_logs(struct qexec *q) {
   }
 }
 
-/* A canceled attempt whose worker never answered is given up. */
+/* A cancel is published without confirmation (a fanout to every worker),
+ * so it may be lost (a reconnecting channel, a worker between reads): it
+ * is sent again every CANCEL_RESEND_MS until the worker answers. A
+ * canceled attempt whose worker never answered is given up. */
 static int expire_cancels(struct qexec *q, weft_error *err) {
   int64_t now = weft_clock_mono_ms();
   for (size_t i = 0; i < q->n; i++) {
     struct pending *p = &q->p[i];
-    if (!p->cancel || now < p->cancel_deadline) continue;
+    if (!p->cancel) continue;
+    if (now < p->cancel_deadline) {
+      if (p->published && now - p->cancel_sent_ms >= CANCEL_RESEND_MS) {
+        publish_cancel(q, p->attempt_id, p->cancel_reason);
+        p->cancel_sent_ms = now;
+      }
+      continue;
+    }
     struct weft_step_result res;
     memset(&res, 0, sizeof res);
     res.user = p->user;
@@ -633,6 +647,9 @@ static void cancel_pending(struct qexec *q, struct pending *p, const char *reaso
   if (p->cancel) return;
   p->cancel = 1;
   p->cancel_deadline = weft_clock_mono_ms() + CANCEL_WAIT_MS;
+  p->cancel_sent_ms = weft_clock_mono_ms();
+  free(p->cancel_reason);
+  p->cancel_reason = weft_str_dup(reason ? reason : "canceled");
   if (p->published) publish_cancel(q, p->attempt_id, reason);
   if (!p->started) cancel_unstarted(q, p, reason);
 }
