@@ -71,20 +71,23 @@ size_t weft_scheduler_running_coordinators(struct weft_scheduler *s) {
   return n;
 }
 
-int weft_scheduler_dequeue(struct weft_scheduler *s, weft_error *err) {
+/* Reaps our finished coordinators; then, when always or when one ended,
+ * the run queue admits and starts what the limits allow, ours and anyone's
+ * (runs launched elsewhere, backfills); its clock is the wall clock
+ * (claims expire in real time). */
+static int reap_and_dequeue(struct weft_scheduler *s, int always, weft_error *err) {
   if (!s->spawner_ready) return WEFT_OK;
-  weft_coord_reap(&s->spawner, s->inst);
-  /* The run queue admits and starts what the limits allow, ours and
-   * anyone's (runs launched elsewhere, backfills); its clock is the wall
-   * clock (claims expire in real time). */
+  if (!weft_coord_reap(&s->spawner, s->inst) && !always) return WEFT_OK;
   return weft_run_queue_dequeue(s->inst, &s->rq, weft_clock_wall_ms(), weft_coord_spawn_fn,
                                 &s->spawner, NULL, err);
 }
 
+int weft_scheduler_dequeue(struct weft_scheduler *s, weft_error *err) {
+  return reap_and_dequeue(s, 1, err);
+}
+
 int weft_scheduler_refill(struct weft_scheduler *s, weft_error *err) {
-  if (!s->spawner_ready || !weft_coord_reap(&s->spawner, s->inst)) return WEFT_OK;
-  return weft_run_queue_dequeue(s->inst, &s->rq, weft_clock_wall_ms(), weft_coord_spawn_fn,
-                                &s->spawner, NULL, err);
+  return reap_and_dequeue(s, 0, err);
 }
 
 /* Adds the template tags (rendered) and extra tags into tags. */
@@ -136,21 +139,11 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
   built = 1;
   struct weft_launch l = {.job = job, .rc = &rc_built, .tags = tags};
   rc = weft_run_create(s->inst, &l, run_id, err);
-  if (!rc) {
-    /* Nobody coordinates it yet: the run queue's dequeuer will. Without
-     * this, the orphan sweep would fail it once this process exits. */
-    struct weft_run_row row = {0};
-    rc = weft_store_run_get(s->inst->store, *run_id, &row, err);
-    if (!rc && row.coordinator) {
-      free(row.coordinator);
-      row.coordinator = NULL;
-      rc = weft_store_run_update(s->inst->store, &row, err);
-    }
-    weft_run_row_release(&row);
-    if (rc) {
-      free(*run_id);
-      *run_id = NULL;
-    }
+  /* Nobody coordinates it yet: the run queue's dequeuer will. Without
+   * this, the orphan sweep would fail it once this process exits. */
+  if (!rc && (rc = weft_run_queue_enqueue(s->inst, *run_id, err))) {
+    free(*run_id);
+    *run_id = NULL;
   }
 done:
   if (rc == WEFT_EINVALID && !*reason) *reason = weft_str_dup("cannot launch");
