@@ -178,30 +178,15 @@ struct log_stream {
   int64_t remote_read_ms; /* last read of a log from the artifact store */
 };
 
-/* Length of the UTF-8 sequence led by byte c, 0 when c cannot lead one. */
-static int utf8_len(unsigned char c) {
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return 2;
-  if (c >= 0xE0 && c <= 0xEF) return 3;
-  if (c >= 0xF0 && c <= 0xF4) return 4;
-  return 0;
-}
-
 /* s[0..n) as valid UTF-8 (JSON strings must be): an invalid byte becomes
  * U+FFFD. */
 static json_t *utf8_string(const unsigned char *s, size_t n) {
   struct weft_buf b = WEFT_BUF_INIT;
   for (size_t i = 0; i < n;) {
-    int len = utf8_len(s[i]), ok = len > 0 && i + (size_t)len <= n;
-    for (int k = 1; ok && k < len; k++) ok = (s[i + k] & 0xC0) == 0x80;
-    /* Overlong three-byte forms and UTF-16 surrogates are not UTF-8. */
-    if (ok && len == 3 && ((s[i] == 0xE0 && s[i + 1] < 0xA0) || (s[i] == 0xED && s[i + 1] > 0x9F)))
-      ok = 0;
-    if (ok && len == 4 && ((s[i] == 0xF0 && s[i + 1] < 0x90) || (s[i] == 0xF4 && s[i + 1] > 0x8F)))
-      ok = 0;
-    if (ok) {
-      weft_buf_add(&b, s + i, (size_t)len);
-      i += (size_t)len;
+    size_t len = http_utf8_seq(s + i, n - i);
+    if (len) {
+      weft_buf_add(&b, s + i, len);
+      i += len;
     } else {
       weft_buf_adds(&b, "\xEF\xBF\xBD");
       i++;
@@ -218,7 +203,7 @@ static size_t incomplete_tail(const unsigned char *s, size_t n) {
   for (size_t back = 1; back <= 3 && back <= n; back++) {
     unsigned char c = s[n - back];
     if ((c & 0xC0) == 0x80) continue;
-    int len = utf8_len(c);
+    int len = http_utf8_lead_len(c);
     return len > (int)back ? back : 0;
   }
   return 0;
@@ -373,13 +358,10 @@ enum MHD_Result http_api_log_stream(struct http_req *r) {
   long long attempt, offset;
   int use_stderr;
   if (log_args(r, &use_stderr, &attempt, &offset, &res)) return res;
-  struct weft_instance *inst = http_instance(r, &res);
-  if (!inst) return res;
   struct weft_run_row row = {0};
-  weft_error err = WEFT_ERROR_INIT;
-  int rc = weft_store_run_get(inst->store, r->segs[3], &row, &err);
+  int found = http_path_run(r, &row, &res);
   weft_run_row_release(&row);
-  if (rc) return http_send_weft_error(r, &err);
+  if (!found) return res;
   struct log_stream *ls = calloc(1, sizeof *ls);
   if (!ls) return http_send_error(r, 500, NULL, "out of memory");
   if (http_stream_init(&ls->s, &log_ops, r, &res)) {

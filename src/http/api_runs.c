@@ -15,9 +15,7 @@
 #define EVENTS_DEFAULT 1000
 #define EVENTS_MAX 10000
 
-/* The path's run id (segment 3), its row read into *row; 0 after answering
- * 404 (or 500). */
-static int path_run(struct http_req *r, struct weft_run_row *row, enum MHD_Result *res) {
+int http_path_run(struct http_req *r, struct weft_run_row *row, enum MHD_Result *res) {
   weft_error err = WEFT_ERROR_INIT;
   struct weft_instance *inst = http_instance(r, res);
   if (!inst) return 0;
@@ -230,7 +228,7 @@ enum MHD_Result http_api_run(struct http_req *r) {
   size_t len = 0;
   char *text = r->srv->cache_off ? NULL : http_cache_get(&r->srv->detail_cache, r->segs[3], &len);
   if (text) return http_send_json_text(r, 200, text, len);
-  if (!path_run(r, &v.run, &res)) return res;
+  if (!http_path_run(r, &v.run, &res)) return res;
   if (weft_run_view_load(r->inst.store, &v, &err)) {
     res = http_send_error(r, 500, NULL, "%s", err.msg);
   } else {
@@ -261,7 +259,7 @@ enum MHD_Result http_api_events(struct http_req *r) {
       http_arg_int(r, "limit", 1, EVENTS_MAX, EVENTS_DEFAULT, &limit, &res) ||
       http_arg_names(r, "type", weft_event_types, &types, &res))
     return res;
-  if (!path_run(r, &row, &res)) return res;
+  if (!http_path_run(r, &row, &res)) return res;
   const char *step = http_arg(r, "step");
   struct weft_event_filter f = {.run_id = row.id, .step = step && *step ? step : NULL,
                                 .after_id = after};
@@ -378,7 +376,7 @@ enum MHD_Result http_api_reexecute(struct http_req *r) {
   int from_failure = 0, latest_code = 0, built = 0;
   if (!(body = http_body_object(r, &res))) return res;
   if (!reexec_body(r, body, &from_failure, &latest_code, &steps, &n_steps, &res) ||
-      !path_run(r, &parent, &res))
+      !http_path_run(r, &parent, &res))
     goto done;
   if (!weft_run_status_is_final(parent.status)) {
     res = http_send_error(r, 409, NULL, "run %s is still %s; re-execute it once it ended",

@@ -165,6 +165,16 @@ enum MHD_Result http_queue(struct http_req *r, unsigned status, struct MHD_Respo
 enum MHD_Result http_send_json(struct http_req *r, unsigned status, json_t *doc);
 /* JSON text already made (stolen; NULL answers 500). */
 enum MHD_Result http_send_json_text(struct http_req *r, unsigned status, char *text, size_t len);
+/* The path's run id (segment 3), its row read into *row (release it); 0
+ * after answering 404 (no such run) or 500. */
+int http_path_run(struct http_req *r, struct weft_run_row *row, enum MHD_Result *res);
+
+/* UTF-8 (JSON strings must be): the length of the sequence led by byte c
+ * (1-4), 0 when c cannot lead one; and the length of the valid sequence at
+ * s[0..n), 0 when it is invalid or cut short by n. */
+int http_utf8_lead_len(unsigned char c);
+size_t http_utf8_seq(const unsigned char *s, size_t n);
+
 /* {"error": message, "details": details or []}; details is stolen. */
 enum MHD_Result http_send_error(struct http_req *r, unsigned status, json_t *details,
                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));

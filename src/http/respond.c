@@ -55,18 +55,26 @@ enum MHD_Result http_send_json_text(struct http_req *r, unsigned status, char *t
   return http_queue(r, status, resp);
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 (RFC 3629: no overlong
- * forms, no surrogates, nothing past U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s) {
-  if (s[0] < 0x80) return 1;
-  size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-             : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
-  for (size_t k = 1; k < n; k++)
+/* UTF-8 as RFC 3629 has it (http_int.h). */
+int http_utf8_lead_len(unsigned char c) {
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return 2;
+  if (c >= 0xE0 && c <= 0xEF) return 3;
+  if (c >= 0xF0 && c <= 0xF4) return 4;
+  return 0;
+}
+
+size_t http_utf8_seq(const unsigned char *s, size_t n) {
+  size_t len = n ? (size_t)http_utf8_lead_len(s[0]) : 0;
+  if (!len || len > n) return 0;
+  for (size_t k = 1; k < len; k++)
     if ((s[k] & 0xC0) != 0x80) return 0;
-  if ((n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F))) ||
-      (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))))
+  /* Overlong three-byte forms, UTF-16 surrogates and code points past
+   * U+10FFFF are not UTF-8. */
+  if ((len == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F))) ||
+      (len == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))))
     return 0;
-  return n;
+  return len;
 }
 
 enum MHD_Result http_send_error(struct http_req *r, unsigned status, json_t *details,
@@ -77,12 +85,15 @@ enum MHD_Result http_send_error(struct http_req *r, unsigned status, json_t *det
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   /* Messages quote what the client sent, which JSON needs as UTF-8. */
-  for (unsigned char *p = (unsigned char *)msg; *p;) {
-    size_t n = utf8_seq(p);
+  size_t left = strlen(msg);
+  for (unsigned char *p = (unsigned char *)msg; left;) {
+    size_t n = http_utf8_seq(p, left);
     if (n) {
       p += n;
+      left -= n;
     } else {
       *p++ = '?';
+      left--;
     }
   }
   json_t *doc = json_pack("{s:s, s:o}", "error", msg, "details",
@@ -147,7 +158,7 @@ char *http_decode(const char *in, size_t len, int plus) {
   out[k] = '\0';
   /* Names and values are text: JSON answers may quote them. */
   for (size_t i = 0; i < k;) {
-    size_t n = utf8_seq((const unsigned char *)out + i);
+    size_t n = http_utf8_seq((const unsigned char *)out + i, k - i);
     if (!n) goto bad;
     i += n;
   }

@@ -267,14 +267,10 @@ enum MHD_Result http_api_events_stream(struct http_req *r) {
     long long id = strtoll(last, &end, 10);
     if (*last && !*end && id > after) after = id;
   }
-  struct weft_instance *inst = http_instance(r, &res);
-  if (!inst) return res;
   struct weft_run_row row = {0};
-  weft_error err = WEFT_ERROR_INIT;
-  int rc = weft_store_run_get(inst->store, r->segs[3], &row, &err);
+  int found = http_path_run(r, &row, &res);
   weft_run_row_release(&row);
-  if (rc == WEFT_ENOTFOUND) return http_send_error(r, 404, NULL, "no run '%s'", r->segs[3]);
-  if (rc) return http_send_error(r, 500, NULL, "%s", err.msg);
+  if (!found) return res;
   struct run_stream *rs = calloc(1, sizeof *rs);
   if (!rs) return http_send_error(r, 500, NULL, "out of memory");
   if (http_stream_init(&rs->s, &run_ops, r, &res)) {
