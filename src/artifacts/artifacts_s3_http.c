@@ -122,16 +122,6 @@ nomem:
   return weft_error_set(err, WEFT_ENOMEM, "out of memory");
 }
 
-/* S3 bucket names: 3-63 of a-z 0-9 . - (DNS-safe, so virtual-host works). */
-static int bucket_ok(const char *b) {
-  size_t n = strlen(b);
-  if (n < 3 || n > 63) return 0;
-  for (const char *p = b; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
-      return 0;
-  return 1;
-}
-
 int weft__s3_conf_parse(const char *url, struct weft__s3_conf *c, weft_error *err) {
   int rc = WEFT_OK;
   char *k = NULL, *v = NULL, *path = NULL;
@@ -150,7 +140,7 @@ int weft__s3_conf_parse(const char *url, struct weft__s3_conf *c, weft_error *er
   const char *slash = memchr(p, '/', plen);
   size_t blen = slash ? (size_t)(slash - p) : plen;
   if (!(c->bucket = strndup(p, blen))) goto nomem;
-  if (!bucket_ok(c->bucket)) {
+  if (!weft_str_is_s3_bucket(c->bucket)) {
     rc = weft_error_set(err, WEFT_EINVALID,
                         "artifact store URL %s: bad bucket name '%s' (3-63 of a-z 0-9 . -)",
                         url, c->bucket);

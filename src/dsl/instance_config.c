@@ -228,15 +228,6 @@ static char *s3_setting(struct weft_diags *d, const struct weft__ynode *m, const
   return out;
 }
 
-static int s3_bucket_ok(const char *b) {
-  size_t n = strlen(b);
-  if (n < 3 || n > 63) return 0;
-  for (const char *p = b; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
-      return 0;
-  return 1;
-}
-
 /* A prefix is a key path: no empty, "." or ".." segment, no control bytes. */
 static int s3_prefix_ok(const char *p) {
   if (*p == '/') return 0;
@@ -271,7 +262,7 @@ static void parse_s3(struct weft_diags *d, const struct weft__ynode *m,
   if (!bucket && !bad) {
     weft__dsl_error(d, m->mark, "artifacts.s3 needs a 'bucket'");
     bad = 1;
-  } else if (bucket && !s3_bucket_ok(bucket)) {
+  } else if (bucket && !weft_str_is_s3_bucket(bucket)) {
     weft__dsl_error(d, weft__ymap_get(m, "bucket", NULL)->mark,
                     "artifacts.s3.bucket '%s' is not a bucket name (3-63 of a-z 0-9 . -)",
                     bucket);

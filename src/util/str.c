@@ -71,3 +71,12 @@ int weft_str_is_identifier(const char *s) {
     if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-')) return 0;
   return 1;
 }
+
+int weft_str_is_s3_bucket(const char *s) {
+  size_t n = strlen(s);
+  if (n < 3 || n > 63) return 0;
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+      return 0;
+  return 1;
+}

@@ -20,5 +20,8 @@ int weft_str_has_prefix(const char *s, const char *prefix);
 int weft_str_has_suffix(const char *s, const char *suffix);
 /* A name usable for ops, jobs, outputs: [A-Za-z_][A-Za-z0-9_-]*. */
 int weft_str_is_identifier(const char *s);
+/* An S3 bucket name weft accepts: 3-63 of a-z 0-9 . - (DNS-safe, so
+ * virtual-host addressing works); both weft.yaml and s3:// URLs check it. */
+int weft_str_is_s3_bucket(const char *s);
 
 #endif
