@@ -160,21 +160,19 @@ static void header(struct logs *L, size_t i, int always) {
   L->last_out = (long)i;
 }
 
-/* Prints what src i gained since the last call. A missing file is quietly
- * empty while the attempt runs (its process may not have opened it yet)
- * and an error once it ended. */
+/* Prints what src i gained since the last call. A missing file is an empty
+ * log: nothing written yet, or nothing at all (a step that printed nothing
+ * may have no log file, exec.h). */
 static void pump(struct logs *L, size_t i, int always_header) {
   struct log_src *s = &L->src[i];
-  if (!s->path) {
-    if (always_header) header(L, i, 1);
-    return;
-  }
-  int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+  int fd = s->path ? open(s->path, O_RDONLY | O_CLOEXEC) : -1;
   if (fd < 0) {
-    if (errno != ENOENT || s->ended || !L->follow) {
+    if (s->path && errno != ENOENT) {
       fprintf(stderr, "weft run logs: cannot read %s: %s\n", s->path, strerror(errno));
       L->failed = 1;
       s->skip = 1; /* say it once */
+    } else if (always_header) {
+      header(L, i, 1);
     }
     return;
   }

@@ -128,9 +128,10 @@ void coord_start_step(struct coord *c, size_t i) {
   coord_reset_live_logs(c, i);
   c->started[i] = weft_clock_wall_ms();
   int rc = c->dirs[i] ? 0 : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
-  /* A retry gets a fresh folder: an earlier attempt's outputs must not count. */
+  /* A retry gets a fresh folder: an earlier attempt's outputs must not count.
+   * The executor creates it when the step needs one (exec.h): a step on a
+   * queue worker, or a C step without files, costs no folder here. */
   if (!rc && weft_fs_exists(c->dirs[i])) rc = weft_fs_remove_tree(c->dirs[i], &e);
-  if (!rc) rc = weft_fs_mkdirs(c->dirs[i], &e);
   if (!rc) rc = prepare_inputs(c, i, c->dirs[i], &inputs_json, &e);
   json_t *cfg = json_object_get(json_object_get(c->l->rc->ops, inv->name), "config");
   if (!rc && cfg && !(config_json = json_dumps(cfg, JSON_COMPACT)))

@@ -33,8 +33,11 @@
  *   WEFT_PARTITION_KEY  the run's partition ("2026-01-01", its tag
  *                     weft/partition), only in runs of a partitioned job
  *
- * The per-attempt work folder (spec->work_dir, created by the caller, which
- * also places raw `path` inputs in WORK/inputs/ beforehand) ends up as:
+ * The per-attempt work folder (spec->work_dir; start creates it, with its
+ * parents, when the step needs one: a process step always does, a C-function
+ * step only when it has `path` inputs or outputs, so a no-op step costs no
+ * file system work; a caller placing raw `path` inputs in WORK/inputs/
+ * beforehand creates it then). A missing log file is an empty log:
  *
  *   WORK/config.json   the resolved config           (written by start)
  *   WORK/inputs/NAME   JSON inputs                   (written by start)
@@ -79,7 +82,7 @@ struct weft_step_spec {
   const struct weft_op_def *def; /* run/argv/c_function, env, outputs,
                                     timeout_s */
   const char *cwd;         /* the code location folder */
-  const char *work_dir;    /* per-attempt folder, existing (layout above) */
+  const char *work_dir;    /* per-attempt folder (layout above) */
   const char *config_json; /* resolved config, JSON object text (NULL: {}) */
   const char *inputs_json; /* JSON object text name -> value of the JSON
                               inputs (NULL: {}); raw `path` inputs are

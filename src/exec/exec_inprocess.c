@@ -57,15 +57,23 @@ static char *dup_or_empty_object(const char *s) {
   return strdup(s ? s : "{}");
 }
 
+static int has_path_port(const struct weft_op_def *def) {
+  for (size_t i = 0; i < def->n_inputs; i++)
+    if (def->inputs[i].type == WEFT_TYPE_PATH) return 1;
+  for (size_t i = 0; i < def->n_outputs; i++)
+    if (def->outputs[i].type == WEFT_TYPE_PATH) return 1;
+  return 0;
+}
+
 static int start_c_op(struct ip_executor *x, const struct weft_step_spec *spec,
                       weft_error *err) {
   struct c_pending *c = &x->c;
   const struct weft_op_def *def = spec->def;
-  int rc = weft__work_prepare(spec, &c->paths, err);
+  /* A C step gets its config and JSON inputs in memory and writes no
+   * compute log: it needs a folder only for files, its `path` ports. */
+  int rc = has_path_port(def) ? weft__work_prepare(spec, &c->paths, err)
+                              : weft__work_paths_init(spec->work_dir, &c->paths, err);
   if (rc) return rc;
-  /* Process steps get their compute logs from the child; a C step writes
-   * none, but the files exist so every step has the same layout. */
-  if ((rc = weft__work_touch_logs(&c->paths, err))) goto fail;
   c->user = spec->user;
   c->op_name = strdup(def->name ? def->name : spec->step);
   c->c_function = strdup(def->c_function);

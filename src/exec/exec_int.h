@@ -47,14 +47,16 @@ struct weft__work_paths {
   char *stderr_log; /* WORK/stderr.log */
 };
 
-/* Fills the paths, creates inputs/ and outputs/, writes config.json and one
- * file per JSON input. WEFT_EINVALID for bad config/inputs text, WEFT_EIO,
+/* Fills the paths only: nothing is created (a C step without `path` ports).
+ * WEFT_ENOMEM; on failure the paths are released. */
+int weft__work_paths_init(const char *work_dir, struct weft__work_paths *paths,
+                          weft_error *err);
+/* Fills the paths, creates the work folder (and its parents), inputs/ and
+ * outputs/, writes config.json and one file per JSON input. WEFT_EINVALID for bad config/inputs text, WEFT_EIO,
  * WEFT_ENOMEM. On failure the paths are released. */
 int weft__work_prepare(const struct weft_step_spec *spec,
                        struct weft__work_paths *paths, weft_error *err);
 void weft__work_paths_release(struct weft__work_paths *paths);
-/* Creates empty compute logs (for steps that run no process). */
-int weft__work_touch_logs(const struct weft__work_paths *paths, weft_error *err);
 
 /* ---- outputs ---- */
 

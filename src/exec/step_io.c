@@ -173,21 +173,23 @@ done:
   return rc;
 }
 
-int weft__work_prepare(const struct weft_step_spec *spec,
-                       struct weft__work_paths *p, weft_error *err) {
-  int rc = WEFT_OK;
-  const char *wd = spec->work_dir;
+int weft__work_paths_init(const char *wd, struct weft__work_paths *p, weft_error *err) {
   memset(p, 0, sizeof *p);
   p->config = weft__strdupf("%s/config.json", wd);
   p->inputs = weft__strdupf("%s/inputs", wd);
   p->outputs = weft__strdupf("%s/outputs", wd);
   p->stdout_log = weft__strdupf("%s/stdout.log", wd);
   p->stderr_log = weft__strdupf("%s/stderr.log", wd);
-  if (!p->config || !p->inputs || !p->outputs || !p->stdout_log ||
-      !p->stderr_log) {
-    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    goto done;
-  }
+  if (p->config && p->inputs && p->outputs && p->stdout_log && p->stderr_log) return WEFT_OK;
+  weft__work_paths_release(p);
+  return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+}
+
+int weft__work_prepare(const struct weft_step_spec *spec,
+                       struct weft__work_paths *p, weft_error *err) {
+  int rc = weft__work_paths_init(spec->work_dir, p, err);
+  if (rc) return rc;
+  if ((rc = weft_fs_mkdirs(spec->work_dir, err))) goto done;
   if ((rc = make_dir(p->inputs, err))) goto done;
   /* outputs/ must start empty, or a file left by an earlier attempt in
    * the same folder would pass for a written output. */
@@ -208,11 +210,6 @@ int weft__work_prepare(const struct weft_step_spec *spec,
 done:
   if (rc) weft__work_paths_release(p);
   return rc;
-}
-
-int weft__work_touch_logs(const struct weft__work_paths *p, weft_error *err) {
-  int rc = write_file(p->stdout_log, "", 0, err);
-  return rc ? rc : write_file(p->stderr_log, "", 0, err);
 }
 
 /* ---- outputs ---- */

@@ -121,9 +121,12 @@ enum MHD_Result http_api_log(struct http_req *r) {
     return http_send_weft_error(r, &err);
   }
   int fd = path_ok(inst, path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-  if (fd < 0 && errno == ENOENT) fd = open_stored_log(inst, run_id, step, found, use_stderr);
-  struct stat sb;
-  if (fd < 0 || fstat(fd, &sb)) {
+  int missing = fd < 0 && path_ok(inst, path) && errno == ENOENT;
+  if (missing && (fd = open_stored_log(inst, run_id, step, found, use_stderr)) >= 0) missing = 0;
+  struct stat sb = {0};
+  /* The attempt started but wrote no log file: a step that printed nothing
+   * may have none (exec.h), so it is an empty log. */
+  if (!missing && (fd < 0 || fstat(fd, &sb))) {
     int e = errno;
     if (fd >= 0) close(fd);
     free(path);
@@ -136,7 +139,7 @@ enum MHD_Result http_api_log(struct http_req *r) {
   uint64_t size = (uint64_t)sb.st_size, off = (uint64_t)offset > size ? size : (uint64_t)offset;
   struct MHD_Response *resp;
   if (off == size) {
-    close(fd);
+    if (fd >= 0) close(fd);
     resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   } else {
     /* MHD sends the file from the offset and closes fd. */

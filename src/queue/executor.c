@@ -228,6 +228,9 @@ static int fetch_outputs(struct qexec *q, struct pending *p, json_t *r, json_t *
   const char *name;
   json_t *v;
   int rc = WEFT_OK;
+  if (!json_object_size(json_object_get(r, "outputs")) &&
+      !json_object_size(json_object_get(r, "path_outputs")))
+    return WEFT_OK; /* no folder for a step without outputs */
   char *dir = weft_fs_join(p->work_dir, "outputs");
   if (!dir || weft_fs_mkdirs(dir, err)) {
     free(dir);
@@ -263,10 +266,10 @@ static void fetch_logs(struct qexec *q, struct pending *p, json_t *r) {
     const char *key = json_string_value(json_object_get(json_object_get(r, "logs"), names[k]));
     char *file = weft_str_printf("%s/%s.log", p->work_dir, names[k]);
     weft_error e = WEFT_ERROR_INIT;
-    if (!file) continue;
-    if (!key || weft_artifacts_read_log(q->inst->artifacts, key, file, &e)) {
-      if (!weft_fs_exists(file)) weft_fs_write_atomic(file, "", 0, 0, &e);
-    }
+    /* No key: the log is empty, and a missing log file reads as empty
+     * (exec.h). */
+    if (file && key && !weft_fs_mkdirs(p->work_dir, &e))
+      weft_artifacts_read_log(q->inst->artifacts, key, file, &e);
     free(file);
   }
 }
@@ -423,7 +426,8 @@ static void mirror_live_logs(struct qexec *q) {
       struct weft_artifact_list l = {0};
       weft_error e = WEFT_ERROR_INIT;
       if (prefix && file && !weft_artifacts_list(q->inst->artifacts, prefix, &l, &e) &&
-          l.n != p->chunks_seen[k] && !weft_artifacts_read_log(q->inst->artifacts, key, file, &e))
+          l.n != p->chunks_seen[k] && !weft_fs_mkdirs(p->work_dir, &e) &&
+          !weft_artifacts_read_log(q->inst->artifacts, key, file, &e))
         p->chunks_seen[k] = l.n;
       weft_artifact_list_release(&l);
       free(key);

@@ -294,8 +294,8 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
   s->work_dir = weft_str_printf("%s/%s/%s/%d-%s", w->work_root, s->run_id, s->step, s->attempt,
                                 last ? last + 1 : "x");
   int rc = s->work_dir && cfg ? WEFT_OK : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  /* The executor creates the folder if the step needs one (exec.h). */
   if (!rc && weft_fs_exists(s->work_dir)) rc = weft_fs_remove_tree(s->work_dir, &e);
-  if (!rc) rc = weft_fs_mkdirs(s->work_dir, &e);
   if (!rc && !weft_fs_is_dir(cwd))
     rc = weft_error_set(&e, WEFT_ENOTFOUND,
                         "the code location folder %s does not exist on worker %s", cwd, w->id);

@@ -110,14 +110,18 @@ json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_
     free(rest);
     free(key);
   }
+  /* The executor read every output back (a C step's stay in memory): a
+   * `path` output's value is its file, the others are their JSON value. */
   for (size_t k = 0; r && res->ok && k < s->def->n_outputs; k++) {
     const struct weft_port *port = &s->def->outputs[k];
-    char *file = weft_str_printf("%s/outputs/%s", s->work_dir, port->name);
-    if (!file || !weft_fs_exists(file)) { /* left unwritten: recorded as null */
-      free(file);
-      continue;
-    }
-    if (port->type == WEFT_TYPE_PATH) {
+    json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
+    /* The lone implicit `result` left unwritten comes back null: it is
+     * recorded as null, with no artifact (exec.h). */
+    int unwritten = s->def->n_outputs == 1 && port->type == WEFT_TYPE_ANY &&
+                    !strcmp(port->name, "result") && json_is_null(v);
+    if (!v || unwritten) continue;
+    const char *file = json_string_value(v);
+    if (port->type == WEFT_TYPE_PATH && file) {
       char *rest = weft_str_printf("outputs/%s", port->name);
       char *key = rest ? attempt_key(s, rest) : NULL;
       weft_error e = WEFT_ERROR_INIT;
@@ -130,10 +134,8 @@ json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_
       free(rest);
       free(key);
     } else {
-      json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
-      json_object_set(outs, port->name, v ? v : json_null());
+      json_object_set(outs, port->name, v);
     }
-    free(file);
   }
   if (r) {
     json_object_set_new(r, "logs", logs);
@@ -148,6 +150,7 @@ json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_
 }
 
 int weft__wk_prepare_inputs(struct worker *w, struct slot *s, json_t *msg, weft_error *err) {
+  if (!json_object_size(json_object_get(msg, "path_inputs"))) return WEFT_OK;
   char *dir = weft_fs_join(s->work_dir, "inputs");
   int rc = dir ? weft_fs_mkdirs(dir, err) : weft_error_set(err, WEFT_ENOMEM, "out of memory");
   const char *name;

@@ -49,12 +49,18 @@ done
 if wait_registered 2; then ok "two c_op_worker workers register"; else not_ok "two c_op_worker workers register" "$(cat "$tmp"/w*.log)"; fi
 
 expect_exit -m "a C op runs on a worker" 0 "$WEFT_BIN" launch one -l loc --quiet
-expect_exit -m "run show --format json" 0 "$WEFT_BIN" run show "$(run_id_of)" --format json
-check_py "it ran in the worker's own process (in-process, no child)" "
+one_run=$(run_id_of)
+expect_exit -m "run show --format json" 0 "$WEFT_BIN" run show "$one_run" --format json
+check_py "it ran in the worker's own process (in-process, no child), its outputs came back" "
 import json,sys
-s=json.load(open(sys.argv[1]))['steps'][0]
+d=json.load(open(sys.argv[1]))
+s=d['steps'][0]
+o={x.get('output'): x.get('value') for x in d['outputs']}
 pids={'w1':$pid_w1,'w2':$pid_w2}
-print('ok' if s['status']=='succeeded' and s['worker'] in pids and s.get('outputs',{}).get('pid',pids[s['worker']])==pids[s['worker']] and open('$C_OP_LOG').read().split()==[str(pids[s['worker']])] else s)"
+print('ok' if s['status']=='succeeded' and s['worker'] in pids and o.get('pid')==pids[s['worker']] and o.get('calls')==1 and open('$C_OP_LOG').read().split()==[str(pids[s['worker']])] else (s, d['outputs']))"
+expect_exit -m "a C step has no log file: its log reads as empty" 0 \
+  "$WEFT_BIN" run logs "$one_run" one
+check_eq "nothing printed for it" "" "$out"
 expect_exit -m "a failing C op fails its run" 1 "$WEFT_BIN" launch boom -l loc --quiet
 check_has "with the op's message" "boom: this op always fails" "$err$out$(cat "$tmp"/w*.log)"
 

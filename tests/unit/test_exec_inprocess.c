@@ -215,11 +215,12 @@ TEST(c_op_success_with_outputs_and_logs) {
   ASSERT_STR_EQ(f.events.ptr,
                 "{\"level\":\"info\",\"msg\":\"adding\",\"type\":\"log\"}\n"
                 "{\"level\":\"warning\",\"msg\":\"careful\",\"type\":\"log\"}\n");
-  /* Same work-folder layout as a process step. */
+  /* A `path` port gives it the work folder of a process step, but a C
+   * step writes no compute log: a missing log is an empty one (exec.h). */
   char *config = weft_fs_join(f.work, "config.json");
   char *log = weft_fs_join(f.work, "stdout.log");
   ASSERT(weft_fs_exists(config));
-  ASSERT(weft_fs_exists(log));
+  ASSERT(!weft_fs_exists(log));
   free(config);
   free(log);
   free(data);
@@ -298,6 +299,31 @@ TEST(c_op_path_output_is_copied_in) {
   ASSERT_STR_EQ(b.ptr, "made");
   weft_buf_release(&b);
   free(want);
+  weft_step_result_release(&r);
+  fixture_release(&f);
+  return 0;
+}
+
+/* Config and inputs in memory, outputs in memory: no folder is made, so a
+ * no-op step costs no file system work (a queue worker's hot path). */
+TEST(c_op_without_path_ports_makes_no_folder) {
+  struct fixture f;
+  ASSERT_EQ(fixture_init(&f), 0);
+  int calls = 0;
+  ASSERT_EQ(register_ops(&calls, f.dir), 0);
+  ASSERT_EQ(weft_fs_remove_tree(f.work, NULL), WEFT_OK);
+  struct weft_port outs[] = {{.name = "total", .type = WEFT_TYPE_INT}};
+  struct weft_port ins[] = {{.name = "x", .type = WEFT_TYPE_INT}};
+  struct weft_op_def def = c_op("add", outs, 1);
+  def.inputs = ins;
+  def.n_inputs = 1;
+  struct weft_step_result r;
+  ASSERT_EQ(run_in_process(&f, &def, &r), 0);
+  if (!r.ok) fprintf(stderr, "# %s\n", r.message);
+  ASSERT_EQ(r.ok, 1);
+  ASSERT_EQ(calls, 1);
+  ASSERT_EQ(json_integer_value(json_object_get(r.outputs, "total")), 15);
+  ASSERT(!weft_fs_exists(f.work));
   weft_step_result_release(&r);
   fixture_release(&f);
   return 0;
@@ -539,6 +565,7 @@ int main(int argc, char **argv) {
       TEST_ENTRY(c_op_success_with_outputs_and_logs)
       TEST_ENTRY(c_op_failures)
       TEST_ENTRY(c_op_path_output_is_copied_in)
+      TEST_ENTRY(c_op_without_path_ports_makes_no_folder)
       TEST_ENTRY(in_process_runs_one_step_at_a_time)
       TEST_ENTRY(python_sdk_round_trip)
       TEST_ENTRY(python_sdk_outside_weft_says_so)
