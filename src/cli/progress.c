@@ -80,25 +80,29 @@ static void set_status(struct weft_progress *p, struct step_view *v, enum weft_s
 }
 
 static void track(struct weft_progress *p, const struct weft_event_row *ev) {
+  static const struct {
+    const char *type;
+    enum weft_step_status status;
+  } changes[] = {{"step_started", WEFT_STEP_RUNNING},
+                 {"step_succeeded", WEFT_STEP_SUCCEEDED},
+                 {"step_reused", WEFT_STEP_SUCCEEDED},
+                 {"step_failed", WEFT_STEP_FAILED},
+                 {"step_up_for_retry", WEFT_STEP_UP_FOR_RETRY},
+                 {"step_skipped", WEFT_STEP_SKIPPED},
+                 {"step_canceled", WEFT_STEP_CANCELED}};
   struct step_view *v = ev->step ? weft_map_get(&p->steps, ev->step) : NULL;
-  if (!v) return;
+  size_t k = 0;
+  while (k < sizeof changes / sizeof *changes && strcmp(ev->type, changes[k].type)) k++;
+  /* Only these change what is drawn: a big run's outputs and logs are not
+   * worth parsing here. */
+  if (!v || k == sizeof changes / sizeof *changes) return;
+  set_status(p, v, changes[k].status);
+  if (changes[k].status == WEFT_STEP_SUCCEEDED) return;
   json_t *pl = json_loads(ev->payload ? ev->payload : "{}", 0, NULL);
-  const char *t = ev->type;
   const char *msg = json_string_value(json_object_get(pl, "message"));
-  if (!strcmp(t, "step_started")) {
-    set_status(p, v, WEFT_STEP_RUNNING);
+  if (changes[k].status == WEFT_STEP_RUNNING) {
     v->attempt = (int)json_integer_value(json_object_get(pl, "attempt"));
     v->started_mono_ms = weft_clock_mono_ms();
-  } else if (!strcmp(t, "step_succeeded") || !strcmp(t, "step_reused")) {
-    set_status(p, v, WEFT_STEP_SUCCEEDED);
-  } else if (!strcmp(t, "step_failed")) {
-    set_status(p, v, WEFT_STEP_FAILED);
-  } else if (!strcmp(t, "step_up_for_retry")) {
-    set_status(p, v, WEFT_STEP_UP_FOR_RETRY);
-  } else if (!strcmp(t, "step_skipped")) {
-    set_status(p, v, WEFT_STEP_SKIPPED);
-  } else if (!strcmp(t, "step_canceled")) {
-    set_status(p, v, WEFT_STEP_CANCELED);
   }
   if (msg) {
     free(v->message);

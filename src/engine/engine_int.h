@@ -43,6 +43,7 @@ struct coord {
   char **workers;            /* per step: who runs the current attempt (a
                                 queue worker's id), or NULL: this process */
   long *worker_pids;         /* per step: the step's pid on that worker */
+  json_t *run_tags;          /* run.tags parsed, when a step first needs it */
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the

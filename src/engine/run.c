@@ -380,6 +380,7 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
 
 static void coord_release(struct coord *c) {
   weft_executor_free(c->x);
+  json_decref(c->run_tags);
   batch_clear(&c->batch);
   free(c->batch.ev);
   free(c->batch.st);

@@ -161,10 +161,9 @@ void coord_start_step(struct coord *c, size_t i) {
     spec.inputs_json = inputs_json;
     spec.user = (void *)(uintptr_t)(i + 1);
     /* A partitioned run (backfill, schedule): its tag weft/partition. */
-    json_t *tags = c->run.tags ? json_loads(c->run.tags, 0, NULL) : NULL;
-    spec.partition_key = json_string_value(json_object_get(tags, "weft/partition"));
+    if (!c->run_tags && c->run.tags) c->run_tags = json_loads(c->run.tags, 0, NULL);
+    spec.partition_key = json_string_value(json_object_get(c->run_tags, "weft/partition"));
     rc = weft_executor_start(c->x, &spec, &e);
-    json_decref(tags);
   }
   free(venv_bin);
   free(workdir);

@@ -26,6 +26,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/map.h"
 #include "util/str.h"
 
 #define DEFAULT_MAX 1024
@@ -37,7 +38,9 @@
 
 struct pending {
   void *user;
-  char *attempt_id, *queue, *body, *work_dir, *worker;
+  char *attempt_id, *queue, *work_dir, *worker;
+  json_t *msg; /* the step message, dumped when published (batches share fields) */
+  size_t id_hash; /* weft_map_hash(attempt_id): a run's ids share a long prefix */
   int published, started, cancel;
   int c_op; /* a C-function op: may share a message with others (batch) */
   int64_t cancel_deadline; /* monotonic */
@@ -64,6 +67,7 @@ struct qexec {
   size_t n, cap;
   struct weft_step_result *done; /* results not yet returned by wait */
   size_t n_done, cap_done;
+  struct weft_map ops; /* op name -> its "op" JSON, shared by its messages */
   size_t poll_next;
   int64_t next_poll_ms, next_live_log_ms;
 };
@@ -72,15 +76,16 @@ static void pending_release(struct pending *p) {
   free(p->cancel_reason);
   free(p->attempt_id);
   free(p->queue);
-  free(p->body);
+  json_decref(p->msg);
   free(p->work_dir);
   free(p->worker);
   memset(p, 0, sizeof *p);
 }
 
 static struct pending *find_attempt(struct qexec *q, const char *id) {
+  size_t h = id ? weft_map_hash(id) : 0;
   for (size_t i = 0; id && i < q->n; i++)
-    if (!strcmp(q->p[i].attempt_id, id)) return &q->p[i];
+    if (q->p[i].id_hash == h && !strcmp(q->p[i].attempt_id, id)) return &q->p[i];
   return NULL;
 }
 
@@ -121,6 +126,47 @@ static void random_hex(char *out, size_t n_bytes) {
  * that slow steps spread over the workers (prefetch counts messages). */
 #define STEPS_PER_MESSAGE 64
 
+/* The fields all steps of a batch share go once, in "common" (queue_int.h):
+ * a fan-out's steps differ only in their ids and names, and both sides'
+ * JSON work is most of a no-op step's cost. */
+static char *batch_text(struct qexec *q, const size_t *idx, size_t n) {
+  json_t *common = json_copy(q->p[idx[0]].msg), *steps = json_array();
+  const char *k;
+  json_t *v, *tmp;
+  for (size_t i = 1; common && i < n; i++)
+    json_object_foreach_safe(common, tmp, k, v) {
+      if (!json_equal(v, json_object_get(q->p[idx[i]].msg, k))) json_object_del(common, k);
+    }
+  for (size_t i = 0; common && steps && i < n; i++) {
+    json_t *one = json_object();
+    json_object_foreach(q->p[idx[i]].msg, k, v) {
+      if (!one) break;
+      if (!json_object_get(common, k) && json_object_set(one, k, v)) {
+        json_decref(one);
+        one = NULL;
+      }
+    }
+    if (!one || json_array_append_new(steps, one)) {
+      json_decref(steps);
+      steps = NULL;
+    }
+  }
+  json_t *m = common && steps ? json_pack("{s:i, s:O, s:O}", "v", 1, "common", common, "steps",
+                                          steps)
+                              : NULL;
+  char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+  json_decref(m);
+  json_decref(common);
+  json_decref(steps);
+  return text;
+}
+
+/* The text of one AMQP message for steps idx[0..n): a lone step's message,
+ * or a batch. NULL when out of memory. */
+static char *message_text(struct qexec *q, const size_t *idx, size_t n) {
+  return n == 1 ? json_dumps(q->p[idx[0]].msg, JSON_COMPACT) : batch_text(q, idx, n);
+}
+
 /* Messages not yet published (new ones, and those a lost broker refused)
  * go out in batches, each confirmed as a whole. A step that is alone in
  * its queue keeps the single-step form. */
@@ -141,8 +187,6 @@ static void flush_unpublished(struct qexec *q) {
       if (weft_broker_declare_step_queue(q->pub, p->queue, &e)) goto done;
       /* p and up to STEPS_PER_MESSAGE - 1 later steps of its queue */
       size_t group = n_idx, k = 0;
-      struct weft_buf body;
-      weft_buf_init(&body);
       for (size_t j = i; j < q->n && k < STEPS_PER_MESSAGE; j++) {
         struct pending *o = &q->p[j];
         if (o->published || o->cancel || taken[j] || strcmp(o->queue, p->queue)) continue;
@@ -151,23 +195,11 @@ static void flush_unpublished(struct qexec *q) {
         idx[n_idx++] = j;
         k++;
       }
-      if (k == 1) {
-        bodies[n] = p->body;
-      } else {
-        int bad = weft_buf_adds(&body, "{\"v\":1,\"steps\":[");
-        for (size_t m = group; !bad && m < n_idx; m++)
-          bad = (m > group && weft_buf_adds(&body, ",")) ||
-                weft_buf_adds(&body, q->p[idx[m]].body);
-        if (bad || weft_buf_adds(&body, "]}")) {
-          weft_buf_release(&body);
-          goto done;
-        }
-        if (!(bodies[n] = owned[n_owned] = weft_buf_detach(&body, NULL))) {
-          for (size_t k2 = 0; k2 < n_owned; k2++) free(owned[k2]);
-          goto done;
-        }
-        n_owned++;
+      if (!(bodies[n] = owned[n_owned] = message_text(q, idx + group, k))) {
+        for (size_t k2 = 0; k2 < n_owned; k2++) free(owned[k2]);
+        goto done;
       }
+      n_owned++;
       snprintf(rk[n], sizeof rk[n], WEFT_QUEUE_PREFIX "%s", p->queue);
       keys[n] = rk[n];
       n++;
@@ -278,13 +310,15 @@ static int64_t int_of(json_t *r, const char *k) {
   return (int64_t)json_integer_value(json_object_get(r, k));
 }
 
-/* The worker's result text for p: feed its events, fetch its files, queue
+/* The worker's result for p, as text (from storage) or a document (from a
+ * "done" notice): feed its events, fetch its files, queue
  * the step result. */
-static int complete(struct qexec *q, struct pending *p, const char *text, weft_error *err) {
+static int complete(struct qexec *q, struct pending *p, const char *text, json_t *doc,
+                    weft_error *err) {
   struct weft_step_result res;
   memset(&res, 0, sizeof res);
-  json_error_t je;
-  json_t *r = json_loads(text, 0, &je);
+  json_error_t je = {0};
+  json_t *r = doc ? json_incref(doc) : json_loads(text, 0, &je);
   res.user = p->user;
   res.exit_code = -1;
   res.ended_ms = weft_clock_wall_ms();
@@ -340,7 +374,7 @@ static int poll_result(struct qexec *q, struct pending *p, weft_error *err) {
   free(key);
   if (rc == WEFT_ENOTFOUND) return WEFT_OK;
   if (rc) return WEFT_OK; /* storage hiccup: the next poll tries again */
-  rc = complete(q, p, value, err);
+  rc = complete(q, p, value, NULL, err);
   free(value);
   return rc;
 }
@@ -369,7 +403,7 @@ static int fail_rejected(struct qexec *q, struct pending *p, const char *worker,
 static int on_notice(struct qexec *q, const struct weft_broker_msg *m, weft_error *err) {
   json_t *n = json_loads(m->body, 0, NULL);
   const char *type = json_string_value(json_object_get(n, "type"));
-  json_t *ids = json_object_get(n, "attempt_ids");
+  json_t *ids = json_object_get(n, "attempt_ids"), *results = json_object_get(n, "results");
   size_t n_ids = json_is_array(ids) ? json_array_size(ids) : 1;
   int rc = WEFT_OK;
   for (size_t i = 0; !rc && type && i < n_ids; i++) {
@@ -378,6 +412,9 @@ static int on_notice(struct qexec *q, const struct weft_broker_msg *m, weft_erro
     if (p && !strcmp(type, "started"))
       report_worker(q, p, json_string_value(json_object_get(n, "worker")),
                     (long)int_of(n, "pid"));
+    else if (p && !strcmp(type, "done") &&
+             json_is_object(json_object_get(results, p->attempt_id)))
+      rc = complete(q, p, NULL, json_object_get(results, p->attempt_id), err);
     else if (p && !strcmp(type, "done"))
       rc = poll_result(q, p, err);
     else if (p && !strcmp(type, "rejected"))
@@ -519,6 +556,18 @@ static json_t *file_inputs(struct qexec *q, const struct weft_step_spec *s, cons
   return o;
 }
 
+/* The "op" part of def's messages (borrowed: the executor keeps it). */
+static json_t *op_json(struct qexec *q, const struct weft_op_def *def) {
+  json_t *o = weft_map_get(&q->ops, def->name);
+  if (o) return o;
+  if (!(o = weft__qmsg_op_to_json(def))) return NULL;
+  if (weft_map_put(&q->ops, def->name, o)) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
 static json_t *object_or_empty(const char *text) {
   json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
   return v ? v : json_object();
@@ -551,6 +600,7 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
     pending_release(&p);
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   }
+  p.id_hash = weft_map_hash(p.attempt_id);
   json_t *inl = object_or_empty(s->inputs_json);
   json_t *pin = inl ? file_inputs(q, s, p.attempt_id, inl, err) : NULL;
   if (!pin) {
@@ -562,7 +612,7 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
                         "s:f, s:s}",
                         "v", 1, "attempt_id", p.attempt_id, "run_id", s->run_id, "job", s->job,
                         "step", s->step, "attempt", s->attempt, "op",
-                        weft__qmsg_op_to_json(s->def), "cwd", s->cwd, "config",
+                        json_incref(op_json(q, s->def)), "cwd", s->cwd, "config",
                         object_or_empty(s->config_json), "inputs", inl,
                         "path_inputs", pin, "loc_env",
                         s->loc_env ? weft_kvs_to_json(s->loc_env) : json_object(),
@@ -570,9 +620,8 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
                         s->kill_grace_s > 0 ? s->kill_grace_s : 5.0, "reply_to", q->reply_to);
   if (m && s->partition_key)
     json_object_set_new(m, "partition_key", json_string(s->partition_key));
-  p.body = m ? json_dumps(m, JSON_COMPACT) : NULL;
-  json_decref(m);
-  if (!p.body) {
+  p.msg = m;
+  if (!p.msg) {
     pending_release(&p);
     return weft_error_set(err, WEFT_ENOMEM, "out of memory building the step message");
   }
@@ -639,7 +688,7 @@ static void cancel_unstarted(struct qexec *q, struct pending *p, const char *rea
     /* A worker recorded a result first: that one counts. */
     poll_result(q, p, &e);
   } else if (text) {
-    complete(q, p, text, &e);
+    complete(q, p, NULL, r, &e);
   }
   free(key);
   free(msg);
@@ -715,6 +764,11 @@ static void q_free(struct weft_executor *x) {
     pending_release(&q->p[i]);
   }
   for (size_t i = 0; i < q->n_done; i++) weft_step_result_release(&q->done[i]);
+  size_t pos = 0;
+  const char *name;
+  void *op;
+  while (weft_map_next(&q->ops, &pos, &name, &op)) json_decref(op);
+  weft_map_release(&q->ops);
   free(q->p);
   free(q->done);
   weft_broker_close(q->pub);

@@ -26,7 +26,10 @@
  *   worker binary that registered it (weft_register_c_op + weft_main).
  *
  *   A batch, several steps of one queue ready at once, is one message:
- *   {"v":1, "steps":[STEP MESSAGE, ...]} (up to 64; executor.c). The worker
+ *   {"v":1, "common":{..}, "steps":[{..}, ...]} (up to 64; executor.c):
+ *   each step's message is its object plus the fields of "common", which
+ *   holds the fields all the batch's steps share (op, run_id, cwd, ...,
+ *   sent once; "common" may be absent). The worker
  *   records all its results in one store transaction, sends one "done"
  *   notice and acks it; a redelivered batch skips the attempts recorded.
  *
@@ -38,6 +41,9 @@
  *       step will not run; the coordinator fails it)
  *   "started" and "done" may carry "attempt_ids":[...] instead of
  *   "attempt_id" (a batch's steps: one notice for several).
+ *   "done" may carry "results": {attempt id: THE RESULT}, a copy of what
+ *   was just recorded (results up to INLINE_RESULT_MAX bytes), so the
+ *   coordinator need not read storage; an attempt without one is read.
  *
  * ---- the result, kv attempt/ATTEMPT_ID (first writer wins) ----
  *   {"v":1, "attempt_id", "ok", "exit_code", "term_signal", "timed_out",
@@ -48,6 +54,8 @@
  *    "logs": {"stdout": RUN/STEP/ATTEMPT/stdout.log, "stderr": ...},
  *    "worker", "host", "pid"}
  */
+
+#define INLINE_RESULT_MAX (16 * 1024)
 
 /* The op definition part of a message (new reference, NULL when out of
  * memory). */

@@ -112,7 +112,7 @@ static void notify(struct worker *w, const char *reply_to, json_t *n) {
 
 /* One notice of type per reply_to for the attempt ids in ids (an object
  * reply_to -> [ids]); a lone attempt keeps the single-attempt form. */
-static void notify_all(struct worker *w, const char *type, json_t *ids) {
+static void notify_all(struct worker *w, const char *type, json_t *ids, json_t *results) {
   const char *reply_to;
   json_t *v;
   json_object_foreach(ids, reply_to, v) {
@@ -123,6 +123,8 @@ static void notify_all(struct worker *w, const char *type, json_t *ids) {
       json_object_set_new(n, "worker", json_string(w->id));
       json_object_set_new(n, "host", json_string(w->host));
     }
+    json_t *r = json_object_get(results, reply_to);
+    if (n && r) json_object_set(n, "results", r);
     notify(w, reply_to, n);
   }
 }
@@ -151,7 +153,7 @@ static void flush_started(struct worker *w) {
     json_t *e;
     json_array_foreach(w->started, i, e)
         add_id(ids, json_string_value(json_array_get(e, 0)), json_string_value(json_array_get(e, 1)));
-    if (ids) notify_all(w, "started", ids);
+    if (ids) notify_all(w, "started", ids, NULL);
     json_decref(ids);
   }
   json_array_clear(w->started);
@@ -178,12 +180,24 @@ static void settle(struct worker *w, struct batch *b) {
   size_t n = json_array_size(b->results), i;
   json_t *r;
   int rc = n ? weft_store_begin(w->inst->store, &e) : WEFT_OK;
+  /* reply_to -> {attempt id: result}: small results ride along in the
+   * "done" notice, which spares the coordinator a storage read per step.
+   * Storage stays the record: a result written by an earlier delivery wins
+   * there, so such a one is not sent, and the coordinator reads it. */
+  json_t *inline_results = json_object();
   json_array_foreach(b->results, i, r) {
     if (rc) break;
     char *text = json_dumps(json_array_get(r, 2), JSON_COMPACT);
     char *key = weft__qmsg_result_key(json_string_value(json_array_get(r, 0)));
     rc = text && key ? weft_store_kv_compare_set(w->inst->store, key, NULL, text, &e)
                      : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+    if (!rc && inline_results && strlen(text) <= INLINE_RESULT_MAX) {
+      const char *reply_to = json_string_value(json_array_get(r, 1));
+      json_t *m = json_object_get(inline_results, reply_to);
+      if (!m && !json_object_set_new(inline_results, reply_to, json_object()))
+        m = json_object_get(inline_results, reply_to);
+      if (m) json_object_set(m, json_string_value(json_array_get(r, 0)), json_array_get(r, 2));
+    }
     if (rc == WEFT_ECONFLICT) rc = WEFT_OK; /* recorded by another delivery first */
     free(text);
     free(key);
@@ -200,7 +214,8 @@ static void settle(struct worker *w, struct batch *b) {
                json_string_value(json_array_get(r, 0)));
     w->steps_done += (int64_t)n;
   }
-  notify_all(w, "done", b->done);
+  notify_all(w, "done", b->done, rc ? NULL : inline_results);
+  json_decref(inline_results);
   if (b->reject) {
     weft__wk_log(w, "rejected a message from %s (dead-lettered to " WEFT_QUEUE_DEAD "): %s",
           b->msg.queue, b->why);
@@ -539,16 +554,24 @@ static void take_message(struct worker *w, struct weft_broker_msg *m) {
     snprintf(b->why, sizeof b->why, "not a JSON object (%s at byte %d)",
              msg ? "another JSON value" : je.text, je.position);
   } else if (steps) {
+    json_t *common = json_object_get(msg, "common");
     if (json_integer_value(json_object_get(msg, "v")) != 1 || !json_is_array(steps) ||
-        !json_array_size(steps) || json_array_size(steps) > BATCH_MAX) {
+        !json_array_size(steps) || json_array_size(steps) > BATCH_MAX ||
+        (common && !json_is_object(common))) {
       b->reject = 1;
       snprintf(b->why, sizeof b->why,
-               "a batch needs 'v' 1 and 'steps' an array of 1 to %d step messages", BATCH_MAX);
+               "a batch needs 'v' 1, 'steps' an array of 1 to %d step messages and "
+               "'common', if there, an object", BATCH_MAX);
+    }
+    size_t i;
+    json_t *one;
+    /* Each step is its own fields plus the ones the batch's steps share. */
+    json_array_foreach(steps, i, one) {
+      if (b->reject || !common || !json_is_object(one)) continue;
+      if (json_object_update_missing(one, common)) b->requeue = 1;
     }
     if (!b->reject)
       weft__wk_log(w, "took a batch of %zu steps from %s", json_array_size(steps), b->msg.queue);
-    size_t i;
-    json_t *one;
     json_array_foreach(steps, i, one) {
       if (b->reject || b->requeue) break;
       take_one(w, b, one, 0);

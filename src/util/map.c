@@ -9,7 +9,7 @@
 #include "weft.h"
 
 /* FNV-1a: short names dominate, where it is as good as anything heavier. */
-static size_t hash_str(const char *s) {
+size_t weft_map_hash(const char *s) {
   uint64_t h = 1469598103934665603ULL;
   for (; *s; s++) {
     h ^= (unsigned char)*s;
@@ -52,7 +52,7 @@ static int insert(struct weft_map *m, const char *key, void *value,
                   int replace) {
   if (2 * (m->n + 1) > m->cap && weft_map_reserve(m, m->n + 1))
     return WEFT_ENOMEM;
-  size_t h = hash_str(key);
+  size_t h = weft_map_hash(key);
   struct weft_map_slot *s = probe(m->slots, m->cap, key, h);
   if (s->key) {
     if (!replace) return WEFT_ECONFLICT;
@@ -76,7 +76,7 @@ int weft_map_set(struct weft_map *m, const char *key, void *value) {
 
 int weft_map_find(const struct weft_map *m, const char *key, void **value) {
   if (!m->n) return 0;
-  struct weft_map_slot *s = probe(m->slots, m->cap, key, hash_str(key));
+  struct weft_map_slot *s = probe(m->slots, m->cap, key, weft_map_hash(key));
   if (!s->key) return 0;
   if (value) *value = s->value;
   return 1;

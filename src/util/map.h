@@ -37,6 +37,8 @@ void *weft_map_get(const struct weft_map *m, const char *key);
 /* Iteration in slot order: start with *pos = 0; returns 0 when done. */
 int weft_map_next(const struct weft_map *m, size_t *pos, const char **key,
                   void **value);
+/* The hash the map uses (FNV-1a), for callers keeping their own index. */
+size_t weft_map_hash(const char *key);
 /* Frees the table (not the keys or values); the map is empty and reusable. */
 void weft_map_release(struct weft_map *m);
 

@@ -34,17 +34,21 @@ expect_exit -m "publish-raw sends a message without fields" 0 "$WEFT_BIN" queue 
 msg='{"v":1,"attempt_id":"0000deadbeef/s/1/ab","run_id":"0000deadbeef","job":"j","step":"s","attempt":1,"op":{"name":"o","run":"true"},"cwd":"/","reply_to":"weft.reply.nobody"}'
 expect_exit -m "publish-raw sends a step of an unknown run" 0 "$WEFT_BIN" queue publish-raw "$qd" "$msg"
 
+expect_exit -m "publish-raw sends a batch whose shared fields are not an object" 0 \
+  "$WEFT_BIN" queue publish-raw "$qd" '{"v":1,"common":[1],"steps":[{"attempt_id":"0000deadbeef/s/1/cd"}]}'
+
 after=$before
 for _ in $(seq 100); do
   after=$(dead_count)
-  [ "$after" -ge $((before + 3)) ] && break
+  [ "$after" -ge $((before + 4)) ] && break
   sleep 0.1
 done
-check_eq "the three messages are dead-lettered into weft.dead" $((before + 3)) "$after"
+check_eq "the four messages are dead-lettered into weft.dead" $((before + 4)) "$after"
 log=$(cat "$tmp/wp.log")
 check_has "the log names the JSON error" "not a JSON object" "$log"
 check_has "the log names the missing field" "field 'run_id' is missing" "$log"
 check_has "the log names the unknown run" "names run 0000deadbeef, which does not exist in storage" "$log"
+check_has "the log names the bad batch" "'common', if there, an object" "$log"
 check_has "and says where they went" "dead-lettered to weft.dead" "$log"
 kill -0 "$worker_pid" 2>/dev/null && ok "the worker is still running" || not_ok "the worker died"
 printf 'execution:\n  queue: {max_concurrent: 2}\n' >run.yaml
