@@ -89,7 +89,7 @@ static void coord_flush(struct coord *c, int force_run) {
   weft_error e = {0};
   struct weft_run_row cur = {0};
   int rc = weft_store_begin(c->inst->store, &e);
-  for (size_t i = 0; !rc && i < b->n_st; i++) rc = weft_store_step_put(c->inst->store, &b->st[i], &e);
+  if (!rc && b->n_st) rc = weft_store_step_put_many(c->inst->store, b->st, b->n_st, &e);
   if (!rc && b->n_ev) rc = weft_store_event_append(c->inst->store, b->ev, b->n_ev, &e);
   if (!rc && (c->run_dirty || heartbeat || force_run)) {
     rc = weft_store_run_get(c->inst->store, c->run.id, &cur, &e);

@@ -734,7 +734,6 @@ static int q_cancel_one(struct weft_executor *x, void *user, const char *reason)
 static void forget_results(struct qexec *q) {
   struct weft_store *st = q->inst ? q->inst->store : NULL;
   struct weft_run_row run = {0};
-  struct weft_kv_list l = {0};
   weft_error e = WEFT_ERROR_INIT;
   char *prefix = NULL;
   if (!st || !q->run_id || weft_store_run_get(st, q->run_id, &run, &e) ||
@@ -743,14 +742,9 @@ static void forget_results(struct qexec *q) {
   char *key = weft__qmsg_result_key(q->run_id); /* attempt/RUN; ids are RUN/STEP/N/RND */
   prefix = key ? weft_str_printf("%s/", key) : NULL;
   free(key);
-  if (!prefix || weft_store_begin(st, &e)) goto done;
-  int rc = weft_store_kv_list(st, prefix, NULL, 0, &l, &e);
-  for (size_t i = 0; !rc && i < l.n; i++) rc = weft_store_kv_delete(st, l.v[i].key, &e);
-  if (rc) weft_store_rollback(st);
-  else rc = weft_store_commit(st, &e);
-  if (rc) fprintf(stderr, "weft: run %s: could not delete its attempt results: %s\n", q->run_id, e.msg);
+  if (prefix && weft_store_kv_delete_prefix(st, prefix, &e))
+    fprintf(stderr, "weft: run %s: could not delete its attempt results: %s\n", q->run_id, e.msg);
 done:
-  weft_kv_list_release(&l);
   weft_run_row_release(&run);
   free(prefix);
 }

@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "store/store_int.h"
+#include "util/map.h"
 #include "util/registry.h"
 #include "util/str.h"
 
@@ -362,11 +364,41 @@ int weft_store_run_count(struct weft_store *s, int64_t counts[], weft_error *err
 
 int weft_store_step_put(struct weft_store *s, const struct weft_step_row *st,
                         weft_error *err) {
-  REQUIRE(st && st->run_id && st->step, "step put: the step has no run id or name");
-  REQUIRE(st->attempt >= 1, "step put: attempts are numbered from 1");
-  REQUIRE((unsigned)st->status < WEFT_STEP__COUNT, "step put: invalid status");
+  return weft_store_step_put_many(s, st, 1, err);
+}
+
+int weft_store_step_put_many(struct weft_store *s, const struct weft_step_row *st, size_t n,
+                             weft_error *err) {
+  REQUIRE(st || !n, "step put: no step row");
+  for (size_t i = 0; i < n; i++) {
+    REQUIRE(st[i].run_id && st[i].step, "step put: the step has no run id or name");
+    REQUIRE(st[i].attempt >= 1, "step put: attempts are numbered from 1");
+    REQUIRE((unsigned)st[i].status < WEFT_STEP__COUNT, "step put: invalid status");
+  }
   FAULT_POINT(err);
-  return s->m->xStepPut(s, st, err);
+  if (n <= 1) return n ? s->m->xStepPut(s, st, n, err) : WEFT_OK;
+  /* One statement cannot upsert a key twice (PostgreSQL refuses): keep
+   * each key's last row, which is what putting them in turn leaves. */
+  struct weft_map last = WEFT_MAP_INIT;
+  char **keys = calloc(n, sizeof *keys);
+  struct weft_step_row *keep = malloc(n * sizeof *keep);
+  size_t k = 0;
+  int rc = keys && keep && !weft_map_reserve(&last, n) ? WEFT_OK : WEFT_ENOMEM;
+  for (size_t i = 0; !rc && i < n; i++) {
+    keys[i] = weft_str_printf("%s/%s/%d", st[i].run_id, st[i].step, st[i].attempt);
+    if (!keys[i] || weft_map_set(&last, keys[i], (void *)(uintptr_t)(i + 1))) rc = WEFT_ENOMEM;
+  }
+  for (size_t i = 0; !rc && i < n; i++)
+    if ((uintptr_t)weft_map_get(&last, keys[i]) == i + 1) keep[k++] = st[i];
+  if (rc)
+    weft_error_set(err, rc, "out of memory");
+  else
+    rc = s->m->xStepPut(s, keep, k, err);
+  weft_map_release(&last);
+  for (size_t i = 0; keys && i < n; i++) free(keys[i]);
+  free(keys);
+  free(keep);
+  return rc;
 }
 
 int weft_store_step_list(struct weft_store *s, const char *run_id,
@@ -431,6 +463,12 @@ int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err)
   REQUIRE(key, "kv delete: no key");
   FAULT_POINT(err);
   return s->m->xKvDelete(s, key, err);
+}
+
+int weft_store_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
+  REQUIRE(prefix && *prefix, "kv delete-prefix: the prefix is empty");
+  FAULT_POINT(err);
+  return s->m->xKvDeletePrefix(s, prefix, err);
 }
 
 int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char *expected,

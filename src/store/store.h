@@ -165,8 +165,11 @@ struct weft_store_methods {
   /* Counts by status into counts[WEFT_RUN__COUNT]. */
   int (*xRunCount)(struct weft_store *s, int64_t counts[], weft_error *err);
 
-  /* Inserts or replaces the row keyed by (run_id, step, attempt). */
-  int (*xStepPut)(struct weft_store *s, const struct weft_step_row *st, weft_error *err);
+  /* Inserts or replaces the n rows keyed by (run_id, step, attempt), all or
+   * none (in one transaction outside the caller's). No two rows share a key
+   * (weft_store_step_put_many keeps the last). */
+  int (*xStepPut)(struct weft_store *s, const struct weft_step_row *st, size_t n,
+                  weft_error *err);
   /* Every attempt of every step of the run, by step then attempt. */
   int (*xStepList)(struct weft_store *s, const char *run_id, struct weft_step_list *out,
                    weft_error *err);
@@ -186,6 +189,8 @@ struct weft_store_methods {
   int (*xKvSet)(struct weft_store *s, const char *key, const char *value, weft_error *err);
   /* Deleting an absent key is not an error (WEFT_OK). */
   int (*xKvDelete)(struct weft_store *s, const char *key, weft_error *err);
+  /* Deletes every key starting with prefix (bytewise; never ""). */
+  int (*xKvDeletePrefix)(struct weft_store *s, const char *prefix, weft_error *err);
   /* Sets key to value only if it is absent (returns WEFT_OK) or already holds
    * expected (compare-and-set); else WEFT_ECONFLICT. expected NULL: absent. */
   int (*xKvCompareSet)(struct weft_store *s, const char *key, const char *expected,
@@ -227,6 +232,10 @@ int weft_store_run_list(struct weft_store *s, const struct weft_run_filter *f,
                         struct weft_run_list *out, weft_error *err);
 int weft_store_run_count(struct weft_store *s, int64_t counts[], weft_error *err);
 int weft_store_step_put(struct weft_store *s, const struct weft_step_row *st, weft_error *err);
+/* n rows at once (one round trip on PostgreSQL); of rows with the same
+ * (run_id, step, attempt) the last wins, as if put one after the other. */
+int weft_store_step_put_many(struct weft_store *s, const struct weft_step_row *st, size_t n,
+                             weft_error *err);
 int weft_store_step_list(struct weft_store *s, const char *run_id, struct weft_step_list *out,
                          weft_error *err);
 int weft_store_event_append(struct weft_store *s, struct weft_event_row *ev, size_t n,
@@ -240,6 +249,10 @@ int weft_store_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms
 int weft_store_kv_get(struct weft_store *s, const char *key, char **value, weft_error *err);
 int weft_store_kv_set(struct weft_store *s, const char *key, const char *value, weft_error *err);
 int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err);
+/* Deletes every entry whose key starts with prefix, in one statement (a
+ * run's attempt results at its end). An empty prefix is refused
+ * (WEFT_EINVALID): it would delete everything. */
+int weft_store_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err);
 int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                               const char *value, weft_error *err);
 /* The entries under prefix ("" for all), in bytewise key order, after

@@ -262,6 +262,7 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xKvGet = weft__pg_kv_get,
     .xKvSet = weft__pg_kv_set,
     .xKvDelete = weft__pg_kv_delete,
+    .xKvDeletePrefix = weft__pg_kv_delete_prefix,
     .xKvCompareSet = weft__pg_kv_compare_set,
     .xKvList = weft__pg_kv_list,
 };

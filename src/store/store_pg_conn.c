@@ -77,14 +77,18 @@ static const char *const stmt_sql[WEFT__PG_RUN_LIST] = {
     [WEFT__PG_RUN_COUNT] = "SELECT status, count(*) FROM runs GROUP BY status",
     /* The EXISTS turns "no such run" into zero rows instead of a foreign key
      * error, which would abort the whole transaction (sqlite's would not). */
+    /* Rows as column arrays, one statement for a batch; a row of a missing
+     * run is not inserted, so fewer rows come back. */
     [WEFT__PG_STEP_PUT] =
         "INSERT INTO steps (run_id, step, attempt, status, started_ms, ended_ms, "
-        "pid, message, worker) SELECT $1, $2, $3::int, $4, $5::int8, $6::int8, "
-        "$7::int, $8, $9 WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1) "
+        "pid, message, worker) SELECT v.* FROM unnest($1::text[], $2::text[], "
+        "$3::int[], $4::text[], $5::int8[], $6::int8[], $7::int[], $8::text[], "
+        "$9::text[]) AS v (run_id, step, attempt, status, started_ms, ended_ms, pid, "
+        "message, worker) WHERE EXISTS (SELECT 1 FROM runs WHERE id = v.run_id) "
         "ON CONFLICT (run_id, step, attempt) DO UPDATE SET "
         "status = excluded.status, started_ms = excluded.started_ms, "
         "ended_ms = excluded.ended_ms, pid = excluded.pid, "
-        "message = excluded.message, worker = excluded.worker RETURNING 1",
+        "message = excluded.message, worker = excluded.worker RETURNING run_id",
     [WEFT__PG_STEP_LIST] =
         "SELECT run_id, step, attempt, status, started_ms, ended_ms, pid, "
         "message, worker FROM steps WHERE run_id = $1 ORDER BY step, attempt",
@@ -126,6 +130,9 @@ static const char *const stmt_sql[WEFT__PG_RUN_LIST] = {
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
         "updated_ms = excluded.updated_ms",
     [WEFT__PG_KV_DELETE] = "DELETE FROM kv WHERE key = $1",
+    [WEFT__PG_KV_DELETE_PREFIX] =
+        "DELETE FROM kv WHERE key COLLATE \"C\" >= $1 COLLATE \"C\" "
+        "AND left(key, length($1)) = $1",
     [WEFT__PG_KV_INSERT_NEW] =
         "INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3::int8) "
         "ON CONFLICT (key) DO NOTHING",

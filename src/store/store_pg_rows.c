@@ -224,27 +224,61 @@ int weft__pg_run_count(struct weft_store *s, int64_t counts[], weft_error *err) 
 
 /* ---- steps ------------------------------------------------------------------------ */
 
-int weft__pg_step_put(struct weft_store *s, const struct weft_step_row *st, weft_error *err) {
-  char attempt[24], started[24], ended[24], pid[24];
-  const char *params[9] = {st->run_id,
-                           st->step,
-                           i64(attempt, st->attempt),
-                           weft_step_status_name(st->status),
-                           i64(started, st->started_ms),
-                           i64(ended, st->ended_ms),
-                           i64(pid, st->pid),
-                           st->message,
-                           st->worker};
-  PGresult *res = NULL;
-  int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
-  if (rc) return rc;
-  rc = weft__pg_exec(P(s), WEFT__PG_STEP_PUT, 9, params, &res, "step put", err);
-  if (!rc && PQntuples(res) == 0) {
-    rc = weft_error_set(err, WEFT_ENOTFOUND, "step put %s#%d: no run %s", st->step,
-                        st->attempt, st->run_id);
+/* The nine column arrays of a batch of step rows. */
+static int step_arrays(const struct weft_step_row *st, size_t n, char *arrays[9]) {
+  const char **col = calloc(n, sizeof *col);
+  char(*num)[24] = malloc(n * sizeof *num);
+  int rc = col && num ? WEFT_OK : WEFT_ENOMEM;
+  for (int c = 0; c < 9 && !rc; c++) {
+    for (size_t i = 0; i < n; i++) {
+      switch (c) {
+        case 0: col[i] = st[i].run_id; break;
+        case 1: col[i] = st[i].step; break;
+        case 2: col[i] = i64(num[i], st[i].attempt); break;
+        case 3: col[i] = weft_step_status_name(st[i].status); break;
+        case 4: col[i] = i64(num[i], st[i].started_ms); break;
+        case 5: col[i] = i64(num[i], st[i].ended_ms); break;
+        case 6: col[i] = i64(num[i], st[i].pid); break;
+        case 7: col[i] = st[i].message; break;
+        default: col[i] = st[i].worker; break;
+      }
+    }
+    if (!(arrays[c] = weft__pg_text_array(col, n))) rc = WEFT_ENOMEM;
   }
-  rc = weft__pg_write_end(P(s), implicit, rc, &res, err);
+  free(col);
+  free(num);
+  return rc;
+}
+
+int weft__pg_step_put(struct weft_store *s, const struct weft_step_row *st, size_t n,
+                      weft_error *err) {
+  struct weft__pg_store *p = P(s);
+  char *arrays[9] = {NULL};
+  PGresult *res = NULL;
+  int implicit = 0, rc;
+  if (step_arrays(st, n, arrays)) {
+    rc = nomem(p, err, "step put");
+    goto done;
+  }
+  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
+  rc = weft__pg_exec(p, WEFT__PG_STEP_PUT, 9, (const char *const *)arrays, &res, "step put", err);
+  if (!rc && (size_t)PQntuples(res) != n) {
+    /* A row whose run is missing was left out: name the first such. */
+    size_t miss = 0;
+    for (size_t i = 0; i < n && !miss; i++) {
+      int found = 0;
+      for (int r = 0; r < PQntuples(res) && !found; r++)
+        found = !strcmp(PQgetvalue(res, r, 0), st[i].run_id);
+      if (!found) miss = i + 1;
+    }
+    const struct weft_step_row *m = &st[miss ? miss - 1 : 0];
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "step put %s#%d: no run %s", m->step, m->attempt,
+                        m->run_id);
+  }
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+done:
   PQclear(res);
+  for (int c = 0; c < 9; c++) free(arrays[c]);
   return rc;
 }
 
@@ -430,6 +464,11 @@ int weft__pg_kv_set(struct weft_store *s, const char *key, const char *value,
 
 int weft__pg_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
   return kv_write(P(s), WEFT__PG_KV_DELETE, "kv delete", key, NULL, NULL, NULL, err);
+}
+
+int weft__pg_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
+  return kv_write(P(s), WEFT__PG_KV_DELETE_PREFIX, "kv delete-prefix", prefix, NULL, NULL, NULL,
+                  err);
 }
 
 /* One statement either way, under the write lock: the check and the write

@@ -75,6 +75,8 @@ static const char *const stmt_sql[WEFT__SQ__COUNT] = {
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
         "updated_ms = excluded.updated_ms",
     [WEFT__SQ_KV_DELETE] = "DELETE FROM kv WHERE key = ?1",
+    [WEFT__SQ_KV_DELETE_PREFIX] =
+        "DELETE FROM kv WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1",
     [WEFT__SQ_KV_INSERT_NEW] =
         "INSERT INTO kv (key, value, updated_ms) VALUES (?1, ?2, ?3) "
         "ON CONFLICT (key) DO NOTHING",
@@ -411,6 +413,7 @@ const struct weft_store_methods weft__store_sqlite_methods = {
     .xKvGet = weft__sq_kv_get,
     .xKvSet = weft__sq_kv_set,
     .xKvDelete = weft__sq_kv_delete,
+    .xKvDeletePrefix = weft__sq_kv_delete_prefix,
     .xKvCompareSet = weft__sq_kv_compare_set,
     .xKvList = weft__sq_kv_list,
 };

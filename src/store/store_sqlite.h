@@ -29,6 +29,7 @@ enum weft__sq_stmt {
   WEFT__SQ_KV_GET,
   WEFT__SQ_KV_SET,
   WEFT__SQ_KV_DELETE,
+  WEFT__SQ_KV_DELETE_PREFIX,
   WEFT__SQ_KV_INSERT_NEW,
   WEFT__SQ_KV_SWAP,
   WEFT__SQ_KV_LIST,
@@ -77,7 +78,8 @@ int weft__sq_run_get(struct weft_store *s, const char *id, struct weft_run_row *
 int weft__sq_run_list(struct weft_store *s, const struct weft_run_filter *f,
                       struct weft_run_list *out, weft_error *err);
 int weft__sq_run_count(struct weft_store *s, int64_t counts[], weft_error *err);
-int weft__sq_step_put(struct weft_store *s, const struct weft_step_row *st, weft_error *err);
+int weft__sq_step_put(struct weft_store *s, const struct weft_step_row *st, size_t n,
+                      weft_error *err);
 int weft__sq_step_list(struct weft_store *s, const char *run_id, struct weft_step_list *out,
                        weft_error *err);
 int weft__sq_event_append(struct weft_store *s, struct weft_event_row *ev, size_t n,
@@ -90,6 +92,7 @@ int weft__sq_kv_get(struct weft_store *s, const char *key, char **value, weft_er
 int weft__sq_kv_set(struct weft_store *s, const char *key, const char *value,
                     weft_error *err);
 int weft__sq_kv_delete(struct weft_store *s, const char *key, weft_error *err);
+int weft__sq_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err);
 int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                             const char *value, weft_error *err);
 int weft__sq_kv_list(struct weft_store *s, const char *prefix, const char *after_key,

@@ -196,8 +196,8 @@ int weft__sq_run_count(struct weft_store *s, int64_t counts[], weft_error *err) 
 
 /* ---- steps ---------------------------------------------------------------------- */
 
-int weft__sq_step_put(struct weft_store *s, const struct weft_step_row *row,
-                      weft_error *err) {
+static int step_put_one(struct weft_store *s, const struct weft_step_row *row,
+                        weft_error *err) {
   sqlite3_stmt *st;
   int rc = weft__sq_stmt(Q(s), WEFT__SQ_STEP_PUT, &st, err);
   if (rc) return rc;
@@ -219,6 +219,19 @@ int weft__sq_step_put(struct weft_store *s, const struct weft_step_row *row,
                         row->attempt);
   }
   weft__sq_done(st);
+  return rc;
+}
+
+int weft__sq_step_put(struct weft_store *s, const struct weft_step_row *rows, size_t n,
+                      weft_error *err) {
+  struct weft__sq_store *q = Q(s);
+  /* Outside a caller's transaction the rows still commit as one. */
+  int own_tx = n > 1 && sqlite3_get_autocommit(q->db), rc = WEFT_OK;
+  if (own_tx && (rc = weft__sq_exec_cached(q, WEFT__SQ_BEGIN, "step put: begin", err)))
+    return rc;
+  for (size_t i = 0; !rc && i < n; i++) rc = step_put_one(s, &rows[i], err);
+  if (!rc && own_tx) rc = weft__sq_exec_cached(q, WEFT__SQ_COMMIT, "step put: commit", err);
+  if (rc && own_tx) weft__sq_exec_cached(q, WEFT__SQ_ROLLBACK, "step put: rollback", NULL);
   return rc;
 }
 
@@ -419,6 +432,11 @@ int weft__sq_kv_set(struct weft_store *s, const char *key, const char *value,
 
 int weft__sq_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
   return kv_write(Q(s), WEFT__SQ_KV_DELETE, "kv delete", key, NULL, NULL, NULL, err);
+}
+
+int weft__sq_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
+  return kv_write(Q(s), WEFT__SQ_KV_DELETE_PREFIX, "kv delete-prefix", prefix, NULL, NULL, NULL,
+                  err);
 }
 
 /* One statement either way, so the check and the write are atomic across

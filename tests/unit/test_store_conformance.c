@@ -499,6 +499,48 @@ static int case_steps(const char *url) {
   return 0;
 }
 
+/* A batch: one round trip; a key put twice keeps its last row; a row of
+ * a missing run fails the whole batch, which leaves nothing behind. */
+static int case_step_put_many(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  char *run = make_run(s, "many", NULL, WEFT_RUN_STARTED, 0);
+  ASSERT(run);
+  struct weft_step_row rows[4] = {
+      {.run_id = run, .step = "a", .attempt = 1, .status = WEFT_STEP_RUNNING, .pid = 7},
+      {.run_id = run, .step = "b", .attempt = 1, .status = WEFT_STEP_RUNNING,
+       .message = "quote \" and \\ and , {x}"},
+      {.run_id = run, .step = "a", .attempt = 1, .status = WEFT_STEP_SUCCEEDED, .ended_ms = 9,
+       .worker = "w1"},
+      {.run_id = run, .step = "a", .attempt = 2, .status = WEFT_STEP_QUEUED}};
+  ASSERT_EQ(weft_store_step_put_many(s, rows, 0, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_step_put_many(s, rows, 4, &err), WEFT_OK);
+  struct weft_step_list l = {0};
+  ASSERT_EQ(weft_store_step_list(s, run, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 3);
+  ASSERT_STR_EQ(l.v[0].step, "a");
+  ASSERT_EQ(l.v[0].status, WEFT_STEP_SUCCEEDED);
+  ASSERT_EQ(l.v[0].ended_ms, 9);
+  ASSERT_EQ(l.v[0].pid, 0);
+  ASSERT_STR_EQ(l.v[0].worker, "w1");
+  ASSERT_EQ(l.v[1].attempt, 2);
+  ASSERT_STR_EQ(l.v[2].message, "quote \" and \\ and , {x}");
+  weft_step_list_release(&l);
+
+  struct weft_step_row bad[2] = {
+      {.run_id = run, .step = "c", .attempt = 1, .status = WEFT_STEP_RUNNING},
+      {.run_id = "nosuchrun000", .step = "c", .attempt = 1, .status = WEFT_STEP_RUNNING}};
+  ASSERT_EQ(weft_store_step_put_many(s, bad, 2, &err), WEFT_ENOTFOUND);
+  ASSERT_CONTAINS(err.msg, "nosuchrun000");
+  ASSERT_EQ(weft_store_step_list(s, run, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 3); /* c#1 was not kept either */
+  weft_step_list_release(&l);
+  free(run);
+  weft_store_close(s);
+  return 0;
+}
+
 static int case_event_append_batch(const char *url) {
   struct weft_store *s = open_store(url);
   ASSERT(s);
@@ -751,6 +793,26 @@ static int case_kv_list(const char *url) {
   ASSERT_EQ(weft_store_kv_list(s, "", NULL, 0, &l, &err), WEFT_OK);
   ASSERT(l.n >= 8);
   weft_kv_list_release(&l);
+
+  /* delete-prefix takes exactly the keys under it: not the bare prefix, not
+   * another prefix; "" is refused */
+  snprintf(key, sizeof key, "%sa", prefix);
+  ASSERT_EQ(weft_store_kv_delete_prefix(s, key, &err), WEFT_OK); /* a, a/10, a/2 */
+  ASSERT_EQ(weft_store_kv_list(s, prefix, NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 3);
+  weft_kv_list_release(&l);
+  ASSERT_EQ(weft_store_kv_delete_prefix(s, prefix, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_list(s, prefix, NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 0);
+  char *v = NULL;
+  ASSERT_EQ(weft_store_kv_get(s, base, &v, &err), WEFT_OK);
+  ASSERT_STR_EQ(v, "bare");
+  free(v);
+  snprintf(key, sizeof key, "%s/x", other);
+  ASSERT_EQ(weft_store_kv_get(s, key, &v, &err), WEFT_OK);
+  free(v);
+  ASSERT_EQ(weft_store_kv_delete_prefix(s, "", &err), WEFT_EINVALID);
+  ASSERT_EQ(weft_store_kv_delete_prefix(s, prefix, &err), WEFT_OK); /* none left: fine */
   free(base);
   free(other);
   weft_store_close(s);
@@ -1027,6 +1089,7 @@ static int case_transactions_serialize(const char *url) {
   X(run_list_pages)         \
   X(run_count)              \
   X(steps)                  \
+  X(step_put_many)          \
   X(event_append_batch)     \
   X(event_read_cursor)      \
   X(event_wait)             \
