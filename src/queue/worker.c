@@ -100,6 +100,21 @@ static void heartbeat(struct worker *w, int force) {
 
 /* ---- notices ------------------------------------------------------------------ */
 
+/* The notice connection only publishes, so nothing reads from it while the
+ * worker idles: its heartbeats stop and the broker closes it, and the
+ * first notices after that were lost (the coordinator then found those
+ * results only by polling, seconds later). Serving it every second keeps
+ * heartbeats going and notices a closed connection before it is used. */
+static void pump_publisher(struct worker *w) {
+  int64_t now = weft_clock_mono_ms();
+  if (now < w->next_pub_pump_ms) return;
+  w->next_pub_pump_ms = now + 1000;
+  weft_error e = WEFT_ERROR_INIT;
+  struct weft_broker_msg m;
+  if (!weft_broker_ensure(w->pub, &e) && weft_broker_next(w->pub, 0, &m, &e) == 1)
+    weft_broker_msg_release(&m); /* nothing is consumed on it */
+}
+
 static void notify(struct worker *w, const char *reply_to, json_t *n) {
   char *text = n ? json_dumps(n, JSON_COMPACT) : NULL;
   weft_error e = WEFT_ERROR_INIT;
@@ -172,38 +187,58 @@ static void record(struct worker *w, struct batch *b, const char *attempt_id,
   if (!e || json_array_append_new(b->results, e)) b->requeue = 1;
 }
 
-/* Every result of b in one transaction (first writer wins per attempt),
- * then one "done" notice per coordinator and the ack; results that cannot
- * be stored hand the message back instead. Frees b. */
+/* The results of b as kv keys and texts, recorded in one round trip (first
+ * writer wins per attempt); inserted[i] says which are ours. */
+static int record_results(struct worker *w, struct batch *b, unsigned char *inserted,
+                          char **keys, char **texts, weft_error *err) {
+  size_t n = json_array_size(b->results), i;
+  json_t *r;
+  json_array_foreach(b->results, i, r) {
+    texts[i] = json_dumps(json_array_get(r, 2), JSON_COMPACT);
+    keys[i] = weft__qmsg_result_key(json_string_value(json_array_get(r, 0)));
+    if (!texts[i] || !keys[i]) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  }
+  return weft_store_kv_insert_many(w->inst->store, (const char *const *)keys,
+                                   (const char *const *)texts, n, inserted, err);
+}
+
+/* reply_to -> {attempt id: result}: small results ride along in the "done"
+ * notice, which spares the coordinator a storage read per step. Storage
+ * stays the record: a result an earlier delivery wrote first wins there,
+ * so such a one is not sent, and the coordinator reads it. */
+static json_t *inline_results(struct batch *b, const unsigned char *inserted, char **texts) {
+  json_t *by_reply_to = json_object(), *r;
+  size_t i;
+  json_array_foreach(b->results, i, r) {
+    if (!by_reply_to || !inserted[i] || strlen(texts[i]) > INLINE_RESULT_MAX) continue;
+    const char *reply_to = json_string_value(json_array_get(r, 1));
+    json_t *m = json_object_get(by_reply_to, reply_to);
+    if (!m && !json_object_set_new(by_reply_to, reply_to, json_object()))
+      m = json_object_get(by_reply_to, reply_to);
+    if (m) json_object_set(m, json_string_value(json_array_get(r, 0)), json_array_get(r, 2));
+  }
+  return by_reply_to;
+}
+
+/* Every result of b in one statement, then one "done" notice per
+ * coordinator and the ack; results that cannot be stored hand the message
+ * back instead. Frees b. */
 static void settle(struct worker *w, struct batch *b) {
   weft_error e = WEFT_ERROR_INIT;
   size_t n = json_array_size(b->results), i;
-  json_t *r;
-  int rc = n ? weft_store_begin(w->inst->store, &e) : WEFT_OK;
-  /* reply_to -> {attempt id: result}: small results ride along in the
-   * "done" notice, which spares the coordinator a storage read per step.
-   * Storage stays the record: a result written by an earlier delivery wins
-   * there, so such a one is not sent, and the coordinator reads it. */
-  json_t *inline_results = json_object();
-  json_array_foreach(b->results, i, r) {
-    if (rc) break;
-    char *text = json_dumps(json_array_get(r, 2), JSON_COMPACT);
-    char *key = weft__qmsg_result_key(json_string_value(json_array_get(r, 0)));
-    rc = text && key ? weft_store_kv_compare_set(w->inst->store, key, NULL, text, &e)
-                     : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
-    if (!rc && inline_results && strlen(text) <= INLINE_RESULT_MAX) {
-      const char *reply_to = json_string_value(json_array_get(r, 1));
-      json_t *m = json_object_get(inline_results, reply_to);
-      if (!m && !json_object_set_new(inline_results, reply_to, json_object()))
-        m = json_object_get(inline_results, reply_to);
-      if (m) json_object_set(m, json_string_value(json_array_get(r, 0)), json_array_get(r, 2));
-    }
-    if (rc == WEFT_ECONFLICT) rc = WEFT_OK; /* recorded by another delivery first */
-    free(text);
-    free(key);
+  json_t *r, *inl = NULL;
+  unsigned char *inserted = calloc(n ? n : 1, 1);
+  char **keys = calloc(n ? n : 1, sizeof *keys), **texts = calloc(n ? n : 1, sizeof *texts);
+  int rc = inserted && keys && texts ? record_results(w, b, inserted, keys, texts, &e)
+                                     : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  if (!rc) inl = inline_results(b, inserted, texts);
+  for (i = 0; keys && texts && i < n; i++) {
+    free(keys[i]);
+    free(texts[i]);
   }
-  if (n && !rc) rc = weft_store_commit(w->inst->store, &e);
-  else if (n) weft_store_rollback(w->inst->store);
+  free(keys);
+  free(texts);
+  free(inserted);
   if (rc) {
     weft__wk_log(w, "cannot record %zu result%s (handing the message back): %s", n, n == 1 ? "" : "s",
           e.msg);
@@ -214,8 +249,8 @@ static void settle(struct worker *w, struct batch *b) {
                json_string_value(json_array_get(r, 0)));
     w->steps_done += (int64_t)n;
   }
-  notify_all(w, "done", b->done, rc ? NULL : inline_results);
-  json_decref(inline_results);
+  notify_all(w, "done", b->done, inl);
+  json_decref(inl);
   if (b->reject) {
     weft__wk_log(w, "rejected a message from %s (dead-lettered to " WEFT_QUEUE_DEAD "): %s",
           b->msg.queue, b->why);
@@ -729,6 +764,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
       weft_executor_cancel_all(w.xc, "the worker is shutting down");
     }
     heartbeat(&w, 0);
+    pump_publisher(&w);
     weft__wk_upload_live_logs(&w);
     start_waiting(&w);
     flush_started(&w);

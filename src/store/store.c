@@ -478,6 +478,15 @@ int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char 
   return s->m->xKvCompareSet(s, key, expected, value, err);
 }
 
+int weft_store_kv_insert_many(struct weft_store *s, const char *const *keys,
+                              const char *const *values, size_t n, unsigned char *inserted,
+                              weft_error *err) {
+  REQUIRE(!n || (keys && values && inserted), "kv insert-many: no keys, values or flags");
+  for (size_t i = 0; i < n; i++) REQUIRE(keys[i] && values[i], "kv insert-many: no key or value");
+  FAULT_POINT(err);
+  return n ? s->m->xKvInsertMany(s, keys, values, n, inserted, err) : WEFT_OK;
+}
+
 int weft_store_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                        int limit, struct weft_kv_list *out, weft_error *err) {
   REQUIRE(out, "kv list: no output list");

@@ -195,6 +195,12 @@ struct weft_store_methods {
    * expected (compare-and-set); else WEFT_ECONFLICT. expected NULL: absent. */
   int (*xKvCompareSet)(struct weft_store *s, const char *key, const char *expected,
                        const char *value, weft_error *err);
+  /* For each i: sets keys[i] to values[i] only if it is absent; inserted[i]
+   * says whether it did (1) or the key was there (0). One statement on
+   * PostgreSQL; a key given twice is inserted once, the first time. */
+  int (*xKvInsertMany)(struct weft_store *s, const char *const *keys,
+                       const char *const *values, size_t n, unsigned char *inserted,
+                       weft_error *err);
   /* Entries whose key starts with prefix and sorts (bytewise) after
    * after_key (NULL: from the first), ascending, at most limit (0: all). */
   int (*xKvList)(struct weft_store *s, const char *prefix, const char *after_key,
@@ -255,6 +261,12 @@ int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err)
 int weft_store_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err);
 int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                               const char *value, weft_error *err);
+/* Inserts each absent key of keys[0..n) with its value, in one round trip
+ * (compare-and-set with "absent" for many keys: a queue worker's batch of
+ * results); inserted[i] (caller's, n bytes) says which went in. */
+int weft_store_kv_insert_many(struct weft_store *s, const char *const *keys,
+                              const char *const *values, size_t n, unsigned char *inserted,
+                              weft_error *err);
 /* The entries under prefix ("" for all), in bytewise key order, after
  * after_key (NULL: from the first; pass the last key seen to page), at most
  * limit (0: no limit). Keys are compared as bytes on every backend, so

@@ -263,6 +263,7 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xKvSet = weft__pg_kv_set,
     .xKvDelete = weft__pg_kv_delete,
     .xKvDeletePrefix = weft__pg_kv_delete_prefix,
+    .xKvInsertMany = weft__pg_kv_insert_many,
     .xKvCompareSet = weft__pg_kv_compare_set,
     .xKvList = weft__pg_kv_list,
 };

@@ -471,6 +471,39 @@ int weft__pg_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_err
                   err);
 }
 
+int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
+                            const char *const *values, size_t n, unsigned char *inserted,
+                            weft_error *err) {
+  struct weft__pg_store *p = P(s);
+  char now[24];
+  char *k = weft__pg_text_array(keys, n), *v = weft__pg_text_array(values, n);
+  const char *params[3] = {k, v, i64(now, weft_clock_wall_ms())};
+  PGresult *res = NULL;
+  int implicit = 0, rc;
+  memset(inserted, 0, n);
+  if (!k || !v) {
+    rc = nomem(p, err, "kv insert-many");
+    goto done;
+  }
+  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
+  rc = weft__pg_exec(p, WEFT__PG_KV_INSERT_MANY, 3, params, &res, "kv insert-many", err);
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+  /* The returned keys went in; a key given twice went in the first time. */
+  for (int r = 0; !rc && r < PQntuples(res); r++) {
+    const char *key = PQgetvalue(res, r, 0);
+    for (size_t i = 0; i < n; i++)
+      if (!strcmp(keys[i], key)) {
+        inserted[i] = 1;
+        break;
+      }
+  }
+done:
+  PQclear(res);
+  free(k);
+  free(v);
+  return rc;
+}
+
 /* One statement either way, under the write lock: the check and the write
  * are atomic across processes (the UPDATE's WHERE is also re-checked by
  * postgres against a concurrently updated row). */

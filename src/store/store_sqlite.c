@@ -414,6 +414,7 @@ const struct weft_store_methods weft__store_sqlite_methods = {
     .xKvSet = weft__sq_kv_set,
     .xKvDelete = weft__sq_kv_delete,
     .xKvDeletePrefix = weft__sq_kv_delete_prefix,
+    .xKvInsertMany = weft__sq_kv_insert_many,
     .xKvCompareSet = weft__sq_kv_compare_set,
     .xKvList = weft__sq_kv_list,
 };

@@ -439,6 +439,26 @@ int weft__sq_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_err
                   err);
 }
 
+int weft__sq_kv_insert_many(struct weft_store *s, const char *const *keys,
+                            const char *const *values, size_t n, unsigned char *inserted,
+                            weft_error *err) {
+  struct weft__sq_store *q = Q(s);
+  /* Outside a caller's transaction the batch still commits as one. */
+  int own_tx = n > 1 && sqlite3_get_autocommit(q->db), rc = WEFT_OK;
+  if (own_tx && (rc = weft__sq_exec_cached(q, WEFT__SQ_BEGIN, "kv insert-many: begin", err)))
+    return rc;
+  for (size_t i = 0; !rc && i < n; i++) {
+    int changed = 0;
+    rc = kv_write(q, WEFT__SQ_KV_INSERT_NEW, "kv insert-many", keys[i], values[i], NULL,
+                  &changed, err);
+    inserted[i] = !rc && changed;
+  }
+  if (!rc && own_tx) rc = weft__sq_exec_cached(q, WEFT__SQ_COMMIT, "kv insert-many: commit", err);
+  if (rc && own_tx) weft__sq_exec_cached(q, WEFT__SQ_ROLLBACK, "kv insert-many: rollback", NULL);
+  if (rc) memset(inserted, 0, n);
+  return rc;
+}
+
 /* One statement either way, so the check and the write are atomic across
  * processes without an explicit transaction. */
 int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *expected,

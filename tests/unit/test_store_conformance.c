@@ -741,6 +741,38 @@ static int case_kv(const char *url) {
 }
 
 /* kv_list pages through one prefix in bytewise order, and only it. */
+/* Absent keys go in, present ones stay; a key given twice goes in once. */
+static int case_kv_insert_many(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  char *base = unique("kvm");
+  char k[4][300];
+  for (int i = 0; i < 4; i++) snprintf(k[i], sizeof k[i], "%s/%d", base, i);
+  ASSERT_EQ(weft_store_kv_set(s, k[1], "old", &err), WEFT_OK);
+  const char *keys[5] = {k[0], k[1], k[2], k[0], k[3]};
+  const char *values[5] = {"zero", "one", "two \"quoted\", {a,b}", "again", "three"};
+  unsigned char inserted[5];
+  ASSERT_EQ(weft_store_kv_insert_many(s, keys, values, 5, inserted, &err), WEFT_OK);
+  ASSERT_EQ(inserted[0], 1);
+  ASSERT_EQ(inserted[1], 0);
+  ASSERT_EQ(inserted[2], 1);
+  ASSERT_EQ(inserted[4], 1);
+  const char *want[4] = {"zero", "old", "two \"quoted\", {a,b}", "three"};
+  for (int i = 0; i < 4; i++) {
+    char *v = NULL;
+    ASSERT_EQ(weft_store_kv_get(s, k[i], &v, &err), WEFT_OK);
+    ASSERT_STR_EQ(v, want[i]);
+    free(v);
+  }
+  ASSERT_EQ(weft_store_kv_insert_many(s, keys, values, 0, inserted, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_insert_many(s, keys, values, 3, inserted, &err), WEFT_OK);
+  ASSERT_EQ(inserted[0] + inserted[1] + inserted[2], 0);
+  free(base);
+  weft_store_close(s);
+  return 0;
+}
+
 static int case_kv_list(const char *url) {
   struct weft_store *s = open_store(url);
   ASSERT(s);
@@ -1090,6 +1122,7 @@ static int case_transactions_serialize(const char *url) {
   X(run_count)              \
   X(steps)                  \
   X(step_put_many)          \
+  X(kv_insert_many)         \
   X(event_append_batch)     \
   X(event_read_cursor)      \
   X(event_wait)             \
