@@ -11,6 +11,7 @@
 #include "util/str.h"
 
 #define STATUS_CHECK_MS 100
+#define GROUP_COMMIT_MS 20
 
 /* ---- the write batch ------------------------------------------------------ */
 
@@ -464,6 +465,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     weft_run_code_release(&code);
     return rc;
   }
+  int64_t next_flush_ms = 0; /* monotonic */
   rc = coord_init(&c, inst, run_id, use, err);
   if (!rc) rc = start_run(&c);
   while (!rc && !c.failed_store && !weft_plan_done(&c.plan)) {
@@ -473,10 +475,19 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     requeue_due_retries(&c, now, &next_retry);
     start_ready(&c);
     coord_upload_live_logs(&c);
-    coord_flush(&c, 0);
+    /* Each commit is fsynced, and a commit per finished step would be most
+     * of a busy run's cost: after one, what follows within GROUP_COMMIT_MS
+     * goes in the next, together. A quiet run's events commit at once. */
+    now = weft_clock_mono_ms();
+    if (now >= next_flush_ms) {
+      coord_flush(&c, 0);
+      next_flush_ms = now + GROUP_COMMIT_MS;
+    }
     if (weft_plan_done(&c.plan)) break;
     int timeout = STATUS_CHECK_MS;
     if (next_retry >= 0 && next_retry - now < timeout) timeout = (int)(next_retry - now);
+    if ((c.batch.n_ev || c.batch.n_st || c.run_dirty) && next_flush_ms - now < timeout)
+      timeout = (int)(next_flush_ms - now);
     if (timeout < 0) timeout = 0;
     struct weft_step_result res;
     weft_error we = {0};

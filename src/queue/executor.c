@@ -32,6 +32,7 @@
 #define DEFAULT_MAX 1024
 #define POLL_MS 500
 #define POLL_BATCH 32
+#define LOST_NOTICE_MS 1000
 #define CANCEL_WAIT_MS 20000
 #define CANCEL_RESEND_MS 1000
 #define INLINE_INPUT_MAX (64 * 1024)
@@ -314,7 +315,7 @@ static int64_t int_of(json_t *r, const char *k) {
  * "done" notice): feed its events, fetch its files, queue
  * the step result. */
 static int complete(struct qexec *q, struct pending *p, const char *text, json_t *doc,
-                    weft_error *err) {
+                    int fallback, weft_error *err) {
   struct weft_step_result res;
   memset(&res, 0, sizeof res);
   json_error_t je = {0};
@@ -342,6 +343,15 @@ static int complete(struct qexec *q, struct pending *p, const char *text, json_t
     if (msg) res.message = weft_str_dup(msg);
     if (int_of(r, "started_ms")) res.started_ms = int_of(r, "started_ms");
     if (int_of(r, "ended_ms")) res.ended_ms = int_of(r, "ended_ms");
+    /* Found by the fallback poll long after the worker ended it: its
+     * "done" notice was lost, which means broker trouble (and delay). */
+    if (fallback && q->cb.on_event && weft_clock_wall_ms() - res.ended_ms > LOST_NOTICE_MS) {
+      json_t *w = json_pack("{s:s, s:s, s:s}", "type", "log", "level", "warning", "msg",
+                            "the worker's result was found by polling storage: its notice "
+                            "did not arrive");
+      if (w) q->cb.on_event(q->cb.cb_data, p->user, w);
+      json_decref(w);
+    }
     fetch_logs(q, p, r);
     if (res.ok) {
       weft_error fe = WEFT_ERROR_INIT;
@@ -366,7 +376,7 @@ static int complete(struct qexec *q, struct pending *p, const char *text, json_t
 }
 
 /* Looks for p's result in storage; completes it when there is one. */
-static int poll_result(struct qexec *q, struct pending *p, weft_error *err) {
+static int poll_result(struct qexec *q, struct pending *p, int fallback, weft_error *err) {
   char *key = weft__qmsg_result_key(p->attempt_id), *value = NULL;
   if (!key) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   weft_error e = WEFT_ERROR_INIT;
@@ -374,7 +384,7 @@ static int poll_result(struct qexec *q, struct pending *p, weft_error *err) {
   free(key);
   if (rc == WEFT_ENOTFOUND) return WEFT_OK;
   if (rc) return WEFT_OK; /* storage hiccup: the next poll tries again */
-  rc = complete(q, p, value, NULL, err);
+  rc = complete(q, p, value, NULL, fallback, err);
   free(value);
   return rc;
 }
@@ -414,9 +424,9 @@ static int on_notice(struct qexec *q, const struct weft_broker_msg *m, weft_erro
                     (long)int_of(n, "pid"));
     else if (p && !strcmp(type, "done") &&
              json_is_object(json_object_get(results, p->attempt_id)))
-      rc = complete(q, p, NULL, json_object_get(results, p->attempt_id), err);
+      rc = complete(q, p, NULL, json_object_get(results, p->attempt_id), 0, err);
     else if (p && !strcmp(type, "done"))
-      rc = poll_result(q, p, err);
+      rc = poll_result(q, p, 0, err);
     else if (p && !strcmp(type, "rejected"))
       rc = fail_rejected(q, p, json_string_value(json_object_get(n, "worker")),
                          json_string_value(json_object_get(n, "reason")), err);
@@ -436,7 +446,7 @@ static int poll_some(struct qexec *q, weft_error *err) {
     struct pending *p = &q->p[q->poll_next++];
     if (!p->published) continue;
     size_t before = q->n;
-    int rc = poll_result(q, p, err);
+    int rc = poll_result(q, p, 1, err);
     if (rc) return rc;
     if (q->n < before) q->poll_next--; /* the slot now holds another attempt */
   }
@@ -686,9 +696,9 @@ static void cancel_unstarted(struct qexec *q, struct pending *p, const char *rea
   if (key && text && weft_store_kv_compare_set(q->inst->store, key, NULL, text, &e) &&
       e.code == WEFT_ECONFLICT) {
     /* A worker recorded a result first: that one counts. */
-    poll_result(q, p, &e);
+    poll_result(q, p, 0, &e);
   } else if (text) {
-    complete(q, p, NULL, r, &e);
+    complete(q, p, NULL, r, 0, &e);
   }
   free(key);
   free(msg);

@@ -65,6 +65,7 @@ struct worker {
   char *id, *work_root;
   char host[256];
   int64_t started_ms, next_heartbeat_ms, steps_done, last_heartbeat_ms;
+  int64_t next_pub_pump_ms; /* monotonic: when the notice connection is next served */
   int dirty; /* the running set changed since the last heartbeat */
   const char *state;
   char *live_run; /* the last run found not ended, at live_run_ms (mono) */

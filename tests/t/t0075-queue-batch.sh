@@ -107,4 +107,20 @@ done_before=$done_before
 calls=open('$C_OP_LOG').read().split()
 print('ok' if 5 <= done_before < 60 and len(calls) >= 60 else (done_before, len(calls)))"
 check_has "w4 took the redelivered batch" "took a batch of" "$(cat "$tmp/w4.log")"
+
+# A worker idle for longer than its heartbeats last: the broker closes the
+# connection it sends notices on, unless the worker serves it while idle;
+# otherwise the first results after the pause come only by polling, with
+# a warning in the step's log, and seconds late.
+for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done
+wait 2>/dev/null
+WEFT_AMQP_HEARTBEAT_S=1 "$worker_bin" worker --id w5 --queue "$qd" --concurrency 2 >"$tmp/w5.log" 2>&1 &
+at_exit "kill -9 $!"
+for _ in $(seq 100); do grep -q consuming "$tmp/w5.log" && break; sleep 0.1; done
+sleep 5 # several heartbeat intervals with nothing to do
+expect_exit -m "after the pause, a fan-out runs on the idle worker" 0 "$WEFT_BIN" launch fan -l loc --quiet
+fan_run=$(run_id_of)
+expect_exit 0 "$WEFT_BIN" run events "$fan_run" --format json
+check_eq "every result came with its notice, none by polling" "" \
+  "$(printf '%s' "$out" | grep -o 'found by polling storage' | head -1)"
 test_done
