@@ -12,6 +12,7 @@
 
 #define STATUS_CHECK_MS 100
 #define GROUP_COMMIT_MS 20
+#define DRAIN_MAX 256
 
 /* ---- the write batch ------------------------------------------------------ */
 
@@ -492,11 +493,13 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     struct weft_step_result res;
     weft_error we = {0};
     int got = weft_executor_wait(c.x, timeout, &res, &we);
-    /* Drain whatever else finished, so one transaction records them all. */
-    while (got == 1) {
+    /* Drain what else finished, so one transaction records them all; but
+     * a bounded number: a steady stream of results (a fan-out on queue
+     * workers) must not keep the freed slots from being refilled. */
+    for (int drained = 1; got == 1; drained++) {
       coord_finish_step(&c, &res);
       weft_step_result_release(&res);
-      got = weft_executor_wait(c.x, 0, &res, &we);
+      got = drained < DRAIN_MAX ? weft_executor_wait(c.x, 0, &res, &we) : 0;
     }
     if (got < 0 && got != WEFT_ENOTFOUND) {
       rc = weft_error_set(err, got, "executor failed: %s", we.msg);
