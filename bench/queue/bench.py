@@ -323,10 +323,12 @@ def main():
     weft_q = [r[1] for r in rows if r[2] == "weft"]
     celery_exec = [r[1] for r in rows if r[2] == "celery-exec"]
     if celery_best and weft_c:
-        ratio = celery_best / min(weft_c)
-        print(f"\ntarget, like for like (no-op in a warm worker): weft C op in-process vs the "
-              f"fastest Celery no-op: {ratio:.1f}x ({'met' if ratio >= 10 else 'MISSED'}, "
-              f"target 10x)")
+        print("\ntarget 10x, like for like (no-op in a warm worker): weft C op in-process vs "
+              "the fastest Celery no-op, per storage:")
+        for label, t, kind in rows:
+            if kind == "weft-c":
+                ratio = celery_best / t
+                print(f"  {label}: {ratio:.1f}x ({'met' if ratio >= 10 else 'MISSED'})")
     if celery_best and weft_q:
         print(f"weft `true` (forks sh per step) vs the fastest Celery no-op: "
               f"{celery_best / min(weft_q):.1f}x"
