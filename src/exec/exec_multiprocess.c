@@ -318,8 +318,10 @@ done:
 /* One poll() over every running step; handles whatever became ready. */
 static int poll_once(struct mp_executor *x, int64_t user_deadline, weft_error *err) {
   int64_t now = weft_clock_mono_ms();
+  /* A deadline already past waits 0 ms, never -1 (forever): wait(0) whose
+   * clock ticked since the caller took it must not block until a step ends. */
   int64_t wait_ms = user_deadline < 0 ? -1 : user_deadline - now;
-  if (wait_ms < -1) wait_ms = 0;
+  if (user_deadline >= 0 && wait_ms < 0) wait_ms = 0;
   size_t n = 0;
   for (size_t i = 0; i < x->max; i++) {
     struct mp_slot *s = &x->slots[i];

@@ -478,6 +478,38 @@ TEST(cancel_all_and_cancel_one) {
   return 0;
 }
 
+/* wait(0) returns at once while a step runs, however often it is called:
+ * one whose clock ticked between taking its deadline and polling used to
+ * poll forever, until the step ended (a worker then missed its cancels). */
+TEST(wait_zero_never_blocks) {
+  struct fixture f;
+  ASSERT_EQ(fixture_init(&f), 0);
+  struct weft_op_def def = shell_op("sleep 5");
+  struct weft_executor *x = new_executor(&f, "multiprocess", 1);
+  struct weft_step_spec spec = spec_for(&f, &def);
+  ASSERT_EQ(weft_executor_start(x, &spec, NULL), WEFT_OK);
+  struct weft_step_result r;
+  int64_t start = weft_clock_mono_ms(), longest = 0;
+  long calls = 0;
+  /* 300 ms of calls: hundreds of clock ticks, each a chance to hit it */
+  while (weft_clock_mono_ms() - start < 300) {
+    int64_t t0 = weft_clock_mono_ms();
+    ASSERT_EQ(weft_executor_wait(x, 0, &r, NULL), 0);
+    int64_t took = weft_clock_mono_ms() - t0;
+    if (took > longest) longest = took;
+    calls++;
+  }
+  if (longest >= 1000) fprintf(stderr, "# a wait(0) took %lld ms\n", (long long)longest);
+  ASSERT(longest < 1000);
+  ASSERT(calls > 100);
+  weft_executor_cancel_all(x, "done");
+  ASSERT_EQ(weft_executor_wait(x, -1, &r, NULL), 1);
+  weft_step_result_release(&r);
+  weft_executor_free(x);
+  fixture_release(&f);
+  return 0;
+}
+
 /* ---- what the child sees ---- */
 
 TEST(env_cwd_stdin_and_fds_seen_by_child) {
@@ -785,6 +817,7 @@ TEST_MAIN(TEST_ENTRY(success_with_outputs_and_events)
           TEST_ENTRY(timeout_sigkill_after_grace)
           TEST_ENTRY(no_grandchild_survives_a_finished_step)
           TEST_ENTRY(cancel_all_and_cancel_one)
+          TEST_ENTRY(wait_zero_never_blocks)
           TEST_ENTRY(env_cwd_stdin_and_fds_seen_by_child)
           TEST_ENTRY(compute_logs_captured)
           TEST_ENTRY(misuse_is_reported)
