@@ -11,7 +11,7 @@
 #include "util/str.h"
 
 #define STATUS_CHECK_MS 100
-#define GROUP_COMMIT_MS 20
+#define GROUP_COMMIT_MS 50
 #define DRAIN_MAX 256
 
 /* ---- the write batch ------------------------------------------------------ */

@@ -803,6 +803,9 @@ int weft__queue_executor_new(struct weft_instance *inst, const struct weft_run_c
   q->inst = inst;
   if (cb) q->cb = *cb;
   q->max = rc && rc->max_concurrent > 0 ? rc->max_concurrent : DEFAULT_MAX;
+  /* The fallback poll is for notices lost later: at the start no step has
+   * been published long enough to have one. */
+  q->next_poll_ms = weft_clock_mono_ms() + POLL_MS;
   char rnd[17], host[128];
   random_hex(rnd, 8);
   if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "localhost");

@@ -100,6 +100,14 @@ const char *const weft__pg_migrations[] = {
     "  running INTEGER NOT NULL DEFAULT 0,\n"
     "  heartbeat_ms BIGINT NOT NULL DEFAULT 0\n"
     ");\n",
+
+    /* 3: no foreign keys from events and steps to runs. A foreign key is
+     * checked by a trigger per inserted row, a third of the cost of a
+     * coordinator's batch of events; the statements that write them check
+     * that the run exists once per statement (store_pg_conn.c), and runs
+     * are never deleted. */
+    "ALTER TABLE events DROP CONSTRAINT IF EXISTS events_run_id_fkey;\n"
+    "ALTER TABLE steps DROP CONSTRAINT IF EXISTS steps_run_id_fkey;\n",
 };
 
 const int weft__pg_migration_count =
