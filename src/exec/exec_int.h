@@ -52,8 +52,9 @@ struct weft__work_paths {
 int weft__work_paths_init(const char *work_dir, struct weft__work_paths *paths,
                           weft_error *err);
 /* Fills the paths, creates the work folder (and its parents), inputs/ and
- * outputs/, writes config.json and one file per JSON input. WEFT_EINVALID for bad config/inputs text, WEFT_EIO,
- * WEFT_ENOMEM. On failure the paths are released. */
+ * outputs/, writes config.json and one file per JSON input. WEFT_EINVALID
+ * for bad config/inputs text, WEFT_EIO, WEFT_ENOMEM. On failure the paths
+ * are released. */
 int weft__work_prepare(const struct weft_step_spec *spec,
                        struct weft__work_paths *paths, weft_error *err);
 void weft__work_paths_release(struct weft__work_paths *paths);

@@ -120,8 +120,9 @@ enum MHD_Result http_api_log(struct http_req *r) {
     free(path);
     return http_send_weft_error(r, &err);
   }
-  int fd = path_ok(inst, path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-  int missing = fd < 0 && path_ok(inst, path) && errno == ENOENT;
+  int inside = path_ok(inst, path);
+  int fd = inside ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+  int missing = fd < 0 && inside && errno == ENOENT;
   if (missing && (fd = open_stored_log(inst, run_id, step, found, use_stderr)) >= 0) missing = 0;
   struct stat sb = {0};
   /* The attempt started but wrote no log file: a step that printed nothing

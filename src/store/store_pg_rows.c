@@ -8,6 +8,7 @@
  * No statement is written to fail on an expected condition (a duplicate id,
  * a missing run): postgres aborts the whole transaction on any error, SQLite
  * does not, so these come back as "no row changed" instead. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "store/store_pg.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/map.h"
 
 #define P(s) ((struct weft__pg_store *)(s))
 
@@ -488,15 +490,17 @@ int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
   if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
   rc = weft__pg_exec(p, WEFT__PG_KV_INSERT_MANY, 3, params, &res, "kv insert-many", err);
   rc = weft__pg_write_end(p, implicit, rc, &res, err);
-  /* The returned keys went in; a key given twice went in the first time. */
+  /* The returned keys went in; a key given twice went in the first time
+   * (weft_map_put keeps a key's first index). */
+  struct weft_map first = WEFT_MAP_INIT;
+  for (size_t i = 0; !rc && i < n; i++)
+    if (weft_map_put(&first, keys[i], (void *)(uintptr_t)(i + 1)) == WEFT_ENOMEM)
+      rc = nomem(p, err, "kv insert-many");
   for (int r = 0; !rc && r < PQntuples(res); r++) {
-    const char *key = PQgetvalue(res, r, 0);
-    for (size_t i = 0; i < n; i++)
-      if (!strcmp(keys[i], key)) {
-        inserted[i] = 1;
-        break;
-      }
+    uintptr_t i = (uintptr_t)weft_map_get(&first, PQgetvalue(res, r, 0));
+    if (i) inserted[i - 1] = 1;
   }
+  weft_map_release(&first);
 done:
   PQclear(res);
   free(k);

@@ -1,5 +1,6 @@
 /* store_sqlite_rows.c: the SQLite backend's data methods: runs, steps, the
  * event log (append, read, wait) and key/value state. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +197,31 @@ int weft__sq_run_count(struct weft_store *s, int64_t counts[], weft_error *err) 
 
 /* ---- steps ---------------------------------------------------------------------- */
 
+/* Outside a caller's transaction a batch of n rows still commits as one:
+ * batch_begin opens one when there is none (*own says so), batch_end
+ * commits it, or rolls it back when rc is an error. what names the batch
+ * in errors ("step put: commit"). */
+static int batch_begin(struct weft__sq_store *q, size_t n, const char *what, int *own,
+                       weft_error *err) {
+  char op[64];
+  *own = n > 1 && sqlite3_get_autocommit(q->db);
+  snprintf(op, sizeof op, "%s: begin", what);
+  return *own ? weft__sq_exec_cached(q, WEFT__SQ_BEGIN, op, err) : WEFT_OK;
+}
+
+static int batch_end(struct weft__sq_store *q, int own, int rc, const char *what,
+                     weft_error *err) {
+  char op[64];
+  if (!own) return rc;
+  if (!rc) {
+    snprintf(op, sizeof op, "%s: commit", what);
+    if (!(rc = weft__sq_exec_cached(q, WEFT__SQ_COMMIT, op, err))) return WEFT_OK;
+  }
+  snprintf(op, sizeof op, "%s: rollback", what);
+  weft__sq_exec_cached(q, WEFT__SQ_ROLLBACK, op, NULL);
+  return rc;
+}
+
 static int step_put_one(struct weft_store *s, const struct weft_step_row *row,
                         weft_error *err) {
   sqlite3_stmt *st;
@@ -225,14 +251,10 @@ static int step_put_one(struct weft_store *s, const struct weft_step_row *row,
 int weft__sq_step_put(struct weft_store *s, const struct weft_step_row *rows, size_t n,
                       weft_error *err) {
   struct weft__sq_store *q = Q(s);
-  /* Outside a caller's transaction the rows still commit as one. */
-  int own_tx = n > 1 && sqlite3_get_autocommit(q->db), rc = WEFT_OK;
-  if (own_tx && (rc = weft__sq_exec_cached(q, WEFT__SQ_BEGIN, "step put: begin", err)))
-    return rc;
+  int own, rc = batch_begin(q, n, "step put", &own, err);
+  if (rc) return rc;
   for (size_t i = 0; !rc && i < n; i++) rc = step_put_one(s, &rows[i], err);
-  if (!rc && own_tx) rc = weft__sq_exec_cached(q, WEFT__SQ_COMMIT, "step put: commit", err);
-  if (rc && own_tx) weft__sq_exec_cached(q, WEFT__SQ_ROLLBACK, "step put: rollback", NULL);
-  return rc;
+  return batch_end(q, own, rc, "step put", err);
 }
 
 static int read_step(struct weft__sq_store *q, sqlite3_stmt *st, struct weft_step_row *r,
@@ -287,10 +309,8 @@ int weft__sq_event_append(struct weft_store *s, struct weft_event_row *ev, size_
   sqlite3_stmt *st;
   int rc = weft__sq_stmt(q, WEFT__SQ_EVENT_INSERT, &st, err);
   if (rc) return rc;
-  /* Outside a caller's transaction a batch still commits as one. */
-  int own_tx = n > 1 && sqlite3_get_autocommit(q->db);
-  if (own_tx && (rc = weft__sq_exec_cached(q, WEFT__SQ_BEGIN, "event append: begin", err)))
-    return rc;
+  int own;
+  if ((rc = batch_begin(q, n, "event append", &own, err))) return rc;
   int64_t now = weft_clock_wall_ms();
   size_t i;
   for (i = 0; i < n; i++) {
@@ -311,12 +331,8 @@ int weft__sq_event_append(struct weft_store *s, struct weft_event_row *ev, size_
     if (rc) break;
     ev[i].id = sqlite3_last_insert_rowid(q->db);
   }
-  if (!rc && own_tx)
-    rc = weft__sq_exec_cached(q, WEFT__SQ_COMMIT, "event append: commit", err);
-  if (rc) {
-    if (own_tx) weft__sq_exec_cached(q, WEFT__SQ_ROLLBACK, "event append: rollback", NULL);
+  if ((rc = batch_end(q, own, rc, "event append", err)))
     for (i = 0; i < n; i++) ev[i].id = 0; /* none of them is in the log */
-  }
   return rc;
 }
 
@@ -443,19 +459,15 @@ int weft__sq_kv_insert_many(struct weft_store *s, const char *const *keys,
                             const char *const *values, size_t n, unsigned char *inserted,
                             weft_error *err) {
   struct weft__sq_store *q = Q(s);
-  /* Outside a caller's transaction the batch still commits as one. */
-  int own_tx = n > 1 && sqlite3_get_autocommit(q->db), rc = WEFT_OK;
-  if (own_tx && (rc = weft__sq_exec_cached(q, WEFT__SQ_BEGIN, "kv insert-many: begin", err)))
-    return rc;
+  int own, rc = batch_begin(q, n, "kv insert-many", &own, err);
+  if (rc) return rc;
   for (size_t i = 0; !rc && i < n; i++) {
     int changed = 0;
     rc = kv_write(q, WEFT__SQ_KV_INSERT_NEW, "kv insert-many", keys[i], values[i], NULL,
                   &changed, err);
     inserted[i] = !rc && changed;
   }
-  if (!rc && own_tx) rc = weft__sq_exec_cached(q, WEFT__SQ_COMMIT, "kv insert-many: commit", err);
-  if (rc && own_tx) weft__sq_exec_cached(q, WEFT__SQ_ROLLBACK, "kv insert-many: rollback", NULL);
-  if (rc) memset(inserted, 0, n);
+  if ((rc = batch_end(q, own, rc, "kv insert-many", err))) memset(inserted, 0, n);
   return rc;
 }
 
