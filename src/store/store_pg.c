@@ -154,9 +154,12 @@ static int schema_migrate(struct weft__pg_store *p, weft_error *err) {
   }
   if ((rc = exec_simple(p, "COMMIT", NULL, "commit schema migration", err))) goto fail;
   return WEFT_OK;
-fail:
+fail: {
+  int transient = p->last_transient; /* of the failure, not of the rollback */
   exec_simple(p, "ROLLBACK", NULL, "rollback schema migration", NULL);
+  p->last_transient = transient;
   return rc;
+}
 }
 
 /* ---- open / close ------------------------------------------------------------------ */
@@ -203,9 +206,20 @@ static int make_client_id(struct weft__pg_store *p, weft_error *err) {
   return rc;
 }
 
+/* What opening does once connected: the schema, then old tokens. Each
+ * step is safe to run again on a new connection when the link breaks
+ * half-way (the migration is one transaction). */
+static int open_setup(struct weft__pg_store *p, weft_error *err) {
+  char sql[160];
+  int rc = schema_migrate(p, err);
+  if (rc) return rc;
+  snprintf(sql, sizeof sql, "DELETE FROM tx_tokens WHERE updated_ms < %lld",
+           (long long)(weft_clock_wall_ms() - TOKEN_MAX_AGE_MS));
+  return exec_simple(p, sql, NULL, "pruning old transaction tokens", err);
+}
+
 static int pg_open(struct weft_store *s, const char *url, weft_error *err) {
   struct weft__pg_store *p = (struct weft__pg_store *)s;
-  char sql[160];
   int rc;
   if ((rc = describe_url(p, url, err))) goto fail;
   if (!(p->url = strdup(url))) {
@@ -214,12 +228,9 @@ static int pg_open(struct weft_store *s, const char *url, weft_error *err) {
   }
   if ((rc = make_client_id(p, err))) goto fail;
   /* A server that is not up yet (services often start before their
-   * database) is waited for, within a bound; a refusal fails at once. */
-  if ((rc = weft__pg_connect_open(p, err))) goto fail;
-  if ((rc = schema_migrate(p, err))) goto fail;
-  snprintf(sql, sizeof sql, "DELETE FROM tx_tokens WHERE updated_ms < %lld",
-           (long long)(weft_clock_wall_ms() - TOKEN_MAX_AGE_MS));
-  if ((rc = exec_simple(p, sql, NULL, "pruning old transaction tokens", err))) goto fail;
+   * database), or that restarts while we read the schema, is waited for,
+   * within a bound; a refusal fails at once. */
+  if ((rc = weft__pg_connect_open(p, open_setup, err))) goto fail;
   return WEFT_OK;
 fail:
   pg_close(s);

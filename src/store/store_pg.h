@@ -86,6 +86,7 @@ struct weft__pg_store {
   size_t n_journal, cap_journal;
   PGresult *replayed_last; /* result of the last statement of the last replay */
   int commit_hook;  /* tests: WEFT__PG_HOOK_* for the next commit */
+  int last_transient; /* the last error weft__pg_error saw was a lost link */
 };
 
 /* Test hooks for the "COMMIT outcome unknown" case: the next commit drops the
@@ -101,7 +102,9 @@ void weft__pg_test_drop_connection(struct weft_store *s);
 /* ---- store_pg_connect.c --------------------------------------------------- */
 
 /* Fills err with "postgres HOST:PORT/DB: OP: server message" and returns
- * the weft code (ECONFLICT for unique violations, ESTORE otherwise). */
+ * the weft code (ECONFLICT for unique violations, ESTORE otherwise). Also
+ * records in p->last_transient whether the error is a transient one
+ * (weft__pg_transient), so a caller several frames up can tell. */
 int weft__pg_error(struct weft__pg_store *p, weft_error *err, const PGresult *res,
                    const char *op_fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -110,20 +113,38 @@ int weft__pg_error(struct weft__pg_store *p, weft_error *err, const PGresult *re
  * string in a buffer of cap bytes): libpq's messages may quote the URL. */
 void weft__pg_scrub_password(const char *url, char *msg, size_t cap);
 
-/* Connects to p->url (one attempt) and prepares the session. */
-int weft__pg_connect(struct weft__pg_store *p, weft_error *err);
+/* The one classification of PostgreSQL errors. Transient: the link is gone
+ * or about to go and the same request may succeed on a new connection
+ * (no result at all, a connection in CONNECTION_BAD, SQLSTATE class 08
+ * connection exceptions, 57P01 admin_shutdown, 57P02 crash_shutdown,
+ * 57P03 cannot_connect_now, 53300 too_many_connections). Everything else
+ * (syntax, constraints, a missing database or role, a bad password) is
+ * permanent: retrying would give the same answer. */
+int weft__pg_transient(PGconn *c, const PGresult *r);
+
+/* Connects to p->url (one attempt) and prepares the session; *retry (may be
+ * NULL) says whether a failure is transient: no server ready to take us
+ * (refused, unreachable, starting up, shutting down, terminated, full, the
+ * link lost during the start-up exchange or the session set-up). */
+int weft__pg_connect(struct weft__pg_store *p, int *retry, weft_error *err);
 void weft__pg_disconnect(struct weft__pg_store *p);
 
-/* Opening: connects like weft__pg_connect but, while the server is not
- * there yet (refused, unreachable, "the database system is starting up"),
- * tries again with the retry policy below for WEFT__PG_CONNECT_BUDGET_MS,
- * or WEFT_PG_CONNECT_TIMEOUT_S seconds from the environment (0: one attempt
- * only). Refusals by a server that answered (authentication, a missing
- * database or role, bad options) fail at once. The final error says
- * "postgres USER@HOST:PORT/DB: cannot connect after N attempts over S s:
- * LIBPQ MESSAGE", never the password. */
+/* Opening: connects like weft__pg_connect, then runs setup (reading and
+ * migrating the schema, pruning tokens; NULL: nothing). While the failure
+ * of either step is transient (weft__pg_connect's *retry, or
+ * p->last_transient after setup: a server restarting between the TCP
+ * connect and the end of setup), it disconnects and tries again with the
+ * retry policy below for WEFT__PG_CONNECT_BUDGET_MS, or
+ * WEFT_PG_CONNECT_TIMEOUT_S seconds from the environment (0: one attempt
+ * only). Permanent errors (authentication, a missing database or role, bad
+ * options, a schema too new) fail at once. The final error of a transient
+ * failure says "postgres USER@HOST:PORT/DB: cannot connect after N attempts
+ * over S s: WHY" (WHY: libpq's message, or "reading the schema: ..."),
+ * never the password. */
 #define WEFT__PG_CONNECT_BUDGET_MS 30000
-int weft__pg_connect_open(struct weft__pg_store *p, weft_error *err);
+int weft__pg_connect_open(struct weft__pg_store *p,
+                          int (*setup)(struct weft__pg_store *p, weft_error *err),
+                          weft_error *err);
 
 /* The retry policy of both opening and reconnecting: no wait before the
  * first attempt, then 50 ms doubling to 2 s, for a budget of milliseconds

@@ -158,13 +158,8 @@ static const char *const stmt_sql[WEFT__PG_RUN_LIST] = {
 /* ---- errors --------------------------------------------------------------- */
 
 /* The link is gone: the server closed it, is shutting down or starting up,
- * or libpq could not even produce a result. */
-static int is_lost(PGconn *c, const PGresult *r) {
-  if (!c || !r || PQstatus(c) == CONNECTION_BAD) return 1;
-  const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-  return st && (!strncmp(st, "08", 2) || !strcmp(st, "57P01") ||
-                !strcmp(st, "57P02") || !strcmp(st, "57P03"));
-}
+ * or libpq could not even produce a result (weft__pg_transient). */
+#define is_lost weft__pg_transient
 
 static int result_ok(const PGresult *r) {
   ExecStatusType t = PQresultStatus(r);
@@ -452,22 +447,29 @@ fail:
   return rc;
 }
 
-/* Reconnects within r's budget and resumes the open transaction, if any. */
+/* Reconnects within rt's budget and resumes the open transaction, if any.
+ * A permanent refusal (the password changed, the database was dropped)
+ * fails at once; so does a schema too new. */
 static int recover(struct weft__pg_store *p, struct weft__pg_retry *rt, int *committed,
                    const char *op, weft_error *err) {
   weft_error last = WEFT_ERROR_INIT;
-  int dummy = 0;
+  int dummy = 0, retry = 1;
   if (!committed) committed = &dummy;
   snprintf(last.msg, sizeof last.msg, "the connection broke again at once");
   for (;;) {
     if (!weft__pg_retry_next(rt, weft__pg_reconnect_budget_ms())) {
+      const char *why = last.msg;
+      size_t n = strlen(p->where);
+      if (!strncmp(why, p->where, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
+      if (!strncmp(why, "cannot connect: ", 16)) why += 16;
       return weft_error_set(err, WEFT_EIO,
-                            "%s: %s: the connection was lost and not regained within "
-                            "%d s: %s",
-                            p->where, op, weft__pg_reconnect_budget_ms() / 1000, last.msg);
+                            "%s: %s: the connection was lost; cannot connect after %d "
+                            "attempt%s over %.1f s: %s",
+                            p->where, op, rt->attempts, rt->attempts == 1 ? "" : "s",
+                            (double)(weft_clock_mono_ms() - rt->started) / 1000.0, why);
     }
-    int rc = weft__pg_connect(p, &last);
-    if (rc == WEFT_EVERSION) return weft_error_set(err, rc, "%s", last.msg);
+    int rc = weft__pg_connect(p, &retry, &last);
+    if (rc && !retry) return weft_error_set(err, rc, "%s", last.msg);
     if (rc) continue;
     if (!p->tx_open) return WEFT_OK;
     rc = resume_tx(p, committed, err);

@@ -55,10 +55,18 @@ void weft__pg_scrub_password(const char *url, char *msg, size_t cap) {
   }
 }
 
+int weft__pg_transient(PGconn *c, const PGresult *r) {
+  if (!c || !r || PQstatus(c) == CONNECTION_BAD) return 1;
+  const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  return st && (!strncmp(st, "08", 2) || !strcmp(st, "57P01") || !strcmp(st, "57P02") ||
+                !strcmp(st, "57P03") || !strcmp(st, "53300"));
+}
+
 int weft__pg_error(struct weft__pg_store *p, weft_error *err, const PGresult *res,
                    const char *op_fmt, ...) {
   const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
   int code = WEFT_ESTORE;
+  p->last_transient = weft__pg_transient(p->conn, res);
   if (state && !strcmp(state, "23505")) code = WEFT_ECONFLICT;     /* unique */
   if (state && !strcmp(state, "55P03")) code = WEFT_ETIMEOUT;      /* lock wait */
   if (state && (!strncmp(state, "53", 2) || !strncmp(state, "58", 2))) code = WEFT_EIO;
@@ -117,14 +125,20 @@ static void quiet_notices(void *arg, const char *message) {
 }
 
 /* A failed connection attempt found no server ready to take it (refused,
- * unreachable, timed out, starting or shutting down, full) rather than a
- * server that refused us (password, missing database or role, options):
- * only the former is worth waiting for. libpq gives no SQLSTATE for a
- * failed connection, so this reads its message. */
+ * unreachable, timed out, starting or shutting down, terminated by a
+ * shutdown during the start-up exchange, full) rather than a server that
+ * refused us (password, missing database or role, options): only the
+ * former is worth waiting for. libpq gives no SQLSTATE for a failed
+ * connection, so this reads its message: the server's texts for 57P01
+ * ("terminating connection due to administrator command"), 57P02, 57P03
+ * ("the database system is starting up", "... is shutting down", "... is
+ * not yet accepting connections", "... is in recovery mode") and 53300, and
+ * libpq's own for a lost or refused link (no FATAL). */
 static int not_ready(PGconn *c) {
   static const char *const busy[] = {"starting up", "shutting down", "in recovery mode",
                                      "not yet accepting connections", "too many clients",
-                                     "remaining connection slots", NULL};
+                                     "remaining connection slots", "terminating connection",
+                                     "not accepting connections", NULL};
   const char *m = PQerrorMessage(c);
   if (PQconnectionNeedsPassword(c)) return 0;
   for (int i = 0; busy[i]; i++)
@@ -170,6 +184,7 @@ static int connect_once(struct weft__pg_store *p, int *retry, weft_error *err) {
   if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
     p->conn = c;
     rc = weft__pg_error(p, err, r, "setting up the session");
+    *retry = p->last_transient;
     p->conn = NULL;
     goto fail;
   }
@@ -183,27 +198,43 @@ fail:
   return rc;
 }
 
-int weft__pg_connect(struct weft__pg_store *p, weft_error *err) {
-  int retry;
-  return connect_once(p, &retry, err);
+int weft__pg_connect(struct weft__pg_store *p, int *retry, weft_error *err) {
+  int dummy;
+  return connect_once(p, retry ? retry : &dummy, err);
 }
 
-int weft__pg_connect_open(struct weft__pg_store *p, weft_error *err) {
+/* "postgres TARGET: cannot connect: WHY" or "postgres TARGET: OP: WHY" ->
+ * "WHY" or "OP: WHY", for the final message, which names TARGET once. */
+static const char *reason_of(const struct weft__pg_store *p, const char *msg) {
+  size_t n = strlen(p->where);
+  if (!strncmp(msg, p->where, n) && !strncmp(msg + n, ": ", 2)) msg += n + 2;
+  if (!strncmp(msg, "cannot connect: ", 16)) msg += 16;
+  return msg;
+}
+
+int weft__pg_connect_open(struct weft__pg_store *p,
+                          int (*setup)(struct weft__pg_store *p, weft_error *err),
+                          weft_error *err) {
   struct weft__pg_retry rt = WEFT__PG_RETRY_INIT;
   weft_error last = WEFT_ERROR_INIT;
   int budget = connect_budget_ms(), retry = 0, rc = WEFT_OK;
   while (weft__pg_retry_next(&rt, budget)) {
     rc = connect_once(p, &retry, &last);
+    if (!rc && setup) {
+      p->last_transient = 0;
+      if ((rc = setup(p, &last))) retry = p->last_transient;
+    }
     if (!rc || !retry) break;
+    weft__pg_disconnect(p); /* the server went away mid-way: start again */
   }
   if (!rc) return WEFT_OK;
+  weft__pg_disconnect(p);
   if (!retry) return weft_error_set(err, rc, "%s", last.msg);
-  /* last.msg is "postgres TARGET: cannot connect: LIBPQ MESSAGE" */
-  const char *why = strstr(last.msg, ": cannot connect: ");
-  why = why ? why + strlen(": cannot connect: ") : last.msg;
-  return weft_error_set(err, rc, "%s: cannot connect after %d attempt%s over %.1f s: %s",
-                        p->where, rt.attempts, rt.attempts == 1 ? "" : "s",
-                        (double)(weft_clock_mono_ms() - rt.started) / 1000.0, why);
+  return weft_error_set(err, rc == WEFT_ESTORE ? WEFT_EIO : rc,
+                        "%s: cannot connect after %d attempt%s over %.1f s: %s", p->where,
+                        rt.attempts, rt.attempts == 1 ? "" : "s",
+                        (double)(weft_clock_mono_ms() - rt.started) / 1000.0,
+                        reason_of(p, last.msg));
 }
 
 void weft__pg_disconnect(struct weft__pg_store *p) {
