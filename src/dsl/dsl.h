@@ -62,6 +62,15 @@ struct weft_run_queue_config {
 int weft_run_queue_config_limited(const struct weft_run_queue_config *cfg);
 
 /* What an instance is made of, resolved: both URLs are always set. */
+/* containers: how steps with an image run (src/containers). */
+struct weft_containers_config {
+  char *socket;        /* "unix:///..."; NULL: the default (weft_ctr_default_url) */
+  int pull;            /* enum weft_ctr_pull: missing (default), always, never */
+  char *network;       /* "bridge", "none", "host"; NULL: bridge */
+  char *default_image; /* the image of steps that name none, or NULL: host */
+  struct weft_kvs labels; /* extra labels on every container */
+};
+
 struct weft_instance_config {
   char *storage_url;   /* "sqlite:/abs/weft.db" or "postgresql://..." */
   char *artifacts_url; /* "file:/abs/artifacts" or "s3://BUCKET/PREFIX?settings" */
@@ -69,6 +78,7 @@ struct weft_instance_config {
   char *execution;     /* execution: the default executor ("queue",
                           "multiprocess", "in_process"), or NULL */
   struct weft_run_queue_config run_queue; /* zeroed: no limits */
+  struct weft_containers_config containers; /* zeroed: the defaults */
 };
 
 /* Parses weft.yaml text (file names it in diagnostics; text may be empty)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "containers/containers.h"
 #include "dsl/dsl.h"
 #include "dsl/dsl_int.h"
 #include "util/buf.h"
@@ -11,7 +12,9 @@
 #include "util/str.h"
 
 static const char *const top_keys[] = {"storage", "artifacts", "broker", "execution",
-                                       "run_queue", NULL};
+                                       "run_queue", "containers", NULL};
+static const char *const containers_keys[] = {"socket", "pull", "network", "default_image",
+                                              "labels", NULL};
 static const char *const run_queue_keys[] = {"max_concurrent_runs", "tag_limits", NULL};
 static const char *const tag_limit_keys[] = {"key", "value", "limit", NULL};
 static const char *const broker_keys[] = {"rabbitmq", NULL};
@@ -59,7 +62,17 @@ const char weft_instance_config_template[] =
     "#   max_concurrent_runs: 10\n"
     "#   tag_limits:\n"
     "#     - {key: database, value: prod, limit: 1}  # runs tagged database=prod\n"
-    "#     - {key: team, limit: 2}   # no value: 2 per distinct value of team\n";
+    "#     - {key: team, limit: 2}   # no value: 2 per distinct value of team\n"
+    "\n"
+    "# Steps whose op names an `image:` run in containers, on Docker or Podman\n"
+    "# (the Docker Engine API on a unix socket). Default socket: $DOCKER_HOST,\n"
+    "# then /run/podman/podman.sock, then /var/run/docker.sock.\n"
+    "# containers:\n"
+    "#   socket: unix:///run/podman/podman.sock\n"
+    "#   pull: missing        # missing | always | never\n"
+    "#   network: bridge      # bridge | none | host\n"
+    "#   default_image: python:3.12-slim   # for ops that name none\n"
+    "#   labels: {team: analytics}\n";
 
 void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->storage_url);
@@ -71,6 +84,14 @@ void weft_instance_config_release(struct weft_instance_config *c) {
     free(c->run_queue.tag_limits[i].value);
   }
   free(c->run_queue.tag_limits);
+  free(c->containers.socket);
+  free(c->containers.network);
+  free(c->containers.default_image);
+  for (size_t i = 0; i < c->containers.labels.n; i++) {
+    free(c->containers.labels.v[i].key);
+    free(c->containers.labels.v[i].value);
+  }
+  free(c->containers.labels.v);
   memset(c, 0, sizeof *c);
 }
 
@@ -473,6 +494,81 @@ static void parse_run_queue(struct weft_diags *d, const struct weft__ynode *n,
     parse_tag_limit(d, t->u.seq.items[i], i, q, nomem);
 }
 
+/* ---- containers ------------------------------------------------------------------ */
+
+/* A scalar setting of containers (NULL when absent or after a diagnostic). */
+static char *containers_setting(struct weft_diags *d, const struct weft__ynode *m,
+                                const char *key, int *nomem) {
+  const struct weft__ynode *v = weft__ymap_get(m, key, NULL);
+  if (!v || weft__ynode_is_null(v)) return NULL;
+  if (v->kind != WEFT__Y_SCALAR) {
+    weft__dsl_error(d, v->mark, "containers.%s must be a string, got %s", key,
+                    weft__ynode_describe(v));
+    return NULL;
+  }
+  return substitute_env(d, v, nomem);
+}
+
+/* containers: {socket, pull, network, default_image, labels} */
+static void parse_containers(struct weft_diags *d, const struct weft__ynode *n,
+                             struct weft_instance_config *c, int *nomem) {
+  struct weft_containers_config *k = &c->containers;
+  if (n->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, n->mark, "containers must be a mapping (socket, pull, network, "
+                    "default_image, labels), got %s", weft__ynode_describe(n));
+    return;
+  }
+  weft__dsl_check_keys(d, n, containers_keys, "containers");
+  char *socket = containers_setting(d, n, "socket", nomem);
+  char *pull = containers_setting(d, n, "pull", nomem);
+  char *network = containers_setting(d, n, "network", nomem);
+  char *image = containers_setting(d, n, "default_image", nomem);
+  if (socket && (!weft_str_has_prefix(socket, "unix://") || socket[7] != '/')) {
+    weft__dsl_error(d, weft__ymap_get(n, "socket", NULL)->mark,
+                    "containers.socket must be unix:///PATH (the engine's socket), got '%s'",
+                    socket);
+  } else {
+    k->socket = socket;
+    socket = NULL;
+  }
+  if (pull) {
+    if (!strcmp(pull, "missing")) k->pull = WEFT_CTR_PULL_MISSING;
+    else if (!strcmp(pull, "always")) k->pull = WEFT_CTR_PULL_ALWAYS;
+    else if (!strcmp(pull, "never")) k->pull = WEFT_CTR_PULL_NEVER;
+    else
+      weft__dsl_error(d, weft__ymap_get(n, "pull", NULL)->mark,
+                      "containers.pull must be missing, always or never, got '%s'", pull);
+  }
+  if (network && strcmp(network, "bridge") && strcmp(network, "none") &&
+      strcmp(network, "host")) {
+    weft__dsl_error(d, weft__ymap_get(n, "network", NULL)->mark,
+                    "containers.network must be bridge, none or host, got '%s'", network);
+  } else {
+    k->network = network;
+    network = NULL;
+  }
+  const char *why = NULL;
+  if (image && !weft_ctr_image_ref_ok(image, &why)) {
+    weft__dsl_error(d, weft__ymap_get(n, "default_image", NULL)->mark,
+                    "containers.default_image '%s' is not an image reference: %s", image, why);
+  } else {
+    k->default_image = image;
+    image = NULL;
+  }
+  const struct weft__ynode *l = weft__ymap_get(n, "labels", NULL);
+  if (l && !weft__ynode_is_null(l) &&
+      weft__dsl_parse_kvs(d, l, "labels", "containers", 0, &k->labels) == WEFT_ENOMEM)
+    *nomem = 1;
+  for (size_t i = 0; i < k->labels.n; i++)
+    if (weft_str_has_prefix(k->labels.v[i].key, "weft."))
+      weft__dsl_error(d, l->mark, "containers.labels: '%s' is weft's own (weft.* labels "
+                      "are set by weft)", k->labels.v[i].key);
+  free(socket);
+  free(pull);
+  free(network);
+  free(image);
+}
+
 int weft_instance_config_parse(const char *home, const char *file, const char *text,
                                size_t len, struct weft_instance_config *out,
                                struct weft_diags *d) {
@@ -499,6 +595,8 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
       if (ex && !weft__ynode_is_null(ex)) parse_execution(d, ex, out, &nomem);
       const struct weft__ynode *rq = weft__ymap_get(root, "run_queue", NULL);
       if (rq && !weft__ynode_is_null(rq)) parse_run_queue(d, rq, out, &nomem);
+      const struct weft__ynode *ct = weft__ymap_get(root, "containers", NULL);
+      if (ct && !weft__ynode_is_null(ct)) parse_containers(d, ct, out, &nomem);
     }
   }
   /* What the file leaves out keeps the defaults. */

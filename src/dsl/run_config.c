@@ -6,12 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "containers/containers.h"
 #include "dsl/dsl_int.h"
 #include "util/str.h"
 
 static const char *const top_keys[] = {"ops", "solids", "execution", "tags",
                                        NULL};
-static const char *const op_entry_keys[] = {"config", "inputs", NULL};
+static const char *const op_entry_keys[] = {"config", "inputs", "image", NULL};
 static const char *const exec_keys[] = {"in_process", "multiprocess", "queue", NULL};
 static const char *const queue_keys[] = {"max_concurrent", "config", NULL};
 static const char *const in_process_keys[] = {"config", NULL};
@@ -120,6 +121,12 @@ static void check_entry(struct rc_build *b, const struct weft__ypair *p) {
   }
   const struct weft__ynode *in = weft__ymap_get(v, "inputs", NULL);
   if (in && !weft__ynode_is_null(in)) check_inputs(b, i, in);
+  /* image: this run's image for the op (a container, exec.h) */
+  const struct weft__ynode *img = weft__ymap_get(v, "image", NULL);
+  const char *t = img && !weft__ynode_is_null(img) ? weft__ynode_text(img) : NULL, *why = NULL;
+  if (img && !weft__ynode_is_null(img) && (!t || !weft_ctr_image_ref_ok(t, &why)))
+    weft__dsl_error(b->d, img->mark, "ops.%s.image must be an image reference%s%s", name,
+                    why ? ": " : "", why ? why : "");
 }
 
 /* Where to point when something is missing for invocation i: its run-config
@@ -188,6 +195,9 @@ static int fill_op(struct rc_build *b, size_t i, json_t *ops_out) {
           port->name, inv->name, inv->name, port->name);
     }
   }
+  const struct weft__ynode *img = weft__ymap_get(b->entry[i], "image", NULL);
+  const char *image = img ? weft__ynode_text(img) : NULL;
+  if (image && *image && json_object_set_new(entry, "image", json_string(image))) goto nomem;
   if (json_object_set(entry, "config", cfg) ||
       json_object_set(entry, "inputs", inputs) ||
       json_object_set(ops_out, inv->name, entry))

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "artifacts/artifacts.h"
+#include "dsl/dsl.h"
 #include "model/model.h"
 #include "store/store.h"
 #include "weft.h"
@@ -28,6 +29,9 @@ struct weft_instance {
   char *default_execution; /* weft.yaml execution: ("queue", ...), or NULL */
   struct weft_store *store;
   struct weft_artifacts *artifacts;
+  struct weft_containers_config containers; /* weft.yaml containers: */
+  char *container_label;   /* the weft.instance label of its containers */
+  char **container_labels; /* containers.labels as "K=V", NULL-terminated */
 };
 
 /* Opens (creating it when absent) the instance at home; NULL means
@@ -60,6 +64,32 @@ int weft_coordinator_alive(const char *id);
 char *weft_instance_step_dir(const struct weft_instance *inst, const char *run_id,
                              const char *step, int attempt);
 
+/* ---- container steps (containers_run.c) -----------------------------------------
+ *
+ * A step runs in a container when it has an image: the run config's
+ * ops.NAME.image, else its op's image:, else its location's, else weft.yaml
+ * containers.default_image (exec.h, "container steps"). */
+
+struct weft_launch;
+/* The image invocation inv of job runs in (rc may be NULL), or NULL: a
+ * process on the host. Borrowed. */
+const char *weft_step_image(const struct weft_instance *inst, const struct weft_job *job,
+                            const struct weft_run_config *rc, const struct weft_invocation *inv);
+/* The container engine's address: containers.socket, else the default
+ * (containers.h). Caller frees. */
+char *weft_instance_container_url(const struct weft_instance *inst);
+/* At launch: when steps of l would run in containers here, the engine must
+ * answer and every image be there (pulled first as containers.pull says).
+ * The error names the op and the engine's message. */
+int weft_run_containers_check(struct weft_instance *inst, const struct weft_launch *l,
+                              weft_error *err);
+/* Removes the containers of this instance (only of run_id, when not NULL)
+ * whose attempt is final; with dry_run only lists them. *report (may be
+ * NULL; new reference) is an array of {"id","name","run","step","attempt",
+ * "state","why","removed","error"?}. */
+int weft_instance_gc_containers(struct weft_instance *inst, const char *run_id, int dry_run,
+                                json_t **report, weft_error *err);
+
 /* ---- events -------------------------------------------------------------------
  *
  * Every event's payload is a JSON object. Run-level events (step NULL):
@@ -85,7 +115,9 @@ char *weft_instance_step_dir(const struct weft_instance *inst, const char *run_i
  *                      inlined when its JSON is at most 4 KiB; from_run
  *                      when a re-execution reused it
  *   step_succeeded    {"attempt","duration_ms","stdout","stderr",
- *                      "stdout_bytes","stderr_bytes"}
+ *                      "stdout_bytes","stderr_bytes","container"?}
+ *                      container: {"id","image","digest"} of a step that
+ *                      ran in a container (also on failed, up_for_retry)
  *   step_up_for_retry {"attempt","message","retry_in_ms",... as failed}
  *   step_failed       {"attempt","duration_ms","message","exit_code",
  *                      "stdout","stderr","stdout_bytes","stderr_bytes"}

@@ -44,6 +44,7 @@ struct coord {
                                 queue worker's id), or NULL: this process */
   long *worker_pids;         /* per step: the step's pid on that worker */
   json_t *run_tags;          /* run.tags parsed, when a step first needs it */
+  char *ctr_url, *ctr_sdk;   /* container steps: the engine, the SDK folder */
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the
@@ -66,6 +67,13 @@ void coord_start_step(struct coord *c, size_t i);
 void coord_finish_step(struct coord *c, struct weft_step_result *res);
 /* Re-execution: copies the parent's outputs of step i into this run. */
 int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_error *err);
+
+/* containers_run.c: step i's container settings (out->image NULL: none);
+ * the strings stay valid while c lives. */
+int coord_step_container(struct coord *c, size_t i, struct weft_step_container *out,
+                         weft_error *err);
+/* The weft.instance label value for a storage URL; caller frees. */
+char *weft__instance_container_label(const char *storage_url);
 
 /* run_logs.c: compute logs when the artifact store is remote. */
 int coord_logs_remote(const struct coord *c);

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
+#include "engine/engine_int.h"
 #include "dsl/dsl.h"
 #include "engine/sdk.h"
 #include "util/buf.h"
@@ -109,6 +109,16 @@ int weft_instance_open(const char *home, struct weft_instance **out, weft_error 
   inst->broker_url = cfg.broker_url;
   inst->default_execution = cfg.execution;
   cfg.storage_url = cfg.artifacts_url = cfg.broker_url = cfg.execution = NULL;
+  inst->containers = cfg.containers;
+  memset(&cfg.containers, 0, sizeof cfg.containers);
+  if (!(inst->container_label = weft__instance_container_label(inst->storage_url)) ||
+      !(inst->container_labels = calloc(inst->containers.labels.n + 1, sizeof(char *))))
+    goto nomem;
+  for (size_t i = 0; i < inst->containers.labels.n; i++) {
+    const struct weft_kv *kv = &inst->containers.labels.v[i];
+    if (!(inst->container_labels[i] = weft_str_printf("%s=%s", kv->key, kv->value ? kv->value : "")))
+      goto nomem;
+  }
   weft_instance_config_release(&cfg); /* the rest (run_queue) is read where used */
   if ((rc = weft_sdk_install(inst->home, err))) goto fail;
   if ((rc = weft_store_open(inst->storage_url, &inst->store, err))) goto fail;
@@ -134,6 +144,13 @@ void weft_instance_close(struct weft_instance *inst) {
   free(inst->artifacts_url);
   free(inst->broker_url);
   free(inst->default_execution);
+  free(inst->container_label);
+  for (size_t i = 0; inst->container_labels && inst->container_labels[i]; i++)
+    free(inst->container_labels[i]);
+  free(inst->container_labels);
+  struct weft_instance_config k = {0};
+  k.containers = inst->containers; /* released the way weft.yaml's parser made it */
+  weft_instance_config_release(&k);
   free(inst);
 }
 
@@ -227,15 +244,21 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
     struct weft_run_row cur = {0};
     if ((rc = weft_store_begin(inst->store, err))) break;
     rc = weft_store_run_get(inst->store, runs.v[i].id, &cur, err);
+    int swept = 0;
     if (!rc && !weft_run_status_is_final(cur.status) && run_is_orphan(&cur, &local)) {
       rc = sweep_one(inst, &cur, local, err);
+      swept = !rc;
       if (!rc && n_swept) (*n_swept)++;
     }
-    weft_run_row_release(&cur);
     if (rc)
       weft_store_rollback(inst->store);
     else
       rc = weft_store_commit(inst->store, err);
+    /* Its steps' containers die with it (containers_run.c); without an
+     * engine there are none to remove. */
+    weft_error ignored = WEFT_ERROR_INIT;
+    if (!rc && swept && local) weft_instance_gc_containers(inst, cur.id, 0, NULL, &ignored);
+    weft_run_row_release(&cur);
   }
   weft_run_list_release(&runs);
   return rc;

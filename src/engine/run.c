@@ -155,6 +155,9 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
     weft_error_set(err, WEFT_ENOMEM, "out of memory creating a run");
     goto done;
   }
+  /* Steps that run in containers: the engine and their images must be
+   * there now, or no run is recorded at all. */
+  if ((rc = weft_run_containers_check(inst, l, err))) goto done;
   /* The code it runs (code_snapshot.h): a given version's snapshot, or one
    * of the location folder as it is now. */
   if (l->code_version) {
@@ -401,6 +404,8 @@ static void coord_release(struct coord *c) {
   free(c->log_sent);
   free(c->log_warned);
   free(c->cancel_reason);
+  free(c->ctr_url);
+  free(c->ctr_sdk);
   weft_plan_release(&c->plan);
   weft_run_row_release(&c->run);
 }

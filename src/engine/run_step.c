@@ -146,8 +146,11 @@ void coord_start_step(struct coord *c, size_t i) {
       !(workdir = loc->workdir[0] == '/' ? strdup(loc->workdir)
                                          : weft_fs_join(loc->path, loc->workdir)))
     rc = weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+  struct weft_step_container ctr;
+  if (!rc) rc = coord_step_container(c, i, &ctr, &e);
   if (!rc) {
     struct weft_step_spec spec = {0};
+    spec.container = ctr.image ? &ctr : NULL;
     spec.run_id = c->run.id;
     spec.job = c->job->name;
     spec.step = inv->name;
@@ -262,6 +265,10 @@ static json_t *finish_payload(struct coord *c, size_t i, const struct weft_step_
     json_object_set_new(p, "message", json_string(message));
     json_object_set_new(p, "exit_code", json_integer(res->exit_code));
   }
+  if (p && res->image)
+    json_object_set_new(p, "container", json_pack("{s:s?, s:s, s:s?}", "id", res->container_id,
+                                                  "image", res->image, "digest",
+                                                  res->image_digest));
   free(out);
   free(errp);
   return p;

@@ -9,8 +9,12 @@ void weft_step_result_release(struct weft_step_result *r) {
   if (!r) return;
   free(r->message);
   json_decref(r->outputs);
+  free(r->container_id);
+  free(r->image);
+  free(r->image_digest);
   r->message = NULL;
   r->outputs = NULL;
+  r->container_id = r->image = r->image_digest = NULL;
 }
 
 int weft_executor_new(const char *name, int max_concurrent,

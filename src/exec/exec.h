@@ -71,6 +71,46 @@
  * SIGCHLD must not be set to SIG_IGN in the calling process, and nothing else
  * may reap the executor's children (waitpid(-1, ...) elsewhere). */
 
+/* ---- container steps ----------------------------------------------------------
+ *
+ * A step whose spec has a container (an image) runs in a container on the
+ * engine at container->url (src/containers: the Docker Engine API, Docker
+ * or Podman) instead of as a host process. The step protocol is the same
+ * seen from inside; paths are the container's:
+ *
+ *   /weft/code         spec->cwd, read-only; the working directory
+ *   /weft/config.json  WEFT_CONFIG (read-only)
+ *   /weft/inputs/      WEFT_INPUTS
+ *   /weft/outputs/     WEFT_OUTPUTS
+ *   /weft/events.jsonl WEFT_EVENTS_FILE: events as JSON lines. `run:` steps
+ *                      run as /bin/sh -c with fd 3 open on it (WEFT_EVENTS
+ *                      is 3, as on the host); `argv:` steps run as given
+ *                      and WEFT_EVENTS names the file (the SDKs take both)
+ *   /weft/sdk/         WEFT_SDK (read-only), /weft/sdk/python on PYTHONPATH
+ *
+ * The environment is the location's env, the op's env and the protocol
+ * variables only (not weft's own). The container runs as weft's uid:gid,
+ * so what it writes in the work folder is weft's; the op's resources set
+ * its limits. Its stdout and stderr stream into WORK/stdout.log and
+ * WORK/stderr.log while it runs, its events arrive live (within 100 ms).
+ * A process of weft's ("the supervisor", exec_container.c) drives each
+ * container: it is what the executor watches, times out and cancels, and
+ * it stops (SIGTERM, kill_grace_s, SIGKILL) and removes the container on
+ * every way out. More messages a container step can fail with:
+ *   "killed: out of memory (limit 64 MiB)"
+ *   "container engine: image 'x' is not on the container engine ..."
+ *   "container engine: no container engine at unix:///...: ..."
+ * A result names the container and image digest it ran (below). */
+struct weft_step_container {
+  const char *image;    /* the image reference */
+  const char *url;      /* the engine: "unix:///run/podman/podman.sock" */
+  int pull;             /* enum weft_ctr_pull */
+  const char *network;  /* NULL: the engine's default (bridge) */
+  char *const *labels;  /* extra "K=V" labels, NULL-terminated, or NULL */
+  const char *instance; /* value of the weft.instance label */
+  const char *sdk_dir;  /* host folder mounted at /weft/sdk, or NULL */
+};
+
 /* Everything needed to run one attempt of one step. All pointers are
  * borrowed for the duration of start() only; the executor copies what it
  * keeps. */
@@ -99,6 +139,8 @@ struct weft_step_spec {
    * takes its steps along). Only the process itself: its own children die
    * with it only when someone kills its process group. 0: as before. */
   int die_with_parent;
+  /* Run the step in a container (above); NULL: a process on this host. */
+  const struct weft_step_container *container;
   void *user;              /* the caller's cookie, echoed in results and
                               callbacks */
 };
@@ -119,6 +161,10 @@ struct weft_step_result {
    * only, NULL otherwise. */
   json_t *outputs;
   long pid; /* the process's pid (0 for a C-function step) */
+  /* Container steps: the container's id, the image and its digest (the
+   * registry's NAME@sha256:..., or the image id of a local image); NULL
+   * for host steps and when no container was created. Owned. */
+  char *container_id, *image, *image_digest;
 };
 
 void weft_step_result_release(struct weft_step_result *r);

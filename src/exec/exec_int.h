@@ -139,6 +139,22 @@ char *weft__spawn_failure(const struct weft_step_spec *spec, int spawn_errno,
 /* Comma-separated names of the `path` inputs of def (caller frees). */
 char *weft__path_input_names(const struct weft_op_def *def);
 
+/* ---- container steps (exec_container.c) ---- */
+
+/* Forks the supervisor of a container step (exec.h, "container steps"):
+ * a process in a group of its own whose exit status is the container's.
+ * *name (caller frees) is the container's name, for weft__container_reap.
+ * WEFT_ENOMEM, WEFT_EIO. */
+int weft__container_spawn(const struct weft_step_spec *spec, const struct weft__work_paths *paths,
+                          int events_wfd, pid_t *pid, char **name, weft_error *err);
+/* Reads WORK/container.json after the supervisor exited: the container's
+ * id, image and digest into r, and *message (caller frees) when the engine
+ * failed the step or the memory limit killed it. WEFT_ENOTFOUND when the
+ * supervisor wrote nothing. */
+int weft__container_status(const char *work_dir, struct weft_step_result *r, char **message);
+/* Removes container name (killing it): the supervisor died before it could. */
+void weft__container_reap(const char *url, const char *name);
+
 /* ---- backends and the C-op registry ---- */
 
 int weft__multiprocess_new(int max_concurrent,

@@ -8,6 +8,11 @@
  *   RUNNING --slot_deadlines (timeout) / slot_cancel--> RUNNING, SIGTERM sent
  *                        --slot_deadlines (grace over)--> RUNNING, SIGKILL sent
  *
+ * A container step's process is its supervisor (exec_container.c), which
+ * on SIGTERM stops the container with the same grace itself: its SIGKILL
+ * comes CONTAINER_KILL_SLACK_MS later, and slot_finish then removes the
+ * container the supervisor could not (weft__container_reap).
+ *
  * DONE slots queue in completion order in a ring so wait() hands results out
  * first come, first served. */
 #include <errno.h>
@@ -26,6 +31,10 @@
 
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_DONE };
 
+/* How long a container supervisor gets beyond the grace to stop and remove
+ * its container before it is killed. */
+#define CONTAINER_KILL_SLACK_MS 30000
+
 struct mp_slot {
   enum slot_state state;
   pid_t pid;
@@ -41,6 +50,7 @@ struct mp_slot {
   int64_t deadline_ms; /* monotonic; 0: none (or already fired) */
   int64_t kill_at_ms;  /* monotonic time to send SIGKILL; 0: none */
   char *cancel_reason;
+  char *ctr_url, *ctr_name, *work_dir; /* container steps only */
   struct weft_step_result result;
 };
 
@@ -68,6 +78,9 @@ static void slot_clear(struct mp_slot *s) {
   free(s->outputs_dir);
   free(s->cwd);
   free(s->cancel_reason);
+  free(s->ctr_url);
+  free(s->ctr_name);
+  free(s->work_dir);
   weft_step_result_release(&s->result);
   memset(s, 0, sizeof *s);
   s->pidfd = s->events_fd = -1;
@@ -143,7 +156,21 @@ static void slot_finish(struct mp_executor *x, struct mp_slot *s) {
     } else {
       r->exit_code = WEXITSTATUS(status);
     }
+    char *ctr_message = NULL;
+    if (s->ctr_name) {
+      /* The supervisor says which container ran and why it failed; one
+       * killed before it could remove the container leaves that to us. */
+      int st = weft__container_status(s->work_dir, r, &ctr_message);
+      if (WIFSIGNALED(status) || st == WEFT_ENOTFOUND) weft__container_reap(s->ctr_url, s->ctr_name);
+    }
     r->message = exit_message(s, status);
+    if (!r->message || (ctr_message && !s->cancel_reason && !r->timed_out)) {
+      free(r->message);
+      r->message = ctr_message;
+      ctr_message = NULL;
+      if (!r->message && WEXITSTATUS(status)) r->message = exit_message(s, status);
+    }
+    free(ctr_message);
     if (!r->message && s->events.error) r->message = strdup(s->events.error);
     if (!r->message && !r->canceled && !r->timed_out && r->exit_code == 0 &&
         !s->events.error) {
@@ -163,7 +190,8 @@ static void slot_finish(struct mp_executor *x, struct mp_slot *s) {
 
 static void slot_terminate(struct mp_slot *s, int64_t now) {
   kill(-s->pid, SIGTERM);
-  if (!s->kill_at_ms) s->kill_at_ms = now + s->grace_ms;
+  if (!s->kill_at_ms)
+    s->kill_at_ms = now + s->grace_ms + (s->ctr_name ? CONTAINER_KILL_SLACK_MS : 0);
 }
 
 /* Fires timeouts and grace periods that are due; returns the milliseconds
@@ -202,6 +230,9 @@ static int check_spec(const struct weft_step_spec *spec, weft_error *err) {
                           "step spec needs def, step and work_dir");
   const struct weft_op_def *def = spec->def;
   const char *op = def->name ? def->name : spec->step;
+  if (spec->container && (!spec->container->image || !spec->container->url))
+    return weft_error_set(err, WEFT_EINVALID, "op '%s': a container step needs an image and "
+                          "an engine", op);
   if (def->argv && def->argv[0]) return WEFT_OK;
   if (def->run) return WEFT_OK;
   if (def->c_function)
@@ -272,7 +303,16 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   s->sink.outputs_dir = s->outputs_dir;
   s->sink.cwd = s->cwd;
   paths.outputs = s->outputs_dir; /* borrowed back for the spawn */
-  rc = weft__spawn_step(spec, &paths, fds[1], &pid, &spawn_errno, err);
+  if (spec->container) {
+    s->ctr_url = strdup(spec->container->url);
+    s->work_dir = strdup(spec->work_dir);
+    if (!s->ctr_url || !s->work_dir)
+      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    else
+      rc = weft__container_spawn(spec, &paths, fds[1], &pid, &s->ctr_name, err);
+  } else {
+    rc = weft__spawn_step(spec, &paths, fds[1], &pid, &spawn_errno, err);
+  }
   paths.outputs = NULL;
   close(fds[1]);
   fds[1] = -1;
@@ -425,6 +465,7 @@ static void mp_free(struct weft_executor *base) {
       kill(-s->pid, SIGKILL);
       while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {
       }
+      if (s->ctr_name) weft__container_reap(s->ctr_url, s->ctr_name);
     }
     slot_clear(s);
   }

@@ -182,6 +182,14 @@ static json_t *invocation_json(const struct weft_job *job,
             put(o, "image", str_or_null(d->image)) ||
             put(o, "env", weft_kvs_to_json(&d->env)) ||
             put(o, "tags", weft_kvs_to_json(&d->tags));
+  const struct weft_resources *r = &d->resources;
+  if (!bad && (r->cpus > 0 || r->memory > 0 || r->shm > 0 || r->gpus)) {
+    json_t *res = json_object();
+    bad = !res || (r->cpus > 0 && put(res, "cpus", json_real(r->cpus))) ||
+          (r->memory > 0 && put(res, "memory", json_integer(r->memory))) ||
+          (r->shm > 0 && put(res, "shm", json_integer(r->shm))) ||
+          (r->gpus && put(res, "gpus", json_string(r->gpus))) || put(o, "resources", res);
+  }
   if (bad) {
     json_decref(o);
     return NULL;

@@ -60,6 +60,7 @@ void weft__op_def_release(struct weft_op_def *def) {
   free(def->config);
   free(def->queue);
   free(def->image);
+  free(def->resources.gpus);
   weft__kvs_release(&def->env);
   weft__kvs_release(&def->tags);
   memset(def, 0, sizeof *def);

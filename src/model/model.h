@@ -76,6 +76,15 @@ struct weft_retry_policy {
   double jitter;  /* 0..1: random fraction added to or taken off each delay */
 };
 
+/* An op's container limits (`resources:`); zero fields: no limit. They
+ * apply when the step runs in a container (an image), not to host steps. */
+struct weft_resources {
+  double cpus;    /* CPUs, fractional: 1.5 */
+  int64_t memory; /* bytes; a step above it is killed: "out of memory" */
+  int64_t shm;    /* bytes of /dev/shm */
+  char *gpus;     /* NULL, "all", a count "2", or ids "0,1" */
+};
+
 struct weft_op_def {
   char *name;
   char *description; /* may be NULL */
@@ -93,6 +102,7 @@ struct weft_op_def {
   double timeout_s; /* 0: no timeout */
   char *queue;      /* "default" unless set */
   char *image;      /* may be NULL */
+  struct weft_resources resources;
   struct weft_kvs env, tags;
   struct weft_mark mark;
 };
