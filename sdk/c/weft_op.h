@@ -133,15 +133,23 @@ static inline int weft_op_event(const char *json_object) {
     errno = EINVAL;
     return -1;
   }
-  int fd = atoi(fd_text);
+  /* A descriptor number, or (an argv: op in a container) the events file. */
+  int opened = fd_text[0] < '0' || fd_text[0] > '9';
+  int fd = opened ? open(fd_text, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666)
+                  : atoi(fd_text);
+  if (fd < 0) return -1;
   size_t len = strlen(json_object);
   char *line = (char *)malloc(len + 2);
-  if (!line) return -1;
+  if (!line) {
+    if (opened) close(fd);
+    return -1;
+  }
   memcpy(line, json_object, len);
   line[len] = '\n';
   /* One write per line so lines from several processes do not mix. */
   int rc = weft_op__write_all(fd, line, len + 1);
   free(line);
+  if (opened) close(fd);
   return rc;
 }
 

@@ -100,11 +100,21 @@ def output(name, value):
 
 
 def _event(event):
-    fd = int(_env("WEFT_EVENTS"))
+    # WEFT_EVENTS is a file descriptor number, or (an `argv:` op in a
+    # container) the path of the events file, appended to.
+    target = _env("WEFT_EVENTS")
     line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
-    while line:
-        written = os.write(fd, line)
-        line = line[written:]
+    if target.isdigit():
+        fd, opened = int(target), False
+    else:
+        fd, opened = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666), True
+    try:
+        while line:
+            written = os.write(fd, line)
+            line = line[written:]
+    finally:
+        if opened:
+            os.close(fd)
 
 
 def log(msg, level="info"):

@@ -15,6 +15,7 @@ static const char instance_usage[] =
     "       weft instance show\n"
     "       weft instance migrate\n"
     "       weft instance gc-code [--min-age SECONDS] [--include-final] [--dry-run]\n"
+    "       weft instance gc-containers [--dry-run]\n"
     "\n"
     "The instance is the folder $WEFT_HOME (default ./.weft): its weft.yaml says\n"
     "which storage (sqlite or postgres) and artifact store it uses.\n"
@@ -26,7 +27,10 @@ static const char instance_usage[] =
     "           references and that were not used in the last --min-age seconds\n"
     "           (default 3600); --include-final also removes those only finished\n"
     "           runs reference (re-executing those then needs --latest-code);\n"
-    "           --dry-run only says what it would remove\n";
+    "           --dry-run only says what it would remove\n"
+    "  gc-containers  remove the containers of this instance's steps whose\n"
+    "           attempt is over (a weft killed mid-step leaves them), on the\n"
+    "           engine weft.yaml's containers.socket names; --dry-run lists them\n";
 
 /* "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db". */
 static char *mask_password(const char *url) {
@@ -145,6 +149,46 @@ done:
   return rc;
 }
 
+static int instance_gc_containers(int argc, char **argv) {
+  int dry_run = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--dry-run")) dry_run = 1;
+    else return weft_cli_usage_error("instance gc-containers", "unexpected argument '%s'", argv[i]);
+  }
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_instance *inst = NULL;
+  json_t *report = NULL, *item;
+  int rc = WEFT_EXIT_INVALID;
+  size_t i, n_removed = 0;
+  if (weft_instance_open(NULL, &inst, &err) ||
+      weft_instance_gc_containers(inst, NULL, dry_run, &report, &err)) {
+    fprintf(stderr, "weft instance gc-containers: %s\n", err.msg);
+    goto done;
+  }
+  rc = WEFT_EXIT_OK;
+  json_array_foreach(report, i, item) {
+    const char *error = json_string_value(json_object_get(item, "error"));
+    printf("%s %.12s %s (run %s, step %s, attempt %s, %s: %s)%s%s\n",
+           dry_run ? "would remove" : error ? "could not remove" : "removed",
+           json_string_value(json_object_get(item, "id")),
+           json_string_value(json_object_get(item, "name")),
+           json_string_value(json_object_get(item, "run")),
+           json_string_value(json_object_get(item, "step")),
+           json_string_value(json_object_get(item, "attempt")),
+           json_string_value(json_object_get(item, "state")),
+           json_string_value(json_object_get(item, "why")), error ? ": " : "",
+           error ? error : "");
+    if (error) rc = WEFT_EXIT_INVALID;
+    else n_removed++;
+  }
+  printf("%s %zu container%s\n", dry_run ? "would remove" : "removed", n_removed,
+         n_removed == 1 ? "" : "s");
+done:
+  json_decref(report);
+  weft_instance_close(inst);
+  return rc;
+}
+
 int cmd_instance(int argc, char **argv) {
   if (argc < 2) {
     fputs(instance_usage, stderr);
@@ -161,9 +205,11 @@ int cmd_instance(int argc, char **argv) {
     }
   if (!strcmp(argv[1], "init")) return instance_init(argc - 1, argv + 1);
   if (!strcmp(argv[1], "gc-code")) return instance_gc_code(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "gc-containers")) return instance_gc_containers(argc - 1, argv + 1);
   if (argc > 2) return weft_cli_usage_error("instance", "unexpected argument '%s'", argv[2]);
   if (!strcmp(argv[1], "show")) return instance_open_and_report("instance show", 0);
   if (!strcmp(argv[1], "migrate")) return instance_open_and_report("instance migrate", 1);
   return weft_cli_usage_error("instance",
-                              "unknown subcommand '%s' (init, show, migrate, gc-code)", argv[1]);
+                              "unknown subcommand '%s' (init, show, migrate, gc-code, "
+                              "gc-containers)", argv[1]);
 }

@@ -127,7 +127,8 @@ void weft_ctr_engine_free(struct weft_ctr_engine *e); /* NULL is a no-op */
  *   'podman system service' or Docker
  * when nothing answers on the socket. */
 
-/* The engine's name and version ("Podman Engine 4.3.1"), caller frees. */
+/* Whether the engine answers (GET /_ping); with version not NULL also its
+ * name and version ("Podman Engine 4.3.1", caller frees; slower). */
 int weft_ctr_ping(struct weft_ctr_engine *e, char **version, weft_error *err);
 /* WEFT_ENOTFOUND when the engine has no such image. */
 int weft_ctr_image_inspect(struct weft_ctr_engine *e, const char *image,

@@ -50,9 +50,12 @@ static int nomem(weft_error *err) { return weft_error_set(err, WEFT_ENOMEM, "out
 
 static int d_ping(struct weft_ctr_engine *base, char **version, weft_error *err) {
   struct docker *d = (struct docker *)base;
+  /* /_ping answers at once; /version takes Podman seconds (it asks conmon
+   * and the runtime for theirs), so only when the caller wants it. */
+  int rc = call(d, "GET", "/_ping", NULL, "ping", NULL, err);
+  if (rc || !version) return rc;
   *version = NULL;
-  int rc = call(d, "GET", WEFT__CTR_API "/version", NULL, "version", NULL, err);
-  if (rc) return rc;
+  if ((rc = call(d, "GET", WEFT__CTR_API "/version", NULL, "version", NULL, err))) return rc;
   json_t *j = resp_json(d);
   const char *name = "Docker Engine";
   json_t *comps = json_object_get(j, "Components"), *c;

@@ -79,7 +79,7 @@ static int runs_here(const struct weft_instance *inst, const struct weft_run_con
 int weft_run_containers_check(struct weft_instance *inst, const struct weft_launch *l,
                               weft_error *err) {
   struct weft_ctr_engine *e = NULL;
-  char *url = NULL, *version = NULL;
+  char *url = NULL;
   json_t *seen = NULL;
   int rc = WEFT_OK;
   if (!l->rc || !runs_here(inst, l->rc)) return WEFT_OK;
@@ -93,7 +93,7 @@ int weft_run_containers_check(struct weft_instance *inst, const struct weft_laun
         rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
         break;
       }
-      if ((rc = weft_ctr_engine_open(url, &e, err)) || (rc = weft_ctr_ping(e, &version, err)))
+      if ((rc = weft_ctr_engine_open(url, &e, err)) || (rc = weft_ctr_ping(e, NULL, err)))
         break;
     }
     if (json_object_get(seen, img)) continue;
@@ -108,7 +108,6 @@ int weft_run_containers_check(struct weft_instance *inst, const struct weft_laun
     json_object_set_new(seen, img, json_true());
   }
   json_decref(seen);
-  free(version);
   free(url);
   weft_ctr_engine_free(e);
   return rc;
