@@ -24,7 +24,10 @@ static int call(struct docker *d, const char *method, const char *path, const ch
   if (rc || (status >= 200 && status <= 299)) return rc;
   char why[512];
   weft__ctr_error_text(status, &d->resp, why, sizeof why);
-  int code = status == 404 ? WEFT_ENOTFOUND : status == 409 ? WEFT_ECONFLICT : WEFT_EIO;
+  /* Docker answers a taken name with 409, Podman with 500 and this cause. */
+  int code = status == 404 ? WEFT_ENOTFOUND
+             : status == 409 || strstr(why, "is already in use") ? WEFT_ECONFLICT
+                                                                 : WEFT_EIO;
   return weft_error_set(err, code, "%s: %s", what, why);
 }
 

@@ -1,0 +1,307 @@
+/* test_containers_engine.c: the container engine client: sizes, image
+ * references and request bodies offline, then a real engine (Podman's
+ * Docker API service) when WEFT_TEST_DOCKER_HOST names one (scripts/test). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "containers/containers.h"
+#include "test.h"
+#include "util/buf.h"
+
+/* The engine tests: skipped (a pass with a note) without an engine. */
+#define ENGINE_OR_SKIP()                                                        \
+  const char *url = getenv("WEFT_TEST_DOCKER_HOST");                            \
+  do {                                                                          \
+    if (!url || !*url) {                                                        \
+      fprintf(stderr, "# skipped: WEFT_TEST_DOCKER_HOST is not set\n");         \
+      return 0;                                                                 \
+    }                                                                           \
+  } while (0)
+
+static const char *test_image(void) {
+  const char *img = getenv("WEFT_TEST_DOCKER_IMAGE");
+  return img && *img ? img : "localhost/weft-test:busybox";
+}
+
+TEST(parse_and_format_bytes) {
+  ASSERT_EQ(weft_ctr_parse_bytes("64Mi"), 64LL << 20);
+  ASSERT_EQ(weft_ctr_parse_bytes("2Gi"), 2LL << 30);
+  ASSERT_EQ(weft_ctr_parse_bytes("1.5Gi"), 3LL << 29);
+  ASSERT_EQ(weft_ctr_parse_bytes("1G"), 1000000000LL);
+  ASSERT_EQ(weft_ctr_parse_bytes("100k"), 100000LL);
+  ASSERT_EQ(weft_ctr_parse_bytes("1024"), 1024LL);
+  ASSERT_EQ(weft_ctr_parse_bytes("0"), -1);
+  ASSERT_EQ(weft_ctr_parse_bytes("-5Mi"), -1);
+  ASSERT_EQ(weft_ctr_parse_bytes("5 Mi"), -1);
+  ASSERT_EQ(weft_ctr_parse_bytes("5MB"), -1);
+  ASSERT_EQ(weft_ctr_parse_bytes(""), -1);
+  ASSERT_EQ(weft_ctr_parse_bytes("99999999999Ti"), -1);
+  char buf[32];
+  weft_ctr_format_bytes(64LL << 20, buf, sizeof buf);
+  ASSERT_STR_EQ(buf, "64 MiB");
+  weft_ctr_format_bytes(2LL << 30, buf, sizeof buf);
+  ASSERT_STR_EQ(buf, "2 GiB");
+  weft_ctr_format_bytes(3LL << 29, buf, sizeof buf);
+  ASSERT_STR_EQ(buf, "1.5 GiB");
+  weft_ctr_format_bytes(512, buf, sizeof buf);
+  ASSERT_STR_EQ(buf, "512 bytes");
+  return 0;
+}
+
+TEST(image_references) {
+  const char *why = NULL;
+  static const char *const good[] = {
+      "busybox", "python:3.12-slim", "localhost/weft-test:busybox",
+      "ghcr.io/org/team/app:v1.2_3", "registry.local:5000/x/y",
+      "docker.io/library/alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+      "my_app-2.x", NULL};
+  for (size_t i = 0; good[i]; i++) {
+    if (!weft_ctr_image_ref_ok(good[i], &why)) {
+      fprintf(stderr, "# %s: %s\n", good[i], why);
+      return 1;
+    }
+  }
+  static const char *const bad[] = {"", "Upper/Case", "has space", "name:", "a//b", "-lead",
+                                    "x@sha256:zz", "x:tag:more", "x:" "t@", NULL};
+  for (size_t i = 0; bad[i]; i++) {
+    if (weft_ctr_image_ref_ok(bad[i], &why)) {
+      fprintf(stderr, "# '%s' was accepted\n", bad[i]);
+      return 1;
+    }
+    ASSERT(why && *why);
+  }
+  return 0;
+}
+
+TEST(create_body) {
+  char *cmd[] = {"/bin/sh", "-c", "echo hi", NULL};
+  char *env[] = {"A=1", "WEFT_OP=x", NULL};
+  char *labels[] = {"weft.run=r1", "team=a=b", NULL};
+  struct weft_ctr_mount m[] = {{"/host/code", "/weft/code", 1}, {"vol", "/data", 0}};
+  struct weft_ctr_spec s = {.name = "n", .image = "img:1", .entrypoint = cmd, .env = env,
+                            .workdir = "/weft/code", .user = "1000:1000", .mounts = m,
+                            .n_mounts = 2, .labels = labels, .network = "none", .cpus = 1.5,
+                            .memory = 64LL << 20, .shm = 1LL << 30, .gpus = "0,2"};
+  json_t *b = weft_ctr_create_body(&s);
+  ASSERT(b);
+  char *text = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(b);
+  ASSERT(text);
+  ASSERT_CONTAINS(text, "\"Image\":\"img:1\"");
+  ASSERT_CONTAINS(text, "\"Entrypoint\":[\"/bin/sh\",\"-c\",\"echo hi\"]");
+  ASSERT_CONTAINS(text, "\"Env\":[\"A=1\",\"WEFT_OP=x\"]");
+  ASSERT_CONTAINS(text, "\"Labels\":{\"team\":\"a=b\",\"weft.run\":\"r1\"}");
+  ASSERT_CONTAINS(text, "\"Binds\":[\"/host/code:/weft/code:ro\",\"vol:/data\"]");
+  ASSERT_CONTAINS(text, "\"NetworkMode\":\"none\"");
+  ASSERT_CONTAINS(text, "\"Memory\":67108864");
+  ASSERT_CONTAINS(text, "\"MemorySwap\":67108864");
+  ASSERT_CONTAINS(text, "\"NanoCpus\":1500000000");
+  ASSERT_CONTAINS(text, "\"ShmSize\":1073741824");
+  ASSERT_CONTAINS(text, "\"DeviceRequests\":[{\"Capabilities\":[[\"gpu\"]],\"DeviceIDs\":[\"0\",\"2\"],\"Driver\":\"\"}]");
+  ASSERT_CONTAINS(text, "\"User\":\"1000:1000\"");
+  ASSERT(!strstr(text, "\"Cmd\""));
+  free(text);
+  s.gpus = "all";
+  b = weft_ctr_create_body(&s);
+  text = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+  ASSERT_CONTAINS(text, "\"Count\":-1");
+  free(text);
+  json_decref(b);
+  s.gpus = "3";
+  b = weft_ctr_create_body(&s);
+  text = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+  ASSERT_CONTAINS(text, "\"Count\":3");
+  free(text);
+  json_decref(b);
+  return 0;
+}
+
+TEST(no_engine_says_so) {
+  struct weft_ctr_engine *e = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_ctr_engine_open("tcp://127.0.0.1:2375", &e, &err), WEFT_EINVALID);
+  ASSERT_CONTAINS(err.msg, "must be unix:///PATH");
+  /* A socket nobody listens on: bound, never listen()ed, so connect is refused. */
+  char path[] = "/tmp/weft-noengine-XXXXXX";
+  int tmpfd = mkstemp(path);
+  ASSERT(tmpfd >= 0);
+  close(tmpfd);
+  unlink(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  char url[200], want[300];
+  snprintf(url, sizeof url, "unix://%s", path);
+  ASSERT_EQ(weft_ctr_engine_open(url, &e, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_ping(e, NULL, &err), WEFT_EIO);
+  snprintf(want, sizeof want,
+           "no container engine at %s: connection refused; start 'podman system service' "
+           "or Docker", url);
+  ASSERT_STR_EQ(err.msg, want);
+  weft_ctr_engine_free(e);
+  close(fd);
+  unlink(path);
+  /* No socket at all. */
+  ASSERT_EQ(weft_ctr_engine_open("unix:///nonexistent/weft.sock", &e, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_ping(e, NULL, &err), WEFT_EIO);
+  ASSERT_STR_EQ(err.msg, "no container engine at unix:///nonexistent/weft.sock: no such file "
+                         "or directory; start 'podman system service' or Docker");
+  weft_ctr_engine_free(e);
+  return 0;
+}
+
+TEST(engine_version_and_images) {
+  ENGINE_OR_SKIP();
+  struct weft_ctr_engine *e = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  char *version = NULL;
+  struct weft_ctr_image img = {0};
+  ASSERT_EQ(weft_ctr_engine_open(url, &e, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_ping(e, &version, &err), WEFT_OK);
+  ASSERT_CONTAINS(version, "Engine");
+  free(version);
+  ASSERT_EQ(weft_ctr_image_inspect(e, test_image(), &img, &err), WEFT_OK);
+  ASSERT(!strncmp(img.id, "sha256:", 7));
+  ASSERT_CONTAINS(img.digest, "sha256:");
+  weft_ctr_image_release(&img);
+  ASSERT_EQ(weft_ctr_image_inspect(e, "localhost/weft-no-such-image:1", &img, &err),
+            WEFT_ENOTFOUND);
+  ASSERT_CONTAINS(err.msg, "is not on the container engine");
+  ASSERT_EQ(weft_ctr_image_ensure(e, "localhost/weft-no-such-image:1", WEFT_CTR_PULL_NEVER, &img,
+                                  &err),
+            WEFT_ENOTFOUND);
+  ASSERT_CONTAINS(err.msg, "containers.pull is never");
+  ASSERT_EQ(weft_ctr_image_ensure(e, test_image(), WEFT_CTR_PULL_NEVER, &img, &err), WEFT_OK);
+  weft_ctr_image_release(&img);
+  weft_ctr_engine_free(e);
+  return 0;
+}
+
+struct captured {
+  struct weft_buf out, err;
+  int ticks;
+};
+
+static int capture(void *data, int stream, const char *buf, size_t n) {
+  struct captured *c = data;
+  weft_buf_add(stream == 2 ? &c->err : &c->out, buf, n);
+  return 0;
+}
+
+static int count_tick(void *data) {
+  ((struct captured *)data)->ticks++;
+  return 0;
+}
+
+/* One container's whole life: create, start, logs apart, exit code, remove. */
+TEST(engine_container_lifecycle) {
+  ENGINE_OR_SKIP();
+  struct weft_ctr_engine *e = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  char label[64], name[64], *id = NULL;
+  snprintf(label, sizeof label, "weft.test=%d", (int)getpid());
+  snprintf(name, sizeof name, "weft-unit-%d", (int)getpid());
+  char *labels[] = {label, NULL};
+  char *cmd[] = {"/bin/sh", "-c", "echo out $GREETING; echo err >&2; sleep 0.3; exit 7", NULL};
+  char *env[] = {"GREETING=hello", NULL};
+  struct weft_ctr_spec s = {.name = name, .image = test_image(), .entrypoint = cmd, .env = env,
+                            .labels = labels, .network = "none", .memory = 32LL << 20};
+  ASSERT_EQ(weft_ctr_engine_open(url, &e, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_create(e, &s, &id, &err), WEFT_OK);
+  char *dup = NULL;
+  ASSERT_EQ(weft_ctr_create(e, &s, &dup, &err), WEFT_ECONFLICT); /* the name is taken */
+  json_t *list = NULL;
+  ASSERT_EQ(weft_ctr_list(e, label, &list, &err), WEFT_OK);
+  ASSERT_EQ(json_array_size(list), 1);
+  ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(list, 0), "name")), name);
+  json_decref(list);
+  ASSERT_EQ(weft_ctr_start(e, id, &err), WEFT_OK);
+  struct captured c = {WEFT_BUF_INIT, WEFT_BUF_INIT, 0};
+  struct weft_ctr_log_sink sink = {capture, count_tick, -1, 50, &c};
+  ASSERT_EQ(weft_ctr_logs(e, id, &sink, &err), WEFT_OK);
+  ASSERT(c.out.ptr && c.err.ptr);
+  ASSERT_EQ(c.out.len, strlen("out hello\n"));
+  ASSERT(!memcmp(c.out.ptr, "out hello\n", c.out.len));
+  ASSERT_EQ(c.err.len, 4);
+  ASSERT(c.ticks >= 2); /* the sleep spans several 50 ms ticks */
+  weft_buf_release(&c.out);
+  weft_buf_release(&c.err);
+  int code = -1;
+  ASSERT_EQ(weft_ctr_wait(e, id, &code, &err), WEFT_OK);
+  ASSERT_EQ(code, 7);
+  struct weft_ctr_state st = {0};
+  ASSERT_EQ(weft_ctr_inspect(e, id, &st, &err), WEFT_OK);
+  ASSERT_EQ(st.exit_code, 7);
+  ASSERT_EQ(st.running, 0);
+  ASSERT_EQ(st.memory, 32LL << 20);
+  weft_ctr_state_release(&st);
+  ASSERT_EQ(weft_ctr_remove(e, id, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_remove(e, id, &err), WEFT_OK); /* gone already: fine */
+  ASSERT_EQ(weft_ctr_inspect(e, id, &st, &err), WEFT_ENOTFOUND);
+  ASSERT_EQ(weft_ctr_list(e, label, &list, &err), WEFT_OK);
+  ASSERT_EQ(json_array_size(list), 0);
+  json_decref(list);
+  free(id);
+  weft_ctr_engine_free(e);
+  return 0;
+}
+
+/* stop: SIGTERM, then SIGKILL after the grace; remove kills a running one. */
+TEST(engine_stop_and_remove_running) {
+  ENGINE_OR_SKIP();
+  struct weft_ctr_engine *e = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  char label[64], *a = NULL, *b = NULL;
+  snprintf(label, sizeof label, "weft.test=stop-%d", (int)getpid());
+  char *labels[] = {label, NULL};
+  char *cmd[] = {"/bin/sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.1; done", NULL};
+  struct weft_ctr_spec s = {.image = test_image(), .entrypoint = cmd, .labels = labels,
+                            .network = "none"};
+  ASSERT_EQ(weft_ctr_engine_open(url, &e, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_create(e, &s, &a, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_create(e, &s, &b, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_start(e, a, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_start(e, b, &err), WEFT_OK);
+  usleep(300 * 1000);
+  ASSERT_EQ(weft_ctr_stop(e, a, 5, &err), WEFT_OK);
+  int code = -1;
+  ASSERT_EQ(weft_ctr_wait(e, a, &code, &err), WEFT_OK);
+  ASSERT_EQ(code, 42); /* the trap ran: SIGTERM came first */
+  ASSERT_EQ(weft_ctr_remove(e, b, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_remove(e, a, &err), WEFT_OK);
+  json_t *list = NULL;
+  ASSERT_EQ(weft_ctr_list(e, label, &list, &err), WEFT_OK);
+  ASSERT_EQ(json_array_size(list), 0);
+  json_decref(list);
+  free(a);
+  free(b);
+  weft_ctr_engine_free(e);
+  return 0;
+}
+
+TEST(engine_bad_image_at_create) {
+  ENGINE_OR_SKIP();
+  struct weft_ctr_engine *e = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  char *id = NULL;
+  struct weft_ctr_spec s = {.image = "localhost/weft-no-such-image:1", .network = "none"};
+  ASSERT_EQ(weft_ctr_engine_open(url, &e, &err), WEFT_OK);
+  int rc = weft_ctr_create(e, &s, &id, &err);
+  ASSERT(rc == WEFT_ENOTFOUND || rc == WEFT_EIO);
+  ASSERT(!id);
+  ASSERT_CONTAINS(err.msg, "creating a container of image 'localhost/weft-no-such-image:1'");
+  weft_ctr_engine_free(e);
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(parse_and_format_bytes) TEST_ENTRY(image_references) TEST_ENTRY(create_body)
+              TEST_ENTRY(no_engine_says_so) TEST_ENTRY(engine_version_and_images)
+                  TEST_ENTRY(engine_container_lifecycle)
+                      TEST_ENTRY(engine_stop_and_remove_running)
+                          TEST_ENTRY(engine_bad_image_at_create))
