@@ -26,12 +26,17 @@ struct names {
   size_t n;
 };
 
+/* Opening waits this long for a broker that is not ready (restarting,
+ * starting up), unless WEFT_AMQP_CONNECT_TIMEOUT_S says otherwise. */
+#define OPEN_BUDGET_MS 30000
+
 struct weft_broker {
   char *display;
   char *host, *user, *pass, *vhost;
   int port;
   amqp_connection_state_t conn; /* NULL while disconnected */
   int broken;
+  int refused; /* the last connect failed for good: a login or vhost refusal */
   unsigned gen;
   int confirms;
   uint64_t seq; /* publish sequence number under confirms */
@@ -86,12 +91,18 @@ static char *bytes_dup(amqp_bytes_t x) {
   return s;
 }
 
-/* Answers a close from the broker and reports its reply text. */
+/* Answers a close from the broker and reports its reply text. A
+ * connection closed with 403 ACCESS_REFUSED (a bad login), 530 NOT_ALLOWED
+ * (no such vhost, or no access to it) or 402 INVALID_PATH is a refusal
+ * that waiting will not change; every other close (320 CONNECTION_FORCED
+ * of a broker shutting down, a lost socket) is transient. */
 static int server_closed(struct weft_broker *b, const amqp_method_t *m, const char *what,
                          weft_error *err) {
   char text[512] = "closed";
   if (m->id == AMQP_CONNECTION_CLOSE_METHOD) {
     amqp_connection_close_t *c = m->decoded;
+    b->refused = c->reply_code == AMQP_ACCESS_REFUSED || c->reply_code == AMQP_NOT_ALLOWED ||
+                 c->reply_code == AMQP_INVALID_PATH;
     snprintf(text, sizeof text, "connection closed by the broker: %d %.*s", c->reply_code,
              (int)c->reply_text.len, (char *)c->reply_text.bytes);
     amqp_connection_close_ok_t ok = {0};
@@ -209,7 +220,7 @@ static int redeclare(struct weft_broker *b, weft_error *err) {
 }
 
 static int connect_now(struct weft_broker *b, weft_error *err) {
-  b->broken = 0;
+  b->broken = b->refused = 0;
   if (!(b->conn = amqp_new_connection()))
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   amqp_socket_t *sock = amqp_tcp_socket_new(b->conn);
@@ -239,6 +250,46 @@ fail:
   b->broken = 1;
   disconnect(b);
   return rc;
+}
+
+/* WEFT_AMQP_CONNECT_TIMEOUT_S when it is a number of seconds >= 0 (0: one
+ * attempt), else OPEN_BUDGET_MS. */
+static int open_budget_ms(void) {
+  const char *env = getenv("WEFT_AMQP_CONNECT_TIMEOUT_S");
+  char *end = NULL;
+  double v = env && *env ? strtod(env, &end) : -1;
+  if (!env || !*env || *end || !(v >= 0) || v > 86400) return OPEN_BUDGET_MS;
+  return (int)(v * 1000);
+}
+
+/* Opening: a broker that is not there yet or goes away during the
+ * handshake, the login or the channel open (a restart, services starting
+ * before RabbitMQ) is waited for, with backoff, within the budget; a
+ * refused login or vhost fails at once. The message of a transient failure
+ * names the attempts: "RabbitMQ URL: cannot connect after N attempts over
+ * T s: WHY", as PostgreSQL's does. */
+static int connect_waiting(struct weft_broker *b, weft_error *err) {
+  weft_error last = WEFT_ERROR_INIT;
+  int64_t t0 = weft_clock_mono_ms(), deadline = t0 + open_budget_ms(), delay = 50;
+  int attempts = 0, rc;
+  for (;;) {
+    attempts++;
+    if (!(rc = connect_now(b, &last))) return WEFT_OK;
+    int64_t left = deadline - weft_clock_mono_ms();
+    if (b->refused || rc == WEFT_ENOMEM || left <= 0) break;
+    weft_clock_sleep_ms(delay < left ? delay : left);
+    delay = delay * 2 > 2000 ? 2000 : delay * 2;
+  }
+  if (b->refused || rc == WEFT_ENOMEM) return weft_error_set(err, rc, "%s", last.msg);
+  const char *why = last.msg;
+  size_t n = strlen("RabbitMQ ") + strlen(b->display);
+  if (!strncmp(why, "RabbitMQ ", 9) && !strncmp(why + 9, b->display, n - 9) &&
+      !strncmp(why + n, ": ", 2))
+    why += n + 2;
+  if (!strncmp(why, "cannot connect: ", 16)) why += 16;
+  return weft_error_set(err, rc, "RabbitMQ %s: cannot connect after %d attempt%s over %.1f s: %s",
+                        b->display, attempts, attempts == 1 ? "" : "s",
+                        (double)(weft_clock_mono_ms() - t0) / 1000.0, why);
 }
 
 /* ---- public ---------------------------------------------------------------- */
@@ -275,7 +326,7 @@ int weft_broker_open(const char *url, struct weft_broker **out, weft_error *err)
   }
   free(copy);
   copy = NULL;
-  if ((rc = connect_now(b, err))) goto fail;
+  if ((rc = connect_waiting(b, err))) goto fail;
   *out = b;
   return WEFT_OK;
 fail:

@@ -29,9 +29,13 @@ struct weft_broker_msg {
 void weft_broker_msg_release(struct weft_broker_msg *m);
 
 /* Connects to url (amqp://USER:PASS@HOST:PORT/VHOST; amqp://HOST alone
- * means guest:guest on 5672, vhost /). WEFT_EIO with the reason (connection
- * refused, the broker's reply text for a refused login). Free with
- * weft_broker_close (NULL is a no-op). */
+ * means guest:guest on 5672, vhost /). A broker that is not ready (refused,
+ * restarting, the link lost during the handshake, login or channel open)
+ * is waited for, with backoff, up to 30 s (WEFT_AMQP_CONNECT_TIMEOUT_S; 0:
+ * one attempt), then WEFT_EIO "RabbitMQ URL: cannot connect after N
+ * attempts over T s: WHY". A refused login or vhost (403, 530) fails at
+ * once with the broker's reply text. Free with weft_broker_close (NULL is
+ * a no-op). */
 int weft_broker_open(const char *url, struct weft_broker **out, weft_error *err);
 void weft_broker_close(struct weft_broker *b);
 

@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef TEST_TIMEOUT_S /* a file may allow its tests more, defining it first */
 #define TEST_TIMEOUT_S 60
+#endif
 
 #define TEST(name) static int test_##name(void)
 #define TEST_ENTRY(name) {#name, test_##name},

@@ -6,12 +6,15 @@
  * restarts that server, e.g. "scripts/pg-server restart DIR") are set,
  * except the case that needs no server. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -313,6 +316,7 @@ static int opener(int id, int stop) {
   int64_t slowest = 0, give_up = weft_clock_mono_ms() + 45000;
   int opens = 0;
   struct pollfd pfd = {.fd = stop, .events = POLLIN};
+  prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
   while (poll(&pfd, 1, 0) == 0 && weft_clock_mono_ms() < give_up) {
     struct weft_store *s = NULL;
     int64_t ms = 0;
@@ -341,7 +345,8 @@ TEST(open_races_restart) {
   pid_t pid[OPENERS];
   int stop[2], rc = 0, met_down = 0;
   ASSERT_EQ(unsetenv("WEFT_PG_CONNECT_TIMEOUT_S"), 0);
-  ASSERT_EQ(pipe(stop), 0);
+  /* close-on-exec: a server the restart starts must not hold it open */
+  ASSERT_EQ(pipe2(stop, O_CLOEXEC), 0);
   fflush(NULL);
   for (int i = 0; i < OPENERS; i++) {
     pid[i] = fork();
