@@ -414,13 +414,19 @@ static int reset_attempt(struct weft__s3_req *r) {
   return 0;
 }
 
+/* Worth another attempt: the server was not there or the link broke at any
+ * stage (connecting, the TLS handshake, sending, an HTTP/2 stream, before
+ * or during the answer), or it asked us to slow down (5xx, 429, 408,
+ * SlowDown). A refusal (403, 404, a bad certificate) is not. */
 static int transient(CURLcode cc, long status, const struct weft__s3_req *r) {
   if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
       cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
-      cc == CURLE_PARTIAL_FILE || cc == CURLE_COULDNT_RESOLVE_HOST)
+      cc == CURLE_PARTIAL_FILE || cc == CURLE_COULDNT_RESOLVE_HOST ||
+      cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM)
     return 1;
   if (cc != CURLE_OK) return 0;
-  return status >= 500 || (r->resp.len && strstr(r->resp.ptr, "<Code>SlowDown</Code>"));
+  return status >= 500 || status == 429 || status == 408 ||
+         (r->resp.len && strstr(r->resp.ptr, "<Code>SlowDown</Code>"));
 }
 
 static void backoff(int attempt) {
@@ -484,8 +490,8 @@ int weft__s3_perform(struct weft__s3 *s, struct weft__s3_req *r, weft_error *err
   pthread_once(&curl_once, curl_global);
   CURLcode cc = CURLE_OK;
   char sigv4[128], cerr[CURL_ERROR_SIZE];
-  int rc = WEFT_OK;
-  for (int attempt = 0;; attempt++) {
+  int rc = WEFT_OK, attempt;
+  for (attempt = 0;; attempt++) {
     struct xfer x = {r, s->curl, 0, 0};
     struct curl_slist *hdrs = NULL;
     cerr[0] = 0;
@@ -515,7 +521,7 @@ int weft__s3_perform(struct weft__s3 *s, struct weft__s3_req *r, weft_error *err
     rc = weft_error_set(err, WEFT_EIO, "s3 %s %s/%s%s at %s: %s%s%s (after %d attempts)",
                         r->method, s->conf.bucket, s->conf.prefix, r->key ? r->key : "",
                         s->conf.endpoint, curl_easy_strerror(cc), cerr[0] ? ": " : "",
-                        cerr, s->conf.retries + 1);
+                        cerr, attempt + 1);
   }
   return rc;
 }

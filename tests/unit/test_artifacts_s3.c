@@ -190,7 +190,10 @@ TEST(error_messages) {
 /* ---- a scripted fake server ------------------------------------------------------------ */
 
 /* Serves one answer per connection from answers[] (then closes), writing
- * each request's head to log_path; returns the child's pid and the port. */
+ * each request's head to log_path; returns the child's pid and the port.
+ * An answer "---" closes the connection as soon as the client has said
+ * anything (a request head or a TLS hello): a link lost mid-exchange. The
+ * child gives up (exit by SIGALRM) after 20 s. */
 static pid_t fake_server(const char *const *answers, size_t n, const char *log_path,
                          int *port) {
   int ls = socket(AF_INET, SOCK_STREAM, 0);
@@ -207,11 +210,18 @@ static pid_t fake_server(const char *const *answers, size_t n, const char *log_p
     return pid;
   }
   FILE *log = fopen(log_path, "w");
+  alarm(20);
   for (size_t i = 0; i < n; i++) {
     int c = accept(ls, NULL, NULL);
     if (c < 0) _exit(1);
     char req[8192];
     size_t got = 0;
+    if (!strcmp(answers[i], "---")) {
+      if (read(c, req, sizeof req) < 0) _exit(1);
+      if (log) fprintf(log, "(dropped)\n----\n"), fflush(log);
+      close(c);
+      continue;
+    }
     while (got < sizeof req - 1) {
       ssize_t k = read(c, req + got, sizeof req - 1 - got);
       if (k <= 0) break;
@@ -267,6 +277,58 @@ TEST(retries_slowdown) {
   ASSERT_CONTAINS(b.ptr, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
   ASSERT(!strstr(b.ptr, "wJalrXUtnFEMI"));
   weft_buf_release(&b);
+  return 0;
+}
+
+/* The link breaks before any answer, twice (a server restarting): the
+ * third attempt gets the answer. */
+TEST(retries_lost_connection) {
+  const char *answers[] = {"---", "---", list_ok};
+  int port = 0;
+  char log[] = "/tmp/weft-fake-XXXXXX";
+  close(mkstemp(log));
+  pid_t pid = fake_server(answers, 3, log, &port);
+  ASSERT(pid > 0);
+  setenv("AWS_ACCESS_KEY_ID", "AK", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "S", 1);
+  char url[256];
+  snprintf(url, sizeof url, "s3://b12?endpoint=http://127.0.0.1:%d&retries=3", port);
+  struct weft_artifacts *a = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  int rc = weft_artifacts_open(url, &a, &err);
+  if (rc) fprintf(stderr, "# %s\n", err.msg);
+  ASSERT_EQ(rc, WEFT_OK);
+  weft_artifacts_close(a);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_EQ(st, 0); /* all three connections came */
+  unlink(log);
+  return 0;
+}
+
+/* The link breaks during the TLS handshake on every attempt: each is
+ * retried (a restart of a TLS endpoint looks like this), and the message
+ * counts the attempts made. */
+TEST(retries_lost_tls_handshake) {
+  const char *answers[] = {"---", "---", "---"};
+  int port = 0;
+  char log[] = "/tmp/weft-fake-XXXXXX";
+  close(mkstemp(log));
+  pid_t pid = fake_server(answers, 3, log, &port);
+  ASSERT(pid > 0);
+  setenv("AWS_ACCESS_KEY_ID", "AK", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "S", 1);
+  char url[256];
+  snprintf(url, sizeof url, "s3://b12?endpoint=https://127.0.0.1:%d&retries=2", port);
+  struct weft_artifacts *a = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_artifacts_open(url, &a, &err), WEFT_EIO);
+  fprintf(stderr, "# %s\n", err.msg);
+  ASSERT_CONTAINS(err.msg, "after 3 attempts");
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_EQ(st, 0); /* three handshakes were tried, not one */
+  unlink(log);
   return 0;
 }
 
@@ -345,5 +407,6 @@ TEST(virtual_host) {
 
 TEST_MAIN(TEST_ENTRY(conf_defaults) TEST_ENTRY(conf_mistakes) TEST_ENTRY(urls)
               TEST_ENTRY(credentials) TEST_ENTRY(xml) TEST_ENTRY(error_messages)
-              TEST_ENTRY(retries_slowdown) TEST_ENTRY(wrong_secret) TEST_ENTRY(unreachable)
-              TEST_ENTRY(virtual_host))
+              TEST_ENTRY(retries_slowdown) TEST_ENTRY(retries_lost_connection)
+              TEST_ENTRY(retries_lost_tls_handshake) TEST_ENTRY(wrong_secret)
+              TEST_ENTRY(unreachable) TEST_ENTRY(virtual_host))
