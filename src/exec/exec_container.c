@@ -6,10 +6,11 @@
  * SIGTERM to it is a cancel or a timeout. The supervisor, on a connection
  * of its own to the engine:
  *
- *   ENSURE_IMAGE --> CREATE --> START --> FOLLOW ----------> WAIT --> INSPECT
- *   (pull policy)   (labels,    (logs into the step's       (exit     (OOM?)
- *        |           binds)      log files, events file       code)       |
- *        |             |         tailed onto fd 3)                        v
+ *   ENSURE_IMAGE --> CREATE --> START --> FOLLOW ----------> INSPECT --------+
+ *   (pull policy)   (labels,    (logs into the step's       (exited: its   |
+ *        |           binds)      log files, events file      code, OOM?)   |
+ *        |             |         tailed onto fd 3)          still running: |
+ *        |             |                                    WAIT, INSPECT  v
  *        +-- error ----+--------------------------------------------> REMOVE --> exit
  *                                 | SIGTERM: STOP (grace, then         ^
  *                                 |  SIGKILL by the engine) ----------+
@@ -341,16 +342,21 @@ static int supervise(struct ctr_job *j, int events_fd, int out_fd, int err_fd) {
     write_all(err_fd, line, (size_t)(n > 0 ? n : 0));
   }
   if (terminate_requested) stop_once(&s);
-  if ((rc = weft_ctr_wait(s.e, id, &exit_code, &e))) goto fail;
-  tail_events(&s);
-  int oom = 0;
-  int64_t memory = 0;
-  if (!weft_ctr_inspect(s.e, id, &st, &e)) {
-    memory = st.memory;
-    /* Podman 4 on cgroup v1 never reports OOMKilled: a SIGKILL weft did
-     * not send, under a memory limit, is the limit's doing. */
-    oom = st.oom_killed || (exit_code == 137 && memory > 0 && !s.stopped);
+  /* The logs end when the container does: inspect says how it ended. Only
+   * when it still looks alive, wait (Podman's wait polls: it costs up to
+   * half a second more than the inspect). */
+  if (!(rc = weft_ctr_inspect(s.e, id, &st, &e)) && !st.running && !strcmp(st.status, "exited")) {
+    exit_code = st.exit_code;
+  } else {
+    weft_ctr_state_release(&st);
+    if ((rc = weft_ctr_wait(s.e, id, &exit_code, &e))) goto fail;
+    if ((rc = weft_ctr_inspect(s.e, id, &st, &e))) goto fail;
   }
+  tail_events(&s);
+  /* Podman 4 on cgroup v1 never reports OOMKilled: a SIGKILL weft did not
+   * send, under a memory limit, is the limit's doing. */
+  int64_t memory = st.memory;
+  int oom = st.oom_killed || (exit_code == 137 && memory > 0 && !s.stopped);
   status = exit_code & 0xff;
   write_status(&s, &img, exit_code, oom, memory);
   goto done;
