@@ -341,6 +341,13 @@ static int complete(struct qexec *q, struct pending *p, const char *text, json_t
     res.canceled = json_is_true(json_object_get(r, "canceled"));
     const char *msg = json_string_value(json_object_get(r, "message"));
     if (msg) res.message = weft_str_dup(msg);
+    json_t *ctr = json_object_get(r, "container"); /* the worker ran it in a container */
+    const char *cv[3] = {json_string_value(json_object_get(ctr, "id")),
+                         json_string_value(json_object_get(ctr, "image")),
+                         json_string_value(json_object_get(ctr, "digest"))};
+    res.container_id = cv[0] ? weft_str_dup(cv[0]) : NULL;
+    res.image = cv[1] ? weft_str_dup(cv[1]) : NULL;
+    res.image_digest = cv[2] ? weft_str_dup(cv[2]) : NULL;
     if (int_of(r, "started_ms")) res.started_ms = int_of(r, "started_ms");
     if (int_of(r, "ended_ms")) res.ended_ms = int_of(r, "ended_ms");
     /* Found by the fallback poll long after the worker ended it: its
@@ -630,6 +637,7 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
                         s->kill_grace_s > 0 ? s->kill_grace_s : 5.0, "reply_to", q->reply_to);
   if (m && s->partition_key)
     json_object_set_new(m, "partition_key", json_string(s->partition_key));
+  if (m && s->container) json_object_set_new(m, "image", json_string(s->container->image));
   p.msg = m;
   if (!p.msg) {
     pending_release(&p);

@@ -37,6 +37,13 @@ json_t *weft__qmsg_op_to_json(const struct weft_op_def *def) {
   /* A C-function op runs in-process on a worker that registered it
    * (weft_register_c_op, then weft_main: a worker binary of your own). */
   if (def->c_function) json_object_set_new(o, "c_function", json_string(def->c_function));
+  /* A container step's limits (the image itself is the step's: its run
+   * config or location may choose it, so it travels in the message). */
+  const struct weft_resources *r = &def->resources;
+  if (r->cpus > 0 || r->memory > 0 || r->shm > 0 || r->gpus)
+    json_object_set_new(o, "resources", json_pack("{s:f, s:I, s:I, s:s?}", "cpus", r->cpus,
+                                                  "memory", (json_int_t)r->memory, "shm",
+                                                  (json_int_t)r->shm, "gpus", r->gpus));
   return o;
 }
 
@@ -137,6 +144,12 @@ int weft__qmsg_op_from_json(const json_t *op, struct weft_op_def **out, weft_err
     goto fail;
   }
   d->timeout_s = timeout ? json_number_value(timeout) : 0;
+  json_t *res = json_object_get(op, "resources");
+  d->resources.cpus = json_number_value(json_object_get(res, "cpus"));
+  d->resources.memory = (int64_t)json_integer_value(json_object_get(res, "memory"));
+  d->resources.shm = (int64_t)json_integer_value(json_object_get(res, "shm"));
+  const char *gpus = json_string_value(json_object_get(res, "gpus"));
+  if (gpus && !(d->resources.gpus = weft_str_dup(gpus))) goto nomem;
   const char *queue = json_string_value(json_object_get(op, "queue"));
   if (queue && !(d->queue = weft_str_dup(queue))) goto nomem;
   if ((rc = ports_from_json(json_object_get(op, "inputs"), "inputs", &d->inputs, &d->n_inputs,

@@ -351,8 +351,10 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
                         "the code location folder %s does not exist on worker %s", cwd, w->id);
   if (!rc) rc = weft__wk_prepare_inputs(w, s, msg, &e);
   if (!rc) rc = weft__qmsg_kvs_from_json(json_object_get(msg, "loc_env"), "loc_env", &loc_env, &e);
+  struct weft__wk_ctr ctr; /* an image: a container on this worker's engine */
+  if (!rc) rc = weft__wk_container(w, msg, &ctr, &e);
   if (!rc) {
-    struct weft_step_spec spec = {0};
+    struct weft_step_spec spec = {.container = ctr.c.image ? &ctr.c : NULL};
     json_t *grace = json_object_get(msg, "kill_grace_s");
     spec.run_id = s->run_id;
     spec.job = json_string_value(json_object_get(msg, "job"));

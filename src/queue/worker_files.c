@@ -90,6 +90,10 @@ json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_
                         res->message, "started_ms", (json_int_t)res->started_ms, "ended_ms",
                         (json_int_t)res->ended_ms, "pid", (json_int_t)res->pid, "events",
                         s->events);
+  if (r && res->image)
+    json_object_set_new(r, "container", json_pack("{s:s?, s:s, s:s?}", "id", res->container_id,
+                                                  "image", res->image, "digest",
+                                                  res->image_digest));
   json_t *logs = json_object(), *outs = json_object(), *pouts = json_object();
   for (int k = 0; r && k < 2; k++) {
     char *file = weft_str_printf("%s/%s.log", s->work_dir, log_names[k]);
@@ -166,4 +170,22 @@ int weft__wk_prepare_inputs(struct worker *w, struct slot *s, json_t *msg, weft_
   }
   free(dir);
   return rc;
+}
+
+int weft__wk_container(struct worker *w, json_t *msg, struct weft__wk_ctr *out, weft_error *err) {
+  const struct weft_instance *inst = w->inst;
+  memset(out, 0, sizeof *out);
+  if (!(out->c.image = json_string_value(json_object_get(msg, "image")))) return WEFT_OK;
+  char *url = weft_instance_container_url(inst);
+  if (!url) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  snprintf(out->url, sizeof out->url, "%s", url);
+  free(url);
+  snprintf(out->sdk, sizeof out->sdk, "%s/sdk", inst->home);
+  out->c.url = out->url;
+  out->c.sdk_dir = out->sdk;
+  out->c.pull = inst->containers.pull;
+  out->c.network = inst->containers.network;
+  out->c.labels = inst->container_labels;
+  out->c.instance = inst->container_label;
+  return WEFT_OK;
 }

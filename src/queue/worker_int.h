@@ -79,6 +79,15 @@ void weft__wk_log(struct worker *w, const char *fmt, ...) __attribute__((format(
 
 /* worker_files.c: the files of a step on the artifact store. */
 
+/* A step message's container settings on this worker (its own weft.yaml
+ * containers: engine, pull, network, labels): c.image NULL when the step
+ * runs on the host. Lives on the caller's stack while the step starts. */
+struct weft__wk_ctr {
+  struct weft_step_container c;
+  char url[4200], sdk[4200];
+};
+int weft__wk_container(struct worker *w, json_t *msg, struct weft__wk_ctr *out, weft_error *err);
+
 /* Fetches the message's path inputs into s->work_dir/inputs/. */
 int weft__wk_prepare_inputs(struct worker *w, struct slot *s, json_t *msg, weft_error *err);
 /* Every LIVE_LOG_MS: the new bytes of running steps' logs, as chunks. */
