@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "containers/containers.h"
 #include "dsl/dsl.h"
 #include "engine/code_snapshot.h"
 #include "engine/engine.h"
@@ -98,6 +99,13 @@ static int instance_open_and_report(const char *cmd, int migrate) {
            file && weft_fs_exists(file) ? "" : " (absent: defaults)");
     printf("storage:    %s\n", storage ? storage : "?");
     printf("artifacts:  %s\n", inst->artifacts_url);
+    char *engine = weft_instance_container_url(inst);
+    printf("containers: %s (pull %s, network %s%s%s)\n", engine ? engine : "?",
+           weft_ctr_pull_name((enum weft_ctr_pull)inst->containers.pull),
+           inst->containers.network ? inst->containers.network : "bridge",
+           inst->containers.default_image ? ", default image " : "",
+           inst->containers.default_image ? inst->containers.default_image : "");
+    free(engine);
   }
   free(storage);
   free(file);

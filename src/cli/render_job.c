@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "containers/containers.h"
 #include "cli/render.h"
 
 /* ---- shared helpers ------------------------------------------------------ */
@@ -74,6 +75,18 @@ static int text_invocation(FILE *out, const struct weft_invocation *inv) {
     fprintf(out, "    output  %s: %s", p->name, weft_type_name(p->type));
     if (p->description) fprintf(out, "  # %s", p->description);
     fputc('\n', out);
+  }
+  /* A container step: its image and limits (a location's image or the
+   * instance's default_image may apply too: weft run show names it). */
+  const struct weft_resources *r = &d->resources;
+  if (d->image) fprintf(out, "    image   %s\n", d->image);
+  if (r->cpus > 0 || r->memory > 0 || r->shm > 0 || r->gpus) {
+    char cpus[32] = "-", mem[32] = "-", shm[32] = "-";
+    if (r->cpus > 0) snprintf(cpus, sizeof cpus, "%g", r->cpus);
+    if (r->memory > 0) weft_ctr_format_bytes(r->memory, mem, sizeof mem);
+    if (r->shm > 0) weft_ctr_format_bytes(r->shm, shm, sizeof shm);
+    fprintf(out, "    limits  cpus %s, memory %s, shm %s, gpus %s\n", cpus, mem, shm,
+            r->gpus ? r->gpus : "-");
   }
   return WEFT_OK;
 }
