@@ -17,6 +17,13 @@ function meta(obj) {
   return e.length ? e.map(([k, v]) => `${k}=${valueText(v, 40)}`).join(' ') : '';
 }
 
+/** " · in IMAGE (DIGEST), container ID" for an attempt that ran in a container. */
+function containerText(c) {
+  if (!c || !c.image) return '';
+  const digest = c.digest && c.digest.includes('@') ? c.digest.slice(c.digest.indexOf('@') + 1) : c.digest;
+  return ` · in ${c.image}${digest ? ` (${digest.slice(0, 19)})` : ''}${c.id ? `, container ${c.id.slice(0, 12)}` : ''}`;
+}
+
 /** One line saying what an event means (engine.h lists the payloads). */
 export function eventSummary(ev) {
   const p = ev.payload || {};
@@ -34,9 +41,9 @@ export function eventSummary(ev) {
     case 'materialization': return `asset ${p.asset}${meta(p.metadata) ? ` · ${meta(p.metadata)}` : ''}`;
     case 'step_output': return `${p.output} = ${'value' in p && p.value !== null ? valueText(p.value, 80) : p.key ? `${p.key} (${p.bytes} B)` : 'null'}` +
       (p.from_run ? ` (from ${shortId(p.from_run)})` : '');
-    case 'step_succeeded': return `succeeded${att} in ${fmtDuration(p.duration_ms)}`;
-    case 'step_failed': return `failed${att}: ${p.message || `exit ${p.exit_code}`}`;
-    case 'step_up_for_retry': return `will retry in ${fmtDuration(p.retry_in_ms)}: ${p.message || ''}`;
+    case 'step_succeeded': return `succeeded${att} in ${fmtDuration(p.duration_ms)}${containerText(p.container)}`;
+    case 'step_failed': return `failed${att}: ${p.message || `exit ${p.exit_code}`}${containerText(p.container)}`;
+    case 'step_up_for_retry': return `will retry in ${fmtDuration(p.retry_in_ms)}: ${p.message || ''}${containerText(p.container)}`;
     case 'step_skipped': return `skipped: ${p.message || ''}`;
     case 'step_canceled': return `canceled${p.message ? `: ${p.message}` : ''}`;
     case 'step_reused': return `reused from run ${shortId(p.from_run)}`;

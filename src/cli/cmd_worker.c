@@ -128,6 +128,10 @@ int cmd_worker(int argc, char **argv) {
     rc = WEFT_EXIT_INVALID;
     goto done;
   }
+  /* A worker that restarts removes what its killed predecessor left: the
+   * containers of attempts that are over (none without an engine). */
+  weft_error gc_err = WEFT_ERROR_INIT;
+  weft_instance_gc_containers(inst, NULL, 0, NULL, &gc_err);
   if (!o.broker_url) o.broker_url = weft_queue_broker_url(inst);
   if (!o.broker_url) {
     fprintf(stderr, "weft worker: no broker: pass --broker amqp://... or set "
