@@ -394,6 +394,12 @@ static void child_main(struct ctr_job *j, const struct weft__work_paths *paths, 
     if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
   signal(SIGPIPE, SIG_IGN);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  /* Keep only the events pipe (as fd 3) of the parent's descriptors: no
+   * exec follows to close the rest, and a supervisor lives as long as its
+   * container (it must not hold a server's socket or other steps' pipes). */
+  if (events_wfd != WEFT__EVENTS_FD && dup2(events_wfd, WEFT__EVENTS_FD) < 0) _exit(125);
+  events_wfd = WEFT__EVENTS_FD;
+  closefrom(WEFT__EVENTS_FD + 1);
   if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK)) _exit(125);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
