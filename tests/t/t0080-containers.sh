@@ -9,7 +9,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-n_tests=43
+n_tests=47
 plan $n_tests
 why=
 [ -n "${WEFT_TEST_DOCKER_HOST:-}" ] || why="no container engine: WEFT_TEST_DOCKER_HOST is not set (podman not installed?)"
@@ -107,6 +107,33 @@ expect_output_contains -m "a's stderr apart" "to stderr" "$WEFT_BIN" run logs "$
 expect_output_contains -m "run show names the image each step ran" "$image" "$WEFT_BIN" run show "$run_a"
 check_has "and its digest" "@sha256:" "$out"
 check_eq "no container of the run is left" "" "$(ctr_of "$run_a")"
+
+# -- the SDKs with WEFT_EVENTS as a path (argv: ops in containers) -------------------------------
+# A static C program using sdk/c/weft_op.h, run as argv: in the busybox image.
+mkdir -p cloc/ops cloc/jobs
+cat >"$tmp/emit.c" <<'C'
+#include "weft_op.h"
+int main(void) {
+  if (weft_op_event("{\"type\":\"log\",\"level\":\"info\",\"msg\":\"from C\"}")) return 2;
+  return weft_op_output("result", "7") ? 3 : 0;
+}
+C
+if cc -static -O2 -I"$WEFT_SRC/sdk/c" -o cloc/emit "$tmp/emit.c" 2>"$tmp/cc.err"; then
+  printf 'emit:\n  image: %s\n  outputs: {result: int}\n  argv: [/weft/code/emit]\n' "$image" >cloc/ops/emit.yaml
+  printf 'ops:\n  e: emit\n' >cloc/jobs/c.yaml
+  expect_exit -m "the C SDK's events and outputs from an argv: op in a container" 0 "$WEFT_BIN" launch -l cloc c
+  check_has "its event" "e [info] from C" "$out"
+  check_has "its output" "e output result = 7" "$out"
+else
+  skip "no static C toolchain: $(head -c 200 "$tmp/cc.err")"
+  skip "no static C toolchain"
+  skip "no static C toolchain"
+fi
+WEFT_EVENTS=$tmp/py-events.jsonl PYTHONPATH=$WEFT_SRC/sdk/python \
+  python3 -c 'import weft_op; weft_op.log("from Python"); weft_op.materialize("t", n=1)'
+check_eq "the Python SDK appends to an events file named by WEFT_EVENTS" \
+  '{"type":"log","level":"info","msg":"from Python"}
+{"type":"materialization","asset":"t","metadata":{"n":1}}' "$(cat "$tmp/py-events.jsonl" 2>&1)"
 
 # -- live logs, and the Docker CLI sees weft's containers ---------------------------------------
 "$WEFT_BIN" launch -l loc talk >"$tmp/talk.out" 2>&1 &
