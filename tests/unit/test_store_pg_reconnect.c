@@ -5,17 +5,11 @@
  * Skipped unless WEFT_TEST_PG_URL and WEFT_TEST_PG_CTL (a command that
  * restarts that server, e.g. "scripts/pg-server restart DIR") are set,
  * except the case that needs no server. */
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +17,7 @@
 /* Restarts are slow on a loaded machine: each test may take 3 minutes. */
 #define TEST_TIMEOUT_S 180
 #include "test.h"
+#include "test_race.h"
 #include "util/clock.h"
 
 #define SKIP_UNLESS_CONFIGURED()                                              \
@@ -257,100 +252,24 @@ static int open_timed(const char *url, struct weft_store **s, weft_error *err, i
   return rc;
 }
 
-/* An opener: opens (each one its own connection, schema read and token
- * prune) one after another until stop becomes readable (its write end is
- * closed). A waiting opener (bound 60 s) must never fail: it exits 0 when
- * it met the server down and waited, 2 when it never did, 1 when an open
- * failed. A prober (WEFT_PG_CONNECT_TIMEOUT_S=0: one attempt) must fail
- * while the server is down, whatever stage the restart is at (refused,
- * terminated during the start-up exchange, the link lost while reading the
- * schema), always with the one message shape for a server that is not
- * there: it exits 0 when it saw such failures, 2 when none, 1 when a
- * failure had another shape. */
-static int opener(int id, int probe, int stop) {
-  const char *url = getenv("WEFT_TEST_PG_URL");
-  weft_error err = WEFT_ERROR_INIT;
-  int64_t slowest = 0, give_up = weft_clock_mono_ms() + 100000;
-  int opens = 0, refused = 0;
-  struct pollfd pfd = {.fd = stop, .events = POLLIN};
-  prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-  if (setenv("WEFT_PG_CONNECT_TIMEOUT_S", probe ? "0" : "60", 1)) return 1;
-  while (poll(&pfd, 1, 0) == 0 && weft_clock_mono_ms() < give_up) {
-    struct weft_store *s = NULL;
-    int64_t ms = 0;
-    int rc = open_timed(url, &s, &err, &ms);
-    if (rc && probe) {
-      if (!refused++) fprintf(stderr, "# prober: seen down: %s\n", err.msg);
-      if (!strstr(err.msg, "cannot connect after 1 attempt over ")) {
-        fprintf(stderr, "# prober: a failure of another shape: %s\n", err.msg);
-        return 1;
-      }
-      weft_clock_sleep_ms(10);
-      continue;
-    }
-    if (rc) {
-      fprintf(stderr, "# opener %d: open %d failed after %lld ms: %s\n", id, opens,
-              (long long)ms, err.msg);
-      return 1;
-    }
-    weft_store_close(s);
-    opens++;
-    if (ms > slowest) slowest = ms;
-  }
-  if (probe) {
-    fprintf(stderr, "# prober: %d opens, %d refused while the server was down\n", opens,
-            refused);
-    return refused ? 0 : 2;
-  }
-  fprintf(stderr, "# opener %d: %d opens; the slowest waited %lld ms\n", id, opens,
-          (long long)slowest);
-  return slowest >= 300 ? 0 : 2; /* 2: never met the server down */
+/* The race's open: a connection, the schema read and the token prune. */
+static int race_open(weft_error *err, int64_t *ms) {
+  struct weft_store *s = NULL;
+  int rc = open_timed(getenv("WEFT_TEST_PG_URL"), &s, err, ms);
+  weft_store_close(s);
+  return rc;
 }
 
 /* Four waiting openers and a prober open in a loop from before a restart
  * until after it, so that opens meet the server at every stage of going
- * down and coming up: no waiting open may fail, and one-attempt opens fail
- * with "cannot connect after 1 attempt over T s: WHY". */
+ * down and coming up (refused, "shutting down", terminated during the
+ * start-up exchange, the link lost while reading the schema or pruning
+ * tokens, "starting up"): no waiting open may fail, and one-attempt opens
+ * fail with "cannot connect after 1 attempt over T s: WHY". */
 TEST(open_races_restart) {
   SKIP_UNLESS_CONFIGURED();
-  enum { OPENERS = 5 }; /* the last one probes */
-  struct children kids = {0, 0};
-  pid_t pid[OPENERS];
-  int stop[2], rc = 0, met_down = 0, probe_rc = -1;
-  /* close-on-exec: a server the restart starts must not hold it open */
-  ASSERT_EQ(pipe2(stop, O_CLOEXEC), 0);
-  fflush(NULL);
-  for (int i = 0; i < OPENERS; i++) {
-    pid[i] = fork();
-    if (pid[i] == 0) {
-      close(stop[1]);
-      _exit(opener(i, i == OPENERS - 1, stop[0]));
-    }
-  }
-  close(stop[0]);
-  weft_clock_sleep_ms(200); /* the openers are at work before the restart */
-  kids.ctl = fork();
-  if (kids.ctl == 0) _exit(restart_server());
-  if (kids.ctl < 0) rc = 1;
-  rc |= reap(&kids);  /* waits for the restart to end */
-  weft_clock_sleep_ms(200);
-  close(stop[1]); /* the openers finish their open and stop */
-  for (int i = 0; i < OPENERS; i++) {
-    int st = 0;
-    if (pid[i] < 0 || waitpid(pid[i], &st, 0) != pid[i] || !WIFEXITED(st)) {
-      rc = 1;
-      continue;
-    }
-    if (i == OPENERS - 1) {
-      probe_rc = WEXITSTATUS(st);
-      continue;
-    }
-    if (WEXITSTATUS(st) == 0) met_down++;
-    if (WEXITSTATUS(st) == 1) rc = 1;
-  }
-  ASSERT_EQ(rc, 0);
-  ASSERT(met_down > 0);   /* some open met the server down and waited */
-  ASSERT_EQ(probe_rc, 0); /* one-attempt opens failed, with the right message */
+  struct race r = {race_open, "WEFT_PG_CONNECT_TIMEOUT_S", "60", "WEFT_TEST_PG_CTL", NULL, 4};
+  ASSERT_EQ(race_restart(&r), 0);
   return 0;
 }
 
@@ -416,17 +335,11 @@ TEST(open_refused_fails_fast) {
 /* Nothing listens: open gives up after the bound (WEFT_PG_CONNECT_TIMEOUT_S)
  * and says how long it tried. Needs no server. */
 TEST(open_gives_up_after_bound) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT(fd >= 0);
-  ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd); /* bound, never listened, closed: connections are refused */
+  int port = race_refused_port();
+  ASSERT(port > 0);
   char url[128], want[160];
-  snprintf(url, sizeof url, "postgresql://weft:s3cret@127.0.0.1:%d/weft", ntohs(a.sin_port));
-  snprintf(want, sizeof want, "postgres weft@127.0.0.1:%d/weft: cannot connect after ",
-           ntohs(a.sin_port));
+  snprintf(url, sizeof url, "postgresql://weft:s3cret@127.0.0.1:%d/weft", port);
+  snprintf(want, sizeof want, "postgres weft@127.0.0.1:%d/weft: cannot connect after ", port);
   ASSERT_EQ(setenv("WEFT_PG_CONNECT_TIMEOUT_S", "1", 1), 0);
   struct weft_store *s = NULL;
   weft_error err = WEFT_ERROR_INIT;
