@@ -96,6 +96,11 @@ int weft_ctr_logs(struct weft_ctr_engine *e, const char *id,
   return e->m->logs(e, id, sink, err);
 }
 
+int weft_ctr_attach_start(struct weft_ctr_engine *e, const char *id,
+                          const struct weft_ctr_log_sink *sink, weft_error *err) {
+  return e->m->attach_start(e, id, sink, err);
+}
+
 int weft_ctr_wait(struct weft_ctr_engine *e, const char *id, int *status_code,
                   weft_error *err) {
   return e->m->wait(e, id, status_code, err);

@@ -96,6 +96,8 @@ struct weft_ctr_engine_methods {
   int (*start)(struct weft_ctr_engine *e, const char *id, weft_error *err);
   int (*logs)(struct weft_ctr_engine *e, const char *id, const struct weft_ctr_log_sink *sink,
               weft_error *err);
+  int (*attach_start)(struct weft_ctr_engine *e, const char *id,
+                      const struct weft_ctr_log_sink *sink, weft_error *err);
   int (*wait)(struct weft_ctr_engine *e, const char *id, int *status_code, weft_error *err);
   int (*inspect)(struct weft_ctr_engine *e, const char *id, struct weft_ctr_state *out,
                  weft_error *err);
@@ -149,6 +151,11 @@ int weft_ctr_start(struct weft_ctr_engine *e, const char *id, weft_error *err);
  * callback stops it); returns WEFT_OK then. */
 int weft_ctr_logs(struct weft_ctr_engine *e, const char *id,
                   const struct weft_ctr_log_sink *sink, weft_error *err);
+/* Attaches to a created container, starts it, and streams its stdout and
+ * stderr to sink until it exits: nothing it prints is missed, and the call
+ * returns as soon as it ends. */
+int weft_ctr_attach_start(struct weft_ctr_engine *e, const char *id,
+                          const struct weft_ctr_log_sink *sink, weft_error *err);
 /* Waits until the container exits; its exit status in *status_code. */
 int weft_ctr_wait(struct weft_ctr_engine *e, const char *id, int *status_code,
                   weft_error *err);

@@ -31,13 +31,16 @@ int weft__ctr_http_call(struct weft__ctr_http *h, const char *method, const char
                         const char *body, long *status, struct weft_buf *resp,
                         weft_error *err);
 
-/* A streamed response (logs, pull progress): each chunk of the body goes to
- * on_data as it arrives (a nonzero return stops); sink's on_tick is called
+/* A streamed response (logs, attach): each chunk of the body goes to
+ * on_data as it arrives (a nonzero return stops); on_open (may be NULL) once
+ * the answer's status is a 2xx, before any of its body (an error code it
+ * returns, with the message it set, ends the call); sink's on_tick is called
  * every sink->tick_ms and when sink->wake_fd is readable (sink may be NULL).
  * Uses a connection of its own, so calls on h may be made from on_tick.
  * A non-2xx status: its body is collected into err instead. */
 int weft__ctr_http_stream(struct weft__ctr_http *h, const char *method, const char *path,
-                          int (*on_data)(void *data, const char *buf, size_t n), void *data,
+                          int (*on_data)(void *data, const char *buf, size_t n),
+                          int (*on_open)(void *data), void *data,
                           const struct weft_ctr_log_sink *sink, long *status,
                           weft_error *err);
 

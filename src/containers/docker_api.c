@@ -264,6 +264,9 @@ static int d_start(struct weft_ctr_engine *base, const char *id, weft_error *err
  * 8-byte header (stream, 0, 0, 0, size as 32-bit big endian) and payload. */
 struct demux {
   const struct weft_ctr_log_sink *sink;
+  struct docker *d;  /* attach: the engine to start the container on */
+  const char *id;
+  weft_error *err;
   unsigned char head[8];
   size_t head_len;
   size_t left; /* payload bytes still to come in the current frame */
@@ -298,12 +301,42 @@ static int demux_feed(void *data, const char *buf, size_t n) {
 static int d_logs(struct weft_ctr_engine *base, const char *id,
                   const struct weft_ctr_log_sink *sink, weft_error *err) {
   struct docker *d = (struct docker *)base;
-  struct demux m = {sink, {0}, 0, 0, 1};
+  struct demux m = {sink, d, id, err, {0}, 0, 0, 1};
   long status = 0;
   char *path = path_with(WEFT__CTR_API "/containers/%s/logs?follow=1&stdout=1&stderr=1", id);
-  int rc = path ? weft__ctr_http_stream(&d->http, "GET", path, demux_feed, &m, sink, &status, err)
+  int rc = path ? weft__ctr_http_stream(&d->http, "GET", path, demux_feed, NULL, &m, sink,
+                                        &status, err)
                 : nomem(err);
   free(path);
+  return rc;
+}
+
+/* attach_start: attached, start the container (on the engine's other
+ * connection; the attached one holds what it prints meanwhile). */
+static int attached(void *data) {
+  struct demux *m = data;
+  return container_post(m->d, m->id, "start", NULL, "starting the container", NULL, m->err);
+}
+
+/* Attach, then start: the attach stream ends the moment the container
+ * does (the logs stream of Podman polls, a quarter second late or more). */
+static int d_attach_start(struct weft_ctr_engine *base, const char *id,
+                          const struct weft_ctr_log_sink *sink, weft_error *err) {
+  struct docker *d = (struct docker *)base;
+  struct demux m = {sink, d, id, err, {0}, 0, 0, 1};
+  long status = 0;
+  char *path = path_with(WEFT__CTR_API "/containers/%s/attach?stream=1&stdout=1&stderr=1", id);
+  int rc = path ? weft__ctr_http_stream(&d->http, "POST", path, demux_feed, attached, &m, sink,
+                                        &status, err)
+                : nomem(err);
+  free(path);
+  /* Podman prepares the container when it attaches: a start's failure
+   * (a program not found) may come from there. */
+  if (rc && rc != WEFT_ENOMEM && err && strncmp(err->msg, "starting the container", 22)) {
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    weft_error_set(err, rc, "starting the container: %s", why);
+  }
   return rc;
 }
 
@@ -410,6 +443,7 @@ static const struct weft_ctr_engine_methods docker_methods = {
     .create = d_create,
     .start = d_start,
     .logs = d_logs,
+    .attach_start = d_attach_start,
     .wait = d_wait,
     .inspect = d_inspect,
     .stop = d_stop,

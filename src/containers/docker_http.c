@@ -137,12 +137,32 @@ done:
 
 struct stream {
   int (*on_data)(void *data, const char *buf, size_t n);
+  int (*on_open)(void *data);
   void *data;
   CURL *c;
-  int stopped;
+  int stopped, opened;
   struct weft_buf error_body; /* a non-2xx body, kept for the message */
-  int nomem;
+  int nomem, open_rc; /* open_rc: what on_open returned, when it failed */
 };
+
+/* Calls on_open once the status is known to be a 2xx. */
+static int stream_open(struct stream *s) {
+  long status = 0;
+  if (s->opened || !s->on_open) return 0;
+  curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) return 0;
+  s->opened = 1;
+  if ((s->open_rc = s->on_open(s->data))) s->stopped = 1;
+  return s->open_rc != WEFT_OK;
+}
+
+/* The end of the headers: a 2xx answer is open (attach: start it now). */
+static size_t stream_header(char *p, size_t size, size_t n, void *data) {
+  struct stream *s = data;
+  size_t len = size * n;
+  if (len <= 2 && (p[0] == '\r' || p[0] == '\n') && stream_open(s)) return 0;
+  return len;
+}
 
 static size_t stream_body(char *p, size_t size, size_t n, void *data) {
   struct stream *s = data;
@@ -153,6 +173,7 @@ static size_t stream_body(char *p, size_t size, size_t n, void *data) {
     if (s->error_body.len < 65536 && weft_buf_add(&s->error_body, p, len)) s->nomem = 1;
     return s->nomem ? 0 : len;
   }
+  if (stream_open(s)) return 0;
   if (s->on_data(s->data, p, len)) {
     s->stopped = 1;
     return 0;
@@ -161,10 +182,11 @@ static size_t stream_body(char *p, size_t size, size_t n, void *data) {
 }
 
 int weft__ctr_http_stream(struct weft__ctr_http *h, const char *method, const char *path,
-                          int (*on_data)(void *data, const char *buf, size_t n), void *data,
+                          int (*on_data)(void *data, const char *buf, size_t n),
+                          int (*on_open)(void *data), void *data,
                           const struct weft_ctr_log_sink *sink, long *status,
                           weft_error *err) {
-  struct stream s = {on_data, data, NULL, 0, WEFT_BUF_INIT, 0};
+  struct stream s = {on_data, on_open, data, NULL, 0, 0, WEFT_BUF_INIT, 0, WEFT_OK};
   struct curl_slist *headers = NULL;
   CURLM *multi = curl_multi_init();
   char *url = weft_str_printf(BASE "%s", path);
@@ -177,6 +199,8 @@ int weft__ctr_http_stream(struct weft__ctr_http *h, const char *method, const ch
   }
   curl_easy_setopt(s.c, CURLOPT_WRITEFUNCTION, stream_body);
   curl_easy_setopt(s.c, CURLOPT_WRITEDATA, &s);
+  curl_easy_setopt(s.c, CURLOPT_HEADERFUNCTION, stream_header);
+  curl_easy_setopt(s.c, CURLOPT_HEADERDATA, &s);
   if (curl_multi_add_handle(multi, s.c) != CURLM_OK) {
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
     goto done;
@@ -193,6 +217,8 @@ int weft__ctr_http_stream(struct weft__ctr_http *h, const char *method, const ch
       curl_easy_getinfo(s.c, CURLINFO_RESPONSE_CODE, status);
       if (s.nomem)
         rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+      else if (s.open_rc)
+        rc = s.open_rc; /* on_open filled err */
       else if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && s.stopped))
         rc = transport_error(h, s.c, cc, method, path, err);
       break;

@@ -6,10 +6,10 @@
  * SIGTERM to it is a cancel or a timeout. The supervisor, on a connection
  * of its own to the engine:
  *
- *   ENSURE_IMAGE --> CREATE --> START --> FOLLOW ----------> INSPECT --------+
- *   (pull policy)   (labels,    (logs into the step's       (exited: its   |
- *        |           binds)      log files, events file      code, OOM?)   |
- *        |             |         tailed onto fd 3)          still running: |
+ *   ENSURE_IMAGE --> CREATE --> ATTACH+START --> FOLLOW ----> INSPECT -------+
+ *   (pull policy)   (labels,    (output into the step's      (exited: its   |
+ *        |           binds)      log files, events file       code, OOM?)   |
+ *        |             |         tailed onto fd 3)           still running: |
  *        |             |                                    WAIT, INSPECT  v
  *        +-- error ----+--------------------------------------------> REMOVE --> exit
  *                                 | SIGTERM: STOP (grace, then         ^
@@ -332,20 +332,30 @@ static int supervise(struct ctr_job *j, int events_fd, int out_fd, int err_fd) {
   if (rc) goto fail;
   s.id = id;
   write_status(&s, &img, -1, 0, 0);
-  if ((rc = weft_ctr_start(s.e, id, &e))) goto fail;
+  if (terminate_requested) {
+    status = 128 + SIGTERM;
+    goto done;
+  }
+  /* Attached before it starts: all it prints, and its end at once. */
   struct weft_ctr_log_sink sink = {on_output, on_tick, wake_pipe[0], 100, &s};
-  if (terminate_requested) stop_once(&s);
-  if ((rc = weft_ctr_logs(s.e, id, &sink, &e))) {
-    /* Logs lost (the engine restarted?): the exit status still counts. */
+  if ((rc = weft_ctr_attach_start(s.e, id, &sink, &e))) {
+    struct weft_ctr_state now = {0};
+    weft_error ie = WEFT_ERROR_INIT;
+    int never_ran = !weft_ctr_inspect(s.e, id, &now, &ie) && !strcmp(now.status, "created");
+    weft_ctr_state_release(&now);
+    if (never_ran) goto fail; /* the start failed: its message is in e */
+    /* Output lost (the engine restarted?): the exit status still counts. */
     char line[1200];
-    int n = snprintf(line, sizeof line, "weft: container logs: %s\n", e.msg);
+    int n = snprintf(line, sizeof line, "weft: container output: %s\n", e.msg);
     write_all(err_fd, line, (size_t)(n > 0 ? n : 0));
   }
   if (terminate_requested) stop_once(&s);
   /* The logs end when the container does: inspect says how it ended. Only
    * when it still looks alive, wait (Podman's wait polls: it costs up to
    * half a second more than the inspect). */
-  if (!(rc = weft_ctr_inspect(s.e, id, &st, &e)) && !st.running && !strcmp(st.status, "exited")) {
+  /* Podman says "stopped" between the exit and its clean-up: ended too. */
+  if (!(rc = weft_ctr_inspect(s.e, id, &st, &e)) && !st.running &&
+      (!strcmp(st.status, "exited") || !strcmp(st.status, "stopped"))) {
     exit_code = st.exit_code;
   } else {
     weft_ctr_state_release(&st);

@@ -252,6 +252,52 @@ TEST(engine_container_lifecycle) {
   return 0;
 }
 
+/* attach_start: attached first, so the first line is never missed, and the
+ * call returns when the container ends. */
+TEST(engine_attach_start) {
+  ENGINE_OR_SKIP();
+  struct weft_ctr_engine *e = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  char *id = NULL;
+  char *cmd[] = {"/bin/sh", "-c", "echo first; echo second >&2; sleep 0.5; echo third; exit 4",
+                 NULL};
+  struct weft_ctr_spec s = {.image = test_image(), .entrypoint = cmd, .network = "none"};
+  ASSERT_EQ(weft_ctr_engine_open(url, &e, &err), WEFT_OK);
+  ASSERT_EQ(weft_ctr_create(e, &s, &id, &err), WEFT_OK);
+  struct captured c = {WEFT_BUF_INIT, WEFT_BUF_INIT, 0};
+  struct weft_ctr_log_sink sink = {capture, count_tick, -1, 50, &c};
+  ASSERT_EQ(weft_ctr_attach_start(e, id, &sink, &err), WEFT_OK);
+  ASSERT(c.out.ptr && c.err.ptr);
+  ASSERT_EQ(c.out.len, strlen("first\nthird\n"));
+  ASSERT(!memcmp(c.out.ptr, "first\nthird\n", c.out.len));
+  ASSERT_EQ(c.err.len, strlen("second\n"));
+  struct weft_ctr_state st = {0};
+  ASSERT_EQ(weft_ctr_inspect(e, id, &st, &err), WEFT_OK);
+  /* over when the stream ended ("stopped": Podman before its clean-up) */
+  ASSERT(!st.running && (!strcmp(st.status, "exited") || !strcmp(st.status, "stopped")));
+  ASSERT_EQ(st.exit_code, 4);
+  weft_ctr_state_release(&st);
+  weft_buf_release(&c.out);
+  weft_buf_release(&c.err);
+  ASSERT_EQ(weft_ctr_remove(e, id, &err), WEFT_OK);
+  /* A container that cannot start: the start's error, not a hang. */
+  char *bad[] = {"/no/such/program", NULL};
+  struct weft_ctr_spec s2 = {.image = test_image(), .entrypoint = bad, .network = "none"};
+  char *id2 = NULL;
+  ASSERT_EQ(weft_ctr_create(e, &s2, &id2, &err), WEFT_OK);
+  struct captured c2 = {WEFT_BUF_INIT, WEFT_BUF_INIT, 0};
+  struct weft_ctr_log_sink sink2 = {capture, NULL, -1, 50, &c2};
+  ASSERT(weft_ctr_attach_start(e, id2, &sink2, &err) != WEFT_OK);
+  ASSERT_CONTAINS(err.msg, "starting the container");
+  weft_buf_release(&c2.out);
+  weft_buf_release(&c2.err);
+  ASSERT_EQ(weft_ctr_remove(e, id2, &err), WEFT_OK);
+  free(id);
+  free(id2);
+  weft_ctr_engine_free(e);
+  return 0;
+}
+
 /* stop: SIGTERM, then SIGKILL after the grace; remove kills a running one. */
 TEST(engine_stop_and_remove_running) {
   ENGINE_OR_SKIP();
@@ -302,6 +348,6 @@ TEST(engine_bad_image_at_create) {
 
 TEST_MAIN(TEST_ENTRY(parse_and_format_bytes) TEST_ENTRY(image_references) TEST_ENTRY(create_body)
               TEST_ENTRY(no_engine_says_so) TEST_ENTRY(engine_version_and_images)
-                  TEST_ENTRY(engine_container_lifecycle)
+                  TEST_ENTRY(engine_container_lifecycle) TEST_ENTRY(engine_attach_start)
                       TEST_ENTRY(engine_stop_and_remove_running)
                           TEST_ENTRY(engine_bad_image_at_create))

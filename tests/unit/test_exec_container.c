@@ -223,6 +223,25 @@ TEST(failing_command) {
   return 0;
 }
 
+/* A program the image does not have: the engine's message, no container. */
+TEST(program_not_found) {
+  ENGINE_OR_SKIP();
+  struct fixture f;
+  struct weft_step_result r = {0};
+  ASSERT_EQ(fixture_init(&f, "noprog"), 0);
+  char *argv[] = {"/no/such/program", NULL};
+  f.def.argv = argv;
+  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT(!r.ok);
+  ASSERT_CONTAINS(r.message, "container engine: starting the container: ");
+  ASSERT_CONTAINS(r.message, "/no/such/program");
+  ASSERT_EQ(r.exit_code, 125);
+  weft_step_result_release(&r);
+  ASSERT_EQ(leftover(&f), 0);
+  fixture_release(&f);
+  return 0;
+}
+
 TEST(out_of_memory) {
   ENGINE_OR_SKIP();
   struct fixture f;
@@ -310,7 +329,7 @@ TEST(engine_down) {
   return 0;
 }
 
-TEST_MAIN(TEST_ENTRY(run_op_protocol) TEST_ENTRY(argv_op_events_file) TEST_ENTRY(failing_command)
+TEST_MAIN(TEST_ENTRY(run_op_protocol) TEST_ENTRY(argv_op_events_file) TEST_ENTRY(failing_command) TEST_ENTRY(program_not_found)
               TEST_ENTRY(out_of_memory) TEST_ENTRY(timeout_leaves_nothing)
                   TEST_ENTRY(cancel_leaves_nothing) TEST_ENTRY(bad_image)
                       TEST_ENTRY(engine_down))
