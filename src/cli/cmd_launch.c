@@ -231,7 +231,10 @@ static int create_run(struct weft_instance *inst, const struct weft_run_queue_co
                       struct weft_launch *l, int detach, char **run_id, int *wait,
                       weft_error *err) {
   struct weft_buf steps = WEFT_BUF_INIT;
-  int rc = weft_store_begin(inst->store, err);
+  /* Container steps' images, pulled as containers.pull says before the
+   * transaction (a pull may take minutes): a bad name fails the launch. */
+  int rc = weft_run_containers_check(inst, l, 1, err);
+  if (!rc) rc = weft_store_begin(inst->store, err);
   if (rc) return rc;
   if (!(rc = weft_run_create(inst, l, run_id, err)))
     rc = weft_run_queue_launched(inst, q, *run_id, detach, wait, err);

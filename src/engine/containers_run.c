@@ -76,7 +76,7 @@ static int runs_here(const struct weft_instance *inst, const struct weft_run_con
   return 1;
 }
 
-int weft_run_containers_check(struct weft_instance *inst, const struct weft_launch *l,
+int weft_run_containers_check(struct weft_instance *inst, const struct weft_launch *l, int pull,
                               weft_error *err) {
   struct weft_ctr_engine *e = NULL;
   char *url = NULL;
@@ -98,7 +98,16 @@ int weft_run_containers_check(struct weft_instance *inst, const struct weft_laun
     }
     if (json_object_get(seen, img)) continue;
     struct weft_ctr_image got = {0};
-    rc = weft_ctr_image_ensure(e, img, (enum weft_ctr_pull)inst->containers.pull, &got, err);
+    enum weft_ctr_pull policy = (enum weft_ctr_pull)inst->containers.pull;
+    if (pull) {
+      rc = weft_ctr_image_ensure(e, img, policy, &got, err);
+    } else if ((rc = weft_ctr_image_inspect(e, img, &got, err)) == WEFT_ENOTFOUND &&
+               policy != WEFT_CTR_PULL_NEVER) {
+      rc = WEFT_OK; /* the step pulls it */
+    } else if (rc == WEFT_ENOTFOUND) {
+      rc = weft_error_set(err, rc, "image '%s' is not on the container engine at %s and "
+                          "containers.pull is never", img, e->url);
+    }
     weft_ctr_image_release(&got);
     if (rc) {
       char why[sizeof err->msg];

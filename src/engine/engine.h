@@ -79,9 +79,12 @@ const char *weft_step_image(const struct weft_instance *inst, const struct weft_
  * (containers.h). Caller frees. */
 char *weft_instance_container_url(const struct weft_instance *inst);
 /* At launch: when steps of l would run in containers here, the engine must
- * answer and every image be there (pulled first as containers.pull says).
- * The error names the op and the engine's message. */
-int weft_run_containers_check(struct weft_instance *inst, const struct weft_launch *l,
+ * answer and every image be there: with pull, pulled first as
+ * containers.pull says (call it outside a store transaction: a pull may take
+ * minutes); without, a missing image is an error only under pull: never
+ * (weft_run_create checks so; the step pulls it). The error names the op
+ * and the engine's message. */
+int weft_run_containers_check(struct weft_instance *inst, const struct weft_launch *l, int pull,
                               weft_error *err);
 /* Removes the containers of this instance (only of run_id, when not NULL)
  * whose attempt is final; with dry_run only lists them. *report (may be

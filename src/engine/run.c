@@ -155,9 +155,10 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
     weft_error_set(err, WEFT_ENOMEM, "out of memory creating a run");
     goto done;
   }
-  /* Steps that run in containers: the engine and their images must be
-   * there now, or no run is recorded at all. */
-  if ((rc = weft_run_containers_check(inst, l, err))) goto done;
+  /* Steps that run in containers: the engine must answer now, or no run
+   * is recorded at all (no pulls here: callers hold a store transaction;
+   * `weft launch` pulls before it opens one). */
+  if ((rc = weft_run_containers_check(inst, l, 0, err))) goto done;
   /* The code it runs (code_snapshot.h): a given version's snapshot, or one
    * of the location folder as it is now. */
   if (l->code_version) {

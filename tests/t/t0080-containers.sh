@@ -9,7 +9,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-n_tests=47
+n_tests=50
 plan $n_tests
 why=
 [ -n "${WEFT_TEST_DOCKER_HOST:-}" ] || why="no container engine: WEFT_TEST_DOCKER_HOST is not set (podman not installed?)"
@@ -195,6 +195,13 @@ before=$(runs_count)
 expect_exit -m "a missing image is refused at launch" 1 "$WEFT_BIN" launch -l loc missing
 check_has "saying which" "op 'x': image 'localhost/weft-no-such-image:1' is not on the container engine at $WEFT_TEST_DOCKER_HOST and containers.pull is never" "$err"
 check_eq "and no run is recorded" "$before" "$(runs_count)"
+# pull: missing tries the registry first (localhost: 127.0.0.1, nothing listens).
+mkdir -p pullhome
+printf 'containers:\n  socket: %s\n  pull: missing\n' "$WEFT_TEST_DOCKER_HOST" >pullhome/weft.yaml
+expect_exit -m "an image no registry has is refused at launch (pull: missing)" 1 \
+  env WEFT_HOME="$tmp/pullhome" "$WEFT_BIN" launch -l loc missing
+check_has "with the pull's error" "op 'x': pulling image 'localhost/weft-no-such-image:1': " "$err"
+check_eq "and no run is recorded" "0" "$(WEFT_HOME=$tmp/pullhome store_query "SELECT count(*) FROM runs")"
 mkdir -p downhome
 printf 'containers:\n  socket: unix://%s/nobody.sock\n' "$tmp" >downhome/weft.yaml
 expect_exit -m "a down engine is refused at launch" 1 env WEFT_HOME="$tmp/downhome" "$WEFT_BIN" launch -l loc pipe
