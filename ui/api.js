@@ -32,7 +32,10 @@ async function request(method, path, body, opts = {}) {
   try {
     res = await fetch(BASE + path, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      // Every state-changing request says JSON, body or not: the server
+      // refuses one that does not (a page of another origin cannot send it
+      // without a CORS preflight, which the server never grants).
+      headers: method === 'GET' ? {} : { 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: opts.signal,
     });

@@ -67,7 +67,7 @@ static int instance_init(int argc, char **argv) {
     fprintf(stderr, "weft instance init: %s exists (use --force to replace it)\n", file);
     goto done;
   }
-  if (weft_fs_mkdirs(home_dir(), &err) ||
+  if (weft_fs_mkdir_private(home_dir(), &err) ||
       weft_fs_write_atomic(file, weft_instance_config_template,
                            strlen(weft_instance_config_template), 1, &err)) {
     fprintf(stderr, "weft instance init: %s\n", err.msg);

@@ -12,7 +12,7 @@
 #include "util/fs.h"
 
 static const char server_usage[] =
-    "usage: weft server [--listen HOST:PORT] [-w FILE | -l LOCATION...]\n"
+    "usage: weft server [--listen HOST:PORT [--insecure]] [-w FILE | -l LOCATION...]\n"
     "\n"
     "Serves the HTTP API (/api/v1, described at /api/v1/openapi.json), the\n"
     "web UI (/), /healthz and /metrics for the instance in $WEFT_HOME\n"
@@ -23,15 +23,17 @@ static const char server_usage[] =
     "options:\n"
     "  --listen HOST:PORT    where to listen (default 127.0.0.1:3000; port 0\n"
     "                        picks a free one); an address beyond this\n"
-    "                        machine is served with a warning: there is no\n"
-    "                        authentication yet\n"
+    "                        machine is refused: there is no authentication\n"
+    "                        or TLS yet\n"
+    "  --insecure            serve such an address anyway: anyone who can\n"
+    "                        reach it can run any command as this user\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "                        (default: ./workspace.yaml)\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
     "  -h, --help            show this help\n";
 
 static const char dev_usage[] =
-    "usage: weft dev [--listen HOST:PORT] [-w FILE | -l LOCATION...]\n"
+    "usage: weft dev [--listen HOST:PORT [--insecure]] [-w FILE | -l LOCATION...]\n"
     "\n"
     "Everything on this machine in one command: the web UI and HTTP API at\n"
     "http://127.0.0.1:3000, runs coordinated and executed here, state in\n"
@@ -40,7 +42,8 @@ static const char dev_usage[] =
     "\n"
     "options:\n"
     "  --listen HOST:PORT    where to listen (default 127.0.0.1:3000; port 0\n"
-    "                        picks a free one)\n"
+    "                        picks a free one); loopback only, unless\n"
+    "  --insecure            is given: there is no authentication or TLS yet\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
     "  -h, --help            show this help\n";
@@ -49,7 +52,7 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
   const char *listen = NULL, *ws_file = NULL, *v;
   const char **paths = calloc((size_t)argc + 1, sizeof *paths);
   size_t n_paths = 0;
-  int m, rc = WEFT_EXIT_USAGE;
+  int m, rc = WEFT_EXIT_USAGE, insecure = 0;
   struct weft_http_server *srv = NULL;
   weft_error err = WEFT_ERROR_INIT;
   if (!paths) return WEFT_EXIT_INVALID;
@@ -60,7 +63,9 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
       rc = WEFT_EXIT_OK;
       goto done;
     }
-    if ((m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--listen", &listen)) ||
+    if (!strcmp(arg, "--insecure")) {
+      insecure = 1;
+    } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--listen", &listen)) ||
         (m = weft_cli_flag_value(cmd, argc, argv, &i, "-w", "--workspace", &ws_file))) {
       if (m < 0) goto done;
     } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, "-l", "--location", &v))) {
@@ -97,7 +102,7 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
   struct weft_http_options o = {.listen = listen, .ws_file = ws_file, .paths = paths,
-                                .n_paths = n_paths};
+                                .n_paths = n_paths, .insecure = insecure};
   if (weft_http_server_start(&o, &srv, &err)) {
     fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
     rc = WEFT_EXIT_INVALID;
@@ -114,9 +119,9 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
     printf("weft server: listening on %s/\n", url);
   fflush(stdout);
   if (!weft_http_server_is_loopback(srv))
-    fprintf(stderr, "weft %s: warning: %s is reachable from other machines and the API has "
-                    "no authentication yet: anyone who can reach it can launch runs\n",
-            cmd, url);
+    fprintf(stderr, "weft %s: warning (--insecure): %s is reachable from other machines "
+                    "and the API has no authentication or TLS yet: anyone who can reach it "
+                    "can launch runs\n", cmd, url);
   /* dev: schedules, sensors and the run queue in this process too */
   struct weft_cli_sched *sched = dev ? weft_cli_scheduler_start(ws_file, paths, n_paths) : NULL;
   if (dev && !sched)

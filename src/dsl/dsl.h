@@ -71,6 +71,14 @@ struct weft_containers_config {
   struct weft_kvs labels; /* extra labels on every container */
 };
 
+/* server: what `weft server|dev` accept (instance_server.c). */
+struct weft_server_config {
+  char **allowed_hosts;   /* Host header values served besides the listen
+                             address and localhost: "name", "name:port",
+                             "[v6]:port", or "*" (any: no rebinding check) */
+  size_t n_allowed_hosts;
+};
+
 struct weft_instance_config {
   char *storage_url;   /* "sqlite:/abs/weft.db" or "postgresql://..." */
   char *artifacts_url; /* "file:/abs/artifacts" or "s3://BUCKET/PREFIX?settings" */
@@ -79,6 +87,7 @@ struct weft_instance_config {
                           "multiprocess", "in_process"), or NULL */
   struct weft_run_queue_config run_queue; /* zeroed: no limits */
   struct weft_containers_config containers; /* zeroed: the defaults */
+  struct weft_server_config server;         /* zeroed: the defaults */
 };
 
 /* Parses weft.yaml text (file names it in diagnostics; text may be empty)

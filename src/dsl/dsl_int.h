@@ -37,6 +37,10 @@ char *weft__dsl_enum_list(const json_t *enum_values);
 int weft__dsl_parse_kvs(struct weft_diags *d, const struct weft__ynode *n,
                         const char *field, const char *owner, int env_names,
                         struct weft_kvs *out);
+/* An op's env: mapping (op_env.c): NAME: value into env, NAME: {from_env:
+ * VAR} into env_from (NAME -> VAR). Returns WEFT_OK or WEFT_ENOMEM. */
+int weft__dsl_parse_env(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
+                        struct weft_kvs *env, struct weft_kvs *env_from);
 /* Name of the file without folders and without .yaml/.yml; caller frees. */
 char *weft__dsl_base_name(const char *file);
 
@@ -140,5 +144,13 @@ int weft__rc_apply_overrides(struct weft__ydoc *doc, struct weft__ynode *root,
                              const char *const *overrides, size_t n,
                              char ***labels, size_t *n_labels,
                              struct weft_diags *d);
+
+/* ---- weft.yaml's server section (instance_server.c) ---------------------- */
+
+/* server: {allowed_hosts: [...]} into *s; problems go to d, *nomem is set
+ * when memory runs out. */
+void weft__parse_server_config(struct weft_diags *d, const struct weft__ynode *n,
+                               struct weft_server_config *s, int *nomem);
+void weft__server_config_release(struct weft_server_config *s);
 
 #endif

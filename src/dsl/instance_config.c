@@ -12,7 +12,7 @@
 #include "util/str.h"
 
 static const char *const top_keys[] = {"storage", "artifacts", "broker", "execution",
-                                       "run_queue", "containers", NULL};
+                                       "run_queue", "containers", "server", NULL};
 static const char *const containers_keys[] = {"socket", "pull", "network", "default_image",
                                               "labels", NULL};
 static const char *const run_queue_keys[] = {"max_concurrent_runs", "tag_limits", NULL};
@@ -72,7 +72,12 @@ const char weft_instance_config_template[] =
     "#   pull: missing        # missing | always | never\n"
     "#   network: bridge      # bridge | none | host\n"
     "#   default_image: python:3.12-slim   # for ops that name none\n"
-    "#   labels: {team: analytics}\n";
+    "#   labels: {team: analytics}\n"
+    "\n"
+    "# weft server|dev answer only requests whose Host is the listen address\n"
+    "# or localhost (against DNS rebinding); add the names users type:\n"
+    "# server:\n"
+    "#   allowed_hosts: [weft.example.com, \"weft.internal:8080\"]\n";
 
 void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->storage_url);
@@ -92,6 +97,7 @@ void weft_instance_config_release(struct weft_instance_config *c) {
     free(c->containers.labels.v[i].value);
   }
   free(c->containers.labels.v);
+  weft__server_config_release(&c->server);
   memset(c, 0, sizeof *c);
 }
 
@@ -597,6 +603,8 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
       if (rq && !weft__ynode_is_null(rq)) parse_run_queue(d, rq, out, &nomem);
       const struct weft__ynode *ct = weft__ymap_get(root, "containers", NULL);
       if (ct && !weft__ynode_is_null(ct)) parse_containers(d, ct, out, &nomem);
+      const struct weft__ynode *sv = weft__ymap_get(root, "server", NULL);
+      if (sv && !weft__ynode_is_null(sv)) weft__parse_server_config(d, sv, &out->server, &nomem);
     }
   }
   /* What the file leaves out keeps the defaults. */

@@ -524,8 +524,8 @@ int weft__dsl_parse_op(struct weft_diags *d, const char *name,
   }
   NOMEM_IF(parse_resources(d, weft__ymap_get(node, "resources", NULL), owner,
                            &def->resources));
-  rc = weft__dsl_parse_kvs(d, weft__ymap_get(node, "env", NULL), "env", owner,
-                           1, &def->env);
+  rc = weft__dsl_parse_env(d, weft__ymap_get(node, "env", NULL), owner, &def->env,
+                           &def->env_from);
   if (!rc)
     rc = weft__dsl_parse_kvs(d, weft__ymap_get(node, "tags", NULL), "tags",
                              owner, 0, &def->tags);

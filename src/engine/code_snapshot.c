@@ -52,7 +52,9 @@ int weft_code_snapshot(const char *home, const char *src,
   if ((rc = weft_code_version(src, home, version, err))) goto done;
   if (!(final = weft_code_dir(home, version))) goto nomem;
   if (!touch(final)) goto found;
-  if ((rc = weft_fs_mkdirs(root, err))) goto done;
+  /* The launch may come before anything opened the instance: its home is
+   * made its owner's only, as weft_instance_open makes it. */
+  if ((rc = weft_fs_mkdir_private(home, err)) || (rc = weft_fs_mkdirs(root, err))) goto done;
   if (!(tmp = weft_fs_join(root, "tmp.XXXXXX"))) goto nomem;
   if (!mkdtemp(tmp)) {
     rc = weft_error_set(err, WEFT_EIO, "cannot create a folder in %s: %s", root,

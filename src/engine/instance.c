@@ -100,6 +100,9 @@ int weft_instance_open(const char *home, struct weft_instance **out, weft_error 
     goto fail;
   }
   if (!(inst->runs_dir = weft_fs_join(inst->home, "runs"))) goto nomem;
+  /* A new home is its owner's only: it holds the database, every output
+   * and log, and later keys. One that exists keeps the mode it was given. */
+  if ((rc = weft_fs_mkdir_private(inst->home, err))) goto fail;
   if ((rc = weft_fs_mkdirs(inst->runs_dir, err))) goto fail;
   /* HOME/weft.yaml when there is one; every problem in it is reported at
    * once, as file:line:col lines, and nothing is opened. */

@@ -132,6 +132,11 @@ int weft__spawn_step(const struct weft_step_spec *spec,
                      const struct weft__work_paths *paths, int events_wfd,
                      pid_t *pid, int *spawn_errno, weft_error *err);
 
+/* Whether an environment entry ("NAME=VALUE" or "NAME") is one of weft's
+ * own credentials (AWS_*KEY*, PGPASSWORD, WEFT_SECRET_KEY, the broker URL),
+ * which steps do not inherit unless their op's env: asks by name. */
+int weft__env_is_credential(const char *entry);
+
 /* The message and exit code for a posix_spawn failure (caller frees). */
 char *weft__spawn_failure(const struct weft_step_spec *spec, int spawn_errno,
                           int *exit_code);

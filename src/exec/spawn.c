@@ -60,8 +60,24 @@ static int overridden(const struct env_builder *e, size_t upto, const char *entr
   return 0;
 }
 
-/* Parent environment, then the op's env:, then the protocol variables; a
- * later definition of a name replaces every earlier one. */
+/* weft's own credentials: a step does not inherit them from weft's
+ * environment; an op that needs one names it in env: ({from_env: VAR}). */
+static const char *const credential_vars[] = {
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "PGPASSWORD",        "WEFT_SECRET_KEY",       "WEFT_BROKER_URL",   "WEFT_PG_PASSWORD",
+    "WEFT_AMQP_PASSWORD", NULL};
+
+int weft__env_is_credential(const char *entry) {
+  for (const char *const *c = credential_vars; *c; c++) {
+    size_t len = strlen(*c);
+    if (!strncmp(entry, *c, len) && (entry[len] == '=' || entry[len] == '\0')) return 1;
+  }
+  return 0;
+}
+
+/* Parent environment (less its credentials), then the op's env:, then the
+ * protocol variables; a later definition of a name replaces every earlier
+ * one. */
 struct step_env {
   char **envp;  /* points into environ and block */
   char *block;  /* the strings weft added */
@@ -123,6 +139,12 @@ static int build_env(const struct weft_step_spec *spec,
   for (size_t i = 0; !rc && i < env->n; i++) /* never replaces WEFT_* */
     if (!overridden(&e, n_fixed, env->v[i].key))
       rc = env_add(&e, env->v[i].key, env->v[i].value ? env->v[i].value : "");
+  /* What the op asked for by name from weft's environment (unset: left out). */
+  const struct weft_kvs *from = &spec->def->env_from;
+  for (size_t i = 0; !rc && i < from->n; i++) {
+    const char *v = getenv(from->v[i].value);
+    if (v && !overridden(&e, n_fixed, from->v[i].key)) rc = env_add(&e, from->v[i].key, v);
+  }
   /* The location's env sits under the op's: the op knows better. */
   size_t n_op = e.n_added;
   for (size_t i = 0; !rc && spec->loc_env && i < spec->loc_env->n; i++)
@@ -139,7 +161,8 @@ static int build_env(const struct weft_step_spec *spec,
   }
   size_t n = 0;
   for (size_t i = 0; i < n_parent; i++)
-    if (!overridden(&e, e.n_added, environ[i])) envp[n++] = environ[i];
+    if (!overridden(&e, e.n_added, environ[i]) && !weft__env_is_credential(environ[i]))
+      envp[n++] = environ[i];
   char *text = weft_buf_detach(&e.text, NULL);
   if (!text) {
     rc = WEFT_ENOMEM;

@@ -86,6 +86,7 @@ enum MHD_Result http_api_job(struct http_req *r) {
   if (!job) return res;
   json_t *doc = weft_job_to_json(job);
   char *yaml = default_run_config(job);
+  if (doc) http_hide_env_values(doc);
   if (!doc || !yaml || json_object_set_new(doc, "default_run_config", json_string(yaml))) {
     json_decref(doc);
     doc = NULL;

@@ -17,7 +17,7 @@ static json_t *opt_string(const char *s) { return s ? json_string(s) : json_null
 static json_t *location_json(const struct weft_location *loc) {
   size_t n_ops = loc->n_ops;
   for (size_t j = 0; j < loc->n_jobs; j++) n_ops += loc->jobs[j].n_inline_ops;
-  json_t *errors = http_diags_json(&loc->diags), *env = weft_kvs_to_json(&loc->env);
+  json_t *errors = http_diags_json(&loc->diags), *env = http_env_names(&loc->env);
   if (!errors || !env) {
     json_decref(errors);
     json_decref(env);

@@ -19,13 +19,16 @@ struct weft_http_options {
   const char *exe;          /* the weft binary coordinators are spawned
                                from (`EXE run coordinate RUN`); NULL: this
                                process's own (/proc/self/exe) */
+  int insecure;             /* serve a non-loopback address anyway (there is
+                               no authentication or TLS yet); 0: refuse it */
 };
 
 struct weft_http_server;
 
 /* Opens the instance, loads the workspace, starts the coordinator reaper
  * and serving threads and returns once the server listens. Fails (with
- * err filled) when the address is bad or taken, the instance cannot be
+ * err filled) when the address is bad or taken, or beyond this machine
+ * without o->insecure, the instance cannot be
  * opened, or the workspace cannot be read (a workspace with errors is
  * served: its errors are part of the API). */
 int weft_http_server_start(const struct weft_http_options *o, struct weft_http_server **out,

@@ -97,8 +97,16 @@ struct http_metrics {
   atomic_ulong codes[600]; /* responses by status code */
 };
 
+/* The Host values the server answers (guard.c). */
+struct http_guard {
+  char **hosts; /* lower case: "name" (any port) or "name:port" */
+  size_t n_hosts;
+  int any_host; /* server.allowed_hosts has "*" */
+};
+
 struct http_server {
   struct MHD_Daemon *mhd;
+  struct http_guard guard;
   struct weft_instance *inst; /* its own store belongs to the maintenance thread */
   char *ws_file;              /* absolute, or NULL */
   char **paths;               /* absolute location folders */
@@ -184,6 +192,13 @@ enum MHD_Result http_send_weft_error(struct http_req *r, const weft_error *err);
 /* Bytes that outlive the response (static tables) or are copied. */
 enum MHD_Result http_send_bytes(struct http_req *r, unsigned status, const char *content_type,
                                 const void *data, size_t len, int copy);
+/* Environment values (op and location env:) may hold tokens and passwords:
+ * the API gives their names only. {NAME: null, ...}; NULL when out of
+ * memory. */
+json_t *http_env_names(const struct weft_kvs *env);
+/* Replaces every value of the "env" of each of job_doc's "ops" (a
+ * weft_job_to_json document) with null. */
+void http_hide_env_values(json_t *job_doc);
 /* [{"file","line","col","message"}] of diagnostics; NULL when out of memory. */
 json_t *http_diags_json(const struct weft_diags *d);
 
@@ -279,6 +294,30 @@ void http_metrics_init(struct http_metrics *m);
 void http_metrics_release(struct http_metrics *m);
 /* Feeds the histogram with one event (step_succeeded / step_failed). */
 void http_metrics_event(struct http_metrics *m, const struct weft_event_row *ev);
+
+/* ---- the authorization point (guard.c) ------------------------------------------------------------ */
+
+/* What a route lets its caller do, the least first. */
+enum http_access {
+  HTTP_OPEN,    /* /healthz: anyone, any Host */
+  HTTP_READ,    /* reading runs, jobs, logs, streams, metrics, the UI */
+  HTTP_LAUNCH,  /* launching, validating, re-executing, canceling runs */
+  HTTP_OPERATE, /* schedules, sensors, backfills */
+  HTTP_ADMIN    /* code locations */
+};
+/* The allow-list of Host values: the listen address (srv->url, so after
+ * the daemon is bound), localhost, 127.0.0.1, [::1] with its port, and
+ * weft.yaml's server.allowed_hosts. */
+int http_guard_init(struct http_server *srv, weft_error *err);
+void http_guard_release(struct http_guard *g);
+/* The one check every request passes before its handler (http_dispatch):
+ * Host, then for a state-changing method of a route (routed) Origin or
+ * Referer and Content-Type. 1 when it may go on; 0 after answering 403. */
+int http_authorize(struct http_req *r, enum http_access need, int routed,
+                   enum MHD_Result *res);
+/* CSP, nosniff, frame and referrer policies: added to every answer
+ * (http_queue). */
+void http_security_headers(struct MHD_Response *resp);
 
 /* ---- route handlers -------------------------------------------------------------------------------- */
 

@@ -15,7 +15,7 @@
 
 enum MHD_Result http_queue(struct http_req *r, unsigned status, struct MHD_Response *resp) {
   if (!resp) return MHD_NO;
-  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  http_security_headers(resp);
   enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
   MHD_destroy_response(resp);
   if (rc == MHD_YES) {
@@ -126,6 +126,26 @@ json_t *http_diags_json(const struct weft_diags *d) {
     }
   }
   return arr;
+}
+
+json_t *http_env_names(const struct weft_kvs *env) {
+  json_t *o = json_object();
+  for (size_t i = 0; o && i < env->n; i++)
+    if (json_object_set_new(o, env->v[i].key, json_null())) {
+      json_decref(o);
+      return NULL;
+    }
+  return o;
+}
+
+void http_hide_env_values(json_t *job_doc) {
+  size_t i;
+  json_t *op, *env, *v;
+  const char *k;
+  json_array_foreach(json_object_get(job_doc, "ops"), i, op) {
+    env = json_object_get(op, "env");
+    json_object_foreach(env, k, v) json_object_set_new_nocheck(env, k, json_null());
+  }
 }
 
 /* ---- reading ----------------------------------------------------------------------- */

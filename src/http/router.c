@@ -1,5 +1,7 @@
-/* router.c: the route table of API.md (method, path pattern, handler) and
- * the dispatch that answers 404 for no route and 405 for a wrong method. */
+/* router.c: the route table of API.md (method, path pattern, handler, the
+ * access it needs) and the dispatch, which passes every request through
+ * http_authorize (guard.c) and answers 404 for no route and 405 for a wrong
+ * method. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,47 +14,48 @@ struct route {
   const char *method;
   const char *pattern;
   http_handler fn;
+  enum http_access need; /* checked by http_authorize (guard.c) */
 };
 
 static const struct route routes[] = {
-    {"GET", "/healthz", http_api_healthz},
-    {"GET", "/metrics", http_api_metrics},
-    {"GET", "/api/v1/openapi.json", http_api_openapi},
-    {"GET", "/api/v1/locations", http_api_locations},
-    {"POST", "/api/v1/locations", http_api_location_add},
-    {"POST", "/api/v1/locations/reload", http_api_reload},
-    {"DELETE", "/api/v1/locations/*", http_api_location_remove},
-    {"POST", "/api/v1/locations/*/reload", http_api_location_reload},
-    {"GET", "/api/v1/jobs", http_api_jobs},
-    {"GET", "/api/v1/jobs/*/*", http_api_job},
-    {"POST", "/api/v1/jobs/*/*/validate", http_api_validate},
-    {"POST", "/api/v1/jobs/*/*/launch", http_api_launch},
-    {"GET", "/api/v1/runs", http_api_runs},
-    {"GET", "/api/v1/runs/*", http_api_run},
-    {"GET", "/api/v1/runs/*/events", http_api_events},
-    {"GET", "/api/v1/runs/*/events/stream", http_api_events_stream},
-    {"GET", "/api/v1/runs/*/logs/*", http_api_log},
-    {"GET", "/api/v1/runs/*/logs/*/stream", http_api_log_stream},
-    {"POST", "/api/v1/runs/*/cancel", http_api_cancel},
-    {"POST", "/api/v1/runs/*/reexecute", http_api_reexecute},
-    {"GET", "/api/v1/schedules", http_api_schedules},
-    {"GET", "/api/v1/schedules/*", http_api_schedule},
-    {"GET", "/api/v1/schedules/*/ticks", http_api_schedule_ticks},
-    {"POST", "/api/v1/schedules/*/on", http_api_schedule_on},
-    {"POST", "/api/v1/schedules/*/off", http_api_schedule_off},
-    {"GET", "/api/v1/sensors", http_api_sensors},
-    {"GET", "/api/v1/sensors/*", http_api_sensor},
-    {"GET", "/api/v1/sensors/*/ticks", http_api_sensor_ticks},
-    {"POST", "/api/v1/sensors/*/on", http_api_sensor_on},
-    {"POST", "/api/v1/sensors/*/off", http_api_sensor_off},
-    {"GET", "/api/v1/backfills", http_api_backfills},
-    {"POST", "/api/v1/backfills", http_api_backfill_create},
-    {"GET", "/api/v1/backfills/*", http_api_backfill},
-    {"GET", "/api/v1/workers", http_api_workers},
-    {"GET", "/api/v1/queues", http_api_queues},
-    {"GET", "/", http_api_static},
-    {"GET", "/ui", http_api_static},
-    {"GET", "/ui/**", http_api_static},
+    {"GET", "/healthz", http_api_healthz, HTTP_OPEN},
+    {"GET", "/metrics", http_api_metrics, HTTP_READ},
+    {"GET", "/api/v1/openapi.json", http_api_openapi, HTTP_READ},
+    {"GET", "/api/v1/locations", http_api_locations, HTTP_READ},
+    {"POST", "/api/v1/locations", http_api_location_add, HTTP_ADMIN},
+    {"POST", "/api/v1/locations/reload", http_api_reload, HTTP_ADMIN},
+    {"DELETE", "/api/v1/locations/*", http_api_location_remove, HTTP_ADMIN},
+    {"POST", "/api/v1/locations/*/reload", http_api_location_reload, HTTP_ADMIN},
+    {"GET", "/api/v1/jobs", http_api_jobs, HTTP_READ},
+    {"GET", "/api/v1/jobs/*/*", http_api_job, HTTP_READ},
+    {"POST", "/api/v1/jobs/*/*/validate", http_api_validate, HTTP_LAUNCH},
+    {"POST", "/api/v1/jobs/*/*/launch", http_api_launch, HTTP_LAUNCH},
+    {"GET", "/api/v1/runs", http_api_runs, HTTP_READ},
+    {"GET", "/api/v1/runs/*", http_api_run, HTTP_READ},
+    {"GET", "/api/v1/runs/*/events", http_api_events, HTTP_READ},
+    {"GET", "/api/v1/runs/*/events/stream", http_api_events_stream, HTTP_READ},
+    {"GET", "/api/v1/runs/*/logs/*", http_api_log, HTTP_READ},
+    {"GET", "/api/v1/runs/*/logs/*/stream", http_api_log_stream, HTTP_READ},
+    {"POST", "/api/v1/runs/*/cancel", http_api_cancel, HTTP_LAUNCH},
+    {"POST", "/api/v1/runs/*/reexecute", http_api_reexecute, HTTP_LAUNCH},
+    {"GET", "/api/v1/schedules", http_api_schedules, HTTP_READ},
+    {"GET", "/api/v1/schedules/*", http_api_schedule, HTTP_READ},
+    {"GET", "/api/v1/schedules/*/ticks", http_api_schedule_ticks, HTTP_READ},
+    {"POST", "/api/v1/schedules/*/on", http_api_schedule_on, HTTP_OPERATE},
+    {"POST", "/api/v1/schedules/*/off", http_api_schedule_off, HTTP_OPERATE},
+    {"GET", "/api/v1/sensors", http_api_sensors, HTTP_READ},
+    {"GET", "/api/v1/sensors/*", http_api_sensor, HTTP_READ},
+    {"GET", "/api/v1/sensors/*/ticks", http_api_sensor_ticks, HTTP_READ},
+    {"POST", "/api/v1/sensors/*/on", http_api_sensor_on, HTTP_OPERATE},
+    {"POST", "/api/v1/sensors/*/off", http_api_sensor_off, HTTP_OPERATE},
+    {"GET", "/api/v1/backfills", http_api_backfills, HTTP_READ},
+    {"POST", "/api/v1/backfills", http_api_backfill_create, HTTP_OPERATE},
+    {"GET", "/api/v1/backfills/*", http_api_backfill, HTTP_READ},
+    {"GET", "/api/v1/workers", http_api_workers, HTTP_READ},
+    {"GET", "/api/v1/queues", http_api_queues, HTTP_READ},
+    {"GET", "/", http_api_static, HTTP_READ},
+    {"GET", "/ui", http_api_static, HTTP_READ},
+    {"GET", "/ui/**", http_api_static, HTTP_READ},
 };
 
 /* Whether the request's path matches pattern. */
@@ -94,12 +97,17 @@ enum MHD_Result http_dispatch(struct http_req *r) {
   for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
     if (literals(routes[i].pattern) > best && path_matches(r, routes[i].pattern))
       best = literals(routes[i].pattern);
+  const struct route *route = NULL;
+  for (size_t i = 0; i < sizeof routes / sizeof *routes && !route; i++)
+    if (literals(routes[i].pattern) == best && path_matches(r, routes[i].pattern) &&
+        !strcmp(routes[i].method, method))
+      route = &routes[i];
+  /* The one authorization point: nothing below runs for a refused request. */
+  enum MHD_Result res = MHD_NO;
+  if (!http_authorize(r, route ? route->need : HTTP_READ, route != NULL, &res)) return res;
+  if (route) return route->fn(r);
   for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
     if (literals(routes[i].pattern) != best || !path_matches(r, routes[i].pattern)) continue;
-    if (!strcmp(routes[i].method, method)) {
-      weft_buf_release(&allow);
-      return routes[i].fn(r);
-    }
     if (!strstr(allow.ptr, routes[i].method))
       weft_buf_addf(&allow, "%s%s%s", allow.len ? ", " : "", routes[i].method,
                     strcmp(routes[i].method, "GET") ? "" : ", HEAD");

@@ -90,13 +90,12 @@ static int is_loopback(const struct sockaddr_storage *a) {
 }
 
 /* The URL of the address the daemon really bound (port 0 picks one). */
-static void make_url(struct http_server *srv) {
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_LISTEN_FD);
-  struct sockaddr_storage a;
+static void make_url(struct http_server *srv, int fd) {
+  struct sockaddr_storage a = {0};
   socklen_t len = sizeof a;
   char host[INET6_ADDRSTRLEN] = "?";
   int port = 0;
-  if (info && !getsockname(info->listen_fd, (struct sockaddr *)&a, &len)) {
+  if (!getsockname(fd, (struct sockaddr *)&a, &len)) {
     if (a.ss_family == AF_INET6) {
       const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a;
       inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
@@ -310,6 +309,14 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
   *out = NULL;
   if ((rc = parse_listen(o->listen ? o->listen : DEFAULT_LISTEN, &addr, &alen, err)))
     return rc;
+  if (!o->insecure && !is_loopback(&addr))
+    return weft_error_set(err, WEFT_EINVALID,
+                          "refusing to listen on %s: that address is reachable from other "
+                          "machines, and weft has no authentication or TLS yet, so anyone "
+                          "who can reach it could run any command as this user. Listen on "
+                          "127.0.0.1 (behind an authenticating TLS proxy for others), or "
+                          "pass --insecure to serve it anyway",
+                          o->listen ? o->listen : DEFAULT_LISTEN);
   struct http_server *srv = calloc(1, sizeof *srv);
   if (!srv) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   pthread_mutex_init(&srv->ws_mu, NULL);
@@ -352,6 +359,12 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
     rc = err->code;
     goto fail;
   }
+  /* The guard knows the port before the first request can arrive. */
+  make_url(srv, fd);
+  if ((rc = http_guard_init(srv, err))) {
+    close(fd);
+    goto fail;
+  }
   srv->mhd = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
@@ -365,7 +378,6 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
     rc = weft_error_set(err, WEFT_EIO, "cannot serve on %s (see the message above)", where);
     goto fail;
   }
-  make_url(srv);
   if ((rc = http_maint_start(srv, err))) goto fail;
   *out = (struct weft_http_server *)srv;
   return WEFT_OK;
@@ -416,6 +428,7 @@ void weft_http_server_stop(struct weft_http_server *s) {
   http_cache_release(&srv->runs_cache);
   http_cache_release(&srv->detail_cache);
   http_cache_release(&srv->pages_cache);
+  http_guard_release(&srv->guard);
   pthread_mutex_destroy(&srv->ws_mu);
   free(srv);
 }

@@ -18,7 +18,7 @@ extern const size_t weft_http_openapi_json_len;
 
 static const char placeholder[] =
     "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-    "<title>weft</title></head>\n<body style=\"font-family: sans-serif; margin: 3em\">\n"
+    "<title>weft</title></head>\n<body>\n"
     "<h1>weft</h1>\n<p>The server is running, but this binary was built without its web "
     "UI.</p>\n<p>The API is described at <a href=\"/api/v1/openapi.json\">"
     "/api/v1/openapi.json</a>; try <a href=\"/api/v1/jobs\">/api/v1/jobs</a> and "

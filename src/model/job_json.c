@@ -181,6 +181,7 @@ static json_t *invocation_json(const struct weft_job *job,
             put(o, "queue", str_or_null(d->queue)) ||
             put(o, "image", str_or_null(d->image)) ||
             put(o, "env", weft_kvs_to_json(&d->env)) ||
+            put(o, "env_from", weft_kvs_to_json(&d->env_from)) ||
             put(o, "tags", weft_kvs_to_json(&d->tags));
   const struct weft_resources *r = &d->resources;
   if (!bad && (r->cpus > 0 || r->memory > 0 || r->shm > 0 || r->gpus)) {

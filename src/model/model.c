@@ -62,6 +62,7 @@ void weft__op_def_release(struct weft_op_def *def) {
   free(def->image);
   free(def->resources.gpus);
   weft__kvs_release(&def->env);
+  weft__kvs_release(&def->env_from);
   weft__kvs_release(&def->tags);
   memset(def, 0, sizeof *def);
 }

@@ -104,6 +104,9 @@ struct weft_op_def {
   char *image;      /* may be NULL */
   struct weft_resources resources;
   struct weft_kvs env, tags;
+  /* env: {NAME: {from_env: VAR}}: NAME -> VAR; the step gets weft's own
+   * $VAR as $NAME (how it asks for a credential weft does not pass on). */
+  struct weft_kvs env_from;
   struct weft_mark mark;
 };
 

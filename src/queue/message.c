@@ -27,6 +27,8 @@ json_t *weft__qmsg_op_to_json(const struct weft_op_def *def) {
   if (!o) return NULL;
   json_t *tags = weft_kvs_to_json(&def->tags);
   if (tags) json_object_set_new(o, "tags", tags);
+  /* Names only: the worker reads the values from its own environment. */
+  if (def->env_from.n) json_object_set_new(o, "env_from", weft_kvs_to_json(&def->env_from));
   if (def->run) {
     json_object_set_new(o, "run", json_string(def->run));
   } else if (def->argv) {
@@ -157,7 +159,9 @@ int weft__qmsg_op_from_json(const json_t *op, struct weft_op_def **out, weft_err
       (rc = ports_from_json(json_object_get(op, "outputs"), "outputs", &d->outputs,
                             &d->n_outputs, err)) ||
       (rc = weft__qmsg_kvs_from_json(json_object_get(op, "env"), "op.env", &d->env, err)) ||
-      (rc = weft__qmsg_kvs_from_json(json_object_get(op, "tags"), "op.tags", &d->tags, err)))
+      (rc = weft__qmsg_kvs_from_json(json_object_get(op, "tags"), "op.tags", &d->tags, err)) ||
+      (rc = weft__qmsg_kvs_from_json(json_object_get(op, "env_from"), "op.env_from",
+                                     &d->env_from, err)))
     goto fail;
   *out = d;
   return WEFT_OK;

@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/store_int.h"
 #include "util/fs.h"
@@ -322,6 +324,21 @@ static int make_parent_dir(const char *path, weft_error *err) {
   return rc;
 }
 
+/* The database holds everything runs said: its files are closed to others.
+ * By path only: opening and closing the file here would drop the POSIX
+ * locks this process's other connections hold on it. */
+static void make_private(const char *path) {
+  static const char *const suffixes[] = {"", "-wal", "-shm"};
+  char buf[4096];
+  struct stat st;
+  if (!strcmp(path, ":memory:")) return;
+  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+    if ((size_t)snprintf(buf, sizeof buf, "%s%s", path, suffixes[i]) >= sizeof buf) return;
+    if (!stat(buf, &st) && S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 077))
+      (void)chmod(buf, st.st_mode & 0700);
+  }
+}
+
 static void sq_close(struct weft_store *s) {
   struct weft__sq_store *q = (struct weft__sq_store *)s;
   for (int i = 0; i < WEFT__SQ__COUNT; i++) {
@@ -359,6 +376,7 @@ static int sq_open(struct weft_store *s, const char *url, weft_error *err) {
     rc = weft__sq_error(q, err, src, "open");
     goto fail;
   }
+  make_private(path);
   if ((rc = schema_migrate(q, err))) goto fail;
   return WEFT_OK;
 fail:

@@ -81,6 +81,25 @@ done:
   return rc;
 }
 
+int weft_fs_mkdir_private(const char *path, weft_error *err) {
+  if (!mkdir(path, 0700) || errno == EEXIST) return WEFT_OK;
+  if (errno != ENOENT)
+    return weft_error_set(err, WEFT_EIO, "mkdir %s: %s", path, strerror(errno));
+  char *parent = strdup(path);
+  if (!parent) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  char *slash = strrchr(parent, '/');
+  while (slash && slash > parent && slash[-1] == '/') slash--;
+  int rc = WEFT_OK;
+  if (slash && slash > parent) {
+    *slash = '\0';
+    rc = weft_fs_mkdirs(parent, err);
+  }
+  free(parent);
+  if (!rc && mkdir(path, 0700) && errno != EEXIST)
+    rc = weft_error_set(err, WEFT_EIO, "mkdir %s: %s", path, strerror(errno));
+  return rc;
+}
+
 int weft_fs_mkdirs(const char *path, weft_error *err) {
   /* Most callers make one or two new folders in an existing one: go up
    * from the end to the deepest folder that exists, then make the rest. */

@@ -16,6 +16,9 @@ int weft_fs_write_atomic(const char *path, const void *data, size_t len,
                          int durable, weft_error *err);
 /* mkdir -p with mode 0755. */
 int weft_fs_mkdirs(const char *path, weft_error *err);
+/* mkdir -p, the last folder (when it is new) with mode 0700: its owner's
+ * only. An existing folder keeps its mode. */
+int weft_fs_mkdir_private(const char *path, weft_error *err);
 /* rm -rf; a missing path is not an error. */
 int weft_fs_remove_tree(const char *path, weft_error *err);
 int weft_fs_exists(const char *path);

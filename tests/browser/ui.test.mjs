@@ -31,6 +31,12 @@ const context = await browser.newContext({ viewport: { width: 1400, height: 900 
 const page = await context.newPage();
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
+// The server's Content-Security-Policy forbids inline script and style:
+// Chromium reports what it blocks on the console.
+const cspViolations = [];
+page.on('console', (m) => {
+  if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+});
 page.setDefaultTimeout(15000);
 
 let failed = false;
@@ -266,6 +272,14 @@ await check('the Backfills page shows the progress of a backfill and its partiti
 
 await check('no uncaught error in the page', async () => {
   if (pageErrors.length) throw new Error(pageErrors.join(' | '));
+});
+
+await check('the UI runs under the CSP, which is sent and blocks nothing', async () => {
+  const res = await page.request.get(base + '/');
+  const csp = res.headers()['content-security-policy'] || '';
+  if (!csp.includes("script-src 'self'") || csp.includes('unsafe-inline'))
+    throw new Error(`CSP: '${csp}'`);
+  if (cspViolations.length) throw new Error(cspViolations.slice(0, 3).join(' | '));
 });
 
 await browser.close();

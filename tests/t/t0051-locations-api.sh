@@ -52,7 +52,7 @@ r = c.post("/api/v1/locations", {"name": "b", "path": tmp + "/b", "env": {"FOO":
 check("POST /api/v1/locations adds a location: 201", r.status == 201, r)
 check("the answer is the location, loaded, with the new version",
       r.json.get("name") == "b" and r.json.get("path") == tmp + "/b" and r.json.get("jobs") == 1
-      and r.json.get("errors") == [] and r.json.get("env") == {"FOO": "x"}
+      and r.json.get("errors") == [] and r.json.get("env") == {"FOO": None}
       and r.json.get("image") == "img:1" and r.json.get("python") is None
       and r.json.get("version") == v0 + 1, r)
 check("its jobs are in GET /api/v1/jobs within 1 s",

@@ -117,21 +117,37 @@ TEST(serves_and_stops) {
   o.listen = listen;
   ASSERT(weft_http_server_start(&o, &second, &err) != WEFT_OK);
   ASSERT(second == NULL);
-  char *a = http_raw(url, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-  ASSERT_CONTAINS(a, "HTTP/1.1 200");
+  /* Requests name the server as a browser would (Host: 127.0.0.1:PORT);
+   * another name is refused (DNS rebinding, guard.c). */
+  char req[256];
+  const char *host = url + strlen("http://");
+  snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  char *a = http_raw(url, req);
+  ASSERT_CONTAINS(a, "HTTP/1.1 200"); /* /healthz answers probes under any name */
   ASSERT_CONTAINS(a, "{\"ok\":true,\"version\":\"0.1.0\"}");
   free(a);
-  a = http_raw(url, "DELETE /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  snprintf(req, sizeof req, "GET /api/v1/jobs HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  a = http_raw(url, req);
+  ASSERT_CONTAINS(a, "HTTP/1.1 403");
+  ASSERT_CONTAINS(a, "DNS rebinding");
+  free(a);
+  snprintf(req, sizeof req, "DELETE /healthz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+           host);
+  a = http_raw(url, req);
   ASSERT_CONTAINS(a, "HTTP/1.1 405");
   ASSERT_CONTAINS(a, "Allow: GET, HEAD");
   free(a);
-  a = http_raw(url, "GET /api/v1/jobs/http/hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  snprintf(req, sizeof req,
+           "GET /api/v1/jobs/http/hello HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
+  a = http_raw(url, req);
   ASSERT_CONTAINS(a, "HTTP/1.1 200");
   ASSERT_CONTAINS(a, "\"default_run_config\":\"ops:\\n  hello:\\n");
   free(a);
-  a = http_raw(url, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
+  a = http_raw(url, req);
   ASSERT_CONTAINS(a, "HTTP/1.1 200");
   ASSERT_CONTAINS(a, "text/html");
+  ASSERT_CONTAINS(a, "Content-Security-Policy: default-src 'self'");
   free(a);
   weft_http_server_stop(srv);
   return 0;

@@ -25,6 +25,11 @@ TEST(op_round_trip) {
   def.queue = "gpu";
   def.env.v = env;
   def.env.n = 1;
+  /* env: {KEY: {from_env: AWS_ACCESS_KEY_ID}} travels by name: the worker
+   * reads the value from its own environment. */
+  struct weft_kv from[1] = {{"KEY", "AWS_ACCESS_KEY_ID"}};
+  def.env_from.v = from;
+  def.env_from.n = 1;
   json_t *j = weft__qmsg_op_to_json(&def);
   ASSERT(j);
   ASSERT_STR_EQ(json_string_value(json_object_get(j, "queue")), "gpu");
@@ -43,6 +48,9 @@ TEST(op_round_trip) {
   ASSERT(back->timeout_s == 2.5);
   ASSERT_EQ(back->env.n, 1);
   ASSERT_STR_EQ(back->env.v[0].value, "1");
+  ASSERT_EQ(back->env_from.n, 1);
+  ASSERT_STR_EQ(back->env_from.v[0].key, "KEY");
+  ASSERT_STR_EQ(back->env_from.v[0].value, "AWS_ACCESS_KEY_ID");
   weft__qmsg_op_free(back);
   json_decref(j);
   /* a C-function op travels by name (a worker binary registers it) */
