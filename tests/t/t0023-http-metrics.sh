@@ -73,10 +73,13 @@ fi
 PYTHONPATH="$WEFT_SRC/tests/t" python3 -c '
 import sys
 from weft_http import Client
-st, evs, ended = Client(sys.argv[1]).sse("/api/v1/runs/%s/events/stream" % sys.argv[2], timeout=60)
-print("status %d events %d ended %s" % (st, len(evs), ended))' "$url" "$nap" >"$tmp/follower.out" 2>&1 &
+st, evs, ended = Client(sys.argv[1]).sse("/api/v1/runs/%s/events/stream" % sys.argv[2], timeout=60,
+                                         on_open=lambda: open(sys.argv[3], "w").close())
+print("status %d events %d ended %s" % (st, len(evs), ended))' "$url" "$nap" "$tmp/following" \
+  >"$tmp/follower.out" 2>&1 &
 follower=$!
-sleep 0.5
+# the stream is open (a loaded machine may take seconds to start python)
+for _ in $(seq 300); do [ -e "$tmp/following" ] && break; sleep 0.1; done
 start_ns=$(date +%s%N)
 stop_server
 stop_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))

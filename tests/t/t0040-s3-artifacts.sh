@@ -68,9 +68,18 @@ check_eq "and is 17 again" 17 "$out"
 
 # -- logs of a running step are in the bucket as they are written ---------------------------
 mkdir -p "$tmp/live/ops" "$tmp/live/jobs"
-cat >"$tmp/live/ops/talk.yaml" <<'YAML'
+# It talks until the test has seen its first lines (or 60 s): on a loaded
+# machine a fixed pace could end before the test looks.
+cat >"$tmp/live/ops/talk.yaml" <<YAML
 talk:
-  run: for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i"; sleep 0.4; done
+  run: |
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+      echo "line \$i"
+      n=0
+      while [ \$i -ge 2 ] && [ ! -e "$tmp/live.seen" ] && [ \$n -lt 600 ]; do
+        sleep 0.1; n=\$((n + 1))
+      done
+    done
 YAML
 printf 'ops:\n  talk: talk\n' >"$tmp/live/jobs/live.yaml"
 expect_exit -m "a slow talker launches detached" 0 "$WEFT_BIN" launch live -l "$tmp/live" --detach
@@ -84,7 +93,8 @@ done
 check_eq "its first lines are readable from the bucket while it runs" yes "$seen"
 check_eq "the run was still going then" started "$(store_query "SELECT status FROM runs WHERE id='$live'")"
 check_eq "but not its last line yet" "" "$(grep 'line 10' "$tmp/live.out")"
-for _ in $(seq 100); do
+touch "$tmp/live.seen" # it may finish now
+for _ in $(seq 300); do
   [ "$(store_query "SELECT status FROM runs WHERE id='$live'")" = success ] && break
   sleep 0.1
 done
@@ -113,11 +123,13 @@ home2=$tmp/home2
 mkdir -p "$home2"
 { printf 'storage:\n  sqlite:\n    path: %s/weft.db\n' "$home1"; cat "$home1/weft.yaml"; } \
   >"$home2/weft.yaml"
+rm -f "$tmp/live.seen" # this talker too waits after line 2 until it is seen live
 expect_exit -m "another slow talker launches detached" 0 "$WEFT_BIN" launch live -l "$tmp/live" --detach
 live2=$out
 WEFT_HOME=$home2 start_server -l "$tmp/live" && ok "a server with another home starts" ||
   not_ok "the second server did not start"
-python3 - "$url/api/v1/runs/$live2/logs/talk/stream?stream=stdout" >"$tmp/sse.out" <<'PY'
+python3 - "$url/api/v1/runs/$live2/logs/talk/stream?stream=stdout" "$tmp/live.seen" \
+  >"$tmp/sse.out" <<'PY'
 import json, sys, urllib.request
 text, live_chunks, ended = "", 0, False
 with urllib.request.urlopen(sys.argv[1], timeout=60) as r:
@@ -130,6 +142,8 @@ with urllib.request.urlopen(sys.argv[1], timeout=60) as r:
             text += json.loads(line[6:])["text"]
             if "line 10" not in text:
                 live_chunks += 1
+            if "line 2" in text:
+                open(sys.argv[2], "w").close()  # seen live: the talker may finish
         elif line.startswith("data: ") and event == "end":
             ended = True
             break

@@ -23,7 +23,7 @@ printf 'graph:\n  hi: hi\n' >"$tmp/b/jobs/hello.yaml"
 expect_exit -m "an empty registry lists nothing" 0 "$WEFT_BIN" location list
 check_has "it says version 0" "registry version 0, 0 locations" "$out"
 expect_exit -m "location add registers a folder" 0 \
-  "$WEFT_BIN" location add a "$tmp/a" --env FOO=loc --env OPFOO=loc --python "$tmp/venv" --image img:1
+  "$WEFT_BIN" location add a "$tmp/a" --env FOO=loc --env OPFOO=loc --python "$tmp/venv"
 check_has "add prints the new version" "registry version 1" "$out"
 expect_exit -m "adding the same name again fails" 1 "$WEFT_BIN" location add a "$tmp/b"
 check_has "and says it is registered" "already registered" "$err"
@@ -31,7 +31,7 @@ expect_exit -m "a stale --if-version is refused" 1 "$WEFT_BIN" location add b "$
 check_has "with a message telling to retry" "read it again and retry" "$err"
 expect_exit -m "the current --if-version is accepted" 0 "$WEFT_BIN" location add b "$tmp/b" --if-version 1
 expect_exit -m "location list shows both" 0 "$WEFT_BIN" location list
-check_has "list shows a's settings" "python=$tmp/venv  image=img:1  FOO=loc  OPFOO=loc" "$out"
+check_has "list shows a's settings" "python=$tmp/venv  FOO=loc  OPFOO=loc" "$out"
 check_has "list shows b with its job count" "1 job, 0 errors" "$out"
 expect_exit -m "job list reads the registry" 0 "$WEFT_BIN" job list
 check_has "job list shows b:hello" "hello" "$out"
@@ -42,6 +42,19 @@ id=$(run_id_of)
 v=$("$WEFT_BIN" run show "$id" | sed -n 's/^ *code version: *//p')
 check_eq "the step saw FOO, the op's OPFOO, venv/bin first, the code snapshot as cwd" \
   "\"loc|op|$tmp/venv/bin|$WEFT_HOME/code/$v\"" "$(cat "$WEFT_HOME/artifacts/$id/show/result" 2>/dev/null)"
+
+# -- a location's image: its steps run in containers, so a launch needs an engine ------
+expect_exit -m "a location may name an image" 0 \
+  "$WEFT_BIN" location add img "$tmp/a" --image img:1
+expect_exit -m "location list shows it" 0 "$WEFT_BIN" location list
+check_has "with its image" "image=img:1" "$out"
+runs_before=$("$WEFT_BIN" run list --format json | grep -c '"id"')
+expect_exit -m "with no engine, its launch fails at once" 1 \
+  env DOCKER_HOST="unix://$tmp/no-engine.sock" "$WEFT_BIN" launch img:env
+check_has "saying no engine answers there" "no container engine at unix://$tmp/no-engine.sock" "$err"
+check_eq "and creating no run" "$runs_before" \
+  "$("$WEFT_BIN" run list --format json | grep -c '"id"')"
+expect_exit -m "the image location is removed" 0 "$WEFT_BIN" location remove img
 
 # -- a broken file is reported as file:line:col -----------------------------------------
 printf 'graph:\n  x: [1\n' >"$tmp/b/jobs/bad.yaml"
