@@ -49,7 +49,33 @@ int weft_ctr_engine_open(const char *url, struct weft_ctr_engine **out, weft_err
 }
 
 void weft_ctr_engine_free(struct weft_ctr_engine *e) {
-  if (e) e->m->free(e);
+  if (!e) return;
+  free(e->auth_file);
+  e->auth_file = NULL;
+  e->m->free(e);
+}
+
+int weft_ctr_engine_set_auth_file(struct weft_ctr_engine *e, const char *auth_file) {
+  char *copy = auth_file ? weft_str_dup(auth_file) : NULL;
+  if (auth_file && !copy) return WEFT_ENOMEM;
+  free(e->auth_file);
+  e->auth_file = copy;
+  return WEFT_OK;
+}
+
+char *weft_ctr_default_auth_file(const char *home) {
+  char *c[4] = {NULL, NULL, NULL, NULL};
+  const char *v;
+  if (home) c[0] = weft_str_printf("%s/auth.json", home);
+  if ((v = getenv("REGISTRY_AUTH_FILE")) && *v) c[1] = weft_str_dup(v);
+  if ((v = getenv("DOCKER_CONFIG")) && *v) c[2] = weft_str_printf("%s/config.json", v);
+  if ((v = getenv("HOME")) && *v) c[3] = weft_str_printf("%s/.docker/config.json", v);
+  char *found = NULL;
+  for (int i = 0; i < 4; i++) {
+    if (!found && c[i] && !access(c[i], R_OK)) found = c[i];
+    else free(c[i]);
+  }
+  return found;
 }
 
 int weft_ctr_ping(struct weft_ctr_engine *e, char **version, weft_error *err) {

@@ -110,13 +110,37 @@ struct weft_ctr_engine_methods {
 /* Every backend embeds this as its first member. */
 struct weft_ctr_engine {
   const struct weft_ctr_engine_methods *m;
-  char *url; /* "unix:///run/podman/podman.sock" */
+  char *url;       /* "unix:///run/podman/podman.sock" */
+  char *auth_file; /* registry credentials for pulls, or NULL */
 };
 
 /* The socket to use when weft.yaml names none: $DOCKER_HOST when set, else
  * the first of /run/podman/podman.sock and /var/run/docker.sock that
  * exists, else /var/run/docker.sock. Caller frees; NULL when out of memory. */
 char *weft_ctr_default_url(void);
+
+/* ---- registry credentials ----------------------------------------------------
+ *
+ * Pulls send the credentials an auth file holds for the image's registry,
+ * in the format of Docker's config.json and Podman's auth.json:
+ *   {"auths": {"ghcr.io": {"auth": "BASE64(user:password)"}}}
+ * as the X-Registry-Auth header. They are never printed (errors name the
+ * file and the registry only) nor stored. */
+
+/* The auth file to use: HOME/auth.json (home: $WEFT_HOME, may be NULL),
+ * else $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else
+ * ~/.docker/config.json; the first that exists, or NULL. Caller frees. */
+char *weft_ctr_default_auth_file(const char *home);
+/* The X-Registry-Auth value for pulling image with auth_file's credentials
+ * (*header caller frees; NULL when the file has none for its registry).
+ * WEFT_EINVALID for a malformed file. */
+int weft_ctr_registry_auth(const char *auth_file, const char *image, char **header,
+                           weft_error *err);
+/* The registry an image comes from: "ghcr.io", "localhost:5000", or
+ * "docker.io" for a name without one. Caller frees. */
+char *weft__ctr_registry_host(const char *image);
+/* Pulls on e send auth_file's credentials (NULL: none). */
+int weft_ctr_engine_set_auth_file(struct weft_ctr_engine *e, const char *auth_file);
 
 /* Opens a handle on the engine at url ("unix:///PATH"; tcp:// is refused:
  * traffic stays on this machine). Nothing is sent yet. Free with

@@ -18,6 +18,7 @@ struct weft__ctr_http {
   CURL *curl;
   char *url;    /* unix:///PATH, for messages */
   char *socket; /* /PATH */
+  const char *extra_header; /* "Name: value" sent with the next call, or NULL */
 };
 
 int weft__ctr_http_init(struct weft__ctr_http *h, const char *url, weft_error *err);

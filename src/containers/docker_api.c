@@ -114,9 +114,17 @@ static int d_image_pull(struct weft_ctr_engine *base, const char *image, weft_er
                    !weft_buf_adds(&p, "&tag=") && !weft__ctr_url_encode(&p, has_tag ? colon + 1 : "latest")
                ? WEFT_OK
                : nomem(err);
-  char what[300];
+  char what[300], *auth = NULL, *header = NULL;
   snprintf(what, sizeof what, "pulling image '%s'", image);
+  if (!rc && base->auth_file) rc = weft_ctr_registry_auth(base->auth_file, image, &auth, err);
+  if (!rc && auth && !(header = weft_str_printf("X-Registry-Auth: %s", auth))) rc = nomem(err);
+  d->http.extra_header = header;
   if (!rc) rc = call(d, "POST", p.ptr, NULL, what, NULL, err);
+  d->http.extra_header = NULL;
+  if (header) memset(header, 0, strlen(header));
+  if (auth) memset(auth, 0, strlen(auth));
+  free(header);
+  free(auth);
   /* A pull that fails half-way still answers 200: its stream of progress
    * objects then ends with {"error": "..."}. */
   for (size_t at = 0; !rc && d->resp.ptr && at < d->resp.len;) {

@@ -113,6 +113,15 @@ int weft__ctr_http_call(struct weft__ctr_http *h, const char *method, const char
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
     goto done;
   }
+  if (h->extra_header) {
+    struct curl_slist *more = curl_slist_append(headers, h->extra_header);
+    if (!more) {
+      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+      goto done;
+    }
+    headers = more;
+    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
+  }
   curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, collect_body);
   curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &col);
   CURLcode cc = curl_easy_perform(h->curl);

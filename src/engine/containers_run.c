@@ -57,6 +57,11 @@ int coord_step_container(struct coord *c, size_t i, struct weft_step_container *
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   if (!c->ctr_sdk && !(c->ctr_sdk = weft_str_printf("%s/sdk", inst->home)))
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!c->ctr_auth_known) {
+    c->ctr_auth = weft_ctr_default_auth_file(inst->home);
+    c->ctr_auth_known = 1;
+  }
+  out->auth_file = c->ctr_auth;
   out->url = c->ctr_url;
   out->pull = inst->containers.pull;
   out->network = inst->containers.network;
@@ -93,8 +98,10 @@ int weft_run_containers_check(struct weft_instance *inst, const struct weft_laun
         rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
         break;
       }
-      if ((rc = weft_ctr_engine_open(url, &e, err)) || (rc = weft_ctr_ping(e, NULL, err)))
-        break;
+      char *auth = weft_ctr_default_auth_file(inst->home);
+      if (!(rc = weft_ctr_engine_open(url, &e, err))) rc = weft_ctr_engine_set_auth_file(e, auth);
+      free(auth);
+      if (rc || (rc = weft_ctr_ping(e, NULL, err))) break;
     }
     if (json_object_get(seen, img)) continue;
     struct weft_ctr_image got = {0};

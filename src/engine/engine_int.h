@@ -45,6 +45,8 @@ struct coord {
   long *worker_pids;         /* per step: the step's pid on that worker */
   json_t *run_tags;          /* run.tags parsed, when a step first needs it */
   char *ctr_url, *ctr_sdk;   /* container steps: the engine, the SDK folder */
+  char *ctr_auth;            /* registry credentials file, or NULL */
+  int ctr_auth_known;        /* ctr_auth was looked for */
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the

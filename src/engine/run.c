@@ -407,6 +407,7 @@ static void coord_release(struct coord *c) {
   free(c->cancel_reason);
   free(c->ctr_url);
   free(c->ctr_sdk);
+  free(c->ctr_auth);
   weft_plan_release(&c->plan);
   weft_run_row_release(&c->run);
 }

@@ -109,6 +109,7 @@ struct weft_step_container {
   char *const *labels;  /* extra "K=V" labels, NULL-terminated, or NULL */
   const char *instance; /* value of the weft.instance label */
   const char *sdk_dir;  /* host folder mounted at /weft/sdk, or NULL */
+  const char *auth_file; /* registry credentials for pulls (containers.h), or NULL */
 };
 
 /* Everything needed to run one attempt of one step. All pointers are

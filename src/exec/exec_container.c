@@ -80,7 +80,7 @@ static int strv_has_env(const struct strv *s, const char *name) {
 
 /* Everything the supervisor needs, built in the parent before the fork. */
 struct ctr_job {
-  char *url, *name, *image, *work_dir, *status_path, *events_path;
+  char *url, *name, *image, *work_dir, *status_path, *events_path, *auth_file;
   int pull, grace_s, die_with_parent;
   struct strv env, labels, entrypoint;
   struct weft_ctr_mount mounts[6];
@@ -99,6 +99,7 @@ static void ctr_job_release(struct ctr_job *j) {
   free(j->work_dir);
   free(j->status_path);
   free(j->events_path);
+  free(j->auth_file);
   free(j->network_copy);
   strv_release(&j->env);
   strv_release(&j->labels);
@@ -181,7 +182,8 @@ static int ctr_job_init(const struct weft_step_spec *spec, const struct weft__wo
       !(j->name = container_name(spec)) || !(j->work_dir = weft_str_dup(spec->work_dir)) ||
       !(j->status_path = weft_fs_join(spec->work_dir, STATUS_FILE)) ||
       !(j->events_path = weft_fs_join(spec->work_dir, EVENTS_FILE)) ||
-      (c->network && !(j->network_copy = weft_str_dup(c->network))))
+      (c->network && !(j->network_copy = weft_str_dup(c->network))) ||
+      (c->auth_file && !(j->auth_file = weft_str_dup(c->auth_file))))
     goto nomem;
   j->network = j->network_copy;
   if ((rc = build_env(spec, &j->env))) goto nomem;
@@ -311,7 +313,8 @@ static int supervise(struct ctr_job *j, int events_fd, int out_fd, int err_fd) {
   char *id = NULL;
   int status = 125, exit_code = -1, rc;
   if ((rc = weft_ctr_engine_open(j->url, &s.e, &e)) ||
-      (rc = weft_ctr_engine_open(j->url, &s.stopper, &e)))
+      (rc = weft_ctr_engine_open(j->url, &s.stopper, &e)) ||
+      (rc = weft_ctr_engine_set_auth_file(s.e, j->auth_file)))
     goto fail;
   if ((rc = weft_ctr_image_ensure(s.e, j->image, (enum weft_ctr_pull)j->pull, &img, &e))) goto fail;
   if (terminate_requested) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "containers/containers.h"
 #include "queue/worker_int.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -181,6 +182,10 @@ int weft__wk_container(struct worker *w, json_t *msg, struct weft__wk_ctr *out, 
   snprintf(out->url, sizeof out->url, "%s", url);
   free(url);
   snprintf(out->sdk, sizeof out->sdk, "%s/sdk", inst->home);
+  char *auth = weft_ctr_default_auth_file(inst->home); /* the worker's own */
+  if (auth) snprintf(out->auth, sizeof out->auth, "%s", auth);
+  out->c.auth_file = auth ? out->auth : NULL;
+  free(auth);
   out->c.url = out->url;
   out->c.sdk_dir = out->sdk;
   out->c.pull = inst->containers.pull;

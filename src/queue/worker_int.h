@@ -84,7 +84,7 @@ void weft__wk_log(struct worker *w, const char *fmt, ...) __attribute__((format(
  * runs on the host. Lives on the caller's stack while the step starts. */
 struct weft__wk_ctr {
   struct weft_step_container c;
-  char url[4200], sdk[4200];
+  char url[4200], sdk[4200], auth[4200];
 };
 int weft__wk_container(struct worker *w, json_t *msg, struct weft__wk_ctr *out, weft_error *err);
 
