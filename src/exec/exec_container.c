@@ -158,6 +158,13 @@ static int build_env(const struct weft_step_spec *spec, struct strv *env) {
     if (!strv_has_env(env, def->env.v[i].key))
       rc = strv_add(env, weft_str_printf("%s=%s", def->env.v[i].key,
                                          def->env.v[i].value ? def->env.v[i].value : ""));
+  /* env: {NAME: {from_env: VAR}}: weft's own $VAR, asked for by name (the
+   * container inherits nothing else of weft's environment). */
+  for (size_t i = 0; !rc && i < def->env_from.n; i++) {
+    const char *v = getenv(def->env_from.v[i].value);
+    if (v && !strv_has_env(env, def->env_from.v[i].key))
+      rc = strv_add(env, weft_str_printf("%s=%s", def->env_from.v[i].key, v));
+  }
   for (size_t i = 0; !rc && spec->loc_env && i < spec->loc_env->n; i++) {
     const struct weft_kv *kv = &spec->loc_env->v[i];
     if (strcmp(kv->key, "WEFT_LOCATION_DIR") && !strv_has_env(env, kv->key))

@@ -150,7 +150,15 @@ TEST(run_op_protocol) {
   f.def.inputs = &f.in_port;
   f.def.n_inputs = 1;
   f.out_port.type = WEFT_TYPE_INT;
+  /* env: as for host steps, {from_env} included; weft's own env stays out */
+  struct weft_kv env[] = {{"GREETING", "hi"}};
+  struct weft_kv from[] = {{"TOKEN", "WEFT_TEST_CTR_TOKEN"}};
+  f.def.env = (struct weft_kvs){env, 1};
+  f.def.env_from = (struct weft_kvs){from, 1};
+  setenv("WEFT_TEST_CTR_TOKEN", "t0k3n", 1);
+  setenv("WEFT_TEST_CTR_PRIVATE", "private", 1);
   f.def.run =
+      "echo \"env=$GREETING/$TOKEN/${WEFT_TEST_CTR_PRIVATE:-unset}\"\n"
       "echo \"op=$WEFT_OP run=$WEFT_RUN_ID attempt=$WEFT_ATTEMPT cwd=$(pwd) uid=$(id -u)\"\n"
       "echo \"config=$(cat $WEFT_CONFIG) events=$WEFT_EVENTS\"\n"
       "echo oops >&2\n"
@@ -171,6 +179,7 @@ TEST(run_op_protocol) {
   ASSERT_CONTAINS(out, want);
   ASSERT_CONTAINS(out, "config={\"k\":5} events=3\n");
   ASSERT_CONTAINS(out, "code-read-only");
+  ASSERT_CONTAINS(out, "env=hi/t0k3n/unset\n");
   ASSERT_STR_EQ(err, "oops\n");
   ASSERT_CONTAINS(f.events.ptr, "\"level\":\"warning\",\"msg\":\"inside\"");
   free(out);
