@@ -39,6 +39,13 @@ int weft__dsl_parse_kvs(struct weft_diags *d, const struct weft__ynode *n,
                         struct weft_kvs *out);
 /* An op's env: mapping (op_env.c): NAME: value into env, NAME: {from_env:
  * VAR} into env_from (NAME -> VAR). Returns WEFT_OK or WEFT_ENOMEM. */
+/* op_container.c: resources: {cpus, memory, gpus, shm} into *r, and
+ * mounts: ["SRC:DST[:ro]" | {source, target, read_only}] into a new array;
+ * each mistake is a diagnostic. WEFT_OK or WEFT_ENOMEM. */
+int weft__dsl_parse_resources(struct weft_diags *d, const struct weft__ynode *n,
+                              const char *owner, struct weft_resources *r);
+int weft__dsl_parse_mounts(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
+                           struct weft_mount **out, size_t *n_out);
 int weft__dsl_parse_env(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
                         struct weft_kvs *env, struct weft_kvs *env_from);
 /* Name of the file without folders and without .yaml/.yml; caller frees. */

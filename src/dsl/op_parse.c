@@ -13,12 +13,11 @@
 static const char *const op_keys[] = {
     "description", "run",    "argv",    "c_function", "inputs",
     "outputs",     "config", "retries", "timeout",    "queue",
-    "image",       "env",    "tags",    "resources", NULL};
+    "image",       "env",    "tags",    "resources", "mounts", NULL};
 static const char *const op_keys_named[] = {
     "name",   "description", "run",    "argv",    "c_function",
     "inputs", "outputs",     "config", "retries", "timeout",
-    "queue",  "image",       "env",    "tags",    "resources", NULL};
-static const char *const resources_keys[] = {"cpus", "memory", "gpus", "shm", NULL};
+    "queue",  "image",       "env",    "tags",    "resources", "mounts", NULL};
 static const char *const input_keys[] = {"type", "description", "default",
                                          NULL};
 static const char *const output_keys[] = {"type", "description", NULL};
@@ -308,83 +307,6 @@ static void parse_timeout(struct weft_diags *d, const struct weft__ynode *n,
       owner, weft__dsl_got(got, sizeof got, n));
 }
 
-/* A size in bytes: a number, or "2Gi", "512Mi", "1G" (containers.h). */
-static int64_t parse_size(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
-                          const char *field) {
-  const char *t = n->kind == WEFT__Y_SCALAR ? weft__ynode_text(n) : NULL;
-  int64_t v = t ? weft_ctr_parse_bytes(t) : -1;
-  if (v > 0) return v;
-  char got[96];
-  weft__dsl_error(d, n->mark,
-                  "%s: resources.%s must be a size such as 512Mi, 2Gi or 1G, got %s", owner,
-                  field, weft__dsl_got(got, sizeof got, n));
-  return 0;
-}
-
-/* gpus: all | N | [id, ...] (stored as "all", "N" or "id,id"). */
-static int parse_gpus(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
-                      struct weft_resources *r) {
-  struct weft_buf b = WEFT_BUF_INIT;
-  long long count;
-  const char *t = n->kind == WEFT__Y_SCALAR ? weft__ynode_text(n) : NULL;
-  if (t && (!strcmp(t, "all") || (weft__ynode_int(n, &count) && count > 0))) {
-    NOMEM_IF(!(r->gpus = strdup(t)));
-    return WEFT_OK;
-  }
-  if (n->kind == WEFT__Y_SEQ && n->u.seq.n) {
-    for (size_t i = 0; i < n->u.seq.n; i++) {
-      const char *id = weft__ynode_text(n->u.seq.items[i]);
-      if (!id || !*id || strchr(id, ',')) {
-        weft_buf_release(&b);
-        goto bad;
-      }
-      if ((i && weft_buf_addc(&b, ',')) || weft_buf_adds(&b, id)) {
-        weft_buf_release(&b);
-        return WEFT_ENOMEM;
-      }
-    }
-    NOMEM_IF(!(r->gpus = weft_buf_detach(&b, NULL)));
-    return WEFT_OK;
-  }
-bad:;
-  char got[96];
-  weft__dsl_error(d, n->mark, "%s: resources.gpus must be all, a count or a list of GPU ids, "
-                  "got %s", owner, weft__dsl_got(got, sizeof got, n));
-  return WEFT_OK;
-}
-
-/* resources: {cpus: 1.5, memory: 2Gi, gpus: all|N|[ids], shm: 1Gi} */
-static int parse_resources(struct weft_diags *d, const struct weft__ynode *n,
-                           const char *owner, struct weft_resources *r) {
-  if (!n || weft__ynode_is_null(n)) return WEFT_OK;
-  if (n->kind != WEFT__Y_MAP) {
-    weft__dsl_error(d, n->mark, "%s: resources must be a mapping of cpus, memory, gpus and "
-                    "shm, got %s", owner, weft__ynode_describe(n));
-    return WEFT_OK;
-  }
-  char what[240];
-  snprintf(what, sizeof what, "resources of %s", owner);
-  weft__dsl_check_keys(d, n, resources_keys, what);
-  const struct weft__ynode *v;
-  if ((v = weft__ymap_get(n, "cpus", NULL)) && !weft__ynode_is_null(v)) {
-    double x;
-    if (weft__ynode_number(v, &x) && x > 0 && x <= 4096) {
-      r->cpus = x;
-    } else {
-      char got[96];
-      weft__dsl_error(d, v->mark, "%s: resources.cpus must be a number of CPUs > 0 such as "
-                      "1.5, got %s", owner, weft__dsl_got(got, sizeof got, v));
-    }
-  }
-  if ((v = weft__ymap_get(n, "memory", NULL)) && !weft__ynode_is_null(v))
-    r->memory = parse_size(d, v, owner, "memory");
-  if ((v = weft__ymap_get(n, "shm", NULL)) && !weft__ynode_is_null(v))
-    r->shm = parse_size(d, v, owner, "shm");
-  if ((v = weft__ymap_get(n, "gpus", NULL)) && !weft__ynode_is_null(v))
-    return parse_gpus(d, v, owner, r);
-  return WEFT_OK;
-}
-
 static int parse_argv(struct weft_diags *d, const struct weft__ynode *n,
                       const char *owner, struct weft_op_def *def) {
   if (n->kind != WEFT__Y_SEQ || !n->u.seq.n) {
@@ -522,8 +444,10 @@ int weft__dsl_parse_op(struct weft_diags *d, const char *name,
                       why);
     NOMEM_IF(!(def->image = strdup(t)));
   }
-  NOMEM_IF(parse_resources(d, weft__ymap_get(node, "resources", NULL), owner,
-                           &def->resources));
+  NOMEM_IF(weft__dsl_parse_resources(d, weft__ymap_get(node, "resources", NULL), owner,
+                                     &def->resources));
+  NOMEM_IF(weft__dsl_parse_mounts(d, weft__ymap_get(node, "mounts", NULL), owner, &def->mounts,
+                                  &def->n_mounts));
   rc = weft__dsl_parse_env(d, weft__ymap_get(node, "env", NULL), owner, &def->env,
                            &def->env_from);
   if (!rc)

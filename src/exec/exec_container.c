@@ -83,8 +83,8 @@ struct ctr_job {
   char *url, *name, *image, *work_dir, *status_path, *events_path, *auth_file;
   int pull, grace_s, die_with_parent;
   struct strv env, labels, entrypoint;
-  struct weft_ctr_mount mounts[6];
-  char *mount_src[6];
+  struct weft_ctr_mount *mounts; /* the step protocol's, then the op's */
+  char **mount_src, **mount_dst;
   size_t n_mounts;
   char user[48];
   const char *network;
@@ -104,14 +104,27 @@ static void ctr_job_release(struct ctr_job *j) {
   strv_release(&j->env);
   strv_release(&j->labels);
   strv_release(&j->entrypoint);
-  for (size_t i = 0; i < j->n_mounts; i++) free(j->mount_src[i]);
+  for (size_t i = 0; i < j->n_mounts; i++) {
+    free(j->mount_src[i]);
+    free(j->mount_dst[i]);
+  }
+  free(j->mounts);
+  free(j->mount_src);
+  free(j->mount_dst);
   memset(j, 0, sizeof *j);
 }
 
+/* Takes host; copies target. The arrays were sized for every mount. */
 static int add_mount(struct ctr_job *j, char *host, const char *target, int ro) {
-  if (!host) return WEFT_ENOMEM;
+  char *dst = weft_str_dup(target);
+  if (!host || !dst) {
+    free(host);
+    free(dst);
+    return WEFT_ENOMEM;
+  }
   j->mount_src[j->n_mounts] = host;
-  j->mounts[j->n_mounts++] = (struct weft_ctr_mount){host, target, ro};
+  j->mount_dst[j->n_mounts] = dst;
+  j->mounts[j->n_mounts++] = (struct weft_ctr_mount){host, dst, ro};
   return WEFT_OK;
 }
 
@@ -213,6 +226,15 @@ static int ctr_job_init(const struct weft_step_spec *spec, const struct weft__wo
              strv_add(&j->entrypoint, weft_str_printf("exec 3>>" IN_EVENTS "\n%s", def->run))) {
     goto nomem;
   }
+  size_t cap = 6 + def->n_mounts;
+  if (!(j->mounts = calloc(cap, sizeof *j->mounts)) ||
+      !(j->mount_src = calloc(cap, sizeof *j->mount_src)) ||
+      !(j->mount_dst = calloc(cap, sizeof *j->mount_dst)))
+    goto nomem;
+  for (size_t i = 0; i < def->n_mounts; i++) /* the op's mounts: (dsl checked them) */
+    if (add_mount(j, weft_str_dup(def->mounts[i].source), def->mounts[i].target,
+                  def->mounts[i].read_only))
+      goto nomem;
   if (add_mount(j, weft_str_dup(spec->cwd ? spec->cwd : spec->work_dir), IN_CODE, 1) ||
       add_mount(j, weft_str_dup(paths->config), "/weft/config.json", 1) ||
       add_mount(j, weft_str_dup(paths->inputs), "/weft/inputs", 0) ||

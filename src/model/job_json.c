@@ -191,6 +191,14 @@ static json_t *invocation_json(const struct weft_job *job,
           (r->shm > 0 && put(res, "shm", json_integer(r->shm))) ||
           (r->gpus && put(res, "gpus", json_string(r->gpus))) || put(o, "resources", res);
   }
+  if (!bad && d->n_mounts) {
+    json_t *ms = json_array();
+    for (size_t i = 0; ms && i < d->n_mounts; i++)
+      json_array_append_new(ms, json_pack("{s:s, s:s, s:b}", "source", d->mounts[i].source,
+                                          "target", d->mounts[i].target, "read_only",
+                                          d->mounts[i].read_only));
+    bad = put(o, "mounts", ms);
+  }
   if (bad) {
     json_decref(o);
     return NULL;

@@ -61,6 +61,11 @@ void weft__op_def_release(struct weft_op_def *def) {
   free(def->queue);
   free(def->image);
   free(def->resources.gpus);
+  for (size_t i = 0; i < def->n_mounts; i++) {
+    free(def->mounts[i].source);
+    free(def->mounts[i].target);
+  }
+  free(def->mounts);
   weft__kvs_release(&def->env);
   weft__kvs_release(&def->env_from);
   weft__kvs_release(&def->tags);

@@ -85,6 +85,13 @@ struct weft_resources {
   char *gpus;     /* NULL, "all", a count "2", or ids "0,1" */
 };
 
+/* A host path or named volume in an op's containers (`mounts:`). */
+struct weft_mount {
+  char *source; /* an absolute host path, or a volume name */
+  char *target; /* an absolute path in the container, not under /weft */
+  int read_only;
+};
+
 struct weft_op_def {
   char *name;
   char *description; /* may be NULL */
@@ -103,6 +110,8 @@ struct weft_op_def {
   char *queue;      /* "default" unless set */
   char *image;      /* may be NULL */
   struct weft_resources resources;
+  struct weft_mount *mounts; /* containers only */
+  size_t n_mounts;
   struct weft_kvs env, tags;
   /* env: {NAME: {from_env: VAR}}: NAME -> VAR; the step gets weft's own
    * $VAR as $NAME (how it asks for a credential weft does not pass on). */

@@ -46,6 +46,14 @@ json_t *weft__qmsg_op_to_json(const struct weft_op_def *def) {
     json_object_set_new(o, "resources", json_pack("{s:f, s:I, s:I, s:s?}", "cpus", r->cpus,
                                                   "memory", (json_int_t)r->memory, "shm",
                                                   (json_int_t)r->shm, "gpus", r->gpus));
+  if (def->n_mounts) {
+    json_t *ms = json_array();
+    for (size_t i = 0; ms && i < def->n_mounts; i++)
+      json_array_append_new(ms, json_pack("{s:s, s:s, s:b}", "source", def->mounts[i].source,
+                                          "target", def->mounts[i].target, "read_only",
+                                          def->mounts[i].read_only));
+    json_object_set_new(o, "mounts", ms);
+  }
   return o;
 }
 
@@ -152,6 +160,21 @@ int weft__qmsg_op_from_json(const json_t *op, struct weft_op_def **out, weft_err
   d->resources.shm = (int64_t)json_integer_value(json_object_get(res, "shm"));
   const char *gpus = json_string_value(json_object_get(res, "gpus"));
   if (gpus && !(d->resources.gpus = weft_str_dup(gpus))) goto nomem;
+  json_t *mounts = json_object_get(op, "mounts"), *m;
+  size_t mi;
+  if (json_array_size(mounts) && !(d->mounts = calloc(json_array_size(mounts), sizeof *d->mounts)))
+    goto nomem;
+  json_array_foreach(mounts, mi, m) {
+    const char *src = json_string_value(json_object_get(m, "source"));
+    const char *dst = json_string_value(json_object_get(m, "target"));
+    if (!src || !dst) {
+      rc = weft_error_set(err, WEFT_EINVALID, "'op.mounts[%zu]' needs a source and a target", mi);
+      goto fail;
+    }
+    struct weft_mount *to = &d->mounts[d->n_mounts++];
+    to->read_only = json_is_true(json_object_get(m, "read_only"));
+    if (!(to->source = weft_str_dup(src)) || !(to->target = weft_str_dup(dst))) goto nomem;
+  }
   const char *queue = json_string_value(json_object_get(op, "queue"));
   if (queue && !(d->queue = weft_str_dup(queue))) goto nomem;
   if ((rc = ports_from_json(json_object_get(op, "inputs"), "inputs", &d->inputs, &d->n_inputs,

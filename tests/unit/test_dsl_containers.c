@@ -116,6 +116,49 @@ TEST(op_image_and_resources) {
   return 0;
 }
 
+TEST(op_mounts) {
+  const char *dir = fx_enter_tmp();
+  ASSERT(dir);
+  ASSERT_EQ(fx_write("ops/ops.yaml",
+                     "m:\n"
+                     "  image: busybox\n"
+                     "  mounts:\n"
+                     "    - /srv/data:/data:ro\n"
+                     "    - pip-cache:/root/.cache/pip\n"
+                     "    - {source: /models, target: /models, read_only: false}\n"
+                     "  run: \"true\"\n"
+                     "bad:\n"
+                     "  mounts:\n"
+                     "    - relative/dir:/x\n"
+                     "    - /a:/weft/inputs\n"
+                     "    - /a:/b:rx\n"
+                     "    - /a:b\n"
+                     "  run: \"true\"\n"),
+            WEFT_OK);
+  struct weft_location *loc = NULL;
+  LOAD_HERE(loc);
+  const struct weft_op_def *m = weft_location_find_op(loc, "m");
+  ASSERT_EQ(m->n_mounts, 3);
+  ASSERT_STR_EQ(m->mounts[0].source, "/srv/data");
+  ASSERT_STR_EQ(m->mounts[0].target, "/data");
+  ASSERT_EQ(m->mounts[0].read_only, 1);
+  ASSERT_STR_EQ(m->mounts[1].source, "pip-cache");
+  ASSERT_EQ(m->mounts[1].read_only, 0);
+  ASSERT_STR_EQ(m->mounts[2].target, "/models");
+  ASSERT(fx_has_diag(&loc->diags, "ops/ops.yaml:10:7: error: op 'bad': a mount's source must be "
+                                  "an absolute host path or a volume name, got 'relative/dir'"));
+  ASSERT(fx_has_diag(&loc->diags, "ops/ops.yaml:11:7: error: op 'bad': mount target "
+                                  "'/weft/inputs' is weft's own (/weft holds the step "
+                                  "protocol's files)"));
+  ASSERT(fx_has_diag(&loc->diags, "ops/ops.yaml:12:7: error: op 'bad': mount '/a:/b:rx' must be "
+                                  "SOURCE:TARGET, SOURCE:TARGET:ro or SOURCE:TARGET:rw"));
+  ASSERT(fx_has_diag(&loc->diags, "ops/ops.yaml:13:7: error: op 'bad': a mount's target must be "
+                                  "an absolute path in the container, got 'b'"));
+  weft_location_free(loc);
+  fx_leave_tmp(dir);
+  return 0;
+}
+
 TEST(run_config_image) {
   const char *dir = fx_enter_tmp();
   ASSERT(dir);
@@ -145,4 +188,5 @@ TEST(run_config_image) {
 }
 
 TEST_MAIN(TEST_ENTRY(containers_settings) TEST_ENTRY(containers_mistakes)
-              TEST_ENTRY(op_image_and_resources) TEST_ENTRY(run_config_image))
+              TEST_ENTRY(op_image_and_resources) TEST_ENTRY(op_mounts)
+                  TEST_ENTRY(run_config_image))

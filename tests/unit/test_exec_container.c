@@ -232,6 +232,43 @@ TEST(failing_command) {
   return 0;
 }
 
+/* mounts: a host folder read-only and another read-write. */
+TEST(op_mounts) {
+  ENGINE_OR_SKIP();
+  struct fixture f;
+  struct weft_step_result r = {0};
+  ASSERT_EQ(fixture_init(&f, "mounts"), 0);
+  char *ro = weft_fs_join(f.dir, "ro"), *rw = weft_fs_join(f.dir, "rw");
+  ASSERT_EQ(weft_fs_mkdirs(ro, NULL), WEFT_OK);
+  ASSERT_EQ(weft_fs_mkdirs(rw, NULL), WEFT_OK);
+  char *in = weft_fs_join(ro, "x");
+  ASSERT_EQ(weft_fs_write_atomic(in, "shared\n", 7, 0, NULL), WEFT_OK);
+  struct weft_mount m[] = {{ro, "/data", 1}, {rw, "/scratch", 0}};
+  f.def.mounts = m;
+  f.def.n_mounts = 2;
+  f.def.run = "cat /data/x; touch /data/y 2>/dev/null && echo ro-writable || echo ro-refused; "
+              "echo made > /scratch/z";
+  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  if (!r.ok) fprintf(stderr, "# %s\n", r.message);
+  ASSERT(r.ok);
+  char *out = read_log(&f, "stdout.log");
+  ASSERT_STR_EQ(out, "shared\nro-refused\n");
+  free(out);
+  char *z = weft_fs_join(rw, "z");
+  struct weft_buf b = WEFT_BUF_INIT;
+  ASSERT_EQ(weft_fs_read_file(z, &b, NULL), WEFT_OK);
+  ASSERT(b.len == 5 && !memcmp(b.ptr, "made\n", 5));
+  weft_buf_release(&b);
+  free(z);
+  free(in);
+  free(ro);
+  free(rw);
+  weft_step_result_release(&r);
+  ASSERT_EQ(leftover(&f), 0);
+  fixture_release(&f);
+  return 0;
+}
+
 /* A program the image does not have: the engine's message, no container. */
 TEST(program_not_found) {
   ENGINE_OR_SKIP();
@@ -338,7 +375,7 @@ TEST(engine_down) {
   return 0;
 }
 
-TEST_MAIN(TEST_ENTRY(run_op_protocol) TEST_ENTRY(argv_op_events_file) TEST_ENTRY(failing_command) TEST_ENTRY(program_not_found)
+TEST_MAIN(TEST_ENTRY(run_op_protocol) TEST_ENTRY(argv_op_events_file) TEST_ENTRY(failing_command) TEST_ENTRY(program_not_found) TEST_ENTRY(op_mounts)
               TEST_ENTRY(out_of_memory) TEST_ENTRY(timeout_leaves_nothing)
                   TEST_ENTRY(cancel_leaves_nothing) TEST_ENTRY(bad_image)
                       TEST_ENTRY(engine_down))
