@@ -12,7 +12,7 @@
 
 static const char *const top_keys[] = {"ops", "solids", "execution", "tags",
                                        NULL};
-static const char *const op_entry_keys[] = {"config", "inputs", "image", NULL};
+static const char *const op_entry_keys[] = {"config", "inputs", "image", "resources", NULL};
 static const char *const exec_keys[] = {"in_process", "multiprocess", "queue", NULL};
 static const char *const queue_keys[] = {"max_concurrent", "config", NULL};
 static const char *const in_process_keys[] = {"config", NULL};
@@ -127,6 +127,26 @@ static void check_entry(struct rc_build *b, const struct weft__ypair *p) {
   if (img && !weft__ynode_is_null(img) && (!t || !weft_ctr_image_ref_ok(t, &why)))
     weft__dsl_error(b->d, img->mark, "ops.%s.image must be an image reference%s%s", name,
                     why ? ": " : "", why ? why : "");
+  /* resources: this run's container limits for the op (as an op's) */
+  struct weft_resources r = {0};
+  weft__dsl_parse_resources(b->d, weft__ymap_get(v, "resources", NULL), what, &r);
+  free(r.gpus); /* kept as JSON by fill_op (resources_json) */
+}
+
+/* The run's resources for entry e as JSON ({"cpus","memory","shm","gpus"}),
+ * or NULL when it sets none; check_op reported its mistakes. */
+static json_t *resources_json(const struct weft__ynode *e) {
+  const struct weft__ynode *n = weft__ymap_get(e, "resources", NULL);
+  if (!n || weft__ynode_is_null(n)) return NULL;
+  struct weft_diags quiet = WEFT_DIAGS_INIT;
+  struct weft_resources r = {0};
+  json_t *o = NULL;
+  if (!weft__dsl_parse_resources(&quiet, n, "", &r))
+    o = json_pack("{s:f, s:I, s:I, s:s?}", "cpus", r.cpus, "memory", (json_int_t)r.memory,
+                  "shm", (json_int_t)r.shm, "gpus", r.gpus);
+  free(r.gpus);
+  weft_diags_release(&quiet);
+  return o;
 }
 
 /* Where to point when something is missing for invocation i: its run-config
@@ -198,6 +218,8 @@ static int fill_op(struct rc_build *b, size_t i, json_t *ops_out) {
   const struct weft__ynode *img = weft__ymap_get(b->entry[i], "image", NULL);
   const char *image = img ? weft__ynode_text(img) : NULL;
   if (image && *image && json_object_set_new(entry, "image", json_string(image))) goto nomem;
+  json_t *res = resources_json(b->entry[i]);
+  if (res && json_object_set_new(entry, "resources", res)) goto nomem;
   if (json_object_set(entry, "config", cfg) ||
       json_object_set(entry, "inputs", inputs) ||
       json_object_set(ops_out, inv->name, entry))

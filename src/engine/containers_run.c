@@ -62,6 +62,16 @@ int coord_step_container(struct coord *c, size_t i, struct weft_step_container *
     c->ctr_auth_known = 1;
   }
   out->auth_file = c->ctr_auth;
+  /* This run's resources for the step, when its run config sets them. */
+  const char *name = c->plan.steps[i].inv->name;
+  json_t *res = json_object_get(json_object_get(c->l->rc->ops, name), "resources");
+  if (json_is_object(res)) {
+    out->has_resources = 1;
+    out->resources.cpus = json_number_value(json_object_get(res, "cpus"));
+    out->resources.memory = (int64_t)json_integer_value(json_object_get(res, "memory"));
+    out->resources.shm = (int64_t)json_integer_value(json_object_get(res, "shm"));
+    out->resources.gpus = (char *)json_string_value(json_object_get(res, "gpus"));
+  }
   out->url = c->ctr_url;
   out->pull = inst->containers.pull;
   out->network = inst->containers.network;

@@ -110,6 +110,10 @@ struct weft_step_container {
   const char *instance; /* value of the weft.instance label */
   const char *sdk_dir;  /* host folder mounted at /weft/sdk, or NULL */
   const char *auth_file; /* registry credentials for pulls (containers.h), or NULL */
+  /* This run's limits (run config ops.NAME.resources) instead of the op's
+   * resources, when set; the gpus string is borrowed. */
+  int has_resources;
+  struct weft_resources resources;
 };
 
 /* Everything needed to run one attempt of one step. All pointers are

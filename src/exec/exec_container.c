@@ -196,7 +196,7 @@ static int ctr_job_init(const struct weft_step_spec *spec, const struct weft__wo
   j->pull = c->pull;
   j->grace_s = (int)ceil(spec->kill_grace_s > 0 ? spec->kill_grace_s : 5);
   j->die_with_parent = spec->die_with_parent;
-  j->res = def->resources;
+  j->res = c->has_resources ? c->resources : def->resources;
   snprintf(j->user, sizeof j->user, "%u:%u", (unsigned)getuid(), (unsigned)getgid());
   if (!(j->url = weft_str_dup(c->url)) || !(j->image = weft_str_dup(c->image)) ||
       !(j->name = container_name(spec)) || !(j->work_dir = weft_str_dup(spec->work_dir)) ||

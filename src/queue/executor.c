@@ -638,6 +638,12 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
   if (m && s->partition_key)
     json_object_set_new(m, "partition_key", json_string(s->partition_key));
   if (m && s->container) json_object_set_new(m, "image", json_string(s->container->image));
+  if (m && s->container && s->container->has_resources) {
+    const struct weft_resources *r = &s->container->resources;
+    json_object_set_new(m, "resources", json_pack("{s:f, s:I, s:I, s:s?}", "cpus", r->cpus,
+                                                  "memory", (json_int_t)r->memory, "shm",
+                                                  (json_int_t)r->shm, "gpus", r->gpus));
+  }
   p.msg = m;
   if (!p.msg) {
     pending_release(&p);

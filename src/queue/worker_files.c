@@ -191,6 +191,14 @@ int weft__wk_container(struct worker *w, json_t *msg, struct weft__wk_ctr *out, 
   out->c.pull = inst->containers.pull;
   out->c.network = inst->containers.network;
   out->c.labels = inst->container_labels;
+  json_t *res = json_object_get(msg, "resources"); /* this run's, over the op's */
+  if (json_is_object(res)) {
+    out->c.has_resources = 1;
+    out->c.resources.cpus = json_number_value(json_object_get(res, "cpus"));
+    out->c.resources.memory = (int64_t)json_integer_value(json_object_get(res, "memory"));
+    out->c.resources.shm = (int64_t)json_integer_value(json_object_get(res, "shm"));
+    out->c.resources.gpus = (char *)json_string_value(json_object_get(res, "gpus"));
+  }
   out->c.instance = inst->container_label;
   return WEFT_OK;
 }

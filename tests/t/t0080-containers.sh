@@ -9,7 +9,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-n_tests=50
+n_tests=52
 plan $n_tests
 why=
 [ -n "${WEFT_TEST_DOCKER_HOST:-}" ] || why="no container engine: WEFT_TEST_DOCKER_HOST is not set (podman not installed?)"
@@ -160,6 +160,10 @@ expect_exit -m "a failing command fails the run" 1 "$WEFT_BIN" launch -l loc fai
 check_has "with its exit status" "x failed: exited with status 3" "$out$err"
 expect_exit -m "a step over its memory limit fails" 1 "$WEFT_BIN" launch -l loc hog
 check_has "out of memory, with the limit" "x failed: killed: out of memory (limit 16 MiB)" "$out$err"
+printf 'ops:\n  x: {resources: {memory: 12Mi}}\n' >hog12.yaml
+expect_exit -m "a run config's resources replace the op's for that run" 1 \
+  "$WEFT_BIN" launch -l loc hog -c hog12.yaml
+check_has "the run's limit applied" "x failed: killed: out of memory (limit 12 MiB)" "$out$err"
 expect_exit -m "a step over its timeout fails" 1 "$WEFT_BIN" launch -l loc slow
 run_slow=$(run_id_of)
 check_has "timed out" "x failed: timed out after 2s" "$out$err"

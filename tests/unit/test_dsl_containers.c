@@ -176,6 +176,21 @@ TEST(run_config_image) {
                 "python:3.12");
   ASSERT(!json_object_get(json_object_get(rc.ops, "b"), "image"));
   weft_run_config_release(&rc);
+  /* resources: this run's limits, kept as plain numbers */
+  text = "ops:\n  b: {resources: {memory: 64Mi, cpus: 0.5, gpus: all}}\n";
+  ASSERT_EQ(weft_run_config_build(job, "rc.yaml", text, strlen(text), NULL, 0, &rc, &d), WEFT_OK);
+  json_t *res = json_object_get(json_object_get(rc.ops, "b"), "resources");
+  ASSERT_EQ(json_integer_value(json_object_get(res, "memory")), 64LL << 20);
+  ASSERT(json_number_value(json_object_get(res, "cpus")) == 0.5);
+  ASSERT_STR_EQ(json_string_value(json_object_get(res, "gpus")), "all");
+  ASSERT(!json_object_get(json_object_get(rc.ops, "a"), "resources"));
+  weft_run_config_release(&rc);
+  text = "ops:\n  b: {resources: {memory: huge}}\n";
+  ASSERT_EQ(weft_run_config_build(job, "rc.yaml", text, strlen(text), NULL, 0, &rc, &d),
+            WEFT_EINVALID);
+  ASSERT(fx_has_diag(&d, "rc.yaml:2:27: error: ops.b of the run config: resources.memory must "
+                         "be a size such as 512Mi, 2Gi or 1G, got 'huge'"));
+  weft_diags_release(&d);
   text = "ops:\n  a: {image: \"no good\"}\n";
   ASSERT_EQ(weft_run_config_build(job, "rc.yaml", text, strlen(text), NULL, 0, &rc, &d),
             WEFT_EINVALID);
