@@ -11,6 +11,7 @@ struct docker {
   struct weft_ctr_engine base;
   struct weft__ctr_http http;
   struct weft_buf resp; /* the last answer's body */
+  int podman;           /* -1: not known yet; 1: the engine is Podman */
 };
 
 /* A request whose answer is expected to be 2xx; otherwise the engine's
@@ -178,6 +179,36 @@ static json_t *device_requests(const char *gpus) {
   return json_pack("[o]", req);
 }
 
+/* CDI names for gpus: nvidia.com/gpu=all, or one per id (a count N: ids
+ * 0..N-1), as HostConfig.Devices (Podman resolves CDI names there). */
+static json_t *cdi_devices(const char *gpus) {
+  json_t *a = json_array();
+  char *end = NULL, name[96];
+  long n = strtol(gpus, &end, 10);
+  if (!a) return NULL;
+  if (!strcmp(gpus, "all") || (*gpus && end && !*end && n > 0)) {
+    for (long i = 0; i < (strcmp(gpus, "all") ? n : 1); i++) {
+      if (strcmp(gpus, "all")) snprintf(name, sizeof name, "nvidia.com/gpu=%ld", i);
+      else snprintf(name, sizeof name, "nvidia.com/gpu=all");
+      json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "PathOnHost", name,
+                                         "PathInContainer", "", "CgroupPermissions", ""));
+    }
+    return a;
+  }
+  char *copy = weft_str_dup(gpus), *save = NULL;
+  for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+    snprintf(name, sizeof name, "nvidia.com/gpu=%s", t);
+    json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "PathOnHost", name, "PathInContainer",
+                                       "", "CgroupPermissions", ""));
+  }
+  free(copy);
+  if (!json_array_size(a)) {
+    json_decref(a);
+    return NULL;
+  }
+  return a;
+}
+
 json_t *weft_ctr_create_body(const struct weft_ctr_spec *s) {
   json_t *body = json_pack("{s:s, s:b, s:b, s:b}", "Image", s->image, "Tty", 0, "OpenStdin", 0,
                            "AttachStdin", 0);
@@ -209,8 +240,8 @@ json_t *weft_ctr_create_body(const struct weft_ctr_spec *s) {
     bad |= json_object_set_new(host, "NanoCpus", json_integer((json_int_t)(s->cpus * 1e9 + 0.5)));
   if (!bad && s->shm > 0) bad |= json_object_set_new(host, "ShmSize", json_integer(s->shm));
   if (!bad && s->gpus) {
-    json_t *dr = device_requests(s->gpus);
-    bad |= !dr || json_object_set_new(host, "DeviceRequests", dr);
+    json_t *dr = s->gpus_cdi ? cdi_devices(s->gpus) : device_requests(s->gpus);
+    bad |= !dr || json_object_set_new(host, s->gpus_cdi ? "Devices" : "DeviceRequests", dr);
   }
   if (!bad) bad |= json_object_set(body, "Labels", labels) || json_object_set(body, "HostConfig", host);
   json_decref(host);
@@ -227,6 +258,21 @@ static int d_create(struct weft_ctr_engine *base, const struct weft_ctr_spec *sp
                     weft_error *err) {
   struct docker *d = (struct docker *)base;
   *id = NULL;
+  struct weft_ctr_spec with_cdi;
+  if (spec->gpus) {
+    /* Podman answers /libpod/_ping, Docker does not: Podman's Docker API
+     * drops DeviceRequests silently, so it gets CDI names (which fail
+     * loudly where no GPU is set up). */
+    if (d->podman < 0) {
+      long st = 0;
+      weft_error ignored = WEFT_ERROR_INIT;
+      d->podman = !weft__ctr_http_call(&d->http, "GET", "/libpod/_ping", NULL, &st, &d->resp,
+                                       &ignored) && st == 200;
+    }
+    with_cdi = *spec;
+    with_cdi.gpus_cdi = d->podman;
+    spec = &with_cdi;
+  }
   json_t *body = weft_ctr_create_body(spec);
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   char *path = spec->name ? path_with(WEFT__CTR_API "/containers/create?name=%s", spec->name)
@@ -470,6 +516,7 @@ int weft__ctr_docker_new(const char *url, struct weft_ctr_engine **out, weft_err
     return rc;
   }
   d->base.m = &docker_methods;
+  d->podman = -1;
   if (!(d->base.url = weft_str_dup(url))) {
     d_free(&d->base);
     return nomem(err);
