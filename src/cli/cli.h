@@ -42,6 +42,9 @@ int cmd_location(int argc, char **argv);
 /* cmd_server.c: `weft server` and `weft dev`. */
 int cmd_server(int argc, char **argv);
 int cmd_dev(int argc, char **argv);
+/* cmd_auth.c: `weft user ...` and `weft token ...`. */
+int cmd_user(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 /* cmd_schedule.c: `weft schedule ...` and `weft sensor ...`. */
 int cmd_schedule(int argc, char **argv);
 int cmd_sensor(int argc, char **argv);

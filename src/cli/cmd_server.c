@@ -12,7 +12,8 @@
 #include "util/fs.h"
 
 static const char server_usage[] =
-    "usage: weft server [--listen HOST:PORT [--insecure]] [-w FILE | -l LOCATION...]\n"
+    "usage: weft server [--listen HOST:PORT [--insecure]] [--no-auth]\n"
+    "                   [-w FILE | -l LOCATION...]\n"
     "\n"
     "Serves the HTTP API (/api/v1, described at /api/v1/openapi.json), the\n"
     "web UI (/), /healthz and /metrics for the instance in $WEFT_HOME\n"
@@ -23,17 +24,22 @@ static const char server_usage[] =
     "options:\n"
     "  --listen HOST:PORT    where to listen (default 127.0.0.1:3000; port 0\n"
     "                        picks a free one); an address beyond this\n"
-    "                        machine is refused: there is no authentication\n"
-    "                        or TLS yet\n"
-    "  --insecure            serve such an address anyway: anyone who can\n"
-    "                        reach it can run any command as this user\n"
+    "                        machine is refused: there is no TLS yet\n"
+    "  --insecure            serve such an address anyway: passwords and\n"
+    "                        tokens cross the network in clear\n"
+    "  --no-auth             no authentication: anyone who can reach the\n"
+    "                        server can do anything (default: every request\n"
+    "                        needs an API token or a user's password, see\n"
+    "                        'weft user' and 'weft token', and the role its\n"
+    "                        route needs)\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "                        (default: ./workspace.yaml)\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
     "  -h, --help            show this help\n";
 
 static const char dev_usage[] =
-    "usage: weft dev [--listen HOST:PORT [--insecure]] [-w FILE | -l LOCATION...]\n"
+    "usage: weft dev [--listen HOST:PORT [--insecure]] [--no-auth]\n"
+    "                [-w FILE | -l LOCATION...]\n"
     "\n"
     "Everything on this machine in one command: the web UI and HTTP API at\n"
     "http://127.0.0.1:3000, runs coordinated and executed here, state in\n"
@@ -43,7 +49,10 @@ static const char dev_usage[] =
     "options:\n"
     "  --listen HOST:PORT    where to listen (default 127.0.0.1:3000; port 0\n"
     "                        picks a free one); loopback only, unless\n"
-    "  --insecure            is given: there is no authentication or TLS yet\n"
+    "  --insecure            is given: there is no TLS yet. On loopback\n"
+    "                        there is no login; beyond, users and tokens\n"
+    "                        are checked as by 'weft server'\n"
+    "  --no-auth             no login beyond loopback either\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
     "  -h, --help            show this help\n";
@@ -52,7 +61,7 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
   const char *listen = NULL, *ws_file = NULL, *v;
   const char **paths = calloc((size_t)argc + 1, sizeof *paths);
   size_t n_paths = 0;
-  int m, rc = WEFT_EXIT_USAGE, insecure = 0;
+  int m, rc = WEFT_EXIT_USAGE, insecure = 0, auth = dev ? -1 : 1;
   struct weft_http_server *srv = NULL;
   weft_error err = WEFT_ERROR_INIT;
   if (!paths) return WEFT_EXIT_INVALID;
@@ -65,6 +74,8 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
     }
     if (!strcmp(arg, "--insecure")) {
       insecure = 1;
+    } else if (!strcmp(arg, "--no-auth")) {
+      auth = 0;
     } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--listen", &listen)) ||
         (m = weft_cli_flag_value(cmd, argc, argv, &i, "-w", "--workspace", &ws_file))) {
       if (m < 0) goto done;
@@ -102,7 +113,8 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
   struct weft_http_options o = {.listen = listen, .ws_file = ws_file, .paths = paths,
-                                .n_paths = n_paths, .insecure = insecure};
+                                .n_paths = n_paths, .insecure = insecure,
+                                .auth = auth};
   if (weft_http_server_start(&o, &srv, &err)) {
     fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
     rc = WEFT_EXIT_INVALID;
@@ -117,11 +129,15 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
            weft_http_server_home(srv));
   else
     printf("weft server: listening on %s/\n", url);
+  if (weft_http_server_auth(srv))
+    printf("  authentication is on: API tokens (weft token create) or users' passwords (weft "
+           "user add)\n");
   fflush(stdout);
   if (!weft_http_server_is_loopback(srv))
     fprintf(stderr, "weft %s: warning (--insecure): %s is reachable from other machines "
-                    "and the API has no authentication or TLS yet: anyone who can reach it "
-                    "can launch runs\n", cmd, url);
+                    "and there is no TLS yet: credentials cross the network in clear%s\n",
+            cmd, url, weft_http_server_auth(srv) ? "" : ", and without authentication "
+                                                      "anyone who can reach it can launch runs");
   /* dev: schedules, sensors and the run queue in this process too */
   struct weft_cli_sched *sched = dev ? weft_cli_scheduler_start(ws_file, paths, n_paths) : NULL;
   if (dev && !sched)

@@ -23,6 +23,8 @@ const struct weft_cmd weft_cli_commands[] = {
     {"dev", cmd_dev, "the web UI and API on this machine, at http://127.0.0.1:3000"},
     {"worker", cmd_worker, "run steps from RabbitMQ op queues; list the workers"},
     {"queue", cmd_queue, "depths of the RabbitMQ op queues (ready, unacked, consumers)"},
+    {"user", cmd_user, "add, remove and list the users of the API and UI, set passwords"},
+    {"token", cmd_token, "create, list and revoke API tokens"},
     {NULL, NULL, NULL},
 };
 

@@ -13,10 +13,13 @@
  *   3. A state-changing request says Content-Type: application/json. A page
  *      of another origin cannot send that without a CORS preflight, which
  *      this server never grants (no Access-Control-Allow-* header at all).
- * Each refusal is a 403 whose JSON error says which rule failed. Routes
- * carry the access they need (enum http_access): HTTP_OPEN (/healthz, which
- * probes reach by the pod's address) skips the checks; the others are what
- * the role checks will compare against. */
+   4. With authentication on (weft server; weft dev beyond loopback), the
+      caller is a live API token or a user with a password
+      (credentials.c), else 401; and its role is at least the one the
+      route needs (viewer < launcher < operator < admin), else 403.
+ * Each refusal says which rule failed. Routes carry the access they need
+ * (enum http_access): HTTP_OPEN (/healthz, which probes reach by the pod's
+ * address) skips every check. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +154,20 @@ static const char *header(const struct http_req *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+/* The least role that may use a route. */
+static enum weft_role need_role(enum http_access need) {
+  switch (need) {
+    case HTTP_OPEN: return WEFT_ROLE_NONE;
+    case HTTP_READ: return WEFT_ROLE_VIEWER;
+    case HTTP_LAUNCH: return WEFT_ROLE_LAUNCHER;
+    case HTTP_OPERATE: return WEFT_ROLE_OPERATOR;
+    case HTTP_ADMIN: return WEFT_ROLE_ADMIN;
+  }
+  return WEFT_ROLE_ADMIN;
+}
+
+static int same_origin_json(struct http_req *r, const char *host, enum MHD_Result *res);
+
 int http_authorize(struct http_req *r, enum http_access need, int routed,
                    enum MHD_Result *res) {
   /* /healthz answers probes that name the pod's address, and says nothing. */
@@ -167,7 +184,23 @@ int http_authorize(struct http_req *r, enum http_access need, int routed,
                            "server's name", host);
     return 0;
   }
-  if (!routed || !is_mutating(r->method)) return 1;
+  if (routed && is_mutating(r->method) && !same_origin_json(r, host, res)) return 0;
+  if (!r->srv->auth) return 1;
+  enum weft_role role = WEFT_ROLE_NONE;
+  if (!http_credentials(r, &role, res)) return 0;
+  enum weft_role want = need_role(routed ? need : HTTP_READ);
+  if (role < want) {
+    *res = http_send_error(r, 403, NULL, "%s %s needs the role %s or above; these credentials "
+                           "are %s", r->method, routed ? "this route" : "this path",
+                           weft_role_name(want), weft_role_name(role));
+    return 0;
+  }
+  return 1;
+}
+
+/* The checks of a state-changing request (2. and 3. above); 0 after
+ * answering 403. */
+static int same_origin_json(struct http_req *r, const char *host, enum MHD_Result *res) {
   const char *origin = header(r, "Origin");
   const char *referer = header(r, "Referer");
   if (origin ? !same_authority(origin, host) : referer && !same_authority(referer, host)) {

@@ -20,7 +20,11 @@ struct weft_http_options {
                                from (`EXE run coordinate RUN`); NULL: this
                                process's own (/proc/self/exe) */
   int insecure;             /* serve a non-loopback address anyway (there is
-                               no authentication or TLS yet); 0: refuse it */
+                               no TLS yet); 0: refuse it */
+  int auth;                 /* 1: every request but /healthz needs a token or
+                               a user's password (and the role its route
+                               needs); 0: none; -1: on unless the address is
+                               loopback (weft dev) */
 };
 
 struct weft_http_server;
@@ -39,6 +43,8 @@ const char *weft_http_server_url(const struct weft_http_server *s);
 const char *weft_http_server_home(const struct weft_http_server *s);
 /* 1 when it listens on a loopback address only. */
 int weft_http_server_is_loopback(const struct weft_http_server *s);
+/* 1 when requests need credentials. */
+int weft_http_server_auth(const struct weft_http_server *s);
 /* Stops serving (open event streams end), waits for the threads, closes
  * everything. Coordinators it spawned go on: they are sessions of their
  * own. NULL is a no-op. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "engine/auth.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "model/model.h"
@@ -104,9 +105,27 @@ struct http_guard {
   int any_host; /* server.allowed_hosts has "*" */
 };
 
+/* Basic credentials verified lately (credentials.c). */
+#define HTTP_BASIC_CACHE 32
+struct http_basic_entry {
+  unsigned char digest[32]; /* keyed BLAKE2b of user and password */
+  char *user, *hash;        /* NULL: a free slot; hash: the one it matched */
+  int64_t at_ms;
+};
+struct http_basic_cache {
+  pthread_mutex_t mu;
+  unsigned char key[32];
+  char dummy[128]; /* a crypto_pwhash_str of nothing anyone knows */
+  struct http_basic_entry v[HTTP_BASIC_CACHE];
+  size_t next;
+  int ready;
+};
+
 struct http_server {
   struct MHD_Daemon *mhd;
   struct http_guard guard;
+  int auth; /* requests need credentials (a token or a user's password) */
+  struct http_basic_cache basic;
   struct weft_instance *inst; /* its own store belongs to the maintenance thread */
   char *ws_file;              /* absolute, or NULL */
   char **paths;               /* absolute location folders */
@@ -315,6 +334,12 @@ void http_guard_release(struct http_guard *g);
  * Referer and Content-Type. 1 when it may go on; 0 after answering 403. */
 int http_authorize(struct http_req *r, enum http_access need, int routed,
                    enum MHD_Result *res);
+/* Who is asking (credentials.c): 1 with *role set from a live token
+ * (Bearer) or a user's password (Basic); 0 after answering 401 (with the
+ * challenges) or 500. */
+int http_credentials(struct http_req *r, enum weft_role *role, enum MHD_Result *res);
+int http_basic_cache_init(struct http_basic_cache *c);
+void http_basic_cache_release(struct http_basic_cache *c);
 /* CSP, nosniff, frame and referrer policies: added to every answer
  * (http_queue). */
 void http_security_headers(struct MHD_Response *resp);

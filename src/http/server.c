@@ -312,13 +312,15 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
   if (!o->insecure && !is_loopback(&addr))
     return weft_error_set(err, WEFT_EINVALID,
                           "refusing to listen on %s: that address is reachable from other "
-                          "machines, and weft has no authentication or TLS yet, so anyone "
-                          "who can reach it could run any command as this user. Listen on "
-                          "127.0.0.1 (behind an authenticating TLS proxy for others), or "
-                          "pass --insecure to serve it anyway",
+                          "machines, and weft has no TLS yet, so passwords and tokens would "
+                          "cross the network in clear (and without authentication anyone "
+                          "who can reach it could run any command as this user). Listen on "
+                          "127.0.0.1 (behind a TLS proxy for others), or pass --insecure to "
+                          "serve it anyway",
                           o->listen ? o->listen : DEFAULT_LISTEN);
   struct http_server *srv = calloc(1, sizeof *srv);
   if (!srv) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  srv->auth = o->auth < 0 ? !is_loopback(&addr) : o->auth != 0;
   pthread_mutex_init(&srv->ws_mu, NULL);
   http_watch_init(&srv->watch);
   http_metrics_init(&srv->metrics);
@@ -343,6 +345,10 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
     goto fail_err;
   }
   if (!(srv->exe = strdup(o->exe ? o->exe : "/proc/self/exe"))) goto nomem;
+  if (srv->auth && http_basic_cache_init(&srv->basic)) {
+    rc = weft_error_set(err, WEFT_EIO, "cannot start libsodium");
+    goto fail;
+  }
   if ((rc = weft_instance_open(o->home, &srv->inst, err))) goto fail;
   if ((rc = http_pool_init(&srv->pool, srv->inst->storage_url))) goto nomem;
   if ((rc = http_ws_load(srv, &srv->ws, err))) goto fail;
@@ -403,6 +409,10 @@ int weft_http_server_is_loopback(const struct weft_http_server *s) {
   return ((const struct http_server *)s)->loopback;
 }
 
+int weft_http_server_auth(const struct weft_http_server *s) {
+  return ((const struct http_server *)s)->auth;
+}
+
 void weft_http_server_stop(struct weft_http_server *s) {
   struct http_server *srv = (struct http_server *)s;
   if (!srv) return;
@@ -429,6 +439,7 @@ void weft_http_server_stop(struct weft_http_server *s) {
   http_cache_release(&srv->detail_cache);
   http_cache_release(&srv->pages_cache);
   http_guard_release(&srv->guard);
+  http_basic_cache_release(&srv->basic);
   pthread_mutex_destroy(&srv->ws_mu);
   free(srv);
 }

@@ -51,7 +51,7 @@ done
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
-"$WEFT_BIN" server --listen "127.0.0.1:$port" -w "$tmp/workspace.yaml" >"$tmp/server.log" 2>&1 &
+"$WEFT_BIN" server --no-auth --listen "127.0.0.1:$port" -w "$tmp/workspace.yaml" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 at_exit "kill $server_pid; wait $server_pid"
 up=

@@ -50,7 +50,7 @@ expect_exit -m "the workspace with schedules and a sensor is valid" 0 \
 # scheduler would tick on its own).
 serve() {
   : >"$tmp/server.out"
-  "$WEFT_BIN" server --listen 127.0.0.1:0 -w "$tmp/workspace.yaml" >"$tmp/server.out" \
+  "$WEFT_BIN" server --no-auth --listen 127.0.0.1:0 -w "$tmp/workspace.yaml" >"$tmp/server.out" \
     2>"$tmp/server.err" &
   server_pid=$!
   at_exit "kill $server_pid; wait $server_pid"

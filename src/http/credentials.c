@@ -1,0 +1,175 @@
+/* credentials.c: who is asking, for the guard (guard.c): an API token
+ * (Authorization: Bearer) or a user's password (Authorization: Basic, which
+ * is also what a browser sends after the 401's login dialog).
+ *
+ * Argon2id costs ~0.1 s and 64 MiB per check on purpose, and a browser
+ * sends Basic with every request, so a verified (user, password) pair is
+ * remembered for a while under a keyed BLAKE2b digest (the key is random
+ * per server, the password itself is never kept). A hit still reads the
+ * user's entry, and counts only while the user exists with the very hash it
+ * was verified against: removing a user or changing a password takes
+ * effect at the next request. Tokens are checked against storage every
+ * time, so a revoked token is refused at once. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/auth.h"
+#include "http/http_int.h"
+#include "util/clock.h"
+#include "util/str.h"
+
+#define BASIC_TTL_MS (10 * 60 * 1000)
+
+int http_basic_cache_init(struct http_basic_cache *c) {
+  memset(c, 0, sizeof *c);
+  if (sodium_init() < 0) return WEFT_EIO;
+  randombytes_buf(c->key, sizeof c->key);
+  /* What an unknown name is checked against, as slow as a real one. */
+  unsigned char pw[16];
+  randombytes_buf(pw, sizeof pw);
+  if (crypto_pwhash_str(c->dummy, (const char *)pw, sizeof pw, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                        crypto_pwhash_MEMLIMIT_INTERACTIVE))
+    return WEFT_ENOMEM;
+  pthread_mutex_init(&c->mu, NULL);
+  c->ready = 1;
+  return WEFT_OK;
+}
+
+void http_basic_cache_release(struct http_basic_cache *c) {
+  if (!c->ready) return;
+  for (size_t i = 0; i < HTTP_BASIC_CACHE; i++) {
+    free(c->v[i].user);
+    free(c->v[i].hash);
+  }
+  pthread_mutex_destroy(&c->mu);
+  sodium_memzero(c->key, sizeof c->key);
+  c->ready = 0;
+}
+
+static void pair_digest(const struct http_basic_cache *c, const char *user, const char *pw,
+                        unsigned char out[32]) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, c->key, sizeof c->key, 32);
+  crypto_generichash_update(&st, (const unsigned char *)user, strlen(user) + 1);
+  crypto_generichash_update(&st, (const unsigned char *)pw, strlen(pw));
+  crypto_generichash_final(&st, out, 32);
+}
+
+/* Whether the pair was verified against hash lately. */
+static int cache_hit(struct http_basic_cache *c, const unsigned char digest[32], const char *user,
+                     const char *hash) {
+  int hit = 0;
+  int64_t now = weft_clock_wall_ms();
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < HTTP_BASIC_CACHE && !hit; i++) {
+    const struct http_basic_entry *e = &c->v[i];
+    hit = e->user && now - e->at_ms < BASIC_TTL_MS && !sodium_memcmp(e->digest, digest, 32) &&
+          !strcmp(e->user, user) && !strcmp(e->hash, hash);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return hit;
+}
+
+static void cache_put(struct http_basic_cache *c, const unsigned char digest[32], const char *user,
+                      const char *hash) {
+  char *u = weft_str_dup(user), *h = weft_str_dup(hash);
+  if (!u || !h) {
+    free(u);
+    free(h);
+    return;
+  }
+  pthread_mutex_lock(&c->mu);
+  struct http_basic_entry *e = &c->v[c->next++ % HTTP_BASIC_CACHE];
+  free(e->user);
+  free(e->hash);
+  memcpy(e->digest, digest, 32);
+  e->user = u;
+  e->hash = h;
+  e->at_ms = weft_clock_wall_ms();
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* 401 with the challenges that make a browser ask for a password and tell
+ * an API client to send a token. */
+static enum MHD_Result unauthorized(struct http_req *r, const char *why) {
+  json_t *doc = json_pack("{s:s, s:[]}", "error", why, "details");
+  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  struct MHD_Response *resp =
+      text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+  if (!resp) {
+    free(text);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                          "Basic realm=\"weft\", charset=\"UTF-8\"");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"weft\"");
+  return http_queue(r, 401, resp);
+}
+
+/* "Basic BASE64(user:password)": the role of a user whose password it is. */
+static int basic(struct http_req *r, struct weft_store *st, const char *b64,
+                 enum weft_role *role, weft_error *err) {
+  unsigned char bin[1024];
+  size_t len = 0;
+  char *hash = NULL;
+  if (sodium_base642bin(bin, sizeof bin - 1, b64, strlen(b64), NULL, &len, NULL,
+                        sodium_base64_VARIANT_ORIGINAL) ||
+      memchr(bin, '\0', len))
+    return weft_error_set(err, WEFT_ENOTFOUND, "malformed Basic credentials");
+  bin[len] = '\0';
+  char *colon = strchr((char *)bin, ':');
+  if (!colon) return weft_error_set(err, WEFT_ENOTFOUND, "malformed Basic credentials");
+  *colon = '\0';
+  const char *user = (const char *)bin, *pw = colon + 1;
+  int rc = weft_auth_user_get(st, user, &hash, role, err);
+  if (rc == WEFT_OK) {
+    unsigned char digest[32];
+    pair_digest(&r->srv->basic, user, pw, digest);
+    if (!cache_hit(&r->srv->basic, digest, user, hash)) {
+      if (weft_auth_password_ok(hash, pw))
+        cache_put(&r->srv->basic, digest, user, hash);
+      else
+        rc = weft_error_set(err, WEFT_ENOTFOUND, "wrong password for '%.64s'", user);
+    }
+  } else if (rc == WEFT_ENOTFOUND) {
+    /* as slow as a wrong password, so names cannot be told by timing */
+    (void)weft_auth_password_ok(r->srv->basic.dummy, pw);
+  }
+  sodium_memzero(bin, sizeof bin);
+  free(hash);
+  return rc;
+}
+
+int http_credentials(struct http_req *r, enum weft_role *role, enum MHD_Result *res) {
+  const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                              MHD_HTTP_HEADER_AUTHORIZATION);
+  *role = WEFT_ROLE_NONE;
+  if (!h || !*h) {
+    *res = unauthorized(r, "authentication required: send 'Authorization: Bearer TOKEN' "
+                           "(weft token create) or a user's password");
+    return 0;
+  }
+  struct weft_instance *inst = http_instance(r, res);
+  if (!inst) return 0;
+  weft_error err = WEFT_ERROR_INIT;
+  int rc;
+  if (!strncasecmp(h, "Bearer ", 7))
+    rc = weft_auth_token_check(inst->store, h + 7, weft_clock_wall_ms(), role, &err);
+  else if (!strncasecmp(h, "Basic ", 6))
+    rc = basic(r, inst->store, h + 6, role, &err);
+  else
+    rc = weft_error_set(&err, WEFT_ENOTFOUND, "unknown Authorization scheme");
+  if (rc == WEFT_ENOTFOUND) {
+    *res = unauthorized(r, err.msg);
+    return 0;
+  }
+  if (rc) {
+    *res = http_send_error(r, 500, NULL, "cannot check the credentials: %s", err.msg);
+    return 0;
+  }
+  return 1;
+}
