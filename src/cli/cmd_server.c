@@ -12,8 +12,8 @@
 #include "util/fs.h"
 
 static const char server_usage[] =
-    "usage: weft server [--listen HOST:PORT [--insecure]] [--no-auth]\n"
-    "                   [-w FILE | -l LOCATION...]\n"
+    "usage: weft server [--listen HOST:PORT] [--tls-cert PEM --tls-key PEM]\n"
+    "                   [--no-auth] [--insecure] [-w FILE | -l LOCATION...]\n"
     "\n"
     "Serves the HTTP API (/api/v1, described at /api/v1/openapi.json), the\n"
     "web UI (/), /healthz and /metrics for the instance in $WEFT_HOME\n"
@@ -24,9 +24,12 @@ static const char server_usage[] =
     "options:\n"
     "  --listen HOST:PORT    where to listen (default 127.0.0.1:3000; port 0\n"
     "                        picks a free one); an address beyond this\n"
-    "                        machine is refused: there is no TLS yet\n"
-    "  --insecure            serve such an address anyway: passwords and\n"
-    "                        tokens cross the network in clear\n"
+    "                        machine needs TLS and authentication\n"
+    "  --tls-cert FILE       serve HTTPS with this certificate (PEM, the\n"
+    "  --tls-key FILE        chain first) and its private key; answers\n"
+    "                        then carry Strict-Transport-Security\n"
+    "  --insecure            serve beyond this machine without TLS or\n"
+    "                        without authentication anyway\n"
     "  --no-auth             no authentication: anyone who can reach the\n"
     "                        server can do anything (default: every request\n"
     "                        needs an API token or a user's password, see\n"
@@ -38,8 +41,8 @@ static const char server_usage[] =
     "  -h, --help            show this help\n";
 
 static const char dev_usage[] =
-    "usage: weft dev [--listen HOST:PORT [--insecure]] [--no-auth]\n"
-    "                [-w FILE | -l LOCATION...]\n"
+    "usage: weft dev [--listen HOST:PORT] [--tls-cert PEM --tls-key PEM]\n"
+    "                [--no-auth] [--insecure] [-w FILE | -l LOCATION...]\n"
     "\n"
     "Everything on this machine in one command: the web UI and HTTP API at\n"
     "http://127.0.0.1:3000, runs coordinated and executed here, state in\n"
@@ -48,17 +51,19 @@ static const char dev_usage[] =
     "\n"
     "options:\n"
     "  --listen HOST:PORT    where to listen (default 127.0.0.1:3000; port 0\n"
-    "                        picks a free one); loopback only, unless\n"
-    "  --insecure            is given: there is no TLS yet. On loopback\n"
-    "                        there is no login; beyond, users and tokens\n"
-    "                        are checked as by 'weft server'\n"
+    "                        picks a free one). On loopback there is no\n"
+    "                        login; beyond, users and tokens are checked as\n"
+    "                        by 'weft server', and TLS is needed\n"
+    "  --tls-cert FILE       serve HTTPS with this certificate and key (PEM)\n"
+    "  --tls-key FILE\n"
+    "  --insecure            serve beyond this machine without TLS anyway\n"
     "  --no-auth             no login beyond loopback either\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
     "  -h, --help            show this help\n";
 
 static int serve(const char *cmd, int argc, char **argv, int dev) {
-  const char *listen = NULL, *ws_file = NULL, *v;
+  const char *listen = NULL, *ws_file = NULL, *v, *tls_cert = NULL, *tls_key = NULL;
   const char **paths = calloc((size_t)argc + 1, sizeof *paths);
   size_t n_paths = 0;
   int m, rc = WEFT_EXIT_USAGE, insecure = 0, auth = dev ? -1 : 1;
@@ -77,6 +82,8 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
     } else if (!strcmp(arg, "--no-auth")) {
       auth = 0;
     } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--listen", &listen)) ||
+        (m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--tls-cert", &tls_cert)) ||
+        (m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--tls-key", &tls_key)) ||
         (m = weft_cli_flag_value(cmd, argc, argv, &i, "-w", "--workspace", &ws_file))) {
       if (m < 0) goto done;
     } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, "-l", "--location", &v))) {
@@ -89,6 +96,10 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
       rc = weft_cli_usage_error(cmd, "unexpected argument '%s'", arg);
       goto done;
     }
+  }
+  if (!tls_cert != !tls_key) {
+    rc = weft_cli_usage_error(cmd, "--tls-cert and --tls-key go together");
+    goto done;
   }
   if (ws_file && n_paths) {
     rc = weft_cli_usage_error(cmd, "pass either -w FILE or location folders, not both");
@@ -114,7 +125,7 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
   signal(SIGPIPE, SIG_IGN);
   struct weft_http_options o = {.listen = listen, .ws_file = ws_file, .paths = paths,
                                 .n_paths = n_paths, .insecure = insecure,
-                                .auth = auth};
+                                .auth = auth, .tls_cert = tls_cert, .tls_key = tls_key};
   if (weft_http_server_start(&o, &srv, &err)) {
     fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
     rc = WEFT_EXIT_INVALID;
@@ -133,11 +144,12 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
     printf("  authentication is on: API tokens (weft token create) or users' passwords (weft "
            "user add)\n");
   fflush(stdout);
-  if (!weft_http_server_is_loopback(srv))
-    fprintf(stderr, "weft %s: warning (--insecure): %s is reachable from other machines "
-                    "and there is no TLS yet: credentials cross the network in clear%s\n",
-            cmd, url, weft_http_server_auth(srv) ? "" : ", and without authentication "
-                                                      "anyone who can reach it can launch runs");
+  int tls = !strncmp(url, "https:", 6);
+  if (!weft_http_server_is_loopback(srv) && (!tls || !weft_http_server_auth(srv)))
+    fprintf(stderr, "weft %s: warning (--insecure): %s is reachable from other machines%s%s\n",
+            cmd, url, tls ? "" : "; without TLS credentials cross the network in clear",
+            weft_http_server_auth(srv) ? "" : "; without authentication anyone who can "
+                                              "reach it can launch runs");
   /* dev: schedules, sensors and the run queue in this process too */
   struct weft_cli_sched *sched = dev ? weft_cli_scheduler_start(ws_file, paths, n_paths) : NULL;
   if (dev && !sched)

@@ -37,7 +37,9 @@ static const char csp[] =
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'";
 
-void http_security_headers(struct MHD_Response *resp) {
+void http_security_headers(struct MHD_Response *resp, int tls) {
+  /* Browsers that saw it once never talk to us in clear again. */
+  if (tls) MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   MHD_add_response_header(resp, "Content-Security-Policy", csp);
   MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -67,8 +69,8 @@ int http_guard_init(struct http_server *srv, weft_error *err) {
   struct weft_instance_config cfg = {0};
   int rc = weft_instance_config_load(srv->inst->home, &cfg, err);
   if (rc) return rc;
-  /* srv->url is "http://HOST:PORT" or "http://[V6]:PORT" (make_url). */
-  const char *authority = srv->url + strlen("http://");
+  /* srv->url is "http[s]://HOST:PORT" or "http[s]://[V6]:PORT" (make_url). */
+  const char *authority = strstr(srv->url, "://") + 3;
   const char *colon = strrchr(authority, ':');
   int port = colon ? atoi(colon + 1) : 0;
   static const char *const local[] = {"localhost", "127.0.0.1", "[::1]"};

@@ -19,8 +19,10 @@ struct weft_http_options {
   const char *exe;          /* the weft binary coordinators are spawned
                                from (`EXE run coordinate RUN`); NULL: this
                                process's own (/proc/self/exe) */
-  int insecure;             /* serve a non-loopback address anyway (there is
-                               no TLS yet); 0: refuse it */
+  int insecure;             /* serve a non-loopback address without TLS or
+                               without auth anyway; 0: refuse it */
+  const char *tls_cert;     /* PEM files: serve HTTPS (libmicrohttpd's */
+  const char *tls_key;      /* GnuTLS) with HSTS; both or neither */
   int auth;                 /* 1: every request but /healthz needs a token or
                                a user's password (and the role its route
                                needs); 0: none; -1: on unless the address is
@@ -37,7 +39,8 @@ struct weft_http_server;
  * served: its errors are part of the API). */
 int weft_http_server_start(const struct weft_http_options *o, struct weft_http_server **out,
                            weft_error *err);
-/* "http://127.0.0.1:3000": the address it really listens on. */
+/* "http://127.0.0.1:3000" (https:// with TLS): the address it really
+ * listens on. */
 const char *weft_http_server_url(const struct weft_http_server *s);
 /* The instance's folder (absolute). */
 const char *weft_http_server_home(const struct weft_http_server *s);

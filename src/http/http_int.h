@@ -125,6 +125,8 @@ struct http_server {
   struct MHD_Daemon *mhd;
   struct http_guard guard;
   int auth; /* requests need credentials (a token or a user's password) */
+  int tls;  /* HTTPS: answers carry HSTS */
+  struct weft_buf tls_cert, tls_key; /* PEM, for libmicrohttpd while it runs */
   struct http_basic_cache basic;
   struct weft_instance *inst; /* its own store belongs to the maintenance thread */
   char *ws_file;              /* absolute, or NULL */
@@ -340,9 +342,9 @@ int http_authorize(struct http_req *r, enum http_access need, int routed,
 int http_credentials(struct http_req *r, enum weft_role *role, enum MHD_Result *res);
 int http_basic_cache_init(struct http_basic_cache *c);
 void http_basic_cache_release(struct http_basic_cache *c);
-/* CSP, nosniff, frame and referrer policies: added to every answer
- * (http_queue). */
-void http_security_headers(struct MHD_Response *resp);
+/* CSP, nosniff, frame and referrer policies, and HSTS under TLS: added to
+ * every answer (http_queue). */
+void http_security_headers(struct MHD_Response *resp, int tls);
 
 /* ---- route handlers -------------------------------------------------------------------------------- */
 

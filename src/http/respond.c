@@ -15,7 +15,7 @@
 
 enum MHD_Result http_queue(struct http_req *r, unsigned status, struct MHD_Response *resp) {
   if (!resp) return MHD_NO;
-  http_security_headers(resp);
+  http_security_headers(resp, r->srv->tls);
   enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
   MHD_destroy_response(resp);
   if (rc == MHD_YES) {

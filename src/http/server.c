@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "engine/locreg.h"
@@ -107,8 +108,8 @@ static void make_url(struct http_server *srv, int fd) {
     }
     srv->loopback = is_loopback(&a);
   }
-  snprintf(srv->url, sizeof srv->url, a.ss_family == AF_INET6 ? "http://[%s]:%d" : "http://%s:%d",
-           host, port);
+  snprintf(srv->url, sizeof srv->url, a.ss_family == AF_INET6 ? "%s://[%s]:%d" : "%s://%s:%d",
+           srv->tls ? "https" : "http", host, port);
 }
 
 /* Binds and listens here rather than in MHD, so a taken port is reported
@@ -309,18 +310,25 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
   *out = NULL;
   if ((rc = parse_listen(o->listen ? o->listen : DEFAULT_LISTEN, &addr, &alen, err)))
     return rc;
-  if (!o->insecure && !is_loopback(&addr))
+  int auth = o->auth < 0 ? !is_loopback(&addr) : o->auth != 0;
+  if ((!o->tls_cert) != (!o->tls_key))
+    return weft_error_set(err, WEFT_EUSAGE, "TLS needs both a certificate and its key");
+  if (!o->insecure && !is_loopback(&addr) && (!o->tls_cert || !auth))
     return weft_error_set(err, WEFT_EINVALID,
                           "refusing to listen on %s: that address is reachable from other "
-                          "machines, and weft has no TLS yet, so passwords and tokens would "
-                          "cross the network in clear (and without authentication anyone "
-                          "who can reach it could run any command as this user). Listen on "
-                          "127.0.0.1 (behind a TLS proxy for others), or pass --insecure to "
-                          "serve it anyway",
-                          o->listen ? o->listen : DEFAULT_LISTEN);
+                          "machines, %s. Listen on 127.0.0.1, or give --tls-cert and "
+                          "--tls-key with authentication on, or pass --insecure to serve it "
+                          "anyway", o->listen ? o->listen : DEFAULT_LISTEN,
+                          !auth ? "and without authentication anyone who can reach it could "
+                                  "run any command as this user"
+                                : "and without TLS passwords and tokens would cross the "
+                                  "network in clear");
   struct http_server *srv = calloc(1, sizeof *srv);
   if (!srv) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  srv->auth = o->auth < 0 ? !is_loopback(&addr) : o->auth != 0;
+  srv->auth = auth;
+  srv->tls = o->tls_cert != NULL;
+  weft_buf_init(&srv->tls_cert);
+  weft_buf_init(&srv->tls_key);
   pthread_mutex_init(&srv->ws_mu, NULL);
   http_watch_init(&srv->watch);
   http_metrics_init(&srv->metrics);
@@ -345,6 +353,9 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
     goto fail_err;
   }
   if (!(srv->exe = strdup(o->exe ? o->exe : "/proc/self/exe"))) goto nomem;
+  if (srv->tls && ((rc = weft_fs_read_file(o->tls_cert, &srv->tls_cert, err)) ||
+                   (rc = weft_fs_read_file(o->tls_key, &srv->tls_key, err))))
+    goto fail;
   if (srv->auth && http_basic_cache_init(&srv->basic)) {
     rc = weft_error_set(err, WEFT_EIO, "cannot start libsodium");
     goto fail;
@@ -359,6 +370,13 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   unsigned workers = cores < 1 ? 2 : cores > HTTP_POOL_MAX / 2 ? HTTP_POOL_MAX : 2 * (unsigned)cores;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  /* libmicrohttpd's GnuTLS; the PEM texts stay in srv while it runs. */
+  struct MHD_OptionItem tls_opts[] = {
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert.ptr},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key.ptr},
+      {MHD_OPTION_END, 0, NULL}};
+  if (srv->tls) flags |= MHD_USE_TLS;
+  else tls_opts[0].option = MHD_OPTION_END;
   const char *where = o->listen ? o->listen : DEFAULT_LISTEN;
   int fd = listen_on(where, &addr, alen, err);
   if (fd < 0) {
@@ -378,10 +396,11 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
       MHD_OPTION_THREAD_POOL_SIZE, workers, MHD_OPTION_STRICT_FOR_CLIENT, 1,
       MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
       CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-      MHD_OPTION_END);
+      MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
   if (!srv->mhd) {
     close(fd);
-    rc = weft_error_set(err, WEFT_EIO, "cannot serve on %s (see the message above)", where);
+    rc = weft_error_set(err, WEFT_EIO, "cannot serve on %s (see the message above%s)", where,
+                        srv->tls ? "; is the key the certificate's, both PEM?" : "");
     goto fail;
   }
   if ((rc = http_maint_start(srv, err))) goto fail;
@@ -440,6 +459,9 @@ void weft_http_server_stop(struct weft_http_server *s) {
   http_cache_release(&srv->pages_cache);
   http_guard_release(&srv->guard);
   http_basic_cache_release(&srv->basic);
+  if (srv->tls_key.ptr) sodium_memzero(srv->tls_key.ptr, srv->tls_key.len);
+  weft_buf_release(&srv->tls_cert);
+  weft_buf_release(&srv->tls_key);
   pthread_mutex_destroy(&srv->ws_mu);
   free(srv);
 }

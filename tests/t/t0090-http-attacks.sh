@@ -233,7 +233,7 @@ for addr in 0.0.0.0:0 '[::]:0'; do
   for cmd in dev server; do
     expect_exit -m "weft $cmd --listen $addr is refused" 1 \
       timeout 20 "$WEFT_BIN" "$cmd" --listen "$addr" -w "$tmp/workspace.yaml"
-    check_has "saying why and what to do" "weft has no TLS yet" "$err"
+    check_has "saying why and what to do" "without TLS passwords and tokens would cross the network in clear" "$err"
     check_has "naming --insecure" "--insecure" "$err"
   done
 done
