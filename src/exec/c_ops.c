@@ -114,7 +114,7 @@ void weft_op_ctx_log(weft_op_ctx *ctx, const char *level, const char *msg) {
                             level ? level : "info", "msg", msg ? msg : "");
   if (!event) return;
   struct weft__event_sink sink = {ctx->call->outputs, ctx->call->outputs_dir,
-                                  ctx->call->cwd, cb, ctx->call->user};
+                                  ctx->call->cwd, cb, ctx->call->user, 0};
   char *message = NULL;
   if (weft__event_deliver(&sink, event, &message) == WEFT_EINVALID) {
     /* An unknown level is the op's slip, not worth losing the line over. */

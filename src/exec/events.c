@@ -60,6 +60,43 @@ static int check_materialization(json_t *event, char **message) {
   return WEFT_OK;
 }
 
+/* A `path` output event of a container step names a file as the container
+ * sees it: /weft/code, /weft/inputs and /weft/outputs are host folders
+ * (exec.h); nothing else of the container is reachable from here. */
+static int apply_container_path(const struct weft__event_sink *sink,
+                                const struct weft__port_decl *decl, const char *path,
+                                char **message) {
+  static const char *const roots[] = {"/weft/code/", "/weft/outputs/", "/weft/inputs/"};
+  char *host = NULL;
+  for (int i = 0; i < 3 && !host; i++) {
+    size_t n = strlen(roots[i]);
+    if (strncmp(path, roots[i], n) || !path[n]) continue;
+    if (i == 0) host = weft__strdupf("%s/%s", sink->cwd ? sink->cwd : ".", path + n);
+    else if (i == 1) host = weft__strdupf("%s/%s", sink->outputs_dir, path + n);
+    else host = weft__strdupf("%s/../inputs/%s", sink->outputs_dir, path + n);
+    if (!host) return WEFT_ENOMEM;
+  }
+  if (!host) {
+    *message = weft__strdupf("output '%s': '%s' is a path inside the container that weft "
+                             "cannot read: write the file into $WEFT_OUTPUTS", decl->name, path);
+    return *message ? WEFT_EINVALID : WEFT_ENOMEM;
+  }
+  /* Already the output's own file: nothing to copy (a copy onto itself
+   * would truncate it). */
+  char *own = weft__strdupf("%s/%s", sink->outputs_dir, decl->name);
+  int rc = WEFT_OK;
+  if (!own) {
+    rc = WEFT_ENOMEM;
+  } else if (strcmp(host, own)) {
+    json_t *v = json_string(host);
+    rc = v ? weft__output_store(sink->outputs_dir, decl, v, NULL, NULL, message) : WEFT_ENOMEM;
+    json_decref(v);
+  }
+  free(own);
+  free(host);
+  return rc;
+}
+
 static int apply_output(const struct weft__event_sink *sink, json_t *event,
                         char **message) {
   json_t *name = json_object_get(event, "name");
@@ -79,6 +116,9 @@ static int apply_output(const struct weft__event_sink *sink, json_t *event,
     *message = weft__strdupf("output '%s' is not declared by the op", output);
     return WEFT_EINVALID;
   }
+  if (sink->in_container && decl->type == WEFT_TYPE_PATH && json_is_string(value) &&
+      json_string_value(value)[0] == '/')
+    return apply_container_path(sink, decl, json_string_value(value), message);
   return weft__output_store(sink->outputs_dir, decl, value, sink->cwd, NULL,
                             message);
 }

@@ -96,6 +96,7 @@ struct weft__event_sink {
   const char *cwd;
   const struct weft_executor_callbacks *cb;
   void *user;
+  int in_container; /* paths in output events are the container's (exec.h) */
 };
 
 /* Splits the byte stream into lines, validates each event and hands it to

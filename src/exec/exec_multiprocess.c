@@ -302,6 +302,7 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   s->sink.outputs = &s->outputs;
   s->sink.outputs_dir = s->outputs_dir;
   s->sink.cwd = s->cwd;
+  s->sink.in_container = spec->container != NULL;
   paths.outputs = s->outputs_dir; /* borrowed back for the spawn */
   if (spec->container) {
     s->ctr_url = strdup(spec->container->url);

@@ -269,6 +269,46 @@ TEST(op_mounts) {
   return 0;
 }
 
+/* `output` events of `path` outputs name files as the container sees them. */
+TEST(path_output_events) {
+  ENGINE_OR_SKIP();
+  struct fixture f;
+  struct weft_step_result r = {0};
+  ASSERT_EQ(fixture_init(&f, "pathout"), 0);
+  struct weft_port outs[] = {{.name = "model", .type = WEFT_TYPE_PATH},
+                             {.name = "copy", .type = WEFT_TYPE_PATH}};
+  f.def.outputs = outs;
+  f.def.n_outputs = 2;
+  f.def.run = "echo weights > /weft/outputs/model\n"
+              "echo '{\"type\":\"output\",\"name\":\"model\",\"value\":\"/weft/outputs/model\"}' >&3\n"
+              "mkdir -p /weft/outputs/tmp && echo copied > /weft/outputs/tmp/c\n"
+              "echo '{\"type\":\"output\",\"name\":\"copy\",\"value\":\"/weft/outputs/tmp/c\"}' >&3\n";
+  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  if (!r.ok) fprintf(stderr, "# %s\n", r.message);
+  ASSERT(r.ok);
+  struct weft_buf b = WEFT_BUF_INIT;
+  ASSERT_EQ(weft_fs_read_file(json_string_value(json_object_get(r.outputs, "model")), &b, NULL), 0);
+  ASSERT(b.len == 8 && !memcmp(b.ptr, "weights\n", 8)); /* not truncated by a self-copy */
+  weft_buf_reset(&b);
+  ASSERT_EQ(weft_fs_read_file(json_string_value(json_object_get(r.outputs, "copy")), &b, NULL), 0);
+  ASSERT(b.len == 7 && !memcmp(b.ptr, "copied\n", 7));
+  weft_buf_release(&b);
+  weft_step_result_release(&r);
+  /* A path the host cannot see. */
+  f.def.outputs = &outs[0];
+  f.def.n_outputs = 1;
+  f.def.run = "echo x > /tmp/m\n"
+              "echo '{\"type\":\"output\",\"name\":\"model\",\"value\":\"/tmp/m\"}' >&3\n";
+  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT(!r.ok);
+  ASSERT_CONTAINS(r.message, "output 'model': '/tmp/m' is a path inside the container that "
+                             "weft cannot read: write the file into $WEFT_OUTPUTS");
+  weft_step_result_release(&r);
+  ASSERT_EQ(leftover(&f), 0);
+  fixture_release(&f);
+  return 0;
+}
+
 /* A program the image does not have: the engine's message, no container. */
 TEST(program_not_found) {
   ENGINE_OR_SKIP();
@@ -376,6 +416,7 @@ TEST(engine_down) {
 }
 
 TEST_MAIN(TEST_ENTRY(run_op_protocol) TEST_ENTRY(argv_op_events_file) TEST_ENTRY(failing_command) TEST_ENTRY(program_not_found) TEST_ENTRY(op_mounts)
+                  TEST_ENTRY(path_output_events)
               TEST_ENTRY(out_of_memory) TEST_ENTRY(timeout_leaves_nothing)
                   TEST_ENTRY(cancel_leaves_nothing) TEST_ENTRY(bad_image)
                       TEST_ENTRY(engine_down))
