@@ -214,6 +214,16 @@ enum MHD_Result http_api_launch(struct http_req *r) {
   if (!prepare(r, &job, &rc, &tags, &res)) return res;
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) goto done;
+  /* Who launched it, for a launcher's cancel (guard.c); not the client's
+   * to say. */
+  if (!tags && !(tags = json_object())) {
+    res = http_send_error(r, 500, NULL, "out of memory");
+    goto done;
+  }
+  if (http_tag_launcher(r, tags)) {
+    res = http_send_error(r, 500, NULL, "out of memory");
+    goto done;
+  }
   struct weft_launch l = {.job = job, .rc = &rc, .tags = tags};
   if (http_create_run(inst, &l, NULL, &run_id, &err)) {
     res = http_send_error(r, 500, NULL, "cannot record the run: %s", err.msg);

@@ -309,9 +309,13 @@ enum MHD_Result http_api_cancel(struct http_req *r) {
   weft_error err = WEFT_ERROR_INIT;
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) return res;
+  struct weft_run_row row = {0};
+  if (!http_path_run(r, &row, &res)) return res;
+  int may = http_may_cancel(r, &row, &res);
+  weft_run_row_release(&row);
+  if (!may) return res;
   int rc = weft_run_request_cancel(inst, r->segs[3], "canceled through the API", &err);
   if (rc) return http_send_weft_error(r, &err);
-  struct weft_run_row row = {0};
   if (weft_store_run_get(inst->store, r->segs[3], &row, &err))
     return http_send_weft_error(r, &err);
   res = http_send_json(r, 202, json_pack("{s:s}", "status", weft_run_status_name(row.status)));
@@ -429,7 +433,8 @@ enum MHD_Result http_api_reexecute(struct http_req *r) {
     json_decref(tags);
     tags = json_object();
   }
-  if (!tags || json_object_set_new(tags, "weft/parent_run_id", json_string(parent.id)))
+  if (!tags || json_object_set_new(tags, "weft/parent_run_id", json_string(parent.id)) ||
+      http_tag_launcher(r, tags))
     goto nomem;
   struct weft_launch l = {.job = job, .rc = &rc, .tags = tags, .parent_run_id = parent.id,
                           .in_run = in_run, .code_version = snap ? parent.code_version : NULL};

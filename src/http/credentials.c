@@ -11,6 +11,7 @@
  * effect at the next request. Tokens are checked against storage every
  * time, so a revoked token is refused at once. */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -112,7 +113,7 @@ static enum MHD_Result unauthorized(struct http_req *r, const char *why) {
 
 /* "Basic BASE64(user:password)": the role of a user whose password it is. */
 static int basic(struct http_req *r, struct weft_store *st, const char *b64,
-                 enum weft_role *role, weft_error *err) {
+                 enum weft_role *role, char *who, size_t who_size, weft_error *err) {
   unsigned char bin[1024];
   size_t len = 0;
   char *hash = NULL;
@@ -135,6 +136,7 @@ static int basic(struct http_req *r, struct weft_store *st, const char *b64,
       else
         rc = weft_error_set(err, WEFT_ENOTFOUND, "wrong password for '%.64s'", user);
     }
+    if (!rc) snprintf(who, who_size, "user:%.64s", user);
   } else if (rc == WEFT_ENOTFOUND) {
     /* as slow as a wrong password, so names cannot be told by timing */
     (void)weft_auth_password_ok(r->srv->basic.dummy, pw);
@@ -144,7 +146,8 @@ static int basic(struct http_req *r, struct weft_store *st, const char *b64,
   return rc;
 }
 
-int http_credentials(struct http_req *r, enum weft_role *role, enum MHD_Result *res) {
+int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t who_size,
+                     enum MHD_Result *res) {
   const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
   *role = WEFT_ROLE_NONE;
@@ -157,10 +160,12 @@ int http_credentials(struct http_req *r, enum weft_role *role, enum MHD_Result *
   if (!inst) return 0;
   weft_error err = WEFT_ERROR_INIT;
   int rc;
-  if (!strncasecmp(h, "Bearer ", 7))
+  if (!strncasecmp(h, "Bearer ", 7)) {
     rc = weft_auth_token_check(inst->store, h + 7, weft_clock_wall_ms(), role, &err);
-  else if (!strncasecmp(h, "Basic ", 6))
-    rc = basic(r, inst->store, h + 6, role, &err);
+    if (!rc) snprintf(who, who_size, "token:%.16s", h + 12); /* "weft_ID_..." */
+  } else if (!strncasecmp(h, "Basic ", 6)) {
+    rc = basic(r, inst->store, h + 6, role, who, who_size, &err);
+  }
   else
     rc = weft_error_set(&err, WEFT_ENOTFOUND, "unknown Authorization scheme");
   if (rc == WEFT_ENOTFOUND) {

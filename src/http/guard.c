@@ -189,7 +189,8 @@ int http_authorize(struct http_req *r, enum http_access need, int routed,
   if (routed && is_mutating(r->method) && !same_origin_json(r, host, res)) return 0;
   if (!r->srv->auth) return 1;
   enum weft_role role = WEFT_ROLE_NONE;
-  if (!http_credentials(r, &role, res)) return 0;
+  if (!http_credentials(r, &role, r->who, sizeof r->who, res)) return 0;
+  r->role = role;
   enum weft_role want = need_role(routed ? need : HTTP_READ);
   if (role < want) {
     *res = http_send_error(r, 403, NULL, "%s %s needs the role %s or above; these credentials "
@@ -220,4 +221,26 @@ static int same_origin_json(struct http_req *r, const char *host, enum MHD_Resul
     return 0;
   }
   return 1;
+}
+
+/* ---- what handlers ask about the caller -------------------------------------------- */
+
+#define LAUNCHED_BY "weft/launched_by"
+
+int http_tag_launcher(const struct http_req *r, json_t *tags) {
+  if (!r->srv->auth || !r->who[0]) return WEFT_OK;
+  return json_object_set_new(tags, LAUNCHED_BY, json_string(r->who)) ? WEFT_ENOMEM : WEFT_OK;
+}
+
+int http_may_cancel(struct http_req *r, const struct weft_run_row *row, enum MHD_Result *res) {
+  if (!r->srv->auth || r->role >= WEFT_ROLE_OPERATOR) return 1;
+  json_t *tags = row->tags ? json_loads(row->tags, 0, NULL) : NULL;
+  const char *by = json_string_value(json_object_get(tags, LAUNCHED_BY));
+  int mine = by && !strcmp(by, r->who);
+  if (!mine)
+    *res = http_send_error(r, 403, NULL, "a launcher cancels only the runs it launched; run "
+                           "%s was launched by %s (an operator may cancel it)", row->id,
+                           by ? by : "someone else");
+  json_decref(tags);
+  return mine;
 }

@@ -177,6 +177,10 @@ struct http_req {
   size_t n_args;
   struct weft_buf body;
   int too_large;  /* the body went over HTTP_BODY_MAX */
+  /* Set by the guard when authentication is on: "user:NAME" or
+   * "token:ID", and the role of those credentials. */
+  char who[96];
+  enum weft_role role;
   int answered;   /* a response was queued */
   /* Taken on first use, given back when the request completes. */
   struct weft_store *store;
@@ -337,9 +341,17 @@ void http_guard_release(struct http_guard *g);
 int http_authorize(struct http_req *r, enum http_access need, int routed,
                    enum MHD_Result *res);
 /* Who is asking (credentials.c): 1 with *role set from a live token
- * (Bearer) or a user's password (Basic); 0 after answering 401 (with the
- * challenges) or 500. */
-int http_credentials(struct http_req *r, enum weft_role *role, enum MHD_Result *res);
+ * (Bearer) or a user's password (Basic) and who filled ("token:ID",
+ * "user:NAME"); 0 after answering 401 (with the challenges) or 500. */
+int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t who_size,
+                     enum MHD_Result *res);
+/* Tags a new run's tags (an object) "weft/launched_by": r->who when
+ * authentication is on; WEFT_ENOMEM when that fails. */
+int http_tag_launcher(const struct http_req *r, json_t *tags);
+/* Whether the caller may cancel run row: a launcher only the runs it
+ * launched (weft/launched_by), operators and admins any; 0 after
+ * answering 403. */
+int http_may_cancel(struct http_req *r, const struct weft_run_row *row, enum MHD_Result *res);
 int http_basic_cache_init(struct http_basic_cache *c);
 void http_basic_cache_release(struct http_basic_cache *c);
 /* CSP, nosniff, frame and referrer policies, and HSTS under TLS: added to

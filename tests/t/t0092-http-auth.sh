@@ -53,11 +53,13 @@ for role in viewer launcher operator admin; do
   printf '%s' "$out" >"$tmp/token.$role"
 done
 check_has "create says it is shown once" "shown this once" "$err"
+expect_exit -m "a second launcher token" 0 "$WEFT_BIN" token create --role launcher
+printf '%s' "$out" >"$tmp/token.launcher2"
 expect_exit -m "weft token create --role viewer --expires 1s" 0 "$WEFT_BIN" token create --role viewer --expires 1s
 printf '%s' "$out" >"$tmp/token.short"
 expect_exit -m "a bad --expires is a usage error" 2 "$WEFT_BIN" token create --role viewer --expires soon
 expect_exit -m "weft token list" 0 "$WEFT_BIN" token list
-check_eq "five tokens listed" 5 "$(grep -c 'created' <<<"$out")"
+check_eq "six tokens listed" 6 "$(grep -c 'created' <<<"$out")"
 secret=$(cut -d_ -f3 "$tmp/token.admin")
 case "$out" in *"$secret"*) not_ok "the list shows no secret" "$out" ;; *) ok "the list shows no secret" ;; esac
 if grep -ra "$secret" "$WEFT_HOME" >/dev/null 2>&1; then
@@ -67,7 +69,7 @@ else
 fi
 
 # -- the server -----------------------------------------------------------------------------
-"$WEFT_BIN" server --listen 127.0.0.1:0 -w "$tmp/workspace.yaml" >"$tmp/server.out" 2>"$tmp/server.err" &
+"$WEFT_BIN" server --listen 127.0.0.1:0 -w "$tmp/workspace.yaml" >"$tmp/server.out" 2>"$tmp/auth.err" &
 server_pid=$!
 at_exit "kill $server_pid; wait $server_pid"
 for _ in $(seq 200); do
@@ -83,7 +85,7 @@ from weft_http import check, client
 c = client()
 tmp = sys.argv[2]
 tok = {r: open("%s/token.%s" % (tmp, r)).read().strip() for r in
-       ["viewer", "launcher", "operator", "admin", "short"]}
+       ["viewer", "launcher", "launcher2", "operator", "admin", "short"]}
 def bearer(r): return {"Authorization": "Bearer " + tok[r]}
 def basic(u, p): return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (u, p)).encode()).decode()}
 admin = bearer("admin")
@@ -178,6 +180,30 @@ for m, p in order_routes:
         through.append((m, p, r))
 check("each mutating route goes through for the role it needs", not through, through[:3])
 
+# -- a launcher cancels its own runs only
+def launch_nap(role, tags=None):
+    body = {"run_config": {"ops": {"nap": {"config": {"seconds": 60}}}}}
+    if tags:
+        body["tags"] = tags
+    r = c.post("/api/v1/jobs/loc/sleepy/launch", body, headers=bearer(role))
+    return r.json.get("run_id", "none")
+lid = tok["launcher"].split("_")[1]
+mine = launch_nap("launcher", {"weft/launched_by": "token:someone-else", "team": "a"})
+run = c.get("/api/v1/runs/" + mine, headers=admin).json.get("run", {})
+check("a launch is tagged with who launched it, whatever the body says",
+      run.get("tags", {}).get("weft/launched_by") == "token:" + lid
+      and run.get("tags", {}).get("team") == "a", run.get("tags"))
+r = c.post("/api/v1/runs/%s/cancel" % mine, None, headers=bearer("launcher2"))
+check("another launcher may not cancel it (403)",
+      r.status == 403 and "only the runs it launched" in r.json.get("error", ""), r)
+r = c.post("/api/v1/runs/%s/cancel" % mine, None, headers=bearer("launcher"))
+check("its launcher cancels it (202)", r.status == 202, r)
+theirs = launch_nap("launcher2")
+r = c.post("/api/v1/runs/%s/cancel" % theirs, None, headers=bearer("operator"))
+check("an operator cancels any run (202)", r.status == 202, r)
+r = c.post("/api/v1/runs/nosuchrun/cancel", None, headers=bearer("launcher"))
+check("an unknown run is still 404", r.status == 404, r)
+
 # -- Basic passwords
 r = c.get("/api/v1/jobs", headers=basic("alice", "alice-pass-1"))
 check("Basic with alice's password reads", r.status == 200, r)
@@ -232,8 +258,8 @@ c = client()
 check("weft dev on loopback: no credentials needed", c.get("/api/v1/jobs").status == 200)
 EOF
 stop_server
-if grep -q "Sanitizer\|runtime error" "$tmp/server.err"; then
-  not_ok "no sanitizer reports" "$(head -40 "$tmp/server.err")"
+if grep -q "Sanitizer\|runtime error" "$tmp/server.err" "$tmp/auth.err"; then
+  not_ok "no sanitizer reports" "$(head -40 "$tmp/server.err" "$tmp/auth.err")"
 else
   ok "no sanitizer reports"
 fi
