@@ -63,10 +63,12 @@ check_has "before the change: +01:00 and the previous day's partition" \
 check_has "after it: +02:00" "2026-03-30T00:05:00+02:00  (2026-03-29T22:05:00Z)  partition 2026-03-29" "$out"
 
 # -- the scheduler launches the due tick once; the run succeeds --------------------------------
-# `schedule on` started nightly now (2026-11-24 or later): evaluate a day later
-now_ms=$(date +%s)
-next_day=$(date -u -d "@$((now_ms + 86400))" +%Y-%m-%d)
-tick="${next_day}T00:05:00+01:00"
+# `schedule on` started nightly now: evaluate at its next tick, as the
+# scheduler itself computes it (in its zone: after 23:05 UTC in winter the
+# next 00:05 in Amsterdam is two UTC dates away)
+expect_exit 0 "$WEFT_BIN" schedule list --format json "${L[@]}"
+tick=$(python3 -c 'import json,sys; print({x["name"]: x for x in json.load(open(sys.argv[1]))}["nightly"]["next_tick"])' "$tmp/out")
+next_day=${tick%%T*}
 expect_exit -m "scheduler --once --now launches the due tick" 0 \
   "$WEFT_BIN" scheduler --once --now "$tick" "${L[@]}"
 check_has "one run queued" "1 runs queued" "$out"
