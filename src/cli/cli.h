@@ -45,6 +45,8 @@ int cmd_dev(int argc, char **argv);
 /* cmd_auth.c: `weft user ...` and `weft token ...`. */
 int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+/* cmd_audit.c: `weft audit`. */
+int cmd_audit(int argc, char **argv);
 /* cmd_schedule.c: `weft schedule ...` and `weft sensor ...`. */
 int cmd_schedule(int argc, char **argv);
 int cmd_sensor(int argc, char **argv);

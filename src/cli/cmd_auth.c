@@ -1,6 +1,7 @@
 /* cmd_auth.c: `weft user add|passwd|remove|list` and `weft token
  * create|list|revoke`: who may use the HTTP API (engine/auth.h). Passwords
  * come from the terminal (not echoed) or standard input, never argv. */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/audit.h"
 #include "engine/auth.h"
 #include "engine/engine.h"
 #include "util/clock.h"
@@ -63,6 +65,20 @@ static char *read_password(const char *cmd) {
     fprintf(stderr, "weft %s: out of memory\n", cmd);
   memset(buf, 0, sizeof buf);
   return pw;
+}
+
+/* Puts a change made here in the audit log, as "cli:USER" from "local". A
+ * log that cannot be written is said, and does not undo the change. */
+static void audit(struct weft_instance *inst, const char *action, const char *name,
+                  const weft_error *failed) {
+  char who[96], what[160];
+  const struct passwd *pw = getpwuid(geteuid());
+  snprintf(who, sizeof who, "cli:%s", pw ? pw->pw_name : "?");
+  snprintf(what, sizeof what, "%s %s", action, name);
+  weft_error err = WEFT_ERROR_INIT;
+  if (weft_audit_record(inst->store, who, what, failed ? 1 : 0, "local",
+                        failed ? failed->msg : NULL, &err))
+    fprintf(stderr, "weft: warning: cannot write the audit log: %s\n", err.msg);
 }
 
 static void print_time(int64_t ms) {
@@ -127,15 +143,18 @@ int cmd_user(int argc, char **argv) {
   if (weft_instance_open(NULL, &inst, &err)) goto fail;
   if (is_list) {
     if (user_list(inst, &err)) goto fail;
-  } else if (!strcmp(sub, "add")) {
-    if (weft_auth_user_add(inst->store, name, role, pw, &err)) goto fail;
-    printf("added user %s (%s)\n", name, weft_role_name(role));
-  } else if (!strcmp(sub, "passwd")) {
-    if (weft_auth_user_passwd(inst->store, name, pw, &err)) goto fail;
-    printf("changed the password of %s\n", name);
   } else {
-    if (weft_auth_user_remove(inst->store, name, &err)) goto fail;
-    printf("removed user %s\n", name);
+    char what[96];
+    snprintf(what, sizeof what, "user %s", sub);
+    int failed = !strcmp(sub, "add")      ? weft_auth_user_add(inst->store, name, role, pw, &err)
+                 : !strcmp(sub, "passwd") ? weft_auth_user_passwd(inst->store, name, pw, &err)
+                                          : weft_auth_user_remove(inst->store, name, &err);
+    audit(inst, what, name, failed ? &err : NULL);
+    if (failed) goto fail;
+    if (!strcmp(sub, "add"))
+      printf("added user %s (%s)\n", name, weft_role_name(role));
+    else
+      printf(!strcmp(sub, "passwd") ? "changed the password of %s\n" : "removed user %s\n", name);
   }
   rc = WEFT_EXIT_OK;
   goto done;
@@ -213,11 +232,14 @@ int cmd_token(int argc, char **argv) {
   if (list) {
     if (token_list(inst, &err)) goto fail;
   } else if (revoke) {
-    if (weft_auth_token_revoke(inst->store, id, &err)) goto fail;
+    int failed = weft_auth_token_revoke(inst->store, id, &err);
+    audit(inst, "token revoke", id, failed ? &err : NULL);
+    if (failed) goto fail;
     printf("revoked token %s\n", id);
   } else {
     char *token = NULL, *tid = NULL;
     if (weft_auth_token_create(inst->store, role, ttl, &token, &tid, &err)) goto fail;
+    audit(inst, "token create", tid, NULL);
     /* The token alone on stdout, for scripts; the rest on stderr. */
     printf("%s\n", token);
     fprintf(stderr, "token %s (%s) created; it is shown this once: keep it now\n", tid,

@@ -169,7 +169,10 @@ int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t
   else
     rc = weft_error_set(&err, WEFT_ENOTFOUND, "unknown Authorization scheme");
   if (rc == WEFT_ENOTFOUND) {
-    *res = unauthorized(r, err.msg);
+    http_audit_mark(r, err.msg); /* a failed login, and exactly why */
+    /* The client is not told whether the name exists. */
+    *res = unauthorized(r, strncasecmp(h, "Basic ", 6) ? err.msg
+                                                        : "wrong user name or password");
     return 0;
   }
   if (rc) {

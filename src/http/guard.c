@@ -186,6 +186,8 @@ int http_authorize(struct http_req *r, enum http_access need, int routed,
                            "server's name", host);
     return 0;
   }
+  /* Every attempt to change something is in the audit log, refused or not. */
+  if (routed && is_mutating(r->method)) http_audit_mark(r, NULL);
   if (routed && is_mutating(r->method) && !same_origin_json(r, host, res)) return 0;
   if (!r->srv->auth) return 1;
   enum weft_role role = WEFT_ROLE_NONE;

@@ -181,6 +181,12 @@ struct http_req {
    * "token:ID", and the role of those credentials. */
   char who[96];
   enum weft_role role;
+  /* The audit log (api_audit.c): set by the guard for a state-changing
+   * request and a rejected Authorization; written when it completes. */
+  int audit;
+  unsigned status;   /* what http_queue answered */
+  char source[64];   /* the client's address */
+  char detail[160];  /* why credentials were rejected */
   int answered;   /* a response was queued */
   /* Taken on first use, given back when the request completes. */
   struct weft_store *store;
@@ -345,6 +351,12 @@ int http_authorize(struct http_req *r, enum http_access need, int routed,
  * "user:NAME"); 0 after answering 401 (with the challenges) or 500. */
 int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t who_size,
                      enum MHD_Result *res);
+/* Marks the request for the audit log, with the client's address
+ * (api_audit.c); detail (may be NULL) says why it was refused. */
+void http_audit_mark(struct http_req *r, const char *detail);
+/* Writes the entry of a marked request (http_req_free calls it). */
+void http_audit_write(struct http_req *r);
+enum MHD_Result http_api_audit(struct http_req *r);
 /* Tags a new run's tags (an object) "weft/launched_by": r->who when
  * authentication is on; WEFT_ENOMEM when that fails. */
 int http_tag_launcher(const struct http_req *r, json_t *tags);

@@ -20,6 +20,7 @@ enum MHD_Result http_queue(struct http_req *r, unsigned status, struct MHD_Respo
   MHD_destroy_response(resp);
   if (rc == MHD_YES) {
     r->answered = 1;
+    r->status = status;
     if (status < 600) atomic_fetch_add(&r->srv->metrics.codes[status], 1);
   }
   return rc;
@@ -279,6 +280,7 @@ const struct weft_workspace *http_workspace(struct http_req *r) {
 
 void http_req_free(struct http_req *r) {
   if (!r) return;
+  if (r->audit) http_audit_write(r);
   if (r->store) http_pool_put(&r->srv->pool, r->store);
   if (r->ws) http_ws_release(r->srv, r->ws);
   for (size_t i = 0; i < r->n_segs; i++) free(r->segs[i]);

@@ -53,6 +53,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/backfills/*", http_api_backfill, HTTP_READ},
     {"GET", "/api/v1/workers", http_api_workers, HTTP_READ},
     {"GET", "/api/v1/queues", http_api_queues, HTTP_READ},
+    {"GET", "/api/v1/audit", http_api_audit, HTTP_ADMIN},
     {"GET", "/", http_api_static, HTTP_READ},
     {"GET", "/ui", http_api_static, HTTP_READ},
     {"GET", "/ui/**", http_api_static, HTTP_READ},

@@ -237,6 +237,35 @@ check("the list says it was revoked", tid in p.stdout and "revoked" in p.stdout,
 time.sleep(1.2)
 r = c.get("/api/v1/jobs", headers=bearer("short"))
 check("an expired token is 401", r.status == 401 and "expired" in r.json.get("error", ""), r)
+# -- the audit log
+r = c.get("/api/v1/audit", headers=bearer("viewer"))
+check("a viewer may not read the audit log (403)", r.status == 403, r)
+r = c.get("/api/v1/audit?limit=10000", headers=admin)
+entries = r.json.get("entries", []) if r.status == 200 else []
+check("an admin reads the audit log, newest first", r.status == 200 and len(entries) > 20
+      and entries[0]["ms"] >= entries[-1]["ms"], r)
+def has(pred):
+    return any(pred(e) for e in entries)
+lid2 = tok["launcher2"].split("_")[1]
+check("it has the launcher's launch (201, who, from 127.0.0.1)",
+      has(lambda e: e["action"] == "POST /api/v1/jobs/loc/sleepy/launch" and e["status"] == 201
+          and e["who"] == "token:" + lid and e["source"] == "127.0.0.1"), entries[:5])
+check("the other launcher's refused cancel (403)",
+      has(lambda e: e["action"] == "POST /api/v1/runs/%s/cancel" % mine and e["status"] == 403
+          and e["who"] == "token:" + lid2), entries[:5])
+check("the owner's cancel (202)",
+      has(lambda e: e["action"] == "POST /api/v1/runs/%s/cancel" % mine and e["status"] == 202), entries[:5])
+check("rejected logins with why (401)",
+      has(lambda e: e["status"] == 401 and "wrong password for 'alice'" in (e.get("detail") or ""))
+      and has(lambda e: e["status"] == 401 and "revoked" in (e.get("detail") or "")), entries[:5])
+check("requests refused for their role are there too (403)",
+      has(lambda e: e["status"] == 403 and e["who"] == "token:" + tok["viewer"].split("_")[1]), entries[:5])
+check("reads are not audited (only rejected logins)",
+      not has(lambda e: e["action"].startswith("GET ") and e["status"] != 401), entries[:5])
+r = c.get("/api/v1/jobs", headers=basic("nobody", "alice-pass-1"))
+check("a rejected password does not say whether the name exists",
+      r.status == 401 and r.json.get("error") == "wrong user name or password", r)
+
 deadline = time.time() + 60
 busy = None
 while time.time() < deadline:
@@ -249,6 +278,11 @@ EOF
 kill "$server_pid"
 wait "$server_pid"
 check_eq "the server stops cleanly" 0 "$?"
+expect_exit -m "weft audit" 0 "$WEFT_BIN" audit --limit 100000
+check_has "it shows the CLI's user changes" "cli:" "$out"
+check_has "user add alice" "user add alice" "$out"
+check_has "the token revocation" "token revoke" "$out"
+check_has "and the API's launches" "POST /api/v1/jobs/loc/sleepy/launch" "$out"
 
 # -- weft dev on loopback needs no login; --no-auth turns weft server's off ------------------
 start_server -w "$tmp/workspace.yaml" || not_ok "weft dev starts"

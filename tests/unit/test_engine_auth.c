@@ -1,10 +1,12 @@
-/* test_engine_auth.c: users and API tokens in a real SQLite store: only
- * hashes are stored, a token checks until it is revoked or expires, a
- * password until it changes; roles and lifetimes parse as documented. */
+/* test_engine_auth.c: users, API tokens and the audit log in a real SQLite
+ * store: only hashes are stored, a token checks until it is revoked or
+ * expires, a password until it changes; roles and lifetimes parse as
+ * documented; audit entries come back in time order, the newest N. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/audit.h"
 #include "engine/auth.h"
 #include "store/store.h"
 #include "test.h"
@@ -151,5 +153,39 @@ TEST(tokens_check_until_revoked_or_expired) {
   return 0;
 }
 
+TEST(audit_log_keeps_order_and_limits) {
+  char *dir = NULL;
+  struct weft_store *s = scratch_store(&dir);
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT(s);
+  char action[32];
+  for (int i = 0; i < 5; i++) {
+    snprintf(action, sizeof action, "action %d", i);
+    ASSERT_EQ(weft_audit_record(s, i ? "user:ann" : "", action, 200 + i, "127.0.0.1",
+                                i == 4 ? "why" : NULL, &err), WEFT_OK);
+  }
+  struct weft_audit_entry *v = NULL;
+  size_t n = 0;
+  ASSERT_EQ(weft_audit_list(s, 0, &v, &n, &err), WEFT_OK);
+  ASSERT_EQ(n, 5);
+  ASSERT_STR_EQ(v[0].action, "action 0");
+  ASSERT_STR_EQ(v[0].who, "");
+  ASSERT(v[0].detail == NULL);
+  weft_audit_entries_release(v, n);
+  ASSERT_EQ(weft_audit_list(s, 2, &v, &n, &err), WEFT_OK);
+  ASSERT_EQ(n, 2); /* the newest two, oldest first */
+  ASSERT_STR_EQ(v[0].action, "action 3");
+  ASSERT_STR_EQ(v[1].action, "action 4");
+  ASSERT_EQ(v[1].status, 204);
+  ASSERT_STR_EQ(v[1].who, "user:ann");
+  ASSERT_STR_EQ(v[1].source, "127.0.0.1");
+  ASSERT_STR_EQ(v[1].detail, "why");
+  ASSERT(v[0].ms <= v[1].ms);
+  weft_audit_entries_release(v, n);
+  drop(s, dir);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(roles_and_ttls_parse) TEST_ENTRY(users_keep_hashes_only)
-              TEST_ENTRY(tokens_check_until_revoked_or_expired))
+              TEST_ENTRY(tokens_check_until_revoked_or_expired)
+                  TEST_ENTRY(audit_log_keeps_order_and_limits))

@@ -1,0 +1,70 @@
+/* api_audit.c: the audit log over HTTP: every state-changing request and
+ * every rejected login is written when it completes (who, what, the
+ * answer, from where), and GET /api/v1/audit shows the newest (admin). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "engine/audit.h"
+#include "http/http_int.h"
+#include "util/buf.h"
+
+void http_audit_mark(struct http_req *r, const char *detail) {
+  r->audit = 1;
+  if (detail) snprintf(r->detail, sizeof r->detail, "%s", detail);
+  if (r->source[0]) return;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *a = ci ? ci->client_addr : NULL;
+  if (a && a->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, r->source, sizeof r->source);
+  else if (a && a->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, r->source,
+              sizeof r->source);
+  else
+    snprintf(r->source, sizeof r->source, "?");
+}
+
+void http_audit_write(struct http_req *r) {
+  struct weft_buf action = WEFT_BUF_INIT;
+  struct weft_store *st = r->store;
+  weft_error err = WEFT_ERROR_INIT;
+  int borrowed = 0;
+  weft_buf_addf(&action, "%s ", r->method);
+  for (size_t i = 0; i < r->n_segs; i++) weft_buf_addf(&action, "/%s", r->segs[i]);
+  if (!st && !http_pool_get(&r->srv->pool, &st, &err)) borrowed = 1;
+  if (st && weft_audit_record(st, r->who, action.ptr, (int)r->status, r->source,
+                              r->detail[0] ? r->detail : NULL, &err))
+    fprintf(stderr, "weft server: cannot write the audit log: %s\n", err.msg);
+  else if (!st)
+    fprintf(stderr, "weft server: cannot write the audit log: %s\n", err.msg);
+  if (borrowed) http_pool_put(&r->srv->pool, st);
+  weft_buf_release(&action);
+}
+
+/* GET /api/v1/audit?limit=N: {"entries": [...]}, newest first. */
+enum MHD_Result http_api_audit(struct http_req *r) {
+  enum MHD_Result res = MHD_NO;
+  long long limit;
+  if (http_arg_int(r, "limit", 1, 10000, 100, &limit, &res)) return res;
+  struct weft_instance *inst = http_instance(r, &res);
+  if (!inst) return res;
+  struct weft_audit_entry *v = NULL;
+  size_t n = 0;
+  weft_error err = WEFT_ERROR_INIT;
+  if (weft_audit_list(inst->store, (size_t)limit, &v, &n, &err))
+    return http_send_weft_error(r, &err);
+  json_t *arr = json_array();
+  for (size_t i = n; arr && i-- > 0;) {
+    json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s?}", "ms", (json_int_t)v[i].ms, "who",
+                          v[i].who, "action", v[i].action, "status", v[i].status, "source",
+                          v[i].source, "detail", v[i].detail);
+    if (!o || json_array_append_new(arr, o)) {
+      json_decref(arr);
+      arr = NULL;
+    }
+  }
+  weft_audit_entries_release(v, n);
+  return http_send_json(r, 200, arr ? json_pack("{s:o}", "entries", arr) : NULL);
+}
