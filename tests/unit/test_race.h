@@ -50,7 +50,7 @@ static inline int race_restart_cmd(const struct race *r) {
  * failure had another shape. It dies with the test. */
 static inline int race_opener(const struct race *r, int id, int probe, int stop) {
   weft_error err = WEFT_ERROR_INIT;
-  int64_t slowest = 0, give_up = weft_clock_mono_ms() + 170000;
+  int64_t slowest = 0, give_up = weft_clock_mono_ms() + (atoi(r->wait_s) + 60) * 1000LL;
   int opens = 0, refused = 0;
   struct pollfd pfd = {.fd = stop, .events = POLLIN};
   prctl(PR_SET_PDEATHSIG, SIGKILL);
