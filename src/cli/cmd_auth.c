@@ -16,7 +16,7 @@
 #include "util/clock.h"
 
 static const char user_usage[] =
-    "usage: weft user add NAME --role ROLE\n"
+    "usage: weft user add NAME --role ROLE [--no-password]\n"
     "       weft user passwd NAME\n"
     "       weft user remove NAME\n"
     "       weft user list\n"
@@ -24,7 +24,9 @@ static const char user_usage[] =
     "The users of the HTTP API and web UI, kept in the instance's storage.\n"
     "The password is read from the terminal (twice, not shown) or, when\n"
     "standard input is not a terminal, from its first line; never from the\n"
-    "command line. It is kept hashed (Argon2id, libsodium).\n"
+    "command line. It is kept hashed (Argon2id, libsodium). --no-password:\n"
+    "a user who signs in only through the SSO proxy of weft.yaml's auth:\n"
+    "(proxy_header, trusted_proxies); passwd can give one later.\n"
     "Roles: viewer (read), launcher (launch, re-execute, cancel runs),\n"
     "operator (schedules, sensors, backfills), admin (code locations).\n";
 
@@ -111,13 +113,15 @@ int cmd_user(int argc, char **argv) {
   struct weft_instance *inst = NULL;
   weft_error err = WEFT_ERROR_INIT;
   char *pw = NULL;
-  int rc = WEFT_EXIT_INVALID, m;
+  int rc = WEFT_EXIT_INVALID, m, no_password = 0;
   if (!sub || weft_cli_is_help(sub)) {
     fputs(user_usage, sub ? stdout : stderr);
     return sub ? WEFT_EXIT_OK : WEFT_EXIT_USAGE;
   }
   for (int i = 2; i < argc; i++) {
-    if ((m = weft_cli_flag_value("user", argc, argv, &i, NULL, "--role", &role_name))) {
+    if (!strcmp(argv[i], "--no-password")) {
+      no_password = 1;
+    } else if ((m = weft_cli_flag_value("user", argc, argv, &i, NULL, "--role", &role_name))) {
       if (m < 0) return WEFT_EXIT_USAGE;
     } else if (argv[i][0] == '-' || name) {
       return weft_cli_usage_error("user", "unexpected argument '%s'", argv[i]);
@@ -133,11 +137,11 @@ int cmd_user(int argc, char **argv) {
     return weft_cli_usage_error("user", is_list ? "list takes no name" : "%s needs a NAME", sub);
   if (!strcmp(sub, "add") && !role_name)
     return weft_cli_usage_error("user", "add needs --role viewer|launcher|operator|admin");
-  if (role_name && strcmp(sub, "add"))
-    return weft_cli_usage_error("user", "--role goes with add only");
+  if ((role_name || no_password) && strcmp(sub, "add"))
+    return weft_cli_usage_error("user", "--role and --no-password go with add only");
   if (role_name && weft_role_parse(role_name, &role, &err))
     return weft_cli_usage_error("user", "%s", err.msg);
-  if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
+  if ((!strcmp(sub, "add") && !no_password) || !strcmp(sub, "passwd")) {
     if (!(pw = read_password("user"))) return WEFT_EXIT_INVALID;
   }
   if (weft_instance_open(NULL, &inst, &err)) goto fail;

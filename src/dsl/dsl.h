@@ -71,13 +71,28 @@ struct weft_containers_config {
   struct weft_kvs labels; /* extra labels on every container */
 };
 
-/* server: what `weft server|dev` accept (instance_server.c). */
+/* An address block of auth.trusted_proxies: "10.0.0.0/8", "::1", ... */
+struct weft_cidr {
+  int family; /* AF_INET or AF_INET6 */
+  unsigned char addr[16];
+  int bits;
+};
+
+/* server: what `weft server|dev` accept, and auth: who may vouch for a
+ * user (instance_server.c). */
 struct weft_server_config {
   char **allowed_hosts;   /* Host header values served besides the listen
                              address and localhost: "name", "name:port",
                              "[v6]:port", or "*" (any: no rebinding check) */
   size_t n_allowed_hosts;
+  char *proxy_header;     /* auth.proxy_header: the user name an SSO proxy
+                             sets (X-Forwarded-User), or NULL */
+  struct weft_cidr *trusted_proxies; /* whose proxy_header is believed */
+  size_t n_trusted_proxies;
 };
+/* Whether the address (a struct sockaddr of AF_INET or AF_INET6; an IPv4
+ * mapped IPv6 address counts as IPv4) is in one of the trusted_proxies. */
+int weft_server_trusts_proxy(const struct weft_server_config *c, const void *sockaddr);
 
 struct weft_instance_config {
   char *storage_url;   /* "sqlite:/abs/weft.db" or "postgresql://..." */

@@ -158,6 +158,9 @@ int weft__rc_apply_overrides(struct weft__ydoc *doc, struct weft__ynode *root,
  * when memory runs out. */
 void weft__parse_server_config(struct weft_diags *d, const struct weft__ynode *n,
                                struct weft_server_config *s, int *nomem);
+/* auth: {proxy_header: NAME, trusted_proxies: [ADDR or CIDR, ...]} into *s. */
+void weft__parse_auth_config(struct weft_diags *d, const struct weft__ynode *n,
+                             struct weft_server_config *s, int *nomem);
 void weft__server_config_release(struct weft_server_config *s);
 
 #endif

@@ -12,7 +12,7 @@
 #include "util/str.h"
 
 static const char *const top_keys[] = {"storage", "artifacts", "broker", "execution",
-                                       "run_queue", "containers", "server", NULL};
+                                       "run_queue", "containers", "server", "auth", NULL};
 static const char *const containers_keys[] = {"socket", "pull", "network", "default_image",
                                               "labels", NULL};
 static const char *const run_queue_keys[] = {"max_concurrent_runs", "tag_limits", NULL};
@@ -605,6 +605,8 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
       if (ct && !weft__ynode_is_null(ct)) parse_containers(d, ct, out, &nomem);
       const struct weft__ynode *sv = weft__ymap_get(root, "server", NULL);
       if (sv && !weft__ynode_is_null(sv)) weft__parse_server_config(d, sv, &out->server, &nomem);
+      const struct weft__ynode *au = weft__ymap_get(root, "auth", NULL);
+      if (au && !weft__ynode_is_null(au)) weft__parse_auth_config(d, au, &out->server, &nomem);
     }
   }
   /* What the file leaves out keeps the defaults. */

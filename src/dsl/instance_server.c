@@ -1,6 +1,10 @@
-/* instance_server.c: the `server:` section of $WEFT_HOME/weft.yaml, which
- * names the Host values `weft server|dev` answer besides their own address. */
+/* instance_server.c: the `server:` and `auth:` sections of weft.yaml: the
+ * Host values `weft server|dev` answer, and which SSO proxy may vouch for a
+ * user by a header (trusted only from the addresses listed). */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +13,7 @@
 #include "util/str.h"
 
 static const char *const server_keys[] = {"allowed_hosts", NULL};
+static const char *const auth_keys[] = {"proxy_header", "trusted_proxies", NULL};
 
 /* "name", "name:port", "[v6]", "[v6]:port" or "*": what a Host header may
  * hold, without user info, path or spaces. */
@@ -77,6 +82,115 @@ void weft__parse_server_config(struct weft_diags *d, const struct weft__ynode *n
 void weft__server_config_release(struct weft_server_config *s) {
   for (size_t i = 0; i < s->n_allowed_hosts; i++) free(s->allowed_hosts[i]);
   free(s->allowed_hosts);
-  s->allowed_hosts = NULL;
-  s->n_allowed_hosts = 0;
+  free(s->proxy_header);
+  free(s->trusted_proxies);
+  memset(s, 0, sizeof *s);
+}
+
+/* "1.2.3.4", "10.0.0.0/8", "::1", "fd00::/8" into *c; 0 when malformed. */
+static int parse_cidr(const char *t, struct weft_cidr *c) {
+  char addr[64];
+  const char *slash = strchr(t, '/');
+  size_t n = slash ? (size_t)(slash - t) : strlen(t);
+  if (!n || n >= sizeof addr) return 0;
+  memcpy(addr, t, n);
+  addr[n] = '\0';
+  memset(c, 0, sizeof *c);
+  if (inet_pton(AF_INET, addr, c->addr) == 1) {
+    c->family = AF_INET;
+    c->bits = 32;
+  } else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
+    c->family = AF_INET6;
+    c->bits = 128;
+  } else {
+    return 0;
+  }
+  if (slash) {
+    char *end;
+    long b = strtol(slash + 1, &end, 10);
+    if (!slash[1] || *end || b < 0 || b > c->bits) return 0;
+    c->bits = (int)b;
+  }
+  return 1;
+}
+
+void weft__parse_auth_config(struct weft_diags *d, const struct weft__ynode *n,
+                             struct weft_server_config *s, int *nomem) {
+  if (n->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, n->mark, "auth must be a mapping (proxy_header, trusted_proxies), "
+                    "got %s", weft__ynode_describe(n));
+    return;
+  }
+  weft__dsl_check_keys(d, n, auth_keys, "auth");
+  const struct weft__ynode *h = weft__ymap_get(n, "proxy_header", NULL);
+  const struct weft__ynode *l = weft__ymap_get(n, "trusted_proxies", NULL);
+  const char *name = h && h->kind == WEFT__Y_SCALAR ? weft__ynode_text(h) : NULL;
+  if (h && !weft__ynode_is_null(h)) {
+    size_t len = name ? strlen(name) : 0;
+    int ok = len > 0 && len < 64;
+    for (size_t i = 0; ok && i < len; i++) ok = isalnum((unsigned char)name[i]) || name[i] == '-';
+    if (!ok) {
+      weft__dsl_error(d, h->mark, "auth.proxy_header must be a header name such as "
+                      "X-Forwarded-User, got %s", name ? name : weft__ynode_describe(h));
+      return;
+    }
+    if (!(s->proxy_header = weft_str_dup(name))) *nomem = 1;
+  }
+  if (!l || weft__ynode_is_null(l) || l->kind != WEFT__Y_SEQ || !l->u.seq.n) {
+    if (s->proxy_header)
+      weft__dsl_error(d, l ? l->mark : n->mark, "auth.trusted_proxies must list the "
+                      "addresses of the proxies that set %s (such as [127.0.0.1]): from "
+                      "anywhere else the header is a lie", s->proxy_header);
+    return;
+  }
+  if (!s->proxy_header)
+    weft__dsl_error(d, n->mark, "auth.trusted_proxies needs auth.proxy_header");
+  if (!(s->trusted_proxies = calloc(l->u.seq.n, sizeof *s->trusted_proxies))) {
+    *nomem = 1;
+    return;
+  }
+  for (size_t i = 0; i < l->u.seq.n; i++) {
+    const struct weft__ynode *e = l->u.seq.items[i];
+    const char *t = e->kind == WEFT__Y_SCALAR ? weft__ynode_text(e) : NULL;
+    if (!t || !parse_cidr(t, &s->trusted_proxies[s->n_trusted_proxies])) {
+      weft__dsl_error(d, e->mark, "auth.trusted_proxies[%zu] must be an address or a "
+                      "block such as 10.0.0.0/8, got %s", i, t ? t : weft__ynode_describe(e));
+      continue;
+    }
+    s->n_trusted_proxies++;
+  }
+}
+
+static int prefix_match(const unsigned char *a, const unsigned char *b, int bits) {
+  int whole = bits / 8, rest = bits % 8;
+  if (memcmp(a, b, (size_t)whole)) return 0;
+  if (!rest) return 1;
+  unsigned char mask = (unsigned char)(0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+int weft_server_trusts_proxy(const struct weft_server_config *c, const void *sockaddr) {
+  const struct sockaddr *sa = sockaddr;
+  unsigned char v4[4], v6[16];
+  int has4 = 0, has6 = 0;
+  if (!sa) return 0;
+  if (sa->sa_family == AF_INET) {
+    memcpy(v4, &((const struct sockaddr_in *)sockaddr)->sin_addr, 4);
+    has4 = 1;
+  } else if (sa->sa_family == AF_INET6) {
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sockaddr)->sin6_addr;
+    memcpy(v6, a, 16);
+    has6 = 1;
+    if (IN6_IS_ADDR_V4MAPPED(a)) {
+      memcpy(v4, v6 + 12, 4);
+      has4 = 1;
+    }
+  }
+  for (size_t i = 0; i < c->n_trusted_proxies; i++) {
+    const struct weft_cidr *t = &c->trusted_proxies[i];
+    if ((t->family == AF_INET && has4 && prefix_match(v4, t->addr, t->bits)) ||
+        (t->family == AF_INET6 && has6 && prefix_match(v6, t->addr, t->bits)))
+      return 1;
+  }
+  return 0;
 }

@@ -87,7 +87,10 @@ int weft_auth_user_add(struct weft_store *s, const char *name, enum weft_role ro
   if (!weft_auth_user_name_ok(name))
     return weft_error_set(err, WEFT_EINVALID, "user name '%s' must be 1-64 letters, digits, "
                           "'_', '-', '.' or '@'", name);
-  if ((rc = sodium_ready(err)) || (rc = hash_password(password, hash, err))) return rc;
+  if ((rc = sodium_ready(err))) return rc;
+  /* No password: "!" is no crypto_pwhash string, so none ever matches. */
+  if (!password) snprintf(hash, sizeof hash, "!");
+  else if ((rc = hash_password(password, hash, err))) return rc;
   rc = put_user(s, name, role, hash, weft_clock_wall_ms(), NULL, err);
   sodium_memzero(hash, sizeof hash);
   return rc;

@@ -45,7 +45,8 @@ struct weft_auth_token {
 /* A user name: 1-64 of letters, digits, '_', '-', '.', '@'. */
 int weft_auth_user_name_ok(const char *name);
 /* Adds a user (WEFT_ECONFLICT when the name is taken). password: at least
- * 8 bytes (WEFT_EINVALID). */
+ * 8 bytes (WEFT_EINVALID), or NULL for a user who signs in only through a
+ * trusted SSO proxy (weft.yaml auth.proxy_header): no password matches. */
 int weft_auth_user_add(struct weft_store *s, const char *name, enum weft_role role,
                        const char *password, weft_error *err);
 /* A new password (WEFT_ENOTFOUND for an unknown user). */

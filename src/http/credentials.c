@@ -146,11 +146,47 @@ static int basic(struct http_req *r, struct weft_store *st, const char *b64,
   return rc;
 }
 
+/* A trusted SSO proxy's header (weft.yaml auth.proxy_header, believed only
+ * from auth.trusted_proxies): the user it names, with that user's role;
+ * -1 when it does not apply (no proxy configured, another sender, no
+ * header); 1 identified; 0 after answering 403 (a user weft does not
+ * know) or 500. */
+static int proxy_user(struct http_req *r, enum weft_role *role, char *who, size_t who_size,
+                      enum MHD_Result *res) {
+  const struct weft_server_config *cfg = &r->srv->guard.cfg;
+  if (!cfg->proxy_header) return -1;
+  const char *name = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, cfg->proxy_header);
+  if (!name || !*name) return -1;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!ci || !weft_server_trusts_proxy(cfg, ci->client_addr)) return -1;
+  struct weft_instance *inst = http_instance(r, res);
+  if (!inst) return 0;
+  char *hash = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  int rc = weft_auth_user_get(inst->store, name, &hash, role, &err);
+  free(hash);
+  if (rc == WEFT_ENOTFOUND) {
+    http_audit_mark(r, err.msg);
+    *res = http_send_error(r, 403, NULL, "the proxy vouches for '%.64s', who is not a user "
+                           "here (weft user add %.64s --role ROLE --no-password)", name, name);
+    return 0;
+  }
+  if (rc) {
+    *res = http_send_error(r, 500, NULL, "cannot check the user: %s", err.msg);
+    return 0;
+  }
+  snprintf(who, who_size, "user:%.64s", name);
+  return 1;
+}
+
 int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t who_size,
                      enum MHD_Result *res) {
   const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
   *role = WEFT_ROLE_NONE;
+  int proxied = proxy_user(r, role, who, who_size, res);
+  if (proxied >= 0) return proxied;
   if (!h || !*h) {
     *res = unauthorized(r, "authentication required: send 'Authorization: Bearer TOKEN' "
                            "(weft token create) or a user's password");

@@ -84,12 +84,17 @@ int http_guard_init(struct http_server *srv, weft_error *err) {
     if (!strcmp(cfg.server.allowed_hosts[i], "*")) g->any_host = 1;
     else rc = add_host(g, "%s", cfg.server.allowed_hosts[i], -1);
   }
+  g->cfg = cfg.server; /* kept: the proxy settings are read per request */
+  memset(&cfg.server, 0, sizeof cfg.server);
   weft_instance_config_release(&cfg);
   if (rc) return weft_error_set(err, rc, "out of memory starting the server");
   return WEFT_OK;
 }
 
 void http_guard_release(struct http_guard *g) {
+  struct weft_instance_config k = {0};
+  k.server = g->cfg; /* released the way weft.yaml's parser made it */
+  weft_instance_config_release(&k);
   for (size_t i = 0; i < g->n_hosts; i++) free(g->hosts[i]);
   free(g->hosts);
   g->hosts = NULL;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dsl/dsl.h"
 #include "engine/auth.h"
 #include "engine/engine.h"
 #include "http/http.h"
@@ -103,6 +104,7 @@ struct http_guard {
   char **hosts; /* lower case: "name" (any port) or "name:port" */
   size_t n_hosts;
   int any_host; /* server.allowed_hosts has "*" */
+  struct weft_server_config cfg; /* weft.yaml's server: and auth: */
 };
 
 /* Basic credentials verified lately (credentials.c). */
