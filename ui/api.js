@@ -63,6 +63,7 @@ const runPath = (id) => `/runs/${enc(id)}`;
 
 export const api = {
   health: () => fetch('/healthz').then((r) => r.json()),
+  me: () => get('/me'),
   locations: () => get('/locations'),
   reloadLocations: () => post('/locations/reload'),
   addLocation: (body) => post('/locations', body),

@@ -46,3 +46,10 @@ async function health() {
 start(document.getElementById('view'), markNav);
 health();
 setInterval(() => { if (!document.hidden) health(); }, 15000);
+
+// What the signed-in role may not do is not shown (app.css hides it by
+// data-action); the server checks every request all the same.
+api.me().then((me) => {
+  document.body.dataset.role = me.role;
+  if (me.who) document.getElementById('server-status').title = `signed in as ${me.who} (${me.role})`;
+}).catch(() => { document.body.dataset.role = 'viewer'; });

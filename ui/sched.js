@@ -73,7 +73,7 @@ export function lastTick(tick, now = Date.now()) {
 export function stateSwitch(kind, item, onChange, onError) {
   const on = item.state === 'on';
   const sw = h('button', {
-    type: 'button', role: 'switch', class: ['switch', on && 'on'],
+    type: 'button', role: 'switch', class: ['switch', on && 'on'], 'data-action': 'sched-toggle',
     'aria-checked': String(on), 'data-state': item.state, 'data-name': item.name,
     'aria-label': `${item.name}: ${on ? 'on' : 'off'} (click to turn ${on ? 'off' : 'on'})`,
     title: `${on ? 'on' : 'off'}${item.state_stored ? '' : ' (declared default)'}; click to turn ${on ? 'off' : 'on'}`,

@@ -251,3 +251,11 @@ int http_may_cancel(struct http_req *r, const struct weft_run_row *row, enum MHD
   json_decref(tags);
   return mine;
 }
+
+enum MHD_Result http_api_me(struct http_req *r) {
+  /* Without authentication everyone may do everything. */
+  int auth = r->srv->auth;
+  return http_send_json(r, 200, json_pack("{s:b, s:s?, s:s}", "auth", auth, "who",
+                                          auth && r->who[0] ? r->who : NULL, "role",
+                                          weft_role_name(auth ? r->role : WEFT_ROLE_ADMIN)));
+}

@@ -359,6 +359,9 @@ void http_audit_mark(struct http_req *r, const char *detail);
 /* Writes the entry of a marked request (http_req_free calls it). */
 void http_audit_write(struct http_req *r);
 enum MHD_Result http_api_audit(struct http_req *r);
+/* GET /api/v1/me (guard.c): who the credentials are and their role, for
+ * the UI to show only what that role may do. */
+enum MHD_Result http_api_me(struct http_req *r);
 /* Tags a new run's tags (an object) "weft/launched_by": r->who when
  * authentication is on; WEFT_ENOMEM when that fails. */
 int http_tag_launcher(const struct http_req *r, json_t *tags);

@@ -54,6 +54,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/workers", http_api_workers, HTTP_READ},
     {"GET", "/api/v1/queues", http_api_queues, HTTP_READ},
     {"GET", "/api/v1/audit", http_api_audit, HTTP_ADMIN},
+    {"GET", "/api/v1/me", http_api_me, HTTP_READ},
     {"GET", "/", http_api_static, HTTP_READ},
     {"GET", "/ui", http_api_static, HTTP_READ},
     {"GET", "/ui/**", http_api_static, HTTP_READ},

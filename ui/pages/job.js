@@ -65,8 +65,8 @@ function launchpad(loc, jobName, defaults) {
   const resolved = h('pre', { class: 'code resolved' });
   const resolvedBox = h('details', { class: 'resolved-box', hidden: true }, h('summary', null, 'Resolved config'), resolved);
   const tagsInput = h('input', { class: 'input', type: 'text', placeholder: 'key=value, …', name: 'tags', 'aria-label': 'Tags' });
-  const validateBtn = h('button', { class: 'btn', type: 'button' }, 'Validate');
-  const launchBtn = h('button', { class: 'btn btn-primary', type: 'button' }, 'Launch run');
+  const validateBtn = h('button', { class: 'btn', type: 'button', 'data-action': 'validate' }, 'Validate');
+  const launchBtn = h('button', { class: 'btn btn-primary', type: 'button', 'data-action': 'launch' }, 'Launch run');
   const resetBtn = h('button', { class: 'btn btn-ghost', type: 'button', title: 'Back to the defaults of the job' }, 'Reset');
   let seq = 0;
 

@@ -170,7 +170,7 @@ function locationsPanel(changed) {
 
 export function jobsPage(root) {
   const body = h('div', { class: 'stack' }, h('div', { class: 'card skeleton' }));
-  const reload = h('button', { class: 'btn', type: 'button' }, 'Reload locations');
+  const reload = h('button', { class: 'btn', type: 'button', 'data-action': 'reload-locations' }, 'Reload locations');
   const panel = locationsPanel(() => load(false));
   mount(root,
     h('div', { class: 'page-head' },
