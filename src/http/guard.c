@@ -112,7 +112,7 @@ static size_t name_len(const char *host) {
 
 /* Whether a Host header value is one of ours. An entry without a port
  * allows its name on any port; one with a port, that port only. */
-static int host_allowed(const struct http_guard *g, const char *host) {
+int http__host_allowed(const struct http_guard *g, const char *host) {
   if (g->any_host) return 1;
   size_t hn = name_len(host);
   for (size_t i = 0; i < g->n_hosts; i++) {
@@ -137,7 +137,7 @@ static int is_mutating(const char *method) {
 
 /* Whether url ("http://host:port/..." or an Origin "http://host:port")
  * names exactly the authority host. */
-static int same_authority(const char *url, const char *host) {
+int http__same_authority(const char *url, const char *host) {
   const char *rest = weft_str_has_prefix(url, "http://")    ? url + 7
                      : weft_str_has_prefix(url, "https://") ? url + 8
                                                             : NULL;
@@ -148,7 +148,7 @@ static int same_authority(const char *url, const char *host) {
 
 /* Whether the media type of a Content-Type value is application/json
  * (parameters such as "; charset=utf-8" allowed). */
-static int is_json_type(const char *ct) {
+int http__is_json_type(const char *ct) {
   static const char want[] = "application/json";
   while (*ct == ' ' || *ct == '\t') ct++;
   if (strncasecmp(ct, want, sizeof want - 1)) return 0;
@@ -184,7 +184,7 @@ int http_authorize(struct http_req *r, enum http_access need, int routed,
     *res = http_send_error(r, 403, NULL, "a Host header is required");
     return 0;
   }
-  if (!host_allowed(&r->srv->guard, host)) {
+  if (!http__host_allowed(&r->srv->guard, host)) {
     *res = http_send_error(r, 403, NULL,
                            "host '%.200s' is not served here (DNS rebinding protection); "
                            "add it to server.allowed_hosts in weft.yaml if it is this "
@@ -213,7 +213,7 @@ int http_authorize(struct http_req *r, enum http_access need, int routed,
 static int same_origin_json(struct http_req *r, const char *host, enum MHD_Result *res) {
   const char *origin = header(r, "Origin");
   const char *referer = header(r, "Referer");
-  if (origin ? !same_authority(origin, host) : referer && !same_authority(referer, host)) {
+  if (origin ? !http__same_authority(origin, host) : referer && !http__same_authority(referer, host)) {
     *res = http_send_error(r, 403, NULL,
                            "cross-origin request refused: %s '%.200s' is not this server "
                            "(%.200s)", origin ? "Origin" : "Referer",
@@ -221,7 +221,7 @@ static int same_origin_json(struct http_req *r, const char *host, enum MHD_Resul
     return 0;
   }
   const char *ct = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-  if (!ct || !is_json_type(ct)) {
+  if (!ct || !http__is_json_type(ct)) {
     *res = http_send_error(r, 403, NULL,
                            "a %s request must say Content-Type: application/json (got %s%.100s%s)",
                            r->method, ct ? "'" : "", ct ? ct : "none", ct ? "'" : "");

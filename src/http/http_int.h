@@ -371,6 +371,13 @@ int http_tag_launcher(const struct http_req *r, json_t *tags);
 int http_may_cancel(struct http_req *r, const struct weft_run_row *row, enum MHD_Result *res);
 int http_basic_cache_init(struct http_basic_cache *c);
 void http_basic_cache_release(struct http_basic_cache *c);
+/* The guard's parsers of what clients send (guard.c; exposed for
+ * fuzz/fuzz_http_headers.c): a Host value against the allow-list; whether
+ * an Origin or Referer URL names exactly the authority host; whether a
+ * Content-Type is application/json. */
+int http__host_allowed(const struct http_guard *g, const char *host);
+int http__same_authority(const char *url, const char *host);
+int http__is_json_type(const char *ct);
 /* CSP, nosniff, frame and referrer policies, and HSTS under TLS: added to
  * every answer (http_queue). */
 void http_security_headers(struct MHD_Response *resp, int tls);
