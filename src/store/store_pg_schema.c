@@ -106,8 +106,8 @@ const char *const weft__pg_migrations[] = {
      * coordinator's batch of events; the statements that write them check
      * that the run exists once per statement (store_pg_conn.c), and runs
      * are never deleted. */
-    "ALTER TABLE events DROP CONSTRAINT IF EXISTS events_run_id_fkey;\n"
-    "ALTER TABLE steps DROP CONSTRAINT IF EXISTS steps_run_id_fkey;\n",
+    ("ALTER TABLE events DROP CONSTRAINT IF EXISTS events_run_id_fkey;\n"
+     "ALTER TABLE steps DROP CONSTRAINT IF EXISTS steps_run_id_fkey;\n"),
 };
 
 const int weft__pg_migration_count =
