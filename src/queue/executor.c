@@ -689,7 +689,10 @@ static int q_wait(struct weft_executor *x, int timeout_ms, struct weft_step_resu
       usleep((useconds_t)slice * 1000);
     }
     mirror_live_logs(q);
-    int rc = poll_some(q, err);
+    /* The fallback poll only once the notices that came are drained: a
+     * busy coordinator would otherwise find results in storage whose
+     * notices are already waiting in its socket, and warn of lost ones. */
+    int rc = got == 1 ? WEFT_OK : poll_some(q, err);
     if (!rc) rc = expire_cancels(q, err);
     if (rc) return rc;
     if (!q->n_done && got != 1 && weft_clock_mono_ms() >= deadline) return 0;
