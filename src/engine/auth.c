@@ -96,25 +96,31 @@ int weft_auth_user_add(struct weft_store *s, const char *name, enum weft_role ro
   return rc;
 }
 
-/* The user's entry: its raw text and parsed object. */
-static int read_user(struct weft_store *s, const char *name, char **raw, json_t **doc,
-                     weft_error *err) {
-  char *key = user_key(name);
+/* A user's or token's entry under key (owned, freed here; NULL: out of
+ * memory): its raw text and parsed object. kind and name are for messages. */
+static int read_entry(struct weft_store *s, char *key, const char *kind, const char *name,
+                      char **raw, json_t **doc, weft_error *err) {
   *raw = NULL;
   *doc = NULL;
   if (!key) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   int rc = weft_store_kv_get(s, key, raw, err);
   free(key);
-  if (rc == WEFT_ENOTFOUND) return weft_error_set(err, rc, "no user '%s'", name);
+  if (rc == WEFT_ENOTFOUND) return weft_error_set(err, rc, "no %s '%s'", kind, name);
   if (rc) return rc;
   if (!(*doc = json_loads(*raw, 0, NULL)) || !json_is_object(*doc)) {
     json_decref(*doc);
     *doc = NULL;
     free(*raw);
     *raw = NULL;
-    return weft_error_set(err, WEFT_ESTORE, "the entry of user '%s' is corrupt", name);
+    return weft_error_set(err, WEFT_ESTORE, "the entry of %s '%s' is corrupt", kind, name);
   }
   return WEFT_OK;
+}
+
+/* The user's entry: its raw text and parsed object. */
+static int read_user(struct weft_store *s, const char *name, char **raw, json_t **doc,
+                     weft_error *err) {
+  return read_entry(s, user_key(name), "user", name, raw, doc, err);
 }
 
 static enum weft_role role_of(const json_t *o) {
@@ -266,22 +272,7 @@ done:
 /* The token's entry by id (WEFT_ENOTFOUND when absent). */
 static int read_token(struct weft_store *s, const char *id, char **raw, json_t **doc,
                       weft_error *err) {
-  char *key = token_key(id);
-  *raw = NULL;
-  *doc = NULL;
-  if (!key) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  int rc = weft_store_kv_get(s, key, raw, err);
-  free(key);
-  if (rc == WEFT_ENOTFOUND) return weft_error_set(err, rc, "no token '%s'", id);
-  if (rc) return rc;
-  if (!(*doc = json_loads(*raw, 0, NULL)) || !json_is_object(*doc)) {
-    json_decref(*doc);
-    *doc = NULL;
-    free(*raw);
-    *raw = NULL;
-    return weft_error_set(err, WEFT_ESTORE, "the entry of token '%s' is corrupt", id);
-  }
-  return WEFT_OK;
+  return read_entry(s, token_key(id), "token", id, raw, doc, err);
 }
 
 int weft_auth_token_revoke(struct weft_store *s, const char *id, weft_error *err) {
