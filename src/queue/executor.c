@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
-#include "queue/queue_int.h"
+#include "queue/executor_int.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -30,48 +30,6 @@
 #include "util/str.h"
 
 #define DEFAULT_MAX 1024
-#define POLL_MS 500
-#define POLL_BATCH 32
-#define LOST_NOTICE_MS 1000
-#define CANCEL_WAIT_MS 20000
-#define CANCEL_RESEND_MS 1000
-#define INLINE_INPUT_MAX (64 * 1024)
-
-struct pending {
-  void *user;
-  char *attempt_id, *queue, *work_dir, *worker;
-  json_t *msg; /* the step message, dumped when published (batches share fields) */
-  size_t id_hash; /* weft_map_hash(attempt_id): a run's ids share a long prefix */
-  int published, started, cancel;
-  int c_op; /* a C-function op: may share a message with others (batch) */
-  int64_t cancel_deadline; /* monotonic */
-  int64_t cancel_sent_ms;  /* monotonic, the last cancel published */
-  char *cancel_reason;
-  int64_t published_ms;    /* monotonic */
-  int64_t started_ms;      /* monotonic, when the "started" notice came */
-  size_t chunks_seen[2];   /* live log chunks mirrored into WORK/ */
-};
-
-struct ready {
-  struct weft_step_result res;
-};
-
-struct qexec {
-  struct weft_executor base;
-  struct weft_instance *inst;
-  struct weft_executor_callbacks cb;
-  struct weft_broker *pub, *sub; /* confirmed publishes; the reply queue */
-  char *url, *reply_to;
-  char *run_id; /* the run this executor serves (one per coordinator), from start() */
-  int max;
-  struct pending *p;
-  size_t n, cap;
-  struct weft_step_result *done; /* results not yet returned by wait */
-  size_t n_done, cap_done;
-  struct weft_map ops; /* op name -> its "op" JSON, shared by its messages */
-  size_t poll_next;
-  int64_t next_poll_ms, next_live_log_ms;
-};
 
 static void pending_release(struct pending *p) {
   free(p->cancel_reason);
@@ -83,20 +41,20 @@ static void pending_release(struct pending *p) {
   memset(p, 0, sizeof *p);
 }
 
-static struct pending *find_attempt(struct qexec *q, const char *id) {
+struct pending *weft__qx_find_attempt(struct qexec *q, const char *id) {
   size_t h = id ? weft_map_hash(id) : 0;
   for (size_t i = 0; id && i < q->n; i++)
     if (q->p[i].id_hash == h && !strcmp(q->p[i].attempt_id, id)) return &q->p[i];
   return NULL;
 }
 
-static void drop_pending(struct qexec *q, struct pending *p) {
+void weft__qx_drop_pending(struct qexec *q, struct pending *p) {
   size_t i = (size_t)(p - q->p);
   pending_release(p);
   q->p[i] = q->p[--q->n];
 }
 
-static int push_done(struct qexec *q, struct weft_step_result *r) {
+int weft__qx_push_done(struct qexec *q, struct weft_step_result *r) {
   if (q->n_done == q->cap_done) {
     size_t cap = q->cap_done ? q->cap_done * 2 : 16;
     struct weft_step_result *v = realloc(q->done, cap * sizeof *v);
@@ -229,268 +187,6 @@ static void publish_cancel(struct qexec *q, const char *attempt_id, const char *
   json_decref(m);
 }
 
-/* ---- results ----------------------------------------------------------------- */
-
-static void report_worker(struct qexec *q, struct pending *p, const char *worker, long pid) {
-  if (!worker || (p->worker && !strcmp(p->worker, worker))) return;
-  if (p->worker && q->cb.on_event) {
-    json_t *ev = json_pack("{s:s, s:s, s:s+}", "type", "log", "level", "warning", "msg",
-                           "redelivered: now running on worker ", worker);
-    if (ev) q->cb.on_event(q->cb.cb_data, p->user, ev);
-    json_decref(ev);
-  }
-  free(p->worker);
-  p->worker = weft_str_dup(worker);
-  if (q->cb.on_event) {
-    json_t *ev = json_pack("{s:s, s:s, s:I}", "type", "step_worker", "worker", worker, "pid",
-                           (json_int_t)pid);
-    if (ev) q->cb.on_event(q->cb.cb_data, p->user, ev);
-    json_decref(ev);
-  }
-  if (!p->started) {
-    p->started = 1;
-    p->started_ms = weft_clock_mono_ms();
-    if (q->cb.on_started) q->cb.on_started(q->cb.cb_data, p->user, 0);
-  }
-}
-
-/* Places the worker's outputs and logs in the local work folder, so the
- * engine persists them as it does a local step's. */
-static int fetch_outputs(struct qexec *q, struct pending *p, json_t *r, json_t *outputs,
-                         weft_error *err) {
-  const char *name;
-  json_t *v;
-  int rc = WEFT_OK;
-  if (!json_object_size(json_object_get(r, "outputs")) &&
-      !json_object_size(json_object_get(r, "path_outputs")))
-    return WEFT_OK; /* no folder for a step without outputs */
-  char *dir = weft_fs_join(p->work_dir, "outputs");
-  if (!dir || weft_fs_mkdirs(dir, err)) {
-    free(dir);
-    return dir ? err->code : weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  }
-  json_object_foreach(json_object_get(r, "outputs"), name, v) {
-    char *file = weft_fs_join(dir, name);
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    rc = file && text ? weft_fs_write_atomic(file, text, strlen(text), 0, err)
-                      : weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    if (!rc) json_object_set(outputs, name, v);
-    free(file);
-    free(text);
-    if (rc) break;
-  }
-  json_object_foreach(json_object_get(r, "path_outputs"), name, v) {
-    if (rc) break;
-    char *file = weft_fs_join(dir, name);
-    const char *key = json_string_value(v);
-    rc = !file ? weft_error_set(err, WEFT_ENOMEM, "out of memory")
-         : !key ? weft_error_set(err, WEFT_EINVALID, "output '%s': no artifact key", name)
-                : weft_artifacts_get(q->inst->artifacts, key, file, err);
-    if (!rc) json_object_set_new(outputs, name, json_string(file));
-    free(file);
-  }
-  free(dir);
-  return rc;
-}
-
-static void fetch_logs(struct qexec *q, struct pending *p, json_t *r) {
-  static const char *const names[2] = {"stdout", "stderr"};
-  for (int k = 0; k < 2; k++) {
-    const char *key = json_string_value(json_object_get(json_object_get(r, "logs"), names[k]));
-    char *file = weft_str_printf("%s/%s.log", p->work_dir, names[k]);
-    weft_error e = WEFT_ERROR_INIT;
-    /* No key: the log is empty, and a missing log file reads as empty
-     * (exec.h). */
-    if (file && key && !weft_fs_mkdirs(p->work_dir, &e))
-      weft_artifacts_read_log(q->inst->artifacts, key, file, &e);
-    free(file);
-  }
-}
-
-static int64_t int_of(json_t *r, const char *k) {
-  return (int64_t)json_integer_value(json_object_get(r, k));
-}
-
-/* The worker's result for p, as text (from storage) or a document (from a
- * "done" notice): feed its events, fetch its files, queue
- * the step result. */
-static int complete(struct qexec *q, struct pending *p, const char *text, json_t *doc,
-                    int fallback, weft_error *err) {
-  struct weft_step_result res;
-  memset(&res, 0, sizeof res);
-  json_error_t je = {0};
-  json_t *r = doc ? json_incref(doc) : json_loads(text, 0, &je);
-  res.user = p->user;
-  res.exit_code = -1;
-  res.ended_ms = weft_clock_wall_ms();
-  res.started_ms = res.ended_ms;
-  if (!json_is_object(r)) {
-    res.message = weft_str_printf("the worker's result is not valid JSON: %s", je.text);
-  } else {
-    report_worker(q, p, json_string_value(json_object_get(r, "worker")), (long)int_of(r, "pid"));
-    json_t *ev;
-    size_t k;
-    if (q->cb.on_event)
-      json_array_foreach(json_object_get(r, "events"), k, ev) {
-        if (json_is_object(ev)) q->cb.on_event(q->cb.cb_data, p->user, ev);
-      }
-    res.ok = json_is_true(json_object_get(r, "ok"));
-    res.exit_code = (int)int_of(r, "exit_code");
-    res.term_signal = (int)int_of(r, "term_signal");
-    res.timed_out = json_is_true(json_object_get(r, "timed_out"));
-    res.canceled = json_is_true(json_object_get(r, "canceled"));
-    const char *msg = json_string_value(json_object_get(r, "message"));
-    if (msg) res.message = weft_str_dup(msg);
-    json_t *ctr = json_object_get(r, "container"); /* the worker ran it in a container */
-    const char *cv[3] = {json_string_value(json_object_get(ctr, "id")),
-                         json_string_value(json_object_get(ctr, "image")),
-                         json_string_value(json_object_get(ctr, "digest"))};
-    res.container_id = cv[0] ? weft_str_dup(cv[0]) : NULL;
-    res.image = cv[1] ? weft_str_dup(cv[1]) : NULL;
-    res.image_digest = cv[2] ? weft_str_dup(cv[2]) : NULL;
-    if (int_of(r, "started_ms")) res.started_ms = int_of(r, "started_ms");
-    if (int_of(r, "ended_ms")) res.ended_ms = int_of(r, "ended_ms");
-    /* Found by the fallback poll long after the worker ended it: its
-     * "done" notice was lost, which means broker trouble (and delay). */
-    if (fallback && q->cb.on_event && weft_clock_wall_ms() - res.ended_ms > LOST_NOTICE_MS) {
-      json_t *w = json_pack("{s:s, s:s, s:s}", "type", "log", "level", "warning", "msg",
-                            "the worker's result was found by polling storage: its notice "
-                            "did not arrive");
-      if (w) q->cb.on_event(q->cb.cb_data, p->user, w);
-      json_decref(w);
-    }
-    fetch_logs(q, p, r);
-    if (res.ok) {
-      weft_error fe = WEFT_ERROR_INIT;
-      res.outputs = json_object();
-      if (!res.outputs || fetch_outputs(q, p, r, res.outputs, &fe)) {
-        res.ok = 0;
-        json_decref(res.outputs);
-        res.outputs = NULL;
-        res.message = weft_str_printf("cannot fetch the worker's outputs: %s",
-                                      fe.msg[0] ? fe.msg : "out of memory");
-      }
-    }
-  }
-  if (!res.ok && !res.message) res.message = weft_str_dup("failed on the worker");
-  json_decref(r);
-  drop_pending(q, p);
-  if (push_done(q, &res)) {
-    weft_step_result_release(&res);
-    return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  }
-  return WEFT_OK;
-}
-
-/* Looks for p's result in storage; completes it when there is one. */
-static int poll_result(struct qexec *q, struct pending *p, int fallback, weft_error *err) {
-  char *key = weft__qmsg_result_key(p->attempt_id), *value = NULL;
-  if (!key) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  weft_error e = WEFT_ERROR_INIT;
-  int rc = weft_store_kv_get(q->inst->store, key, &value, &e);
-  free(key);
-  if (rc == WEFT_ENOTFOUND) return WEFT_OK;
-  if (rc) return WEFT_OK; /* storage hiccup: the next poll tries again */
-  rc = complete(q, p, value, NULL, fallback, err);
-  free(value);
-  return rc;
-}
-
-/* A worker dead-lettered the step (it cannot use it: typically a worker
- * attached to another instance's storage): it will not run, fail it. */
-static int fail_rejected(struct qexec *q, struct pending *p, const char *worker,
-                         const char *reason, weft_error *err) {
-  struct weft_step_result res;
-  memset(&res, 0, sizeof res);
-  res.user = p->user;
-  res.exit_code = -1;
-  res.started_ms = res.ended_ms = weft_clock_wall_ms();
-  res.message = weft_str_printf("worker %s rejected the step (dead-lettered): %s",
-                                worker ? worker : "?", reason ? reason : "?");
-  drop_pending(q, p);
-  if (push_done(q, &res)) {
-    weft_step_result_release(&res);
-    return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  }
-  return WEFT_OK;
-}
-
-/* A notice names one attempt ("attempt_id") or several ("attempt_ids": a
- * worker's batch). */
-static int on_notice(struct qexec *q, const struct weft_broker_msg *m, weft_error *err) {
-  json_t *n = json_loads(m->body, 0, NULL);
-  const char *type = json_string_value(json_object_get(n, "type"));
-  json_t *ids = json_object_get(n, "attempt_ids"), *results = json_object_get(n, "results");
-  size_t n_ids = json_is_array(ids) ? json_array_size(ids) : 1;
-  int rc = WEFT_OK;
-  for (size_t i = 0; !rc && type && i < n_ids; i++) {
-    json_t *id = json_is_array(ids) ? json_array_get(ids, i) : json_object_get(n, "attempt_id");
-    struct pending *p = find_attempt(q, json_string_value(id));
-    if (p && !strcmp(type, "started"))
-      report_worker(q, p, json_string_value(json_object_get(n, "worker")),
-                    (long)int_of(n, "pid"));
-    else if (p && !strcmp(type, "done") &&
-             json_is_object(json_object_get(results, p->attempt_id)))
-      rc = complete(q, p, NULL, json_object_get(results, p->attempt_id), 0, err);
-    else if (p && !strcmp(type, "done"))
-      rc = poll_result(q, p, 0, err);
-    else if (p && !strcmp(type, "rejected"))
-      rc = fail_rejected(q, p, json_string_value(json_object_get(n, "worker")),
-                         json_string_value(json_object_get(n, "reason")), err);
-  }
-  json_decref(n); /* a stale or unknown notice is ignored */
-  return rc;
-}
-
-/* The fallback for lost notices: a few attempts per round, oldest first. */
-static int poll_some(struct qexec *q, weft_error *err) {
-  int64_t now = weft_clock_mono_ms();
-  if (now < q->next_poll_ms || !q->n) return WEFT_OK;
-  q->next_poll_ms = now + POLL_MS;
-  size_t n = q->n < POLL_BATCH ? q->n : POLL_BATCH;
-  for (size_t k = 0; k < n && q->n; k++) {
-    if (q->poll_next >= q->n) q->poll_next = 0;
-    struct pending *p = &q->p[q->poll_next++];
-    if (!p->published) continue;
-    size_t before = q->n;
-    int rc = poll_result(q, p, 1, err);
-    if (rc) return rc;
-    if (q->n < before) q->poll_next--; /* the slot now holds another attempt */
-  }
-  return WEFT_OK;
-}
-
-/* While a step runs on a worker, the log chunks it uploads (worker.c) are
- * mirrored into the local work folder every second, where `weft run logs`
- * and the log API read a running step's logs. */
-static void mirror_live_logs(struct qexec *q) {
-  static const char *const names[2] = {"stdout", "stderr"};
-  int64_t now = weft_clock_mono_ms();
-  if (now < q->next_live_log_ms) return;
-  q->next_live_log_ms = now + 1000;
-  for (size_t i = 0; i < q->n; i++) {
-    struct pending *p = &q->p[i];
-    if (!p->started || now - p->started_ms < 1000) continue;
-    const char *end = strrchr(p->attempt_id, '/');
-    for (int k = 0; k < 2; k++) {
-      char *key = weft_str_printf("%.*s/%s.log", (int)(end - p->attempt_id), p->attempt_id,
-                                  names[k]);
-      char *prefix = key ? weft_str_printf("%s.chunks/", key) : NULL;
-      char *file = weft_str_printf("%s/%s.log", p->work_dir, names[k]);
-      struct weft_artifact_list l = {0};
-      weft_error e = WEFT_ERROR_INIT;
-      if (prefix && file && !weft_artifacts_list(q->inst->artifacts, prefix, &l, &e) &&
-          l.n != p->chunks_seen[k] && !weft_fs_mkdirs(p->work_dir, &e) &&
-          !weft_artifacts_read_log(q->inst->artifacts, key, file, &e))
-        p->chunks_seen[k] = l.n;
-      weft_artifact_list_release(&l);
-      free(key);
-      free(prefix);
-      free(file);
-    }
-  }
-}
-
 /* A cancel is published without confirmation (a fanout to every worker),
  * so it may be lost (a reconnecting channel, a worker between reads): it
  * is sent again every CANCEL_RESEND_MS until the worker answers. A
@@ -515,9 +211,9 @@ static int expire_cancels(struct qexec *q, weft_error *err) {
     res.started_ms = res.ended_ms = weft_clock_wall_ms();
     res.message = weft_str_printf("canceled (worker %s did not confirm)",
                                   p->worker ? p->worker : "(none)");
-    drop_pending(q, p);
+    weft__qx_drop_pending(q, p);
     i--;
-    if (push_done(q, &res)) {
+    if (weft__qx_push_done(q, &res)) {
       weft_step_result_release(&res);
       return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     }
@@ -681,18 +377,18 @@ static int q_wait(struct weft_executor *x, int timeout_ms, struct weft_step_resu
     if (!weft_broker_ensure(q->sub, &e)) {
       got = weft_broker_next(q->sub, slice, &m, &e);
       if (got == 1) {
-        int rc = on_notice(q, &m, err);
+        int rc = weft__qx_on_notice(q, &m, err);
         weft_broker_msg_release(&m);
         if (rc) return rc;
       }
     } else if (slice) {
       usleep((useconds_t)slice * 1000);
     }
-    mirror_live_logs(q);
+    weft__qx_mirror_live_logs(q);
     /* The fallback poll only once the notices that came are drained: a
      * busy coordinator would otherwise find results in storage whose
      * notices are already waiting in its socket, and warn of lost ones. */
-    int rc = got == 1 ? WEFT_OK : poll_some(q, err);
+    int rc = got == 1 ? WEFT_OK : weft__qx_poll_some(q, err);
     if (!rc) rc = expire_cancels(q, err);
     if (rc) return rc;
     if (!q->n_done && got != 1 && weft_clock_mono_ms() >= deadline) return 0;
@@ -713,9 +409,9 @@ static void cancel_unstarted(struct qexec *q, struct pending *p, const char *rea
   if (key && text && weft_store_kv_compare_set(q->inst->store, key, NULL, text, &e) &&
       e.code == WEFT_ECONFLICT) {
     /* A worker recorded a result first: that one counts. */
-    poll_result(q, p, 0, &e);
+    weft__qx_poll_result(q, p, 0, &e);
   } else if (text) {
-    complete(q, p, NULL, r, 0, &e);
+    weft__qx_complete(q, p, NULL, r, 0, &e);
   }
   free(key);
   free(msg);

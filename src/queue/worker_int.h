@@ -77,6 +77,27 @@ struct worker {
 /* A log line on stderr: time, worker id, the message. */
 void weft__wk_log(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* worker_settle.c: notices and results. */
+
+/* Serves the notice connection every second (heartbeats; a closed
+ * connection is noticed before it is used). */
+void weft__wk_pump_publisher(struct worker *w);
+/* Publishes notice n (stolen) to reply_to, best effort. */
+void weft__wk_notify(struct worker *w, const char *reply_to, json_t *n);
+/* Adds attempt_id to the list of reply_to in by_reply_to. */
+void weft__wk_add_id(json_t *by_reply_to, const char *reply_to, const char *attempt_id);
+/* Sends the "started" notices gathered since the last call. */
+void weft__wk_flush_started(struct worker *w);
+/* Keeps the result of one step of batch b (stolen), written when b settles. */
+void weft__wk_record(struct worker *w, struct batch *b, const char *attempt_id,
+                     const char *reply_to, json_t *result);
+/* A step that could not even start on this worker: a failed result. */
+void weft__wk_record_failure(struct worker *w, struct batch *b, const char *attempt_id,
+                             const char *reply_to, const char *message);
+/* One step of b is over (or one taker's hold on it): the last settles it
+ * (results, "done" notices, ack, nack or dead-letter) and frees b. */
+void weft__wk_step_end(struct worker *w, struct batch *b);
+
 /* worker_files.c: the files of a step on the artifact store. */
 
 /* A step message's container settings on this worker (its own weft.yaml
