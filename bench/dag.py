@@ -14,8 +14,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-GEN = [os.path.join(ROOT, "..", "shared", "bench", "gen_dag.py"),
-       "/work/shared/bench/gen_dag.py"]
+GEN = [os.path.join(HERE, "gen_dag.py")]
 TASKS = {"W1": 200, "W2": 1002, "W3": 1000}
 
 

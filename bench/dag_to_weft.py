@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Convert the neutral benchmark graphs (shared/bench/gen_dag.py's W*.dag) into
+"""Convert the neutral benchmark graphs (bench/gen_dag.py's W*.dag) into
 weft code locations, so weft runs exactly the graphs make, ninja and snakemake run.
 
 Every task becomes an invocation of one op `noop` (`run: "true"`); a task's
