@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "http/workers_view.h"
+#include "util/redact.h"
 #include "util/str.h"
 
 const char *weft_worker_shown_state(const struct weft_worker_info *w) {
@@ -69,11 +70,4 @@ json_t *weft_queue_view_json(const struct weft_queue_depth *d, const struct weft
   return o;
 }
 
-char *weft_url_without_password(const char *url) {
-  const char *scheme = strstr(url, "://");
-  const char *start = scheme ? scheme + 3 : url;
-  const char *at = strchr(start, '@');
-  const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
-  if (!colon) return weft_str_dup(url);
-  return weft_str_printf("%.*s%s", (int)(colon - url), url, at);
-}
+char *weft_url_without_password(const char *url) { return weft_redact(url); }

@@ -29,6 +29,6 @@ int64_t weft_queue_unacked(const struct weft_worker_list *w, const char *name);
 json_t *weft_queue_view_json(const struct weft_queue_depth *d, const struct weft_worker_list *w);
 /* "amqp://user:secret@host:5672/" -> "amqp://user@host:5672/". Caller
  * frees; NULL when out of memory. */
-char *weft_url_without_password(const char *url);
+char *weft_url_without_password(const char *url); /* util/redact.h weft_redact */
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "store/store_int.h"
 #include "util/map.h"
+#include "util/redact.h"
 #include "util/registry.h"
 #include "util/str.h"
 
@@ -196,10 +197,13 @@ static int backend_for_url(const char *url, const char **name, weft_error *err) 
   }
   const char *sep = strstr(url, "://");
   if (sep) {
-    return weft_error_set(err, WEFT_EINVALID,
-                          "storage URL %s: unknown scheme '%.*s' (use sqlite:PATH, "
-                          "a path, or postgresql://...)",
-                          url, (int)(sep - url), url);
+    char *shown = weft_redact(url);
+    int rc = weft_error_set(err, WEFT_EINVALID,
+                            "storage URL %s: unknown scheme '%.*s' (use sqlite:PATH, "
+                            "a path, or postgresql://...)",
+                            shown ? shown : "(not shown)", (int)(sep - url), url);
+    free(shown);
+    return rc;
   }
   *name = "sqlite";
   return WEFT_OK;
@@ -239,12 +243,14 @@ int weft_store_open(const char *url, struct weft_store **out, weft_error *err) {
   if (rc) return rc;
   const struct weft_store_methods *m = weft_store_find(name);
   if (!m) {
-    return weft_error_set(err, WEFT_EUSAGE,
-                          "%s storage is not built into this weft (URL %s)", name,
-                          url);
+    char *shown = weft_redact(url);
+    rc = weft_error_set(err, WEFT_EUSAGE, "%s storage is not built into this weft (URL %s)",
+                        name, shown ? shown : "not shown");
+    free(shown);
+    return rc;
   }
   struct weft_store *s = calloc(1, m->instance_size);
-  if (!s) return weft_error_set(err, WEFT_ENOMEM, "out of memory opening %s", url);
+  if (!s) return weft_error_set(err, WEFT_ENOMEM, "out of memory opening the storage");
   s->m = m;
   rc = m->xOpen(s, url, err);
   if (rc) {

@@ -14,6 +14,7 @@
 
 #include "store/store_int.h"
 #include "util/clock.h"
+#include "util/redact.h"
 
 /* pg_advisory_xact_lock key taken while migrating ("weftmigr"): several
  * processes opening a new database at once migrate it exactly once. */
@@ -34,7 +35,7 @@ static int describe_url(struct weft__pg_store *p, const char *url, weft_error *e
     snprintf(msg, sizeof msg, "%s", why ? why : "out of memory");
     size_t n = strlen(msg);
     if (n && msg[n - 1] == '\n') msg[n - 1] = 0;
-    weft__pg_scrub_password(url, msg, sizeof msg);
+    weft_redact_secrets_of(url, msg, sizeof msg);
     int rc = weft_error_set(err, why ? WEFT_EINVALID : WEFT_ENOMEM,
                             "storage URL is not a valid postgres URL: %s", msg);
     PQfreemem(why);

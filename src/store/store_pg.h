@@ -108,10 +108,6 @@ void weft__pg_test_drop_connection(struct weft_store *s);
 int weft__pg_error(struct weft__pg_store *p, weft_error *err, const PGresult *res,
                    const char *op_fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Replaces the password of url (as written in it: "user:PASSWORD@" or
- * "password=PASSWORD") with "***" wherever it appears in msg (a NUL-ended
- * string in a buffer of cap bytes): libpq's messages may quote the URL. */
-void weft__pg_scrub_password(const char *url, char *msg, size_t cap);
 
 /* The one classification of PostgreSQL errors. Transient: the link is gone
  * or about to go and the same request may succeed on a new connection

@@ -8,6 +8,7 @@
 
 #include "store/store_pg.h"
 #include "util/clock.h"
+#include "util/redact.h"
 
 #define RETRY_FIRST_DELAY_MS 50
 #define RETRY_MAX_DELAY_MS 2000
@@ -19,40 +20,6 @@ static void trim_newline(char *s) {
   while (n && (s[n - 1] == '\n' || s[n - 1] == ' ')) s[--n] = 0;
   for (char *c = s; *c; c++)
     if (*c == '\n' || *c == '\t') *c = ' ';
-}
-
-/* Replaces each copy of the n bytes at secret in msg with "***". */
-static void scrub_span(char *msg, size_t cap, const char *secret, size_t n) {
-  char out[1024];
-  size_t o = 0;
-  if (!n) return;
-  for (const char *m = msg; *m && o + 4 < sizeof out;) {
-    if (!strncmp(m, secret, n)) {
-      memcpy(out + o, "***", 3);
-      o += 3;
-      m += n;
-    } else {
-      out[o++] = *m++;
-    }
-  }
-  out[o] = 0;
-  snprintf(msg, cap, "%s", out);
-}
-
-void weft__pg_scrub_password(const char *url, char *msg, size_t cap) {
-  const char *auth = url ? strstr(url, "://") : NULL;
-  if (auth) {
-    auth += 3;
-    const char *end = auth + strcspn(auth, "/?"), *at = NULL, *colon;
-    for (const char *c = auth; c < end; c++)
-      if (*c == '@') at = c;
-    colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (colon) scrub_span(msg, cap, colon + 1, (size_t)(at - colon - 1));
-  }
-  for (const char *q = url ? strstr(url, "password=") : NULL; q; q = strstr(q + 1, "password=")) {
-    const char *v = q + strlen("password=");
-    scrub_span(msg, cap, v, strcspn(v, "& "));
-  }
 }
 
 int weft__pg_transient(PGconn *c, const PGresult *r) {
@@ -165,7 +132,7 @@ static int connect_once(struct weft__pg_store *p, int *retry, weft_error *err) {
     char why[512];
     snprintf(why, sizeof why, "%s", PQerrorMessage(c));
     trim_newline(why);
-    weft__pg_scrub_password(p->url, why, sizeof why);
+    weft_redact_secrets_of(p->url, why, sizeof why);
     *retry = not_ready(c);
     rc = weft_error_set(err, WEFT_EIO, "%s: cannot connect: %s", p->where, why);
     goto fail;

@@ -100,8 +100,8 @@ TEST(queue_document) {
 
 TEST(urls_lose_their_password) {
   static const char *const cases[][2] = {
-      {"amqp://guest:guest@127.0.0.1:5672/", "amqp://guest@127.0.0.1:5672/"},
-      {"amqp://u:p%40ss@host/vh", "amqp://u@host/vh"},
+      {"amqp://guest:guest@127.0.0.1:5672/", "amqp://guest:***@127.0.0.1:5672/"},
+      {"amqp://u:p%40ss@host/vh", "amqp://u:***@host/vh"},
       {"amqp://user@host:5672/", "amqp://user@host:5672/"},
       {"amqp://host:5672/", "amqp://host:5672/"},
       {"amqp://host", "amqp://host"},
