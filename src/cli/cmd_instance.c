@@ -8,7 +8,10 @@
 #include "dsl/dsl.h"
 #include "engine/code_snapshot.h"
 #include "engine/engine.h"
+#include "queue/queue.h"
+#include "queue/signing.h"
 #include "util/fs.h"
+#include "util/redact.h"
 #include "util/str.h"
 
 static const char instance_usage[] =
@@ -32,19 +35,6 @@ static const char instance_usage[] =
     "  gc-containers  remove the containers of this instance's steps whose\n"
     "           attempt is over (a weft killed mid-step leaves them), on the\n"
     "           engine weft.yaml's containers.socket names; --dry-run lists them\n";
-
-/* "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db". */
-static char *mask_password(const char *url) {
-  char *copy = weft_str_dup(url);
-  const char *scheme = copy ? strstr(copy, "://") : NULL;
-  char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-  char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-  if (!at || !colon || colon > at) return copy;
-  *colon = '\0';
-  char *masked = weft_str_printf("%s:***%s", copy, at);
-  free(copy);
-  return masked;
-}
 
 static const char *home_dir(void) {
   const char *h = getenv("WEFT_HOME");
@@ -80,6 +70,28 @@ done:
   return rc;
 }
 
+/* The broker (password masked) and the queue signing key: where it is
+ * and its id (never the key), or why it cannot be used. */
+static void print_broker(const struct weft_instance *inst) {
+  const char *url = weft_queue_broker_url(inst), *origin = NULL;
+  char *shown = url ? weft_redact(url) : NULL, *path = NULL;
+  struct weft_qsig_key *key = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  int is_default = 0;
+  printf("broker:     %s\n", shown ? shown : url ? "?" : "(none)");
+  if (url && !weft_qsig_key_path(inst, &path, &origin, &is_default, &err)) {
+    if (is_default && !weft_fs_exists(path))
+      printf("queue key:  %s (made on first use)\n", path);
+    else if (weft_qsig_key_read(path, origin, &key, &err))
+      printf("queue key:  %s (unusable: %s)\n", path, err.msg);
+    else
+      printf("queue key:  %s (key id %s, from %s)\n", path, key->id, origin);
+  }
+  weft_qsig_key_free(key);
+  free(path);
+  free(shown);
+}
+
 /* show and migrate: both open the instance, which validates weft.yaml and
  * applies the storage's forward migrations (refusing a newer schema). */
 static int instance_open_and_report(const char *cmd, int migrate) {
@@ -90,7 +102,7 @@ static int instance_open_and_report(const char *cmd, int migrate) {
     return WEFT_EXIT_INVALID;
   }
   char *file = weft_fs_join(inst->home, "weft.yaml");
-  char *storage = mask_password(inst->storage_url);
+  char *storage = weft_redact(inst->storage_url);
   if (migrate) {
     printf("storage %s: schema up to date\n", storage ? storage : "?");
   } else {
@@ -99,6 +111,7 @@ static int instance_open_and_report(const char *cmd, int migrate) {
            file && weft_fs_exists(file) ? "" : " (absent: defaults)");
     printf("storage:    %s\n", storage ? storage : "?");
     printf("artifacts:  %s\n", inst->artifacts_url);
+    print_broker(inst);
     char *engine = weft_instance_container_url(inst);
     printf("containers: %s (pull %s, network %s%s%s)\n", engine ? engine : "?",
            weft_ctr_pull_name((enum weft_ctr_pull)inst->containers.pull),

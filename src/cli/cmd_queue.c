@@ -8,16 +8,21 @@
 #include "engine/engine.h"
 #include "http/workers_view.h"
 #include "queue/queue.h"
+#include "queue/signing.h"
 
 static const char queue_usage[] =
     "usage: weft queue stats [QUEUE...] [--broker URL] [--format text|json]\n"
     "       weft queue publish-raw QUEUE TEXT [--broker URL]\n"
+    "                              [--unsigned | --signature SIG]\n"
     "\n"
     "  stats        per op queue: messages ready, messages unacked (steps that\n"
     "               live workers are running from it) and consumers; without\n"
     "               QUEUE, 'default', every queue a registered worker consumes\n"
     "               and the dead letters (weft.dead)\n"
-    "  publish-raw  publish TEXT as is to op queue QUEUE (tests, debugging)\n"
+    "  publish-raw  publish TEXT as is to op queue QUEUE (tests, debugging),\n"
+    "               signed with the instance's queue signing key; --unsigned\n"
+    "               sends no signature, --signature SIG sends SIG as the\n"
+    "               weft-sig header (workers reject both: docs/queue-security.md)\n"
     "\n"
     "  --broker URL         amqp://USER:PASS@HOST:PORT/VHOST (default: the\n"
     "                       instance's broker.rabbitmq.url, else $WEFT_BROKER_URL)\n"
@@ -26,7 +31,8 @@ static const char queue_usage[] =
     "Exit status: 0 success, 1 when the broker cannot be reached, 2 usage error.\n";
 
 struct queue_args {
-  const char *cmd, *broker, *format;
+  const char *cmd, *broker, *format, *signature;
+  int unsigned_;
   const char **names; /* positional arguments, borrowed from argv */
   size_t n_names;
   int help;
@@ -47,6 +53,15 @@ static int parse_args(const char *cmd, int argc, char **argv, struct queue_args 
       continue;
     }
     if ((m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--format", &a->format))) {
+      if (m < 0) return WEFT_EXIT_USAGE;
+      continue;
+    }
+    if (!strcmp(cmd, "queue publish-raw") && !strcmp(arg, "--unsigned")) {
+      a->unsigned_ = 1;
+      continue;
+    }
+    if (!strcmp(cmd, "queue publish-raw") &&
+        (m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--signature", &a->signature))) {
       if (m < 0) return WEFT_EXIT_USAGE;
       continue;
     }
@@ -178,6 +193,7 @@ done:
 static int queue_publish_raw(int argc, char **argv) {
   struct queue_args a = {0};
   struct weft_instance *inst = NULL;
+  struct weft_qsig_key *key = NULL;
   weft_error err = WEFT_ERROR_INIT;
   int rc = parse_args("queue publish-raw", argc, argv, &a);
   if (rc != WEFT_EXIT_OK) goto done;
@@ -189,24 +205,29 @@ static int queue_publish_raw(int argc, char **argv) {
     rc = weft_cli_usage_error(a.cmd, "wants QUEUE and TEXT");
     goto done;
   }
+  if (a.unsigned_ && a.signature) {
+    rc = weft_cli_usage_error(a.cmd, "--unsigned and --signature exclude each other");
+    goto done;
+  }
   rc = WEFT_EXIT_INVALID;
   const char *url = a.broker;
-  if (!url) {
-    if (weft_instance_open(NULL, &inst, &err)) goto fail;
-    url = weft_queue_broker_url(inst);
-  }
+  int need_key = !a.unsigned_ && !a.signature;
+  if ((!url || need_key) && weft_instance_open(NULL, &inst, &err)) goto fail;
+  if (!url) url = weft_queue_broker_url(inst);
+  if (need_key && weft_qsig_key_load(inst, &key, &err)) goto fail;
   if (!url) {
     fprintf(stderr, "weft %s: no broker: pass --broker amqp://... or set broker.rabbitmq.url "
                     "in weft.yaml\n", a.cmd);
     goto done;
   }
-  if (weft_queue_publish_raw(url, a.names[0], a.names[1], &err)) goto fail;
+  if (weft_queue_publish_raw(url, a.names[0], a.names[1], key, a.signature, &err)) goto fail;
   rc = WEFT_EXIT_OK;
   goto done;
 fail:
   fprintf(stderr, "weft %s: %s\n", a.cmd, err.msg);
 done:
   free(a.names);
+  weft_qsig_key_free(key);
   weft_instance_close(inst);
   return rc;
 }

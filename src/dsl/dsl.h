@@ -100,6 +100,7 @@ struct weft_instance_config {
   char *broker_url;    /* broker: {rabbitmq: {url}}: "amqp://...", or NULL */
   char *execution;     /* execution: the default executor ("queue",
                           "multiprocess", "in_process"), or NULL */
+  char *queue_key_file; /* queue: {signing_key_file}: absolute, or NULL */
   struct weft_run_queue_config run_queue; /* zeroed: no limits */
   struct weft_containers_config containers; /* zeroed: the defaults */
   struct weft_server_config server;         /* zeroed: the defaults */

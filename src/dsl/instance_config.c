@@ -9,16 +9,19 @@
 #include "dsl/dsl_int.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/redact.h"
 #include "util/str.h"
 
 static const char *const top_keys[] = {"storage", "artifacts", "broker", "execution",
-                                       "run_queue", "containers", "server", "auth", NULL};
+                                       "run_queue", "containers", "server", "auth", "queue",
+                                       NULL};
 static const char *const containers_keys[] = {"socket", "pull", "network", "default_image",
                                               "labels", NULL};
 static const char *const run_queue_keys[] = {"max_concurrent_runs", "tag_limits", NULL};
 static const char *const tag_limit_keys[] = {"key", "value", "limit", NULL};
 static const char *const broker_keys[] = {"rabbitmq", NULL};
 static const char *const rabbitmq_keys[] = {"url", NULL};
+static const char *const queue_keys[] = {"signing_key_file", NULL};
 static const char *const storage_keys[] = {"sqlite", "postgres", NULL};
 static const char *const sqlite_keys[] = {"path", NULL};
 static const char *const postgres_keys[] = {"url", NULL};
@@ -55,6 +58,10 @@ const char weft_instance_config_template[] =
     "#   rabbitmq:\n"
     "#     url: amqp://guest:${WEFT_AMQP_PASSWORD}@127.0.0.1:5672/\n"
     "# execution: queue      # the default executor of runs that name none\n"
+    "# Step messages on the broker are signed (HMAC) with a key file; default:\n"
+    "# queue.key here, made on first use. Workers on other hosts need a copy.\n"
+    "# queue:\n"
+    "#   signing_key_file: /etc/weft/queue.key   # 0600, >= 32 bytes\n"
     "\n"
     "# Limits on runs in progress at once; launched runs wait in the queue\n"
     "# (highest weft/priority tag first). Default: no limit.\n"
@@ -84,6 +91,7 @@ void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->artifacts_url);
   free(c->broker_url);
   free(c->execution);
+  free(c->queue_key_file);
   for (size_t i = 0; i < c->run_queue.n_tag_limits; i++) {
     free(c->run_queue.tag_limits[i].key);
     free(c->run_queue.tag_limits[i].value);
@@ -214,9 +222,11 @@ static void parse_storage(struct weft_diags *d, const struct weft__ynode *n, con
   const char *rest = weft_str_has_prefix(url, "postgresql://") ? url + 13
                      : weft_str_has_prefix(url, "postgres://") ? url + 11 : NULL;
   if (!rest || !*rest || *rest == '/') {
+    char *shown = weft_redact(weft__ynode_text(u));
     weft__dsl_error(d, u->mark,
                     "storage.postgres.url must look like postgresql://USER@HOST:PORT/DB, "
-                    "got '%s'", weft__ynode_text(u));
+                    "got '%s'", shown ? shown : "?");
+    free(shown);
     free(url);
     return;
   }
@@ -385,13 +395,40 @@ static void parse_broker(struct weft_diags *d, const struct weft__ynode *n,
   char *url = substitute_env(d, u, nomem);
   if (!url) return;
   if (!weft_str_has_prefix(url, "amqp://") && !weft_str_has_prefix(url, "amqps://")) {
+    char *shown = weft_redact(weft__ynode_text(u));
     weft__dsl_error(d, u->mark,
                     "broker.rabbitmq.url must look like amqp://USER:PASS@HOST:PORT/VHOST, "
-                    "got '%s'", weft__ynode_text(u));
+                    "got '%s'", shown ? shown : "?");
+    free(shown);
     free(url);
     return;
   }
   c->broker_url = url;
+}
+
+/* queue: {signing_key_file: PATH} (src/queue/signing.h): the file itself is
+ * read and checked where the key is used, so that a command which never
+ * touches the broker does not need it. */
+static void parse_queue(struct weft_diags *d, const struct weft__ynode *n, const char *home,
+                        struct weft_instance_config *c, int *nomem) {
+  if (n->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, n->mark, "queue must be a mapping with 'signing_key_file', got %s",
+                    weft__ynode_describe(n));
+    return;
+  }
+  weft__dsl_check_keys(d, n, queue_keys, "queue");
+  const struct weft__ynode *f = weft__ymap_get(n, "signing_key_file", NULL);
+  if (!f || weft__ynode_is_null(f)) return;
+  if (f->kind != WEFT__Y_SCALAR || !*weft__ynode_text(f)) {
+    weft__dsl_error(d, f->mark, "queue.signing_key_file must be a file name, got %s",
+                    weft__ynode_describe(f));
+    return;
+  }
+  char *v = substitute_env(d, f, nomem);
+  if (!v) return;
+  c->queue_key_file = v[0] == '/' ? weft_str_dup(v) : weft_fs_join(home, v);
+  if (!c->queue_key_file) *nomem = 1;
+  free(v);
 }
 
 /* execution: the instance's default executor for runs whose run config
@@ -599,6 +636,8 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
       const struct weft__ynode *ex = weft__ymap_get(root, "execution", NULL);
       if (br && !weft__ynode_is_null(br)) parse_broker(d, br, out, &nomem);
       if (ex && !weft__ynode_is_null(ex)) parse_execution(d, ex, out, &nomem);
+      const struct weft__ynode *qu = weft__ymap_get(root, "queue", NULL);
+      if (qu && !weft__ynode_is_null(qu)) parse_queue(d, qu, home, out, &nomem);
       const struct weft__ynode *rq = weft__ymap_get(root, "run_queue", NULL);
       if (rq && !weft__ynode_is_null(rq)) parse_run_queue(d, rq, out, &nomem);
       const struct weft__ynode *ct = weft__ymap_get(root, "containers", NULL);

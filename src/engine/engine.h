@@ -27,6 +27,7 @@ struct weft_instance {
   char *storage_url, *artifacts_url; /* from HOME/weft.yaml, or the defaults */
   char *broker_url;        /* weft.yaml broker.rabbitmq.url, or NULL */
   char *default_execution; /* weft.yaml execution: ("queue", ...), or NULL */
+  char *queue_key_file;    /* weft.yaml queue.signing_key_file, or NULL (queue/signing.h) */
   struct weft_store *store;
   struct weft_artifacts *artifacts;
   struct weft_containers_config containers; /* weft.yaml containers: */

@@ -9,6 +9,7 @@
 
 #include "queue/broker.h"
 #include "util/clock.h"
+#include "util/redact.h"
 #include "util/str.h"
 
 #define CHANNEL 1
@@ -45,6 +46,7 @@ struct weft_broker {
   char *private_queue;
   int consuming; /* acked consumers active (not stopped) */
   int64_t next_attempt_ms, backoff_ms;
+  const struct weft_qsig_key *key; /* signs and checks messages (borrowed) */
 };
 
 void weft_broker_msg_release(struct weft_broker_msg *m) {
@@ -308,9 +310,11 @@ int weft_broker_open(const char *url, struct weft_broker **out, weft_error *err)
   b->backoff_ms = BACKOFF_MIN_MS;
   amqp_default_connection_info(&ci);
   if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK || ci.ssl) {
+    char *shown = weft_redact(url);
     rc = weft_error_set(err, WEFT_EINVALID,
                         "broker URL '%s' must look like amqp://USER:PASS@HOST:PORT/VHOST "
-                        "(amqps is not supported)", url);
+                        "(amqps is not supported)", shown ? shown : "(not shown)");
+    free(shown);
     goto fail;
   }
   b->host = weft_str_dup(ci.host);
@@ -499,13 +503,24 @@ static int wait_confirms(struct weft_broker *b, uint64_t first, uint64_t last, w
   return rc;
 }
 
+/* sig: the weft-sig header's value (NULL: none). */
 static int publish_one(struct weft_broker *b, const char *exchange, const char *routing_key,
-                       const char *body, size_t len, int persistent, weft_error *err) {
+                       const char *body, size_t len, int persistent, const char *sig,
+                       weft_error *err) {
   amqp_basic_properties_t props;
+  amqp_table_entry_t h;
   memset(&props, 0, sizeof props);
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
   props.content_type = amqp_cstring_bytes("application/json");
   props.delivery_mode = persistent ? 2 : 1;
+  if (sig) {
+    h.key = amqp_cstring_bytes(WEFT_QSIG_HEADER);
+    h.value.kind = AMQP_FIELD_KIND_UTF8;
+    h.value.value.bytes = amqp_cstring_bytes(sig);
+    props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    props.headers.num_entries = 1;
+    props.headers.entries = &h;
+  }
   amqp_bytes_t bytes = {len, (void *)body};
   int st = amqp_basic_publish(b->conn, CHANNEL, amqp_cstring_bytes(exchange),
                               amqp_cstring_bytes(routing_key), 0, 0, &props, bytes);
@@ -514,12 +529,32 @@ static int publish_one(struct weft_broker *b, const char *exchange, const char *
   return WEFT_OK;
 }
 
-int weft_broker_publish(struct weft_broker *b, const char *exchange, const char *routing_key,
-                        const char *body, size_t len, int persistent, weft_error *err) {
+void weft_broker_sign_with(struct weft_broker *b, const struct weft_qsig_key *key) {
+  b->key = key;
+}
+
+/* Into sig: the signature of a publish, NULL without a key. */
+static const char *sign(struct weft_broker *b, const char *exchange, const char *routing_key,
+                        const char *body, size_t len, char sig[WEFT_QSIG_MAX]) {
+  if (!b->key) return NULL;
+  weft_qsig_sign(b->key, exchange, routing_key, body, len, sig);
+  return sig;
+}
+
+int weft_broker_publish_as(struct weft_broker *b, const char *exchange, const char *routing_key,
+                           const char *body, size_t len, int persistent, const char *sig,
+                           weft_error *err) {
   NEED_CONN(b, err);
   amqp_maybe_release_buffers(b->conn);
-  int rc = publish_one(b, exchange, routing_key, body, len, persistent, err);
+  int rc = publish_one(b, exchange, routing_key, body, len, persistent, sig, err);
   return !rc && b->confirms ? wait_confirms(b, b->seq, b->seq, err) : rc;
+}
+
+int weft_broker_publish(struct weft_broker *b, const char *exchange, const char *routing_key,
+                        const char *body, size_t len, int persistent, weft_error *err) {
+  char sig[WEFT_QSIG_MAX];
+  return weft_broker_publish_as(b, exchange, routing_key, body, len, persistent,
+                                sign(b, exchange, routing_key, body, len, sig), err);
 }
 
 int weft_broker_publish_batch(struct weft_broker *b, const char *exchange,
@@ -529,8 +564,10 @@ int weft_broker_publish_batch(struct weft_broker *b, const char *exchange,
   amqp_maybe_release_buffers(b->conn);
   uint64_t first = b->seq + 1;
   for (size_t i = 0; i < n; i++) {
-    int rc = publish_one(b, exchange, routing_keys[i], bodies[i], strlen(bodies[i]), persistent,
-                         err);
+    char sig[WEFT_QSIG_MAX];
+    size_t len = strlen(bodies[i]);
+    int rc = publish_one(b, exchange, routing_keys[i], bodies[i], len, persistent,
+                         sign(b, exchange, routing_keys[i], bodies[i], len, sig), err);
     if (rc) return rc;
   }
   return b->confirms && n ? wait_confirms(b, first, b->seq, err) : WEFT_OK;
@@ -551,6 +588,35 @@ static int other_frame(struct weft_broker *b, weft_error *err) {
   if (m->id == AMQP_BASIC_CANCEL_METHOD)
     return lost(b, "consume", "the broker canceled a consumer (queue deleted?)", err);
   return 0;
+}
+
+/* The delivery's weft-sig header against the key: out->sig_error. The
+ * exchange and routing key are the broker's record of where it was
+ * published, so a signed message moved elsewhere fails. */
+static void check_signature(struct weft_broker *b, const amqp_envelope_t *env,
+                            struct weft_broker_msg *out) {
+  char sig[WEFT_QSIG_MAX] = "", ex[256], rk[256];
+  int has = 0;
+  const amqp_basic_properties_t *p = &env->message.properties;
+  for (int i = 0; (p->_flags & AMQP_BASIC_HEADERS_FLAG) && i < p->headers.num_entries; i++) {
+    const amqp_table_entry_t *h = &p->headers.entries[i];
+    if (h->key.len != strlen(WEFT_QSIG_HEADER) ||
+        memcmp(h->key.bytes, WEFT_QSIG_HEADER, h->key.len))
+      continue;
+    /* longstr (AMQP_FIELD_KIND_UTF8) or bytes; anything else is not ours */
+    if ((h->value.kind == AMQP_FIELD_KIND_UTF8 || h->value.kind == AMQP_FIELD_KIND_BYTES) &&
+        h->value.value.bytes.len < sizeof sig) {
+      memcpy(sig, h->value.value.bytes.bytes, h->value.value.bytes.len);
+      sig[h->value.value.bytes.len] = '\0';
+    } else {
+      snprintf(sig, sizeof sig, "not a v1 signature");
+    }
+    has = 1;
+  }
+  snprintf(ex, sizeof ex, "%.*s", (int)env->exchange.len, (const char *)env->exchange.bytes);
+  snprintf(rk, sizeof rk, "%.*s", (int)env->routing_key.len,
+           (const char *)env->routing_key.bytes);
+  weft_qsig_verify(b->key, ex, rk, out->body, out->len, has ? sig : NULL, out->sig_error);
 }
 
 int weft_broker_next(struct weft_broker *b, int timeout_ms, struct weft_broker_msg *out,
@@ -577,6 +643,7 @@ int weft_broker_next(struct weft_broker *b, int timeout_ms, struct weft_broker_m
   out->tag = env.delivery_tag;
   out->redelivered = env.redelivered;
   out->gen = b->gen;
+  if (b->key && out->body) check_signature(b, &env, out);
   amqp_destroy_envelope(&env);
   if (!out->body || !out->queue) {
     weft_broker_msg_release(out);

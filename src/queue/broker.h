@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue/signing.h"
 #include "weft.h"
 
 /* One connection with one channel. Every call that finds the connection
@@ -25,6 +26,10 @@ struct weft_broker_msg {
   int redelivered;
   char *queue; /* the queue it was consumed from (owned) */
   unsigned gen;
+  /* With a signing key (weft_broker_sign_with): "" when the message's
+   * weft-sig header is the key's valid signature, else why not
+   * ("message signature is missing", ...: signing.h). */
+  char sig_error[WEFT_QSIG_WHY_MAX];
 };
 void weft_broker_msg_release(struct weft_broker_msg *m);
 
@@ -38,6 +43,11 @@ void weft_broker_msg_release(struct weft_broker_msg *m);
  * a no-op). */
 int weft_broker_open(const char *url, struct weft_broker **out, weft_error *err);
 void weft_broker_close(struct weft_broker *b);
+
+/* Signs every message published from now on with key (borrowed; NULL:
+ * none), and checks the signature of every message received: see
+ * weft_broker_msg.sig_error. */
+void weft_broker_sign_with(struct weft_broker *b, const struct weft_qsig_key *key);
 
 /* The URL without its password ("amqp://guest@127.0.0.1:5672/"); borrowed. */
 const char *weft_broker_display_url(const struct weft_broker *b);
@@ -73,6 +83,13 @@ int weft_broker_stop_consuming(struct weft_broker *b, weft_error *err);
  * waits (up to 10 s) for the broker's ack; a nack is WEFT_EIO. */
 int weft_broker_publish(struct weft_broker *b, const char *exchange, const char *routing_key,
                         const char *body, size_t len, int persistent, weft_error *err);
+
+/* weft_broker_publish with the weft-sig header set to sig as is (NULL: no
+ * header), whatever the key: for tests of forged and unsigned messages
+ * (`weft queue publish-raw --signature/--unsigned`). */
+int weft_broker_publish_as(struct weft_broker *b, const char *exchange, const char *routing_key,
+                           const char *body, size_t len, int persistent, const char *sig,
+                           weft_error *err);
 
 /* Publishes n messages (bodies are NUL-terminated) to exchange, each with
  * its routing key, then, with confirms on, waits once for the broker to

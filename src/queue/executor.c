@@ -490,6 +490,7 @@ static void q_free(struct weft_executor *x) {
   free(q->done);
   weft_broker_close(q->pub);
   weft_broker_close(q->sub);
+  weft_qsig_key_free(q->key);
   free(q->url);
   free(q->reply_to);
   free(q->run_id);
@@ -526,9 +527,12 @@ int weft__queue_executor_new(struct weft_instance *inst, const struct weft_run_c
   q->url = weft_str_dup(url);
   q->reply_to = weft_str_printf("weft.reply.%s.%ld.%s", host, (long)getpid(), rnd);
   int rc2 = q->url && q->reply_to ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!rc2) rc2 = weft_qsig_key_load(inst, &q->key, err);
   if (!rc2) rc2 = weft_broker_open(url, &q->pub, err);
+  if (!rc2) weft_broker_sign_with(q->pub, q->key);
   if (!rc2) rc2 = weft_broker_confirms(q->pub, err);
   if (!rc2) rc2 = weft_broker_open(url, &q->sub, err);
+  if (!rc2) weft_broker_sign_with(q->sub, q->key);
   if (!rc2) rc2 = weft_broker_consume_private(q->sub, q->reply_to, err);
   if (rc2) {
     q_free(&q->base);

@@ -37,6 +37,7 @@ struct qexec {
   struct weft_instance *inst;
   struct weft_executor_callbacks cb;
   struct weft_broker *pub, *sub; /* confirmed publishes; the reply queue */
+  struct weft_qsig_key *key;     /* signs step messages, checks notices */
   char *url, *reply_to;
   char *run_id; /* the run this executor serves (one per coordinator), from start() */
   int max;

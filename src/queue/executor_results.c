@@ -198,6 +198,11 @@ static int fail_rejected(struct qexec *q, struct pending *p, const char *worker,
 /* A notice names one attempt ("attempt_id") or several ("attempt_ids": a
  * worker's batch). */
 int weft__qx_on_notice(struct qexec *q, const struct weft_broker_msg *m, weft_error *err) {
+  /* A forged "done" could hand the engine a result no worker produced. */
+  if (m->sig_error[0]) {
+    fprintf(stderr, "weft: dropped a notice on %s: %s\n", q->reply_to, m->sig_error);
+    return WEFT_OK;
+  }
   json_t *n = json_loads(m->body, 0, NULL);
   const char *type = json_string_value(json_object_get(n, "type"));
   json_t *ids = json_object_get(n, "attempt_ids"), *results = json_object_get(n, "results");

@@ -131,8 +131,10 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
 
 /* Publishes text as is (persistent) to op queue NAME (weft.step.NAME),
  * declaring it: a debugging aid for poison-message tests
- * (`weft queue publish-raw`). */
+ * (`weft queue publish-raw`). Signed with key; or with the weft-sig header
+ * sig as is when sig is not NULL; unsigned when both are NULL. */
+struct weft_qsig_key;
 int weft_queue_publish_raw(const char *url, const char *queue, const char *text,
-                           weft_error *err);
+                           const struct weft_qsig_key *key, const char *sig, weft_error *err);
 
 #endif

@@ -139,14 +139,19 @@ done:
 }
 
 int weft_queue_publish_raw(const char *url, const char *queue, const char *text,
-                           weft_error *err) {
+                           const struct weft_qsig_key *key, const char *sig, weft_error *err) {
   struct weft_broker *b = NULL;
   char rk[300];
   snprintf(rk, sizeof rk, WEFT_QUEUE_PREFIX "%s", queue);
   int rc = weft_broker_open(url, &b, err);
   if (!rc) rc = weft_broker_confirms(b, err);
   if (!rc) rc = weft_broker_declare_step_queue(b, queue, err);
-  if (!rc) rc = weft_broker_publish(b, "", rk, text, strlen(text), 1, err);
+  char mine[WEFT_QSIG_MAX];
+  if (!rc && !sig && key) {
+    weft_qsig_sign(key, "", rk, text, strlen(text), mine);
+    sig = mine;
+  }
+  if (!rc) rc = weft_broker_publish_as(b, "", rk, text, strlen(text), 1, sig, err);
   weft_broker_close(b);
   return rc;
 }

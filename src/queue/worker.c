@@ -382,6 +382,42 @@ done:
   free(value);
 }
 
+/* A message whose signature is missing or wrong (b->why says which) runs
+ * nothing: it is dead-lettered whole. Its coordinator, if there is one
+ * (a worker given another key file), is told through storage, which it
+ * trusts, not by a notice, which it would drop: each step that names a
+ * run in progress gets a failed result "worker X rejected the step
+ * (dead-lettered): WHY". Nothing in an unverified message is believed
+ * beyond that: its steps are not started, and names of runs that do not
+ * exist or are over are not written anywhere. */
+static void refuse_unsigned(struct worker *w, struct batch *b, json_t *msg) {
+  json_t *steps = json_object_get(msg, "steps"), *one;
+  json_t *common = json_object_get(msg, "common");
+  size_t i, n = json_is_array(steps) ? json_array_size(steps) : 1;
+  char *text = weft_str_printf("worker %s rejected the step (dead-lettered): %s", w->id, b->why);
+  for (i = 0; text && i < n && i < BATCH_MAX; i++) {
+    one = json_is_array(steps) ? json_array_get(steps, i) : msg;
+    const char *aid = json_string_value(json_object_get(one, "attempt_id"));
+    const char *run_id = json_string_value(json_object_get(one, "run_id"));
+    const char *reply_to = json_string_value(json_object_get(one, "reply_to"));
+    if (!run_id) run_id = json_string_value(json_object_get(common, "run_id"));
+    if (!reply_to) reply_to = json_string_value(json_object_get(common, "reply_to"));
+    struct weft_run_row run = {0};
+    weft_error e = WEFT_ERROR_INIT;
+    if (aid && run_id && reply_to && weft_str_has_prefix(aid, run_id) &&
+        !weft_store_run_get(w->inst->store, run_id, &run, &e) &&
+        !weft_run_status_is_final(run.status)) {
+      int64_t now = weft_clock_wall_ms();
+      json_t *r = json_pack("{s:b, s:i, s:s, s:b, s:I, s:I}", "ok", 0, "exit_code", -1,
+                            "message", text, "rejected", 1, "started_ms", (json_int_t)now,
+                            "ended_ms", (json_int_t)now);
+      if (r) weft__wk_record(w, b, aid, reply_to, r);
+    }
+    weft_run_row_release(&run);
+  }
+  free(text);
+}
+
 /* A delivery: one step message, or a batch {"v":1,"steps":[...]}. Its
  * steps wait in slots; the message is settled when the last one is over. */
 static void take_message(struct worker *w, struct weft_broker_msg *m) {
@@ -403,6 +439,10 @@ static void take_message(struct worker *w, struct weft_broker_msg *m) {
   json_t *steps = json_object_get(msg, "steps");
   if (w->stopping) { /* delivered before our basic.cancel arrived */
     b->requeue = 1;
+  } else if (b->msg.sig_error[0]) { /* not from this instance: signing.h */
+    b->reject = 1;
+    snprintf(b->why, sizeof b->why, "%s", b->msg.sig_error);
+    refuse_unsigned(w, b, msg);
   } else if (!json_is_object(msg)) {
     b->reject = 1;
     snprintf(b->why, sizeof b->why, "not a JSON object (%s at byte %d)",
@@ -441,6 +481,11 @@ static void take_message(struct worker *w, struct weft_broker_msg *m) {
 }
 
 static void take_cancel(struct worker *w, struct weft_broker_msg *m) {
+  if (m->sig_error[0]) { /* anyone on the broker could stop our steps */
+    weft__wk_log(w, "ignored a cancel on " WEFT__QUEUE_CANCEL_EXCHANGE ": %s", m->sig_error);
+    weft_broker_msg_release(m);
+    return;
+  }
   json_t *c = json_loads(m->body, 0, NULL);
   struct slot *s = find_running(w, json_string_value(json_object_get(c, "attempt_id")));
   const char *reason = json_string_value(json_object_get(c, "reason"));
@@ -466,8 +511,13 @@ static void take_cancel(struct worker *w, struct weft_broker_msg *m) {
 /* ---- the loop ----------------------------------------------------------------------- */
 
 static int setup(struct worker *w, weft_error *err) {
-  int rc = weft_broker_open(w->o->broker_url, &w->sub, err);
+  int rc = weft_qsig_key_load(w->inst, &w->key, err);
+  if (!rc) rc = weft_broker_open(w->o->broker_url, &w->sub, err);
   if (!rc) rc = weft_broker_open(w->o->broker_url, &w->pub, err);
+  if (!rc) {
+    weft_broker_sign_with(w->sub, w->key);
+    weft_broker_sign_with(w->pub, w->key);
+  }
   if (!rc) rc = weft_broker_qos(w->sub, w->prefetch, err);
   for (size_t i = 0; !rc && i < w->o->n_queues; i++) {
     char q[300];
@@ -560,6 +610,8 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
   heartbeat(&w, 1);
   weft__wk_log(&w, "consuming %zu queue%s on %s with concurrency %d", o->n_queues,
         o->n_queues == 1 ? "" : "s", weft_broker_display_url(w.sub), w.concurrency);
+  weft__wk_log(&w, "messages are signed and checked with key %s (%s %s)", w.key->id,
+               w.key->origin, w.key->file);
   int64_t grace_deadline = 0;
   int killed = 0;
   for (;;) {
@@ -611,6 +663,7 @@ done:
   free(w.slots);
   weft_broker_close(w.sub);
   weft_broker_close(w.pub);
+  weft_qsig_key_free(w.key);
   free(w.id);
   free(w.work_root);
   free(w.live_run);

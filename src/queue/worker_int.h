@@ -54,6 +54,7 @@ struct worker {
   struct weft_instance *inst;
   const struct weft_worker_options *o;
   struct weft_broker *sub, *pub;
+  struct weft_qsig_key *key; /* signs notices, checks messages (signing.h) */
   struct weft_executor *x;  /* process ops */
   struct weft_executor *xc; /* C-function ops, in this process */
   struct slot *slots;

@@ -70,6 +70,7 @@ check_has "multiprocess" '"executor":"multiprocess"' "$out"
 # waiting forever.
 mkdir -p "$tmp/other"
 cp "$WEFT_HOME/weft.yaml" "$tmp/other/weft.yaml"
+cp -p "$WEFT_HOME/queue.key" "$tmp/other/queue.key" # the same signing key
 printf 'elsewhere:\n  queue: %s\n  run: "true"\n' "$qg" >loc/ops/elsewhere.yaml
 printf 'ops:\n  e: elsewhere\n' >loc/jobs/elsewhere.yaml
 WEFT_HOME=$tmp/other "$WEFT_BIN" worker --id stranger --queue "$qg" >"$tmp/stranger.log" 2>&1 &

@@ -1,11 +1,16 @@
 /* test_queue_message.c: the op definition inside a step message survives the
  * round trip to a worker; bad messages are refused naming the field; the
- * instance's broker and default executor settings. */
+ * instance's broker and default executor settings; the HMAC on broker
+ * messages and the checks of the queue signing key file. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dsl/dsl.h"
 #include "queue/queue_int.h"
+#include "queue/signing.h"
 #include "test.h"
 
 TEST(op_round_trip) {
@@ -138,6 +143,147 @@ TEST(depths_report_an_unreachable_broker) {
   return 0;
 }
 
+/* A key file with these bytes and mode in dir; returns its path (static). */
+static const char *key_file(const char *dir, const char *name, const char *bytes, mode_t mode) {
+  static char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f) return NULL;
+  fputs(bytes, f);
+  fclose(f);
+  chmod(path, mode);
+  return path;
+}
+
+TEST(sign_and_verify) {
+  char dir[] = "/tmp/weft-qsig-XXXXXX", sig[WEFT_QSIG_MAX], why[WEFT_QSIG_WHY_MAX];
+  ASSERT(mkdtemp(dir));
+  struct weft_qsig_key *k = NULL, *other = NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  const char *p = key_file(dir, "a.key", "0123456789abcdef0123456789abcdef\n", 0600);
+  ASSERT_EQ(weft_qsig_key_read(p, "test", &k, &e), WEFT_OK);
+  ASSERT_EQ(strlen(k->id), 16);
+  p = key_file(dir, "b.key", "another key, long enough to be one: 0123456789", 0400);
+  ASSERT_EQ(weft_qsig_key_read(p, "test", &other, &e), WEFT_OK);
+  ASSERT(strcmp(k->id, other->id));
+  const char *body = "{\"v\":1,\"attempt_id\":\"r/s/1/x\",\"op\":{\"run\":\"true\"}}";
+  size_t n = strlen(body);
+  weft_qsig_sign(k, "", "weft.step.default", body, n, sig);
+  ASSERT(!strncmp(sig, "v1:", 3));
+  ASSERT(!strncmp(sig + 3, k->id, 16));
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.default", body, n, sig, why), 1);
+  ASSERT_STR_EQ(why, "");
+  /* the same signature is deterministic: a replay verifies (see docs) */
+  char again[WEFT_QSIG_MAX];
+  weft_qsig_sign(k, "", "weft.step.default", body, n, again);
+  ASSERT_STR_EQ(sig, again);
+  /* one changed byte of the body */
+  char *forged = strdup(body);
+  forged[strlen(forged) - 6] = 'X';
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.default", forged, n, sig, why), 0);
+  ASSERT_CONTAINS(why, "message signature is invalid");
+  ASSERT_CONTAINS(why, "does not match");
+  free(forged);
+  /* the same body moved to another queue or exchange */
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.gpu", body, n, sig, why), 0);
+  ASSERT_EQ(weft_qsig_verify(k, "weft.cancel", "weft.step.default", body, n, sig, why), 0);
+  /* a truncated body (length is part of the MAC) */
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.default", body, n - 1, sig, why), 0);
+  /* none, malformed, a bad MAC encoding */
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.default", body, n, NULL, why), 0);
+  ASSERT_CONTAINS(why, "message signature is missing");
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.default", body, n, "hello", why), 0);
+  ASSERT_CONTAINS(why, "message signature is invalid (not a v1:KEYID:MAC");
+  char bad[WEFT_QSIG_MAX];
+  snprintf(bad, sizeof bad, "v1:%s:!!!!", k->id);
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.default", body, n, bad, why), 0);
+  ASSERT_CONTAINS(why, "does not match");
+  snprintf(bad, sizeof bad, "%s", sig);
+  bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.default", body, n, bad, why), 0);
+  /* signed with another key: both ids named */
+  weft_qsig_sign(other, "", "weft.step.default", body, n, sig);
+  ASSERT_EQ(weft_qsig_verify(k, "", "weft.step.default", body, n, sig, why), 0);
+  ASSERT_CONTAINS(why, other->id);
+  ASSERT_CONTAINS(why, k->id);
+  ASSERT_CONTAINS(why, "key files differ");
+  weft_qsig_key_free(k);
+  weft_qsig_key_free(other);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ASSERT_EQ(system(cmd), 0);
+  return 0;
+}
+
+TEST(key_file_checks) {
+  char dir[] = "/tmp/weft-qkey-XXXXXX", path[600];
+  ASSERT(mkdtemp(dir));
+  struct weft_qsig_key *k = NULL, *k2 = NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  const char *field = "queue.signing_key_file in /h/weft.yaml";
+  snprintf(path, sizeof path, "%s/absent.key", dir);
+  ASSERT_EQ(weft_qsig_key_read(path, field, &k, &e), WEFT_ENOTFOUND);
+  ASSERT_CONTAINS(e.msg, field);
+  ASSERT_CONTAINS(e.msg, path);
+  ASSERT(k == NULL);
+  const char *p = key_file(dir, "open.key", "0123456789abcdef0123456789abcdef", 0644);
+  ASSERT_EQ(weft_qsig_key_read(p, field, &k, &e), WEFT_EINVALID);
+  ASSERT_CONTAINS(e.msg, "permissions 0644, too open");
+  ASSERT_CONTAINS(e.msg, field);
+  p = key_file(dir, "short.key", "tooshort\n\n", 0600);
+  ASSERT_EQ(weft_qsig_key_read(p, field, &k, &e), WEFT_EINVALID);
+  ASSERT_CONTAINS(e.msg, "holds 8 bytes");
+  ASSERT_EQ(weft_qsig_key_read(dir, field, &k, &e), WEFT_EINVALID);
+  ASSERT_CONTAINS(e.msg, "not a regular file");
+  /* trailing white space is not part of the key */
+  p = key_file(dir, "nl.key", "0123456789abcdef0123456789abcdef\r\n", 0600);
+  ASSERT_EQ(weft_qsig_key_read(p, field, &k, &e), WEFT_OK);
+  p = key_file(dir, "plain.key", "0123456789abcdef0123456789abcdef", 0600);
+  ASSERT_EQ(weft_qsig_key_read(p, field, &k2, &e), WEFT_OK);
+  ASSERT_STR_EQ(k->id, k2->id);
+  weft_qsig_key_free(k);
+  weft_qsig_key_free(k2);
+  /* created: 0600, 64 hex digits; a second create keeps the first key */
+  snprintf(path, sizeof path, "%s/made.key", dir);
+  ASSERT_EQ(weft_qsig_key_create(path, &e), WEFT_OK);
+  struct stat st;
+  ASSERT_EQ(stat(path, &st), 0);
+  ASSERT_EQ(st.st_mode & 0777, 0600);
+  ASSERT_EQ(st.st_size, 65);
+  ASSERT_EQ(weft_qsig_key_read(path, field, &k, &e), WEFT_OK);
+  ASSERT_EQ(weft_qsig_key_create(path, &e), WEFT_OK);
+  ASSERT_EQ(weft_qsig_key_read(path, field, &k2, &e), WEFT_OK);
+  ASSERT_STR_EQ(k->id, k2->id);
+  weft_qsig_key_free(k);
+  weft_qsig_key_free(k2);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ASSERT_EQ(system(cmd), 0);
+  return 0;
+}
+
+TEST(instance_queue_section) {
+  struct weft_instance_config c;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  ASSERT_EQ(parse("queue:\n  signing_key_file: keys/q.key\n", &c, &d), WEFT_OK);
+  ASSERT_STR_EQ(c.queue_key_file, "/home/w/keys/q.key");
+  weft_instance_config_release(&c);
+  ASSERT_EQ(parse("queue: {signing_key_file: /etc/weft/q.key}\n", &c, &d), WEFT_OK);
+  ASSERT_STR_EQ(c.queue_key_file, "/etc/weft/q.key");
+  weft_instance_config_release(&c);
+  ASSERT_EQ(parse("queue:\n  signing_key_file: [a]\n  signing_key: x\n", &c, &d), WEFT_EINVALID);
+  int kind = 0, key = 0;
+  for (size_t i = 0; i < d.n; i++) {
+    if (strstr(d.v[i].msg, "queue.signing_key_file must be a file name")) kind = 1;
+    if (strstr(d.v[i].msg, "signing_key")) key = 1;
+  }
+  ASSERT(kind && key);
+  weft_diags_release(&d);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(op_round_trip) TEST_ENTRY(bad_ops_name_the_field)
               TEST_ENTRY(instance_broker_and_execution)
-                  TEST_ENTRY(depths_report_an_unreachable_broker))
+                  TEST_ENTRY(depths_report_an_unreachable_broker)
+                      TEST_ENTRY(sign_and_verify) TEST_ENTRY(key_file_checks)
+                          TEST_ENTRY(instance_queue_section))
