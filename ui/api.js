@@ -7,6 +7,10 @@
 
 const BASE = '/api/v1';
 
+// Told of every 401 but a login's own (app.js shows the login page).
+let unauthorized = null;
+export function onUnauthorized(fn) { unauthorized = fn; }
+
 export class ApiError extends Error {
   constructor(status, message, details) {
     super(message);
@@ -50,6 +54,7 @@ async function request(method, path, body, opts = {}) {
   }
   if (!res.ok) {
     const msg = (data && data.error) || `${method} ${path}: HTTP ${res.status}`;
+    if (res.status === 401 && path !== '/login' && unauthorized) unauthorized(msg);
     throw new ApiError(res.status, msg, data && data.details);
   }
   return data;
@@ -64,6 +69,8 @@ const runPath = (id) => `/runs/${enc(id)}`;
 export const api = {
   health: () => fetch('/healthz').then((r) => r.json()),
   me: () => get('/me'),
+  login: (user, password) => post('/login', { user, password }),
+  logout: () => post('/logout'),
   locations: () => get('/locations'),
   reloadLocations: () => post('/locations/reload'),
   addLocation: (body) => post('/locations', body),
@@ -115,6 +122,7 @@ export async function readSSE(url, { signal, lastEventId, onEvent, onOpen } = {}
   if (!res.ok) {
     let msg = `HTTP ${res.status}`;
     try { msg = (await res.json()).error || msg; } catch { /* not JSON */ }
+    if (res.status === 401 && unauthorized) unauthorized(msg);
     throw new ApiError(res.status, msg);
   }
   if (onOpen) onOpen();

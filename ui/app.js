@@ -1,7 +1,8 @@
 // app.js: the entry point of the weft web UI: routes, the top bar's active
 // link and the server's health badge.
-import { route, start } from './router.js';
-import { api } from './api.js';
+import { route, start, navigate, parseHash } from './router.js';
+import { api, onUnauthorized } from './api.js';
+import { loginPage } from './pages/login.js';
 import { jobsPage } from './pages/jobs.js';
 import { jobPage } from './pages/job.js';
 import { runsPage } from './pages/runs.js';
@@ -22,6 +23,7 @@ route('/sensors/:name', sensorPage);
 route('/workers', workersPage);
 route('/backfills', backfillsPage);
 route('/backfills/:id', backfillPage);
+route('/login', loginPage);
 
 function markNav(path) {
   const section = path.split('/')[1] || 'jobs';
@@ -48,8 +50,39 @@ health();
 setInterval(() => { if (!document.hidden) health(); }, 15000);
 
 // What the signed-in role may not do is not shown (app.css hides it by
-// data-action); the server checks every request all the same.
-api.me().then((me) => {
+// data-action); the server checks every request all the same. Who is
+// signed in shows in the top bar, with a logout button for a login
+// session (Basic and proxy sign-ins end with the browser or the proxy).
+function showMe(me) {
   document.body.dataset.role = me.role;
+  const who = document.getElementById('who');
+  const name = me.who ? me.who.replace(/^user:/, '') : '';
+  who.textContent = me.who ? `${name} (${me.role})` : '';
+  who.hidden = !me.who;
+  document.getElementById('logout').hidden = !me.session;
   if (me.who) document.getElementById('server-status').title = `signed in as ${me.who} (${me.role})`;
-}).catch(() => { document.body.dataset.role = 'viewer'; });
+}
+function loadMe() {
+  api.me().then(showMe).catch(() => { document.body.dataset.role = 'viewer'; });
+}
+
+// Without credentials (none yet, the session expired, logged out elsewhere)
+// every page goes to the login page, which comes back here afterwards.
+onUnauthorized((why) => {
+  const { path } = parseHash();
+  if (path === '/login') return;
+  document.getElementById('who').hidden = true;
+  document.getElementById('logout').hidden = true;
+  // A first visit needs no explaining; an expired session does.
+  const q = new URLSearchParams({ next: location.hash.replace(/^#/, '') || '/jobs',
+    why: why.startsWith('authentication required') ? '' : why });
+  location.replace(`#/login?${q}`);
+});
+window.addEventListener('weft:login', loadMe);
+document.getElementById('logout').addEventListener('click', async () => {
+  try { await api.logout(); } catch { /* the cookie is cleared or already gone */ }
+  document.getElementById('who').hidden = true;
+  document.getElementById('logout').hidden = true;
+  navigate('/login');
+});
+loadMe();

@@ -89,6 +89,10 @@ struct weft_server_config {
                              sets (X-Forwarded-User), or NULL */
   struct weft_cidr *trusted_proxies; /* whose proxy_header is believed */
   size_t n_trusted_proxies;
+  int64_t session_ttl_ms;  /* auth.session_ttl: a login session's whole
+                              life ("12h"); 0: the default */
+  int64_t session_idle_ms; /* auth.session_idle: ended after this long
+                              unused ("1h"); 0: the default */
 };
 /* Whether the address (a struct sockaddr of AF_INET or AF_INET6; an IPv4
  * mapped IPv6 address counts as IPv4) is in one of the trusted_proxies. */

@@ -1,6 +1,7 @@
 /* instance_server.c: the `server:` and `auth:` sections of weft.yaml: the
- * Host values `weft server|dev` answer, and which SSO proxy may vouch for a
- * user by a header (trusted only from the addresses listed). */
+ * Host values `weft server|dev` answer, which SSO proxy may vouch for a
+ * user by a header (trusted only from the addresses listed), and how long a
+ * login session of the web UI lasts. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
@@ -13,7 +14,8 @@
 #include "util/str.h"
 
 static const char *const server_keys[] = {"allowed_hosts", NULL};
-static const char *const auth_keys[] = {"proxy_header", "trusted_proxies", NULL};
+static const char *const auth_keys[] = {"proxy_header", "trusted_proxies", "session_ttl",
+                                        "session_idle", NULL};
 
 /* "name", "name:port", "[v6]", "[v6]:port" or "*": what a Host header may
  * hold, without user info, path or spaces. */
@@ -114,14 +116,42 @@ static int parse_cidr(const char *t, struct weft_cidr *c) {
   return 1;
 }
 
+/* A lifetime such as "12h", "90m", "7d" or "3600s" (at most 30 days)
+ * into *ms; 0 when it is none. */
+static int parse_lifetime(const char *t, int64_t *ms) {
+  char *end;
+  if (!t || !isdigit((unsigned char)*t)) return 0;
+  long long n = strtoll(t, &end, 10);
+  long long unit = !strcmp(end, "d")   ? 86400000LL
+                   : !strcmp(end, "h") ? 3600000LL
+                   : !strcmp(end, "m") ? 60000LL
+                   : !strcmp(end, "s") ? 1000LL
+                                       : 0;
+  if (!unit || n <= 0 || n > 30LL * 86400000 / unit) return 0;
+  *ms = n * unit;
+  return 1;
+}
+
+static void parse_session_time(struct weft_diags *d, const struct weft__ynode *n,
+                               const char *key, int64_t *ms) {
+  const struct weft__ynode *v = weft__ymap_get(n, key, NULL);
+  if (!v || weft__ynode_is_null(v)) return;
+  const char *t = v->kind == WEFT__Y_SCALAR ? weft__ynode_text(v) : NULL;
+  if (!parse_lifetime(t, ms))
+    weft__dsl_error(d, v->mark, "auth.%s must be a duration such as 12h, 30m or 7d (at most "
+                    "30d), got %s", key, t ? t : weft__ynode_describe(v));
+}
+
 void weft__parse_auth_config(struct weft_diags *d, const struct weft__ynode *n,
                              struct weft_server_config *s, int *nomem) {
   if (n->kind != WEFT__Y_MAP) {
-    weft__dsl_error(d, n->mark, "auth must be a mapping (proxy_header, trusted_proxies), "
-                    "got %s", weft__ynode_describe(n));
+    weft__dsl_error(d, n->mark, "auth must be a mapping (proxy_header, trusted_proxies, "
+                    "session_ttl, session_idle), got %s", weft__ynode_describe(n));
     return;
   }
   weft__dsl_check_keys(d, n, auth_keys, "auth");
+  parse_session_time(d, n, "session_ttl", &s->session_ttl_ms);
+  parse_session_time(d, n, "session_idle", &s->session_idle_ms);
   const struct weft__ynode *h = weft__ymap_get(n, "proxy_header", NULL);
   const struct weft__ynode *l = weft__ymap_get(n, "trusted_proxies", NULL);
   const char *name = h && h->kind == WEFT__Y_SCALAR ? weft__ynode_text(h) : NULL;

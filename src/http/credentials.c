@@ -1,6 +1,12 @@
 /* credentials.c: who is asking, for the guard (guard.c): an API token
- * (Authorization: Bearer) or a user's password (Authorization: Basic, which
- * is also what a browser sends after the 401's login dialog).
+ * (Authorization: Bearer), a user's password (Authorization: Basic), or
+ * the web UI's login session (the weft_session cookie, session.c).
+ *
+ * A 401 challenges with Bearer, and with Basic only clients that are not
+ * browsers: a browser sends Sec-Fetch-Mode with every request (no page
+ * can forge or remove it), and would answer a Basic challenge with its own
+ * password dialog instead of the UI's login page. curl, scripts and
+ * libraries that wait for the challenge before sending Basic still get it.
  *
  * Argon2id costs ~0.1 s and 64 MiB per check on purpose, and a browser
  * sends Basic with every request, so a verified (user, password) pair is
@@ -17,6 +23,7 @@
 #include <strings.h>
 
 #include "engine/auth.h"
+#include "engine/sessions.h"
 #include "http/http_int.h"
 #include "util/clock.h"
 #include "util/str.h"
@@ -34,6 +41,7 @@ int http_basic_cache_init(struct http_basic_cache *c) {
                         crypto_pwhash_MEMLIMIT_INTERACTIVE))
     return WEFT_ENOMEM;
   pthread_mutex_init(&c->mu, NULL);
+  http_login_limit_init(&c->limit);
   c->ready = 1;
   return WEFT_OK;
 }
@@ -45,6 +53,7 @@ void http_basic_cache_release(struct http_basic_cache *c) {
     free(c->v[i].hash);
   }
   pthread_mutex_destroy(&c->mu);
+  http_login_limit_release(&c->limit);
   sodium_memzero(c->key, sizeof c->key);
   c->ready = 0;
 }
@@ -92,8 +101,8 @@ static void cache_put(struct http_basic_cache *c, const unsigned char digest[32]
   pthread_mutex_unlock(&c->mu);
 }
 
-/* 401 with the challenges that make a browser ask for a password and tell
- * an API client to send a token. */
+/* 401 with the challenges: Bearer, and Basic for a client that is not a
+ * browser (the UI shows its login page instead of a password dialog). */
 static enum MHD_Result unauthorized(struct http_req *r, const char *why) {
   json_t *doc = json_pack("{s:s, s:[]}", "error", why, "details");
   char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -105,8 +114,9 @@ static enum MHD_Result unauthorized(struct http_req *r, const char *why) {
     return MHD_NO;
   }
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                          "Basic realm=\"weft\", charset=\"UTF-8\"");
+  if (!MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Sec-Fetch-Mode"))
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Basic realm=\"weft\", charset=\"UTF-8\"");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"weft\"");
   return http_queue(r, 401, resp);
 }
@@ -180,6 +190,37 @@ static int proxy_user(struct http_req *r, enum weft_role *role, char *who, size_
   return 1;
 }
 
+/* The weft_session cookie of a request without Authorization: 1 with the
+ * session's user and role; 0 after answering 401 (no cookie, or a dead
+ * session: the UI then shows its login page) or 500. */
+static int session(struct http_req *r, enum weft_role *role, char *who, size_t who_size,
+                   enum MHD_Result *res) {
+  char id[WEFT_SESSION_ID_LEN + 2], name[72];
+  if (!http_session_cookie(r, id, sizeof id)) {
+    *res = unauthorized(r, "authentication required: log in, or send 'Authorization: Bearer "
+                           "TOKEN' (weft token create) or a user's password");
+    return 0;
+  }
+  struct weft_instance *inst = http_instance(r, res);
+  if (!inst) return 0;
+  weft_error err = WEFT_ERROR_INIT;
+  int rc = weft_session_check(inst->store, id, weft_clock_wall_ms(),
+                              http_session_idle_ms(r->srv), name, sizeof name, role, &err);
+  sodium_memzero(id, sizeof id);
+  if (rc == WEFT_ENOTFOUND) {
+    http_audit_mark(r, err.msg);
+    *res = unauthorized(r, err.msg); /* "the session expired": say it, log in again */
+    return 0;
+  }
+  if (rc) {
+    *res = http_send_error(r, 500, NULL, "cannot check the session: %s", err.msg);
+    return 0;
+  }
+  snprintf(who, who_size, "user:%.64s", name);
+  r->session = 1;
+  return 1;
+}
+
 int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t who_size,
                      enum MHD_Result *res) {
   const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -187,11 +228,7 @@ int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t
   *role = WEFT_ROLE_NONE;
   int proxied = proxy_user(r, role, who, who_size, res);
   if (proxied >= 0) return proxied;
-  if (!h || !*h) {
-    *res = unauthorized(r, "authentication required: send 'Authorization: Bearer TOKEN' "
-                           "(weft token create) or a user's password");
-    return 0;
-  }
+  if (!h || !*h) return session(r, role, who, who_size, res);
   struct weft_instance *inst = http_instance(r, res);
   if (!inst) return 0;
   weft_error err = WEFT_ERROR_INIT;

@@ -14,12 +14,13 @@
  *      of another origin cannot send that without a CORS preflight, which
  *      this server never grants (no Access-Control-Allow-* header at all).
    4. With authentication on (weft server; weft dev beyond loopback), the
-      caller is a live API token or a user with a password
-      (credentials.c), else 401; and its role is at least the one the
+      caller is a live API token, a user with a password or a login
+      session's cookie (credentials.c), else 401; and its role is at least the one the
       route needs (viewer < launcher < operator < admin), else 403.
  * Each refusal says which rule failed. Routes carry the access they need
  * (enum http_access): HTTP_OPEN (/healthz, which probes reach by the pod's
- * address) skips every check. */
+ * address) skips every check; HTTP_PUBLIC (the UI's files, which hold no
+ * data, and login/logout, session.c) skips only 4. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,7 @@ static const char *header(const struct http_req *r, const char *name) {
 static enum weft_role need_role(enum http_access need) {
   switch (need) {
     case HTTP_OPEN: return WEFT_ROLE_NONE;
+    case HTTP_PUBLIC: return WEFT_ROLE_NONE;
     case HTTP_READ: return WEFT_ROLE_VIEWER;
     case HTTP_LAUNCH: return WEFT_ROLE_LAUNCHER;
     case HTTP_OPERATE: return WEFT_ROLE_OPERATOR;
@@ -194,7 +196,7 @@ int http_authorize(struct http_req *r, enum http_access need, int routed,
   /* Every attempt to change something is in the audit log, refused or not. */
   if (routed && is_mutating(r->method)) http_audit_mark(r, NULL);
   if (routed && is_mutating(r->method) && !same_origin_json(r, host, res)) return 0;
-  if (!r->srv->auth) return 1;
+  if (!r->srv->auth || (routed && need == HTTP_PUBLIC)) return 1;
   enum weft_role role = WEFT_ROLE_NONE;
   if (!http_credentials(r, &role, r->who, sizeof r->who, res)) return 0;
   r->role = role;
@@ -255,7 +257,8 @@ int http_may_cancel(struct http_req *r, const struct weft_run_row *row, enum MHD
 enum MHD_Result http_api_me(struct http_req *r) {
   /* Without authentication everyone may do everything. */
   int auth = r->srv->auth;
-  return http_send_json(r, 200, json_pack("{s:b, s:s?, s:s}", "auth", auth, "who",
+  return http_send_json(r, 200, json_pack("{s:b, s:s?, s:s, s:b}", "auth", auth, "who",
                                           auth && r->who[0] ? r->who : NULL, "role",
-                                          weft_role_name(auth ? r->role : WEFT_ROLE_ADMIN)));
+                                          weft_role_name(auth ? r->role : WEFT_ROLE_ADMIN),
+                                          "session", r->session));
 }

@@ -114,6 +114,20 @@ struct http_basic_entry {
   char *user, *hash;        /* NULL: a free slot; hash: the one it matched */
   int64_t at_ms;
 };
+/* Failed logins by client address, to slow down guessing (session.c). */
+#define HTTP_LOGIN_SLOTS 256
+#define HTTP_LOGIN_FREE 5                      /* failures before a lock-out */
+#define HTTP_LOGIN_WINDOW_MS (15 * 60 * 1000)  /* forgotten after this long */
+#define HTTP_LOGIN_MAX_LOCK_MS (5 * 60 * 1000) /* the longest lock-out */
+struct http_login_entry {
+  char addr[64];
+  int fails; /* 0: a free slot */
+  int64_t last_ms, until_ms;
+};
+struct http_login_limit {
+  pthread_mutex_t mu;
+  struct http_login_entry v[HTTP_LOGIN_SLOTS];
+};
 struct http_basic_cache {
   pthread_mutex_t mu;
   unsigned char key[32];
@@ -121,6 +135,7 @@ struct http_basic_cache {
   struct http_basic_entry v[HTTP_BASIC_CACHE];
   size_t next;
   int ready;
+  struct http_login_limit limit; /* Basic and POST /api/v1/login failures */
 };
 
 struct http_server {
@@ -183,6 +198,7 @@ struct http_req {
    * "token:ID", and the role of those credentials. */
   char who[96];
   enum weft_role role;
+  int session; /* the credentials were a login session's cookie */
   /* The audit log (api_audit.c): set by the guard for a state-changing
    * request and a rejected Authorization; written when it completes. */
   int audit;
@@ -333,6 +349,8 @@ void http_metrics_event(struct http_metrics *m, const struct weft_event_row *ev)
 /* What a route lets its caller do, the least first. */
 enum http_access {
   HTTP_OPEN,    /* /healthz: anyone, any Host */
+  HTTP_PUBLIC,  /* the UI's files, login, logout: Host (and for POST,
+                   Origin and Content-Type) checked, no credentials */
   HTTP_READ,    /* reading runs, jobs, logs, streams, metrics, the UI */
   HTTP_LAUNCH,  /* launching, validating, re-executing, canceling runs */
   HTTP_OPERATE, /* schedules, sensors, backfills */
@@ -371,6 +389,25 @@ int http_tag_launcher(const struct http_req *r, json_t *tags);
 int http_may_cancel(struct http_req *r, const struct weft_run_row *row, enum MHD_Result *res);
 int http_basic_cache_init(struct http_basic_cache *c);
 void http_basic_cache_release(struct http_basic_cache *c);
+
+/* Login sessions (session.c): POST /api/v1/login and /api/v1/logout. */
+enum MHD_Result http_api_login(struct http_req *r);
+enum MHD_Result http_api_logout(struct http_req *r);
+/* The request's weft_session cookie into out; 0 when it has none. */
+int http_session_cookie(struct http_req *r, char *out, size_t out_size);
+/* weft.yaml's auth.session_idle, or the default. */
+int64_t http_session_idle_ms(const struct http_server *srv);
+void http_login_limit_init(struct http_login_limit *l);
+void http_login_limit_release(struct http_login_limit *l);
+/* How long addr is still locked out after failed logins (0: it is not);
+ * a failure and a success of addr at now. */
+int64_t http_login_locked(struct http_login_limit *l, const char *addr, int64_t now);
+void http_login_failed(struct http_login_limit *l, const char *addr, int64_t now);
+void http_login_succeeded(struct http_login_limit *l, const char *addr);
+/* The value of cookie name in a Cookie header ("a=1; name=v") into out
+ * (out_size bytes, quotes removed); 0 when absent or too long (exposed
+ * for fuzz/fuzz_http_auth.c). */
+int http__cookie_value(const char *header, const char *name, char *out, size_t out_size);
 /* The guard's parsers of what clients send (guard.c; exposed for
  * fuzz/fuzz_http_headers.c): a Host value against the allow-list; whether
  * an Origin or Referer URL names exactly the authority host; whether a

@@ -55,9 +55,12 @@ static const struct route routes[] = {
     {"GET", "/api/v1/queues", http_api_queues, HTTP_READ},
     {"GET", "/api/v1/audit", http_api_audit, HTTP_ADMIN},
     {"GET", "/api/v1/me", http_api_me, HTTP_READ},
-    {"GET", "/", http_api_static, HTTP_READ},
-    {"GET", "/ui", http_api_static, HTTP_READ},
-    {"GET", "/ui/**", http_api_static, HTTP_READ},
+    {"POST", "/api/v1/login", http_api_login, HTTP_PUBLIC},
+    {"POST", "/api/v1/logout", http_api_logout, HTTP_PUBLIC},
+    /* The UI's files hold no data, and its login page must load. */
+    {"GET", "/", http_api_static, HTTP_PUBLIC},
+    {"GET", "/ui", http_api_static, HTTP_PUBLIC},
+    {"GET", "/ui/**", http_api_static, HTTP_PUBLIC},
 };
 
 /* Whether the request's path matches pattern. */

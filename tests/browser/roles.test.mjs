@@ -1,5 +1,5 @@
 // roles.test.mjs: the web UI of a `weft server` with authentication, in
-// headless Chromium (playwright-core), signed in with HTTP Basic as one
+// headless Chromium (playwright-core), with HTTP Basic sent by one
 // user: the page loads, /api/v1/me names the user and role, and what the
 // role may not do is not shown. Run by tests/t/t0095-ui-roles.sh once per
 // role, with in the environment:
@@ -22,9 +22,12 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
 });
+// Basic on every request: a browser gets no Basic challenge (it would show
+// a password dialog; the UI has its login page, login.test.mjs).
+const basic = Buffer.from(`${user}:${process.env.WEFT_UI_PASS || ''}`).toString('base64');
 const context = await browser.newContext({
   viewport: { width: 1400, height: 900 },
-  httpCredentials: { username: user, password: process.env.WEFT_UI_PASS || '' },
+  extraHTTPHeaders: { Authorization: `Basic ${basic}` },
 });
 const page = await context.newPage();
 const pageErrors = [];

@@ -103,7 +103,8 @@ values_for = {"cancelRun": dict(values, id=sleepy), "removeLocation": dict(value
 # What each answer is expected to be when the parameters are real, and
 # when they name nothing (404) or the body is wrong (400).
 happy = {"launchRun": 201, "reexecuteRun": 201, "cancelRun": 202, "addLocation": 201, "createBackfill": 201,
-         "removeLocation": 204}
+         "removeLocation": 204,
+         "login": 400}  # weft dev on loopback has no users to log in (t0097 logs in for real)
 
 def call(method, path, op, params, body):
     url = re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path)
@@ -156,7 +157,7 @@ for path, item in doc["paths"].items():
             rr = c.req(other.upper(), re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path))
             check("%s %s: undocumented method is 405 with Allow" % (other.upper(), path),
                   rr.status == 405 and method.upper() in rr.headers.get("allow", ""), rr)
-check("the document has every route (37 operations and the UI's 2)", n_ops == 39, n_ops)
+check("the document has every route (39 operations and the UI's 2)", n_ops == 41, n_ops)
 
 # Query parameters that are documented with bounds are enforced.
 for path, item in doc["paths"].items():

@@ -92,7 +92,14 @@ admin = bearer("admin")
 
 spec = c.get("/api/v1/openapi.json", headers=bearer("viewer")).json
 paths = spec.get("paths", {})
-routes = [(m.upper(), p) for p, ops in paths.items() for m in ops if m in ("get", "post", "put", "patch", "delete")]
+# Operations with "security": [] (health, the UI's files, login, logout) need no credentials.
+routes = [(m.upper(), p) for p, ops in paths.items() for m in ops
+          if m in ("get", "post", "put", "patch", "delete") and ops[m].get("security") != []]
+public = [(m.upper(), p) for p, ops in paths.items() for m in ops
+          if m in ("get", "post") and ops[m].get("security") == []]
+check("the public operations are health, the UI's files, login and logout",
+      sorted(public) == sorted([("GET", "/healthz"), ("GET", "/"), ("GET", "/ui/{path}"),
+                                ("POST", "/api/v1/login"), ("POST", "/api/v1/logout")]), public)
 mutating = [(m, p) for m, p in routes if m != "GET"]
 check("the document has mutating routes (%d)" % len(mutating), len(mutating) >= 13, mutating)
 
@@ -128,15 +135,22 @@ check("no credentials: 401 with a challenge on every route of the document (%d)"
       not bad, bad[:3])
 import http.client
 conn = http.client.HTTPConnection(c.host, c.port, timeout=10)
-conn.request("GET", "/")
+conn.request("GET", "/api/v1/jobs")
 challenges = [v for k, v in conn.getresponse().getheaders() if k.lower() == "www-authenticate"]
 conn.close()
 check("the challenges are Basic (a browser asks for a password) and Bearer",
       any(v.startswith("Basic ") for v in challenges) and any(v.startswith("Bearer ") for v in challenges),
       challenges)
-for path in ["/", "/ui/app.js", "/metrics", "/api/v1/runs/%s/events/stream" % hello, "/nope"]:
+for path in ["/metrics", "/api/v1/runs/%s/events/stream" % hello, "/nope"]:
     r = c.get(path)
     check("no credentials: GET %s is 401" % path, r.status == 401, r)
+for path in ["/", "/ui/app.js", "/ui/pages/login.js"]:
+    r = c.get(path)
+    check("no credentials: GET %s (the UI's files, no data) is 200" % path, r.status == 200, r)
+r = c.get("/api/v1/jobs", headers={"Sec-Fetch-Mode": "cors"})
+challenges = r.headers.get("www-authenticate", "")
+check("a browser's 401 has no Basic challenge (no password dialog: the UI's login page)",
+      r.status == 401 and "Bearer" in challenges and "Basic" not in challenges, r.headers)
 check("/healthz needs none", c.get("/healthz").status == 200)
 r = c.get("/api/v1/jobs", headers={"Authorization": "Bearer weft_0000000000000000_" + "0" * 64})
 check("an unknown token is 401", r.status == 401, r)
