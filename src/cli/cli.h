@@ -45,6 +45,9 @@ int cmd_dev(int argc, char **argv);
 /* cmd_auth.c: `weft user ...` and `weft token ...`. */
 int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+/* cmd_secret.c: `weft secret ...` and `weft variable ...`. */
+int cmd_secret(int argc, char **argv);
+int cmd_variable(int argc, char **argv);
 /* cmd_audit.c: `weft audit`. */
 int cmd_audit(int argc, char **argv);
 /* cmd_schedule.c: `weft schedule ...` and `weft sensor ...`. */

@@ -25,6 +25,8 @@ const struct weft_cmd weft_cli_commands[] = {
     {"queue", cmd_queue, "depths of the RabbitMQ op queues (ready, unacked, consumers)"},
     {"user", cmd_user, "add, remove and list the users of the API and UI, set passwords"},
     {"token", cmd_token, "create, list and revoke API tokens"},
+    {"secret", cmd_secret, "set, list, remove secrets (encrypted, masked in logs); rotate the key"},
+    {"variable", cmd_variable, "set, get, list, remove plain variables for ops and templates"},
     {"audit", cmd_audit, "who changed what, when and from where (the audit log)"},
     {NULL, NULL, NULL},
 };

@@ -108,6 +108,7 @@ struct weft_instance_config {
   struct weft_run_queue_config run_queue; /* zeroed: no limits */
   struct weft_containers_config containers; /* zeroed: the defaults */
   struct weft_server_config server;         /* zeroed: the defaults */
+  char *secret_key_file; /* secrets.key_file, default HOME/secret.key */
 };
 
 /* Parses weft.yaml text (file names it in diagnostics; text may be empty)

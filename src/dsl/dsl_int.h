@@ -37,8 +37,10 @@ char *weft__dsl_enum_list(const json_t *enum_values);
 int weft__dsl_parse_kvs(struct weft_diags *d, const struct weft__ynode *n,
                         const char *field, const char *owner, int env_names,
                         struct weft_kvs *out);
-/* An op's env: mapping (op_env.c): NAME: value into env, NAME: {from_env:
- * VAR} into env_from (NAME -> VAR). Returns WEFT_OK or WEFT_ENOMEM. */
+/* An op's env: mapping (op_env.c): NAME: value into def->env, NAME:
+ * {from_env: VAR} into env_from (NAME -> VAR), {secret: S} into env_secret,
+ * {variable: V} into env_variable; and its secrets: list ({name, file,
+ * env}) into secret_files and env_secret. WEFT_OK or WEFT_ENOMEM. */
 /* op_container.c: resources: {cpus, memory, gpus, shm} into *r, and
  * mounts: ["SRC:DST[:ro]" | {source, target, read_only}] into a new array;
  * each mistake is a diagnostic. WEFT_OK or WEFT_ENOMEM. */
@@ -47,7 +49,9 @@ int weft__dsl_parse_resources(struct weft_diags *d, const struct weft__ynode *n,
 int weft__dsl_parse_mounts(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
                            struct weft_mount **out, size_t *n_out);
 int weft__dsl_parse_env(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
-                        struct weft_kvs *env, struct weft_kvs *env_from);
+                        struct weft_op_def *def);
+int weft__dsl_parse_secrets(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
+                            struct weft_op_def *def);
 /* Name of the file without folders and without .yaml/.yml; caller frees. */
 char *weft__dsl_base_name(const char *file);
 

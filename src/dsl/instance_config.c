@@ -13,8 +13,8 @@
 #include "util/str.h"
 
 static const char *const top_keys[] = {"storage", "artifacts", "broker", "execution",
-                                       "run_queue", "containers", "server", "auth", "queue",
-                                       NULL};
+                                       "run_queue", "containers", "server", "auth",
+                                       "secrets", "queue", NULL};
 static const char *const containers_keys[] = {"socket", "pull", "network", "default_image",
                                               "labels", NULL};
 static const char *const run_queue_keys[] = {"max_concurrent_runs", "tag_limits", NULL};
@@ -29,6 +29,7 @@ static const char *const artifacts_keys[] = {"filesystem", "s3", NULL};
 static const char *const s3_keys[] = {"bucket", "prefix", "endpoint", "region", "path_style",
                                       NULL};
 static const char *const filesystem_keys[] = {"path", NULL};
+static const char *const secrets_keys[] = {"key_file", NULL};
 
 const char weft_instance_config_template[] =
     "# weft instance configuration ($WEFT_HOME/weft.yaml).\n"
@@ -84,7 +85,12 @@ const char weft_instance_config_template[] =
     "# weft server|dev answer only requests whose Host is the listen address\n"
     "# or localhost (against DNS rebinding); add the names users type:\n"
     "# server:\n"
-    "#   allowed_hosts: [weft.example.com, \"weft.internal:8080\"]\n";
+    "#   allowed_hosts: [weft.example.com, \"weft.internal:8080\"]\n"
+    "\n"
+    "# The key that seals `weft secret` values (64 hex digits, mode 0600);\n"
+    "# WEFT_SECRET_KEY, when set, wins. Default: secret.key here.\n"
+    "# secrets:\n"
+    "#   key_file: /etc/weft/secret.key\n";
 
 void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->storage_url);
@@ -92,6 +98,7 @@ void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->broker_url);
   free(c->execution);
   free(c->queue_key_file);
+  free(c->secret_key_file);
   for (size_t i = 0; i < c->run_queue.n_tag_limits; i++) {
     free(c->run_queue.tag_limits[i].key);
     free(c->run_queue.tag_limits[i].value);
@@ -190,6 +197,28 @@ static char *path_setting(struct weft_diags *d, const struct weft__ynode *map, c
   free(v);
   if (!abs) *nomem = 1;
   return abs;
+}
+
+/* secrets: {key_file: PATH} (docs/secrets.md). */
+static void parse_secrets(struct weft_diags *d, const struct weft__ynode *n, const char *home,
+                          struct weft_instance_config *c, int *nomem) {
+  if (n->kind != WEFT__Y_MAP) {
+    weft__dsl_error(d, n->mark, "secrets must be a mapping with 'key_file', got %s",
+                    weft__ynode_describe(n));
+    return;
+  }
+  weft__dsl_check_keys(d, n, secrets_keys, "secrets");
+  const struct weft__ynode *p = weft__ymap_get(n, "key_file", NULL);
+  if (!p || weft__ynode_is_null(p)) return;
+  if (p->kind != WEFT__Y_SCALAR) {
+    weft__dsl_error(d, p->mark, "secrets.key_file must be a file name, got %s",
+                    weft__ynode_describe(p));
+    return;
+  }
+  char *v = substitute_env(d, p, nomem);
+  if (!v) return;
+  if (!(c->secret_key_file = v[0] == '/' ? weft_str_dup(v) : weft_fs_join(home, v))) *nomem = 1;
+  free(v);
 }
 
 static void parse_storage(struct weft_diags *d, const struct weft__ynode *n, const char *home,
@@ -646,10 +675,15 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
       if (sv && !weft__ynode_is_null(sv)) weft__parse_server_config(d, sv, &out->server, &nomem);
       const struct weft__ynode *au = weft__ymap_get(root, "auth", NULL);
       if (au && !weft__ynode_is_null(au)) weft__parse_auth_config(d, au, &out->server, &nomem);
+      const struct weft__ynode *se = weft__ymap_get(root, "secrets", NULL);
+      if (se && !weft__ynode_is_null(se)) parse_secrets(d, se, home, out, &nomem);
     }
   }
   /* What the file leaves out keeps the defaults. */
   if (!nomem && !out->storage_url && !(out->storage_url = weft_str_printf("sqlite:%s/weft.db", home)))
+    nomem = 1;
+  if (!nomem && !out->secret_key_file &&
+      !(out->secret_key_file = weft_fs_join(home, "secret.key")))
     nomem = 1;
   if (!nomem && !out->artifacts_url &&
       !(out->artifacts_url = weft_str_printf("file:%s/artifacts", home)))

@@ -13,11 +13,11 @@
 static const char *const op_keys[] = {
     "description", "run",    "argv",    "c_function", "inputs",
     "outputs",     "config", "retries", "timeout",    "queue",
-    "image",       "env",    "tags",    "resources", "mounts", NULL};
+    "image",       "env",    "tags",    "resources", "mounts", "secrets", NULL};
 static const char *const op_keys_named[] = {
     "name",   "description", "run",    "argv",    "c_function",
     "inputs", "outputs",     "config", "retries", "timeout",
-    "queue",  "image",       "env",    "tags",    "resources", "mounts", NULL};
+    "queue",  "image",       "env",    "tags",    "resources", "mounts", "secrets", NULL};
 static const char *const input_keys[] = {"type", "description", "default",
                                          NULL};
 static const char *const output_keys[] = {"type", "description", NULL};
@@ -448,8 +448,8 @@ int weft__dsl_parse_op(struct weft_diags *d, const char *name,
                                      &def->resources));
   NOMEM_IF(weft__dsl_parse_mounts(d, weft__ymap_get(node, "mounts", NULL), owner, &def->mounts,
                                   &def->n_mounts));
-  rc = weft__dsl_parse_env(d, weft__ymap_get(node, "env", NULL), owner, &def->env,
-                           &def->env_from);
+  rc = weft__dsl_parse_env(d, weft__ymap_get(node, "env", NULL), owner, def);
+  if (!rc) rc = weft__dsl_parse_secrets(d, weft__ymap_get(node, "secrets", NULL), owner, def);
   if (!rc)
     rc = weft__dsl_parse_kvs(d, weft__ymap_get(node, "tags", NULL), "tags",
                              owner, 0, &def->tags);

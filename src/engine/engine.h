@@ -33,6 +33,7 @@ struct weft_instance {
   struct weft_containers_config containers; /* weft.yaml containers: */
   char *container_label;   /* the weft.instance label of its containers */
   char **container_labels; /* containers.labels as "K=V", NULL-terminated */
+  char *secret_key_file;   /* weft.yaml secrets.key_file, or HOME/secret.key */
 };
 
 /* Opens (creating it when absent) the instance at home; NULL means

@@ -47,6 +47,11 @@ struct coord {
   char *ctr_url, *ctr_sdk;   /* container steps: the engine, the SDK folder */
   char *ctr_auth;            /* registry credentials file, or NULL */
   int ctr_auth_known;        /* ctr_auth was looked for */
+  /* Secrets (engine/secrets.h): every value a step of the run got, masked
+   * in its events, step messages and the run's message; the keys, loaded
+   * when a step first needs them. */
+  struct weft_mask *mask;
+  struct weft_secret_keyring *keyring;
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the

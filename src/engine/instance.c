@@ -111,9 +111,11 @@ int weft_instance_open(const char *home, struct weft_instance **out, weft_error 
   inst->artifacts_url = cfg.artifacts_url;
   inst->broker_url = cfg.broker_url;
   inst->default_execution = cfg.execution;
+  inst->secret_key_file = cfg.secret_key_file;
   inst->queue_key_file = cfg.queue_key_file;
   cfg.storage_url = cfg.artifacts_url = cfg.broker_url = cfg.execution = NULL;
   cfg.queue_key_file = NULL;
+  cfg.secret_key_file = NULL;
   inst->containers = cfg.containers;
   memset(&cfg.containers, 0, sizeof cfg.containers);
   if (!(inst->container_label = weft__instance_container_label(inst->storage_url)) ||
@@ -150,6 +152,7 @@ void weft_instance_close(struct weft_instance *inst) {
   free(inst->broker_url);
   free(inst->default_execution);
   free(inst->queue_key_file);
+  free(inst->secret_key_file);
   free(inst->container_label);
   for (size_t i = 0; inst->container_labels && inst->container_labels[i]; i++)
     free(inst->container_labels[i]);

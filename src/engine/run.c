@@ -7,6 +7,7 @@
 
 #include "engine/code_snapshot.h"
 #include "engine/engine_int.h"
+#include "engine/secrets.h"
 #include "util/clock.h"
 #include "util/str.h"
 
@@ -34,6 +35,12 @@ static void coord_oom(struct coord *c) {
 
 void coord_event(struct coord *c, const char *step, const char *type, json_t *payload) {
   struct coord_batch *b = &c->batch;
+  /* A step may print a secret it got into an event: never stored as is. */
+  if (payload && weft_secrets_mask_json(c->mask, payload)) {
+    json_decref(payload);
+    coord_oom(c);
+    return;
+  }
   char *text = json_dumps(payload ? payload : json_object(), JSON_COMPACT);
   json_decref(payload);
   if (!text || grow((void **)&b->ev, &b->cap_ev, b->n_ev + 1, sizeof *b->ev)) {
@@ -68,7 +75,7 @@ void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pi
   r->ended_ms = weft_step_status_is_final(st) || st == WEFT_STEP_UP_FOR_RETRY
                     ? weft_clock_wall_ms() : 0;
   r->pid = (int)pid;
-  r->message = message ? weft_str_dup(message) : NULL;
+  r->message = message ? weft_mask_text(c->mask, message) : NULL;
   const char *who = c->workers && c->workers[i] ? c->workers[i] : c->run.coordinator;
   r->worker = who ? weft_str_dup(who) : NULL;
 }
@@ -103,6 +110,13 @@ static void coord_flush(struct coord *c, int force_run) {
       }
     }
     c->run.heartbeat_ms = weft_clock_wall_ms();
+    if (c->run.message && weft_mask_hits(c->mask, c->run.message, strlen(c->run.message))) {
+      char *masked = weft_mask_text(c->mask, c->run.message);
+      if (masked) {
+        free(c->run.message);
+        c->run.message = masked;
+      }
+    }
     if (!rc) rc = weft_store_run_update(c->inst->store, &c->run, &e);
   }
   weft_run_row_release(&cur);
@@ -159,6 +173,8 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
    * is recorded at all (no pulls here: callers hold a store transaction;
    * `weft launch` pulls before it opens one). */
   if ((rc = weft_run_containers_check(inst, l, 0, err))) goto done;
+  /* Every secret and variable its ops name exists now, or no run. */
+  if ((rc = weft_secrets_check_job(inst->store, l->job, l->in_run, err))) goto done;
   /* The code it runs (code_snapshot.h): a given version's snapshot, or one
    * of the location folder as it is now. */
   if (l->code_version) {
@@ -377,8 +393,9 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
   c->log_warned = calloc(n, sizeof *c->log_warned);
   c->workers = calloc(n, sizeof *c->workers);
   c->worker_pids = calloc(n, sizeof *c->worker_pids);
+  c->mask = weft_mask_new();
   if (!c->outputs || !c->dirs || !c->started || !c->scratch || !c->retrying || !c->log_sent ||
-      !c->log_warned || !c->workers || !c->worker_pids)
+      !c->log_warned || !c->workers || !c->worker_pids || !c->mask)
     return weft_error_set(err, WEFT_ENOMEM, "out of memory planning the run");
   struct weft_executor_callbacks cb = {on_exec_event, on_exec_started, c};
   return coord_executor_new(inst, l->rc, &cb, &c->x, err);
@@ -408,6 +425,9 @@ static void coord_release(struct coord *c) {
   free(c->ctr_url);
   free(c->ctr_sdk);
   free(c->ctr_auth);
+  weft_mask_free(c->mask);
+  if (c->keyring) weft_secret_keyring_release(c->keyring);
+  free(c->keyring);
   weft_plan_release(&c->plan);
   weft_run_row_release(&c->run);
 }

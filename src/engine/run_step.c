@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "engine/engine_int.h"
+#include "engine/secrets.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -116,6 +117,23 @@ static int prepare_inputs(struct coord *c, size_t i, const char *dir, char **inp
   return rc;
 }
 
+/* The secrets and variables def names, read now (a value changed since the
+ * launch is the new one) with the instance's key, loaded once per run. */
+static int step_secrets(struct coord *c, const struct weft_op_def *def,
+                        struct weft_step_secrets *out, weft_error *err) {
+  if (weft_secrets_op_uses(def) && !c->keyring) {
+    struct weft_secret_keyring *kr = calloc(1, sizeof *kr);
+    if (!kr) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    int rc = weft_secret_keyring_load(c->inst->secret_key_file, 0, kr, err);
+    if (rc) {
+      free(kr);
+      return rc;
+    }
+    c->keyring = kr;
+  }
+  return weft_secrets_resolve_step(c->inst->store, c->keyring, def, c->mask, out, err);
+}
+
 void coord_start_step(struct coord *c, size_t i) {
   struct weft_plan_step *ps = &c->plan.steps[i];
   const struct weft_invocation *inv = ps->inv;
@@ -147,7 +165,11 @@ void coord_start_step(struct coord *c, size_t i) {
                                          : weft_fs_join(loc->path, loc->workdir)))
     rc = weft_error_set(&e, WEFT_ENOMEM, "out of memory");
   struct weft_step_container ctr;
+  struct weft_step_secrets sec = {0};
   if (!rc) rc = coord_step_container(c, i, &ctr, &e);
+  /* Every step's logs are masked with every value the run has given out
+   * (an input may carry one), so sec.mask is the run's. */
+  if (!rc) rc = step_secrets(c, inv->def, &sec, &e);
   if (!rc) {
     struct weft_step_spec spec = {0};
     spec.container = ctr.image ? &ctr : NULL;
@@ -163,11 +185,13 @@ void coord_start_step(struct coord *c, size_t i) {
     spec.config_json = config_json;
     spec.inputs_json = inputs_json;
     spec.user = (void *)(uintptr_t)(i + 1);
+    spec.secrets = &sec;
     /* A partitioned run (backfill, schedule): its tag weft/partition. */
     if (!c->run_tags && c->run.tags) c->run_tags = json_loads(c->run.tags, 0, NULL);
     spec.partition_key = json_string_value(json_object_get(c->run_tags, "weft/partition"));
     rc = weft_executor_start(c->x, &spec, &e);
   }
+  weft_step_secrets_release(&sec);
   free(venv_bin);
   free(workdir);
   free(inputs_json);

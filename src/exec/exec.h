@@ -10,6 +10,8 @@
 #include "model/model.h"
 #include "weft.h"
 
+struct weft_mask; /* util/mask.h */
+
 /* ---- the step protocol -----------------------------------------------------
  *
  * A process step runs in its own process group with cwd = spec->cwd, stdin
@@ -116,6 +118,22 @@ struct weft_step_container {
   struct weft_resources resources;
 };
 
+/* What a step gets of the instance's secrets and variables (resolved by
+ * the caller: engine/secrets.h), for host and container steps alike:
+ *   env    NAME -> value, at the level of the op's env: (over the
+ *          location's); from env: {NAME: {secret: S}} and {variable: V}
+ *   files  secret name -> value: WORK/secrets/NAME, mode 0400, in a 0700
+ *          folder named by WEFT_SECRETS_DIR (a container sees it read-only
+ *          at /weft/secrets); the executor removes the folder when the
+ *          step ends
+ *   mask   values replaced by "***" in the step's compute logs as they are
+ *          written (util/mask.h); NULL or empty: written as they come */
+struct weft_step_secrets {
+  struct weft_kvs env;
+  struct weft_kvs files;
+  const struct weft_mask *mask;
+};
+
 /* Everything needed to run one attempt of one step. All pointers are
  * borrowed for the duration of start() only; the executor copies what it
  * keeps. */
@@ -146,6 +164,8 @@ struct weft_step_spec {
   int die_with_parent;
   /* Run the step in a container (above); NULL: a process on this host. */
   const struct weft_step_container *container;
+  /* Secrets, variables and masking (above); NULL: none. */
+  const struct weft_step_secrets *secrets;
   void *user;              /* the caller's cookie, echoed in results and
                               callbacks */
 };

@@ -34,10 +34,12 @@
 #include "containers/containers.h"
 #include "exec/exec_int.h"
 #include "util/fs.h"
+#include "util/mask.h"
 #include "util/str.h"
 
 #define IN_CODE "/weft/code"
 #define IN_EVENTS "/weft/events.jsonl"
+#define IN_SECRETS "/weft/secrets"
 #define STATUS_FILE "container.json"
 #define EVENTS_FILE "events.jsonl"
 
@@ -90,6 +92,9 @@ struct ctr_job {
   const char *network;
   char *network_copy;
   struct weft_resources res;
+  /* Secret values to mask in its output (the parent's, still valid in the
+   * forked supervisor), or NULL. */
+  const struct weft_mask *mask;
 };
 
 static void ctr_job_release(struct ctr_job *j) {
@@ -165,6 +170,13 @@ static int build_env(const struct weft_step_spec *spec, struct strv *env) {
   if (!rc) rc = strv_add(env, weft_str_printf("WEFT_ATTEMPT=%d", spec->attempt));
   if (!rc && spec->partition_key)
     rc = strv_add(env, weft_str_printf("WEFT_PARTITION_KEY=%s", spec->partition_key));
+  const struct weft_step_secrets *sec = spec->secrets;
+  if (!rc && sec && sec->files.n) rc = strv_add(env, weft_str_dup("WEFT_SECRETS_DIR=" IN_SECRETS));
+  /* env: {NAME: {secret: S}} and {variable: V}, resolved by the caller. */
+  for (size_t i = 0; !rc && sec && i < sec->env.n; i++)
+    if (!strv_has_env(env, sec->env.v[i].key))
+      rc = strv_add(env, weft_str_printf("%s=%s", sec->env.v[i].key,
+                                         sec->env.v[i].value ? sec->env.v[i].value : ""));
   /* The op's env over the location's; WEFT_LOCATION_DIR is a host path
    * the container cannot see, so it is left out. */
   for (size_t i = 0; !rc && i < def->env.n; i++)
@@ -226,7 +238,7 @@ static int ctr_job_init(const struct weft_step_spec *spec, const struct weft__wo
              strv_add(&j->entrypoint, weft_str_printf("exec 3>>" IN_EVENTS "\n%s", def->run))) {
     goto nomem;
   }
-  size_t cap = 6 + def->n_mounts;
+  size_t cap = 7 + def->n_mounts;
   if (!(j->mounts = calloc(cap, sizeof *j->mounts)) ||
       !(j->mount_src = calloc(cap, sizeof *j->mount_src)) ||
       !(j->mount_dst = calloc(cap, sizeof *j->mount_dst)))
@@ -240,8 +252,11 @@ static int ctr_job_init(const struct weft_step_spec *spec, const struct weft__wo
       add_mount(j, weft_str_dup(paths->inputs), "/weft/inputs", 0) ||
       add_mount(j, weft_str_dup(paths->outputs), "/weft/outputs", 0) ||
       add_mount(j, weft_str_dup(j->events_path), IN_EVENTS, 0) ||
-      (c->sdk_dir && add_mount(j, weft_str_dup(c->sdk_dir), "/weft/sdk", 1)))
+      (c->sdk_dir && add_mount(j, weft_str_dup(c->sdk_dir), "/weft/sdk", 1)) ||
+      (spec->secrets && spec->secrets->files.n &&
+       add_mount(j, weft_fs_join(spec->work_dir, "secrets"), IN_SECRETS, 1)))
     goto nomem;
+  j->mask = spec->secrets ? spec->secrets->mask : NULL;
   return WEFT_OK;
 nomem:
   ctr_job_release(j);
@@ -268,6 +283,7 @@ struct supervisor {
   const char *id;
   int out_fd, err_fd, events_fd, events_in;
   int stopped;
+  struct weft_mask_stream mask[2]; /* stdout, stderr */
   char error[1024];
 };
 
@@ -290,9 +306,16 @@ static void tail_events(struct supervisor *s) {
   while ((n = read(s->events_in, buf, sizeof buf)) > 0) write_all(s->events_fd, buf, (size_t)n);
 }
 
+static int mask_sink(void *ctx, const char *p, size_t n) {
+  write_all(*(int *)ctx, p, n);
+  return 0;
+}
+
+/* The container's output into the log files, secret values masked. */
 static int on_output(void *data, int stream, const char *buf, size_t n) {
   struct supervisor *s = data;
-  write_all(stream == 2 ? s->err_fd : s->out_fd, buf, n);
+  int *fd = stream == 2 ? &s->err_fd : &s->out_fd;
+  weft_mask_stream_feed(&s->mask[stream == 2], buf, n, mask_sink, fd);
   return 0;
 }
 
@@ -335,12 +358,17 @@ static void write_status(struct supervisor *s, const struct weft_ctr_image *img,
 /* The supervisor's body: returns its exit status (the container's, or 125
  * when the container could not be run, as `docker run` does). */
 static int supervise(struct ctr_job *j, int events_fd, int out_fd, int err_fd) {
-  struct supervisor s = {j, NULL, NULL, NULL, out_fd, err_fd, events_fd, -1, 0, {0}};
+  struct supervisor s = {j, NULL, NULL, NULL, out_fd, err_fd, events_fd, -1, 0, {{0}}, {0}};
   struct weft_ctr_image img = {0};
   struct weft_ctr_state st = {0};
   weft_error e = WEFT_ERROR_INIT;
   char *id = NULL;
   int status = 125, exit_code = -1, rc;
+  if (weft_mask_stream_init(&s.mask[0], j->mask, 0) ||
+      weft_mask_stream_init(&s.mask[1], j->mask, 0)) {
+    rc = weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+    goto fail;
+  }
   if ((rc = weft_ctr_engine_open(j->url, &s.e, &e)) ||
       (rc = weft_ctr_engine_open(j->url, &s.stopper, &e)) ||
       (rc = weft_ctr_engine_set_auth_file(s.e, j->auth_file)))
@@ -411,6 +439,10 @@ fail:
   }
   write_status(&s, img.id ? &img : NULL, -1, 0, 0);
 done:
+  weft_mask_stream_finish(&s.mask[0], mask_sink, &s.out_fd);
+  weft_mask_stream_finish(&s.mask[1], mask_sink, &s.err_fd);
+  weft_mask_stream_release(&s.mask[0]);
+  weft_mask_stream_release(&s.mask[1]);
   if (id) {
     weft_error ignored = WEFT_ERROR_INIT;
     weft_ctr_remove(s.stopper ? s.stopper : s.e, id, &ignored);

@@ -138,6 +138,17 @@ int weft__spawn_step(const struct weft_step_spec *spec,
  * which steps do not inherit unless their op's env: asks by name. */
 int weft__env_is_credential(const char *entry);
 
+/* log_pump.c: spawns the step under a pump that masks its logs (the spec
+ * has secrets with a non-empty mask); results as weft__spawn_step's. */
+int weft__spawn_masked(const struct weft_step_spec *spec, const struct weft__work_paths *paths,
+                       int events_wfd, char *const *argv, char *const *envp, int use_path,
+                       pid_t *pid, int *spawn_errno, weft_error *err);
+
+/* step_io.c: WORK/secrets (0700) with one file (0400) per spec secret
+ * file; removed (with what is in it) by weft__secrets_dir_remove. */
+int weft__secrets_dir_write(const struct weft_step_spec *spec, weft_error *err);
+void weft__secrets_dir_remove(const char *work_dir);
+
 /* The message and exit code for a posix_spawn failure (caller frees). */
 char *weft__spawn_failure(const struct weft_step_spec *spec, int spawn_errno,
                           int *exit_code);

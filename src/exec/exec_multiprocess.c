@@ -51,6 +51,7 @@ struct mp_slot {
   int64_t kill_at_ms;  /* monotonic time to send SIGKILL; 0: none */
   char *cancel_reason;
   char *ctr_url, *ctr_name, *work_dir; /* container steps only */
+  char *secrets_work; /* the work folder whose secrets/ goes when it ends */
   struct weft_step_result result;
 };
 
@@ -81,6 +82,8 @@ static void slot_clear(struct mp_slot *s) {
   free(s->ctr_url);
   free(s->ctr_name);
   free(s->work_dir);
+  if (s->secrets_work) weft__secrets_dir_remove(s->secrets_work);
+  free(s->secrets_work);
   weft_step_result_release(&s->result);
   memset(s, 0, sizeof *s);
   s->pidfd = s->events_fd = -1;
@@ -141,6 +144,11 @@ static void slot_finish(struct mp_executor *x, struct mp_slot *s) {
   pid_t got;
   do got = waitpid(s->pid, &status, 0);
   while (got < 0 && errno == EINTR);
+  if (s->secrets_work) { /* the step is over: its secret files go now */
+    weft__secrets_dir_remove(s->secrets_work);
+    free(s->secrets_work);
+    s->secrets_work = NULL;
+  }
   drain_events(s, 1);
   if (!s->events.error) weft__events_finish(&s->events, &s->sink);
   r->ended_ms = weft_clock_wall_ms();
@@ -281,6 +289,10 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
                           "executor is full (%zu steps running)", x->max);
   for (size_t i = 0; i < x->max && !s; i++)
     if (x->slots[i].state == SLOT_FREE) s = &x->slots[i];
+  if (spec->secrets && spec->secrets->files.n && !(s->secrets_work = strdup(spec->work_dir))) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto fail;
+  }
   if ((rc = weft__work_prepare(spec, &paths, err))) goto fail;
   if ((rc = open_events_pipe(fds, err))) goto fail;
   s->result.user = spec->user;
@@ -321,6 +333,7 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   x->n_busy++;
   if (!pid) {
     close(fds[0]);
+    if (s->secrets_work) weft__secrets_dir_remove(s->secrets_work);
     s->result.message = weft__spawn_failure(spec, spawn_errno, &s->result.exit_code);
     if (!s->result.message) s->result.message = strdup("cannot execute");
     s->result.ended_ms = weft_clock_wall_ms();

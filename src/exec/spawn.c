@@ -15,6 +15,7 @@
 
 #include "exec/exec_int.h"
 #include "util/fs.h"
+#include "util/mask.h"
 #include "util/str.h"
 
 extern char **environ;
@@ -81,9 +82,12 @@ int weft__env_is_credential(const char *entry) {
 struct step_env {
   char **envp;  /* points into environ and block */
   char *block;  /* the strings weft added */
+  size_t block_len;
 };
 
 static void step_env_release(struct step_env *env) {
+  /* It may hold secret values (engine/secrets.h). */
+  if (env->block) memset(env->block, 0, env->block_len);
   free(env->block);
   free(env->envp);
   env->block = NULL;
@@ -123,6 +127,12 @@ static int build_env(const struct weft_step_spec *spec,
   for (size_t i = 0; !rc && i < n_proto; i++)
     rc = env_add(&e, proto[i][0], proto[i][1]);
   if (!rc && spec->partition_key) rc = env_add(&e, "WEFT_PARTITION_KEY", spec->partition_key);
+  char *secrets_dir = NULL;
+  if (!rc && spec->secrets && spec->secrets->files.n &&
+      (!(secrets_dir = weft_str_printf("%s/secrets", spec->work_dir)) ||
+       env_add(&e, "WEFT_SECRETS_DIR", secrets_dir)))
+    rc = WEFT_ENOMEM;
+  free(secrets_dir);
   /* The virtualenv goes in front of whichever PATH the step would have
    * had, so it is added before (and so wins over) the env entries. */
   if (!rc && spec->path_prefix) {
@@ -139,6 +149,11 @@ static int build_env(const struct weft_step_spec *spec,
   for (size_t i = 0; !rc && i < env->n; i++) /* never replaces WEFT_* */
     if (!overridden(&e, n_fixed, env->v[i].key))
       rc = env_add(&e, env->v[i].key, env->v[i].value ? env->v[i].value : "");
+  /* env: {NAME: {secret: S}} and {variable: V}, resolved by the caller. */
+  const struct weft_kvs *refs = spec->secrets ? &spec->secrets->env : NULL;
+  for (size_t i = 0; !rc && refs && i < refs->n; i++)
+    if (!overridden(&e, n_fixed, refs->v[i].key))
+      rc = env_add(&e, refs->v[i].key, refs->v[i].value ? refs->v[i].value : "");
   /* What the op asked for by name from weft's environment (unset: left out). */
   const struct weft_kvs *from = &spec->def->env_from;
   for (size_t i = 0; !rc && i < from->n; i++) {
@@ -163,7 +178,8 @@ static int build_env(const struct weft_step_spec *spec,
   for (size_t i = 0; i < n_parent; i++)
     if (!overridden(&e, e.n_added, environ[i]) && !weft__env_is_credential(environ[i]))
       envp[n++] = environ[i];
-  char *text = weft_buf_detach(&e.text, NULL);
+  size_t text_len = 0;
+  char *text = weft_buf_detach(&e.text, &text_len);
   if (!text) {
     rc = WEFT_ENOMEM;
     goto done;
@@ -172,6 +188,7 @@ static int build_env(const struct weft_step_spec *spec,
   envp[n] = NULL;
   out->envp = envp;
   out->block = text;
+  out->block_len = text_len;
   envp = NULL;
 done:
   free(envp);
@@ -278,7 +295,7 @@ int weft__spawn_step(const struct weft_step_spec *spec,
   const struct weft_op_def *def = spec->def;
   char *shell_argv[] = {"/bin/sh", "-c", def->run, NULL};
   char *const *argv = def->argv ? def->argv : shell_argv;
-  struct step_env env = {NULL, NULL};
+  struct step_env env = {NULL, NULL, 0};
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   int have_fa = 0, have_attr = 0, rc = WEFT_OK, e = 0;
@@ -288,6 +305,11 @@ int weft__spawn_step(const struct weft_step_spec *spec,
     return weft_error_set(err, WEFT_EINVALID, "events fd %d is too low", events_wfd);
   if ((rc = build_env(spec, paths, &env))) {
     weft_error_set(err, rc, "out of memory");
+    goto done;
+  }
+  if (spec->secrets && weft_mask_count(spec->secrets->mask)) {
+    rc = weft__spawn_masked(spec, paths, events_wfd, argv, env.envp, def->argv != NULL, pid,
+                            spawn_errno, err);
     goto done;
   }
   if (spec->die_with_parent) {

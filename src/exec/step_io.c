@@ -207,8 +207,48 @@ int weft__work_prepare(const struct weft_step_spec *spec,
   if (spec->inputs_json && strcmp(spec->inputs_json, "{}") &&
       (rc = write_json_inputs(p->inputs, spec->inputs_json, err)))
     goto done;
+  if (spec->secrets && spec->secrets->files.n) rc = weft__secrets_dir_write(spec, err);
 done:
   if (rc) weft__work_paths_release(p);
+  return rc;
+}
+
+/* ---- secret files ---- */
+
+void weft__secrets_dir_remove(const char *work_dir) {
+  weft_error ignored = WEFT_ERROR_INIT;
+  char *dir = work_dir ? weft__strdupf("%s/secrets", work_dir) : NULL;
+  if (dir) weft_fs_remove_tree(dir, &ignored);
+  free(dir);
+}
+
+int weft__secrets_dir_write(const struct weft_step_spec *spec, weft_error *err) {
+  const struct weft_kvs *files = &spec->secrets->files;
+  char *dir = weft__strdupf("%s/secrets", spec->work_dir), *path = NULL;
+  int rc = dir ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  /* A fresh folder, the owner's only: an earlier attempt's is gone. */
+  if (!rc) weft__secrets_dir_remove(spec->work_dir);
+  if (!rc && mkdir(dir, 0700))
+    rc = weft_error_set(err, WEFT_EIO, "%s: %s", dir, strerror(errno));
+  for (size_t i = 0; !rc && i < files->n; i++) {
+    const char *v = files->v[i].value ? files->v[i].value : "";
+    free(path);
+    if (!(path = weft__strdupf("%s/%s", dir, files->v[i].key))) {
+      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+      break;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+    size_t len = strlen(v);
+    if (fd < 0 || write(fd, v, len) != (ssize_t)len)
+      rc = weft_error_set(err, WEFT_EIO, "secret file '%s': %s", files->v[i].key,
+                          strerror(errno));
+    if (fd >= 0 && close(fd) && !rc)
+      rc = weft_error_set(err, WEFT_EIO, "secret file '%s': %s", files->v[i].key,
+                          strerror(errno));
+  }
+  if (rc) weft__secrets_dir_remove(spec->work_dir);
+  free(path);
+  free(dir);
   return rc;
 }
 

@@ -182,6 +182,9 @@ static json_t *invocation_json(const struct weft_job *job,
             put(o, "image", str_or_null(d->image)) ||
             put(o, "env", weft_kvs_to_json(&d->env)) ||
             put(o, "env_from", weft_kvs_to_json(&d->env_from)) ||
+            put(o, "env_secret", weft_kvs_to_json(&d->env_secret)) ||
+            put(o, "env_variable", weft_kvs_to_json(&d->env_variable)) ||
+            put(o, "secret_files", weft_kvs_to_json(&d->secret_files)) ||
             put(o, "tags", weft_kvs_to_json(&d->tags));
   const struct weft_resources *r = &d->resources;
   if (!bad && (r->cpus > 0 || r->memory > 0 || r->shm > 0 || r->gpus)) {

@@ -68,6 +68,9 @@ void weft__op_def_release(struct weft_op_def *def) {
   free(def->mounts);
   weft__kvs_release(&def->env);
   weft__kvs_release(&def->env_from);
+  weft__kvs_release(&def->env_secret);
+  weft__kvs_release(&def->env_variable);
+  weft__kvs_release(&def->secret_files);
   weft__kvs_release(&def->tags);
   memset(def, 0, sizeof *def);
 }

@@ -116,6 +116,10 @@ struct weft_op_def {
   /* env: {NAME: {from_env: VAR}}: NAME -> VAR; the step gets weft's own
    * $VAR as $NAME (how it asks for a credential weft does not pass on). */
   struct weft_kvs env_from;
+  /* env: {NAME: {secret: S}} and {NAME: {variable: V}}: NAME -> S and
+   * NAME -> V; secrets: [{name: S, file: true}]: S -> S. Names only: the
+   * values are read when a step starts (engine/secrets.h). */
+  struct weft_kvs env_secret, env_variable, secret_files;
   struct weft_mark mark;
 };
 

@@ -76,7 +76,7 @@ cat >"$tmp/bad/ops/ops.yaml" <<'EOF'
 a:
   env:
     X: {from_env: "not a name"}
-    Y: {secret: token}
+    Y: {secrets: token}
     Z: [1, 2]
   run: "true"
 EOF
@@ -84,6 +84,6 @@ printf 'graph:\n  a: a\n' >"$tmp/bad/jobs/j.yaml"
 expect_exit -m "weft validate refuses bad env values" 1 "$WEFT_BIN" validate "$tmp/bad"
 check_has "a bad from_env at its line:col" \
   "ops/ops.yaml:3:19: error: op 'a': env 'X': from_env must name one of weft's environment variables" "$err"
-check_has "an unknown key in an env value" "ops/ops.yaml:4:9: error: unknown key 'secret' in an env value" "$err"
-check_has "a list" "ops/ops.yaml:5:8: error: op 'a': env 'Z' must be a scalar value or {from_env: VAR}, got a list" "$err"
+check_has "an unknown key in an env value" "ops/ops.yaml:4:9: error: unknown key 'secrets' in an env value" "$err"
+check_has "a list" "ops/ops.yaml:5:8: error: op 'a': env 'Z' must be a scalar value, {from_env: VAR}, {secret: NAME} or {variable: NAME}, got a list" "$err"
 test_done

@@ -256,7 +256,7 @@ TEST(unknown_keys_and_field_types) {
       "jobs/a.yaml:13:11: error: op 'add_x': '1A' is not a valid environment variable name");
   ASSERT_DIAG(
       d,
-      "jobs/a.yaml:13:21: error: op 'add_x': env 'B' must be a scalar value or {from_env: VAR}, got a list");
+      "jobs/a.yaml:13:21: error: op 'add_x': env 'B' must be a scalar value, {from_env: VAR}, {secret: NAME} or {variable: NAME}, got a list");
   ASSERT_DIAG(
       d,
       "jobs/a.yaml:15:11: error: unknown key 'inptus' in op 'add_x' (did you mean 'inputs'?)");

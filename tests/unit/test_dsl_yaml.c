@@ -241,7 +241,7 @@ TEST(nul_characters_are_rejected) {
       "ops/o.yaml:1:10: error: op 'x': run must be a non-empty string, got a string with a NUL character");
   ASSERT_DIAG(
       d,
-      "ops/o.yaml:1:27: error: op 'x': env 'A' must be a scalar value or {from_env: VAR}, got a string with a NUL character");
+      "ops/o.yaml:1:27: error: op 'x': env 'A' must be a scalar value, {from_env: VAR}, {secret: NAME} or {variable: NAME}, got a string with a NUL character");
   ASSERT_DIAG(
       d, "ops/o.yaml:2:1: error: mapping key 'k...' contains a NUL character");
   ASSERT_EQ(d->n, 5);
