@@ -13,7 +13,6 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 GEN = [os.path.join(HERE, "gen_dag.py")]
 TASKS = {"W1": 200, "W2": 1002, "W3": 1000}
 

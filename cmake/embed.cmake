@@ -1,5 +1,5 @@
 # embed.cmake: turns files into a C source of byte arrays, so the weft binary
-# carries what it needs at run time (ARCHITECTURE.md: one binary, nothing
+# carries what it needs at run time (docs/architecture.md: one binary, nothing
 # else to install). Two tables are made this way:
 #
 #   KIND=sdk (default): the op SDKs, `weft_sdk_files[]` of engine/sdk.h,

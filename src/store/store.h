@@ -35,7 +35,7 @@ enum weft_run_status {
   WEFT_RUN__COUNT
 };
 
-/* Step states (ARCHITECTURE.md):
+/* Step states (docs/architecture.md):
  *   QUEUED -> RUNNING -> SUCCEEDED | FAILED | UP_FOR_RETRY -> QUEUED
  *   QUEUED -> SKIPPED (an upstream failed); any non-final -> CANCELED */
 #define WEFT_STEP_STATUS_MAP(X)    \
