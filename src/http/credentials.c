@@ -121,21 +121,33 @@ static enum MHD_Result unauthorized(struct http_req *r, const char *why) {
   return http_queue(r, 401, resp);
 }
 
+int http__basic_decode(const char *b64, char *bin, size_t bin_size, const char **user,
+                       const char **pw) {
+  size_t len = 0;
+  if (!bin_size ||
+      sodium_base642bin((unsigned char *)bin, bin_size - 1, b64, strlen(b64), NULL, &len, NULL,
+                        sodium_base64_VARIANT_ORIGINAL) ||
+      memchr(bin, '\0', len))
+    return 0;
+  bin[len] = '\0';
+  char *colon = strchr(bin, ':');
+  if (!colon) return 0;
+  *colon = '\0';
+  *user = bin;
+  *pw = colon + 1;
+  return 1;
+}
+
 /* "Basic BASE64(user:password)": the role of a user whose password it is. */
 static int basic(struct http_req *r, struct weft_store *st, const char *b64,
                  enum weft_role *role, char *who, size_t who_size, weft_error *err) {
-  unsigned char bin[1024];
-  size_t len = 0;
+  char bin[1024];
   char *hash = NULL;
-  if (sodium_base642bin(bin, sizeof bin - 1, b64, strlen(b64), NULL, &len, NULL,
-                        sodium_base64_VARIANT_ORIGINAL) ||
-      memchr(bin, '\0', len))
+  const char *user, *pw;
+  if (!http__basic_decode(b64, bin, sizeof bin, &user, &pw)) {
+    sodium_memzero(bin, sizeof bin);
     return weft_error_set(err, WEFT_ENOTFOUND, "malformed Basic credentials");
-  bin[len] = '\0';
-  char *colon = strchr((char *)bin, ':');
-  if (!colon) return weft_error_set(err, WEFT_ENOTFOUND, "malformed Basic credentials");
-  *colon = '\0';
-  const char *user = (const char *)bin, *pw = colon + 1;
+  }
   int rc = weft_auth_user_get(st, user, &hash, role, err);
   if (rc == WEFT_OK) {
     unsigned char digest[32];

@@ -408,6 +408,11 @@ void http_login_succeeded(struct http_login_limit *l, const char *addr);
  * (out_size bytes, quotes removed); 0 when absent or too long (exposed
  * for fuzz/fuzz_http_auth.c). */
 int http__cookie_value(const char *header, const char *name, char *out, size_t out_size);
+/* The user and password of Basic credentials' BASE64 text, decoded into
+ * bin (bin_size bytes; user and pw point into it); 0 when malformed (not
+ * base64, a NUL inside, no ':' or too long). credentials.c. */
+int http__basic_decode(const char *b64, char *bin, size_t bin_size, const char **user,
+                       const char **pw);
 /* The guard's parsers of what clients send (guard.c; exposed for
  * fuzz/fuzz_http_headers.c): a Host value against the allow-list; whether
  * an Origin or Referer URL names exactly the authority host; whether a
