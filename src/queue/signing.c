@@ -70,10 +70,6 @@ int weft_qsig_key_read(const char *path, const char *field, struct weft_qsig_key
     }
     n += got;
   }
-  /* An editor's or echo's trailing newline is not part of the key. */
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                   buf[n - 1] == '\t'))
-    n--;
   if (n > FILE_MAX || n < WEFT_QSIG_FILE_MIN) {
     rc = weft_error_set(err, WEFT_EINVALID,
                         "%s: the queue signing key %s holds %s%zd bytes: a key file holds %d "
@@ -83,6 +79,11 @@ int weft_qsig_key_read(const char *path, const char *field, struct weft_qsig_key
                         WEFT_QSIG_FILE_MIN, FILE_MAX);
     goto fail;
   }
+  /* An editor's or echo's trailing newline is not part of the key (the
+   * size is checked before: 32 random bytes may end in one). */
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+                   buf[n - 1] == '\t'))
+    n--;
   if (!(k = calloc(1, sizeof *k)) || !(k->file = weft_str_dup(path)) ||
       !(k->origin = weft_str_dup(field))) {
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");

@@ -15,8 +15,9 @@
  * The key: $WEFT_QUEUE_SIGNING_KEY_FILE, else weft.yaml
  * queue.signing_key_file, else $WEFT_HOME/queue.key, created (0600, 32
  * random bytes as hex) the first time a process needs it. A key file must
- * be a regular file, readable by its owner only, with at least 32 bytes
- * (trailing white space aside); the key is the BLAKE2b-256 of its bytes. */
+ * be a regular file, readable by its owner only, of at least 32 bytes
+ * (raw random bytes or any text); the key is the BLAKE2b-256 of its bytes
+ * without trailing white space (so an editor's newline changes nothing). */
 #ifndef WEFT_QUEUE_SIGNING_H
 #define WEFT_QUEUE_SIGNING_H
 

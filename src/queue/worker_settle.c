@@ -154,10 +154,12 @@ static void settle(struct worker *w, struct batch *b) {
           e.msg);
     b->requeue = 1;
   } else {
-    json_array_foreach(b->results, i, r)
-        weft__wk_add_id(b->done, json_string_value(json_array_get(r, 1)),
-               json_string_value(json_array_get(r, 0)));
-    w->steps_done += (int64_t)n;
+    json_array_foreach(b->results, i, r) {
+      weft__wk_add_id(b->done, json_string_value(json_array_get(r, 1)),
+                      json_string_value(json_array_get(r, 0)));
+      /* a refused message's steps were recorded, not done */
+      w->steps_done += !json_is_true(json_object_get(json_array_get(r, 2), "rejected"));
+    }
   }
   notify_all(w, "done", b->done, inl);
   json_decref(inl);

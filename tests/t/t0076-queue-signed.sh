@@ -153,7 +153,7 @@ printf 'short\n' >"$tmp/short.key"
 chmod 600 "$tmp/short.key"
 expect_exit -m "a short key file from the environment is refused" 1 \
   env WEFT_QUEUE_SIGNING_KEY_FILE="$tmp/short.key" "$WEFT_BIN" worker --id k3 --queue "$qd"
-check_has "naming the variable" "\$WEFT_QUEUE_SIGNING_KEY_FILE: the queue signing key $tmp/short.key holds 5 bytes" "$err"
+check_has "naming the variable" "\$WEFT_QUEUE_SIGNING_KEY_FILE: the queue signing key $tmp/short.key holds 6 bytes" "$err"
 cp "$tmp/weft.yaml.orig" "$WEFT_HOME/weft.yaml"
 
 # -- passwords are redacted --------------------------------------------------------

@@ -232,7 +232,7 @@ TEST(key_file_checks) {
   ASSERT_CONTAINS(e.msg, field);
   p = key_file(dir, "short.key", "tooshort\n\n", 0600);
   ASSERT_EQ(weft_qsig_key_read(p, field, &k, &e), WEFT_EINVALID);
-  ASSERT_CONTAINS(e.msg, "holds 8 bytes");
+  ASSERT_CONTAINS(e.msg, "holds 10 bytes");
   ASSERT_EQ(weft_qsig_key_read(dir, field, &k, &e), WEFT_EINVALID);
   ASSERT_CONTAINS(e.msg, "not a regular file");
   /* trailing white space is not part of the key */
