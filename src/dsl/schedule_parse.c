@@ -87,7 +87,11 @@ static void check_placeholders(struct weft_diags *d, const struct weft__ynode *n
     size_t k = 0, n_allowed = 0;
     while (allowed[n_allowed]) n_allowed++;
     while (allowed[k] && strcmp(allowed[k], name)) k++;
-    if (!allowed[k]) {
+    /* {{var.NAME}}: an instance variable, looked up when a run is made. */
+    int is_var = !strncmp(name, "var.", 4) && name[4] && name[4] != '.' &&
+                 strspn(name + 4, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789_-.") == strlen(name + 4);
+    if (!allowed[k] && !is_var) {
       char hint[160];
       weft__dsl_suggest(hint, sizeof hint, name, allowed, n_allowed);
       struct weft_mark m = n->mark;

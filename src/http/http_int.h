@@ -377,6 +377,13 @@ void http_audit_mark(struct http_req *r, const char *detail);
 /* Writes the entry of a marked request (http_req_free calls it). */
 void http_audit_write(struct http_req *r);
 enum MHD_Result http_api_audit(struct http_req *r);
+/* api_secrets.c: secrets (names only) and variables, admin. */
+enum MHD_Result http_api_secrets(struct http_req *r);
+enum MHD_Result http_api_secret_remove(struct http_req *r);
+enum MHD_Result http_api_variables(struct http_req *r);
+enum MHD_Result http_api_variable(struct http_req *r);
+enum MHD_Result http_api_variable_put(struct http_req *r);
+enum MHD_Result http_api_variable_remove(struct http_req *r);
 /* GET /api/v1/me (guard.c): who the credentials are and their role, for
  * the UI to show only what that role may do. */
 enum MHD_Result http_api_me(struct http_req *r);

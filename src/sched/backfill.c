@@ -276,7 +276,7 @@ static int needs_run(const struct weft_backfill_part *p) {
 /* One QUEUED run of partition key. */
 static int launch_one(struct weft_instance *inst, const struct weft_job *job, const char *id,
                       const char *key, const json_t *doc, weft_error *err) {
-  struct weft__tmpl_vars vars = {.partition_key = key};
+  struct weft__tmpl_vars vars = {.partition_key = key, .store = inst->store};
   struct weft_diags diags = WEFT_DIAGS_INIT;
   struct weft_run_config rcfg = {0};
   json_t *cfg = NULL, *tags = json_object_get(doc, "tags");

@@ -22,6 +22,9 @@ struct weft_scheduler {
 /* Values of {{name}} placeholders; NULL: not available here. */
 struct weft__tmpl_vars {
   const char *scheduled_time, *scheduled_date, *partition_key, *run_key, *file;
+  /* {{var.NAME}}: the instance's variable NAME (engine/secrets.h), read
+   * from here at render time; NULL: none are available. */
+  struct weft_store *store;
 };
 /* s with every {{name}} replaced; unknown or unavailable names fail with
  * WEFT_EINVALID naming it. Caller frees *out. */

@@ -121,8 +121,10 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
     *reason = weft_str_printf("job '%s' has errors; fix it (weft validate)", job->name);
     goto done;
   }
-  if (weft__tmpl_render_json(config_tmpl, vars, &cfg, &terr) ||
-      add_tags(tags, tag_tmpl, vars, extra_tags, &terr)) {
+  struct weft__tmpl_vars with_vars = *vars; /* {{var.NAME}} from the instance */
+  with_vars.store = s->inst->store;
+  if (weft__tmpl_render_json(config_tmpl, &with_vars, &cfg, &terr) ||
+      add_tags(tags, tag_tmpl, &with_vars, extra_tags, &terr)) {
     *reason = weft_str_printf("template: %s", terr.msg);
     goto done;
   }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/secrets.h"
 #include "sched/sched_int.h"
 #include "util/buf.h"
 
@@ -37,6 +38,19 @@ int weft__tmpl_render(const char *s, const struct weft__tmpl_vars *v, char **out
     while (a < e && *a == ' ') a++;
     while (e > a && e[-1] == ' ') e--;
     const char *val = lookup(v, a, (size_t)(e - a));
+    char *var = NULL;
+    if (!val && e - a > 4 && !strncmp(a, "var.", 4) && v->store) {
+      /* {{var.NAME}}: a variable, as it is now (secrets are not offered:
+       * a run config is stored and shown as it is). */
+      char name[160];
+      snprintf(name, sizeof name, "%.*s", (int)(e - a - 4), a + 4);
+      int rc = weft_variable_get(v->store, name, &var, err);
+      if (rc) {
+        weft_buf_release(&b);
+        return rc;
+      }
+      val = var;
+    }
     if (!val) {
       weft_buf_release(&b);
       return weft_error_set(err, WEFT_EINVALID, "placeholder '{{%.*s}}' has no value here",
@@ -44,6 +58,7 @@ int weft__tmpl_render(const char *s, const struct weft__tmpl_vars *v, char **out
     }
     weft_buf_add(&b, p, (size_t)(open - p));
     weft_buf_adds(&b, val);
+    free(var);
     p = close + 2;
   }
   weft_buf_adds(&b, p);

@@ -104,7 +104,7 @@ mutating = [(m, p) for m, p in routes if m != "GET"]
 check("the document has mutating routes (%d)" % len(mutating), len(mutating) >= 13, mutating)
 
 def need(path):
-    if path.startswith("/api/v1/locations"): return "admin"
+    if path.startswith(("/api/v1/locations", "/api/v1/secrets", "/api/v1/variables")): return "admin"
     if path.startswith(("/api/v1/schedules", "/api/v1/sensors", "/api/v1/backfills")): return "operator"
     if path.startswith(("/api/v1/jobs", "/api/v1/runs")): return "launcher"
     return None
