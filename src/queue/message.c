@@ -29,6 +29,13 @@ json_t *weft__qmsg_op_to_json(const struct weft_op_def *def) {
   if (tags) json_object_set_new(o, "tags", tags);
   /* Names only: the worker reads the values from its own environment. */
   if (def->env_from.n) json_object_set_new(o, "env_from", weft_kvs_to_json(&def->env_from));
+  /* Secrets and variables by name: the worker reads them from storage with
+   * its own key (engine/secrets.h); no value crosses the broker. */
+  if (def->env_secret.n) json_object_set_new(o, "env_secret", weft_kvs_to_json(&def->env_secret));
+  if (def->env_variable.n)
+    json_object_set_new(o, "env_variable", weft_kvs_to_json(&def->env_variable));
+  if (def->secret_files.n)
+    json_object_set_new(o, "secret_files", weft_kvs_to_json(&def->secret_files));
   if (def->run) {
     json_object_set_new(o, "run", json_string(def->run));
   } else if (def->argv) {
@@ -184,7 +191,13 @@ int weft__qmsg_op_from_json(const json_t *op, struct weft_op_def **out, weft_err
       (rc = weft__qmsg_kvs_from_json(json_object_get(op, "env"), "op.env", &d->env, err)) ||
       (rc = weft__qmsg_kvs_from_json(json_object_get(op, "tags"), "op.tags", &d->tags, err)) ||
       (rc = weft__qmsg_kvs_from_json(json_object_get(op, "env_from"), "op.env_from",
-                                     &d->env_from, err)))
+                                     &d->env_from, err)) ||
+      (rc = weft__qmsg_kvs_from_json(json_object_get(op, "env_secret"), "op.env_secret",
+                                     &d->env_secret, err)) ||
+      (rc = weft__qmsg_kvs_from_json(json_object_get(op, "env_variable"), "op.env_variable",
+                                     &d->env_variable, err)) ||
+      (rc = weft__qmsg_kvs_from_json(json_object_get(op, "secret_files"), "op.secret_files",
+                                     &d->secret_files, err)))
     goto fail;
   *out = d;
   return WEFT_OK;

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/secrets.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -41,6 +42,7 @@ static void slot_release(struct slot *s) {
   weft__qmsg_op_free(s->def);
   json_decref(s->events);
   json_decref(s->json);
+  weft_mask_free(s->mask);
   memset(s, 0, sizeof *s);
 }
 
@@ -145,6 +147,24 @@ static int is_c_op(const struct weft_op_def *def) {
   return def->c_function && !def->run && !def->argv;
 }
 
+/* The step's secrets and variables, read from storage here with this
+ * worker's own key (the message names them, it never carries a value). */
+static int step_secrets(struct worker *w, struct slot *s, struct weft_step_secrets *out,
+                        weft_error *err) {
+  if (!(s->mask = weft_mask_new())) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (weft_secrets_op_uses(s->def) && !w->keyring) {
+    struct weft_secret_keyring *kr = calloc(1, sizeof *kr);
+    if (!kr) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    int rc = weft_secret_keyring_load(w->inst->secret_key_file, 0, kr, err);
+    if (rc) {
+      free(kr);
+      return rc;
+    }
+    w->keyring = kr;
+  }
+  return weft_secrets_resolve_step(w->inst->store, w->keyring, s->def, s->mask, out, err);
+}
+
 /* Starts the step of message m in free slot s. Returns 0, or a message for
  * record_failure (caller frees). */
 static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
@@ -169,7 +189,9 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
   if (!rc) rc = weft__wk_prepare_inputs(w, s, msg, &e);
   if (!rc) rc = weft__qmsg_kvs_from_json(json_object_get(msg, "loc_env"), "loc_env", &loc_env, &e);
   struct weft__wk_ctr ctr; /* an image: a container on this worker's engine */
+  struct weft_step_secrets sec = {0};
   if (!rc) rc = weft__wk_container(w, msg, &ctr, &e);
+  if (!rc) rc = step_secrets(w, s, &sec, &e);
   if (!rc) {
     struct weft_step_spec spec = {.container = ctr.c.image ? &ctr.c : NULL};
     json_t *grace = json_object_get(msg, "kill_grace_s");
@@ -188,6 +210,7 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
     spec.partition_key = json_string_value(json_object_get(msg, "partition_key"));
     spec.die_with_parent = 1; /* a worker killed with -9 must not leave its steps running */
     spec.user = s;
+    spec.secrets = &sec;
     s->started = 1;
     s->started_ms = weft_clock_wall_ms();
     s->ex = is_c_op(s->def) ? w->xc : w->x;
@@ -195,6 +218,7 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
     if (rc) s->started = 0;
   }
   if (rc) why = weft_str_printf("could not start on worker %s: %s", w->id, e.msg);
+  weft_step_secrets_release(&sec);
   weft__qmsg_kvs_release(&loc_env);
   free(cfg);
   free(inputs);
@@ -664,6 +688,8 @@ done:
   weft_broker_close(w.sub);
   weft_broker_close(w.pub);
   weft_qsig_key_free(w.key);
+  if (w.keyring) weft_secret_keyring_release(w.keyring);
+  free(w.keyring);
   free(w.id);
   free(w.work_root);
   free(w.live_run);

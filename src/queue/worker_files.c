@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "containers/containers.h"
+#include "engine/secrets.h"
 #include "queue/worker_int.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -141,6 +142,13 @@ json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_
     } else {
       json_object_set(outs, port->name, v);
     }
+  }
+  /* The step's secrets never leave the worker in its events or message
+   * (outputs are its data: they go as they are, as on the host). */
+  if (r && (weft_secrets_mask_json(s->mask, json_object_get(r, "events")) ||
+            weft_secrets_mask_json(s->mask, json_object_get(r, "message")))) {
+    json_decref(r);
+    r = NULL;
   }
   if (r) {
     json_object_set_new(r, "logs", logs);

@@ -48,6 +48,7 @@ struct slot {
   long pid;
   int64_t started_ms;
   int64_t log_sent[2]; /* stdout/stderr bytes uploaded as live chunks */
+  struct weft_mask *mask; /* its secret values: masked in its logs, events, message */
 };
 
 struct worker {
@@ -57,6 +58,7 @@ struct worker {
   struct weft_qsig_key *key; /* signs notices, checks messages (signing.h) */
   struct weft_executor *x;  /* process ops */
   struct weft_executor *xc; /* C-function ops, in this process */
+  struct weft_secret_keyring *keyring; /* engine/secrets.h: loaded when first needed */
   struct slot *slots;
   int n_slots;     /* prefetch * BATCH_MAX + 1 */
   int prefetch;    /* basic.qos: messages taken at once (>= concurrency) */

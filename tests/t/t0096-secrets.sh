@@ -215,4 +215,81 @@ d = json.load(open(sys.argv[1]))
 ok = d["run_config"]["ops"]["show"]["config"]["region"] == "eu-west-1" and d["tags"].get("zone") == "eu-west-1"
 print("ok" if ok else (d["run_config"], d["tags"]))'
 
+# -- container steps: the same through Podman's Docker API ------------------------------------
+if [ -z "${WEFT_TEST_DOCKER_HOST:-}" ]; then
+  skip "container steps: WEFT_TEST_DOCKER_HOST is not set"
+else
+  export WEFT_HOME=$tmp/chome
+  mkdir -p "$WEFT_HOME" cloc/ops cloc/jobs
+  printf 'containers:\n  socket: %s\n  pull: never\n  network: none\n' "$WEFT_TEST_DOCKER_HOST" \
+    >"$WEFT_HOME/weft.yaml"
+  image=${WEFT_TEST_DOCKER_IMAGE:-localhost/weft-test:busybox}
+  cat >cloc/ops/ops.yaml <<YAML
+csay:
+  image: $image
+  env: {TOKEN: {secret: api_token}}
+  secrets: [{name: api_token, file: true}]
+  outputs: {env_digest: string, file_digest: string}
+  run: |
+    echo "in a container: \$TOKEN"
+    echo "file at \$WEFT_SECRETS_DIR: \$(cat \$WEFT_SECRETS_DIR/api_token)" >&2
+    printf '"%s"' "\$(printf %s "\$TOKEN" | sha256sum | cut -d' ' -f1)" >\$WEFT_OUTPUTS/env_digest
+    printf '"%s"' "\$(sha256sum <\$WEFT_SECRETS_DIR/api_token | cut -d' ' -f1)" >\$WEFT_OUTPUTS/file_digest
+    if ( : >\$WEFT_SECRETS_DIR/api_token ) 2>/dev/null; then echo "the file is writable" >&2; fi
+YAML
+  printf 'graph:\n  csay: csay\n' >cloc/jobs/csec.yaml
+  run sh -c "printf %s '$value' | '$WEFT_BIN' secret set api_token"
+  expect_exit -m "a container step with the secret succeeds" 0 "$WEFT_BIN" launch csec -l cloc
+  cid=$(run_id_of)
+  run "$WEFT_BIN" run show "$cid" --format json
+  check_py "the container got it as env and as a file (by sha256)" "
+import json, sys
+d = json.load(open(sys.argv[1]))
+outs = {o['output']: o.get('value') for o in d.get('outputs', [])}
+print('ok' if outs.get('env_digest') == '$digest' and outs.get('file_digest') == '$digest' else outs)"
+  expect_exit -m "its logs" 0 "$WEFT_BIN" run logs "$cid" csay
+  check_eq "are masked (stdout)" "in a container: ***" "$out"
+  expect_exit 0 "$WEFT_BIN" run logs "$cid" csay --stderr
+  check_eq "and stderr, where the file was mounted read-only at /weft/secrets" \
+    "file at /weft/secrets: ***" "$out"
+  check_eq "no file of that instance holds the value" "" "$(grep -rl hunter2 "$WEFT_HOME" 2>/dev/null)"
+fi
+
+# -- queue workers: the worker reads the secret itself ------------------------------------------
+if [ -z "${WEFT_TEST_AMQP_URL:-}" ] && [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+  skip "queue workers: no RabbitMQ (WEFT_TEST_AMQP_URL unset, rabbitmq-server not installed)"
+else
+  # shellcheck source-path=SCRIPTDIR source=lib_queue.sh
+  . "$(dirname "${BASH_SOURCE[0]}")/lib_queue.sh" || exit 1
+  export WEFT_HOME=$tmp/qhome
+  mkdir -p "$WEFT_HOME" qloc/ops qloc/jobs
+  amqp_setup
+  queue_instance ""
+  cat >qloc/ops/ops.yaml <<YAML
+qsay:
+  queue: $qd
+  env: {TOKEN: {secret: api_token}, REGION: {variable: region}}
+  secrets: [{name: api_token, file: true}]
+  outputs: {env_digest: string}
+  run: |
+    echo "on a worker: \$TOKEN in \$REGION; file \$(cat \$WEFT_SECRETS_DIR/api_token)"
+    printf '{"type":"log","level":"info","msg":"worker event %s"}\n' "\$TOKEN" >&3
+    printf '"%s"' "\$(printf %s "\$TOKEN" | sha256sum | cut -d' ' -f1)" >\$WEFT_OUTPUTS/env_digest
+YAML
+  printf 'graph:\n  qsay: qsay\n' >qloc/jobs/qsec.yaml
+  run sh -c "printf %s '$value' | '$WEFT_BIN' secret set api_token"
+  "$WEFT_BIN" variable set region us-east-2 >/dev/null
+  start_worker qw1 "$qd"
+  expect_exit -m "a queue step with the secret succeeds" 0 timeout 120 "$WEFT_BIN" launch qsec -l qloc
+  qid=$(run_id_of)
+  run "$WEFT_BIN" run show "$qid" --format json
+  check_has "the worker resolved it (the step's env digest is the value's)" "$digest" "$out"
+  expect_exit 0 "$WEFT_BIN" run logs "$qid" qsay
+  check_eq "its log, shipped by the worker, is masked" "on a worker: *** in us-east-2; file ***" "$out"
+  expect_exit 0 "$WEFT_BIN" run events "$qid" --format json
+  check_has "the event it wrote is masked" "worker event ***" "$out"
+  check_eq "no file of the instance or worker holds the value" "" \
+    "$(grep -rl hunter2 "$WEFT_HOME" "$tmp/qw1.log" 2>/dev/null)"
+fi
+
 test_done
