@@ -5,6 +5,7 @@
 
 #include "queue/queue_int.h"
 #include "util/clock.h"
+#include "util/redact.h"
 #include "util/str.h"
 
 static void info_release(struct weft_worker_info *w) {
@@ -48,7 +49,9 @@ static int parse_info(const char *text, int64_t now, struct weft_worker_info *w)
   w->id = str_of(o, "id");
   w->host = str_of(o, "host");
   w->state = str_of(o, "state");
-  w->broker = str_of(o, "broker");
+  /* Written by workers without a password; masked again in case an
+   * entry came from elsewhere (it is shown by the CLI, UI and API). */
+  w->broker = weft_redact(json_string_value(json_object_get(o, "broker")));
   w->pid = (long)json_integer_value(json_object_get(o, "pid"));
   w->concurrency = (int)json_integer_value(json_object_get(o, "concurrency"));
   w->started_ms = json_integer_value(json_object_get(o, "started_ms"));
