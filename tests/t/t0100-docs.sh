@@ -179,7 +179,7 @@ say("no file of the repository refers to ../shared", bad)
 # 5. docs/weft-yaml.md names every key of the parsers' key tables
 ref = os.path.join(root, "docs", "weft-yaml.md")
 spans = " ".join(re.findall(r"`([^`\n]+)`", open(ref, encoding="utf-8").read())) if os.path.exists(ref) else ""
-table = re.compile(r"const char \*const (\w*(?:keys|kinds))\[\]\s*=\s*\{([^}]*)\}", re.S)
+table = re.compile(r"const char \*const (\w*(?:keys|kinds)\w*)\[\]\s*=\s*\{([^}]*)\}", re.S)
 bad, n = [], 0
 for src in sorted(glob.glob(os.path.join(root, "src", "dsl", "*.c"))):
     for m in table.finditer(open(src, encoding="utf-8").read()):
