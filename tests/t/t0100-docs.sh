@@ -201,9 +201,12 @@ done <"$tmp/static.out"
 
 # -- the suite's servers, each of this test's own ---------------------------------------
 
-have=
-pg_own_database
-[ -z "$pg_url" ] || have+=pg,
+have="" pg_url=""
+if [ -n "${WEFT_TEST_PG_URL:-}" ]; then
+  # the stem of the sessions' databases (t0100_docs_PID_DOC, made below)
+  pg_url=${WEFT_TEST_PG_URL%/*}/t0100_docs_$$
+  have+=pg,
+fi
 amqp_url=
 if [ -n "${WEFT_TEST_AMQP_URL:-}" ]; then
   # A vhost of our own on the shared node (scripts/rabbitmq-server ctl DIR),
@@ -253,8 +256,10 @@ def free_port():
 
 # SUBSTITUTIONS: placeholder in the docs -> the suite's server of this test.
 def substitutions(session):
+    # a database per session (t0100 creates it): sessions run at once
+    pg = os.environ["T_PG_URL"] and os.environ["T_PG_URL"] + "_" + os.path.basename(session).replace("-", "_")
     return [
-        ("postgresql://weft:${WEFT_PG_PASSWORD}@db.internal:5432/weft", os.environ["T_PG_URL"]),
+        ("postgresql://weft:${WEFT_PG_PASSWORD}@db.internal:5432/weft", pg),
         ("amqp://weft:${WEFT_AMQP_PASSWORD}@rabbit.internal:5672/weft", os.environ["T_AMQP_URL"]),
         ("http://s3.internal:9000", os.environ["T_S3_ENDPOINT"]),
         ("unix:///run/podman/podman.sock", os.environ["T_DOCKER_HOST"]),
@@ -313,7 +318,7 @@ for doc in sorted(glob.glob(os.path.join(root, "docs", "*.md"))):
             kind = "sh"
         else:
             kind = "file"
-        manifest.write(f"{name}\t{n}\t{where}\t{kind}\t{','.join(missing)}\n")
+        manifest.write(f"{name}|{n}|{where}|{kind}|{','.join(missing)}|{','.join(needs)}\n")
         if missing:
             s.append(f"echo 'skip {n}' >>\"$__st\"")
             continue
@@ -407,23 +412,26 @@ took() {
   awk -v b="$1" '$2 == b && $1 == "begin" { t = $3 } $2 == b && $1 == "pass" { printf " (%.1f s)", $3 - t }' "$dir/status"
 }
 
-# Runs one session (a doc's blocks in order) and reports each block.
-run_session() { # DOC_BASENAME
-  local name=$1 dir=$tmp/sessions/${1%.md} blk where kind missing st log
+# exec_session DOC: runs a doc's blocks in order, in a scratch checkout of
+# its own (called in the background: no TAP output here).
+exec_session() {
+  local dir=$tmp/sessions/${1%.md}
   mkdir -p "$dir/repo/build" "$dir/home" "$dir/bin"
   cp -r "$WEFT_SRC/examples" "$dir/repo/examples"
   ln -s "$WEFT_BIN" "$dir/repo/build/weft"
   ln -s "$WEFT_SRC/scripts" "$dir/repo/scripts"
   ln -s "$WEFT_BIN" "$dir/bin/weft"
-  at_exit "[ -f '$dir/bg.pids' ] && for p in \$(cat '$dir/bg.pids'); do kill -KILL -- -\$p; done"
   : >"$dir/status"
-  (
-    cd "$dir/repo" &&
-      HOME=$dir/home WEFT_HOME=$dir/repo/.weft PATH=$dir/bin:$PATH \
-        env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u DOCKER_HOST -u WEFT_BROKER_URL \
-        timeout -k 10 240 bash "$dir/session.sh" </dev/null >"$dir/session.out" 2>&1
-  )
-  while IFS=$'\t' read -r doc blk where kind missing; do
+  cd "$dir/repo" &&
+    HOME=$dir/home WEFT_HOME=$dir/repo/.weft PATH=$dir/bin:$PATH \
+      env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u DOCKER_HOST -u WEFT_BROKER_URL \
+      timeout -k 10 240 bash "$dir/session.sh" </dev/null >"$dir/session.out" 2>&1
+}
+
+# report_session DOC: one TAP line per block of the doc.
+report_session() {
+  local name=$1 dir=$tmp/sessions/${1%.md} doc blk where kind missing st log
+  while IFS='|' read -r doc blk where kind missing _; do
     [ "$doc" = "$name" ] || continue
     st=$(grep -E "^(begin|pass|fail|skip) $blk( |\$)" "$dir/status" | tail -n 1)
     log=$dir/logs/$blk.log
@@ -439,8 +447,31 @@ run_session() { # DOC_BASENAME
   done <"$tmp/sessions/manifest"
 }
 
+# Every doc runs at once, each on a database of its own, but those on
+# RabbitMQ one after the other: they share the vhost, and a worker
+# dead-letters the steps of runs its own storage does not know.
 if [ -f "$tmp/sessions/manifest" ]; then
-  for name in $(cut -f1 "$tmp/sessions/manifest" | uniq); do run_session "$name"; done
+  names=$(cut -d'|' -f1 "$tmp/sessions/manifest" | uniq)
+  on_amqp=" $(awk -F'|' '$6 ~ /amqp/ { print $1 }' "$tmp/sessions/manifest" | uniq | tr '\n' ' ')"
+  for name in $names; do
+    dir=$tmp/sessions/${name%.md}
+    at_exit "[ -f '$dir/bg.pids' ] && for p in \$(cat '$dir/bg.pids'); do kill -KILL -- -\$p; done"
+    [ -n "$pg_url" ] || continue
+    db=${pg_url##*/}_${name%.md}
+    db=${db//-/_}
+    psql -q "$WEFT_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null 2>"$tmp/createdb.err" ||
+      not_ok "create database $db" "$(cat "$tmp/createdb.err")"
+    at_exit "psql -q '$WEFT_TEST_PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' >/dev/null 2>&1"
+  done
+  (for name in $on_amqp; do exec_session "$name"; done) &
+  pids=($!)
+  for name in $names; do
+    case $on_amqp in *" $name "*) continue ;; esac
+    exec_session "$name" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for name in $names; do report_session "$name"; done
 fi
 
 # -- docs whose commands other tests run -----------------------------------------------
