@@ -120,20 +120,33 @@ for d in docs:
                 bad.append(f"{rel(d)}:{line + j}: a weft command outside a ```sh block: {t.strip()}")
 say("docs: every fence is ```sh (run) or another language (shown), no weft command hides outside ```sh", bad)
 
-# 2. links: relative links resolve inside the repository; nothing outside it
+# 2. links: relative links resolve inside the repository, anchors name a
+# heading of the page (GitHub's slugs); nothing outside the repository
 bad = []
 link = re.compile(r"\]\(([^)\s]+)\)")
+def slugs(path):
+    out = set()
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r"#{1,6}\s+(.*?)\s*$", line)
+        if m:
+            t = re.sub(r"[^\w\- ]", "", m.group(1).lower())
+            out.add(t.replace(" ", "-"))
+    return out
 for f in docs + [readme]:
     text = open(f, encoding="utf-8").read()
     for m in link.finditer(text):
         target = m.group(1)
-        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+        if re.match(r"[a-z]+:", target):
             continue
+        if target.startswith("#"):
+            target = os.path.basename(f) + target
         path = os.path.normpath(os.path.join(os.path.dirname(f), target.split("#")[0]))
         if not path.startswith(root + os.sep) and path != root:
             bad.append(f"{rel(f)}: link {target} leaves the repository")
         elif not os.path.exists(path):
             bad.append(f"{rel(f)}: link {target} names no file")
+        elif "#" in target and path.endswith(".md") and target.split("#", 1)[1] not in slugs(path):
+            bad.append(f"{rel(f)}: link {target}: no such heading in {rel(path)}")
     if "../shared" in text or "/work/shared" in text:
         bad.append(f"{rel(f)}: mentions ../shared")
 say("docs and README.md link only files that exist in the repository", bad)
