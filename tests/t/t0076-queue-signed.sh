@@ -160,6 +160,20 @@ cp "$tmp/weft.yaml.orig" "$WEFT_HOME/weft.yaml"
 no_secret() { # NAME TEXT SECRET
   case "$2" in *"$3"*) not_ok "$1" "the password is in: $2" ;; *) ok "$1" ;; esac
 }
+amqp_pw=$(printf '%s' "$amqp_url" | sed -n 's|^amqp://[^:@/]*:\([^@]*\)@.*|\1|p')
+expect_exit -m "weft queue stats --format json" 0 "$WEFT_BIN" queue stats --format json
+check_py "names the broker with its password masked" '
+import json,sys
+b = json.load(open(sys.argv[1]))["broker"]
+print("ok" if ":***@" in b else b)'
+expect_exit -m "weft worker list --format json" 0 "$WEFT_BIN" worker list --format json
+check_py "names each worker's broker without a password" '
+import json,sys
+ws = json.load(open(sys.argv[1]))["workers"]
+print("ok" if ws and all("@" in w["broker"] and ":" not in w["broker"].split("//")[1].split("@")[0] for w in ws) else ws)'
+if [ -n "$amqp_pw" ]; then
+  no_secret "weft instance show holds no broker password" "$("$WEFT_BIN" instance show)" ":$amqp_pw@"
+fi
 export WEFT_AMQP_CONNECT_TIMEOUT_S=0 WEFT_PG_CONNECT_TIMEOUT_S=0
 expect_exit -m "queue stats on a broker nobody serves fails" 1 \
   "$WEFT_BIN" queue stats --broker amqp://guest:Hunter2amqp@127.0.0.1:1/
