@@ -114,6 +114,18 @@ static void pump_main(struct pump *p, const struct weft_step_spec *spec,
   if (spec->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
     _exit(127);
   setpgid(0, 0);
+  /* Keep only the events pipe (as fd 3) and the report pipe (4) of the
+   * parent's descriptors: the pump lives as long as its step and must not
+   * hold a server's socket, the database or other steps' pipes. */
+  int top = events_wfd > report_fd ? events_wfd : report_fd;
+  int ev = fcntl(events_wfd, F_DUPFD, top > 4 ? top + 1 : 5);
+  int rp = ev < 0 ? -1 : fcntl(report_fd, F_DUPFD_CLOEXEC, ev + 1);
+  if (ev < 0 || rp < 0 || dup2(ev, WEFT__EVENTS_FD) < 0 ||
+      dup3(rp, WEFT__EVENTS_FD + 1, O_CLOEXEC) < 0)
+    _exit(127);
+  events_wfd = WEFT__EVENTS_FD;
+  report_fd = WEFT__EVENTS_FD + 1;
+  closefrom(WEFT__EVENTS_FD + 2);
   sigset_t none;
   sigemptyset(&none);
   for (int sig = 1; sig < NSIG; sig++)

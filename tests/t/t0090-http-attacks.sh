@@ -31,6 +31,8 @@ printf 'ops:\n  hi: hi\n' >"$tmp/extra/jobs/hi.yaml"
 printf 'locations:\n  - loc\n' >"$tmp/workspace.yaml"
 expect_exit -m "the test workspace is valid" 0 "$WEFT_BIN" validate -w "$tmp/workspace.yaml"
 
+# A secret for DELETE /api/v1/secrets/{secret} to remove (from the server's own origin).
+printf v | "$WEFT_BIN" secret set t0090secret >/dev/null
 start_server -w "$tmp/workspace.yaml" || { not_ok "weft dev starts"; test_done; }
 
 py_checks "$tmp" <<'EOF'
@@ -61,10 +63,12 @@ hello = c.post("/api/v1/jobs/loc/hello/launch", {}, headers=same)
 check("a same-origin launch works (201)", hello.status == 201, hello)
 hello = hello.json.get("run_id", "none")
 c.wait_run(hello)
-values = {"location": "loc", "job": "hello", "id": hello, "schedule": "yearly", "sensor": "drop"}
+values = {"location": "loc", "job": "hello", "id": hello, "schedule": "yearly", "sensor": "drop",
+          "secret": "t0090secret", "variable": "t0090var"}
 bodies = {"/api/v1/locations": {"name": "extra", "path": tmp + "/extra"},
           "/api/v1/runs/{id}/reexecute": {"steps": ["shout"]},
-          "/api/v1/backfills": {"job": "hello", "location": "loc", "keys": ["a"]}}
+          "/api/v1/backfills": {"job": "hello", "location": "loc", "keys": ["a"]},
+          "/api/v1/variables/{variable}": {"value": "v"}}
 
 def target(method, path, loc="loc"):
     v = dict(values, location=loc)

@@ -32,6 +32,7 @@ say:
     modes: string
   run: |
     echo "the token is $TOKEN in $REGION"
+    printf 'split: %s' "$(printf %s "$TOKEN" | cut -c1-9)"; sleep 0.3; printf '%s\n' "$(printf %s "$TOKEN" | cut -c10-)"
     echo "from the file: $(cat "$WEFT_SECRETS_DIR/api_token")" >&2
     printf '{"type":"log","level":"info","msg":"event with %s"}\n' "$TOKEN" >&3
     printf '"%s"' "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)" >"$WEFT_OUTPUTS/env_digest"
@@ -90,7 +91,9 @@ print('ok' if outs.get('env_digest') == want and outs.get('file_digest') == want
 check_eq "the secrets folder is gone once the step ended" no \
   "$([ -e "$WEFT_HOME/runs/$id/say/1/secrets" ] && echo yes || echo no)"
 expect_exit -m "weft run logs" 0 "$WEFT_BIN" run logs "$id" say
-check_eq "stdout shows *** for the value" "the token is *** in eu-west-1" "$out"
+check_eq "stdout shows *** for the value, also where it came in two writes 0.3 s apart" \
+  "the token is *** in eu-west-1
+split: ***" "$out"
 expect_exit -m "weft run logs --stderr" 0 "$WEFT_BIN" run logs "$id" say --stderr
 check_eq "stderr too (the file's content)" "from the file: ***" "$out"
 expect_exit -m "weft run events" 0 "$WEFT_BIN" run events "$id" --format json
