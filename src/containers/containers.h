@@ -46,15 +46,14 @@ struct weft_ctr_spec {
   int64_t memory;      /* bytes, 0: no limit (swap is held to the same) */
   int64_t shm;         /* bytes of /dev/shm, 0: the engine's default */
   const char *gpus;    /* NULL, "all", a count "2", or ids "0,1" */
-  /* GPUs as CDI device names (nvidia.com/gpu=all|ID) instead of Docker's
-   * DeviceRequests, which Podman's Docker API ignores; create sets it for
-   * Podman. */
-  int gpus_cdi;
 };
 
 /* The create request body (Docker Engine API, ContainerCreate) for spec; new
  * reference, NULL when out of memory or gpus is malformed. Exposed for tests. */
 json_t *weft_ctr_create_body(const struct weft_ctr_spec *spec);
+/* The same as Podman's own API takes it (libpod's SpecGenerator), GPUs as
+ * CDI device names: what a GPU step is created with on Podman. */
+json_t *weft_ctr_libpod_create_body(const struct weft_ctr_spec *spec);
 
 struct weft_ctr_image {
   char *id;     /* "sha256:..." (the image config's digest) */

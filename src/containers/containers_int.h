@@ -10,6 +10,8 @@
 
 /* The API version weft speaks: Docker 20.10+ and Podman 3+ serve it. */
 #define WEFT__CTR_API "/v1.41"
+/* Podman's own API, for what its Docker API cannot say (CDI devices). */
+#define WEFT__CTR_LIBPOD_API "/v4.0.0/libpod"
 /* Responses above this size are refused (lists of many containers fit). */
 #define WEFT__CTR_BODY_MAX (64u * 1024 * 1024)
 

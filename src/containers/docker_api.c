@@ -142,141 +142,30 @@ static int d_image_pull(struct weft_ctr_engine *base, const char *image, weft_er
   return rc;
 }
 
-static json_t *str_array(char *const *v) {
-  json_t *a = json_array();
-  for (size_t i = 0; a && v && v[i]; i++)
-    if (json_array_append_new(a, json_string(v[i]))) {
-      json_decref(a);
-      return NULL;
-    }
-  return a;
-}
-
-/* gpus: "all" -> every GPU; "2" -> two; "0,1" -> those ids (Docker's
- * DeviceRequests, the API form of `--gpus`). */
-static json_t *device_requests(const char *gpus) {
-  json_t *req = json_pack("{s:s, s:[[s]]}", "Driver", "", "Capabilities", "gpu");
-  if (!req) return NULL;
-  char *end = NULL;
-  long n = strtol(gpus, &end, 10);
-  if (!strcmp(gpus, "all")) {
-    json_object_set_new(req, "Count", json_integer(-1));
-  } else if (*gpus && end && !*end && n > 0) {
-    json_object_set_new(req, "Count", json_integer(n));
-  } else {
-    json_t *ids = json_array();
-    char *copy = weft_str_dup(gpus), *save = NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
-      json_array_append_new(ids, json_string(t));
-    free(copy);
-    if (!json_array_size(ids)) {
-      json_decref(ids);
-      json_decref(req);
-      return NULL;
-    }
-    json_object_set_new(req, "DeviceIDs", ids);
+/* Podman answers /libpod/_ping, Docker does not. */
+static int is_podman(struct docker *d) {
+  if (d->podman < 0) {
+    long st = 0;
+    weft_error ignored = WEFT_ERROR_INIT;
+    d->podman = !weft__ctr_http_call(&d->http, "GET", "/libpod/_ping", NULL, &st, &d->resp,
+                                     &ignored) && st == 200;
   }
-  return json_pack("[o]", req);
-}
-
-/* CDI names for gpus: nvidia.com/gpu=all, or one per id (a count N: ids
- * 0..N-1), as HostConfig.Devices (Podman resolves CDI names there). */
-static json_t *cdi_devices(const char *gpus) {
-  json_t *a = json_array();
-  char *end = NULL, name[96];
-  long n = strtol(gpus, &end, 10);
-  if (!a) return NULL;
-  if (!strcmp(gpus, "all") || (*gpus && end && !*end && n > 0)) {
-    for (long i = 0; i < (strcmp(gpus, "all") ? n : 1); i++) {
-      if (strcmp(gpus, "all")) snprintf(name, sizeof name, "nvidia.com/gpu=%ld", i);
-      else snprintf(name, sizeof name, "nvidia.com/gpu=all");
-      json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "PathOnHost", name,
-                                         "PathInContainer", "", "CgroupPermissions", ""));
-    }
-    return a;
-  }
-  char *copy = weft_str_dup(gpus), *save = NULL;
-  for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
-    snprintf(name, sizeof name, "nvidia.com/gpu=%s", t);
-    json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "PathOnHost", name, "PathInContainer",
-                                       "", "CgroupPermissions", ""));
-  }
-  free(copy);
-  if (!json_array_size(a)) {
-    json_decref(a);
-    return NULL;
-  }
-  return a;
-}
-
-json_t *weft_ctr_create_body(const struct weft_ctr_spec *s) {
-  json_t *body = json_pack("{s:s, s:b, s:b, s:b}", "Image", s->image, "Tty", 0, "OpenStdin", 0,
-                           "AttachStdin", 0);
-  json_t *host = json_object(), *labels = json_object(), *binds = json_array();
-  int bad = !body || !host || !labels || !binds;
-  if (!bad && s->cmd) bad |= json_object_set_new(body, "Cmd", str_array(s->cmd));
-  if (!bad && s->entrypoint) bad |= json_object_set_new(body, "Entrypoint", str_array(s->entrypoint));
-  if (!bad && s->env) bad |= json_object_set_new(body, "Env", str_array(s->env));
-  if (!bad && s->workdir) bad |= json_object_set_new(body, "WorkingDir", json_string(s->workdir));
-  if (!bad && s->user) bad |= json_object_set_new(body, "User", json_string(s->user));
-  for (size_t i = 0; !bad && s->labels && s->labels[i]; i++) {
-    const char *eq = strchr(s->labels[i], '=');
-    char *k = eq ? strndup(s->labels[i], (size_t)(eq - s->labels[i])) : weft_str_dup(s->labels[i]);
-    bad |= !k || json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
-    free(k);
-  }
-  for (size_t i = 0; !bad && i < s->n_mounts; i++) {
-    char *b = weft_str_printf("%s:%s%s", s->mounts[i].host, s->mounts[i].target,
-                              s->mounts[i].read_only ? ":ro" : "");
-    bad |= !b || json_array_append_new(binds, json_string(b));
-    free(b);
-  }
-  if (!bad) bad |= json_object_set(host, "Binds", binds);
-  if (!bad && s->network) bad |= json_object_set_new(host, "NetworkMode", json_string(s->network));
-  if (!bad && s->memory > 0)
-    bad |= json_object_set_new(host, "Memory", json_integer(s->memory)) ||
-           json_object_set_new(host, "MemorySwap", json_integer(s->memory));
-  if (!bad && s->cpus > 0)
-    bad |= json_object_set_new(host, "NanoCpus", json_integer((json_int_t)(s->cpus * 1e9 + 0.5)));
-  if (!bad && s->shm > 0) bad |= json_object_set_new(host, "ShmSize", json_integer(s->shm));
-  if (!bad && s->gpus) {
-    json_t *dr = s->gpus_cdi ? cdi_devices(s->gpus) : device_requests(s->gpus);
-    bad |= !dr || json_object_set_new(host, s->gpus_cdi ? "Devices" : "DeviceRequests", dr);
-  }
-  if (!bad) bad |= json_object_set(body, "Labels", labels) || json_object_set(body, "HostConfig", host);
-  json_decref(host);
-  json_decref(labels);
-  json_decref(binds);
-  if (bad) {
-    json_decref(body);
-    return NULL;
-  }
-  return body;
+  return d->podman;
 }
 
 static int d_create(struct weft_ctr_engine *base, const struct weft_ctr_spec *spec, char **id,
                     weft_error *err) {
   struct docker *d = (struct docker *)base;
   *id = NULL;
-  struct weft_ctr_spec with_cdi;
-  if (spec->gpus) {
-    /* Podman answers /libpod/_ping, Docker does not: Podman's Docker API
-     * drops DeviceRequests silently, so it gets CDI names (which fail
-     * loudly where no GPU is set up). */
-    if (d->podman < 0) {
-      long st = 0;
-      weft_error ignored = WEFT_ERROR_INIT;
-      d->podman = !weft__ctr_http_call(&d->http, "GET", "/libpod/_ping", NULL, &st, &d->resp,
-                                       &ignored) && st == 200;
-    }
-    with_cdi = *spec;
-    with_cdi.gpus_cdi = d->podman;
-    spec = &with_cdi;
-  }
-  json_t *body = weft_ctr_create_body(spec);
+  /* A GPU step on Podman is created through Podman's own API, which
+   * resolves CDI device names; its Docker API would drop the GPU request
+   * and run the step without one. Start, logs and wait stay the same. */
+  int libpod = spec->gpus && is_podman(d);
+  json_t *body = libpod ? weft_ctr_libpod_create_body(spec) : weft_ctr_create_body(spec);
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-  char *path = spec->name ? path_with(WEFT__CTR_API "/containers/create?name=%s", spec->name)
-                          : weft_str_dup(WEFT__CTR_API "/containers/create");
+  char *path = libpod      ? weft_str_dup(WEFT__CTR_LIBPOD_API "/containers/create")
+               : spec->name ? path_with(WEFT__CTR_API "/containers/create?name=%s", spec->name)
+                            : weft_str_dup(WEFT__CTR_API "/containers/create");
   char what[300];
   snprintf(what, sizeof what, "creating a container of image '%s'", spec->image);
   int rc = body ? WEFT_OK

@@ -30,7 +30,9 @@ static int64_t parse_size(struct weft_diags *d, const struct weft__ynode *n, con
   return 0;
 }
 
-/* gpus: all | N | [id, ...] (stored as "all", "N" or "id,id"). */
+/* gpus: all | N | [id, ...], stored as "all", "N" or "device=id,id" (the
+ * spelling of `docker run --gpus`): a list of one id, [1], is GPU 1, where
+ * the count 1 is any one GPU. */
 static int parse_gpus(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
                       struct weft_resources *r) {
   struct weft_buf b = WEFT_BUF_INIT;
@@ -41,6 +43,7 @@ static int parse_gpus(struct weft_diags *d, const struct weft__ynode *n, const c
     return WEFT_OK;
   }
   if (n->kind == WEFT__Y_SEQ && n->u.seq.n) {
+    if (weft_buf_adds(&b, "device=")) return WEFT_ENOMEM;
     for (size_t i = 0; i < n->u.seq.n; i++) {
       const char *id = weft__ynode_text(n->u.seq.items[i]);
       if (!id || !*id || strchr(id, ',')) {

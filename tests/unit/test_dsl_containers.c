@@ -96,7 +96,7 @@ TEST(op_image_and_resources) {
   ASSERT(t->resources.cpus == 1.5);
   ASSERT_EQ(t->resources.memory, 2LL << 30);
   ASSERT_EQ(t->resources.shm, 512LL << 20);
-  ASSERT_STR_EQ(t->resources.gpus, "0,2");
+  ASSERT_STR_EQ(t->resources.gpus, "device=0,2");
   ASSERT_STR_EQ(weft_location_find_op(loc, "few")->resources.gpus, "2");
   ASSERT(fx_has_diag(&loc->diags, "ops/ops.yaml:10:10: error: op 'bad': image 'UPPER:case' is "
                                   "not an image reference: a repository name has lower-case "
