@@ -248,6 +248,11 @@ int cmd_run_reexecute(int argc, char **argv) {
     rc = err.code == WEFT_EUSAGE ? WEFT_EXIT_USAGE : WEFT_EXIT_INVALID;
     goto done;
   }
+  if (!latest_code && weft_reexec_pin_images(inst, parent.id, job, &rcfg, in_run, &err)) {
+    fprintf(stderr, "weft run reexecute: %s\n", err.msg);
+    rc = WEFT_EXIT_INVALID;
+    goto done;
+  }
   json_t *tags = parent.tags ? json_loads(parent.tags, 0, NULL) : NULL;
   if (tags) json_object_set_new(tags, "weft/parent_run_id", json_string(parent.id));
   weft_instance_close(inst); /* the run gets its own connection */

@@ -96,7 +96,11 @@ int weft_ctr_image_ensure(struct weft_ctr_engine *e, const char *image,
                           weft_error *err) {
   memset(out, 0, sizeof *out);
   int rc = WEFT_ENOTFOUND;
-  if (policy != WEFT_CTR_PULL_ALWAYS) {
+  /* A reference by digest names content, not a tag that may move: a copy
+   * on the engine is that very image, so even `always` need not pull it
+   * (and an image id, sha256:..., cannot be pulled at all). */
+  int pinned = !strncmp(image, "sha256:", 7) || strstr(image, "@sha256:");
+  if (policy != WEFT_CTR_PULL_ALWAYS || pinned) {
     rc = weft_ctr_image_inspect(e, image, out, err);
     if (rc != WEFT_ENOTFOUND) return rc;
     if (policy == WEFT_CTR_PULL_NEVER)

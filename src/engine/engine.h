@@ -236,4 +236,12 @@ int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
                        const char *const *steps, size_t n_steps,
                        unsigned char *in_run, weft_error *err);
 
+/* A re-execution of the parent's code runs each container step in the very
+ * image its parent ran: ops.NAME.image of rc becomes the digest the
+ * parent's latest attempt recorded (steps the parent never ran in a
+ * container keep theirs). Not for --latest-code, whose images may differ. */
+int weft_reexec_pin_images(struct weft_instance *inst, const char *parent_id,
+                           const struct weft_job *job, struct weft_run_config *rc,
+                           const unsigned char *in_run, weft_error *err);
+
 #endif

@@ -1,10 +1,13 @@
-/* reexec.c: which steps a re-execution runs again, from the parent run's
- * stored step states; the rest reuse the parent's persisted outputs. */
+/* reexec.c: which steps a re-execution runs again (the rest reuse the
+ * parent's persisted outputs), and the image digests its container steps pin. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "engine/engine.h"
+#include "store/store.h"
 #include "util/str.h"
 
 /* Latest attempt's status of step `name` in the list, or -1 if it has none. */
@@ -61,5 +64,65 @@ int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
     return weft_error_set(err, WEFT_EINVALID,
                           "every step of run %s succeeded: nothing to re-execute from "
                           "failure (use --steps to run some again)", parent_id);
+  return WEFT_OK;
+}
+
+/* The image a step's latest attempt in run_id ran, as its digest reference
+ * (repo@sha256:... or, for a local image known by its id only, sha256:...),
+ * from the events that end attempts; NULL (and WEFT_OK) when it ran none. */
+static int ran_digest(struct weft_instance *inst, const char *run_id, const char *step,
+                      char **out, weft_error *err) {
+  struct weft_event_filter f = {.run_id = run_id, .step = step};
+  struct weft_event_list l = {0};
+  *out = NULL;
+  int rc = weft_store_event_read(inst->store, &f, &l, err);
+  if (rc) return rc;
+  for (size_t k = l.n; k-- > 0 && !*out;) {
+    const char *t = l.v[k].type;
+    if (strcmp(t, "step_succeeded") && strcmp(t, "step_failed") &&
+        strcmp(t, "step_up_for_retry") && strcmp(t, "step_canceled"))
+      continue;
+    json_t *p = l.v[k].payload ? json_loads(l.v[k].payload, 0, NULL) : NULL;
+    const char *d = json_string_value(json_object_get(json_object_get(p, "container"), "digest"));
+    if (d && *d && !(*out = weft_str_dup(d))) rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    json_decref(p);
+    if (rc) break;
+  }
+  weft_event_list_release(&l);
+  return rc;
+}
+
+/* Sets ops.NAME.image in both the resolved and the as-given run config, so
+ * the new run's record says which image it was pinned to. */
+static int pin(struct weft_run_config *rc, const char *step, const char *ref) {
+  json_t *entry = json_object_get(rc->ops, step);
+  if (!json_is_object(entry) || json_object_set_new(entry, "image", json_string(ref)))
+    return WEFT_ENOMEM;
+  if (!json_is_object(rc->raw)) {
+    json_decref(rc->raw);
+    if (!(rc->raw = json_object())) return WEFT_ENOMEM;
+  }
+  json_t *ops = json_object_get(rc->raw, "ops");
+  if (!json_is_object(ops) && json_object_set_new(rc->raw, "ops", ops = json_object()))
+    return WEFT_ENOMEM;
+  json_t *op = json_object_get(ops, step);
+  if (!json_is_object(op) && json_object_set_new(ops, step, op = json_object()))
+    return WEFT_ENOMEM;
+  return json_object_set_new(op, "image", json_string(ref)) ? WEFT_ENOMEM : WEFT_OK;
+}
+
+int weft_reexec_pin_images(struct weft_instance *inst, const char *parent_id,
+                           const struct weft_job *job, struct weft_run_config *rc,
+                           const unsigned char *in_run, weft_error *err) {
+  for (size_t i = 0; i < job->n_ops; i++) {
+    const struct weft_invocation *inv = &job->ops[i];
+    if (!in_run[i] || !weft_step_image(inst, job, rc, inv)) continue;
+    char *ref = NULL;
+    int r = ran_digest(inst, parent_id, inv->name, &ref, err);
+    if (!r && ref && pin(rc, inv->name, ref))
+      r = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    free(ref);
+    if (r) return r;
+  }
   return WEFT_OK;
 }

@@ -426,6 +426,10 @@ enum MHD_Result http_api_reexecute(struct http_req *r) {
     res = http_send_weft_error(r, &err);
     goto done;
   }
+  if (!latest_code && weft_reexec_pin_images(&r->inst, parent.id, job, &rc, in_run, &err)) {
+    res = http_send_weft_error(r, &err);
+    goto done;
+  }
   for (size_t i = 0; i < job->n_ops; i++)
     if (in_run[i]) weft_buf_addf(&list, "%s%s", list.len ? "," : "", job->ops[i].name);
   tags = parent.tags ? json_loads(parent.tags, 0, NULL) : json_object();

@@ -128,6 +128,16 @@ check_has() {
 }
 # check_py NAME SCRIPT: runs python3 SCRIPT with $tmp/out (the last run's
 # stdout) as argv[1]; the script prints "ok" or what is wrong.
+# check_digest NAME STEP IMAGE TEXT: `weft run show` TEXT records the digest
+# STEP's first attempt ran: the registry's (IMAGE@sha256:..., which Podman
+# also gives an imported image) or, for a local image Docker knows by its id
+# only, that id (sha256:...). Either pins the very image on a re-execution.
+check_digest() {
+  local d
+  d=$(printf '%s\n' "$4" | sed -n "s|^  $2  1  $3  \\([^ ]*\\) .*|\\1|p")
+  if printf '%s' "$d" | grep -Eqx '([^ ]+@)?sha256:[0-9a-f]{64}'; then ok "$1"
+  else not_ok "$1" "digest of $2: '$d' in:" "$4"; fi
+}
 check_py() {
   local verdict
   verdict=$(python3 -c "$2" "$tmp/out" 2>&1)

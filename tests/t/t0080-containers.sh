@@ -9,7 +9,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-n_tests=52
+n_tests=54
 plan $n_tests
 why=
 [ -n "${WEFT_TEST_DOCKER_HOST:-}" ] || why="no container engine: WEFT_TEST_DOCKER_HOST is not set (podman not installed?)"
@@ -109,7 +109,13 @@ check_has "the input went in and the output came out" "b output result = 42" "$o
 expect_output_contains -m "a's stdout, with the container's paths" "make in /weft/code as a" "$WEFT_BIN" run logs "$run_a" a
 expect_output_contains -m "a's stderr apart" "to stderr" "$WEFT_BIN" run logs "$run_a" a --stderr
 expect_output_contains -m "run show names the image each step ran" "$image" "$WEFT_BIN" run show "$run_a"
-check_has "and its digest" "@sha256:" "$out"
+check_digest "and its digest" a "$image" "$out"
+# A re-execution of the same code runs the very image a ran (its digest),
+# even if the tag has moved since.
+digest_a=$(printf '%s\n' "$out" | sed -n "s|^  a  1  $image  \\([^ ]*\\) .*|\\1|p")
+expect_exit -m "re-executing a step" 0 "$WEFT_BIN" run reexecute "$run_a" --steps a -l loc
+run_r=$(run_id_of)
+expect_output_contains -m "runs it in the image pinned by digest" "a  1  $digest_a  " "$WEFT_BIN" run show "$run_r"
 check_eq "no container of the run is left" "" "$(ctr_of "$run_a")"
 
 # -- the SDKs with WEFT_EVENTS as a path (argv: ops in containers) -------------------------------

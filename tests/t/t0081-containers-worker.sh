@@ -57,7 +57,7 @@ check_has "the event came back" "from the worker container" "$out"
 check_has "b got a's output, in its run-config image" "b output result = 21" "$out"
 expect_output_contains -m "a ran in the container" "made in /weft/code" "$WEFT_BIN" run logs "$run_w" a
 expect_output_contains -m "run show names both steps' image" "b  1  $image" "$WEFT_BIN" run show "$run_w"
-check_has "with the digest" "@sha256:" "$out"
+check_digest "with the digest" b "$image" "$out"
 check_eq "no container of the run is left" "" \
   "$(DOCKER_HOST=$WEFT_TEST_DOCKER_HOST docker ps -a --filter "label=weft.run=$run_w" --format '{{.Names}}' 2>&1)"
 test_done
