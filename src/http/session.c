@@ -212,7 +212,8 @@ enum MHD_Result http_api_login(struct http_req *r) {
     (void)weft_auth_password_ok(r->srv->basic.dummy, pw); /* as slow as a known name */
   if (rc == WEFT_ENOTFOUND) {
     http_audit_mark(r, err.msg); /* the log says why; the client is not told */
-    http_login_failed(&r->srv->basic.limit, r->source, now);
+    /* The lock-out counts from now, after the slow check, not before it. */
+    http_login_failed(&r->srv->basic.limit, r->source, weft_clock_wall_ms());
     json_decref(body);
     return http_send_error(r, 401, NULL, "wrong user name or password");
   }
