@@ -196,6 +196,13 @@ static int sweep_one(struct weft_instance *inst, struct weft_run_row *run, int l
     /* A step's group outlives its coordinator: the executor that would have
      * killed it is gone. */
     if (local && st->status == WEFT_STEP_RUNNING && st->pid > 0) kill(-st->pid, SIGKILL);
+    /* Nor would it have removed the step's secret files (engine/secrets.h). */
+    char *dir = local ? weft_instance_step_dir(inst, run->id, st->step, st->attempt) : NULL;
+    char *secrets = dir ? weft_fs_join(dir, "secrets") : NULL;
+    weft_error ignored = WEFT_ERROR_INIT;
+    if (secrets) weft_fs_remove_tree(secrets, &ignored);
+    free(secrets);
+    free(dir);
     enum weft_step_status was = st->status;
     st->status = WEFT_STEP_FAILED;
     st->ended_ms = now;

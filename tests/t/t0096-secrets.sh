@@ -45,10 +45,16 @@ leak:
 missing:
   env: {X: {secret: no_such_secret}}
   run: "true"
+hold:
+  secrets: [{name: api_token, file: true}]
+  run: touch "$WEFT_OUTPUTS/../holding"; sleep 60.T0096PID
 EOF
+sed -i "s/T0096PID/$$/" loc/ops/ops.yaml
+at_exit "pkill -9 -f 'sleep 60.$$' 2>/dev/null; true"
 printf 'graph:\n  say: say\n' >loc/jobs/sec.yaml
 printf 'graph:\n  leak: leak\n' >loc/jobs/leak.yaml
 printf 'graph:\n  missing: missing\n' >loc/jobs/missing.yaml
+printf 'graph:\n  hold: hold\n' >loc/jobs/hold.yaml
 
 # -- the CLI --------------------------------------------------------------------------------
 run sh -c "printf %s '$value' | '$WEFT_BIN' secret set api_token"
@@ -171,6 +177,24 @@ run "$WEFT_BIN" run show "$bad_id" --format json
 check_has "the step says which secret it could not open" \
   "cannot decrypt secret 'api_token': wrong key or corrupted" "$out"
 case "$out" in *hunter2*) not_ok "without the value" ;; *) ok "without the value" ;; esac
+
+# -- a coordinator killed while its step holds a secret file --------------------------------------
+"$WEFT_BIN" launch hold -l loc >"$tmp/hold.out" 2>&1 &
+launcher=$!
+hold_id=
+for _ in $(seq 100); do
+  hold_id=$(store_query "SELECT id FROM runs WHERE job = 'hold'" 2>/dev/null)
+  [ -n "$hold_id" ] && [ -e "$WEFT_HOME/runs/$hold_id/hold/1/holding" ] && break
+  sleep 0.1
+done
+check_eq "a step holding a secret file runs" yes \
+  "$([ -e "$WEFT_HOME/runs/$hold_id/hold/1/secrets/api_token" ] && echo yes || echo no)"
+kill -9 "$launcher"
+wait "$launcher" 2>/dev/null
+expect_exit -m "after kill -9 of its coordinator, the next command sweeps the run" 0 "$WEFT_BIN" run list
+check_eq "the run is failed" failure "$(store_query "SELECT status FROM runs WHERE id = '$hold_id'")"
+check_eq "and the step's secret files are gone" no \
+  "$([ -e "$WEFT_HOME/runs/$hold_id/hold/1/secrets" ] && echo yes || echo no)"
 
 expect_exit -m "weft secret remove" 0 "$WEFT_BIN" secret remove api_token
 expect_exit -m "then a run of the job is refused at launch" 1 "$WEFT_BIN" launch sec -l loc
