@@ -35,6 +35,13 @@ TEST(op_round_trip) {
   struct weft_kv from[1] = {{"KEY", "AWS_ACCESS_KEY_ID"}};
   def.env_from.v = from;
   def.env_from.n = 1;
+  /* Secrets and variables too, by name (engine/secrets.h): the worker
+   * reads their values from storage with its own key. */
+  struct weft_kv sec[1] = {{"TOKEN", "api_token"}}, var[1] = {{"REGION", "region"}};
+  struct weft_kv files[1] = {{"tls_key", "tls_key"}};
+  def.env_secret = (struct weft_kvs){sec, 1};
+  def.env_variable = (struct weft_kvs){var, 1};
+  def.secret_files = (struct weft_kvs){files, 1};
   json_t *j = weft__qmsg_op_to_json(&def);
   ASSERT(j);
   ASSERT_STR_EQ(json_string_value(json_object_get(j, "queue")), "gpu");
@@ -56,6 +63,9 @@ TEST(op_round_trip) {
   ASSERT_EQ(back->env_from.n, 1);
   ASSERT_STR_EQ(back->env_from.v[0].key, "KEY");
   ASSERT_STR_EQ(back->env_from.v[0].value, "AWS_ACCESS_KEY_ID");
+  ASSERT(back->env_secret.n == 1 && !strcmp(back->env_secret.v[0].value, "api_token"));
+  ASSERT(back->env_variable.n == 1 && !strcmp(back->env_variable.v[0].key, "REGION"));
+  ASSERT(back->secret_files.n == 1 && !strcmp(back->secret_files.v[0].key, "tls_key"));
   weft__qmsg_op_free(back);
   json_decref(j);
   /* a C-function op travels by name (a worker binary registers it) */
