@@ -66,7 +66,7 @@ static int overridden(const struct env_builder *e, size_t upto, const char *entr
 static const char *const credential_vars[] = {
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
     "PGPASSWORD",        "WEFT_SECRET_KEY",       "WEFT_BROKER_URL",   "WEFT_PG_PASSWORD",
-    "WEFT_AMQP_PASSWORD", NULL};
+    "WEFT_AMQP_PASSWORD", "WEFT_QUEUE_SIGNING_KEY_FILE", "PGPASSFILE", NULL};
 
 int weft__env_is_credential(const char *entry) {
   for (const char *const *c = credential_vars; *c; c++) {

@@ -2,9 +2,10 @@
 # t0091-files-env: what weft keeps and passes on: a new $WEFT_HOME is its
 # owner's only (0700, also from `weft instance init`), the SQLite database
 # and its WAL files are 0600 (an older 0644 one is closed to others); steps
-# do not inherit weft's own credentials (AWS keys, PGPASSWORD,
-# WEFT_SECRET_KEY, the broker URL) but get one their op asks for with
-# env: {NAME: {from_env: VAR}}; a bad from_env is an error at line:col.
+# do not inherit weft's own credentials (AWS keys, PGPASSWORD, PGPASSFILE,
+# WEFT_SECRET_KEY, the broker URL and its signing key file) but get one
+# their op asks for with env: {NAME: {from_env: VAR}}; a bad from_env is an
+# error at line:col.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -27,7 +28,8 @@ printf 'graph:\n  show: show\n  ask: ask\n' >"$tmp/loc/jobs/envs.yaml"
 export WEFT_HOME=$tmp/fresh/home
 creds=(AWS_ACCESS_KEY_ID=AKIAT0091 AWS_SECRET_ACCESS_KEY=t0091-secret-key
   AWS_SESSION_TOKEN=t0091-session PGPASSWORD=t0091-pgpw WEFT_SECRET_KEY=t0091-weftkey
-  WEFT_BROKER_URL=amqp://u:t0091-amqp@127.0.0.1:1/ AWS_REGION=eu-west-1 T0091_MINE=kept)
+  WEFT_BROKER_URL=amqp://u:t0091-amqp@127.0.0.1:1/ PGPASSFILE=/t0091-pgpass
+  WEFT_QUEUE_SIGNING_KEY_FILE=/t0091-queue.key AWS_REGION=eu-west-1 T0091_MINE=kept)
 expect_exit -m "a run with credentials in weft's environment succeeds" 0 \
   env "${creds[@]}" "$WEFT_BIN" launch envs -l "$tmp/loc"
 id=$(run_id_of)
@@ -39,7 +41,8 @@ done
 
 expect_exit -m "the step that asks for nothing ran" 0 "$WEFT_BIN" run logs "$id" show
 leaked=
-for v in AKIAT0091 t0091-secret-key t0091-session t0091-pgpw t0091-weftkey t0091-amqp; do
+for v in AKIAT0091 t0091-secret-key t0091-session t0091-pgpw t0091-weftkey t0091-amqp \
+  t0091-pgpass t0091-queue.key; do
   case "$out" in *"$v"*) leaked="$leaked $v" ;; esac
 done
 check_eq "it inherited none of weft's credentials" "" "$leaked"
