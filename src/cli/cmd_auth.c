@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "engine/audit.h"
 #include "engine/auth.h"
+#include "engine/auth_gen.h"
 #include "engine/engine.h"
 #include "util/clock.h"
 
@@ -153,6 +154,8 @@ int cmd_user(int argc, char **argv) {
     int failed = !strcmp(sub, "add")      ? weft_auth_user_add(inst->store, name, role, pw, &err)
                  : !strcmp(sub, "passwd") ? weft_auth_user_passwd(inst->store, name, pw, &err)
                                           : weft_auth_user_remove(inst->store, name, &err);
+    /* Servers keep what they verified until the generation moves. */
+    if (!failed && strcmp(sub, "add")) failed = weft_auth_gen_bump(inst->store, inst->home, &err);
     audit(inst, what, name, failed ? &err : NULL);
     if (failed) goto fail;
     if (!strcmp(sub, "add"))
@@ -237,6 +240,7 @@ int cmd_token(int argc, char **argv) {
     if (token_list(inst, &err)) goto fail;
   } else if (revoke) {
     int failed = weft_auth_token_revoke(inst->store, id, &err);
+    if (!failed) failed = weft_auth_gen_bump(inst->store, inst->home, &err);
     audit(inst, "token revoke", id, failed ? &err : NULL);
     if (failed) goto fail;
     printf("revoked token %s\n", id);

@@ -102,12 +102,14 @@ static const char *dead(struct weft_store *s, const json_t *doc, int64_t now_ms,
 }
 
 int weft_session_check(struct weft_store *s, const char *id, int64_t now_ms, int64_t idle_ms,
-                       char *name, size_t name_size, enum weft_role *role, weft_error *err) {
+                       char *name, size_t name_size, enum weft_role *role, int64_t *until_ms,
+                       weft_error *err) {
   char key[sizeof SESSION_PREFIX + HASH_HEX], *raw = NULL, *text = NULL;
   json_t *doc = NULL;
   int rc;
   *role = WEFT_ROLE_NONE;
   if (name_size) name[0] = '\0';
+  if (until_ms) *until_ms = 0;
   if (!weft_session_id_ok(id)) return weft_error_set(err, WEFT_ENOTFOUND, "not a session id");
   if (sodium_init() < 0) return weft_error_set(err, WEFT_EIO, "libsodium cannot start");
   session_key(id, key);
@@ -134,8 +136,13 @@ int weft_session_check(struct weft_store *s, const char *id, int64_t now_ms, int
     /* Another request may refresh it at the same time: either write does. */
     weft_error ignored = WEFT_ERROR_INIT;
     if (!json_object_set_new(doc, "seen_ms", json_integer((json_int_t)now_ms)) &&
-        (text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)))
-      (void)weft_store_kv_compare_set(s, key, raw, text, &ignored);
+        (text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) &&
+        !weft_store_kv_compare_set(s, key, raw, text, &ignored))
+      seen = now_ms;
+  }
+  if (until_ms) {
+    int64_t expires = (int64_t)json_integer_value(json_object_get(doc, "expires_ms"));
+    *until_ms = seen + idle_ms < expires ? seen + idle_ms : expires;
   }
 done:
   json_decref(doc);

@@ -43,12 +43,15 @@
 int weft_session_login(struct weft_store *s, const char *user, const char *password,
                        int64_t now_ms, int64_t ttl_ms, char id[WEFT_SESSION_ID_LEN + 1],
                        enum weft_role *role, weft_error *err);
-/* The user (name_size bytes into name) and role of a live session;
- * WEFT_ENOTFOUND (malformed, unknown, expired, idle too long, user gone or
- * password changed; err says which) and other codes for a store that
- * failed. A session found dead is deleted. */
+/* The user (name_size bytes into name) and role of a live session, and
+ * (until_ms, may be NULL) when it ends unless used again: the earlier of
+ * its expiry and its last use plus idle_ms; WEFT_ENOTFOUND (malformed,
+ * unknown, expired, idle too long, user gone or password changed; err
+ * says which) and other codes for a store that failed. A session found
+ * dead is deleted. */
 int weft_session_check(struct weft_store *s, const char *id, int64_t now_ms, int64_t idle_ms,
-                       char *name, size_t name_size, enum weft_role *role, weft_error *err);
+                       char *name, size_t name_size, enum weft_role *role, int64_t *until_ms,
+                       weft_error *err);
 /* Ends a session (logout); an unknown or malformed id is no error. */
 int weft_session_end(struct weft_store *s, const char *id, weft_error *err);
 /* Deletes every session that is past expires_ms or idle_ms at now_ms, or

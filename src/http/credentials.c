@@ -14,8 +14,11 @@
  * per server, the password itself is never kept). A hit still reads the
  * user's entry, and counts only while the user exists with the very hash it
  * was verified against: removing a user or changing a password takes
- * effect at the next request. Tokens are checked against storage every
- * time, so a revoked token is refused at once. */
+ * effect at the next request. What a token, a session or Basic checked
+ * lately stands for is kept by cred_cache.c, which drops it when the
+ * credentials' generation moves: a revocation, a password change or a
+ * removal made on this machine takes effect at once, one made elsewhere
+ * within HTTP_CRED_POLL_MS. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +45,7 @@ int http_basic_cache_init(struct http_basic_cache *c) {
     return WEFT_ENOMEM;
   pthread_mutex_init(&c->mu, NULL);
   http_login_limit_init(&c->limit);
+  http_cred_cache_init(&c->cred);
   c->ready = 1;
   return WEFT_OK;
 }
@@ -54,6 +58,7 @@ void http_basic_cache_release(struct http_basic_cache *c) {
   }
   pthread_mutex_destroy(&c->mu);
   http_login_limit_release(&c->limit);
+  http_cred_cache_release(&c->cred);
   sodium_memzero(c->key, sizeof c->key);
   c->ready = 0;
 }
@@ -213,11 +218,16 @@ static int session(struct http_req *r, enum weft_role *role, char *who, size_t w
                            "TOKEN' (weft token create) or a user's password");
     return 0;
   }
+  struct http_cred_key k;
+  if (http_cred_cache_get(r, "session", id, &k, role, who, who_size)) {
+    sodium_memzero(id, sizeof id);
+    return 1;
+  }
   struct weft_instance *inst = http_instance(r, res);
   if (!inst) return 0;
   weft_error err = WEFT_ERROR_INIT;
-  int rc = weft_session_check(inst->store, id, weft_clock_wall_ms(),
-                              http_session_idle_ms(r->srv), name, sizeof name, role, &err);
+  int64_t now = weft_clock_wall_ms(), until = 0, idle = http_session_idle_ms(r->srv);
+  int rc = weft_session_check(inst->store, id, now, idle, name, sizeof name, role, &until, &err);
   sodium_memzero(id, sizeof id);
   if (rc == WEFT_ENOTFOUND) {
     http_audit_mark(r, err.msg);
@@ -230,7 +240,24 @@ static int session(struct http_req *r, enum weft_role *role, char *who, size_t w
   }
   snprintf(who, who_size, "user:%.64s", name);
   r->session = 1;
+  /* Kept no longer than a quarter of the idle time: a session in use is
+   * then checked (and its last use written) well before it looks idle. */
+  http_cred_cache_put(r, &k, *role, who, until < now + idle / 4 ? until : now + idle / 4);
   return 1;
+}
+
+/* When the token (of the form auth.h names) expires: its entry's
+ * expires_ms, 0 for never (or when it cannot be read: kept the longest). */
+static int64_t token_until(struct weft_store *st, const char *token) {
+  char key[64], *raw = NULL;
+  snprintf(key, sizeof key, "weft.auth.token.%.16s", token + 5);
+  weft_error err = WEFT_ERROR_INIT;
+  if (weft_store_kv_get(st, key, &raw, &err)) return 0;
+  json_t *doc = json_loads(raw, 0, NULL);
+  int64_t until = (int64_t)json_integer_value(json_object_get(doc, "expires_ms"));
+  json_decref(doc);
+  free(raw);
+  return until;
 }
 
 int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t who_size,
@@ -241,18 +268,29 @@ int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t
   int proxied = proxy_user(r, role, who, who_size, res);
   if (proxied >= 0) return proxied;
   if (!h || !*h) return session(r, role, who, who_size, res);
+  int bearer = !strncasecmp(h, "Bearer ", 7), basic_auth = !strncasecmp(h, "Basic ", 6);
+  struct http_cred_key k;
+  if ((bearer || basic_auth) &&
+      http_cred_cache_get(r, bearer ? "bearer" : "basic", h + (bearer ? 7 : 6), &k, role, who,
+                          who_size))
+    return 1;
   struct weft_instance *inst = http_instance(r, res);
   if (!inst) return 0;
   weft_error err = WEFT_ERROR_INIT;
   int rc;
-  if (!strncasecmp(h, "Bearer ", 7)) {
+  int64_t until = 0;
+  if (bearer) {
     rc = weft_auth_token_check(inst->store, h + 7, weft_clock_wall_ms(), role, &err);
-    if (!rc) snprintf(who, who_size, "token:%.16s", h + 12); /* "weft_ID_..." */
-  } else if (!strncasecmp(h, "Basic ", 6)) {
+    if (!rc) {
+      snprintf(who, who_size, "token:%.16s", h + 12); /* "weft_ID_..." */
+      until = token_until(inst->store, h + 7);
+    }
+  } else if (basic_auth) {
     rc = basic(r, inst->store, h + 6, role, who, who_size, &err);
   }
   else
     rc = weft_error_set(&err, WEFT_ENOTFOUND, "unknown Authorization scheme");
+  if (!rc) http_cred_cache_put(r, &k, *role, who, until);
   if (rc == WEFT_ENOTFOUND) {
     http_audit_mark(r, err.msg); /* a failed login, and exactly why */
     /* The client is not told whether the name exists. */

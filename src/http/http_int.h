@@ -12,6 +12,7 @@
 
 #include "dsl/dsl.h"
 #include "engine/auth.h"
+#include "engine/auth_gen.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "model/model.h"
@@ -128,6 +129,36 @@ struct http_login_limit {
   pthread_mutex_t mu;
   struct http_login_entry v[HTTP_LOGIN_SLOTS];
 };
+/* Credentials verified lately (cred_cache.c). */
+#define HTTP_CRED_CACHE 64
+#define HTTP_CRED_MAX_AGE_MS 5000 /* an entry's longest life */
+#define HTTP_CRED_POLL_MS 1000    /* storage's generation read this often */
+struct http_cred_entry {
+  unsigned char digest[32]; /* keyed BLAKE2b of the credential */
+  enum weft_role role;
+  char who[96];
+  int session;
+  uint64_t file_gen;
+  int64_t store_gen, until_ms; /* until_ms 0: a free slot */
+};
+struct http_cred_cache {
+  pthread_mutex_t mu;
+  unsigned char key[32];
+  struct http_cred_entry v[HTTP_CRED_CACHE];
+  size_t next;
+  struct weft_auth_gen_file file; /* HOME/auth.generation, mapped at first use */
+  int file_failed;
+  int64_t store_gen, polled_ms;
+  int store_known; /* store_gen was read at least once */
+  int ready;
+};
+/* A lookup's digest and the generations it saw, for the put after a miss. */
+struct http_cred_key {
+  unsigned char digest[32];
+  uint64_t file_gen;
+  int64_t store_gen;
+  int usable; /* the generations were known: the result may be kept */
+};
 struct http_basic_cache {
   pthread_mutex_t mu;
   unsigned char key[32];
@@ -135,7 +166,8 @@ struct http_basic_cache {
   struct http_basic_entry v[HTTP_BASIC_CACHE];
   size_t next;
   int ready;
-  struct http_login_limit limit; /* Basic and POST /api/v1/login failures */
+  struct http_login_limit limit; /* POST /api/v1/login failures */
+  struct http_cred_cache cred;
 };
 
 struct http_server {
@@ -396,6 +428,19 @@ int http_tag_launcher(const struct http_req *r, json_t *tags);
 int http_may_cancel(struct http_req *r, const struct weft_run_row *row, enum MHD_Result *res);
 int http_basic_cache_init(struct http_basic_cache *c);
 void http_basic_cache_release(struct http_basic_cache *c);
+
+/* The cache of verified credentials (cred_cache.c): kind ("bearer",
+ * "session", "basic") and secret name one; a hit (1) fills role, who and
+ * r->session; a miss (0) leaves in k what http_cred_cache_put needs to
+ * keep the result of the full check, valid until until_ms (0: the
+ * longest an entry lives). */
+void http_cred_cache_init(struct http_cred_cache *c);
+void http_cred_cache_release(struct http_cred_cache *c);
+int http_cred_cache_get(struct http_req *r, const char *kind, const char *secret,
+                        struct http_cred_key *k, enum weft_role *role, char *who,
+                        size_t who_size);
+void http_cred_cache_put(struct http_req *r, const struct http_cred_key *k, enum weft_role role,
+                         const char *who, int64_t until_ms);
 
 /* Login sessions (session.c): POST /api/v1/login and /api/v1/logout. */
 enum MHD_Result http_api_login(struct http_req *r);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/auth_gen.h"
 #include "engine/sessions.h"
 #include "http/http_int.h"
 #include "util/clock.h"
@@ -248,9 +249,11 @@ enum MHD_Result http_api_logout(struct http_req *r) {
     char name[72];
     enum weft_role role;
     if (!weft_session_check(inst->store, id, weft_clock_wall_ms(), http_session_idle_ms(r->srv),
-                            name, sizeof name, &role, &err))
+                            name, sizeof name, &role, NULL, &err))
       snprintf(r->who, sizeof r->who, "user:%.64s", name);
-    if (weft_session_end(inst->store, id, &err)) {
+    /* The generation moves, so no server goes on with what it cached. */
+    if (weft_session_end(inst->store, id, &err) ||
+        weft_auth_gen_bump(inst->store, r->srv->inst->home, &err)) {
       sodium_memzero(id, sizeof id);
       return http_send_error(r, 500, NULL, "cannot end the session: %s", err.msg);
     }

@@ -148,6 +148,31 @@ p = subprocess.run([__import__("os").environ["WEFT_BIN"], "user", "remove", "ver
 r = c.get("/api/v1/me", headers=with_cookie(vera))
 check("removing the user ends them too", p.returncode == 0 and r.status == 401
       and "removed user" in r.json.get("error", ""), (p.stderr, r))
+
+# What the server verified lately is kept (no storage read per request),
+# yet a change made on this machine takes effect at once.
+WEFT = __import__("os").environ["WEFT_BIN"]
+tok = subprocess.run([WEFT, "token", "create", "--role", "viewer"], capture_output=True, text=True).stdout.strip()
+bearer = {"Authorization": "Bearer " + tok}
+seen = [c.get("/api/v1/me", headers=bearer).status for _ in range(3)]
+subprocess.run([WEFT, "token", "revoke", tok.split("_")[1]], capture_output=True, check=True)
+r = c.get("/api/v1/me", headers=bearer)
+check("a token used a moment ago is refused right after its revocation", seen == [200] * 3 and
+      r.status == 401 and "revoked" in r.json.get("error", ""), (seen, r))
+subprocess.run([WEFT, "user", "add", "walt", "--role", "viewer"], input="walt-password\n", text=True, check=True,
+               capture_output=True)
+walt = cookie_of(login("walt", "walt-password"))
+seen = [c.get("/api/v1/me", headers=with_cookie(walt)).status for _ in range(3)]
+subprocess.run([WEFT, "user", "passwd", "walt"], input="walt-password-2\n", text=True, check=True, capture_output=True)
+r = c.get("/api/v1/me", headers=with_cookie(walt))
+check("a session used a moment ago ends right after a password change", seen == [200] * 3 and r.status == 401, (seen, r))
+walt = cookie_of(login("walt", "walt-password-2"))
+basic = {"Authorization": "Basic " + __import__("base64").b64encode(b"walt:walt-password-2").decode()}
+seen = [c.get("/api/v1/me", headers=h).status for h in (with_cookie(walt), basic) * 2]
+subprocess.run([WEFT, "user", "remove", "walt"], check=True, capture_output=True)
+r1, r2 = c.get("/api/v1/me", headers=with_cookie(walt)), c.get("/api/v1/me", headers=basic)
+check("and a removal ends both its session and its password at once", seen == [200] * 4 and
+      r1.status == 401 and r2.status == 401, (seen, r1, r2))
 PYEOF
 
 # -- a restart keeps the sessions -----------------------------------------------------
@@ -274,9 +299,14 @@ else
   printf 'alice-password\n' | "$WEFT_BIN" user add alice --role launcher >/dev/null
   serve
   url_a=$url pid_a=$server_pid
-  serve
+  # B has a home of its own on the same storage, as a server on another
+  # machine would: it learns of changes made with A's home from storage.
+  mkdir -p "$tmp/pg-home-b"
+  cp "$WEFT_HOME/weft.yaml" "$tmp/pg-home-b/"
+  WEFT_HOME=$tmp/pg-home-b serve
   url_b=$url
-  url=$url_a py_checks "$url_b" <<'PYEOF'
+  token=$("$WEFT_BIN" token create --role viewer 2>/dev/null)
+  url=$url_a py_checks "$url_b" "$token" "$WEFT_BIN" <<'PYEOF'
 import sys
 from weft_http import check, Client
 a, b = Client(sys.argv[1]), Client(sys.argv[2])
@@ -289,6 +319,19 @@ me_b = "http://%s:%d" % (b.host, b.port)
 b.post("/api/v1/logout", None, headers={"Cookie": s, "Origin": me_b})
 r = a.get("/api/v1/me", headers={"Cookie": s})
 check("a logout on B ends it on A at once", r.status == 401, r)
+import subprocess, time
+tok, weft = sys.argv[3], sys.argv[4]
+bearer = {"Authorization": "Bearer " + tok}
+seen = [b.get("/api/v1/me", headers=bearer).status for _ in range(3)]
+subprocess.run([weft, "token", "revoke", tok.split("_")[1]], check=True, capture_output=True)
+t0, r = time.time(), None
+while time.time() - t0 < 5:
+    r = b.get("/api/v1/me", headers=bearer)
+    if r.status == 401:
+        break
+    time.sleep(0.05)
+check("a revocation made on another machine reaches B's cache within its bound (1 s)",
+      seen == [200] * 3 and r.status == 401 and time.time() - t0 < 1.5, (seen, r, time.time() - t0))
 PYEOF
   stop_server
   kill "$pid_a"

@@ -79,7 +79,7 @@ TEST(login_stores_only_a_hash) {
   ASSERT_EQ(stored(s, "ann-password"), 0); /* nor the password */
   ASSERT_EQ(stored(s, "\"user\":\"ann\""), 1);
   role = WEFT_ROLE_NONE;
-  ASSERT_EQ(weft_session_check(s, id, T0 + 1000, HOUR, name, sizeof name, &role, &err), WEFT_OK);
+  ASSERT_EQ(weft_session_check(s, id, T0 + 1000, HOUR, name, sizeof name, &role, NULL, &err), WEFT_OK);
   ASSERT_STR_EQ(name, "ann");
   ASSERT_EQ(role, WEFT_ROLE_LAUNCHER);
   /* Two logins are two sessions; ending one leaves the other. */
@@ -88,11 +88,11 @@ TEST(login_stores_only_a_hash) {
   ASSERT(strcmp(id, id2) != 0);
   ASSERT_EQ(weft_session_end(s, id, &err), WEFT_OK);
   ASSERT_EQ(weft_session_end(s, id, &err), WEFT_OK); /* twice is fine */
-  ASSERT_EQ(weft_session_check(s, id, T0 + 2000, HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, id, T0 + 2000, HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_ENOTFOUND);
   ASSERT_CONTAINS(err.msg, "no such session");
   ASSERT_EQ(role, WEFT_ROLE_NONE);
-  ASSERT_EQ(weft_session_check(s, id2, T0 + 2000, HOUR, name, sizeof name, &role, &err), WEFT_OK);
+  ASSERT_EQ(weft_session_check(s, id2, T0 + 2000, HOUR, name, sizeof name, &role, NULL, &err), WEFT_OK);
   drop(s, dir);
   return 0;
 }
@@ -107,7 +107,7 @@ TEST(malformed_ids_are_refused) {
                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     ASSERT(!weft_session_id_ok(bad[i]));
-    ASSERT_EQ(weft_session_check(s, bad[i], T0, HOUR, name, sizeof name, &role, &err),
+    ASSERT_EQ(weft_session_check(s, bad[i], T0, HOUR, name, sizeof name, &role, NULL, &err),
               WEFT_ENOTFOUND);
     ASSERT_EQ(weft_session_end(s, bad[i], &err), WEFT_OK);
   }
@@ -125,19 +125,19 @@ TEST(lifetimes_absolute_and_idle) {
   ASSERT_EQ(weft_session_login(s, "ann", "ann-password", T0, 3 * HOUR, id, &role, &err), WEFT_OK);
   /* Used every 50 minutes, an idle limit of 1 h never strikes... */
   for (int64_t t = T0; t < T0 + 3 * HOUR; t += 50 * 60 * 1000)
-    ASSERT_EQ(weft_session_check(s, id, t, HOUR, name, sizeof name, &role, &err), WEFT_OK);
+    ASSERT_EQ(weft_session_check(s, id, t, HOUR, name, sizeof name, &role, NULL, &err), WEFT_OK);
   /* ...but the absolute one does, and the entry goes. */
-  ASSERT_EQ(weft_session_check(s, id, T0 + 3 * HOUR, HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, id, T0 + 3 * HOUR, HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_ENOTFOUND);
   ASSERT_CONTAINS(err.msg, "the session expired");
   ASSERT_EQ(n_sessions(s), 0);
   /* Unused for an hour: idle too long. */
   ASSERT_EQ(weft_session_login(s, "ann", "ann-password", T0, 12 * HOUR, id, &role, &err), WEFT_OK);
-  ASSERT_EQ(weft_session_check(s, id, T0 + HOUR - 1, HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, id, T0 + HOUR - 1, HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_OK);
-  ASSERT_EQ(weft_session_check(s, id, T0 + 2 * HOUR - 2, HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, id, T0 + 2 * HOUR - 2, HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_OK); /* the check before refreshed it */
-  ASSERT_EQ(weft_session_check(s, id, T0 + 3 * HOUR, HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, id, T0 + 3 * HOUR, HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_ENOTFOUND);
   ASSERT_CONTAINS(err.msg, "idle too long");
   drop(s, dir);
@@ -155,20 +155,20 @@ TEST(password_change_and_removal_end_sessions) {
   ASSERT_EQ(weft_session_login(s, "ann", "ann-password", T0, 12 * HOUR, a, &role, &err), WEFT_OK);
   ASSERT_EQ(weft_session_login(s, "bob", "bob-password", T0, 12 * HOUR, b, &role, &err), WEFT_OK);
   ASSERT_EQ(weft_auth_user_passwd(s, "ann", "ann-password-2", &err), WEFT_OK);
-  ASSERT_EQ(weft_session_check(s, a, T0 + 1, HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, a, T0 + 1, HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_ENOTFOUND);
   ASSERT_CONTAINS(err.msg, "password change");
-  ASSERT_EQ(weft_session_check(s, b, T0 + 1, HOUR, name, sizeof name, &role, &err), WEFT_OK);
+  ASSERT_EQ(weft_session_check(s, b, T0 + 1, HOUR, name, sizeof name, &role, NULL, &err), WEFT_OK);
   ASSERT_EQ(weft_auth_user_remove(s, "bob", &err), WEFT_OK);
   /* Re-added under the same name (and even the same password): still dead. */
   ASSERT_EQ(weft_auth_user_add(s, "bob", WEFT_ROLE_ADMIN, "bob-password", &err), WEFT_OK);
-  ASSERT_EQ(weft_session_check(s, b, T0 + 2, HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, b, T0 + 2, HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_ENOTFOUND);
   ASSERT_CONTAINS(err.msg, "password change");
   ASSERT_EQ(weft_auth_user_remove(s, "bob", &err), WEFT_OK);
   ASSERT_EQ(weft_session_login(s, "ann", "ann-password-2", T0, 12 * HOUR, a, &role, &err), WEFT_OK);
   ASSERT_EQ(weft_auth_user_remove(s, "ann", &err), WEFT_OK);
-  ASSERT_EQ(weft_session_check(s, a, T0 + 3, HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, a, T0 + 3, HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_ENOTFOUND);
   ASSERT_CONTAINS(err.msg, "removed user");
   drop(s, dir);
@@ -193,7 +193,7 @@ TEST(sweep_removes_the_dead_only) {
   ASSERT_EQ(weft_session_sweep(s, T0 + HOUR + 1, 2 * HOUR, &n, &err), WEFT_OK);
   ASSERT_EQ(n, 2); /* ann's expired one and cy's */
   ASSERT_EQ(n_sessions(s), 1);
-  ASSERT_EQ(weft_session_check(s, live, T0 + HOUR + 2, 2 * HOUR, name, sizeof name, &role, &err),
+  ASSERT_EQ(weft_session_check(s, live, T0 + HOUR + 2, 2 * HOUR, name, sizeof name, &role, NULL, &err),
             WEFT_OK);
   drop(s, dir);
   return 0;
