@@ -346,25 +346,22 @@ static int show_materializations(const struct weft_run_view *v, FILE *out) {
   return WEFT_OK;
 }
 
-/* Whether an event ends a step attempt (and so may name its container). */
-static int ends_attempt(const char *type) {
-  return !strcmp(type, "step_succeeded") || !strcmp(type, "step_failed") ||
-         !strcmp(type, "step_up_for_retry") || !strcmp(type, "step_canceled");
-}
-
 /* Every attempt that ran in a container: its image, digest and container. */
 static void show_containers(const struct weft_run_view *v, FILE *out) {
-  int any = 0;
-  for (size_t i = 0; i < v->events.n; i++) {
-    const struct weft_event_row *ev = &v->events.v[i];
-    json_t *c = json_object_get(v->payloads[i], "container");
-    if (!ev->step || !ends_attempt(ev->type) || !json_is_object(c)) continue;
-    if (!any++) fprintf(out, "\ncontainers:\n  STEP  ATTEMPT  IMAGE  DIGEST  CONTAINER\n");
-    const char *id = str_field(c, "id", "-");
-    fprintf(out, "  %s  %lld  %s  %s  %.12s\n", ev->step,
-            (long long)json_integer_value(json_object_get(v->payloads[i], "attempt")),
-            str_field(c, "image", "-"), str_field(c, "digest", "-"), id);
+  json_t *ctrs = json_array();
+  if (!ctrs || weft_run_view_containers_json(v, ctrs)) {
+    json_decref(ctrs);
+    return;
   }
+  size_t k;
+  json_t *c;
+  json_array_foreach(ctrs, k, c) {
+    if (!k) fprintf(out, "\ncontainers:\n  STEP  ATTEMPT  IMAGE  DIGEST  CONTAINER\n");
+    fprintf(out, "  %s  %lld  %s  %s  %.12s\n", str_field(c, "step", "-"),
+            (long long)json_integer_value(json_object_get(c, "attempt")),
+            str_field(c, "image", "-"), str_field(c, "digest", "-"), str_field(c, "id", "-"));
+  }
+  json_decref(ctrs);
 }
 
 /* The event that reused step from another run, or NULL. */
@@ -457,14 +454,9 @@ int weft_render_run_show_json(const struct weft_run_view *v, const char *queue_r
     goto done;
   /* containers: [{"step","attempt","id","image","digest"}] */
   json_t *ctrs = json_array();
-  for (size_t i = 0; ctrs && i < v->events.n; i++) {
-    const struct weft_event_row *ev = &v->events.v[i];
-    json_t *c = json_object_get(v->payloads[i], "container");
-    if (!ev->step || !ends_attempt(ev->type) || !json_is_object(c)) continue;
-    json_t *e = json_deep_copy(c);
-    if (e) json_object_set_new(e, "step", json_string(ev->step));
-    if (e) json_object_set(e, "attempt", json_object_get(v->payloads[i], "attempt"));
-    json_array_append_new(ctrs, e);
+  if (ctrs && weft_run_view_containers_json(v, ctrs)) {
+    json_decref(ctrs);
+    goto done;
   }
   if (!ctrs || json_object_set_new(doc, "containers", ctrs)) goto done;
   if (json_object_set(doc, "steps", steps) || json_object_set(doc, "outputs", outs) ||

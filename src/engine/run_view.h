@@ -42,6 +42,9 @@ long weft_run_view_last_started(const struct weft_run_view *v, const char *step)
 /* Appends to arr, for every event of type, its payload with "step" and
  * "ts_ms" added (outputs, materializations). WEFT_OK or WEFT_ENOMEM. */
 int weft_run_view_events_json(const struct weft_run_view *v, const char *type, json_t *arr);
+/* Appends to arr every attempt that ran in a container, in order:
+ * {"step", "attempt", "id", "image", "digest"}. */
+int weft_run_view_containers_json(const struct weft_run_view *v, json_t *arr);
 
 /* A run's duration: to its end, or so far while it runs; -1 when it never
  * started. The same for one step attempt. */

@@ -198,7 +198,7 @@ static json_t *plan_json(const struct weft_run_view *v) {
 
 static json_t *run_detail(const struct weft_run_view *v) {
   json_t *steps = json_array(), *outs = json_array(), *mats = json_array();
-  json_t *doc = NULL;
+  json_t *ctrs = json_array(), *doc = NULL;
   for (size_t k = 0; steps && k < v->n_order; k++)
     for (size_t i = 0; i < v->steps.n; i++)
       if (!strcmp(v->steps.v[i].step, v->order[k]) &&
@@ -207,14 +207,16 @@ static json_t *run_detail(const struct weft_run_view *v) {
         steps = NULL;
         break;
       }
-  if (!steps || !outs || !mats || weft_run_view_events_json(v, "step_output", outs) ||
-      weft_run_view_events_json(v, "materialization", mats))
+  if (!steps || !outs || !mats || !ctrs || weft_run_view_events_json(v, "step_output", outs) ||
+      weft_run_view_events_json(v, "materialization", mats) ||
+      weft_run_view_containers_json(v, ctrs))
     goto done;
-  doc = json_pack("{s:o, s:o, s:O, s:O, s:O, s:o, s:o}", "run", run_json(&v->run, &v->steps),
+  doc = json_pack("{s:o, s:o, s:O, s:O, s:O, s:O, s:o, s:o}", "run", run_json(&v->run, &v->steps),
                   "plan", plan_json(v), "steps", steps, "outputs", outs, "materializations",
-                  mats, "logs", logs_json(v), "run_config",
+                  mats, "containers", ctrs, "logs", logs_json(v), "run_config",
                   weft_json_parse_or_text(v->run.run_config));
 done:
+  json_decref(ctrs);
   json_decref(steps);
   json_decref(outs);
   json_decref(mats);

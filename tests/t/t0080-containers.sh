@@ -8,8 +8,10 @@
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
+# shellcheck source=lib_http.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib_http.sh" || exit 1
 
-n_tests=54
+n_tests=57
 plan $n_tests
 why=
 [ -n "${WEFT_TEST_DOCKER_HOST:-}" ] || why="no container engine: WEFT_TEST_DOCKER_HOST is not set (podman not installed?)"
@@ -117,6 +119,30 @@ expect_exit -m "re-executing a step" 0 "$WEFT_BIN" run reexecute "$run_a" --step
 run_r=$(run_id_of)
 expect_output_contains -m "runs it in the image pinned by digest" "a  1  $digest_a  " "$WEFT_BIN" run show "$run_r"
 check_eq "no container of the run is left" "" "$(ctr_of "$run_a")"
+
+# -- the API (and so the UI's step card) says where each attempt ran --------------------------------
+if start_server -l loc; then
+  py_checks "$run_a" "$run_r" "$digest_a" <<'PY'
+import sys, weft_http
+c = weft_http.Client(sys.argv[1])
+run_a, run_r, digest_a = sys.argv[2:5]
+def check(name, cond, detail=""):
+    print(("PASS %s" if cond else "FAIL %s\t" + str(detail)) % name)
+d = c.get("/api/v1/runs/" + run_a).json
+ctrs = {x["step"]: x for x in d.get("containers", [])}
+check("GET /api/v1/runs/ID lists each attempt's container", sorted(ctrs) == ["a", "b"], d.get("containers"))
+a = ctrs.get("a", {})
+check("with its image, digest, attempt and container id",
+      a.get("image") == "localhost/weft-test:busybox" and a.get("digest") == digest_a
+      and a.get("attempt") == 1 and len(a.get("id") or "") == 64, a)
+r = c.get("/api/v1/runs/" + run_r).json
+check("the re-execution's container ran the pinned digest",
+      [x.get("image") for x in r.get("containers", [])] == [digest_a], r.get("containers"))
+PY
+  stop_server
+else
+  for i in 1 2 3; do not_ok "weft dev starts"; done
+fi
 
 # -- the SDKs with WEFT_EVENTS as a path (argv: ops in containers) -------------------------------
 # A static C program using sdk/c/weft_op.h, run as argv: in the busybox image.

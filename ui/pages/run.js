@@ -47,6 +47,19 @@ function assetsTable(mats) {
       h('td', { class: 'muted small nowrap' }, fmtTime(m.ts_ms))))));
 }
 
+/** The image, digest and container each attempt ran in (none for a host step). */
+function containersTable(ctrs) {
+  if (!ctrs.length) return null;
+  return [h('h4', null, 'Containers'),
+    h('table', { class: 'table table-compact containers' },
+      h('thead', null, h('tr', null, ['#', 'Image', 'Digest', 'Container'].map((t) => h('th', null, t)))),
+      h('tbody', null, ctrs.map((c) => h('tr', { 'data-attempt': c.attempt },
+        h('td', null, c.attempt),
+        h('td', { class: 'mono small' }, c.image || '–'),
+        h('td', { class: 'mono small', title: c.digest || '' }, c.digest ? c.digest.slice(c.digest.indexOf('sha256:'), c.digest.indexOf('sha256:') + 19) : '–'),
+        h('td', { class: 'mono small', title: c.id || '' }, c.id ? c.id.slice(0, 12) : '–')))))];
+}
+
 function stepCard(detail, step) {
   if (!step) return emptyState('No step selected', 'Click a row of the timeline.');
   const attempts = detail.steps.filter((a) => a.step === step).sort((a, b) => a.attempt - b.attempt);
@@ -65,6 +78,7 @@ function stepCard(detail, step) {
       ])))
       : h('p', { class: 'muted' }, 'Not started yet.'),
     logs ? h('div', { class: 'muted small' }, `logs of attempt ${logs.attempt}: stdout ${fmtBytes(logs.stdout_bytes)}, stderr ${fmtBytes(logs.stderr_bytes)}`) : null,
+    containersTable((detail.containers || []).filter((c) => c.step === step)),
     h('h4', null, 'Outputs'),
     outputsTable(detail.outputs || [], step));
 }
