@@ -92,18 +92,25 @@ hello = c.post("/api/v1/jobs/loc/hello/launch", {}).json["run_id"]
 c.wait_run(hello)
 sleepy = c.post("/api/v1/jobs/loc/sleepy/launch", {}).json["run_id"]
 backfill = c.post("/api/v1/backfills", {"job": "daily", "keys": ["a"]}).json["backfill_id"]
+# A secret and a variable to read, set and remove (set with the CLI, on the
+# server's own instance).
+import os, subprocess
+weft = [os.environ["WEFT_BIN"]]
+subprocess.run(weft + ["secret", "set", "t0021_secret"], input=b"t0021-value", check=True,
+               stdout=subprocess.DEVNULL)
+subprocess.run(weft + ["variable", "set", "t0021_var", "v1"], check=True, stdout=subprocess.DEVNULL)
 values = {"location": "loc", "job": "hello", "id": hello, "step": "hello", "path": "app.js", "backfill": backfill,
-          "schedule": "yearly", "sensor": "never"}
+          "schedule": "yearly", "sensor": "never", "secret": "t0021_secret", "variable": "t0021_var"}
 # A location is added (an empty folder), then removed.
 bodies = {"validateRunConfig": {"run_config": {"ops": {"hello": {"config": {"times": 1}}}}},
-          "launchRun": {}, "reexecuteRun": {"steps": ["shout"]},
+          "launchRun": {}, "reexecuteRun": {"steps": ["shout"]}, "setVariable": {"value": "v2"},
           "createBackfill": {"job": "daily", "keys": ["b"]},
           "addLocation": {"name": "extra", "path": __import__("tempfile").mkdtemp()}}
 values_for = {"cancelRun": dict(values, id=sleepy), "removeLocation": dict(values, location="extra")}
 # What each answer is expected to be when the parameters are real, and
 # when they name nothing (404) or the body is wrong (400).
 happy = {"launchRun": 201, "reexecuteRun": 201, "cancelRun": 202, "addLocation": 201, "createBackfill": 201,
-         "removeLocation": 204,
+         "removeLocation": 204, "removeSecret": 204, "removeVariable": 204,
          "login": 400}  # weft dev on loopback has no users to log in (t0097 logs in for real)
 
 def call(method, path, op, params, body):
@@ -122,7 +129,7 @@ for path, item in doc["paths"].items():
         n_ops += 1
         oid = op["operationId"]
         params = values_for.get(oid, values)
-        body = bodies.get(oid) if method == "post" else None
+        body = bodies.get(oid) if method in ("post", "put") else None
         st, headers, r, ended = call(method, path, op, params, body)
         want = happy.get(oid, 200)
         responses = op["responses"]
@@ -145,6 +152,7 @@ for path, item in doc["paths"].items():
         # Parameters naming nothing: 404, documented, an Error.
         if "{" in path and "404" in responses:
             bad = dict(params, id="ffffffffffff", job="nope", step="nope", schedule="nope", sensor="nope", backfill="nope",
+                       secret="nope", variable="nope",
                        location=params["location"] if "{job}" in path else "nope")
             st, headers, r, _ = call(method, path, op, bad, body)
             check("%s %s with unknown names: 404 as documented" % (method.upper(), path), st == 404, (st, r))
@@ -157,7 +165,7 @@ for path, item in doc["paths"].items():
             rr = c.req(other.upper(), re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path))
             check("%s %s: undocumented method is 405 with Allow" % (other.upper(), path),
                   rr.status == 405 and method.upper() in rr.headers.get("allow", ""), rr)
-check("the document has every route (39 operations and the UI's 2)", n_ops == 41, n_ops)
+check("the document has every route (45 operations and the UI's 2)", n_ops == 47, n_ops)
 
 # Query parameters that are documented with bounds are enforced.
 for path, item in doc["paths"].items():
