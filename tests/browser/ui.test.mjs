@@ -244,6 +244,25 @@ await check('a live run tails its log and can be canceled', async () => {
   await waitRunStatus('canceled', 30000);
 });
 
+await check('a secret a step printed shows as *** in its logs and events', async () => {
+  const secret = process.env.WEFT_UI_SECRET;
+  if (!secret) throw new Error('WEFT_UI_SECRET is not set');
+  const leakRun = await page.evaluate(async () => {
+    const r = await fetch('/api/v1/jobs/uitest/leak/launch', { method: 'POST',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ run_config: {} }) });
+    return (await r.json()).run_id;
+  });
+  await page.goto(`${base}/#/runs/${leakRun}`);
+  await waitRunStatus('success');
+  await page.locator('.g-row[data-step="leak"]').click();
+  await until('the masked stdout', async () => (await text('pre.log')).includes('the token is ***'));
+  await page.locator('.tab[data-stream="stderr"]').click();
+  await until('the masked stderr', async () => (await text('pre.log')).includes('the token is ***'));
+  const body = await page.evaluate(() => document.body.innerText);
+  if (body.includes(secret)) throw new Error('the secret is on the page');
+  await shot('run-secret-masked');
+});
+
 await check('the Workers page shows queues and workers (none here: no broker)', async () => {
   await page.goto(`${base}/#/workers`);
   await page.locator('a[data-nav="workers"].active').waitFor();

@@ -36,6 +36,10 @@ if ! { cp -r "$examples" "$tmp/ws" && rm -rf "$tmp/ws/.weft" &&
   exit 1
 fi
 expect_exit -m "the test workspace is valid" 0 "$WEFT_BIN" validate -w "$tmp/ws/workspace.yaml"
+# The secret uitest's leak job echoes: the UI must show it as ***.
+ui_secret=ui-secret-t0030-$$-value
+printf '%s' "$ui_secret" >"$tmp/ui_secret"
+expect_exit -m "its secret is set" 0 sh -c '"$1" secret set ui_token <"$2"' _ "$WEFT_BIN" "$tmp/ui_secret"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
@@ -61,6 +65,7 @@ fi
 # browser test becomes one TAP test.
 mkdir -p "$shots"
 WEFT_UI_URL=$url WEFT_UI_LOCATION=$tmp/ws/uitest WEFT_UI_SHOTS=$shots CHROMIUM=$chromium \
+  WEFT_UI_SECRET=$ui_secret \
   timeout 300 node "$browser_dir/ui.test.mjs" >"$tmp/ui.out" 2>"$tmp/ui.err"
 ui_rc=$?
 while IFS= read -r line; do
