@@ -32,9 +32,9 @@ static const char server_usage[] =
     "                        without authentication anyway\n"
     "  --no-auth             no authentication: anyone who can reach the\n"
     "                        server can do anything (default: every request\n"
-    "                        needs an API token or a user's password, see\n"
-    "                        'weft user' and 'weft token', and the role its\n"
-    "                        route needs)\n"
+    "                        needs an API token, a user's password or a\n"
+    "                        session from the UI's login page, see 'weft user'\n"
+    "                        and 'weft token', and the role its route needs)\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "                        (default: ./workspace.yaml)\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
@@ -141,8 +141,8 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
   else
     printf("weft server: listening on %s/\n", url);
   if (weft_http_server_auth(srv))
-    printf("  authentication is on: API tokens (weft token create) or users' passwords (weft "
-           "user add)\n");
+    printf("  authentication is on: sign in on the UI's login page or send an API token "
+           "(weft token create) or a user's password (weft user add)\n");
   fflush(stdout);
   int tls = !strncmp(url, "https:", 6);
   if (!weft_http_server_is_loopback(srv) && (!tls || !weft_http_server_auth(srv)))
