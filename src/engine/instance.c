@@ -190,6 +190,8 @@ static int sweep_one(struct weft_instance *inst, struct weft_run_row *run, int l
            weft_run_status_name(run->status));
   int64_t now = weft_clock_wall_ms();
   json_t *failed = json_array();
+  /* Also the steps it started but had not recorded yet. */
+  if (local) weft__kill_run_procs(run->id);
   for (size_t i = 0; i < steps.n && !rc; i++) {
     struct weft_step_row *st = &steps.v[i];
     if (weft_step_status_is_final(st->status)) continue;

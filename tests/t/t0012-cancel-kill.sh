@@ -6,6 +6,14 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
 cp -r "$WEFT_SRC/tests/t/fixtures/faults" "$tmp/faults"
+# A step that starts a process in a session of its own: killing the step's
+# process group does not reach it.
+cat >>"$tmp/faults/ops/faults.yaml" <<'YAML'
+
+escaping_sleep:
+  run: setsid sleep 60 </dev/null >/dev/null 2>&1 & echo started > "$WEFT_LOCATION_DIR/escape.started"; sleep 60
+YAML
+printf 'ops:\n  first: escaping_sleep\n' >"$tmp/faults/jobs/escape.yaml"
 mark_sleeps "$tmp/faults"
 cd "$tmp/faults" || exit 1
 
@@ -52,6 +60,12 @@ rm -f long.started
 "$WEFT_BIN" launch long -l . >"$tmp/killed.out" 2>&1 &
 launcher=$!
 wait_for long.started && ok "the run to be orphaned started" || not_ok "never started"
+# Its step recorded as running (rows are written in batches, so the step
+# can start before its row is there).
+for _ in $(seq 100); do
+  [ -n "$(store_query "select pid from steps where step='first' and status='running' and run_id=(select id from runs where job='long' order by created_ms desc limit 1)")" ] && break
+  sleep 0.05
+done
 kill -9 "$launcher"
 wait "$launcher" 2>/dev/null
 id=$(store_query "select id from runs where job='long' order by created_ms desc limit 1")
@@ -65,5 +79,15 @@ check_has "the message names the dead coordinator" "orphaned: its coordinator" \
   "$(store_query "select message from runs where id='$id'")"
 check_eq "the orphaned step was killed" "" "$(sleepers)"
 check_eq "the step is failed" "failed" "$(store_query "select status from steps where run_id='$id' and step='first'")"
+
+# -- kill -9 of the launcher of a step whose child left its process group ----------------------
+rm -f escape.started
+"$WEFT_BIN" launch escape -l . >"$tmp/escape.out" 2>&1 &
+launcher=$!
+wait_for escape.started && ok "the run with an escaping process started" || not_ok "never started"
+kill -9 "$launcher"
+wait "$launcher" 2>/dev/null
+expect_exit -m "the next weft command sweeps it" 0 "$WEFT_BIN" run list
+check_eq "every process of the run is killed, the one in its own session too" "" "$(sleepers)"
 
 test_done
