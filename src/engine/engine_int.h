@@ -81,9 +81,10 @@ int coord_step_container(struct coord *c, size_t i, struct weft_step_container *
                          weft_error *err);
 /* The weft.instance label value for a storage URL; caller frees. */
 char *weft__instance_container_label(const char *storage_url);
-/* SIGKILLs every process of this machine whose environment says
- * WEFT_RUN_ID=run_id (the steps of a run whose coordinator died, and what
- * they started), but the caller; returns how many. */
+/* SIGKILLs every process of this machine (in the caller's PID namespace:
+ * not containers) whose environment says WEFT_RUN_ID=run_id (the steps of
+ * a run whose coordinator died, and what they started), but the caller;
+ * returns how many. */
 int weft__kill_run_procs(const char *run_id);
 
 /* run_logs.c: compute logs when the artifact store is remote. */

@@ -36,6 +36,13 @@ int weft__kill_run_procs(const char *run_id) {
   if (!d) return 0;
   pid_t self = getpid();
   int killed = 0;
+  /* A container step's processes carry the run id too, in a PID namespace
+   * of their own: the engine stops those (the sweep removes the run's
+   * containers by label), and killing them under it would leave their
+   * container behind, exited. */
+  char my_ns[64] = "", ns[64], path[64];
+  ssize_t nl = readlink("/proc/self/ns/pid", my_ns, sizeof my_ns - 1);
+  if (nl > 0) my_ns[nl] = '\0';
   size_t cap = 64 * 1024;
   char *env = malloc(cap);
   struct dirent *de;
@@ -43,7 +50,11 @@ int weft__kill_run_procs(const char *run_id) {
     char *end = NULL;
     long pid = strtol(de->d_name, &end, 10);
     if (pid <= 1 || *end || (pid_t)pid == self) continue;
-    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/ns/pid", pid);
+    nl = readlink(path, ns, sizeof ns - 1);
+    if (nl <= 0) continue; /* gone, or not ours */
+    ns[nl] = '\0';
+    if (*my_ns && strcmp(ns, my_ns)) continue;
     snprintf(path, sizeof path, "/proc/%ld/environ", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue; /* gone, or not ours to read (nor to kill) */
