@@ -161,12 +161,24 @@ TEST(config_parses_and_reports_positions) {
 
 /* ---- through the store -------------------------------------------------------------- */
 
+/* The temp folder open_home made, removed when the test's process ends
+ * (each test has its own; the children it forks leave with _exit) or
+ * when the test opens another. */
+static char home_tmp[64];
+static void remove_home_tmp(void) {
+  if (*home_tmp) fx_leave_tmp(home_tmp);
+}
+
 /* A fresh instance in a temp folder; on PostgreSQL (pg set) in a schema of
  * its own. */
 static struct weft_instance *open_home(int pg) {
   weft_error err = WEFT_ERROR_INIT;
   struct weft_instance *inst = NULL;
-  if (!fx_enter_tmp()) return NULL;
+  if (*home_tmp) remove_home_tmp(); /* a test's second instance: the first is closed */
+  else atexit(remove_home_tmp);
+  const char *tmp = fx_enter_tmp();
+  if (!tmp) return NULL;
+  snprintf(home_tmp, sizeof home_tmp, "%s", tmp);
   if (pg) {
     const char *base = getenv("WEFT_TEST_PG_URL");
     char *id = weft_store_new_run_id(), yaml[1024], sql[64];
