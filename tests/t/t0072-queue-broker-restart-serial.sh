@@ -59,6 +59,12 @@ id=$(sed -n 's/.*run \([0-9a-f]\{12\}\) .*/\1/p' "$tmp/launch.out" | head -n 1)
 expect_exit 0 "$WEFT_BIN" run events "$id" --format json
 check_eq "every step succeeded once" 6 "$(grep -c '"step_succeeded"' "$tmp/out")"
 check_eq "one run_success" 1 "$(grep -c '"run_success"' "$tmp/out")"
+# The run can end (its last result read from storage) before the workers
+# are back on the restarted broker: wait for that a while.
+for _ in $(seq 300); do
+  grep -q "reconnected to" "$tmp/wr1.log" "$tmp/wr2.log" 2>/dev/null && break
+  sleep 0.1
+done
 check_has "a worker reconnected" "reconnected to" "$(cat "$tmp/wr1.log" "$tmp/wr2.log")"
 kill -0 $pid1 2>/dev/null && kill -0 $pid2 2>/dev/null && ok "both workers are still up" ||
   not_ok "a worker died" "$(cat "$tmp/wr1.log" "$tmp/wr2.log")"
