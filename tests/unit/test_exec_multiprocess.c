@@ -794,9 +794,10 @@ TEST(many_true_steps_overhead) {
    * four busy loops on two cores), the wall time reached 3x the bare
    * loop's, as every wake-up waits for a CPU; the CPU time stayed under
    * 0.3 ms and the count of sleeps fell below 2, as more is ready by the
-   * time the executor runs. */
+   * time the executor runs. Under ASan at load 6 it reached 1.0 ms: the
+   * CPU bound is 5 ms, far under a spinning executor's whole wall time. */
   if (on_tmpfs) {
-    ASSERT(cpu_seq < 1.0);
+    ASSERT(cpu_seq < 5.0);
     ASSERT(sleeps_seq < 5.0);
     ASSERT(seq < 4 * raw + 5.0);
   }
