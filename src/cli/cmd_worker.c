@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "containers/containers.h"
 #include "engine/engine.h"
 #include "queue/queue.h"
+#include "util/log.h"
 #include "util/str.h"
 
 #define MAX_QUEUES 64
@@ -14,6 +16,8 @@
 static const char worker_usage[] =
     "usage: weft worker [--queue NAME[,NAME...]] [--concurrency N] [--broker URL]\n"
     "                   [--id NAME] [--grace SECONDS] [--prefetch N]\n"
+    "                   [--code-cache DIR] [--code-cache-size SIZE]\n"
+    "                   [--log-format text|json]\n"
     "       weft worker list [--all] [--format text|json]\n"
     "\n"
     "Takes steps from RabbitMQ op queues (an op's `queue:`, default 'default')\n"
@@ -31,7 +35,9 @@ static const char worker_usage[] =
     "  --broker URL        amqp://USER:PASS@HOST:PORT/VHOST (default: weft.yaml\n"
     "                      broker.rabbitmq.url, else $WEFT_BROKER_URL)\n"
     "  --id NAME           the worker's name in `weft worker list` (default HOST-PID)\n"
-    "  --grace SECONDS     how long running steps may finish on shutdown (default 30)\n";
+    "  --grace SECONDS     how long running steps may finish on shutdown (default 30)\n"
+    "  --log-format FMT    text (default) or json: one JSON object per line (time,\n"
+    "                      level, role, run, step, message); also $WEFT_LOG_FORMAT\n";
 
 /* Appends the comma-separated names in list to queues. */
 static int add_queues(char *list, const char **queues, size_t *n) {
@@ -57,6 +63,9 @@ int cmd_worker(int argc, char **argv) {
   o.concurrency = 1;
   o.grace_s = 30;
   int rc = WEFT_EXIT_OK;
+  weft_error err = WEFT_ERROR_INIT;
+  weft_log_set_role("worker", "weft worker: ");
+  if (weft_log_init_from_env(&err)) return weft_cli_usage_error("worker", "%s", err.msg);
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     int m;
@@ -92,6 +101,12 @@ int cmd_worker(int argc, char **argv) {
         goto done;
       }
       o.prefetch = (int)n;
+    } else if ((m = weft_cli_flag_value("worker", argc, argv, &i, NULL, "--log-format", &v))) {
+      if (m < 0) return WEFT_EXIT_USAGE;
+      if (weft_log_set_format_name(v, 1, &err)) {
+        rc = weft_cli_usage_error("worker", "%s", err.msg);
+        goto done;
+      }
     } else if ((m = weft_cli_flag_value("worker", argc, argv, &i, NULL, "--broker", &v))) {
       if (m < 0) return WEFT_EXIT_USAGE;
       o.broker_url = v;
@@ -111,6 +126,23 @@ int cmd_worker(int argc, char **argv) {
         goto done;
       }
       o.grace_s = g;
+    } else if ((m = weft_cli_flag_value("worker", argc, argv, &i, NULL, "--code-cache", &v))) {
+      if (m < 0) return WEFT_EXIT_USAGE;
+      if (!*v) {
+        rc = weft_cli_usage_error("worker", "--code-cache must name a folder");
+        goto done;
+      }
+      o.code_cache = v;
+    } else if ((m = weft_cli_flag_value("worker", argc, argv, &i, NULL, "--code-cache-size",
+                                        &v))) {
+      if (m < 0) return WEFT_EXIT_USAGE;
+      int64_t bytes = weft_ctr_parse_bytes(v);
+      if (bytes < 1) {
+        rc = weft_cli_usage_error("worker", "--code-cache-size must be a size such as 512Mi "
+                                            "or 2G, got '%s'", v);
+        goto done;
+      }
+      o.code_cache_bytes = (uint64_t)bytes;
     } else {
       rc = weft_cli_usage_error("worker", "unknown argument '%s'", argv[i]);
       goto done;
@@ -120,11 +152,10 @@ int cmd_worker(int argc, char **argv) {
   o.queues = queues;
   o.n_queues = n_queues;
   struct weft_instance *inst = NULL;
-  weft_error err = WEFT_ERROR_INIT;
   weft_cli_trap_interrupts();
   o.stop = &weft_cli_interrupted;
   if (weft_instance_open(NULL, &inst, &err)) {
-    fprintf(stderr, "weft worker: %s\n", err.msg);
+    weft_log_error("%s", err.msg);
     rc = WEFT_EXIT_INVALID;
     goto done;
   }
@@ -134,11 +165,11 @@ int cmd_worker(int argc, char **argv) {
   weft_instance_gc_containers(inst, NULL, 0, NULL, &gc_err);
   if (!o.broker_url) o.broker_url = weft_queue_broker_url(inst);
   if (!o.broker_url) {
-    fprintf(stderr, "weft worker: no broker: pass --broker amqp://... or set "
-                    "broker: {rabbitmq: {url: ...}} in %s/weft.yaml\n", inst->home);
+    weft_log_error("no broker: pass --broker amqp://... or set "
+                   "broker: {rabbitmq: {url: ...}} in %s/weft.yaml", inst->home);
     rc = WEFT_EXIT_INVALID;
   } else if (weft_worker_run(inst, &o, &err)) {
-    fprintf(stderr, "weft worker: %s\n", err.msg);
+    weft_log_error("%s", err.msg);
     rc = WEFT_EXIT_INVALID;
   }
   weft_instance_close(inst);

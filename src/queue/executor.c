@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/code_ship.h"
 #include "engine/engine.h"
 #include "queue/executor_int.h"
 #include "util/buf.h"
@@ -281,6 +282,42 @@ static json_t *op_json(struct qexec *q, const struct weft_op_def *def) {
   return o;
 }
 
+static const char *kvs_value(const struct weft_kvs *k, const char *key) {
+  for (size_t i = 0; k && i < k->n; i++)
+    if (!strcmp(k->v[i].key, key)) return k->v[i].value;
+  return NULL;
+}
+
+/* The code version a step runs when its cwd is its run's snapshot folder
+ * (engine/code_snapshot.h sets WEFT_CODE_DIR and WEFT_CODE_VERSION in the
+ * location's env), published to the artifact store before its first
+ * message goes out, so a worker without this machine's disk can fetch it
+ * (engine/code_ship.h). NULL in *version: the step runs in a live folder
+ * (no snapshot, or a location's workdir), as before. */
+static int ship_code(struct qexec *q, const struct weft_step_spec *s, const char **version,
+                     weft_error *err) {
+  const char *v = kvs_value(s->loc_env, "WEFT_CODE_VERSION");
+  const char *dir = kvs_value(s->loc_env, "WEFT_CODE_DIR");
+  *version = NULL;
+  if (!v || !dir || !s->cwd || strcmp(dir, s->cwd) || !weft_code_version_valid(v))
+    return WEFT_OK;
+  if (!q->code_published || strcmp(q->code_published, v)) {
+    char *tmp_dir = weft_fs_join(q->inst->home, "code");
+    weft_error e = WEFT_ERROR_INIT;
+    int rc = tmp_dir ? weft_code_publish(q->inst->artifacts, dir, v, tmp_dir, NULL, &e)
+                     : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+    free(tmp_dir);
+    if (rc)
+      return weft_error_set(err, rc, "cannot publish code version %s to the artifact store: %s",
+                            v, e.msg);
+    free(q->code_published);
+    if (!(q->code_published = weft_str_dup(v)))
+      return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  }
+  *version = v;
+  return WEFT_OK;
+}
+
 static json_t *object_or_empty(const char *text) {
   json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
   return v ? v : json_object();
@@ -314,6 +351,12 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   }
   p.id_hash = weft_map_hash(p.attempt_id);
+  const char *code_version = NULL;
+  int rc = ship_code(q, s, &code_version, err);
+  if (rc) {
+    pending_release(&p);
+    return rc;
+  }
   json_t *inl = object_or_empty(s->inputs_json);
   json_t *pin = inl ? file_inputs(q, s, p.attempt_id, inl, err) : NULL;
   if (!pin) {
@@ -333,6 +376,7 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
                         s->kill_grace_s > 0 ? s->kill_grace_s : 5.0, "reply_to", q->reply_to);
   if (m && s->partition_key)
     json_object_set_new(m, "partition_key", json_string(s->partition_key));
+  if (m && code_version) json_object_set_new(m, "code_version", json_string(code_version));
   if (m && s->container) json_object_set_new(m, "image", json_string(s->container->image));
   if (m && s->container && s->container->has_resources) {
     const struct weft_resources *r = &s->container->resources;
@@ -494,6 +538,7 @@ static void q_free(struct weft_executor *x) {
   free(q->url);
   free(q->reply_to);
   free(q->run_id);
+  free(q->code_published);
   free(q);
 }
 

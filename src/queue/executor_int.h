@@ -40,6 +40,7 @@ struct qexec {
   struct weft_qsig_key *key;     /* signs step messages, checks notices */
   char *url, *reply_to;
   char *run_id; /* the run this executor serves (one per coordinator), from start() */
+  char *code_published; /* the code version known to be in the artifact store */
   int max;
   struct pending *p;
   size_t n, cap;

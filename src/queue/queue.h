@@ -121,6 +121,9 @@ struct weft_worker_options {
   const char *id;           /* NULL: "HOST-PID" */
   double grace_s;           /* SIGTERM: wait this long for running steps */
   const char *work_root;    /* where attempt folders go (NULL: HOME/worker) */
+  const char *code_cache;   /* code versions fetched from the artifact store
+                               (NULL: HOME/code-cache; engine/code_ship.h) */
+  uint64_t code_cache_bytes; /* its bound (0: 1 GiB) */
   volatile sig_atomic_t *stop; /* set to nonzero (SIGTERM/SIGINT) to stop */
 };
 

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/code_ship.h"
 #include "engine/secrets.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -34,6 +35,7 @@
 
 
 static void slot_release(struct slot *s) {
+  weft__wk_code_release(s);
   free(s->attempt_id);
   free(s->run_id);
   free(s->step);
@@ -183,11 +185,12 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
   int rc = s->work_dir && cfg ? WEFT_OK : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
   /* The executor creates the folder if the step needs one (exec.h). */
   if (!rc && weft_fs_exists(s->work_dir)) rc = weft_fs_remove_tree(s->work_dir, &e);
+  if (!rc) rc = weft__qmsg_kvs_from_json(json_object_get(msg, "loc_env"), "loc_env", &loc_env, &e);
+  if (!rc) rc = weft__wk_code_dir(w, s, msg, &cwd, &loc_env, &e);
   if (!rc && !weft_fs_is_dir(cwd))
     rc = weft_error_set(&e, WEFT_ENOTFOUND,
                         "the code location folder %s does not exist on worker %s", cwd, w->id);
   if (!rc) rc = weft__wk_prepare_inputs(w, s, msg, &e);
-  if (!rc) rc = weft__qmsg_kvs_from_json(json_object_get(msg, "loc_env"), "loc_env", &loc_env, &e);
   struct weft__wk_ctr ctr; /* an image: a container on this worker's engine */
   struct weft_step_secrets sec = {0};
   if (!rc) rc = weft__wk_container(w, msg, &ctr, &e);
@@ -683,6 +686,7 @@ done:
   weft_executor_free(w.x);
   weft_executor_free(w.xc);
   for (int i = 0; w.slots && i < w.n_slots; i++) slot_release(&w.slots[i]);
+  weft_code_cache_close(w.code);
   json_decref(w.started);
   free(w.slots);
   weft_broker_close(w.sub);

@@ -7,6 +7,8 @@
 
 #include "queue/queue_int.h"
 
+struct weft_code_cache;
+
 #define IDLE_WAIT_MS 200
 #define BUSY_WAIT_MS 200
 /* A changed running set is written at most this often (not per step: with
@@ -49,6 +51,8 @@ struct slot {
   int64_t started_ms;
   int64_t log_sent[2]; /* stdout/stderr bytes uploaded as live chunks */
   struct weft_mask *mask; /* its secret values: masked in its logs, events, message */
+  char *code_version; /* held in code_cache while it runs (worker_code.c) */
+  struct weft_code_cache *code_cache;
 };
 
 struct worker {
@@ -59,6 +63,7 @@ struct worker {
   struct weft_executor *x;  /* process ops */
   struct weft_executor *xc; /* C-function ops, in this process */
   struct weft_secret_keyring *keyring; /* engine/secrets.h: loaded when first needed */
+  struct weft_code_cache *code; /* engine/code_ship.h: opened when first needed */
   struct slot *slots;
   int n_slots;     /* prefetch * BATCH_MAX + 1 */
   int prefetch;    /* basic.qos: messages taken at once (>= concurrency) */
@@ -100,6 +105,16 @@ void weft__wk_record_failure(struct worker *w, struct batch *b, const char *atte
 /* One step of b is over (or one taker's hold on it): the last settles it
  * (results, "done" notices, ack, nack or dead-letter) and frees b. */
 void weft__wk_step_end(struct worker *w, struct batch *b);
+
+/* worker_code.c: the code a step runs. */
+
+/* When the message names a code version (the run's snapshot) and *cwd is
+ * not on this machine: the version from the worker's code cache, fetched
+ * when absent; *cwd and loc_env's WEFT_CODE_DIR then name its folder, held
+ * until weft__wk_code_release. */
+int weft__wk_code_dir(struct worker *w, struct slot *s, json_t *msg, const char **cwd,
+                      struct weft_kvs *loc_env, weft_error *err);
+void weft__wk_code_release(struct slot *s);
 
 /* worker_files.c: the files of a step on the artifact store. */
 
