@@ -1,16 +1,20 @@
 /* cmd_coordinate.c: `weft run coordinate RUN_ID`: drives a run that another
  * process recorded QUEUED (the HTTP server, for every launch) in this one. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/render.h"
 #include "engine/code_snapshot.h"
 #include "engine/engine.h"
+#include "util/log.h"
 #include "util/str.h"
 
 static const char coordinate_usage[] =
     "usage: weft run coordinate RUN_ID [-w FILE | -l LOCATION...] [--in-run A,B,...]\n"
+    "                                  [--log-format text|json]\n"
     "\n"
     "Coordinates a queued run in this process, from its start to its end: the\n"
     "job is loaded from the snapshot of the run's code version\n"
@@ -24,6 +28,9 @@ static const char coordinate_usage[] =
     "options:\n"
     "  --in-run A,B,...      a re-execution: only these steps run; the others\n"
     "                        reuse the outputs of the run's parent\n"
+    "  --log-format FORMAT   text (default) or json: one JSON object per line\n"
+    "                        (time, level, role, run, step, message), events\n"
+    "                        included; also from $WEFT_LOG_FORMAT\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "                        (default: ./workspace.yaml)\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
@@ -32,17 +39,42 @@ static const char coordinate_usage[] =
     "Exit status: 0 when the run succeeded, 1 when it failed, was canceled or\n"
     "could not be started (it is then marked failed), 2 on a usage error.\n";
 
+/* The level of an event's JSON line: what an operator's filter keeps. */
+static enum weft_log_level event_level(const char *type) {
+  if (strstr(type, "fail")) return WEFT_LOG_ERROR;
+  if (strstr(type, "retry") || strstr(type, "cancel")) return WEFT_LOG_WARN;
+  return WEFT_LOG_INFO;
+}
+
+/* JSON logs: the event's text line, without its time (the object has
+ * one), as an object carrying the run and step. */
+static void event_json(const struct weft_event_row *ev) {
+  char *text = NULL, ts[32];
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem) return;
+  weft_render_event_line(mem, ev);
+  fclose(mem);
+  weft_render_time(ev->ts_ms, ts, sizeof ts);
+  size_t skip = strlen(ts) + 1;
+  const char *msg = text && len >= skip && !strncmp(text, ts, strlen(ts)) ? text + skip : text;
+  struct weft_log_fields f = {.run = ev->run_id, .step = ev->step, .to_stdout = 1};
+  if (msg) weft_log(event_level(ev->type), &f, "%s", msg);
+  free(text);
+}
+
 static void on_event(void *data, const struct weft_event_row *ev) {
-  weft_progress_event(data, ev);
+  if (weft_log_is_json()) event_json(ev);
+  else weft_progress_event(data, ev);
 }
 
 /* Marks the run failed when it is still queued and nobody will start it;
  * prints why. Returns WEFT_EXIT_INVALID. */
 static int give_up(struct weft_instance *inst, const char *run_id, const char *why) {
   weft_error err = WEFT_ERROR_INIT;
-  fprintf(stderr, "weft run coordinate: run %s: %s\n", run_id, why);
+  weft_log_run(WEFT_LOG_ERROR, run_id, NULL, "run %s: %s", run_id, why);
   if (weft_run_abandon(inst, run_id, why, &err) && err.code != WEFT_ECONFLICT)
-    fprintf(stderr, "weft run coordinate: %s\n", err.msg);
+    weft_log_run(WEFT_LOG_ERROR, run_id, NULL, "%s", err.msg);
   return WEFT_EXIT_INVALID;
 }
 
@@ -77,6 +109,11 @@ int cmd_run_coordinate(int argc, char **argv) {
   char *copy = NULL, *qualified = NULL;
   weft_error err = WEFT_ERROR_INIT;
   if (!locations) return WEFT_EXIT_INVALID;
+  weft_log_set_role("coordinator", "weft run coordinate: ");
+  if (weft_log_init_from_env(&err)) {
+    rc = weft_cli_usage_error("run coordinate", "%s", err.msg);
+    goto done;
+  }
   /* The output is coordinator.log: whole lines, even if the process dies. */
   setvbuf(stdout, NULL, _IOLBF, 0);
   for (int i = 1; i < argc; i++) {
@@ -91,6 +128,13 @@ int cmd_run_coordinate(int argc, char **argv) {
         (m = weft_cli_flag_value("run coordinate", argc, argv, &i, NULL, "--in-run",
                                  &in_run_arg))) {
       if (m < 0) goto done;
+    } else if ((m = weft_cli_flag_value("run coordinate", argc, argv, &i, NULL, "--log-format",
+                                        &v))) {
+      if (m < 0) goto done;
+      if (weft_log_set_format_name(v, 1, &err)) {
+        rc = weft_cli_usage_error("run coordinate", "%s", err.msg);
+        goto done;
+      }
     } else if ((m = weft_cli_flag_value("run coordinate", argc, argv, &i, "-l", "--location",
                                         &v))) {
       if (m < 0) goto done;
@@ -111,16 +155,16 @@ int cmd_run_coordinate(int argc, char **argv) {
   }
   rc = WEFT_EXIT_INVALID;
   if (weft_instance_open(NULL, &inst, &err)) {
-    fprintf(stderr, "weft run coordinate: %s\n", err.msg);
+    weft_log_run(WEFT_LOG_ERROR, id, NULL, "%s", err.msg);
     goto done;
   }
   if (weft_store_run_get(inst->store, id, &run, &err)) {
-    fprintf(stderr, "weft run coordinate: %s\n", err.msg);
+    weft_log_run(WEFT_LOG_ERROR, id, NULL, "%s", err.msg);
     goto done;
   }
   if (run.status != WEFT_RUN_QUEUED) {
-    fprintf(stderr, "weft run coordinate: run %s is %s, not queued\n", run.id,
-            weft_run_status_name(run.status));
+    weft_log_run(WEFT_LOG_ERROR, id, NULL, "run %s is %s, not queued", run.id,
+                 weft_run_status_name(run.status));
     goto done;
   }
   if (!(qualified = weft_str_printf("%s:%s", run.location ? run.location : "", run.job)))
@@ -160,10 +204,10 @@ int cmd_run_coordinate(int argc, char **argv) {
                           .on_event = view ? on_event : NULL, .cb_data = view};
   enum weft_run_status final = WEFT_RUN_FAILURE;
   if (weft_run_execute(inst, run.id, &l, &final, &err)) {
-    fprintf(stderr, "weft run coordinate: %s\n", err.msg);
+    weft_log_run(WEFT_LOG_ERROR, run.id, NULL, "%s", err.msg);
     if (err.code == WEFT_ECONFLICT) goto done; /* canceled (or taken) before it started */
   }
-  if (view) {
+  if (view && !weft_log_is_json()) { /* JSON: the run's last event said it */
     struct weft_run_row end = {0};
     weft_error e2 = WEFT_ERROR_INIT;
     int have = !weft_store_run_get(inst->store, run.id, &end, &e2);

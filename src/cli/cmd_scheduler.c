@@ -10,9 +10,11 @@
 #include "engine/locreg.h"
 #include "sched/sched.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 static const char usage[] =
-    "usage: weft scheduler [--once] [--now TIME] [--no-dequeue] [-w FILE | -l LOCATION...]\n"
+    "usage: weft scheduler [--once] [--now TIME] [--no-dequeue] [--log-format text|json]\n"
+    "                      [-w FILE | -l LOCATION...]\n"
     "\n"
     "Runs the cron schedules and sensors of the workspace: every due tick\n"
     "becomes exactly one QUEUED run (even with several schedulers on one\n"
@@ -24,6 +26,10 @@ static const char usage[] =
     "  --now TIME            (with --once) evaluate as if it were TIME, ISO 8601\n"
     "                        such as 2026-01-01T06:00:00Z\n"
     "  --no-dequeue          only create runs; leave them QUEUED\n"
+    "  --log-format FORMAT   text (default) or json: one JSON object per line\n"
+    "                        (time, level, role, run, step, message); also\n"
+    "                        from $WEFT_LOG_FORMAT, and passed to the run\n"
+    "                        coordinators it starts\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
     "  -h, --help            show this help\n";
@@ -61,7 +67,7 @@ static int load_ws(struct weft_cli_sched *c, const char *cmd) {
       c->locreg_version = reg.version;
       weft_locreg_release(&reg);
       if (rc) {
-        fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+        weft_log_error("%s", err.msg);
         return WEFT_EXIT_INVALID;
       }
       weft_workspace_free(c->ws);
@@ -111,14 +117,14 @@ static int sched_open(struct weft_cli_sched *c, const char *cmd) {
   weft_error err = WEFT_ERROR_INIT;
   int rc;
   if (weft_instance_open(NULL, &c->inst, &err)) {
-    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    weft_log_error("%s", err.msg);
     return WEFT_EXIT_INVALID;
   }
   if ((rc = load_ws(c, cmd))) return rc;
   c->loaded_ms = weft_clock_mono_ms();
   if (weft_workspace_error_count(c->ws))
-    fprintf(stderr, "weft %s: warning: the workspace has errors (see 'weft validate'); "
-                    "schedules and sensors with errors are not run\n", cmd);
+    weft_log_warn("warning: the workspace has errors (see 'weft validate'); "
+                  "schedules and sensors with errors are not run");
   /* the coordinators find the job as this process did */
   const char *args[64];
   size_t n = 0;
@@ -136,7 +142,7 @@ static int sched_open(struct weft_cli_sched *c, const char *cmd) {
   struct weft_sched_options o = {.clock = c->now_ms ? &fixed : NULL, .dequeue = c->dequeue,
                                  .coord_args = args, .n_coord_args = n};
   if (weft_scheduler_new(c->inst, c->ws, &o, &c->sched, &err)) {
-    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    weft_log_error("%s", err.msg);
     return WEFT_EXIT_INVALID;
   }
   return WEFT_EXIT_OK;
@@ -163,16 +169,17 @@ static int sched_loop(struct weft_cli_sched *c, const char *cmd, int verbose) {
     maybe_reload(c, cmd);
     int64_t started = weft_clock_wall_ms();
     if (weft_scheduler_turn(c->sched, &t, &err)) {
-      fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+      weft_log_error("%s", err.msg);
       if (c->once || ++failures > 30) return WEFT_EXIT_INVALID;
     } else {
       failures = 0;
+      struct weft_log_fields out = {.to_stdout = 1};
       if (verbose && (t.runs_created || t.ticks_failure || c->once))
-        printf("weft %s: %zu runs queued, ticks: %zu success, %zu skipped, %zu failure, "
-               "%zu taken by another scheduler; %zu sensors evaluated\n",
-               cmd, t.runs_created, t.ticks_success, t.ticks_skipped, t.ticks_failure,
-               t.ticks_lost, t.sensors_evaluated);
-      fflush(stdout);
+        weft_log(WEFT_LOG_INFO, &out,
+                 "%zu runs queued, ticks: %zu success, %zu skipped, %zu failure, "
+                 "%zu taken by another scheduler; %zu sensors evaluated",
+                 t.runs_created, t.ticks_success, t.ticks_skipped, t.ticks_failure,
+                 t.ticks_lost, t.sensors_evaluated);
     }
     if (c->once) return WEFT_EXIT_OK;
     int64_t wake = started + 1000;
@@ -189,7 +196,7 @@ static int sched_loop(struct weft_cli_sched *c, const char *cmd, int verbose) {
       int rc = now - dequeued >= 100 ? weft_scheduler_dequeue(c->sched, &err)
                                      : weft_scheduler_refill(c->sched, &err);
       if (now - dequeued >= 100) dequeued = now;
-      if (rc) fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+      if (rc) weft_log_error("%s", err.msg);
     }
     if (*c->stop) return WEFT_EXIT_OK;
   }
@@ -197,9 +204,15 @@ static int sched_loop(struct weft_cli_sched *c, const char *cmd, int verbose) {
 
 int cmd_scheduler(int argc, char **argv) {
   struct weft_cli_sched c = {.dequeue = 1, .stop = &weft_cli_interrupted};
-  const char *v, *now = NULL;
+  const char *v, *now = NULL, *log_format = NULL;
   int m, rc = WEFT_EXIT_USAGE;
+  weft_error err = WEFT_ERROR_INIT;
   if (!(c.paths = calloc((size_t)argc + 1, sizeof *c.paths))) return WEFT_EXIT_INVALID;
+  weft_log_set_role("scheduler", "weft scheduler: ");
+  if (weft_log_init_from_env(&err)) {
+    rc = weft_cli_usage_error("scheduler", "%s", err.msg);
+    goto done;
+  }
   for (int i = 1; i < argc; i++) {
     if (weft_cli_is_help(argv[i])) {
       fputs(usage, stdout);
@@ -211,6 +224,8 @@ int cmd_scheduler(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--no-dequeue")) {
       c.dequeue = 0;
     } else if ((m = weft_cli_flag_value("scheduler", argc, argv, &i, NULL, "--now", &now)) ||
+               (m = weft_cli_flag_value("scheduler", argc, argv, &i, NULL, "--log-format",
+                                        &log_format)) ||
                (m = weft_cli_flag_value("scheduler", argc, argv, &i, "-w", "--workspace",
                                         &c.ws_file))) {
       if (m < 0) goto done;
@@ -224,6 +239,11 @@ int cmd_scheduler(int argc, char **argv) {
       goto done;
     }
   }
+  /* exported: the coordinators the run queue spawns log alike */
+  if (log_format && weft_log_set_format_name(log_format, 1, &err)) {
+    rc = weft_cli_usage_error("scheduler", "%s", err.msg);
+    goto done;
+  }
   if (now && !c.once) {
     rc = weft_cli_usage_error("scheduler", "--now needs --once");
     goto done;
@@ -234,13 +254,12 @@ int cmd_scheduler(int argc, char **argv) {
   }
   weft_cli_trap_interrupts();
   if ((rc = sched_open(&c, "scheduler"))) goto done;
-  if (!c.once) {
-    printf("weft scheduler: running %s; Ctrl-C stops it\n",
-           c.dequeue ? "schedules, sensors and the run queue" : "schedules and sensors");
-    fflush(stdout);
-  }
+  struct weft_log_fields out = {.to_stdout = 1};
+  if (!c.once)
+    weft_log(WEFT_LOG_INFO, &out, "running %s; Ctrl-C stops it",
+             c.dequeue ? "schedules, sensors and the run queue" : "schedules and sensors");
   rc = sched_loop(&c, "scheduler", 1);
-  if (!c.once) printf("weft scheduler: stopped\n");
+  if (!c.once) weft_log(WEFT_LOG_INFO, &out, "stopped");
 done:
   sched_close(&c);
   free(c.paths);

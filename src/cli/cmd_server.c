@@ -10,10 +10,12 @@
 #include "cli/cli.h"
 #include "http/http.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 static const char server_usage[] =
     "usage: weft server [--listen HOST:PORT] [--tls-cert PEM --tls-key PEM]\n"
-    "                   [--no-auth] [--insecure] [-w FILE | -l LOCATION...]\n"
+    "                   [--no-auth] [--insecure] [--log-format text|json]\n"
+    "                   [-w FILE | -l LOCATION...]\n"
     "\n"
     "Serves the HTTP API (/api/v1, described at /api/v1/openapi.json), the\n"
     "web UI (/), /healthz and /metrics for the instance in $WEFT_HOME\n"
@@ -35,6 +37,10 @@ static const char server_usage[] =
     "                        needs an API token, a user's password or a\n"
     "                        session from the UI's login page, see 'weft user'\n"
     "                        and 'weft token', and the role its route needs)\n"
+    "  --log-format FORMAT   text (default) or json: one JSON object per line\n"
+    "                        (time, level, role, run, step, message); also\n"
+    "                        from $WEFT_LOG_FORMAT, and passed to the run\n"
+    "                        coordinators it starts\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "                        (default: ./workspace.yaml)\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
@@ -42,7 +48,8 @@ static const char server_usage[] =
 
 static const char dev_usage[] =
     "usage: weft dev [--listen HOST:PORT] [--tls-cert PEM --tls-key PEM]\n"
-    "                [--no-auth] [--insecure] [-w FILE | -l LOCATION...]\n"
+    "                [--no-auth] [--insecure] [--log-format text|json]\n"
+    "                [-w FILE | -l LOCATION...]\n"
     "\n"
     "Everything on this machine in one command: the web UI and HTTP API at\n"
     "http://127.0.0.1:3000, runs coordinated and executed here, state in\n"
@@ -58,18 +65,28 @@ static const char dev_usage[] =
     "  --tls-key FILE\n"
     "  --insecure            serve beyond this machine without TLS anyway\n"
     "  --no-auth             no login beyond loopback either\n"
+    "  --log-format FORMAT   text (default) or json: one JSON object per line\n"
+    "                        (time, level, role, run, step, message); also\n"
+    "                        from $WEFT_LOG_FORMAT, and passed to its run\n"
+    "                        coordinators\n"
     "  -w, --workspace FILE  read the locations from this workspace file\n"
     "  -l, --location DIR    read this code location (repeatable)\n"
     "  -h, --help            show this help\n";
 
 static int serve(const char *cmd, int argc, char **argv, int dev) {
   const char *listen = NULL, *ws_file = NULL, *v, *tls_cert = NULL, *tls_key = NULL;
+  const char *log_format = NULL;
   const char **paths = calloc((size_t)argc + 1, sizeof *paths);
   size_t n_paths = 0;
   int m, rc = WEFT_EXIT_USAGE, insecure = 0, auth = dev ? -1 : 1;
   struct weft_http_server *srv = NULL;
   weft_error err = WEFT_ERROR_INIT;
   if (!paths) return WEFT_EXIT_INVALID;
+  weft_log_set_role(cmd, dev ? "weft dev: " : "weft server: ");
+  if (weft_log_init_from_env(&err)) {
+    rc = weft_cli_usage_error(cmd, "%s", err.msg);
+    goto done;
+  }
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (weft_cli_is_help(arg)) {
@@ -84,6 +101,7 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
     } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--listen", &listen)) ||
         (m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--tls-cert", &tls_cert)) ||
         (m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--tls-key", &tls_key)) ||
+        (m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--log-format", &log_format)) ||
         (m = weft_cli_flag_value(cmd, argc, argv, &i, "-w", "--workspace", &ws_file))) {
       if (m < 0) goto done;
     } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, "-l", "--location", &v))) {
@@ -96,6 +114,11 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
       rc = weft_cli_usage_error(cmd, "unexpected argument '%s'", arg);
       goto done;
     }
+  }
+  /* exported: the coordinators this process spawns log alike */
+  if (log_format && weft_log_set_format_name(log_format, 1, &err)) {
+    rc = weft_cli_usage_error(cmd, "%s", err.msg);
+    goto done;
   }
   if (!tls_cert != !tls_key) {
     rc = weft_cli_usage_error(cmd, "--tls-cert and --tls-key go together");
@@ -127,38 +150,39 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
                                 .n_paths = n_paths, .insecure = insecure,
                                 .auth = auth, .tls_cert = tls_cert, .tls_key = tls_key};
   if (weft_http_server_start(&o, &srv, &err)) {
-    fprintf(stderr, "weft %s: %s\n", cmd, err.msg);
+    weft_log_error("%s", err.msg);
     rc = WEFT_EXIT_INVALID;
     goto done;
   }
   const char *url = weft_http_server_url(srv);
+  const char *auth_line = weft_http_server_auth(srv)
+                              ? "\n  authentication is on: sign in on the UI's login page or "
+                                "send an API token (weft token create) or a user's password "
+                                "(weft user add)"
+                              : "";
+  struct weft_log_fields out = {.to_stdout = 1};
   if (dev)
-    printf("weft dev: the web UI and API are at %s/\n"
-           "  workspace %s, instance %s\n"
-           "  Ctrl-C stops the server; runs go on in their own processes.\n",
-           url, n_paths ? "(the locations given)" : ws_file ? ws_file : "./workspace.yaml",
-           weft_http_server_home(srv));
+    weft_log(WEFT_LOG_INFO, &out,
+             "the web UI and API are at %s/\n"
+             "  workspace %s, instance %s\n"
+             "  Ctrl-C stops the server; runs go on in their own processes.%s",
+             url, n_paths ? "(the locations given)" : ws_file ? ws_file : "./workspace.yaml",
+             weft_http_server_home(srv), auth_line);
   else
-    printf("weft server: listening on %s/\n", url);
-  if (weft_http_server_auth(srv))
-    printf("  authentication is on: sign in on the UI's login page or send an API token "
-           "(weft token create) or a user's password (weft user add)\n");
-  fflush(stdout);
+    weft_log(WEFT_LOG_INFO, &out, "listening on %s/%s", url, auth_line);
   int tls = !strncmp(url, "https:", 6);
   if (!weft_http_server_is_loopback(srv) && (!tls || !weft_http_server_auth(srv)))
-    fprintf(stderr, "weft %s: warning (--insecure): %s is reachable from other machines%s%s\n",
-            cmd, url, tls ? "" : "; without TLS credentials cross the network in clear",
-            weft_http_server_auth(srv) ? "" : "; without authentication anyone who can "
-                                              "reach it can launch runs");
+    weft_log_warn("warning (--insecure): %s is reachable from other machines%s%s",
+                  url, tls ? "" : "; without TLS credentials cross the network in clear",
+                  weft_http_server_auth(srv) ? "" : "; without authentication anyone who can "
+                                                    "reach it can launch runs");
   /* dev: schedules, sensors and the run queue in this process too */
   struct weft_cli_sched *sched = dev ? weft_cli_scheduler_start(ws_file, paths, n_paths) : NULL;
   if (dev && !sched)
-    fprintf(stderr, "weft dev: warning: the scheduler did not start; schedules and sensors "
-                    "will not run\n");
+    weft_log_warn("warning: the scheduler did not start; schedules and sensors will not run");
   int sig = 0;
   sigwait(&stop, &sig);
-  printf("weft %s: stopping (%s)\n", cmd, strsignal(sig));
-  fflush(stdout);
+  weft_log(WEFT_LOG_INFO, &out, "stopping (%s)", strsignal(sig));
   weft_cli_scheduler_stop(sched);
   weft_http_server_stop(srv);
   rc = WEFT_EXIT_OK;

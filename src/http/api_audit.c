@@ -9,6 +9,7 @@
 #include "engine/audit.h"
 #include "http/http_int.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 void http_audit_mark(struct http_req *r, const char *detail) {
   r->audit = 1;
@@ -36,9 +37,9 @@ void http_audit_write(struct http_req *r) {
   if (!st && !http_pool_get(&r->srv->pool, &st, &err)) borrowed = 1;
   if (st && weft_audit_record(st, r->who, action.ptr, (int)r->status, r->source,
                               r->detail[0] ? r->detail : NULL, &err))
-    fprintf(stderr, "weft server: cannot write the audit log: %s\n", err.msg);
+    weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "cannot write the audit log: %s", err.msg);
   else if (!st)
-    fprintf(stderr, "weft server: cannot write the audit log: %s\n", err.msg);
+    weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "cannot write the audit log: %s", err.msg);
   if (borrowed) http_pool_put(&r->srv->pool, st);
   weft_buf_release(&action);
 }

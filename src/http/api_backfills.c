@@ -6,6 +6,7 @@
 #include "sched/backfill.h"
 #include "sched/run_queue.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 void http_add_queue_reason(struct weft_instance *inst, const struct weft_run_row *row, json_t *o,
                            struct weft_run_queue_waits *w, int *loaded) {
@@ -16,7 +17,7 @@ void http_add_queue_reason(struct weft_instance *inst, const struct weft_run_row
     *loaded = 1;
     if (weft_run_queue_config_load(inst->home, &cfg, &err) ||
         weft_run_queue_explain(inst->store, &cfg, w, &err))
-      fprintf(stderr, "weft server: the run queue: %s\n", err.msg);
+      weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "the run queue: %s", err.msg);
     weft_run_queue_config_release(&cfg);
   }
   const char *why = weft_run_queue_waits_find(w, row->id);

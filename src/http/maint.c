@@ -14,6 +14,7 @@
 #include "engine/locreg.h"
 #include "http/http_int.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #define SWEEP_MS 5000     /* how often runs of dead coordinators are swept */
 #define WAIT_SLICE_MS 250 /* the thread's loop: reap, sweep, read events */
@@ -51,7 +52,7 @@ static void dequeue(struct http_server *srv) {
   weft_error err = WEFT_ERROR_INIT;
   if (weft_run_queue_dequeue(srv->inst, &srv->queue, weft_clock_wall_ms(), weft_coord_spawn_fn,
                              &srv->spawner, NULL, &err))
-    fprintf(stderr, "weft server: the run queue: %s\n", err.msg);
+    weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "the run queue: %s", err.msg);
 }
 
 /* ---- the background thread ---------------------------------------------------------- */
@@ -65,7 +66,7 @@ static void feed_metrics(struct http_server *srv, int wait_ms) {
   struct weft_event_list l = {0};
   weft_error err = WEFT_ERROR_INIT;
   if (weft_store_event_read(srv->inst->store, &f, &l, &err)) {
-    fprintf(stderr, "weft server: metrics: %s\n", err.msg);
+    weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "metrics: %s", err.msg);
     weft_clock_sleep_ms(wait_ms);
     return;
   }
@@ -94,7 +95,7 @@ static void watch_registry(struct http_server *srv) {
   int moved = w->reg_version != v;
   http_ws_release(srv, w);
   if (moved && http_ws_reload(srv, &err))
-    fprintf(stderr, "weft server: reloading the location registry: %s\n", err.msg);
+    weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "reloading the location registry: %s", err.msg);
 }
 
 static void *maint_main(void *arg) {
@@ -108,7 +109,7 @@ static void *maint_main(void *arg) {
     if (now >= next_sweep) {
       weft_error err = WEFT_ERROR_INIT;
       if (weft_instance_sweep_orphans(srv->inst, NULL, &err))
-        fprintf(stderr, "weft server: sweeping orphaned runs: %s\n", err.msg);
+        weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "sweeping orphaned runs: %s", err.msg);
       next_sweep = now + SWEEP_MS;
     }
     if (srv->registry) watch_registry(srv);

@@ -25,6 +25,7 @@
 #include "http/http_int.h"
 #include "util/fs.h"
 #include "util/str.h"
+#include "util/log.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:3000"
 #define CONNECTION_LIMIT 512u
@@ -147,7 +148,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   size_t n = strlen(msg);
   while (n && msg[n - 1] == '\n') msg[--n] = '\0';
-  fprintf(stderr, "weft server: %s\n", msg);
+  weft_log(WEFT_LOG_WARN, WEFT_LOG_PREFIX("weft server: "), "%s", msg);
 }
 
 struct arg_walk {

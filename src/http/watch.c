@@ -11,6 +11,7 @@
 #include "http/http_int.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 #define DEBOUNCE_MS 100 /* a change is reloaded once no other came for this long */
 #define SETTLE_MAX_MS 500 /* but never later than this after the first one */
@@ -22,8 +23,8 @@ void http_watch_init(struct http_watch *w) {
   w->armed_gen = (unsigned long)-1; /* none yet */
   w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (w->fd < 0)
-    fprintf(stderr, "weft server: cannot watch the location folders (%s): changes show "
-                    "after a reload only\n", strerror(errno));
+    weft_log(WEFT_LOG_WARN, WEFT_LOG_PREFIX("weft server: "), "cannot watch the location folders (%s): changes "
+             "show after a reload only", strerror(errno));
 }
 
 static void clear_dirs(struct http_watch_dir *v, size_t n) {
@@ -154,11 +155,11 @@ int http_watch_tick(struct http_server *srv, int max_ms) {
     weft_error err = WEFT_ERROR_INIT;
     int64_t t0 = weft_clock_mono_ms();
     if (http_ws_reload_location(srv, w->pending[i], &err))
-      fprintf(stderr, "weft server: reloading location '%s' (the last version stays): %s\n",
-              w->pending[i], err.msg);
+      weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "),
+               "reloading location '%s' (the last version stays): %s", w->pending[i], err.msg);
     else if (getenv("WEFT_WATCH_DEBUG"))
-      fprintf(stderr, "weft server: reloaded location '%s' in %lld ms\n", w->pending[i],
-              (long long)(weft_clock_mono_ms() - t0));
+      weft_log(WEFT_LOG_DEBUG, WEFT_LOG_PREFIX("weft server: "), "reloaded location '%s' in %lld ms",
+               w->pending[i], (long long)(weft_clock_mono_ms() - t0));
   }
   clear_pending(w);
   w->first_ms = w->due_ms = 0;

@@ -12,6 +12,7 @@
 #include "sched/coordinator_spawn.h"
 #include "util/fs.h"
 #include "util/str.h"
+#include "util/log.h"
 
 extern char **environ;
 
@@ -233,7 +234,8 @@ size_t weft_coord_reap(struct weft_coord_spawner *sp, struct weft_instance *inst
                                 "coordinator.log)", how, sp->runs_dir, dead[i].run_id);
     int rc = msg ? weft_run_abandon(inst, dead[i].run_id, msg, &err) : WEFT_ENOMEM;
     if (rc && rc != WEFT_ECONFLICT)
-      fprintf(stderr, "weft: run %s: %s\n", dead[i].run_id, err.msg);
+      weft_log(WEFT_LOG_ERROR, &(struct weft_log_fields){.run = dead[i].run_id, .text_prefix = "weft: "},
+               "run %s: %s", dead[i].run_id, err.msg);
     free(msg);
     free(dead[i].run_id);
   }

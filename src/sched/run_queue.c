@@ -8,6 +8,7 @@
 #include "util/clock.h"
 #include "util/map.h"
 #include "util/str.h"
+#include "util/log.h"
 
 #define ACTIVE_LIMIT 100000 /* runs listed per turn: far beyond any real queue */
 
@@ -374,10 +375,11 @@ int weft_run_queue_dequeue(struct weft_instance *inst, const struct weft_run_que
     }
     char key[256];
     snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, id);
-    fprintf(stderr, "weft: run queue: run %s: %s\n", id, e.msg);
+    struct weft_log_fields lf = {.run = id, .text_prefix = "weft: "};
+    weft_log(WEFT_LOG_ERROR, &lf, "run queue: run %s: %s", id, e.msg);
     weft_error e2 = WEFT_ERROR_INIT;
     int arc = weft_run_abandon(inst, id, e.msg, &e2);
-    if (arc && arc != WEFT_ECONFLICT) fprintf(stderr, "weft: run queue: run %s: %s\n", id, e2.msg);
+    if (arc && arc != WEFT_ECONFLICT) weft_log(WEFT_LOG_ERROR, &lf, "run queue: run %s: %s", id, e2.msg);
     weft_store_kv_delete(s, key, &e2);
   }
 done:

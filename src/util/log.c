@@ -91,14 +91,14 @@ char *weft_log_format_line(enum weft_log_format format, enum weft_log_level leve
 
 /* The whole line in one write: stderr is unbuffered, and a line written in
  * pieces could interleave with another thread's. */
-static void write_line(const char *s) {
+static void write_line(int fd, const char *s) {
   size_t len = strlen(s);
   char *line = malloc(len + 1);
   if (!line) return;
   memcpy(line, s, len);
   line[len++] = '\n';
   for (size_t off = 0; off < len;) {
-    ssize_t w = write(STDERR_FILENO, line + off, len - off);
+    ssize_t w = write(fd, line + off, len - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) break;
     off += (size_t)w;
@@ -113,8 +113,12 @@ void weft_vlog(enum weft_log_level level, const struct weft_log_fields *f, const
   /* A message ending in a newline would make an empty text line. */
   while (msg.len && msg.ptr[msg.len - 1] == '\n') msg.ptr[--msg.len] = '\0';
   char *line = weft_log_format_line(log_format, level, f, weft_clock_wall_ms(), msg.ptr);
-  if (line) write_line(line);
-  else write_line(msg.ptr); /* out of memory: the message at least */
+  int fd = STDERR_FILENO;
+  if (f && f->to_stdout) {
+    fflush(stdout); /* what the process printf'ed before comes first */
+    fd = STDOUT_FILENO;
+  }
+  write_line(fd, line ? line : msg.ptr); /* out of memory: the message at least */
   free(line);
   weft_buf_release(&msg);
 }

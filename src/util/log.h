@@ -36,7 +36,13 @@ struct weft_log_fields {
   const char *worker;      /* worker id (JSON only; text puts it in its prefix) */
   const char *text_prefix; /* text format only: replaces the role's prefix */
   int text_time;           /* text format only: start the line with the time */
+  int to_stdout;           /* the line goes to stdout (status lines such as
+                            * "listening on URL") rather than stderr */
 };
+
+/* Fields naming only a text prefix: the server's lines keep "weft server: "
+ * even inside `weft dev`, as they always did. */
+#define WEFT_LOG_PREFIX(p) (&(const struct weft_log_fields){.text_prefix = (p)})
 
 /* The role ("server", "dev", "scheduler", "worker", "coordinator") named in
  * JSON lines, and the prefix of text lines ("weft server: "). Call once at
@@ -54,9 +60,11 @@ int weft_log_set_format_name(const char *name, int export_env, weft_error *err);
 int weft_log_init_from_env(weft_error *err);
 
 enum weft_log_format weft_log_get_format(void);
+static inline int weft_log_is_json(void) { return weft_log_get_format() == WEFT_LOG_JSON; }
 const char *weft_log_role(void);
 
-/* Writes one line to stderr (see the top of this file). */
+/* Writes one line to stderr, or stdout with f->to_stdout (see the top of
+ * this file). */
 void weft_log(enum weft_log_level level, const struct weft_log_fields *f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void weft_vlog(enum weft_log_level level, const struct weft_log_fields *f, const char *fmt,
