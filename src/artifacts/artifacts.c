@@ -2,6 +2,7 @@
  * method table), the backend registry and the key rules every backend shares. */
 #include "artifacts/artifacts.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,26 @@ static int backend_for_url(const char *url, const char **name, weft_error *err) 
   return WEFT_OK;
 }
 
+/* ---- counters (artifacts.h) ---------------------------------------------------- */
+
+const char *const weft_artifacts_op_names[WEFT_ARTIFACTS__NOPS] = {"put", "get", "head", "list",
+                                                                  "delete"};
+static atomic_ullong op_calls[WEFT_ARTIFACTS__NOPS], op_errors[WEFT_ARTIFACTS__NOPS];
+
+static int counted(enum weft_artifacts_op op, int rc) {
+  atomic_fetch_add(&op_calls[op], 1);
+  if (rc && rc != WEFT_ENOTFOUND) atomic_fetch_add(&op_errors[op], 1);
+  return rc;
+}
+
+void weft_artifacts_op_stats(uint64_t calls[WEFT_ARTIFACTS__NOPS],
+                             uint64_t errors[WEFT_ARTIFACTS__NOPS]) {
+  for (int i = 0; i < WEFT_ARTIFACTS__NOPS; i++) {
+    calls[i] = atomic_load(&op_calls[i]);
+    errors[i] = atomic_load(&op_errors[i]);
+  }
+}
+
 /* ---- wrappers --------------------------------------------------------------------- */
 
 int weft_artifacts_open(const char *url, struct weft_artifacts **out, weft_error *err) {
@@ -144,7 +165,7 @@ int weft_artifacts_put(struct weft_artifacts *a, const char *key, const char *lo
   if (rc) return rc;
   if (!local_path || !*local_path)
     return weft_error_set(err, WEFT_EINVALID, "artifact put %s: no local file", key);
-  return a->m->xPut(a, key, local_path, err);
+  return counted(WEFT_ARTIFACTS_PUT, a->m->xPut(a, key, local_path, err));
 }
 
 int weft_artifacts_get(struct weft_artifacts *a, const char *key, const char *local_path,
@@ -153,7 +174,7 @@ int weft_artifacts_get(struct weft_artifacts *a, const char *key, const char *lo
   if (rc) return rc;
   if (!local_path || !*local_path)
     return weft_error_set(err, WEFT_EINVALID, "artifact get %s: no local path", key);
-  return a->m->xGet(a, key, local_path, err);
+  return counted(WEFT_ARTIFACTS_GET, a->m->xGet(a, key, local_path, err));
 }
 
 int weft_artifacts_head(struct weft_artifacts *a, const char *key, int *exists,
@@ -162,7 +183,7 @@ int weft_artifacts_head(struct weft_artifacts *a, const char *key, int *exists,
   *size = 0;
   int rc = weft_artifacts_key_check(key, err);
   if (rc) return rc;
-  return a->m->xHead(a, key, exists, size, err);
+  return counted(WEFT_ARTIFACTS_HEAD, a->m->xHead(a, key, exists, size, err));
 }
 
 int weft_artifacts_list(struct weft_artifacts *a, const char *prefix,
@@ -172,11 +193,11 @@ int weft_artifacts_list(struct weft_artifacts *a, const char *prefix,
   if (!prefix) prefix = "";
   int rc = weft__artifacts_prefix_check(prefix, err);
   if (rc) return rc;
-  return a->m->xList(a, prefix, out, err);
+  return counted(WEFT_ARTIFACTS_LIST, a->m->xList(a, prefix, out, err));
 }
 
 int weft_artifacts_delete(struct weft_artifacts *a, const char *key, weft_error *err) {
   int rc = weft_artifacts_key_check(key, err);
   if (rc) return rc;
-  return a->m->xDelete(a, key, err);
+  return counted(WEFT_ARTIFACTS_DELETE, a->m->xDelete(a, key, err));
 }

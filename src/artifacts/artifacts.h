@@ -81,6 +81,21 @@ int weft_artifacts_list(struct weft_artifacts *a, const char *prefix,
                         struct weft_artifact_list *out, weft_error *err);
 int weft_artifacts_delete(struct weft_artifacts *a, const char *key, weft_error *err);
 
+/* Calls of the backends by this process (every store it opened), for
+ * /metrics: per operation, how many and how many failed (a get or head of
+ * a missing key is not a failure). */
+enum weft_artifacts_op {
+  WEFT_ARTIFACTS_PUT,
+  WEFT_ARTIFACTS_GET,
+  WEFT_ARTIFACTS_HEAD,
+  WEFT_ARTIFACTS_LIST,
+  WEFT_ARTIFACTS_DELETE,
+  WEFT_ARTIFACTS__NOPS
+};
+extern const char *const weft_artifacts_op_names[WEFT_ARTIFACTS__NOPS];
+void weft_artifacts_op_stats(uint64_t calls[WEFT_ARTIFACTS__NOPS],
+                             uint64_t errors[WEFT_ARTIFACTS__NOPS]);
+
 /* WEFT_OK when key is acceptable (see above), else WEFT_EINVALID with a
  * message saying what is wrong. Backends may call it again for safety. */
 int weft_artifacts_key_check(const char *key, weft_error *err);

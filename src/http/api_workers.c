@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "http/metrics_int.h"
 #include "http/workers_view.h"
 #include "queue/queue.h"
 #include "util/clock.h"
@@ -155,15 +156,6 @@ enum MHD_Result http_api_queues(struct http_req *r) {
 
 /* ---- /metrics ------------------------------------------------------------------------ */
 
-/* A label value with \, " and newline escaped (Prometheus text format). */
-static void add_label(struct weft_buf *b, const char *s) {
-  for (; *s; s++) {
-    if (*s == '\\' || *s == '"') weft_buf_addf(b, "\\%c", *s);
-    else if (*s == '\n') weft_buf_adds(b, "\\n");
-    else weft_buf_addf(b, "%c", *s);
-  }
-}
-
 static void add_queue_gauge(struct weft_buf *b, const char *metric, const char *help,
                             const struct queue_state *q, int which) {
   weft_buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", metric, help, metric);
@@ -173,7 +165,7 @@ static void add_queue_gauge(struct weft_buf *b, const char *metric, const char *
                 : which == 1 ? weft_queue_unacked(&q->workers, d->name)
                              : d->consumers;
     weft_buf_addf(b, "%s{queue=\"", metric);
-    add_label(b, d->name);
+    http_metrics_label(b, d->name);
     weft_buf_addf(b, "\"} %lld\n", (long long)v);
   }
 }

@@ -98,6 +98,7 @@ struct http_metrics {
   atomic_llong cursor;
   atomic_int primed; /* the start-up scan is done */
   atomic_ulong codes[600]; /* responses by status code */
+  struct http_metrics_ev *ev; /* the event-fed families (metrics_int.h) */
 };
 
 /* The Host values the server answers (guard.c). */

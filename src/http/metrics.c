@@ -1,13 +1,17 @@
 /* metrics.c: /healthz and /metrics (Prometheus text format 0.0.4): runs by
- * status and running steps read from the store at scrape time, the step
- * duration histogram fed from the event log, and responses by status code. */
+ * status read from the store at scrape time, the step duration histogram
+ * fed from the event log, responses by status code; the other families come
+ * from metrics_events.c, metrics_store.c and api_workers.c (docs/operations.md
+ * lists them all). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/run_view.h"
 #include "http/http_int.h"
+#include "http/metrics_int.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 /* Upper bounds (seconds) of weft_step_duration_seconds, as API.md lists. */
 static const double bucket_le[HTTP_N_BUCKETS] = {.005, .01, .05, .1, .5, 1, 5, 30, 60, 300};
@@ -22,11 +26,20 @@ void http_metrics_init(struct http_metrics *m) {
   atomic_init(&m->primed, 0);
   for (size_t i = 0; i < sizeof m->codes / sizeof *m->codes; i++) atomic_init(&m->codes[i], 0);
   pthread_mutex_init(&m->mu, NULL);
+  m->ev = http_metrics_ev_new(); /* NULL (out of memory): those families are left out */
 }
 
-void http_metrics_release(struct http_metrics *m) { pthread_mutex_destroy(&m->mu); }
+void http_metrics_release(struct http_metrics *m) {
+  http_metrics_ev_free(m->ev);
+  m->ev = NULL;
+  pthread_mutex_destroy(&m->mu);
+}
 
 void http_metrics_event(struct http_metrics *m, const struct weft_event_row *ev) {
+  if (!ev->type) return;
+  pthread_mutex_lock(&m->mu);
+  http_metrics_ev_feed(m->ev, ev);
+  pthread_mutex_unlock(&m->mu);
   if (strcmp(ev->type, "step_succeeded") && strcmp(ev->type, "step_failed")) return;
   json_t *p = json_loads(ev->payload ? ev->payload : "{}", 0, NULL);
   json_t *d = json_object_get(p, "duration_ms");
@@ -48,45 +61,24 @@ void http_metrics_event(struct http_metrics *m, const struct weft_event_row *ev)
   json_decref(p);
 }
 
-/* Steps whose last attempt is running, over the runs that are not over. */
-static int steps_running(struct weft_instance *inst, long long *n, weft_error *err) {
-  struct weft_run_filter f = {0};
-  struct weft_run_list runs = {0};
-  f.status_mask = (1 << WEFT_RUN_STARTED) | (1 << WEFT_RUN_CANCELING);
-  f.limit = 10000;
-  int rc = weft_store_run_list(inst->store, &f, &runs, err);
-  *n = 0;
-  for (size_t i = 0; !rc && i < runs.n; i++) {
-    struct weft_step_list steps = {0};
-    size_t counts[WEFT_STEP__COUNT];
-    if ((rc = weft_store_step_list(inst->store, runs.v[i].id, &steps, err))) break;
-    weft_step_counts(&steps, counts);
-    *n += (long long)counts[WEFT_STEP_RUNNING];
-    weft_step_list_release(&steps);
-  }
-  weft_run_list_release(&runs);
-  return rc;
-}
-
 enum MHD_Result http_api_metrics(struct http_req *r) {
   enum MHD_Result res = MHD_NO;
   weft_error err = WEFT_ERROR_INIT;
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) return res;
   int64_t counts[WEFT_RUN__COUNT] = {0};
-  long long running = 0;
-  if (weft_store_run_count(inst->store, counts, &err) || steps_running(inst, &running, &err))
-    return http_send_error(r, 500, NULL, "%s", err.msg);
   struct http_metrics *m = &r->srv->metrics;
   struct weft_buf b = WEFT_BUF_INIT;
+  if (weft_store_run_count(inst->store, counts, &err))
+    return http_send_error(r, 500, NULL, "%s", err.msg);
   weft_buf_adds(&b, "# HELP weft_runs Runs in the store, by status.\n# TYPE weft_runs gauge\n");
   for (int i = 0; i < WEFT_RUN__COUNT; i++)
     weft_buf_addf(&b, "weft_runs{status=\"%s\"} %lld\n",
                   weft_run_status_name((enum weft_run_status)i), (long long)counts[i]);
-  weft_buf_addf(&b,
-                "# HELP weft_steps_running Steps whose current attempt is running.\n"
-                "# TYPE weft_steps_running gauge\nweft_steps_running %lld\n",
-                running);
+  if (http_metrics_store_print(inst, http_workspace(r), weft_clock_wall_ms(), &b, &err)) {
+    weft_buf_release(&b);
+    return http_send_error(r, 500, NULL, "%s", err.msg);
+  }
   weft_buf_adds(&b,
                 "# HELP weft_step_duration_seconds Duration of step attempts that succeeded "
                 "or failed.\n# TYPE weft_step_duration_seconds histogram\n");
@@ -102,6 +94,7 @@ enum MHD_Result http_api_metrics(struct http_req *r) {
                 "weft_step_duration_seconds_sum %.9g\n"
                 "weft_step_duration_seconds_count %llu\n",
                 (unsigned long long)m->count, m->sum, (unsigned long long)m->count);
+  http_metrics_ev_print(m->ev, &b);
   pthread_mutex_unlock(&m->mu);
   weft_buf_adds(&b,
                 "# HELP weft_http_requests_total HTTP requests answered, by status code.\n"
@@ -111,6 +104,13 @@ enum MHD_Result http_api_metrics(struct http_req *r) {
     if (n) weft_buf_addf(&b, "weft_http_requests_total{code=\"%d\"} %lu\n", code, n);
   }
   http_metrics_queues(r, inst, &b);
+  size_t coordinators = 0;
+  if (r->srv->spawner_ready) { /* its mutex exists once it is ready */
+    pthread_mutex_lock(&r->srv->spawner.mu);
+    coordinators = r->srv->spawner.n_children;
+    pthread_mutex_unlock(&r->srv->spawner.mu);
+  }
+  http_metrics_process_print(&b, coordinators);
   size_t len;
   char *text = weft_buf_detach(&b, &len);
   if (!text) return http_send_error(r, 500, NULL, "out of memory");

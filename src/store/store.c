@@ -3,12 +3,14 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "store/store_int.h"
+#include "util/clock.h"
 #include "util/map.h"
 #include "util/redact.h"
 #include "util/registry.h"
@@ -281,6 +283,30 @@ int weft_store_begin(struct weft_store *s, weft_error *err) {
   return WEFT_OK;
 }
 
+/* Commit latency of this process: atomics, as commits happen on many
+ * threads (the server's request handlers, its maintenance thread). */
+const double weft_store_commit_le[WEFT_STORE_COMMIT_BUCKETS] = {.001, .0025, .005, .01, .025,
+                                                                .05,  .1,    .25,  .5,  1};
+static atomic_ullong commit_buckets[WEFT_STORE_COMMIT_BUCKETS + 1];
+static atomic_ullong commit_count, commit_failures, commit_sum_us;
+
+static void commit_observe(double s, int failed) {
+  int i = 0;
+  while (i < WEFT_STORE_COMMIT_BUCKETS && s > weft_store_commit_le[i]) i++;
+  atomic_fetch_add(&commit_buckets[i], 1);
+  atomic_fetch_add(&commit_count, 1);
+  atomic_fetch_add(&commit_sum_us, (unsigned long long)(s * 1e6));
+  if (failed) atomic_fetch_add(&commit_failures, 1);
+}
+
+void weft_store_commit_stats_get(struct weft_store_commit_stats *out) {
+  for (int i = 0; i <= WEFT_STORE_COMMIT_BUCKETS; i++)
+    out->buckets[i] = atomic_load(&commit_buckets[i]);
+  out->count = atomic_load(&commit_count);
+  out->failures = atomic_load(&commit_failures);
+  out->sum_s = (double)atomic_load(&commit_sum_us) / 1e6;
+}
+
 int weft_store_commit(struct weft_store *s, weft_error *err) {
   if (s->tx_depth == 0)
     return weft_error_set(err, WEFT_EUSAGE, "store commit without a transaction");
@@ -303,7 +329,9 @@ int weft_store_commit(struct weft_store *s, weft_error *err) {
                           "store commit: an inner transaction was rolled back, so "
                           "the whole transaction was");
   }
+  double t0 = weft_clock_mono_s();
   rc = s->m->xCommit(s, err);
+  commit_observe(weft_clock_mono_s() - t0, rc != 0);
   if (rc) s->m->xRollback(s);
   return rc;
 }

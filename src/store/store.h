@@ -229,6 +229,19 @@ const struct weft_store_methods *weft_store_find(const char *name);
 
 int weft_store_begin(struct weft_store *s, weft_error *err);
 int weft_store_commit(struct weft_store *s, weft_error *err);
+
+/* Outermost commits of this process (every store it opened), for /metrics:
+ * how long the backend's commit took, per bucket of weft_store_commit_le
+ * (seconds; a commit lands in the first bucket that holds it, the last
+ * counts the rest), their count, total seconds and failures. */
+#define WEFT_STORE_COMMIT_BUCKETS 10
+extern const double weft_store_commit_le[WEFT_STORE_COMMIT_BUCKETS];
+struct weft_store_commit_stats {
+  uint64_t buckets[WEFT_STORE_COMMIT_BUCKETS + 1]; /* the last: above every bound */
+  uint64_t count, failures;
+  double sum_s;
+};
+void weft_store_commit_stats_get(struct weft_store_commit_stats *out);
 void weft_store_rollback(struct weft_store *s);
 int weft_store_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
 int weft_store_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
