@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "artifacts/artifacts.h"
 #include "engine/run_view.h"
@@ -162,12 +163,29 @@ static void schedules(struct weft_store *st, const struct weft_workspace *ws, in
                     kinds[k], tick_statuses[s], counts[k][s]);
 }
 
+/* The file system of the instance folder: SQLite's database, run folders,
+ * logs and (file:) artifacts fill it. Nothing printed when it cannot be
+ * read. */
+static void disk(const char *home, struct weft_buf *b) {
+  struct statvfs sv;
+  if (!home || statvfs(home, &sv)) return;
+  gauge(b, "weft_disk_free_bytes",
+        "Bytes free to unprivileged users on the file system of the instance folder "
+        "($WEFT_HOME) as this server sees it.");
+  weft_buf_addf(b, "weft_disk_free_bytes{dir=\"home\"} %.0f\n",
+                (double)sv.f_bavail * (double)sv.f_frsize);
+  gauge(b, "weft_disk_size_bytes", "Size of the file system of the instance folder.");
+  weft_buf_addf(b, "weft_disk_size_bytes{dir=\"home\"} %.0f\n",
+                (double)sv.f_blocks * (double)sv.f_frsize);
+}
+
 int http_metrics_store_print(struct weft_instance *inst, const struct weft_workspace *ws,
                              int64_t now_ms, struct weft_buf *b, weft_error *err) {
   int rc;
   if ((rc = in_flight(inst, now_ms, b, err)) || (rc = run_queue(inst, now_ms, b, err)))
     return rc;
   schedules(inst->store, ws, now_ms, b);
+  disk(inst->home, b);
   return WEFT_OK;
 }
 
