@@ -1,5 +1,6 @@
 /* cmd_coordinate.c: `weft run coordinate RUN_ID`: drives a run that another
  * process recorded QUEUED (the HTTP server, for every launch) in this one. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,21 @@ static const char coordinate_usage[] =
     "Exit status: 0 when the run succeeded, 1 when it failed, was canceled or\n"
     "could not be started (it is then marked failed), 2 on a usage error.\n";
 
-/* The level of an event's JSON line: what an operator's filter keeps. */
-static enum weft_log_level event_level(const char *type) {
+/* The level of an event's JSON line: what an operator's filter keeps; a
+ * step's own log line keeps the level it gave. */
+static enum weft_log_level event_level(const struct weft_event_row *ev) {
+  const char *type = ev->type;
+  if (!strcmp(type, "log")) {
+    json_t *p = json_loads(ev->payload ? ev->payload : "{}", 0, NULL);
+    const char *l = json_string_value(json_object_get(p, "level"));
+    enum weft_log_level lv = !l                            ? WEFT_LOG_INFO
+                             : !strcmp(l, "debug")         ? WEFT_LOG_DEBUG
+                             : !strncmp(l, "warn", 4)      ? WEFT_LOG_WARN
+                             : !strcmp(l, "error") || !strcmp(l, "critical") ? WEFT_LOG_ERROR
+                                                           : WEFT_LOG_INFO;
+    json_decref(p);
+    return lv;
+  }
   if (strstr(type, "fail")) return WEFT_LOG_ERROR;
   if (strstr(type, "retry") || strstr(type, "cancel")) return WEFT_LOG_WARN;
   return WEFT_LOG_INFO;
@@ -59,7 +73,7 @@ static void event_json(const struct weft_event_row *ev) {
   size_t skip = strlen(ts) + 1;
   const char *msg = text && len >= skip && !strncmp(text, ts, strlen(ts)) ? text + skip : text;
   struct weft_log_fields f = {.run = ev->run_id, .step = ev->step, .to_stdout = 1};
-  if (msg) weft_log(event_level(ev->type), &f, "%s", msg);
+  if (msg) weft_log(event_level(ev), &f, "%s", msg);
   free(text);
 }
 
