@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# t0088-deploy-kubernetes: every overlay of deploy/kubernetes renders with
+# `kubectl kustomize`, each resource validates against the official
+# Kubernetes, KEDA and prometheus-operator schemas (strictly: unknown fields
+# too) and holds weft's own rules (tests/deploy/check.mjs); a broken
+# manifest fails; and this weft accepts what the manifests hand it: each
+# overlay's weft.yaml, each container's args (the server really serves
+# /healthz with them), the queue gauge the HPAs read and the RabbitMQ queue
+# KEDA watches.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
+
+kdir=$WEFT_SRC/deploy/kubernetes
+vdir=$WEFT_SRC/tests/deploy
+overlays="single-node production production-hpa"
+
+if ! command -v kubectl >/dev/null || ! command -v node >/dev/null; then
+  skip "kubectl and node are needed (scripts/bootstrap test installs them)"
+  test_done
+fi
+
+# kubernetes-models and the KEDA models, as pinned by the lock file, into
+# tests/deploy/node_modules (ignored by git); again when the lock changes.
+if [ ! -f "$vdir/node_modules/.package-lock.json" ] ||
+  [ "$vdir/package-lock.json" -nt "$vdir/node_modules/.package-lock.json" ]; then
+  if ! (cd "$vdir" && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1; then
+    not_ok "npm ci in tests/deploy" "$(tail -n 20 "$tmp/npm.log")"
+    test_done
+  fi
+fi
+
+# render DIR OUT: kubectl kustomize DIR > OUT
+render() { kubectl kustomize "$1" >"$2" 2>"$tmp/kustomize.err"; }
+
+# -- every overlay: renders, validates, holds weft's rules ---------------------------
+
+for o in $overlays; do
+  out=$tmp/$o.yaml
+  if ! render "$kdir/overlays/$o" "$out"; then
+    not_ok "overlays/$o renders with kubectl kustomize" "$(cat "$tmp/kustomize.err")"
+    continue
+  fi
+  ok "overlays/$o renders with kubectl kustomize ($(grep -c '^kind:' "$out") resources)"
+  if node "$vdir/validate.mjs" "$out" >"$tmp/validate.out" 2>&1; then
+    ok "overlays/$o: every resource validates against the official schemas ($(grep -c '^ok' "$tmp/validate.out") checked)"
+  else
+    not_ok "overlays/$o: every resource validates against the official schemas" "$(grep -v '^ok' "$tmp/validate.out")"
+  fi
+  flags=
+  [ "$o" = single-node ] || flags=--autoscaled
+  node "$vdir/check.mjs" "$out" $flags >"$tmp/check.out" 2>&1
+  while IFS=$'\x1f' read -r -a parts; do
+    case ${parts[0]} in
+    PASS\ *) ok "overlays/$o: ${parts[0]#PASS }" ;;
+    FAIL\ *) not_ok "overlays/$o: ${parts[0]#FAIL }" "${parts[@]:1}" ;;
+    *) not_ok "overlays/$o: check.mjs ran" "${parts[*]}" ;;
+    esac
+  done <"$tmp/check.out"
+done
+
+# The kinds the overlays are meant to have, between them.
+kinds=$(cat "$tmp"/*.yaml 2>/dev/null | sed -n 's/^kind: //p' | sort -u | tr '\n' ' ')
+missing=
+for k in Namespace ServiceAccount ConfigMap Service Deployment PodDisruptionBudget NetworkPolicy \
+  PersistentVolumeClaim ScaledObject TriggerAuthentication HorizontalPodAutoscaler ServiceMonitor; do
+  case " $kinds" in *" $k "*) ;; *) missing+=" $k" ;; esac
+done
+if [ -z "$missing" ]; then ok "the overlays have every kind planned: $kinds"; else not_ok "the overlays have every kind planned" "missing:$missing"; fi
+if grep -q 'nvidia.com/gpu: 1' "$tmp/production.yaml" && grep -q 'nvidia.com/gpu.present' "$tmp/production.yaml"; then
+  ok "production: GPU workers request a GPU and select GPU nodes"
+else
+  not_ok "production: GPU workers request a GPU and select GPU nodes"
+fi
+
+# -- a broken manifest fails ---------------------------------------------------------
+
+cp -r "$kdir" "$tmp/broken"
+sed -i 's/readinessProbe:/readinesProbe:/' "$tmp/broken/base/server.yaml"
+sed -i 's/maxReplicaCount: 20/maxReplicaCount: twenty/' "$tmp/broken/components/keda/scaledobject-default.yaml"
+if render "$tmp/broken/overlays/production" "$tmp/broken.yaml"; then
+  node "$vdir/validate.mjs" "$tmp/broken.yaml" >"$tmp/validate.out" 2>&1
+  rc=$?
+  if [ $rc = 1 ] &&
+    grep -q 'Deployment/weft-server: spec.template.spec.containers\[0\].readinesProbe: unknown field' "$tmp/validate.out" &&
+    grep -q 'ScaledObject/weft-worker-default: .*maxReplicaCount must be integer' "$tmp/validate.out"; then
+    ok "a misspelt field and a wrong type fail validation, named by resource and path"
+  else
+    not_ok "a misspelt field and a wrong type fail validation, named by resource and path" "exit $rc" "$(grep -v '^ok' "$tmp/validate.out")"
+  fi
+else
+  not_ok "the broken copy renders" "$(cat "$tmp/kustomize.err")"
+fi
+cp -r "$kdir" "$tmp/broken2"
+sed -i 's/terminationGracePeriodSeconds: 45/terminationGracePeriodSeconds: 20/' "$tmp/broken2/base/worker-default.yaml"
+sed -i 's/^  - namespace.yaml/  - namespace.yaml\n  - secret.yaml/' "$tmp/broken2/base/kustomization.yaml"
+printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: weft-credentials}\nstringData: {WEFT_PG_PASSWORD: x}\n' >"$tmp/broken2/base/secret.yaml"
+if render "$tmp/broken2/overlays/single-node" "$tmp/broken2.yaml"; then
+  node "$vdir/check.mjs" "$tmp/broken2.yaml" >"$tmp/check.out" 2>&1
+  rc=$?
+  if [ $rc = 1 ] && grep -q 'weft-worker-default: terminationGracePeriodSeconds 20 <= --grace 30' "$tmp/check.out" &&
+    grep -q 'Secret/weft-credentials is in the manifests' "$tmp/check.out"; then
+    ok "a worker killed before its --grace and an inlined Secret fail weft's rules"
+  else
+    not_ok "a worker killed before its --grace and an inlined Secret fail weft's rules" "exit $rc" "$(tr '\037' '\n' <"$tmp/check.out" | grep -v '^PASS')"
+  fi
+else
+  not_ok "the second broken copy renders" "$(cat "$tmp/kustomize.err")"
+fi
+
+# -- this weft accepts what the manifests give it ------------------------------------
+
+# Each overlay's weft.yaml, with the variables the pods get from Secrets.
+for o in $overlays; do
+  [ -f "$tmp/$o.yaml" ] || continue
+  h=$tmp/home-$o
+  mkdir -p "$h"
+  python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("weft-config"):
+        sys.stdout.write(d["data"]["weft.yaml"])' "$tmp/$o.yaml" >"$h/weft.yaml"
+  # weft reads the whole file before it connects: stopping at PostgreSQL's
+  # address (not here) means every key was accepted.
+  WEFT_HOME=$h WEFT_PG_PASSWORD=pg-secret WEFT_AMQP_PASSWORD=amqp-secret WEFT_PG_CONNECT_TIMEOUT_S=1 \
+    "$WEFT_BIN" instance show >"$tmp/show.out" 2>&1
+  rc=$?
+  host=$(sed -n 's,.*postgres.*@\([^:/]*\).*,\1,p' "$h/weft.yaml" | head -n 1)
+  if [ $rc = 1 ] && grep -q "postgres weft@$host:5432/weft: cannot connect" "$tmp/show.out" &&
+    [ "$(wc -l <"$tmp/show.out")" = 1 ] && ! grep -q 'pg-secret\|amqp-secret' "$tmp/show.out"; then
+    ok "overlays/$o: weft reads its weft.yaml, up to connecting to $host (passwords from the environment, not shown)"
+  else
+    not_ok "overlays/$o: weft reads its weft.yaml" "exit $rc" "$(cat "$tmp/show.out")"
+  fi
+done
+
+# The containers' args, from the production overlay, on a SQLite instance of
+# this test: paths of the pods replaced by files here, the port by a free one.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=weft-server \
+  -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >/dev/null 2>&1
+python3 -c 'import json, sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment":
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            print(d["metadata"]["name"] + "\t" + json.dumps(c["args"]))' "$tmp/production.yaml" >"$tmp/args.tsv"
+# role_args DEPLOYMENT: its args, one a line, with this test's paths
+role_args() {
+  awk -F'\t' -v d="$1" '$1 == d { print $2 }' "$tmp/args.tsv" |
+    python3 -c 'import json, sys
+for a in json.load(sys.stdin):
+    print(a.replace("/etc/weft/tls/tls.", sys.argv[1] + "/tls.").replace("0.0.0.0:8443", "0.0.0.0:0").replace("$(POD_NAME)", "weft-worker-pod"))' "$tmp"
+}
+
+# The instance: SQLite here, with the overlay's server: settings (its Host
+# allow-list).
+export WEFT_HOME=$tmp/args-home
+mkdir -p "$WEFT_HOME"
+python3 -c 'import sys, yaml
+print(yaml.safe_dump({"server": yaml.safe_load(open(sys.argv[1]))["server"]}))' "$tmp/home-production/weft.yaml" >"$WEFT_HOME/weft.yaml"
+mapfile -t sargs < <(role_args weft-server)
+"$WEFT_BIN" "${sargs[@]}" >"$tmp/server.out" 2>"$tmp/server.err" &
+spid=$!
+at_exit "kill $spid; wait $spid"
+port=
+for _ in $(seq 200); do
+  port=$(sed -n 's,.*listening on https://0\.0\.0\.0:\([0-9]*\)/.*,\1,p' "$tmp/server.out" "$tmp/server.err" | head -n 1)
+  [ -n "$port" ] && break
+  kill -0 "$spid" 2>/dev/null || break
+  sleep 0.05
+done
+if [ -n "$port" ] && curl -fsS --cacert "$tmp/tls.crt" --resolve "weft-server:$port:127.0.0.1" \
+  "https://weft-server:$port/healthz" >"$tmp/healthz.out" 2>&1 &&
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/tls.crt" --resolve "weft-server:$port:127.0.0.1" \
+    "https://weft-server:$port/api/v1/jobs")" = 401 ]; then
+  ok "the server's args: HTTPS on all addresses, /healthz answers, the API wants credentials (${sargs[*]})"
+else
+  not_ok "the server's args: HTTPS on all addresses, /healthz answers, the API wants credentials" \
+    "args: ${sargs[*]}" "$(cat "$tmp/server.out" "$tmp/server.err" "$tmp/healthz.out" 2>/dev/null)"
+fi
+kill "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null
+
+# in its pod's working folder, the code volume: here the examples
+mapfile -t args < <(role_args weft-scheduler)
+(cd "$examples" && timeout 2 "$WEFT_BIN" "${args[@]}") >"$tmp/sched.out" 2>&1
+rc=$?
+if [ $rc = 124 ]; then ok "the scheduler's args: it runs (${args[*]})"; else not_ok "the scheduler's args: it runs" "exit $rc" "$(cat "$tmp/sched.out")"; fi
+
+# Workers: no broker here (a closed port), so they stop at connecting, after
+# every flag was accepted (a usage error exits 2).
+for d in weft-worker-default weft-worker-gpu; do
+  mapfile -t args < <(role_args "$d")
+  WEFT_BROKER_URL=amqp://guest:guest@127.0.0.1:1/ WEFT_AMQP_CONNECT_TIMEOUT_S=1 \
+    timeout 20 "$WEFT_BIN" "${args[@]}" >"$tmp/worker.out" 2>&1
+  rc=$?
+  if [ $rc != 2 ] && [ $rc != 0 ] && ! grep -qi 'usage' "$tmp/worker.out" && grep -qi 'broker\|amqp\|connect' "$tmp/worker.out"; then
+    ok "$d's args are accepted: it stops only at the missing broker (${args[*]})"
+  else
+    not_ok "$d's args are accepted" "exit $rc" "$(cat "$tmp/worker.out")"
+  fi
+done
+
+# The gauge the HPAs read and the queue KEDA watches, from a real server on
+# the suite's RabbitMQ: /metrics has weft_queue_messages_ready{queue="default"}
+# and /api/v1/queues names its RabbitMQ queue as the ScaledObject does.
+if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then
+  skip "the queue gauge and RabbitMQ queue name: needs WEFT_TEST_AMQP_URL"
+else
+  export WEFT_HOME=$tmp/metrics-home
+  mkdir -p "$WEFT_HOME"
+  printf 'broker:\n  rabbitmq: {url: "%s"}\n' "$WEFT_TEST_AMQP_URL" >"$WEFT_HOME/weft.yaml"
+  token=$("$WEFT_BIN" token create --role viewer 2>"$tmp/token.err")
+  (cd "$examples" && exec "$WEFT_BIN" server --listen 127.0.0.1:0 -w workspace.yaml) >"$tmp/m.out" 2>"$tmp/m.err" &
+  mpid=$!
+  at_exit "kill $mpid; wait $mpid"
+  murl=
+  for _ in $(seq 200); do
+    murl=$(sed -n 's,.*listening on \(http://[0-9.:]*\)/.*,\1,p' "$tmp/m.out" "$tmp/m.err" | head -n 1)
+    [ -n "$murl" ] && break
+    kill -0 "$mpid" 2>/dev/null || break
+    sleep 0.05
+  done
+  curl -fsS -H "Authorization: Bearer $token" "$murl/metrics" >"$tmp/metrics.txt" 2>&1
+  curl -fsS -H "Authorization: Bearer $token" "$murl/api/v1/queues" >"$tmp/queues.json" 2>&1
+  metric=$(python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == "weft-worker-default":
+        m = d["spec"]["metrics"][0]["external"]["metric"]
+        print("%s{queue=\"%s\"}" % (m["name"], m["selector"]["matchLabels"]["queue"]))' "$tmp/production-hpa.yaml")
+  if [ -n "$metric" ] && grep -q "^$metric [0-9]" "$tmp/metrics.txt"; then
+    ok "the HPA's metric $metric is a gauge of weft server's /metrics"
+  else
+    not_ok "the HPA's metric is a gauge of weft server's /metrics" "metric: $metric" "$(grep -i queue "$tmp/metrics.txt" | head -n 10)" "$(cat "$tmp/m.err")"
+  fi
+  want=$(python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "ScaledObject" and d["metadata"]["name"] == "weft-worker-default":
+        print(d["spec"]["triggers"][0]["metadata"]["queueName"])' "$tmp/production.yaml")
+  got=$(python3 -c 'import json, sys
+print(next(q["amqp_queue"] for q in json.load(open(sys.argv[1]))["queues"] if q["name"] == "default"))' "$tmp/queues.json" 2>&1)
+  check_eq "KEDA watches the RabbitMQ queue weft uses for op queue default ($got)" "$got" "$want"
+  kill "$mpid" 2>/dev/null
+  wait "$mpid" 2>/dev/null
+fi
+
+test_done
