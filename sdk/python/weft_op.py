@@ -11,10 +11,15 @@
     output("total", 42)                 # a JSON output
     with open(output_path("model"), "wb") as f:   # a `path` output
         f.write(data)
+    lookup = json.load(open(code_path("data/lookup.json")))   # shipped code
 
 weft runs the script with WEFT_CONFIG, WEFT_INPUTS, WEFT_OUTPUTS and
 WEFT_EVENTS set (see the step protocol); outside weft every helper raises
-WeftOpError saying which variable is missing.
+WeftOpError saying which variable is missing. A step runs in its run's code
+snapshot: on a queue worker that may be a copy fetched into the worker's
+code cache rather than the folder the run was launched from, so find files
+shipped with the code through code_dir()/code_path(), never through the
+launching machine's paths.
 """
 
 import json
@@ -22,7 +27,7 @@ import os
 import sys
 
 __all__ = ["WeftOpError", "config", "inputs", "input_path", "output",
-           "output_path", "log", "materialize"]
+           "output_path", "log", "materialize", "code_dir", "code_path"]
 
 _LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -97,6 +102,24 @@ def output(name, value):
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def code_dir():
+    """The folder of the code the step runs (its run's code snapshot):
+    WEFT_CODE_DIR, which is also the step's working directory; the working
+    directory itself for a location run without a snapshot."""
+    return os.environ.get("WEFT_CODE_DIR") or os.getcwd()
+
+
+def code_path(*parts):
+    """The path of a file shipped with the code, relative to code_dir():
+    code_path("data", "lookup.json"). Refuses absolute paths and '..'."""
+    for p in parts:
+        if not isinstance(p, str) or not p or os.path.isabs(p) or \
+                ".." in p.replace("\\", "/").split("/"):
+            raise WeftOpError("code_path parts must be relative names inside "
+                              "the code, got %r" % (p,))
+    return os.path.join(code_dir(), *parts)
 
 
 def _event(event):

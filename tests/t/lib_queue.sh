@@ -16,6 +16,12 @@
 #   start_worker ID QUEUES [ARGS...]  a worker in the background; its pid in
 #                      $worker_pid, its log in $tmp/ID.log
 #   wait_registered N  waits (10 s) until N workers are registered running
+#   start_worker_hidden ID QUEUES "DIR..." [ARGS...]  a worker as start_worker,
+#                      in a mount namespace of its own (unshare, private
+#                      propagation) in which each DIR is covered by an empty
+#                      tmpfs: it cannot see what they hold, as a worker on
+#                      another machine. Needs root; check can_hide_folders.
+#   can_hide_folders   0 when start_worker_hidden can work here
 
 amqp_setup() {
   amqp_ctl=
@@ -69,4 +75,23 @@ wait_registered() {
     sleep 0.1
   done
   return 1
+}
+
+can_hide_folders() {
+  unshare --mount --propagation private sh -c 'mount -t tmpfs weft-hidden "$1"' sh "$tmp" \
+    >/dev/null 2>&1
+}
+
+start_worker_hidden() {
+  local id=$1 queues=$2 hide=$3
+  shift 3
+  # unshare execs sh, sh execs weft: the worker keeps the pid started here.
+  # shellcheck disable=SC2016
+  unshare --mount --propagation private sh -c '
+    for d in $1; do mount -t tmpfs -o size=1m,mode=0755 weft-hidden "$d" || exit 97; done
+    shift
+    exec "$@"' sh "$hide" "$WEFT_BIN" worker --id "$id" --queue "$queues" "$@" \
+    >"$tmp/$id.log" 2>&1 &
+  worker_pid=$!
+  at_exit "kill -9 $worker_pid"
 }
