@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/code_ship.h"
 #include "engine/code_snapshot.h"
 #include "engine/locreg.h"
 #include "util/clock.h"
@@ -493,6 +494,13 @@ int weft_code_gc(struct weft_instance *inst, int64_t min_age_ms, int include_fin
     }
     if (collect_one(root, name, now - min_age_ms, dry_run, &stats->bytes_removed, &e)) {
       stats->removed++;
+      /* Its archive for workers (code_ship.h) goes with it: no run can
+       * execute this version any more. Best effort: a store that is down
+       * keeps an archive, which is only wasted space. */
+      char *key = dry_run ? NULL : weft_code_archive_key(name);
+      weft_error ignored = WEFT_ERROR_INIT;
+      if (key && inst->artifacts) weft_artifacts_delete(inst->artifacts, key, &ignored);
+      free(key);
       if (on_remove) on_remove(data, name);
     } else if (e.code == WEFT_ENOMEM) {
       rc = weft_error_set(err, e.code, "%s", e.msg);

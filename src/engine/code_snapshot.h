@@ -106,7 +106,8 @@ void weft_run_code_release(struct weft_run_code *code);
  * a crash older than max(min_age_ms, 10 min). A snapshot is first renamed
  * away, then checked for recent use again, so a launch reusing it at that
  * moment either keeps it or makes it anew. dry_run only counts. on_remove
- * (may be NULL) is called with each version removed. */
+ * (may be NULL) is called with each version removed. A removed version's
+ * archive in the artifact store (code_ship.h) is deleted too. */
 struct weft_code_gc_stats {
   size_t removed, kept;
   uint64_t bytes_removed;

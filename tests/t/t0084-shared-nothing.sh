@@ -27,6 +27,12 @@ bucket=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|^s3://\([^/?]*\).*|\1|p')
 endpoint=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|.*[?&]endpoint=\([^&]*\).*|\1|p')
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-S3RVER}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-S3RVER}
+s3_prefix=t0084-$$-$(date +%s)
+# archives: the code archives the store holds (s3rver lists without a
+# signature).
+archives() {
+  curl -s "$endpoint/$bucket?prefix=$s3_prefix/code/" | grep -o '<Key>[^<]*</Key>' | wc -l
+}
 
 # One weft.yaml for every machine: the servers and one queue signing key.
 mkdir -p keys wk1 wk2 cache locs
@@ -35,7 +41,7 @@ cat >"$WEFT_HOME/weft.yaml" <<YAML
 storage:
   postgres: {url: "$pg_url"}
 artifacts:
-  s3: {bucket: $bucket, prefix: t0084-$$-$(date +%s), endpoint: "$endpoint", region: us-east-1, path_style: true}
+  s3: {bucket: $bucket, prefix: $s3_prefix, endpoint: "$endpoint", region: us-east-1, path_style: true}
 broker:
   rabbitmq: {url: "$amqp_url"}
 queue:
@@ -177,6 +183,12 @@ import json,sys
 r=json.load(open(sys.argv[1]))
 v=[o['value'] for o in r['outputs'] if o['step']=='probe'][0]
 print('ok' if r['code_version']!='$pv' and v['answer']=='2' else (r['code_version'], v))"
+
+check_eq "the store holds one archive per version" 5 "$(archives)"
+expect_exit -m "gc-code removes the snapshots of finished runs" 0 \
+  "$WEFT_BIN" instance gc-code --include-final --min-age 0
+check_has "all five" "removed 5 code snapshots" "$out"
+check_eq "and their archives" 0 "$(archives)"
 
 kill -TERM "$pid_w1" "$pid_w2"
 wait "$pid_w1"
