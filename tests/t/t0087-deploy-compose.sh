@@ -137,7 +137,7 @@ if [ "$(id -u)" != 0 ] || ! command -v busybox >/dev/null; then
   skip "the init service's script: needs root (it chowns to uid 10001) and busybox"
 else
   script=$(/usr/bin/python3 -c 'import sys, yaml
-print(yaml.safe_load(open(sys.argv[1]))["services"]["init"]["command"][2])' compose.yaml)
+print(yaml.safe_load(open(sys.argv[1]))["services"]["init"]["command"][0])' compose.yaml)
   home=$tmp/init-home
   mkdir -p "$home"
   script=${script//\/var\/lib\/weft/$home}
