@@ -3,15 +3,16 @@
 # podman FROM scratch out of a root filesystem staged from this build: its
 # size, its non-root user, `weft --version` and one-step and five-step jobs
 # run in it, a server in it reaching healthy through the image's own
-# HEALTHCHECK (the time is printed as a figure), a scheduler staying up, and
-# a healthcheck that fails when /healthz does not answer. Runs on the
+# HEALTHCHECK (the time is printed as a figure), over TLS too, a scheduler
+# staying up, and a healthcheck that fails when /healthz does not answer.
+# Runs on the
 # suite's private Podman storage (scripts/podman-service: WEFT_TEST_DOCKER_HOST
 # is unix://DIR/podman.sock and DIR/podman its CLI); removes what it made.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-n_tests=22
+n_tests=23
 plan $n_tests
 why='' podman_dir=''
 if [ -z "${WEFT_TEST_DOCKER_HOST:-}" ]; then
@@ -113,6 +114,22 @@ run p exec -e WEFT_HEALTH_URL=http://127.0.0.1:9/healthz "$name-server" /usr/bin
 if [ "$rc" -ne 0 ]; then ok "the healthcheck fails when /healthz does not answer (exit $rc)"; else not_ok "the healthcheck fails when /healthz does not answer"; fi
 check_eq "the server runs as weft (uid 10001)" 10001 "$(p exec "$name-server" id -u 2>/dev/null)"
 
+# Over TLS (as deploy/compose runs it): the healthcheck asks https:// itself.
+mkdir tls
+openssl req -x509 -newkey rsa:2048 -nodes -keyout tls/key.pem -out tls/cert.pem -days 1 \
+  -subj /CN=localhost >/dev/null 2>&1 && chmod -R a+rX tls
+p run -d --name "$name-tls" --network none -v "$tmp/tls:/tls:ro" "$tag" \
+  server --listen 0.0.0.0:8443 --tls-cert /tls/cert.pem --tls-key /tls/key.pem >/dev/null
+at_exit "'$podman' rm -f -t 0 $name-tls >/dev/null 2>&1"
+healthy=
+for _ in $(seq 300); do
+  if p healthcheck run "$name-tls" >/dev/null 2>&1; then healthy=1; break; fi
+  sleep 0.1
+done
+check_eq "a TLS server on 8443 reaches healthy too (https://127.0.0.1:8443/healthz)" "1 https://0.0.0.0:8443/" \
+  "$healthy $(p logs "$name-tls" 2>&1 | sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' | head -n 1)"
+p rm -f -t 0 "$name-tls" >/dev/null 2>&1
+
 # -- the scheduler role -----------------------------------------------------------------
 run p run -d --name "$name-sched" --network none -v "$tmp/loc:/srv/loc:ro" "$tag" scheduler -l /srv/loc
 check_rc "podman run -d IMAGE scheduler starts" 0
@@ -122,7 +139,7 @@ check_eq "the scheduler is still running 2 s later, healthy" "true 0" \
 run p run --rm --network none "$tag" worker --help
 check_has "the worker role is in it (weft worker --help)" "usage: weft worker" "$out"
 
-p rm -f -t 0 "$name-server" "$name-sched" >/dev/null 2>&1
+p rm -f -t 0 "$name-server" "$name-sched" "$name-tls" >/dev/null 2>&1
 p rmi -f "$tag" >/dev/null 2>&1
 check_eq "its containers and image are removed" "" \
   "$(p ps -a --format '{{.Names}}' 2>/dev/null | grep "$name"; p images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep "$tag")"
