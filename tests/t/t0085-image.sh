@@ -5,9 +5,9 @@
 # run in it, a server in it reaching healthy through the image's own
 # HEALTHCHECK (the time is printed as a figure), over TLS too, a scheduler
 # staying up, and a healthcheck that fails when /healthz does not answer.
-# Runs on the
-# suite's private Podman storage (scripts/podman-service: WEFT_TEST_DOCKER_HOST
-# is unix://DIR/podman.sock and DIR/podman its CLI); removes what it made.
+# Runs on the suite's private Podman storage (scripts/podman-service:
+# WEFT_TEST_DOCKER_HOST is unix://DIR/podman.sock and DIR/podman its CLI);
+# removes what it made.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
