@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dsl/dsl.h"
 #include "engine/code_ship.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -381,6 +382,67 @@ int weft_code_publish(struct weft_artifacts *a, const char *dir, const char *ver
 done:
   if (tmp) unlink(tmp);
   free(tmp);
+  free(key);
+  return rc;
+}
+
+/* ---- restoring a coordinator's snapshot --------------------------------------- */
+
+int weft_code_restore(const char *home, const char *version, weft_error *err) {
+  struct weft_instance_config cfg = {0};
+  struct weft_artifacts *a = NULL;
+  char *key = weft_code_archive_key(version), *root = weft_fs_join(home, "code");
+  char *tmp = root ? weft_str_printf("%s/tmp.XXXXXX", root) : NULL, *archive = NULL;
+  char *final = root ? weft_fs_join(root, version) : NULL;
+  weft_error e = WEFT_ERROR_INIT;
+  int rc = WEFT_OK, made = 0;
+  if (!key || !root || !tmp || !final) {
+    rc = weft_error_set(err, key || !weft_code_version_valid(version) ? WEFT_ENOMEM : WEFT_EINVALID,
+                        "cannot restore code version %s: out of memory or not a version",
+                        version);
+    goto done;
+  }
+  if ((rc = weft_instance_config_load(home, &cfg, err)) ||
+      (rc = weft_artifacts_open(cfg.artifacts_url, &a, err)) ||
+      (rc = weft_fs_mkdirs(root, err)))
+    goto done;
+  if (!mkdtemp(tmp)) {
+    rc = weft_error_set(err, WEFT_EIO, "cannot create a folder in %s: %s", root, strerror(errno));
+    goto done;
+  }
+  made = 1;
+  if (!(archive = weft_str_printf("%s.tar.gz", tmp))) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  if ((rc = weft_artifacts_get(a, key, archive, &e))) {
+    rc = weft_error_set(err, rc, rc == WEFT_ENOTFOUND
+                                     ? "code version %s is not in the artifact store either (%s)"
+                                     : "cannot fetch code version %s (%s): %s",
+                        version, key, e.msg);
+    goto done;
+  }
+  if ((rc = weft_code_unpack(archive, tmp, 0, &e)) || (rc = weft_code_verify(tmp, version, &e))) {
+    rc = weft_error_set(err, rc, "code version %s from the artifact store (%s) is unusable: %s",
+                        version, key, e.msg);
+    goto done;
+  }
+  /* As weft_code_snapshot leaves a snapshot: read-only files in folders
+   * gc can remove. */
+  if (rename(tmp, final) && errno != EEXIST && errno != ENOTEMPTY) {
+    rc = weft_error_set(err, WEFT_EIO, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+    goto done;
+  }
+  made = !weft_fs_is_dir(tmp) ? 0 : 1; /* renamed, or another restore won */
+done:
+  if (archive) unlink(archive);
+  if (made) weft_code_remove(tmp, &e);
+  weft_artifacts_close(a);
+  weft_instance_config_release(&cfg);
+  free(archive);
+  free(final);
+  free(tmp);
+  free(root);
   free(key);
   return rc;
 }

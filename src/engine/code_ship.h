@@ -54,6 +54,13 @@ int weft_code_remove(const char *dir, weft_error *err);
 int weft_code_publish(struct weft_artifacts *a, const char *dir, const char *version,
                       const char *tmp_dir, int *uploaded, weft_error *err);
 
+/* Makes HOME/code/VERSION again from the instance's artifact store (HOME's
+ * weft.yaml names it) when a coordinator lacks a snapshot it needs: one
+ * made on another machine (a server replica, a scheduler elsewhere) or
+ * removed since. Verified as a worker's fetch is; the folder appears by
+ * rename, complete. WEFT_ENOTFOUND when the store does not have it. */
+int weft_code_restore(const char *home, const char *version, weft_error *err);
+
 /* ---- a worker's cache of code versions ------------------------------------ */
 
 struct weft_code_cache;

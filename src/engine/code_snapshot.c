@@ -110,8 +110,21 @@ int weft_code_reuse(const char *home, const char *version, char **dir, weft_erro
     return weft_error_set(err, weft_code_version_valid(version) ? WEFT_ENOMEM : WEFT_EINVALID,
                           "'%s' is not a code version", version ? version : "");
   if (!touch(*dir) && weft_fs_is_dir(*dir)) return WEFT_OK;
-  int rc = weft_error_set(err, WEFT_ENOTFOUND,
-                          "the code of version %s is no longer kept (%s is gone)", version, *dir);
+  /* Made on another machine, or removed since: the artifact store may
+   * hold it (published for workers, code_ship.h). */
+  weft_error e = WEFT_ERROR_INIT;
+  int rc = weft_code_restore(home, version, &e);
+  if (!rc && !touch(*dir)) return WEFT_OK;
+  if (rc == WEFT_ENOTFOUND)
+    rc = weft_error_set(err, WEFT_ENOTFOUND,
+                        "the code of version %s is no longer kept (%s is gone, and %s)",
+                        version, *dir, e.msg);
+  else if (rc)
+    rc = weft_error_set(err, rc, "the code of version %s is gone from %s: %s", version, *dir,
+                        e.msg);
+  else
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "the code of version %s is no longer kept (%s is gone)",
+                        version, *dir);
   free(*dir);
   *dir = NULL;
   return rc;

@@ -32,7 +32,9 @@ int weft_code_snapshot(const char *home, const char *src,
 
 /* Uses an existing snapshot (re-execution with its parent's code): touches
  * it so a concurrent gc keeps it, and returns its folder in *dir (caller
- * frees). WEFT_ENOTFOUND, with a message saying so, when it is gone. */
+ * frees). A snapshot missing here is restored from the instance's artifact
+ * store when that has it (code_ship.h: made on another machine, or removed
+ * since). WEFT_ENOTFOUND, with a message saying so, when it is gone. */
 int weft_code_reuse(const char *home, const char *version, char **dir, weft_error *err);
 
 /* Loads location `name` as the snapshot of version holds it (caller frees

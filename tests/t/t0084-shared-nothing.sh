@@ -184,6 +184,20 @@ r=json.load(open(sys.argv[1]))
 v=[o['value'] for o in r['outputs'] if o['step']=='probe'][0]
 print('ok' if r['code_version']!='$pv' and v['answer']=='2' else (r['code_version'], v))"
 
+# A coordinator without the snapshot (a server or scheduler on another
+# machine) restores it from the store too.
+chmod -R u+w "$WEFT_HOME/code/$pv" && rm -rf "${WEFT_HOME:?}/code/$pv"
+expect_exit -m "re-executing with the coordinator's snapshot gone succeeds" 0 \
+  "$WEFT_BIN" run reexecute "$probe_run" --steps probe -l locs/probe
+expect_exit 0 "$WEFT_BIN" run show "$(run_id_of)" --format json
+check_py "with the parent's code, restored from the store" "
+import json,sys
+r=json.load(open(sys.argv[1]))
+v=[o['value'] for o in r['outputs'] if o['step']=='probe'][0]
+print('ok' if r['code_version']=='$pv' and v['answer']=='1' else (r['code_version'], v))"
+check_eq "the coordinator's snapshot is back, with the parent's file" 1 \
+  "$(cat "$WEFT_HOME/code/$pv/answer.txt")"
+
 check_eq "the store holds one archive per version" 5 "$(archives)"
 expect_exit -m "gc-code removes the snapshots of finished runs" 0 \
   "$WEFT_BIN" instance gc-code --include-final --min-age 0

@@ -415,9 +415,46 @@ TEST(eviction_removes_the_least_recently_used_version_nobody_holds) {
   return 0;
 }
 
+TEST(a_coordinator_restores_a_missing_snapshot_from_the_store) {
+  struct fx f;
+  char v[WEFT_CODE_VERSION_LEN + 1], again[WEFT_CODE_VERSION_LEN + 1];
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(fx_init(&f), 0);
+  /* The instance's own store: HOME/weft.yaml names f.store_dir. */
+  char *yaml = weft_str_printf("artifacts: {filesystem: {path: %s}}\n", f.store_dir);
+  char *conf = weft_fs_join(f.home, "weft.yaml");
+  ASSERT(yaml && conf);
+  ASSERT_EQ(weft_fs_write_atomic(conf, yaml, strlen(yaml), 0, &err), WEFT_OK);
+  ASSERT_EQ(snapshot_and_publish(&f, v, NULL), 0);
+  char *dir = weft_code_dir(f.home, v), *got = NULL;
+  ASSERT_EQ(weft_code_remove(dir, &err), WEFT_OK); /* made on another machine, say */
+  ASSERT_EQ(weft_code_reuse(f.home, v, &got, &err), WEFT_OK);
+  ASSERT_STR_EQ(got, dir);
+  ASSERT_EQ(weft_code_version(dir, NULL, again, &err), WEFT_OK);
+  ASSERT_STR_EQ(again, v);
+  char *sh = weft_fs_join(dir, "scripts/run.sh");
+  struct stat st;
+  ASSERT(!stat(sh, &st) && (st.st_mode & 0777) == 0555);
+  char *code = weft_fs_join(f.home, "code");
+  ASSERT_EQ(count_entries(code, "tmp."), 0);
+  free(got);
+  /* Neither here nor in the store: said so. */
+  ASSERT_EQ(weft_code_reuse(f.home, "0123456789abcdef", &got, &err), WEFT_ENOTFOUND);
+  ASSERT_CONTAINS(err.msg, "no longer kept");
+  ASSERT_CONTAINS(err.msg, "not in the artifact store either");
+  free(code);
+  free(sh);
+  free(dir);
+  free(conf);
+  free(yaml);
+  fx_release(&f);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(published_once_fetched_read_only_and_verified)
           TEST_ENTRY(a_version_the_store_lacks_is_not_found)
           TEST_ENTRY(a_tampered_archive_fails_with_a_clear_message)
           TEST_ENTRY(hostile_entries_are_refused_by_name)
           TEST_ENTRY(racing_fetchers_end_with_one_complete_copy)
-          TEST_ENTRY(eviction_removes_the_least_recently_used_version_nobody_holds))
+          TEST_ENTRY(eviction_removes_the_least_recently_used_version_nobody_holds)
+          TEST_ENTRY(a_coordinator_restores_a_missing_snapshot_from_the_store))
