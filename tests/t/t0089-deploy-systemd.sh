@@ -74,6 +74,33 @@ rc=$?
 [ $rc != 0 ] && grep -q "/nonexistent/weft" "$tmp/bad2.out" && ok "a missing program fails systemd-analyze verify" ||
   not_ok "a missing program fails systemd-analyze verify" "exit $rc" "$(cat "$tmp/bad2.out")"
 
+# docs/deployment.md shows the units as file= blocks (t0100 verifies those):
+# they must be these files, word for word.
+python3 - "$WEFT_SRC/docs/deployment.md" "$sdir" >"$tmp/docs.out" 2>&1 <<'EOF'
+import os, re, sys
+doc, sdir = sys.argv[1], sys.argv[2]
+blocks, cur = {}, None
+for line in open(doc, encoding="utf-8"):
+    m = re.match(r"^```ini file=/etc/systemd/system/(\S+)\s*$", line)
+    if cur is None and m:
+        cur, text = m.group(1), []
+    elif cur is not None and line.rstrip("\n") == "```":
+        blocks[cur] = "".join(text)
+        cur = None
+    elif cur is not None:
+        text.append(line)
+for u in sorted(os.listdir(sdir)):
+    if u not in blocks:
+        print(f"docs/deployment.md has no ```ini file=/etc/systemd/system/{u} block")
+    elif blocks[u] != open(os.path.join(sdir, u), encoding="utf-8").read():
+        print(f"docs/deployment.md's {u} differs from deploy/systemd/{u}")
+for u in blocks:
+    if not os.path.exists(os.path.join(sdir, u)):
+        print(f"docs/deployment.md shows {u}, which deploy/systemd/ does not have")
+EOF
+[ ! -s "$tmp/docs.out" ] && ok "docs/deployment.md shows the three units exactly as deploy/systemd/ has them" ||
+  not_ok "docs/deployment.md shows the three units exactly as deploy/systemd/ has them" "$(cat "$tmp/docs.out")"
+
 # -- the ExecStart= lines, run as systemd would ----------------------------------------
 
 # exec_line UNIT INSTANCE: the unit's ExecStart= with systemd's specifiers
