@@ -13,17 +13,18 @@
 #include "queue/worker_int.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/str.h"
 
 void weft__wk_log(struct worker *w, const char *fmt, ...) {
-  char ts[40];
-  weft_clock_format_iso(weft_clock_wall_ms(), ts, sizeof ts);
-  fprintf(stderr, "%s weft worker %s: ", ts, w->id);
+  /* Text lines keep their bytes: "TIME weft worker ID: message". */
+  char prefix[300];
+  snprintf(prefix, sizeof prefix, "weft worker %s: ", w->id);
+  struct weft_log_fields f = {.worker = w->id, .text_prefix = prefix, .text_time = 1};
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  weft_vlog(WEFT_LOG_INFO, &f, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
 }
 
 static char *attempt_key(const struct slot *s, const char *rest) {
