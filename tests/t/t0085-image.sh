@@ -67,9 +67,9 @@ check_eq "podman run IMAGE --version: the same version and commit as this build"
 run p run --rm --network none "$tag"
 check_has "with no command it shows the commands (server, scheduler, worker)" "  scheduler " "$out"
 # shellcheck disable=SC2016 # expanded in the container
-run p run --rm --network none --entrypoint /bin/sh "$tag" -c 'id -u; id -g; echo "$WEFT_HOME"; touch "$WEFT_HOME/w" && echo writable; touch /etc/x 2>/dev/null || echo ro-etc'
-check_eq "a user of its own: uid 10001, WEFT_HOME its own, nothing else writable" \
-  "10001 10001 /var/lib/weft writable ro-etc" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+run p run --rm --network none --entrypoint /bin/sh "$tag" -c 'id -u; id -g; echo "$WEFT_HOME"; stat -c "%a %U" "$WEFT_HOME" /var/lib /usr/bin/weft; touch "$WEFT_HOME/w" && echo writable; touch /etc/x /usr/bin/x 2>/dev/null || echo read-only'
+check_eq "a user of its own: uid 10001, WEFT_HOME its own (0700), nothing else writable" \
+  "10001 10001 /var/lib/weft 700 weft 755 root 755 root writable read-only" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
 
 # A one-step job: the code location mounted read-only, the state in the
 # container's WEFT_HOME; the step runs busybox's sh.
