@@ -1,6 +1,7 @@
 # install.cmake: what `cmake --install` puts where, in two components:
 #   runtime  bin/weft, the man page (from the help texts), the op SDKs,
-#            the examples and the guides (the weft package)
+#            the examples, example deployment files and the guides (the
+#            weft package)
 #   dev      libweft.a, weft.h, weft_op.h and weft.pc, to build programs that
 #            embed weft with C ops of their own (the weft-dev package)
 include(GNUInstallDirs)
@@ -25,6 +26,10 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/sdk/ DESTINATION ${CMAKE_INSTALL_DATADIR}/
         COMPONENT runtime)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DATADIR}/weft/examples
         COMPONENT runtime PATTERN "__pycache__" EXCLUDE)
+# Example deployment files (compose, Kubernetes, systemd units, Prometheus
+# rules) to copy and adapt; the image's build script needs a checkout.
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/deploy/ DESTINATION ${CMAKE_INSTALL_DATADIR}/weft/deploy
+        COMPONENT runtime PATTERN "image" EXCLUDE)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime
         FILES_MATCHING PATTERN "*.md")

@@ -51,10 +51,12 @@ expect_exit -m "cmake --install --prefix DIR succeeds" 0 cmake --install "$build
 missing=
 for f in bin/weft $man_page share/weft/sdk/python/weft_op.py share/weft/sdk/c/weft_op.h \
   share/weft/examples/arithmetic/jobs/arithmetic.yaml share/doc/weft/README.md \
+  share/weft/deploy/systemd/weft-server.service share/weft/deploy/compose/compose.yaml \
   lib/libweft.a include/weft.h include/weft_op.h lib/pkgconfig/weft.pc; do
   [ -e "$inst/$f" ] || missing+=" $f"
 done
-check_eq "the installed tree holds the binary, man page, SDKs, examples, docs, libweft, headers, weft.pc" "" "$missing"
+check_eq "the installed tree holds the binary, man page, SDKs, examples, deploy files, docs, libweft, headers, weft.pc" "" "$missing"
+check_eq "the image's build script is not installed (it needs a checkout)" "" "$(ls "$inst/share/weft/deploy/image" 2>/dev/null)"
 expect_output_contains -m "the installed weft runs" "weft $version (" "$inst/bin/weft" --version
 check_has "weft.pc names the install prefix, not the configured one" "prefix=$inst" "$(cat "$inst/lib/pkgconfig/weft.pc")"
 
@@ -125,6 +127,10 @@ check_has "weft-dev holds weft.pc" "/usr/lib/pkgconfig/weft.pc" "$(dpkg-deb -c "
 # can install them (apt-cache reads the archive's index, no download).
 unsat=
 IFS=',' read -r -a deps <<<"$depends"
+no_index=
+case $(apt-cache policy libc6 2>/dev/null | sed -n 's/^ *Candidate: //p') in
+"" | "(none)") no_index="apt has no package index here (apt-get update)" ;;
+esac
 for d in "${deps[@]}"; do
   found=
   IFS='|' read -r -a alts <<<"$d"
@@ -142,7 +148,11 @@ for d in "${deps[@]}"; do
   done
   [ -n "$found" ] || unsat+=" [$d]"
 done
-check_eq "each of weft's ${#deps[@]} Depends has a satisfying candidate in the archive" "" "$unsat"
+if [ -n "$no_index" ]; then
+  skip "$no_index"
+else
+  check_eq "each of weft's ${#deps[@]} Depends has a satisfying candidate in the archive" "" "$unsat"
+fi
 
 # dpkg -i into a fresh root: its database is a copy of this machine's
 # (the packages it has, so Depends are checked), the files land under root/.
