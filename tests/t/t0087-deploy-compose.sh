@@ -10,8 +10,12 @@
 # reads; and this weft accepts the compose weft.yaml and each service's
 # command (the server serves HTTPS as the container's user would run it).
 #
-# Bringing the stack up is not tested: the images of PostgreSQL, RabbitMQ
-# and MinIO come from registries this machine cannot reach.
+# With the suite's Podman (WEFT_TEST_DOCKER_HOST), the weft image is built
+# and compose's `init` and `server` run in it as compose runs them: the
+# server serves HTTPS on the published port with init's keys, and the
+# first admin is made with the `podman exec` of docs/deployment.md.
+# Bringing the whole stack up is not tested: the images of PostgreSQL,
+# RabbitMQ and MinIO come from registries this machine cannot reach.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -88,7 +92,8 @@ for c in by.get("server", []) + by.get("scheduler", []):
     if f"{sys.argv[2]}:/srv/code:ro" not in c["volumes"]: p.append(f"{c['name']}: WEFT_CODE not at /srv/code")
 say("server, scheduler and workers: the weft image, its role, their servers first, credentials from .env, weft.yaml and the code mounted", p)
 srv = by.get("server", [{}])[0]
-say("the server publishes HTTPS on 127.0.0.1 only", [] if srv.get("ports") == ["127.0.0.1:8443:8443"] else [f"ports {srv.get('ports')}"])
+say("the server listens on WEFT_PORT and publishes it on 127.0.0.1 only", [] if srv.get("ports") == ["127.0.0.1:8443:8443"]
+    and "0.0.0.0:8443" in srv.get("command", []) else [f"ports {srv.get('ports')}, command {srv.get('command')}"])
 EOF
   while IFS=$'\x1f' read -r -a parts; do
     case ${parts[0]} in
@@ -188,7 +193,7 @@ else
 fi
 mapfile -t args < <(python3 -c 'import json, sys
 for a in json.loads(sys.argv[1]):
-    print(a.replace("/var/lib/weft/keys", sys.argv[2]).replace("0.0.0.0:8443", "0.0.0.0:0"))' "$cmd" "$keys")
+    print(a.replace("/var/lib/weft/keys", sys.argv[2]).replace("0.0.0.0:${WEFT_PORT:-8443}", "0.0.0.0:0"))' "$cmd" "$keys")
 export WEFT_HOME=$tmp/server-home
 mkdir -p "$WEFT_HOME"
 [ ${#as[@]} = 0 ] || chown 10001:10001 "$WEFT_HOME"
@@ -231,5 +236,67 @@ stop=$(/usr/bin/python3 -c 'import sys, yaml
 print(yaml.safe_load(open(sys.argv[1]))["services"]["worker"]["stop_grace_period"].rstrip("s"))' compose.yaml)
 [ -n "$grace" ] && [ "$stop" -gt "$grace" ] && ok "a stopped worker gets stop_grace_period ${stop}s, more than its --grace $grace" ||
   not_ok "a stopped worker gets more than its --grace" "grace=$grace stop_grace_period=$stop"
+
+# -- in the weft image, with Podman -------------------------------------------------
+
+podman_dir=${WEFT_TEST_DOCKER_HOST#unix://}
+podman_dir=${podman_dir%/*}
+if [ -z "${WEFT_TEST_DOCKER_HOST:-}" ] || [ ! -x "$podman_dir/podman" ] || ! command -v busybox >/dev/null; then
+  skip "compose's init and server in the weft image: needs the suite's Podman (WEFT_TEST_DOCKER_HOST) and busybox"
+else
+  podman=$podman_dir/podman
+  p() { "$podman" "$@" 2> >(grep -v systemd >&2); }
+  tag=localhost/weft-t0087:$$ name=weft-t0087-$$ vol=weft-t0087-home-$$
+  at_exit "'$podman' rm -f -t 0 $name >/dev/null 2>&1; '$podman' volume rm -f $vol >/dev/null 2>&1; '$podman' rmi -f $tag >/dev/null 2>&1"
+  if ! PODMAN=$podman "$WEFT_SRC/deploy/image/build" --weft "$WEFT_BIN" --tag "$tag" >"$tmp/build.out" 2>&1; then
+    not_ok "the weft image builds (deploy/image/build)" "$(tail -n 20 "$tmp/build.out")"
+  else
+    script=$(/usr/bin/python3 -c 'import sys, yaml
+print(yaml.safe_load(open(sys.argv[1]))["services"]["init"]["command"][0])' compose.yaml)
+    p volume create "$vol" >/dev/null
+    # as compose runs `init`: root, sh -c SCRIPT, the home volume, the TLS folder
+    init() { p run --rm --user 0 --entrypoint '["sh", "-c"]' -v "$vol:/var/lib/weft" -v "$tmp/tls:/tls:ro" "$tag" "$script"; }
+    keysum() { p run --rm --entrypoint '["sh", "-c"]' -v "$vol:/var/lib/weft" "$tag" 'stat -c "%u %a" /var/lib/weft/keys/queue.key /var/lib/weft/keys/key.pem; sha256sum </var/lib/weft/keys/queue.key'; }
+    if init >"$tmp/init.out" 2>&1 && k1=$(keysum) && init >>"$tmp/init.out" 2>&1 && k2=$(keysum) &&
+      [ "$k1" = "$k2" ] && [[ $k1 == "10001 400"$'\n'"10001 400"$'\n'* ]]; then
+      ok "init in the weft image: keys owned by uid 10001, mode 0400, the queue key kept on the next start"
+    else
+      not_ok "init in the weft image" "$(cat "$tmp/init.out")" "first: ${k1:-}" "then: ${k2:-}"
+    fi
+    # compose's weft.yaml without the servers this machine has not (SQLite then)
+    python3 -c 'import sys, yaml
+y = yaml.safe_load(open(sys.argv[1]))
+for k in ("storage", "artifacts", "broker", "execution"): y.pop(k, None)
+print(yaml.safe_dump(y))' weft.yaml >"$tmp/weft-local.yaml"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # the server's command and ports as compose makes them for WEFT_PORT=$port
+    mapfile -t cmd < <(/usr/bin/python3 -c 'import sys, yaml
+for a in yaml.safe_load(open(sys.argv[1]))["services"]["server"]["command"]:
+    print(a.replace("${WEFT_PORT:-8443}", sys.argv[2]))' compose.yaml "$port")
+    p run -d --name "$name" -e WEFT_HOME=/var/lib/weft \
+      -v "$vol:/var/lib/weft" -v "$tmp/weft-local.yaml:/var/lib/weft/weft.yaml:ro" -v "$examples:/srv/code:ro" \
+      -w /srv/code -p "127.0.0.1:$port:$port" "$tag" "${cmd[@]}" >/dev/null
+    up=
+    for _ in $(seq 150); do
+      curl -fsS --cacert "$tmp/tls/cert.pem" "https://localhost:$port/healthz" >/dev/null 2>&1 && up=1 && break
+      sleep 0.2
+    done
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/tls/cert.pem" "https://localhost:$port/api/v1/jobs")
+    if [ -n "$up" ] && [ "$code" = 401 ]; then
+      ok "the server container serves HTTPS on the published port with init's keys, and wants credentials"
+    else
+      not_ok "the server container serves HTTPS on the published port" "up=$up /api/v1/jobs: $code" "$(p logs "$name" 2>&1 | tail -n 20)"
+    fi
+    # the first admin, as docs/deployment.md makes it
+    printf '%s\n' 'a long passphrase' | p exec -i "$name" weft user add admin --role admin >"$tmp/admin.out" 2>&1
+    curl -s --cacert "$tmp/tls/cert.pem" -u 'admin:a long passphrase' "https://localhost:$port/api/v1/jobs" >"$tmp/jobs.json"
+    if grep -q '"arithmetic"' "$tmp/jobs.json"; then
+      ok "podman exec -i ... weft user add admin: the admin signs in and sees the jobs of the code folder's workspace.yaml"
+    else
+      not_ok "podman exec ... weft user add admin, then sign in" "$(cat "$tmp/admin.out")" "$(head -c 600 "$tmp/jobs.json")"
+    fi
+    p rm -f -t 0 "$name" >/dev/null 2>&1
+  fi
+fi
 
 test_done

@@ -199,6 +199,46 @@ for d in weft-worker-default weft-worker-gpu; do
   fi
 done
 
+# The init container's copy of the queue signing key, as the kubelet lays
+# out a Secret volume with fsGroup 10001 and defaultMode 0440: the file is
+# root's, group 10001, mode 0440 (weft refuses a key others may read); run
+# with busybox as the pod's user, the copy is weft's own, mode 0400, and
+# weft takes it.
+if [ "$(id -u)" != 0 ] || ! command -v busybox >/dev/null || ! command -v setpriv >/dev/null; then
+  skip "the init container's key copy: needs root (to be uid 10001) and busybox"
+else
+  chmod 0711 "$tmp" # uid 10001 may pass through to its folders
+  mkdir -p "$tmp/pod/secret" "$tmp/pod/keys" "$tmp/pod/home"
+  head -c 32 /dev/urandom >"$tmp/pod/secret/queue.key"
+  chown root:10001 "$tmp/pod/secret/queue.key"
+  chmod 0440 "$tmp/pod/secret/queue.key"
+  chmod 0755 "$tmp/pod" "$tmp/pod/secret"
+  chown 10001:10001 "$tmp/pod/keys" "$tmp/pod/home"
+  script=$(python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment" and d["metadata"]["name"] == "weft-worker-default":
+        print(d["spec"]["template"]["spec"]["initContainers"][0]["command"][2])' "$tmp/production.yaml")
+  script=${script//\/secret\//$tmp/pod/secret/}
+  script=${script//\/keys\//$tmp/pod/keys/}
+  as10001=(setpriv --reuid=10001 --regid=10001 --clear-groups)
+  # the worker loads its key before it connects: "cannot connect" means the key was taken
+  try_key() {
+    WEFT_HOME=$tmp/pod/home WEFT_QUEUE_SIGNING_KEY_FILE=$1 WEFT_AMQP_CONNECT_TIMEOUT_S=1 \
+      timeout 20 "${as10001[@]}" "$WEFT_BIN" worker --broker amqp://guest:guest@127.0.0.1:1/ 2>&1
+  }
+  "${as10001[@]}" busybox sh -c "$script" >"$tmp/init.out" 2>&1
+  rc=$?
+  st=$(stat -c '%u %a' "$tmp/pod/keys/queue.key" 2>&1)
+  raw=$(try_key "$tmp/pod/secret/queue.key")
+  copied=$(try_key "$tmp/pod/keys/queue.key")
+  if [ $rc = 0 ] && [ "$st" = "10001 400" ] && cmp -s "$tmp/pod/secret/queue.key" "$tmp/pod/keys/queue.key" &&
+    [[ $raw == *"has permissions 0440, too open"* ]] && [[ $copied == *"cannot connect"* ]]; then
+    ok "the init container copies the key from the Secret (0440, refused by weft) to one weft's user owns (0400, taken)"
+  else
+    not_ok "the init container's key copy" "exit $rc: $(cat "$tmp/init.out")" "copy: $st" "the Secret's file: $raw" "the copy: $copied"
+  fi
+fi
+
 # The gauge the HPAs read and the queue KEDA watches, from a real server on
 # the suite's RabbitMQ: /metrics has weft_queue_messages_ready{queue="default"}
 # and /api/v1/queues names its RabbitMQ queue as the ScaledObject does.
