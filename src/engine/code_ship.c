@@ -386,7 +386,50 @@ done:
   return rc;
 }
 
-/* ---- restoring a coordinator's snapshot --------------------------------------- */
+/* ---- a coordinator's snapshots and the store --------------------------------------- */
+
+static char *published_mark(const char *home, const char *version) {
+  return weft_str_printf("%s/code/%s.published", home, version);
+}
+
+static void mark_published(const char *home, const char *version) {
+  char *mark = published_mark(home, version);
+  int fd = mark ? open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+  if (fd >= 0) close(fd);
+  free(mark);
+}
+
+int weft_code_share(const char *home, const char *version, const char *dir, weft_error *err) {
+  struct weft_instance_config cfg = {0};
+  struct weft_artifacts *a = NULL;
+  char *mark = published_mark(home, version), *tmp_dir = weft_fs_join(home, "code");
+  int rc = WEFT_OK;
+  if (!mark || !tmp_dir) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  if (weft_fs_exists(mark)) goto done;
+  if ((rc = weft_instance_config_load(home, &cfg, err))) goto done;
+  const char *env_broker = getenv("WEFT_BROKER_URL");
+  if (!cfg.broker_url && !(env_broker && *env_broker) && !strncmp(cfg.artifacts_url, "file:", 5))
+    goto done; /* one machine: nobody else needs it */
+  if ((rc = weft_artifacts_open(cfg.artifacts_url, &a, err)) ||
+      (rc = weft_code_publish(a, dir, version, tmp_dir, NULL, err)))
+    goto done;
+  mark_published(home, version);
+done:
+  weft_artifacts_close(a);
+  weft_instance_config_release(&cfg);
+  free(tmp_dir);
+  free(mark);
+  return rc;
+}
+
+void weft__code_forget_published(const char *home, const char *version) {
+  char *mark = published_mark(home, version);
+  if (mark) unlink(mark);
+  free(mark);
+}
 
 int weft_code_restore(const char *home, const char *version, weft_error *err) {
   struct weft_instance_config cfg = {0};
@@ -434,6 +477,7 @@ int weft_code_restore(const char *home, const char *version, weft_error *err) {
     goto done;
   }
   made = !weft_fs_is_dir(tmp) ? 0 : 1; /* renamed, or another restore won */
+  mark_published(home, version);
 done:
   if (archive) unlink(archive);
   if (made) weft_code_remove(tmp, &e);

@@ -54,6 +54,16 @@ int weft_code_remove(const char *dir, weft_error *err);
 int weft_code_publish(struct weft_artifacts *a, const char *dir, const char *version,
                       const char *tmp_dir, int *uploaded, weft_error *err);
 
+/* Publishes the snapshot dir of version, just made or reused by a launch,
+ * when machines other than this one may need it: the instance (HOME's
+ * weft.yaml) names a broker (or $WEFT_BROKER_URL is set) or an artifact
+ * store that is not a local folder. Done once per version and machine:
+ * HOME/code/VERSION.published marks it (a stat on later launches). */
+int weft_code_share(const char *home, const char *version, const char *dir, weft_error *err);
+
+/* Removes the mark of weft_code_share (gc removes the version). */
+void weft__code_forget_published(const char *home, const char *version);
+
 /* Makes HOME/code/VERSION again from the instance's artifact store (HOME's
  * weft.yaml names it) when a coordinator lacks a snapshot it needs: one
  * made on another machine (a server replica, a scheduler elsewhere) or

@@ -88,6 +88,13 @@ int weft_code_snapshot(const char *home, const char *src,
     tmp = NULL;
   }
 found:
+  /* For workers and coordinators on other machines (code_ship.h). Best
+   * effort: a store that is down fails the run's first step on a worker,
+   * and the queue executor publishes again before that step is sent. */
+  {
+    weft_error ignored = WEFT_ERROR_INIT;
+    weft_code_share(home, version, final, &ignored);
+  }
   *dir = final;
   final = NULL;
   goto done;
@@ -513,6 +520,7 @@ int weft_code_gc(struct weft_instance *inst, int64_t min_age_ms, int include_fin
       char *key = dry_run ? NULL : weft_code_archive_key(name);
       weft_error ignored = WEFT_ERROR_INIT;
       if (key && inst->artifacts) weft_artifacts_delete(inst->artifacts, key, &ignored);
+      if (!dry_run) weft__code_forget_published(inst->home, name);
       free(key);
       if (on_remove) on_remove(data, name);
     } else if (e.code == WEFT_ENOMEM) {

@@ -451,10 +451,54 @@ TEST(a_coordinator_restores_a_missing_snapshot_from_the_store) {
   return 0;
 }
 
+TEST(a_launch_publishes_when_other_machines_may_need_the_code) {
+  struct fx f;
+  char v[WEFT_CODE_VERSION_LEN + 1];
+  weft_error err = WEFT_ERROR_INIT;
+  int exists = 1;
+  int64_t size = 0;
+  ASSERT_EQ(fx_init(&f), 0);
+  char *conf = weft_fs_join(f.home, "weft.yaml"), *dir = NULL;
+  /* One machine (a local store, no broker): nothing is published. */
+  char *yaml = weft_str_printf("artifacts: {filesystem: {path: %s}}\n", f.store_dir);
+  ASSERT(conf && yaml);
+  ASSERT_EQ(weft_fs_write_atomic(conf, yaml, strlen(yaml), 0, &err), WEFT_OK);
+  unsetenv("WEFT_BROKER_URL");
+  ASSERT_EQ(weft_code_snapshot(f.home, f.loc, v, &dir, &err), WEFT_OK);
+  char *key = weft_code_archive_key(v);
+  char *mark = weft_str_printf("%s/code/%s.published", f.home, v);
+  ASSERT_EQ(weft_artifacts_head(f.store, key, &exists, &size, &err), WEFT_OK);
+  ASSERT_EQ(exists, 0);
+  ASSERT(!weft_fs_exists(mark));
+  free(dir);
+  free(yaml);
+  /* With a broker, workers may run it elsewhere: the launch publishes. */
+  yaml = weft_str_printf("artifacts: {filesystem: {path: %s}}\n"
+                         "broker: {rabbitmq: {url: \"amqp://127.0.0.1:1/\"}}\n", f.store_dir);
+  ASSERT_EQ(weft_fs_write_atomic(conf, yaml, strlen(yaml), 0, &err), WEFT_OK);
+  ASSERT_EQ(weft_code_snapshot(f.home, f.loc, v, &dir, &err), WEFT_OK);
+  ASSERT_EQ(weft_artifacts_head(f.store, key, &exists, &size, &err), WEFT_OK);
+  ASSERT_EQ(exists, 1);
+  ASSERT(weft_fs_exists(mark)); /* later launches only stat it */
+  ASSERT_EQ(weft_artifacts_delete(f.store, key, &err), WEFT_OK);
+  free(dir);
+  ASSERT_EQ(weft_code_snapshot(f.home, f.loc, v, &dir, &err), WEFT_OK);
+  ASSERT_EQ(weft_artifacts_head(f.store, key, &exists, &size, &err), WEFT_OK);
+  ASSERT_EQ(exists, 0);
+  free(mark);
+  free(key);
+  free(dir);
+  free(yaml);
+  free(conf);
+  fx_release(&f);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(published_once_fetched_read_only_and_verified)
           TEST_ENTRY(a_version_the_store_lacks_is_not_found)
           TEST_ENTRY(a_tampered_archive_fails_with_a_clear_message)
           TEST_ENTRY(hostile_entries_are_refused_by_name)
           TEST_ENTRY(racing_fetchers_end_with_one_complete_copy)
           TEST_ENTRY(eviction_removes_the_least_recently_used_version_nobody_holds)
-          TEST_ENTRY(a_coordinator_restores_a_missing_snapshot_from_the_store))
+          TEST_ENTRY(a_coordinator_restores_a_missing_snapshot_from_the_store)
+          TEST_ENTRY(a_launch_publishes_when_other_machines_may_need_the_code))
