@@ -104,4 +104,25 @@ check_has "saying why, at level error" '"level":"error","role":"worker"' "$err"
 expect_exit -m "weft run coordinate of an ended run, JSON" 1 "$WEFT_BIN" run coordinate "$ok_run" --log-format json -l "$tmp/loc"
 check_json_lines "its error is a JSON line of role coordinator" coordinator "$tmp/err"
 check_has "naming the run" "\"run\":\"$ok_run\"" "$err"
+
+# -- a worker that runs a step (needs the suite's RabbitMQ) ----------------------------------
+if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then
+  skip "a JSON-logging worker running a step: WEFT_TEST_AMQP_URL is not set"
+  test_done
+fi
+# shellcheck source-path=SCRIPTDIR source=lib_queue.sh
+. "$WEFT_SRC/tests/t/lib_queue.sh" || exit 1
+amqp_setup
+queue_instance
+mkdir -p "$tmp/qloc/ops" "$tmp/qloc/jobs"
+printf 'say:\n  queue: %s\n  run: echo said\n' "$qd" >"$tmp/qloc/ops/ops.yaml"
+printf 'name: said\nops:\n  say: say\n' >"$tmp/qloc/jobs/said.yaml"
+start_worker w1 "$qd" --log-format json
+if wait_registered 1; then ok "the worker registers"; else not_ok "the worker registers" "$(cat "$tmp/w1.log")"; fi
+expect_exit -m "a run whose step a worker runs" 0 "$WEFT_BIN" launch -l "$tmp/qloc" said --quiet
+kill -TERM "$worker_pid"
+wait "$worker_pid"
+check_eq "the worker stops cleanly" 0 "$?"
+check_json_lines "every line the worker wrote is a JSON object of role worker" worker "$tmp/w1.log"
+check_has "with its id" '"worker":"w1"' "$(cat "$tmp/w1.log")"
 test_done
