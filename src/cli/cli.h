@@ -4,7 +4,10 @@
 #define WEFT_CLI_CLI_H
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "weft.h"
 
 /* Exit codes shared by every command. */
 enum {
@@ -139,5 +142,13 @@ struct weft_launch;
  * process after printing the run id. Returns the exit status: 0 when the run
  * succeeded (or was detached), 1 otherwise. */
 int weft_cli_start_run(const char *cmd, struct weft_launch *l, int detach, int quiet);
+
+/* Puts a change made from the command line in the audit log, as "cli:USER"
+ * from "local" (action names things, never values). A log that cannot be
+ * written is said on stderr, and does not undo the change. */
+void weft_cli_audit(struct weft_instance *inst, const char *action, const weft_error *failed);
+
+/* Prints a time in ms since the epoch as UTC ISO 8601 on stdout. */
+void weft_cli_print_time(int64_t ms);
 
 #endif

@@ -70,27 +70,12 @@ static char *read_password(const char *cmd) {
   return pw;
 }
 
-/* Puts a change made here in the audit log, as "cli:USER" from "local". A
- * log that cannot be written is said, and does not undo the change. */
+/* weft_cli_audit of "ACTION NAME". */
 static void audit(struct weft_instance *inst, const char *action, const char *name,
                   const weft_error *failed) {
-  char who[96], what[160];
-  const struct passwd *pw = getpwuid(geteuid());
-  snprintf(who, sizeof who, "cli:%s", pw ? pw->pw_name : "?");
+  char what[160];
   snprintf(what, sizeof what, "%s %s", action, name);
-  weft_error err = WEFT_ERROR_INIT;
-  if (weft_audit_record(inst->store, who, what, failed ? 1 : 0, "local",
-                        failed ? failed->msg : NULL, &err))
-    fprintf(stderr, "weft: warning: cannot write the audit log: %s\n", err.msg);
-}
-
-static void print_time(int64_t ms) {
-  char text[32];
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  fputs(text, stdout);
+  weft_cli_audit(inst, what, failed);
 }
 
 static int user_list(struct weft_instance *inst, weft_error *err) {
@@ -100,7 +85,7 @@ static int user_list(struct weft_instance *inst, weft_error *err) {
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
     printf("%-24s %-9s ", v[i].name, weft_role_name(v[i].role));
-    print_time(v[i].created_ms);
+    weft_cli_print_time(v[i].created_ms);
     putchar('\n');
   }
   if (!n) printf("no users (add one: weft user add NAME --role admin)\n");
@@ -184,13 +169,13 @@ static int token_list(struct weft_instance *inst, weft_error *err) {
   int64_t now = weft_clock_wall_ms();
   for (size_t i = 0; i < n; i++) {
     printf("%s  %-9s created ", v[i].id, weft_role_name(v[i].role));
-    print_time(v[i].created_ms);
+    weft_cli_print_time(v[i].created_ms);
     if (v[i].revoked_ms) {
       printf("  revoked ");
-      print_time(v[i].revoked_ms);
+      weft_cli_print_time(v[i].revoked_ms);
     } else if (v[i].expires_ms) {
       printf(v[i].expires_ms <= now ? "  expired " : "  expires ");
-      print_time(v[i].expires_ms);
+      weft_cli_print_time(v[i].expires_ms);
     }
     putchar('\n');
   }

@@ -46,26 +46,6 @@ static const char variable_usage[] =
     "newline dropped). Ops use them as env: {REGION: {variable: NAME}};\n"
     "schedule templates as {{var.NAME}}.\n";
 
-/* Puts a change in the audit log as "cli:USER" from "local" (names only). */
-static void audit(struct weft_instance *inst, const char *action, const weft_error *failed) {
-  char who[96];
-  const struct passwd *pw = getpwuid(geteuid());
-  snprintf(who, sizeof who, "cli:%s", pw ? pw->pw_name : "?");
-  weft_error err = WEFT_ERROR_INIT;
-  if (weft_audit_record(inst->store, who, action, failed ? 1 : 0, "local",
-                        failed ? failed->msg : NULL, &err))
-    fprintf(stderr, "weft: warning: cannot write the audit log: %s\n", err.msg);
-}
-
-static void print_time(int64_t ms) {
-  char text[32];
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  fputs(text, stdout);
-}
-
 /* All of standard input (a terminal: one line, not echoed), less one
  * trailing newline. 0 with *out filled, or -1 after printing why. */
 static int read_stdin(const char *cmd, struct weft_buf *out) {
@@ -107,7 +87,7 @@ static int secret_list(struct weft_instance *inst, weft_error *err) {
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
     printf("%-32s ", v[i].name);
-    print_time(v[i].updated_ms);
+    weft_cli_print_time(v[i].updated_ms);
     putchar('\n');
   }
   if (!n) printf("no secrets (add one: weft secret set NAME < FILE)\n");
@@ -184,7 +164,7 @@ int cmd_secret(int argc, char **argv) {
     else if (!failed)
       failed = weft_secret_rotate(inst->store, &kr, new_key, &n_done, &err);
   }
-  audit(inst, action, failed ? &err : NULL);
+  weft_cli_audit(inst, action, failed ? &err : NULL);
   if (failed) goto fail;
   if (set) printf("set secret %s\n", name);
   else if (remove) printf("removed secret %s\n", name);
@@ -211,7 +191,7 @@ static int variable_list(struct weft_instance *inst, weft_error *err) {
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
     printf("%-32s ", v[i].name);
-    print_time(v[i].updated_ms);
+    weft_cli_print_time(v[i].updated_ms);
     printf("  %s\n", values[i]);
   }
   if (!n) printf("no variables (add one: weft variable set NAME VALUE)\n");
@@ -257,7 +237,7 @@ int cmd_variable(int argc, char **argv) {
     snprintf(action, sizeof action, "variable %s %s", sub, name);
     int failed = set ? weft_variable_set(inst->store, name, given ? given : value.ptr, &err)
                      : weft_variable_remove(inst->store, name, &err);
-    audit(inst, action, failed ? &err : NULL);
+    weft_cli_audit(inst, action, failed ? &err : NULL);
     if (failed) goto fail;
     printf(set ? "set variable %s\n" : "removed variable %s\n", name);
   }
