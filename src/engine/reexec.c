@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "engine/engine.h"
+#include "engine/run_view.h"
 #include "store/store.h"
 #include "util/str.h"
 
@@ -78,10 +79,7 @@ static int ran_digest(struct weft_instance *inst, const char *run_id, const char
   int rc = weft_store_event_read(inst->store, &f, &l, err);
   if (rc) return rc;
   for (size_t k = l.n; k-- > 0 && !*out;) {
-    const char *t = l.v[k].type;
-    if (strcmp(t, "step_succeeded") && strcmp(t, "step_failed") &&
-        strcmp(t, "step_up_for_retry") && strcmp(t, "step_canceled"))
-      continue;
+    if (!weft_event_ends_attempt(l.v[k].type)) continue;
     json_t *p = l.v[k].payload ? json_loads(l.v[k].payload, 0, NULL) : NULL;
     const char *d = json_string_value(json_object_get(json_object_get(p, "container"), "digest"));
     if (d && *d && !(*out = weft_str_dup(d))) rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");

@@ -189,8 +189,7 @@ int weft_run_view_events_json(const struct weft_run_view *v, const char *type, j
   return WEFT_OK;
 }
 
-/* The events that end an attempt, whose payload says how the attempt ran. */
-static int ends_attempt(const char *type) {
+int weft_event_ends_attempt(const char *type) {
   return !strcmp(type, "step_succeeded") || !strcmp(type, "step_failed") ||
          !strcmp(type, "step_up_for_retry") || !strcmp(type, "step_canceled");
 }
@@ -199,7 +198,7 @@ int weft_run_view_containers_json(const struct weft_run_view *v, json_t *arr) {
   for (size_t i = 0; i < v->events.n; i++) {
     const struct weft_event_row *ev = &v->events.v[i];
     json_t *c = json_object_get(v->payloads[i], "container");
-    if (!ev->step || !ends_attempt(ev->type) || !json_is_object(c)) continue;
+    if (!ev->step || !weft_event_ends_attempt(ev->type) || !json_is_object(c)) continue;
     json_t *e = json_deep_copy(c);
     if (!e || json_object_set_new(e, "step", json_string(ev->step)) ||
         json_object_set(e, "attempt", json_object_get(v->payloads[i], "attempt")) ||

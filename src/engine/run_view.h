@@ -46,6 +46,11 @@ int weft_run_view_events_json(const struct weft_run_view *v, const char *type, j
  * {"step", "attempt", "id", "image", "digest"}. */
 int weft_run_view_containers_json(const struct weft_run_view *v, json_t *arr);
 
+/* 1 for the event types that end a step's attempt (succeeded, failed, up
+ * for retry, canceled), whose payload says how the attempt ran: its
+ * container, if any, among others. */
+int weft_event_ends_attempt(const char *type);
+
 /* A run's duration: to its end, or so far while it runs; -1 when it never
  * started. The same for one step attempt. */
 int64_t weft_run_duration_ms(const struct weft_run_row *r);
