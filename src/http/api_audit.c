@@ -14,6 +14,10 @@
 void http_audit_mark(struct http_req *r, const char *detail) {
   r->audit = 1;
   if (detail) snprintf(r->detail, sizeof r->detail, "%s", detail);
+  http_req_source(r);
+}
+
+void http_req_source(struct http_req *r) {
   if (r->source[0]) return;
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);

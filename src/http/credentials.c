@@ -286,7 +286,21 @@ int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t
       until = token_until(inst->store, h + 7);
     }
   } else if (basic_auth) {
+    /* Password guesses sent as Basic count against the same lock-out as
+     * the login page's (a verified pair is cached above, so a client that
+     * knows its password never gets here twice in a row). */
+    http_req_source(r);
+    int64_t wait = http_login_locked(&r->srv->basic.limit, r->source, weft_clock_wall_ms());
+    if (wait > 0) {
+      http_audit_mark(r, "Basic refused: too many failed logins from this address");
+      *res = http_send_locked_out(r, wait);
+      return 0;
+    }
     rc = basic(r, inst->store, h + 6, role, who, who_size, &err);
+    if (rc == WEFT_ENOTFOUND)
+      http_login_failed(&r->srv->basic.limit, r->source, weft_clock_wall_ms());
+    else if (!rc)
+      http_login_succeeded(&r->srv->basic.limit, r->source);
   }
   else
     rc = weft_error_set(&err, WEFT_ENOTFOUND, "unknown Authorization scheme");

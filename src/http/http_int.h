@@ -407,6 +407,8 @@ int http_credentials(struct http_req *r, enum weft_role *role, char *who, size_t
 /* Marks the request for the audit log, with the client's address
  * (api_audit.c); detail (may be NULL) says why it was refused. */
 void http_audit_mark(struct http_req *r, const char *detail);
+/* Fills r->source with the client's address (once). */
+void http_req_source(struct http_req *r);
 /* Writes the entry of a marked request (http_req_free calls it). */
 void http_audit_write(struct http_req *r);
 enum MHD_Result http_api_audit(struct http_req *r);
@@ -457,6 +459,8 @@ void http_login_limit_release(struct http_login_limit *l);
 int64_t http_login_locked(struct http_login_limit *l, const char *addr, int64_t now);
 void http_login_failed(struct http_login_limit *l, const char *addr, int64_t now);
 void http_login_succeeded(struct http_login_limit *l, const char *addr);
+/* 429 "too many failed logins from ADDR", Retry-After the wait in s. */
+enum MHD_Result http_send_locked_out(struct http_req *r, int64_t wait_ms);
 /* The value of cookie name in a Cookie header ("a=1; name=v") into out
  * (out_size bytes, quotes removed); 0 when absent or too long (exposed
  * for fuzz/fuzz_http_auth.c). */

@@ -122,7 +122,7 @@ void http_login_succeeded(struct http_login_limit *l, const char *addr) {
 }
 
 /* 429 with Retry-After (whole seconds, rounded up). */
-static enum MHD_Result locked_out(struct http_req *r, int64_t wait_ms) {
+enum MHD_Result http_send_locked_out(struct http_req *r, int64_t wait_ms) {
   long secs = (long)((wait_ms + 999) / 1000);
   json_t *doc = json_pack("{s:s+, s:[]}", "error", "too many failed logins from ", r->source,
                           "details");
@@ -189,7 +189,7 @@ enum MHD_Result http_api_login(struct http_req *r) {
   int64_t wait = http_login_locked(&r->srv->basic.limit, r->source, now);
   if (wait > 0) {
     http_audit_mark(r, "login refused: too many failed logins from this address");
-    return locked_out(r, wait);
+    return http_send_locked_out(r, wait);
   }
   json_t *body = http_body_object(r, &res);
   if (!body) return res;
