@@ -78,6 +78,7 @@ wait_registered() {
 }
 
 can_hide_folders() {
+  # shellcheck disable=SC2016
   unshare --mount --propagation private sh -c 'mount -t tmpfs weft-hidden "$1"' sh "$tmp" \
     >/dev/null 2>&1
 }

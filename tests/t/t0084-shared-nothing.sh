@@ -21,7 +21,7 @@ if ! can_hide_folders; then
   skip "cannot make a mount namespace here (unshare --mount needs root)"
   test_done
 fi
-amqp_setup
+amqp_setup ""
 pg_own_database
 bucket=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|^s3://\([^/?]*\).*|\1|p')
 endpoint=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|.*[?&]endpoint=\([^&]*\).*|\1|p')
@@ -153,10 +153,10 @@ want={'cwd':'$tmp/cache/$pv','code_dir':'$tmp/cache/$pv','answer':'1',
       'sees_coordinator_code':False,'knows_live_folder':True,'sees_live_folder':False,'can_write_code':False}
 print('ok' if v==want else v)"
 
-versions=$(ls "$WEFT_HOME/code" | grep -Ec '^[0-9a-f]{16}$')
+versions=$(find "$WEFT_HOME/code" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' | wc -l)
 check_eq "four code versions were snapshotted" 4 "$versions"
 check_eq "the workers fetched each once, between them" 4 "$(fetches)"
-check_eq "the cache holds each once" 4 "$(find cache -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9a-f]*' | wc -l)"
+check_eq "the cache holds each once" 4 "$(find cache -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' | wc -l)"
 check_eq "nothing half-fetched is left" "" "$(find cache -maxdepth 1 -name 'tmp.*')"
 check_eq "cached code is read-only" "" "$(find "cache/$pv" -perm /222 ! -type l)"
 
