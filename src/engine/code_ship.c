@@ -263,6 +263,8 @@ static int unpack_entry(struct archive *a, struct archive_entry *e, const char *
   if (!(name = weft_str_dup(rel))) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   size_t n = strlen(name);
   while (n > 1 && name[n - 1] == '/') name[--n] = '\0'; /* a folder's trailing '/' */
+  if (type == AE_IFDIR && (!strcmp(name, ".") || !strcmp(name, "./") || !*name))
+    goto done; /* the root itself, as `tar -C DIR .` records it */
   const char *why = bad_path(name, type == AE_IFDIR);
   if (!why && archive_entry_hardlink(e)) why = "a hard link";
   if (!why && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)

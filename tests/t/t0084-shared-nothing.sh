@@ -198,6 +198,24 @@ print('ok' if r['code_version']=='$pv' and v['answer']=='1' else (r['code_versio
 check_eq "the coordinator's snapshot is back, with the parent's file" 1 \
   "$(cat "$WEFT_HOME/code/$pv/answer.txt")"
 
+# An archive changed in the store fails the step, saying so, and leaves
+# nothing in the cache. (s3rver takes an unsigned PUT.)
+mkdir tampered && cp -r locs/probe/. tampered/ && echo 3 >tampered/answer.txt
+tar czf tampered.tgz -C tampered .
+curl -sf -X PUT --data-binary @tampered.tgz "$endpoint/$bucket/$s3_prefix/code/$pv.tar.gz" ||
+  not_ok "the archive is replaced in the store"
+chmod -R u+w cache && rm -rf cache/*
+expect_exit -m "a re-execution from the tampered archive fails" 1 \
+  "$WEFT_BIN" run reexecute "$probe_run" --steps probe -l locs/probe
+expect_exit 0 "$WEFT_BIN" run show "$(run_id_of)" --format json
+msg=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][0]["message"])' \
+  "$tmp/out")
+check_has "the step says the archive is not the version" \
+  "code version $pv from the artifact store (code/$pv.tar.gz) is unusable: its files are code version" \
+  "$msg"
+check_has "corrupt or tampered with" "(corrupt or tampered with)" "$msg"
+check_eq "nothing of it is cached" "" "$(ls cache | grep -v '\.lock$')"
+
 check_eq "the store holds one archive per version" 5 "$(archives)"
 expect_exit -m "gc-code removes the snapshots of finished runs" 0 \
   "$WEFT_BIN" instance gc-code --include-final --min-age 0

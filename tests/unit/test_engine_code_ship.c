@@ -292,7 +292,7 @@ TEST(hostile_entries_are_refused_by_name) {
     free(dir);
   }
   /* Within bounds, the same writer's archive unpacks. */
-  static const char *const fine[] = {"d:sub", "f:sub/a", "l:sub/b>a", "f:./c", NULL};
+  static const char *const fine[] = {"d:./", "d:sub", "f:sub/a", "l:sub/b>a", "f:./c", NULL};
   char *archive = weft_str_printf("%s/fine.tar.gz", f.root);
   char *dir = weft_str_printf("%s/fine", f.root);
   ASSERT_EQ(write_archive(archive, fine), 0);
