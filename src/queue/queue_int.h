@@ -21,7 +21,10 @@
  *    "cwd", "config": {..}, "inputs": {name: JSON value},
  *    "path_inputs": {name: artifact key}, "loc_env": {..},
  *    "path_prefix": "..." | null, "kill_grace_s", "reply_to": "weft.reply.ID",
- *    "partition_key"?: "2026-01-01" (runs of a partitioned job)}
+ *    "partition_key"?: "2026-01-01" (runs of a partitioned job),
+ *    "code_version"?: V (cwd is the run's snapshot, published to the
+ *    artifact store as code/V.tar.gz: a worker that lacks cwd runs the
+ *    step in its code cache instead, worker_code.c)}
  *   "op" may name "c_function" instead of run/argv: it runs in-process on a
  *   worker binary that registered it (weft_register_c_op + weft_main).
  *

@@ -214,7 +214,7 @@ check_has "the step says the archive is not the version" \
   "code version $pv from the artifact store (code/$pv.tar.gz) is unusable: its files are code version" \
   "$msg"
 check_has "corrupt or tampered with" "(corrupt or tampered with)" "$msg"
-check_eq "nothing of it is cached" "" "$(ls cache | grep -v '\.lock$')"
+check_eq "nothing of it is cached" "" "$(find cache -mindepth 1 ! -name '*.lock')"
 
 check_eq "the store holds one archive per version" 5 "$(archives)"
 expect_exit -m "gc-code removes the snapshots of finished runs" 0 \
