@@ -36,6 +36,12 @@ static const char worker_usage[] =
     "                      broker.rabbitmq.url, else $WEFT_BROKER_URL)\n"
     "  --id NAME           the worker's name in `weft worker list` (default HOST-PID)\n"
     "  --grace SECONDS     how long running steps may finish on shutdown (default 30)\n"
+    "  --code-cache DIR    where code versions fetched from the artifact store are\n"
+    "                      kept, read-only (default $WEFT_HOME/code-cache; workers\n"
+    "                      on one machine may share it): a step whose run's code\n"
+    "                      snapshot is not on this machine runs from there\n"
+    "  --code-cache-size SIZE  its bound, e.g. 512Mi or 2G (default 1Gi): the least\n"
+    "                      recently used versions no step runs are removed\n"
     "  --log-format FMT    text (default) or json: one JSON object per line (time,\n"
     "                      level, role, run, step, message); also $WEFT_LOG_FORMAT\n";
 
