@@ -13,7 +13,9 @@
 # With the suite's Podman (WEFT_TEST_DOCKER_HOST), the weft image is built
 # and compose's `init` and `server` run in it as compose runs them: the
 # server serves HTTPS on the published port with init's keys, and the
-# first admin is made with the `podman exec` of docs/deployment.md.
+# first admin is made with the `podman exec` of docs/deployment.md; with
+# the suite's PostgreSQL, RabbitMQ and S3 too, a run launched through the
+# server container runs on a worker container that has no code but S3's.
 # Bringing the whole stack up is not tested: the images of PostgreSQL,
 # RabbitMQ and MinIO come from registries this machine cannot reach.
 set -u
@@ -296,6 +298,88 @@ for a in yaml.safe_load(open(sys.argv[1]))["services"]["server"]["command"]:
       not_ok "podman exec ... weft user add admin, then sign in" "$(cat "$tmp/admin.out")" "$(head -c 600 "$tmp/jobs.json")"
     fi
     p rm -f -t 0 "$name" >/dev/null 2>&1
+
+    # The cluster in containers: compose's server and worker, from the image,
+    # sharing the init'd volume, on the suite's PostgreSQL, RabbitMQ and S3
+    # in place of compose's (host network: those listen on loopback). A run
+    # launched through the server's API runs on the worker container, which
+    # mounts no code: it comes through S3.
+    if [ -z "${WEFT_TEST_PG_URL:-}" ] || [ -z "${WEFT_TEST_AMQP_URL:-}" ] || [ -z "${WEFT_TEST_S3_URL:-}" ]; then
+      skip "a run on compose's server and worker containers: needs WEFT_TEST_PG_URL, WEFT_TEST_AMQP_URL and WEFT_TEST_S3_URL"
+    else
+      pg_own_database
+      bucket=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|^s3://\([^/?]*\).*|\1|p')
+      endpoint=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|.*[?&]endpoint=\([^&]*\).*|\1|p')
+      q=t$$c # an op queue of this script only: the node is shared
+      python3 - weft.yaml "$pg_url" "$WEFT_TEST_AMQP_URL" "$endpoint" "$bucket" "t0087-$$" >"$tmp/weft-cluster.yaml" <<'EOF'
+import sys
+f, pg, amqp, endpoint, bucket, prefix = sys.argv[1:]
+t = open(f).read()
+for a, b in (("postgresql://weft:${WEFT_PG_PASSWORD}@postgres:5432/weft", pg),
+             ("amqp://weft:${WEFT_AMQP_PASSWORD}@rabbitmq:5672/weft", amqp),
+             ('endpoint: "http://s3:9000"', 'endpoint: "%s"' % endpoint),
+             ("bucket: weft,", "bucket: %s, prefix: %s," % (bucket, prefix))):
+    assert a in t, a
+    t = t.replace(a, b)
+sys.stdout.write(t)
+EOF
+      mkdir -p "$tmp/code/hello/ops" "$tmp/code/hello/jobs"
+      printf 'locations: [hello]\n' >"$tmp/code/workspace.yaml"
+      printf 'hello:\n  queue: %s\n  outputs: {result: string}\n  run: echo "\\"hello from $(hostname)\\"" >"$WEFT_OUTPUTS/result"\n' "$q" \
+        >"$tmp/code/hello/ops/hello.yaml"
+      printf 'graph:\n  hello: hello\n' >"$tmp/code/hello/jobs/hello.yaml"
+      chmod -R a+rX "$tmp/code"
+      env_args=(-e WEFT_HOME=/var/lib/weft -e AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-S3RVER}"
+        -e AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-S3RVER}" -e WEFT_SECRET_KEY="$secret_key")
+      vol_args=(-v "$vol:/var/lib/weft" -v "$tmp/weft-cluster.yaml:/var/lib/weft/weft.yaml:ro")
+      port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+      mapfile -t cmd < <(/usr/bin/python3 -c 'import sys, yaml
+for a in yaml.safe_load(open(sys.argv[1]))["services"]["server"]["command"]:
+    print(a.replace("${WEFT_PORT:-8443}", sys.argv[2]))' compose.yaml "$port")
+      mapfile -t wcmd < <(/usr/bin/python3 -c 'import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))["services"]["worker"]["command"]
+c[c.index("--queue") + 1] = sys.argv[2]
+print("\n".join(c))' compose.yaml "$q")
+      at_exit "'$podman' rm -f -t 0 $name-srv $name-wk >/dev/null 2>&1"
+      p run -d --name "$name-srv" --network host "${env_args[@]}" "${vol_args[@]}" -v "$tmp/code:/srv/code:ro" \
+        -w /srv/code "$tag" "${cmd[@]}" >/dev/null
+      # a host name of its own, as compose gives each container (the host's otherwise)
+      p run -d --name "$name-wk" --hostname "$name-wk" --network host --stop-timeout 45 "${env_args[@]}" "${vol_args[@]}" \
+        -w /var/lib/weft "$tag" "${wcmd[@]}" >/dev/null
+      for _ in $(seq 150); do
+        curl -fsS --cacert "$tmp/tls/cert.pem" "https://localhost:$port/healthz" >/dev/null 2>&1 && break
+        sleep 0.2
+      done
+      printf '%s\n' 'a long passphrase' | p exec -i "$name-srv" weft user add admin --role admin >"$tmp/admin.out" 2>&1
+      api() { curl -s --cacert "$tmp/tls/cert.pem" -u 'admin:a long passphrase' "$@"; }
+      run=$(api -X POST -H 'Content-Type: application/json' -d '{}' \
+        "https://localhost:$port/api/v1/jobs/hello/hello/launch" | python3 -c 'import json, sys; print(json.load(sys.stdin)["run_id"])' 2>/dev/null)
+      st=
+      for _ in $(seq 300); do
+        [ -n "$run" ] || break
+        api "https://localhost:$port/api/v1/runs/$run" >"$tmp/run.json"
+        st=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["run"]["status"])' "$tmp/run.json" 2>/dev/null)
+        case $st in success | failure | canceled) break ;; esac
+        sleep 0.2
+      done
+      wk_host=$(p inspect "$name-wk" --format '{{.Config.Hostname}}')
+      value=$(python3 -c 'import json, sys
+print(next(o.get("value") for o in json.load(open(sys.argv[1]))["outputs"] if o["output"] == "result"))' "$tmp/run.json" 2>/dev/null)
+      if [ "$st" = success ] && [ "$value" = "hello from $wk_host" ]; then
+        ok "a run launched on the server container ran on the worker container, its code from S3 ($value)"
+      else
+        not_ok "a run launched on the server container ran on the worker container" "run=$run status=$st value=$value worker=$wk_host" \
+          "$(cat "$tmp/admin.out")" "$(head -c 1500 "$tmp/run.json" 2>/dev/null)" \
+          "server: $(p logs "$name-srv" 2>&1 | tail -n 8)" "worker: $(p logs "$name-wk" 2>&1 | tail -n 8)"
+      fi
+      # compose stops a worker with SIGTERM, then waits stop_grace_period
+      t0=$EPOCHREALTIME
+      p stop -t 45 "$name-wk" >/dev/null 2>&1
+      code=$(p inspect "$name-wk" --format '{{.State.ExitCode}}')
+      secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+      check_eq "the idle worker container stops on SIGTERM, with status 0, in ${secs}s" 0 "$code"
+      p rm -f -t 0 "$name-srv" "$name-wk" >/dev/null 2>&1
+    fi
   fi
 fi
 
