@@ -38,6 +38,22 @@ int weft_dsl_load_sources(const char *name, const char *path,
  * Returns WEFT_OK or WEFT_EINVALID. */
 int weft_dsl_parse_duration(const char *text, double *seconds);
 
+/* A run deadline (`timeout:`, `sla:`): a duration from 1ms to 366d, its
+ * spelling kept trimmed (a bare number gets "s"; a spelling too long for
+ * out->text is replaced by "Ns"). Returns WEFT_OK or WEFT_EINVALID. */
+#define WEFT_DEADLINE_MAX_S (366.0 * 86400)
+int weft_dsl_parse_deadline(const char *text, struct weft_deadline *out);
+/* A checked run config's execution.KEY ("timeout", "sla") into *out;
+ * out->s is 0 when the run config sets none. */
+void weft_run_config_deadline(const struct weft_run_config *rc, const char *key,
+                              struct weft_deadline *out);
+/* The same from a YAML node (NULL or null: left unset); a bad value is
+ * reported at its mark as "OWNER: KEY must be a duration ...". */
+struct weft__ynode;
+void weft__dsl_parse_deadline_node(struct weft_diags *d, const struct weft__ynode *n,
+                                   const char *owner, const char *key,
+                                   struct weft_deadline *out);
+
 /* Prints a JSON value as a block-style YAML document (yaml_emit.c); strings
  * that would read back as another type are quoted. Returns WEFT_OK, or
  * WEFT_EIO / WEFT_ENOMEM with err filled. */

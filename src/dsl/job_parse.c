@@ -9,7 +9,8 @@
 
 static const char *const job_keys[] = {"name",  "description", "tags",
                                        "ops",   "graph",       "partitions",
-                                       "schedules", NULL};
+                                       "schedules", "timeout",     "sla",
+                                       NULL};
 static const char *const inv_keys[] = {"uses", "inputs", "config", "after",
                                        NULL};
 
@@ -343,5 +344,8 @@ int weft__dsl_parse_job(struct weft_diags *d, const char *file,
   if (!rc)
     rc = weft__dsl_parse_partitions(d, weft__ymap_get(root, "partitions", NULL),
                                     owner, &job->partitions);
+  weft__dsl_parse_deadline_node(d, weft__ymap_get(root, "timeout", NULL), owner, "timeout",
+                                &job->timeout);
+  weft__dsl_parse_deadline_node(d, weft__ymap_get(root, "sla", NULL), owner, "sla", &job->sla);
   return rc;
 }

@@ -13,7 +13,8 @@
 static const char *const top_keys[] = {"ops", "solids", "execution", "tags",
                                        NULL};
 static const char *const op_entry_keys[] = {"config", "inputs", "image", "resources", NULL};
-static const char *const exec_keys[] = {"in_process", "multiprocess", "queue", NULL};
+static const char *const exec_keys[] = {"in_process", "multiprocess", "queue",
+                                        "timeout",    "sla",          NULL};
 static const char *const queue_keys[] = {"max_concurrent", "config", NULL};
 static const char *const in_process_keys[] = {"config", NULL};
 static const char *const multiprocess_keys[] = {"max_concurrent", "config",
@@ -267,7 +268,10 @@ static int check_queue_execution(struct rc_build *b, const struct weft__ynode *n
   struct weft__ynode *q_key = NULL;
   const struct weft__ynode *q = weft__ymap_get(n, "queue", &q_key);
   if (!q_key) return 0;
-  if (n->u.map.n > 1) {
+  struct weft__ynode *ip_key = NULL, *mp_key = NULL;
+  weft__ymap_get(n, "in_process", &ip_key);
+  weft__ymap_get(n, "multiprocess", &mp_key);
+  if (ip_key || mp_key) {
     weft__dsl_error(b->d, n->mark,
                     "execution must name one executor, got 'queue' and another");
     return 1;
@@ -308,6 +312,13 @@ static void check_execution(struct rc_build *b, const struct weft__ynode *n) {
     return;
   }
   weft__dsl_check_keys(b->d, n, exec_keys, "execution");
+  /* Deadlines of the run, whichever executor runs its steps; checked
+   * here, read back from rc->raw (weft_run_config_deadline). */
+  struct weft_deadline unused;
+  weft__dsl_parse_deadline_node(b->d, weft__ymap_get(n, "timeout", NULL), "execution",
+                                "timeout", &unused);
+  weft__dsl_parse_deadline_node(b->d, weft__ymap_get(n, "sla", NULL), "execution", "sla",
+                                &unused);
   if (check_queue_execution(b, n)) return;
   struct weft__ynode *ip_key = NULL, *mp_key = NULL;
   const struct weft__ynode *ip = weft__ymap_get(n, "in_process", &ip_key);

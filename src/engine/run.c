@@ -7,6 +7,7 @@
 
 #include "engine/code_snapshot.h"
 #include "engine/engine_int.h"
+#include "engine/run_deadline.h"
 #include "engine/secrets.h"
 #include "util/clock.h"
 #include "util/str.h"
@@ -336,14 +337,14 @@ static void start_ready(struct coord *c) {
   }
 }
 
-static void finish_run(struct coord *c) {
+static void finish_run(struct coord *c, const struct run_deadline *dl) {
   int64_t now = weft_clock_wall_ms();
   json_int_t dur = (json_int_t)(now - c->run.started_ms);
   c->run.ended_ms = now;
   c->run_dirty = 1;
   free(c->run.message);
   c->run.message = NULL;
-  if (c->canceling) {
+  if (c->canceling && !dl->timed_out) {
     c->run.status = WEFT_RUN_CANCELED;
     c->run.message = weft_str_dup(c->cancel_reason);
     coord_event(c, NULL, "run_canceled",
@@ -355,6 +356,14 @@ static void finish_run(struct coord *c) {
     if (c->plan.steps[i].status == WEFT_STEP_FAILED)
       json_array_append_new(failed, json_string(c->plan.steps[i].inv->name));
   size_t nf = json_array_size(failed);
+  if (dl->timed_out) { /* run_deadline.c: its steps were canceled for it */
+    c->run.status = WEFT_RUN_FAILURE;
+    c->run.message = weft_str_dup(dl->reason);
+    coord_event(c, NULL, "run_failure",
+                json_pack("{s:I, s:s, s:o, s:s}", "duration_ms", dur, "message", dl->reason,
+                          "failed", failed, "timeout", dl->timeout.text));
+    return;
+  }
   if (!nf) {
     json_decref(failed);
     c->run.status = WEFT_RUN_SUCCESS;
@@ -479,6 +488,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
                      const struct weft_launch *l, enum weft_run_status *final,
                      weft_error *err) {
   struct coord c;
+  struct run_deadline dl = {0};
   struct weft_run_code code;
   const struct weft_launch *use = l;
   *final = WEFT_RUN_FAILURE;
@@ -496,8 +506,10 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
   int64_t next_flush_ms = 0; /* monotonic */
   rc = coord_init(&c, inst, run_id, use, err);
   if (!rc) rc = start_run(&c);
+  if (!rc) run_deadline_init(&dl, &c);
   while (!rc && !c.failed_store && !weft_plan_done(&c.plan)) {
     if (l->on_tick) l->on_tick(l->cb_data);
+    int64_t next_deadline = run_deadline_check(&dl, &c, weft_clock_wall_ms());
     check_cancel(&c);
     int64_t now = weft_clock_mono_ms(), next_retry = -1;
     requeue_due_retries(&c, now, &next_retry);
@@ -514,6 +526,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     if (weft_plan_done(&c.plan)) break;
     int timeout = STATUS_CHECK_MS;
     if (next_retry >= 0 && next_retry - now < timeout) timeout = (int)(next_retry - now);
+    if (next_deadline >= 0 && next_deadline < timeout) timeout = (int)next_deadline;
     if ((c.batch.n_ev || c.batch.n_st || c.run_dirty) && next_flush_ms - now < timeout)
       timeout = (int)(next_flush_ms - now);
     if (timeout < 0) timeout = 0;
@@ -534,7 +547,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     }
   }
   if (!rc && !c.failed_store) {
-    finish_run(&c);
+    finish_run(&c, &dl);
     coord_flush(&c, 1);
   }
   if (c.failed_store && !rc) rc = err->code;

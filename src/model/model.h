@@ -202,6 +202,14 @@ struct weft_invocation {
   size_t n_after;
 };
 
+/* A run deadline (`timeout:`, `sla:` of a job or of a run config's
+ * `execution:`): s == 0 when not set; text is the spelling given ("2h",
+ * "1h30m"; a bare number gets an "s"), so messages repeat what users wrote. */
+struct weft_deadline {
+  double s;
+  char text[32];
+};
+
 struct weft_job {
   char *name;
   char *description; /* may be NULL */
@@ -214,6 +222,9 @@ struct weft_job {
   const struct weft_location *location; /* borrowed back pointer */
   struct weft_mark mark;
   struct weft_partitions partitions; /* kind NONE unless `partitions:` */
+  /* timeout: the run ends FAILED, its steps canceled, this long after it
+   * started; sla: an `sla_missed` event then, the run going on. */
+  struct weft_deadline timeout, sla;
 };
 
 /* ---- schedules and sensors ------------------------------------------------------------ */
