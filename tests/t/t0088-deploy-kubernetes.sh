@@ -136,6 +136,7 @@ done
 # The containers' args, from the production overlay, on a SQLite instance of
 # this test: paths of the pods replaced by files here, the port by a free one.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=weft-server \
+  -addext "subjectAltName=DNS:weft-server,DNS:weft-server.weft.svc,IP:127.0.0.1" \
   -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >/dev/null 2>&1
 python3 -c 'import json, sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
@@ -280,6 +281,107 @@ print(next(q["amqp_queue"] for q in json.load(open(sys.argv[1]))["queues"] if q[
   check_eq "KEDA watches the RabbitMQ queue weft uses for op queue default ($got)" "$got" "$want"
   kill "$mpid" 2>/dev/null
   wait "$mpid" 2>/dev/null
+fi
+
+# -- the production overlay's pods, in the weft image ---------------------------------
+
+# Without a cluster: tests/deploy/kubelet.py runs each pod with Podman as the
+# kubelet lays it out (Secret and ConfigMap volumes, fsGroup, read-only root,
+# no capabilities, init containers first), on the suite's PostgreSQL,
+# RabbitMQ and S3 in place of the overlay's. The server answers its probe
+# over TLS, the first admin is made as docs/deployment.md says, and a run
+# launched through the server runs on the worker pod.
+podman_dir=${WEFT_TEST_DOCKER_HOST:-}
+podman_dir=${podman_dir#unix://}
+podman_dir=${podman_dir%/*}
+if [ -z "${WEFT_TEST_DOCKER_HOST:-}" ] || [ ! -x "$podman_dir/podman" ] || [ "$(id -u)" != 0 ] ||
+  [ -z "${WEFT_TEST_PG_URL:-}" ] || [ -z "${WEFT_TEST_AMQP_URL:-}" ] || [ -z "${WEFT_TEST_S3_URL:-}" ]; then
+  skip "the overlay's pods in the weft image: needs root, the suite's Podman, PostgreSQL, RabbitMQ and S3"
+else
+  podman=$podman_dir/podman
+  p() { "$podman" "$@" 2> >(grep -v systemd >&2); }
+  tag=localhost/weft-t0088:$$ pre=t0088-$$
+  at_exit "for c in \$('$podman' ps -a --format '{{.Names}}' 2>/dev/null | grep '^$pre-'); do '$podman' rm -f -t 0 \$c; done >/dev/null 2>&1; '$podman' rmi -f $tag >/dev/null 2>&1"
+  if ! PODMAN=$podman "$WEFT_SRC/deploy/image/build" --weft "$WEFT_BIN" --tag "$tag" >"$tmp/build.out" 2>&1; then
+    not_ok "the weft image builds (deploy/image/build)" "$(tail -n 20 "$tmp/build.out")"
+  else
+    pg_own_database
+    bucket=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|^s3://\([^/?]*\).*|\1|p')
+    endpoint=$(printf '%s' "$WEFT_TEST_S3_URL" | sed -n 's|.*[?&]endpoint=\([^&]*\).*|\1|p')
+    q=t$$k # an op queue of this script only: the node is shared
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # the code volume: one location, its op on queue $q
+    mkdir -p "$tmp/code/hello/ops" "$tmp/code/hello/jobs"
+    printf 'locations: [hello]\n' >"$tmp/code/workspace.yaml"
+    printf 'hello:\n  queue: %s\n  outputs: {result: string}\n  run: echo "\\"hello from $(hostname)\\"" >"$WEFT_OUTPUTS/result"\n' "$q" \
+      >"$tmp/code/hello/ops/hello.yaml"
+    printf 'graph:\n  hello: hello\n' >"$tmp/code/hello/jobs/hello.yaml"
+    chmod -R a+rX "$tmp/code"
+    chmod 0711 "$tmp"
+    python3 - "$tmp/production.yaml" "$tmp/spec.json" <<EOF
+import json, sys, yaml
+cm = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "ConfigMap")
+y = yaml.safe_load(cm["data"]["weft.yaml"])
+y["storage"] = {"postgres": {"url": "$pg_url"}}
+y["artifacts"] = {"s3": {"bucket": "$bucket", "prefix": "t0088-$$", "endpoint": "$endpoint", "region": "us-east-1"}}
+y["broker"] = {"rabbitmq": {"url": "$WEFT_TEST_AMQP_URL"}}
+json.dump({
+  "podman": "$podman", "image": "$tag",
+  "configmaps": {"weft-config": {"weft.yaml": yaml.safe_dump(y)}},
+  "secrets": {
+    "weft-credentials": {"WEFT_PG_PASSWORD": "unused", "WEFT_AMQP_PASSWORD": "unused",
+                         "AWS_ACCESS_KEY_ID": "${AWS_ACCESS_KEY_ID:-S3RVER}",
+                         "AWS_SECRET_ACCESS_KEY": "${AWS_SECRET_ACCESS_KEY:-S3RVER}",
+                         "WEFT_SECRET_KEY": "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"},
+    "weft-queue-key": {"queue.key": "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"},
+    "weft-tls": {"tls.crt": open("$tmp/tls.crt").read(), "tls.key": open("$tmp/tls.key").read()}},
+  "pvc": {"weft-code": "$tmp/code"},
+  "args": {"0.0.0.0:8443": "0.0.0.0:$port", "default": "$q"}}, open(sys.argv[2], "w"))
+EOF
+    kubelet() { python3 "$vdir/kubelet.py" "$tmp/production.yaml" "$1" "$pre-$2" "$tmp/pods" "$tmp/spec.json"; }
+    problems=()
+    kubelet weft-server server >"$tmp/pod.out" 2>&1 || problems+=("weft-server: $(cat "$tmp/pod.out")")
+    up=
+    for _ in $(seq 150); do
+      # the startup probe, as the kubelet sends it: HTTPS, no certificate check, the pod's address
+      curl -fsk -o /dev/null "https://127.0.0.1:$port/healthz" 2>/dev/null && up=1 && break
+      sleep 0.2
+    done
+    [ -n "$up" ] || problems+=("the server's probe got no answer: $(p logs "$pre-server-server" 2>&1 | tail -n 10)")
+    kubelet weft-scheduler scheduler >"$tmp/pod.out" 2>&1 || problems+=("weft-scheduler: $(cat "$tmp/pod.out")")
+    kubelet weft-worker-default worker >"$tmp/pod.out" 2>&1 || problems+=("weft-worker-default: $(cat "$tmp/pod.out")")
+    # the first admin, as docs/deployment.md makes it (kubectl exec -i there)
+    printf '%s\n' 'a long passphrase' | p exec -i "$pre-server-server" weft user add admin --role admin >"$tmp/admin.out" 2>&1 ||
+      problems+=("weft user add in the server pod: $(cat "$tmp/admin.out")")
+    api() { curl -s --cacert "$tmp/tls.crt" --resolve "weft-server.weft.svc:$port:127.0.0.1" -u 'admin:a long passphrase' "$@"; }
+    base=https://weft-server.weft.svc:$port
+    run=$(api -X POST -H 'Content-Type: application/json' -d '{}' "$base/api/v1/jobs/hello/hello/launch" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["run_id"])' 2>/dev/null)
+    st=
+    for _ in $(seq 300); do
+      [ -n "$run" ] || break
+      api "$base/api/v1/runs/$run" >"$tmp/run.json"
+      st=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["run"]["status"])' "$tmp/run.json" 2>/dev/null)
+      case $st in success | failure | canceled) break ;; esac
+      sleep 0.2
+    done
+    value=$(python3 -c 'import json, sys
+print(next(o.get("value") for o in json.load(open(sys.argv[1]))["outputs"] if o["output"] == "result"))' "$tmp/run.json" 2>/dev/null)
+    [ "$st" = success ] && [ "$value" = "hello from $pre-worker" ] ||
+      problems+=("run $run: $st, output $value" "$(head -c 1200 "$tmp/run.json" 2>/dev/null)"
+        "worker: $(p logs "$pre-worker-worker" 2>&1 | tail -n 8)")
+    if [ ${#problems[@]} = 0 ]; then
+      ok "the production pods in the weft image (read-only root, uid 10001, keys from Secrets): the server's probe answers, a run launched on it runs on the worker pod ($value)"
+    else
+      not_ok "the production pods in the weft image run a job" "${problems[@]}"
+    fi
+    # a scale-down: SIGTERM, then the pod's grace period
+    grace=$(python3 -c 'import sys, yaml
+print(next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["metadata"]["name"] == "weft-worker-default" and d["kind"] == "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"])' "$tmp/production.yaml")
+    p stop -t "$grace" "$pre-worker-worker" >/dev/null 2>&1
+    check_eq "the worker pod stops on SIGTERM within its grace period, with status 0" 0 \
+      "$(p inspect "$pre-worker-worker" --format '{{.State.ExitCode}}' 2>&1)"
+  fi
 fi
 
 test_done
