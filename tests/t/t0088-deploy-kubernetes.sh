@@ -6,7 +6,9 @@
 # manifest fails; and this weft accepts what the manifests hand it: each
 # overlay's weft.yaml, each container's args (the server really serves
 # /healthz with them), the queue gauge the HPAs read and the RabbitMQ queue
-# KEDA watches.
+# KEDA watches; and, with the suite's Podman and servers, the production
+# pods run in the weft image as the kubelet would lay them out, and a run
+# goes from the server pod to a worker pod.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
