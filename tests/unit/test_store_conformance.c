@@ -2,10 +2,11 @@
  * backend: sqlite always, postgres when WEFT_TEST_PG_URL names a database.
  *
  * Cases receive only a URL and open their own stores (forked children open
- * their own connections). They never assume an empty database: every case
- * uses fresh run ids, job names and keys, so a shared postgres database
- * works as well as a fresh sqlite file. The migration cases ask the backend
- * for a database of their own (a new file; a new postgres schema). */
+ * their own connections). Every case gets a database of its own (a new
+ * sqlite file; a new postgres schema): the suite's postgres server is
+ * shared with tests running meanwhile, whose events would otherwise show
+ * up in a case that reads every run's events or waits for a new one. The
+ * migration cases ask the backend for one more, at a chosen version. */
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -90,14 +91,16 @@ static int sqlite_schema_version(const char *url, int *max, int *rows) {
   return !ok;
 }
 
+/* The schemas of the running case: [0] made by pg_setup, [1] by
+ * pg_fresh_db; dropped by teardown. */
+static char pg_schemas[2][32];
+static int pg_new_schema(char schema[32], int version, char *url, size_t len);
+
 static int pg_setup(char *url, size_t len) {
   const char *env = getenv("WEFT_TEST_PG_URL");
   if (!env || !*env) return SKIP;
-  snprintf(url, len, "%s", env);
-  return 0;
+  return pg_new_schema(pg_schemas[0], 0, url, len);
 }
-
-static char pg_schema[32]; /* made by pg_fresh_db, dropped by teardown */
 
 /* Runs sql on url with libpq; the first value of the first row into
  * first (when given). Non-zero on failure. */
@@ -116,25 +119,32 @@ static int pg_exec(const char *url, const char *sql, char *first, size_t len) {
 }
 
 static void pg_teardown(void) {
-  char sql[96];
-  if (!pg_schema[0]) return;
-  snprintf(sql, sizeof sql, "SET client_min_messages = warning; DROP SCHEMA %s CASCADE",
-           pg_schema);
-  pg_exec(getenv("WEFT_TEST_PG_URL"), sql, NULL, 0);
-  pg_schema[0] = 0;
+  char sql[128];
+  for (int i = 0; i < 2; i++) {
+    if (!pg_schemas[i][0]) continue;
+    snprintf(sql, sizeof sql, "SET client_min_messages = warning; DROP SCHEMA %s CASCADE",
+             pg_schemas[i]);
+    pg_exec(getenv("WEFT_TEST_PG_URL"), sql, NULL, 0);
+    pg_schemas[i][0] = 0;
+  }
 }
 
-/* A new schema, made the URL's search_path: an empty database to weft. */
 static int pg_fresh_db(int version, char *url, size_t len) {
+  return pg_new_schema(pg_schemas[1], version, url, len);
+}
+
+/* A new schema named into schema, made the URL's search_path: an empty
+ * database to weft, then at the given schema version. */
+static int pg_new_schema(char schema[32], int version, char *url, size_t len) {
   const char *base = getenv("WEFT_TEST_PG_URL");
   char *id = weft_store_new_run_id(), sql[256];
   if (!id) return 1;
-  snprintf(pg_schema, sizeof pg_schema, "wc_%s", id);
+  snprintf(schema, 32, "wc_%s", id);
   free(id);
-  snprintf(sql, sizeof sql, "CREATE SCHEMA %s", pg_schema);
+  snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
   if (pg_exec(base, sql, NULL, 0)) return 1;
   snprintf(url, len, "%s%coptions=-csearch_path%%3D%s", base, strchr(base, '?') ? '&' : '?',
-           pg_schema);
+           schema);
   for (int v = 0; v < version; v++)
     if (pg_exec(url, weft__pg_migrations[v], NULL, 0)) return 1;
   snprintf(sql, sizeof sql,
