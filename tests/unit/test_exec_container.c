@@ -91,7 +91,12 @@ static size_t leftover(struct fixture *f) {
 }
 
 /* Starts the step; cancel_after_ms >= 0 cancels it that long after. */
-static int run_step(struct fixture *f, const char *inputs_json, int cancel_after_ms,
+static char *read_log(struct fixture *f, const char *name);
+
+/* Runs the step; with cancel_once, cancels it as soon as its stdout holds
+ * that text (the op is up: on a loaded machine an engine may take seconds
+ * to start a container), or after 60 s. */
+static int run_step(struct fixture *f, const char *inputs_json, const char *cancel_once,
                     struct weft_step_result *r) {
   struct weft_executor_callbacks cb = {on_event, NULL, f};
   struct weft_executor *x = NULL;
@@ -115,12 +120,18 @@ static int run_step(struct fixture *f, const char *inputs_json, int cancel_after
     weft_executor_free(x);
     return -1;
   }
-  if (cancel_after_ms >= 0) {
-    int got = weft_executor_wait(x, cancel_after_ms, r, &err);
-    if (got != 0) {
-      fprintf(stderr, "# the step ended before the cancel (%d)\n", got);
-      weft_executor_free(x);
-      return -1;
+  if (cancel_once) {
+    int64_t until = weft_clock_mono_ms() + 60000;
+    for (int up = 0; !up && weft_clock_mono_ms() < until;) {
+      int got = weft_executor_wait(x, 100, r, &err);
+      if (got != 0) {
+        fprintf(stderr, "# the step ended before the cancel (%d)\n", got);
+        weft_executor_free(x);
+        return -1;
+      }
+      char *out = read_log(f, "stdout.log");
+      up = strstr(out, cancel_once) != NULL;
+      free(out);
     }
     weft_executor_cancel_all(x, "test");
   }
@@ -165,7 +176,7 @@ TEST(run_op_protocol) {
       "touch /weft/code/x 2>/dev/null && echo code-writable || echo code-read-only\n"
       "echo '{\"type\":\"log\",\"level\":\"warning\",\"msg\":\"inside\"}' >&$WEFT_EVENTS\n"
       "echo $(( $(cat $WEFT_INPUTS/n) * 3 )) > $WEFT_OUTPUTS/result\n";
-  ASSERT_EQ(run_step(&f, "{\"n\":14}", -1, &r), 0);
+  ASSERT_EQ(run_step(&f, "{\"n\":14}", NULL, &r), 0);
   if (!r.ok) fprintf(stderr, "# %s\n", r.message);
   ASSERT(r.ok);
   ASSERT_EQ(json_integer_value(json_object_get(r.outputs, "result")), 42);
@@ -203,7 +214,7 @@ TEST(argv_op_events_file) {
                   "echo '\"done\"' > $WEFT_OUTPUTS/result",
                   NULL};
   f.def.argv = argv;
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   ASSERT(r.ok);
   ASSERT_STR_EQ(json_string_value(json_object_get(r.outputs, "result")), "done");
   char *out = read_log(&f, "stdout.log");
@@ -222,7 +233,7 @@ TEST(failing_command) {
   struct weft_step_result r = {0};
   ASSERT_EQ(fixture_init(&f, "fail"), 0);
   f.def.run = "echo bye >&2; exit 3";
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   ASSERT(!r.ok);
   ASSERT_EQ(r.exit_code, 3);
   ASSERT_STR_EQ(r.message, "exited with status 3");
@@ -248,7 +259,7 @@ TEST(op_mounts) {
   f.def.n_mounts = 2;
   f.def.run = "cat /data/x; touch /data/y 2>/dev/null && echo ro-writable || echo ro-refused; "
               "echo made > /scratch/z";
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   if (!r.ok) fprintf(stderr, "# %s\n", r.message);
   ASSERT(r.ok);
   char *out = read_log(&f, "stdout.log");
@@ -283,7 +294,7 @@ TEST(path_output_events) {
               "echo '{\"type\":\"output\",\"name\":\"model\",\"value\":\"/weft/outputs/model\"}' >&3\n"
               "mkdir -p /weft/outputs/tmp && echo copied > /weft/outputs/tmp/c\n"
               "echo '{\"type\":\"output\",\"name\":\"copy\",\"value\":\"/weft/outputs/tmp/c\"}' >&3\n";
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   if (!r.ok) fprintf(stderr, "# %s\n", r.message);
   ASSERT(r.ok);
   struct weft_buf b = WEFT_BUF_INIT;
@@ -299,7 +310,7 @@ TEST(path_output_events) {
   f.def.n_outputs = 1;
   f.def.run = "echo x > /tmp/m\n"
               "echo '{\"type\":\"output\",\"name\":\"model\",\"value\":\"/tmp/m\"}' >&3\n";
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   ASSERT(!r.ok);
   ASSERT_CONTAINS(r.message, "output 'model': '/tmp/m' is a path inside the container that "
                              "weft cannot read: write the file into $WEFT_OUTPUTS");
@@ -317,7 +328,7 @@ TEST(program_not_found) {
   ASSERT_EQ(fixture_init(&f, "noprog"), 0);
   char *argv[] = {"/no/such/program", NULL};
   f.def.argv = argv;
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   ASSERT(!r.ok);
   ASSERT_CONTAINS(r.message, "container engine: starting the container: ");
   ASSERT_CONTAINS(r.message, "/no/such/program");
@@ -335,7 +346,7 @@ TEST(out_of_memory) {
   ASSERT_EQ(fixture_init(&f, "oom"), 0);
   f.def.resources.memory = 16LL << 20;
   f.def.run = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}";
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   ASSERT(!r.ok);
   ASSERT_STR_EQ(r.message, "killed: out of memory (limit 16 MiB)");
   weft_step_result_release(&r);
@@ -352,7 +363,7 @@ TEST(timeout_leaves_nothing) {
   f.def.run = "echo started; sleep 60";
   f.def.timeout_s = 1;
   int64_t t0 = weft_clock_mono_ms();
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   ASSERT(!r.ok);
   ASSERT(r.timed_out);
   ASSERT_STR_EQ(r.message, "timed out after 1s");
@@ -371,7 +382,7 @@ TEST(cancel_leaves_nothing) {
   struct weft_step_result r = {0};
   ASSERT_EQ(fixture_init(&f, "cancel"), 0);
   f.def.run = "trap 'echo got TERM; exit 9' TERM; echo up; while :; do sleep 0.1; done";
-  ASSERT_EQ(run_step(&f, NULL, 1500, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, "up\n", &r), 0);
   ASSERT(!r.ok);
   ASSERT(r.canceled);
   ASSERT_STR_EQ(r.message, "canceled: test");
@@ -391,7 +402,7 @@ TEST(bad_image) {
   ASSERT_EQ(fixture_init(&f, "badimg"), 0);
   f.ctr.image = "localhost/weft-no-such-image:1";
   f.def.run = "true";
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   ASSERT(!r.ok);
   ASSERT_CONTAINS(r.message, "container engine: image 'localhost/weft-no-such-image:1' is "
                              "not on the container engine");
@@ -407,7 +418,7 @@ TEST(engine_down) {
   ASSERT_EQ(fixture_init(&f, "down"), 0);
   f.ctr.url = "unix:///nonexistent/engine.sock";
   f.def.run = "true";
-  ASSERT_EQ(run_step(&f, NULL, -1, &r), 0);
+  ASSERT_EQ(run_step(&f, NULL, NULL, &r), 0);
   ASSERT(!r.ok);
   ASSERT_STR_EQ(r.message, "container engine: no container engine at "
                            "unix:///nonexistent/engine.sock: no such file or directory; "
