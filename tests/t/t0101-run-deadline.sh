@@ -101,7 +101,7 @@ if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then
 fi
 # shellcheck source-path=SCRIPTDIR source=lib_queue.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib_queue.sh" || exit 1
-amqp_setup
+amqp_setup ""
 queue_instance ""
 cat >>loc/ops/ops.yaml <<YAML
 queued_sleep:
@@ -110,7 +110,7 @@ queued_sleep:
 YAML
 printf 'timeout: 2s\nops:\n  w: queued_sleep\n' >loc/jobs/remote.yaml
 start_worker wd "$qd"
-wait_registered 1 && ok "a worker registers" || not_ok "a worker registers" "$(cat "$tmp/wd.log")"
+if wait_registered 1; then ok "a worker registers"; else not_ok "a worker registers" "$(cat "$tmp/wd.log")"; fi
 t0=$(date +%s)
 expect_exit -m "a run whose step is on a worker times out" 1 "$WEFT_BIN" launch remote -l loc
 within "within 20 s" 20 "$t0"
