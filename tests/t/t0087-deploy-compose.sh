@@ -241,7 +241,8 @@ print(yaml.safe_load(open(sys.argv[1]))["services"]["worker"]["stop_grace_period
 
 # -- in the weft image, with Podman -------------------------------------------------
 
-podman_dir=${WEFT_TEST_DOCKER_HOST#unix://}
+podman_dir=${WEFT_TEST_DOCKER_HOST:-}
+podman_dir=${podman_dir#unix://}
 podman_dir=${podman_dir%/*}
 if [ -z "${WEFT_TEST_DOCKER_HOST:-}" ] || [ ! -x "$podman_dir/podman" ] || ! command -v busybox >/dev/null; then
   skip "compose's init and server in the weft image: needs the suite's Podman (WEFT_TEST_DOCKER_HOST) and busybox"
