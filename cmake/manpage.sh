@@ -10,6 +10,9 @@ inc=$out.include
 # The help texts must not depend on who builds: no instance, no colours.
 export WEFT_HOME=/nonexistent LC_ALL=C
 unset NO_COLOR
+# In a sanitizer build, a leak report at exit must not fail the build: the
+# page only needs the text.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
 # roff: a backslash is \e, a line starting with . or ' is protected by \&.
 roff_escape() { sed -e 's/\\/\\e/g' -e "s/^\\([.']\\)/\\\\\\&\\1/"; }
