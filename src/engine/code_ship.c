@@ -331,29 +331,34 @@ int weft_code_verify(const char *dir, const char *version, weft_error *err) {
   return WEFT_OK;
 }
 
-/* nftw offers no data pointer: the mode folders get, for one walk at a time
- * (a worker is one thread; the callers below never nest). */
-static mode_t dir_mode;
-
-static int chmod_dir(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)ftw;
-  if (flag == FTW_D && S_ISDIR(st->st_mode) && chmod(path, dir_mode)) return errno;
+/* nftw offers no data pointer: one callback per mode, so that threads
+ * (a server's requests) may seal and remove at once. */
+static int chmod_dir(const char *path, const struct stat *st, int flag, mode_t mode) {
+  if (flag == FTW_D && S_ISDIR(st->st_mode) && chmod(path, mode)) return errno;
   return 0;
 }
 
+static int seal_dir(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)ftw;
+  return chmod_dir(path, st, flag, 0555);
+}
+
+static int open_dir(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)ftw;
+  return chmod_dir(path, st, flag, 0755);
+}
+
 int weft_code_seal(const char *dir, weft_error *err) {
-  dir_mode = 0555;
-  int e = nftw(dir, chmod_dir, 16, FTW_PHYS);
+  int e = nftw(dir, seal_dir, 16, FTW_PHYS);
   if (e) return weft_error_set(err, WEFT_EIO, "cannot make %s read-only: %s", dir,
                                strerror(e > 0 ? e : errno));
   return WEFT_OK;
 }
 
 int weft_code_remove(const char *dir, weft_error *err) {
-  dir_mode = 0755; /* folders first (nftw visits them before their contents) */
   struct stat st;
   if (lstat(dir, &st) && errno == ENOENT) return WEFT_OK;
-  nftw(dir, chmod_dir, 16, FTW_PHYS);
+  nftw(dir, open_dir, 16, FTW_PHYS); /* folders first: nftw visits them before their contents */
   return weft_fs_remove_tree(dir, err);
 }
 
