@@ -23,6 +23,9 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
 cdir=$WEFT_SRC/deploy/compose
+# Debian's python3, for its yaml module (python3-yaml, which podman-compose
+# brings in)
+pyy=/usr/bin/python3
 pyc=$WEFT_SRC/tests/deploy/podman_compose_config.py
 
 # The user's steps: copy the folder's files, make .env from the example.
@@ -59,10 +62,10 @@ fi
 
 # -- podman-compose's loader ---------------------------------------------------------
 
-if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import podman_compose' 2>/dev/null; then
+if [ ! -x /usr/bin/python3 ] || ! $pyy -c 'import podman_compose' 2>/dev/null; then
   skip "podman-compose's loader: needs Debian's podman-compose"
 else
-  if /usr/bin/python3 "$pyc" compose.yaml >"$tmp/pc.json" 2>"$tmp/pc.err"; then
+  if $pyy "$pyc" compose.yaml >"$tmp/pc.json" 2>"$tmp/pc.err"; then
     ok "podman-compose (1.0.3) loads compose.yaml with the .env"
   else
     not_ok "podman-compose (1.0.3) loads compose.yaml with the .env" "$(cat "$tmp/pc.err")"
@@ -107,7 +110,7 @@ EOF
 
   # A password not set (as in .env.example): both tools refuse, naming it.
   sed -i "s|^WEFT_AMQP_PASSWORD=.*|#WEFT_AMQP_PASSWORD=|" .env
-  /usr/bin/python3 "$pyc" compose.yaml >/dev/null 2>"$tmp/pc.err"
+  $pyy "$pyc" compose.yaml >/dev/null 2>"$tmp/pc.err"
   rc=$?
   msg=$(cat "$tmp/pc.err")
   if command -v docker-compose >/dev/null; then
@@ -143,7 +146,7 @@ git -C "$WEFT_SRC" check-ignore -q deploy/compose/.env || problems+=("deploy/com
 if [ "$(id -u)" != 0 ] || ! command -v busybox >/dev/null; then
   skip "the init service's script: needs root (it chowns to uid 10001) and busybox"
 else
-  script=$(/usr/bin/python3 -c 'import sys, yaml
+  script=$($pyy -c 'import sys, yaml
 print(yaml.safe_load(open(sys.argv[1]))["services"]["init"]["command"][0])' compose.yaml)
   home=$tmp/init-home
   mkdir -p "$home"
@@ -183,7 +186,7 @@ rc=$?
 
 # The server's command as the container runs it: uid 10001 when this test
 # is root (the keys made by init above), else this user with its own copy.
-cmd=$(/usr/bin/python3 -c 'import json, sys, yaml
+cmd=$($pyy -c 'import json, sys, yaml
 print(json.dumps(yaml.safe_load(open(sys.argv[1]))["services"]["server"]["command"]))' compose.yaml)
 keys=$tmp/init-home/keys
 as=()
@@ -219,13 +222,13 @@ kill "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null
 
 # Scheduler and worker commands: every flag accepted (a usage error exits 2).
-mapfile -t args < <(/usr/bin/python3 -c 'import sys, yaml
+mapfile -t args < <($pyy -c 'import sys, yaml
 print("\n".join(yaml.safe_load(open(sys.argv[1]))["services"]["scheduler"]["command"]))' compose.yaml)
 (cd "$examples" && timeout 2 "$WEFT_BIN" "${args[@]}") >"$tmp/sched.out" 2>&1
 rc=$?
 [ $rc = 124 ] && ok "the scheduler's command runs in the code folder (${args[*]})" ||
   not_ok "the scheduler's command runs in the code folder" "exit $rc" "$(cat "$tmp/sched.out")"
-mapfile -t args < <(/usr/bin/python3 -c 'import sys, yaml
+mapfile -t args < <($pyy -c 'import sys, yaml
 print("\n".join(yaml.safe_load(open(sys.argv[1]))["services"]["worker"]["command"]))' compose.yaml)
 WEFT_BROKER_URL=amqp://guest:guest@127.0.0.1:1/ WEFT_AMQP_CONNECT_TIMEOUT_S=1 \
   timeout 20 "$WEFT_BIN" "${args[@]}" >"$tmp/worker.out" 2>&1
@@ -234,7 +237,7 @@ rc=$?
   ok "the worker's command is accepted: it stops only at the missing broker (${args[*]})" ||
   not_ok "the worker's command is accepted" "exit $rc" "$(cat "$tmp/worker.out")"
 grace=$(printf '%s\n' "${args[@]}" | sed -n '/^--grace$/{n;p}')
-stop=$(/usr/bin/python3 -c 'import sys, yaml
+stop=$($pyy -c 'import sys, yaml
 print(yaml.safe_load(open(sys.argv[1]))["services"]["worker"]["stop_grace_period"].rstrip("s"))' compose.yaml)
 [ -n "$grace" ] && [ "$stop" -gt "$grace" ] && ok "a stopped worker gets stop_grace_period ${stop}s, more than its --grace $grace" ||
   not_ok "a stopped worker gets more than its --grace" "grace=$grace stop_grace_period=$stop"
@@ -254,7 +257,7 @@ else
   if ! PODMAN=$podman "$WEFT_SRC/deploy/image/build" --weft "$WEFT_BIN" --tag "$tag" >"$tmp/build.out" 2>&1; then
     not_ok "the weft image builds (deploy/image/build)" "$(tail -n 20 "$tmp/build.out")"
   else
-    script=$(/usr/bin/python3 -c 'import sys, yaml
+    script=$($pyy -c 'import sys, yaml
 print(yaml.safe_load(open(sys.argv[1]))["services"]["init"]["command"][0])' compose.yaml)
     p volume create "$vol" >/dev/null
     # as compose runs `init`: root, sh -c SCRIPT, the home volume, the TLS folder
@@ -267,13 +270,13 @@ print(yaml.safe_load(open(sys.argv[1]))["services"]["init"]["command"][0])' comp
       not_ok "init in the weft image" "$(cat "$tmp/init.out")" "first: ${k1:-}" "then: ${k2:-}"
     fi
     # compose's weft.yaml without the servers this machine has not (SQLite then)
-    python3 -c 'import sys, yaml
+    $pyy -c 'import sys, yaml
 y = yaml.safe_load(open(sys.argv[1]))
 for k in ("storage", "artifacts", "broker", "execution"): y.pop(k, None)
 print(yaml.safe_dump(y))' weft.yaml >"$tmp/weft-local.yaml"
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     # the server's command and ports as compose makes them for WEFT_PORT=$port
-    mapfile -t cmd < <(/usr/bin/python3 -c 'import sys, yaml
+    mapfile -t cmd < <($pyy -c 'import sys, yaml
 for a in yaml.safe_load(open(sys.argv[1]))["services"]["server"]["command"]:
     print(a.replace("${WEFT_PORT:-8443}", sys.argv[2]))' compose.yaml "$port")
     p run -d --name "$name" -e WEFT_HOME=/var/lib/weft \
@@ -334,10 +337,10 @@ EOF
         -e AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-S3RVER}" -e WEFT_SECRET_KEY="$secret_key")
       vol_args=(-v "$vol:/var/lib/weft" -v "$tmp/weft-cluster.yaml:/var/lib/weft/weft.yaml:ro")
       port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-      mapfile -t cmd < <(/usr/bin/python3 -c 'import sys, yaml
+      mapfile -t cmd < <($pyy -c 'import sys, yaml
 for a in yaml.safe_load(open(sys.argv[1]))["services"]["server"]["command"]:
     print(a.replace("${WEFT_PORT:-8443}", sys.argv[2]))' compose.yaml "$port")
-      mapfile -t wcmd < <(/usr/bin/python3 -c 'import sys, yaml
+      mapfile -t wcmd < <($pyy -c 'import sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))["services"]["worker"]["command"]
 c[c.index("--queue") + 1] = sys.argv[2]
 print("\n".join(c))' compose.yaml "$q")

@@ -14,11 +14,14 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
 kdir=$WEFT_SRC/deploy/kubernetes
+# Debian's python3, for its yaml module (python3-yaml, which podman-compose
+# brings in)
+pyy=/usr/bin/python3
 vdir=$WEFT_SRC/tests/deploy
 overlays="single-node production production-hpa"
 
-if ! command -v kubectl >/dev/null || ! command -v node >/dev/null; then
-  skip "kubectl and node are needed (scripts/bootstrap test installs them)"
+if ! command -v kubectl >/dev/null || ! command -v node >/dev/null || ! $pyy -c 'import yaml' 2>/dev/null; then
+  skip "kubectl, node and Debian's python3-yaml are needed (scripts/bootstrap test installs them)"
   test_done
 fi
 
@@ -117,7 +120,7 @@ for o in $overlays; do
   [ -f "$tmp/$o.yaml" ] || continue
   h=$tmp/home-$o
   mkdir -p "$h"
-  python3 -c 'import sys, yaml
+  $pyy -c 'import sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("weft-config"):
         sys.stdout.write(d["data"]["weft.yaml"])' "$tmp/$o.yaml" >"$h/weft.yaml"
@@ -140,7 +143,7 @@ done
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=weft-server \
   -addext "subjectAltName=DNS:weft-server,DNS:weft-server.weft.svc,IP:127.0.0.1" \
   -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >/dev/null 2>&1
-python3 -c 'import json, sys, yaml
+$pyy -c 'import json, sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] == "Deployment":
         for c in d["spec"]["template"]["spec"]["containers"]:
@@ -157,7 +160,7 @@ for a in json.load(sys.stdin):
 # allow-list).
 export WEFT_HOME=$tmp/args-home
 mkdir -p "$WEFT_HOME"
-python3 -c 'import sys, yaml
+$pyy -c 'import sys, yaml
 print(yaml.safe_dump({"server": yaml.safe_load(open(sys.argv[1]))["server"]}))' "$tmp/home-production/weft.yaml" >"$WEFT_HOME/weft.yaml"
 mapfile -t sargs < <(role_args weft-server)
 "$WEFT_BIN" "${sargs[@]}" >"$tmp/server.out" 2>"$tmp/server.err" &
@@ -217,7 +220,7 @@ else
   chmod 0440 "$tmp/pod/secret/queue.key"
   chmod 0755 "$tmp/pod" "$tmp/pod/secret"
   chown 10001:10001 "$tmp/pod/keys" "$tmp/pod/home"
-  script=$(python3 -c 'import sys, yaml
+  script=$($pyy -c 'import sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] == "Deployment" and d["metadata"]["name"] == "weft-worker-default":
         print(d["spec"]["template"]["spec"]["initContainers"][0]["command"][2])' "$tmp/production.yaml")
@@ -264,7 +267,7 @@ else
   done
   curl -fsS -H "Authorization: Bearer $token" "$murl/metrics" >"$tmp/metrics.txt" 2>&1
   curl -fsS -H "Authorization: Bearer $token" "$murl/api/v1/queues" >"$tmp/queues.json" 2>&1
-  metric=$(python3 -c 'import sys, yaml
+  metric=$($pyy -c 'import sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == "weft-worker-default":
         m = d["spec"]["metrics"][0]["external"]["metric"]
@@ -274,7 +277,7 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
   else
     not_ok "the HPA's metric is a gauge of weft server's /metrics" "metric: $metric" "$(grep -i queue "$tmp/metrics.txt" | head -n 10)" "$(cat "$tmp/m.err")"
   fi
-  want=$(python3 -c 'import sys, yaml
+  want=$($pyy -c 'import sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] == "ScaledObject" and d["metadata"]["name"] == "weft-worker-default":
         print(d["spec"]["triggers"][0]["metadata"]["queueName"])' "$tmp/production.yaml")
@@ -320,7 +323,7 @@ else
     printf 'graph:\n  hello: hello\n' >"$tmp/code/hello/jobs/hello.yaml"
     chmod -R a+rX "$tmp/code"
     chmod 0711 "$tmp"
-    python3 - "$tmp/production.yaml" "$tmp/spec.json" <<EOF
+    $pyy - "$tmp/production.yaml" "$tmp/spec.json" <<EOF
 import json, sys, yaml
 cm = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "ConfigMap")
 y = yaml.safe_load(cm["data"]["weft.yaml"])
@@ -340,7 +343,7 @@ json.dump({
   "pvc": {"weft-code": "$tmp/code"},
   "args": {"0.0.0.0:8443": "0.0.0.0:$port", "default": "$q"}}, open(sys.argv[2], "w"))
 EOF
-    kubelet() { python3 "$vdir/kubelet.py" "$tmp/production.yaml" "$1" "$pre-$2" "$tmp/pods" "$tmp/spec.json"; }
+    kubelet() { $pyy "$vdir/kubelet.py" "$tmp/production.yaml" "$1" "$pre-$2" "$tmp/pods" "$tmp/spec.json"; }
     problems=()
     kubelet weft-server server >"$tmp/pod.out" 2>&1 || problems+=("weft-server: $(cat "$tmp/pod.out")")
     up=
@@ -378,7 +381,7 @@ print(next(o.get("value") for o in json.load(open(sys.argv[1]))["outputs"] if o[
       not_ok "the production pods in the weft image run a job" "${problems[@]}"
     fi
     # a scale-down: SIGTERM, then the pod's grace period
-    grace=$(python3 -c 'import sys, yaml
+    grace=$($pyy -c 'import sys, yaml
 print(next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["metadata"]["name"] == "weft-worker-default" and d["kind"] == "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"])' "$tmp/production.yaml")
     p stop -t "$grace" "$pre-worker-worker" >/dev/null 2>&1
     check_eq "the worker pod stops on SIGTERM within its grace period, with status 0" 0 \
