@@ -157,8 +157,17 @@ static int write_json_inputs(const char *inputs_dir, const char *inputs_json,
       goto done;
     }
     weft_buf_reset(&path);
+    /* One line, as an op's `echo VALUE >"$WEFT_OUTPUTS/x"` leaves it: ops
+     * that join inputs with cat (fanout's join) see one value per line. */
     text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
     if (!text || weft_buf_addf(&path, "%s/%s", inputs_dir, name)) {
+      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+      goto done;
+    }
+    char *line = weft__strdupf("%s\n", text);
+    free(text);
+    text = line;
+    if (!text) {
       rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
       goto done;
     }

@@ -69,14 +69,6 @@ for f in glob.glob(root + "/*/ops/*.yaml") + [root + "/fanout/jobs/fanout.yaml"]
         elif inline and re.match(r"^  (produce|join):\s*$", line):
             out.append("    queue: %s\n" % q)
     open(f, "w").write("".join(out))
-# join concatenates its inputs with cat, relying on each file ending with a
-# newline; a worker writes inline JSON inputs without one (exec/step_io.c
-# write_json_inputs), so join sums one long number there. Reported; until
-# then join reads its inputs one by one.
-f = root + "/fanout/jobs/fanout.yaml"
-text = open(f).read().replace('cat "$WEFT_INPUTS"/s[0-7] |',
-                              'for i in "$WEFT_INPUTS"/s[0-7]; do cat "$i"; echo; done |')
-open(f, "w").write(text)
 for f in glob.glob(root + "/*/run.yaml"):
     text = re.sub(r"multiprocess:\n\s+max_concurrent: \d+", "queue: {}", open(f).read())
     open(f, "w").write(text)
