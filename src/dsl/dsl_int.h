@@ -160,6 +160,11 @@ int weft__rc_apply_overrides(struct weft__ydoc *doc, struct weft__ynode *root,
 
 /* server: {allowed_hosts: [...]} into *s; problems go to d, *nomem is set
  * when memory runs out. */
+/* The scalar's text with ${VAR} replaced ($$: a literal $); an unset
+ * variable or a malformed reference is a diagnostic at the value. NULL
+ * (after a diagnostic, or when out of memory: *nomem set) on failure.
+ * Caller frees. (instance_config.c) */
+char *weft__dsl_substitute_env(struct weft_diags *d, const struct weft__ynode *n, int *nomem);
 void weft__parse_server_config(struct weft_diags *d, const struct weft__ynode *n,
                                struct weft_server_config *s, int *nomem);
 /* auth: {proxy_header: NAME, trusted_proxies: [ADDR or CIDR, ...]} into *s. */

@@ -116,10 +116,7 @@ void weft_instance_config_release(struct weft_instance_config *c) {
   memset(c, 0, sizeof *c);
 }
 
-/* The scalar's text with ${VAR} replaced; an unset variable or a malformed
- * reference is a diagnostic at the value. NULL (after a diagnostic, or when
- * out of memory: *nomem set) on failure. */
-static char *substitute_env(struct weft_diags *d, const struct weft__ynode *n, int *nomem) {
+char *weft__dsl_substitute_env(struct weft_diags *d, const struct weft__ynode *n, int *nomem) {
   const char *t = weft__ynode_text(n);
   struct weft_buf b = WEFT_BUF_INIT;
   for (const char *p = t; p && *p; p++) {
@@ -191,7 +188,7 @@ static char *path_setting(struct weft_diags *d, const struct weft__ynode *map, c
                     what);
     return NULL;
   }
-  char *v = substitute_env(d, p, nomem);
+  char *v = weft__dsl_substitute_env(d, p, nomem);
   if (!v) return NULL;
   char *abs = v[0] == '/' ? weft_str_dup(v) : weft_fs_join(home, v);
   free(v);
@@ -215,7 +212,7 @@ static void parse_secrets(struct weft_diags *d, const struct weft__ynode *n, con
                     weft__ynode_describe(p));
     return;
   }
-  char *v = substitute_env(d, p, nomem);
+  char *v = weft__dsl_substitute_env(d, p, nomem);
   if (!v) return;
   if (!(c->secret_key_file = v[0] == '/' ? weft_str_dup(v) : weft_fs_join(home, v))) *nomem = 1;
   free(v);
@@ -246,7 +243,7 @@ static void parse_storage(struct weft_diags *d, const struct weft__ynode *n, con
                     "storage.postgres needs a 'url' (postgresql://USER@HOST:PORT/DB)");
     return;
   }
-  char *url = substitute_env(d, u, nomem);
+  char *url = weft__dsl_substitute_env(d, u, nomem);
   if (!url) return;
   const char *rest = weft_str_has_prefix(url, "postgresql://") ? url + 13
                      : weft_str_has_prefix(url, "postgres://") ? url + 11 : NULL;
@@ -289,7 +286,7 @@ static char *s3_setting(struct weft_diags *d, const struct weft__ynode *m, const
     *bad = 1;
     return NULL;
   }
-  char *out = substitute_env(d, v, nomem);
+  char *out = weft__dsl_substitute_env(d, v, nomem);
   if (!out) *bad = 1;
   return out;
 }
@@ -421,7 +418,7 @@ static void parse_broker(struct weft_diags *d, const struct weft__ynode *n,
                     "broker.rabbitmq needs a 'url' (amqp://USER:PASS@HOST:PORT/VHOST)");
     return;
   }
-  char *url = substitute_env(d, u, nomem);
+  char *url = weft__dsl_substitute_env(d, u, nomem);
   if (!url) return;
   if (!weft_str_has_prefix(url, "amqp://") && !weft_str_has_prefix(url, "amqps://")) {
     char *shown = weft_redact(weft__ynode_text(u));
@@ -453,7 +450,7 @@ static void parse_queue(struct weft_diags *d, const struct weft__ynode *n, const
                     weft__ynode_describe(f));
     return;
   }
-  char *v = substitute_env(d, f, nomem);
+  char *v = weft__dsl_substitute_env(d, f, nomem);
   if (!v) return;
   c->queue_key_file = v[0] == '/' ? weft_str_dup(v) : weft_fs_join(home, v);
   if (!c->queue_key_file) *nomem = 1;
@@ -578,7 +575,7 @@ static char *containers_setting(struct weft_diags *d, const struct weft__ynode *
                     weft__ynode_describe(v));
     return NULL;
   }
-  return substitute_env(d, v, nomem);
+  return weft__dsl_substitute_env(d, v, nomem);
 }
 
 /* containers: {socket, pull, network, default_image, labels} */

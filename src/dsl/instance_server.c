@@ -64,17 +64,16 @@ void weft__parse_server_config(struct weft_diags *d, const struct weft__ynode *n
   }
   for (size_t i = 0; i < l->u.seq.n; i++) {
     const struct weft__ynode *h = l->u.seq.items[i];
-    const char *t = h->kind == WEFT__Y_SCALAR ? weft__ynode_text(h) : NULL;
-    if (!t || !host_entry_ok(t)) {
+    /* ${VAR}s too, as in every value of weft.yaml (a port from the env) */
+    char *copy = h->kind == WEFT__Y_SCALAR ? weft__dsl_substitute_env(d, h, nomem) : NULL;
+    if (*nomem) return;
+    if (h->kind == WEFT__Y_SCALAR && !copy) continue; /* said at the value */
+    if (!copy || !host_entry_ok(copy)) {
       weft__dsl_error(d, h->mark, "server.allowed_hosts[%zu] must be a host name with an "
                       "optional :port (or \"*\" for any), got %s", i,
-                      t ? t : weft__ynode_describe(h));
+                      copy ? copy : weft__ynode_describe(h));
+      free(copy);
       continue;
-    }
-    char *copy = weft_str_dup(t);
-    if (!copy) {
-      *nomem = 1;
-      return;
     }
     for (char *p = copy; *p; p++) *p = (char)tolower((unsigned char)*p);
     s->allowed_hosts[s->n_allowed_hosts++] = copy;

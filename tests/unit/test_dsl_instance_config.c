@@ -134,6 +134,30 @@ TEST(artifacts_s3_mistakes) {
   return 0;
 }
 
+/* server.allowed_hosts items take ${VAR} like every other value (a port
+ * given to a container by its environment). */
+TEST(allowed_hosts_with_env) {
+  struct weft_instance_config c;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  setenv("WEFT_TEST_PORT", "8443", 1);
+  unsetenv("WEFT_TEST_UNSET");
+  ASSERT_EQ(parse("server:\n  allowed_hosts: [\"localhost:${WEFT_TEST_PORT}\", Weft.Internal]\n",
+                  &c, &d),
+            WEFT_OK);
+  ASSERT_EQ(c.server.n_allowed_hosts, 2);
+  ASSERT_STR_EQ(c.server.allowed_hosts[0], "localhost:8443");
+  ASSERT_STR_EQ(c.server.allowed_hosts[1], "weft.internal");
+  weft_instance_config_release(&c);
+  ASSERT(parse("server:\n  allowed_hosts:\n    - \"h:${WEFT_TEST_UNSET}\"\n    - \"a b\"\n", &c,
+               &d) != WEFT_OK);
+  char *all = fx_diags(&d);
+  ASSERT_CONTAINS(all, "weft.yaml:3:7: error: environment variable 'WEFT_TEST_UNSET' is not set");
+  ASSERT_CONTAINS(all, "weft.yaml:4:7: error: server.allowed_hosts[1] must be a host name");
+  free(all);
+  weft_diags_release(&d);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(defaults_when_empty) TEST_ENTRY(postgres_url_with_env)
               TEST_ENTRY(every_mistake_at_once) TEST_ENTRY(artifacts_s3)
-              TEST_ENTRY(artifacts_s3_mistakes))
+              TEST_ENTRY(artifacts_s3_mistakes) TEST_ENTRY(allowed_hosts_with_env))
