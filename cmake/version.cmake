@@ -2,17 +2,29 @@
 # (`weft --version`), run at every build so a new commit or an edited tree
 # shows without reconfiguring; the header only changes when the text does.
 # Usage: cmake -DSRC_DIR=repo -DOUT=header.h -DVERSION=0.1.0 [-DCOMMIT=text] -P version.cmake
+# The commit is `git describe --always` (12 hex digits when no tag names
+# it), with -dirty when tracked files differ from it (as --dirty would say).
 # COMMIT (e.g. from a tarball's build recipe) wins over git; outside a git
 # checkout, or without git, the commit is "unknown commit": never an error.
 if(NOT COMMIT)
   set(COMMIT "unknown commit")
   find_program(GIT_EXE git)
   if(GIT_EXE AND EXISTS "${SRC_DIR}/.git")
-    execute_process(COMMAND ${GIT_EXE} -C ${SRC_DIR} describe --always --dirty --abbrev=12
+    # Never take the index lock (`describe --dirty` refreshes the index and
+    # would hold .git/index.lock while someone commits): describe without
+    # --dirty, and ask `git status` with optional locks off, which compares
+    # contents without writing the index.
+    set(ENV{GIT_OPTIONAL_LOCKS} 0)
+    execute_process(COMMAND ${GIT_EXE} -C ${SRC_DIR} describe --always --abbrev=12
                     OUTPUT_VARIABLE described RESULT_VARIABLE rc ERROR_QUIET
                     OUTPUT_STRIP_TRAILING_WHITESPACE)
     if(rc EQUAL 0 AND described)
       set(COMMIT "git ${described}")
+      execute_process(COMMAND ${GIT_EXE} -C ${SRC_DIR} status --porcelain --untracked-files=no
+                      OUTPUT_VARIABLE changes RESULT_VARIABLE rc ERROR_QUIET)
+      if(NOT rc EQUAL 0 OR changes)
+        string(APPEND COMMIT "-dirty")
+      endif()
     endif()
   endif()
 endif()
