@@ -86,6 +86,7 @@ check_eq "nothing of it still runs" "" "$(sleepers)"
 # -- sla: observed, not enforced -------------------------------------------------------------
 expect_exit -m "a 3 s run with sla: 1s still succeeds" 0 "$WEFT_BIN" launch late -l loc
 id=$(run_id_of)
+late_id=$id
 check_eq "it emitted one sla_missed event" 1 "$(events_of "$id" sla_missed)"
 check_eq "the run succeeded" success "$(store_query "select status from runs where id='$id'")"
 expect_exit -m "weft run events shows it" 0 "$WEFT_BIN" run events "$id"
@@ -93,6 +94,39 @@ check_has "with the sla as written" '"sla":"1s"' "$out"
 expect_exit -m "an sla the run keeps" 0 "$WEFT_BIN" launch late -l loc --set execution.sla=1h
 id=$(run_id_of)
 check_eq "emits nothing" 0 "$(events_of "$id" sla_missed)"
+
+# -- through the HTTP API: a launch with execution.timeout, the events listed ---------------
+# shellcheck source-path=SCRIPTDIR source=lib_http.sh
+. "$WEFT_SRC/tests/t/lib_http.sh" || exit 1
+rm -f loc/long.started
+if start_server -l "$tmp/loc"; then ok "weft dev starts"; else not_ok "weft dev starts"; fi
+py_checks "$late_id" <<'PY'
+import sys, time
+from weft_http import check, client
+c = client()
+late = sys.argv[2]
+r = c.get("/api/v1/runs/%s/events?type=sla_missed" % late)
+evs = r.json.get("events", []) if r.json else []
+check("GET events?type=sla_missed lists the one event", r.status == 200 and len(evs) == 1
+      and evs[0]["type"] == "sla_missed" and evs[0]["payload"].get("sla") == "1s", r)
+r = c.post("/api/v1/jobs/loc/open/launch", {"run_config": {"execution": {"timeout": "2s"}}})
+run = r.json.get("run_id", "") if r.json else ""
+check("launch with execution: {timeout: 2s}: 201", r.status == 201 and len(run) == 12, r)
+st, evs, ended = c.sse("/api/v1/runs/%s/events/stream" % run, timeout=60)
+types = [e["event"] for e in evs]
+check("its event stream shows run_timeout, then run_failure, and ends",
+      ended and "run_timeout" in types and types[-1] == "run_failure", types)
+r = c.get("/api/v1/runs/%s" % run)
+j = r.json or {}
+run_doc = j.get("run", j)
+check("the run is failed with the timeout's message", run_doc.get("status") == "failure"
+      and run_doc.get("message") == "run timeout after 2s", j)
+r = c.post("/api/v1/jobs/loc/open/launch", {"run_config": {"execution": {"timeout": "soon"}}})
+check("a bad execution.timeout is a 4xx naming it", 400 <= r.status < 500
+      and "timeout must be a duration" in r.body.decode("utf-8", "replace"), r)
+PY
+stop_server
+check_eq "no sleep process left after the API's run" "" "$(sleepers)"
 
 # -- a step on a queue worker -------------------------------------------------------------------
 if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then
