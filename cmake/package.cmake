@@ -5,7 +5,9 @@
 # binary really links, so they hold on the Debian release it is built on.
 set(CPACK_PACKAGE_NAME weft)
 set(CPACK_PACKAGE_VENDOR "weft")
-set(CPACK_PACKAGE_CONTACT "weft maintainers <weft@localhost>")
+set(WEFT_DEB_MAINTAINER "weft maintainers <weft@localhost>" CACHE STRING
+    "The Maintainer field of the .debs (name <address>)")
+set(CPACK_PACKAGE_CONTACT "${WEFT_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "workflow orchestrator in one native binary")
 set(CPACK_PACKAGE_DESCRIPTION
   "weft runs pipelines (jobs) described as DAGs of ops in YAML, by hand, on cron schedules or from sensors, with a web UI, embedded SQLite or PostgreSQL, RabbitMQ workers, S3 artifacts and container steps.")
@@ -23,6 +25,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME weft)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION misc)
+# What a cluster adds: state, queues, container steps (none is needed on one machine).
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "postgresql, rabbitmq-server, podman | docker.io")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME weft-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 # libweft.a links these: a program built against it needs their headers
