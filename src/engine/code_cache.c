@@ -101,23 +101,6 @@ static int lock_version(const char *lock_path, int op) {
   }
 }
 
-static uint64_t tree_bytes(const char *path) {
-  struct stat st;
-  if (lstat(path, &st)) return 0;
-  if (!S_ISDIR(st.st_mode)) return (uint64_t)st.st_size;
-  char **names = NULL;
-  weft_error ignored = WEFT_ERROR_INIT;
-  uint64_t total = 0;
-  if (weft_fs_list_dir(path, NULL, &names, &ignored) < 0 || !names) return 0;
-  for (char **p = names; *p; p++) {
-    char *child = weft_fs_join(path, *p);
-    if (child) total += tree_bytes(child);
-    free(child);
-  }
-  weft_fs_free_list(names);
-  return total;
-}
-
 /* Downloads, unpacks, verifies and seals version into a temporary folder,
  * then renames it to final. The caller holds the version's LOCK_EX. */
 static int fetch(struct weft_code_cache *c, struct weft_artifacts *a, const char *version,
@@ -339,7 +322,7 @@ int weft_code_cache_trim(struct weft_code_cache *c, const char *keep, uint64_t *
       if (now - m > TMP_MIN_AGE_MS) weft_code_remove(path, &ignored);
     } else if (weft_code_version_valid(names[i]) && S_ISDIR(st.st_mode)) {
       v[n].name = names[i];
-      v[n].bytes = tree_bytes(path);
+      v[n].bytes = weft_fs_tree_bytes(path);
       v[n].used_ms = m;
       total += v[n++].bytes;
     }

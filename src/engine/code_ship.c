@@ -179,25 +179,6 @@ static const char *bad_path(const char *rel, int is_dir) {
   return NULL;
 }
 
-/* 1 when a link at rel with this target stays inside the folder (the rule
- * of code_version.c). */
-static int link_inside(const char *rel, const char *target) {
-  if (target[0] == '/' || !target[0]) return 0;
-  long depth = 0;
-  for (const char *s = rel; *s; s++) depth += *s == '/';
-  for (const char *s = target; *s;) {
-    const char *end = strchr(s, '/');
-    size_t len = end ? (size_t)(end - s) : strlen(s);
-    if (len == 2 && s[0] == '.' && s[1] == '.') {
-      if (--depth < 0) return 0;
-    } else if (len && !(len == 1 && s[0] == '.')) {
-      depth++;
-    }
-    s += len + (end ? 1 : 0);
-  }
-  return 1;
-}
-
 /* Makes the folders above root/rel, refusing to go through anything but a
  * folder (a link an earlier entry made, say). */
 static int make_parents(const char *root, const char *rel, weft_error *err) {
@@ -270,7 +251,7 @@ static int unpack_entry(struct archive *a, struct archive_entry *e, const char *
   if (!why && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
     why = "neither a file, a folder nor a link";
   if (!why && type == AE_IFLNK &&
-      (!archive_entry_symlink(e) || !link_inside(name, archive_entry_symlink(e))))
+      (!archive_entry_symlink(e) || !weft_code_link_inside(name, archive_entry_symlink(e))))
     why = "a link that points outside";
   if (why) {
     rc = weft_error_set(err, WEFT_EINVALID, "entry '%s' is %s", name, why);

@@ -426,23 +426,6 @@ static int used_since(const char *path, int64_t since_ms) {
   return m >= since_ms;
 }
 
-static uint64_t tree_bytes(const char *path) {
-  struct stat st;
-  if (lstat(path, &st)) return 0;
-  if (!S_ISDIR(st.st_mode)) return (uint64_t)st.st_size;
-  char **names = NULL;
-  weft_error ignored = WEFT_ERROR_INIT;
-  uint64_t total = 0;
-  if (weft_fs_list_dir(path, NULL, &names, &ignored) < 0 || !names) return 0;
-  for (char **p = names; *p; p++) {
-    char *child = weft_fs_join(path, *p);
-    if (child) total += tree_bytes(child);
-    free(child);
-  }
-  weft_fs_free_list(names);
-  return total;
-}
-
 /* Removes one unreferenced snapshot unless it was used since since_ms:
  * renamed away first, so no launch can start reusing it, then checked
  * again (a launch touches a snapshot before recording its run). Returns 1
@@ -458,7 +441,7 @@ static int collect_one(const char *root, const char *name, int64_t since_ms, int
   }
   if (used_since(path, since_ms)) goto done;
   if (dry_run) {
-    *bytes += tree_bytes(path);
+    *bytes += weft_fs_tree_bytes(path);
     removed = 1;
     goto done;
   }
@@ -467,7 +450,7 @@ static int collect_one(const char *root, const char *name, int64_t since_ms, int
     if (rename(grave, path)) weft_fs_remove_tree(grave, err); /* made anew meanwhile */
     goto done;
   }
-  *bytes += tree_bytes(grave);
+  *bytes += weft_fs_tree_bytes(grave);
   removed = !weft_fs_remove_tree(grave, err);
 done:
   free(grave);

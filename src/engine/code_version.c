@@ -54,9 +54,7 @@ static int skipped_dir_name(const char *name) {
   return n > 9 && !strcmp(name + n - 9, ".egg-info");
 }
 
-/* 1 when a link at rel (relative to the root) with this target stays
- * inside the root, judged on the text alone. */
-static int link_inside(const char *rel, const char *target) {
+int weft_code_link_inside(const char *rel, const char *target) {
   if (target[0] == '/' || !target[0]) return 0;
   long depth = 0;
   for (const char *s = rel; *s; s++) depth += *s == '/';
@@ -107,7 +105,7 @@ static int collect(struct walk *w, const char *rel, weft_error *err) {
     } else if (S_ISLNK(st.st_mode)) {
       len = readlink(full, target, sizeof target - 1);
       if (len >= 0) target[len] = '\0';
-      if (len >= 0 && link_inside(r, target)) {
+      if (len >= 0 && weft_code_link_inside(r, target)) {
         if (!paths_add(&w->p, r)) r = NULL;
         else rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
       }
@@ -157,7 +155,7 @@ static int visit_link(struct walk *w, const char *rel, const char *full, const c
     return weft_error_set(err, WEFT_EIO, "%s: %s", full, strerror(errno));
   }
   target[len] = '\0';
-  if (!link_inside(rel, target)) { /* changed into one that points out */
+  if (!weft_code_link_inside(rel, target)) { /* changed into one that points out */
     *gone = 1;
     return WEFT_OK;
   }

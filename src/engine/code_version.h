@@ -39,4 +39,9 @@ int weft_code_copy(const char *dir, const char *skip_dir, const char *copy_to,
  * digits (so it can name a folder safely). */
 int weft_code_version_valid(const char *v);
 
+/* 1 when a link at rel (relative to a code folder's root) with this target
+ * stays inside the root, judged on the text alone: the links a snapshot
+ * keeps, and the only ones an unpacked archive may hold. */
+int weft_code_link_inside(const char *rel, const char *target);
+
 #endif

@@ -286,3 +286,20 @@ done:
   weft_buf_release(&tmp);
   return rc;
 }
+
+uint64_t weft_fs_tree_bytes(const char *path) {
+  struct stat st;
+  if (lstat(path, &st)) return 0;
+  if (!S_ISDIR(st.st_mode)) return (uint64_t)st.st_size;
+  char **names = NULL;
+  weft_error ignored = WEFT_ERROR_INIT;
+  uint64_t total = 0;
+  if (weft_fs_list_dir(path, NULL, &names, &ignored) < 0 || !names) return 0;
+  for (char **p = names; *p; p++) {
+    char *child = weft_fs_join(path, *p);
+    if (child) total += weft_fs_tree_bytes(child);
+    free(child);
+  }
+  weft_fs_free_list(names);
+  return total;
+}

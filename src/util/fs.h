@@ -4,6 +4,7 @@
 #define WEFT_UTIL_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 #include "weft.h"
@@ -31,6 +32,10 @@ char *weft_fs_join(const char *a, const char *b);
 int weft_fs_list_dir(const char *dir, const char *suffix, char ***out,
                      weft_error *err);
 void weft_fs_free_list(char **list);
+
+/* The bytes of the files under path (path itself when a file), links not
+ * followed; what cannot be read counts 0. */
+uint64_t weft_fs_tree_bytes(const char *path);
 /* Copies a regular file (contents only), streamed, replacing to atomically. */
 int weft_fs_copy_file(const char *from, const char *to, weft_error *err);
 /* Writes all len bytes to fd (retrying short writes and EINTR): 0, or -1
