@@ -8,6 +8,7 @@ const MAX_ROWS = 2000;
 const TYPE_TONE = {
   run_success: 'ok', step_succeeded: 'ok', run_failure: 'bad', step_failed: 'bad',
   run_started: 'live', step_started: 'live', step_up_for_retry: 'warn', run_canceling: 'warn',
+  run_timeout: 'bad', sla_missed: 'warn',
   step_skipped: 'mute', step_canceled: 'mute', run_canceled: 'mute', step_reused: 'reuse',
   materialization: 'asset', step_output: 'plain', log: 'plain', run_queued: 'wait',
 };
@@ -36,6 +37,8 @@ export function eventSummary(ev) {
     case 'run_success': return `succeeded in ${fmtDuration(p.duration_ms)}`;
     case 'run_failure': return `failed in ${fmtDuration(p.duration_ms)}${p.message ? `: ${p.message}` : ''}`;
     case 'run_canceled': return `canceled${p.message ? `: ${p.message}` : ''}`;
+    case 'run_timeout': return `timed out after ${p.timeout || '?'}: its steps are canceled`;
+    case 'sla_missed': return `missed its sla of ${p.sla || '?'} (still running)`;
     case 'step_started': return `started${att}, pid ${p.pid ?? '?'}`;
     case 'log': return `${p.level ? `[${p.level}] ` : ''}${p.msg ?? ''}`;
     case 'materialization': return `asset ${p.asset}${meta(p.metadata) ? ` · ${meta(p.metadata)}` : ''}`;

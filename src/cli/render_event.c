@@ -52,6 +52,10 @@ void weft_render_event_line(FILE *out, const struct weft_event_row *ev) {
     fprintf(out, "run %s canceling: %s\n", ev->run_id, str_field(p, "reason"));
   } else if (!strcmp(t, "run_canceled")) {
     fprintf(out, "run %s canceled: %s\n", ev->run_id, str_field(p, "message"));
+  } else if (!strcmp(t, "run_timeout")) {
+    fprintf(out, "run %s timed out: %s\n", ev->run_id, str_field(p, "message"));
+  } else if (!strcmp(t, "sla_missed")) {
+    fprintf(out, "run %s missed its sla of %s\n", ev->run_id, str_field(p, "sla"));
   } else if (!strcmp(t, "step_started")) {
     fprintf(out, "%s started (attempt %d, pid %lld)\n", step, attempt,
             (long long)json_integer_value(json_object_get(p, "pid")));

@@ -15,8 +15,10 @@
 /* Run states:
  *
  *   QUEUED --run starts--> STARTED --all steps done--> SUCCESS | FAILURE
- *      \                      \
- *       `--> CANCELED          `--> CANCELING --> CANCELED
+ *      \                      \  \
+ *       `--> CANCELED          \  `--timeout: steps canceled--> FAILURE
+ *                               \                   (engine/run_deadline.c)
+ *                                `--> CANCELING --> CANCELED
  *
  * The engine performs every transition (engine/run.c) and appends the event
  * that reports it in the same transaction as the row update. */

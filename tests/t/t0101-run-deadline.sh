@@ -90,7 +90,7 @@ late_id=$id
 check_eq "it emitted one sla_missed event" 1 "$(events_of "$id" sla_missed)"
 check_eq "the run succeeded" success "$(store_query "select status from runs where id='$id'")"
 expect_exit -m "weft run events shows it" 0 "$WEFT_BIN" run events "$id"
-check_has "with the sla as written" '"sla":"1s"' "$out"
+check_has "with the sla as written" "run $id missed its sla of 1s" "$out"
 expect_exit -m "an sla the run keeps" 0 "$WEFT_BIN" launch late -l loc --set execution.sla=1h
 id=$(run_id_of)
 check_eq "emits nothing" 0 "$(events_of "$id" sla_missed)"
