@@ -125,6 +125,9 @@ struct weft_instance_config {
   struct weft_containers_config containers; /* zeroed: the defaults */
   struct weft_server_config server;         /* zeroed: the defaults */
   char *secret_key_file; /* secrets.key_file, default HOME/secret.key */
+  /* hooks: {on_failure, on_success, on_sla_missed}: alerts for every run,
+   * as checked JSON (hooks_parse.c), or NULL. */
+  json_t *hooks;
 };
 
 /* Parses weft.yaml text (file names it in diagnostics; text may be empty)

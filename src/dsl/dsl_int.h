@@ -52,6 +52,12 @@ int weft__dsl_parse_env(struct weft_diags *d, const struct weft__ynode *n, const
                         struct weft_op_def *def);
 int weft__dsl_parse_secrets(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
                             struct weft_op_def *def);
+/* hooks_parse.c: a mapping's on_failure/on_success/on_sla_missed (each one
+ * hook or a list) into *out: {"on_failure": [{webhook, body, headers,
+ * command, retries, timeout_s}], ...}, or NULL when it has none; each
+ * mistake is a diagnostic. WEFT_OK or WEFT_ENOMEM. */
+int weft__dsl_parse_hooks(struct weft_diags *d, const struct weft__ynode *map, const char *owner,
+                          json_t **out);
 /* Name of the file without folders and without .yaml/.yml; caller frees. */
 char *weft__dsl_base_name(const char *file);
 

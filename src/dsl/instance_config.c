@@ -14,7 +14,8 @@
 
 static const char *const top_keys[] = {"storage", "artifacts", "broker", "execution",
                                        "run_queue", "containers", "server", "auth",
-                                       "secrets", "queue", NULL};
+                                       "secrets", "queue", "hooks", NULL};
+static const char *const hooks_keys[] = {"on_failure", "on_success", "on_sla_missed", NULL};
 static const char *const containers_keys[] = {"socket", "pull", "network", "default_image",
                                               "labels", NULL};
 static const char *const run_queue_keys[] = {"max_concurrent_runs", "tag_limits", NULL};
@@ -99,6 +100,7 @@ void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->execution);
   free(c->queue_key_file);
   free(c->secret_key_file);
+  json_decref(c->hooks);
   for (size_t i = 0; i < c->run_queue.n_tag_limits; i++) {
     free(c->run_queue.tag_limits[i].key);
     free(c->run_queue.tag_limits[i].value);
@@ -674,6 +676,16 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
       if (au && !weft__ynode_is_null(au)) weft__parse_auth_config(d, au, &out->server, &nomem);
       const struct weft__ynode *se = weft__ymap_get(root, "secrets", NULL);
       if (se && !weft__ynode_is_null(se)) parse_secrets(d, se, home, out, &nomem);
+      const struct weft__ynode *hk = weft__ymap_get(root, "hooks", NULL);
+      if (hk && !weft__ynode_is_null(hk)) {
+        if (hk->kind != WEFT__Y_MAP)
+          weft__dsl_error(d, hk->mark, "weft.yaml: hooks must be a mapping with on_failure, "
+                          "on_success, on_sla_missed, got %s", weft__ynode_describe(hk));
+        else {
+          weft__dsl_check_keys(d, hk, hooks_keys, "weft.yaml hooks");
+          if (weft__dsl_parse_hooks(d, hk, "weft.yaml hooks", &out->hooks)) nomem = 1;
+        }
+      }
     }
   }
   /* What the file leaves out keeps the defaults. */

@@ -10,6 +10,7 @@
 static const char *const job_keys[] = {"name",  "description", "tags",
                                        "ops",   "graph",       "partitions",
                                        "schedules", "timeout",     "sla",
+                                       "on_failure", "on_success", "on_sla_missed",
                                        NULL};
 static const char *const inv_keys[] = {"uses", "inputs", "config", "after",
                                        NULL};
@@ -347,5 +348,6 @@ int weft__dsl_parse_job(struct weft_diags *d, const char *file,
   weft__dsl_parse_deadline_node(d, weft__ymap_get(root, "timeout", NULL), owner, "timeout",
                                 &job->timeout);
   weft__dsl_parse_deadline_node(d, weft__ymap_get(root, "sla", NULL), owner, "sla", &job->sla);
+  if (!rc) rc = weft__dsl_parse_hooks(d, root, owner, &job->hooks);
   return rc;
 }

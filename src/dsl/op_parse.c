@@ -13,11 +13,13 @@
 static const char *const op_keys[] = {
     "description", "run",    "argv",    "c_function", "inputs",
     "outputs",     "config", "retries", "timeout",    "queue",
-    "image",       "env",    "tags",    "resources", "mounts", "secrets", NULL};
+    "image",       "env",    "tags",    "resources", "mounts", "secrets",
+    "on_failure",  NULL};
 static const char *const op_keys_named[] = {
     "name",   "description", "run",    "argv",    "c_function",
     "inputs", "outputs",     "config", "retries", "timeout",
-    "queue",  "image",       "env",    "tags",    "resources", "mounts", "secrets", NULL};
+    "queue",  "image",       "env",    "tags",    "resources", "mounts", "secrets",
+    "on_failure",  NULL};
 static const char *const input_keys[] = {"type", "description", "default",
                                          NULL};
 static const char *const output_keys[] = {"type", "description", NULL};
@@ -453,6 +455,7 @@ int weft__dsl_parse_op(struct weft_diags *d, const char *name,
   if (!rc)
     rc = weft__dsl_parse_kvs(d, weft__ymap_get(node, "tags", NULL), "tags",
                              owner, 0, &def->tags);
+  if (!rc) rc = weft__dsl_parse_hooks(d, node, owner, &def->hooks);
   return rc;
 }
 

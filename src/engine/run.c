@@ -7,6 +7,7 @@
 
 #include "engine/code_snapshot.h"
 #include "engine/engine_int.h"
+#include "engine/hooks.h"
 #include "engine/run_deadline.h"
 #include "engine/secrets.h"
 #include "util/clock.h"
@@ -337,6 +338,20 @@ static void start_ready(struct coord *c) {
   }
 }
 
+/* An op's on_failure, once per step that failed for good (no retry left). */
+static void alert_failed_steps(struct coord *c, struct run_hooks *h, unsigned char *done) {
+  for (size_t i = 0; h && done && i < c->plan.n; i++) {
+    const struct weft_plan_step *ps = &c->plan.steps[i];
+    if (done[i] || ps->status != WEFT_STEP_FAILED || !ps->inv->def || !ps->inv->def->hooks)
+      continue;
+    done[i] = 1;
+    char why[300];
+    snprintf(why, sizeof why, "step %s failed after %d attempt%s", ps->inv->name, ps->attempt,
+             ps->attempt == 1 ? "" : "s");
+    run_hooks_fire(h, c, "on_failure", ps->inv->name, ps->inv->def->hooks, why);
+  }
+}
+
 static void finish_run(struct coord *c, const struct run_deadline *dl) {
   int64_t now = weft_clock_wall_ms();
   json_int_t dur = (json_int_t)(now - c->run.started_ms);
@@ -507,9 +522,21 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
   rc = coord_init(&c, inst, run_id, use, err);
   if (!rc) rc = start_run(&c);
   if (!rc) run_deadline_init(&dl, &c);
+  /* Alerts (hooks.h): fired here, delivered on threads of their own. */
+  struct run_hooks *hooks = rc ? NULL : run_hooks_new(&c);
+  int sla_alerted = 0;
+  unsigned char *step_alerted = rc ? NULL : calloc(c.plan.n ? c.plan.n : 1, 1);
   while (!rc && !c.failed_store && !weft_plan_done(&c.plan)) {
     if (l->on_tick) l->on_tick(l->cb_data);
     int64_t next_deadline = run_deadline_check(&dl, &c, weft_clock_wall_ms());
+    if (dl.sla_missed && !sla_alerted) {
+      sla_alerted = 1;
+      char why[96];
+      snprintf(why, sizeof why, "not done within its SLA of %s", dl.sla.text);
+      run_hooks_fire(hooks, &c, "on_sla_missed", NULL, NULL, why);
+    }
+    alert_failed_steps(&c, hooks, step_alerted);
+    run_hooks_poll(hooks, &c);
     check_cancel(&c);
     int64_t now = weft_clock_mono_ms(), next_retry = -1;
     requeue_due_retries(&c, now, &next_retry);
@@ -547,7 +574,15 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     }
   }
   if (!rc && !c.failed_store) {
+    alert_failed_steps(&c, hooks, step_alerted);
     finish_run(&c, &dl);
+    coord_flush(&c, 1);
+    if (c.run.status == WEFT_RUN_SUCCESS || c.run.status == WEFT_RUN_FAILURE)
+      run_hooks_fire(hooks, &c, c.run.status == WEFT_RUN_SUCCESS ? "on_success" : "on_failure",
+                     NULL, NULL, NULL);
+    /* The run is over for whoever waits on it; the alerts get a bounded
+     * while more, then are stopped and recorded as failed. */
+    run_hooks_finish(hooks, &c, WEFT_HOOKS_WAIT_MS);
     coord_flush(&c, 1);
   }
   if (c.failed_store && !rc) rc = err->code;
@@ -570,6 +605,8 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     coord_flush(&c, 1);
   }
   *final = c.run.status;
+  run_hooks_free(hooks);
+  free(step_alerted);
   coord_release(&c);
   weft_run_code_release(&code);
   return rc;

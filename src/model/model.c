@@ -72,6 +72,7 @@ void weft__op_def_release(struct weft_op_def *def) {
   weft__kvs_release(&def->env_variable);
   weft__kvs_release(&def->secret_files);
   weft__kvs_release(&def->tags);
+  json_decref(def->hooks);
   memset(def, 0, sizeof *def);
 }
 
@@ -102,6 +103,7 @@ void weft__job_release(struct weft_job *job) {
     weft__invocation_release(&job->ops[i]);
   free(job->ops);
   weft__partitions_release(&job->partitions);
+  json_decref(job->hooks);
   memset(job, 0, sizeof *job);
 }
 

@@ -120,6 +120,9 @@ struct weft_op_def {
    * NAME -> V; secrets: [{name: S, file: true}]: S -> S. Names only: the
    * values are read when a step starts (engine/secrets.h). */
   struct weft_kvs env_secret, env_variable, secret_files;
+  /* on_failure: alerts when a step of this op fails for good, as checked
+   * JSON {"on_failure": [hook]} (dsl/hooks_parse.c), or NULL. */
+  json_t *hooks;
   struct weft_mark mark;
 };
 
@@ -225,6 +228,9 @@ struct weft_job {
   /* timeout: the run ends FAILED, its steps canceled, this long after it
    * started; sla: an `sla_missed` event then, the run going on. */
   struct weft_deadline timeout, sla;
+  /* on_failure, on_success, on_sla_missed: alerts (engine/hooks.h), as
+   * checked JSON {"on_failure": [hook], ...} (dsl/hooks_parse.c), or NULL. */
+  json_t *hooks;
 };
 
 /* ---- schedules and sensors ------------------------------------------------------------ */
