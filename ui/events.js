@@ -8,7 +8,7 @@ const MAX_ROWS = 2000;
 const TYPE_TONE = {
   run_success: 'ok', step_succeeded: 'ok', run_failure: 'bad', step_failed: 'bad',
   run_started: 'live', step_started: 'live', step_up_for_retry: 'warn', run_canceling: 'warn',
-  run_timeout: 'bad', sla_missed: 'warn',
+  run_timeout: 'bad', sla_missed: 'warn', hook_delivered: 'plain', hook_failed: 'bad',
   step_skipped: 'mute', step_canceled: 'mute', run_canceled: 'mute', step_reused: 'reuse',
   materialization: 'asset', step_output: 'plain', log: 'plain', run_queued: 'wait',
 };
@@ -39,6 +39,8 @@ export function eventSummary(ev) {
     case 'run_canceled': return `canceled${p.message ? `: ${p.message}` : ''}`;
     case 'run_timeout': return `timed out after ${p.timeout || '?'}: its steps are canceled`;
     case 'sla_missed': return `missed its sla of ${p.sla || '?'} (still running)`;
+    case 'hook_delivered': return `alert ${p.hook || '?'} (${p.kind || '?'} to ${p.target || '?'}) delivered after ${p.attempts ?? '?'} attempt${p.attempts === 1 ? '' : 's'}`;
+    case 'hook_failed': return `alert ${p.hook || '?'} (${p.kind || '?'} to ${p.target || '?'}) failed after ${p.attempts ?? '?'} attempt${p.attempts === 1 ? '' : 's'}: ${p.error || ''}`;
     case 'step_started': return `started${att}, pid ${p.pid ?? '?'}`;
     case 'log': return `${p.level ? `[${p.level}] ` : ''}${p.msg ?? ''}`;
     case 'materialization': return `asset ${p.asset}${meta(p.metadata) ? ` · ${meta(p.metadata)}` : ''}`;

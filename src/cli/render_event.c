@@ -56,6 +56,14 @@ void weft_render_event_line(FILE *out, const struct weft_event_row *ev) {
     fprintf(out, "run %s timed out: %s\n", ev->run_id, str_field(p, "message"));
   } else if (!strcmp(t, "sla_missed")) {
     fprintf(out, "run %s missed its sla of %s\n", ev->run_id, str_field(p, "sla"));
+  } else if (!strcmp(t, "hook_delivered") || !strcmp(t, "hook_failed")) {
+    int ok = t[5] == 'd';
+    int tries = (int)json_integer_value(json_object_get(p, "attempts"));
+    fprintf(out, "%s%salert %s (%s to %s) %s after %d attempt%s", step, *step ? " " : "",
+            str_field(p, "hook"), str_field(p, "kind"), str_field(p, "target"),
+            ok ? "delivered" : "failed", tries, tries == 1 ? "" : "s");
+    if (ok) fprintf(out, "\n");
+    else fprintf(out, ": %s\n", str_field(p, "error"));
   } else if (!strcmp(t, "step_started")) {
     fprintf(out, "%s started (attempt %d, pid %lld)\n", step, attempt,
             (long long)json_integer_value(json_object_get(p, "pid")));

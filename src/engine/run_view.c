@@ -13,6 +13,7 @@ const char *const weft_event_types[] = {
     "materialization", "step_output",    "step_succeeded", "step_up_for_retry",
     "step_failed",     "step_skipped",   "step_canceled", "step_reused",
     "run_timeout",     "sla_missed", /* run deadlines (run_deadline.c) */
+    "hook_delivered",  "hook_failed",    /* alerts (hooks.c) */
     NULL,
 };
 
