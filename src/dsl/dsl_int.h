@@ -55,9 +55,10 @@ int weft__dsl_parse_secrets(struct weft_diags *d, const struct weft__ynode *n, c
 /* hooks_parse.c: a mapping's on_failure/on_success/on_sla_missed (each one
  * hook or a list) into *out: {"on_failure": [{webhook, body, headers,
  * command, retries, timeout_s}], ...}, or NULL when it has none; each
- * mistake is a diagnostic. WEFT_OK or WEFT_ENOMEM. */
+ * mistake is a diagnostic. env (weft.yaml): ${VAR} is replaced in the
+ * strings. WEFT_OK or WEFT_ENOMEM. */
 int weft__dsl_parse_hooks(struct weft_diags *d, const struct weft__ynode *map, const char *owner,
-                          json_t **out);
+                          int env, json_t **out);
 /* Name of the file without folders and without .yaml/.yml; caller frees. */
 char *weft__dsl_base_name(const char *file);
 

@@ -19,12 +19,22 @@ static int is_header_name(const char *s) {
   return 1;
 }
 
+/* A scalar's text as a JSON string; in weft.yaml (env) with ${VAR}
+ * replaced as in all of that file. JSON null after a diagnostic. */
+static json_t *text_of(struct weft_diags *d, const struct weft__ynode *n, int env) {
+  if (!env) return json_string(weft__ynode_text(n));
+  int nomem = 0;
+  char *t = weft__dsl_substitute_env(d, n, &nomem);
+  json_t *j = t ? json_string(t) : nomem ? NULL : json_null();
+  free(t);
+  return j;
+}
+
 /* One header value: a plain string or {secret: NAME}. */
 static json_t *parse_header(struct weft_diags *d, const struct weft__ynode *v, const char *what,
-                            const char *name) {
+                            const char *name, int env) {
   char got[96];
-  if (v->kind == WEFT__Y_SCALAR && !weft__ynode_is_null(v))
-    return json_string(weft__ynode_text(v));
+  if (v->kind == WEFT__Y_SCALAR && !weft__ynode_is_null(v)) return text_of(d, v, env);
   const struct weft__ynode *s = v->kind == WEFT__Y_MAP ? weft__ymap_get(v, "secret", NULL) : NULL;
   if (s && v->u.map.n == 1 && s->kind == WEFT__Y_SCALAR && !weft__ynode_is_null(s))
     return json_pack("{s:s}", "secret", weft__ynode_text(s));
@@ -33,7 +43,8 @@ static json_t *parse_header(struct weft_diags *d, const struct weft__ynode *v, c
   return json_null();
 }
 
-static json_t *parse_hook(struct weft_diags *d, const struct weft__ynode *n, const char *what) {
+static json_t *parse_hook(struct weft_diags *d, const struct weft__ynode *n, const char *what,
+                          int env) {
   char got[96];
   if (n->kind != WEFT__Y_MAP) {
     weft__dsl_error(d, n->mark, "%s must be {webhook: URL} or {command: TEXT}, got %s", what,
@@ -45,17 +56,25 @@ static json_t *parse_hook(struct weft_diags *d, const struct weft__ynode *n, con
   if (!h) return NULL;
   const struct weft__ynode *wh = weft__ymap_get(n, "webhook", NULL);
   const struct weft__ynode *cmd = weft__ymap_get(n, "command", NULL);
+  if (wh && weft__ynode_is_null(wh)) wh = NULL; /* `key:` left empty: not given */
+  if (cmd && weft__ynode_is_null(cmd)) cmd = NULL;
   if (wh && cmd)
     weft__dsl_error(d, n->mark, "%s: give webhook or command, not both", what);
   else if (!wh && !cmd)
     weft__dsl_error(d, n->mark, "%s: needs webhook: URL or command: TEXT", what);
   if (wh) {
-    const char *u = wh->kind == WEFT__Y_SCALAR ? weft__ynode_text(wh) : NULL;
-    if (!u || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) || !u[u[4] == 's' ? 8 : 7])
+    json_t *ju = wh->kind == WEFT__Y_SCALAR ? text_of(d, wh, env) : NULL;
+    const char *u = json_string_value(ju);
+    if (json_is_null(ju)) {
+      /* ${VAR} was diagnosed. */
+    } else if (!u || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) ||
+               !u[u[4] == 's' ? 8 : 7]) {
       weft__dsl_error(d, wh->mark, "%s: webhook must be an http:// or https:// URL, got %s",
                       what, weft__dsl_got(got, sizeof got, wh));
-    else
-      json_object_set_new(h, "webhook", json_string(u));
+    } else {
+      json_object_set(h, "webhook", ju);
+    }
+    json_decref(ju);
   }
   if (cmd) {
     const char *t = cmd->kind == WEFT__Y_SCALAR ? weft__ynode_text(cmd) : NULL;
@@ -63,7 +82,7 @@ static json_t *parse_hook(struct weft_diags *d, const struct weft__ynode *n, con
       weft__dsl_error(d, cmd->mark, "%s: command must be a shell command, got %s", what,
                       weft__dsl_got(got, sizeof got, cmd));
     else
-      json_object_set_new(h, "command", json_string(t));
+      json_object_set_new(h, "command", text_of(d, cmd, env));
   }
   const struct weft__ynode *body = weft__ymap_get(n, "body", NULL);
   if (body) {
@@ -73,7 +92,7 @@ static json_t *parse_hook(struct weft_diags *d, const struct weft__ynode *n, con
       weft__dsl_error(d, body->mark, "%s: body must be a template string, got %s", what,
                       weft__dsl_got(got, sizeof got, body));
     else
-      json_object_set_new(h, "body", json_string(weft__ynode_text(body)));
+      json_object_set_new(h, "body", text_of(d, body, env));
   }
   const struct weft__ynode *hd = weft__ymap_get(n, "headers", NULL);
   if (hd) {
@@ -89,7 +108,7 @@ static json_t *parse_hook(struct weft_diags *d, const struct weft__ynode *n, con
         if (!is_header_name(name))
           weft__dsl_error(d, hd->u.map.pairs[i].key->mark, "%s: '%s' is not a header name",
                           what, name);
-        json_object_set_new(hs, name, parse_header(d, hd->u.map.pairs[i].value, what, name));
+        json_object_set_new(hs, name, parse_header(d, hd->u.map.pairs[i].value, what, name, env));
       }
       json_object_set_new(h, "headers", hs);
     }
@@ -117,7 +136,7 @@ static json_t *parse_hook(struct weft_diags *d, const struct weft__ynode *n, con
 }
 
 int weft__dsl_parse_hooks(struct weft_diags *d, const struct weft__ynode *map, const char *owner,
-                          json_t **out) {
+                          int env, json_t **out) {
   *out = NULL;
   if (!map || map->kind != WEFT__Y_MAP) return WEFT_OK;
   json_t *all = NULL;
@@ -137,7 +156,7 @@ int weft__dsl_parse_hooks(struct weft_diags *d, const struct weft__ynode *map, c
         snprintf(what, sizeof what, "%s: %s[%zu]", owner, *k, i);
       else
         snprintf(what, sizeof what, "%s: %s", owner, *k);
-      json_t *h = parse_hook(d, n->kind == WEFT__Y_SEQ ? n->u.seq.items[i] : n, what);
+      json_t *h = parse_hook(d, n->kind == WEFT__Y_SEQ ? n->u.seq.items[i] : n, what, env);
       if (!h || json_array_append_new(list, h)) {
         json_decref(all);
         return WEFT_ENOMEM;

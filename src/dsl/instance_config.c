@@ -683,7 +683,7 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
                           "on_success, on_sla_missed, got %s", weft__ynode_describe(hk));
         else {
           weft__dsl_check_keys(d, hk, hooks_keys, "weft.yaml hooks");
-          if (weft__dsl_parse_hooks(d, hk, "weft.yaml hooks", &out->hooks)) nomem = 1;
+          if (weft__dsl_parse_hooks(d, hk, "weft.yaml hooks", 1, &out->hooks)) nomem = 1;
         }
       }
     }

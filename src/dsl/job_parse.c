@@ -348,6 +348,6 @@ int weft__dsl_parse_job(struct weft_diags *d, const char *file,
   weft__dsl_parse_deadline_node(d, weft__ymap_get(root, "timeout", NULL), owner, "timeout",
                                 &job->timeout);
   weft__dsl_parse_deadline_node(d, weft__ymap_get(root, "sla", NULL), owner, "sla", &job->sla);
-  if (!rc) rc = weft__dsl_parse_hooks(d, root, owner, &job->hooks);
+  if (!rc) rc = weft__dsl_parse_hooks(d, root, owner, 0, &job->hooks);
   return rc;
 }

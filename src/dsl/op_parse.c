@@ -455,7 +455,7 @@ int weft__dsl_parse_op(struct weft_diags *d, const char *name,
   if (!rc)
     rc = weft__dsl_parse_kvs(d, weft__ymap_get(node, "tags", NULL), "tags",
                              owner, 0, &def->tags);
-  if (!rc) rc = weft__dsl_parse_hooks(d, node, owner, &def->hooks);
+  if (!rc) rc = weft__dsl_parse_hooks(d, node, owner, 0, &def->hooks);
   return rc;
 }
 

@@ -76,6 +76,8 @@ struct run_hooks *run_hooks_new(struct coord *c) {
   if (!h) return NULL;
   pthread_mutex_init(&h->mu, NULL);
   pthread_cond_init(&h->cv, NULL);
+  /* Here, on one thread: libcurl's global setup is not safe to race. */
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   struct weft_instance_config cfg;
   weft_error err = WEFT_ERROR_INIT;
   if (weft_instance_config_load(c->inst->home, &cfg, &err)) {
@@ -449,8 +451,13 @@ static void fire_one(struct run_hooks *h, struct coord *c, const char *scope, co
     j->command = weft_str_dup(cmd);
     j->target = weft_str_printf("%.80s", cmd);
     size_t n = 0;
+    static const char *const own[] = {"WEFT_RUN_ID=", "WEFT_JOB=", "WEFT_RUN_STATUS=",
+                                      "WEFT_RUN_MESSAGE=", "WEFT_HOOK_TRIGGER=", "WEFT_STEP=",
+                                      NULL};
     for (char **e = environ; e && *e; e++) {
-      if (!strncmp(*e, "WEFT_", 5)) continue; /* the hook's own WEFT_ vars below */
+      int mine = 0; /* set below, for this alert */
+      for (size_t k = 0; own[k] && !mine; k++) mine = !strncmp(*e, own[k], strlen(own[k]));
+      if (mine) continue;
       char **g = realloc(j->env, (n + 2) * sizeof *g);
       if (!g || !(g[n] = weft_str_dup(*e))) {
         if (g) j->env = g;
@@ -572,6 +579,7 @@ void run_hooks_free(struct run_hooks *h) {
     job_free(j);
   }
   json_decref(h->inst_hooks);
+  curl_global_cleanup();
   pthread_cond_destroy(&h->cv);
   pthread_mutex_destroy(&h->mu);
   free(h);

@@ -106,9 +106,11 @@ check_has "with the reason" "timed out" \
   "$(store_query "select json_extract(payload, '$.error') from events where run_id='$id' and type='hook_failed'")"
 
 # -- instance-wide hooks of weft.yaml ----------------------------------------------------------
-printf 'hooks:\n  on_success:\n    - webhook: http://127.0.0.1:%s/instance\n' "$port" \
-  >"$WEFT_HOME/weft.yaml"
-expect_exit -m "a run with weft.yaml's hooks" 0 "$WEFT_BIN" launch retried -l loc
+# ${VAR} as anywhere in weft.yaml: a webhook URL can come from the environment.
+export HOOK_URL="http://127.0.0.1:$port/instance"
+# shellcheck disable=SC2016 # weft expands it, not the shell
+printf 'hooks:\n  on_success:\n    - webhook: ${HOOK_URL}\n' >"$WEFT_HOME/weft.yaml"
+expect_exit -m "a run with weft.yaml's hooks, its URL from \${HOOK_URL}" 0 "$WEFT_BIN" launch retried -l loc
 id=$(run_id_of)
 check_eq "weft.yaml's on_success delivered too" \
   "{\"text\": \"weft: run $id of retried succeeded\"}" "$(requests /instance)"

@@ -107,6 +107,15 @@ TEST(instance_hooks) {
   ASSERT_EQ(weft_instance_config_parse("/home/w", "weft.yaml", t, strlen(t), &c, &d), WEFT_OK);
   ASSERT_STR_EQ(str_at(c.hooks, "on_failure", 0, "webhook"), "https://alerts.example.com/x");
   weft_instance_config_release(&c);
+  /* ${VAR} is replaced in weft.yaml's hooks as in the rest of the file. */
+  setenv("WEFT_TEST_HOOK_URL", "https://hooks.example.com/services/T/B/X", 1);
+  t = "hooks:\n  on_failure: {webhook: '${WEFT_TEST_HOOK_URL}', command: null}\n"
+      "  on_success: {command: 'echo $${WEFT_RUN_ID}'}\n";
+  ASSERT_EQ(weft_instance_config_parse("/home/w", "weft.yaml", t, strlen(t), &c, &d), WEFT_OK);
+  ASSERT_STR_EQ(str_at(c.hooks, "on_failure", 0, "webhook"),
+                "https://hooks.example.com/services/T/B/X");
+  ASSERT_STR_EQ(str_at(c.hooks, "on_success", 0, "command"), "echo ${WEFT_RUN_ID}");
+  weft_instance_config_release(&c);
   t = "hooks:\n  on_falure: {command: x}\n  on_success: {command: ''}\n";
   ASSERT_EQ(weft_instance_config_parse("/home/w", "weft.yaml", t, strlen(t), &c, &d),
             WEFT_EINVALID);
