@@ -5,7 +5,8 @@
 # (never in events or output), a command hook, retries after two 500s,
 # on_sla_missed, an instance-wide hook of weft.yaml, a receiver that hangs
 # (the run ends on time, hook_failed later), each delivered once (a claim
-# in storage per run and hook), and bad hook keys refused at load.
+# in storage per run and hook: an alert claimed already is not sent), and
+# bad hook keys refused at load.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -122,9 +123,25 @@ check_has "at its line and column" \
   "weft.yaml:2:25: error: weft.yaml hooks: on_failure: webhook must be an http:// or https:// URL" "$err"
 rm "$WEFT_HOME/weft.yaml"
 
+# -- an alert already claimed is not sent again -------------------------------------------------
+# With run_queue limits, --detach leaves the run queued with no coordinator:
+# claim its job alert as a coordinator before would have, then drive it.
+printf 'run_queue:\n  max_concurrent_runs: 5\n' >"$WEFT_HOME/weft.yaml"
+expect_exit -m "a failing run left queued" 0 "$WEFT_BIN" launch fails -l loc --detach
+id=$(head -n 1 "$tmp/out")
+python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("insert into kv(key, value, updated_ms) values (?, ?, 0)", ("hooks/%s/job.on_failure[0]" % sys.argv[2], "claimed"))
+c.commit()' "$WEFT_HOME/weft.db" "$id"
+before=$(requests /failed | wc -l)
+expect_exit -m "weft run coordinate drives it" 1 "$WEFT_BIN" run coordinate "$id"
+check_eq "the claimed alert is not sent again" "$before" "$(requests /failed | wc -l)"
+check_eq "the op's alert, not claimed, is" "hook_delivered|op.b.on_failure[0]|1" "$(hook_events "$id")"
+rm "$WEFT_HOME/weft.yaml"
+
 # -- never twice -----------------------------------------------------------------------------------
 sleep 1
-check_eq "no path got a second copy of an alert" "/failed 1|/instance 1|/late 1|/op-failed 1|/passed 1" \
+check_eq "no alert was sent twice (the op's of two runs)" "/failed 1|/instance 1|/late 1|/op-failed 2|/passed 1" \
   "$(python3 -c 'import json,sys,collections
 c = collections.Counter(json.loads(l)["path"] for l in open(sys.argv[1]))
 print("|".join("%s %d" % (p, n) for p, n in sorted(c.items()) if p not in ("/retried", "/hang")))' "$tmp/requests.log")"
