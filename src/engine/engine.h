@@ -109,6 +109,12 @@ int weft_instance_gc_containers(struct weft_instance *inst, const char *run_id, 
  *   run_success    {"duration_ms"}
  *   run_failure    {"duration_ms","message","failed":[steps]}
  *   run_canceled   {"duration_ms","message"}
+ *   run_timeout    {"timeout" (as written),"timeout_ms","elapsed_ms","message"}
+ *                  (engine/run_deadline.c; the run then ends FAILURE)
+ *   sla_missed     {"sla" (as written),"sla_ms","elapsed_ms"}
+ *   hook_delivered / hook_failed  {"hook","trigger","kind","target",
+ *                  "attempts","status"?,"exit_code"?,"output"?,"error"?}
+ *                  (engine/hooks.c; a step's own when an op's alert)
  * Step-level events (step set; "attempt" is 1-based):
  *   step_started      {"attempt","pid","dir","stdout","stderr"} (log paths;
  *                      a queue step adds "worker","worker_pid", pid is 0)
