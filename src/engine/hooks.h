@@ -1,6 +1,18 @@
 /* hooks.h: a run's alerts (`on_failure:`, `on_success:`, `on_sla_missed:` of
  * its job, its ops and weft.yaml): claimed once in storage, delivered off the
  * coordinator's thread with retries, recorded as hook_delivered/hook_failed. */
+/*
+ * One delivery (a hook of one trigger, for the run or one step):
+ *
+ *   fired --kv claim hooks/RUN/HOOK taken already--> skipped (no event)
+ *     |
+ *     `--claimed--> trying --2xx / exit 0--> delivered (hook_delivered)
+ *                     ^   \
+ *                     |    `--error, tries left--> waiting 2, 4, 8 ... s
+ *                     `-----------------------------'
+ *                   trying/waiting --no tries left, or stopped after the
+ *                   run ended + WEFT_HOOKS_WAIT_MS--> failed (hook_failed)
+ */
 #ifndef WEFT_ENGINE_HOOKS_H
 #define WEFT_ENGINE_HOOKS_H
 
