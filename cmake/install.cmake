@@ -39,6 +39,11 @@ install(FILES ${CMAKE_SOURCE_DIR}/include/weft.h ${CMAKE_SOURCE_DIR}/sdk/c/weft_
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 # weft.pc is written at install time, so that `cmake --install --prefix DIR`
 # (and CPack's /usr) is the prefix it names, not the configured one.
+# A sanitizer build's libweft needs the sanitizers' runtimes in the program.
+set(WEFT_PC_SANITIZE "")
+if(WEFT_SANITIZE)
+  set(WEFT_PC_SANITIZE "-fsanitize=address,undefined")
+endif()
 set(WEFT_PC_REQUIRES "jansson yaml-0.1 sqlite3 libpq libmicrohttpd libcurl libxml-2.0 libcrypto librabbitmq libsodium libarchive")
 install(CODE "
   set(PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
@@ -46,6 +51,7 @@ install(CODE "
   set(PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
   set(PC_VERSION \"${PROJECT_VERSION}\")
   set(PC_REQUIRES \"${WEFT_PC_REQUIRES}\")
+  set(PC_SANITIZE \"${WEFT_PC_SANITIZE}\")
   configure_file(\"${CMAKE_SOURCE_DIR}/cmake/weft.pc.in\" \"${CMAKE_BINARY_DIR}/pc/weft.pc\" @ONLY)
   file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\"
        TYPE FILE FILES \"${CMAKE_BINARY_DIR}/pc/weft.pc\")
