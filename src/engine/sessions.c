@@ -120,10 +120,11 @@ int weft_session_check(struct weft_store *s, const char *id, int64_t now_ms, int
   const char *why = dead(s, doc, now_ms, idle_ms, role, err, &rc);
   if (rc) goto done;
   if (why) {
+    /* Dead for good (nothing makes it live again), but left for
+     * weft_session_sweep (each login runs it): deleted here, the requests
+     * a page sent along with this one would be told "no such session"
+     * instead of why it ended. */
     *role = WEFT_ROLE_NONE;
-    /* Dead for good (nothing makes it live again): it goes. */
-    weft_error ignored = WEFT_ERROR_INIT;
-    (void)weft_store_kv_delete(s, key, &ignored);
     rc = weft_error_set(err, WEFT_ENOTFOUND, "the session %s", why);
     goto done;
   }
