@@ -22,8 +22,10 @@ else()
 endif()
 
 install(TARGETS weft RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+# sdk/python: weft_op.py and the weft package (`from weft import op, job`),
+# found by weft validate next to the binary when no instance set WEFT_SDK.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/sdk/ DESTINATION ${CMAKE_INSTALL_DATADIR}/weft/sdk
-        COMPONENT runtime)
+        COMPONENT runtime PATTERN "__pycache__" EXCLUDE)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DATADIR}/weft/examples
         COMPONENT runtime PATTERN "__pycache__" EXCLUDE)
 # Example deployment files (compose, Kubernetes, systemd units, Prometheus

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dsl/dsl_int.h"
+#include "dsl/python.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -32,11 +33,41 @@ static int intern_file(struct weft_location *loc, const char *file,
   return WEFT_OK;
 }
 
+/* Line k + 1 of a described .py file's JSON text comes from .py line
+ * lines[k] (python.h): every mark of the tree is moved there. */
+struct line_map {
+  const int *lines;
+  size_t n;
+};
+
+static void remap(struct weft__ynode *n, const struct line_map *map) {
+  if (!n || !map) return;
+  if (n->mark.line > 0 && (size_t)n->mark.line <= map->n) {
+    n->mark.line = map->lines[n->mark.line - 1];
+    n->mark.col = 1;
+  }
+  if (n->kind == WEFT__Y_SEQ)
+    for (size_t i = 0; i < n->u.seq.n; i++) remap(n->u.seq.items[i], map);
+  else if (n->kind == WEFT__Y_MAP)
+    for (size_t i = 0; i < n->u.map.n; i++) {
+      remap(n->u.map.pairs[i].key, map);
+      remap(n->u.map.pairs[i].value, map);
+    }
+}
+
+static int parse_text(struct weft__ydoc *doc, const char *file, const char *text, size_t len,
+                      const struct line_map *map, struct weft__ynode **root,
+                      struct weft_diags *diags) {
+  int rc = weft__yaml_parse(doc, file, text, len, root, diags);
+  if (!rc) remap(*root, map);
+  return rc;
+}
+
 static int parse_ops_source(struct loader *l, const char *file,
-                            const char *text, size_t len) {
+                            const char *text, size_t len, const struct line_map *map) {
   struct weft__ydoc doc = WEFT__YDOC_INIT;
   struct weft__ynode *root = NULL;
-  int rc = weft__yaml_parse(&doc, file, text, len, &root, &l->loc->diags);
+  int rc = parse_text(&doc, file, text, len, map, &root, &l->loc->diags);
   if (rc == WEFT_EINVALID)
     rc = WEFT_OK; /* reported; the file defines nothing */
   else if (!rc)
@@ -93,7 +124,7 @@ static int settle_ops(struct loader *l) {
 }
 
 static int load_job_source(struct loader *l, const char *file, const char *text,
-                           size_t len) {
+                           size_t len, const struct line_map *map) {
   struct weft_location *loc = l->loc;
   struct weft__ydoc doc = WEFT__YDOC_INIT;
   struct weft__ynode *root = NULL;
@@ -101,7 +132,7 @@ static int load_job_source(struct loader *l, const char *file, const char *text,
   struct weft__dsl_scope scope = {loc->ops, l->bad, loc->n_ops,
                                   &l->ops_by_name};
   size_t before = loc->diags.n;
-  int rc = weft__yaml_parse(&doc, file, text, len, &root, &loc->diags);
+  int rc = parse_text(&doc, file, text, len, map, &root, &loc->diags);
   int syntax_error = rc == WEFT_EINVALID;
   if (syntax_error) rc = WEFT_OK;
   if (rc) goto done;
@@ -135,10 +166,11 @@ done:
 }
 
 static int load_trigger_source(struct loader *l, const char *file,
-                               const char *text, size_t len, int sensors) {
+                               const char *text, size_t len, int sensors,
+                               const struct line_map *map) {
   struct weft__ydoc doc = WEFT__YDOC_INIT;
   struct weft__ynode *root = NULL;
-  int rc = weft__yaml_parse(&doc, file, text, len, &root, &l->loc->diags);
+  int rc = parse_text(&doc, file, text, len, map, &root, &l->loc->diags);
   if (rc == WEFT_EINVALID)
     rc = WEFT_OK; /* reported */
   else if (!rc)
@@ -176,9 +208,11 @@ static void settle_jobs(struct weft_location *loc) {
   }
 }
 
-int weft_dsl_load_sources(const char *name, const char *path,
-                          const struct weft_dsl_source *sources, size_t n,
-                          struct weft_location **out, weft_error *err) {
+/* weft_dsl_load_sources with maps (NULL, or parallel to sources: NULL
+ * entries for YAML texts). */
+static int load_sources(const char *name, const char *path, const struct weft_dsl_source *sources,
+                        const struct line_map *const *maps, size_t n,
+                        struct weft_location **out, weft_error *err) {
   struct loader l = {0};
   const char **files = NULL;
   int rc = WEFT_OK;
@@ -192,18 +226,21 @@ int weft_dsl_load_sources(const char *name, const char *path,
     if (intern_file(l.loc, sources[i].file, &files[i])) goto nomem;
   for (size_t i = 0; i < n && !rc; i++)
     if (sources[i].kind == WEFT_DSL_SOURCE_OPS)
-      rc = parse_ops_source(&l, files[i], sources[i].text, sources[i].len);
+      rc = parse_ops_source(&l, files[i], sources[i].text, sources[i].len,
+                            maps ? maps[i] : NULL);
   if (!rc) rc = settle_ops(&l);
   for (size_t i = 0; i < n && !rc; i++)
     if (sources[i].kind == WEFT_DSL_SOURCE_JOB)
-      rc = load_job_source(&l, files[i], sources[i].text, sources[i].len);
+      rc = load_job_source(&l, files[i], sources[i].text, sources[i].len,
+                           maps ? maps[i] : NULL);
   if (rc) goto nomem;
   settle_jobs(l.loc);
   for (size_t i = 0; i < n && !rc; i++)
     if (sources[i].kind == WEFT_DSL_SOURCE_SCHEDULES ||
         sources[i].kind == WEFT_DSL_SOURCE_SENSORS)
       rc = load_trigger_source(&l, files[i], sources[i].text, sources[i].len,
-                               sources[i].kind == WEFT_DSL_SOURCE_SENSORS);
+                               sources[i].kind == WEFT_DSL_SOURCE_SENSORS,
+                               maps ? maps[i] : NULL);
   if (rc) goto nomem;
   if (weft__location_index_build(l.loc)) goto nomem;
   weft_diags_sort(&l.loc->diags);
@@ -224,6 +261,12 @@ done:
   return rc;
 }
 
+int weft_dsl_load_sources(const char *name, const char *path,
+                          const struct weft_dsl_source *sources, size_t n,
+                          struct weft_location **out, weft_error *err) {
+  return load_sources(name, path, sources, NULL, n, out, err);
+}
+
 /* ---- folders ------------------------------------------------------------- */
 
 struct file_text {
@@ -231,12 +274,44 @@ struct file_text {
   struct weft_buf text;
 };
 
+/* The .py files of ops/ and jobs/: relative to the folder, and as named. */
+struct py_list {
+  char **rels, **names;
+  size_t n;
+};
+
+static int py_add(struct py_list *py, const char *rel, const char *name) {
+  char **r = realloc(py->rels, (py->n + 1) * sizeof *r);
+  if (r) py->rels = r;
+  char **m = realloc(py->names, (py->n + 1) * sizeof *m);
+  if (m) py->names = m;
+  if (!r || !m) return WEFT_ENOMEM;
+  r[py->n] = strdup(rel);
+  m[py->n] = strdup(name);
+  if (!r[py->n] || !m[py->n]) {
+    free(r[py->n]);
+    free(m[py->n]);
+    return WEFT_ENOMEM;
+  }
+  py->n++;
+  return WEFT_OK;
+}
+
+static void py_release(struct py_list *py) {
+  for (size_t i = 0; i < py->n; i++) {
+    free(py->rels[i]);
+    free(py->names[i]);
+  }
+  free(py->rels);
+  free(py->names);
+}
+
 /* Appends the YAML files of dir/sub to list, named "prefix/sub/NAME". */
 static int list_yaml(const char *dir, const char *sub, const char *prefix,
                      enum weft_dsl_source_kind kind,
                      struct weft_dsl_source **srcs, struct file_text **texts,
                      size_t *n, struct weft_diags *diags, int *found,
-                     weft_error *err) {
+                     struct py_list *py, weft_error *err) {
   char *folder = weft_fs_join(dir, sub);
   char **names = NULL;
   int rc = WEFT_OK;
@@ -249,6 +324,18 @@ static int list_yaml(const char *dir, const char *sub, const char *prefix,
     goto done;
   }
   for (int i = 0; i < cnt; i++) {
+    if (py && weft_str_has_suffix(names[i], ".py") && names[i][0] != '.') {
+      char *rel = weft_fs_join(sub, names[i]);
+      char *named = rel && prefix ? weft_fs_join(prefix, rel) : weft_str_dup(rel);
+      int bad = !rel || !named || py_add(py, rel, named);
+      free(rel);
+      free(named);
+      if (bad) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        goto done;
+      }
+      continue;
+    }
     if (!weft_str_has_suffix(names[i], ".yaml") &&
         !weft_str_has_suffix(names[i], ".yml"))
       continue;
@@ -287,13 +374,44 @@ done:
   return rc;
 }
 
+/* Appends the texts the collector made of the .py files to srcs/maps. */
+static int add_python_sources(const struct weft__py_collect *pc, struct weft_dsl_source **srcs,
+                              size_t *n, struct line_map **maps) {
+  size_t extra = 0;
+  for (size_t i = 0; i < pc->n_files; i++) extra += pc->files[i].n_texts;
+  if (!extra) return WEFT_OK;
+  struct weft_dsl_source *s = realloc(*srcs, (*n + extra) * sizeof *s);
+  if (!s) return WEFT_ENOMEM;
+  *srcs = s;
+  struct line_map *m = calloc(*n + extra, sizeof *m);
+  if (!m) return WEFT_ENOMEM;
+  *maps = m;
+  for (size_t i = 0; i < pc->n_files; i++)
+    for (size_t k = 0; k < pc->files[i].n_texts; k++) {
+      const struct weft__py_text *t = &pc->files[i].texts[k];
+      s[*n] = (struct weft_dsl_source){t->kind, pc->files[i].name, t->text, t->len};
+      m[*n] = (struct line_map){t->lines, t->n_lines};
+      (*n)++;
+    }
+  return WEFT_OK;
+}
+
 int weft_location_load(const char *path, const char *name,
                        struct weft_location **out, weft_error *err) {
+  return weft_location_load_python(path, name, NULL, out, err);
+}
+
+int weft_location_load_python(const char *path, const char *name, const char *python,
+                              struct weft_location **out, weft_error *err) {
   struct weft_dsl_source *srcs = NULL;
+  struct py_list py = {0};
+  struct weft__py_collect pc = {0};
+  struct line_map *maps = NULL;
+  const struct line_map **map_ptrs = NULL;
   struct file_text *texts = NULL;
   struct weft_diags read_diags = WEFT_DIAGS_INIT;
-  size_t n = 0;
-  int found = 0, rc;
+  size_t n = 0, n_yaml = 0;
+  int found = 0, listed = 0, rc;
   char *abs = NULL, *base = NULL;
   *out = NULL;
   if (!path || !weft_fs_is_dir(path))
@@ -310,18 +428,30 @@ int weft_location_load(const char *path, const char *name,
   const char *prefix =
       (!strcmp(path, ".") || !strcmp(path, "./")) ? NULL : path;
   rc = list_yaml(path, "ops", prefix, WEFT_DSL_SOURCE_OPS, &srcs, &texts, &n,
-                 &read_diags, &found, err);
+                 &read_diags, &found, &py, err);
   if (!rc)
     rc = list_yaml(path, "jobs", prefix, WEFT_DSL_SOURCE_JOB, &srcs, &texts, &n,
-                   &read_diags, &found, err);
+                   &read_diags, &found, &py, err);
   int found_triggers = 0; /* schedules/ alone does not make a location */
   if (!rc)
     rc = list_yaml(path, "schedules", prefix, WEFT_DSL_SOURCE_SCHEDULES, &srcs,
-                   &texts, &n, &read_diags, &found_triggers, err);
+                   &texts, &n, &read_diags, &found_triggers, NULL, err);
   if (!rc)
     rc = list_yaml(path, "sensors", prefix, WEFT_DSL_SOURCE_SENSORS, &srcs,
-                   &texts, &n, &read_diags, &found_triggers, err);
+                   &texts, &n, &read_diags, &found_triggers, NULL, err);
   if (rc) goto done;
+  n_yaml = n;
+  listed = 1;
+  if (py.n && (weft__python_collect(abs, python, py.rels, py.names, py.n, &pc, &read_diags) ||
+               add_python_sources(&pc, &srcs, &n, &maps))) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  if (maps && !(map_ptrs = calloc(n, sizeof *map_ptrs))) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t i = n_yaml; map_ptrs && i < n; i++) map_ptrs[i] = &maps[i];
   if (!name) {
     const char *slash = strrchr(abs, '/');
     name = base = strdup(slash && slash[1] ? slash + 1 : abs);
@@ -330,7 +460,7 @@ int weft_location_load(const char *path, const char *name,
       goto done;
     }
   }
-  rc = weft_dsl_load_sources(name, abs, srcs, n, out, err);
+  rc = load_sources(name, abs, srcs, map_ptrs, n, out, err);
   if (rc) goto done;
   if (!found)
     weft_diags_addf(
@@ -341,12 +471,16 @@ int weft_location_load(const char *path, const char *name,
     weft_diags_sort(&(*out)->diags);
   }
 done:
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < (listed ? n_yaml : n); i++) {
     free(texts[i].file);
     weft_buf_release(&texts[i].text);
   }
   free(texts);
   free(srcs);
+  free(maps);
+  free(map_ptrs);
+  weft__python_collect_release(&pc);
+  py_release(&py);
   weft_diags_release(&read_diags);
   free(abs);
   free(base);
