@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dsl/dsl.h"
+#include "dsl/python.h"
 #include "engine/locreg.h"
 #include "util/clock.h"
 #include "util/str.h"
@@ -311,7 +312,8 @@ int weft_locreg_load_entry(const struct weft_locreg_entry *e, struct weft_locati
   weft_error why = WEFT_ERROR_INIT;
   struct weft_location *loc = NULL;
   *out = NULL;
-  int rc = weft_location_load(e->path, e->name, &loc, &why);
+  /* Its .py files are described by the location's own Python (--python). */
+  int rc = weft_location_load_python(e->path, e->name, e->python, &loc, &why);
   if (rc == WEFT_ENOMEM) return weft_error_set(err, rc, "out of memory");
   if (rc) {
     /* An empty location that says why keeps the entry visible. */
