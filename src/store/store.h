@@ -140,6 +140,49 @@ struct weft_event_filter {
   int limit;            /* 0: no limit */
 };
 
+/* A search of the runs list (xRunSearch): every filter set must hold.
+ * Newest first, by (created_ms, id). A page's last run is the cursor of the
+ * next: before_created_ms and before_id (weft_run_cursor_format/parse). */
+struct weft_run_search {
+  const char *job;        /* NULL: any */
+  const char *location;   /* NULL: any */
+  int status_mask;        /* bit (1 << status) per accepted status; 0: any */
+  const char *id_prefix;  /* NULL or "": any */
+  const char *const *tag_keys, *const *tag_values; /* n_tags pairs: tags.KEY == VALUE */
+  size_t n_tags;
+  int64_t since_ms, until_ms; /* created in [since, until); 0: unbounded */
+  int64_t before_created_ms;  /* cursor (with before_id); before_id NULL: first page */
+  const char *before_id;
+  int limit;                  /* 0: 50 */
+};
+
+/* ---- retention (store_purge.c) ---------------------------------------------
+ *
+ * A run's marks (table run_marks): pinned runs are never purged, and the
+ * purged bits say which parts of a kept run retention already removed, so
+ * a later pass does not look at them again. */
+#define WEFT_PURGED_DEBUG 1u     /* its debug log events */
+#define WEFT_PURGED_LOGS 2u      /* its compute log files */
+#define WEFT_PURGED_ARTIFACTS 4u /* its outputs in the artifact store */
+
+/* A final run as retention sees it (xRetentionScan). */
+struct weft_retention_cand {
+  char *id, *job;
+  enum weft_run_status status;
+  int64_t created_ms, ended_ms;
+  int pinned;
+  unsigned purged;  /* WEFT_PURGED_* bits */
+  int64_t children; /* runs re-executed from it that still exist */
+};
+struct weft_retention_cand_list { struct weft_retention_cand *v; size_t n; };
+void weft_retention_cand_list_release(struct weft_retention_cand_list *l);
+
+/* What xEventPurge removes. */
+enum weft_event_purge_kind {
+  WEFT_EVENTS_ALL,  /* every event of the run (materializations are kept as summary rows) */
+  WEFT_EVENTS_DEBUG /* only its "log" events whose payload level is "debug" */
+};
+
 /* ---- the method table ------------------------------------------------------ */
 
 struct weft_store;
@@ -207,6 +250,43 @@ struct weft_store_methods {
    * after_key (NULL: from the first), ascending, at most limit (0: all). */
   int (*xKvList)(struct weft_store *s, const char *prefix, const char *after_key,
                  int limit, struct weft_kv_list *out, weft_error *err);
+
+  /* ---- search and retention (store_*_purge.c) ---- */
+  int (*xRunSearch)(struct weft_store *s, const struct weft_run_search *q,
+                    struct weft_run_list *out, weft_error *err);
+  /* Final runs (success, failure, canceled) with 0 < ended_ms < ended_before,
+   * after the cursor (after_ended_ms, after_id; after_id NULL: from the
+   * oldest), oldest end first, at most limit. */
+  int (*xRetentionScan)(struct weft_store *s, int64_t ended_before, int64_t after_ended_ms,
+                        const char *after_id, int limit,
+                        struct weft_retention_cand_list *out, weft_error *err);
+  /* A run's marks; 0 and 0 when it has none. */
+  int (*xRunMarkGet)(struct weft_store *s, const char *run_id, int *pinned,
+                     unsigned *purged, weft_error *err);
+  /* Sets pinned (unless < 0) and adds the purged bits; WEFT_ENOTFOUND when
+   * there is no such run. */
+  int (*xRunMarkSet)(struct weft_store *s, const char *run_id, int pinned,
+                     unsigned purged_add, weft_error *err);
+  /* Deletes at most limit of the run's events of that kind, oldest first,
+   * in one transaction (the caller's when one is open); a materialization
+   * is first copied to the summary table. *n: how many went. */
+  int (*xEventPurge)(struct weft_store *s, const char *run_id, enum weft_event_purge_kind kind,
+                     int limit, int64_t *n, weft_error *err);
+  /* How many events of that kind the run has. */
+  int (*xEventCount)(struct weft_store *s, const char *run_id, enum weft_event_purge_kind kind,
+                     int64_t *n, weft_error *err);
+  /* Deletes the run row, its steps, marks and hooks/RUN/ keys, and its
+   * remaining events. WEFT_ENOTFOUND when absent; WEFT_ECONFLICT (nothing
+   * deleted) when it is not final, is pinned, or a re-execution of it
+   * exists. *n_steps (may be NULL): step rows removed. */
+  int (*xRunDelete)(struct weft_store *s, const char *run_id, int64_t *n_steps,
+                    weft_error *err);
+  /* Summary rows of purged runs' materializations (as events: their
+   * original id, run_id, step, type "materialization", ts_ms, payload),
+   * of asset (NULL: every asset), id > after_id, ascending, at most limit
+   * (0: all). */
+  int (*xMaterializationList)(struct weft_store *s, const char *asset, int64_t after_id,
+                              int limit, struct weft_event_list *out, weft_error *err);
 };
 
 /* Every backend embeds this as its first member. */
@@ -289,6 +369,33 @@ int weft_store_kv_insert_many(struct weft_store *s, const char *const *keys,
  * release it with weft_kv_list_release. */
 int weft_store_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                        int limit, struct weft_kv_list *out, weft_error *err);
+
+/* Search and retention: the wrappers of the methods above (store_purge.c). */
+int weft_store_run_search(struct weft_store *s, const struct weft_run_search *q,
+                          struct weft_run_list *out, weft_error *err);
+int weft_store_retention_scan(struct weft_store *s, int64_t ended_before,
+                              int64_t after_ended_ms, const char *after_id, int limit,
+                              struct weft_retention_cand_list *out, weft_error *err);
+int weft_store_run_mark_get(struct weft_store *s, const char *run_id, int *pinned,
+                            unsigned *purged, weft_error *err);
+int weft_store_run_mark_set(struct weft_store *s, const char *run_id, int pinned,
+                            unsigned purged_add, weft_error *err);
+int weft_store_event_purge(struct weft_store *s, const char *run_id,
+                           enum weft_event_purge_kind kind, int limit, int64_t *n,
+                           weft_error *err);
+int weft_store_event_count(struct weft_store *s, const char *run_id,
+                           enum weft_event_purge_kind kind, int64_t *n, weft_error *err);
+int weft_store_run_delete(struct weft_store *s, const char *run_id, int64_t *n_steps,
+                          weft_error *err);
+int weft_store_materialization_list(struct weft_store *s, const char *asset,
+                                    int64_t after_id, int limit,
+                                    struct weft_event_list *out, weft_error *err);
+
+/* The cursor of a runs page: "CREATED_MS.ID" of its last run (caller
+ * frees; NULL when out of memory), and back (WEFT_EINVALID when text is
+ * not one; *id points into text). */
+char *weft_run_cursor_format(const struct weft_run_row *last);
+int weft_run_cursor_parse(const char *text, int64_t *created_ms, const char **id);
 
 /* A new random run id (12 lowercase hex characters); caller frees. NULL
  * only when out of memory or the kernel has no getrandom(2). */

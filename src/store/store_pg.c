@@ -278,4 +278,12 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xKvInsertMany = weft__pg_kv_insert_many,
     .xKvCompareSet = weft__pg_kv_compare_set,
     .xKvList = weft__pg_kv_list,
+    .xRunSearch = weft__pg_run_search,
+    .xRetentionScan = weft__pg_retention_scan,
+    .xRunMarkGet = weft__pg_run_mark_get,
+    .xRunMarkSet = weft__pg_run_mark_set,
+    .xEventPurge = weft__pg_event_purge,
+    .xEventCount = weft__pg_event_count,
+    .xRunDelete = weft__pg_run_delete,
+    .xMaterializationList = weft__pg_materialization_list,
 };

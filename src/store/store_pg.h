@@ -42,8 +42,24 @@ enum weft__pg_stmt {
   WEFT__PG_TOKEN_GET,
   WEFT__PG_TOKEN_PUT,
   WEFT__PG_RUN_LIST, /* + mask, 16 statements */
-  WEFT__PG__COUNT = WEFT__PG_RUN_LIST + 16
+  /* Search and retention (their SQL in store_pg_purge.c). */
+  WEFT__PG_RUN_SEARCH = WEFT__PG_RUN_LIST + 16,
+  WEFT__PG_RETENTION_SCAN,
+  WEFT__PG_MARK_GET,
+  WEFT__PG_MARK_SET,
+  WEFT__PG_EVENT_PURGE_ALL,
+  WEFT__PG_EVENT_PURGE_DEBUG,
+  WEFT__PG_EVENT_COUNT_ALL,
+  WEFT__PG_EVENT_COUNT_DEBUG,
+  WEFT__PG_RUN_DELETE_CHECK,
+  WEFT__PG_RUN_DELETE_EVENTS,
+  WEFT__PG_RUN_DELETE_STEPS,
+  WEFT__PG_RUN_DELETE_REST,
+  WEFT__PG_MAT_LIST,
+  WEFT__PG__COUNT
 };
+#define WEFT__PG_EXTRA_FIRST WEFT__PG_RUN_SEARCH
+extern const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST];
 
 /* Filter bits of the run list statements. */
 #define WEFT__PG_RL_JOB 1
@@ -215,6 +231,30 @@ int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after
                      int limit, struct weft_kv_list *out, weft_error *err);
 int weft__pg_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                             const char *value, weft_error *err);
+
+/* Reads the WEFT__PG_RUN_COLUMNS of row into out. */
+int weft__pg_read_run(struct weft__pg_store *p, const PGresult *r, int row,
+                      struct weft_run_row *out, weft_error *err);
+
+/* Search and retention (store_pg_purge.c). */
+int weft__pg_run_search(struct weft_store *s, const struct weft_run_search *q,
+                        struct weft_run_list *out, weft_error *err);
+int weft__pg_retention_scan(struct weft_store *s, int64_t ended_before, int64_t after_ended_ms,
+                            const char *after_id, int limit,
+                            struct weft_retention_cand_list *out, weft_error *err);
+int weft__pg_run_mark_get(struct weft_store *s, const char *run_id, int *pinned,
+                          unsigned *purged, weft_error *err);
+int weft__pg_run_mark_set(struct weft_store *s, const char *run_id, int pinned,
+                          unsigned purged_add, weft_error *err);
+int weft__pg_event_purge(struct weft_store *s, const char *run_id,
+                         enum weft_event_purge_kind kind, int limit, int64_t *n,
+                         weft_error *err);
+int weft__pg_event_count(struct weft_store *s, const char *run_id,
+                         enum weft_event_purge_kind kind, int64_t *n, weft_error *err);
+int weft__pg_run_delete(struct weft_store *s, const char *run_id, int64_t *n_steps,
+                        weft_error *err);
+int weft__pg_materialization_list(struct weft_store *s, const char *asset, int64_t after_id,
+                                  int limit, struct weft_event_list *out, weft_error *err);
 
 /* Text-array literal ('{"a",NULL}') of n strings; caller frees. NULL when
  * out of memory. */

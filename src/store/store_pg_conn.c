@@ -192,8 +192,9 @@ static PGresult *run_stmt(struct weft__pg_store *p, int id, int n, const char *c
   char name[24];
   snprintf(name, sizeof name, "weft_%d", id);
   if (!p->prepared[id]) {
-    const char *sql = id >= WEFT__PG_RUN_LIST ? run_list_sql(p, id - WEFT__PG_RUN_LIST)
-                                             : stmt_sql[id];
+    const char *sql = id >= WEFT__PG_EXTRA_FIRST ? weft__pg_extra_sql[id - WEFT__PG_EXTRA_FIRST]
+                      : id >= WEFT__PG_RUN_LIST ? run_list_sql(p, id - WEFT__PG_RUN_LIST)
+                                                : stmt_sql[id];
     if (!sql) return NULL;
     PGresult *r = PQprepare(p->conn, name, sql, 0, NULL);
     if (!r || !result_ok(r)) return r;

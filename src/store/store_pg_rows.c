@@ -60,8 +60,8 @@ static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {
 
 /* ---- runs ------------------------------------------------------------------- */
 
-static int read_run(struct weft__pg_store *p, const PGresult *r, int row,
-                    struct weft_run_row *out, weft_error *err) {
+int weft__pg_read_run(struct weft__pg_store *p, const PGresult *r, int row,
+                      struct weft_run_row *out, weft_error *err) {
   memset(out, 0, sizeof *out);
   if (get_dup(r, row, 0, &out->id) || get_dup(r, row, 1, &out->job) ||
       get_dup(r, row, 2, &out->location) || get_dup(r, row, 4, &out->run_config) ||
@@ -140,7 +140,7 @@ int weft__pg_run_get(struct weft_store *s, const char *id, struct weft_run_row *
   if (PQntuples(res) == 0)
     rc = weft_error_set(err, WEFT_ENOTFOUND, "no run %s", id);
   else
-    rc = read_run(P(s), res, 0, out, err);
+    rc = weft__pg_read_run(P(s), res, 0, out, err);
   PQclear(res);
   return rc;
 }
@@ -198,7 +198,7 @@ int weft__pg_run_list(struct weft_store *s, const struct weft_run_filter *f,
       rc = nomem(P(s), err, "run list");
       goto done;
     }
-    if ((rc = read_run(P(s), res, i, r, err))) goto done;
+    if ((rc = weft__pg_read_run(P(s), res, i, r, err))) goto done;
   }
 done:
   PQclear(res);

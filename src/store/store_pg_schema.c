@@ -105,9 +105,33 @@ const char *const weft__pg_migrations[] = {
      * checked by a trigger per inserted row, a third of the cost of a
      * coordinator's batch of events; the statements that write them check
      * that the run exists once per statement (store_pg_conn.c), and runs
-     * are never deleted. */
+     * are never deleted (retention, migration 4, deletes a run's events and
+     * steps before the run, in one transaction). */
     ("ALTER TABLE events DROP CONSTRAINT IF EXISTS events_run_id_fkey;\n"
      "ALTER TABLE steps DROP CONSTRAINT IF EXISTS steps_run_id_fkey;\n"),
+
+    /* 4: retention, as SQLite's 3: run_marks (a run's pin and which parts
+     * retention already removed), materializations (summary rows of purged
+     * runs' materialization events, keyed by the event's id), and the
+     * indexes of the candidate scan and of the re-execution test. */
+    ("CREATE TABLE run_marks (\n"
+     "  run_id TEXT COLLATE \"C\" PRIMARY KEY,\n"
+     "  pinned INTEGER NOT NULL DEFAULT 0,\n"
+     "  purged INTEGER NOT NULL DEFAULT 0,\n"
+     "  updated_ms BIGINT NOT NULL DEFAULT 0\n"
+     ");\n"
+     "CREATE TABLE materializations (\n"
+     "  id BIGINT PRIMARY KEY,\n"
+     "  asset TEXT COLLATE \"C\" NOT NULL,\n"
+     "  run_id TEXT COLLATE \"C\" NOT NULL,\n"
+     "  job TEXT COLLATE \"C\",\n"
+     "  step TEXT COLLATE \"C\",\n"
+     "  ts_ms BIGINT NOT NULL,\n"
+     "  payload TEXT NOT NULL DEFAULT '{}'\n"
+     ");\n"
+     "CREATE INDEX materializations_asset ON materializations (asset, id);\n"
+     "CREATE INDEX runs_ended ON runs (ended_ms, id);\n"
+     "CREATE INDEX runs_parent ON runs (parent_run_id);\n"),
 };
 
 const int weft__pg_migration_count =

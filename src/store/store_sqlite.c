@@ -435,4 +435,12 @@ const struct weft_store_methods weft__store_sqlite_methods = {
     .xKvInsertMany = weft__sq_kv_insert_many,
     .xKvCompareSet = weft__sq_kv_compare_set,
     .xKvList = weft__sq_kv_list,
+    .xRunSearch = weft__sq_run_search,
+    .xRetentionScan = weft__sq_retention_scan,
+    .xRunMarkGet = weft__sq_run_mark_get,
+    .xRunMarkSet = weft__sq_run_mark_set,
+    .xEventPurge = weft__sq_event_purge,
+    .xEventCount = weft__sq_event_count,
+    .xRunDelete = weft__sq_run_delete,
+    .xMaterializationList = weft__sq_materialization_list,
 };

@@ -101,4 +101,24 @@ int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *e
 int weft__sq_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err);
 
+/* Search and retention (store_sqlite_purge.c). */
+int weft__sq_run_search(struct weft_store *s, const struct weft_run_search *q,
+                        struct weft_run_list *out, weft_error *err);
+int weft__sq_retention_scan(struct weft_store *s, int64_t ended_before, int64_t after_ended_ms,
+                            const char *after_id, int limit,
+                            struct weft_retention_cand_list *out, weft_error *err);
+int weft__sq_run_mark_get(struct weft_store *s, const char *run_id, int *pinned,
+                          unsigned *purged, weft_error *err);
+int weft__sq_run_mark_set(struct weft_store *s, const char *run_id, int pinned,
+                          unsigned purged_add, weft_error *err);
+int weft__sq_event_purge(struct weft_store *s, const char *run_id,
+                         enum weft_event_purge_kind kind, int limit, int64_t *n,
+                         weft_error *err);
+int weft__sq_event_count(struct weft_store *s, const char *run_id,
+                         enum weft_event_purge_kind kind, int64_t *n, weft_error *err);
+int weft__sq_run_delete(struct weft_store *s, const char *run_id, int64_t *n_steps,
+                        weft_error *err);
+int weft__sq_materialization_list(struct weft_store *s, const char *asset, int64_t after_id,
+                                  int limit, struct weft_event_list *out, weft_error *err);
+
 #endif

@@ -89,6 +89,30 @@ const char *const weft__sqlite_migrations[] = {
     "  running INTEGER NOT NULL DEFAULT 0,\n"
     "  heartbeat_ms INTEGER NOT NULL DEFAULT 0\n"
     ");\n",
+
+    /* 3: retention. run_marks: a run's pin and which parts retention
+     * already removed; materializations: summary rows of the
+     * materialization events of purged runs (keyed by the event's id), so
+     * an asset's history outlives its runs. runs_ended serves the scan for
+     * purge candidates, runs_parent the "has a re-execution" test. */
+    "CREATE TABLE run_marks (\n"
+    "  run_id TEXT PRIMARY KEY,\n"
+    "  pinned INTEGER NOT NULL DEFAULT 0,\n"
+    "  purged INTEGER NOT NULL DEFAULT 0,\n"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE materializations (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  asset TEXT NOT NULL,\n"
+    "  run_id TEXT NOT NULL,\n"
+    "  job TEXT,\n"
+    "  step TEXT,\n"
+    "  ts_ms INTEGER NOT NULL,\n"
+    "  payload TEXT NOT NULL DEFAULT '{}'\n"
+    ");\n"
+    "CREATE INDEX materializations_asset ON materializations (asset, id);\n"
+    "CREATE INDEX runs_ended ON runs (ended_ms, id);\n"
+    "CREATE INDEX runs_parent ON runs (parent_run_id);\n",
 };
 
 const int weft__sqlite_migration_count =

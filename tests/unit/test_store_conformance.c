@@ -1128,6 +1128,8 @@ static int case_transactions_serialize(const char *url) {
   return 0;
 }
 
+#include "test_store_purge_cases.h"
+
 /* ---- the table --------------------------------------------------------------------- */
 
 #define CASES(X)            \
@@ -1148,7 +1150,10 @@ static int case_transactions_serialize(const char *url) {
   X(transactions_serialize) \
   X(concurrent_append)      \
   X(migrate_empty)          \
-  X(migrate_previous)
+  X(migrate_previous)       \
+  X(retention_exact)        \
+  X(retention_concurrent)   \
+  X(run_search)
 
 static int run_case(const struct backend *b, const char *name,
                     int (*fn)(const char *url)) {

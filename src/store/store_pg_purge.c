@@ -1,0 +1,330 @@
+/* store_pg_purge.c: the PostgreSQL side of runs search and retention, with
+ * the same results and error codes as SQLite's (store_sqlite_purge.c).
+ * Writes go through weft__pg_write_begin/end like every other write, so
+ * each batch is one short transaction under the store's write lock: a
+ * purge holds it for one batch at a time, never for a whole run. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_pg.h"
+#include "util/clock.h"
+
+#define P(s) ((struct weft__pg_store *)(s))
+
+/* Copies the materialization events among the ids of D (a CTE) to the
+ * summary table. */
+#define MAT_COPY                                                                 \
+  "m AS (INSERT INTO materializations (id, asset, run_id, job, step, ts_ms, "     \
+  "payload) SELECT e.id, e.payload::jsonb ->> 'asset', e.run_id, "               \
+  "(SELECT job FROM runs WHERE id = e.run_id), e.step, e.ts_ms, e.payload "      \
+  "FROM events e WHERE e.id IN (SELECT id FROM d) AND e.type = 'materialization' " \
+  "AND jsonb_typeof(e.payload::jsonb -> 'asset') = 'string' "                     \
+  "ON CONFLICT (id) DO NOTHING) "
+#define IS_DEBUG "type = 'log' AND payload::jsonb ->> 'level' = 'debug'"
+
+const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
+    /* One statement whatever the filters: a search is rare next to the
+     * run list, and the NULL tests keep it one prepared plan. */
+    [WEFT__PG_RUN_SEARCH - WEFT__PG_EXTRA_FIRST] =
+        "SELECT " WEFT__PG_RUN_COLUMNS " FROM runs WHERE ($1::text IS NULL OR job = $1) "
+        "AND ($2::text IS NULL OR location = $2) "
+        "AND ($3::text[] IS NULL OR status = ANY ($3::text[])) "
+        "AND ($4::text IS NULL OR left(id, length($4)) = $4) "
+        "AND ($5::jsonb IS NULL OR tags::jsonb @> $5::jsonb) "
+        "AND ($6::int8 IS NULL OR created_ms >= $6::int8) "
+        "AND ($7::int8 IS NULL OR created_ms < $7::int8) "
+        "AND ($9::text IS NULL OR (created_ms, id) < ($8::int8, $9)) "
+        "ORDER BY created_ms DESC, id DESC LIMIT $10::int",
+    [WEFT__PG_RETENTION_SCAN - WEFT__PG_EXTRA_FIRST] =
+        "SELECT r.id, r.job, r.status, r.created_ms, r.ended_ms, coalesce(m.pinned, 0), "
+        "coalesce(m.purged, 0), (SELECT count(*) FROM runs c WHERE c.parent_run_id = r.id) "
+        "FROM runs r LEFT JOIN run_marks m ON m.run_id = r.id "
+        "WHERE r.status IN ('success', 'failure', 'canceled') AND r.ended_ms > 0 "
+        "AND r.ended_ms < $1::int8 AND (r.ended_ms, r.id) > ($2::int8, $3) "
+        "ORDER BY r.ended_ms, r.id LIMIT $4::int",
+    [WEFT__PG_MARK_GET - WEFT__PG_EXTRA_FIRST] =
+        "SELECT pinned, purged FROM run_marks WHERE run_id = $1",
+    [WEFT__PG_MARK_SET - WEFT__PG_EXTRA_FIRST] =
+        "INSERT INTO run_marks (run_id, pinned, purged, updated_ms) "
+        "SELECT id, greatest($2::int, 0), $3::int, $4::int8 FROM runs WHERE id = $1 "
+        "ON CONFLICT (run_id) DO UPDATE SET pinned = CASE WHEN $2::int < 0 "
+        "THEN run_marks.pinned ELSE $2::int END, purged = run_marks.purged | $3::int, "
+        "updated_ms = $4::int8",
+    [WEFT__PG_EVENT_PURGE_ALL - WEFT__PG_EXTRA_FIRST] =
+        "WITH d AS (SELECT id FROM events WHERE run_id = $1 ORDER BY id LIMIT $2::int), " MAT_COPY
+        "DELETE FROM events WHERE id IN (SELECT id FROM d)",
+    [WEFT__PG_EVENT_PURGE_DEBUG - WEFT__PG_EXTRA_FIRST] =
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE run_id = $1 AND " IS_DEBUG
+        " ORDER BY id LIMIT $2::int)",
+    [WEFT__PG_EVENT_COUNT_ALL - WEFT__PG_EXTRA_FIRST] =
+        "SELECT count(*) FROM events WHERE run_id = $1",
+    [WEFT__PG_EVENT_COUNT_DEBUG - WEFT__PG_EXTRA_FIRST] =
+        "SELECT count(*) FROM events WHERE run_id = $1 AND " IS_DEBUG,
+    [WEFT__PG_RUN_DELETE_CHECK - WEFT__PG_EXTRA_FIRST] =
+        "SELECT r.status, coalesce(m.pinned, 0), "
+        "(SELECT count(*) FROM runs c WHERE c.parent_run_id = r.id) "
+        "FROM runs r LEFT JOIN run_marks m ON m.run_id = r.id WHERE r.id = $1",
+    [WEFT__PG_RUN_DELETE_EVENTS - WEFT__PG_EXTRA_FIRST] =
+        "WITH d AS (SELECT id FROM events WHERE run_id = $1), " MAT_COPY
+        "DELETE FROM events WHERE id IN (SELECT id FROM d)",
+    [WEFT__PG_RUN_DELETE_STEPS - WEFT__PG_EXTRA_FIRST] = "DELETE FROM steps WHERE run_id = $1",
+    [WEFT__PG_RUN_DELETE_REST - WEFT__PG_EXTRA_FIRST] =
+        "WITH a AS (DELETE FROM run_marks WHERE run_id = $1), "
+        "b AS (DELETE FROM kv WHERE left(key, length('hooks/' || $1 || '/')) = "
+        "'hooks/' || $1 || '/') DELETE FROM runs WHERE id = $1",
+    [WEFT__PG_MAT_LIST - WEFT__PG_EXTRA_FIRST] =
+        "SELECT id, run_id, step, ts_ms, payload FROM materializations "
+        "WHERE ($1::text IS NULL OR asset = $1) AND id > $2::int8 ORDER BY id "
+        "LIMIT nullif($3::int8, 0)",
+};
+
+static const char *i64(char buf[24], int64_t v) {
+  snprintf(buf, 24, "%lld", (long long)v);
+  return buf;
+}
+
+static int64_t get_i64(const PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int get_dup(const PGresult *r, int row, int col, char **out) {
+  *out = NULL;
+  if (PQgetisnull(r, row, col)) return 0;
+  *out = strdup(PQgetvalue(r, row, col));
+  return *out == NULL;
+}
+
+static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {
+  return weft_error_set(err, WEFT_ENOMEM, "%s: %s: out of memory", p->where, op);
+}
+
+/* One write statement in a write transaction of its own or the caller's;
+ * *changed (may be NULL) gets the rows it changed. */
+static int write1(struct weft__pg_store *p, int stmt, int n, const char *const *params,
+                  int64_t *changed, const char *op, weft_error *err) {
+  PGresult *res = NULL;
+  int implicit, rc = weft__pg_write_begin(p, &implicit, err);
+  if (rc) return rc;
+  rc = weft__pg_exec(p, stmt, n, params, &res, op, err);
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+  if (!rc && changed) *changed = strtoll(PQcmdTuples(res), NULL, 10);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_run_search(struct weft_store *s, const struct weft_run_search *q,
+                        struct weft_run_list *out, weft_error *err) {
+  char since[24], until[24], before[24], limit[24], *statuses = NULL, *tags = NULL;
+  const char *names[WEFT_RUN__COUNT];
+  PGresult *res = NULL;
+  json_t *t = NULL;
+  int rc = WEFT_OK;
+  if (q->status_mask) {
+    size_t k = 0;
+    for (int i = 0; i < WEFT_RUN__COUNT; i++)
+      if (q->status_mask & (1 << i)) names[k++] = weft_run_status_name((enum weft_run_status)i);
+    if (!(statuses = weft__pg_text_array(names, k))) goto oom;
+  }
+  if (q->n_tags) {
+    if (!(t = json_object())) goto oom;
+    for (size_t i = 0; i < q->n_tags; i++)
+      if (json_object_set_new(t, q->tag_keys[i], json_string(q->tag_values[i]))) goto oom;
+    if (!(tags = json_dumps(t, JSON_COMPACT))) goto oom;
+  }
+  const char *params[10] = {
+      q->job,
+      q->location,
+      statuses,
+      q->id_prefix && *q->id_prefix ? q->id_prefix : NULL,
+      tags,
+      q->since_ms ? i64(since, q->since_ms) : NULL,
+      q->until_ms ? i64(until, q->until_ms) : NULL,
+      i64(before, q->before_created_ms),
+      q->before_id,
+      i64(limit, q->limit > 0 ? q->limit : 50)};
+  if ((rc = weft__pg_exec(P(s), WEFT__PG_RUN_SEARCH, 10, params, &res, "run search", err)))
+    goto done;
+  int n = PQntuples(res);
+  if (n > 0 && !(out->v = calloc((size_t)n, sizeof *out->v))) goto oom;
+  for (int i = 0; i < n; i++) {
+    if ((rc = weft__pg_read_run(P(s), res, i, &out->v[i], err))) goto done;
+    out->n++;
+  }
+  goto done;
+oom:
+  rc = nomem(P(s), err, "run search");
+done:
+  PQclear(res);
+  json_decref(t);
+  free(tags);
+  free(statuses);
+  if (rc) weft_run_list_release(out);
+  return rc;
+}
+
+int weft__pg_retention_scan(struct weft_store *s, int64_t ended_before, int64_t after_ended_ms,
+                            const char *after_id, int limit,
+                            struct weft_retention_cand_list *out, weft_error *err) {
+  char before[24], after[24], lim[24];
+  const char *params[4] = {i64(before, ended_before), i64(after, after_id ? after_ended_ms : -1),
+                           after_id ? after_id : "", i64(lim, limit)};
+  PGresult *res = NULL;
+  int rc = weft__pg_exec(P(s), WEFT__PG_RETENTION_SCAN, 4, params, &res, "retention scan", err);
+  if (rc) return rc;
+  int n = PQntuples(res);
+  if (n > 0 && !(out->v = calloc((size_t)n, sizeof *out->v))) {
+    rc = nomem(P(s), err, "retention scan");
+    goto done;
+  }
+  for (int i = 0; i < n; i++) {
+    struct weft_retention_cand *c = &out->v[i];
+    out->n++;
+    if (get_dup(res, i, 0, &c->id) || get_dup(res, i, 1, &c->job)) {
+      rc = nomem(P(s), err, "retention scan");
+      goto done;
+    }
+    if (weft_run_status_parse(PQgetvalue(res, i, 2), &c->status)) {
+      rc = weft_error_set(err, WEFT_ESTORE, "%s: run %s has an unknown status", P(s)->where,
+                          c->id);
+      goto done;
+    }
+    c->created_ms = get_i64(res, i, 3);
+    c->ended_ms = get_i64(res, i, 4);
+    c->pinned = get_i64(res, i, 5) != 0;
+    c->purged = (unsigned)get_i64(res, i, 6);
+    c->children = get_i64(res, i, 7);
+  }
+done:
+  PQclear(res);
+  if (rc) weft_retention_cand_list_release(out);
+  return rc;
+}
+
+int weft__pg_run_mark_get(struct weft_store *s, const char *run_id, int *pinned,
+                          unsigned *purged, weft_error *err) {
+  const char *params[1] = {run_id};
+  PGresult *res = NULL;
+  int rc = weft__pg_exec(P(s), WEFT__PG_MARK_GET, 1, params, &res, "run marks", err);
+  if (!rc && PQntuples(res) > 0) {
+    *pinned = get_i64(res, 0, 0) != 0;
+    *purged = (unsigned)get_i64(res, 0, 1);
+  }
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_run_mark_set(struct weft_store *s, const char *run_id, int pinned,
+                          unsigned purged_add, weft_error *err) {
+  char pin[24], add[24], now[24];
+  const char *params[4] = {run_id, i64(pin, pinned < 0 ? -1 : pinned != 0),
+                           i64(add, purged_add), i64(now, weft_clock_wall_ms())};
+  int64_t changed = 0;
+  int rc = write1(P(s), WEFT__PG_MARK_SET, 4, params, &changed, "run marks", err);
+  if (!rc && changed == 0) rc = weft_error_set(err, WEFT_ENOTFOUND, "no run %s", run_id);
+  return rc;
+}
+
+int weft__pg_event_purge(struct weft_store *s, const char *run_id,
+                         enum weft_event_purge_kind kind, int limit, int64_t *n,
+                         weft_error *err) {
+  char lim[24];
+  const char *params[2] = {run_id, i64(lim, limit)};
+  return write1(P(s),
+                kind == WEFT_EVENTS_ALL ? WEFT__PG_EVENT_PURGE_ALL : WEFT__PG_EVENT_PURGE_DEBUG,
+                2, params, n, "event purge", err);
+}
+
+int weft__pg_event_count(struct weft_store *s, const char *run_id,
+                         enum weft_event_purge_kind kind, int64_t *n, weft_error *err) {
+  const char *params[1] = {run_id};
+  PGresult *res = NULL;
+  int rc = weft__pg_exec(P(s),
+                         kind == WEFT_EVENTS_ALL ? WEFT__PG_EVENT_COUNT_ALL
+                                                 : WEFT__PG_EVENT_COUNT_DEBUG,
+                         1, params, &res, "event count", err);
+  if (!rc) *n = get_i64(res, 0, 0);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_run_delete(struct weft_store *s, const char *run_id, int64_t *n_steps,
+                        weft_error *err) {
+  const char *params[1] = {run_id};
+  PGresult *res = NULL;
+  int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
+  *n_steps = 0;
+  if (rc) return rc;
+  /* Under the write lock, so nothing changes the run between the check
+   * and the deletes. */
+  if ((rc = weft__pg_exec(P(s), WEFT__PG_RUN_DELETE_CHECK, 1, params, &res, "run delete", err)))
+    goto done;
+  if (PQntuples(res) == 0) {
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "no run %s", run_id);
+    goto done;
+  }
+  enum weft_run_status status = WEFT_RUN_QUEUED;
+  weft_run_status_parse(PQgetvalue(res, 0, 0), &status);
+  int64_t pinned = get_i64(res, 0, 1), children = get_i64(res, 0, 2);
+  PQclear(res);
+  res = NULL;
+  if (!weft_run_status_is_final(status)) {
+    rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not finished", run_id,
+                        weft_run_status_name(status));
+    goto done;
+  }
+  if (pinned) {
+    rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is pinned", run_id);
+    goto done;
+  }
+  if (children) {
+    rc = weft_error_set(err, WEFT_ECONFLICT, "run %s has %lld re-execution%s", run_id,
+                        (long long)children, children == 1 ? "" : "s");
+    goto done;
+  }
+  if ((rc = weft__pg_exec(P(s), WEFT__PG_RUN_DELETE_EVENTS, 1, params, &res, "run delete",
+                          err)))
+    goto done;
+  PQclear(res);
+  res = NULL;
+  if ((rc = weft__pg_exec(P(s), WEFT__PG_RUN_DELETE_STEPS, 1, params, &res, "run delete", err)))
+    goto done;
+  *n_steps = strtoll(PQcmdTuples(res), NULL, 10);
+  PQclear(res);
+  res = NULL;
+  rc = weft__pg_exec(P(s), WEFT__PG_RUN_DELETE_REST, 1, params, &res, "run delete", err);
+done:
+  rc = weft__pg_write_end(P(s), implicit, rc, &res, err);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_materialization_list(struct weft_store *s, const char *asset, int64_t after_id,
+                                  int limit, struct weft_event_list *out, weft_error *err) {
+  char after[24], lim[24];
+  const char *params[3] = {asset, i64(after, after_id), i64(lim, limit)};
+  PGresult *res = NULL;
+  int rc = weft__pg_exec(P(s), WEFT__PG_MAT_LIST, 3, params, &res, "materialization list", err);
+  if (rc) return rc;
+  int n = PQntuples(res);
+  if (n > 0 && !(out->v = calloc((size_t)n, sizeof *out->v))) {
+    rc = nomem(P(s), err, "materialization list");
+    goto done;
+  }
+  for (int i = 0; i < n; i++) {
+    struct weft_event_row *e = &out->v[i];
+    out->n++;
+    if (get_dup(res, i, 1, &e->run_id) || get_dup(res, i, 2, &e->step) ||
+        get_dup(res, i, 4, &e->payload) || !(e->type = strdup("materialization"))) {
+      rc = nomem(P(s), err, "materialization list");
+      goto done;
+    }
+    e->id = get_i64(res, i, 0);
+    e->ts_ms = get_i64(res, i, 3);
+  }
+done:
+  PQclear(res);
+  if (rc) weft_event_list_release(out);
+  return rc;
+}
