@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dsl/dsl_int.h"
+#include "model/when_expr.h"
 #include "util/buf.h"
 #include "util/str.h"
 
@@ -85,6 +86,15 @@ static void resolve_uses(struct checker *c, size_t i) {
   void *v;
   char h[160];
   if (s->uses_bad) return; /* reported when parsed */
+  if (inv->sub_job) {
+    /* model/compose.c flattens it once every job of the location is in. */
+    if (inv->when || inv->trigger != WEFT_TRIGGER_ALL_SUCCESS)
+      weft__dsl_error(c->d, s->uses_mark,
+                      "op '%s': when: and trigger: are not taken by a sub-job (uses: job:%s); "
+                      "set them on the steps of job '%s'",
+                      inv->name, inv->sub_job, inv->sub_job);
+    return;
+  }
   if (weft_map_find(&c->inline_by_name, inv->uses, &v)) {
     inv->def = &c->job->inline_ops[IDX(v)];
     return;
@@ -223,12 +233,27 @@ static void check_after(struct checker *c, size_t i) {
   }
 }
 
-/* upstream = distinct wired and `after` invocations, first appearance first;
- * seen[] holds i + 1 for upstreams already taken for invocation i. */
-static int fill_upstream(struct weft_job *job, size_t *seen) {
+static long find_inv(void *data, const char *name) {
+  struct checker *c = data;
+  void *v;
+  return weft_map_find(&c->inv_by_name, name, &v) ? (long)IDX(v) : -1;
+}
+
+/* `when:` names steps: each is resolved (or reported) now. */
+static int check_when(struct checker *c, size_t i) {
+  struct weft_invocation *inv = &c->job->ops[i];
+  if (!inv->when) return WEFT_OK;
+  return weft_when_resolve(inv->when, c->job, inv, find_inv, c, 1, c->d);
+}
+
+/* upstream = distinct wired, `after` and `when:` invocations, first
+ * appearance first; seen[] holds i + 1 for upstreams already taken for
+ * invocation i. */
+static int fill_upstream(struct checker *c, struct weft_job *job, size_t *seen) {
   for (size_t i = 0; i < job->n_ops; i++) {
     struct weft_invocation *inv = &job->ops[i];
-    size_t cap = inv->n_wires + inv->n_after;
+    size_t n_refs = inv->when ? inv->when->n_refs : 0;
+    size_t cap = inv->n_wires + inv->n_after + n_refs;
     free(inv->upstream);
     inv->upstream = NULL;
     inv->n_upstream = 0;
@@ -236,8 +261,16 @@ static int fill_upstream(struct weft_job *job, size_t *seen) {
     if (!(inv->upstream = malloc(cap * sizeof *inv->upstream)))
       return WEFT_ENOMEM;
     for (size_t k = 0; k < cap; k++) {
-      size_t u = k < inv->n_wires ? inv->wires[k].from_index
-                                  : inv->after[k - inv->n_wires].index;
+      size_t u;
+      if (k < inv->n_wires) {
+        u = inv->wires[k].from_index;
+      } else if (k < inv->n_wires + inv->n_after) {
+        u = inv->after[k - inv->n_wires].index;
+      } else {
+        const struct weft_when_ref *r = &inv->when->refs[k - inv->n_wires - inv->n_after];
+        long f = r->step ? find_inv(c, r->step) : -1;
+        u = f < 0 ? (size_t)-1 : (size_t)f;
+      }
       if (u == (size_t)-1 || seen[u] == i + 1) continue;
       seen[u] = i + 1;
       inv->upstream[inv->n_upstream++] = u;
@@ -428,14 +461,16 @@ int weft__dsl_check_job(struct weft_diags *d,
     }
   }
   /* wires after every `uses` is resolved: they look at the upstream's def */
-  for (size_t i = 0; !rc && i < job->n_ops; i++)
+  for (size_t i = 0; !rc && i < job->n_ops; i++) {
     for (size_t w = 0; !rc && w < job->ops[i].n_wires; w++)
       rc = check_wire(&c, i, w);
+    if (!rc) rc = check_when(&c, i);
+  }
   if (!rc && job->n_ops) {
     if (!(seen = calloc(job->n_ops, sizeof *seen)))
       rc = WEFT_ENOMEM;
     else
-      rc = fill_upstream(job, seen);
+      rc = fill_upstream(&c, job, seen);
   }
   if (!rc && job->n_ops) rc = toposort(&c);
   free(seen);

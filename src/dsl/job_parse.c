@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dsl/dsl_int.h"
+#include "model/when_expr.h"
 #include "util/str.h"
 
 static const char *const job_keys[] = {"name",  "description", "tags",
@@ -13,7 +14,7 @@ static const char *const job_keys[] = {"name",  "description", "tags",
                                        "on_failure", "on_success", "on_sla_missed",
                                        NULL};
 static const char *const inv_keys[] = {"uses", "inputs", "config", "after",
-                                       NULL};
+                                       "when", "trigger", NULL};
 
 #define NOMEM_IF(x)            \
   do {                         \
@@ -160,6 +161,59 @@ static int parse_after(struct weft_diags *d, const struct weft__ynode *n,
   return WEFT_OK;
 }
 
+/* when: "EXPR" (model/when_expr.h), parsed now so a syntax error points at
+ * its column; names are resolved by job_check.c. */
+static int parse_when(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
+                      struct weft_invocation *inv) {
+  if (!n || weft__ynode_is_null(n)) return WEFT_OK;
+  const char *t = weft__ynode_text(n);
+  if (!t || n->kind != WEFT__Y_SCALAR || n->u.scalar.len != strlen(t)) {
+    char got[96];
+    weft__dsl_error(d, n->mark, "%s: when must be a condition in a string, got %s", owner,
+                    weft__dsl_got(got, sizeof got, n));
+    return WEFT_OK;
+  }
+  /* The text starts after the opening quote of a quoted scalar. */
+  struct weft_mark at = n->mark;
+  if (n->u.scalar.quoted && at.col > 0) at.col++;
+  size_t bad = 0;
+  char msg[256];
+  int rc = weft_when_parse(t, &inv->when, &bad, msg, sizeof msg);
+  if (rc == WEFT_ENOMEM) return rc;
+  if (rc) {
+    weft_diags_addf(d, at.file, at.line, at.col + (int)bad, "%s: when: %s", owner, msg);
+    return WEFT_OK;
+  }
+  inv->when->mark = at;
+  return WEFT_OK;
+}
+
+static void parse_trigger(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
+                          struct weft_invocation *inv) {
+  if (!n || weft__ynode_is_null(n)) return;
+  const char *t = weft__ynode_text(n);
+  if (t && n->kind == WEFT__Y_SCALAR && !weft_trigger_parse(t, &inv->trigger)) return;
+  static const char *const names[] = {"all_success", "all_done", "one_failed", "none_failed",
+                                      "all_skipped"};
+  char got[96], h[160];
+  weft__dsl_suggest(h, sizeof h, t ? t : "", names, 5);
+  weft__dsl_error(d, n->mark,
+                  "%s: unknown trigger %s%s (one of all_success, all_done, one_failed, "
+                  "none_failed, all_skipped)",
+                  owner, weft__dsl_got(got, sizeof got, n), h);
+}
+
+/* uses: job:NAME: a sub-job, flattened by model/compose.c. */
+static int set_sub_job(struct weft_diags *d, struct weft_mark at, const char *owner,
+                       struct weft_invocation *inv, const char *uses) {
+  if (strncmp(uses, "job:", 4)) return WEFT_OK;
+  if (!weft_str_is_identifier(uses + 4)) {
+    weft__dsl_error(d, at, "%s: 'uses: job:NAME' needs a job name, got '%s'", owner, uses);
+    return WEFT_OK;
+  }
+  return (inv->sub_job = strdup(uses + 4)) ? WEFT_OK : WEFT_ENOMEM;
+}
+
 static int parse_invocation(struct weft_diags *d, const struct weft__ypair *p,
                             struct weft_invocation *inv,
                             struct weft__dsl_inv_src *src) {
@@ -207,7 +261,9 @@ static int parse_invocation(struct weft_diags *d, const struct weft__ypair *p,
     }
     int rc = parse_wires(d, weft__ymap_get(v, "inputs", NULL), owner, inv, src);
     if (!rc) rc = parse_after(d, weft__ymap_get(v, "after", NULL), owner, inv);
+    if (!rc) rc = parse_when(d, weft__ymap_get(v, "when", NULL), owner, inv);
     if (rc) return rc;
+    parse_trigger(d, weft__ymap_get(v, "trigger", NULL), owner, inv);
     const struct weft__ynode *c = weft__ymap_get(v, "config", NULL);
     if (c && !weft__ynode_is_null(c)) {
       if (c->kind != WEFT__Y_MAP)
@@ -225,7 +281,7 @@ static int parse_invocation(struct weft_diags *d, const struct weft__ypair *p,
         owner);
   }
   NOMEM_IF(!(inv->uses = strdup(uses)));
-  return WEFT_OK;
+  return set_sub_job(d, src->uses_mark, owner, inv, uses);
 }
 
 /* Collects the invocations of `graph:` and those listed under `ops:`. */

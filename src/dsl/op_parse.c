@@ -22,7 +22,7 @@ static const char *const op_keys_named[] = {
     "on_failure",  NULL};
 static const char *const input_keys[] = {"type", "description", "default",
                                          NULL};
-static const char *const output_keys[] = {"type", "description", NULL};
+static const char *const output_keys[] = {"type", "description", "optional", NULL};
 static const char *const config_keys[] = {"type",        "default", "required",
                                           "description", "enum",    NULL};
 static const char *const retry_keys[] = {"max", "delay", "backoff", "jitter",
@@ -98,12 +98,13 @@ static int parse_ports(struct weft_diags *d, const struct weft__ynode *n,
     struct weft_port *p = &(*out)[(*n_out)++];
     p->mark = k->mark;
     NOMEM_IF(!(p->name = strdup(name)));
-    const struct weft__ynode *type_node = v, *desc = NULL, *def = NULL;
+    const struct weft__ynode *type_node = v, *desc = NULL, *def = NULL, *opt = NULL;
     if (v->kind == WEFT__Y_MAP) {
       weft__dsl_check_keys(d, v, is_input ? input_keys : output_keys, what);
       type_node = weft__ymap_get(v, "type", NULL);
       desc = weft__ymap_get(v, "description", NULL);
       def = weft__ymap_get(v, "default", NULL);
+      opt = is_input ? NULL : weft__ymap_get(v, "optional", NULL);
     } else if (v->kind == WEFT__Y_SEQ) {
       weft__dsl_error(
           d, v->mark,
@@ -114,6 +115,11 @@ static int parse_ports(struct weft_diags *d, const struct weft__ynode *n,
     if (desc) {
       const char *t = string_field(d, desc, what, "description");
       if (t) NOMEM_IF(!(p->description = strdup(t)));
+    }
+    if (opt && !weft__ynode_bool(opt, &p->optional)) {
+      char got[96];
+      weft__dsl_error(d, opt->mark, "%s: optional must be true or false, got %s", what,
+                      weft__dsl_got(got, sizeof got, opt));
     }
     if (def && is_input) {
       NOMEM_IF(!(p->default_value = weft__ynode_to_json(def)));

@@ -75,6 +75,25 @@ void coord_finish_step(struct coord *c, struct weft_step_result *res);
 /* Re-execution: copies the parent's outputs of step i into this run. */
 int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_error *err);
 
+/* run_trigger.c: branches (plan.h has the trigger rules). */
+/* Whether ready step i may start: 0 when it was skipped (an optional input
+ * left unwritten, a false `when:`) or failed (a `when:` that cannot be
+ * evaluated) here, with its events and its downstreams settled. */
+int coord_gate_step(struct coord *c, size_t i);
+/* Skips RUNNING step i without starting it, for message (extra: more of
+ * the event's payload, stolen, may be NULL), and records the downstreams
+ * that skips in turn. */
+void coord_skip_ready(struct coord *c, size_t i, const char *message, json_t *extra);
+/* Records step j SKIPPED with message (step_skipped event, step row). */
+void coord_record_skip(struct coord *c, size_t j, const char *message, json_t *extra);
+/* Records the n steps idx[] the plan skipped, each with the upstream that
+ * decided it ("upstream 'check' failed"). */
+void coord_record_skipped(struct coord *c, const size_t *idx, size_t n);
+/* Records the steps the plan skipped when it was made. */
+void coord_record_init_skips(struct coord *c);
+/* Whether output `out` of step u is optional and was not written. */
+int coord_output_unwritten(const struct coord *c, size_t u, const char *out);
+
 /* containers_run.c: step i's container settings (out->image NULL: none);
  * the strings stay valid while c lives. */
 int coord_step_container(struct coord *c, size_t i, struct weft_step_container *out,

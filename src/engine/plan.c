@@ -1,10 +1,11 @@
-/* plan.c: ready-queue scheduling of a run's steps, skip propagation on failure.
+/* plan.c: ready-queue scheduling of a run's steps by their trigger rules,
+ * skip propagation.
  * Invariants: every QUEUED step is in the ready FIFO exactly once (the FIFO
  * may also hold stale entries of steps canceled or skipped while queued,
  * which weft_plan_take_ready drops), so it never holds more than n entries;
  * n_final and counts[] always match the steps' statuses.
  * p->ready has 2n slots: the FIFO ring in the first n, the work stack of
- * skip_downstream in the last n, so nothing after weft_plan_init allocates
+ * settle in the last n, so nothing after weft_plan_init allocates
  * and no transition can fail. */
 #include "engine/plan.h"
 
@@ -31,6 +32,64 @@ static void set_status(struct weft_plan *p, size_t i, enum weft_step_status to) 
 static void push_ready(struct weft_plan *p, size_t i) {
   set_status(p, i, WEFT_STEP_QUEUED);
   p->ready[p->ready_tail++ % p->n] = i;
+}
+
+/* What step j's trigger rule says given its upstreams final so far: 1 run
+ * it, 0 skip it, -1 not known yet (plan.h lists the rules). */
+static int rule_outcome(const struct weft_plan_step *t) {
+  size_t n = t->inv->n_upstream;
+  size_t done = t->n_up_ok + t->n_up_failed + t->n_up_skipped + t->n_up_canceled;
+  int all = done == n;
+  if (!n) return 1;
+  switch (t->inv->trigger) {
+    case WEFT_TRIGGER_ALL_DONE: return all ? 1 : -1;
+    case WEFT_TRIGGER_ONE_FAILED: return t->n_up_failed ? 1 : all ? 0 : -1;
+    case WEFT_TRIGGER_NONE_FAILED:
+      return t->n_up_failed || t->n_up_canceled ? 0 : all ? 1 : -1;
+    case WEFT_TRIGGER_ALL_SKIPPED: return done > t->n_up_skipped ? 0 : all ? 1 : -1;
+    case WEFT_TRIGGER_ALL_SUCCESS: break;
+  }
+  return done > t->n_up_ok ? 0 : all ? 1 : -1;
+}
+
+static void count_upstream(struct weft_plan_step *t, enum weft_step_status st) {
+  switch (st) {
+    case WEFT_STEP_SUCCEEDED: t->n_up_ok++; break;
+    case WEFT_STEP_FAILED: t->n_up_failed++; break;
+    case WEFT_STEP_SKIPPED: t->n_up_skipped++; break;
+    default: t->n_up_canceled++; break;
+  }
+}
+
+/* Step i just became final: its waiting downstreams learn how it ended and
+ * settle when their rule's outcome is known; a SKIPPED one settles its own
+ * in turn. Iterative (a recursive walk could overflow the stack on a long
+ * chain); each step is pushed once, when it becomes final, so the n slots
+ * after the FIFO are enough. Returns how many were skipped. */
+static size_t settle(struct weft_plan *p, size_t i, size_t *skipped) {
+  size_t *work = p->ready + p->n, top = 0, n = 0;
+  work[top++] = i;
+  while (top) {
+    size_t cur = work[--top];
+    struct weft_plan_step *s = &p->steps[cur];
+    for (size_t d = 0; d < s->n_downstream; d++) {
+      size_t j = s->downstream[d];
+      struct weft_plan_step *t = &p->steps[j];
+      if (t->status != WEFT_STEP__COUNT) continue; /* settled already */
+      count_upstream(t, s->status);
+      if (t->n_waiting) t->n_waiting--;
+      int out = rule_outcome(t);
+      if (out == 1) {
+        push_ready(p, j);
+      } else if (out == 0) {
+        set_status(p, j, WEFT_STEP_SKIPPED);
+        if (skipped) skipped[n] = j;
+        n++;
+        work[top++] = j;
+      }
+    }
+  }
+  return n;
 }
 
 int weft_plan_init(struct weft_plan *p, const struct weft_job *job,
@@ -60,17 +119,32 @@ int weft_plan_init(struct weft_plan *p, const struct weft_job *job,
       up->downstream[up->n_downstream++] = i;
     }
   }
-  /* Steps outside the run succeed at once; job->ops is topologically sorted,
-   * so by the time a step is looked at, its upstreams are settled. */
+  /* Steps outside the run succeed at once; the others wait on their
+   * upstreams in the run. */
   for (size_t i = 0; i < p->n; i++) {
     struct weft_plan_step *s = &p->steps[i];
     if (!s->in_run) {
       set_status(p, i, WEFT_STEP_SUCCEEDED);
       continue;
     }
-    for (size_t u = 0; u < s->inv->n_upstream; u++)
-      if (p->steps[s->inv->upstream[u]].in_run) s->n_waiting++;
-    if (!s->n_waiting) push_ready(p, i);
+    for (size_t u = 0; u < s->inv->n_upstream; u++) {
+      if (p->steps[s->inv->upstream[u]].in_run)
+        s->n_waiting++;
+      else
+        s->n_up_ok++;
+    }
+  }
+  /* Those waiting on nothing settle now (in topological order, so a skip
+   * reaches its downstreams before they are looked at). */
+  for (size_t i = 0; i < p->n; i++) {
+    struct weft_plan_step *s = &p->steps[i];
+    if (s->status != WEFT_STEP__COUNT || s->n_waiting) continue;
+    if (rule_outcome(s) == 1) {
+      push_ready(p, i);
+    } else {
+      set_status(p, i, WEFT_STEP_SKIPPED);
+      settle(p, i, NULL);
+    }
   }
   free(n_down);
   return WEFT_OK;
@@ -99,43 +173,11 @@ size_t weft_plan_take_ready(struct weft_plan *p) {
   return (size_t)-1;
 }
 
-/* Returns the number of steps skipped. */
-static size_t skip_downstream(struct weft_plan *p, size_t i, size_t *skipped) {
-  /* Iterative walk: a recursive one could overflow the stack on a long chain.
-   * Each step is pushed at most once (i, then only steps it turns SKIPPED,
-   * which i is not), so n slots are enough. */
-  size_t *work = p->ready + p->n, top = 0, n = 0;
-  work[top++] = i;
-  while (top) {
-    size_t cur = work[--top];
-    struct weft_plan_step *s = &p->steps[cur];
-    for (size_t d = 0; d < s->n_downstream; d++) {
-      size_t j = s->downstream[d];
-      struct weft_plan_step *t = &p->steps[j];
-      if (t->status != WEFT_STEP__COUNT && t->status != WEFT_STEP_QUEUED) continue;
-      set_status(p, j, WEFT_STEP_SKIPPED);
-      if (skipped) skipped[n] = j;
-      n++;
-      work[top++] = j;
-    }
-  }
-  return n;
-}
-
 void weft_plan_finish(struct weft_plan *p, size_t i, enum weft_step_status to,
                       size_t *skipped, size_t *n_skipped) {
   size_t n = 0;
   set_status(p, i, to);
-  if (to == WEFT_STEP_SUCCEEDED) {
-    struct weft_plan_step *s = &p->steps[i];
-    for (size_t d = 0; d < s->n_downstream; d++) {
-      struct weft_plan_step *t = &p->steps[s->downstream[d]];
-      if (t->status == WEFT_STEP__COUNT && t->n_waiting && --t->n_waiting == 0)
-        push_ready(p, s->downstream[d]);
-    }
-  } else if (to == WEFT_STEP_FAILED || to == WEFT_STEP_CANCELED) {
-    n = skip_downstream(p, i, skipped);
-  }
+  if (is_final(to)) n = settle(p, i, skipped);
   if (n_skipped) *n_skipped = n;
 }
 

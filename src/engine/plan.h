@@ -14,7 +14,9 @@ struct weft_plan_step {
   enum weft_step_status status;
   int in_run;        /* 0: not executed in this run (its outputs are reused) */
   int attempt;       /* attempts started so far */
-  size_t n_waiting;  /* upstreams of this run not yet succeeded */
+  size_t n_waiting;  /* upstreams of this run not yet final */
+  /* Upstreams final so far, by how they ended (outside the run: ok). */
+  size_t n_up_ok, n_up_failed, n_up_skipped, n_up_canceled;
   size_t *downstream;
   size_t n_downstream;
   int64_t retry_at_ms;  /* monotonic time of the next attempt when UP_FOR_RETRY */
@@ -24,13 +26,29 @@ struct weft_plan_step {
 
 /* Plan state machine, per step (every transition through one function):
  *
- *   (waiting) --all upstreams done--> QUEUED (in the ready queue)
+ *   (waiting) --its trigger rule holds [settle]--> QUEUED (in the ready queue)
+ *   (waiting) --its trigger rule cannot hold [settle]--> SKIPPED
  *   QUEUED --weft_plan_take_ready--> RUNNING
- *   RUNNING --weft_plan_finish(SUCCEEDED)--> SUCCEEDED: downstreams may become QUEUED
+ *   RUNNING --weft_plan_finish(SUCCEEDED|FAILED|CANCELED|SKIPPED)--> final
  *   RUNNING --weft_plan_finish(UP_FOR_RETRY)--> UP_FOR_RETRY --weft_plan_requeue--> QUEUED
- *   RUNNING --weft_plan_finish(FAILED|CANCELED)--> final; every downstream --> SKIPPED
  *   QUEUED/waiting/UP_FOR_RETRY --weft_plan_cancel_pending--> CANCELED
- */
+ *
+ * A step that becomes final settles its waiting downstreams (settle in
+ * plan.c), by their `trigger:` (model.h), as soon as the outcome is known:
+ *   all_success  QUEUED when every upstream succeeded; SKIPPED as soon as
+ *                one ends otherwise (a failure or a skip propagates)
+ *   all_done     QUEUED once every upstream is final
+ *   one_failed   QUEUED as soon as one upstream failed; SKIPPED when all
+ *                ended and none failed
+ *   none_failed  QUEUED when every upstream succeeded or was skipped;
+ *                SKIPPED as soon as one failed or was canceled
+ *   all_skipped  QUEUED when every upstream was skipped; SKIPPED as soon
+ *                as one ends otherwise
+ * A step without upstreams is QUEUED at once. Steps outside the run count
+ * as SUCCEEDED. RUNNING --finish(SKIPPED)--> is the coordinator deciding
+ * not to run a ready step (its `when:` is false, an input it needs was not
+ * written). A step SKIPPED at init (every upstream outside the run, a rule
+ * that cannot hold) is not reported anywhere: the caller looks at statuses. */
 struct weft_plan {
   const struct weft_job *job;
   struct weft_plan_step *steps; /* one per job->ops entry, same index */
@@ -49,10 +67,10 @@ void weft_plan_release(struct weft_plan *p);
 
 /* Next QUEUED step index, moved to RUNNING; (size_t)-1 when none is ready. */
 size_t weft_plan_take_ready(struct weft_plan *p);
-/* Records the end of a RUNNING step's attempt. For FAILED and CANCELED every
- * transitive downstream still pending becomes SKIPPED; their indexes are
- * appended to skipped (capacity p->n) and their count returned through
- * n_skipped (both may be NULL). */
+/* Records the end of a RUNNING step's attempt. Downstream steps settle by
+ * their trigger rules; those (transitively) SKIPPED are appended to skipped
+ * (capacity p->n) and their count returned through n_skipped (both may be
+ * NULL). */
 void weft_plan_finish(struct weft_plan *p, size_t i, enum weft_step_status to,
                       size_t *skipped, size_t *n_skipped);
 /* An UP_FOR_RETRY step goes back to the ready queue. */

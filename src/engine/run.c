@@ -334,7 +334,7 @@ static void start_ready(struct coord *c) {
   while (!c->canceling && !c->failed_store && weft_executor_can_start_more(c->x)) {
     size_t i = weft_plan_take_ready(&c->plan);
     if (i == (size_t)-1) break;
-    coord_start_step(c, i);
+    if (coord_gate_step(c, i)) coord_start_step(c, i);
   }
 }
 
@@ -495,6 +495,7 @@ static int start_run(struct coord *c) {
     memmove(&b->ev[1], &b->ev[0], before * sizeof *b->ev);
     b->ev[0] = started;
   }
+  coord_record_init_skips(c);
   coord_flush(c, 1);
   return c->failed_store ? c->err->code : WEFT_OK;
 }

@@ -30,14 +30,7 @@ static void fail_unstarted(struct coord *c, size_t i, const char *message) {
                         "duration_ms", (json_int_t)0, "message", message, "exit_code", -1));
   size_t n_skipped = 0;
   weft_plan_finish(&c->plan, i, WEFT_STEP_FAILED, c->scratch, &n_skipped);
-  for (size_t k = 0; k < n_skipped; k++) {
-    size_t j = c->scratch[k];
-    char msg[512];
-    snprintf(msg, sizeof msg, "upstream '%s' failed", name);
-    coord_step_row(c, j, WEFT_STEP_SKIPPED, 0, msg);
-    coord_event(c, c->plan.steps[j].inv->name, "step_skipped",
-                json_pack("{s:s, s:s}", "message", msg, "upstream", name));
-  }
+  coord_record_skipped(c, c->scratch, n_skipped);
 }
 
 /* Places input `port` of step i, wired to an upstream output, into the
@@ -46,6 +39,10 @@ static int materialize_wired(struct coord *c, size_t i, const struct weft_wire *
                              const char *inputs_dir, json_t *inline_inputs, weft_error *err) {
   json_t *outs = c->outputs[w->from_index];
   json_t *o = outs ? json_object_get(outs, w->from_output) : NULL;
+  /* Under a trigger rule other than all_success an upstream may have ended
+   * without succeeding (or left an optional output unwritten): null. */
+  if (!o && c->plan.steps[i].inv->trigger != WEFT_TRIGGER_ALL_SUCCESS)
+    return json_object_set(inline_inputs, w->input, json_null()) ? WEFT_ENOMEM : 0;
   if (!o)
     return weft_error_set(err, WEFT_ENOTFOUND, "input '%s': upstream '%s' has no output '%s'",
                           w->input, w->from_op, w->from_output);
@@ -60,7 +57,6 @@ static int materialize_wired(struct coord *c, size_t i, const struct weft_wire *
     weft_error_set(err, rc, "input '%s' (from %s.%s): %s", w->input, w->from_op,
                    w->from_output, why);
   }
-  (void)i;
   free(dst);
   return rc;
 }
@@ -233,18 +229,23 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
     char *key = weft_str_printf("%s/%s/%s", c->run.id, ps->inv->name, port->name);
     struct stat sb;
     json_t *set = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
+    /* An optional output is unwritten when the executor says null: a queue
+     * worker's comes back as a file holding null (exec.h). */
+    int unwritten = port->optional && set && json_is_null(set);
     if (!file || !key) {
       rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    } else if (def->c_function && set && (rc = write_c_output(file, set, err))) {
+    } else if (!unwritten && def->c_function && set && (rc = write_c_output(file, set, err))) {
       /* reported below */
-    } else if (stat(file, &sb) != 0) {
-      /* Only the implicit `result` may go unwritten (exec.h). */
+    } else if (unwritten || stat(file, &sb) != 0) {
+      /* Only the implicit `result` and optional outputs may go unwritten
+       * (exec.h); the steps that need an optional one are skipped. */
       json_t *o = json_pack("{s:n, s:n}", "key", "value");
       json_object_set_new(outs, port->name, o);
-      coord_event(c, ps->inv->name, "step_output",
-                  json_pack("{s:i, s:s, s:s, s:n, s:I, s:n}", "attempt", ps->attempt, "output",
-                            port->name, "type", weft_type_name(port->type), "key", "bytes",
-                            (json_int_t)0, "value"));
+      json_t *ev = json_pack("{s:i, s:s, s:s, s:n, s:I, s:n}", "attempt", ps->attempt, "output",
+                             port->name, "type", weft_type_name(port->type), "key", "bytes",
+                             (json_int_t)0, "value");
+      if (ev && port->optional) json_object_set_new(ev, "written", json_false());
+      coord_event(c, ps->inv->name, "step_output", ev);
     } else if (!(rc = weft_artifacts_put(c->inst->artifacts, key, file, err))) {
       json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
       json_t *o = json_pack("{s:s}", "key", key);
@@ -324,7 +325,9 @@ void coord_finish_step(struct coord *c, struct weft_step_result *res) {
       json_t *done = finish_payload(c, i, res, NULL);
       coord_upload_final_logs(c, i, done);
       coord_event(c, name, "step_succeeded", done);
-      weft_plan_finish(&c->plan, i, WEFT_STEP_SUCCEEDED, NULL, NULL);
+      size_t n_skipped = 0;
+      weft_plan_finish(&c->plan, i, WEFT_STEP_SUCCEEDED, c->scratch, &n_skipped);
+      coord_record_skipped(c, c->scratch, n_skipped);
       return;
     }
     snprintf(persist_msg, sizeof persist_msg, "%s", e.msg);
@@ -354,15 +357,7 @@ void coord_finish_step(struct coord *c, struct weft_step_result *res) {
   coord_event(c, name, to == WEFT_STEP_CANCELED ? "step_canceled" : "step_failed", p);
   size_t n_skipped = 0;
   weft_plan_finish(&c->plan, i, to, c->scratch, &n_skipped);
-  for (size_t k = 0; k < n_skipped; k++) {
-    size_t j = c->scratch[k];
-    char msg[512];
-    snprintf(msg, sizeof msg, "upstream '%s' %s", name,
-             to == WEFT_STEP_CANCELED ? "was canceled" : "failed");
-    coord_step_row(c, j, WEFT_STEP_SKIPPED, 0, msg);
-    coord_event(c, c->plan.steps[j].inv->name, "step_skipped",
-                json_pack("{s:s, s:s}", "message", msg, "upstream", name));
-  }
+  coord_record_skipped(c, c->scratch, n_skipped);
 }
 
 /* ---- re-execution --------------------------------------------------------------- */

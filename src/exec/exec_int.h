@@ -24,6 +24,7 @@ const char *weft__json_kind(const json_t *v);
 struct weft__port_decl {
   char *name;
   enum weft_type type;
+  int optional; /* an output declared `optional: true` */
 };
 struct weft__port_decls {
   struct weft__port_decl *v;
@@ -62,7 +63,8 @@ void weft__work_paths_release(struct weft__work_paths *paths);
 /* ---- outputs ---- */
 
 /* Whether declared output d may be left unwritten (its value is then null):
- * only the lone untyped `result` the model gives an op that declares no
+ * one declared `optional: true` (the coordinator skips the steps that need
+ * it), and the lone untyped `result` the model gives an op that declares no
  * outputs, so `run: echo hi` succeeds without writing anything. */
 int weft__output_optional(const struct weft__port_decls *decls,
                           const struct weft__port_decl *d);

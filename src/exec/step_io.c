@@ -61,6 +61,7 @@ int weft__port_decls_copy(const struct weft_port *ports, size_t n,
   for (size_t i = 0; i < n; i++) {
     out->v[i].name = strdup(ports[i].name ? ports[i].name : "");
     out->v[i].type = ports[i].type;
+    out->v[i].optional = ports[i].optional;
     out->n = i + 1;
     if (!out->v[i].name) {
       weft__port_decls_release(out);
@@ -265,7 +266,8 @@ int weft__secrets_dir_write(const struct weft_step_spec *spec, weft_error *err) 
 
 int weft__output_optional(const struct weft__port_decls *decls,
                           const struct weft__port_decl *d) {
-  return decls->n == 1 && d->type == WEFT_TYPE_ANY && !strcmp(d->name, "result");
+  return d->optional ||
+         (decls->n == 1 && d->type == WEFT_TYPE_ANY && !strcmp(d->name, "result"));
 }
 
 /* Checks one output file; *value set on success. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model/model_int.h"
+#include "model/when_expr.h"
 #include "util/map.h"
 
 /* loc->index: names are borrowed from the location's own structs. */
@@ -89,6 +90,8 @@ void weft__invocation_release(struct weft_invocation *inv) {
   free(inv->after);
   json_decref(inv->config);
   free(inv->upstream);
+  weft_when_free(inv->when);
+  free(inv->sub_job);
   memset(inv, 0, sizeof *inv);
 }
 

@@ -56,6 +56,9 @@ struct weft_port {
   enum weft_type type;
   char *description;      /* may be NULL */
   json_t *default_value;  /* inputs only; NULL when none (owned reference) */
+  /* outputs only (`optional: true`): the op may leave it unwritten (or
+   * write null) and still succeed; steps wired to it are then skipped. */
+  int optional;
   struct weft_mark mark;
 };
 
@@ -187,6 +190,21 @@ struct weft_dep {
   struct weft_mark mark;
 };
 
+/* When a step runs, given how its upstreams ended (`trigger:`, Airflow's
+ * trigger rules). A step without upstreams always runs. */
+enum weft_trigger {
+  WEFT_TRIGGER_ALL_SUCCESS = 0, /* every upstream succeeded (the default) */
+  WEFT_TRIGGER_ALL_DONE,        /* every upstream ended, however */
+  WEFT_TRIGGER_ONE_FAILED,      /* as soon as one upstream failed */
+  WEFT_TRIGGER_NONE_FAILED,     /* every upstream succeeded or was skipped */
+  WEFT_TRIGGER_ALL_SKIPPED      /* every upstream was skipped */
+};
+const char *weft_trigger_name(enum weft_trigger t);
+/* "all_done" -> WEFT_TRIGGER_ALL_DONE; WEFT_OK or WEFT_EINVALID. */
+int weft_trigger_parse(const char *s, enum weft_trigger *out);
+
+struct weft_when; /* a parsed `when:` condition (model/when_expr.h) */
+
 struct weft_invocation {
   char *name; /* unique within the job */
   char *uses; /* name of the op definition */
@@ -203,6 +221,13 @@ struct weft_invocation {
   /* Ordering-only dependencies; their targets are also in upstream. */
   struct weft_dep *after;
   size_t n_after;
+  /* `when:` (NULL: none): evaluated when the step is ready, false skips it;
+   * the steps it names are also in upstream. */
+  struct weft_when *when;
+  enum weft_trigger trigger;
+  /* `uses: job:NAME` before model/compose.c flattens it into prefixed
+   * steps (NULL after, and for op invocations). */
+  char *sub_job;
 };
 
 /* A run deadline (`timeout:`, `sla:` of a job or of a run config's

@@ -53,3 +53,19 @@ int weft_type_check_json(enum weft_type t, const json_t *v) {
   }
   return 0;
 }
+
+static const char *const trigger_names[] = {"all_success", "all_done", "one_failed",
+                                            "none_failed", "all_skipped"};
+
+const char *weft_trigger_name(enum weft_trigger t) {
+  return (unsigned)t < sizeof trigger_names / sizeof *trigger_names ? trigger_names[t] : "?";
+}
+
+int weft_trigger_parse(const char *s, enum weft_trigger *out) {
+  for (size_t i = 0; s && i < sizeof trigger_names / sizeof *trigger_names; i++)
+    if (!strcmp(s, trigger_names[i])) {
+      *out = (enum weft_trigger)i;
+      return WEFT_OK;
+    }
+  return WEFT_EINVALID;
+}

@@ -163,7 +163,9 @@ static int plan_check(const struct weft_plan *p) {
     if (s->status == WEFT_STEP__COUNT) {
       size_t waiting = 0;
       for (size_t u = 0; u < s->inv->n_upstream; u++)
-        if (p->steps[s->inv->upstream[u]].status != WEFT_STEP_SUCCEEDED) waiting++;
+        if (p->steps[s->inv->upstream[u]].in_run &&
+            !weft_step_status_is_final(p->steps[s->inv->upstream[u]].status))
+          waiting++;
       if (waiting != s->n_waiting || !waiting) {
         fprintf(stderr, "# step %zu waits on %zu, n_waiting %zu\n", i, waiting, s->n_waiting);
         return 1;
