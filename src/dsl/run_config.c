@@ -75,6 +75,12 @@ static void check_inputs(struct rc_build *b, size_t i,
           name, inv->name, wire->from_op, wire->from_output);
       continue;
     }
+    /* Dagster's spelling of an input value, {value: X}, for the types
+     * whose values are never mappings (a dict or any input could mean
+     * {value: X} itself). */
+    if (v->kind == WEFT__Y_MAP && v->u.map.n == 1 && port->type != WEFT_TYPE_DICT &&
+        port->type != WEFT_TYPE_ANY && !strcmp(v->u.map.pairs[0].key->u.scalar.text, "value"))
+      v = v->u.map.pairs[0].value;
     json_t *val = weft__ynode_to_json(v);
     char what[300];
     snprintf(what, sizeof what, "input '%s' of op '%s'", name, inv->name);

@@ -199,6 +199,41 @@ TEST(a_missing_interpreter_is_reported_for_each_file) {
   return 0;
 }
 
+/* A run config written for the equivalent Dagster job: solids:, config:,
+ * and inputs in Dagster's {value: X} form. */
+TEST(dagster_shaped_run_config_works_for_a_python_job) {
+  ASSERT_EQ(setup(), 0);
+  ASSERT_EQ(fx_write("ops/math.py", math_py), WEFT_OK);
+  ASSERT_EQ(fx_write("ops/total.yaml", total_yaml), WEFT_OK);
+  ASSERT_EQ(fx_write("jobs/arith.py", arith_py), WEFT_OK);
+  struct weft_location *loc = load();
+  ASSERT(loc);
+  const struct weft_job *job = weft_location_find_job(loc, "arith");
+  ASSERT(job && job->valid);
+  static const char *dagster = "solids:\n"
+                               "  add_x:\n"
+                               "    config: {x: 5}\n"
+                               "    inputs:\n"
+                               "      num: {value: 10}\n";
+  struct weft_run_config rc;
+  struct weft_diags diags = WEFT_DIAGS_INIT;
+  ASSERT_EQ(weft_run_config_build(job, "run.yaml", dagster, strlen(dagster), NULL, 0, &rc, &diags),
+            WEFT_OK);
+  json_t *step = json_object_get(rc.ops, "add_x");
+  ASSERT_EQ(json_integer_value(json_object_get(json_object_get(step, "inputs"), "num")), 10);
+  ASSERT_EQ(json_integer_value(json_object_get(json_object_get(step, "config"), "x")), 5);
+  weft_run_config_release(&rc);
+  /* {value: X} is still checked against the input's type */
+  static const char *bad = "ops: {add_x: {inputs: {num: {value: ten}}}}\n";
+  ASSERT(weft_run_config_build(job, "bad.yaml", bad, strlen(bad), NULL, 0, &rc, &diags));
+  char *d = fx_diags(&diags);
+  ASSERT_CONTAINS(d, "input 'num' of op 'add_x' must be int");
+  free(d);
+  weft_diags_release(&diags);
+  weft_location_free(loc);
+  return 0;
+}
+
 TEST(hash_changes_with_content_and_salt) {
   char a[33], b[33], c[33];
   weft__py_hash("abc", 3, "s", a);
@@ -216,4 +251,5 @@ TEST_MAIN(TEST_ENTRY(python_ops_and_jobs_load_with_marks_in_the_py_file)
                   TEST_ENTRY(a_file_that_hangs_times_out_and_the_rest_loads)
                       TEST_ENTRY(cache_skips_unchanged_files_and_notices_changed_deps)
                           TEST_ENTRY(a_missing_interpreter_is_reported_for_each_file)
+                              TEST_ENTRY(dagster_shaped_run_config_works_for_a_python_job)
                               TEST_ENTRY(hash_changes_with_content_and_salt))
