@@ -139,7 +139,7 @@ int coord_gate_step(struct coord *c, size_t i) {
     for (size_t w = 0; w < inv->n_wires; w++) {
       const struct weft_wire *wi = &inv->wires[w];
       if (!coord_output_unwritten(c, wi->from_index, wi->from_output)) continue;
-      snprintf(msg, sizeof msg, "skipped: %s.%s was not written", wi->from_op,
+      snprintf(msg, sizeof msg, "%s.%s was not written", wi->from_op,
                wi->from_output);
       coord_skip_ready(c, i, msg,
                        json_pack("{s:s, s:s}", "upstream", wi->from_op, "output",
@@ -156,7 +156,7 @@ int coord_gate_step(struct coord *c, size_t i) {
     return 0;
   }
   if (yes) return 1;
-  snprintf(msg, sizeof msg, "skipped: when \"%s\" is false", inv->when->text);
+  snprintf(msg, sizeof msg, "when \"%s\" is false", inv->when->text);
   coord_skip_ready(c, i, msg, json_pack("{s:s}", "when", inv->when->text));
   return 0;
 }

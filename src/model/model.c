@@ -121,6 +121,8 @@ static void index_free(struct loc_index *ix) {
 }
 
 int weft__location_index_build(struct weft_location *loc) {
+  /* Sub-jobs are flattened first: the index holds the steps they became. */
+  if (weft__location_compose(loc)) return WEFT_ENOMEM;
   struct loc_index *ix = calloc(1, sizeof *ix);
   if (!ix) return WEFT_ENOMEM;
   ix->n_jobs = loc->n_jobs;

@@ -17,8 +17,13 @@ void weft__partitions_release(struct weft_partitions *p);
 void weft__schedule_release(struct weft_schedule *sc);
 void weft__sensor_release(struct weft_sensor *se);
 
+/* compose.c: flattens every invocation `uses: job:NAME` of loc's jobs into
+ * prefixed steps (diagnostics into loc->diags). WEFT_OK or WEFT_ENOMEM. */
+int weft__location_compose(struct weft_location *loc);
+
 /* Builds loc->index (job, op and per-job invocation tables) from the final
- * loc->jobs and loc->ops arrays and sets every job's location pointer.
+ * loc->jobs and loc->ops arrays and sets every job's location pointer,
+ * after composing its jobs (weft__location_compose: the jobs are all in).
  * Call again after changing those arrays. Returns WEFT_OK or WEFT_ENOMEM. */
 int weft__location_index_build(struct weft_location *loc);
 

@@ -516,9 +516,8 @@ int weft_when_resolve(struct weft_when *w, const struct weft_job *job,
   for (size_t i = 0; i < w->n_refs; i++) {
     struct weft_when_ref *r = &w->refs[i];
     int line = w->mark.line, col = w->mark.col + (int)r->off;
-    free(r->step);
-    free(r->output);
-    r->step = r->output = NULL;
+    /* Resolved already: a composed step's copy, whose names are prefixed. */
+    if (r->step || r->is_config) continue;
     if (!strcmp(r->path[0], "config")) {
       r->is_config = 1;
       r->field_at = 1;

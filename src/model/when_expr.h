@@ -58,7 +58,7 @@ void weft_when_free(struct weft_when *w); /* NULL is a no-op */
 /* A deep copy (compose.c copies a sub-job's steps); NULL when out of memory. */
 struct weft_when *weft_when_dup(const struct weft_when *w);
 
-/* Resolves every ref of inv->when against job (by name: job->ops may still
+/* Resolves every ref of inv->when not resolved yet against job (by name: job->ops may still
  * be in declaration order) and reports each unknown step, output or config
  * key at its file:line:col into d. find(data, name) gives the index of an
  * invocation in job->ops or -1. A ref to a step not yet flattened
