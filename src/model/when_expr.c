@@ -520,7 +520,7 @@ int weft_when_resolve(struct weft_when *w, const struct weft_job *job,
     if (r->step || r->is_config) continue;
     if (!strcmp(r->path[0], "config")) {
       r->is_config = 1;
-      r->field_at = 1;
+      r->field_at = 2; /* path[1] is the key */
       if (r->n_path < 2) {
         weft_diags_addf(d, w->mark.file, line, col,
                         "op '%s': when: 'config' needs a key (config.KEY)", inv->name);
@@ -665,7 +665,7 @@ static json_t *eval(struct evaluator *e, size_t id) {
       const struct weft_when_ref *r = &e->w->refs[n->ref];
       json_t *v = NULL;
       if (r->is_config) {
-        v = json_incref(json_object_get(e->config, r->path[1]));
+        v = r->n_path > 1 ? json_incref(json_object_get(e->config, r->path[1])) : NULL;
       } else if (!r->step) {
         eval_fail(e, n->off, "'%s' was not resolved", r->path[0]);
         return NULL;

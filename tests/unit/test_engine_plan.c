@@ -873,7 +873,143 @@ TEST(random_runs_keep_the_books) {
   return 0;
 }
 
-TEST_MAIN(TEST_ENTRY(empty_job_is_done_at_once)
+/* ---- trigger rules ------------------------------------------------------------ */
+
+/* a and b feed c, whose rule is t; a ends as ea, then b as eb (S, F, K for
+ * skipped via a when:, C canceled). Returns c's state letter after each of
+ * the two ends, as "XY" ('.' waiting). */
+static const char *rule_run(enum weft_trigger t, char ea, char eb) {
+  static char out[3];
+  struct weft_job *j = job_make(3, "ac bc");
+  j->ops[2].trigger = t;
+  struct weft_plan p;
+  if (plan_for(&p, j, NULL)) abort();
+  ready(&p); /* a and b run */
+  char ends[2] = {ea, eb};
+  for (int k = 0; k < 2; k++) {
+    enum weft_step_status st = ends[k] == 'S'   ? WEFT_STEP_SUCCEEDED
+                               : ends[k] == 'F' ? WEFT_STEP_FAILED
+                               : ends[k] == 'K' ? WEFT_STEP_SKIPPED
+                                                : WEFT_STEP_CANCELED;
+    weft_plan_finish(&p, (size_t)k, st, NULL, NULL);
+    out[k] = state_letter(p.steps[2].status);
+    if (plan_check(&p)) abort();
+  }
+  out[2] = 0;
+  weft_plan_release(&p);
+  job_free(j);
+  return out;
+}
+
+TEST(trigger_all_success) {
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_SUCCESS, 'S', 'S'), ".Q");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_SUCCESS, 'F', 'S'), "KK"); /* at once */
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_SUCCESS, 'S', 'K'), ".K"); /* skips propagate */
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_SUCCESS, 'C', 'S'), "KK");
+  return 0;
+}
+
+TEST(trigger_all_done) {
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_DONE, 'S', 'S'), ".Q");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_DONE, 'F', 'S'), ".Q"); /* waits for b */
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_DONE, 'F', 'F'), ".Q");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_DONE, 'K', 'C'), ".Q");
+  return 0;
+}
+
+TEST(trigger_one_failed) {
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ONE_FAILED, 'F', 'S'), "QQ"); /* at once */
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ONE_FAILED, 'S', 'F'), ".Q");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ONE_FAILED, 'S', 'S'), ".K");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ONE_FAILED, 'K', 'C'), ".K");
+  return 0;
+}
+
+TEST(trigger_none_failed) {
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_NONE_FAILED, 'S', 'K'), ".Q");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_NONE_FAILED, 'K', 'K'), ".Q");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_NONE_FAILED, 'F', 'S'), "KK"); /* at once */
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_NONE_FAILED, 'S', 'C'), ".K");
+  return 0;
+}
+
+TEST(trigger_all_skipped) {
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_SKIPPED, 'K', 'K'), ".Q");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_SKIPPED, 'K', 'S'), ".K");
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_SKIPPED, 'S', 'K'), "KK"); /* at once */
+  ASSERT_STR_EQ(rule_run(WEFT_TRIGGER_ALL_SKIPPED, 'F', 'K'), "KK");
+  return 0;
+}
+
+TEST(trigger_cleanup_after_a_failed_chain) {
+  /* a -> b -> c, and d (all_done) after c: a fails, b and c are skipped,
+   * d runs; e (all_success) after d runs too; f (one_failed) after c is
+   * skipped: c was skipped, not failed. */
+  struct weft_job *j = job_make(6, "ab bc cd de cf");
+  j->ops[3].trigger = WEFT_TRIGGER_ALL_DONE;
+  j->ops[5].trigger = WEFT_TRIGGER_ONE_FAILED;
+  struct weft_plan p;
+  ASSERT_EQ(plan_for(&p, j, NULL), WEFT_OK);
+  ASSERT_STR_EQ(ready(&p), "a");
+  size_t skipped[6], n_skipped = 0;
+  weft_plan_finish(&p, 0, WEFT_STEP_FAILED, skipped, &n_skipped);
+  qsort(skipped, n_skipped, sizeof *skipped, cmp_size);
+  ASSERT_STR_EQ(names(&p, skipped, n_skipped), "b c f");
+  ASSERT_STR_EQ(ready(&p), "d");
+  weft_plan_finish(&p, 3, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  ASSERT_STR_EQ(ready(&p), "e");
+  weft_plan_finish(&p, 4, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  ASSERT_STR_EQ(states(&p), "FKKSSK");
+  ASSERT(weft_plan_done(&p));
+  ASSERT_PLAN_OK(&p);
+  weft_plan_release(&p);
+  job_free(j);
+  return 0;
+}
+
+TEST(skip_of_a_running_step_settles_downstream) {
+  /* The coordinator skips a ready step (its when: is false): b and its
+   * downstream c skip, d (none_failed) runs. */
+  struct weft_job *j = job_make(4, "ab bc bd");
+  j->ops[3].trigger = WEFT_TRIGGER_NONE_FAILED;
+  struct weft_plan p;
+  ASSERT_EQ(plan_for(&p, j, NULL), WEFT_OK);
+  ASSERT_STR_EQ(ready(&p), "a");
+  weft_plan_finish(&p, 0, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  ASSERT_STR_EQ(ready(&p), "b");
+  size_t skipped[4], n_skipped = 0;
+  weft_plan_finish(&p, 1, WEFT_STEP_SKIPPED, skipped, &n_skipped);
+  ASSERT_STR_EQ(names(&p, skipped, n_skipped), "c");
+  ASSERT_STR_EQ(ready(&p), "d");
+  ASSERT_COUNTS(&p, 0, 1, 1, 0, 0, 2, 0);
+  ASSERT_PLAN_OK(&p);
+  weft_plan_release(&p);
+  job_free(j);
+  return 0;
+}
+
+TEST(trigger_rule_on_steps_outside_the_run) {
+  /* a is reused (outside the run, so succeeded): b (all_skipped) after it
+   * is skipped when the plan is made, and so is c (all_success) after b. */
+  struct weft_job *j = job_make(3, "ab bc");
+  j->ops[1].trigger = WEFT_TRIGGER_ALL_SKIPPED;
+  unsigned char in_run[3] = {0, 1, 1};
+  struct weft_plan p;
+  ASSERT_EQ(plan_for(&p, j, in_run), WEFT_OK);
+  ASSERT_STR_EQ(states(&p), "SKK");
+  ASSERT(weft_plan_done(&p));
+  ASSERT_PLAN_OK(&p);
+  weft_plan_release(&p);
+  job_free(j);
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(trigger_all_success) TEST_ENTRY(trigger_all_done)
+          TEST_ENTRY(trigger_one_failed) TEST_ENTRY(trigger_none_failed)
+          TEST_ENTRY(trigger_all_skipped) TEST_ENTRY(trigger_cleanup_after_a_failed_chain)
+          TEST_ENTRY(skip_of_a_running_step_settles_downstream)
+          TEST_ENTRY(trigger_rule_on_steps_outside_the_run)
+          TEST_ENTRY(empty_job_is_done_at_once)
           TEST_ENTRY(chain_runs_one_step_at_a_time)
           TEST_ENTRY(diamond_joins_after_both_branches)
           TEST_ENTRY(fan_out_fan_in)
