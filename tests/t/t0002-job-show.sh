@@ -11,10 +11,13 @@ cd "$examples" || exit 1
 run "$WEFT_BIN" job list
 check_rc "job list exits 0" 0
 check_eq "job list prints a table of the example jobs" \
-"LOCATION    JOB           OPS  DESCRIPTION
-arithmetic  arithmetic      5  Adds, splits and sums integers with small shell ops.
-etl         sales_etl       4  Generates, cleans and aggregates sales records, then writes a report.
-fanout      fanout         10  One producer, eight parallel workers, one join." "$out"
+"LOCATION    JOB              OPS  DESCRIPTION
+arithmetic  arithmetic         5  Adds, splits and sums integers with small shell ops.
+etl         sales_etl          4  Generates, cleans and aggregates sales records, then writes a report.
+fanout      fanout            10  One producer, eight parallel workers, one join.
+python      arithmetic_py      5  Adds, splits and sums integers with Python ops.
+python      mixed_yaml         2  The Python ops, wired in YAML.
+python      orders_etl         4  Extracts orders, totals them per region, writes the report." "$out"
 
 run "$WEFT_BIN" job list --format json
 check_rc "job list --format json exits 0" 0
@@ -23,7 +26,8 @@ import json, sys
 doc = json.load(open(sys.argv[1]))
 got = [(j["location"], j["job"], j["ops"], j["valid"]) for j in doc["jobs"]]
 want = [("arithmetic", "arithmetic", 5, True), ("etl", "sales_etl", 4, True),
-        ("fanout", "fanout", 10, True)]
+        ("fanout", "fanout", 10, True), ("python", "arithmetic_py", 5, True),
+        ("python", "mixed_yaml", 2, True), ("python", "orders_etl", 4, True)]
 print("ok" if got == want else got)'
 
 run "$WEFT_BIN" job list broken

@@ -5,6 +5,6 @@ from ops.etl import extract, load, transform
 
 
 @job(description="Extracts orders, totals them per region, writes the report.")
-def sales_etl():
+def orders_etl():
     report = load(transform(extract()))
     yaml_op("notify")(report=report)
