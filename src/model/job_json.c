@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "model/when_expr.h"
 
 /* ---- walking a job --------------------------------------------------------- */
 
@@ -104,6 +105,7 @@ static json_t *outputs_json(const struct weft_op_def *d) {
     int bad = !o || put(o, "name", json_string(p->name)) ||
               put(o, "type", json_string(weft_type_name(p->type))) ||
               put(o, "description", str_or_null(p->description)) ||
+              put(o, "optional", json_boolean(p->optional)) ||
               json_array_append_new(arr, o);
     if (bad) {
       json_decref(arr);
@@ -173,6 +175,8 @@ static json_t *invocation_json(const struct weft_job *job,
             put(o, "outputs", outputs_json(d)) ||
             put(o, "config", config_json(inv)) ||
             put(o, "upstream", upstream_json(job, inv)) || !runs_json(d, o) ||
+            put(o, "when", str_or_null(inv->when ? inv->when->text : NULL)) ||
+            put(o, "trigger", json_string(weft_trigger_name(inv->trigger))) ||
             put(o, "retries",
                 json_pack("{s:i, s:f, s:f, s:f}", "max", d->retry.max, "delay",
                           d->retry.delay_s, "backoff", d->retry.backoff,

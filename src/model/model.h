@@ -445,9 +445,10 @@ const struct weft_wire *weft_invocation_find_wire(const struct weft_invocation *
 /* A stable machine-readable document (`weft job show --format json`, the
  * HTTP API's job): {job, location, file, description, tags, levels,
  * ops: [{name, uses, level, description, inputs: [{name, type, description,
- * default, from}], outputs: [{name, type, description}], config: [{name,
- * type, required, default, value, enum, description}], upstream,
- * run|argv|c_function, retries, timeout, queue, image, env, tags}],
+ * default, from}], outputs: [{name, type, description, optional}],
+ * config: [{name, type, required, default, value, enum, description}],
+ * upstream, run|argv|c_function, when (text or null), trigger, retries,
+ * timeout, queue, image, env, tags}],
  * edges: [{from, output, to, input}]}. */
 json_t *weft_job_to_json(const struct weft_job *job);
 /* {"key": "value", ...} of a key/value list: a new reference, NULL when out
