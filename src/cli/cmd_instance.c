@@ -1,5 +1,6 @@
-/* cmd_instance.c: `weft instance init | show | migrate`: the instance's
- * configuration file ($WEFT_HOME/weft.yaml) and its storage schema. */
+/* cmd_instance.c: `weft instance init | show | migrate | gc-code |
+ * gc-containers | purge`: the instance's configuration file
+ * ($WEFT_HOME/weft.yaml), its storage schema and its upkeep. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,10 @@
 #include "dsl/dsl.h"
 #include "engine/code_snapshot.h"
 #include "engine/engine.h"
+#include "engine/retention.h"
 #include "queue/queue.h"
 #include "queue/signing.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/redact.h"
 #include "util/str.h"
@@ -20,6 +23,7 @@ static const char instance_usage[] =
     "       weft instance migrate\n"
     "       weft instance gc-code [--min-age SECONDS] [--include-final] [--dry-run]\n"
     "       weft instance gc-containers [--dry-run]\n"
+    "       weft instance purge [--dry-run] [--verbose] [--as-of TIME]\n"
     "\n"
     "The instance is the folder $WEFT_HOME (default ./.weft): its weft.yaml says\n"
     "which storage (sqlite or postgres) and artifact store it uses.\n"
@@ -34,7 +38,13 @@ static const char instance_usage[] =
     "           --dry-run only says what it would remove\n"
     "  gc-containers  remove the containers of this instance's steps whose\n"
     "           attempt is over (a weft killed mid-step leaves them), on the\n"
-    "           engine weft.yaml's containers.socket names; --dry-run lists them\n";
+    "           engine weft.yaml's containers.socket names; --dry-run lists them\n"
+    "  purge    apply weft.yaml's retention: policy now: remove the runs (with\n"
+    "           their events, steps, logs, work folders, artifacts) and the\n"
+    "           parts of kept runs it says are old enough, and print what went;\n"
+    "           --dry-run only says what would; --verbose names each run;\n"
+    "           --as-of counts ages as if it were TIME (2027-01-31, or +30d:\n"
+    "           that long from now), to see what the policy will remove\n";
 
 static const char *home_dir(void) {
   const char *h = getenv("WEFT_HOME");
@@ -119,6 +129,16 @@ static int instance_open_and_report(const char *cmd, int migrate) {
            inst->containers.default_image ? ", default image " : "",
            inst->containers.default_image ? inst->containers.default_image : "");
     free(engine);
+    struct weft_retention pol;
+    weft_error rerr = WEFT_ERROR_INIT;
+    if (weft_retention_load(inst->home, &pol, &rerr)) {
+      printf("retention:  (unreadable: %s)\n", rerr.msg);
+    } else {
+      char *lines = weft_retention_describe(&pol);
+      printf("retention:\n%s", lines ? lines : "  ?\n");
+      free(lines);
+      weft_retention_release(&pol);
+    }
   }
   free(storage);
   free(file);
@@ -210,6 +230,81 @@ done:
   return rc;
 }
 
+static void print_purged(void *data, const char *what, const char *run_id, const char *job,
+                         enum weft_run_status status) {
+  int dry = *(int *)data;
+  if (!strcmp(what, "run"))
+    printf("%s run %s (job %s, %s)\n", dry ? "would remove" : "removed", run_id, job,
+           weft_run_status_name(status));
+  else
+    printf("%s the %s of run %s (job %s)\n", dry ? "would remove" : "removed",
+           !strcmp(what, "events_debug") ? "debug events" : what, run_id, job);
+}
+
+static int instance_purge(int argc, char **argv) {
+  int dry_run = 0, verbose = 0, m;
+  const char *as_of = NULL;
+  int64_t now = weft_clock_wall_ms(), at = 0;
+  for (int i = 1; i < argc; i++) {
+    if ((m = weft_cli_flag_value("instance purge", argc, argv, &i, NULL, "--as-of", &as_of))) {
+      if (m < 0) return WEFT_EXIT_USAGE;
+      /* "+30d": the age parser's "30d ago", mirrored into the future; an
+       * age without '+' would be in the past, which purges nothing more */
+      size_t len = strlen(as_of);
+      int age = len > 1 && strchr("smhd", as_of[len - 1]) &&
+                strspn(as_of + (as_of[0] == '+'), "0123456789") == len - 1 - (as_of[0] == '+');
+      int bad = (as_of[0] == '+') != age ||
+                weft_run_time_parse(as_of + (as_of[0] == '+'), now, &at);
+      if (!bad && age) at = 2 * now - at;
+      if (bad)
+        return weft_cli_usage_error("instance purge", "--as-of wants a date (2027-01-31), a "
+                                    "time or +AGE (+30d), got '%s'", as_of);
+    } else if (!strcmp(argv[i], "--dry-run")) dry_run = 1;
+    else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
+    else return weft_cli_usage_error("instance purge", "unexpected argument '%s'", argv[i]);
+  }
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_instance *inst = NULL;
+  struct weft_retention pol = {0};
+  struct weft_retention_report rep;
+  int rc = WEFT_EXIT_INVALID;
+  if (weft_instance_open(NULL, &inst, &err) || weft_retention_load(inst->home, &pol, &err)) {
+    fprintf(stderr, "weft instance purge: %s\n", err.msg);
+    goto done;
+  }
+  if (!pol.set) {
+    printf("no retention: in %s/weft.yaml: nothing is removed\n", inst->home);
+    rc = WEFT_EXIT_OK;
+    goto done;
+  }
+  struct weft_retention_opts o = {.dry_run = dry_run, .now_ms = at,
+                                  .on_item = verbose ? print_purged : NULL, .data = &dry_run};
+  if (weft_retention_apply(inst, &pol, &o, &rep, &err)) {
+    fprintf(stderr, "weft instance purge: %s\n", err.msg);
+    goto done;
+  }
+  const char *verb = dry_run ? "would remove" : "removed";
+  int64_t runs = 0;
+  for (int i = 0; i < WEFT_RUN__COUNT; i++) runs += rep.runs[i];
+  printf("%s %lld run%s (%lld success, %lld failure, %lld canceled)\n", verb, (long long)runs,
+         runs == 1 ? "" : "s", (long long)rep.runs[WEFT_RUN_SUCCESS],
+         (long long)rep.runs[WEFT_RUN_FAILURE], (long long)rep.runs[WEFT_RUN_CANCELED]);
+  printf("%s %lld events and %lld steps of those runs\n", verb, (long long)rep.events,
+         (long long)rep.steps);
+  printf("%s %lld debug events of kept runs\n", verb, (long long)rep.debug_events);
+  printf("%s %lld log files and %lld artifacts (%.1f MiB)\n", verb, (long long)rep.log_files,
+         (long long)rep.artifacts, (double)rep.bytes / (1024.0 * 1024.0));
+  printf("kept %lld pinned, %lld among keep_last, %lld with re-executions\n",
+         (long long)rep.kept_pinned, (long long)rep.kept_last, (long long)rep.kept_reexec);
+  if (!dry_run && runs) printf("(weft instance gc-code can now remove snapshots no run uses)\n");
+  if (!dry_run) weft_cli_audit(inst, "instance.purge", NULL);
+  rc = WEFT_EXIT_OK;
+done:
+  weft_retention_release(&pol); /* zeroed or loaded: both release */
+  weft_instance_close(inst);
+  return rc;
+}
+
 int cmd_instance(int argc, char **argv) {
   if (argc < 2) {
     fputs(instance_usage, stderr);
@@ -227,10 +322,11 @@ int cmd_instance(int argc, char **argv) {
   if (!strcmp(argv[1], "init")) return instance_init(argc - 1, argv + 1);
   if (!strcmp(argv[1], "gc-code")) return instance_gc_code(argc - 1, argv + 1);
   if (!strcmp(argv[1], "gc-containers")) return instance_gc_containers(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "purge")) return instance_purge(argc - 1, argv + 1);
   if (argc > 2) return weft_cli_usage_error("instance", "unexpected argument '%s'", argv[2]);
   if (!strcmp(argv[1], "show")) return instance_open_and_report("instance show", 0);
   if (!strcmp(argv[1], "migrate")) return instance_open_and_report("instance migrate", 1);
   return weft_cli_usage_error("instance",
                               "unknown subcommand '%s' (init, show, migrate, gc-code, "
-                              "gc-containers)", argv[1]);
+                              "gc-containers, purge)", argv[1]);
 }

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/render.h"
+#include "cli/run_bulk.h"
 #include "cli/run_view.h"
 #include "engine/engine.h"
 #include "sched/run_queue.h"
@@ -13,30 +14,46 @@
 #include "util/str.h"
 
 static const char run_usage[] =
-    "usage: weft run list [--job JOB] [--status STATUS] [--limit N] [--format text|json]\n"
+    "usage: weft run list [--job JOB] [--status STATUS] [--id PREFIX] [--tag K=V]...\n"
+    "                     [--since TIME] [--until TIME] [--limit N] [--cursor NEXT]\n"
+    "                     [--format text|json]\n"
     "       weft run show ID [--format text|json]\n"
     "       weft run events ID [--type TYPE] [--step STEP] [--follow] [--format text|json]\n"
     "       weft run logs ID [STEP] [--stderr] [--attempt N] [--follow]\n"
     "       weft run cancel ID [--no-wait] [--timeout SECONDS]\n"
     "       weft run reexecute ID (--from-failure | --steps A,B,...) [--detach]\n"
     "       weft run coordinate RUN_ID [-w FILE | -l DIR...] [--in-run A,B,...]\n"
+    "       weft run pin ID | weft run unpin ID\n"
+    "       weft run delete ID... [--dry-run]\n"
+    "       weft run bulk cancel|reexecute|delete ID...\n"
     "\n"
     "ID is a run id or a unique prefix of at least 4 characters of one.\n"
     "Runs are read from the instance in $WEFT_HOME (default ./.weft).\n"
     "Run 'weft run SUBCOMMAND --help' for details.\n";
 
 static const char list_usage[] =
-    "usage: weft run list [--job JOB] [--status STATUS] [--limit N] [--format text|json]\n"
+    "usage: weft run list [--job JOB] [--status STATUS] [--id PREFIX] [--tag K=V]...\n"
+    "                     [--since TIME] [--until TIME] [--limit N] [--cursor NEXT]\n"
+    "                     [--format text|json]\n"
     "\n"
     "Lists runs, newest first: id, job, status, start time, duration, how\n"
     "their steps ended (the last attempt of each) and the run a re-execution\n"
-    "came from.\n"
+    "came from. Every filter given must hold. When more runs match than fit\n"
+    "the page, stderr ends with 'next: NEXT': pass it to --cursor for the\n"
+    "next page.\n"
     "\n"
     "options:\n"
     "  --job JOB           only runs of this job\n"
     "  --status STATUS     only runs in this status; a comma-separated list of\n"
     "                      queued, started, success, failure, canceling, canceled\n"
+    "  --id PREFIX         only runs whose id starts with PREFIX\n"
+    "  --tag KEY=VALUE     only runs with this tag (repeatable: all must hold)\n"
+    "  --since TIME        only runs created at or after TIME: 2026-12-06,\n"
+    "                      2026-12-06T08:30Z (UTC), epoch milliseconds, or an\n"
+    "                      age such as 90m, 12h, 7d\n"
+    "  --until TIME        only runs created before TIME (same forms)\n"
     "  --limit N           at most N runs (default 50)\n"
+    "  --cursor NEXT       the page after the one that printed 'next: NEXT'\n"
     "  --format text|json  output format (default: text)\n"
     "  -h, --help          show this help\n";
 
@@ -73,6 +90,10 @@ enum { F_ID = 1, F_FORMAT = 2, F_LIST = 4, F_EVENTS = 8 };
 struct run_args {
   const char *cmd; /* "run list", ... for messages */
   const char *id, *format, *job, *step;
+  const char *id_prefix, *since, *until, *cursor;
+  const char *tag_keys[16], *tag_values[16];
+  char *tag_text[16];
+  size_t n_tags;
   int status_mask;
   int limit;
   unsigned type_mask; /* bit i: weft_event_types[i]; 0: every type */
@@ -174,6 +195,28 @@ static int parse_args(int argc, char **argv, unsigned flags, struct run_args *a)
       goto matched;
     }
     if ((flags & F_LIST) &&
+        ((m = weft_cli_flag_value(a->cmd, argc, argv, &i, NULL, "--id", &a->id_prefix)) ||
+         (m = weft_cli_flag_value(a->cmd, argc, argv, &i, NULL, "--since", &a->since)) ||
+         (m = weft_cli_flag_value(a->cmd, argc, argv, &i, NULL, "--until", &a->until)) ||
+         (m = weft_cli_flag_value(a->cmd, argc, argv, &i, NULL, "--cursor", &a->cursor))))
+      goto matched;
+    if ((flags & F_LIST) &&
+        (m = weft_cli_flag_value(a->cmd, argc, argv, &i, NULL, "--tag", &v))) {
+      if (m > 0) {
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v || strpbrk(v, "\"\\"))
+          return weft_cli_usage_error(a->cmd, "--tag wants KEY=VALUE, got '%s'", v);
+        if (a->n_tags == 16) return weft_cli_usage_error(a->cmd, "at most 16 --tag filters");
+        char *t = strdup(v);
+        if (!t) return WEFT_EXIT_INVALID;
+        t[eq - v] = '\0';
+        a->tag_text[a->n_tags] = t;
+        a->tag_keys[a->n_tags] = t;
+        a->tag_values[a->n_tags++] = t + (eq - v) + 1;
+      }
+      goto matched;
+    }
+    if ((flags & F_LIST) &&
         (m = weft_cli_flag_value(a->cmd, argc, argv, &i, "-n", "--limit", &v))) {
       if (m > 0 && parse_limit(a, v)) return WEFT_EXIT_USAGE;
       goto matched;
@@ -253,10 +296,36 @@ static int run_list(int argc, char **argv) {
     rc = WEFT_EXIT_USAGE;
     goto done;
   }
+  int limit = a.limit > 0 ? a.limit : 50;
+  struct weft_run_search q = {.job = a.job, .status_mask = a.status_mask,
+                              .id_prefix = a.id_prefix, .tag_keys = a.tag_keys,
+                              .tag_values = a.tag_values, .n_tags = a.n_tags,
+                              .limit = limit + 1}; /* one more: is there a next page? */
+  int64_t now = weft_clock_wall_ms();
+  if (a.since && weft_run_time_parse(a.since, now, &q.since_ms)) {
+    rc = weft_cli_usage_error(a.cmd, "--since wants a date, a time or an age like 12h, got '%s'",
+                              a.since);
+    goto done;
+  }
+  if (a.until && weft_run_time_parse(a.until, now, &q.until_ms)) {
+    rc = weft_cli_usage_error(a.cmd, "--until wants a date, a time or an age like 12h, got '%s'",
+                              a.until);
+    goto done;
+  }
+  if (a.cursor && weft_run_cursor_parse(a.cursor, &q.before_created_ms, &q.before_id)) {
+    rc = weft_cli_usage_error(a.cmd, "--cursor wants the NEXT a previous page printed, got '%s'",
+                              a.cursor);
+    goto done;
+  }
   if ((rc = open_instance(a.cmd, &inst))) goto done;
-  struct weft_run_filter f = {.job = a.job, .status_mask = a.status_mask, .limit = a.limit};
   rc = WEFT_EXIT_INVALID;
-  if (weft_store_run_list(inst->store, &f, &runs, &err)) goto fail;
+  if (weft_store_run_search(inst->store, &q, &runs, &err)) goto fail;
+  char *next = NULL;
+  if (runs.n > (size_t)limit) {
+    next = weft_run_cursor_format(&runs.v[limit - 1]);
+    weft_run_row_release(&runs.v[limit]);
+    runs.n = (size_t)limit;
+  }
   if (!(steps = calloc(runs.n + 1, sizeof *steps))) {
     weft_error_set(&err, WEFT_ENOMEM, "out of memory");
     goto fail;
@@ -268,11 +337,18 @@ static int run_list(int argc, char **argv) {
     rc = render_failed(a.cmd, weft_render_run_list_json(&runs, steps, &waits, stdout));
   } else if (!runs.n) {
     /* On stderr, so that a script reading the table sees none. */
-    fprintf(stderr, "no runs%s%s%s\n", a.job || a.status_mask ? " match" : " yet",
+    int filtered = a.job || a.status_mask || a.id_prefix || a.n_tags || a.since || a.until ||
+                   a.cursor;
+    fprintf(stderr, "no runs%s%s%s\n", filtered ? " match" : " yet",
             a.job ? " of job " : "", a.job ? a.job : "");
     rc = WEFT_EXIT_OK;
   } else {
     rc = render_failed(a.cmd, weft_render_run_list_text(&runs, steps, &waits, stdout));
+  }
+  if (next) {
+    fflush(stdout);
+    fprintf(stderr, "next: %s\n", next);
+    free(next);
   }
   goto done;
 fail:
@@ -283,6 +359,7 @@ done:
   weft_run_queue_waits_release(&waits);
   weft_run_list_release(&runs);
   weft_instance_close(inst);
+  for (size_t i = 0; i < a.n_tags; i++) free(a.tag_text[i]);
   return rc;
 }
 
@@ -314,8 +391,43 @@ static int run_show(int argc, char **argv) {
   struct weft_run_list one = {&v.run, 1};
   queue_waits(inst, &one, &waits);
   const char *why = weft_run_queue_waits_find(&waits, v.run.id);
-  rc = render_failed(a.cmd, format == 1 ? weft_render_run_show_json(&v, why, stdout)
-                                        : weft_render_run_show_text(&v, why, stdout));
+  int pinned = 0;
+  unsigned purged = 0;
+  if (weft_store_run_mark_get(inst->store, v.run.id, &pinned, &purged, &err)) {
+    fprintf(stderr, "weft %s: %s\n", a.cmd, err.msg);
+    rc = WEFT_EXIT_INVALID;
+    goto done;
+  }
+  if (format == 1) {
+    /* The rendered document, with what retention knows of the run. */
+    char *doc = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&doc, &len);
+    int wrc = mem ? weft_render_run_show_json(&v, why, mem) : WEFT_ENOMEM;
+    if (mem) fclose(mem);
+    json_t *o = !wrc && doc ? json_loads(doc, 0, NULL) : NULL;
+    if (o && !json_object_set_new(o, "pinned", json_boolean(pinned)) &&
+        !json_object_set_new(o, "purged",
+                             json_pack("{s:b, s:b, s:b}", "events_debug",
+                                       (purged & WEFT_PURGED_DEBUG) != 0, "logs",
+                                       (purged & WEFT_PURGED_LOGS) != 0, "artifacts",
+                                       (purged & WEFT_PURGED_ARTIFACTS) != 0)) &&
+        !json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15))) {
+      putchar('\n');
+      rc = WEFT_EXIT_OK;
+    } else {
+      rc = render_failed(a.cmd, wrc ? wrc : WEFT_ENOMEM);
+    }
+    json_decref(o);
+    free(doc);
+  } else {
+    rc = render_failed(a.cmd, weft_render_run_show_text(&v, why, stdout));
+    if (!rc && (pinned || purged))
+      printf("\nretention: %s%s%s%s%s\n", pinned ? "pinned (weft run unpin to release)" : "",
+             pinned && purged ? "; " : "", purged & WEFT_PURGED_DEBUG ? "debug events removed " : "",
+             purged & WEFT_PURGED_LOGS ? "logs removed " : "",
+             purged & WEFT_PURGED_ARTIFACTS ? "artifacts removed" : "");
+  }
 done:
   weft_run_queue_waits_release(&waits);
   weft_run_view_release(&v);
@@ -432,7 +544,8 @@ int cmd_run(int argc, char **argv) {
   } subs[] = {
       {"list", run_list},     {"show", run_show},           {"events", run_events},
       {"logs", cmd_run_logs}, {"cancel", cmd_run_cancel}, {"reexecute", cmd_run_reexecute},
-      {"coordinate", cmd_run_coordinate},
+      {"coordinate", cmd_run_coordinate}, {"pin", cmd_run_pin}, {"unpin", cmd_run_unpin},
+      {"delete", cmd_run_delete}, {"bulk", cmd_run_bulk},
   };
   if (argc < 2) {
     fputs(run_usage, stderr);
@@ -446,5 +559,6 @@ int cmd_run(int argc, char **argv) {
     if (!strcmp(argv[1], subs[i].name)) return subs[i].fn(argc - 1, argv + 1);
   if (argv[1][0] == '-') return weft_cli_usage_error("run", "unknown option '%s'", argv[1]);
   return weft_cli_usage_error(
-      "run", "unknown subcommand '%s' (list, show, events, logs, cancel, reexecute)", argv[1]);
+      "run", "unknown subcommand '%s' (list, show, events, logs, cancel, reexecute, pin, "
+      "unpin, delete, bulk)", argv[1]);
 }

@@ -7,6 +7,7 @@
 #include "containers/containers.h"
 #include "dsl/dsl.h"
 #include "dsl/dsl_int.h"
+#include "dsl/instance_retention.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/redact.h"
@@ -14,7 +15,7 @@
 
 static const char *const top_keys[] = {"storage", "artifacts", "broker", "execution",
                                        "run_queue", "containers", "server", "auth",
-                                       "secrets", "queue", "hooks", NULL};
+                                       "secrets", "queue", "hooks", "retention", NULL};
 static const char *const hooks_keys[] = {"on_failure", "on_success", "on_sla_missed", NULL};
 static const char *const containers_keys[] = {"socket", "pull", "network", "default_image",
                                               "labels", NULL};
@@ -91,7 +92,20 @@ const char weft_instance_config_template[] =
     "# The key that seals `weft secret` values (64 hex digits, mode 0600);\n"
     "# WEFT_SECRET_KEY, when set, wins. Default: secret.key here.\n"
     "# secrets:\n"
-    "#   key_file: /etc/weft/secret.key\n";
+    "#   key_file: /etc/weft/secret.key\n"
+    "\n"
+    "# How long finished runs and their parts are kept (default: forever);\n"
+    "# applied every minute by the scheduler, or now by `weft instance purge`.\n"
+    "# Pinned runs, unfinished runs, parents of kept re-executions and the\n"
+    "# newest keep_last runs of each job are never removed.\n"
+    "# retention:\n"
+    "#   runs: {success: 30d, failure: 90d}\n"
+    "#   events_debug: 7d     # debug log events of kept runs\n"
+    "#   logs: 14d            # compute log files\n"
+    "#   artifacts: 30d       # step outputs in the artifact store\n"
+    "#   keep_last: 20\n"
+    "#   per_job:\n"
+    "#     nightly_etl: {runs: {success: 7d}}\n";
 
 void weft_instance_config_release(struct weft_instance_config *c) {
   free(c->storage_url);
@@ -676,6 +690,14 @@ int weft_instance_config_parse(const char *home, const char *file, const char *t
       if (au && !weft__ynode_is_null(au)) weft__parse_auth_config(d, au, &out->server, &nomem);
       const struct weft__ynode *se = weft__ymap_get(root, "secrets", NULL);
       if (se && !weft__ynode_is_null(se)) parse_secrets(d, se, home, out, &nomem);
+      /* Checked here so every open reports its mistakes; the policy itself
+       * is read by weft_retention_load when something applies it. */
+      const struct weft__ynode *rt = weft__ymap_get(root, "retention", NULL);
+      if (rt && !weft__ynode_is_null(rt)) {
+        struct weft_retention pol;
+        weft__retention_parse(d, rt, &pol, &nomem);
+        weft_retention_release(&pol);
+      }
       const struct weft__ynode *hk = weft__ymap_get(root, "hooks", NULL);
       if (hk && !weft__ynode_is_null(hk)) {
         if (hk->kind != WEFT__Y_MAP)

@@ -168,6 +168,7 @@ struct weft_run_search {
 /* A final run as retention sees it (xRetentionScan). */
 struct weft_retention_cand {
   char *id, *job;
+  char *parent_run_id; /* NULL unless it is a re-execution */
   enum weft_run_status status;
   int64_t created_ms, ended_ms;
   int pinned;
@@ -396,6 +397,12 @@ int weft_store_materialization_list(struct weft_store *s, const char *asset,
  * not one; *id points into text). */
 char *weft_run_cursor_format(const struct weft_run_row *last);
 int weft_run_cursor_parse(const char *text, int64_t *created_ms, const char **id);
+
+/* A time of a runs search (since/until), as the CLI and the API take it:
+ * "2026-12-06", "2026-12-06T08:30[:15][Z]" (UTC), milliseconds since the
+ * epoch (13 digits or more), or an age before now_ms: "90s", "30m", "12h",
+ * "7d". WEFT_EINVALID when it is none of those. */
+int weft_run_time_parse(const char *text, int64_t now_ms, int64_t *out);
 
 /* A new random run id (12 lowercase hex characters); caller frees. NULL
  * only when out of memory or the kernel has no getrandom(2). */

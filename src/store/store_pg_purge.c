@@ -39,8 +39,8 @@ const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
         "ORDER BY created_ms DESC, id DESC LIMIT $10::int",
     [WEFT__PG_RETENTION_SCAN - WEFT__PG_EXTRA_FIRST] =
         "SELECT r.id, r.job, r.status, r.created_ms, r.ended_ms, coalesce(m.pinned, 0), "
-        "coalesce(m.purged, 0), (SELECT count(*) FROM runs c WHERE c.parent_run_id = r.id) "
-        "FROM runs r LEFT JOIN run_marks m ON m.run_id = r.id "
+        "coalesce(m.purged, 0), (SELECT count(*) FROM runs c WHERE c.parent_run_id = r.id), "
+        "r.parent_run_id FROM runs r LEFT JOIN run_marks m ON m.run_id = r.id "
         "WHERE r.status IN ('success', 'failure', 'canceled') AND r.ended_ms > 0 "
         "AND r.ended_ms < $1::int8 AND (r.ended_ms, r.id) > ($2::int8, $3) "
         "ORDER BY r.ended_ms, r.id LIMIT $4::int",
@@ -181,7 +181,8 @@ int weft__pg_retention_scan(struct weft_store *s, int64_t ended_before, int64_t 
   for (int i = 0; i < n; i++) {
     struct weft_retention_cand *c = &out->v[i];
     out->n++;
-    if (get_dup(res, i, 0, &c->id) || get_dup(res, i, 1, &c->job)) {
+    if (get_dup(res, i, 0, &c->id) || get_dup(res, i, 1, &c->job) ||
+        get_dup(res, i, 8, &c->parent_run_id)) {
       rc = nomem(P(s), err, "retention scan");
       goto done;
     }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store.h"
 #include "util/str.h"
@@ -29,6 +30,7 @@ void weft_retention_cand_list_release(struct weft_retention_cand_list *l) {
   for (size_t i = 0; l && i < l->n; i++) {
     free(l->v[i].id);
     free(l->v[i].job);
+    free(l->v[i].parent_run_id);
   }
   if (l) {
     free(l->v);
@@ -130,5 +132,45 @@ int weft_run_cursor_parse(const char *text, int64_t *created_ms, const char **id
       return WEFT_EINVALID;
   *created_ms = v;
   *id = end + 1;
+  return WEFT_OK;
+}
+
+int weft_run_time_parse(const char *text, int64_t now_ms, int64_t *out) {
+  size_t len = text ? strlen(text) : 0;
+  char *end = NULL;
+  *out = 0;
+  if (!len || len > 40 || *text < '0' || *text > '9') return WEFT_EINVALID;
+  long long v = strtoll(text, &end, 10);
+  if (!*end && len >= 13) {
+    *out = v;
+    return WEFT_OK;
+  }
+  if (end[0] && !end[1] && v >= 0 && end != text) {
+    int64_t unit = end[0] == 's' ? 1000 : end[0] == 'm' ? 60000 : end[0] == 'h' ? 3600000
+                 : end[0] == 'd' ? 86400000 : 0;
+    if (!unit || v > 100LL * 366 * 86400) return WEFT_EINVALID;
+    *out = now_ms - v * unit;
+    return WEFT_OK;
+  }
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
+  if (sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10) return WEFT_EINVALID;
+  const char *t = text + 10;
+  if (*t == 'T' || *t == ' ') {
+    int n2 = 0;
+    if (sscanf(t + 1, "%2d:%2d%n", &h, &mi, &n2) != 2 || n2 != 5) return WEFT_EINVALID;
+    t += 1 + n2;
+    if (*t == ':') {
+      if (sscanf(t + 1, "%2d%n", &sec, &n2) != 1 || n2 != 2) return WEFT_EINVALID;
+      t += 3;
+    }
+    if (*t == 'Z') t++;
+  }
+  if (*t || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    return WEFT_EINVALID;
+  struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                  .tm_min = mi, .tm_sec = sec};
+  time_t secs = timegm(&tm);
+  if (secs == (time_t)-1) return WEFT_EINVALID;
+  *out = (int64_t)secs * 1000;
   return WEFT_OK;
 }

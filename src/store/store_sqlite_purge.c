@@ -125,8 +125,8 @@ int weft__sq_retention_scan(struct weft_store *s, int64_t ended_before, int64_t 
                             struct weft_retention_cand_list *out, weft_error *err) {
   static const char sql[] =
       "SELECT r.id, r.job, r.status, r.created_ms, r.ended_ms, coalesce(m.pinned, 0), "
-      "coalesce(m.purged, 0), (SELECT count(*) FROM runs c WHERE c.parent_run_id = r.id) "
-      "FROM runs r LEFT JOIN run_marks m ON m.run_id = r.id "
+      "coalesce(m.purged, 0), (SELECT count(*) FROM runs c WHERE c.parent_run_id = r.id), "
+      "r.parent_run_id FROM runs r LEFT JOIN run_marks m ON m.run_id = r.id "
       "WHERE r.status IN ('success', 'failure', 'canceled') AND r.ended_ms > 0 "
       "AND r.ended_ms < ?1 AND (r.ended_ms, r.id) > (?2, ?3) "
       "ORDER BY r.ended_ms, r.id LIMIT ?4";
@@ -139,7 +139,8 @@ int weft__sq_retention_scan(struct weft_store *s, int64_t ended_before, int64_t 
   sqlite3_bind_int(st, 4, limit);
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
     struct weft_retention_cand *c = push((void **)&out->v, &out->n, sizeof *c);
-    if (!c || weft__sq_column_dup(st, 0, &c->id) || weft__sq_column_dup(st, 1, &c->job)) {
+    if (!c || weft__sq_column_dup(st, 0, &c->id) || weft__sq_column_dup(st, 1, &c->job) ||
+        weft__sq_column_dup(st, 8, &c->parent_run_id)) {
       rc = weft_error_set(err, WEFT_ENOMEM, "retention scan: out of memory");
       goto done;
     }

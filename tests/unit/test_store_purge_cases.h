@@ -94,6 +94,8 @@ static int case_retention_exact(const char *url) {
   ASSERT_EQ(c.v[3].children, 1);
   ASSERT_STR_EQ(c.v[4].id, child);
   ASSERT_EQ(c.v[4].children, 0);
+  ASSERT_STR_EQ(c.v[4].parent_run_id, parent);
+  ASSERT(c.v[0].parent_run_id == NULL);
   struct weft_retention_cand_list c2 = {0};
   ASSERT_EQ(weft_store_retention_scan(s, 5000, c.v[1].ended_ms, c.v[1].id, 2, &c2, &err),
             WEFT_OK);
