@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sched/retention.h"
 #include "sched/sched_int.h"
 #include "util/clock.h"
 #include "util/str.h"
@@ -60,6 +61,10 @@ int weft_scheduler_turn(struct weft_scheduler *s, struct weft_sched_turn *turn,
   int rc = weft__sched_schedules_turn(s, now, turn, err);
   if (!rc) rc = weft__sched_sensors_turn(s, now, turn, err);
   if (!rc) rc = weft_scheduler_dequeue(s, err);
+  /* Retention only for a scheduler on the wall clock (tests drive fake
+   * clocks through schedules and sensors, not ages of runs). */
+  if (!rc && s->clock.now_ms == weft_sched_wall_clock.now_ms)
+    weft__sched_retention_turn(s->inst, now, &turn->next_wake_ms);
   return rc;
 }
 
