@@ -17,7 +17,9 @@ etl         sales_etl          4  Generates, cleans and aggregates sales records
 fanout      fanout            10  One producer, eight parallel workers, one join.
 python      arithmetic_py      5  Adds, splits and sums integers with Python ops.
 python      mixed_yaml         2  The Python ops, wired in YAML.
-python      orders_etl         4  Extracts orders, totals them per region, writes the report." "$out"
+python      orders_etl         4  Extracts orders, totals them per region, writes the report.
+branches    orders             5  Checks a batch of orders, loads it if it passes, always cleans up.
+branches    regions           11  The orders job for two regions (composed), then one summary." "$out"
 
 run "$WEFT_BIN" job list --format json
 check_rc "job list --format json exits 0" 0
@@ -27,7 +29,8 @@ doc = json.load(open(sys.argv[1]))
 got = [(j["location"], j["job"], j["ops"], j["valid"]) for j in doc["jobs"]]
 want = [("arithmetic", "arithmetic", 5, True), ("etl", "sales_etl", 4, True),
         ("fanout", "fanout", 10, True), ("python", "arithmetic_py", 5, True),
-        ("python", "mixed_yaml", 2, True), ("python", "orders_etl", 4, True)]
+        ("python", "mixed_yaml", 2, True), ("python", "orders_etl", 4, True),
+        ("branches", "orders", 5, True), ("branches", "regions", 11, True)]
 print("ok" if got == want else got)'
 
 run "$WEFT_BIN" job list broken
