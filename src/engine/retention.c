@@ -3,6 +3,7 @@
  * rule removes, and removes it: files first (artifact store objects, the
  * run's work folders), then rows in bounded batches (events, then the run
  * with its steps). Everything it removes is counted for the report. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@ struct pass {
    * entries for runs that are no re-execution), for the deferred parents */
   char **removed_parents;
   size_t n_removed;
+  int deleted; /* runs really deleted: the stamp is updated at the end */
 };
 
 static int in_keep_last(struct pass *p, const char *job, const char *id, int keep_last,
@@ -201,6 +203,7 @@ static int remove_run(struct pass *p, const struct weft_retention_cand *c, weft_
     return rc;
   }
   p->rep->runs[c->status]++;
+  p->deleted += !p->o->dry_run;
   char **g = realloc(p->removed_parents, (p->n_removed + 1) * sizeof *g);
   if (!g) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   p->removed_parents = g;
@@ -304,6 +307,16 @@ static int finish_deferred(struct pass *p, weft_error *err) {
   return rc;
 }
 
+/* Tells cached pages of runs that some are gone (WEFT_RETENTION_STAMP_KEY). */
+static int stamp(struct pass *p, int rc, weft_error *err) {
+  char now[24];
+  if (!p->deleted) return rc;
+  snprintf(now, sizeof now, "%lld", (long long)weft_clock_wall_ms());
+  weft_error e2 = WEFT_ERROR_INIT;
+  int src = weft_store_kv_set(p->inst->store, WEFT_RETENTION_STAMP_KEY, now, rc ? &e2 : err);
+  return rc ? rc : src;
+}
+
 static void pass_release(struct pass *p) {
   for (size_t i = 0; i < p->n_keep; i++) {
     free(p->keep[i].job);
@@ -355,6 +368,7 @@ int weft_retention_apply(struct weft_instance *inst, const struct weft_retention
     if (o->deadline_ms && weft_clock_mono_ms() >= o->deadline_ms) break;
   }
   if (!rc) rc = finish_deferred(&p, err);
+  rc = stamp(&p, rc, err);
   free(after_id);
   pass_release(&p);
   return rc;
@@ -410,7 +424,7 @@ int weft_retention_delete_run(struct weft_instance *inst, const struct weft_rete
     goto done;
   }
   memset(rep, 0, sizeof *rep);
-  rc = remove_run(&p, &c, err);
+  rc = stamp(&p, remove_run(&p, &c, err), err);
   if (!rc && !dry_run && rep->runs[run.status] == 0)
     rc = weft_error_set(err, WEFT_ECONFLICT, "run %s was pinned or re-executed meanwhile",
                         run_id);

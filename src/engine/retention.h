@@ -55,6 +55,11 @@ int weft_retention_delete_run(struct weft_instance *inst, const struct weft_rete
                               const char *run_id, int dry_run,
                               struct weft_retention_report *rep, weft_error *err);
 
+/* The kv key holding the wall-clock ms of the last run deletion: readers
+ * that cache pages of runs (the HTTP API) key them with it, since deleting
+ * a run appends no event. */
+#define WEFT_RETENTION_STAMP_KEY "retention/last_delete_ms"
+
 /* Pins (pin 1) or unpins a run: pinned runs are never purged. */
 int weft_run_pin(struct weft_instance *inst, const char *run_id, int pin, weft_error *err);
 

@@ -7,10 +7,14 @@
 #include <sys/stat.h>
 
 #include "engine/code_snapshot.h"
+#include "engine/retention.h"
 #include "engine/run_view.h"
+#include "http/api_retention.h"
 #include "http/http_int.h"
 #include "sched/run_queue.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/str.h"
 
 #define EVENTS_DEFAULT 1000
 #define EVENTS_MAX 10000
@@ -78,20 +82,66 @@ enum MHD_Result http_api_runs(struct http_req *r) {
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) return res;
   const char *job = http_arg(r, "job"), *cursor = http_arg(r, "cursor");
+  const char *prefix = http_arg(r, "id"), *since = http_arg(r, "since");
+  const char *until = http_arg(r, "until");
   struct weft_run_filter f = {.job = job && *job ? job : NULL,
                               .status_mask = (int)mask,
                               .before_id = cursor && *cursor ? cursor : NULL,
                               .limit = (int)limit + 1}; /* one more: is there a next page? */
+  /* The search: the filter's, plus id prefix, tags and time range. */
+  const char *tag_keys[16], *tag_values[16];
+  char *tag_text[16];
+  struct weft_run_search q = {.job = f.job, .status_mask = f.status_mask,
+                              .id_prefix = prefix && *prefix ? prefix : NULL,
+                              .tag_keys = tag_keys, .tag_values = tag_values,
+                              .limit = f.limit};
+  int64_t now = weft_clock_wall_ms();
+  const char *bad_time = NULL;
+  if (since && *since && weft_run_time_parse(since, now, &q.since_ms)) bad_time = "since";
+  else if (until && *until && weft_run_time_parse(until, now, &q.until_ms)) bad_time = "until";
+  if (bad_time) {
+    return http_send_error(r, 400, json_pack("[{s:s, s:s}]", "field", bad_time, "message",
+                                             "a date, a time or an age"),
+                           "%s wants a date (2026-12-06), a UTC time (2026-12-06T08:30Z), "
+                           "epoch milliseconds or an age (12h, 7d)", bad_time);
+  }
+  for (size_t i = 0; i < r->n_args; i++) {
+    if (strcmp(r->args[i].key, "tag")) continue;
+    const char *v = r->args[i].value, *eq = v ? strchr(v, '=') : NULL;
+    if (!eq || eq == v || strpbrk(v, "\"\\") || q.n_tags == 16) {
+      for (size_t k = 0; k < q.n_tags; k++) free(tag_text[k]);
+      return http_send_error(r, 400, json_pack("[{s:s, s:s}]", "field", "tag", "message",
+                                               "KEY=VALUE"),
+                             "tag wants KEY=VALUE (at most 16), got '%.100s'", v ? v : "");
+    }
+    if (!(tag_text[q.n_tags] = strdup(v))) {
+      for (size_t k = 0; k < q.n_tags; k++) free(tag_text[k]);
+      return http_send_error(r, 500, NULL, "out of memory");
+    }
+    tag_text[q.n_tags][eq - v] = '\0';
+    tag_keys[q.n_tags] = tag_text[q.n_tags];
+    tag_values[q.n_tags] = tag_text[q.n_tags] + (eq - v) + 1;
+    q.n_tags++;
+  }
   struct http_metrics *m = &r->srv->metrics;
-  int keep = !r->srv->cache_off && atomic_load(&m->primed);
+  /* Pages of a search are not kept: its filters are not in the key. */
+  int keep = !r->srv->cache_off && atomic_load(&m->primed) && !q.id_prefix && !q.n_tags &&
+             !q.since_ms && !q.until_ms;
   long long seen = atomic_load(&m->cursor);
   struct weft_buf key = WEFT_BUF_INIT, out = WEFT_BUF_INIT;
   size_t len = 0;
   char *text = NULL;
   /* The job name is last: it may hold any character but a NUL. */
-  if (keep && weft_buf_addf(&key, "%lu/%lld/%s/%s", mask, limit, f.before_id ? f.before_id : "",
-                            f.job ? f.job : ""))
+  /* Deleting runs appends no event: the last deletion's time is in the key. */
+  char *deleted = NULL;
+  weft_error kerr = WEFT_ERROR_INIT;
+  if (keep && weft_store_kv_get(inst->store, WEFT_RETENTION_STAMP_KEY, &deleted, &kerr) &&
+      kerr.code != WEFT_ENOTFOUND)
     keep = 0;
+  if (keep && weft_buf_addf(&key, "%lu/%lld/%s/%s/%s", mask, limit, deleted ? deleted : "",
+                            f.before_id ? f.before_id : "", f.job ? f.job : ""))
+    keep = 0;
+  free(deleted);
   if (keep && (text = cached_page(r, inst, key.ptr, &len))) {
     weft_buf_release(&key);
     return http_send_json_text(r, 200, text, len);
@@ -100,7 +150,18 @@ enum MHD_Result http_api_runs(struct http_req *r) {
   struct weft_run_queue_waits waits = {0}; /* why queued runs wait */
   int have_waits = 0;
   weft_error err = WEFT_ERROR_INIT;
-  int rc = weft_store_run_list(inst->store, &f, &runs, &err);
+  /* A cursor is "CREATED_MS.ID" (weft_run_cursor_format); a bare run id,
+   * as older pages gave, is looked up. */
+  int rc = WEFT_OK;
+  if (f.before_id && weft_run_cursor_parse(f.before_id, &q.before_created_ms, &q.before_id)) {
+    struct weft_run_row at = {0};
+    rc = weft_store_run_get(inst->store, f.before_id, &at, &err);
+    q.before_created_ms = at.created_ms;
+    q.before_id = f.before_id;
+    weft_run_row_release(&at);
+  }
+  if (!rc) rc = weft_store_run_search(inst->store, &q, &runs, &err);
+  for (size_t k = 0; k < q.n_tags; k++) free(tag_text[k]);
   if (rc) {
     weft_buf_release(&key);
     if (rc == WEFT_ENOTFOUND && f.before_id)
@@ -132,10 +193,13 @@ enum MHD_Result http_api_runs(struct http_req *r) {
     bad = !text || (i && weft_buf_addc(&out, ',')) || weft_buf_add(&out, text, len);
     free(text);
   }
-  if (!rc && !bad)
-    bad = runs.n > (size_t)limit
-              ? weft_buf_addf(&out, "],\"next_cursor\":\"%s\"}", runs.v[limit - 1].id)
-              : weft_buf_adds(&out, "],\"next_cursor\":null}");
+  if (!rc && !bad && runs.n > (size_t)limit) {
+    char *next = weft_run_cursor_format(&runs.v[limit - 1]);
+    bad = !next || weft_buf_addf(&out, "],\"next_cursor\":\"%s\"}", next);
+    free(next);
+  } else if (!rc && !bad) {
+    bad = weft_buf_adds(&out, "],\"next_cursor\":null}");
+  }
   weft_run_list_release(&runs);
   weft_run_queue_waits_release(&waits);
   if (rc || bad) {
@@ -228,9 +292,13 @@ enum MHD_Result http_api_run(struct http_req *r) {
   struct weft_run_view v = {0};
   weft_error err = WEFT_ERROR_INIT;
   size_t len = 0;
-  char *text = r->srv->cache_off ? NULL : http_cache_get(&r->srv->detail_cache, r->segs[3], &len);
-  if (text) return http_send_json_text(r, 200, text, len);
+  /* The row first: a run deleted since its detail was kept is gone. */
   if (!http_path_run(r, &v.run, &res)) return res;
+  char *text = r->srv->cache_off ? NULL : http_cache_get(&r->srv->detail_cache, r->segs[3], &len);
+  if (text) {
+    weft_run_view_release(&v);
+    return http_send_json_text(r, 200, text, len);
+  }
   if (weft_run_view_load(r->inst.store, &v, &err)) {
     res = http_send_error(r, 500, NULL, "%s", err.msg);
   } else {
@@ -366,27 +434,40 @@ static int reexec_body(struct http_req *r, json_t *body, int *from_failure, int 
   return 1;
 }
 
-enum MHD_Result http_api_reexecute(struct http_req *r) {
-  enum MHD_Result res = MHD_NO;
+/* The status http_send_weft_error would answer err with. */
+static unsigned weft_error_status(const weft_error *err) {
+  return err->code == WEFT_ENOTFOUND ? 404
+       : err->code == WEFT_ECONFLICT ? 409
+       : err->code == WEFT_EINVALID || err->code == WEFT_EUSAGE ? 400 : 500;
+}
+
+unsigned http_reexecute_one(struct http_req *r, const char *id, int from_failure,
+                            int latest_code, const char *const *steps, size_t n_steps,
+                            char **run_id, char **msg, json_t **details) {
   struct weft_run_row parent = {0};
   struct weft_run_config rc = {0};
   struct weft_diags diags = WEFT_DIAGS_INIT;
   weft_error err = WEFT_ERROR_INIT;
-  json_t *body = NULL, *tags = NULL;
-  const char **steps = NULL;
+  json_t *tags = NULL;
   unsigned char *in_run = NULL;
-  char *run_id = NULL;
   struct weft_buf list = WEFT_BUF_INIT;
   struct weft_location *snap = NULL;
-  size_t n_steps = 0;
-  int from_failure = 0, latest_code = 0, built = 0;
-  if (!(body = http_body_object(r, &res))) return res;
-  if (!reexec_body(r, body, &from_failure, &latest_code, &steps, &n_steps, &res) ||
-      !http_path_run(r, &parent, &res))
+  unsigned status = 500;
+  int built = 0;
+  *run_id = *msg = NULL;
+  *details = NULL;
+  int grc = weft_store_run_get(r->inst.store, id, &parent, &err);
+  if (grc) {
+    status = grc == WEFT_ENOTFOUND ? 404 : 500;
+    *msg = grc == WEFT_ENOTFOUND
+               ? weft_str_printf("no run '%s' (run ids are not abbreviated here)", id)
+               : weft_str_printf("%s", err.msg);
     goto done;
+  }
   if (!weft_run_status_is_final(parent.status)) {
-    res = http_send_error(r, 409, NULL, "run %s is still %s; re-execute it once it ended",
-                          parent.id, weft_run_status_name(parent.status));
+    status = 409;
+    *msg = weft_str_printf("run %s is still %s; re-execute it once it ended", parent.id,
+                           weft_run_status_name(parent.status));
     goto done;
   }
   const char *loc_name = parent.location ? parent.location : "";
@@ -402,34 +483,36 @@ enum MHD_Result http_api_reexecute(struct http_req *r) {
                                       settings, &snap, &job, &err)
                  : weft_code_load_run_job(&r->inst, &parent, 0, &snap, &job, &err)) {
       int gone = err.code == WEFT_ENOTFOUND;
-      res = http_send_error(r, gone || err.code == WEFT_EINVALID ? 409 : 500, NULL,
-                            "%s%s", err.msg,
-                            gone ? " (re-execute with \"latest_code\": true)" : "");
+      status = gone || err.code == WEFT_EINVALID ? 409 : 500;
+      *msg = weft_str_printf("%s%s", err.msg,
+                             gone ? " (re-execute with \"latest_code\": true)" : "");
       goto done;
     }
   } else {
     job = http_ws_find_job(http_workspace(r), loc_name, parent.job);
   }
   if (!job || !job->valid) {
-    res = http_send_error(r, job ? 409 : 404, NULL, "job '%s' of location '%s' %s", parent.job,
-                          parent.location ? parent.location : "",
-                          job ? "has errors now" : "is no longer in the workspace");
+    status = job ? 409 : 404;
+    *msg = weft_str_printf("job '%s' of location '%s' %s", parent.job,
+                           parent.location ? parent.location : "",
+                           job ? "has errors now" : "is no longer in the workspace");
     goto done;
   }
   if (weft_run_config_from_row(job, &parent, &rc, &diags)) {
     weft_diags_sort(&diags);
-    res = http_send_error(r, 400, http_diags_json(&diags),
-                          "the run config of run %s no longer fits job %s", parent.id, job->name);
+    status = 400;
+    *details = http_diags_json(&diags);
+    *msg = weft_str_printf("the run config of run %s no longer fits job %s", parent.id,
+                           job->name);
     goto done;
   }
   built = 1;
   if (!(in_run = calloc(job->n_ops + 1, 1))) goto nomem;
-  if (weft_reexec_select(&r->inst, parent.id, job, from_failure, steps, n_steps, in_run, &err)) {
-    res = http_send_weft_error(r, &err);
-    goto done;
-  }
-  if (!latest_code && weft_reexec_pin_images(&r->inst, parent.id, job, &rc, in_run, &err)) {
-    res = http_send_weft_error(r, &err);
+  if (weft_reexec_select(&r->inst, parent.id, job, from_failure, (const char **)steps, n_steps,
+                         in_run, &err) ||
+      (!latest_code && weft_reexec_pin_images(&r->inst, parent.id, job, &rc, in_run, &err))) {
+    status = weft_error_status(&err);
+    *msg = weft_str_printf("%s", err.msg);
     goto done;
   }
   for (size_t i = 0; i < job->n_ops; i++)
@@ -444,25 +527,46 @@ enum MHD_Result http_api_reexecute(struct http_req *r) {
     goto nomem;
   struct weft_launch l = {.job = job, .rc = &rc, .tags = tags, .parent_run_id = parent.id,
                           .in_run = in_run, .code_version = snap ? parent.code_version : NULL};
-  if (http_create_run(&r->inst, &l, list.ptr, &run_id, &err)) {
-    res = http_send_error(r, 500, NULL, "cannot record the run: %s", err.msg);
+  if (http_create_run(&r->inst, &l, list.ptr, run_id, &err)) {
+    *msg = weft_str_printf("cannot record the run: %s", err.msg);
     goto done;
   }
-  if (http_start_coordinator(r, run_id, &res))
-    res = http_send_json(r, 201, json_pack("{s:s}", "run_id", run_id));
+  status = 201;
   goto done;
 nomem:
-  res = http_send_error(r, 500, NULL, "out of memory");
+  *msg = weft_str_printf("out of memory");
 done:
   weft_buf_release(&list);
-  free(run_id);
   free(in_run);
-  free(steps);
   if (built) weft_run_config_release(&rc);
   weft_diags_release(&diags);
   weft_run_row_release(&parent);
   weft_location_free(snap);
   json_decref(tags);
+  return status;
+}
+
+enum MHD_Result http_api_reexecute(struct http_req *r) {
+  enum MHD_Result res = MHD_NO;
+  json_t *body = NULL, *details = NULL;
+  const char **steps = NULL;
+  char *run_id = NULL, *msg = NULL;
+  size_t n_steps = 0;
+  int from_failure = 0, latest_code = 0;
+  if (!(body = http_body_object(r, &res))) return res;
+  if (!reexec_body(r, body, &from_failure, &latest_code, &steps, &n_steps, &res) ||
+      !http_instance(r, &res))
+    goto done;
+  unsigned status = http_reexecute_one(r, r->segs[3], from_failure, latest_code, steps, n_steps,
+                                       &run_id, &msg, &details);
+  if (status != 201)
+    res = http_send_error(r, status, details, "%s", msg ? msg : "out of memory");
+  else if (http_start_coordinator(r, run_id, &res))
+    res = http_send_json(r, 201, json_pack("{s:s}", "run_id", run_id));
+done:
+  free(run_id);
+  free(msg);
+  free(steps);
   json_decref(body);
   return res;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/api_retention.h"
 #include "http/http_int.h"
 #include "util/buf.h"
 
@@ -38,6 +39,11 @@ static const struct route routes[] = {
     {"GET", "/api/v1/runs/*/logs/*/stream", http_api_log_stream, HTTP_READ},
     {"POST", "/api/v1/runs/*/cancel", http_api_cancel, HTTP_LAUNCH},
     {"POST", "/api/v1/runs/*/reexecute", http_api_reexecute, HTTP_LAUNCH},
+    {"GET", "/api/v1/runs/*/outputs/*/*", http_api_run_output, HTTP_READ},
+    {"POST", "/api/v1/runs/bulk", http_api_runs_bulk, HTTP_LAUNCH},
+    {"DELETE", "/api/v1/runs/*", http_api_run_delete, HTTP_OPERATE},
+    {"POST", "/api/v1/runs/*/pin", http_api_run_pin, HTTP_OPERATE},
+    {"POST", "/api/v1/runs/*/unpin", http_api_run_unpin, HTTP_OPERATE},
     {"GET", "/api/v1/schedules", http_api_schedules, HTTP_READ},
     {"GET", "/api/v1/schedules/*", http_api_schedule, HTTP_READ},
     {"GET", "/api/v1/schedules/*/ticks", http_api_schedule_ticks, HTTP_READ},
