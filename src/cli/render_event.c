@@ -85,8 +85,9 @@ void weft_render_event_line(FILE *out, const struct weft_event_row *ev) {
     /* An optional output left unwritten (engine.h): its consumers skip. */
     int unwritten = json_is_false(json_object_get(p, "written"));
     fprintf(out, "%s output %s = %s\n", step, str_field(p, "output"),
-            vs ? vs : unwritten ? "(not written)"
-                    : (json_is_string(json_object_get(p, "key")) ? str_field(p, "key") : "null"));
+            unwritten ? "(not written)"
+            : vs      ? vs
+                      : (json_is_string(json_object_get(p, "key")) ? str_field(p, "key") : "null"));
     free(vs);
   } else if (!strcmp(t, "log")) {
     fprintf(out, "%s [%s] %s\n", step, str_field(p, "level"), str_field(p, "msg"));
