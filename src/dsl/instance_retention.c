@@ -81,7 +81,10 @@ static void parse_rule(struct weft_diags *d, const struct weft__ynode *n, const 
     long long v = -1;
     if (k->kind != WEFT__Y_SCALAR || !weft__ynode_int(k, &v) || v < 0 || v > 1000000)
       weft__dsl_error(d, k->mark, "weft.yaml: %s keep_last must be a whole number from 0 "
-                      "to 1000000, got %s", where, weft__ynode_describe(k));
+                      "to 1000000, got %s%s%s", where,
+                      k->kind == WEFT__Y_SCALAR ? "'" : "",
+                      k->kind == WEFT__Y_SCALAR ? weft__ynode_text(k) : weft__ynode_describe(k),
+                      k->kind == WEFT__Y_SCALAR ? "'" : "");
     else
       r->keep_last = (int)v;
   }

@@ -39,6 +39,7 @@ struct pass {
   char **removed_parents;
   size_t n_removed;
   int deleted; /* runs really deleted: the stamp is updated at the end */
+  int64_t now; /* the ages count from it */
 };
 
 static int in_keep_last(struct pass *p, const char *job, const char *id, int keep_last,
@@ -223,6 +224,41 @@ static int64_t removed_children(const struct pass *p, const char *id) {
   return n;
 }
 
+/* The parts of kept run c that rule r says are old enough: its debug
+ * events, its logs, its artifacts (not while a re-execution may read
+ * them); each part once (the purged marks). */
+static int trim_parts(struct pass *p, const struct weft_retention_cand *c,
+                      const struct weft_retention_rule *r, int64_t age, weft_error *err) {
+  unsigned done = 0;
+  int rc;
+  if (r->events_debug_ms >= 0 && age >= r->events_debug_ms && !(c->purged & WEFT_PURGED_DEBUG)) {
+    int64_t before = p->rep->debug_events;
+    if ((rc = purge_events(p, c->id, WEFT_EVENTS_DEBUG, &p->rep->debug_events, err))) return rc;
+    if (p->rep->debug_events > before) note(p, "events_debug", c);
+    done |= WEFT_PURGED_DEBUG;
+  }
+  if (r->logs_ms >= 0 && age >= r->logs_ms && !(c->purged & WEFT_PURGED_LOGS)) {
+    int64_t before = p->rep->log_files;
+    if ((rc = trim_store(p, c->id, 1, 0, err)) || (rc = trim_folders(p, c->id, 1, 0, err)))
+      return rc;
+    if (p->rep->log_files > before) note(p, "logs", c);
+    done |= WEFT_PURGED_LOGS;
+  }
+  if (r->artifacts_ms >= 0 && age >= r->artifacts_ms && !c->children &&
+      !(c->purged & WEFT_PURGED_ARTIFACTS)) {
+    int64_t before = p->rep->artifacts;
+    if ((rc = trim_store(p, c->id, 0, 1, err)) || (rc = trim_folders(p, c->id, 0, 1, err)))
+      return rc;
+    if (p->rep->artifacts > before) note(p, "artifacts", c);
+    done |= WEFT_PURGED_ARTIFACTS;
+  }
+  if (done && !p->o->dry_run) {
+    rc = weft_store_run_mark_set(p->inst->store, c->id, -1, done, err);
+    if (rc != WEFT_ENOTFOUND) return rc; /* ENOTFOUND: deleted meanwhile */
+  }
+  return WEFT_OK;
+}
+
 /* Decides and applies the rule of c's job. */
 static int apply_one(struct pass *p, const struct weft_retention_cand *c, int64_t now,
                      weft_error *err) {
@@ -239,6 +275,7 @@ static int apply_one(struct pass *p, const struct weft_retention_cand *c, int64_
     if (kept_last) {
       p->rep->kept_last++;
     } else if (c->children > 0) {
+      /* decided at the end of the pass (finish_deferred) */
       struct weft_retention_cand *g =
           realloc(p->deferred, (p->n_deferred + 1) * sizeof *g);
       if (!g) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
@@ -251,39 +288,12 @@ static int apply_one(struct pass *p, const struct weft_retention_cand *c, int64_
       if (!g[p->n_deferred - 1].id || !g[p->n_deferred - 1].job ||
           (c->parent_run_id && !g[p->n_deferred - 1].parent_run_id))
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+      return WEFT_OK;
     } else {
       return remove_run(p, c, err);
     }
   }
-  /* Parts of a kept run. */
-  unsigned done = 0;
-  if (r.events_debug_ms >= 0 && age >= r.events_debug_ms && !(c->purged & WEFT_PURGED_DEBUG)) {
-    int64_t before = p->rep->debug_events;
-    if ((rc = purge_events(p, c->id, WEFT_EVENTS_DEBUG, &p->rep->debug_events, err))) return rc;
-    if (p->rep->debug_events > before) note(p, "events_debug", c);
-    done |= WEFT_PURGED_DEBUG;
-  }
-  if (r.logs_ms >= 0 && age >= r.logs_ms && !(c->purged & WEFT_PURGED_LOGS)) {
-    int64_t before = p->rep->log_files;
-    if ((rc = trim_store(p, c->id, 1, 0, err)) || (rc = trim_folders(p, c->id, 1, 0, err)))
-      return rc;
-    if (p->rep->log_files > before) note(p, "logs", c);
-    done |= WEFT_PURGED_LOGS;
-  }
-  if (r.artifacts_ms >= 0 && age >= r.artifacts_ms && !c->children &&
-      !(c->purged & WEFT_PURGED_ARTIFACTS)) {
-    int64_t before = p->rep->artifacts;
-    if ((rc = trim_store(p, c->id, 0, 1, err)) || (rc = trim_folders(p, c->id, 0, 1, err)))
-      return rc;
-    if (p->rep->artifacts > before) note(p, "artifacts", c);
-    done |= WEFT_PURGED_ARTIFACTS;
-  }
-  if (done && !p->o->dry_run) {
-    rc = weft_store_run_mark_set(p->inst->store, c->id, -1, done, err);
-    if (rc == WEFT_ENOTFOUND) rc = WEFT_OK; /* deleted meanwhile */
-    if (rc) return rc;
-  }
-  return WEFT_OK;
+  return trim_parts(p, c, &r, age, err);
 }
 
 /* Deferred parents whose every re-execution went in this pass go too
@@ -302,8 +312,14 @@ static int finish_deferred(struct pass *p, weft_error *err) {
       progress = 1;
     }
   }
-  for (size_t i = 0; i < p->n_deferred; i++)
-    if (p->deferred[i].id) p->rep->kept_reexec++;
+  /* The rest stay for their re-executions: only their parts go. */
+  for (size_t i = 0; !rc && i < p->n_deferred; i++) {
+    struct weft_retention_cand *c = &p->deferred[i];
+    if (!c->id) continue;
+    p->rep->kept_reexec++;
+    struct weft_retention_rule r = weft_retention_for(p->pol, c->job);
+    rc = trim_parts(p, c, &r, p->now - c->ended_ms, err);
+  }
   return rc;
 }
 
@@ -338,6 +354,7 @@ int weft_retention_apply(struct weft_instance *inst, const struct weft_retention
                    .batch = o->batch > 0 ? o->batch : 500};
   memset(rep, 0, sizeof *rep);
   int64_t now = o->now_ms ? o->now_ms : weft_clock_wall_ms();
+  p.now = now;
   int64_t min_age = weft_retention_min_age_ms(pol);
   int64_t after_ended = 0;
   char *after_id = NULL;
