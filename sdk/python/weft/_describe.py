@@ -37,14 +37,25 @@ def _on_alarm(signum, frame):
     raise DescribeTimeout()
 
 
+_rel_memo = {}
+
+
 def _rel(root, path):
-    try:
-        rel = os.path.relpath(os.path.realpath(path), root)
-    except ValueError:
-        return None
-    if rel.startswith(".."):
-        return None
-    return rel.replace(os.sep, "/")
+    """path relative to root with "/", or None when outside it. Memoized:
+    it is asked for every module after every file."""
+    key = (root, path)
+    if key in _rel_memo:
+        return _rel_memo[key]
+    rel = None
+    if path and not path.startswith("<"):
+        try:
+            r = os.path.relpath(os.path.realpath(path), root)
+            if not r.startswith(".."):
+                rel = r.replace(os.sep, "/")
+        except ValueError:
+            pass
+    _rel_memo[key] = rel
+    return rel
 
 
 def _module_name(rel):
