@@ -141,15 +141,14 @@ class OpDef:
     it is the plain function (op.fn)."""
 
     def __init__(self, fn, name=None, description=None, retries=None,
-                 timeout=None, tags=None, queue=None, image=None,
-                 isolated=None):
+                 timeout=None, tags=None, queue=None, image=None):
         self.fn = fn
         self.name = name or fn.__name__
         self.file, self.line = _where(fn)
         self.description = description if description is not None else \
             (inspect.getdoc(fn) or None)
         self.retries, self.timeout, self.tags = retries, timeout, tags
-        self.queue, self.image, self.isolated = queue, image, isolated
+        self.queue, self.image = queue, image
         self.inputs, self.config_cls = [], None
         self.wants_context = False
         self.output_kind, self.outputs = "single", []
@@ -330,7 +329,7 @@ def _config_schema(cls):
 
 
 def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
-       tags=None, queue=None, image=None, isolated=None):
+       tags=None, queue=None, image=None):
     """Makes a function an op: @op or @op(retries=2, timeout="1m", ...).
 
     Inputs are its parameters (type hints int, float, str, bool, list,
@@ -343,8 +342,7 @@ def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
         if not inspect.isfunction(f):
             raise WeftDefinitionError("@op decorates a function, got %r" % (f,))
         return OpDef(f, name=name, description=description, retries=retries,
-                     timeout=timeout, tags=tags, queue=queue, image=image,
-                     isolated=isolated)
+                     timeout=timeout, tags=tags, queue=queue, image=image)
     return wrap(fn) if fn is not None else wrap
 
 
