@@ -9,12 +9,16 @@
 
 static json_t *ports_to_json(const struct weft_port *p, size_t n) {
   json_t *a = json_array();
-  for (size_t i = 0; a && i < n; i++)
-    if (json_array_append_new(a, json_pack("{s:s, s:s}", "name", p[i].name, "type",
-                                           weft_type_name(p[i].type)))) {
+  for (size_t i = 0; a && i < n; i++) {
+    json_t *e = json_pack("{s:s, s:s}", "name", p[i].name, "type", weft_type_name(p[i].type));
+    /* An optional output (model.h): the worker's executor lets it go
+     * unwritten; the key is absent otherwise, as older workers expect. */
+    if (e && p[i].optional) json_object_set_new(e, "optional", json_true());
+    if (json_array_append_new(a, e)) {
       json_decref(a);
       return NULL;
     }
+  }
   return a;
 }
 
@@ -111,6 +115,7 @@ static int ports_from_json(const json_t *a, const char *what, struct weft_port *
       return weft_error_set(err, WEFT_EINVALID, "'op.%s[%zu]' needs a name and a known type",
                             what, i);
     if (!(p[i].name = weft_str_dup(name))) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    p[i].optional = json_is_true(json_object_get(e, "optional"));
     (*n)++;
   }
   return WEFT_OK;
