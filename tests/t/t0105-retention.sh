@@ -187,9 +187,10 @@ YAML
   run "$WEFT_BIN" artifacts ls "$s3run"
   stored=$(printf '%s\n' "$out" | grep -c .)
   expect_exit -m "S3: purge --dry-run" 0 "$WEFT_BIN" instance purge --dry-run --as-of +25h
-  check_has "S3: counts the bucket's objects (2 outputs, 2 logs)" "would remove 2 log files and 2 artifacts" "$out"
+  check_has "S3: counts the bucket's objects (2 outputs, 2 logs) and the work folder's logs" \
+    "would remove 4 log files and 2 artifacts" "$out"
   expect_exit -m "S3: purge" 0 "$WEFT_BIN" instance purge --as-of +25h
-  check_has "S3: removes them" "removed 2 log files and 2 artifacts" "$out"
+  check_has "S3: removes them" "removed 4 log files and 2 artifacts" "$out"
   check_eq "S3: they were in the bucket, and are gone" "4 0" \
     "$stored $("$WEFT_BIN" artifacts ls "$s3run" 2>/dev/null | grep -c .)"
 fi
