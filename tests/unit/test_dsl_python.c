@@ -183,6 +183,25 @@ TEST(cache_skips_unchanged_files_and_notices_changed_deps) {
   return 0;
 }
 
+/* Code imported to be described sees none of weft's credentials. */
+TEST(describe_does_not_see_credentials) {
+  ASSERT_EQ(setup(), 0);
+  setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-t0104", 1);
+  setenv("WEFT_SOMETHING_PLAIN", "plain", 1);
+  ASSERT_EQ(fx_write("ops/env.py",
+                     "import os\n"
+                     "assert 'AWS_SECRET_ACCESS_KEY' not in os.environ, 'credential leaked'\n"
+                     "assert os.environ.get('WEFT_SOMETHING_PLAIN') == 'plain'\n"),
+            WEFT_OK);
+  struct weft_location *loc = load();
+  ASSERT(loc);
+  char *d = fx_diags(&loc->diags);
+  ASSERT_EQ(loc->diags.n, 0);
+  free(d);
+  weft_location_free(loc);
+  return 0;
+}
+
 TEST(a_missing_interpreter_is_reported_for_each_file) {
   ASSERT_EQ(setup(), 0);
   ASSERT_EQ(fx_write("ops/a.py", "x = 1\n"), WEFT_OK);
@@ -250,6 +269,7 @@ TEST_MAIN(TEST_ENTRY(python_ops_and_jobs_load_with_marks_in_the_py_file)
               TEST_ENTRY(errors_at_file_line_and_other_files_still_load)
                   TEST_ENTRY(a_file_that_hangs_times_out_and_the_rest_loads)
                       TEST_ENTRY(cache_skips_unchanged_files_and_notices_changed_deps)
+                          TEST_ENTRY(describe_does_not_see_credentials)
                           TEST_ENTRY(a_missing_interpreter_is_reported_for_each_file)
                               TEST_ENTRY(dagster_shaped_run_config_works_for_a_python_job)
                               TEST_ENTRY(hash_changes_with_content_and_salt))
