@@ -403,6 +403,28 @@ class Describe(unittest.TestCase):
         self.assertEqual(after["errors"], [])
 
 
+class FutureAnnotations(unittest.TestCase):
+    def test_string_hints_resolve(self):
+        ns = {}
+        exec(compile(textwrap.dedent("""\
+            from __future__ import annotations
+            import dataclasses, pathlib
+            from weft import op, Out
+
+            @dataclasses.dataclass
+            class C:
+                n: int = 2
+
+            @op
+            def f(a: int, p: pathlib.Path, config: C) -> Out(low=int, high=str):
+                return 1, ""
+            """), "future.py", "exec"), ns)
+        d = ns["f"].definition("ops/future.py")
+        self.assertEqual(d["inputs"], {"a": {"type": "int"}, "p": {"type": "path"}})
+        self.assertEqual(d["outputs"], {"low": "int", "high": "string"})
+        self.assertEqual(d["config"], {"n": {"type": "int", "default": 2}})
+
+
 class Run(unittest.TestCase):
     def test_run_writes_outputs(self):
         with tempfile.TemporaryDirectory() as tmp:

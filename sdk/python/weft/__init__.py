@@ -92,8 +92,19 @@ def _type_label(hint):
 def _hints(fn):
     try:
         return typing.get_type_hints(fn)
-    except Exception:  # a forward reference that does not resolve
-        return dict(getattr(fn, "__annotations__", {}))
+    except Exception:
+        pass
+    # typing refuses `-> Out(...)` as a string (from __future__ import
+    # annotations): each hint is then evaluated on its own, as typing would.
+    out = {}
+    for k, v in getattr(fn, "__annotations__", {}).items():
+        if isinstance(v, str):
+            try:
+                v = eval(v, getattr(fn, "__globals__", {}))  # noqa: S307 - the user's own hint
+            except Exception:
+                pass
+        out[k] = v
+    return out
 
 
 # ---- outputs -----------------------------------------------------------------
