@@ -110,7 +110,8 @@ export function createGantt({ onSelect, onToggle } = {}) {
       const attempts = by.get(name) || [];
       const state = stepState(attempts);
       const tone = statusTone(state);
-      r.row.className = ['g-row', `tone-${tone}`, selected === name && 'selected'].filter(Boolean).join(' ');
+      r.row.className = ['g-row', `tone-${tone}`, state === 'skipped' && 'skipped', selected === name && 'selected']
+        .filter(Boolean).join(' ');
       r.row.dataset.state = state;
       r.dot.title = statusLabel(state);
       r.box.checked = checked.has(name);

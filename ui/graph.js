@@ -170,15 +170,22 @@ export function drawGraph(job, opts = {}) {
     const sub = op.uses && op.uses !== op.name ? `uses ${op.uses}`
       : `${(op.inputs || []).length} in · ${(op.outputs || []).length} out`;
     const st = opts.status && opts.status[op.name];
+    // Skipped steps are drawn apart from canceled ones (dashed, struck);
+    // a step with a `when:` condition or a trigger rule says so in a corner.
+    const rule = op.trigger && op.trigger !== 'all_success' ? op.trigger : null;
     const g = s('g', {
-      class: ['dag-node', st && `tone-${statusTone(st)}`], transform: `translate(${b.x},${b.y})`,
+      class: ['dag-node', st && `tone-${statusTone(st)}`, st === 'skipped' && 'skipped'],
+      transform: `translate(${b.x},${b.y})`, 'data-status': st || null,
       tabindex: 0, role: 'button', 'data-op': op.name, 'aria-label': `op ${op.name}`,
     },
-    s('title', null, op.description ? `${op.name}: ${op.description}` : op.name),
+    s('title', null, (op.description ? `${op.name}: ${op.description}` : op.name) +
+      (op.when ? `\nwhen: ${op.when}` : '') + (rule ? `\ntrigger: ${rule}` : '')),
     s('rect', { class: 'dag-box', width: W, height: H, rx: 8 }),
     s('rect', { class: 'dag-stripe', width: 4, height: H - 16, x: 0, y: 8, rx: 2 }),
     s('text', { class: 'dag-name', x: 16, y: 23 }, clip(op.name, 18)),
-    s('text', { class: 'dag-sub', x: 16, y: 41 }, clip(sub, 22)));
+    s('text', { class: 'dag-sub', x: 16, y: 41 }, clip(sub, 22)),
+    op.when || rule ? s('text', { class: 'dag-cond', x: W - 8, y: 14, 'text-anchor': 'end' },
+      op.when ? 'when' : rule) : null);
     nodeLayer.append(g);
     nodeEls.set(op.name, g);
     const hl = (on) => {

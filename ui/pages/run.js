@@ -60,13 +60,24 @@ function containersTable(ctrs) {
         h('td', { class: 'mono small', title: c.id || '' }, c.id ? c.id.slice(0, 12) : '–')))))];
 }
 
-function stepCard(detail, step) {
+/** The step's `when:` condition and trigger rule, from the job (op may be null). */
+function stepCondition(op) {
+  if (!op || (!op.when && (!op.trigger || op.trigger === 'all_success'))) return null;
+  return h('p', { class: 'step-cond small' },
+    op.when ? [h('span', { class: 'muted' }, 'when '), h('code', { 'data-when': op.when }, op.when)] : null,
+    op.when && op.trigger && op.trigger !== 'all_success' ? ' · ' : null,
+    op.trigger && op.trigger !== 'all_success'
+      ? [h('span', { class: 'muted' }, 'trigger '), h('code', { 'data-trigger': op.trigger }, op.trigger)] : null);
+}
+
+function stepCard(detail, step, op) {
   if (!step) return emptyState('No step selected', 'Click a row of the timeline.');
   const attempts = detail.steps.filter((a) => a.step === step).sort((a, b) => a.attempt - b.attempt);
   const state = stepState(attempts);
   const logs = (detail.logs || {})[step];
   return h('div', { class: 'step-detail', 'data-step': step },
     h('div', { class: 'op-title' }, h('h3', { class: 'mono' }, step), badge(state)),
+    stepCondition(op),
     attempts.length ? h('table', { class: 'table table-compact' },
       h('thead', null, h('tr', null, ['#', 'Status', 'Started', 'Duration', 'PID'].map((t) => h('th', null, t)))),
       h('tbody', null, attempts.map((a) => [
@@ -106,7 +117,7 @@ export function runPage(root, { id }) {
   const actions = h('div', { class: 'actions' });
 
   // The timeline card shows the Gantt chart, or the job's graph coloured by step state.
-  let view = 'timeline', job = null, jobErr = null;
+  let view = 'timeline', job = null, jobErr = null, jobLoading = false;
   const graphBox = h('div', { class: 'graph-scroll run-graph', hidden: true });
   const viewTabs = ['timeline', 'graph'].map((v) => h('button', {
     type: 'button', class: ['tab', v === view && 'on'], 'data-view': v,
@@ -118,13 +129,16 @@ export function runPage(root, { id }) {
     graphBox.hidden = view !== 'graph';
     if (view === 'graph') renderGraph();
   }
+  // The job (its graph, each step's when: and trigger), fetched once.
+  function loadJob() {
+    if (job || jobErr || jobLoading || !detail) return;
+    jobLoading = true;
+    api.job(detail.run.location, detail.run.job).then((j) => { job = j; renderParts(); })
+      .catch((e) => { jobErr = e; renderParts(); });
+  }
   function renderGraph() {
     if (!detail || view !== 'graph') return;
-    if (!job && !jobErr) {
-      api.job(detail.run.location, detail.run.job).then((j) => { job = j; renderGraph(); })
-        .catch((e) => { jobErr = e; renderGraph(); });
-      return;
-    }
+    if (!job && !jobErr) { loadJob(); return; }
     if (jobErr) { mount(graphBox, errorBox(jobErr)); return; }
     const by = new Map();
     for (const a of detail.steps) (by.get(a.step) || by.set(a.step, []).get(a.step)).push(a);
@@ -257,7 +271,9 @@ export function runPage(root, { id }) {
     if (!detail) return;
     renderGantt();
     renderGraph();
-    mount(stepBox, stepCard(detail, selected));
+    loadJob();
+    const op = job && selected ? (job.ops || []).find((o) => o.name === selected) : null;
+    mount(stepBox, stepCard(detail, selected, op));
     logs.setSizes((detail.logs || {})[selected]);
   }
 
