@@ -6,8 +6,10 @@
 # (all_done) and an alert (one_failed) run after a failure, which still
 # fails the run; a job composed of another (uses: job:orders) runs as
 # prefixed steps wired across; re-execution from failure runs the failed
-# step, those skipped because of it, and evaluates a `when:` again; with
-# RabbitMQ (WEFT_TEST_AMQP_URL), the same branches on a queue worker.
+# step, those skipped because of it, and evaluates a `when:` again; the run
+# page draws skipped steps apart and shows a step's condition (headless
+# Chromium, t0103-run-branches-ui.mjs); with RabbitMQ (WEFT_TEST_AMQP_URL),
+# the same branches on a queue worker.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -247,6 +249,49 @@ check_eq "alone is reused, not run" 1 \
   "$(store_query "select count(*) from events where run_id='$id' and step='alone' and type='step_reused'")"
 check_eq "guarded is skipped by its condition this time" 'when "gate.result.n == 2" is false' \
   "$(message_of "$id" guarded)"
+
+# -- the run page in a browser ---------------------------------------------------------------------
+browser_dir=$WEFT_SRC/tests/browser chromium=${CHROMIUM:-/usr/bin/chromium}
+why=
+command -v node >/dev/null 2>&1 || why="node is not installed"
+[ -n "$why" ] || [ -x "$chromium" ] || why="no chromium at $chromium"
+[ -n "$why" ] || [ -d "$browser_dir/node_modules/playwright-core" ] ||
+  why="playwright-core is not installed (scripts/test installs it)"
+if [ -n "$why" ]; then
+  skip "the run page of skipped steps in a browser: $why"
+else
+  expect_exit -m "orders again, for the browser" 0 "$WEFT_BIN" launch orders -l ex
+  ui_run=$(run_id_of)
+  printf 'locations:\n  - {name: ex, path: ex}\n' >workspace.yaml
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$WEFT_BIN" dev --listen "127.0.0.1:$port" >"$tmp/dev.log" 2>&1 &
+  dev_pid=$!
+  at_exit "kill $dev_pid; wait $dev_pid"
+  up=
+  for _ in $(seq 1 100); do
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=1)' \
+      "http://127.0.0.1:$port" 2>/dev/null && { up=1; break; }
+    sleep 0.1
+  done
+  if [ -z "$up" ]; then
+    not_ok "weft dev answers" "$(tail -n 20 "$tmp/dev.log")"
+  else
+    WEFT_UI_URL=http://127.0.0.1:$port WEFT_UI_RUN=$ui_run BROWSER_DIR=$browser_dir CHROMIUM=$chromium \
+      timeout 120 node "$WEFT_SRC/tests/t/t0103-run-branches-ui.mjs" >"$tmp/ui.out" 2>"$tmp/ui.err"
+    ui_rc=$?
+    while IFS= read -r line; do
+      case "$line" in
+        "PASS "*) ok "${line#PASS }" ;;
+        "FAIL "*) rest=${line#FAIL }; not_ok "${rest%%$'\t'*}" "${rest#*$'\t'}" ;;
+        "SKIP "*) skip "${line#SKIP } (an earlier check failed)" ;;
+      esac
+    done <"$tmp/ui.out"
+    [ "$ui_rc" -eq 0 ] || grep -q '^FAIL ' "$tmp/ui.out" ||
+      not_ok "the browser check ran to its end (exit $ui_rc)" "$(tail -n 20 "$tmp/ui.err")"
+  fi
+  kill "$dev_pid" 2>/dev/null
+  wait "$dev_pid" 2>/dev/null
+fi
 
 # -- on a queue worker ---------------------------------------------------------------------------
 if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then
