@@ -65,8 +65,9 @@ int weft__py_hash_file(const char *path, const char *salt, char out[33]);
 char *weft__py_cache_dir(const char *dir);
 /* The folder holding the weft Python package (weft/, weft_op.py):
  * $WEFT_SDK/python, else the install's share/weft/sdk/python next to the
- * running binary, else the source tree's sdk/python; NULL when none. */
-const char *weft__py_sdk_dir(void);
+ * running binary, else the source tree's sdk/python; NULL when none (or
+ * out of memory). Caller frees. */
+char *weft__py_sdk_dir(void);
 /* The description of rel cached under key, if every file it imported
  * still has the hash recorded (json_t owned by the caller), else NULL. */
 json_t *weft__py_cache_get(const char *cache_dir, const char *dir, const char *key);

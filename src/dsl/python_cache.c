@@ -71,12 +71,12 @@ static int join_found(char *found, size_t size, const char *a, const char *b) {
   return n > 0 && (size_t)n < size;
 }
 
-const char *weft__py_sdk_dir(void) {
-  static char found[PATH_MAX];
+char *weft__py_sdk_dir(void) {
+  /* A local buffer: reloads may run on several threads at once. */
+  char found[PATH_MAX];
   const char *sdk = getenv("WEFT_SDK");
-  if (sdk && *sdk) {
-    if (join_found(found, sizeof found, sdk, "/python") && has_package(found)) return found;
-  }
+  if (sdk && *sdk && join_found(found, sizeof found, sdk, "/python") && has_package(found))
+    return strdup(found);
   /* An installed weft: BINDIR/weft next to DATADIR/weft/sdk. */
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -87,13 +87,13 @@ const char *weft__py_sdk_dir(void) {
       *slash = '\0';
       if (join_found(found, sizeof found, exe, "/../share/weft/sdk/python") &&
           has_package(found))
-        return found;
+        return strdup(found);
     }
   }
 #ifdef WEFT_SOURCE_DIR
   /* A build tree's binary: the sources it was built from. */
   if (join_found(found, sizeof found, WEFT_SOURCE_DIR, "/sdk/python") && has_package(found))
-    return found;
+    return strdup(found);
 #endif
   return NULL;
 }

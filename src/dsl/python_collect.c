@@ -29,7 +29,8 @@ extern char **environ;
 #define STDERR_KEEP 4096  /* the end of stderr kept for messages */
 
 struct describer {
-  const char *dir, *interp, *sdk, *salt_extra;
+  const char *dir, *interp;
+  char *sdk;
   char *cache_dir;
   double timeout_s;
   struct weft__py_collect *out;
@@ -409,6 +410,7 @@ done:
   for (size_t i = 0; d.keys && i < n; i++) free(d.keys[i]);
   free(d.keys);
   free(d.cache_dir);
+  free(d.sdk);
   free(pending);
   free(interp);
   free(salt);

@@ -69,7 +69,9 @@ static struct weft_location *load(void) {
 
 TEST(python_ops_and_jobs_load_with_marks_in_the_py_file) {
   ASSERT_EQ(setup(), 0);
-  ASSERT(weft__py_sdk_dir());
+  char *sdk = weft__py_sdk_dir();
+  ASSERT(sdk);
+  free(sdk);
   ASSERT_EQ(fx_write("ops/math.py", math_py), WEFT_OK);
   ASSERT_EQ(fx_write("ops/total.yaml", total_yaml), WEFT_OK);
   ASSERT_EQ(fx_write("jobs/arith.py", arith_py), WEFT_OK);
