@@ -128,6 +128,11 @@ enum MHD_Result http_api_run_output(struct http_req *r) {
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) return res;
   const char *run_id = r->segs[3], *step = r->segs[5], *output = r->segs[6];
+  const char *want = http_arg(r, "disposition");
+  if (want && strcmp(want, "inline") && strcmp(want, "attachment"))
+    return http_send_error(r, 400, json_pack("[{s:s, s:s}]", "field", "disposition", "message",
+                                             "inline or attachment"),
+                           "disposition must be inline or attachment");
   struct weft_run_row row = {0};
   weft_error err = WEFT_ERROR_INIT;
   int rc = weft_store_run_get(inst->store, run_id, &row, &err);
@@ -194,7 +199,6 @@ enum MHD_Result http_api_run_output(struct http_req *r) {
   }
   fd = -1; /* MHD closes it */
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
-  const char *want = http_arg(r, "disposition");
   disposition(disp, sizeof disp, want && !strcmp(want, "inline") ? "inline" : "attachment",
               output);
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);

@@ -99,19 +99,21 @@ weft = [os.environ["WEFT_BIN"]]
 subprocess.run(weft + ["secret", "set", "t0021_secret"], input=b"t0021-value", check=True,
                stdout=subprocess.DEVNULL)
 subprocess.run(weft + ["variable", "set", "t0021_var", "v1"], check=True, stdout=subprocess.DEVNULL)
-values = {"location": "loc", "job": "hello", "id": hello, "step": "hello", "path": "app.js", "backfill": backfill,
+values = {"location": "loc", "job": "hello", "id": hello, "step": "hello", "output": "result", "path": "app.js", "backfill": backfill,
           "schedule": "yearly", "sensor": "never", "secret": "t0021_secret", "variable": "t0021_var"}
 # A location is added (an empty folder), then removed.
 bodies = {"validateRunConfig": {"run_config": {"ops": {"hello": {"config": {"times": 1}}}}},
           "launchRun": {}, "reexecuteRun": {"steps": ["shout"]}, "setVariable": {"value": "v2"},
           "createBackfill": {"job": "daily", "keys": ["b"]},
+          "bulkRuns": {"action": "delete", "ids": ["ffffffffffff"], "dry_run": True},
           "addLocation": {"name": "extra", "path": __import__("tempfile").mkdtemp()}}
-values_for = {"cancelRun": dict(values, id=sleepy), "removeLocation": dict(values, location="extra")}
+values_for = {"cancelRun": dict(values, id=sleepy), "removeLocation": dict(values, location="extra"),
+              "deleteRun": dict(values, id=sleepy)}  # running: refused, 409
 # What each answer is expected to be when the parameters are real, and
 # when they name nothing (404) or the body is wrong (400).
 happy = {"launchRun": 201, "reexecuteRun": 201, "cancelRun": 202, "addLocation": 201, "createBackfill": 201,
          "removeLocation": 204, "removeSecret": 204, "removeVariable": 204,
-         "login": 400}  # weft dev on loopback has no users to log in (t0097 logs in for real)
+         "deleteRun": 409, "login": 400}  # weft dev on loopback has no users to log in (t0097 logs in for real)
 
 def call(method, path, op, params, body):
     url = re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path)
@@ -165,7 +167,7 @@ for path, item in doc["paths"].items():
             rr = c.req(other.upper(), re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path))
             check("%s %s: undocumented method is 405 with Allow" % (other.upper(), path),
                   rr.status == 405 and method.upper() in rr.headers.get("allow", ""), rr)
-check("the document has every route (45 operations and the UI's 2)", n_ops == 47, n_ops)
+check("the document has every route (50 operations and the UI's 2)", n_ops == 52, n_ops)
 
 # Query parameters that are documented with bounds are enforced.
 for path, item in doc["paths"].items():
