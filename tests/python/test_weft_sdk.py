@@ -317,7 +317,9 @@ def _describe(root, *files, timeout=5):
     p = subprocess.run([sys.executable, "-m", "weft", "describe", "--timeout", str(timeout),
                         "--root", root] + list(files), env=env, capture_output=True,
                        text=True, timeout=60)
-    return [json.loads(line) for line in p.stdout.splitlines()]
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    assert lines and lines[0] == {"ready": True}, lines
+    return lines[1:]
 
 
 class Describe(unittest.TestCase):

@@ -2,8 +2,9 @@
 # each file and prints one JSON line per file with what it defines.
 """The describe protocol (read by src/dsl/python_collect.c).
 
-One line per file, in the order given, flushed as soon as the file is done
-(so a file that hangs is the first one without a line):
+A first line {"ready": true} once the interpreter has started, then one
+line per file, in the order given, flushed as soon as the file is done (so
+a file that hangs is the first one without a line):
 
     {"file": "ops/math.py",
      "ops":       {"text": "{\\n\\"add_one\\": {...}\\n}", "lines": [1, 4, 1]},
@@ -270,6 +271,10 @@ def main(argv):
     stdout = sys.stdout
     # A file's own prints must not mix with the protocol: they go to stderr.
     sys.stdout = sys.stderr
+    # Started: from here on each file has the timeout (weft allows the
+    # interpreter's own start more).
+    stdout.write('{"ready": true}\n')
+    stdout.flush()
     for rel in files:
         result = describe_file(root, rel)
         stdout.write(json.dumps(result) + "\n")
