@@ -31,13 +31,13 @@ fail:
     echo broken >&2
     exit 3
 wait:
-  run: sleep 60
+  run: sleep 600
 YAML
 printf 'name: etl\nops:\n  make: make\n' >loc/jobs/etl.yaml
 printf 'name: bad\nops:\n  fail: fail\n' >loc/jobs/bad.yaml
 printf 'name: slow\nops:\n  wait: wait\n' >loc/jobs/slow.yaml
 mark_sleeps loc
-at_exit "pkill -9 -f 'sleep 60.$$' 2>/dev/null; true"
+at_exit "pkill -9 -f 'sleep 600.$$' 2>/dev/null; true"
 q() { store_query "$1"; }
 
 # -- the policy's mistakes, at file:line:col ---------------------------------------------

@@ -27,13 +27,13 @@ make:
 fail:
   run: exit 3
 wait:
-  run: sleep 60
+  run: sleep 600
 YAML
 printf 'name: out\nops:\n  make: make\n' >loc/jobs/out.yaml
 printf 'name: bad\nops:\n  fail: fail\n' >loc/jobs/bad.yaml
 printf 'name: slow\nops:\n  wait: wait\n' >loc/jobs/slow.yaml
 mark_sleeps loc
-at_exit "pkill -9 -f 'sleep 60.$$' 2>/dev/null; true"
+at_exit "pkill -9 -f 'sleep 600.$$' 2>/dev/null; true"
 
 ids=()
 for i in 0 1 2 3 4 5; do
