@@ -49,9 +49,11 @@ static const char *mixed_yaml =
     "  add_x: add_x\n"
     "  split: {inputs: {num: add_x}}\n";
 
+static const char *tmp_dir; /* this test's scratch folder */
+
 static int setup(void) {
   char cache[128];
-  const char *dir = fx_enter_tmp();
+  const char *dir = tmp_dir = fx_enter_tmp();
   if (!dir) return -1;
   snprintf(cache, sizeof cache, "%s/.cache", dir);
   setenv("WEFT_PYTHON_CACHE", cache, 1);
@@ -98,6 +100,7 @@ TEST(python_ops_and_jobs_load_with_marks_in_the_py_file) {
   ASSERT_EQ(loc->n_schedules, 1);
   ASSERT_STR_EQ(loc->schedules[0].name, "arith_nightly");
   weft_location_free(loc);
+  fx_leave_tmp(tmp_dir);
   return 0;
 }
 
@@ -127,6 +130,7 @@ TEST(errors_at_file_line_and_other_files_still_load) {
   free(d);
   ASSERT(weft_location_find_op(loc, "add_x")); /* the good file loaded */
   weft_location_free(loc);
+  fx_leave_tmp(tmp_dir);
   return 0;
 }
 
@@ -151,6 +155,7 @@ TEST(a_file_that_hangs_times_out_and_the_rest_loads) {
   ASSERT(weft_location_find_op(loc, "split"));
   ASSERT(took < 20000);
   weft_location_free(loc);
+  fx_leave_tmp(tmp_dir);
   return 0;
 }
 
@@ -182,6 +187,7 @@ TEST(cache_skips_unchanged_files_and_notices_changed_deps) {
   ASSERT_EQ(diags.v[0].line, 2);
   ASSERT_CONTAINS(diags.v[0].msg, "ImportError");
   weft_diags_release(&diags);
+  fx_leave_tmp(tmp_dir);
   return 0;
 }
 
@@ -201,6 +207,7 @@ TEST(describe_does_not_see_credentials) {
   ASSERT_EQ(loc->diags.n, 0);
   free(d);
   weft_location_free(loc);
+  fx_leave_tmp(tmp_dir);
   return 0;
 }
 
@@ -217,6 +224,7 @@ TEST(a_missing_interpreter_is_reported_for_each_file) {
   ASSERT_CONTAINS(d, "\nops/b.py: error: cannot describe this Python file");
   free(d);
   weft_location_free(loc);
+  fx_leave_tmp(tmp_dir);
   return 0;
 }
 
@@ -252,6 +260,7 @@ TEST(dagster_shaped_run_config_works_for_a_python_job) {
   free(d);
   weft_diags_release(&diags);
   weft_location_free(loc);
+  fx_leave_tmp(tmp_dir);
   return 0;
 }
 
