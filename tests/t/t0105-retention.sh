@@ -168,6 +168,30 @@ check_eq "removed the failed and the canceled run that ended over 1 s ago, kept 
   "0 0 1" "$(q "select count(*) from runs where id='$f1'") $(q "select count(*) from runs where id='$s1'") $(q "select count(*) from runs where id='$e4'")"
 check_has "and logged it" "retention: removed 2 runs" "$out$err"
 
+# -- the same on PostgreSQL --------------------------------------------------------------
+pg_own_database
+if [ -z "$pg_url" ]; then
+  skip "WEFT_TEST_PG_URL is not set: purge on PostgreSQL is not checked"
+else
+  export WEFT_HOME=$tmp/pghome
+  mkdir -p "$WEFT_HOME"
+  printf 'storage:\n  postgres: {url: "%s"}\nretention:\n  runs: {success: 1d}\n  keep_last: 1\n' \
+    "$pg_url" >"$WEFT_HOME/weft.yaml"
+  p1=$(launch etl) p2=$(launch etl)
+  run "$WEFT_BIN" run pin "$p1"
+  expect_exit -m "PostgreSQL: purge --dry-run" 0 "$WEFT_BIN" instance purge --dry-run --as-of +25h
+  check_has "PostgreSQL: the pinned and the newest run are kept" \
+    "kept 1 pinned, 1 among keep_last" "$out"
+  run "$WEFT_BIN" run unpin "$p1"
+  expect_exit -m "PostgreSQL: purge" 0 "$WEFT_BIN" instance purge --as-of +25h
+  check_has "PostgreSQL: the older run goes" "removed 1 run (1 success" "$out"
+  check_eq "PostgreSQL: only the newest is left, with its events" "$p2 yes" \
+    "$(psql -Atq "$pg_url" -c "select string_agg(id, ',') from runs") $(psql -Atq "$pg_url" -c "select case when count(*) > 0 then 'yes' end from events where run_id = '$p2'")"
+  check_eq "PostgreSQL: no event of the removed run, its materialization summarized" "0 1" \
+    "$(psql -Atq "$pg_url" -c "select count(*) from events where run_id = '$p1'") $(psql -Atq "$pg_url" -c "select count(*) from materializations where run_id = '$p1'")"
+  export WEFT_HOME=$tmp/home
+fi
+
 # -- artifacts in S3 -------------------------------------------------------------------
 if [ -z "${WEFT_TEST_S3_URL:-}" ]; then
   skip "WEFT_TEST_S3_URL is not set: the S3 artifact store is not checked"
