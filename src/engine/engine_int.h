@@ -52,6 +52,10 @@ struct coord {
    * when a step first needs them. */
   struct weft_mask *mask;
   struct weft_secret_keyring *keyring;
+  /* run_trigger.c: per step skipped because a failure or cancel upstream
+   * reached it through other skips, that step's index + 1 (else 0), so the
+   * whole chain names the cause: "upstream 'load' failed". */
+  size_t *skip_root;
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the

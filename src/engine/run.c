@@ -417,9 +417,10 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
   c->log_warned = calloc(n, sizeof *c->log_warned);
   c->workers = calloc(n, sizeof *c->workers);
   c->worker_pids = calloc(n, sizeof *c->worker_pids);
+  c->skip_root = calloc(n, sizeof *c->skip_root);
   c->mask = weft_mask_new();
   if (!c->outputs || !c->dirs || !c->started || !c->scratch || !c->retrying || !c->log_sent ||
-      !c->log_warned || !c->workers || !c->worker_pids || !c->mask)
+      !c->log_warned || !c->workers || !c->worker_pids || !c->skip_root || !c->mask)
     return weft_error_set(err, WEFT_ENOMEM, "out of memory planning the run");
   struct weft_executor_callbacks cb = {on_exec_event, on_exec_started, c};
   return coord_executor_new(inst, l->rc, &cb, &c->x, err);
@@ -438,6 +439,7 @@ static void coord_release(struct coord *c) {
   }
   free(c->workers);
   free(c->worker_pids);
+  free(c->skip_root);
   free(c->outputs);
   free(c->dirs);
   free(c->started);

@@ -61,6 +61,13 @@ void coord_record_skipped(struct coord *c, const size_t *idx, size_t n) {
       snprintf(msg, sizeof msg, "no upstream failed (trigger: %s)",
                weft_trigger_name(t->inv->trigger));
     } else {
+      /* A skip that passed a failure (or cancel) on names that step. */
+      size_t root = c->plan.steps[u].status == WEFT_STEP_SKIPPED ? c->skip_root[u] : 0;
+      if (root) u = (long)root - 1;
+      else if (c->plan.steps[u].status == WEFT_STEP_FAILED ||
+               c->plan.steps[u].status == WEFT_STEP_CANCELED)
+        root = (size_t)u + 1;
+      c->skip_root[j] = root;
       const struct weft_plan_step *up = &c->plan.steps[u];
       if (t->inv->trigger == WEFT_TRIGGER_ALL_SUCCESS)
         snprintf(msg, sizeof msg, "upstream '%s' %s", up->inv->name, ended_as(up->status));
