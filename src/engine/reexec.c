@@ -49,22 +49,27 @@ int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
   struct weft_step_list l = {0};
   int rc = weft_store_step_list(inst->store, parent_id, &l, err);
   if (rc) return rc;
-  size_t selected = 0;
+  size_t selected = 0, broken = 0;
   /* job->ops is topologically sorted, so one forward pass carries the
-   * selection to every downstream. */
+   * selection to every downstream. Skipped steps run again too: those a
+   * failure skipped, and those a `when:` skipped, evaluated anew. */
   for (size_t i = 0; i < job->n_ops; i++) {
     const struct weft_invocation *inv = &job->ops[i];
     int st = latest_status(&l, inv->name);
     int again = st != WEFT_STEP_SUCCEEDED;
+    broken += (size_t)(again && st != WEFT_STEP_SKIPPED);
     for (size_t u = 0; !again && u < inv->n_upstream; u++) again = in_run[inv->upstream[u]];
     in_run[i] = (unsigned char)again;
     selected += (size_t)again;
   }
   weft_step_list_release(&l);
+  /* A run whose steps all succeeded or were skipped did not fail. */
+  if (!broken) selected = 0;
   if (!selected)
     return weft_error_set(err, WEFT_EINVALID,
-                          "every step of run %s succeeded: nothing to re-execute from "
-                          "failure (use --steps to run some again)", parent_id);
+                          "every step of run %s succeeded (or was skipped): nothing to "
+                          "re-execute from failure (use --steps to run some again)",
+                          parent_id);
   return WEFT_OK;
 }
 

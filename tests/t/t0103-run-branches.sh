@@ -249,6 +249,9 @@ check_eq "alone is reused, not run" 1 \
   "$(store_query "select count(*) from events where run_id='$id' and step='alone' and type='step_reused'")"
 check_eq "guarded is skipped by its condition this time" 'when "gate.result.n == 2" is false' \
   "$(message_of "$id" guarded)"
+expect_exit -m "a run that only skipped has nothing to re-execute from failure" 1 \
+  "$WEFT_BIN" run reexecute "$id" --from-failure -l loc
+check_has "it says so" "succeeded (or was skipped): nothing to re-execute" "$err"
 
 # -- the run page in a browser ---------------------------------------------------------------------
 browser_dir=$WEFT_SRC/tests/browser chromium=${CHROMIUM:-/usr/bin/chromium}
