@@ -356,12 +356,16 @@ int weft_retention_apply(struct weft_instance *inst, const struct weft_retention
   int64_t now = o->now_ms ? o->now_ms : weft_clock_wall_ms();
   p.now = now;
   int64_t min_age = weft_retention_min_age_ms(pol);
-  int64_t after_ended = 0;
-  char *after_id = NULL;
-  int rc = WEFT_OK;
+  int64_t after_ended = o->cursor && o->cursor->id[0] ? o->cursor->ended_ms : 0;
+  char *after_id = o->cursor && o->cursor->id[0] ? strdup(o->cursor->id) : NULL;
+  int rc = o->cursor && o->cursor->id[0] && !after_id
+               ? weft_error_set(err, WEFT_ENOMEM, "out of memory")
+               : WEFT_OK;
   if (min_age < 0) {
     rep->complete = 1;
-    return WEFT_OK;
+    if (o->cursor) o->cursor->id[0] = '\0';
+    free(after_id);
+    return rc;
   }
   for (;;) {
     struct weft_retention_cand_list l = {0};
@@ -386,6 +390,11 @@ int weft_retention_apply(struct weft_instance *inst, const struct weft_retention
   }
   if (!rc) rc = finish_deferred(&p, err);
   rc = stamp(&p, rc, err);
+  if (o->cursor && !rc) {
+    o->cursor->ended_ms = rep->complete ? 0 : after_ended;
+    snprintf(o->cursor->id, sizeof o->cursor->id, "%s",
+             rep->complete || !after_id ? "" : after_id);
+  }
   free(after_id);
   pass_release(&p);
   return rc;

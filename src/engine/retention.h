@@ -32,6 +32,15 @@ struct weft_retention_opts {
   void (*on_item)(void *data, const char *what, const char *run_id, const char *job,
                   enum weft_run_status status);
   void *data;
+  /* Where a pass cut short by deadline_ms stopped, to resume from (may be
+   * NULL: from the oldest): read at the start, written at the end (id ""
+   * once a pass reached the newest candidate). */
+  struct weft_retention_cursor *cursor;
+};
+
+struct weft_retention_cursor {
+  int64_t ended_ms;
+  char id[64]; /* "": from the oldest */
 };
 
 /* One pass of the policy over the runs that ended long enough ago, oldest

@@ -14,6 +14,8 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t next_due_ms; /* monotonic; 0: at the first turn */
+/* Where the last pass stopped when its time ran out (engine/retention.h). */
+static struct weft_retention_cursor cursor;
 
 static int64_t every_ms(void) {
   const char *e = getenv("WEFT_RETENTION_EVERY_MS");
@@ -39,8 +41,26 @@ void weft__sched_retention_turn(struct weft_instance *inst, int64_t now_ms,
     return;
   }
   if (pol.set) {
-    struct weft_retention_opts o = {.deadline_ms = mono + WEFT_RETENTION_BUDGET_MS};
-    if (weft_retention_apply(inst, &pol, &o, &rep, &err)) {
+    /* The cursor is read before the pass and written after it: passes of
+     * two schedulers in one process (tests) may redo some work, and what
+     * one leaves out the next full pass looks at again. */
+    pthread_mutex_lock(&mu);
+    struct weft_retention_cursor at = cursor;
+    pthread_mutex_unlock(&mu);
+    struct weft_retention_opts o = {.deadline_ms = mono + WEFT_RETENTION_BUDGET_MS,
+                                    .cursor = &at};
+    int arc = weft_retention_apply(inst, &pol, &o, &rep, &err);
+    pthread_mutex_lock(&mu);
+    cursor = arc ? (struct weft_retention_cursor){0} : at;
+    /* A backlog (the pass ran out of time): the next pass comes sooner,
+     * still leaving the scheduler's other work its turns. */
+    if (!arc && !rep.complete && next_due_ms > mono + WEFT_RETENTION_BACKLOG_MS)
+      next_due_ms = mono + WEFT_RETENTION_BACKLOG_MS;
+    pthread_mutex_unlock(&mu);
+    if (!arc && !rep.complete && next_wake_ms &&
+        now_ms + WEFT_RETENTION_BACKLOG_MS < *next_wake_ms)
+      *next_wake_ms = now_ms + WEFT_RETENTION_BACKLOG_MS;
+    if (arc) {
       weft_log_warn("retention: %s (the next pass tries again)", err.msg);
     } else {
       int64_t runs = 0;
