@@ -20,6 +20,7 @@
 #include "dsl/python.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/credential_env.h"
 #include "util/fs.h"
 #include "util/str.h"
 
@@ -97,22 +98,6 @@ struct proc {
   int out, err; /* read ends, -1 once closed */
 };
 
-/* weft's own credentials, which steps do not inherit either (the list of
- * exec/spawn.c, weft__env_is_credential; dsl cannot reach exec): user code
- * imported to be described must not see them. */
-static const char *const credential_vars[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-    "PGPASSWORD",        "WEFT_SECRET_KEY",       "WEFT_BROKER_URL",   "WEFT_PG_PASSWORD",
-    "WEFT_AMQP_PASSWORD", "WEFT_QUEUE_SIGNING_KEY_FILE", "PGPASSFILE", NULL};
-
-static int is_credential(const char *entry) {
-  for (const char *const *c = credential_vars; *c; c++) {
-    size_t len = strlen(*c);
-    if (!strncmp(entry, *c, len) && entry[len] == '=') return 1;
-  }
-  return 0;
-}
-
 /* environ less weft's credentials, with PYTHONPATH led by the SDK, and no
  * bytecode written into the location folder (the server watches it). */
 static char **child_env(const char *sdk) {
@@ -124,7 +109,7 @@ static char **child_env(const char *sdk) {
   const char *old = getenv("PYTHONPATH");
   for (size_t i = 0; i < n; i++)
     if (strncmp(environ[i], "PYTHONPATH=", 11) &&
-        strncmp(environ[i], "PYTHONDONTWRITEBYTECODE=", 24) && !is_credential(environ[i]))
+        strncmp(environ[i], "PYTHONDONTWRITEBYTECODE=", 24) && !weft_env_is_credential(environ[i]))
       env[j++] = environ[i];
   char *pp = sdk ? weft_str_printf("PYTHONPATH=%s%s%s", sdk, old && *old ? ":" : "", old ? old : "")
                  : old ? weft_str_printf("PYTHONPATH=%s", old) : NULL;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dsl/python.h"
 #include "engine/code_ship.h"
 #include "engine/code_snapshot.h"
 #include "engine/locreg.h"
@@ -202,7 +203,9 @@ int weft_code_load_location(const char *home, const char *version, const char *n
   char *dir = NULL;
   *out = NULL;
   int rc = weft_code_reuse(home, version, &dir, err);
-  if (!rc) rc = weft_location_load(dir, name, out, err);
+  /* .py files are described with the location's own Python, as at home. */
+  if (!rc)
+    rc = weft_location_load_python(dir, name, settings ? settings->python : NULL, out, err);
   if (!rc && copy_settings(settings, version, *out)) {
     weft_location_free(*out);
     *out = NULL;

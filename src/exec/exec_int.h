@@ -135,11 +135,6 @@ int weft__spawn_step(const struct weft_step_spec *spec,
                      const struct weft__work_paths *paths, int events_wfd,
                      pid_t *pid, int *spawn_errno, weft_error *err);
 
-/* Whether an environment entry ("NAME=VALUE" or "NAME") is one of weft's
- * own credentials (AWS_*KEY*, PGPASSWORD, WEFT_SECRET_KEY, the broker URL),
- * which steps do not inherit unless their op's env: asks by name. */
-int weft__env_is_credential(const char *entry);
-
 /* log_pump.c: spawns the step under a pump that masks its logs (the spec
  * has secrets with a non-empty mask); results as weft__spawn_step's. */
 int weft__spawn_masked(const struct weft_step_spec *spec, const struct weft__work_paths *paths,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "exec/exec_int.h"
+#include "util/credential_env.h"
 #include "util/fs.h"
 #include "util/mask.h"
 #include "util/str.h"
@@ -57,21 +58,6 @@ static int overridden(const struct env_builder *e, size_t upto, const char *entr
     if (entry[0] == name[0] && !strncmp(entry, name, len) &&
         (entry[len] == '=' || entry[len] == '\0'))
       return 1;
-  }
-  return 0;
-}
-
-/* weft's own credentials: a step does not inherit them from weft's
- * environment; an op that needs one names it in env: ({from_env: VAR}). */
-static const char *const credential_vars[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-    "PGPASSWORD",        "WEFT_SECRET_KEY",       "WEFT_BROKER_URL",   "WEFT_PG_PASSWORD",
-    "WEFT_AMQP_PASSWORD", "WEFT_QUEUE_SIGNING_KEY_FILE", "PGPASSFILE", NULL};
-
-int weft__env_is_credential(const char *entry) {
-  for (const char *const *c = credential_vars; *c; c++) {
-    size_t len = strlen(*c);
-    if (!strncmp(entry, *c, len) && (entry[len] == '=' || entry[len] == '\0')) return 1;
   }
   return 0;
 }
@@ -176,7 +162,7 @@ static int build_env(const struct weft_step_spec *spec,
   }
   size_t n = 0;
   for (size_t i = 0; i < n_parent; i++)
-    if (!overridden(&e, e.n_added, environ[i]) && !weft__env_is_credential(environ[i]))
+    if (!overridden(&e, e.n_added, environ[i]) && !weft_env_is_credential(environ[i]))
       envp[n++] = environ[i];
   size_t text_len = 0;
   char *text = weft_buf_detach(&e.text, &text_len);
