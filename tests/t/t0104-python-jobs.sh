@@ -187,6 +187,18 @@ check("removing it clears the errors", until(lambda: not loc().get("errors")), l
 PY
 stop_server
 
+# -- the README's example, word for word, from a copy of the checkout's examples/ -----------
+mkdir -p "$tmp/readme"
+cp -r "$WEFT_SRC/examples" "$tmp/readme/examples"
+here=$PWD
+cd "$tmp/readme" || exit 1
+WEFT_HOME=$tmp/readme/.weft expect_exit 0 "$WEFT_BIN" validate examples/python
+check_eq "the README's validate line" "ok: 1 location, 3 jobs, 8 ops" "$out"
+WEFT_HOME=$tmp/readme/.weft expect_exit -m "the README's launch of arithmetic_py" 0 \
+  "$WEFT_BIN" launch arithmetic_py -l examples/python -c examples/python/run.yaml
+check_has "sums to 17" "total output result = 17" "$out"
+cd "$here" || exit 1
+
 # -- a Python op on a queue worker ------------------------------------------------------------
 if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then
   skip "a Python op on a queue worker: WEFT_TEST_AMQP_URL is not set"
