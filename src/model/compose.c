@@ -277,23 +277,36 @@ static int link(struct weft_location *loc, struct weft_job *job, int report) {
 /* Kahn's algorithm, ties in array order; job->ops reordered, levels set.
  * WEFT_EINVALID (reported) on a cycle. */
 static int order(struct weft_location *loc, struct weft_job *job) {
-  size_t n = job->n_ops, head = 0, tail = 0;
+  size_t n = job->n_ops, head = 0, tail = 0, edges = 0;
   size_t *indeg = calloc(n ? n : 1, sizeof *indeg), *queue = malloc((n ? n : 1) * sizeof *queue);
+  size_t *off = calloc(n + 1, sizeof *off), *down = NULL;
   struct weft_invocation *sorted = malloc((n ? n : 1) * sizeof *sorted);
   int rc = WEFT_OK;
-  if (!indeg || !queue || !sorted) {
+  if (!indeg || !queue || !off || !sorted) {
     rc = WEFT_ENOMEM;
     goto done;
   }
-  for (size_t i = 0; i < n; i++) indeg[i] = job->ops[i].n_upstream;
+  /* Downstream lists in one array (off[i]..off[i+1]): linear in steps and
+   * edges, so a sub-job used many times stays cheap. */
+  for (size_t i = 0; i < n; i++) {
+    indeg[i] = job->ops[i].n_upstream;
+    edges += indeg[i];
+    for (size_t u = 0; u < job->ops[i].n_upstream; u++) off[job->ops[i].upstream[u] + 1]++;
+  }
+  for (size_t i = 0; i < n; i++) off[i + 1] += off[i];
+  if (!(down = malloc((edges ? edges : 1) * sizeof *down))) {
+    rc = WEFT_ENOMEM;
+    goto done;
+  }
+  memcpy(queue, off, n * sizeof *queue); /* fill cursors, before the queue is used */
+  for (size_t i = 0; i < n; i++)
+    for (size_t u = 0; u < job->ops[i].n_upstream; u++) down[queue[job->ops[i].upstream[u]]++] = i;
   for (size_t i = 0; i < n; i++)
     if (!indeg[i]) queue[tail++] = i;
   while (head < tail) {
     size_t i = queue[head++];
-    /* O(n * edges) in the worst case, but composed jobs are small. */
-    for (size_t j = 0; j < n; j++)
-      for (size_t u = 0; u < job->ops[j].n_upstream; u++)
-        if (job->ops[j].upstream[u] == i && !--indeg[j]) queue[tail++] = j;
+    for (size_t e = off[i]; e < off[i + 1]; e++)
+      if (!--indeg[down[e]]) queue[tail++] = down[e];
   }
   if (tail < n) {
     for (size_t i = 0; i < n; i++)
@@ -320,6 +333,8 @@ static int order(struct weft_location *loc, struct weft_job *job) {
 done:
   free(indeg);
   free(queue);
+  free(off);
+  free(down);
   free(sorted);
   return rc;
 }
