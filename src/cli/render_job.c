@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "containers/containers.h"
 #include "cli/render.h"
+#include "containers/containers.h"
+#include "model/when_expr.h"
 
 /* ---- shared helpers ------------------------------------------------------ */
 
@@ -72,10 +73,16 @@ static int text_invocation(FILE *out, const struct weft_invocation *inv) {
     if ((rc = text_config(out, inv, &d->config[i])) != WEFT_OK) return rc;
   for (size_t i = 0; i < d->n_outputs; i++) {
     const struct weft_port *p = &d->outputs[i];
-    fprintf(out, "    output  %s: %s", p->name, weft_type_name(p->type));
+    fprintf(out, "    output  %s: %s%s", p->name, weft_type_name(p->type),
+            p->optional ? " (optional)" : "");
     if (p->description) fprintf(out, "  # %s", p->description);
     fputc('\n', out);
   }
+  /* Whether it runs at all: its condition and its rule (all_success, the
+   * default, goes unsaid). */
+  if (inv->when) fprintf(out, "    when    %s\n", inv->when->text);
+  if (inv->trigger != WEFT_TRIGGER_ALL_SUCCESS)
+    fprintf(out, "    trigger %s\n", weft_trigger_name(inv->trigger));
   /* A container step: its image and limits (a location's image or the
    * instance's default_image may apply too: weft run show names it). */
   const struct weft_resources *r = &d->resources;

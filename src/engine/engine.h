@@ -121,10 +121,11 @@ int weft_instance_gc_containers(struct weft_instance *inst, const char *run_id, 
  *   log               {"attempt","level","msg"}              (from the op)
  *   materialization   {"attempt","asset","metadata":{...}}   (from the op)
  *   step_output       {"attempt","output","type","key","bytes","value"?,
- *                      "from_run"?}  key: artifact key, or null for an
- *                      output the op left unwritten (value null); value is
- *                      inlined when its JSON is at most 4 KiB; from_run
- *                      when a re-execution reused it
+ *                      "from_run"?,"written"?}  key: artifact key, or null
+ *                      for an output the op left unwritten (value null);
+ *                      value is inlined when its JSON is at most 4 KiB;
+ *                      from_run when a re-execution reused it; written:
+ *                      false for an optional output left unwritten
  *   step_succeeded    {"attempt","duration_ms","stdout","stderr",
  *                      "stdout_bytes","stderr_bytes","container"?}
  *                      container: {"id","image","digest"} of a step that
@@ -132,7 +133,11 @@ int weft_instance_gc_containers(struct weft_instance *inst, const char *run_id, 
  *   step_up_for_retry {"attempt","message","retry_in_ms",... as failed}
  *   step_failed       {"attempt","duration_ms","message","exit_code",
  *                      "stdout","stderr","stdout_bytes","stderr_bytes"}
- *   step_skipped      {"message"}  (an upstream failed or was canceled)
+ *   step_skipped      {"message","trigger","upstream"?,"output"?,"when"?}
+ *                      an upstream failed, was canceled or skipped and
+ *                      the step's trigger: rule did not hold, an optional
+ *                      input was not written (output), or its when: was
+ *                      false (when)
  *   step_canceled     {"attempt"?,"message"}
  *   step_reused       {"from_run"}  (re-execution: not run again)
  * A step's events appear in the order above; the step row and the event
