@@ -90,9 +90,11 @@ check("steps by job, op and outcome",
 check("run duration per job", m.get('weft_run_duration_seconds_count{job="hello"}') == 1
       and m.get('weft_run_duration_seconds_count{job="sleepy"}') == 1
       and m.get('weft_run_duration_seconds_bucket{job="sleepy",le="1"}') == 0, m)
+# How long the first run waited depends on the machine's load (its
+# coordinator's start); the second waited out the nap, over a second.
 check("queue wait: both runs; the second waited over a second",
       m.get("weft_run_queue_wait_seconds_count") == 2 and m.get("weft_run_queue_wait_seconds_sum", 0) >= 1
-      and m.get('weft_run_queue_wait_seconds_bucket{le="0.5"}') == 1, m)
+      and m.get('weft_run_queue_wait_seconds_bucket{le="1"}', 2) <= 1, m)
 check("the queue is empty again", m.get("weft_run_queue_length") == 0 and m.get("weft_run_queue_oldest_seconds") == 0, m)
 check("store commits of the server are timed", m.get("weft_store_commit_seconds_count", 0) >= 2
       and m.get('weft_store_commit_seconds_bucket{le="+Inf"}') == m.get("weft_store_commit_seconds_count")
