@@ -60,9 +60,10 @@ void weft__py_hash(const void *data, size_t len, const char *salt, char out[33])
 /* Hash of the file at path (salted with its name); 0, or -1 when unreadable. */
 int weft__py_hash_file(const char *path, const char *salt, char out[33]);
 /* The cache folder: $WEFT_PYTHON_CACHE, else $WEFT_SDK/../cache/python
- * (an opened instance), else DIR/.weft/cache/python; NULL when out of
- * memory. "off" turns the cache off (returns ""). Caller frees. */
-char *weft__py_cache_dir(const char *dir);
+ * (an opened instance), else $XDG_CACHE_HOME/weft/python or
+ * ~/.cache/weft/python; NULL when out of memory. "off" (or no HOME) turns
+ * the cache off (returns ""). Caller frees. */
+char *weft__py_cache_dir(void);
 /* The folder holding the weft Python package (weft/, weft_op.py):
  * $WEFT_SDK/python, else the install's share/weft/sdk/python next to the
  * running binary, else the source tree's sdk/python; NULL when none (or

@@ -51,12 +51,18 @@ int weft__py_hash_file(const char *path, const char *salt, char out[33]) {
   return rc;
 }
 
-char *weft__py_cache_dir(const char *dir) {
+char *weft__py_cache_dir(void) {
   const char *env = getenv("WEFT_PYTHON_CACHE");
   if (env && *env) return strdup(strcmp(env, "off") ? env : "");
   const char *sdk = getenv("WEFT_SDK");
   if (sdk && *sdk) return weft_str_printf("%s/../cache/python", sdk);
-  return weft_str_printf("%s/.weft/cache/python", dir);
+  /* Never the location folder: it may be read-only (a package's examples)
+   * or someone's checkout; the user's cache folder instead. */
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  if (xdg && *xdg == '/') return weft_str_printf("%s/weft/python", xdg);
+  const char *home = getenv("HOME");
+  if (home && *home == '/') return weft_str_printf("%s/.cache/weft/python", home);
+  return strdup(""); /* nowhere to keep it: every load describes */
 }
 
 static int has_package(const char *dir) {

@@ -361,7 +361,7 @@ int weft__python_collect(const char *dir, const char *python, char *const *rels,
   d.timeout_s = describe_timeout();
   d.out = out;
   d.diags = diags;
-  d.cache_dir = weft__py_cache_dir(dir);
+  d.cache_dir = weft__py_cache_dir();
   out->files = calloc(n ? n : 1, sizeof *out->files);
   d.keys = calloc(n ? n : 1, sizeof *d.keys);
   pending = calloc(n ? n : 1, sizeof *pending);

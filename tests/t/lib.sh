@@ -36,6 +36,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-$test_name.XXXXXX") || {
 }
 export WEFT_HOME=$tmp/home
 mkdir "$WEFT_HOME"
+# Commands that open no instance cache .py descriptions in the user's cache
+# folder: a test's go to its own scratch folder instead.
+export WEFT_PYTHON_CACHE=$tmp/python-cache
 unset WEFT_RUN_ID WEFT_JOB WEFT_OP WEFT_ATTEMPT WEFT_CONFIG WEFT_INPUTS \
   WEFT_OUTPUTS WEFT_EVENTS
 
