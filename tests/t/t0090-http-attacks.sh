@@ -68,7 +68,8 @@ values = {"location": "loc", "job": "hello", "id": hello, "schedule": "yearly", 
 bodies = {"/api/v1/locations": {"name": "extra", "path": tmp + "/extra"},
           "/api/v1/runs/{id}/reexecute": {"steps": ["shout"]},
           "/api/v1/backfills": {"job": "hello", "location": "loc", "keys": ["a"]},
-          "/api/v1/variables/{variable}": {"value": "v"}}
+          "/api/v1/variables/{variable}": {"value": "v"},
+          "/api/v1/runs/bulk": {"action": "delete", "ids": ["ffffffffffff"], "dry_run": True}}
 
 def target(method, path, loc="loc"):
     v = dict(values, location=loc)
@@ -117,7 +118,9 @@ expect = {"POST /api/v1/locations": 201, "POST /api/v1/locations/reload": 200,
           "POST /api/v1/sensors/{sensor}/off": 200,
           "POST /api/v1/backfills": 400,  # past the guard: hello has no partitions
           "POST /api/v1/login": 400,  # past the guard: weft dev has no users to log in
-          "DELETE /api/v1/locations/{location}": 204}
+          "DELETE /api/v1/locations/{location}": 204,
+          # past the guard: the reexecute above gave hello a re-execution
+          "DELETE /api/v1/runs/{id}": 409}
 nap = c.post("/api/v1/jobs/loc/sleepy/launch",
              {"run_config": {"ops": {"nap": {"config": {"seconds": 60}}}}}, headers=same)
 order = sorted(routes, key=lambda mp: (mp[0] == "DELETE", mp[1] != "/api/v1/locations"))

@@ -105,6 +105,9 @@ check("the document has mutating routes (%d)" % len(mutating), len(mutating) >= 
 
 def need(path):
     if path.startswith(("/api/v1/locations", "/api/v1/secrets", "/api/v1/variables")): return "admin"
+    # Retention marks and deleting a run (its only mutating method) are an operator's.
+    if path in ("/api/v1/runs/{id}/pin", "/api/v1/runs/{id}/unpin", "/api/v1/runs/{id}"):
+        return "operator"
     if path.startswith(("/api/v1/schedules", "/api/v1/sensors", "/api/v1/backfills")): return "operator"
     if path.startswith(("/api/v1/jobs", "/api/v1/runs")): return "launcher"
     return None
@@ -118,7 +121,9 @@ values = {"location": "loc", "job": "hello", "id": hello, "schedule": "yearly", 
           "step": "hello"}
 bodies = {"/api/v1/locations": {"name": "extra", "path": tmp + "/extra"},
           "/api/v1/runs/{id}/reexecute": {"steps": ["shout"]},
-          "/api/v1/backfills": {"job": "hello", "location": "loc", "keys": ["a"]}}
+          "/api/v1/backfills": {"job": "hello", "location": "loc", "keys": ["a"]},
+          # the route is a launcher's (deleting through it, an operator's)
+          "/api/v1/runs/bulk": {"action": "cancel", "ids": ["ffffffffffff"]}}
 def fill(path, loc="loc"):
     return re.sub(r"\{(\w+)\}", lambda m: dict(values, location=loc).get(m.group(1), "x"), path)
 def body(path): return json.dumps(bodies.get(path, {"run_config": {}}))
