@@ -76,6 +76,10 @@ void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pi
 void coord_start_step(struct coord *c, size_t i);
 /* Records the outcome of one attempt. */
 void coord_finish_step(struct coord *c, struct weft_step_result *res);
+/* Fails step i before any process ran (its folder or inputs could not be
+ * prepared, the executor refused it, or its `when:` could not be
+ * evaluated), and records the downstreams that skips. */
+void coord_fail_unstarted(struct coord *c, size_t i, const char *message);
 /* Re-execution: copies the parent's outputs of step i into this run. */
 int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_error *err);
 

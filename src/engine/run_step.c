@@ -19,9 +19,7 @@
  * and UI show them without opening the artifact. */
 #define INLINE_VALUE_MAX 4096
 
-/* Fails step i before any process ran (its folder or inputs could not be
- * prepared, or the executor refused it). */
-static void fail_unstarted(struct coord *c, size_t i, const char *message) {
+void coord_fail_unstarted(struct coord *c, size_t i, const char *message) {
   const char *name = c->plan.steps[i].inv->name;
   c->started[i] = weft_clock_wall_ms();
   coord_step_row(c, i, WEFT_STEP_FAILED, 0, message);
@@ -195,7 +193,7 @@ void coord_start_step(struct coord *c, size_t i) {
   if (rc) {
     char msg[sizeof e.msg + 32];
     snprintf(msg, sizeof msg, "could not start: %s", e.msg);
-    fail_unstarted(c, i, msg);
+    coord_fail_unstarted(c, i, msg);
   }
 }
 

@@ -122,19 +122,6 @@ static int when_output(void *data, const char *step, const char *output, json_t 
   return 0;
 }
 
-/* Fails ready step i before it started (its `when:` could not be evaluated). */
-static void fail_gate(struct coord *c, size_t i, const char *message) {
-  const char *name = c->plan.steps[i].inv->name;
-  c->started[i] = weft_clock_wall_ms();
-  coord_step_row(c, i, WEFT_STEP_FAILED, 0, message);
-  coord_event(c, name, "step_failed",
-              json_pack("{s:i, s:I, s:s, s:i}", "attempt", c->plan.steps[i].attempt,
-                        "duration_ms", (json_int_t)0, "message", message, "exit_code", -1));
-  size_t n = 0;
-  weft_plan_finish(&c->plan, i, WEFT_STEP_FAILED, c->scratch, &n);
-  coord_record_skipped(c, c->scratch, n);
-}
-
 int coord_gate_step(struct coord *c, size_t i) {
   struct weft_plan_step *ps = &c->plan.steps[i];
   const struct weft_invocation *inv = ps->inv;
@@ -159,7 +146,7 @@ int coord_gate_step(struct coord *c, size_t i) {
   int yes = 0;
   char why[600];
   if (weft_when_eval(inv->when, cfg, when_output, c, &yes, why, sizeof why)) {
-    fail_gate(c, i, why);
+    coord_fail_unstarted(c, i, why);
     return 0;
   }
   if (yes) return 1;

@@ -88,6 +88,25 @@ p=e[0]["payload"] if len(e)==1 else {}
 p=json.loads(p) if isinstance(p, str) else p
 print("ok" if e[0]["step"]=="small" and p.get("when")=="!check.result.go && check.result.rows > 5" and p.get("trigger")=="all_success" else e)'
 
+# -- a when: that cannot be evaluated fails its step, and only its step's branch -------------
+cat >loc/jobs/badwhen.yaml <<'YAML'
+graph:
+  check: flag
+  cmp:
+    uses: ok
+    when: "check.result.rows < 'many'"
+  after_cmp: {uses: ok, after: [cmp]}
+  other: {uses: ok, after: [check]}
+YAML
+expect_exit -m "a run whose when: cannot be evaluated fails" 1 "$WEFT_BIN" launch badwhen -l loc
+id=$(run_id_of)
+check_eq "the step fails before it starts, its downstream is skipped, the rest runs" \
+  "after_cmp|skipped
+check|succeeded
+cmp|failed
+other|succeeded" "$(statuses "$id")"
+check_has "its message says why, at the condition's column" "cannot compare" "$(message_of "$id" cmp)"
+
 # -- every trigger rule ------------------------------------------------------------------------
 cat >loc/jobs/rules.yaml <<'YAML'
 graph:
