@@ -530,3 +530,16 @@ int weft_store_kv_list(struct weft_store *s, const char *prefix, const char *aft
   FAULT_POINT(err);
   return s->m->xKvList(s, prefix ? prefix : "", after_key, limit, out, err);
 }
+
+void *weft__store_list_push(void **v, size_t *n, size_t elem) {
+  if (*n == 0 || (*n >= 8 && (*n & (*n - 1)) == 0)) {
+    size_t cap = *n ? *n * 2 : 8;
+    void *g = realloc(*v, cap * elem);
+    if (!g) return NULL;
+    *v = g;
+  }
+  void *slot = (char *)*v + *n * elem;
+  memset(slot, 0, elem);
+  (*n)++;
+  return slot;
+}

@@ -23,4 +23,9 @@ extern const struct weft_store_methods weft__store_pg_methods;
 extern const char *const weft__pg_migrations[];
 extern const int weft__pg_migration_count;
 
+/* store.c: appends one zeroed element of size elem to the array *v of *n
+ * (capacity 8, then doubling at each power of two); NULL when out of
+ * memory, *v and *n unchanged. The row lists of every backend grow so. */
+void *weft__store_list_push(void **v, size_t *n, size_t elem);
+
 #endif

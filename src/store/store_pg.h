@@ -134,6 +134,13 @@ int weft__pg_error(struct weft__pg_store *p, weft_error *err, const PGresult *re
  * permanent: retrying would give the same answer. */
 int weft__pg_transient(PGconn *c, const PGresult *r);
 
+/* store_pg_rows.c: text parameters and columns. A decimal int64 in the
+ * caller's buffer; an int8 column (NULL reads 0); a copy of a text column
+ * (NULL stays NULL), non-zero when out of memory. */
+const char *weft__pg_i64(char buf[24], int64_t v);
+int64_t weft__pg_get_i64(const PGresult *r, int row, int col);
+int weft__pg_get_dup(const PGresult *r, int row, int col, char **out);
+
 /* Connects to p->url (one attempt) and prepares the session; *retry (may be
  * NULL) says whether a failure is transient: no server ready to take us
  * (refused, unreachable, starting up, shutting down, terminated, full, the

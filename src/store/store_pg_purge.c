@@ -80,22 +80,6 @@ const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
         "LIMIT nullif($3::int8, 0)",
 };
 
-static const char *i64(char buf[24], int64_t v) {
-  snprintf(buf, 24, "%lld", (long long)v);
-  return buf;
-}
-
-static int64_t get_i64(const PGresult *r, int row, int col) {
-  return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static int get_dup(const PGresult *r, int row, int col, char **out) {
-  *out = NULL;
-  if (PQgetisnull(r, row, col)) return 0;
-  *out = strdup(PQgetvalue(r, row, col));
-  return *out == NULL;
-}
-
 static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {
   return weft_error_set(err, WEFT_ENOMEM, "%s: %s: out of memory", p->where, op);
 }
@@ -139,11 +123,11 @@ int weft__pg_run_search(struct weft_store *s, const struct weft_run_search *q,
       statuses,
       q->id_prefix && *q->id_prefix ? q->id_prefix : NULL,
       tags,
-      q->since_ms ? i64(since, q->since_ms) : NULL,
-      q->until_ms ? i64(until, q->until_ms) : NULL,
-      i64(before, q->before_created_ms),
+      q->since_ms ? weft__pg_i64(since, q->since_ms) : NULL,
+      q->until_ms ? weft__pg_i64(until, q->until_ms) : NULL,
+      weft__pg_i64(before, q->before_created_ms),
       q->before_id,
-      i64(limit, q->limit > 0 ? q->limit : 50)};
+      weft__pg_i64(limit, q->limit > 0 ? q->limit : 50)};
   if ((rc = weft__pg_exec(P(s), WEFT__PG_RUN_SEARCH, 10, params, &res, "run search", err)))
     goto done;
   int n = PQntuples(res);
@@ -168,8 +152,8 @@ int weft__pg_retention_scan(struct weft_store *s, int64_t ended_before, int64_t 
                             const char *after_id, int limit,
                             struct weft_retention_cand_list *out, weft_error *err) {
   char before[24], after[24], lim[24];
-  const char *params[4] = {i64(before, ended_before), i64(after, after_id ? after_ended_ms : -1),
-                           after_id ? after_id : "", i64(lim, limit)};
+  const char *params[4] = {weft__pg_i64(before, ended_before), weft__pg_i64(after, after_id ? after_ended_ms : -1),
+                           after_id ? after_id : "", weft__pg_i64(lim, limit)};
   PGresult *res = NULL;
   int rc = weft__pg_exec(P(s), WEFT__PG_RETENTION_SCAN, 4, params, &res, "retention scan", err);
   if (rc) return rc;
@@ -181,8 +165,8 @@ int weft__pg_retention_scan(struct weft_store *s, int64_t ended_before, int64_t 
   for (int i = 0; i < n; i++) {
     struct weft_retention_cand *c = &out->v[i];
     out->n++;
-    if (get_dup(res, i, 0, &c->id) || get_dup(res, i, 1, &c->job) ||
-        get_dup(res, i, 8, &c->parent_run_id)) {
+    if (weft__pg_get_dup(res, i, 0, &c->id) || weft__pg_get_dup(res, i, 1, &c->job) ||
+        weft__pg_get_dup(res, i, 8, &c->parent_run_id)) {
       rc = nomem(P(s), err, "retention scan");
       goto done;
     }
@@ -191,11 +175,11 @@ int weft__pg_retention_scan(struct weft_store *s, int64_t ended_before, int64_t 
                           c->id);
       goto done;
     }
-    c->created_ms = get_i64(res, i, 3);
-    c->ended_ms = get_i64(res, i, 4);
-    c->pinned = get_i64(res, i, 5) != 0;
-    c->purged = (unsigned)get_i64(res, i, 6);
-    c->children = get_i64(res, i, 7);
+    c->created_ms = weft__pg_get_i64(res, i, 3);
+    c->ended_ms = weft__pg_get_i64(res, i, 4);
+    c->pinned = weft__pg_get_i64(res, i, 5) != 0;
+    c->purged = (unsigned)weft__pg_get_i64(res, i, 6);
+    c->children = weft__pg_get_i64(res, i, 7);
   }
 done:
   PQclear(res);
@@ -209,8 +193,8 @@ int weft__pg_run_mark_get(struct weft_store *s, const char *run_id, int *pinned,
   PGresult *res = NULL;
   int rc = weft__pg_exec(P(s), WEFT__PG_MARK_GET, 1, params, &res, "run marks", err);
   if (!rc && PQntuples(res) > 0) {
-    *pinned = get_i64(res, 0, 0) != 0;
-    *purged = (unsigned)get_i64(res, 0, 1);
+    *pinned = weft__pg_get_i64(res, 0, 0) != 0;
+    *purged = (unsigned)weft__pg_get_i64(res, 0, 1);
   }
   PQclear(res);
   return rc;
@@ -219,8 +203,8 @@ int weft__pg_run_mark_get(struct weft_store *s, const char *run_id, int *pinned,
 int weft__pg_run_mark_set(struct weft_store *s, const char *run_id, int pinned,
                           unsigned purged_add, weft_error *err) {
   char pin[24], add[24], now[24];
-  const char *params[4] = {run_id, i64(pin, pinned < 0 ? -1 : pinned != 0),
-                           i64(add, purged_add), i64(now, weft_clock_wall_ms())};
+  const char *params[4] = {run_id, weft__pg_i64(pin, pinned < 0 ? -1 : pinned != 0),
+                           weft__pg_i64(add, purged_add), weft__pg_i64(now, weft_clock_wall_ms())};
   int64_t changed = 0;
   int rc = write1(P(s), WEFT__PG_MARK_SET, 4, params, &changed, "run marks", err);
   if (!rc && changed == 0) rc = weft_error_set(err, WEFT_ENOTFOUND, "no run %s", run_id);
@@ -231,7 +215,7 @@ int weft__pg_event_purge(struct weft_store *s, const char *run_id,
                          enum weft_event_purge_kind kind, int limit, int64_t *n,
                          weft_error *err) {
   char lim[24];
-  const char *params[2] = {run_id, i64(lim, limit)};
+  const char *params[2] = {run_id, weft__pg_i64(lim, limit)};
   return write1(P(s),
                 kind == WEFT_EVENTS_ALL ? WEFT__PG_EVENT_PURGE_ALL : WEFT__PG_EVENT_PURGE_DEBUG,
                 2, params, n, "event purge", err);
@@ -245,7 +229,7 @@ int weft__pg_event_count(struct weft_store *s, const char *run_id,
                          kind == WEFT_EVENTS_ALL ? WEFT__PG_EVENT_COUNT_ALL
                                                  : WEFT__PG_EVENT_COUNT_DEBUG,
                          1, params, &res, "event count", err);
-  if (!rc) *n = get_i64(res, 0, 0);
+  if (!rc) *n = weft__pg_get_i64(res, 0, 0);
   PQclear(res);
   return rc;
 }
@@ -267,7 +251,7 @@ int weft__pg_run_delete(struct weft_store *s, const char *run_id, int64_t *n_ste
   }
   enum weft_run_status status = WEFT_RUN_QUEUED;
   weft_run_status_parse(PQgetvalue(res, 0, 0), &status);
-  int64_t pinned = get_i64(res, 0, 1), children = get_i64(res, 0, 2);
+  int64_t pinned = weft__pg_get_i64(res, 0, 1), children = weft__pg_get_i64(res, 0, 2);
   PQclear(res);
   res = NULL;
   if (!weft_run_status_is_final(status)) {
@@ -304,7 +288,7 @@ done:
 int weft__pg_materialization_list(struct weft_store *s, const char *asset, int64_t after_id,
                                   int limit, struct weft_event_list *out, weft_error *err) {
   char after[24], lim[24];
-  const char *params[3] = {asset, i64(after, after_id), i64(lim, limit)};
+  const char *params[3] = {asset, weft__pg_i64(after, after_id), weft__pg_i64(lim, limit)};
   PGresult *res = NULL;
   int rc = weft__pg_exec(P(s), WEFT__PG_MAT_LIST, 3, params, &res, "materialization list", err);
   if (rc) return rc;
@@ -316,13 +300,13 @@ int weft__pg_materialization_list(struct weft_store *s, const char *asset, int64
   for (int i = 0; i < n; i++) {
     struct weft_event_row *e = &out->v[i];
     out->n++;
-    if (get_dup(res, i, 1, &e->run_id) || get_dup(res, i, 2, &e->step) ||
-        get_dup(res, i, 4, &e->payload) || !(e->type = strdup("materialization"))) {
+    if (weft__pg_get_dup(res, i, 1, &e->run_id) || weft__pg_get_dup(res, i, 2, &e->step) ||
+        weft__pg_get_dup(res, i, 4, &e->payload) || !(e->type = strdup("materialization"))) {
       rc = nomem(P(s), err, "materialization list");
       goto done;
     }
-    e->id = get_i64(res, i, 0);
-    e->ts_ms = get_i64(res, i, 3);
+    e->id = weft__pg_get_i64(res, i, 0);
+    e->ts_ms = weft__pg_get_i64(res, i, 3);
   }
 done:
   PQclear(res);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_int.h"
 #include "store/store_pg.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -20,18 +21,16 @@
 
 #define P(s) ((struct weft__pg_store *)(s))
 
-/* A decimal int64 in a caller's buffer, for a text parameter. */
-static const char *i64(char buf[24], int64_t v) {
+const char *weft__pg_i64(char buf[24], int64_t v) {
   snprintf(buf, 24, "%lld", (long long)v);
   return buf;
 }
 
-static int64_t get_i64(const PGresult *r, int row, int col) {
+int64_t weft__pg_get_i64(const PGresult *r, int row, int col) {
   return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-/* Copies a text column (NULL stays NULL); non-zero when out of memory. */
-static int get_dup(const PGresult *r, int row, int col, char **out) {
+int weft__pg_get_dup(const PGresult *r, int row, int col, char **out) {
   *out = NULL;
   if (PQgetisnull(r, row, col)) return 0;
   *out = strdup(PQgetvalue(r, row, col));
@@ -41,19 +40,6 @@ static int get_dup(const PGresult *r, int row, int col, char **out) {
 static int changed_rows(const PGresult *r) { return atoi(PQcmdTuples((PGresult *)r)); }
 
 /* Grows a list array by one zeroed slot; NULL when out of memory. */
-static void *list_push(void **v, size_t *n, size_t elem) {
-  if (*n == 0 || (*n >= 8 && (*n & (*n - 1)) == 0)) {
-    size_t cap = *n ? *n * 2 : 8;
-    void *g = realloc(*v, cap * elem);
-    if (!g) return NULL;
-    *v = g;
-  }
-  void *slot = (char *)*v + *n * elem;
-  memset(slot, 0, elem);
-  (*n)++;
-  return slot;
-}
-
 static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {
   return weft_error_set(err, WEFT_ENOMEM, "%s: %s: out of memory", p->where, op);
 }
@@ -63,18 +49,18 @@ static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {
 int weft__pg_read_run(struct weft__pg_store *p, const PGresult *r, int row,
                       struct weft_run_row *out, weft_error *err) {
   memset(out, 0, sizeof *out);
-  if (get_dup(r, row, 0, &out->id) || get_dup(r, row, 1, &out->job) ||
-      get_dup(r, row, 2, &out->location) || get_dup(r, row, 4, &out->run_config) ||
-      get_dup(r, row, 5, &out->tags) || get_dup(r, row, 6, &out->parent_run_id) ||
-      get_dup(r, row, 7, &out->root_run_id) || get_dup(r, row, 8, &out->code_version) ||
-      get_dup(r, row, 9, &out->message) || get_dup(r, row, 13, &out->coordinator)) {
+  if (weft__pg_get_dup(r, row, 0, &out->id) || weft__pg_get_dup(r, row, 1, &out->job) ||
+      weft__pg_get_dup(r, row, 2, &out->location) || weft__pg_get_dup(r, row, 4, &out->run_config) ||
+      weft__pg_get_dup(r, row, 5, &out->tags) || weft__pg_get_dup(r, row, 6, &out->parent_run_id) ||
+      weft__pg_get_dup(r, row, 7, &out->root_run_id) || weft__pg_get_dup(r, row, 8, &out->code_version) ||
+      weft__pg_get_dup(r, row, 9, &out->message) || weft__pg_get_dup(r, row, 13, &out->coordinator)) {
     weft_run_row_release(out);
     return nomem(p, err, "reading a run");
   }
-  out->created_ms = get_i64(r, row, 10);
-  out->started_ms = get_i64(r, row, 11);
-  out->ended_ms = get_i64(r, row, 12);
-  out->heartbeat_ms = get_i64(r, row, 14);
+  out->created_ms = weft__pg_get_i64(r, row, 10);
+  out->started_ms = weft__pg_get_i64(r, row, 11);
+  out->ended_ms = weft__pg_get_i64(r, row, 12);
+  out->heartbeat_ms = weft__pg_get_i64(r, row, 14);
   const char *status = PQgetvalue(r, row, 3);
   if (weft_run_status_parse(status, &out->status)) {
     int rc = weft_error_set(err, WEFT_ESTORE, "%s: run %s has unknown status '%s'", p->where,
@@ -95,9 +81,9 @@ int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft
       r->parent_run_id,
       r->root_run_id ? r->root_run_id : r->id,
       r->code_version, r->message,
-      i64(created, r->created_ms ? r->created_ms : weft_clock_wall_ms()),
-      i64(started, r->started_ms), i64(ended, r->ended_ms), r->coordinator,
-      i64(hb, r->heartbeat_ms)};
+      weft__pg_i64(created, r->created_ms ? r->created_ms : weft_clock_wall_ms()),
+      weft__pg_i64(started, r->started_ms), weft__pg_i64(ended, r->ended_ms), r->coordinator,
+      weft__pg_i64(hb, r->heartbeat_ms)};
   PGresult *res = NULL;
   int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
   if (rc) return rc;
@@ -116,10 +102,10 @@ int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft
   const char *params[7] = {r->id,
                            weft_run_status_name(r->status),
                            r->message,
-                           i64(started, r->started_ms),
-                           i64(ended, r->ended_ms),
+                           weft__pg_i64(started, r->started_ms),
+                           weft__pg_i64(ended, r->ended_ms),
                            r->coordinator,
-                           i64(hb, r->heartbeat_ms)};
+                           weft__pg_i64(hb, r->heartbeat_ms)};
   PGresult *res = NULL;
   int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
   if (rc) return rc;
@@ -161,7 +147,7 @@ int weft__pg_run_list(struct weft_store *s, const struct weft_run_filter *f,
                           f->before_id);
       goto done;
     }
-    i64(created, get_i64(res, 0, 0));
+    weft__pg_i64(created, weft__pg_get_i64(res, 0, 0));
     PQclear(res);
     res = NULL;
   }
@@ -189,11 +175,11 @@ int weft__pg_run_list(struct weft_store *s, const struct weft_run_filter *f,
     params[n++] = created;
     params[n++] = f->before_id;
   }
-  params[n++] = i64(limit, f->limit > 0 ? f->limit : 50);
+  params[n++] = weft__pg_i64(limit, f->limit > 0 ? f->limit : 50);
   if ((rc = weft__pg_exec(P(s), WEFT__PG_RUN_LIST + mask, n, params, &res, "run list", err)))
     goto done;
   for (int i = 0; i < PQntuples(res); i++) {
-    struct weft_run_row *r = list_push((void **)&out->v, &out->n, sizeof *r);
+    struct weft_run_row *r = weft__store_list_push((void **)&out->v, &out->n, sizeof *r);
     if (!r) {
       rc = nomem(P(s), err, "run list");
       goto done;
@@ -218,7 +204,7 @@ int weft__pg_run_count(struct weft_store *s, int64_t counts[], weft_error *err) 
       rc = weft_error_set(err, WEFT_ESTORE, "%s: run count: unknown status '%s'",
                           P(s)->where, name);
     else
-      counts[status] = get_i64(res, i, 1);
+      counts[status] = weft__pg_get_i64(res, i, 1);
   }
   PQclear(res);
   return rc;
@@ -236,11 +222,11 @@ static int step_arrays(const struct weft_step_row *st, size_t n, char *arrays[9]
       switch (c) {
         case 0: col[i] = st[i].run_id; break;
         case 1: col[i] = st[i].step; break;
-        case 2: col[i] = i64(num[i], st[i].attempt); break;
+        case 2: col[i] = weft__pg_i64(num[i], st[i].attempt); break;
         case 3: col[i] = weft_step_status_name(st[i].status); break;
-        case 4: col[i] = i64(num[i], st[i].started_ms); break;
-        case 5: col[i] = i64(num[i], st[i].ended_ms); break;
-        case 6: col[i] = i64(num[i], st[i].pid); break;
+        case 4: col[i] = weft__pg_i64(num[i], st[i].started_ms); break;
+        case 5: col[i] = weft__pg_i64(num[i], st[i].ended_ms); break;
+        case 6: col[i] = weft__pg_i64(num[i], st[i].pid); break;
         case 7: col[i] = st[i].message; break;
         default: col[i] = st[i].worker; break;
       }
@@ -291,16 +277,16 @@ int weft__pg_step_list(struct weft_store *s, const char *run_id, struct weft_ste
   int rc = weft__pg_exec(P(s), WEFT__PG_STEP_LIST, 1, params, &res, "step list", err);
   if (rc) return rc;
   for (int i = 0; i < PQntuples(res) && !rc; i++) {
-    struct weft_step_row *r = list_push((void **)&out->v, &out->n, sizeof *r);
-    if (!r || get_dup(res, i, 0, &r->run_id) || get_dup(res, i, 1, &r->step) ||
-        get_dup(res, i, 7, &r->message) || get_dup(res, i, 8, &r->worker)) {
+    struct weft_step_row *r = weft__store_list_push((void **)&out->v, &out->n, sizeof *r);
+    if (!r || weft__pg_get_dup(res, i, 0, &r->run_id) || weft__pg_get_dup(res, i, 1, &r->step) ||
+        weft__pg_get_dup(res, i, 7, &r->message) || weft__pg_get_dup(res, i, 8, &r->worker)) {
       rc = nomem(P(s), err, "step list");
       break;
     }
-    r->attempt = (int)get_i64(res, i, 2);
-    r->started_ms = get_i64(res, i, 4);
-    r->ended_ms = get_i64(res, i, 5);
-    r->pid = (int)get_i64(res, i, 6);
+    r->attempt = (int)weft__pg_get_i64(res, i, 2);
+    r->started_ms = weft__pg_get_i64(res, i, 4);
+    r->ended_ms = weft__pg_get_i64(res, i, 5);
+    r->pid = (int)weft__pg_get_i64(res, i, 6);
     if (weft_step_status_parse(PQgetvalue(res, i, 3), &r->status)) {
       rc = weft_error_set(err, WEFT_ESTORE, "%s: step %s/%s has unknown status '%s'",
                           P(s)->where, r->run_id, r->step, PQgetvalue(res, i, 3));
@@ -329,7 +315,7 @@ static int event_arrays(struct weft_event_row *ev, size_t n, char *arrays[5]) {
         case 0: col[i] = ev[i].run_id; break;
         case 1: col[i] = ev[i].step; break;
         case 2: col[i] = ev[i].type; break;
-        case 3: col[i] = i64(ts[i], ev[i].ts_ms ? ev[i].ts_ms : now); break;
+        case 3: col[i] = weft__pg_i64(ts[i], ev[i].ts_ms ? ev[i].ts_ms : now); break;
         default: col[i] = ev[i].payload ? ev[i].payload : "{}"; break;
       }
     }
@@ -378,7 +364,7 @@ int weft__pg_event_append(struct weft_store *s, struct weft_event_row *ev, size_
   rc = weft__pg_write_end(p, implicit, rc, &res, err);
   /* ids were drawn in the batch's order, so ascending ids are ev[0], ev[1]... */
   if (!rc) {
-    for (size_t i = 0; i < n; i++) ev[i].id = get_i64(res, (int)i, 0);
+    for (size_t i = 0; i < n; i++) ev[i].id = weft__pg_get_i64(res, (int)i, 0);
     sort_ids(ev, n);
   }
 done:
@@ -392,7 +378,7 @@ done:
 int weft__pg_event_read(struct weft_store *s, const struct weft_event_filter *f,
                         struct weft_event_list *out, weft_error *err) {
   char after[24], limit[24];
-  const char *params[4] = {i64(after, f->after_id), f->limit > 0 ? i64(limit, f->limit) : NULL,
+  const char *params[4] = {weft__pg_i64(after, f->after_id), f->limit > 0 ? weft__pg_i64(limit, f->limit) : NULL,
                            NULL, NULL};
   int id, n = 2;
   if (f->run_id && f->step) {
@@ -415,11 +401,11 @@ int weft__pg_event_read(struct weft_store *s, const struct weft_event_filter *f,
   if (rows > 0 && !(out->v = calloc((size_t)rows, sizeof *out->v))) rc = nomem(P(s), err, "event read");
   for (int i = 0; i < rows && !rc; i++) {
     struct weft_event_row *e = &out->v[out->n++];
-    if (get_dup(res, i, 1, &e->run_id) || get_dup(res, i, 2, &e->step) ||
-        get_dup(res, i, 3, &e->type) || get_dup(res, i, 5, &e->payload))
+    if (weft__pg_get_dup(res, i, 1, &e->run_id) || weft__pg_get_dup(res, i, 2, &e->step) ||
+        weft__pg_get_dup(res, i, 3, &e->type) || weft__pg_get_dup(res, i, 5, &e->payload))
       rc = nomem(P(s), err, "event read");
-    e->id = get_i64(res, i, 0);
-    e->ts_ms = get_i64(res, i, 4);
+    e->id = weft__pg_get_i64(res, i, 0);
+    e->ts_ms = weft__pg_get_i64(res, i, 4);
   }
   PQclear(res);
   if (rc) weft_event_list_release(out);
@@ -435,7 +421,7 @@ int weft__pg_kv_get(struct weft_store *s, const char *key, char **value, weft_er
   if (rc) return rc;
   if (PQntuples(res) == 0)
     rc = weft_error_set(err, WEFT_ENOTFOUND, "kv get: no key %s", key);
-  else if (get_dup(res, 0, 0, value) || !*value)
+  else if (weft__pg_get_dup(res, 0, 0, value) || !*value)
     rc = weft_error_set(err, WEFT_ENOMEM, "kv get %s: out of memory", key);
   PQclear(res);
   return rc;
@@ -446,7 +432,7 @@ int weft__pg_kv_get(struct weft_store *s, const char *key, char **value, weft_er
 static int kv_write(struct weft__pg_store *p, int id, const char *op, const char *key,
                     const char *value, const char *expected, int *changed, weft_error *err) {
   char now[24];
-  const char *params[4] = {key, value, i64(now, weft_clock_wall_ms()), expected};
+  const char *params[4] = {key, value, weft__pg_i64(now, weft_clock_wall_ms()), expected};
   int n = expected ? 4 : value ? 3 : 1;
   PGresult *res = NULL;
   int implicit, rc = weft__pg_write_begin(p, &implicit, err);
@@ -479,7 +465,7 @@ int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
   struct weft__pg_store *p = P(s);
   char now[24];
   char *k = weft__pg_text_array(keys, n), *v = weft__pg_text_array(values, n);
-  const char *params[3] = {k, v, i64(now, weft_clock_wall_ms())};
+  const char *params[3] = {k, v, weft__pg_i64(now, weft_clock_wall_ms())};
   PGresult *res = NULL;
   int implicit = 0, rc;
   memset(inserted, 0, n);
@@ -556,7 +542,7 @@ char *weft__pg_text_array(const char *const *v, size_t n) {
 int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err) {
   char lim[24];
-  const char *params[3] = {prefix, after_key ? after_key : "", i64(lim, limit)};
+  const char *params[3] = {prefix, after_key ? after_key : "", weft__pg_i64(lim, limit)};
   PGresult *res = NULL;
   int rc = weft__pg_exec(P(s), WEFT__PG_KV_LIST, 3, params, &res, "kv list", err);
   if (rc) return rc;
@@ -568,10 +554,10 @@ int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after
   for (int i = 0; i < n; i++) {
     struct weft_kv_row *r = &out->v[i];
     out->n++;
-    if (get_dup(res, i, 0, &r->key) || get_dup(res, i, 1, &r->value) || !r->key ||
+    if (weft__pg_get_dup(res, i, 0, &r->key) || weft__pg_get_dup(res, i, 1, &r->value) || !r->key ||
         !r->value)
       goto nomem;
-    r->updated_ms = get_i64(res, i, 2);
+    r->updated_ms = weft__pg_get_i64(res, i, 2);
   }
   PQclear(res);
   return WEFT_OK;

@@ -5,21 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_int.h"
 #include "store/store_sqlite.h"
 #include "util/buf.h"
 #include "util/clock.h"
 
 #define Q(s) ((struct weft__sq_store *)(s))
-
-static void *push(void **v, size_t *n, size_t elem) {
-  void *g = realloc(*v, (*n + 1) * elem);
-  if (!g) return NULL;
-  *v = g;
-  void *slot = (char *)g + *n * elem;
-  memset(slot, 0, elem);
-  (*n)++;
-  return slot;
-}
 
 static int prepare(struct weft_store *s, const char *sql, sqlite3_stmt **st, const char *op,
                    weft_error *err) {
@@ -103,7 +94,7 @@ int weft__sq_run_search(struct weft_store *s, const struct weft_run_search *q,
   }
   sqlite3_bind_int(st, ++n, q->limit > 0 ? q->limit : 50);
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    struct weft_run_row *r = push((void **)&out->v, &out->n, sizeof *r);
+    struct weft_run_row *r = weft__store_list_push((void **)&out->v, &out->n, sizeof *r);
     if (!r) {
       rc = weft_error_set(err, WEFT_ENOMEM, "run search: out of memory");
       goto done;
@@ -138,7 +129,7 @@ int weft__sq_retention_scan(struct weft_store *s, int64_t ended_before, int64_t 
   sqlite3_bind_text(st, 3, after_id ? after_id : "", -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 4, limit);
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    struct weft_retention_cand *c = push((void **)&out->v, &out->n, sizeof *c);
+    struct weft_retention_cand *c = weft__store_list_push((void **)&out->v, &out->n, sizeof *c);
     if (!c || weft__sq_column_dup(st, 0, &c->id) || weft__sq_column_dup(st, 1, &c->job) ||
         weft__sq_column_dup(st, 8, &c->parent_run_id)) {
       rc = weft_error_set(err, WEFT_ENOMEM, "retention scan: out of memory");
@@ -309,7 +300,7 @@ int weft__sq_materialization_list(struct weft_store *s, const char *asset, int64
   sqlite3_bind_int64(st, 2, after_id);
   sqlite3_bind_int(st, 3, limit);
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    struct weft_event_row *e = push((void **)&out->v, &out->n, sizeof *e);
+    struct weft_event_row *e = weft__store_list_push((void **)&out->v, &out->n, sizeof *e);
     if (!e || weft__sq_column_dup(st, 1, &e->run_id) || weft__sq_column_dup(st, 2, &e->step) ||
         weft__sq_column_dup(st, 4, &e->payload) || !(e->type = strdup("materialization"))) {
       rc = weft_error_set(err, WEFT_ENOMEM, "materialization list: out of memory");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_int.h"
 #include "store/store_sqlite.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -11,20 +12,6 @@
 #define Q(s) ((struct weft__sq_store *)(s))
 
 /* Grows a list array by one zeroed slot; NULL when out of memory. */
-static void *list_push(void **v, size_t *n, size_t elem) {
-  /* capacity: 8, then doubling whenever n reaches a power of two */
-  if (*n == 0 || (*n >= 8 && (*n & (*n - 1)) == 0)) {
-    size_t cap = *n ? *n * 2 : 8;
-    void *g = realloc(*v, cap * elem);
-    if (!g) return NULL;
-    *v = g;
-  }
-  void *slot = (char *)*v + *n * elem;
-  memset(slot, 0, elem);
-  (*n)++;
-  return slot;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s) {
   sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
@@ -160,7 +147,7 @@ int weft__sq_run_list(struct weft_store *s, const struct weft_run_filter *f,
   }
   sqlite3_bind_int(st, ++n_bind, f->limit > 0 ? f->limit : 50);
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    struct weft_run_row *r = list_push((void **)&out->v, &out->n, sizeof *r);
+    struct weft_run_row *r = weft__store_list_push((void **)&out->v, &out->n, sizeof *r);
     if (!r) {
       rc = weft_error_set(err, WEFT_ENOMEM, "run list: out of memory");
       goto done;
@@ -288,7 +275,7 @@ int weft__sq_step_list(struct weft_store *s, const char *run_id,
   bind_text(st, 1, run_id);
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    struct weft_step_row *r = list_push((void **)&out->v, &out->n, sizeof *r);
+    struct weft_step_row *r = weft__store_list_push((void **)&out->v, &out->n, sizeof *r);
     if (!r) {
       rc = weft_error_set(err, WEFT_ENOMEM, "step list: out of memory");
       break;
@@ -351,7 +338,7 @@ int weft__sq_event_read(struct weft_store *s, const struct weft_event_filter *f,
   sqlite3_bind_int(st, 4, f->limit > 0 ? f->limit : -1);
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    struct weft_event_row *e = list_push((void **)&out->v, &out->n, sizeof *e);
+    struct weft_event_row *e = weft__store_list_push((void **)&out->v, &out->n, sizeof *e);
     if (!e || weft__sq_column_dup(st, 1, &e->run_id) ||
         weft__sq_column_dup(st, 2, &e->step) || weft__sq_column_dup(st, 3, &e->type) ||
         weft__sq_column_dup(st, 5, &e->payload)) {
