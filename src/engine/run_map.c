@@ -177,7 +177,11 @@ void coord_map_expand(struct coord *c, size_t i) {
   const struct weft_wire *mw = &inv->wires[inv->map_wire];
   size_t u = mw->from_index;
   int chained = c->plan.steps[u].inv->mapped;
-  long max = inv->max_items > 0 ? inv->max_items : WEFT_MAP_MAX_ITEMS;
+  /* The run config's ops.STEP.max_items, else the job's, else 10,000. */
+  json_t *rc_max = json_object_get(json_object_get(c->l->rc->ops, inv->name), "max_items");
+  long max = json_is_integer(rc_max)  ? (long)json_integer_value(rc_max)
+             : inv->max_items > 0     ? inv->max_items
+                                      : WEFT_MAP_MAX_ITEMS;
   char msg[1400];
   weft_error e = WEFT_ERROR_INIT;
   json_t *list = NULL;
