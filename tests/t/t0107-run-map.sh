@@ -83,6 +83,16 @@ graph:
     uses: total
     inputs: {xs: p}
 YAML
+cat >loc/jobs/chain.yaml <<'YAML'
+graph:
+  nums: numbers
+  sq:
+    uses: square
+    map: {x: nums}
+  p:
+    uses: picky
+    map: {x: sq}
+YAML
 cat >loc/jobs/long.yaml <<'YAML'
 graph:
   nums: numbers
@@ -176,6 +186,11 @@ check_eq "the collect downstream was skipped" skipped "$(status_of "$parent" sum
 expect_exit -m "weft run show" 0 "$WEFT_BIN" run show "$parent"
 check_has "weft run show lists the items" "p[16]" "$(grep -F '  p[16] ' "$tmp/out")"
 check_has "... with their status" "failed" "$(grep -F '  p[16] ' "$tmp/out")"
+expect_exit -m "a map after a map with 1 failed item" 1 "$WEFT_BIN" launch chain -l loc \
+  --set ops.nums.config.n=5 --set 'ops.p.config.bad="16"'
+chain_parent=$(run_id_of)
+check_eq "p[3] (over sq[3] = 16) failed" "p[3]|failed" \
+  "$(store_query "select step, status from steps where run_id='$chain_parent' and status='failed' and step like 'p[%'")"
 touch loc/fixed
 expect_exit -m "re-execution from failure" 0 "$WEFT_BIN" run reexecute "$parent" --from-failure -l loc
 child=$(run_id_of)
@@ -187,6 +202,13 @@ check_eq "the 17 others were reused" 17 \
   "$(count_where "events where run_id='$child' and type='step_reused' and step like 'p[%'")"
 check_eq "the collect sees every item: 1 + ... + 20" 210 \
   "$(store_query "select json_extract(payload, '\$.value') from events where run_id='$child' and step='sum' and type='step_output'")"
+
+expect_exit -m "re-execution of the map after a map" 0 "$WEFT_BIN" run reexecute "$chain_parent" \
+  --from-failure -l loc
+child=$(run_id_of)
+check_eq "only p[3] started again: sq's items were reused one by one" "p[3]" \
+  "$(store_query "select step from events where run_id='$child' and type='step_started' order by step")"
+check_eq "p has its 5 items" 5 "$(count_where "steps where run_id='$child' and step like 'p[%' and status='succeeded'")"
 
 # -- cancel in the middle of a map ------------------------------------------------------------
 wait_for() {
