@@ -178,7 +178,11 @@ static int parse_map(struct weft_diags *d, const struct weft__ynode *n,
     else
       inv->max_items = v;
   }
-  if (!n || weft__ynode_is_null(n)) return WEFT_OK;
+  if (!n || weft__ynode_is_null(n)) {
+    if (mx && !weft__ynode_is_null(mx))
+      weft__dsl_error(d, mx->mark, "%s: max_items bounds a mapped step: add map:", owner);
+    return WEFT_OK;
+  }
   if (n->kind != WEFT__Y_MAP || n->u.map.n != 1) {
     weft__dsl_error(d, n->mark,
                     "%s: map must be one entry {INPUT: STEP.OUTPUT} (the input that "

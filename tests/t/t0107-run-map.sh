@@ -164,6 +164,9 @@ graph:
   e:
     uses: square
     map: {x: ghost.result}
+  f:
+    uses: square
+    max_items: 3
 YAML
 expect_exit -m "weft validate rejects bad maps" 1 "$WEFT_BIN" validate bad
 check_has "a map over a non-list output" \
@@ -173,6 +176,7 @@ check_has "a map over an unknown output" "b.yaml:12:14: error: op 'nums' has no 
 check_has "a map key also wired in inputs:" \
   "b.yaml:16:11: error: op 'd': input 'x' is both mapped (map:) and wired in inputs:" "$err"
 check_has "a map over an unknown step" "b.yaml:19:14: error: unknown upstream op 'ghost'" "$err"
+check_has "max_items without map:" "b.yaml:22:16: error: op 'f': max_items bounds a mapped step: add map:" "$err"
 
 # -- 3 failed items, then re-execution from failure -------------------------------------------
 expect_exit -m "3 of 20 items fail" 1 "$WEFT_BIN" launch flaky -l loc \
