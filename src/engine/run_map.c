@@ -220,6 +220,11 @@ void coord_map_expand(struct coord *c, size_t i) {
   size_t old = c->plan.n;
   size_t first = weft_plan_add_items(&c->plan, i, n);
   if (first == (size_t)-1 || coord_grow(c, old)) {
+    /* The items go again, so every per-step array covers the plan (some
+     * may have grown, none shrinks: freeing c stays in bounds). */
+    c->plan.n = old;
+    c->plan.steps[i].n_items = 0;
+    c->plan.steps[i].expanded = 0;
     json_decref(list);
     return coord_oom(c);
   }
