@@ -2,7 +2,8 @@
 // attempt, coloured by its state, on a shared time axis that grows with the
 // clock while the run is live. Steps still waiting have an empty dashed
 // track. Rows are kept between updates (keyed by step), so a click or a
-// checkbox is never lost to a redraw.
+// checkbox is never lost to a redraw. A mapped step is one row with its
+// items' counts ("12 ✓ 3 ✗ 5 …"), expandable to one row per item.
 import { h, s, fmtDuration, statusTone, statusLabel } from './dom.js';
 
 const STEPS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4,
@@ -29,6 +30,32 @@ export function stepState(attempts) {
   return isReused(last) ? 'reused' : last.status;
 }
 
+/** The mapped step an item row belongs to ("sq[3]" -> "sq"), or null. */
+export function itemParent(step) {
+  const m = /^(.+)\[[^\]]+\]$/.exec(step);
+  return m ? m[1] : null;
+}
+
+/**
+ * The per-item summary of a mapped step, from its items' attempt lists:
+ * {total, ok, failed, running, other, text}, text as "12 ✓ 3 ✗ 2 ▶ 5 …"
+ * (zero counts left out; reused items count as succeeded).
+ */
+export function mapSummary(itemAttempts) {
+  const c = { total: 0, ok: 0, failed: 0, running: 0, other: 0 };
+  for (const list of itemAttempts) {
+    const st = stepState(list);
+    c.total++;
+    if (st === 'succeeded' || st === 'reused') c.ok++;
+    else if (st === 'failed') c.failed++;
+    else if (st === 'running' || st === 'up_for_retry') c.running++;
+    else c.other++;
+  }
+  c.text = [[c.ok, '✓'], [c.failed, '✗'], [c.running, '▶'], [c.other, '…']]
+    .filter(([n]) => n).map(([n, sym]) => `${n} ${sym}`).join(' ') || '0 items';
+  return c;
+}
+
 /**
  * createGantt({onSelect(step), onToggle(step, on)}) -> {el, update(data)}
  * data: {plan, steps (attempt rows), run, now, selected, checked:Set, selectable}
@@ -42,6 +69,7 @@ export function createGantt({ onSelect, onToggle } = {}) {
       h('div', { class: 'g-track-wrap' }, axis), h('div', { class: 'g-dur muted small' }, 'Duration')),
     rowsEl, empty);
   const rows = new Map();
+  const expanded = new Set(); // mapped steps whose item rows are shown
   let last = null;
   let width = 600;
 
@@ -61,12 +89,20 @@ export function createGantt({ onSelect, onToggle } = {}) {
     const extra = h('span', { class: 'g-extra muted small' });
     const track = s('svg', { class: 'g-track', height: 28 });
     const dur = h('div', { class: 'g-dur mono small' });
+    // A mapped step's row expands to its items (one row each).
+    const toggle = h('button', { type: 'button', class: 'g-toggle', hidden: true, 'aria-expanded': 'false',
+      title: 'show the items', onclick: (ev) => {
+        ev.stopPropagation();
+        if (expanded.has(step)) expanded.delete(step); else expanded.add(step);
+        if (last) update(last);
+      } }, '▸');
+    const items = h('span', { class: 'g-items small', hidden: true });
     const row = h('div', { class: 'g-row', 'data-step': step, tabindex: 0, role: 'button',
       onclick: () => onSelect && onSelect(step),
       onkeydown: (ev) => { if (ev.key === 'Enter') onSelect && onSelect(step); } },
-    h('div', { class: 'g-label' }, box, dot, name, extra),
+    h('div', { class: 'g-label' }, box, toggle, dot, name, items, extra),
     h('div', { class: 'g-track-wrap' }, track), dur);
-    return { row, box, dot, extra, track, dur };
+    return { row, box, toggle, items, dot, extra, track, dur };
   }
 
   function update(data) {
@@ -75,8 +111,24 @@ export function createGantt({ onSelect, onToggle } = {}) {
     const by = new Map();
     for (const a of steps) (by.get(a.step) || by.set(a.step, []).get(a.step)).push(a);
     for (const list of by.values()) list.sort((a, b) => a.attempt - b.attempt);
-    const names = plan.length ? plan.slice() : [...by.keys()];
-    for (const k of by.keys()) if (!names.includes(k)) names.push(k);
+    const base = plan.length ? plan.slice() : [...by.keys()];
+    for (const k of by.keys()) if (!base.includes(k)) base.push(k);
+    // Items go under their mapped step, in item order, shown when it is
+    // expanded; a collapsed step's row carries their counts.
+    const known = new Set(base);
+    const groups = new Map();
+    for (const k of base) {
+      const p = itemParent(k);
+      if (p && known.has(p)) (groups.get(p) || groups.set(p, []).get(p)).push(k);
+    }
+    const byNum = (a, b) => a.localeCompare(b, undefined, { numeric: true });
+    const names = [];
+    for (const k of base) {
+      const p = itemParent(k);
+      if (p && groups.has(p)) continue;
+      names.push(k);
+      if (groups.has(k) && expanded.has(k)) names.push(...groups.get(k).sort(byNum));
+    }
 
     const starts = steps.map((a) => a.started_ms).filter(Boolean);
     const t0 = run.started_ms || (starts.length ? Math.min(...starts) : run.created_ms || now);
@@ -110,8 +162,19 @@ export function createGantt({ onSelect, onToggle } = {}) {
       const attempts = by.get(name) || [];
       const state = stepState(attempts);
       const tone = statusTone(state);
-      r.row.className = ['g-row', `tone-${tone}`, state === 'skipped' && 'skipped', selected === name && 'selected']
-        .filter(Boolean).join(' ');
+      const kids0 = groups.get(name);
+      const isItem = itemParent(name) !== null && groups.has(itemParent(name));
+      r.row.className = ['g-row', `tone-${tone}`, state === 'skipped' && 'skipped', selected === name && 'selected',
+        kids0 && 'mapped', isItem && 'g-item'].filter(Boolean).join(' ');
+      r.toggle.hidden = !kids0;
+      r.items.hidden = !kids0;
+      if (kids0) {
+        const sum = mapSummary(kids0.map((k) => by.get(k) || []));
+        r.items.textContent = `${sum.total} items · ${sum.text}`;
+        r.row.dataset.items = sum.text;
+        r.toggle.textContent = expanded.has(name) ? '▾' : '▸';
+        r.toggle.setAttribute('aria-expanded', expanded.has(name) ? 'true' : 'false');
+      }
       r.row.dataset.state = state;
       r.dot.title = statusLabel(state);
       r.box.checked = checked.has(name);

@@ -53,7 +53,8 @@ function clip(text, max) {
 
 /**
  * Draws job (the API's job document: ops with level, edges, upstream).
- * opts: onSelect(op), status: {opName: status} to colour boxes (run page).
+ * opts: onSelect(op), status: {opName: status} to colour boxes (run page),
+ * items: {opName: "12 ✓ 3 ✗"} the item counts of mapped steps (run page).
  * Returns {el, select(name)}.
  */
 export function drawGraph(job, opts = {}) {
@@ -167,23 +168,28 @@ export function drawGraph(job, opts = {}) {
   for (const op of ops) {
     const b = box.get(op.name);
     if (!b) continue;
-    const sub = op.uses && op.uses !== op.name ? `uses ${op.uses}`
-      : `${(op.inputs || []).length} in · ${(op.outputs || []).length} out`;
+    // A mapped step: one node with its items' counts (run page) or what it
+    // maps over (job page), drawn as a stack.
+    const items = op.map && opts.items ? opts.items[op.name] : null;
+    const sub = op.map ? (items || `map over ${op.map.from}`)
+      : op.uses && op.uses !== op.name ? `uses ${op.uses}`
+        : `${(op.inputs || []).length} in · ${(op.outputs || []).length} out`;
     const st = opts.status && opts.status[op.name];
     // Skipped steps are drawn apart from canceled ones (dashed, struck);
     // a step with a `when:` condition or a trigger rule says so in a corner.
     const rule = op.trigger && op.trigger !== 'all_success' ? op.trigger : null;
     const g = s('g', {
-      class: ['dag-node', st && `tone-${statusTone(st)}`, st === 'skipped' && 'skipped'],
-      transform: `translate(${b.x},${b.y})`, 'data-status': st || null,
+      class: ['dag-node', st && `tone-${statusTone(st)}`, st === 'skipped' && 'skipped', op.map && 'mapped'],
+      transform: `translate(${b.x},${b.y})`, 'data-status': st || null, 'data-items': items || null,
       tabindex: 0, role: 'button', 'data-op': op.name, 'aria-label': `op ${op.name}`,
     },
     s('title', null, (op.description ? `${op.name}: ${op.description}` : op.name) +
       (op.when ? `\nwhen: ${op.when}` : '') + (rule ? `\ntrigger: ${rule}` : '')),
+    op.map ? s('rect', { class: 'dag-stack', width: W, height: H, rx: 8, x: 4, y: 4 }) : null,
     s('rect', { class: 'dag-box', width: W, height: H, rx: 8 }),
     s('rect', { class: 'dag-stripe', width: 4, height: H - 16, x: 0, y: 8, rx: 2 }),
     s('text', { class: 'dag-name', x: 16, y: 23 }, clip(op.name, 18)),
-    s('text', { class: 'dag-sub', x: 16, y: 41 }, clip(sub, 22)),
+    s('text', { class: 'dag-sub', x: 16, y: 41 }, clip(sub, op.map ? 24 : 22)),
     op.when || rule ? s('text', { class: 'dag-cond', x: W - 8, y: 14, 'text-anchor': 'end' },
       op.when ? 'when' : rule) : null);
     nodeLayer.append(g);

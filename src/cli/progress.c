@@ -179,8 +179,18 @@ void weft_progress_finish(struct weft_progress *p, enum weft_run_status st,
   for (size_t i = 0; i < p->n; i++) {
     struct step_view *v = weft_map_get(&p->steps, p->order[i]);
     if (v->status != WEFT_STEP_FAILED) continue;
+    /* A mapped step has no logs of its own: point at its first failed
+     * item ("3 of 20 items failed: p[3], ..."), quoted for the shell. */
+    char item[160];
+    const char *logs_of = p->order[i];
+    const char *m = v->message ? strstr(v->message, " items failed: ") : NULL;
+    if (m) {
+      m += strlen(" items failed: ");
+      snprintf(item, sizeof item, "'%.*s'", (int)strcspn(m, ",'"), m);
+      logs_of = item;
+    }
     fprintf(p->out, "  %s failed: %s\n    logs: weft run logs %s %s --stderr\n", p->order[i],
-            v->message ? v->message : "", p->run_id, p->order[i]);
+            v->message ? v->message : "", p->run_id, logs_of);
   }
   if (st == WEFT_RUN_FAILURE)
     fprintf(p->out, "  re-execute: weft run reexecute %s --from-failure\n", p->run_id);

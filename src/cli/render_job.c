@@ -80,6 +80,10 @@ static int text_invocation(FILE *out, const struct weft_invocation *inv) {
   }
   /* Whether it runs at all: its condition and its rule (all_success, the
    * default, goes unsaid). */
+  if (inv->mapped)
+    fprintf(out, "    map     %s over %s.%s (one step per item)\n",
+            inv->wires[inv->map_wire].input, inv->wires[inv->map_wire].from_op,
+            inv->wires[inv->map_wire].from_output);
   if (inv->when) fprintf(out, "    when    %s\n", inv->when->text);
   if (inv->trigger != WEFT_TRIGGER_ALL_SUCCESS)
     fprintf(out, "    trigger %s\n", weft_trigger_name(inv->trigger));

@@ -208,12 +208,26 @@ static int check_wire(struct checker *c, size_t i, size_t w_i) {
     return WEFT_OK;
   }
   const struct weft_port *in = weft_op_def_find_input(inv->def, w->input);
-  if (in && !weft_type_assignable(out->type, in->type))
+  /* map: the input gets one item of a list; over a mapped step (chained),
+   * one item's output as it is. */
+  if (inv->mapped && w_i == inv->map_wire && !up->mapped) {
+    if (out->type != WEFT_TYPE_LIST && out->type != WEFT_TYPE_ANY)
+      weft__dsl_error(c->d, w->mark,
+                      "op '%s': map over '%s.%s', which is %s, not a list", inv->name,
+                      up->name, out->name, weft_type_name(out->type));
+    return WEFT_OK;
+  }
+  /* Wired to a mapped step (not as a chained map): the list of its items'
+   * outputs (collect). */
+  enum weft_type got = up->mapped && !(inv->mapped && w_i == inv->map_wire) ? WEFT_TYPE_LIST
+                                                                              : out->type;
+  if (in && !weft_type_assignable(got, in->type))
     weft__dsl_error(
         c->d, w->mark,
-        "type mismatch: output '%s.%s' is %s but input '%s' of op '%s' is %s",
-        up->name, out->name, weft_type_name(out->type), w->input, inv->name,
-        weft_type_name(in->type));
+        "type mismatch: output '%s.%s' is %s%s but input '%s' of op '%s' is %s",
+        up->name, out->name, weft_type_name(got),
+        got != out->type ? " (the collected outputs of a mapped step)" : "", w->input,
+        inv->name, weft_type_name(in->type));
   return WEFT_OK;
 }
 

@@ -14,7 +14,7 @@ static const char *const job_keys[] = {"name",  "description", "tags",
                                        "on_failure", "on_success", "on_sla_missed",
                                        NULL};
 static const char *const inv_keys[] = {"uses", "inputs", "config", "after",
-                                       "when", "trigger", NULL};
+                                       "when", "trigger", "map", "max_items", NULL};
 
 #define NOMEM_IF(x)            \
   do {                         \
@@ -161,6 +161,70 @@ static int parse_after(struct weft_diags *d, const struct weft__ynode *n,
   return WEFT_OK;
 }
 
+/* map: {INPUT: STEP.OUTPUT} (or STEP: its result): one more wire, marked as the map (model.h);
+ * max_items: N. Whether INPUT, STEP and OUTPUT exist, and the list type, is
+ * job_check.c's to say. */
+static int parse_map(struct weft_diags *d, const struct weft__ynode *n,
+                     const struct weft__ynode *mx, const char *owner,
+                     struct weft_invocation *inv, struct weft__dsl_inv_src *isrc) {
+  char got[96];
+  if (mx && !weft__ynode_is_null(mx)) {
+    const char *t = weft__ynode_text(mx);
+    char *end = NULL;
+    long v = t && mx->kind == WEFT__Y_SCALAR ? strtol(t, &end, 10) : 0;
+    if (!end || *end || v < 1)
+      weft__dsl_error(d, mx->mark, "%s: max_items must be a whole number >= 1, got %s", owner,
+                      weft__dsl_got(got, sizeof got, mx));
+    else
+      inv->max_items = v;
+  }
+  if (!n || weft__ynode_is_null(n)) {
+    if (mx && !weft__ynode_is_null(mx))
+      weft__dsl_error(d, mx->mark, "%s: max_items bounds a mapped step: add map:", owner);
+    return WEFT_OK;
+  }
+  if (n->kind != WEFT__Y_MAP || n->u.map.n != 1) {
+    weft__dsl_error(d, n->mark,
+                    "%s: map must be one entry {INPUT: STEP.OUTPUT} (the input that "
+                    "receives each item, the list it maps over), got %s",
+                    owner, weft__dsl_got(got, sizeof got, n));
+    return WEFT_OK;
+  }
+  const struct weft__ynode *k = n->u.map.pairs[0].key, *v = n->u.map.pairs[0].value;
+  const char *src = weft__ynode_text(v);
+  const char *dot = src && v->kind == WEFT__Y_SCALAR ? strchr(src, '.') : NULL;
+  if (!src || v->kind != WEFT__Y_SCALAR || !*src || dot == src || (dot && !dot[1])) {
+    weft__dsl_error(d, v->mark,
+                    "%s: map input '%s' must name a list as 'STEP' or 'STEP.OUTPUT', got %s",
+                    owner, k->u.scalar.text, weft__dsl_got(got, sizeof got, v));
+    return WEFT_OK;
+  }
+  for (size_t w = 0; w < inv->n_wires; w++)
+    if (!strcmp(inv->wires[w].input, k->u.scalar.text)) {
+      weft__dsl_error(d, k->mark,
+                      "%s: input '%s' is both mapped (map:) and wired in inputs:; keep one",
+                      owner, k->u.scalar.text);
+      return WEFT_OK;
+    }
+  struct weft_wire *nw = realloc(inv->wires, (inv->n_wires + 1) * sizeof *nw);
+  if (nw) inv->wires = nw;
+  struct weft_mark *nk = nw ? realloc(isrc->wire_keys, (inv->n_wires + 1) * sizeof *nk) : NULL;
+  if (nk) isrc->wire_keys = nk;
+  NOMEM_IF(!nw || !nk);
+  isrc->wire_keys[inv->n_wires] = k->mark;
+  inv->map_wire = inv->n_wires;
+  inv->mapped = 1;
+  struct weft_wire *w = &inv->wires[inv->n_wires++];
+  memset(w, 0, sizeof *w);
+  w->mark = v->mark;
+  w->from_index = (size_t)-1;
+  w->input = strdup(k->u.scalar.text);
+  w->from_op = dot ? strndup(src, (size_t)(dot - src)) : strdup(src);
+  w->from_output = strdup(dot ? dot + 1 : "result");
+  NOMEM_IF(!w->input || !w->from_op || !w->from_output);
+  return WEFT_OK;
+}
+
 /* when: "EXPR" (model/when_expr.h), parsed now so a syntax error points at
  * its column; names are resolved by job_check.c. */
 static int parse_when(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
@@ -262,6 +326,9 @@ static int parse_invocation(struct weft_diags *d, const struct weft__ypair *p,
     int rc = parse_wires(d, weft__ymap_get(v, "inputs", NULL), owner, inv, src);
     if (!rc) rc = parse_after(d, weft__ymap_get(v, "after", NULL), owner, inv);
     if (!rc) rc = parse_when(d, weft__ymap_get(v, "when", NULL), owner, inv);
+    if (!rc)
+      rc = parse_map(d, weft__ymap_get(v, "map", NULL), weft__ymap_get(v, "max_items", NULL),
+                     owner, inv, src);
     if (rc) return rc;
     parse_trigger(d, weft__ymap_get(v, "trigger", NULL), owner, inv);
     const struct weft__ynode *c = weft__ymap_get(v, "config", NULL);

@@ -12,7 +12,8 @@
 
 static const char *const top_keys[] = {"ops", "solids", "execution", "tags",
                                        NULL};
-static const char *const op_entry_keys[] = {"config", "inputs", "image", "resources", NULL};
+static const char *const op_entry_keys[] = {"config", "inputs", "image", "resources",
+                                              "max_items", NULL};
 static const char *const exec_keys[] = {"in_process", "multiprocess", "queue",
                                         "timeout",    "sla",          NULL};
 static const char *const queue_keys[] = {"max_concurrent", "config", NULL};
@@ -138,6 +139,12 @@ static void check_entry(struct rc_build *b, const struct weft__ypair *p) {
   struct weft_resources r = {0};
   weft__dsl_parse_resources(b->d, weft__ymap_get(v, "resources", NULL), what, &r);
   free(r.gpus); /* kept as JSON by fill_op (resources_json) */
+  /* max_items: this run's bound on a mapped step's items (engine/run_map.c) */
+  const struct weft__ynode *mx = weft__ymap_get(v, "max_items", NULL);
+  const char *mt = mx ? weft__ynode_text(mx) : NULL;
+  char *end = NULL;
+  if (mx && (!mt || strtol(mt, &end, 10) < 1 || *end))
+    weft__dsl_error(b->d, mx->mark, "ops.%s.max_items must be a whole number >= 1", name);
 }
 
 /* The run's resources for entry e as JSON ({"cpus","memory","shm","gpus"}),
@@ -227,6 +234,10 @@ static int fill_op(struct rc_build *b, size_t i, json_t *ops_out) {
   if (image && *image && json_object_set_new(entry, "image", json_string(image))) goto nomem;
   json_t *res = resources_json(b->entry[i]);
   if (res && json_object_set_new(entry, "resources", res)) goto nomem;
+  const char *mx = weft__ynode_text(weft__ymap_get(b->entry[i], "max_items", NULL));
+  if (mx && strtol(mx, NULL, 10) >= 1 &&
+      json_object_set_new(entry, "max_items", json_integer(strtol(mx, NULL, 10))))
+    goto nomem;
   if (json_object_set(entry, "config", cfg) ||
       json_object_set(entry, "inputs", inputs) ||
       json_object_set(ops_out, inv->name, entry))

@@ -56,6 +56,7 @@ struct coord {
    * reached it through other skips, that step's index + 1 (else 0), so the
    * whole chain names the cause: "upstream 'load' failed". */
   size_t *skip_root;
+  unsigned char *alerted; /* per step: its on_failure alert was fired */
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the
@@ -82,6 +83,16 @@ void coord_finish_step(struct coord *c, struct weft_step_result *res);
 void coord_fail_unstarted(struct coord *c, size_t i, const char *message);
 /* Re-execution: copies the parent's outputs of step i into this run. */
 int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_error *err);
+
+/* Records a failure of the run's storage or memory: the run stops. */
+void coord_oom(struct coord *c);
+
+/* run_map.c: mapping (plan.h). */
+/* Mapped step i was taken from the ready queue: it expands into its items
+ * (or fails: its list cannot be read, is too long, has bad keys). */
+void coord_map_expand(struct coord *c, size_t i);
+/* Mapped steps whose items have all ended collect their outputs and end. */
+void coord_map_check(struct coord *c);
 
 /* run_trigger.c: branches (plan.h has the trigger rules). */
 /* Whether ready step i may start: 0 when it was skipped (an optional input

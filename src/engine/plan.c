@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 /* WEFT_STEP__COUNT stands for "waiting on upstreams", which has no stored
  * state of its own, so finality is decided here rather than by the store. */
 static int is_final(enum weft_step_status s) {
@@ -27,6 +29,12 @@ static void set_status(struct weft_plan *p, size_t i, enum weft_step_status to) 
   p->counts[to]++;
   if (!was_final && is_final(to)) p->n_final++;
   if (was_final && !is_final(to)) p->n_final--;
+  if (s->map_parent != (size_t)-1 && was_final != is_final(to)) {
+    if (is_final(to)) p->steps[s->map_parent].n_items_final++;
+    else p->steps[s->map_parent].n_items_final--;
+  }
+  if (s->map_parent != (size_t)-1 && to == WEFT_STEP_SUCCEEDED)
+    p->steps[s->map_parent].n_items_ok++;
 }
 
 static void push_ready(struct weft_plan *p, size_t i) {
@@ -52,7 +60,14 @@ static int rule_outcome(const struct weft_plan_step *t) {
   return done > t->n_up_ok ? 0 : all ? 1 : -1;
 }
 
-static void count_upstream(struct weft_plan_step *t, enum weft_step_status st) {
+static void count_upstream(struct weft_plan_step *t, const struct weft_plan_step *u) {
+  enum weft_step_status st = u->status;
+  /* A chained map runs the items of the mapped upstream that succeeded
+   * (plan.h). */
+  if (st == WEFT_STEP_FAILED && t->inv->mapped && u->inv->mapped && u->n_items &&
+      u->n_items_final == u->n_items && t->inv->wires[t->inv->map_wire].from_op &&
+      !strcmp(t->inv->wires[t->inv->map_wire].from_op, u->inv->name) && u->n_items_ok)
+    st = WEFT_STEP_SUCCEEDED;
   switch (st) {
     case WEFT_STEP_SUCCEEDED: t->n_up_ok++; break;
     case WEFT_STEP_FAILED: t->n_up_failed++; break;
@@ -76,7 +91,7 @@ static size_t settle(struct weft_plan *p, size_t i, size_t *skipped) {
       size_t j = s->downstream[d];
       struct weft_plan_step *t = &p->steps[j];
       if (t->status != WEFT_STEP__COUNT) continue; /* settled already */
-      count_upstream(t, s->status);
+      count_upstream(t, s);
       if (t->n_waiting) t->n_waiting--;
       int out = rule_outcome(t);
       if (out == 1) {
@@ -107,6 +122,8 @@ int weft_plan_init(struct weft_plan *p, const struct weft_job *job,
   for (size_t i = 0; i < p->n; i++) {
     struct weft_plan_step *s = &p->steps[i];
     s->inv = &job->ops[i];
+    s->name = job->ops[i].name;
+    s->map_parent = s->map_src = (size_t)-1;
     s->status = WEFT_STEP__COUNT; /* "waiting": not yet in any state */
     s->in_run = in_run ? in_run[i] != 0 : 1;
     if (n_down[i] && !(s->downstream = malloc(n_down[i] * sizeof *s->downstream)))
@@ -156,7 +173,11 @@ nomem:
 
 void weft_plan_release(struct weft_plan *p) {
   if (p->steps)
-    for (size_t i = 0; i < p->n; i++) free(p->steps[i].downstream);
+    for (size_t i = 0; i < p->n; i++) {
+      free(p->steps[i].downstream);
+      if (p->steps[i].map_parent != (size_t)-1) free((char *)p->steps[i].name);
+      json_decref(p->steps[i].item);
+    }
   free(p->steps);
   free(p->ready);
   memset(p, 0, sizeof *p);
@@ -202,3 +223,44 @@ size_t weft_plan_cancel_pending(struct weft_plan *p, size_t *out) {
 }
 
 int weft_plan_done(const struct weft_plan *p) { return p->n_final == p->n; }
+
+/* ---- mapping ------------------------------------------------------------------ */
+
+size_t weft_plan_add_items(struct weft_plan *p, size_t i, size_t n) {
+  size_t old = p->n, nn = old + n, cap = nn ? nn : 1;
+  struct weft_plan_step *steps = realloc(p->steps, cap * sizeof *steps);
+  if (!steps) return (size_t)-1;
+  p->steps = steps;
+  size_t *ready = calloc(2 * cap, sizeof *ready);
+  if (!ready) return (size_t)-1;
+  /* The FIFO ring is laid out again for the new size, its order kept
+   * (settle's work stack is empty between transitions). */
+  size_t k = 0;
+  for (size_t h = p->ready_head; h != p->ready_tail; h++) ready[k++] = p->ready[h % old];
+  free(p->ready);
+  p->ready = ready;
+  p->ready_head = 0;
+  p->ready_tail = k;
+  memset(&steps[old], 0, n * sizeof *steps);
+  for (size_t j = old; j < nn; j++) {
+    steps[j].inv = steps[i].inv;
+    steps[j].status = WEFT_STEP__COUNT;
+    steps[j].in_run = 1;
+    steps[j].map_parent = i;
+    steps[j].map_src = (size_t)-1;
+  }
+  p->n = nn;
+  steps[i].first_item = old;
+  steps[i].n_items = n;
+  steps[i].n_items_final = steps[i].n_items_ok = 0;
+  steps[i].expanded = 1;
+  return old;
+}
+
+void weft_plan_item_ready(struct weft_plan *p, size_t j) {
+  if (p->steps[j].status == WEFT_STEP__COUNT) push_ready(p, j);
+}
+
+void weft_plan_item_end(struct weft_plan *p, size_t j, enum weft_step_status to) {
+  if (p->steps[j].status == WEFT_STEP__COUNT) set_status(p, j, to);
+}

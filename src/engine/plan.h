@@ -11,6 +11,18 @@
 
 struct weft_plan_step {
   const struct weft_invocation *inv; /* borrowed from the job */
+  /* The step's name: inv->name, or an item's "STEP[k]" / "STEP[KEY]"
+   * (owned by the plan when map_parent is set). */
+  const char *name;
+  /* Mapping (run_map.c). An item: map_parent is the mapped step's index,
+   * item its value (owned; NULL for chained items, which take map_src's
+   * output), map_src the upstream item (or (size_t)-1). A mapped step once
+   * expanded: its items are steps[first_item .. first_item + n_items). */
+  size_t map_parent, map_src;
+  json_t *item;
+  size_t first_item, n_items, n_items_final, n_items_ok;
+  int expanded;
+  int reused; /* an item whose outputs came from the parent run */
   enum weft_step_status status;
   int in_run;        /* 0: not executed in this run (its outputs are reused) */
   int attempt;       /* attempts started so far */
@@ -59,6 +71,16 @@ struct weft_plan {
   size_t counts[WEFT_STEP__COUNT];
 };
 
+/* Mapping: a mapped step taken from the ready queue stays RUNNING while its
+ * items run; the coordinator appends its items (weft_plan_add_items), each
+ * then goes through the same states as any step (items have no downstream
+ * of their own: a mapped step's downstreams wait on the mapped step), and
+ * when n_items_final == n_items the coordinator finishes the mapped step
+ * with the items' combined status (weft_plan_finish), which settles its
+ * downstreams as usual. A chained map (B over the mapped A) waits for all
+ * of A: A counts as succeeded for B's rule when some of its items
+ * succeeded; B's items of A's failed items are skipped. */
+
 /* in_run[i] says whether job->ops[i] executes in this run (NULL: all do).
  * Steps outside the run count as SUCCEEDED from the start. */
 int weft_plan_init(struct weft_plan *p, const struct weft_job *job,
@@ -79,5 +101,16 @@ void weft_plan_requeue(struct weft_plan *p, size_t i);
  * out (capacity p->n), count returned. */
 size_t weft_plan_cancel_pending(struct weft_plan *p, size_t *out);
 int weft_plan_done(const struct weft_plan *p);
+
+/* Appends n items of the mapped RUNNING step i (waiting, each with
+ * map_parent i and no name yet: the caller names them); the plan grows, so
+ * pointers into p->steps are stale after. Returns the first item's index,
+ * or (size_t)-1 when out of memory. */
+size_t weft_plan_add_items(struct weft_plan *p, size_t i, size_t n);
+/* Item j (waiting) goes to the ready queue. */
+void weft_plan_item_ready(struct weft_plan *p, size_t j);
+/* Item j (waiting) ends without running: SUCCEEDED (reused from the parent
+ * run) or SKIPPED. */
+void weft_plan_item_end(struct weft_plan *p, size_t j, enum weft_step_status to);
 
 #endif

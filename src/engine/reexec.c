@@ -22,6 +22,19 @@ static int latest_status(const struct weft_step_list *l, const char *name) {
   return st;
 }
 
+/* A map after a map (B over the mapped A) runs B[k] over A[k]: A's items
+ * must be in the plan, so A runs too (its items that succeeded are reused
+ * one by one, engine/run_map.c), and so on up a chain of maps. job->ops is
+ * topologically sorted: one backward pass. */
+static void take_map_sources(const struct weft_job *job, unsigned char *in_run) {
+  for (size_t i = job->n_ops; i-- > 0;) {
+    const struct weft_invocation *inv = &job->ops[i];
+    if (!in_run[i] || !inv->mapped) continue;
+    size_t u = inv->wires[inv->map_wire].from_index;
+    if (u < job->n_ops && job->ops[u].mapped) in_run[u] = 1;
+  }
+}
+
 int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
                        const struct weft_job *job, int from_failure,
                        const char *const *steps, size_t n_steps, unsigned char *in_run,
@@ -44,6 +57,7 @@ int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
       free(names);
       return WEFT_EINVALID;
     }
+    take_map_sources(job, in_run);
     return WEFT_OK;
   }
   struct weft_step_list l = {0};
@@ -63,6 +77,7 @@ int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
     selected += (size_t)again;
   }
   weft_step_list_release(&l);
+  take_map_sources(job, in_run);
   /* A run whose steps all succeeded or were skipped did not fail. */
   if (!broken) selected = 0;
   if (!selected)

@@ -30,7 +30,7 @@ static int grow(void **v, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
-static void coord_oom(struct coord *c) {
+void coord_oom(struct coord *c) {
   if (!c->failed_store) weft_error_set(c->err, WEFT_ENOMEM, "out of memory driving the run");
   c->failed_store = 1;
 }
@@ -70,7 +70,7 @@ void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pi
   struct weft_step_row *r = &b->st[b->n_st++];
   memset(r, 0, sizeof *r);
   r->run_id = weft_str_dup(c->run.id);
-  r->step = weft_str_dup(ps->inv->name);
+  r->step = weft_str_dup(ps->name);
   r->attempt = ps->attempt > 0 ? ps->attempt : 1;
   r->status = st;
   r->started_ms = c->started[i];
@@ -244,7 +244,7 @@ static void on_exec_started(void *data, void *user, long pid) {
     json_object_set_new(p, "worker", json_string(c->workers[i]));
     json_object_set_new(p, "worker_pid", json_integer(c->worker_pids[i]));
   }
-  coord_event(c, ps->inv->name, "step_started", p);
+  coord_event(c, ps->name, "step_started", p);
   free(out);
   free(errp);
 }
@@ -266,7 +266,7 @@ static void on_exec_event(void *data, void *user, json_t *event) {
   if (!p) return coord_oom(c);
   json_object_del(p, "type");
   json_object_set_new(p, "attempt", json_integer(ps->attempt));
-  coord_event(c, ps->inv->name, type, p);
+  coord_event(c, ps->name, type, p);
 }
 
 static void begin_cancel(struct coord *c, const char *reason) {
@@ -308,7 +308,7 @@ static void check_cancel(struct coord *c) {
   for (size_t k = 0; k < n; k++) {
     size_t i = c->scratch[k];
     coord_step_row(c, i, WEFT_STEP_CANCELED, 0, c->cancel_reason);
-    coord_event(c, c->plan.steps[i].inv->name, "step_canceled",
+    coord_event(c, c->plan.steps[i].name, "step_canceled",
                 json_pack("{s:s}", "message", c->cancel_reason));
   }
   c->n_retrying = 0;
@@ -334,21 +334,27 @@ static void start_ready(struct coord *c) {
   while (!c->canceling && !c->failed_store && weft_executor_can_start_more(c->x)) {
     size_t i = weft_plan_take_ready(&c->plan);
     if (i == (size_t)-1) break;
-    if (coord_gate_step(c, i)) coord_start_step(c, i);
+    /* An item was gated with its mapped step, which expands instead of
+     * running (run_map.c). */
+    if (c->plan.steps[i].map_parent != (size_t)-1) coord_start_step(c, i);
+    else if (!coord_gate_step(c, i)) continue;
+    else if (c->plan.steps[i].inv->mapped) coord_map_expand(c, i);
+    else coord_start_step(c, i);
   }
 }
 
 /* An op's on_failure, once per step that failed for good (no retry left). */
-static void alert_failed_steps(struct coord *c, struct run_hooks *h, unsigned char *done) {
+static void alert_failed_steps(struct coord *c, struct run_hooks *h) {
+  unsigned char *done = c->alerted;
   for (size_t i = 0; h && done && i < c->plan.n; i++) {
     const struct weft_plan_step *ps = &c->plan.steps[i];
     if (done[i] || ps->status != WEFT_STEP_FAILED || !ps->inv->def || !ps->inv->def->hooks)
       continue;
     done[i] = 1;
     char why[300];
-    snprintf(why, sizeof why, "step %s failed after %d attempt%s", ps->inv->name, ps->attempt,
+    snprintf(why, sizeof why, "step %s failed after %d attempt%s", ps->name, ps->attempt,
              ps->attempt == 1 ? "" : "s");
-    run_hooks_fire(h, c, "on_failure", ps->inv->name, ps->inv->def->hooks, why);
+    run_hooks_fire(h, c, "on_failure", ps->name, ps->inv->def->hooks, why);
   }
 }
 
@@ -369,7 +375,7 @@ static void finish_run(struct coord *c, const struct run_deadline *dl) {
   json_t *failed = json_array();
   for (size_t i = 0; i < c->plan.n; i++)
     if (c->plan.steps[i].status == WEFT_STEP_FAILED)
-      json_array_append_new(failed, json_string(c->plan.steps[i].inv->name));
+      json_array_append_new(failed, json_string(c->plan.steps[i].name));
   size_t nf = json_array_size(failed);
   if (dl->timed_out) { /* run_deadline.c: its steps were canceled for it */
     c->run.status = WEFT_RUN_FAILURE;
@@ -418,9 +424,10 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
   c->workers = calloc(n, sizeof *c->workers);
   c->worker_pids = calloc(n, sizeof *c->worker_pids);
   c->skip_root = calloc(n, sizeof *c->skip_root);
+  c->alerted = calloc(n, sizeof *c->alerted);
   c->mask = weft_mask_new();
   if (!c->outputs || !c->dirs || !c->started || !c->scratch || !c->retrying || !c->log_sent ||
-      !c->log_warned || !c->workers || !c->worker_pids || !c->skip_root || !c->mask)
+      !c->log_warned || !c->workers || !c->worker_pids || !c->skip_root || !c->alerted || !c->mask)
     return weft_error_set(err, WEFT_ENOMEM, "out of memory planning the run");
   struct weft_executor_callbacks cb = {on_exec_event, on_exec_started, c};
   return coord_executor_new(inst, l->rc, &cb, &c->x, err);
@@ -440,6 +447,7 @@ static void coord_release(struct coord *c) {
   free(c->workers);
   free(c->worker_pids);
   free(c->skip_root);
+  free(c->alerted);
   free(c->outputs);
   free(c->dirs);
   free(c->started);
@@ -466,7 +474,7 @@ static int start_run(struct coord *c) {
   c->run_dirty = 1;
   json_t *reused = json_array(), *plan = json_array();
   for (size_t i = 0; i < c->plan.n; i++)
-    json_array_append_new(plan, json_string(c->plan.steps[i].inv->name));
+    json_array_append_new(plan, json_string(c->plan.steps[i].name));
   for (size_t i = 0; i < c->plan.n && !c->failed_store; i++) {
     if (c->plan.steps[i].in_run) continue;
     int rc = coord_reuse_step(c, i, c->l->parent_run_id, c->err);
@@ -475,7 +483,7 @@ static int start_run(struct coord *c) {
       json_decref(plan);
       return rc;
     }
-    json_array_append_new(reused, json_string(c->plan.steps[i].inv->name));
+    json_array_append_new(reused, json_string(c->plan.steps[i].name));
   }
   /* The run_started event goes first in the log, the reuse records after it. */
   struct coord_batch *b = &c->batch;
@@ -528,7 +536,6 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
   /* Alerts (hooks.h): fired here, delivered on threads of their own. */
   struct run_hooks *hooks = rc ? NULL : run_hooks_new(&c);
   int sla_alerted = 0;
-  unsigned char *step_alerted = rc ? NULL : calloc(c.plan.n ? c.plan.n : 1, 1);
   while (!rc && !c.failed_store && !weft_plan_done(&c.plan)) {
     if (l->on_tick) l->on_tick(l->cb_data);
     int64_t next_deadline = run_deadline_check(&dl, &c, weft_clock_wall_ms());
@@ -538,11 +545,12 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
       snprintf(why, sizeof why, "not done within its SLA of %s", dl.sla.text);
       run_hooks_fire(hooks, &c, "on_sla_missed", NULL, NULL, why);
     }
-    alert_failed_steps(&c, hooks, step_alerted);
+    alert_failed_steps(&c, hooks);
     run_hooks_poll(hooks, &c);
     check_cancel(&c);
     int64_t now = weft_clock_mono_ms(), next_retry = -1;
     requeue_due_retries(&c, now, &next_retry);
+    coord_map_check(&c);
     start_ready(&c);
     coord_upload_live_logs(&c);
     /* Each commit is fsynced, and a commit per finished step would be most
@@ -577,7 +585,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     }
   }
   if (!rc && !c.failed_store) {
-    alert_failed_steps(&c, hooks, step_alerted);
+    alert_failed_steps(&c, hooks);
     finish_run(&c, &dl);
     coord_flush(&c, 1);
     if (c.run.status == WEFT_RUN_SUCCESS || c.run.status == WEFT_RUN_FAILURE)
@@ -609,7 +617,6 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
   }
   *final = c.run.status;
   run_hooks_free(hooks);
-  free(step_alerted);
   coord_release(&c);
   weft_run_code_release(&code);
   return rc;

@@ -59,7 +59,7 @@ static void upload_new_bytes(struct coord *c, size_t i) {
     int64_t from = c->log_sent[i][k];
     size_t len = (size_t)(st.st_size - from);
     if (len > CHUNK_MAX) len = CHUNK_MAX;
-    char *key = weft_str_printf("%s/%s/%d/%s.chunks/%012lld", c->run.id, ps->inv->name,
+    char *key = weft_str_printf("%s/%s/%d/%s.chunks/%012lld", c->run.id, ps->name,
                                 ps->attempt, log_names[k], (long long)from);
     int rc = key ? copy_range(file, from, len, tmp, &e)
                  : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
@@ -70,7 +70,7 @@ static void upload_new_bytes(struct coord *c, size_t i) {
       c->log_sent[i][k] = from + (int64_t)len;
     } else if (!c->log_warned[i]) {
       c->log_warned[i] = 1;
-      coord_event(c, ps->inv->name, "log",
+      coord_event(c, ps->name, "log",
                   json_pack("{s:i, s:s, s:s+}", "attempt", ps->attempt, "level", "warning",
                             "msg", "live log upload failed: ", e.msg));
     }
@@ -99,7 +99,7 @@ void coord_upload_final_logs(struct coord *c, size_t i, json_t *payload) {
   for (int k = 0; k < 2; k++) {
     weft_error e = WEFT_ERROR_INIT;
     char *file = weft_str_printf("%s/%s", c->dirs[i], log_names[k]);
-    char *key = weft_str_printf("%s/%s/%d/%s", c->run.id, ps->inv->name, ps->attempt,
+    char *key = weft_str_printf("%s/%s/%d/%s", c->run.id, ps->name, ps->attempt,
                                 log_names[k]);
     char *chunks = key ? weft_str_printf("%s.chunks/", key) : NULL;
     struct stat st;

@@ -20,7 +20,7 @@
 #define INLINE_VALUE_MAX 4096
 
 void coord_fail_unstarted(struct coord *c, size_t i, const char *message) {
-  const char *name = c->plan.steps[i].inv->name;
+  const char *name = c->plan.steps[i].name;
   c->started[i] = weft_clock_wall_ms();
   coord_step_row(c, i, WEFT_STEP_FAILED, 0, message);
   coord_event(c, name, "step_failed",
@@ -35,7 +35,12 @@ void coord_fail_unstarted(struct coord *c, size_t i, const char *message) {
  * work folder: the artifact itself, or a JSON value in *inline_inputs. */
 static int materialize_wired(struct coord *c, size_t i, const struct weft_wire *w,
                              const char *inputs_dir, json_t *inline_inputs, weft_error *err) {
-  json_t *outs = c->outputs[w->from_index];
+  const struct weft_plan_step *ps = &c->plan.steps[i];
+  /* An item's mapped input: its value, or (chained) its source item's
+   * output (run_map.c). */
+  int map_in = ps->map_parent != (size_t)-1 && w == &ps->inv->wires[ps->inv->map_wire];
+  if (map_in && ps->item) return json_object_set(inline_inputs, w->input, ps->item) ? WEFT_ENOMEM : 0;
+  json_t *outs = c->outputs[map_in ? ps->map_src : w->from_index];
   json_t *o = outs ? json_object_get(outs, w->from_output) : NULL;
   /* Under a trigger rule other than all_success an upstream may have ended
    * without succeeding (or left an optional output unwritten): null. */
@@ -134,7 +139,7 @@ void coord_start_step(struct coord *c, size_t i) {
   weft_error e = {0};
   char *inputs_json = NULL, *config_json = NULL;
   free(c->dirs[i]);
-  c->dirs[i] = weft_instance_step_dir(c->inst, c->run.id, inv->name, ps->attempt);
+  c->dirs[i] = weft_instance_step_dir(c->inst, c->run.id, ps->name, ps->attempt);
   free(c->workers[i]); /* a queue worker reports itself again (engine.h) */
   c->workers[i] = NULL;
   coord_reset_live_logs(c, i);
@@ -169,7 +174,7 @@ void coord_start_step(struct coord *c, size_t i) {
     spec.container = ctr.image ? &ctr : NULL;
     spec.run_id = c->run.id;
     spec.job = c->job->name;
-    spec.step = inv->name;
+    spec.step = ps->name;
     spec.attempt = ps->attempt;
     spec.def = inv->def;
     spec.cwd = workdir ? workdir : loc->path;
@@ -224,7 +229,7 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
   for (size_t k = 0; !rc && k < def->n_outputs; k++) {
     const struct weft_port *port = &def->outputs[k];
     char *file = weft_str_printf("%s/outputs/%s", c->dirs[i], port->name);
-    char *key = weft_str_printf("%s/%s/%s", c->run.id, ps->inv->name, port->name);
+    char *key = weft_str_printf("%s/%s/%s", c->run.id, ps->name, port->name);
     struct stat sb;
     json_t *set = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
     /* An optional output is unwritten when the executor says null: a queue
@@ -243,7 +248,7 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
                              port->name, "type", weft_type_name(port->type), "key", "bytes",
                              (json_int_t)0, "value");
       if (ev && port->optional) json_object_set_new(ev, "written", json_false());
-      coord_event(c, ps->inv->name, "step_output", ev);
+      coord_event(c, ps->name, "step_output", ev);
     } else if (!(rc = weft_artifacts_put(c->inst->artifacts, key, file, err))) {
       json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
       json_t *o = json_pack("{s:s}", "key", key);
@@ -255,7 +260,7 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
         json_object_set(o, "value", v);
       }
       json_object_set_new(outs, port->name, o);
-      coord_event(c, ps->inv->name, "step_output", p);
+      coord_event(c, ps->name, "step_output", p);
     }
     if (rc) {
       char why[sizeof err->msg];
@@ -313,7 +318,7 @@ static int64_t retry_delay_ms(const struct weft_retry_policy *rp, int attempt) {
 void coord_finish_step(struct coord *c, struct weft_step_result *res) {
   size_t i = (size_t)(uintptr_t)res->user - 1;
   struct weft_plan_step *ps = &c->plan.steps[i];
-  const char *name = ps->inv->name;
+  const char *name = ps->name;
   weft_error e = {0};
   const char *message = res->message;
   char persist_msg[sizeof e.msg];
@@ -361,7 +366,7 @@ void coord_finish_step(struct coord *c, struct weft_step_result *res) {
 /* ---- re-execution --------------------------------------------------------------- */
 
 int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_error *err) {
-  const char *name = c->plan.steps[i].inv->name;
+  const char *name = c->plan.steps[i].name;
   if (!parent_id)
     return weft_error_set(err, WEFT_EINVALID, "step '%s' is not in the run and there is "
                           "no parent run to reuse its outputs from", name);

@@ -47,7 +47,7 @@ void coord_record_skip(struct coord *c, size_t j, const char *message, json_t *e
   json_object_set_new(p, "message", json_string(message));
   json_object_set_new(p, "trigger", json_string(weft_trigger_name(t->inv->trigger)));
   coord_step_row(c, j, WEFT_STEP_SKIPPED, 0, message);
-  coord_event(c, t->inv->name, "step_skipped", p);
+  coord_event(c, t->name, "step_skipped", p);
 }
 
 void coord_record_skipped(struct coord *c, const size_t *idx, size_t n) {
@@ -70,11 +70,11 @@ void coord_record_skipped(struct coord *c, const size_t *idx, size_t n) {
       c->skip_root[j] = root;
       const struct weft_plan_step *up = &c->plan.steps[u];
       if (t->inv->trigger == WEFT_TRIGGER_ALL_SUCCESS)
-        snprintf(msg, sizeof msg, "upstream '%s' %s", up->inv->name, ended_as(up->status));
+        snprintf(msg, sizeof msg, "upstream '%s' %s", up->name, ended_as(up->status));
       else
-        snprintf(msg, sizeof msg, "upstream '%s' %s (trigger: %s)", up->inv->name,
+        snprintf(msg, sizeof msg, "upstream '%s' %s (trigger: %s)", up->name,
                  ended_as(up->status), weft_trigger_name(t->inv->trigger));
-      json_object_set_new(extra, "upstream", json_string(up->inv->name));
+      json_object_set_new(extra, "upstream", json_string(up->name));
     }
     coord_record_skip(c, j, msg, extra);
   }

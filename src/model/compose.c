@@ -69,6 +69,9 @@ static int copy_step(const struct weft_invocation *s, const char *prefix,
   d->def = s->def;
   d->mark = s->mark;
   d->trigger = s->trigger;
+  d->mapped = s->mapped;
+  d->map_wire = s->map_wire; /* wires are copied in order, first */
+  d->max_items = s->max_items;
   if (!d->name || !d->uses) return WEFT_ENOMEM;
   if (s->config && !(d->config = json_deep_copy(s->config))) return WEFT_ENOMEM;
   /* Room for one more wire per input: the composite's inputs land here. */
@@ -118,6 +121,10 @@ static int flatten_one(struct weft_location *loc, struct weft_job *job,
                        const struct weft_invocation *c, const struct weft_job *sub,
                        struct weft_invocation *out, size_t *n) {
   size_t first = *n;
+  if (c->mapped) /* a map would need items of a whole sub-graph */
+    diag(job, loc, c->wires[c->map_wire].mark,
+         "op '%s': map: over a sub-job (uses: job:%s) is not supported; map its steps "
+         "inside job '%s' instead", c->name, sub->name, sub->name);
   for (size_t s = 0; s < sub->n_ops; s++) {
     int rc = copy_step(&sub->ops[s], c->name, &out[(*n)++]);
     if (rc) return rc;

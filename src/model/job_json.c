@@ -190,6 +190,13 @@ static json_t *invocation_json(const struct weft_job *job,
             put(o, "env_variable", weft_kvs_to_json(&d->env_variable)) ||
             put(o, "secret_files", weft_kvs_to_json(&d->secret_files)) ||
             put(o, "tags", weft_kvs_to_json(&d->tags));
+  if (!bad && inv->mapped) {
+    const struct weft_wire *mw = &inv->wires[inv->map_wire];
+    bad = put(o, "map", json_pack("{s:s, s:s, s:s, s:I}", "input", mw->input, "from",
+                                  mw->from_op, "output", mw->from_output, "max_items",
+                                  (json_int_t)(inv->max_items ? inv->max_items
+                                                              : WEFT_MAP_MAX_ITEMS)));
+  }
   const struct weft_resources *r = &d->resources;
   if (!bad && (r->cpus > 0 || r->memory > 0 || r->shm > 0 || r->gpus)) {
     json_t *res = json_object();

@@ -228,7 +228,18 @@ struct weft_invocation {
   /* `uses: job:NAME` before model/compose.c flattens it into prefixed
    * steps (NULL after, and for op invocations). */
   char *sub_job;
+  /* `map: {INPUT: STEP.OUTPUT}` (engine/run_map.c): when mapped, wires[map_wire]
+   * is that entry and the step runs once per item of the list STEP.OUTPUT,
+   * as STEP[0], STEP[1], ... (or STEP[KEY] for {key:, value:} items); when
+   * STEP is mapped itself, once per item of STEP (chained: B[k] gets
+   * STEP[k].OUTPUT). max_items bounds the items (0: WEFT_MAP_MAX_ITEMS). */
+  int mapped;
+  size_t map_wire;
+  long max_items;
 };
+
+/* The default bound on the items of a mapped step. */
+#define WEFT_MAP_MAX_ITEMS 10000
 
 /* A run deadline (`timeout:`, `sla:` of a job or of a run config's
  * `execution:`): s == 0 when not set; text is the spelling given ("2h",

@@ -10,7 +10,7 @@ cd "$examples" || exit 1
 run "$WEFT_BIN" validate
 check_rc "examples/workspace.yaml validates" 0
 check_eq "summary counts the example locations, jobs and ops" \
-  "ok: 5 locations, 8 jobs, 25 ops" "$out"
+  "ok: 5 locations, 9 jobs, 28 ops" "$out"
 check_eq "nothing on stderr when valid" "" "$err"
 
 run "$WEFT_BIN" validate arithmetic etl
@@ -24,7 +24,7 @@ run "$WEFT_BIN" validate --workspace="$examples/workspace.yaml"
 check_rc "--workspace=FILE works too" 0
 run "$WEFT_BIN" validate "$examples/fanout"
 check_rc "absolute location path" 0
-check_eq "summary of one location" "ok: 1 location, 1 job, 3 ops" "$out"
+check_eq "summary of one location" "ok: 1 location, 2 jobs, 6 ops" "$out"
 
 # -- the broken location: exactly the expected errors ---------------------------
 cd "$examples" || exit 1

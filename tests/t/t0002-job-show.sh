@@ -15,6 +15,7 @@ check_eq "job list prints a table of the example jobs" \
 arithmetic  arithmetic         5  Adds, splits and sums integers with small shell ops.
 etl         sales_etl          4  Generates, cleans and aggregates sales records, then writes a report.
 fanout      fanout            10  One producer, eight parallel workers, one join.
+fanout      fanout_map         3  One producer, one step per item of its list (map), one join.
 python      arithmetic_py      5  Adds, splits and sums integers with Python ops.
 python      mixed_yaml         2  The Python ops, wired in YAML.
 python      orders_etl         4  Extracts orders, totals them per region, writes the report.
@@ -28,7 +29,7 @@ import json, sys
 doc = json.load(open(sys.argv[1]))
 got = [(j["location"], j["job"], j["ops"], j["valid"]) for j in doc["jobs"]]
 want = [("arithmetic", "arithmetic", 5, True), ("etl", "sales_etl", 4, True),
-        ("fanout", "fanout", 10, True), ("python", "arithmetic_py", 5, True),
+        ("fanout", "fanout", 10, True), ("fanout", "fanout_map", 3, True), ("python", "arithmetic_py", 5, True),
         ("python", "mixed_yaml", 2, True), ("python", "orders_etl", 4, True),
         ("branches", "orders", 5, True), ("branches", "regions", 11, True)]
 print("ok" if got == want else got)'

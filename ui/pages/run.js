@@ -5,7 +5,7 @@
 // a stream that cannot be had.
 import { api, readSSE } from '../api.js';
 import { navigate } from '../router.js';
-import { createGantt, stepState } from '../gantt.js';
+import { createGantt, stepState, itemParent, mapSummary } from '../gantt.js';
 import { drawGraph } from '../graph.js';
 import { createLogViewer } from '../logs.js';
 import { createEventsTable } from '../events.js';
@@ -144,7 +144,15 @@ export function runPage(root, { id }) {
     for (const a of detail.steps) (by.get(a.step) || by.set(a.step, []).get(a.step)).push(a);
     const status = {};
     for (const op of job.ops || []) status[op.name] = stepState((by.get(op.name) || []).sort((a, b) => a.attempt - b.attempt));
-    const g = drawGraph(job, { status, onSelect: (op) => { if (op) { userPicked = true; select(op.name); } } });
+    // Mapped steps: the counts of their items (rows named STEP[...]).
+    const items = {};
+    for (const op of job.ops || []) {
+      if (!op.map) continue;
+      const lists = [...by.entries()].filter(([k]) => itemParent(k) === op.name)
+        .map(([, l]) => l.sort((a, b) => a.attempt - b.attempt));
+      if (lists.length) items[op.name] = mapSummary(lists).text;
+    }
+    const g = drawGraph(job, { status, items, onSelect: (op) => { if (op) { userPicked = true; select(op.name); } } });
     if (selected) g.select(selected);
     mount(graphBox, g.el);
   }
