@@ -449,7 +449,7 @@ int weft__pypool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec
       goto done;
     }
     long rss = server_rss_kb(s->pid);
-    if (s->forks >= p->max_forks || (rss && rss > p->max_rss_kb)) {
+    if (s->forks && (s->forks >= p->max_forks || (rss && rss > p->max_rss_kb))) {
       s->state = SRV_DRAINING; /* recycled: a fresh server takes the step */
       server_maybe_free(p, s);
       attempt--;

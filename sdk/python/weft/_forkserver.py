@@ -280,6 +280,9 @@ def main(argv):
         sys.stderr.write("usage: python3 -m weft._forkserver --root DIR --fd N\n")
         return 2
     sys.dont_write_bytecode = True
+    # Run as __main__: under its own name too, so that code can tell it is
+    # imported by a pool server ("weft._forkserver" in sys.modules).
+    sys.modules.setdefault("weft._forkserver", sys.modules[__name__])
     root = os.path.abspath(root)
     os.chdir(root)
     if root not in sys.path:
