@@ -12,7 +12,7 @@ JSON object. From weft:
 To weft:
 
     {"ready": true, "pid": N, "broken": {"ops/x.py": "ImportError: ..."}}
-    {"pid": N}                          a child runs the step (own session)
+    {"pid": N}                          a child runs the step (own process group)
     {"fallback": "why"}                 start this step as a normal process
     {"restart": "why"}                  the code changed: start a new server
     {"exit": N, "status": S}            child N ended with wait status S
@@ -22,6 +22,7 @@ group) cannot be reused while weft may still signal it. The server ends
 when the socket closes.
 """
 import ctypes
+import gc
 import importlib.util
 import json
 import os
@@ -123,17 +124,15 @@ def _child(root, msg, fds, mod, func, sock):
     try:
         sock.close()
         signal.set_wakeup_fd(-1)
-        os.setsid()
+        os.setpgid(0, 0)  # the server does it too (see _spawn)
         if _LIBC is not None:  # die with the server, as a step dies with weft
             _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        for sig in range(1, signal.NSIG):
-            if sig in (signal.SIGKILL, signal.SIGSTOP):
-                continue
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        # The handlers `python3 -m weft run` would have: only those the
+        # server changed (every other one is Python's default already, as
+        # in a fresh interpreter); a loop over all of them costs a fork's
+        # worth of page copies.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         for target, fd in enumerate(fds):
             os.dup2(fd, target, inheritable=True)
         os.closerange(_FDS, 1 << 16)
@@ -198,9 +197,20 @@ def _spawn(root, sock, msg, fds):
         return {"fallback": "%s has no @op function %r in the warm pool" % (rel, func)}
     sys.stdout.flush()
     sys.stderr.flush()
+    # Everything the server holds goes to the collector's permanent
+    # generation: a child's collections then never walk (and so copy on
+    # write) the server's objects, which is most of a fork's cost.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         _child(root, msg, fds, mod, func, sock)
+    # Its own process group before weft hears of it, so that weft's
+    # killpg(pid) reaches it however soon it comes (the child does the same:
+    # whichever runs first wins, as a shell does for its jobs).
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it already, or is already gone
     _children[pid] = False
     return {"pid": pid}
 
