@@ -135,6 +135,24 @@ else
 fi
 if [ -n "$i" ] && [ "$i" != "$a" ]; then ok "an isolated: true op is a fresh interpreter ($i)"; else not_ok "isolated op" "$i vs $a"; fi
 check_eq "no server outlives the launch" "" "$(servers)"
+mkdir -p yloc/ops yloc/jobs
+cp loc/ops/pool.py yloc/ops/
+cat >yloc/ops/y.yaml <<'EOF'
+who_yaml:
+  argv: [python3, -m, weft, run, ops/pool.py, who]
+  outputs: {result: int}
+  isolated: true
+EOF
+printf 'ops:\n  y: who_yaml\n  p: who\n' >yloc/jobs/y.yaml
+expect_exit -m "a YAML op with isolated: true runs" 0 "$WEFT_BIN" launch y -l yloc
+if [ -n "$(value y)" ] && [ "$(value y)" != "$(value p)" ]; then
+  ok "isolated: true in YAML: a fresh interpreter, not the pool's child"
+else
+  not_ok "YAML isolated" "y=$(value y) p=$(value p)"
+fi
+sed -i 's/isolated: true/isolated: 3/' yloc/ops/y.yaml
+expect_exit -m "isolated: 3 is refused" 1 "$WEFT_BIN" validate yloc
+check_has "at its line" "ops/y.yaml:4:13: error: op 'who_yaml': isolated must be true or false, got '3'" "$err$out"
 expect_exit 0 "$WEFT_BIN" job show whos -l loc --format json
 check_py "job show json says which op is isolated" '
 import json, sys
