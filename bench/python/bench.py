@@ -7,8 +7,8 @@ Every weft figure is `weft launch` of a generated job, run at
 max_concurrent 1 (per-step overhead, the launch's fixed cost taken out by
 a 1-step run) and at the machine's core count (a fan-out of --fanout
 independent steps, the shape dask is measured on). The location's python
-is /usr/bin/python3 (`weft location add ... --python /usr`), as is the
-cold floor's.
+is /usr/bin/python3 (`weft location add ... --python /usr`, and first on
+PATH), as is the cold floor's.
 """
 import argparse
 import os
@@ -113,7 +113,13 @@ def main():
     home, loc, jobs = (os.path.join(out, x) for x in ("home", "loc", "jobs200"))
     make_location(loc, a.steps, a.fanout)
     make_jobs_location(jobs, a.jobs)
-    env = dict(os.environ, WEFT_HOME=home)
+    # python3 is /usr/bin/python3 for weft and its steps: first on PATH (an
+    # argv op's program is looked up on weft's own PATH) as well as the
+    # location's --python.
+    bindir = os.path.join(out, "bin")
+    os.makedirs(bindir)
+    os.symlink(PY, os.path.join(bindir, "python3"))
+    env = dict(os.environ, WEFT_HOME=home, PATH=bindir + ":" + os.environ.get("PATH", ""))
     env.pop("WEFT_PYPOOL", None)
     sh([a.weft, "location", "add", "bench", loc, "--python", "/usr"], env)
     cores = os.cpu_count() or 1
