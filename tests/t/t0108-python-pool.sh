@@ -230,7 +230,7 @@ if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then
   skip "Python ops on a queue worker: WEFT_TEST_AMQP_URL is not set"
 else
   # shellcheck source-path=SCRIPTDIR source=lib_queue.sh
-  . "$(dirname "${BASH_SOURCE[0]}")/lib_queue.sh" || exit 1
+  . "$WEFT_SRC/tests/t/lib_queue.sh" || exit 1
   export WEFT_HOME=$tmp/qhome
   mkdir -p "$WEFT_HOME"
   amqp_setup
