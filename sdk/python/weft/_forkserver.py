@@ -137,9 +137,14 @@ def _child(root, msg, fds, mod, func, sock):
             os.dup2(fd, target, inheritable=True)
         os.closerange(_FDS, 1 << 16)
         os.chdir(msg["cwd"])
+        # The step's environment, by difference: most of it is the server's
+        # already, and each change is a putenv (and pages copied).
         env = dict(e.split("=", 1) for e in msg["env"] if "=" in e)
-        os.environ.clear()
-        os.environ.update(env)
+        for k in [k for k in os.environ if k not in env]:
+            del os.environ[k]
+        for k, v in env.items():
+            if os.environ.get(k) != v:
+                os.environ[k] = v
         sys.argv = ["weft", "run"] + msg["argv"][-2:]
         # Python's own streams were set up for the server's fds 0-2, which
         # now are the step's: only their buffers must be empty (they are).
