@@ -32,7 +32,9 @@ struct weft__pyserver;
 /* Limits (environment, read by pypool_new): WEFT_PYPOOL=off disables the
  * pool; WEFT_PYPOOL_MAX_FORKS (default 1000) and WEFT_PYPOOL_MAX_RSS_MB
  * (default 1024) recycle a server; WEFT_PYPOOL_START_TIMEOUT (seconds,
- * default 60) bounds a server's imports. */
+ * default 60) bounds a server's imports; WEFT_PYPOOL_DEBUG set leaves a
+ * server's stderr on weft's (it is /dev/null otherwise: module-level prints
+ * would land in weft's log). */
 #define WEFT__PYPOOL_MAX_FORKS 1000
 #define WEFT__PYPOOL_MAX_RSS_MB 1024
 
