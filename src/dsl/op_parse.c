@@ -14,12 +14,12 @@ static const char *const op_keys[] = {
     "description", "run",    "argv",    "c_function", "inputs",
     "outputs",     "config", "retries", "timeout",    "queue",
     "image",       "env",    "tags",    "resources", "mounts", "secrets",
-    "on_failure",  NULL};
+    "on_failure",  "isolated", NULL};
 static const char *const op_keys_named[] = {
     "name",   "description", "run",    "argv",    "c_function",
     "inputs", "outputs",     "config", "retries", "timeout",
     "queue",  "image",       "env",    "tags",    "resources", "mounts", "secrets",
-    "on_failure",  NULL};
+    "on_failure",  "isolated", NULL};
 static const char *const input_keys[] = {"type", "description", "default",
                                          NULL};
 static const char *const output_keys[] = {"type", "description", "optional", NULL};
@@ -444,6 +444,11 @@ int weft__dsl_parse_op(struct weft_diags *d, const char *name,
       NOMEM_IF(!(def->queue = strdup(t)));
   }
   if (!def->queue) NOMEM_IF(!(def->queue = strdup("default")));
+  if ((v = weft__ymap_get(node, "isolated", NULL)) && !weft__ynode_bool(v, &def->isolated)) {
+    char got[96];
+    weft__dsl_error(d, v->mark, "%s: isolated must be true or false, got %s", owner,
+                    weft__dsl_got(got, sizeof got, v));
+  }
   if ((v = weft__ymap_get(node, "image", NULL)) &&
       (t = string_field(d, v, owner, "image"))) {
     const char *why = NULL;

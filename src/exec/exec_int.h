@@ -127,6 +127,19 @@ int weft__event_deliver(const struct weft__event_sink *sink, json_t *event,
 
 /* ---- spawning ---- */
 
+/* A step's environment: the parent's (less weft's credentials), then the
+ * op's env:, then the protocol variables; a later definition of a name
+ * replaces every earlier one. */
+struct weft__step_env {
+  char **envp; /* points into environ and block */
+  char *block; /* the strings weft added (may hold secrets: zeroed on release) */
+  size_t block_len;
+};
+/* WEFT_OK or WEFT_ENOMEM. */
+int weft__step_env_build(const struct weft_step_spec *spec,
+                         const struct weft__work_paths *paths, struct weft__step_env *out);
+void weft__step_env_release(struct weft__step_env *env);
+
 /* Spawns the step's process (see exec.h for what it sees) with events_wfd
  * as its fd 3. Returns WEFT_OK with *pid > 0, or WEFT_OK with *pid == 0 and
  * *spawn_errno set when the program could not be executed (a step failure,

@@ -13,6 +13,11 @@
  * comes CONTAINER_KILL_SLACK_MS later, and slot_finish then removes the
  * container the supervisor could not (weft__container_reap).
  *
+ * A Python op's step may run as a child of a warm pool server (pypool.h):
+ * the slot watches that pid through a pidfd as it does its own children,
+ * signals its process group the same way, and gets its wait status from
+ * the server instead of waitpid (slot_reap).
+ *
  * DONE slots queue in completion order in a ring so wait() hands results out
  * first come, first served. */
 #include <errno.h>
@@ -27,6 +32,7 @@
 #include <unistd.h>
 
 #include "exec/exec_int.h"
+#include "exec/pypool.h"
 #include "util/clock.h"
 
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_DONE };
@@ -52,6 +58,8 @@ struct mp_slot {
   char *cancel_reason;
   char *ctr_url, *ctr_name, *work_dir; /* container steps only */
   char *secrets_work; /* the work folder whose secrets/ goes when it ends */
+  struct weft__pyserver *pysrv; /* the warm pool server whose child runs it */
+  char *pool_note; /* why a Python step did not use the pool, for its log */
   struct weft_step_result result;
 };
 
@@ -65,6 +73,8 @@ struct mp_executor {
   size_t done_head, n_done;
   struct pollfd *pfds; /* 2 per slot */
   size_t *pfd_slot;
+  struct weft__pypool *pool; /* made at the first Python step; NULL: none */
+  int pool_off;              /* WEFT_PYPOOL=off (or no memory for one) */
 };
 
 static int pidfd_open_(pid_t pid) {
@@ -82,6 +92,7 @@ static void slot_clear(struct mp_slot *s) {
   free(s->ctr_url);
   free(s->ctr_name);
   free(s->work_dir);
+  free(s->pool_note);
   if (s->secrets_work) weft__secrets_dir_remove(s->secrets_work);
   free(s->secrets_work);
   weft_step_result_release(&s->result);
@@ -134,16 +145,37 @@ static char *exit_message(struct mp_slot *s, int status) {
   return NULL;
 }
 
+/* Waits for the slot's process (killed or exited) and its wait status:
+ * our child, or a warm pool server's. Returns the pid, or -1 with *lost
+ * (caller frees) saying why the status is unknown. */
+static pid_t slot_reap(struct mp_executor *x, struct mp_slot *s, int *status, char **lost) {
+  pid_t got;
+  *lost = NULL;
+  if (s->pysrv) {
+    weft_error e = WEFT_ERROR_INIT;
+    struct weft__pyserver *srv = s->pysrv;
+    s->pysrv = NULL;
+    if (!weft__pypool_finish(x->pool, srv, s->pid, status, &e)) return s->pid;
+    *lost = strdup(e.msg);
+    return -1;
+  }
+  do got = waitpid(s->pid, status, 0);
+  while (got < 0 && errno == EINTR);
+  if (got < 0)
+    *lost = weft__strdupf("process %ld was reaped by someone else: %s", (long)s->pid,
+                          strerror(errno));
+  return got;
+}
+
 /* The leader has exited (its pidfd is readable): kill the rest of its
  * group, reap it, read the last events, check outputs. */
 static void slot_finish(struct mp_executor *x, struct mp_slot *s) {
   struct weft_step_result *r = &s->result;
   int status = 0;
+  char *lost = NULL;
   /* The zombie leader still holds the group id, so it cannot be reused. */
   kill(-s->pid, SIGKILL);
-  pid_t got;
-  do got = waitpid(s->pid, &status, 0);
-  while (got < 0 && errno == EINTR);
+  pid_t got = slot_reap(x, s, &status, &lost);
   if (s->secrets_work) { /* the step is over: its secret files go now */
     weft__secrets_dir_remove(s->secrets_work);
     free(s->secrets_work);
@@ -155,8 +187,8 @@ static void slot_finish(struct mp_executor *x, struct mp_slot *s) {
   r->canceled = s->cancel_reason != NULL;
   if (got < 0) {
     r->exit_code = -1;
-    r->message = weft__strdupf("process %ld was reaped by someone else: %s",
-                               (long)s->pid, strerror(errno));
+    r->message = lost;
+    lost = NULL;
   } else {
     if (WIFSIGNALED(status)) {
       r->term_signal = WTERMSIG(status);
@@ -324,7 +356,14 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
     else
       rc = weft__container_spawn(spec, &paths, fds[1], &pid, &s->ctr_name, err);
   } else {
-    rc = weft__spawn_step(spec, &paths, fds[1], &pid, &spawn_errno, err);
+    /* A Python op's step goes to the warm pool when it can (pypool.h). */
+    if (!x->pool_off && weft__pypool_eligible(spec)) {
+      if (!x->pool && !(x->pool = weft__pypool_new())) x->pool_off = 1;
+      if (x->pool)
+        rc = weft__pypool_spawn(x->pool, spec, &paths, fds[1], &pid, &s->pysrv, &s->pool_note,
+                                err);
+    }
+    if (!rc && !pid) rc = weft__spawn_step(spec, &paths, fds[1], &pid, &spawn_errno, err);
   }
   paths.outputs = NULL;
   close(fds[1]);
@@ -342,10 +381,12 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   }
   int pidfd = pidfd_open_(pid);
   if (pidfd < 0) {
-    int e = errno;
+    int e = errno, status;
+    char *lost = NULL;
     kill(-pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-    }
+    s->pid = pid;
+    slot_reap(x, s, &status, &lost);
+    free(lost);
     x->n_busy--;
     rc = weft_error_set(err, WEFT_EIO, "step '%s': pidfd_open: %s", spec->step,
                         strerror(e));
@@ -359,6 +400,14 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   if (s->timeout_s > 0)
     s->deadline_ms = weft_clock_mono_ms() + (int64_t)ceil(s->timeout_s * 1000);
   if (x->cb.on_started) x->cb.on_started(x->cb.cb_data, spec->user, (long)pid);
+  if (s->pool_note) { /* once, in the step's own log */
+    json_t *ev = json_pack("{s:s, s:s, s:s}", "type", "log", "level", "warning", "msg",
+                           s->pool_note);
+    char *why = NULL;
+    if (ev) weft__event_deliver(&s->sink, ev, &why);
+    json_decref(ev);
+    free(why);
+  }
   goto done;
 fail:
   if (fds[0] >= 0) close(fds[0]);
@@ -476,13 +525,16 @@ static void mp_free(struct weft_executor *base) {
   for (size_t i = 0; i < x->max; i++) {
     struct mp_slot *s = &x->slots[i];
     if (s->state == SLOT_RUNNING) {
+      int status;
+      char *lost = NULL;
       kill(-s->pid, SIGKILL);
-      while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {
-      }
+      slot_reap(x, s, &status, &lost);
+      free(lost);
       if (s->ctr_name) weft__container_reap(s->ctr_url, s->ctr_name);
     }
     slot_clear(s);
   }
+  weft__pypool_free(x->pool); /* no server outlives its executor */
   free(x->slots);
   free(x->done);
   free(x->pfds);

@@ -65,13 +65,7 @@ static int overridden(const struct env_builder *e, size_t upto, const char *entr
 /* Parent environment (less its credentials), then the op's env:, then the
  * protocol variables; a later definition of a name replaces every earlier
  * one. */
-struct step_env {
-  char **envp;  /* points into environ and block */
-  char *block;  /* the strings weft added */
-  size_t block_len;
-};
-
-static void step_env_release(struct step_env *env) {
+void weft__step_env_release(struct weft__step_env *env) {
   /* It may hold secret values (engine/secrets.h). */
   if (env->block) memset(env->block, 0, env->block_len);
   free(env->block);
@@ -86,8 +80,8 @@ static const char *kvs_get(const struct weft_kvs *kv, const char *key) {
   return NULL;
 }
 
-static int build_env(const struct weft_step_spec *spec,
-                     const struct weft__work_paths *paths, struct step_env *out) {
+int weft__step_env_build(const struct weft_step_spec *spec,
+                         const struct weft__work_paths *paths, struct weft__step_env *out) {
   struct env_builder e = {WEFT_BUF_INIT, NULL, NULL, 0, 0};
   char attempt[24], events_fd[8];
   char *path_inputs = weft__path_input_names(spec->def);
@@ -281,7 +275,7 @@ int weft__spawn_step(const struct weft_step_spec *spec,
   const struct weft_op_def *def = spec->def;
   char *shell_argv[] = {"/bin/sh", "-c", def->run, NULL};
   char *const *argv = def->argv ? def->argv : shell_argv;
-  struct step_env env = {NULL, NULL, 0};
+  struct weft__step_env env = {NULL, NULL, 0};
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   int have_fa = 0, have_attr = 0, rc = WEFT_OK, e = 0;
@@ -289,7 +283,7 @@ int weft__spawn_step(const struct weft_step_spec *spec,
   *spawn_errno = 0;
   if (events_wfd <= WEFT__EVENTS_FD)
     return weft_error_set(err, WEFT_EINVALID, "events fd %d is too low", events_wfd);
-  if ((rc = build_env(spec, paths, &env))) {
+  if ((rc = weft__step_env_build(spec, paths, &env))) {
     weft_error_set(err, rc, "out of memory");
     goto done;
   }
@@ -346,6 +340,6 @@ spawn_setup_failed:
 done:
   if (have_fa) posix_spawn_file_actions_destroy(&fa);
   if (have_attr) posix_spawnattr_destroy(&attr);
-  step_env_release(&env);
+  weft__step_env_release(&env);
   return rc;
 }

@@ -182,6 +182,7 @@ static json_t *invocation_json(const struct weft_job *job,
                           d->retry.delay_s, "backoff", d->retry.backoff,
                           "jitter", d->retry.jitter)) ||
             put(o, "timeout", json_real(d->timeout_s)) ||
+            put(o, "isolated", json_boolean(d->isolated)) ||
             put(o, "queue", str_or_null(d->queue)) ||
             put(o, "image", str_or_null(d->image)) ||
             put(o, "env", weft_kvs_to_json(&d->env)) ||

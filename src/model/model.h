@@ -110,6 +110,9 @@ struct weft_op_def {
   size_t n_config;
   struct weft_retry_policy retry;
   double timeout_s; /* 0: no timeout */
+  /* isolated: true: a Python op's steps each start a fresh interpreter
+   * instead of a child of the warm pool (exec/pypool.h). */
+  int isolated;
   char *queue;      /* "default" unless set */
   char *image;      /* may be NULL */
   struct weft_resources resources;

@@ -31,6 +31,7 @@ json_t *weft__qmsg_op_to_json(const struct weft_op_def *def) {
   if (!o) return NULL;
   json_t *tags = weft_kvs_to_json(&def->tags);
   if (tags) json_object_set_new(o, "tags", tags);
+  if (def->isolated) json_object_set_new(o, "isolated", json_true()); /* absent: pooled */
   /* Names only: the worker reads the values from its own environment. */
   if (def->env_from.n) json_object_set_new(o, "env_from", weft_kvs_to_json(&def->env_from));
   /* Secrets and variables by name: the worker reads them from storage with
@@ -166,6 +167,7 @@ int weft__qmsg_op_from_json(const json_t *op, struct weft_op_def **out, weft_err
     goto fail;
   }
   d->timeout_s = timeout ? json_number_value(timeout) : 0;
+  d->isolated = json_is_true(json_object_get(op, "isolated"));
   json_t *res = json_object_get(op, "resources");
   d->resources.cpus = json_number_value(json_object_get(res, "cpus"));
   d->resources.memory = (int64_t)json_integer_value(json_object_get(res, "memory"));

@@ -152,8 +152,9 @@ class OpDef:
     it is the plain function (op.fn)."""
 
     def __init__(self, fn, name=None, description=None, retries=None,
-                 timeout=None, tags=None, queue=None, image=None):
+                 timeout=None, tags=None, queue=None, image=None, isolated=False):
         self.fn = fn
+        self.isolated = bool(isolated)
         self.name = name or fn.__name__
         self.file, self.line = _where(fn)
         self.description = description if description is not None else \
@@ -255,6 +256,8 @@ class OpDef:
             d["queue"] = self.queue
         if self.image is not None:
             d["image"] = self.image
+        if self.isolated:
+            d["isolated"] = True
         return d
 
     # -- calls: traced inside a job, the function itself elsewhere
@@ -340,7 +343,7 @@ def _config_schema(cls):
 
 
 def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
-       tags=None, queue=None, image=None):
+       tags=None, queue=None, image=None, isolated=False):
     """Makes a function an op: @op or @op(retries=2, timeout="1m", ...).
 
     Inputs are its parameters (type hints int, float, str, bool, list,
@@ -348,12 +351,15 @@ def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
     from the return annotation (one value is output `result`; a dataclass,
     a TypedDict or Out(a=int, b=str) gives several); a parameter `config`
     annotated with a dataclass is the config schema; a parameter `context`
-    gets an OpContext (log, materialize, run_id)."""
+    gets an OpContext (log, materialize, run_id). isolated=True runs each
+    step in a fresh interpreter instead of a child of the warm pool (for
+    code that cannot fork, docs/python.md "Warm pool")."""
     def wrap(f):
         if not inspect.isfunction(f):
             raise WeftDefinitionError("@op decorates a function, got %r" % (f,))
         return OpDef(f, name=name, description=description, retries=retries,
-                     timeout=timeout, tags=tags, queue=queue, image=image)
+                     timeout=timeout, tags=tags, queue=queue, image=image,
+                     isolated=isolated)
     return wrap(fn) if fn is not None else wrap
 
 

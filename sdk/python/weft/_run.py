@@ -115,7 +115,14 @@ def main(argv):
     # No __pycache__ in the code folder: the server watches it.
     sys.dont_write_bytecode = True
     code_dir = weft_op.code_dir()
-    opdef = load_op(code_dir, argv[0], argv[1])
+    return run_loaded(load_op(code_dir, argv[0], argv[1]), argv[0], argv[1])
+
+
+def run_loaded(opdef, rel, attr):
+    """The step of an op already imported: here, or in a child of the warm
+    pool's server (weft/_forkserver.py), which imported it once."""
+    if not isinstance(opdef, weft.OpDef):
+        raise weft.WeftDefinitionError("%s has no @op function %r" % (rel, attr))
     if opdef.broken:
         return _fail("op %s has definition errors (weft validate shows them)" % opdef.name)
     write_outputs(opdef, call(opdef))

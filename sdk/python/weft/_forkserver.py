@@ -1,0 +1,310 @@
+# weft/_forkserver.py: the warm interpreter pool's server (src/exec/pypool.c):
+# imports the SDK and a code folder's ops once, then forks a child per step.
+"""`python3 -m weft._forkserver --root DIR --fd N`, started by weft.
+
+fd N is a SOCK_SEQPACKET unix socket to the executor. Each packet is one
+JSON object. From weft:
+
+    {"op": "spawn", "argv": [...], "cwd": "...", "env": ["K=V", ...]}
+        with SCM_RIGHTS fds [stdin, stdout, stderr, events]
+    {"op": "reap", "pid": N}            the executor has the status: reap it
+
+To weft:
+
+    {"ready": true, "pid": N, "broken": {"ops/x.py": "ImportError: ..."}}
+    {"pid": N}                          a child runs the step (own process group)
+    {"fallback": "why"}                 start this step as a normal process
+    {"restart": "why"}                  the code changed: start a new server
+    {"exit": N, "status": S}            child N ended with wait status S
+
+A child stays a zombie until weft says "reap", so its pid (and process
+group) cannot be reused while weft may still signal it. The server ends
+when the socket closes.
+"""
+import ctypes
+import gc
+import importlib.util
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import traceback
+
+import weft
+import weft_op
+from weft import _run
+
+_FDS = 4  # stdin, stdout, stderr, events
+_MAX_PACKET = 4 << 20
+_PR_SET_PDEATHSIG = 1
+
+_modules = {}  # rel file -> module, or an error string
+_stamps = {}   # path -> (mtime_ns, size) of every location file imported
+_children = {}  # pid -> True once its exit was reported
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def _stamp_all(root):
+    for mod in list(sys.modules.values()):
+        path = getattr(mod, "__file__", None)
+        if not path or path in _stamps:
+            continue
+        path = os.path.abspath(path)
+        if not path.startswith(root + os.sep):
+            continue
+        try:
+            st = os.stat(path)
+            _stamps[path] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass
+
+
+def _changed():
+    for path, stamp in _stamps.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            return path
+        if (st.st_mtime_ns, st.st_size) != stamp:
+            return path
+    return None
+
+
+def _import(root, rel):
+    """The module of rel, imported once; an error message when it fails."""
+    if rel in _modules:
+        return _modules[rel]
+    try:
+        if os.path.isabs(rel) or ".." in rel.split("/") or not rel.endswith(".py"):
+            raise weft.WeftDefinitionError("%s: not a .py file inside the code folder" % rel)
+        modname = rel[:-3].replace("/", ".")
+        spec = importlib.util.spec_from_file_location(modname, os.path.join(root, rel))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = mod
+        spec.loader.exec_module(mod)
+        _modules[rel] = mod
+    except BaseException as e:  # SystemExit too: the server must go on
+        last = traceback.extract_tb(e.__traceback__)
+        where = ""
+        for fr in reversed(last):
+            if os.path.abspath(fr.filename) == os.path.join(root, rel):
+                where = " (%s:%d)" % (rel, fr.lineno)
+                break
+        _modules[rel] = "%s: %s%s" % (type(e).__name__, e, where)
+        sys.modules.pop(rel[:-3].replace("/", "."), None)
+    _stamp_all(root)
+    return _modules[rel]
+
+
+def _preload(root):
+    ops = os.path.join(root, "ops")
+    try:
+        names = sorted(os.listdir(ops))
+    except OSError:
+        names = []
+    for n in names:
+        if n.endswith(".py") and not n.startswith("."):
+            _import(root, "ops/" + n)
+
+
+def _child(root, msg, fds, mod, func, sock):
+    """In the forked child: become the step's process, run it, exit."""
+    rc = 1
+    try:
+        sock.close()
+        signal.set_wakeup_fd(-1)
+        os.setpgid(0, 0)  # the server does it too (see _spawn)
+        if _LIBC is not None:  # die with the server, as a step dies with weft
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # The handlers `python3 -m weft run` would have: only those the
+        # server changed (every other one is Python's default already, as
+        # in a fresh interpreter); a loop over all of them costs a fork's
+        # worth of page copies.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target, inheritable=True)
+        os.closerange(_FDS, 1 << 16)
+        os.chdir(msg["cwd"])
+        # The step's environment, by difference: most of it is the server's
+        # already, and each change is a putenv (and pages copied).
+        env = dict(e.split("=", 1) for e in msg["env"] if "=" in e)
+        for k in [k for k in os.environ if k not in env]:
+            del os.environ[k]
+        for k, v in env.items():
+            if os.environ.get(k) != v:
+                os.environ[k] = v
+        sys.argv = ["weft", "run"] + msg["argv"][-2:]
+        # Python's own streams were set up for the server's fds 0-2, which
+        # now are the step's: only their buffers must be empty (they are).
+        rc = _run.run_loaded(getattr(mod, func, None), msg["argv"][-2], func)
+    except SystemExit as e:
+        code = e.code
+        if code is None:
+            rc = 0
+        elif isinstance(code, int):
+            rc = code & 0xFF
+        else:
+            sys.stderr.write("%s\n" % code)
+            rc = 1
+    except BaseException:
+        traceback.print_exc()
+        rc = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(rc)
+
+
+def _status(pid):
+    """The raw wait status of exited child pid (left a zombie), or None."""
+    try:
+        r = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return None
+    if r is None or r.si_pid == 0:
+        return None
+    if r.si_code == os.CLD_EXITED:
+        return (r.si_status & 0xFF) << 8
+    core = 0x80 if r.si_code == os.CLD_DUMPED else 0
+    return (r.si_status & 0x7F) | core
+
+
+def _send(sock, obj):
+    sock.send(json.dumps(obj).encode())
+
+
+def _spawn(root, sock, msg, fds):
+    argv = msg.get("argv") or []
+    if len(argv) < 2:
+        return {"fallback": "not a `python3 -m weft run FILE FUNCTION` step"}
+    changed = _changed()
+    if changed:
+        return {"restart": "%s changed since the pool server imported it" % changed}
+    rel, func = argv[-2], argv[-1]
+    mod = _import(root, rel)
+    if isinstance(mod, str):
+        return {"fallback": "%s does not import in the warm pool: %s" % (rel, mod)}
+    if not isinstance(getattr(mod, func, None), weft.OpDef):
+        return {"fallback": "%s has no @op function %r in the warm pool" % (rel, func)}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything the server holds goes to the collector's permanent
+    # generation: a child's collections then never walk (and so copy on
+    # write) the server's objects, which is most of a fork's cost.
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:
+        _child(root, msg, fds, mod, func, sock)
+    # Its own process group before weft hears of it, so that weft's
+    # killpg(pid) reaches it however soon it comes (the child does the same:
+    # whichever runs first wins, as a shell does for its jobs).
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it already, or is already gone
+    _children[pid] = False
+    return {"pid": pid}
+
+
+def _report_exits(sock):
+    for pid, reported in list(_children.items()):
+        if reported:
+            continue
+        st = _status(pid)
+        if st is not None:
+            _children[pid] = True
+            _send(sock, {"exit": pid, "status": st})
+
+
+def serve(root, fd):
+    sock = socket.socket(fileno=fd)
+    # The executor reads replies and exits from one socket: wake on SIGCHLD.
+    rfd, wfd = os.pipe()
+    os.set_blocking(wfd, False)
+    os.set_blocking(rfd, False)
+    signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda s, f: None)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "sock")
+    sel.register(rfd, selectors.EVENT_READ, "sig")
+    _preload(root)
+    broken = dict((k, v) for k, v in _modules.items() if isinstance(v, str))
+    _send(sock, {"ready": True, "pid": os.getpid(), "broken": broken})
+    while True:
+        for key, _ in sel.select():
+            if key.data == "sig":
+                try:
+                    while os.read(rfd, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                _report_exits(sock)
+                continue
+            msg, anc, _, _ = sock.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_FDS * 4))
+            if not msg:
+                return 0
+            fds = []
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.extend(int.from_bytes(data[i:i + 4], sys.byteorder)
+                               for i in range(0, len(data) - len(data) % 4, 4))
+            try:
+                req = json.loads(msg.decode())
+                if req.get("op") == "reap":
+                    pid = int(req["pid"])
+                    if pid in _children:
+                        del _children[pid]
+                        os.waitpid(pid, 0)
+                elif req.get("op") == "spawn":
+                    if len(fds) != _FDS:
+                        _send(sock, {"fallback": "expected %d fds, got %d" % (_FDS, len(fds))})
+                    else:
+                        _send(sock, _spawn(root, sock, req, fds))
+            finally:
+                for f in fds:
+                    os.close(f)
+            _report_exits(sock)
+
+
+def main(argv):
+    root, fd = None, None
+    i = 0
+    while i + 1 < len(argv):
+        if argv[i] == "--root":
+            root = argv[i + 1]
+        elif argv[i] == "--fd":
+            fd = int(argv[i + 1])
+        i += 2
+    if root is None or fd is None:
+        sys.stderr.write("usage: python3 -m weft._forkserver --root DIR --fd N\n")
+        return 2
+    sys.dont_write_bytecode = True
+    # Run as __main__: under its own name too, so that code can tell it is
+    # imported by a pool server ("weft._forkserver" in sys.modules).
+    sys.modules.setdefault("weft._forkserver", sys.modules[__name__])
+    root = os.path.abspath(root)
+    os.chdir(root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    weft_op.code_dir  # imported once here, for every child
+    return serve(root, fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,534 @@
+/* pypool.c: the warm Python interpreter pool's C side (pypool.h has the
+ * protocol and the servers' state machine): starts, feeds and stops fork
+ * servers. Runs on the executor's thread only; every read is bounded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec/pypool.h"
+#include "util/clock.h"
+#include "util/credential_env.h"
+#include "util/mask.h"
+#include "util/str.h"
+
+extern char **environ;
+
+#define STEP_FDS 4               /* stdin, stdout, stderr, events */
+#define MSG_MAX (1 << 20)        /* longest packet read from a server */
+#define REPLY_TIMEOUT_MS 30000   /* a spawn reply: a fork, an import */
+#define STATUS_TIMEOUT_MS 10000  /* an exit report after the child ended */
+
+enum srv_state { SRV_ACTIVE, SRV_DRAINING, SRV_DEAD, SRV_FAILED };
+
+struct pyexit {
+  pid_t pid;
+  int status;
+};
+
+struct weft__pyserver {
+  struct weft__pyserver *next;
+  enum srv_state state;
+  char *interp, *root;
+  pid_t pid;
+  int fd;       /* our end of the socket, -1 once closed */
+  long forks;   /* children started */
+  long refs;    /* children not yet finished */
+  char *why;    /* SRV_FAILED: why it did not start */
+  struct pyexit *exits; /* reported, not yet asked for */
+  size_t n_exits, cap_exits;
+};
+
+struct weft__pypool {
+  struct weft__pyserver *servers; /* every server not yet freed */
+  long max_forks;
+  long max_rss_kb;
+  int start_timeout_ms;
+  char *buf; /* MSG_MAX bytes */
+};
+
+static long env_long(const char *name, long dflt) {
+  const char *v = getenv(name);
+  char *end;
+  if (!v || !*v) return dflt;
+  long n = strtol(v, &end, 10);
+  return *end || n <= 0 ? dflt : n;
+}
+
+struct weft__pypool *weft__pypool_new(void) {
+  const char *off = getenv("WEFT_PYPOOL");
+  if (off && (!strcmp(off, "off") || !strcmp(off, "0"))) return NULL;
+  struct weft__pypool *p = calloc(1, sizeof *p);
+  if (!p || !(p->buf = malloc(MSG_MAX))) {
+    free(p);
+    return NULL;
+  }
+  p->max_forks = env_long("WEFT_PYPOOL_MAX_FORKS", WEFT__PYPOOL_MAX_FORKS);
+  p->max_rss_kb = env_long("WEFT_PYPOOL_MAX_RSS_MB", WEFT__PYPOOL_MAX_RSS_MB) * 1024;
+  p->start_timeout_ms = (int)env_long("WEFT_PYPOOL_START_TIMEOUT", 60) * 1000;
+  return p;
+}
+
+static void server_stop(struct weft__pyserver *s) {
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+  if (s->pid > 0) {
+    kill(s->pid, SIGKILL);
+    while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    s->pid = 0;
+  }
+}
+
+static void server_free(struct weft__pyserver *s) {
+  server_stop(s);
+  free(s->interp);
+  free(s->root);
+  free(s->why);
+  free(s->exits);
+  free(s);
+}
+
+static void server_unlink(struct weft__pypool *p, struct weft__pyserver *s) {
+  for (struct weft__pyserver **at = &p->servers; *at; at = &(*at)->next)
+    if (*at == s) {
+      *at = s->next;
+      return;
+    }
+}
+
+void weft__pypool_free(struct weft__pypool *p) {
+  if (!p) return;
+  while (p->servers) {
+    struct weft__pyserver *s = p->servers;
+    p->servers = s->next;
+    server_free(s);
+  }
+  free(p->buf);
+  free(p);
+}
+
+/* ---- which steps ---- */
+
+int weft__pypool_is_python_argv(char *const *argv) {
+  if (!argv) return 0;
+  for (int i = 0; i < 6; i++)
+    if (!argv[i]) return 0;
+  if (argv[6]) return 0;
+  const char *base = strrchr(argv[0], '/');
+  base = base ? base + 1 : argv[0];
+  return !strncmp(base, "python", 6) && !strcmp(argv[1], "-m") && !strcmp(argv[2], "weft") &&
+         !strcmp(argv[3], "run");
+}
+
+int weft__pypool_eligible(const struct weft_step_spec *spec) {
+  const struct weft_op_def *def = spec->def;
+  if (def->isolated || spec->container || !weft__pypool_is_python_argv(def->argv)) return 0;
+  /* Masked logs go through log_pump.c's pump process. */
+  return !(spec->secrets && weft_mask_count(spec->secrets->mask));
+}
+
+/* ---- messages ---- */
+
+/* Reads one packet into p->buf (NUL-terminated) within timeout_ms. Returns
+ * its length, 0 at EOF (or a broken socket), -1 on timeout. */
+static ssize_t recv_packet(struct weft__pypool *p, struct weft__pyserver *s, int timeout_ms) {
+  int64_t end = weft_clock_mono_ms() + timeout_ms;
+  for (;;) {
+    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+    int64_t left = end - weft_clock_mono_ms();
+    if (left < 0) left = 0;
+    int r = poll(&pfd, 1, (int)left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return -1;
+    if (r < 0) return 0;
+    ssize_t n = recv(s->fd, p->buf, MSG_MAX - 1, 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return 0;
+    p->buf[n] = '\0';
+    return n;
+  }
+}
+
+static int push_exit(struct weft__pyserver *s, pid_t pid, int status) {
+  if (s->n_exits == s->cap_exits) {
+    size_t cap = s->cap_exits ? 2 * s->cap_exits : 8;
+    struct pyexit *v = realloc(s->exits, cap * sizeof *v);
+    if (!v) return WEFT_ENOMEM;
+    s->exits = v;
+    s->cap_exits = cap;
+  }
+  s->exits[s->n_exits++] = (struct pyexit){pid, status};
+  return WEFT_OK;
+}
+
+/* The server is gone: no step goes to it again. */
+static void server_died(struct weft__pypool *p, struct weft__pyserver *s) {
+  (void)p;
+  if (s->state == SRV_ACTIVE || s->state == SRV_DRAINING) s->state = SRV_DEAD;
+  server_stop(s);
+}
+
+/* Reads packets until one that is not an exit report (returned, owned),
+ * queueing exit reports; with until_exit, returns NULL after the first
+ * exit report too. NULL with *dead set when the server died, or on
+ * timeout. */
+static json_t *next_reply(struct weft__pypool *p, struct weft__pyserver *s, int timeout_ms,
+                          int until_exit, int *dead) {
+  *dead = 0;
+  while (s->fd >= 0) {
+    ssize_t n = recv_packet(p, s, timeout_ms);
+    if (n <= 0) { /* EOF, or a server that stopped answering */
+      *dead = 1;
+      server_died(p, s);
+      return NULL;
+    }
+    json_t *m = json_loads(p->buf, 0, NULL);
+    if (!m) continue;
+    json_t *ex = json_object_get(m, "exit");
+    if (json_is_integer(ex)) {
+      int st = (int)json_integer_value(json_object_get(m, "status"));
+      if (push_exit(s, (pid_t)json_integer_value(ex), st)) {
+        json_decref(m);
+        *dead = 1;
+        server_died(p, s);
+        return NULL;
+      }
+      json_decref(m);
+      if (until_exit) return NULL;
+      continue;
+    }
+    return m;
+  }
+  *dead = 1;
+  return NULL;
+}
+
+/* ---- starting a server ---- */
+
+/* The server's environment: weft's, less its credentials, with the step's
+ * PATH (a virtualenv first) and no bytecode written into the code folder. */
+static char **server_env(char *const *step_envp) {
+  size_t n = 0;
+  while (environ && environ[n]) n++;
+  char **env = calloc(n + 3, sizeof *env);
+  if (!env) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "PATH=", 5) && strncmp(environ[i], "PYTHONDONTWRITEBYTECODE=", 24) &&
+        !weft_env_is_credential(environ[i]))
+      env[k++] = environ[i];
+  for (size_t i = 0; step_envp[i]; i++)
+    if (!strncmp(step_envp[i], "PATH=", 5)) {
+      env[k++] = step_envp[i];
+      break;
+    }
+  env[k++] = "PYTHONDONTWRITEBYTECODE=1";
+  env[k] = NULL;
+  return env;
+}
+
+/* argv[0] as the step would find it: through the step's PATH. */
+static char *find_interp(const char *prog, char *const *envp) {
+  if (strchr(prog, '/')) return strdup(prog);
+  const char *path = NULL;
+  for (size_t i = 0; envp[i]; i++)
+    if (!strncmp(envp[i], "PATH=", 5)) path = envp[i] + 5;
+  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+  while (*path) {
+    const char *colon = strchr(path, ':');
+    size_t len = colon ? (size_t)(colon - path) : strlen(path);
+    char *cand = weft_str_printf("%.*s/%s", (int)len, len ? path : ".", prog);
+    if (!cand) return NULL;
+    if (!access(cand, X_OK)) return cand;
+    free(cand);
+    path += len + (colon ? 1 : 0);
+    if (!colon) break;
+  }
+  return strdup(prog); /* the server's exec fails: the step says so */
+}
+
+static struct weft__pyserver *server_start(struct weft__pypool *p, const char *interp,
+                                           const char *root, char *const *step_envp) {
+  struct weft__pyserver *s = calloc(1, sizeof *s);
+  int sv[2] = {-1, -1};
+  char **env = NULL;
+  if (!s) return NULL;
+  s->fd = -1;
+  s->state = SRV_FAILED;
+  if (!(s->interp = strdup(interp)) || !(s->root = strdup(root)) ||
+      !(env = server_env(step_envp))) {
+    server_free(s);
+    free(env);
+    return NULL;
+  }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+    s->why = weft_str_printf("socketpair: %s", strerror(errno));
+    goto out;
+  }
+  char *argv[] = {s->interp, "-m", "weft._forkserver", "--root", s->root, "--fd", "3", NULL};
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    s->why = weft_str_printf("fork: %s", strerror(errno));
+    goto out;
+  }
+  if (pid == 0) { /* async-signal-safe calls only */
+    /* It dies with the thread that started it (as a worker's steps do). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent) _exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    for (int sig = 1; sig < NSIG; sig++)
+      if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid(); /* its own group: a step's killpg never reaches it */
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (getenv("WEFT_PYPOOL_DEBUG") ? 0 : dup2(null, 2) < 0) ||
+        dup2(sv[1], 3) < 0)
+      _exit(127);
+    closefrom(4);
+    if (chdir(s->root)) _exit(127);
+    execve(argv[0], argv, env);
+    _exit(127);
+  }
+  s->pid = pid;
+  close(sv[1]);
+  sv[1] = -1;
+  s->fd = sv[0];
+  sv[0] = -1;
+  /* Not next_reply: a server that fails here is FAILED, not DEAD, and its
+   * exit status says why. */
+  ssize_t n = recv_packet(p, s, p->start_timeout_ms);
+  json_t *ready = n > 0 ? json_loads(p->buf, 0, NULL) : NULL;
+  if (ready && json_is_true(json_object_get(ready, "ready"))) {
+    s->state = SRV_ACTIVE;
+  } else {
+    int st = 0;
+    if (n < 0) kill(s->pid, SIGKILL); /* still importing: give up on it */
+    while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    s->pid = 0;
+    s->why = n < 0 ? weft_str_printf("%s -m weft._forkserver was not ready within %d s", interp,
+                                     p->start_timeout_ms / 1000)
+             : WIFEXITED(st) ? weft_str_printf("%s -m weft._forkserver exited with status %d",
+                                               interp, WEXITSTATUS(st))
+                             : weft_str_printf("%s -m weft._forkserver did not get ready",
+                                               interp);
+    server_stop(s);
+  }
+  json_decref(ready);
+out:
+  if (sv[0] >= 0) close(sv[0]);
+  if (sv[1] >= 0) close(sv[1]);
+  free(env);
+  s->next = p->servers;
+  p->servers = s;
+  return s;
+}
+
+static struct weft__pyserver *find_server(const struct weft__pypool *p, const char *interp,
+                                          const char *root) {
+  for (struct weft__pyserver *s = p->servers; s; s = s->next)
+    if ((s->state == SRV_ACTIVE || s->state == SRV_FAILED) && !strcmp(s->interp, interp) &&
+        !strcmp(s->root, root))
+      return s;
+  return NULL;
+}
+
+pid_t weft__pypool_server_pid(const struct weft__pypool *p, const char *interp,
+                              const char *root) {
+  struct weft__pyserver *s = p ? find_server(p, interp, root) : NULL;
+  return s && s->state == SRV_ACTIVE ? s->pid : 0;
+}
+
+/* Frees s once it takes no new step and has no child left. */
+static void server_maybe_free(struct weft__pypool *p, struct weft__pyserver *s) {
+  if (s->refs || s->state == SRV_ACTIVE || s->state == SRV_FAILED) return;
+  server_unlink(p, s);
+  server_free(s);
+}
+
+/* The server's resident set in kB (0 when unknown). */
+static long server_rss_kb(pid_t pid) {
+  char path[64];
+  long pages = 0, rss = 0;
+  snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+  fclose(f);
+  return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* ---- a step ---- */
+
+static int send_spawn(struct weft__pyserver *s, const char *msg, const int fds[STEP_FDS]) {
+  struct iovec iov = {.iov_base = (void *)msg, .iov_len = strlen(msg)};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * STEP_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                      .msg_controllen = sizeof ctl.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * STEP_FDS);
+  memcpy(CMSG_DATA(c), fds, sizeof(int) * STEP_FDS);
+  ssize_t n;
+  do n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)iov.iov_len ? 0 : errno ? errno : EIO;
+}
+
+/* The spawn request's JSON text (it may hold secrets: zeroed by the caller). */
+static char *spawn_message(const struct weft_step_spec *spec, const char *cwd,
+                           char *const *envp) {
+  json_t *argv = json_array(), *env = json_array();
+  for (size_t i = 0; argv && spec->def->argv[i]; i++)
+    if (json_array_append_new(argv, json_string(spec->def->argv[i]))) break;
+  for (size_t i = 0; env && envp[i]; i++)
+    if (json_array_append_new(env, json_string(envp[i]))) break;
+  json_t *m = json_pack("{s:s, s:o, s:s, s:o}", "op", "spawn", "argv", argv, "cwd", cwd,
+                        "env", env);
+  char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+  json_decref(m);
+  return text;
+}
+
+static void zero_free(char *s) {
+  if (s) memset(s, 0, strlen(s));
+  free(s);
+}
+
+int weft__pypool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
+                       const struct weft__work_paths *paths, int events_wfd, pid_t *pid,
+                       struct weft__pyserver **srv, char **note, weft_error *err) {
+  struct weft__step_env env = {NULL, NULL, 0};
+  char *interp = NULL, *msg = NULL, cwd_buf[4096];
+  int fds[STEP_FDS] = {-1, -1, -1, -1}, rc = WEFT_OK;
+  *pid = 0;
+  *srv = NULL;
+  *note = NULL;
+  const char *cwd = spec->cwd ? spec->cwd : getcwd(cwd_buf, sizeof cwd_buf);
+  if (!cwd) return WEFT_OK;
+  if ((rc = weft__step_env_build(spec, paths, &env)) ||
+      !(interp = find_interp(spec->def->argv[0], env.envp)) ||
+      !(msg = spawn_message(spec, cwd, env.envp))) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  /* The step's own files, as spawn.c opens them (before any chdir). */
+  fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  fds[1] = open(paths->stdout_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fds[2] = open(paths->stderr_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fds[3] = events_wfd;
+  if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
+    *note = weft_str_printf("warm pool: cannot open the step's files (%s); starting a "
+                            "fresh interpreter", strerror(errno));
+    goto done;
+  }
+  /* One retry: a server that died or whose code changed is replaced. */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    struct weft__pyserver *s = find_server(p, interp, cwd);
+    if (!s && !(s = server_start(p, interp, cwd, env.envp))) {
+      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+      goto done;
+    }
+    if (s->state == SRV_FAILED) {
+      *note = weft_str_printf("warm pool: %s; starting a fresh interpreter",
+                              s->why ? s->why : "the pool server did not start");
+      goto done;
+    }
+    long rss = server_rss_kb(s->pid);
+    if (s->forks && (s->forks >= p->max_forks || (rss && rss > p->max_rss_kb))) {
+      s->state = SRV_DRAINING; /* recycled: a fresh server takes the step */
+      server_maybe_free(p, s);
+      attempt--;
+      continue;
+    }
+    int e = send_spawn(s, msg, fds);
+    if (e == EMSGSIZE) {
+      *note = strdup("warm pool: the step's environment is too large for the pool; "
+                     "starting a fresh interpreter");
+      goto done;
+    }
+    int dead = 0;
+    json_t *r = e ? NULL : next_reply(p, s, REPLY_TIMEOUT_MS, 0, &dead);
+    if (!r) {
+      server_died(p, s);
+      server_maybe_free(p, s);
+      continue;
+    }
+    json_t *jpid = json_object_get(r, "pid");
+    const char *fb = json_string_value(json_object_get(r, "fallback"));
+    if (json_is_integer(jpid) && json_integer_value(jpid) > 0) {
+      *pid = (pid_t)json_integer_value(jpid);
+      *srv = s;
+      s->refs++;
+      s->forks++;
+      json_decref(r);
+      goto done;
+    }
+    if (fb) {
+      *note = weft_str_printf("warm pool: %s; starting a fresh interpreter", fb);
+      json_decref(r);
+      goto done;
+    }
+    json_decref(r); /* "restart": the code changed under the server */
+    s->state = SRV_DRAINING;
+    server_maybe_free(p, s);
+  }
+  *note = strdup("warm pool: the pool server keeps failing; starting a fresh interpreter");
+done:
+  if (!rc && !*pid && !*note) rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (int i = 0; i < 3; i++)
+    if (fds[i] >= 0) close(fds[i]);
+  zero_free(msg);
+  free(interp);
+  weft__step_env_release(&env);
+  return rc;
+}
+
+int weft__pypool_finish(struct weft__pypool *p, struct weft__pyserver *s, pid_t pid,
+                        int *status, weft_error *err) {
+  int rc = WEFT_OK, found = 0;
+  pid_t server = s->pid;
+  int64_t end = weft_clock_mono_ms() + STATUS_TIMEOUT_MS;
+  *status = 0;
+  while (!found) {
+    for (size_t i = 0; i < s->n_exits; i++)
+      if (s->exits[i].pid == pid) {
+        *status = s->exits[i].status;
+        s->exits[i] = s->exits[--s->n_exits];
+        found = 1;
+        break;
+      }
+    if (found) break;
+    int64_t left = end - weft_clock_mono_ms();
+    int dead = 0;
+    json_t *r = s->fd >= 0 && left > 0 ? next_reply(p, s, (int)left, 1, &dead) : NULL;
+    if (!r && s->fd >= 0 && !dead) continue; /* a stray reply: read on */
+    json_decref(r);
+    if (!r) break;
+  }
+  if (found && s->fd >= 0) {
+    char reap[64];
+    snprintf(reap, sizeof reap, "{\"op\":\"reap\",\"pid\":%ld}", (long)pid);
+    if (send(s->fd, reap, strlen(reap), MSG_NOSIGNAL) < 0) server_died(p, s);
+  }
+  if (!found)
+    rc = weft_error_set(err, WEFT_EIO, "the warm pool's server (pid %ld) ended before it "
+                        "reported the exit of step process %ld", (long)server, (long)pid);
+  s->refs--;
+  server_maybe_free(p, s);
+  return rc;
+}

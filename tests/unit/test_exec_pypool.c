@@ -1,0 +1,212 @@
+/* test_exec_pypool.c: the warm Python pool's C side (exec/pypool.c) against
+ * the real server (sdk/python/weft/_forkserver.py): which steps it takes,
+ * spawn and status, a dead server, a server that cannot start. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec/exec.h"
+#include "exec/pypool.h"
+#include "test.h"
+#include "util/fs.h"
+
+static const char *python(void) { return access("/usr/bin/python3", X_OK) ? "python3" : "/usr/bin/python3"; }
+
+struct fixture {
+  char dir[64];
+  char *work;
+};
+
+static const char OPS[] =
+    "import os\nfrom weft import op\n\n\n@op\ndef who() -> int:\n    return os.getppid()\n\n\n"
+    "@op\ndef boom() -> int:\n    os._exit(7)\n";
+
+static int fixture_init(struct fixture *f) {
+  memset(f, 0, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/weft-pypool-XXXXXX");
+  if (!mkdtemp(f->dir)) return -1;
+  f->work = weft_fs_join(f->dir, "work");
+  char *ops = weft_fs_join(f->dir, "ops/p.py");
+  int rc = weft_fs_mkdirs(f->work, NULL) || !ops;
+  char *dir = weft_fs_join(f->dir, "ops");
+  if (!rc) rc = weft_fs_mkdirs(dir, NULL) || weft_fs_write_atomic(ops, OPS, strlen(OPS), 0, NULL);
+  free(dir);
+  free(ops);
+  /* The SDK from the source tree, as an instance's sdk/ would give it. */
+  const char *src = getenv("WEFT_SRC");
+  if (src) {
+    char pp[4096];
+    snprintf(pp, sizeof pp, "%s/sdk/python", src);
+    setenv("PYTHONPATH", pp, 1);
+  }
+  return rc;
+}
+
+static void fixture_release(struct fixture *f) {
+  weft_fs_remove_tree(f->dir, NULL);
+  free(f->work);
+}
+
+static struct weft_step_spec spec_for(struct fixture *f, const struct weft_op_def *def) {
+  struct weft_step_spec s;
+  memset(&s, 0, sizeof s);
+  s.run_id = "run-1";
+  s.job = "job";
+  s.step = "s";
+  s.attempt = 1;
+  s.def = def;
+  s.cwd = f->dir;
+  s.work_dir = f->work;
+  s.config_json = "{}";
+  s.inputs_json = "{}";
+  s.kill_grace_s = 1;
+  return s;
+}
+
+TEST(argv_recognized) {
+  char *yes[] = {"python3", "-m", "weft", "run", "ops/a.py", "f", NULL};
+  char *venv[] = {"/v/bin/python3.11", "-m", "weft", "run", "ops/a.py", "f", NULL};
+  char *other[] = {"python3", "-m", "other", "run", "ops/a.py", "f", NULL};
+  char *shortv[] = {"python3", "-m", "weft", "run", "ops/a.py", NULL};
+  char *longer[] = {"python3", "-m", "weft", "run", "ops/a.py", "f", "x", NULL};
+  char *notpy[] = {"perl", "-m", "weft", "run", "ops/a.py", "f", NULL};
+  ASSERT(weft__pypool_is_python_argv(yes));
+  ASSERT(weft__pypool_is_python_argv(venv));
+  ASSERT(!weft__pypool_is_python_argv(other));
+  ASSERT(!weft__pypool_is_python_argv(shortv));
+  ASSERT(!weft__pypool_is_python_argv(longer));
+  ASSERT(!weft__pypool_is_python_argv(notpy));
+  ASSERT(!weft__pypool_is_python_argv(NULL));
+  struct fixture f;
+  ASSERT_EQ(0, fixture_init(&f));
+  struct weft_op_def def = {.name = "who", .argv = yes};
+  struct weft_step_spec spec = spec_for(&f, &def);
+  ASSERT(weft__pypool_eligible(&spec));
+  def.isolated = 1;
+  ASSERT(!weft__pypool_eligible(&spec));
+  def.isolated = 0;
+  struct weft_step_container ctr = {.image = "x", .url = "unix:///x"};
+  spec.container = &ctr;
+  ASSERT(!weft__pypool_eligible(&spec));
+  fixture_release(&f);
+  return 0;
+}
+
+/* Spawns one step through p; *srv_pid gets the server's pid. */
+static int spawn_one(struct weft__pypool *p, struct fixture *f, const char *func, pid_t *pid,
+                     struct weft__pyserver **srv, char **note) {
+  char *argv[] = {(char *)python(), "-m", "weft", "run", "ops/p.py", (char *)func, NULL};
+  struct weft_op_def def = {.name = (char *)func, .argv = argv};
+  struct weft_step_spec spec = spec_for(f, &def);
+  struct weft__work_paths paths;
+  weft_error err = WEFT_ERROR_INIT;
+  if (weft__work_prepare(&spec, &paths, &err)) return -1;
+  int ev[2];
+  if (pipe(ev)) return -1;
+  int hi = fcntl(ev[1], F_DUPFD_CLOEXEC, 10);
+  close(ev[1]);
+  int rc = weft__pypool_spawn(p, &spec, &paths, hi, pid, srv, note, &err);
+  close(hi);
+  close(ev[0]);
+  weft__work_paths_release(&paths);
+  return rc;
+}
+
+TEST(spawn_status_and_dead_server) {
+  struct fixture f;
+  ASSERT_EQ(0, fixture_init(&f));
+  struct weft__pypool *p = weft__pypool_new();
+  ASSERT(p);
+  pid_t pid = 0, pid2 = 0;
+  struct weft__pyserver *srv = NULL;
+  char *note = NULL;
+  ASSERT_EQ(WEFT_OK, spawn_one(p, &f, "boom", &pid, &srv, &note));
+  if (note) fprintf(stderr, "# note: %s\n", note);
+  ASSERT(pid > 0 && srv && !note);
+  pid_t server = weft__pypool_server_pid(p, python(), f.dir);
+  ASSERT(server > 0);
+  ASSERT_EQ(pid, getpgid(pid)); /* its own process group, already */
+  int status = 0;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(WEFT_OK, weft__pypool_finish(p, srv, pid, &status, &err));
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+  /* The same server takes the next step; killed meanwhile, it is missed. */
+  ASSERT_EQ(WEFT_OK, spawn_one(p, &f, "who", &pid2, &srv, &note));
+  ASSERT(pid2 > 0 && !note);
+  ASSERT_EQ(server, weft__pypool_server_pid(p, python(), f.dir));
+  kill(server, SIGKILL);
+  ASSERT_EQ(WEFT_EIO, weft__pypool_finish(p, srv, pid2, &status, &err));
+  ASSERT_CONTAINS(err.msg, "ended before it reported the exit");
+  /* The next step starts a new server. */
+  ASSERT_EQ(WEFT_OK, spawn_one(p, &f, "who", &pid, &srv, &note));
+  ASSERT(pid > 0 && !note);
+  pid_t server2 = weft__pypool_server_pid(p, python(), f.dir);
+  ASSERT(server2 > 0 && server2 != server);
+  ASSERT_EQ(WEFT_OK, weft__pypool_finish(p, srv, pid, &status, &err));
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  weft__pypool_free(p);
+  ASSERT(kill(server2, 0) < 0); /* stopped and reaped */
+  fixture_release(&f);
+  return 0;
+}
+
+TEST(server_that_cannot_start_falls_back) {
+  struct fixture f;
+  ASSERT_EQ(0, fixture_init(&f));
+  struct weft__pypool *p = weft__pypool_new();
+  ASSERT(p);
+  char *argv[] = {"/nonexistent/python3", "-m", "weft", "run", "ops/p.py", "who", NULL};
+  struct weft_op_def def = {.name = "who", .argv = argv};
+  struct weft_step_spec spec = spec_for(&f, &def);
+  struct weft__work_paths paths;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(WEFT_OK, weft__work_prepare(&spec, &paths, &err));
+  pid_t pid = 1;
+  struct weft__pyserver *srv = NULL;
+  char *note = NULL;
+  ASSERT_EQ(WEFT_OK, weft__pypool_spawn(p, &spec, &paths, 10, &pid, &srv, &note, &err));
+  ASSERT(pid == 0 && !srv && note);
+  ASSERT_CONTAINS(note, "exited with status 127");
+  ASSERT_CONTAINS(note, "starting a fresh interpreter");
+  free(note);
+  weft__work_paths_release(&paths);
+  weft__pypool_free(p);
+  fixture_release(&f);
+  return 0;
+}
+
+TEST(executor_runs_pooled_steps) {
+  struct fixture f;
+  ASSERT_EQ(0, fixture_init(&f));
+  struct weft_executor *x = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(WEFT_OK, weft_executor_new("multiprocess", 2, NULL, &x, &err));
+  char *argv[] = {(char *)python(), "-m", "weft", "run", "ops/p.py", "who", NULL};
+  struct weft_port out = {.name = "result", .type = WEFT_TYPE_INT};
+  struct weft_op_def def = {.name = "who", .argv = argv, .outputs = &out, .n_outputs = 1};
+  long parents[2] = {0, 0};
+  for (int i = 0; i < 2; i++) {
+    struct weft_step_spec spec = spec_for(&f, &def);
+    struct weft_step_result r;
+    ASSERT_EQ(WEFT_OK, weft_executor_start(x, &spec, &err));
+    ASSERT_EQ(1, weft_executor_wait(x, -1, &r, &err));
+    if (!r.ok) fprintf(stderr, "# %s\n", r.message);
+    ASSERT(r.ok);
+    parents[i] = (long)json_integer_value(json_object_get(r.outputs, "result"));
+    weft_step_result_release(&r);
+    weft_fs_remove_tree(f.work, NULL);
+  }
+  ASSERT(parents[0] > 0 && parents[0] == parents[1]); /* one server */
+  ASSERT(parents[0] != (long)getpid());
+  weft_executor_free(x);
+  ASSERT(kill((pid_t)parents[0], 0) < 0); /* gone with its executor */
+  fixture_release(&f);
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(argv_recognized)
+          TEST_ENTRY(spawn_status_and_dead_server)
+          TEST_ENTRY(server_that_cannot_start_falls_back)
+          TEST_ENTRY(executor_runs_pooled_steps))
