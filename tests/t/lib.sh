@@ -228,3 +228,22 @@ survivors() {
   done
   pgrep -f "$1" | tr '\n' ' '
 }
+
+# -- the browser tests ---------------------------------------------------------------
+
+# tests/browser holds the browser tests and their playwright-core; $chromium
+# is Debian's chromium (CHROMIUM overrides it).
+browser_dir=$WEFT_SRC/tests/browser
+chromium=${CHROMIUM:-/usr/bin/chromium}
+# browser_missing: prints why a browser test cannot run here (node, chromium
+# or playwright-core missing), nothing when it can: why=$(browser_missing).
+browser_missing() {
+  command -v node >/dev/null 2>&1 || { echo "node is not installed"; return; }
+  [ -x "$chromium" ] || { echo "no chromium at $chromium"; return; }
+  [ -d "$browser_dir/node_modules/playwright-core" ] ||
+    echo "playwright-core is not installed (scripts/test installs it)"
+}
+# free_port: a TCP port free on 127.0.0.1 now (the kernel's pick).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

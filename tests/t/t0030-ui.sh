@@ -12,15 +12,9 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-browser_dir=$WEFT_SRC/tests/browser
-chromium=${CHROMIUM:-/usr/bin/chromium}
 shots=$WEFT_SRC/tests/out/screenshots
 
-why=
-command -v node >/dev/null 2>&1 || why="node is not installed"
-[ -n "$why" ] || [ -x "$chromium" ] || why="no chromium at $chromium"
-[ -n "$why" ] || [ -d "$browser_dir/node_modules/playwright-core" ] ||
-  why="playwright-core is not installed (scripts/test installs it)"
+why=$(browser_missing)
 [ -n "$why" ] || "$WEFT_BIN" dev --help >/dev/null 2>&1 || why="this weft has no 'dev' command"
 if [ -n "$why" ]; then
   skip "the web UI in a browser: $why"
@@ -41,7 +35,7 @@ ui_secret=ui-secret-t0030-$$-value
 printf '%s' "$ui_secret" >"$tmp/ui_secret"
 expect_exit -m "its secret is set" 0 sh -c '"$1" secret set ui_token <"$2"' _ "$WEFT_BIN" "$tmp/ui_secret"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 url=http://127.0.0.1:$port
 (cd "$tmp/ws" && exec "$WEFT_BIN" dev --listen "127.0.0.1:$port") >"$tmp/dev.log" 2>&1 &
 dev_pid=$!

@@ -14,15 +14,9 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-browser_dir=$WEFT_SRC/tests/browser
-chromium=${CHROMIUM:-/usr/bin/chromium}
 shots=$WEFT_SRC/tests/out/screenshots
 
-why=
-command -v node >/dev/null 2>&1 || why="node is not installed"
-[ -n "$why" ] || [ -x "$chromium" ] || why="no chromium at $chromium"
-[ -n "$why" ] || [ -d "$browser_dir/node_modules/playwright-core" ] ||
-  why="playwright-core is not installed (scripts/test installs it)"
+why=$(browser_missing)
 if [ -n "$why" ]; then
   skip "the schedules pages in a browser: $why"
   test_done
@@ -49,7 +43,7 @@ for ahead in 660 960; do
     "$WEFT_BIN" scheduler --once --now "$t" -w "$tmp/workspace.yaml"
 done
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 url=http://127.0.0.1:$port
 "$WEFT_BIN" server --no-auth --listen "127.0.0.1:$port" -w "$tmp/workspace.yaml" >"$tmp/server.log" 2>&1 &
 server_pid=$!

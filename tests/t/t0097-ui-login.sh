@@ -10,13 +10,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-browser_dir=$WEFT_SRC/tests/browser
-chromium=${CHROMIUM:-/usr/bin/chromium}
-why=
-command -v node >/dev/null 2>&1 || why="node is not installed"
-[ -n "$why" ] || [ -x "$chromium" ] || why="no chromium at $chromium"
-[ -n "$why" ] || [ -d "$browser_dir/node_modules/playwright-core" ] ||
-  why="playwright-core is not installed (scripts/test installs it)"
+why=$(browser_missing)
 if [ -n "$why" ]; then
   skip "the login page in a browser: $why"
   test_done

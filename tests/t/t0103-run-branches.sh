@@ -273,19 +273,14 @@ expect_exit -m "a run that only skipped has nothing to re-execute from failure" 
 check_has "it says so" "succeeded (or was skipped): nothing to re-execute" "$err"
 
 # -- the run page in a browser ---------------------------------------------------------------------
-browser_dir=$WEFT_SRC/tests/browser chromium=${CHROMIUM:-/usr/bin/chromium}
-why=
-command -v node >/dev/null 2>&1 || why="node is not installed"
-[ -n "$why" ] || [ -x "$chromium" ] || why="no chromium at $chromium"
-[ -n "$why" ] || [ -d "$browser_dir/node_modules/playwright-core" ] ||
-  why="playwright-core is not installed (scripts/test installs it)"
+why=$(browser_missing)
 if [ -n "$why" ]; then
   skip "the run page of skipped steps in a browser: $why"
 else
   expect_exit -m "orders again, for the browser" 0 "$WEFT_BIN" launch orders -l ex
   ui_run=$(run_id_of)
   printf 'locations:\n  - {name: ex, path: ex}\n' >workspace.yaml
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   "$WEFT_BIN" dev --listen "127.0.0.1:$port" >"$tmp/dev.log" 2>&1 &
   dev_pid=$!
   at_exit "kill $dev_pid; wait $dev_pid"
