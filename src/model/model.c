@@ -30,6 +30,7 @@ void weft__kvs_release(struct weft_kvs *kv) {
 void weft__port_release(struct weft_port *p) {
   free(p->name);
   free(p->description);
+  free(p->asset);
   json_decref(p->default_value);
   memset(p, 0, sizeof *p);
 }
@@ -67,6 +68,8 @@ void weft__op_def_release(struct weft_op_def *def) {
     free(def->mounts[i].target);
   }
   free(def->mounts);
+  for (size_t i = 0; i < def->n_assets; i++) weft__asset_def_release(&def->assets[i]);
+  free(def->assets);
   weft__kvs_release(&def->env);
   weft__kvs_release(&def->env_from);
   weft__kvs_release(&def->env_secret);
