@@ -180,6 +180,7 @@ check("POST without JSON content type is refused", r.status in (400, 403, 415), 
 PY
 
 # -- the asset page in a browser ------------------------------------------------------------------
+echo "# another change" >>down/ops/ops.yaml # order_mart is stale again, for the page to say why
 browser_dir=$WEFT_SRC/tests/browser chromium=${CHROMIUM:-/usr/bin/chromium}
 why=
 command -v node >/dev/null 2>&1 || why="node is not installed"
