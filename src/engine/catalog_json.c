@@ -77,6 +77,21 @@ static int memo_row(struct memo *m, const char *key, const struct weft_asset_row
   return WEFT_OK;
 }
 
+/* Takes row (zeroed after) into the memo: the list's rows are not read
+ * again one by one. */
+static int memo_take(struct memo *m, struct weft_asset_row *row) {
+  struct weft_asset_row *r = malloc(sizeof *r), **no = NULL;
+  if (!r || !(no = realloc(m->own, (m->n_own + 1) * sizeof *no))) {
+    free(r);
+    return WEFT_ENOMEM;
+  }
+  *r = *row;
+  memset(row, 0, sizeof *row);
+  m->own = no;
+  m->own[m->n_own++] = r;
+  return weft_map_set(&m->rows, r->asset, r);
+}
+
 /* The location's code version now, or NULL when it cannot be read. */
 static const char *memo_version(struct memo *m, const struct weft_location *loc) {
   void *v;
@@ -210,6 +225,9 @@ int weft_catalog_list_json(const struct weft_catalog_ctx *x, const char *q, cons
   }
   int more = n_keys > (size_t)limit;
   if (more) n_keys = (size_t)limit;
+  /* keys[] may point into rows: the memo takes them whole, strings kept. */
+  for (size_t i = 0; i < rows.n; i++)
+    if (memo_take(&m, &rows.v[i])) goto nomem;
   for (size_t i = 0; i < n_keys; i++) {
     json_t *it;
     if ((rc = item_json(&m, keys[i], &it, err))) goto done;
