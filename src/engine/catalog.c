@@ -118,7 +118,7 @@ int weft_catalog_build(const struct weft_workspace *ws, struct weft_catalog *out
       weft_map_reserve(&out->index, total) || walk(ws, node_visit, out))
     goto nomem;
   /* Sorted, then indexed again: the map points into the array. */
-  qsort(out->v, out->n, sizeof *out->v, cmp_node);
+  if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, cmp_node);
   weft_map_release(&out->index);
   for (size_t i = 0; i < out->n; i++)
     if (weft_map_put(&out->index, out->v[i].key, &out->v[i])) goto nomem;
@@ -127,14 +127,15 @@ int weft_catalog_build(const struct weft_workspace *ws, struct weft_catalog *out
    * node: it shows in the upstream list only). */
   for (size_t i = 0; i < out->n; i++) {
     struct weft_catalog_node *n = &out->v[i];
-    qsort(n->up, n->n_up, sizeof *n->up, cmp_str);
+    if (n->n_up > 1) qsort(n->up, n->n_up, sizeof *n->up, cmp_str);
     for (size_t u = 0; u < n->n_up; u++) {
       struct weft_catalog_node *un = weft_map_get(&out->index, n->up[u]);
       if (un && add_key(&un->down, &un->n_down, n->key)) goto nomem;
     }
   }
   for (size_t i = 0; i < out->n; i++)
-    qsort(out->v[i].down, out->v[i].n_down, sizeof *out->v[i].down, cmp_str);
+    if (out->v[i].n_down > 1)
+      qsort(out->v[i].down, out->v[i].n_down, sizeof *out->v[i].down, cmp_str);
   return WEFT_OK;
 nomem:
   weft_catalog_release(out);
