@@ -130,7 +130,8 @@ function lineageGraph(l, key) {
   const ups = new Map(nodes.map((n) => [n.key, []]));
   for (const [a, b] of edges) ups.get(b).push(a);
   const job = { name: `lineage of ${key}`, ops: nodes.map((n) => ({ name: n.key, level: level.get(n.key), upstream: ups.get(n.key),
-    description: n.stale ? 'stale' : n.materialized ? 'fresh' : 'never materialized' })),
+    description: n.stale ? 'stale' : n.materialized ? 'fresh' : 'never materialized',
+    sub: `${n.stale ? 'stale' : n.materialized ? 'fresh' : 'missing'}${n.declared ? '' : ' · undeclared'}` })),
   edges: edges.map(([a, b]) => ({ from: a, to: b, output: 'result' })) };
   const status = Object.fromEntries(nodes.map((n) => [n.key, !n.materialized ? 'skipped' : n.stale ? 'up_for_retry' : 'success']));
   const g = drawGraph(job, { status, onSelect: (name) => { if (name !== key) location.hash = `#/assets/${enc(name)}`; } });
