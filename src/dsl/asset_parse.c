@@ -11,27 +11,6 @@ static const char *const asset_keys[] = {"key",    "group",      "description", 
                                           "partitions", "freshness", NULL};
 static const char *const freshness_keys[] = {"max_age", NULL};
 
-void weft__asset_def_release(struct weft_asset_def *a) {
-  free(a->key);
-  free(a->group);
-  free(a->description);
-  for (size_t i = 0; i < a->n_owners; i++) free(a->owners[i]);
-  free(a->owners);
-  memset(a, 0, sizeof *a);
-}
-
-/* Asset keys are one URL path segment and one CLI word: letters, digits
- * and "_-.:" ("warehouse.orders"), at most 200 bytes. */
-int weft_asset_key_valid(const char *k) {
-  size_t n = k ? strlen(k) : 0;
-  if (!n || n > 200 || k[0] == '.') return 0;
-  for (const char *p = k; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          strchr("_-.:", *p)))
-      return 0;
-  return 1;
-}
-
 static const char *scalar(struct weft_diags *d, const struct weft__ynode *n, const char *what,
                           const char *field) {
   const char *t = n && n->kind == WEFT__Y_SCALAR ? weft__ynode_text(n) : NULL;

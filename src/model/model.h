@@ -115,7 +115,7 @@ struct weft_asset_def {
   struct weft_mark mark;
 };
 
-/* Whether k is a valid asset key (dsl/asset_parse.c). */
+/* Whether k is a valid asset key (model.c). */
 int weft_asset_key_valid(const char *k);
 
 struct weft_op_def {
