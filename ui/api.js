@@ -101,6 +101,10 @@ export const api = {
   backfills: (opts) => get('/backfills', undefined, opts),
   backfill: (id, opts) => get(`/backfills/${enc(id)}`, undefined, opts),
   createBackfill: (body) => post('/backfills', body),
+  assets: (params, opts) => get('/assets', params, opts),
+  asset: (key, opts) => get(`/assets/${enc(key)}`, undefined, opts),
+  assetHistory: (key, params, opts) => get(`/assets/${enc(key)}/history`, params, opts),
+  materializeAsset: (key, body) => post(`/assets/${enc(key)}/materialize`, body),
 };
 
 /**

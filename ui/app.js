@@ -11,6 +11,7 @@ import { schedulesPage, sensorsPage } from './pages/schedules.js';
 import { schedulePage, sensorPage } from './pages/schedule.js';
 import { workersPage } from './pages/workers.js';
 import { backfillsPage, backfillPage } from './pages/backfills.js';
+import { assetsPage, assetPage } from './pages/assets.js';
 
 route('/jobs', jobsPage);
 route('/jobs/:loc/:job', jobPage);
@@ -23,6 +24,8 @@ route('/sensors/:name', sensorPage);
 route('/workers', workersPage);
 route('/backfills', backfillsPage);
 route('/backfills/:id', backfillPage);
+route('/assets', assetsPage);
+route('/assets/:key', assetPage);
 route('/login', loginPage);
 
 function markNav(path) {

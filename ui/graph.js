@@ -171,7 +171,8 @@ export function drawGraph(job, opts = {}) {
     // A mapped step: one node with its items' counts (run page) or what it
     // maps over (job page), drawn as a stack.
     const items = op.map && opts.items ? opts.items[op.name] : null;
-    const sub = op.map ? (items || `map over ${op.map.from}`)
+    // op.sub: a caller's own subtitle (the asset lineage: fresh, stale).
+    const sub = op.sub ? op.sub : op.map ? (items || `map over ${op.map.from}`)
       : op.uses && op.uses !== op.name ? `uses ${op.uses}`
         : `${(op.inputs || []).length} in · ${(op.outputs || []).length} out`;
     const st = opts.status && opts.status[op.name];

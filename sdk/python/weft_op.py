@@ -155,6 +155,17 @@ def materialize(asset, **metadata):
     _event({"type": "materialization", "asset": asset, "metadata": metadata})
 
 
+def check(asset, name, passed, **metadata):
+    """Records the result of asset check NAME on ASSET (passed: a bool),
+    shown on the asset's page in the catalog with its history."""
+    if not isinstance(asset, str) or not asset:
+        raise WeftOpError("asset must be a non-empty string, got %r" % (asset,))
+    if not isinstance(name, str) or not name:
+        raise WeftOpError("check name must be a non-empty string, got %r" % (name,))
+    _event({"type": "check", "asset": asset, "name": name, "passed": bool(passed),
+            "metadata": metadata})
+
+
 if __name__ == "__main__":
     sys.stderr.write("weft_op.py is a library for Python ops run by weft: "
                      "import it (from weft_op import config, output, ...)\n")

@@ -34,6 +34,8 @@ int cmd_artifacts(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 /* cmd_backfill.c: `weft backfill JOB ... | list | show ID | retry ID`. */
 int cmd_backfill(int argc, char **argv);
+/* cmd_asset.c: `weft asset list | show KEY | history KEY`. */
+int cmd_asset(int argc, char **argv);
 /* cmd_run_control.c: `weft run cancel` and `weft run reexecute` (argv[0] is
  * the subcommand), dispatched by cmd_run. */
 int cmd_run_cancel(int argc, char **argv);

@@ -14,6 +14,7 @@ const struct weft_cmd weft_cli_commands[] = {
     {"launch", cmd_launch, "run a job on this machine, following its progress"},
     {"run", cmd_run, "list, inspect, follow, cancel and re-execute runs"},
     {"backfill", cmd_backfill, "one run per partition of a job; progress, retry"},
+    {"asset", cmd_asset, "the asset catalog: list, show (lineage, staleness), history"},
     {"instance", cmd_instance, "configure $WEFT_HOME: storage, artifacts, schema"},
     {"artifacts", cmd_artifacts, "list a run's stored outputs and logs, fetch one"},
     {"location", cmd_location, "add, remove, list and reload code locations, live"},

@@ -83,6 +83,10 @@ int weft__dsl_parse_ops_file(struct weft_diags *d, const char *file,
                              const struct weft__ynode *root,
                              struct weft__dsl_op **ops, size_t *n);
 
+/* An op's `assets:` (asset_parse.c) into def->assets. WEFT_OK or WEFT_ENOMEM. */
+int weft__dsl_parse_assets(struct weft_diags *d, const struct weft__ynode *n, const char *owner,
+                           struct weft_op_def *def);
+
 /* ---- jobs (job_parse.c, job_check.c) ------------------------------------- */
 
 /* Where the parts of each invocation came from, for the checks that run

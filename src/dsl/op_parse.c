@@ -14,14 +14,14 @@ static const char *const op_keys[] = {
     "description", "run",    "argv",    "c_function", "inputs",
     "outputs",     "config", "retries", "timeout",    "queue",
     "image",       "env",    "tags",    "resources", "mounts", "secrets",
-    "on_failure",  "isolated", NULL};
+    "on_failure",  "isolated", "assets", NULL};
 static const char *const op_keys_named[] = {
     "name",   "description", "run",    "argv",    "c_function",
     "inputs", "outputs",     "config", "retries", "timeout",
     "queue",  "image",       "env",    "tags",    "resources", "mounts", "secrets",
-    "on_failure",  "isolated", NULL};
+    "on_failure",  "isolated", "assets", NULL};
 static const char *const input_keys[] = {"type", "description", "default",
-                                         NULL};
+                                         "asset", NULL};
 static const char *const output_keys[] = {"type", "description", "optional", NULL};
 static const char *const config_keys[] = {"type",        "default", "required",
                                           "description", "enum",    NULL};
@@ -98,8 +98,10 @@ static int parse_ports(struct weft_diags *d, const struct weft__ynode *n,
     struct weft_port *p = &(*out)[(*n_out)++];
     p->mark = k->mark;
     NOMEM_IF(!(p->name = strdup(name)));
-    const struct weft__ynode *type_node = v, *desc = NULL, *def = NULL, *opt = NULL;
+    const struct weft__ynode *type_node = v, *desc = NULL, *def = NULL, *opt = NULL,
+                             *asset = NULL;
     if (v->kind == WEFT__Y_MAP) {
+      asset = is_input ? weft__ymap_get(v, "asset", NULL) : NULL;
       weft__dsl_check_keys(d, v, is_input ? input_keys : output_keys, what);
       type_node = weft__ymap_get(v, "type", NULL);
       desc = weft__ymap_get(v, "description", NULL);
@@ -115,6 +117,15 @@ static int parse_ports(struct weft_diags *d, const struct weft__ynode *n,
     if (desc) {
       const char *t = string_field(d, desc, what, "description");
       if (t) NOMEM_IF(!(p->description = strdup(t)));
+    }
+    if (asset) {
+      const char *t = string_field(d, asset, what, "asset");
+      if (t && !weft_asset_key_valid(t))
+        weft__dsl_error(d, asset->mark,
+                        "%s: invalid asset key '%s' (letters, digits and '_-.:', at most 200)",
+                        what, t);
+      else if (t)
+        NOMEM_IF(!(p->asset = strdup(t)));
     }
     if (opt && !weft__ynode_bool(opt, &p->optional)) {
       char got[96];
@@ -467,6 +478,7 @@ int weft__dsl_parse_op(struct weft_diags *d, const char *name,
     rc = weft__dsl_parse_kvs(d, weft__ymap_get(node, "tags", NULL), "tags",
                              owner, 0, &def->tags);
   if (!rc) rc = weft__dsl_parse_hooks(d, node, owner, 0, &def->hooks);
+  if (!rc) rc = weft__dsl_parse_assets(d, weft__ymap_get(node, "assets", NULL), owner, def);
   return rc;
 }
 

@@ -266,6 +266,12 @@ static void on_exec_event(void *data, void *user, json_t *event) {
   if (!p) return coord_oom(c);
   json_object_del(p, "type");
   json_object_set_new(p, "attempt", json_integer(ps->attempt));
+  /* The catalog keys an asset's partitions by the run's (engine/catalog.h). */
+  if (!c->run_tags && c->run.tags) c->run_tags = json_loads(c->run.tags, 0, NULL);
+  const char *part = json_string_value(json_object_get(c->run_tags, "weft/partition"));
+  if (part && (!strcmp(type, "materialization") || !strcmp(type, "check")) &&
+      !json_object_get(p, "partition"))
+    json_object_set_new(p, "partition", json_string(part));
   coord_event(c, ps->name, type, p);
 }
 

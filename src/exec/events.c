@@ -60,6 +60,24 @@ static int check_materialization(json_t *event, char **message) {
   return WEFT_OK;
 }
 
+/* {"type":"check","asset":..,"name":..,"passed":bool,"metadata":{}}: an
+ * asset check's result, recorded in the catalog (engine/catalog.h). */
+static int check_check(json_t *event, char **message) {
+  json_t *asset = json_object_get(event, "asset"), *name = json_object_get(event, "name");
+  json_t *metadata = json_object_get(event, "metadata");
+  if (!json_is_string(asset) || !json_string_length(asset))
+    *message = strdup("check event needs a non-empty string 'asset'");
+  else if (!json_is_string(name) || !json_string_length(name))
+    *message = strdup("check event needs a non-empty string 'name'");
+  else if (!json_is_boolean(json_object_get(event, "passed")))
+    *message = strdup("check event needs a boolean 'passed'");
+  else if (metadata && !json_is_object(metadata))
+    *message = strdup("check 'metadata' must be an object");
+  else
+    return WEFT_OK;
+  return WEFT_EINVALID;
+}
+
 /* A `path` output event of a container step names a file as the container
  * sees it: /weft/code, /weft/inputs and /weft/outputs are host folders
  * (exec.h); nothing else of the container is reachable from here. */
@@ -144,6 +162,8 @@ int weft__event_deliver(const struct weft__event_sink *sink, json_t *event,
     rc = check_log(event, message);
   else if (!strcmp(t, "materialization"))
     rc = check_materialization(event, message);
+  else if (!strcmp(t, "check"))
+    rc = check_check(event, message);
   else if (!strcmp(t, "output"))
     rc = apply_output(sink, event, message);
   else {

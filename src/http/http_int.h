@@ -529,6 +529,10 @@ enum MHD_Result http_api_sensor_off(struct http_req *r);
 enum MHD_Result http_api_backfills(struct http_req *r); /* api_backfills.c */
 enum MHD_Result http_api_backfill(struct http_req *r);
 enum MHD_Result http_api_backfill_create(struct http_req *r);
+enum MHD_Result http_api_assets(struct http_req *r); /* api_assets.c */
+enum MHD_Result http_api_asset(struct http_req *r);
+enum MHD_Result http_api_asset_history(struct http_req *r);
+enum MHD_Result http_api_asset_materialize(struct http_req *r);
 /* Adds "queue_reason" (sched/run_queue.h) to the run object o when row is
  * QUEUED. *w caches the reasons for one request, explained at the first
  * need (*loaded 0 before; release *w with weft_run_queue_waits_release). */

@@ -1,4 +1,5 @@
-/* model.c: ownership and lookups of the job model: releasing op definitions,
+/* model.c: ownership and lookups of the job model: releasing op definitions
+ * (and their assets; asset keys are checked here),
  * jobs and locations, and the O(1) name index kept behind loc->index. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ void weft__kvs_release(struct weft_kvs *kv) {
 void weft__port_release(struct weft_port *p) {
   free(p->name);
   free(p->description);
+  free(p->asset);
   json_decref(p->default_value);
   memset(p, 0, sizeof *p);
 }
@@ -40,6 +42,28 @@ void weft__config_field_release(struct weft_config_field *f) {
   json_decref(f->default_value);
   json_decref(f->enum_values);
   memset(f, 0, sizeof *f);
+}
+
+/* An op's `assets:` entry (dsl/asset_parse.c fills it). */
+void weft__asset_def_release(struct weft_asset_def *a) {
+  free(a->key);
+  free(a->group);
+  free(a->description);
+  for (size_t i = 0; i < a->n_owners; i++) free(a->owners[i]);
+  free(a->owners);
+  memset(a, 0, sizeof *a);
+}
+
+/* Asset keys are one URL path segment and one CLI word: letters, digits
+ * and "_-.:" ("warehouse.orders"), at most 200 bytes. */
+int weft_asset_key_valid(const char *k) {
+  size_t n = k ? strlen(k) : 0;
+  if (!n || n > 200 || k[0] == '.') return 0;
+  for (const char *p = k; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          strchr("_-.:", *p)))
+      return 0;
+  return 1;
 }
 
 void weft__op_def_release(struct weft_op_def *def) {
@@ -67,6 +91,8 @@ void weft__op_def_release(struct weft_op_def *def) {
     free(def->mounts[i].target);
   }
   free(def->mounts);
+  for (size_t i = 0; i < def->n_assets; i++) weft__asset_def_release(&def->assets[i]);
+  free(def->assets);
   weft__kvs_release(&def->env);
   weft__kvs_release(&def->env_from);
   weft__kvs_release(&def->env_secret);

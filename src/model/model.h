@@ -59,6 +59,9 @@ struct weft_port {
   /* outputs only (`optional: true`): the op may leave it unwritten (or
    * write null) and still succeed; steps wired to it are then skipped. */
   int optional;
+  /* inputs only (`asset: NAME`): the asset this input reads, an edge of
+   * the asset graph (engine/catalog.h); NULL when none. */
+  char *asset;
   struct weft_mark mark;
 };
 
@@ -95,6 +98,26 @@ struct weft_mount {
   int read_only;
 };
 
+/* An asset an op produces (`assets:` of an op, dsl/asset_parse.c): a
+ * name (`key`) other ops' inputs and the catalog refer to. */
+struct weft_asset_def {
+  char *key;
+  char *group;       /* "default" unless set */
+  char *description; /* may be NULL */
+  char **owners;     /* n_owners strings */
+  size_t n_owners;
+  /* `partitions: true` (the producing job's set) or false; as the job's
+   * when not given. */
+  int partitioned;
+  /* `freshness: {max_age: 6h}`: 0 when none; text as written. */
+  double max_age_s;
+  char max_age_text[32];
+  struct weft_mark mark;
+};
+
+/* Whether k is a valid asset key (model.c). */
+int weft_asset_key_valid(const char *k);
+
 struct weft_op_def {
   char *name;
   char *description; /* may be NULL */
@@ -129,6 +152,9 @@ struct weft_op_def {
   /* on_failure: alerts when a step of this op fails for good, as checked
    * JSON {"on_failure": [hook]} (dsl/hooks_parse.c), or NULL. */
   json_t *hooks;
+  /* `assets:` the op produces (its steps report their materializations). */
+  struct weft_asset_def *assets;
+  size_t n_assets;
   struct weft_mark mark;
 };
 

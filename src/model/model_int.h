@@ -11,6 +11,7 @@ void weft__kvs_release(struct weft_kvs *kv);
 void weft__port_release(struct weft_port *p);
 void weft__config_field_release(struct weft_config_field *f);
 void weft__op_def_release(struct weft_op_def *def);
+void weft__asset_def_release(struct weft_asset_def *a);
 void weft__invocation_release(struct weft_invocation *inv);
 void weft__job_release(struct weft_job *job);
 void weft__partitions_release(struct weft_partitions *p);

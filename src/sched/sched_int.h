@@ -15,7 +15,12 @@ struct weft_scheduler {
   struct weft_run_queue_config rq;       /* from HOME/weft.yaml */
   struct weft_coord_spawner spawner;     /* when o.dequeue */
   int spawner_ready;
+  int64_t next_freshness_ms;             /* freshness.c: the next pass */
 };
+
+/* freshness.c: the asset freshness pass, at most every 30 s of wall clock;
+ * lowers *next_wake_ms to its next pass. */
+void weft__sched_freshness_turn(struct weft_scheduler *s, int64_t *next_wake_ms);
 
 /* ---- templates (template.c) ------------------------------------------------ */
 

@@ -65,6 +65,7 @@ int weft_scheduler_turn(struct weft_scheduler *s, struct weft_sched_turn *turn,
    * clocks through schedules and sensors, not ages of runs). */
   if (!rc && s->clock.now_ms == weft_sched_wall_clock.now_ms)
     weft__sched_retention_turn(s->inst, now, &turn->next_wake_ms);
+  if (!rc) weft__sched_freshness_turn(s, &turn->next_wake_ms);
   return rc;
 }
 

@@ -184,6 +184,38 @@ enum weft_event_purge_kind {
   WEFT_EVENTS_DEBUG /* only its "log" events whose payload level is "debug" */
 };
 
+/* ---- the asset catalog (store_assets.c) -------------------------------------
+ *
+ * Every materialization and check event a step reports is copied, by a
+ * trigger in the event's own transaction, into asset_events (kept past
+ * retention) and the latest materialization per asset into assets (and per
+ * partition into asset_partitions): the catalog reads summary rows. */
+
+/* An asset's latest materialization (xAssetList, xAssetGet). */
+struct weft_asset_row {
+  char *asset;
+  int64_t last_id;  /* its asset_events id */
+  int64_t ts_ms;
+  char *run_id, *job, *step, *partition_key, *code_version; /* may be NULL */
+  char *payload;    /* the event's payload: {"asset","metadata",...} */
+  int64_t materializations; /* how many so far */
+};
+/* One row of an asset's history (xAssetHistory). kind: "materialization",
+ * "check" (name, passed 1/0) or "freshness_missed". */
+struct weft_asset_event_row {
+  int64_t id, event_id; /* event_id: the run event's id, 0 for none */
+  char *asset, *kind, *name;
+  int passed;           /* checks: 1 or 0; -1 otherwise */
+  char *run_id, *job, *step, *partition_key, *code_version;
+  int64_t ts_ms;
+  char *payload;
+};
+struct weft_asset_list { struct weft_asset_row *v; size_t n; };
+struct weft_asset_event_list { struct weft_asset_event_row *v; size_t n; };
+void weft_asset_row_release(struct weft_asset_row *r);
+void weft_asset_list_release(struct weft_asset_list *l);
+void weft_asset_event_list_release(struct weft_asset_event_list *l);
+
 /* ---- the method table ------------------------------------------------------ */
 
 struct weft_store;
@@ -288,6 +320,27 @@ struct weft_store_methods {
    * (0: all). */
   int (*xMaterializationList)(struct weft_store *s, const char *asset, int64_t after_id,
                               int limit, struct weft_event_list *out, weft_error *err);
+
+  /* ---- the asset catalog (store_*_assets.c) ---- */
+  /* Assets whose key contains q (NULL or "": all), key > after (NULL:
+   * from the first), ascending by key, at most limit (> 0). */
+  int (*xAssetList)(struct weft_store *s, const char *q, const char *after, int limit,
+                    struct weft_asset_list *out, weft_error *err);
+  /* WEFT_ENOTFOUND when the asset was never materialized. */
+  int (*xAssetGet)(struct weft_store *s, const char *asset, struct weft_asset_row *out,
+                   weft_error *err);
+  /* The asset's history rows of kind (NULL: every kind) with id < before_id
+   * (0: from the newest), newest first, at most limit (> 0). */
+  int (*xAssetHistory)(struct weft_store *s, const char *asset, const char *kind,
+                       int64_t before_id, int limit, struct weft_asset_event_list *out,
+                       weft_error *err);
+  /* Materialized partitions: key = partition, value = asset_events id
+   * (decimal), updated_ms = when, ascending by partition. */
+  int (*xAssetPartitions)(struct weft_store *s, const char *asset, struct weft_kv_list *out,
+                          weft_error *err);
+  /* Records a row that no run event carries (freshness_missed): asset,
+   * kind, ts_ms, payload; sets ev->id. */
+  int (*xAssetEventAdd)(struct weft_store *s, struct weft_asset_event_row *ev, weft_error *err);
 };
 
 /* Every backend embeds this as its first member. */
@@ -391,6 +444,19 @@ int weft_store_run_delete(struct weft_store *s, const char *run_id, int64_t *n_s
 int weft_store_materialization_list(struct weft_store *s, const char *asset,
                                     int64_t after_id, int limit,
                                     struct weft_event_list *out, weft_error *err);
+
+/* The asset catalog: the wrappers of the methods above (store_assets.c). */
+int weft_store_asset_list(struct weft_store *s, const char *q, const char *after, int limit,
+                          struct weft_asset_list *out, weft_error *err);
+int weft_store_asset_get(struct weft_store *s, const char *asset, struct weft_asset_row *out,
+                         weft_error *err);
+int weft_store_asset_history(struct weft_store *s, const char *asset, const char *kind,
+                             int64_t before_id, int limit, struct weft_asset_event_list *out,
+                             weft_error *err);
+int weft_store_asset_partitions(struct weft_store *s, const char *asset,
+                                struct weft_kv_list *out, weft_error *err);
+int weft_store_asset_event_add(struct weft_store *s, struct weft_asset_event_row *ev,
+                               weft_error *err);
 
 /* The cursor of a runs page: "CREATED_MS.ID" of its last run (caller
  * frees; NULL when out of memory), and back (WEFT_EINVALID when text is

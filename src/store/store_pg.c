@@ -286,4 +286,9 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xEventCount = weft__pg_event_count,
     .xRunDelete = weft__pg_run_delete,
     .xMaterializationList = weft__pg_materialization_list,
+    .xAssetList = weft__pg_asset_list,
+    .xAssetGet = weft__pg_asset_get,
+    .xAssetHistory = weft__pg_asset_history,
+    .xAssetPartitions = weft__pg_asset_partitions,
+    .xAssetEventAdd = weft__pg_asset_event_add,
 };

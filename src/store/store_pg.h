@@ -56,6 +56,12 @@ enum weft__pg_stmt {
   WEFT__PG_RUN_DELETE_STEPS,
   WEFT__PG_RUN_DELETE_REST,
   WEFT__PG_MAT_LIST,
+  /* The asset catalog (store_pg_assets.c). */
+  WEFT__PG_ASSET_LIST,
+  WEFT__PG_ASSET_GET,
+  WEFT__PG_ASSET_HISTORY,
+  WEFT__PG_ASSET_PARTITIONS,
+  WEFT__PG_ASSET_EVENT_ADD,
   WEFT__PG__COUNT
 };
 #define WEFT__PG_EXTRA_FIRST WEFT__PG_RUN_SEARCH
@@ -266,5 +272,36 @@ int weft__pg_materialization_list(struct weft_store *s, const char *asset, int64
 /* Text-array literal ('{"a",NULL}') of n strings; caller frees. NULL when
  * out of memory. */
 char *weft__pg_text_array(const char *const *v, size_t n);
+
+/* store_pg_assets.c: the asset catalog, and its statements' SQL (placed
+ * into weft__pg_extra_sql by store_pg_purge.c). */
+#define WEFT__PG_ASSET_COLUMNS \
+  "asset, last_id, ts_ms, run_id, job, step, partition_key, code_version, payload, " \
+  "materializations"
+#define WEFT__PG_ASSET_SQL_LIST                                                          \
+  "SELECT " WEFT__PG_ASSET_COLUMNS " FROM assets WHERE ($1::text IS NULL OR "           \
+  "strpos(asset, $1) > 0) AND ($2::text IS NULL OR asset > $2) ORDER BY asset LIMIT $3::int"
+#define WEFT__PG_ASSET_SQL_GET "SELECT " WEFT__PG_ASSET_COLUMNS " FROM assets WHERE asset = $1"
+#define WEFT__PG_ASSET_SQL_HISTORY                                                       \
+  "SELECT id, event_id, asset, kind, name, passed, run_id, job, step, partition_key, "   \
+  "code_version, ts_ms, payload FROM asset_events WHERE asset = $1 AND ($2::text IS NULL " \
+  "OR kind = $2) AND ($3::int8 <= 0 OR id < $3::int8) ORDER BY id DESC LIMIT $4::int"
+#define WEFT__PG_ASSET_SQL_PARTITIONS                                          \
+  "SELECT partition_key, last_id::text, ts_ms FROM asset_partitions WHERE asset = $1 " \
+  "ORDER BY partition_key"
+#define WEFT__PG_ASSET_SQL_EVENT_ADD                                               \
+  "INSERT INTO asset_events (asset, kind, name, job, ts_ms, payload) VALUES ($1, $2, $3, " \
+  "$4, $5::int8, $6) RETURNING id"
+int weft__pg_asset_list(struct weft_store *s, const char *q, const char *after, int limit,
+                        struct weft_asset_list *out, weft_error *err);
+int weft__pg_asset_get(struct weft_store *s, const char *asset, struct weft_asset_row *out,
+                       weft_error *err);
+int weft__pg_asset_history(struct weft_store *s, const char *asset, const char *kind,
+                           int64_t before_id, int limit, struct weft_asset_event_list *out,
+                           weft_error *err);
+int weft__pg_asset_partitions(struct weft_store *s, const char *asset, struct weft_kv_list *out,
+                              weft_error *err);
+int weft__pg_asset_event_add(struct weft_store *s, struct weft_asset_event_row *ev,
+                             weft_error *err);
 
 #endif

@@ -78,6 +78,11 @@ const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
         "SELECT id, run_id, step, ts_ms, payload FROM materializations "
         "WHERE ($1::text IS NULL OR asset = $1) AND id > $2::int8 ORDER BY id "
         "LIMIT nullif($3::int8, 0)",
+    [WEFT__PG_ASSET_LIST - WEFT__PG_EXTRA_FIRST] = WEFT__PG_ASSET_SQL_LIST,
+    [WEFT__PG_ASSET_GET - WEFT__PG_EXTRA_FIRST] = WEFT__PG_ASSET_SQL_GET,
+    [WEFT__PG_ASSET_HISTORY - WEFT__PG_EXTRA_FIRST] = WEFT__PG_ASSET_SQL_HISTORY,
+    [WEFT__PG_ASSET_PARTITIONS - WEFT__PG_EXTRA_FIRST] = WEFT__PG_ASSET_SQL_PARTITIONS,
+    [WEFT__PG_ASSET_EVENT_ADD - WEFT__PG_EXTRA_FIRST] = WEFT__PG_ASSET_SQL_EVENT_ADD,
 };
 
 static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {

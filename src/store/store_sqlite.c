@@ -443,4 +443,9 @@ const struct weft_store_methods weft__store_sqlite_methods = {
     .xEventCount = weft__sq_event_count,
     .xRunDelete = weft__sq_run_delete,
     .xMaterializationList = weft__sq_materialization_list,
+    .xAssetList = weft__sq_asset_list,
+    .xAssetGet = weft__sq_asset_get,
+    .xAssetHistory = weft__sq_asset_history,
+    .xAssetPartitions = weft__sq_asset_partitions,
+    .xAssetEventAdd = weft__sq_asset_event_add,
 };

@@ -121,4 +121,17 @@ int weft__sq_run_delete(struct weft_store *s, const char *run_id, int64_t *n_ste
 int weft__sq_materialization_list(struct weft_store *s, const char *asset, int64_t after_id,
                                   int limit, struct weft_event_list *out, weft_error *err);
 
+/* store_sqlite_assets.c: the asset catalog. */
+int weft__sq_asset_list(struct weft_store *s, const char *q, const char *after, int limit,
+                        struct weft_asset_list *out, weft_error *err);
+int weft__sq_asset_get(struct weft_store *s, const char *asset, struct weft_asset_row *out,
+                       weft_error *err);
+int weft__sq_asset_history(struct weft_store *s, const char *asset, const char *kind,
+                           int64_t before_id, int limit, struct weft_asset_event_list *out,
+                           weft_error *err);
+int weft__sq_asset_partitions(struct weft_store *s, const char *asset, struct weft_kv_list *out,
+                              weft_error *err);
+int weft__sq_asset_event_add(struct weft_store *s, struct weft_asset_event_row *ev,
+                             weft_error *err);
+
 #endif

@@ -21,6 +21,9 @@ printf 'kind: file\njob: hello\nglob: "never/*.csv"\ninterval: 1h\ndefault: off\
   >"$tmp/loc/sensors/never.yaml"
 # A partitioned job for the backfill routes.
 printf 'name: daily\npartitions: {static: [a, b]}\nops:\n  hello: hello\n' >"$tmp/loc/jobs/daily.yaml"
+# A declared asset for the asset routes (materializing it runs this job).
+printf 'make_report:\n  run: "true"\n  assets: [report]\n' >"$tmp/loc/ops/assets.yaml"
+printf 'name: reporting\nops:\n  make_report: make_report\n' >"$tmp/loc/jobs/reporting.yaml"
 start_server -w "$tmp/workspace.yaml" || { not_ok "weft dev starts"; test_done; }
 
 py_checks <<'EOF'
@@ -100,11 +103,12 @@ subprocess.run(weft + ["secret", "set", "t0021_secret"], input=b"t0021-value", c
                stdout=subprocess.DEVNULL)
 subprocess.run(weft + ["variable", "set", "t0021_var", "v1"], check=True, stdout=subprocess.DEVNULL)
 values = {"location": "loc", "job": "hello", "id": hello, "step": "hello", "output": "result", "path": "app.js", "backfill": backfill,
-          "schedule": "yearly", "sensor": "never", "secret": "t0021_secret", "variable": "t0021_var"}
+          "schedule": "yearly", "sensor": "never", "secret": "t0021_secret", "variable": "t0021_var",
+          "asset": "report"}
 # A location is added (an empty folder), then removed.
 bodies = {"validateRunConfig": {"run_config": {"ops": {"hello": {"config": {"times": 1}}}}},
           "launchRun": {}, "reexecuteRun": {"steps": ["shout"]}, "setVariable": {"value": "v2"},
-          "createBackfill": {"job": "daily", "keys": ["b"]},
+          "createBackfill": {"job": "daily", "keys": ["b"]}, "materializeAsset": {},
           "bulkRuns": {"action": "delete", "ids": ["ffffffffffff"], "dry_run": True},
           "addLocation": {"name": "extra", "path": __import__("tempfile").mkdtemp()}}
 values_for = {"cancelRun": dict(values, id=sleepy), "removeLocation": dict(values, location="extra"),
@@ -112,6 +116,7 @@ values_for = {"cancelRun": dict(values, id=sleepy), "removeLocation": dict(value
 # What each answer is expected to be when the parameters are real, and
 # when they name nothing (404) or the body is wrong (400).
 happy = {"launchRun": 201, "reexecuteRun": 201, "cancelRun": 202, "addLocation": 201, "createBackfill": 201,
+         "materializeAsset": 201,
          "removeLocation": 204, "removeSecret": 204, "removeVariable": 204,
          "deleteRun": 409, "login": 400}  # weft dev on loopback has no users to log in (t0097 logs in for real)
 
@@ -154,7 +159,7 @@ for path, item in doc["paths"].items():
         # Parameters naming nothing: 404, documented, an Error.
         if "{" in path and "404" in responses:
             bad = dict(params, id="ffffffffffff", job="nope", step="nope", schedule="nope", sensor="nope", backfill="nope",
-                       secret="nope", variable="nope",
+                       secret="nope", variable="nope", asset="nope",
                        location=params["location"] if "{job}" in path else "nope")
             st, headers, r, _ = call(method, path, op, bad, body)
             check("%s %s with unknown names: 404 as documented" % (method.upper(), path), st == 404, (st, r))
@@ -167,7 +172,7 @@ for path, item in doc["paths"].items():
             rr = c.req(other.upper(), re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path))
             check("%s %s: undocumented method is 405 with Allow" % (other.upper(), path),
                   rr.status == 405 and method.upper() in rr.headers.get("allow", ""), rr)
-check("the document has every route (50 operations and the UI's 2)", n_ops == 52, n_ops)
+check("the document has every route (54 operations and the UI's 2)", n_ops == 56, n_ops)
 
 # Query parameters that are documented with bounds are enforced.
 for path, item in doc["paths"].items():

@@ -3,7 +3,7 @@
 Writes the table as CSV (a path output) and a JSON summary with the totals,
 the revenue per region and the same rows, for ops that want JSON.
 """
-from weft_op import input_path, log, output, output_path
+from weft_op import input_path, log, materialize, output, output_path
 
 from etl_io import read_csv, write_csv
 
@@ -22,6 +22,7 @@ def main():
              "units": g["units"], "revenue": round(g["revenue"], 2)}
             for (region, month), g in sorted(groups.items())]
     write_csv(output_path("by_region_month"), FIELDS, rows)
+    materialize("sales_by_region_month", rows=len(rows))
 
     per_region = {}
     for row in rows:

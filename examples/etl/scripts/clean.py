@@ -6,7 +6,7 @@ and the line amount computed. Every dropped record is counted by reason.
 """
 import datetime
 
-from weft_op import config, input_path, log, output, output_path
+from weft_op import check, config, input_path, log, materialize, output, output_path
 
 from etl_io import read_csv, write_csv
 
@@ -63,6 +63,10 @@ def main():
     dropped = len(raw) - len(kept)
     output("stats", {"read": len(raw), "kept": len(kept), "dropped": dropped,
                      "reasons": dict(sorted(reasons.items()))})
+    materialize("clean_sales", rows=len(kept), dropped=dropped)
+    # A check the catalog shows: at most 10% of the records dropped.
+    share = dropped / len(raw) if raw else 0.0
+    check("clean_sales", "few_drops", share <= 0.10, dropped_share=round(share, 4))
     log(f"kept {len(kept)} of {len(raw)} records, dropped {dropped}")
 
 

@@ -7,7 +7,7 @@ not a number), so that clean_sales has something to do.
 import datetime
 import random
 
-from weft_op import config, log, output_path
+from weft_op import config, log, materialize, output_path
 
 from etl_io import write_csv
 
@@ -58,6 +58,7 @@ def main():
             damaged += 1
         records.append(record)
     write_csv(output_path("sales"), FIELDS, records)
+    materialize("raw_sales", rows=len(records), seed=seed)
     log(f"generated {rows} records ({damaged} damaged) with seed {seed}")
 
 

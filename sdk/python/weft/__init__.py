@@ -152,8 +152,10 @@ class OpDef:
     it is the plain function (op.fn)."""
 
     def __init__(self, fn, name=None, description=None, retries=None,
-                 timeout=None, tags=None, queue=None, image=None, isolated=False):
+                 timeout=None, tags=None, queue=None, image=None, isolated=False,
+                 assets=None):
         self.fn = fn
+        self.assets = assets
         self.isolated = bool(isolated)
         self.name = name or fn.__name__
         self.file, self.line = _where(fn)
@@ -258,6 +260,10 @@ class OpDef:
             d["image"] = self.image
         if self.isolated:
             d["isolated"] = True
+        if self.assets:
+            # As in YAML: keys, or {key, group, description, owners,
+            # partitions, freshness}; weft checks them at load time.
+            d["assets"] = list(self.assets)
         return d
 
     # -- calls: traced inside a job, the function itself elsewhere
@@ -343,7 +349,7 @@ def _config_schema(cls):
 
 
 def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
-       tags=None, queue=None, image=None, isolated=False):
+       tags=None, queue=None, image=None, isolated=False, assets=None):
     """Makes a function an op: @op or @op(retries=2, timeout="1m", ...).
 
     Inputs are its parameters (type hints int, float, str, bool, list,
@@ -353,13 +359,15 @@ def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
     annotated with a dataclass is the config schema; a parameter `context`
     gets an OpContext (log, materialize, run_id). isolated=True runs each
     step in a fresh interpreter instead of a child of the warm pool (for
-    code that cannot fork, docs/python.md "Warm pool")."""
+    code that cannot fork, docs/python.md "Warm pool"). assets=["orders"]
+    (or dicts with key, group, description, owners, partitions, freshness)
+    declares the assets it produces, as `assets:` in YAML (docs/assets.md)."""
     def wrap(f):
         if not inspect.isfunction(f):
             raise WeftDefinitionError("@op decorates a function, got %r" % (f,))
         return OpDef(f, name=name, description=description, retries=retries,
                      timeout=timeout, tags=tags, queue=queue, image=image,
-                     isolated=isolated)
+                     isolated=isolated, assets=assets)
     return wrap(fn) if fn is not None else wrap
 
 
@@ -590,6 +598,11 @@ class OpContext:
         self.op_config = op_config
         self.log = _Log(weft_op.log)
         self._materialize = weft_op.materialize
+        self._check = weft_op.check
 
     def materialize(self, asset, **metadata):
         self._materialize(asset, **metadata)
+
+    def check(self, asset, name, passed, **metadata):
+        """Reports asset check NAME of ASSET (passed: a bool)."""
+        self._check(asset, name, passed, **metadata)
