@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "model/when_expr.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/map.h"
@@ -87,6 +88,22 @@ static json_t *entry_value(struct coord *c, json_t *e, const char *tmp_dir, weft
   remove(tmp);
   free(tmp);
   return out;
+}
+
+/* What the items of a re-execution need from the parent run, read once,
+ * when the first item asks. */
+struct coord_map {
+  int loaded;
+  struct weft_step_list parent;
+  struct weft_map ok; /* keys borrowed from parent */
+};
+
+void coord_map_release(struct coord *c) {
+  if (!c->map) return;
+  weft_map_release(&c->map->ok);
+  weft_step_list_release(&c->map->parent);
+  free(c->map);
+  c->map = NULL;
 }
 
 /* Names of the parent run's steps whose latest attempt succeeded (for a
@@ -250,51 +267,80 @@ void coord_map_expand(struct coord *c, size_t i) {
     for (size_t k = 0; k < n; k++) weft_plan_item_end(&c->plan, first + k, WEFT_STEP_CANCELED);
     return fail_map(c, i, msg);
   }
-  struct weft_map ok = WEFT_MAP_INIT;
-  struct weft_step_list parent = {0};
-  if (c->l->parent_run_id && (rc = parent_succeeded(c, &parent, &ok, &e))) {
-    weft_map_release(&ok);
-    weft_step_list_release(&parent);
-    for (size_t k = 0; k < n; k++) weft_plan_item_end(&c->plan, first + k, WEFT_STEP_CANCELED);
-    snprintf(msg, sizeof msg, "cannot read the parent run's steps: %s", e.msg);
-    return fail_map(c, i, msg);
-  }
   coord_step_row(c, i, WEFT_STEP_RUNNING, 0, NULL);
   coord_event(c, c->plan.steps[i].name, "step_mapped",
               json_pack("{s:I, s:s, s:s, s:s, s:b}", "items", (json_int_t)n, "input", mw->input,
                         "from", mw->from_op, "output", mw->from_output, "chained", chained));
-  size_t reused = 0;
-  for (size_t k = 0; k < n && !c->failed_store; k++) {
-    size_t j = first + k;
-    struct weft_plan_step *it = &c->plan.steps[j];
-    if (it->map_src != (size_t)-1 && c->plan.steps[it->map_src].status != WEFT_STEP_SUCCEEDED) {
-      const struct weft_plan_step *src = &c->plan.steps[it->map_src];
-      snprintf(msg, sizeof msg, "upstream '%s' %s", src->name,
-               src->status == WEFT_STEP_FAILED     ? "failed"
-               : src->status == WEFT_STEP_SKIPPED  ? "was skipped"
-                                                   : "was canceled");
-      weft_plan_item_end(&c->plan, j, WEFT_STEP_SKIPPED);
-      c->started[j] = weft_clock_wall_ms();
-      coord_record_skip(c, j, msg, json_pack("{s:s}", "upstream", src->name));
-      continue;
-    }
-    weft_error re = WEFT_ERROR_INIT;
-    if (c->l->parent_run_id && may_reuse(c, i, j, &ok) &&
-        !coord_reuse_step(c, j, c->l->parent_run_id, &re)) {
-      c->plan.steps[j].reused = 1;
-      weft_plan_item_end(&c->plan, j, WEFT_STEP_SUCCEEDED);
-      reused++;
-      continue;
-    }
-    weft_plan_item_ready(&c->plan, j);
+  /* Each item decides when it is taken from the ready queue
+   * (coord_map_item_start); a chained item whose source item has not
+   * ended yet is queued by the plan when it does (streaming). */
+  for (size_t k = 0; k < n; k++) {
+    size_t j = first + k, src = c->plan.steps[j].map_src;
+    if (src == (size_t)-1 || weft_plan_is_final(&c->plan, src)) weft_plan_item_ready(&c->plan, j);
   }
-  weft_map_release(&ok);
-  weft_step_list_release(&parent);
-  if (reused)
-    coord_event(c, c->plan.steps[i].name, "log",
-                json_pack("{s:s, s:s}", "level", "info", "msg",
-                          "items that succeeded in the parent run were reused"));
   if (c->plan.steps[i].n_items_final == n) complete(c, i);
+}
+
+/* The value item j's INPUT receives, for its `when:`: its own, or its source
+ * item's output (chained). New reference; NULL with why filled. */
+static json_t *item_value(struct coord *c, size_t j, char *why, size_t why_size) {
+  const struct weft_plan_step *it = &c->plan.steps[j];
+  if (it->map_src == (size_t)-1) return json_incref(it->item ? it->item : json_null());
+  const struct weft_wire *mw = &it->inv->wires[it->inv->map_wire];
+  json_t *e = c->outputs[it->map_src] ? json_object_get(c->outputs[it->map_src], mw->from_output)
+                                      : NULL;
+  if (!e) return json_null();
+  weft_error err = WEFT_ERROR_INIT;
+  json_t *v = entry_value(c, e, c->dirs[it->map_parent], &err);
+  if (!v) snprintf(why, why_size, "when: cannot read %s's %s: %.400s", c->plan.steps[it->map_src].name,
+                   mw->from_output, err.msg);
+  return v;
+}
+
+void coord_map_item_start(struct coord *c, size_t j) {
+  struct weft_plan_step *it = &c->plan.steps[j];
+  /* A retry runs again: what follows was decided on the first attempt. */
+  if (it->attempt > 1) return coord_start_step(c, j);
+  size_t i = it->map_parent;
+  char msg[700];
+  if (it->map_src != (size_t)-1 && c->plan.steps[it->map_src].status != WEFT_STEP_SUCCEEDED) {
+    const struct weft_plan_step *src = &c->plan.steps[it->map_src];
+    snprintf(msg, sizeof msg, "upstream '%s' %s", src->name,
+             src->status == WEFT_STEP_FAILED     ? "failed"
+             : src->status == WEFT_STEP_SKIPPED  ? "was skipped"
+                                                 : "was canceled");
+    it->attempt = 0;
+    c->started[j] = weft_clock_wall_ms();
+    coord_record_skip(c, j, msg, json_pack("{s:s}", "upstream", src->name));
+    weft_plan_finish(&c->plan, j, WEFT_STEP_SKIPPED, NULL, NULL);
+    return;
+  }
+  if (it->inv->when && weft_when_uses_item(it->inv->when)) {
+    json_t *v = item_value(c, j, msg, sizeof msg);
+    if (!v) return coord_fail_unstarted(c, j, msg);
+    int go = coord_gate_item(c, j, v);
+    json_decref(v);
+    if (!go) return;
+  }
+  if (c->l->parent_run_id) {
+    weft_error re = WEFT_ERROR_INIT;
+    if (!c->map && !(c->map = calloc(1, sizeof *c->map))) return coord_oom(c);
+    if (!c->map->loaded) {
+      c->map->loaded = 1;
+      if (parent_succeeded(c, &c->map->parent, &c->map->ok, &re)) {
+        snprintf(msg, sizeof msg, "cannot read the parent run's steps: %.400s", re.msg);
+        return coord_fail_unstarted(c, j, msg);
+      }
+    }
+    if (may_reuse(c, i, j, &c->map->ok) && !coord_reuse_step(c, j, c->l->parent_run_id, &re)) {
+      it = &c->plan.steps[j];
+      it->reused = 1;
+      it->attempt = 0;
+      weft_plan_finish(&c->plan, j, WEFT_STEP_SUCCEEDED, NULL, NULL);
+      return;
+    }
+  }
+  coord_start_step(c, j);
 }
 
 /* Collects output `port` of the items of i: the list, written to the work
@@ -359,6 +405,12 @@ static void complete(struct coord *c, size_t i) {
                                                        : WEFT_STEP_SUCCEEDED;
   weft_error e = WEFT_ERROR_INIT;
   char msg[1400] = "";
+  size_t reused = 0;
+  for (size_t k = 0; k < ps->n_items; k++) reused += (size_t)c->plan.steps[ps->first_item + k].reused;
+  if (reused)
+    coord_event(c, ps->name, "log",
+                json_pack("{s:s, s:s}", "level", "info", "msg",
+                          "items that succeeded in the parent run were reused"));
   json_t *outs = json_object();
   int rc = outs ? 0 : WEFT_ENOMEM;
   for (size_t k = 0; !rc && to != WEFT_STEP_CANCELED && k < ps->inv->def->n_outputs; k++)
@@ -394,10 +446,28 @@ static void complete(struct coord *c, size_t i) {
   coord_record_skipped(c, c->scratch, n);
 }
 
+/* Whether chained mapped step b may stream over its source (plan.h): what
+ * the plan does not know. B must not read A's collected outputs: no other
+ * wire from A, and no `when:` naming A (its items' outputs are at hand per
+ * item through `item`). */
+static int may_stream(const struct coord *c, size_t b) {
+  const struct weft_invocation *inv = c->plan.steps[b].inv;
+  if (!inv->mapped || c->plan.steps[b].status != WEFT_STEP__COUNT) return 0;
+  size_t a = inv->wires[inv->map_wire].from_index;
+  for (size_t w = 0; w < inv->n_wires; w++)
+    if (w != inv->map_wire && inv->wires[w].from_index == a) return 0;
+  const char *an = c->plan.steps[a].inv->name;
+  for (size_t r = 0; inv->when && r < inv->when->n_refs; r++)
+    if (inv->when->refs[r].step && !strcmp(inv->when->refs[r].step, an)) return 0;
+  return 1;
+}
+
 void coord_map_check(struct coord *c) {
-  for (size_t i = 0; i < c->job->n_ops && i < c->plan.n; i++) {
+  for (size_t i = 0; i < c->job->n_ops && i < c->plan.n && !c->canceling; i++) {
     const struct weft_plan_step *ps = &c->plan.steps[i];
     if (ps->expanded && ps->status == WEFT_STEP_RUNNING && ps->n_items_final == ps->n_items)
       complete(c, i);
+    else if (may_stream(c, i) && weft_plan_stream_start(&c->plan, i) && coord_gate_step(c, i))
+      coord_map_expand(c, i);
   }
 }
