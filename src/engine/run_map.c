@@ -463,11 +463,11 @@ static int may_stream(const struct coord *c, size_t b) {
 }
 
 void coord_map_check(struct coord *c) {
-  for (size_t i = 0; i < c->job->n_ops && i < c->plan.n && !c->canceling; i++) {
+  for (size_t i = 0; i < c->job->n_ops && i < c->plan.n; i++) {
     const struct weft_plan_step *ps = &c->plan.steps[i];
     if (ps->expanded && ps->status == WEFT_STEP_RUNNING && ps->n_items_final == ps->n_items)
       complete(c, i);
-    else if (may_stream(c, i) && weft_plan_stream_start(&c->plan, i) && coord_gate_step(c, i))
+    else if (!c->canceling && may_stream(c, i) && weft_plan_stream_start(&c->plan, i) && coord_gate_step(c, i))
       coord_map_expand(c, i);
   }
 }
