@@ -255,6 +255,12 @@ int cmd_run_reexecute(int argc, char **argv) {
   }
   json_t *tags = parent.tags ? json_loads(parent.tags, 0, NULL) : NULL;
   if (tags) json_object_set_new(tags, "weft/parent_run_id", json_string(parent.id));
+  /* Items named with --steps (p[3], p[*]) run again (engine.h). */
+  if (tags && weft_reexec_tag_items(tags, steps, n_steps, &err)) {
+    fprintf(stderr, "weft run reexecute: %s\n", err.msg);
+    json_decref(tags);
+    goto done;
+  }
   weft_instance_close(inst); /* the run gets its own connection */
   inst = NULL;
   struct weft_launch l = {.job = job, .rc = &rcfg, .tags = tags, .parent_run_id = parent.id,

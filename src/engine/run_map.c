@@ -297,6 +297,24 @@ static json_t *item_value(struct coord *c, size_t j, char *why, size_t why_size)
   return v;
 }
 
+/* Whether `weft run reexecute --steps` named item j (p[3]) or every item of
+ * its step (p[*]): it runs again, never reused (engine.h). */
+static int item_forced(struct coord *c, size_t j) {
+  if (!c->run_tags && c->run.tags) c->run_tags = json_loads(c->run.tags, 0, NULL);
+  const char *sel = json_string_value(json_object_get(c->run_tags, WEFT_REEXEC_ITEMS_TAG));
+  const char *name = c->plan.steps[j].name, *base = c->plan.steps[c->plan.steps[j].map_parent].name;
+  size_t nl = strlen(name), bl = strlen(base);
+  for (const char *p = sel; p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t l = end ? (size_t)(end - p) : strlen(p);
+    if ((l == nl && !strncmp(p, name, l)) ||
+        (l == bl + 3 && !strncmp(p, base, bl) && !strncmp(p + bl, "[*]", 3)))
+      return 1;
+    p = end ? end + 1 : NULL;
+  }
+  return 0;
+}
+
 void coord_map_item_start(struct coord *c, size_t j) {
   struct weft_plan_step *it = &c->plan.steps[j];
   /* A retry runs again: what follows was decided on the first attempt. */
@@ -322,7 +340,7 @@ void coord_map_item_start(struct coord *c, size_t j) {
     json_decref(v);
     if (!go) return;
   }
-  if (c->l->parent_run_id) {
+  if (c->l->parent_run_id && !item_forced(c, j)) {
     weft_error re = WEFT_ERROR_INIT;
     if (!c->map && !(c->map = calloc(1, sizeof *c->map))) return coord_oom(c);
     if (!c->map->loaded) {
