@@ -1,7 +1,10 @@
 /* run_map.c: the coordinator's side of mapping (`map:`, plan.h): a mapped step
  * that becomes ready expands into one item step per element of its list,
- * STEP[0].. or STEP[KEY]; when its items have all ended it collects their
- * outputs, in item order, as its own (a JSON list per output). */
+ * STEP[0].. or STEP[KEY] (a map after a map as soon as its source expanded:
+ * streaming); each item, taken from the ready queue, is skipped (its source
+ * item did not succeed, its per-item `when:` is false), reused (re-execution)
+ * or started; when its items have all ended it collects their outputs, in
+ * item order, as its own (a JSON list per output). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
