@@ -23,6 +23,10 @@ struct weft_plan_step {
   size_t first_item, n_items, n_items_final, n_items_ok;
   int expanded;
   int reused; /* an item whose outputs came from the parent run */
+  /* An item of a nested map (map_nested): a map itself over its source
+   * item's list, expanded when taken from the ready queue; its items have
+   * it as map_parent. */
+  int group;
   enum weft_step_status status;
   int in_run;        /* 0: not executed in this run (its outputs are reused) */
   int attempt;       /* attempts started so far */

@@ -39,7 +39,7 @@ static void take_map_sources(const struct weft_job *job, unsigned char *in_run) 
  * name is not one. */
 static size_t item_base_len(const char *name) {
   size_t n = strlen(name);
-  const char *open = strrchr(name, '[');
+  const char *open = strchr(name, '['); /* nested items: STEP[i][j] */
   if (n < 4 || name[n - 1] != ']' || !open || open == name || open + 2 >= name + n) return 0;
   return (size_t)(open - name);
 }
@@ -60,7 +60,7 @@ static long select_item(struct weft_instance *inst, const char *parent_id,
   } else if (!job->ops[i].mapped) {
     weft_error_set(err, WEFT_EINVALID, "step '%s' has no map:, so '%s' names no item", base, sel);
     i = -1;
-  } else if (strcmp(sel + b, "[*]")) {
+  } else if (strcmp(sel + strlen(sel) - 3, "[*]")) {
     /* A key the parent run expanded (the list may differ in a new run, but
      * a typo is caught here). */
     int found = 0;

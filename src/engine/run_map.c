@@ -99,12 +99,20 @@ struct coord_map {
   int loaded;
   struct weft_step_list parent;
   struct weft_map ok; /* keys borrowed from parent */
+  size_t *groups;     /* nested maps' groups expanded so far */
+  size_t n_groups, cap_groups;
 };
+
+static int map_state(struct coord *c) {
+  if (!c->map && !(c->map = calloc(1, sizeof *c->map))) return WEFT_ENOMEM;
+  return WEFT_OK;
+}
 
 void coord_map_release(struct coord *c) {
   if (!c->map) return;
   weft_map_release(&c->map->ok);
   weft_step_list_release(&c->map->parent);
+  free(c->map->groups);
   free(c->map);
   c->map = NULL;
 }
@@ -133,12 +141,14 @@ static int parent_succeeded(struct coord *c, struct weft_step_list *l, struct we
 static int may_reuse(const struct coord *c, size_t i, size_t j, struct weft_map *ok) {
   const struct weft_plan_step *ps = &c->plan.steps[i], *it = &c->plan.steps[j];
   const struct weft_wire *mw = &ps->inv->wires[ps->inv->map_wire];
+  /* The source item: a chained item's, or a nested item's group's. */
+  size_t src = it->map_src != (size_t)-1 ? it->map_src : ps->group ? ps->map_src : (size_t)-1;
   for (size_t u = 0; u < ps->inv->n_upstream; u++) {
     size_t up = ps->inv->upstream[u];
-    if (it->map_src != (size_t)-1 && up == mw->from_index) continue;
+    if (src != (size_t)-1 && up == mw->from_index) continue;
     if (c->plan.steps[up].in_run) return 0;
   }
-  if (it->map_src != (size_t)-1 && !c->plan.steps[it->map_src].reused) return 0;
+  if (src != (size_t)-1 && !c->plan.steps[src].reused) return 0;
   void *v = NULL;
   return weft_map_find(ok, it->name, &v) && ((intptr_t)v & 1);
 }
@@ -196,7 +206,11 @@ void coord_map_expand(struct coord *c, size_t i) {
   const struct weft_invocation *inv = c->plan.steps[i].inv;
   const struct weft_wire *mw = &inv->wires[inv->map_wire];
   size_t u = mw->from_index;
-  int chained = c->plan.steps[u].inv->mapped;
+  /* A group of a nested map maps over its source item's list; the nested
+   * map itself expands like a chained one, into groups. */
+  int group = c->plan.steps[i].group;
+  if (group) u = c->plan.steps[i].map_src;
+  int chained = !group && c->plan.steps[u].inv->mapped;
   /* The run config's ops.STEP.max_items, else the job's, else 10,000. */
   json_t *rc_max = json_object_get(json_object_get(c->l->rc->ops, inv->name), "max_items");
   long max = json_is_integer(rc_max)  ? (long)json_integer_value(rc_max)
@@ -255,6 +269,7 @@ void coord_map_expand(struct coord *c, size_t i) {
       struct weft_plan_step *it = &c->plan.steps[first + k];
       const char *sn = c->plan.steps[src->first_item + k].name;
       it->map_src = src->first_item + k;
+      it->group = inv->map_nested;
       /* B[k] over A[k]: the same key. */
       if (!(it->name = weft_str_printf("%s%s", c->plan.steps[i].name, strrchr(sn, '[')))) {
         rc = WEFT_ENOMEM;
@@ -265,6 +280,20 @@ void coord_map_expand(struct coord *c, size_t i) {
     rc = name_items(c, i, first, list, msg, sizeof msg);
   }
   json_decref(list);
+  if (!rc && group) {
+    struct coord_map *m = map_state(c) ? NULL : c->map;
+    if (m && m->n_groups == m->cap_groups) {
+      size_t cap = m->cap_groups ? 2 * m->cap_groups : 16;
+      size_t *g = realloc(m->groups, cap * sizeof *g);
+      if (g) m->groups = g, m->cap_groups = cap;
+    }
+    if (!m || m->n_groups == m->cap_groups) {
+      rc = WEFT_ENOMEM;
+      snprintf(msg, sizeof msg, "out of memory");
+    } else {
+      m->groups[m->n_groups++] = i;
+    }
+  }
   if (rc) {
     /* The items were never started: they end with the mapped step. */
     for (size_t k = 0; k < n; k++) weft_plan_item_end(&c->plan, first + k, WEFT_STEP_CANCELED);
@@ -272,8 +301,9 @@ void coord_map_expand(struct coord *c, size_t i) {
   }
   coord_step_row(c, i, WEFT_STEP_RUNNING, 0, NULL);
   coord_event(c, c->plan.steps[i].name, "step_mapped",
-              json_pack("{s:I, s:s, s:s, s:s, s:b}", "items", (json_int_t)n, "input", mw->input,
-                        "from", mw->from_op, "output", mw->from_output, "chained", chained));
+              json_pack("{s:I, s:s, s:s, s:s, s:b, s:b}", "items", (json_int_t)n, "input",
+                        mw->input, "from", group ? c->plan.steps[u].name : mw->from_op, "output",
+                        mw->from_output, "chained", chained, "nested", inv->map_nested));
   /* Each item decides when it is taken from the ready queue
    * (coord_map_item_start); a chained item whose source item has not
    * ended yet is queued by the plan when it does (streaming). */
@@ -306,12 +336,14 @@ static int item_forced(struct coord *c, size_t j) {
   if (!c->run_tags && c->run.tags) c->run_tags = json_loads(c->run.tags, 0, NULL);
   const char *sel = json_string_value(json_object_get(c->run_tags, WEFT_REEXEC_ITEMS_TAG));
   const char *name = c->plan.steps[j].name, *base = c->plan.steps[c->plan.steps[j].map_parent].name;
-  size_t nl = strlen(name), bl = strlen(base);
+  const char *op = c->plan.steps[j].inv->name; /* NAME[*]: every item, nested too */
+  size_t nl = strlen(name), bl = strlen(base), ol = strlen(op);
   for (const char *p = sel; p && *p;) {
     const char *end = strchr(p, ',');
     size_t l = end ? (size_t)(end - p) : strlen(p);
     if ((l == nl && !strncmp(p, name, l)) ||
-        (l == bl + 3 && !strncmp(p, base, bl) && !strncmp(p + bl, "[*]", 3)))
+        (l == bl + 3 && !strncmp(p, base, bl) && !strncmp(p + bl, "[*]", 3)) ||
+        (l == ol + 3 && !strncmp(p, op, ol) && !strncmp(p + ol, "[*]", 3)))
       return 1;
     p = end ? end + 1 : NULL;
   }
@@ -336,6 +368,8 @@ void coord_map_item_start(struct coord *c, size_t j) {
     weft_plan_finish(&c->plan, j, WEFT_STEP_SKIPPED, NULL, NULL);
     return;
   }
+  /* A group of a nested map: its per-item `when:` and reuse are its items'. */
+  if (it->group) return coord_map_expand(c, j);
   if (it->inv->when && weft_when_uses_item(it->inv->when)) {
     json_t *v = item_value(c, j, msg, sizeof msg);
     if (!v) return coord_fail_unstarted(c, j, msg);
@@ -345,7 +379,7 @@ void coord_map_item_start(struct coord *c, size_t j) {
   }
   if (c->l->parent_run_id && !item_forced(c, j)) {
     weft_error re = WEFT_ERROR_INIT;
-    if (!c->map && !(c->map = calloc(1, sizeof *c->map))) return coord_oom(c);
+    if (map_state(c)) return coord_oom(c);
     if (!c->map->loaded) {
       c->map->loaded = 1;
       if (parent_succeeded(c, &c->map->parent, &c->map->ok, &re)) {
@@ -378,7 +412,8 @@ static int collect_output(struct coord *c, size_t i, const struct weft_port *por
                     ? json_object_get(c->outputs[j], port->name) : NULL;
     json_t *v;
     if (!e) v = json_null();
-    else if (port->type == WEFT_TYPE_PATH) v = json_incref(json_object_get(e, "key"));
+    else if (port->type == WEFT_TYPE_PATH && !c->plan.steps[j].group)
+      v = json_incref(json_object_get(e, "key"));
     else v = entry_value(c, e, c->dirs[i], err);
     if (!v || json_array_append_new(list, v)) rc = v ? WEFT_ENOMEM : err->code;
   }
@@ -491,4 +526,13 @@ void coord_map_check(struct coord *c) {
     else if (!c->canceling && may_stream(c, i) && weft_plan_stream_start(&c->plan, i) && coord_gate_step(c, i))
       coord_map_expand(c, i);
   }
+  /* Groups of nested maps, dropped from the list once ended. */
+  size_t k = 0;
+  for (size_t g = 0; c->map && g < c->map->n_groups; g++) {
+    size_t i = c->map->groups[g];
+    const struct weft_plan_step *ps = &c->plan.steps[i];
+    if (ps->status == WEFT_STEP_RUNNING && ps->n_items_final == ps->n_items) complete(c, i);
+    if (c->plan.steps[i].status == WEFT_STEP_RUNNING) c->map->groups[k++] = i;
+  }
+  if (c->map) c->map->n_groups = k;
 }

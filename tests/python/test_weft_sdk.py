@@ -311,6 +311,28 @@ class Jobs(unittest.TestCase):
         self.assertEqual(errors, [])
         self.assertEqual(d["ops"]["each"], {"uses": "each", "map": {"v": "_split.high"}})
 
+    def test_nested_map(self):
+        @op
+        def _dirs() -> list:
+            return []
+
+        @op
+        def _ls(d: str) -> list:
+            return []
+
+        @job
+        def j():
+            _dirs().map(_ls).each().map(_add_one.alias("scan"))
+        d, _, errors = j.trace()
+        self.assertEqual(errors, [])
+        self.assertEqual(d["ops"]["scan"], {"uses": "_add_one", "map": {"num": "_ls[*].result"}})
+
+        @job
+        def bad():
+            _dirs().each()
+        _, _, errors = bad.trace()
+        self.assertIn("each(): '_dirs' is not a mapped step", errors[0][0])
+
     def test_map_mistakes(self):
         def trace_error(body):
             _, _, errors = job(body).trace()

@@ -255,6 +255,20 @@ static int c_square(weft_op_ctx *ctx, void *userdata, weft_error *err) {
   return weft_op_ctx_set_output(ctx, "result", out);
 }
 
+/* x -> [10x, 10x + 1, ..., 10x + x - 1]: a list per item (nesting). */
+static int c_files(weft_op_ctx *ctx, void *userdata, weft_error *err) {
+  (void)userdata;
+  (void)err;
+  long x = strtol(weft_op_ctx_input_json(ctx, "x"), NULL, 10);
+  struct weft_buf b = WEFT_BUF_INIT;
+  weft_buf_addf(&b, "[");
+  for (long k = 0; k < x; k++) weft_buf_addf(&b, "%s%ld", k ? "," : "", 10 * x + k);
+  weft_buf_addf(&b, "]");
+  int rc = weft_op_ctx_set_output(ctx, "result", b.ptr);
+  weft_buf_release(&b);
+  return rc;
+}
+
 /* Fails the first attempt of every item: counts attempts per value. */
 static int attempts_seen[64];
 static int c_flaky(weft_op_ctx *ctx, void *userdata, weft_error *err) {
@@ -282,6 +296,7 @@ static int fixture_run(struct fixture *f, const char *job_yaml, const char *run_
   weft_register_c_op("t_regions", c_regions, NULL);
   weft_register_c_op("t_square", c_square, NULL);
   weft_register_c_op("t_flaky", c_flaky, NULL);
+  weft_register_c_op("t_files", c_files, NULL);
   if (!(f->dir = fx_enter_tmp())) return -1;
   if (fx_write("loc/ops/c.yaml",
                "numbers: {c_function: t_numbers, config: {n: {type: int, default: 3}},"
@@ -290,7 +305,8 @@ static int fixture_run(struct fixture *f, const char *job_yaml, const char *run_
                "square: {c_function: t_square, inputs: {x: int}, outputs: {result: int}}\n"
                "flaky: {c_function: t_flaky, inputs: {x: int}, outputs: {result: int},"
                " retries: {max: 1}}\n"
-               "keep: {c_function: t_square, inputs: {x: list}, outputs: {result: int}}\n") ||
+               "keep: {c_function: t_square, inputs: {x: list}, outputs: {result: int}}\n"
+               "files: {c_function: t_files, inputs: {x: int}, outputs: {result: list}}\n") ||
       fx_write("loc/jobs/j.yaml", job_yaml))
     return -1;
   if (weft_location_load("loc", "loc", &f->loc, &err) || f->loc->diags.n) {
@@ -480,6 +496,63 @@ TEST(a_per_item_when_skips_items) {
   return 0;
 }
 
+TEST(a_nested_map_runs_items_of_items) {
+  struct fixture f;
+  enum weft_run_status st;
+  ASSERT_EQ(fixture_run(&f,
+                        "graph:\n  nums: numbers\n  fl: {uses: files, map: {x: nums}}\n"
+                        "  sq: {uses: square, map: {x: 'fl[*].result'}, when: 'item != 21'}\n"
+                        "  sq2: {uses: square, map: {x: sq}}\n",
+                        "ops: {nums: {config: {n: 3}}}\nexecution: {in_process: {}}\n", &st),
+            0);
+  ASSERT_EQ(st, WEFT_RUN_SUCCESS);
+  int retries = 0;
+  char *s = step_states(&f, &retries);
+  ASSERT_CONTAINS(s, "sq[0]=succeeded");
+  ASSERT_CONTAINS(s, "sq[0][0]=succeeded");
+  ASSERT_CONTAINS(s, "sq[1][1]=skipped"); /* 21: its when: */
+  ASSERT_CONTAINS(s, "sq[2][2]=succeeded");
+  ASSERT_CONTAINS(s, "sq=succeeded");
+  free(s);
+  char *v = artifact(&f, "sq/result"); /* a list per group */
+  ASSERT_STR_EQ(v, "[[100],[400,null],[900,961,1024]]");
+  free(v);
+  v = artifact(&f, "sq[2][1]/result");
+  ASSERT_STR_EQ(v, "961");
+  free(v);
+  fixture_close(&f);
+  return 0;
+}
+
+TEST(maps_nest_once_over_a_mapped_step) {
+  weft_error err = WEFT_ERROR_INIT;
+  const char *dir = fx_enter_tmp();
+  ASSERT(dir);
+  ASSERT_EQ(fx_write("loc/ops/c.yaml",
+                     "numbers: {c_function: t_numbers, outputs: {result: list}}\n"
+                     "files: {c_function: t_files, inputs: {x: int}, outputs: {result: list}}\n"),
+            0);
+  ASSERT_EQ(fx_write("loc/jobs/j.yaml",
+                     "graph:\n  nums: numbers\n  fl: {uses: files, map: {x: nums}}\n"
+                     "  a: {uses: files, map: {x: 'nums[*]'}}\n"
+                     "  b: {uses: files, map: {x: 'fl[*]'}}\n"
+                     "  c: {uses: files, map: {x: 'b[*]'}}\n"),
+            0);
+  struct weft_location *loc = NULL;
+  weft_location_load("loc", "loc", &loc, &err);
+  ASSERT(loc);
+  ASSERT_EQ(loc->diags.n, 2);
+  weft_diags_sort(&loc->diags);
+  ASSERT_EQ(loc->diags.v[0].line, 4);
+  ASSERT_EQ(loc->diags.v[0].col, 29);
+  ASSERT_CONTAINS(loc->diags.v[0].msg, "op 'a': map over 'nums[*].result': 'nums' has no map:");
+  ASSERT_EQ(loc->diags.v[1].line, 6);
+  ASSERT_CONTAINS(loc->diags.v[1].msg, "'b' is a nested map already, and maps nest once");
+  weft_location_free(loc);
+  fx_leave_tmp(dir);
+  return 0;
+}
+
 TEST(item_in_when_needs_map) {
   weft_error err = WEFT_ERROR_INIT;
   const char *dir = fx_enter_tmp();
@@ -512,4 +585,6 @@ TEST_MAIN(TEST_ENTRY(plan_grows_by_items_and_the_mapped_step_waits_for_them)
                                   TEST_ENTRY(items_are_retried_one_by_one)
                                       TEST_ENTRY(a_chained_map_streams_item_by_item)
                                           TEST_ENTRY(a_per_item_when_skips_items)
-                                              TEST_ENTRY(item_in_when_needs_map))
+                                              TEST_ENTRY(item_in_when_needs_map)
+                                                  TEST_ENTRY(a_nested_map_runs_items_of_items)
+                                                      TEST_ENTRY(maps_nest_once_over_a_mapped_step))

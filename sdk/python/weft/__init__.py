@@ -374,6 +374,22 @@ def _body_line(tracer):
     return f.f_lineno if f is not None else tracer.job.line
 
 
+class _Nested:
+    """step.out.each(): every item's list OUTPUT of a mapped step, to map
+    over in a nested map (`map: {INPUT: STEP[*].OUTPUT}`)."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def ref(self):
+        return "%s[*].%s" % (self.out.step, self.out.name)
+
+    def map(self, op, input=None, *, when=None, **inputs):
+        """A nested map: op once per element of each item's list (items
+        STEP[i][j]); the result collects as a list per item."""
+        return _map(self, op, input, inputs, when)
+
+
 def _map(source, target, input, kwargs, when):
     """Traces target mapped over source (a list output, or a mapped step: a
     map after a map): `map: {INPUT: source}`, INPUT being `input` or the
@@ -416,6 +432,17 @@ class _Mappable:
         a per-item condition ("item > 0"). Returns the mapped step: passed to
         another op, that op receives the list of its outputs (a collect)."""
         return _map(self, op, input, inputs, when)
+
+    def each(self):
+        """Of a mapped step: the list output of every item, for a nested
+        map (dirs.files.each().map(scan): scan[i][j])."""
+        out = self if isinstance(self, _Output) else _Output(self._step, "result", self._mapped)
+        if not out._mapped:
+            tracer = _Tracer.current
+            raise WeftDefinitionError(
+                "each(): '%s' is not a mapped step: map over it with .map(op)" % out.ref(),
+                None, _body_line(tracer) if tracer else None)
+        return _Nested(out)
 
     def collect(self):
         """The list of a mapped step's outputs, in item order, for the op
@@ -513,7 +540,7 @@ class _Tracer:
             wires[k] = v
         inputs = {}
         for k, v in wires.items():
-            if isinstance(v, (_Output, _Invocation)):
+            if isinstance(v, (_Output, _Invocation, _Nested)):
                 inputs[k] = v.ref()
             elif v is Ellipsis:
                 continue  # left to the run config or the input's default
