@@ -5,7 +5,8 @@
 # on a step without map: is an error at file:line:col; a map after a map
 # streams (B[0] starts while A[1] still runs); `weft run reexecute --steps
 # 'p[3]'` runs that one item again, 'p[*]' every item, and a bad item name
-# is refused.
+# is refused; a nested map (`map: {x: 'ls[*]'}`) runs items of items,
+# sq[i][j], collects a list of lists, and re-executes one of them.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -38,6 +39,14 @@ nap:
   inputs: {x: int}
   outputs: {result: int}
   run: read -r x <"$WEFT_INPUTS/x"; if [ "$x" = 2 ]; then sleep 3; fi; echo "$x" >"$WEFT_OUTPUTS/result"
+listn:
+  inputs: {x: int}
+  outputs: {result: list}
+  run: read -r x <"$WEFT_INPUTS/x"; seq 1 "$x" | paste -sd, - | sed 's/^/[/; s/$/]/' >"$WEFT_OUTPUTS/result"
+total2:
+  inputs: {xs: list}
+  outputs: {result: int}
+  run: python3 -c 'import json,sys; print(sum(x for l in json.load(open(sys.argv[1])) for x in l or []))' "$WEFT_INPUTS/xs" >"$WEFT_OUTPUTS/result"
 total:
   inputs: {xs: list}
   outputs: {result: int}
@@ -81,6 +90,19 @@ graph:
   sum:
     uses: total
     inputs: {xs: b}
+YAML
+cat >loc/jobs/nested.yaml <<'YAML'
+graph:
+  nums: numbers
+  ls:
+    uses: listn
+    map: {x: nums}
+  sq:
+    uses: square
+    map: {x: 'ls[*]'}
+  sum:
+    uses: total2
+    inputs: {xs: sq}
 YAML
 cat >bad/jobs/b.yaml <<'YAML'
 ops:
@@ -145,5 +167,18 @@ expect_exit -m "an item the parent did not have" 1 "$WEFT_BIN" run reexecute "$p
 check_has "is refused" "has no item 'sq[9]' ('sq[*]' names every item)" "$err"
 expect_exit -m "an item of a step without map:" 1 "$WEFT_BIN" run reexecute "$parent" --steps 'sum[0]' -l loc
 check_has "is refused" "step 'sum' has no map:, so 'sum[0]' names no item" "$err"
+
+# -- nesting, once -----------------------------------------------------------------------------
+expect_exit -m "weft job show of a nested map" 0 "$WEFT_BIN" job show nested -l loc
+check_has "says nested" "map     x over ls[*].result (nested: one step per item of each item's list)" "$out"
+expect_exit -m "a nested map" 0 "$WEFT_BIN" launch nested -l loc --set ops.nums.config.n=3
+id=$(run_id_of)
+check_eq "one group per item of ls, one step per element of its list"   "sq[0][0] sq[1][0] sq[1][1] sq[2][0] sq[2][1] sq[2][2]"   "$(store_query "select step from steps where run_id='$id' and step like 'sq[%][%' order by step" | paste -sd' ' -)"
+check_eq "the groups succeeded" "sq[0] sq[1] sq[2]"   "$(store_query "select step from steps where run_id='$id' and step like 'sq[_]' and status='succeeded' order by step" | paste -sd' ' -)"
+check_eq "sq collects a list per group" "[[1],[1,4],[1,4,9]]"   "$(store_query "select json_extract(payload, '\$.value') from events where run_id='$id' and step='sq' and type='step_output'")"
+check_eq "the collect downstream: 1 + 5 + 14" 20   "$(store_query "select json_extract(payload, '\$.value') from events where run_id='$id' and step='sum' and type='step_output'")"
+expect_exit -m "reexecute --steps 'sq[2][1]'" 0 "$WEFT_BIN" run reexecute "$id" --steps 'sq[2][1]' -l loc
+child=$(run_id_of)
+check_eq "only that item ran again" "sq[2][1]" "$(started "$child")"
 
 test_done
