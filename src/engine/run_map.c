@@ -505,13 +505,15 @@ static void complete(struct coord *c, size_t i) {
 /* Whether chained mapped step b may stream over its source (plan.h): what
  * the plan does not know. B must not read A's collected outputs: no other
  * wire from A, and no `when:` naming A (its items' outputs are at hand per
- * item through `item`). */
+ * item through `item`); nor wait for A by `after:`. */
 static int may_stream(const struct coord *c, size_t b) {
   const struct weft_invocation *inv = c->plan.steps[b].inv;
   if (!inv->mapped || c->plan.steps[b].status != WEFT_STEP__COUNT) return 0;
   size_t a = inv->wires[inv->map_wire].from_index;
   for (size_t w = 0; w < inv->n_wires; w++)
     if (w != inv->map_wire && inv->wires[w].from_index == a) return 0;
+  for (size_t k = 0; k < inv->n_after; k++) /* after: [A] waits for all of A */
+    if (inv->after[k].index == a) return 0;
   const char *an = c->plan.steps[a].inv->name;
   for (size_t r = 0; inv->when && r < inv->when->n_refs; r++)
     if (inv->when->refs[r].step && !strcmp(inv->when->refs[r].step, an)) return 0;
