@@ -38,7 +38,9 @@ static const char reexecute_usage[] =
     "options:\n"
     "  --from-failure        run every step that did not succeed, and every\n"
     "                        step downstream of one\n"
-    "  --steps A,B,...       run exactly these steps\n"
+    "  --steps A,B,...       run exactly these steps; of a mapped step p,\n"
+    "                        'p[3]' runs that item again and 'p[*]' every\n"
+    "                        item (its other items reuse the parent's outputs)\n"
     "  --latest-code         run the location's code as it is now (a new\n"
     "                        snapshot) instead of run ID's\n"
     "  --follow, --detach, --quiet   as for 'weft launch'\n"
@@ -255,6 +257,12 @@ int cmd_run_reexecute(int argc, char **argv) {
   }
   json_t *tags = parent.tags ? json_loads(parent.tags, 0, NULL) : NULL;
   if (tags) json_object_set_new(tags, "weft/parent_run_id", json_string(parent.id));
+  /* Items named with --steps (p[3], p[*]) run again (engine.h). */
+  if (tags && weft_reexec_tag_items(tags, steps, n_steps, &err)) {
+    fprintf(stderr, "weft run reexecute: %s\n", err.msg);
+    json_decref(tags);
+    goto done;
+  }
   weft_instance_close(inst); /* the run gets its own connection */
   inst = NULL;
   struct weft_launch l = {.job = job, .rc = &rcfg, .tags = tags, .parent_run_id = parent.id,

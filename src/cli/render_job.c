@@ -81,9 +81,11 @@ static int text_invocation(FILE *out, const struct weft_invocation *inv) {
   /* Whether it runs at all: its condition and its rule (all_success, the
    * default, goes unsaid). */
   if (inv->mapped)
-    fprintf(out, "    map     %s over %s.%s (one step per item)\n",
-            inv->wires[inv->map_wire].input, inv->wires[inv->map_wire].from_op,
-            inv->wires[inv->map_wire].from_output);
+    fprintf(out, "    map     %s over %s%s.%s (%s)\n", inv->wires[inv->map_wire].input,
+            inv->wires[inv->map_wire].from_op, inv->map_nested ? "[*]" : "",
+            inv->wires[inv->map_wire].from_output,
+            inv->map_nested ? "nested: one step per item of each item's list"
+                            : "one step per item");
   if (inv->when) fprintf(out, "    when    %s\n", inv->when->text);
   if (inv->trigger != WEFT_TRIGGER_ALL_SUCCESS)
     fprintf(out, "    trigger %s\n", weft_trigger_name(inv->trigger));

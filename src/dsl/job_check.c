@@ -210,6 +210,22 @@ static int check_wire(struct checker *c, size_t i, size_t w_i) {
   const struct weft_port *in = weft_op_def_find_input(inv->def, w->input);
   /* map: the input gets one item of a list; over a mapped step (chained),
    * one item's output as it is. */
+  if (inv->mapped && w_i == inv->map_wire && inv->map_nested) {
+    if (!up->mapped)
+      weft__dsl_error(c->d, w->mark,
+                      "op '%s': map over '%s[*].%s': '%s' has no map:, so it has no items "
+                      "(map over '%s.%s')", inv->name, up->name, out->name, up->name,
+                      up->name, out->name);
+    else if (up->map_nested)
+      weft__dsl_error(c->d, w->mark,
+                      "op '%s': map over '%s[*].%s': '%s' is a nested map already, and maps "
+                      "nest once", inv->name, up->name, out->name, up->name);
+    else if (out->type != WEFT_TYPE_LIST && out->type != WEFT_TYPE_ANY)
+      weft__dsl_error(c->d, w->mark,
+                      "op '%s': map over '%s[*].%s', which is %s, not a list", inv->name,
+                      up->name, out->name, weft_type_name(out->type));
+    return WEFT_OK;
+  }
   if (inv->mapped && w_i == inv->map_wire && !up->mapped) {
     if (out->type != WEFT_TYPE_LIST && out->type != WEFT_TYPE_ANY)
       weft__dsl_error(c->d, w->mark,

@@ -222,6 +222,12 @@ static int parse_map(struct weft_diags *d, const struct weft__ynode *n,
   w->from_op = dot ? strndup(src, (size_t)(dot - src)) : strdup(src);
   w->from_output = strdup(dot ? dot + 1 : "result");
   NOMEM_IF(!w->input || !w->from_op || !w->from_output);
+  /* STEP[*].OUTPUT: a map over the list OUTPUT of each item of STEP. */
+  size_t fl = strlen(w->from_op);
+  if (fl > 3 && !strcmp(w->from_op + fl - 3, "[*]")) {
+    w->from_op[fl - 3] = '\0';
+    inv->map_nested = 1;
+  }
   return WEFT_OK;
 }
 

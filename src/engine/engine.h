@@ -246,6 +246,14 @@ int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
                        const struct weft_job *job, int from_failure,
                        const char *const *steps, size_t n_steps,
                        unsigned char *in_run, weft_error *err);
+/* Items of mapped steps named in steps (`STEP[KEY]`, or `STEP[*]` for every
+ * item; weft_reexec_select takes their steps) run again even where the
+ * parent's outputs could be reused: sets the new run's tag
+ * WEFT_REEXEC_ITEMS_TAG in tags to them, comma-joined, or removes it when
+ * there are none. The coordinator reads it back (engine/run_map.c). */
+#define WEFT_REEXEC_ITEMS_TAG "weft/rerun_items"
+int weft_reexec_tag_items(json_t *tags, const char *const *steps, size_t n_steps,
+                          weft_error *err);
 
 /* A re-execution of the parent's code runs each container step in the very
  * image its parent ran: ops.NAME.image of rc becomes the digest the

@@ -57,6 +57,7 @@ struct coord {
    * whole chain names the cause: "upstream 'load' failed". */
   size_t *skip_root;
   unsigned char *alerted; /* per step: its on_failure alert was fired */
+  struct coord_map *map;  /* run_map.c's own state (NULL until needed) */
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the
@@ -91,8 +92,14 @@ void coord_oom(struct coord *c);
 /* Mapped step i was taken from the ready queue: it expands into its items
  * (or fails: its list cannot be read, is too long, has bad keys). */
 void coord_map_expand(struct coord *c, size_t i);
-/* Mapped steps whose items have all ended collect their outputs and end. */
+/* Mapped steps whose items have all ended collect their outputs and end;
+ * a map after a map whose source has expanded expands too (streaming). */
 void coord_map_check(struct coord *c);
+/* Item j was taken from the ready queue: it is skipped (its source item did
+ * not succeed, its per-item `when:` is false), reused from the parent run,
+ * or started. */
+void coord_map_item_start(struct coord *c, size_t j);
+void coord_map_release(struct coord *c);
 
 /* run_trigger.c: branches (plan.h has the trigger rules). */
 /* Whether ready step i may start: 0 when it was skipped (an optional input
@@ -110,6 +117,9 @@ void coord_record_skip(struct coord *c, size_t j, const char *message, json_t *e
 void coord_record_skipped(struct coord *c, const size_t *idx, size_t n);
 /* Records the steps the plan skipped when it was made. */
 void coord_record_init_skips(struct coord *c);
+/* A mapped step's per-item `when:` for item j (value item, borrowed): 1
+ * run it; 0 it was skipped or failed here, with its events. */
+int coord_gate_item(struct coord *c, size_t j, const json_t *item);
 /* Whether output `out` of step u is optional and was not written. */
 int coord_output_unwritten(const struct coord *c, size_t u, const char *out);
 

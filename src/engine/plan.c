@@ -194,10 +194,13 @@ size_t weft_plan_take_ready(struct weft_plan *p) {
   return (size_t)-1;
 }
 
+static void release_chained(struct weft_plan *p, size_t j);
+
 void weft_plan_finish(struct weft_plan *p, size_t i, enum weft_step_status to,
                       size_t *skipped, size_t *n_skipped) {
   size_t n = 0;
   set_status(p, i, to);
+  if (is_final(to)) release_chained(p, i);
   if (is_final(to)) n = settle(p, i, skipped);
   if (n_skipped) *n_skipped = n;
 }
@@ -223,6 +226,10 @@ size_t weft_plan_cancel_pending(struct weft_plan *p, size_t *out) {
 }
 
 int weft_plan_done(const struct weft_plan *p) { return p->n_final == p->n; }
+
+int weft_plan_is_final(const struct weft_plan *p, size_t i) {
+  return is_final(p->steps[i].status);
+}
 
 /* ---- mapping ------------------------------------------------------------------ */
 
@@ -262,5 +269,48 @@ void weft_plan_item_ready(struct weft_plan *p, size_t j) {
 }
 
 void weft_plan_item_end(struct weft_plan *p, size_t j, enum weft_step_status to) {
-  if (p->steps[j].status == WEFT_STEP__COUNT) set_status(p, j, to);
+  if (p->steps[j].status != WEFT_STEP__COUNT) return;
+  set_status(p, j, to);
+  release_chained(p, j);
+}
+
+/* Whether mapped step b maps over the items of mapped step a (chained). */
+static int chained_over(const struct weft_plan *p, size_t b, size_t a) {
+  const struct weft_invocation *inv = p->steps[b].inv;
+  return inv->mapped && p->steps[a].inv->mapped && p->steps[b].map_parent == (size_t)-1 &&
+         inv->wires[inv->map_wire].from_index == a;
+}
+
+/* Item j of A just became final: the item of the same key of each map
+ * after A that expanded already (streaming) becomes ready; the coordinator
+ * decides then whether it runs (run_map.c). */
+static void release_chained(struct weft_plan *p, size_t j) {
+  size_t a = p->steps[j].map_parent;
+  if (a == (size_t)-1) return;
+  size_t k = j - p->steps[a].first_item;
+  for (size_t d = 0; d < p->steps[a].n_downstream; d++) {
+    size_t b = p->steps[a].downstream[d];
+    const struct weft_plan_step *bs = &p->steps[b];
+    if (!bs->expanded || bs->status != WEFT_STEP_RUNNING || !chained_over(p, b, a) ||
+        k >= bs->n_items)
+      continue;
+    size_t t = bs->first_item + k;
+    if (p->steps[t].status == WEFT_STEP__COUNT && p->steps[t].map_src == j) push_ready(p, t);
+  }
+}
+
+int weft_plan_stream_start(struct weft_plan *p, size_t b) {
+  struct weft_plan_step *bs = &p->steps[b];
+  if (bs->status != WEFT_STEP__COUNT || !bs->in_run || bs->map_parent != (size_t)-1 ||
+      !bs->inv->mapped || bs->inv->trigger != WEFT_TRIGGER_ALL_SUCCESS || bs->n_waiting != 1)
+    return 0;
+  size_t a = bs->inv->wires[bs->inv->map_wire].from_index;
+  const struct weft_plan_step *as = &p->steps[a];
+  if (!chained_over(p, b, a) || !as->expanded || as->status != WEFT_STEP_RUNNING ||
+      bs->n_up_ok + 1 != bs->inv->n_upstream)
+    return 0;
+  set_status(p, b, WEFT_STEP_RUNNING);
+  bs->attempt++;
+  bs->n_waiting = 0;
+  return 1;
 }

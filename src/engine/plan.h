@@ -23,6 +23,10 @@ struct weft_plan_step {
   size_t first_item, n_items, n_items_final, n_items_ok;
   int expanded;
   int reused; /* an item whose outputs came from the parent run */
+  /* An item of a nested map (map_nested): a map itself over its source
+   * item's list, expanded when taken from the ready queue; its items have
+   * it as map_parent. */
+  int group;
   enum weft_step_status status;
   int in_run;        /* 0: not executed in this run (its outputs are reused) */
   int attempt;       /* attempts started so far */
@@ -77,9 +81,15 @@ struct weft_plan {
  * of their own: a mapped step's downstreams wait on the mapped step), and
  * when n_items_final == n_items the coordinator finishes the mapped step
  * with the items' combined status (weft_plan_finish), which settles its
- * downstreams as usual. A chained map (B over the mapped A) waits for all
- * of A: A counts as succeeded for B's rule when some of its items
- * succeeded; B's items of A's failed items are skipped. */
+ * downstreams as usual. A chained map (B over the mapped A) streams: once
+ * A has expanded and B's other upstreams have succeeded, the coordinator
+ * starts B early (weft_plan_stream_start) and expands it into one item per
+ * item of A; B[k] waits for A[k] alone and is queued as soon as A[k] ends,
+ * however it ended (the coordinator skips B[k] when A[k] did not succeed).
+ * B then is no longer waiting, so A's end does not settle it. A chained map
+ * that cannot stream (another wire from A, a `when:` naming A, a trigger
+ * other than all_success) waits for all of A: A counts as succeeded for
+ * B's rule when some of its items succeeded. */
 
 /* in_run[i] says whether job->ops[i] executes in this run (NULL: all do).
  * Steps outside the run count as SUCCEEDED from the start. */
@@ -101,16 +111,23 @@ void weft_plan_requeue(struct weft_plan *p, size_t i);
  * out (capacity p->n), count returned. */
 size_t weft_plan_cancel_pending(struct weft_plan *p, size_t *out);
 int weft_plan_done(const struct weft_plan *p);
+/* Whether step i is in a final state. */
+int weft_plan_is_final(const struct weft_plan *p, size_t i);
 
 /* Appends n items of the mapped RUNNING step i (waiting, each with
  * map_parent i and no name yet: the caller names them); the plan grows, so
  * pointers into p->steps are stale after. Returns the first item's index,
  * or (size_t)-1 when out of memory. */
 size_t weft_plan_add_items(struct weft_plan *p, size_t i, size_t n);
+/* Chained mapped step b (waiting) may start before its mapped source ends
+ * (streaming, above): 1 and b is RUNNING, else 0 and nothing changed. The
+ * caller also checks what the plan does not know (wires, `when:`). */
+int weft_plan_stream_start(struct weft_plan *p, size_t b);
 /* Item j (waiting) goes to the ready queue. */
 void weft_plan_item_ready(struct weft_plan *p, size_t j);
 /* Item j (waiting) ends without running: SUCCEEDED (reused from the parent
- * run) or SKIPPED. */
+ * run), SKIPPED or CANCELED. Items ending (here or by weft_plan_finish)
+ * release the items of streaming maps after them. */
 void weft_plan_item_end(struct weft_plan *p, size_t j, enum weft_step_status to);
 
 #endif

@@ -35,6 +35,68 @@ static void take_map_sources(const struct weft_job *job, unsigned char *in_run) 
   }
 }
 
+/* The length of STEP in an item selection STEP[KEY] / STEP[*], or 0 when
+ * name is not one. */
+static size_t item_base_len(const char *name) {
+  size_t n = strlen(name);
+  const char *open = strchr(name, '['); /* nested items: STEP[i][j] */
+  if (n < 4 || name[n - 1] != ']' || !open || open == name || open + 2 >= name + n) return 0;
+  return (size_t)(open - name);
+}
+
+/* Item selection sel (STEP[KEY], base length b) of job: step index, or -1
+ * with err set (the step is unknown or not mapped, the item was not in the
+ * parent run). */
+static long select_item(struct weft_instance *inst, const char *parent_id,
+                        const struct weft_job *job, const char *sel, size_t b,
+                        struct weft_step_list *parent, weft_error *err) {
+  char *base = strndup(sel, b);
+  long i = base ? weft_job_find_invocation(job, base) : -1;
+  if (!base) {
+    weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  } else if (i < 0) {
+    weft_error_set(err, WEFT_EINVALID, "job '%s' has no step '%s' (in '%s')", job->name, base,
+                   sel);
+  } else if (!job->ops[i].mapped) {
+    weft_error_set(err, WEFT_EINVALID, "step '%s' has no map:, so '%s' names no item", base, sel);
+    i = -1;
+  } else if (strcmp(sel + strlen(sel) - 3, "[*]")) {
+    /* A key the parent run expanded (the list may differ in a new run, but
+     * a typo is caught here). */
+    int found = 0;
+    if (!parent->v && !parent->n && weft_store_step_list(inst->store, parent_id, parent, err))
+      i = -1;
+    for (size_t k = 0; i >= 0 && !found && k < parent->n; k++)
+      found = !strcmp(parent->v[k].step, sel);
+    if (i >= 0 && !found) {
+      weft_error_set(err, WEFT_EINVALID, "run %s has no item '%s' ('%s[*]' names every item)",
+                     parent_id, sel, base);
+      i = -1;
+    }
+  }
+  free(base);
+  return i;
+}
+
+int weft_reexec_tag_items(json_t *tags, const char *const *steps, size_t n_steps,
+                          weft_error *err) {
+  json_object_del(tags, WEFT_REEXEC_ITEMS_TAG);
+  size_t len = 0;
+  for (size_t s = 0; s < n_steps; s++)
+    if (item_base_len(steps[s])) len += strlen(steps[s]) + 1;
+  if (!len) return WEFT_OK;
+  char *v = malloc(len), *o = v;
+  if (!v) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (size_t s = 0; s < n_steps; s++) {
+    if (!item_base_len(steps[s])) continue;
+    if (o > v) *o++ = ',';
+    o = stpcpy(o, steps[s]);
+  }
+  int rc = json_object_set_new(tags, WEFT_REEXEC_ITEMS_TAG, json_string(v));
+  free(v);
+  return rc ? weft_error_set(err, WEFT_ENOMEM, "out of memory") : WEFT_OK;
+}
+
 int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
                        const struct weft_job *job, int from_failure,
                        const char *const *steps, size_t n_steps, unsigned char *in_run,
@@ -42,12 +104,23 @@ int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
   memset(in_run, 0, job->n_ops);
   if (!from_failure) {
     if (!n_steps) return weft_error_set(err, WEFT_EUSAGE, "name the steps to re-execute");
+    struct weft_step_list parent = {0};
     for (size_t s = 0; s < n_steps; s++) {
       long i = weft_job_find_invocation(job, steps[s]);
       if (i >= 0) {
         in_run[i] = 1;
         continue;
       }
+      size_t b = item_base_len(steps[s]);
+      if (b) {
+        if ((i = select_item(inst, parent_id, job, steps[s], b, &parent, err)) < 0) {
+          weft_step_list_release(&parent);
+          return err->code;
+        }
+        in_run[i] = 1;
+        continue;
+      }
+      weft_step_list_release(&parent);
       const char **names = calloc(job->n_ops + 1, sizeof *names);
       for (size_t k = 0; names && k < job->n_ops; k++) names[k] = job->ops[k].name;
       const char *hint = names ? weft_str_suggest(steps[s], names, job->n_ops) : NULL;
@@ -57,6 +130,7 @@ int weft_reexec_select(struct weft_instance *inst, const char *parent_id,
       free(names);
       return WEFT_EINVALID;
     }
+    weft_step_list_release(&parent);
     take_map_sources(job, in_run);
     return WEFT_OK;
   }

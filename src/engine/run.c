@@ -342,7 +342,7 @@ static void start_ready(struct coord *c) {
     if (i == (size_t)-1) break;
     /* An item was gated with its mapped step, which expands instead of
      * running (run_map.c). */
-    if (c->plan.steps[i].map_parent != (size_t)-1) coord_start_step(c, i);
+    if (c->plan.steps[i].map_parent != (size_t)-1) coord_map_item_start(c, i);
     else if (!coord_gate_step(c, i)) continue;
     else if (c->plan.steps[i].inv->mapped) coord_map_expand(c, i);
     else coord_start_step(c, i);
@@ -441,6 +441,7 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
 
 static void coord_release(struct coord *c) {
   weft_executor_free(c->x);
+  coord_map_release(c);
   json_decref(c->run_tags);
   batch_clear(&c->batch);
   free(c->batch.ev);

@@ -1,13 +1,17 @@
 /* run_map.c: the coordinator's side of mapping (`map:`, plan.h): a mapped step
  * that becomes ready expands into one item step per element of its list,
- * STEP[0].. or STEP[KEY]; when its items have all ended it collects their
- * outputs, in item order, as its own (a JSON list per output). */
+ * STEP[0].. or STEP[KEY] (a map after a map as soon as its source expanded:
+ * streaming); each item, taken from the ready queue, is skipped (its source
+ * item did not succeed, its per-item `when:` is false), reused (re-execution)
+ * or started; when its items have all ended it collects their outputs, in
+ * item order, as its own (a JSON list per output). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "model/when_expr.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/map.h"
@@ -89,6 +93,30 @@ static json_t *entry_value(struct coord *c, json_t *e, const char *tmp_dir, weft
   return out;
 }
 
+/* What the items of a re-execution need from the parent run, read once,
+ * when the first item asks. */
+struct coord_map {
+  int loaded;
+  struct weft_step_list parent;
+  struct weft_map ok; /* keys borrowed from parent */
+  size_t *groups;     /* nested maps' groups expanded so far */
+  size_t n_groups, cap_groups;
+};
+
+static int map_state(struct coord *c) {
+  if (!c->map && !(c->map = calloc(1, sizeof *c->map))) return WEFT_ENOMEM;
+  return WEFT_OK;
+}
+
+void coord_map_release(struct coord *c) {
+  if (!c->map) return;
+  weft_map_release(&c->map->ok);
+  weft_step_list_release(&c->map->parent);
+  free(c->map->groups);
+  free(c->map);
+  c->map = NULL;
+}
+
 /* Names of the parent run's steps whose latest attempt succeeded (for a
  * re-execution: those items are reused, not run again). The map borrows
  * its keys from l, which the caller releases after it. */
@@ -113,12 +141,14 @@ static int parent_succeeded(struct coord *c, struct weft_step_list *l, struct we
 static int may_reuse(const struct coord *c, size_t i, size_t j, struct weft_map *ok) {
   const struct weft_plan_step *ps = &c->plan.steps[i], *it = &c->plan.steps[j];
   const struct weft_wire *mw = &ps->inv->wires[ps->inv->map_wire];
+  /* The source item: a chained item's, or a nested item's group's. */
+  size_t src = it->map_src != (size_t)-1 ? it->map_src : ps->group ? ps->map_src : (size_t)-1;
   for (size_t u = 0; u < ps->inv->n_upstream; u++) {
     size_t up = ps->inv->upstream[u];
-    if (it->map_src != (size_t)-1 && up == mw->from_index) continue;
+    if (src != (size_t)-1 && up == mw->from_index) continue;
     if (c->plan.steps[up].in_run) return 0;
   }
-  if (it->map_src != (size_t)-1 && !c->plan.steps[it->map_src].reused) return 0;
+  if (src != (size_t)-1 && !c->plan.steps[src].reused) return 0;
   void *v = NULL;
   return weft_map_find(ok, it->name, &v) && ((intptr_t)v & 1);
 }
@@ -176,7 +206,11 @@ void coord_map_expand(struct coord *c, size_t i) {
   const struct weft_invocation *inv = c->plan.steps[i].inv;
   const struct weft_wire *mw = &inv->wires[inv->map_wire];
   size_t u = mw->from_index;
-  int chained = c->plan.steps[u].inv->mapped;
+  /* A group of a nested map maps over its source item's list; the nested
+   * map itself expands like a chained one, into groups. */
+  int group = c->plan.steps[i].group;
+  if (group) u = c->plan.steps[i].map_src;
+  int chained = !group && c->plan.steps[u].inv->mapped;
   /* The run config's ops.STEP.max_items, else the job's, else 10,000. */
   json_t *rc_max = json_object_get(json_object_get(c->l->rc->ops, inv->name), "max_items");
   long max = json_is_integer(rc_max)  ? (long)json_integer_value(rc_max)
@@ -235,6 +269,7 @@ void coord_map_expand(struct coord *c, size_t i) {
       struct weft_plan_step *it = &c->plan.steps[first + k];
       const char *sn = c->plan.steps[src->first_item + k].name;
       it->map_src = src->first_item + k;
+      it->group = inv->map_nested;
       /* B[k] over A[k]: the same key. */
       if (!(it->name = weft_str_printf("%s%s", c->plan.steps[i].name, strrchr(sn, '[')))) {
         rc = WEFT_ENOMEM;
@@ -245,56 +280,122 @@ void coord_map_expand(struct coord *c, size_t i) {
     rc = name_items(c, i, first, list, msg, sizeof msg);
   }
   json_decref(list);
+  if (!rc && group) {
+    struct coord_map *m = map_state(c) ? NULL : c->map;
+    if (m && m->n_groups == m->cap_groups) {
+      size_t cap = m->cap_groups ? 2 * m->cap_groups : 16;
+      size_t *g = realloc(m->groups, cap * sizeof *g);
+      if (g) m->groups = g, m->cap_groups = cap;
+    }
+    if (!m || m->n_groups == m->cap_groups) {
+      rc = WEFT_ENOMEM;
+      snprintf(msg, sizeof msg, "out of memory");
+    } else {
+      m->groups[m->n_groups++] = i;
+    }
+  }
   if (rc) {
     /* The items were never started: they end with the mapped step. */
     for (size_t k = 0; k < n; k++) weft_plan_item_end(&c->plan, first + k, WEFT_STEP_CANCELED);
     return fail_map(c, i, msg);
   }
-  struct weft_map ok = WEFT_MAP_INIT;
-  struct weft_step_list parent = {0};
-  if (c->l->parent_run_id && (rc = parent_succeeded(c, &parent, &ok, &e))) {
-    weft_map_release(&ok);
-    weft_step_list_release(&parent);
-    for (size_t k = 0; k < n; k++) weft_plan_item_end(&c->plan, first + k, WEFT_STEP_CANCELED);
-    snprintf(msg, sizeof msg, "cannot read the parent run's steps: %s", e.msg);
-    return fail_map(c, i, msg);
-  }
   coord_step_row(c, i, WEFT_STEP_RUNNING, 0, NULL);
   coord_event(c, c->plan.steps[i].name, "step_mapped",
-              json_pack("{s:I, s:s, s:s, s:s, s:b}", "items", (json_int_t)n, "input", mw->input,
-                        "from", mw->from_op, "output", mw->from_output, "chained", chained));
-  size_t reused = 0;
-  for (size_t k = 0; k < n && !c->failed_store; k++) {
-    size_t j = first + k;
-    struct weft_plan_step *it = &c->plan.steps[j];
-    if (it->map_src != (size_t)-1 && c->plan.steps[it->map_src].status != WEFT_STEP_SUCCEEDED) {
-      const struct weft_plan_step *src = &c->plan.steps[it->map_src];
-      snprintf(msg, sizeof msg, "upstream '%s' %s", src->name,
-               src->status == WEFT_STEP_FAILED     ? "failed"
-               : src->status == WEFT_STEP_SKIPPED  ? "was skipped"
-                                                   : "was canceled");
-      weft_plan_item_end(&c->plan, j, WEFT_STEP_SKIPPED);
-      c->started[j] = weft_clock_wall_ms();
-      coord_record_skip(c, j, msg, json_pack("{s:s}", "upstream", src->name));
-      continue;
-    }
-    weft_error re = WEFT_ERROR_INIT;
-    if (c->l->parent_run_id && may_reuse(c, i, j, &ok) &&
-        !coord_reuse_step(c, j, c->l->parent_run_id, &re)) {
-      c->plan.steps[j].reused = 1;
-      weft_plan_item_end(&c->plan, j, WEFT_STEP_SUCCEEDED);
-      reused++;
-      continue;
-    }
-    weft_plan_item_ready(&c->plan, j);
+              json_pack("{s:I, s:s, s:s, s:s, s:b, s:b}", "items", (json_int_t)n, "input",
+                        mw->input, "from", group ? c->plan.steps[u].name : mw->from_op, "output",
+                        mw->from_output, "chained", chained, "nested", inv->map_nested));
+  /* Each item decides when it is taken from the ready queue
+   * (coord_map_item_start); a chained item whose source item has not
+   * ended yet is queued by the plan when it does (streaming). */
+  for (size_t k = 0; k < n; k++) {
+    size_t j = first + k, src = c->plan.steps[j].map_src;
+    if (src == (size_t)-1 || weft_plan_is_final(&c->plan, src)) weft_plan_item_ready(&c->plan, j);
   }
-  weft_map_release(&ok);
-  weft_step_list_release(&parent);
-  if (reused)
-    coord_event(c, c->plan.steps[i].name, "log",
-                json_pack("{s:s, s:s}", "level", "info", "msg",
-                          "items that succeeded in the parent run were reused"));
   if (c->plan.steps[i].n_items_final == n) complete(c, i);
+}
+
+/* The value item j's INPUT receives, for its `when:`: its own, or its source
+ * item's output (chained). New reference; NULL with why filled. */
+static json_t *item_value(struct coord *c, size_t j, char *why, size_t why_size) {
+  const struct weft_plan_step *it = &c->plan.steps[j];
+  if (it->map_src == (size_t)-1) return json_incref(it->item ? it->item : json_null());
+  const struct weft_wire *mw = &it->inv->wires[it->inv->map_wire];
+  json_t *e = c->outputs[it->map_src] ? json_object_get(c->outputs[it->map_src], mw->from_output)
+                                      : NULL;
+  if (!e) return json_null();
+  weft_error err = WEFT_ERROR_INIT;
+  json_t *v = entry_value(c, e, c->dirs[it->map_parent], &err);
+  if (!v) snprintf(why, why_size, "when: cannot read %s's %s: %.400s", c->plan.steps[it->map_src].name,
+                   mw->from_output, err.msg);
+  return v;
+}
+
+/* Whether `weft run reexecute --steps` named item j (p[3]) or every item of
+ * its step (p[*]): it runs again, never reused (engine.h). */
+static int item_forced(struct coord *c, size_t j) {
+  if (!c->run_tags && c->run.tags) c->run_tags = json_loads(c->run.tags, 0, NULL);
+  const char *sel = json_string_value(json_object_get(c->run_tags, WEFT_REEXEC_ITEMS_TAG));
+  const char *name = c->plan.steps[j].name, *base = c->plan.steps[c->plan.steps[j].map_parent].name;
+  const char *op = c->plan.steps[j].inv->name; /* NAME[*]: every item, nested too */
+  size_t nl = strlen(name), bl = strlen(base), ol = strlen(op);
+  for (const char *p = sel; p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t l = end ? (size_t)(end - p) : strlen(p);
+    if ((l == nl && !strncmp(p, name, l)) ||
+        (l == bl + 3 && !strncmp(p, base, bl) && !strncmp(p + bl, "[*]", 3)) ||
+        (l == ol + 3 && !strncmp(p, op, ol) && !strncmp(p + ol, "[*]", 3)))
+      return 1;
+    p = end ? end + 1 : NULL;
+  }
+  return 0;
+}
+
+void coord_map_item_start(struct coord *c, size_t j) {
+  struct weft_plan_step *it = &c->plan.steps[j];
+  /* A retry runs again: what follows was decided on the first attempt. */
+  if (it->attempt > 1) return coord_start_step(c, j);
+  size_t i = it->map_parent;
+  char msg[700];
+  if (it->map_src != (size_t)-1 && c->plan.steps[it->map_src].status != WEFT_STEP_SUCCEEDED) {
+    const struct weft_plan_step *src = &c->plan.steps[it->map_src];
+    snprintf(msg, sizeof msg, "upstream '%s' %s", src->name,
+             src->status == WEFT_STEP_FAILED     ? "failed"
+             : src->status == WEFT_STEP_SKIPPED  ? "was skipped"
+                                                 : "was canceled");
+    it->attempt = 0;
+    c->started[j] = weft_clock_wall_ms();
+    coord_record_skip(c, j, msg, json_pack("{s:s}", "upstream", src->name));
+    weft_plan_finish(&c->plan, j, WEFT_STEP_SKIPPED, NULL, NULL);
+    return;
+  }
+  /* A group of a nested map: its per-item `when:` and reuse are its items'. */
+  if (it->group) return coord_map_expand(c, j);
+  if (it->inv->when && weft_when_uses_item(it->inv->when)) {
+    json_t *v = item_value(c, j, msg, sizeof msg);
+    if (!v) return coord_fail_unstarted(c, j, msg);
+    int go = coord_gate_item(c, j, v);
+    json_decref(v);
+    if (!go) return;
+  }
+  if (c->l->parent_run_id && !item_forced(c, j)) {
+    weft_error re = WEFT_ERROR_INIT;
+    if (map_state(c)) return coord_oom(c);
+    if (!c->map->loaded) {
+      c->map->loaded = 1;
+      if (parent_succeeded(c, &c->map->parent, &c->map->ok, &re)) {
+        snprintf(msg, sizeof msg, "cannot read the parent run's steps: %.400s", re.msg);
+        return coord_fail_unstarted(c, j, msg);
+      }
+    }
+    if (may_reuse(c, i, j, &c->map->ok) && !coord_reuse_step(c, j, c->l->parent_run_id, &re)) {
+      it = &c->plan.steps[j];
+      it->reused = 1;
+      it->attempt = 0;
+      weft_plan_finish(&c->plan, j, WEFT_STEP_SUCCEEDED, NULL, NULL);
+      return;
+    }
+  }
+  coord_start_step(c, j);
 }
 
 /* Collects output `port` of the items of i: the list, written to the work
@@ -311,7 +412,8 @@ static int collect_output(struct coord *c, size_t i, const struct weft_port *por
                     ? json_object_get(c->outputs[j], port->name) : NULL;
     json_t *v;
     if (!e) v = json_null();
-    else if (port->type == WEFT_TYPE_PATH) v = json_incref(json_object_get(e, "key"));
+    else if (port->type == WEFT_TYPE_PATH && !c->plan.steps[j].group)
+      v = json_incref(json_object_get(e, "key"));
     else v = entry_value(c, e, c->dirs[i], err);
     if (!v || json_array_append_new(list, v)) rc = v ? WEFT_ENOMEM : err->code;
   }
@@ -359,6 +461,12 @@ static void complete(struct coord *c, size_t i) {
                                                        : WEFT_STEP_SUCCEEDED;
   weft_error e = WEFT_ERROR_INIT;
   char msg[1400] = "";
+  size_t reused = 0;
+  for (size_t k = 0; k < ps->n_items; k++) reused += (size_t)c->plan.steps[ps->first_item + k].reused;
+  if (reused)
+    coord_event(c, ps->name, "log",
+                json_pack("{s:s, s:s}", "level", "info", "msg",
+                          "items that succeeded in the parent run were reused"));
   json_t *outs = json_object();
   int rc = outs ? 0 : WEFT_ENOMEM;
   for (size_t k = 0; !rc && to != WEFT_STEP_CANCELED && k < ps->inv->def->n_outputs; k++)
@@ -394,10 +502,39 @@ static void complete(struct coord *c, size_t i) {
   coord_record_skipped(c, c->scratch, n);
 }
 
+/* Whether chained mapped step b may stream over its source (plan.h): what
+ * the plan does not know. B must not read A's collected outputs: no other
+ * wire from A, and no `when:` naming A (its items' outputs are at hand per
+ * item through `item`); nor wait for A by `after:`. */
+static int may_stream(const struct coord *c, size_t b) {
+  const struct weft_invocation *inv = c->plan.steps[b].inv;
+  if (!inv->mapped || c->plan.steps[b].status != WEFT_STEP__COUNT) return 0;
+  size_t a = inv->wires[inv->map_wire].from_index;
+  for (size_t w = 0; w < inv->n_wires; w++)
+    if (w != inv->map_wire && inv->wires[w].from_index == a) return 0;
+  for (size_t k = 0; k < inv->n_after; k++) /* after: [A] waits for all of A */
+    if (inv->after[k].index == a) return 0;
+  const char *an = c->plan.steps[a].inv->name;
+  for (size_t r = 0; inv->when && r < inv->when->n_refs; r++)
+    if (inv->when->refs[r].step && !strcmp(inv->when->refs[r].step, an)) return 0;
+  return 1;
+}
+
 void coord_map_check(struct coord *c) {
   for (size_t i = 0; i < c->job->n_ops && i < c->plan.n; i++) {
     const struct weft_plan_step *ps = &c->plan.steps[i];
     if (ps->expanded && ps->status == WEFT_STEP_RUNNING && ps->n_items_final == ps->n_items)
       complete(c, i);
+    else if (!c->canceling && may_stream(c, i) && weft_plan_stream_start(&c->plan, i) && coord_gate_step(c, i))
+      coord_map_expand(c, i);
   }
+  /* Groups of nested maps, dropped from the list once ended. */
+  size_t k = 0;
+  for (size_t g = 0; c->map && g < c->map->n_groups; g++) {
+    size_t i = c->map->groups[g];
+    const struct weft_plan_step *ps = &c->plan.steps[i];
+    if (ps->status == WEFT_STEP_RUNNING && ps->n_items_final == ps->n_items) complete(c, i);
+    if (c->plan.steps[i].status == WEFT_STEP_RUNNING) c->map->groups[k++] = i;
+  }
+  if (c->map) c->map->n_groups = k;
 }

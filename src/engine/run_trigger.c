@@ -141,7 +141,8 @@ int coord_gate_step(struct coord *c, size_t i) {
       return 0;
     }
   }
-  if (!inv->when) return 1;
+  /* A condition naming `item` is checked per item instead (run_map.c). */
+  if (!inv->when || (inv->mapped && weft_when_uses_item(inv->when))) return 1;
   const json_t *cfg = json_object_get(json_object_get(c->l->rc->ops, inv->name), "config");
   int yes = 0;
   char why[600];
@@ -152,6 +153,22 @@ int coord_gate_step(struct coord *c, size_t i) {
   if (yes) return 1;
   snprintf(msg, sizeof msg, "when \"%s\" is false", inv->when->text);
   coord_skip_ready(c, i, msg, json_pack("{s:s}", "when", inv->when->text));
+  return 0;
+}
+
+int coord_gate_item(struct coord *c, size_t j, const json_t *item) {
+  const struct weft_invocation *inv = c->plan.steps[j].inv;
+  if (!inv->when || !weft_when_uses_item(inv->when)) return 1;
+  const json_t *cfg = json_object_get(json_object_get(c->l->rc->ops, inv->name), "config");
+  int yes = 0;
+  char why[600], msg[700];
+  if (weft_when_eval_item(inv->when, cfg, item, when_output, c, &yes, why, sizeof why)) {
+    coord_fail_unstarted(c, j, why);
+    return 0;
+  }
+  if (yes) return 1;
+  snprintf(msg, sizeof msg, "when \"%s\" is false", inv->when->text);
+  coord_skip_ready(c, j, msg, json_pack("{s:s}", "when", inv->when->text));
   return 0;
 }
 

@@ -523,6 +523,7 @@ unsigned http_reexecute_one(struct http_req *r, const char *id, int from_failure
     tags = json_object();
   }
   if (!tags || json_object_set_new(tags, "weft/parent_run_id", json_string(parent.id)) ||
+      weft_reexec_tag_items(tags, (const char *const *)steps, n_steps, &err) ||
       http_tag_launcher(r, tags))
     goto nomem;
   struct weft_launch l = {.job = job, .rc = &rc, .tags = tags, .parent_run_id = parent.id,

@@ -70,6 +70,7 @@ static int copy_step(const struct weft_invocation *s, const char *prefix,
   d->mark = s->mark;
   d->trigger = s->trigger;
   d->mapped = s->mapped;
+  d->map_nested = s->map_nested;
   d->map_wire = s->map_wire; /* wires are copied in order, first */
   d->max_items = s->max_items;
   if (!d->name || !d->uses) return WEFT_ENOMEM;

@@ -193,10 +193,11 @@ static json_t *invocation_json(const struct weft_job *job,
             put(o, "tags", weft_kvs_to_json(&d->tags));
   if (!bad && inv->mapped) {
     const struct weft_wire *mw = &inv->wires[inv->map_wire];
-    bad = put(o, "map", json_pack("{s:s, s:s, s:s, s:I}", "input", mw->input, "from",
+    bad = put(o, "map", json_pack("{s:s, s:s, s:s, s:I, s:b}", "input", mw->input, "from",
                                   mw->from_op, "output", mw->from_output, "max_items",
                                   (json_int_t)(inv->max_items ? inv->max_items
-                                                              : WEFT_MAP_MAX_ITEMS)));
+                                                              : WEFT_MAP_MAX_ITEMS),
+                                  "nested", inv->map_nested));
   }
   const struct weft_resources *r = &d->resources;
   if (!bad && (r->cpus > 0 || r->memory > 0 || r->shm > 0 || r->gpus)) {

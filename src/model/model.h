@@ -263,6 +263,10 @@ struct weft_invocation {
    * STEP is mapped itself, once per item of STEP (chained: B[k] gets
    * STEP[k].OUTPUT). max_items bounds the items (0: WEFT_MAP_MAX_ITEMS). */
   int mapped;
+  /* `map: {INPUT: STEP[*].OUTPUT}` (nesting, once): STEP is mapped, and
+   * this step expands into one group per item of STEP, STEP'[i], each a
+   * map over that item's list OUTPUT: items NAME[i][j]. */
+  int map_nested;
   size_t map_wire;
   long max_items;
 };

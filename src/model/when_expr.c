@@ -484,6 +484,7 @@ struct weft_when *weft_when_dup(const struct weft_when *w) {
     if (w->refs[i].step && !(c->refs[i].step = strdup(w->refs[i].step))) goto nomem;
     if (w->refs[i].output && !(c->refs[i].output = strdup(w->refs[i].output))) goto nomem;
     c->refs[i].is_config = w->refs[i].is_config;
+    c->refs[i].is_item = w->refs[i].is_item;
     c->refs[i].field_at = w->refs[i].field_at;
   }
   return c;
@@ -517,7 +518,14 @@ int weft_when_resolve(struct weft_when *w, const struct weft_job *job,
     struct weft_when_ref *r = &w->refs[i];
     int line = w->mark.line, col = w->mark.col + (int)r->off;
     /* Resolved already: a composed step's copy, whose names are prefixed. */
-    if (r->step || r->is_config) continue;
+    if (r->step || r->is_config || r->is_item) continue;
+    /* A mapped step's own item: it wins over a step named `item`, which its
+     * condition cannot name (the map's upstreams can be named otherwise). */
+    if (inv->mapped && !strcmp(r->path[0], "item")) {
+      r->is_item = 1;
+      r->field_at = 1;
+      continue;
+    }
     if (!strcmp(r->path[0], "config")) {
       r->is_config = 1;
       r->field_at = 2; /* path[1] is the key */
@@ -548,8 +556,13 @@ int weft_when_resolve(struct weft_when *w, const struct weft_job *job,
         long top = find(data, r->path[0]);
         if (top >= 0 && job->ops[top].sub_job) continue;
       }
-      weft_diags_addf(d, w->mark.file, line, col, "op '%s': when: unknown step '%s'",
-                      inv->name, r->path[0]);
+      if (!strcmp(r->path[0], "item"))
+        weft_diags_addf(d, w->mark.file, line, col,
+                        "op '%s': when: 'item' is the item of a mapped step, and this step "
+                        "has no map:", inv->name);
+      else
+        weft_diags_addf(d, w->mark.file, line, col, "op '%s': when: unknown step '%s'",
+                        inv->name, r->path[0]);
       continue;
     }
     const struct weft_invocation *up = &job->ops[idx];
@@ -598,6 +611,7 @@ size_t weft_when_step_refs(const struct weft_when *w, size_t *out) {
 struct evaluator {
   const struct weft_when *w;
   const json_t *config;
+  const json_t *item;
   weft_when_output_fn get;
   void *data;
   char *msg;
@@ -666,6 +680,8 @@ static json_t *eval(struct evaluator *e, size_t id) {
       json_t *v = NULL;
       if (r->is_config) {
         v = r->n_path > 1 ? json_incref(json_object_get(e->config, r->path[1])) : NULL;
+      } else if (r->is_item) {
+        v = json_incref((json_t *)e->item);
       } else if (!r->step) {
         eval_fail(e, n->off, "'%s' was not resolved", r->path[0]);
         return NULL;
@@ -744,7 +760,19 @@ static json_t *eval(struct evaluator *e, size_t id) {
 
 int weft_when_eval(const struct weft_when *w, const json_t *config, weft_when_output_fn get,
                    void *data, int *result, char *msg, size_t msg_size) {
-  struct evaluator e = {w, config, get, data, msg, msg_size, 0};
+  return weft_when_eval_item(w, config, NULL, get, data, result, msg, msg_size);
+}
+
+int weft_when_uses_item(const struct weft_when *w) {
+  for (size_t i = 0; w && i < w->n_refs; i++)
+    if (w->refs[i].is_item) return 1;
+  return 0;
+}
+
+int weft_when_eval_item(const struct weft_when *w, const json_t *config, const json_t *item,
+                        weft_when_output_fn get, void *data, int *result, char *msg,
+                        size_t msg_size) {
+  struct evaluator e = {w, config, item, get, data, msg, msg_size, 0};
   *result = 0;
   if (msg_size) msg[0] = 0;
   json_t *v = eval(&e, w->root);

@@ -12,7 +12,10 @@
  * STRING is 'single' or "double" quoted with \\ \' \" escapes. A PATH is
  * `STEP.OUTPUT[.field...]` (STEP may itself hold dots: `sub.step.out`, a
  * step of a composed job; the longest prefix naming a step wins; `STEP`
- * alone is STEP.result) or `config.KEY[.field...]` (the step's own config).
+ * alone is STEP.result) or `config.KEY[.field...]` (the step's own config)
+ * or, on a mapped step only, `item[.field...]`: the item the step runs
+ * for (the value its map INPUT receives), so the condition is checked per
+ * item (engine/run_map.c).
  * Values are JSON: == and != compare numbers by value and the rest by JSON
  * equality; < <= > >= compare two numbers or two strings; && || ! and the
  * result use Python's truthiness (null, false, 0, "", [] and {} are false).
@@ -35,6 +38,7 @@ struct weft_when_ref {
   size_t n_path;
   size_t off;    /* byte offset of the path in the text (errors) */
   int is_config; /* config.KEY...: fields from path[1] */
+  int is_item;   /* item[.field...] on a mapped step: fields from path[1] */
   char *step;    /* resolved: the step it names (owned), or NULL */
   char *output;  /* resolved: its output */
   size_t field_at; /* path[field_at..] are fields inside the value */
@@ -80,6 +84,14 @@ typedef int (*weft_when_output_fn)(void *data, const char *step, const char *out
  * filled ("when: cannot compare a string with a number at column 12"). */
 int weft_when_eval(const struct weft_when *w, const json_t *config, weft_when_output_fn get,
                    void *data, int *result, char *msg, size_t msg_size);
+
+/* weft_when_eval with the value `item` stands for (borrowed; NULL: json
+ * null): a mapped step's condition, evaluated once per item. */
+int weft_when_eval_item(const struct weft_when *w, const json_t *config, const json_t *item,
+                        weft_when_output_fn get, void *data, int *result, char *msg,
+                        size_t msg_size);
+/* Whether w names `item` (a per-item condition of a mapped step). */
+int weft_when_uses_item(const struct weft_when *w);
 
 /* The names of the steps w refers to (resolved refs), each once, in order
  * of appearance: indexes into w->refs; returns how many (<= n_refs). */

@@ -15,7 +15,7 @@ SDK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sdk"
 sys.path.insert(0, os.path.abspath(SDK))
 
 import weft  # noqa: E402
-from weft import Out, WeftDefinitionError, job, op, yaml_op  # noqa: E402
+from weft import Out, WeftDefinitionError, collect, job, op, yaml_op  # noqa: E402
 
 try:
     from typing import TypedDict
@@ -277,6 +277,86 @@ class Jobs(unittest.TestCase):
         self.assertEqual(len(errors), 1)
         self.assertIn("_add_one: input 'num' must be the output of another op", errors[0][0])
         self.assertIn("ops._add_one.inputs.num", errors[0][0])
+
+    def test_map_and_collect(self):
+        @op
+        def _nums() -> list:
+            return [1, 2]
+
+        @op
+        def _total(xs: list) -> int:
+            return sum(xs)
+
+        @job
+        def j():
+            sq = _nums().map(_add_one, when="item > 1")
+            again = sq.map(_sum.alias("plus"), "b", a=_add_x())
+            _total(collect(sq))
+            _total.alias("t2")(again.collect())
+        d, lines, errors = j.trace()
+        self.assertEqual(errors, [])
+        self.assertEqual(d["ops"]["_add_one"], {"uses": "_add_one", "map": {"num": "_nums"},
+                                                "when": "item > 1"})
+        self.assertEqual(d["ops"]["plus"], {"uses": "_sum", "map": {"b": "_add_one"},
+                                            "inputs": {"a": "_add_x"}})
+        self.assertEqual(d["ops"]["_total"], {"uses": "_total", "inputs": {"xs": "_add_one"}})
+        self.assertEqual(d["ops"]["t2"], {"uses": "_total", "inputs": {"xs": "plus"}})
+        self.assertEqual(lines["_add_one"], _line_of(j.fn) + 2)
+
+    def test_map_of_an_output_and_of_a_yaml_op(self):
+        @job
+        def j():
+            _split(_add_x()).high.map(yaml_op("each", inputs=["v"]))
+        d, _, errors = j.trace()
+        self.assertEqual(errors, [])
+        self.assertEqual(d["ops"]["each"], {"uses": "each", "map": {"v": "_split.high"}})
+
+    def test_nested_map(self):
+        @op
+        def _dirs() -> list:
+            return []
+
+        @op
+        def _ls(d: str) -> list:
+            return []
+
+        @job
+        def j():
+            _dirs().map(_ls).each().map(_add_one.alias("scan"))
+        d, _, errors = j.trace()
+        self.assertEqual(errors, [])
+        self.assertEqual(d["ops"]["scan"], {"uses": "_add_one", "map": {"num": "_ls[*].result"}})
+
+        @job
+        def bad():
+            _dirs().each()
+        _, _, errors = bad.trace()
+        self.assertIn("each(): '_dirs' is not a mapped step", errors[0][0])
+
+    def test_map_mistakes(self):
+        def trace_error(body):
+            _, _, errors = job(body).trace()
+            self.assertEqual(len(errors), 1)
+            return errors[0]
+
+        def collect_unmapped():
+            collect(_add_x())
+        msg, line = trace_error(collect_unmapped)
+        self.assertIn("'_add_x' is not a mapped step", msg)
+        self.assertEqual(line, _line_of(collect_unmapped) + 1)
+
+        def nothing_to_map():
+            _add_x().map(_add_one, num=_add_x())
+        msg, line = trace_error(nothing_to_map)
+        self.assertIn("_add_one: no input left to map over", msg)
+        self.assertEqual(line, _line_of(nothing_to_map) + 1)
+
+        def not_an_op():
+            _add_x().map(len)
+        self.assertIn(".map() takes an op", trace_error(not_an_op)[0])
+        with self.assertRaises(WeftDefinitionError):
+            _add_x.definition  # noqa: B018 (a plain attribute, no job)
+            weft._map(None, _add_one, None, {}, None)
 
     def test_job_body_never_runs_ops(self):
         ran = []

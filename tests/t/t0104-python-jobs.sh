@@ -193,7 +193,7 @@ cp -r "$WEFT_SRC/examples" "$tmp/readme/examples"
 here=$PWD
 cd "$tmp/readme" || exit 1
 WEFT_HOME=$tmp/readme/.weft expect_exit 0 "$WEFT_BIN" validate examples/python
-check_eq "the README's validate line" "ok: 1 location, 3 jobs, 8 ops" "$out"
+check_eq "the README's validate line" "ok: 1 location, 4 jobs, 11 ops" "$out"
 WEFT_HOME=$tmp/readme/.weft expect_exit -m "the README's launch of arithmetic_py" 0 \
   "$WEFT_BIN" launch arithmetic_py -l examples/python -c examples/python/run.yaml
 check_has "sums to 17" "total output result = 17" "$out"

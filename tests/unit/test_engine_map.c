@@ -3,7 +3,8 @@
  * order, a retried item, the mapped step ending after its items, a chained
  * map's rule) and the coordinator (src/engine/run_map.c) with C ops in
  * process: items named STEP[i] and STEP[KEY], the collect in item order, a
- * map after a map, max_items, items retried one by one. */
+ * map after a map, max_items, items retried one by one, a map after a map
+ * streaming (B[k] queued when A[k] ends), per-item `when:` (`item`). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,52 @@ TEST(a_chained_map_runs_when_some_items_of_its_source_succeeded) {
   return 0;
 }
 
+TEST(a_chained_map_streams_item_by_item) {
+  struct weft_job *j = job_abc(1);
+  struct weft_plan p;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_plan_init(&p, j, NULL, &err), WEFT_OK);
+  ASSERT_EQ(weft_plan_take_ready(&p), 0);
+  ASSERT_EQ(weft_plan_stream_start(&p, 3), 0); /* b has not expanded */
+  weft_plan_finish(&p, 0, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  ASSERT_EQ(weft_plan_take_ready(&p), 1);
+  size_t fb = weft_plan_add_items(&p, 1, 3);
+  name_items(&p, 1);
+  for (size_t k = 0; k < 3; k++) weft_plan_item_ready(&p, fb + k);
+  /* d over b's items starts while b runs; its items wait on theirs. */
+  ASSERT_EQ(weft_plan_stream_start(&p, 3), 1);
+  ASSERT_EQ(p.steps[3].status, WEFT_STEP_RUNNING);
+  size_t fd = weft_plan_add_items(&p, 3, 3);
+  name_items(&p, 3);
+  for (size_t k = 0; k < 3; k++) p.steps[fd + k].map_src = fb + k;
+  ASSERT_EQ(weft_plan_take_ready(&p), fb);
+  ASSERT_EQ(weft_plan_take_ready(&p), fb + 1);
+  weft_plan_finish(&p, fb + 1, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  ASSERT_EQ(weft_plan_take_ready(&p), fb + 2);
+  ASSERT_EQ(weft_plan_take_ready(&p), fd + 1); /* d[1] as soon as b[1] ended */
+  ASSERT_EQ(p.steps[fd].status, WEFT_STEP__COUNT);
+  /* A failed source item releases its item too (the coordinator skips it). */
+  weft_plan_finish(&p, fb, WEFT_STEP_FAILED, NULL, NULL);
+  ASSERT_EQ(weft_plan_take_ready(&p), fd);
+  weft_plan_finish(&p, fd, WEFT_STEP_SKIPPED, NULL, NULL);
+  weft_plan_finish(&p, fd + 1, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  weft_plan_finish(&p, fb + 2, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  ASSERT_EQ(weft_plan_take_ready(&p), fd + 2);
+  weft_plan_finish(&p, fd + 2, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  ASSERT_EQ(p.steps[3].n_items_final, 3);
+  /* b ends failed: c (its collect) is skipped, d is not waiting any more. */
+  size_t skipped[16], n_skipped = 0;
+  weft_plan_finish(&p, 1, WEFT_STEP_FAILED, skipped, &n_skipped);
+  ASSERT_EQ(n_skipped, 1);
+  ASSERT_EQ(skipped[0], 2);
+  ASSERT_EQ(p.steps[3].status, WEFT_STEP_RUNNING);
+  weft_plan_finish(&p, 3, WEFT_STEP_SUCCEEDED, NULL, NULL);
+  ASSERT(weft_plan_done(&p));
+  weft_plan_release(&p);
+  job_free(j);
+  return 0;
+}
+
 /* ---- the coordinator, with C ops in process ---------------------------------------- */
 
 static int c_numbers(weft_op_ctx *ctx, void *userdata, weft_error *err) {
@@ -208,6 +255,20 @@ static int c_square(weft_op_ctx *ctx, void *userdata, weft_error *err) {
   return weft_op_ctx_set_output(ctx, "result", out);
 }
 
+/* x -> [10x, 10x + 1, ..., 10x + x - 1]: a list per item (nesting). */
+static int c_files(weft_op_ctx *ctx, void *userdata, weft_error *err) {
+  (void)userdata;
+  (void)err;
+  long x = strtol(weft_op_ctx_input_json(ctx, "x"), NULL, 10);
+  struct weft_buf b = WEFT_BUF_INIT;
+  weft_buf_addf(&b, "[");
+  for (long k = 0; k < x; k++) weft_buf_addf(&b, "%s%ld", k ? "," : "", 10 * x + k);
+  weft_buf_addf(&b, "]");
+  int rc = weft_op_ctx_set_output(ctx, "result", b.ptr);
+  weft_buf_release(&b);
+  return rc;
+}
+
 /* Fails the first attempt of every item: counts attempts per value. */
 static int attempts_seen[64];
 static int c_flaky(weft_op_ctx *ctx, void *userdata, weft_error *err) {
@@ -235,6 +296,7 @@ static int fixture_run(struct fixture *f, const char *job_yaml, const char *run_
   weft_register_c_op("t_regions", c_regions, NULL);
   weft_register_c_op("t_square", c_square, NULL);
   weft_register_c_op("t_flaky", c_flaky, NULL);
+  weft_register_c_op("t_files", c_files, NULL);
   if (!(f->dir = fx_enter_tmp())) return -1;
   if (fx_write("loc/ops/c.yaml",
                "numbers: {c_function: t_numbers, config: {n: {type: int, default: 3}},"
@@ -243,7 +305,8 @@ static int fixture_run(struct fixture *f, const char *job_yaml, const char *run_
                "square: {c_function: t_square, inputs: {x: int}, outputs: {result: int}}\n"
                "flaky: {c_function: t_flaky, inputs: {x: int}, outputs: {result: int},"
                " retries: {max: 1}}\n"
-               "keep: {c_function: t_square, inputs: {x: list}, outputs: {result: int}}\n") ||
+               "keep: {c_function: t_square, inputs: {x: list}, outputs: {result: int}}\n"
+               "files: {c_function: t_files, inputs: {x: int}, outputs: {result: list}}\n") ||
       fx_write("loc/jobs/j.yaml", job_yaml))
     return -1;
   if (weft_location_load("loc", "loc", &f->loc, &err) || f->loc->diags.n) {
@@ -401,10 +464,127 @@ TEST(items_are_retried_one_by_one) {
   return 0;
 }
 
+TEST(a_per_item_when_skips_items) {
+  struct fixture f;
+  enum weft_run_status st;
+  ASSERT_EQ(fixture_run(&f,
+                        "graph:\n  nums: numbers\n"
+                        "  sq: {uses: square, map: {x: nums}, when: \"item > 2\"}\n"
+                        "  sq2: {uses: square, map: {x: sq}, when: \"item != 16\"}\n"
+                        "  k: {uses: keep, inputs: {x: sq2}}\n",
+                        "ops: {nums: {config: {n: 5}}}\nexecution: {in_process: {}}\n", &st),
+            0);
+  ASSERT_EQ(st, WEFT_RUN_SUCCESS);
+  int retries = 0;
+  char *s = step_states(&f, &retries);
+  ASSERT_CONTAINS(s, "sq[0]=skipped");
+  ASSERT_CONTAINS(s, "sq[1]=skipped");
+  ASSERT_CONTAINS(s, "sq[2]=succeeded");
+  ASSERT_CONTAINS(s, "sq2[0]=skipped"); /* its source was skipped */
+  ASSERT_CONTAINS(s, "sq2[3]=skipped"); /* item 16 */
+  ASSERT_CONTAINS(s, "sq2[4]=succeeded");
+  ASSERT_CONTAINS(s, "sq=succeeded");
+  ASSERT_CONTAINS(s, "k=succeeded");
+  free(s);
+  char *v = artifact(&f, "sq/result");
+  ASSERT_STR_EQ(v, "[null,null,9,16,25]");
+  free(v);
+  v = artifact(&f, "sq2/result");
+  ASSERT_STR_EQ(v, "[null,null,81,null,625]");
+  free(v);
+  fixture_close(&f);
+  return 0;
+}
+
+TEST(a_nested_map_runs_items_of_items) {
+  struct fixture f;
+  enum weft_run_status st;
+  ASSERT_EQ(fixture_run(&f,
+                        "graph:\n  nums: numbers\n  fl: {uses: files, map: {x: nums}}\n"
+                        "  sq: {uses: square, map: {x: 'fl[*].result'}, when: 'item != 21'}\n"
+                        "  sq2: {uses: square, map: {x: sq}}\n",
+                        "ops: {nums: {config: {n: 3}}}\nexecution: {in_process: {}}\n", &st),
+            0);
+  ASSERT_EQ(st, WEFT_RUN_SUCCESS);
+  int retries = 0;
+  char *s = step_states(&f, &retries);
+  ASSERT_CONTAINS(s, "sq[0]=succeeded");
+  ASSERT_CONTAINS(s, "sq[0][0]=succeeded");
+  ASSERT_CONTAINS(s, "sq[1][1]=skipped"); /* 21: its when: */
+  ASSERT_CONTAINS(s, "sq[2][2]=succeeded");
+  ASSERT_CONTAINS(s, "sq=succeeded");
+  free(s);
+  char *v = artifact(&f, "sq/result"); /* a list per group */
+  ASSERT_STR_EQ(v, "[[100],[400,null],[900,961,1024]]");
+  free(v);
+  v = artifact(&f, "sq[2][1]/result");
+  ASSERT_STR_EQ(v, "961");
+  free(v);
+  fixture_close(&f);
+  return 0;
+}
+
+TEST(maps_nest_once_over_a_mapped_step) {
+  weft_error err = WEFT_ERROR_INIT;
+  const char *dir = fx_enter_tmp();
+  ASSERT(dir);
+  ASSERT_EQ(fx_write("loc/ops/c.yaml",
+                     "numbers: {c_function: t_numbers, outputs: {result: list}}\n"
+                     "files: {c_function: t_files, inputs: {x: int}, outputs: {result: list}}\n"),
+            0);
+  ASSERT_EQ(fx_write("loc/jobs/j.yaml",
+                     "graph:\n  nums: numbers\n  fl: {uses: files, map: {x: nums}}\n"
+                     "  a: {uses: files, map: {x: 'nums[*]'}}\n"
+                     "  b: {uses: files, map: {x: 'fl[*]'}}\n"
+                     "  c: {uses: files, map: {x: 'b[*]'}}\n"),
+            0);
+  struct weft_location *loc = NULL;
+  weft_location_load("loc", "loc", &loc, &err);
+  ASSERT(loc);
+  ASSERT_EQ(loc->diags.n, 2);
+  weft_diags_sort(&loc->diags);
+  ASSERT_EQ(loc->diags.v[0].line, 4);
+  ASSERT_EQ(loc->diags.v[0].col, 29);
+  ASSERT_CONTAINS(loc->diags.v[0].msg, "op 'a': map over 'nums[*].result': 'nums' has no map:");
+  ASSERT_EQ(loc->diags.v[1].line, 6);
+  ASSERT_CONTAINS(loc->diags.v[1].msg, "'b' is a nested map already, and maps nest once");
+  weft_location_free(loc);
+  fx_leave_tmp(dir);
+  return 0;
+}
+
+TEST(item_in_when_needs_map) {
+  weft_error err = WEFT_ERROR_INIT;
+  const char *dir = fx_enter_tmp();
+  ASSERT(dir);
+  ASSERT_EQ(fx_write("loc/ops/c.yaml",
+                     "square: {c_function: t_square, inputs: {x: int}, outputs: {result: int}}\n"),
+            0);
+  ASSERT_EQ(fx_write("loc/jobs/j.yaml",
+                     "graph:\n  sq:\n    uses: square\n    when: \"item > 2\"\n"),
+            0);
+  struct weft_location *loc = NULL;
+  weft_location_load("loc", "loc", &loc, &err);
+  ASSERT(loc && loc->diags.n);
+  ASSERT_CONTAINS(loc->diags.v[0].file, "jobs/j.yaml");
+  ASSERT_EQ(loc->diags.v[0].line, 4);
+  ASSERT_EQ(loc->diags.v[0].col, 12); /* at `item`, inside the quotes */
+  ASSERT_CONTAINS(loc->diags.v[0].msg, "'item' is the item of a mapped step, and this step "
+                                       "has no map:");
+  weft_location_free(loc);
+  fx_leave_tmp(dir);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(plan_grows_by_items_and_the_mapped_step_waits_for_them)
               TEST_ENTRY(growth_keeps_the_ready_queue_in_order_and_cancel_reaches_items)
                   TEST_ENTRY(a_chained_map_runs_when_some_items_of_its_source_succeeded)
                       TEST_ENTRY(items_run_and_the_collect_keeps_item_order)
                           TEST_ENTRY(keyed_items_are_named_by_their_keys)
                               TEST_ENTRY(max_items_fails_the_mapped_step)
-                                  TEST_ENTRY(items_are_retried_one_by_one))
+                                  TEST_ENTRY(items_are_retried_one_by_one)
+                                      TEST_ENTRY(a_chained_map_streams_item_by_item)
+                                          TEST_ENTRY(a_per_item_when_skips_items)
+                                              TEST_ENTRY(item_in_when_needs_map)
+                                                  TEST_ENTRY(a_nested_map_runs_items_of_items)
+                                                      TEST_ENTRY(maps_nest_once_over_a_mapped_step))

@@ -27,7 +27,7 @@ import pathlib
 import sys
 import typing
 
-__all__ = ["op", "job", "Out", "schedule", "sensor", "yaml_op",
+__all__ = ["op", "job", "Out", "schedule", "sensor", "yaml_op", "collect",
            "WeftDefinitionError", "OpContext"]
 
 __version__ = "1"
@@ -374,28 +374,125 @@ def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
 # ---- jobs: traced, never run ---------------------------------------------------
 
 
-class _Output:
+def _body_line(tracer):
+    """The line of the job body being traced that led here."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename != tracer.job.file:
+        f = f.f_back
+    return f.f_lineno if f is not None else tracer.job.line
+
+
+class _Nested:
+    """step.out.each(): every item's list OUTPUT of a mapped step, to map
+    over in a nested map (`map: {INPUT: STEP[*].OUTPUT}`)."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def ref(self):
+        return "%s[*].%s" % (self.out.step, self.out.name)
+
+    def map(self, op, input=None, *, when=None, **inputs):
+        """A nested map: op once per element of each item's list (items
+        STEP[i][j]); the result collects as a list per item."""
+        return _map(self, op, input, inputs, when)
+
+
+def _map(source, target, input, kwargs, when):
+    """Traces target mapped over source (a list output, or a mapped step: a
+    map after a map): `map: {INPUT: source}`, INPUT being `input` or the
+    target's first input not given in kwargs."""
+    tracer = _Tracer.current
+    if tracer is None:
+        raise WeftDefinitionError(".map() can only be called inside a @job")
+    line = _body_line(tracer)
+
+    def fail(msg):
+        raise WeftDefinitionError(msg, None, line)
+    alias = None
+    if isinstance(target, _Aliased):
+        target, alias = target.target, target.name
+    if not isinstance(target, (OpDef, YamlOp)):
+        fail(".map() takes an op (an @op, op.alias(...) or yaml_op(...)), got %r" % (target,))
+    name = target.name
+    if input is None:
+        free = [p.name for p in target.inputs if p.name not in kwargs]
+        if not free:
+            fail("%s: no input left to map over: name it (.map(%s, \"INPUT\"))" % (name, name))
+        input = free[0]
+    if input in kwargs:
+        fail("%s: input '%s' is mapped, and given too" % (name, input))
+    if when is not None and not isinstance(when, str):
+        fail("%s: when= is a condition string (\"item > 0\")" % name)
+    kwargs = dict(kwargs)
+    kwargs[input] = source
+    return tracer.invoke(target, alias, (), kwargs, mapped=input, when=when)
+
+
+class _Mappable:
+    """.map() and .collect() of step handles (Dagster's DynamicOutput.map
+    and .collect)."""
+
+    def map(self, op, input=None, *, when=None, **inputs):
+        """Runs op once per item of this list output (or of this mapped
+        step: a map after a map keeps the keys): op's first free input (or
+        `input`) gets the item, the keywords wire its other inputs. when= is
+        a per-item condition ("item > 0"). Returns the mapped step: passed to
+        another op, that op receives the list of its outputs (a collect)."""
+        return _map(self, op, input, inputs, when)
+
+    def each(self):
+        """Of a mapped step: the list output of every item, for a nested
+        map (dirs.files.each().map(scan): scan[i][j])."""
+        out = self if isinstance(self, _Output) else _Output(self._step, "result", self._mapped)
+        if not out._mapped:
+            tracer = _Tracer.current
+            raise WeftDefinitionError(
+                "each(): '%s' is not a mapped step: map over it with .map(op)" % out.ref(),
+                None, _body_line(tracer) if tracer else None)
+        return _Nested(out)
+
+    def collect(self):
+        """The list of a mapped step's outputs, in item order, for the op
+        it is passed to (passing the mapped step itself does the same)."""
+        if not getattr(self, "_mapped", False):
+            tracer = _Tracer.current
+            raise WeftDefinitionError(
+                "collect(): '%s' is not a mapped step (make one with .map(op))" % self.ref(),
+                None, _body_line(tracer) if tracer else None)
+        return self
+
+
+def collect(mapped):
+    """collect(results): the same as results.collect()."""
+    if not isinstance(mapped, _Mappable):
+        raise WeftDefinitionError("collect() takes a mapped step, got %r" % (mapped,))
+    return mapped.collect()
+
+
+class _Output(_Mappable):
     """A handle on one output of a traced invocation."""
 
-    def __init__(self, step, name):
-        self.step, self.name = step, name
+    def __init__(self, step, name, mapped=False):
+        self.step, self.name, self._mapped = step, name, mapped
 
     def ref(self):
         return self.step if self.name == "result" else "%s.%s" % (self.step, self.name)
 
 
-class _Invocation:
+class _Invocation(_Mappable):
     """What an op call returns inside a job: its output `result` when
     passed on, another output as an attribute (split(x).high), and its
-    outputs in order when unpacked (low, high = split(x))."""
+    outputs in order when unpacked (low, high = split(x)); .map(op) and
+    .collect() (_Mappable)."""
 
-    def __init__(self, step, target):
-        self._step, self._target = step, target
+    def __init__(self, step, target, mapped=False):
+        self._step, self._target, self._mapped = step, target, mapped
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return _Output(self._step, name)
+        return _Output(self._step, name, self._mapped)
 
     def __iter__(self):
         outs = self._target.outputs
@@ -403,7 +500,7 @@ class _Invocation:
             raise WeftDefinitionError(
                 "cannot unpack the outputs of '%s': its outputs are not known here "
                 "(use attributes: step.high)" % self._target.name)
-        return iter([_Output(self._step, p.name) for p in outs])
+        return iter([_Output(self._step, p.name, self._mapped) for p in outs])
 
     def ref(self):
         return self._step
@@ -424,7 +521,7 @@ class _Tracer:
             f = f.f_back
         return f.f_lineno if f is not None else self.job.line
 
-    def invoke(self, target, alias, args, kwargs):
+    def invoke(self, target, alias, args, kwargs, mapped=None, when=None):
         line = self._call_line()
         name = alias or target.name
         if name in self.steps:
@@ -451,7 +548,7 @@ class _Tracer:
             wires[k] = v
         inputs = {}
         for k, v in wires.items():
-            if isinstance(v, (_Output, _Invocation)):
+            if isinstance(v, (_Output, _Invocation, _Nested)):
                 inputs[k] = v.ref()
             elif v is Ellipsis:
                 continue  # left to the run config or the input's default
@@ -460,11 +557,15 @@ class _Tracer:
                     "%s: input '%s' must be the output of another op in the job, got %r "
                     "(give values in the run config: ops.%s.inputs.%s)"
                     % (target.name, k, v, name, k), line))
+        if mapped is not None and mapped in inputs:
+            inv["map"] = {mapped: inputs.pop(mapped)}
         if inputs:
             inv["inputs"] = inputs
+        if when is not None:
+            inv["when"] = when
         self.steps[name] = inv
         self.lines[name] = line
-        return _Invocation(name, target)
+        return _Invocation(name, target, mapped is not None)
 
 
 class JobDef:
