@@ -237,22 +237,8 @@ static char **server_env(char *const *step_envp) {
 
 /* argv[0] as the step would find it: through the step's PATH. */
 static char *find_interp(const char *prog, char *const *envp) {
-  if (strchr(prog, '/')) return strdup(prog);
-  const char *path = NULL;
-  for (size_t i = 0; envp[i]; i++)
-    if (!strncmp(envp[i], "PATH=", 5)) path = envp[i] + 5;
-  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
-  while (*path) {
-    const char *colon = strchr(path, ':');
-    size_t len = colon ? (size_t)(colon - path) : strlen(path);
-    char *cand = weft_str_printf("%.*s/%s", (int)len, len ? path : ".", prog);
-    if (!cand) return NULL;
-    if (!access(cand, X_OK)) return cand;
-    free(cand);
-    path += len + (colon ? 1 : 0);
-    if (!colon) break;
-  }
-  return strdup(prog); /* the server's exec fails: the step says so */
+  char *found = weft__find_program(prog, envp);
+  return found ? found : strdup(prog); /* the server's exec fails: the step says so */
 }
 
 static struct weft__pyserver *server_start(struct weft__pypool *p, const char *interp,
