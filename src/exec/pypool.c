@@ -417,6 +417,22 @@ static void zero_free(char *s) {
   free(s);
 }
 
+/* Servers that ended by themselves (idle, WEFT_PYPOOL_IDLE) with no child
+ * of ours left: reaped and freed now, not when their key's next step
+ * comes, which may be never (a code version no run uses any more). */
+static void sweep_ended(struct weft__pypool *p) {
+  struct weft__pyserver *next;
+  for (struct weft__pyserver *s = p->servers; s; s = next) {
+    next = s->next;
+    if (s->state != SRV_ACTIVE || s->refs || s->fd < 0) continue;
+    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+      server_died(p, s);
+      server_maybe_free(p, s);
+    }
+  }
+}
+
 static int pool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
                       const struct weft__work_paths *paths, int events_wfd, pid_t *pid,
                       struct weft__pyserver **srv, char **note, weft_error *err) {
@@ -426,6 +442,7 @@ static int pool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
   *pid = 0;
   *srv = NULL;
   *note = NULL;
+  sweep_ended(p);
   const char *cwd = spec->cwd ? spec->cwd : getcwd(cwd_buf, sizeof cwd_buf);
   if (!cwd) return WEFT_OK;
   if ((rc = weft__step_env_build(spec, paths, &env)) ||
