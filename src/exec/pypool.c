@@ -133,11 +133,30 @@ void weft__pypool_free(struct weft__pypool *p) {
 static struct weft__pypool *shared;
 static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 
-static void shared_make(void) { shared = weft__pypool_new(); }
+static pid_t shared_owner;
+
+/* At exit: the servers stop and are reaped (their CPU time, and their
+ * children's, is then the process's, as it was when each executor had
+ * its own). Only in the process that made the pool: a forked child that
+ * calls exit() must not stop its parent's servers. */
+static void shared_stop(void) {
+  if (shared && getpid() == shared_owner) {
+    weft__pypool_free(shared);
+    shared = NULL;
+  }
+}
+
+static void shared_make(void) {
+  shared = weft__pypool_new();
+  shared_owner = getpid();
+  if (shared) atexit(shared_stop);
+}
 
 struct weft__pypool *weft__pypool_shared(void) {
   pthread_once(&shared_once, shared_make);
-  return shared;
+  /* A forked child of the process that made it must not talk to its
+   * parent's servers over the same sockets: it runs without a pool. */
+  return shared && getpid() == shared_owner ? shared : NULL;
 }
 
 /* ---- which steps ---- */
