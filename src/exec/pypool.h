@@ -32,7 +32,8 @@ struct weft__pyserver;
 /* Limits (environment, read by pypool_new): WEFT_PYPOOL=off disables the
  * pool; WEFT_PYPOOL_MAX_FORKS (default 1000) and WEFT_PYPOOL_MAX_RSS_MB
  * (default 1024) recycle a server; WEFT_PYPOOL_IDLE (seconds, default 300)
- * ends a server with no step for that long; WEFT_PYPOOL_START_TIMEOUT (seconds,
+ * ends a server with no step for that long; WEFT_PYPOOL_REHEARSE=1 has
+ * the spare child rehearse a step (_forkserver.py); WEFT_PYPOOL_START_TIMEOUT (seconds,
  * default 60) bounds a server's imports; WEFT_PYPOOL_DEBUG set leaves a
  * server's stderr on weft's (it is /dev/null otherwise: module-level prints
  * would land in weft's log) and prints a line a step there: weft's spawn
@@ -48,8 +49,9 @@ struct weft__pypool *weft__pypool_new(void);
 /* The process's pool, made at the first call and never freed: every
  * executor of the process (one per run) uses it, so a run finds the
  * servers earlier runs started, still warm (each ends by itself after
- * WEFT_PYPOOL_IDLE seconds unused, or when weft exits: its socket closes).
- * NULL as for pypool_new. */
+ * WEFT_PYPOOL_IDLE seconds unused; all are stopped and reaped at exit).
+ * NULL as for pypool_new, and in a forked child of the process that made
+ * it (the servers' sockets are the parent's). */
 struct weft__pypool *weft__pypool_shared(void);
 /* Stops every server (SIGKILL, reaped); children still running die with
  * their server. NULL is a no-op. */

@@ -24,7 +24,8 @@ when the socket closes, or after --idle seconds with no step and no child.
 A spare child is forked ahead, once the previous step's reply is out: it
 has already left the server's state (own process group, signals, parent
 death) and waits on its own socket for a step, so a spawn costs a message
-to it, not a fork. A spare forked before a module was imported is stale
+to it, not a fork. With WEFT_PYPOOL_REHEARSE=1 it also rehearses a no-op
+step first (see _rehearse). A spare forked before a module was imported is stale
 (it lacks the module): killed, and the step forks afresh.
 
 WEFT_PYPOOL_DEBUG set: one line a step on stderr with its timings.
@@ -59,6 +60,9 @@ _children = {}  # pid -> True once its exit was reported
 _gen = [0]      # bumped by every import: a spare forked before it is stale
 _spare = []     # [pid, socket, gen] of the child forked ahead, or empty
 _DEBUG = bool(os.environ.get("WEFT_PYPOOL_DEBUG"))
+# Off by default: on a 2-core VM saturated by other work the rehearsal's
+# extra CPU (~10 ms a step) costs more than the latency it hides.
+_REHEARSE = os.environ.get("WEFT_PYPOOL_REHEARSE", "0") not in ("", "0")
 
 
 def _libc():
@@ -281,7 +285,8 @@ def _rehearse():
 def _spare_main(mine):
     """The spare child: rehearses, waits for its step (the spawn packet and
     fds the server forwards), then runs it; exits when the server goes."""
-    _rehearse()
+    if _REHEARSE:
+        _rehearse()
     try:
         msg, anc, _, _ = mine.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_FDS * 4))
         t0 = time.perf_counter()
