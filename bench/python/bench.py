@@ -1,7 +1,9 @@
 # bench/python/bench.py: the per-step overhead of a no-op Python op, side by
 # side: a cold `/usr/bin/python3 -c pass`, weft isolated, weft's warm pool,
-# dask threaded (fan-out), and the load time of a location of 200 Python jobs.
+# dask threaded and dask distributed (fan-out), and the load time of a
+# location of 200 Python jobs.
 """Usage: bench.py --weft BIN --out DIR [--steps N] [--fanout N] [--jobs N]
+                [--repeats N] [--no-isolated-fanout]
 
 Every weft figure is `weft launch` of a generated job, run at
 max_concurrent 1 (per-step overhead, the launch's fixed cost taken out by
@@ -106,6 +108,8 @@ def main():
     ap.add_argument("--fanout", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-isolated-fanout", action="store_true",
+                    help="skip weft isolated on the fan-out (minutes on a loaded machine)")
     a = ap.parse_args()
     out = os.path.abspath(a.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -152,7 +156,7 @@ def main():
 
     # 4. fan-out: weft warm pool and isolated at `cores` steps at once; dask threaded
     fan = {}
-    for op in ("noop", "noop_isolated"):
+    for op in ("noop",) if a.no_isolated_fanout else ("noop", "noop_isolated"):
         fan[op] = best(lambda: launch(a.weft, env, "%s_%d" % (op, a.fanout), cores),
                        a.repeats)[0]
     dask_s = None
@@ -167,6 +171,31 @@ def main():
     if r.returncode == 0:
         dask_s = min(float(subprocess.run([PY, "-c", dask_code], stdout=subprocess.PIPE,
                                           text=True).stdout) for _ in range(a.repeats))
+
+    # dask distributed: a local cluster of `cores` worker processes (one
+    # thread each), started before the clock; the same fan-out through it.
+    dist_s = None
+    dist_code = ("import time, dask\n"
+                 "from dask.distributed import Client, LocalCluster\n"
+                 "def noop(): return 0\n"
+                 "if __name__ == '__main__':\n"
+                 "    with LocalCluster(n_workers=%d, threads_per_worker=1, processes=True,\n"
+                 "                      dashboard_address=None) as c, Client(c) as cl:\n"
+                 "        best = None\n"
+                 "        for _ in range(%d):\n"
+                 "            tasks = [dask.delayed(noop, pure=False)() for _ in range(%d)]\n"
+                 "            t = time.perf_counter()\n"
+                 "            dask.compute(*tasks)\n"
+                 "            d = time.perf_counter() - t\n"
+                 "            best = d if best is None else min(best, d)\n"
+                 "        print(best)\n" % (cores, a.repeats, a.fanout))
+    dist_file = os.path.join(out, "dask_distributed.py")
+    with open(dist_file, "w") as f:
+        f.write(dist_code)
+    rd = subprocess.run([PY, dist_file], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True)
+    if rd.returncode == 0:
+        dist_s = float(rd.stdout.strip().splitlines()[-1])
 
     # 5. loading a location of 200 Python jobs: cold (no cache) and cached
     venv = dict(env, WEFT_PYTHON=PY, WEFT_PYTHON_CACHE=os.path.join(out, "pycache"))
@@ -201,14 +230,23 @@ def main():
                                       "total s", "ms/task"))
     lines.append("%-62s %10.2f %10.2f" % ("weft warm pool", fan["noop"],
                                           fan["noop"] / a.fanout * 1000))
-    lines.append("%-62s %10.2f %10.2f" % ("weft isolated", fan["noop_isolated"],
-                                          fan["noop_isolated"] / a.fanout * 1000))
+    if "noop_isolated" in fan:
+        lines.append("%-62s %10.2f %10.2f" % ("weft isolated", fan["noop_isolated"],
+                                              fan["noop_isolated"] / a.fanout * 1000))
     if dask_s is not None:
         lines.append("%-62s %10.2f %10.2f" % ("dask threaded (in one process, no isolation)",
                                               dask_s, dask_s / a.fanout * 1000))
     else:
         lines.append("dask threaded: not measured (python3-dask is not installed: %s)"
                      % r.stderr.strip().splitlines()[-1:])
+    if dist_s is not None:
+        lines.append("%-62s %10.2f %10.2f" % ("dask distributed (%d worker processes, local)"
+                                              % cores, dist_s, dist_s / a.fanout * 1000))
+        lines.append("weft warm pool vs dask distributed (fan-out): %.1fx the time (target <= 2x)"
+                     % ratio(fan["noop"], dist_s))
+    else:
+        lines.append("dask distributed: not measured (python3-distributed: %s)"
+                     % rd.stderr.strip().splitlines()[-1:])
     lines.append("")
     lines.append("%-62s %10s" % ("load a location of %d Python jobs (weft validate)" % a.jobs, "s"))
     lines.append("%-62s %10.2f" % ("no description cache (WEFT_PYTHON_CACHE=off)", off_load))

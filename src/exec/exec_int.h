@@ -148,6 +148,10 @@ int weft__spawn_step(const struct weft_step_spec *spec,
                      const struct weft__work_paths *paths, int events_wfd,
                      pid_t *pid, int *spawn_errno, weft_error *err);
 
+/* prog as execvpe would find it on envp's PATH (not weft's own): a copy,
+ * or NULL when it is not there (or envp has no PATH, or out of memory). */
+char *weft__find_program(const char *prog, char *const *envp);
+
 /* log_pump.c: spawns the step under a pump that masks its logs (the spec
  * has secrets with a non-empty mask); results as weft__spawn_step's. */
 int weft__spawn_masked(const struct weft_step_spec *spec, const struct weft__work_paths *paths,

@@ -73,7 +73,7 @@ struct mp_executor {
   size_t done_head, n_done;
   struct pollfd *pfds; /* 2 per slot */
   size_t *pfd_slot;
-  struct weft__pypool *pool; /* made at the first Python step; NULL: none */
+  struct weft__pypool *pool; /* the process's (pypool_shared), at the first Python step */
   int pool_off;              /* WEFT_PYPOOL=off (or no memory for one) */
 };
 
@@ -358,7 +358,7 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   } else {
     /* A Python op's step goes to the warm pool when it can (pypool.h). */
     if (!x->pool_off && weft__pypool_eligible(spec)) {
-      if (!x->pool && !(x->pool = weft__pypool_new())) x->pool_off = 1;
+      if (!x->pool && !(x->pool = weft__pypool_shared())) x->pool_off = 1;
       if (x->pool)
         rc = weft__pypool_spawn(x->pool, spec, &paths, fds[1], &pid, &s->pysrv, &s->pool_note,
                                 err);
@@ -534,7 +534,7 @@ static void mp_free(struct weft_executor *base) {
     }
     slot_clear(s);
   }
-  weft__pypool_free(x->pool); /* no server outlives its executor */
+  /* x->pool is the process's: its servers stay warm for the next run. */
   free(x->slots);
   free(x->done);
   free(x->pfds);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec/pypool.h"
@@ -47,12 +49,21 @@ struct weft__pyserver {
 };
 
 struct weft__pypool {
+  pthread_mutex_t lock; /* spawn and finish: executors of several runs */
   struct weft__pyserver *servers; /* every server not yet freed */
   long max_forks;
   long max_rss_kb;
+  long idle_s;
   int start_timeout_ms;
+  int debug; /* WEFT_PYPOOL_DEBUG: a line a spawn on stderr */
   char *buf; /* MSG_MAX bytes */
 };
+
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static long env_long(const char *name, long dflt) {
   const char *v = getenv(name);
@@ -70,6 +81,9 @@ struct weft__pypool *weft__pypool_new(void) {
     free(p);
     return NULL;
   }
+  pthread_mutex_init(&p->lock, NULL);
+  p->debug = getenv("WEFT_PYPOOL_DEBUG") != NULL;
+  p->idle_s = env_long("WEFT_PYPOOL_IDLE", WEFT__PYPOOL_IDLE_S);
   p->max_forks = env_long("WEFT_PYPOOL_MAX_FORKS", WEFT__PYPOOL_MAX_FORKS);
   p->max_rss_kb = env_long("WEFT_PYPOOL_MAX_RSS_MB", WEFT__PYPOOL_MAX_RSS_MB) * 1024;
   p->start_timeout_ms = (int)env_long("WEFT_PYPOOL_START_TIMEOUT", 60) * 1000;
@@ -111,8 +125,38 @@ void weft__pypool_free(struct weft__pypool *p) {
     p->servers = s->next;
     server_free(s);
   }
+  pthread_mutex_destroy(&p->lock);
   free(p->buf);
   free(p);
+}
+
+static struct weft__pypool *shared;
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static pid_t shared_owner;
+
+/* At exit: the servers stop and are reaped (their CPU time, and their
+ * children's, is then the process's, as it was when each executor had
+ * its own). Only in the process that made the pool: a forked child that
+ * calls exit() must not stop its parent's servers. */
+static void shared_stop(void) {
+  if (shared && getpid() == shared_owner) {
+    weft__pypool_free(shared);
+    shared = NULL;
+  }
+}
+
+static void shared_make(void) {
+  shared = weft__pypool_new();
+  shared_owner = getpid();
+  if (shared) atexit(shared_stop);
+}
+
+struct weft__pypool *weft__pypool_shared(void) {
+  pthread_once(&shared_once, shared_make);
+  /* A forked child of the process that made it must not talk to its
+   * parent's servers over the same sockets: it runs without a pool. */
+  return shared && getpid() == shared_owner ? shared : NULL;
 }
 
 /* ---- which steps ---- */
@@ -237,22 +281,8 @@ static char **server_env(char *const *step_envp) {
 
 /* argv[0] as the step would find it: through the step's PATH. */
 static char *find_interp(const char *prog, char *const *envp) {
-  if (strchr(prog, '/')) return strdup(prog);
-  const char *path = NULL;
-  for (size_t i = 0; envp[i]; i++)
-    if (!strncmp(envp[i], "PATH=", 5)) path = envp[i] + 5;
-  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
-  while (*path) {
-    const char *colon = strchr(path, ':');
-    size_t len = colon ? (size_t)(colon - path) : strlen(path);
-    char *cand = weft_str_printf("%.*s/%s", (int)len, len ? path : ".", prog);
-    if (!cand) return NULL;
-    if (!access(cand, X_OK)) return cand;
-    free(cand);
-    path += len + (colon ? 1 : 0);
-    if (!colon) break;
-  }
-  return strdup(prog); /* the server's exec fails: the step says so */
+  char *found = weft__find_program(prog, envp);
+  return found ? found : strdup(prog); /* the server's exec fails: the step says so */
 }
 
 static struct weft__pyserver *server_start(struct weft__pypool *p, const char *interp,
@@ -273,7 +303,10 @@ static struct weft__pyserver *server_start(struct weft__pypool *p, const char *i
     s->why = weft_str_printf("socketpair: %s", strerror(errno));
     goto out;
   }
-  char *argv[] = {s->interp, "-m", "weft._forkserver", "--root", s->root, "--fd", "3", NULL};
+  char idle[32];
+  snprintf(idle, sizeof idle, "%ld", p->idle_s);
+  char *argv[] = {s->interp, "-m", "weft._forkserver", "--root", s->root, "--fd", "3",
+                  "--idle", idle, NULL};
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
@@ -290,7 +323,7 @@ static struct weft__pyserver *server_start(struct weft__pypool *p, const char *i
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid(); /* its own group: a step's killpg never reaches it */
     int null = open("/dev/null", O_RDWR);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (getenv("WEFT_PYPOOL_DEBUG") ? 0 : dup2(null, 2) < 0) ||
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (p->debug ? 0 : dup2(null, 2) < 0) ||
         dup2(sv[1], 3) < 0)
       _exit(127);
     closefrom(4);
@@ -340,12 +373,6 @@ static struct weft__pyserver *find_server(const struct weft__pypool *p, const ch
         !strcmp(s->root, root))
       return s;
   return NULL;
-}
-
-pid_t weft__pypool_server_pid(const struct weft__pypool *p, const char *interp,
-                              const char *root) {
-  struct weft__pyserver *s = p ? find_server(p, interp, root) : NULL;
-  return s && s->state == SRV_ACTIVE ? s->pid : 0;
 }
 
 /* Frees s once it takes no new step and has no child left. */
@@ -409,15 +436,32 @@ static void zero_free(char *s) {
   free(s);
 }
 
-int weft__pypool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
-                       const struct weft__work_paths *paths, int events_wfd, pid_t *pid,
-                       struct weft__pyserver **srv, char **note, weft_error *err) {
+/* Servers that ended by themselves (idle, WEFT_PYPOOL_IDLE) with no child
+ * of ours left: reaped and freed now, not when their key's next step
+ * comes, which may be never (a code version no run uses any more). */
+static void sweep_ended(struct weft__pypool *p) {
+  struct weft__pyserver *next;
+  for (struct weft__pyserver *s = p->servers; s; s = next) {
+    next = s->next;
+    if (s->state != SRV_ACTIVE || s->refs || s->fd < 0) continue;
+    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+      server_died(p, s);
+      server_maybe_free(p, s);
+    }
+  }
+}
+
+static int pool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
+                      const struct weft__work_paths *paths, int events_wfd, pid_t *pid,
+                      struct weft__pyserver **srv, char **note, weft_error *err) {
   struct weft__step_env env = {NULL, NULL, 0};
   char *interp = NULL, *msg = NULL, cwd_buf[4096];
   int fds[STEP_FDS] = {-1, -1, -1, -1}, rc = WEFT_OK;
   *pid = 0;
   *srv = NULL;
   *note = NULL;
+  sweep_ended(p);
   const char *cwd = spec->cwd ? spec->cwd : getcwd(cwd_buf, sizeof cwd_buf);
   if (!cwd) return WEFT_OK;
   if ((rc = weft__step_env_build(spec, paths, &env)) ||
@@ -498,8 +542,22 @@ done:
   return rc;
 }
 
-int weft__pypool_finish(struct weft__pypool *p, struct weft__pyserver *s, pid_t pid,
-                        int *status, weft_error *err) {
+int weft__pypool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
+                       const struct weft__work_paths *paths, int events_wfd, pid_t *pid,
+                       struct weft__pyserver **srv, char **note, weft_error *err) {
+  int64_t t0 = p->debug ? mono_us() : 0;
+  pthread_mutex_lock(&p->lock);
+  int rc = pool_spawn(p, spec, paths, events_wfd, pid, srv, note, err);
+  pthread_mutex_unlock(&p->lock);
+  if (p->debug)
+    fprintf(stderr, "weft pool: step %s: pid %ld from server %ld in %.2f ms%s%s\n",
+            spec->step, (long)*pid, *srv ? (long)(*srv)->pid : 0L,
+            (double)(mono_us() - t0) / 1000, *note ? ": " : "", *note ? *note : "");
+  return rc;
+}
+
+static int pool_finish(struct weft__pypool *p, struct weft__pyserver *s, pid_t pid,
+                       int *status, weft_error *err) {
   int rc = WEFT_OK, found = 0;
   pid_t server = s->pid;
   int64_t end = weft_clock_mono_ms() + STATUS_TIMEOUT_MS;
@@ -531,4 +589,21 @@ int weft__pypool_finish(struct weft__pypool *p, struct weft__pyserver *s, pid_t 
   s->refs--;
   server_maybe_free(p, s);
   return rc;
+}
+
+int weft__pypool_finish(struct weft__pypool *p, struct weft__pyserver *s, pid_t pid,
+                        int *status, weft_error *err) {
+  pthread_mutex_lock(&p->lock);
+  int rc = pool_finish(p, s, pid, status, err);
+  pthread_mutex_unlock(&p->lock);
+  return rc;
+}
+
+pid_t weft__pypool_server_pid(struct weft__pypool *p, const char *interp, const char *root) {
+  if (!p) return 0;
+  pthread_mutex_lock(&p->lock);
+  struct weft__pyserver *s = find_server(p, interp, root);
+  pid_t pid = s && s->state == SRV_ACTIVE ? s->pid : 0;
+  pthread_mutex_unlock(&p->lock);
+  return pid;
 }

@@ -16,7 +16,7 @@
  *   (none) --pypool_spawn, first step of its key--> STARTING --ready--> ACTIVE
  *   STARTING --no ready (exit, timeout)--> FAILED: the key's steps fall back
  *   ACTIVE --forks >= max, RSS > max, "restart"--> DRAINING (no new steps)
- *   ACTIVE --socket EOF (server died)--> DEAD; the next step starts another
+ *   ACTIVE --socket EOF (server died or idle)--> DEAD; the next step starts another
  *   DRAINING/DEAD --last child finished (pypool_finish)--> stopped, freed
  *   any --pypool_free--> stopped (SIGKILL, reaped) */
 #ifndef WEFT_EXEC_PYPOOL_H
@@ -31,15 +31,28 @@ struct weft__pyserver;
 
 /* Limits (environment, read by pypool_new): WEFT_PYPOOL=off disables the
  * pool; WEFT_PYPOOL_MAX_FORKS (default 1000) and WEFT_PYPOOL_MAX_RSS_MB
- * (default 1024) recycle a server; WEFT_PYPOOL_START_TIMEOUT (seconds,
+ * (default 1024) recycle a server; WEFT_PYPOOL_IDLE (seconds, default 300)
+ * ends a server with no step for that long; WEFT_PYPOOL_REHEARSE=1 has
+ * the spare child rehearse a step (_forkserver.py); WEFT_PYPOOL_START_TIMEOUT (seconds,
  * default 60) bounds a server's imports; WEFT_PYPOOL_DEBUG set leaves a
  * server's stderr on weft's (it is /dev/null otherwise: module-level prints
- * would land in weft's log). */
+ * would land in weft's log) and prints a line a step there: weft's spawn
+ * time, the server's reply time, the child's set-up, step, CPU and page
+ * faults. */
 #define WEFT__PYPOOL_MAX_FORKS 1000
 #define WEFT__PYPOOL_MAX_RSS_MB 1024
+#define WEFT__PYPOOL_IDLE_S 300
 
-/* A new, empty pool, or NULL (out of memory, or WEFT_PYPOOL=off). */
+/* A new, empty pool, or NULL (out of memory, or WEFT_PYPOOL=off). Its
+ * calls may come from several threads (a mutex orders them). */
 struct weft__pypool *weft__pypool_new(void);
+/* The process's pool, made at the first call and never freed: every
+ * executor of the process (one per run) uses it, so a run finds the
+ * servers earlier runs started, still warm (each ends by itself after
+ * WEFT_PYPOOL_IDLE seconds unused; all are stopped and reaped at exit).
+ * NULL as for pypool_new, and in a forked child of the process that made
+ * it (the servers' sockets are the parent's). */
+struct weft__pypool *weft__pypool_shared(void);
 /* Stops every server (SIGKILL, reaped); children still running die with
  * their server. NULL is a no-op. */
 void weft__pypool_free(struct weft__pypool *p);
@@ -68,7 +81,6 @@ int weft__pypool_finish(struct weft__pypool *p, struct weft__pyserver *srv, pid_
                         int *status, weft_error *err);
 
 /* The pid of the active server for (interp, root), 0 if none: for tests. */
-pid_t weft__pypool_server_pid(const struct weft__pypool *p, const char *interp,
-                              const char *root);
+pid_t weft__pypool_server_pid(struct weft__pypool *p, const char *interp, const char *root);
 
 #endif

@@ -269,12 +269,32 @@ static int spawn_dying(const struct weft_step_spec *spec, const struct weft__wor
   return WEFT_OK;
 }
 
+char *weft__find_program(const char *prog, char *const *envp) {
+  if (strchr(prog, '/')) return strdup(prog);
+  const char *path = NULL;
+  for (size_t i = 0; envp[i]; i++)
+    if (!strncmp(envp[i], "PATH=", 5)) path = envp[i] + 5;
+  if (!path) return NULL;
+  while (*path) {
+    const char *colon = strchr(path, ':');
+    size_t len = colon ? (size_t)(colon - path) : strlen(path);
+    char *cand = weft_str_printf("%.*s/%s", (int)len, len ? path : ".", prog);
+    if (!cand) return NULL;
+    if (!access(cand, X_OK)) return cand;
+    free(cand);
+    path += len + (colon ? 1 : 0);
+    if (!colon) break;
+  }
+  return NULL;
+}
+
 int weft__spawn_step(const struct weft_step_spec *spec,
                      const struct weft__work_paths *paths, int events_wfd,
                      pid_t *pid, int *spawn_errno, weft_error *err) {
   const struct weft_op_def *def = spec->def;
   char *shell_argv[] = {"/bin/sh", "-c", def->run, NULL};
   char *const *argv = def->argv ? def->argv : shell_argv;
+  char **found_argv = NULL; /* argv with argv[0] found on the step's PATH */
   struct weft__step_env env = {NULL, NULL, 0};
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -286,6 +306,22 @@ int weft__spawn_step(const struct weft_step_spec *spec,
   if ((rc = weft__step_env_build(spec, paths, &env))) {
     weft_error_set(err, rc, "out of memory");
     goto done;
+  }
+  /* An argv op's program is looked up on the step's PATH (a location's
+   * --python virtualenv first), not on weft's own, which is all that
+   * posix_spawnp and execvpe search; not found there, weft's PATH as
+   * before. */
+  if (def->argv && !strchr(argv[0], '/')) {
+    char *prog = weft__find_program(argv[0], env.envp);
+    size_t n = 0;
+    while (argv[n]) n++;
+    if (prog && (found_argv = calloc(n + 1, sizeof *found_argv))) {
+      memcpy(found_argv, argv, n * sizeof *argv);
+      found_argv[0] = prog;
+      argv = found_argv;
+    } else {
+      free(prog);
+    }
   }
   if (spec->secrets && weft_mask_count(spec->secrets->mask)) {
     rc = weft__spawn_masked(spec, paths, events_wfd, argv, env.envp, def->argv != NULL, pid,
@@ -340,6 +376,8 @@ spawn_setup_failed:
 done:
   if (have_fa) posix_spawn_file_actions_destroy(&fa);
   if (have_attr) posix_spawnattr_destroy(&attr);
+  if (found_argv) free(found_argv[0]);
+  free(found_argv);
   weft__step_env_release(&env);
   return rc;
 }

@@ -5,7 +5,8 @@
 # and timeout kill pooled steps; an edited module restarts the server; two
 # code folders get two servers; `isolated: true`; a module that does not
 # import in the server falls back; a queue worker pools too; no server is
-# left behind.
+# left behind; isolated and argv steps find their program on the location's
+# --python virtualenv, not on weft's PATH.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -224,6 +225,29 @@ expect_exit -m "a job with a module that refuses the server runs" 0 "$WEFT_BIN" 
 check_eq "its step ran in a fresh interpreter" '"fresh"' "$(value f)"
 check_eq "its log says so once" 1 "$(grep -c 'f \[warning\] warm pool: ops/fragile.py does not import in the warm pool' <<<"$out")"
 check_eq "the other step of the job was not touched" 0 "$(grep -c 'w \[warning\]' <<<"$out")"
+
+# -- isolated and argv steps: the location's --python VENV, not weft's PATH ----------------
+mkdir -p venv/bin vloc/ops vloc/jobs
+# The interpreter found now (weft's PATH), wrapped to say it was the venv's.
+printf '#!/bin/sh\nWEFT_T0108_VENV=yes exec %s "$@"\n' "$(command -v python3)" >venv/bin/python3
+printf '#!/bin/sh\nprintf %s "\\"the venv tool ran\\"" >"$WEFT_OUTPUTS/said"\n' "'%s'" >venv/bin/t0108-tool
+chmod +x venv/bin/python3 venv/bin/t0108-tool
+cat >vloc/ops/v.py <<'EOF'
+import os
+from weft import op
+
+
+@op(isolated=True)
+def which_python() -> str:
+    return os.environ.get("WEFT_T0108_VENV", "weft's PATH")
+EOF
+printf 'tool:\n  argv: [t0108-tool]\n  outputs: {said: string}\n' >vloc/ops/tool.yaml
+printf 'ops:\n  p: which_python\n  t: tool\n' >vloc/jobs/v.yaml
+expect_exit 0 "$WEFT_BIN" location add vloc "$tmp/vloc" --python "$tmp/venv"
+expect_exit -m "a location with --python VENV runs an isolated and an argv step" 0 \
+  "$WEFT_BIN" launch v
+check_eq "the isolated step ran VENV/bin/python3" '"yes"' "$(value p)"
+check_has "the argv step found its program in VENV/bin" 't output said = "the venv tool ran"' "$out"
 
 # -- a queue worker runs Python ops through its pool ----------------------------------------
 if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then

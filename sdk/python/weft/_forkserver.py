@@ -1,6 +1,6 @@
 # weft/_forkserver.py: the warm interpreter pool's server (src/exec/pypool.c):
 # imports the SDK and a code folder's ops once, then forks a child per step.
-"""`python3 -m weft._forkserver --root DIR --fd N`, started by weft.
+"""`python3 -m weft._forkserver --root DIR --fd N [--idle S]`, started by weft.
 
 fd N is a SOCK_SEQPACKET unix socket to the executor. Each packet is one
 JSON object. From weft:
@@ -19,17 +19,31 @@ To weft:
 
 A child stays a zombie until weft says "reap", so its pid (and process
 group) cannot be reused while weft may still signal it. The server ends
-when the socket closes.
+when the socket closes, or after --idle seconds with no step and no child.
+
+A spare child is forked ahead, once the previous step's reply is out: it
+has already left the server's state (own process group, signals, parent
+death) and waits on its own socket for a step, so a spawn costs a message
+to it, not a fork. With WEFT_PYPOOL_REHEARSE=1 it also rehearses a no-op
+step first (see _rehearse). A spare forked before a module was imported is stale
+(it lacks the module): killed, and the step forks afresh.
+
+WEFT_PYPOOL_DEBUG set: one line a step on stderr with its timings.
 """
 import ctypes
+import fcntl
 import gc
 import importlib.util
 import json
 import os
+import resource
 import selectors
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+import time
 import traceback
 
 import weft
@@ -43,6 +57,12 @@ _PR_SET_PDEATHSIG = 1
 _modules = {}  # rel file -> module, or an error string
 _stamps = {}   # path -> (mtime_ns, size) of every location file imported
 _children = {}  # pid -> True once its exit was reported
+_gen = [0]      # bumped by every import: a spare forked before it is stale
+_spare = []     # [pid, socket, gen] of the child forked ahead, or empty
+_DEBUG = bool(os.environ.get("WEFT_PYPOOL_DEBUG"))
+# Off by default: on a 2-core VM saturated by other work the rehearsal's
+# extra CPU (~10 ms a step) costs more than the latency it hides.
+_REHEARSE = os.environ.get("WEFT_PYPOOL_REHEARSE", "0") not in ("", "0")
 
 
 def _libc():
@@ -85,6 +105,7 @@ def _import(root, rel):
     """The module of rel, imported once; an error message when it fails."""
     if rel in _modules:
         return _modules[rel]
+    _gen[0] += 1
     try:
         if os.path.isabs(rel) or ".." in rel.split("/") or not rel.endswith(".py"):
             raise weft.WeftDefinitionError("%s: not a .py file inside the code folder" % rel)
@@ -118,36 +139,43 @@ def _preload(root):
             _import(root, "ops/" + n)
 
 
-def _child(root, msg, fds, mod, func, sock):
-    """In the forked child: become the step's process, run it, exit."""
+def _leave_server(sock):
+    """In a forked child: drop what is the server's, as a fresh `python3 -m
+    weft run` would never have had it."""
+    sock.close()
+    signal.set_wakeup_fd(-1)
+    os.setpgid(0, 0)  # the server does it too (see _fork_child)
+    if _LIBC is not None:  # die with the server, as a step dies with weft
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The handlers `python3 -m weft run` would have: only those the server
+    # changed (every other one is Python's default already, as in a fresh
+    # interpreter); a loop over all of them costs a fork's worth of page
+    # copies.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _run_step(msg, fds, mod, func, t0):
+    """In the forked child, out of the server's state: become the step's
+    process, run it, exit."""
     rc = 1
+    t1 = t0
+    f0 = f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt if _DEBUG else 0
     try:
-        sock.close()
-        signal.set_wakeup_fd(-1)
-        os.setpgid(0, 0)  # the server does it too (see _spawn)
-        if _LIBC is not None:  # die with the server, as a step dies with weft
-            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        # The handlers `python3 -m weft run` would have: only those the
-        # server changed (every other one is Python's default already, as
-        # in a fresh interpreter); a loop over all of them costs a fork's
-        # worth of page copies.
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         for target, fd in enumerate(fds):
             os.dup2(fd, target, inheritable=True)
-        os.closerange(_FDS, 1 << 16)
+        if _DEBUG and _DEBUG_FD[0] >= _FDS:  # keep the debug fd
+            os.closerange(_FDS, _DEBUG_FD[0])
+            os.closerange(_DEBUG_FD[0] + 1, 1 << 16)
+        else:
+            os.closerange(_FDS, 1 << 16)
         os.chdir(msg["cwd"])
-        # The step's environment, by difference: most of it is the server's
-        # already, and each change is a putenv (and pages copied).
-        env = dict(e.split("=", 1) for e in msg["env"] if "=" in e)
-        for k in [k for k in os.environ if k not in env]:
-            del os.environ[k]
-        for k, v in env.items():
-            if os.environ.get(k) != v:
-                os.environ[k] = v
+        _apply_env(msg["env"])
         sys.argv = ["weft", "run"] + msg["argv"][-2:]
         # Python's own streams were set up for the server's fds 0-2, which
         # now are the step's: only their buffers must be empty (they are).
+        t1 = time.perf_counter()
+        f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt if _DEBUG else 0
         rc = _run.run_loaded(getattr(mod, func, None), msg["argv"][-2], func)
     except SystemExit as e:
         code = e.code
@@ -166,7 +194,144 @@ def _child(root, msg, fds, mod, func, sock):
         sys.stderr.flush()
     except BaseException:
         pass
+    if _DEBUG:
+        t2 = time.perf_counter()
+        f2 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        _debug("child %d: set-up %.2f ms, step %.2f ms; %.2f ms CPU in all; page faults: "
+               "%d before the step came, %d in set-up, %d in the step" % (
+                   os.getpid(), (t1 - t0) * 1000, (t2 - t1) * 1000, time.process_time() * 1000,
+                   f0, f1 - f0, f2 - f1))
     os._exit(rc)
+
+
+def _apply_env(entries):
+    # The step's environment, by difference: most of it is the server's
+    # already, and each change is a putenv (and pages copied).
+    env = dict(e.split("=", 1) for e in entries if "=" in e)
+    for k in [k for k in os.environ if k not in env]:
+        del os.environ[k]
+    for k, v in env.items():
+        if os.environ.get(k) != v:
+            os.environ[k] = v
+
+
+def _debug(line):
+    try:  # fd 2 may be the step's log by now: the server's stderr is kept
+        os.write(_DEBUG_FD[0], ("weft pool %.6f: %s\n" % (time.time(), line)).encode())
+    except OSError:
+        pass
+
+
+_DEBUG_FD = [2]
+
+
+def _fork_child(sock):
+    """A child out of the server's state (process group, signals): its pid
+    in the server; in the child, returns 0."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything the server holds goes to the collector's permanent
+    # generation: a child's collections then never walk (and so copy on
+    # write) the server's objects, which is most of a fork's cost.
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:
+        _leave_server(sock)
+        return 0
+    # Its own process group before weft hears of it, so that weft's
+    # killpg(pid) reaches it however soon it comes (the child does the same:
+    # whichever runs first wins, as a shell does for its jobs).
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it already, or is already gone
+    return pid
+
+
+@weft.op
+def _rehearsal() -> int:
+    return 0
+
+
+def _rehearse():
+    """In the spare, before its step comes: a no-op step through the same
+    SDK code (environment, config, inputs, outputs) in a scratch folder.
+    Each page a step writes first is copied from the server's (a page
+    fault: ~60 us on a loaded VM, a few hundred a step); the rehearsal
+    takes most of them while nobody waits. The step's own set-up then
+    puts the environment right whatever the rehearsal left."""
+    scratch = None
+    try:
+
+        scratch = tempfile.mkdtemp(prefix="weft-spare-")
+        cfg = os.path.join(scratch, "config.json")
+        with open(cfg, "w") as f:
+            f.write("{}")
+        os.mkdir(os.path.join(scratch, "in"))
+        os.mkdir(os.path.join(scratch, "out"))
+        env = ["%s=%s" % kv for kv in os.environ.items()]
+        env += ["WEFT_CONFIG=" + cfg, "WEFT_INPUTS=" + os.path.join(scratch, "in"),
+                "WEFT_OUTPUTS=" + os.path.join(scratch, "out"), "WEFT_PATH_INPUTS="]
+        msg = json.loads(json.dumps({"op": "spawn", "argv": ["weft/_forkserver.py", "_rehearsal"],
+                                     "cwd": os.getcwd(), "env": env}))
+        _apply_env(msg["env"])
+        _run.run_loaded(_rehearsal, "weft/_forkserver.py", "_rehearsal")
+    except BaseException:
+        pass
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _spare_main(mine):
+    """The spare child: rehearses, waits for its step (the spawn packet and
+    fds the server forwards), then runs it; exits when the server goes."""
+    if _REHEARSE:
+        _rehearse()
+    try:
+        msg, anc, _, _ = mine.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_FDS * 4))
+        t0 = time.perf_counter()
+        fds = _fds_of(anc)
+        mine.close()
+        req = json.loads(msg.decode())
+        rel, func = req["argv"][-2], req["argv"][-1]
+    except BaseException:
+        os._exit(1)
+    _run_step(req, fds, _modules[rel], func, t0)
+
+
+def _fork_spare(sock):
+    if _spare:
+        return
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    gen = _gen[0]
+    pid = _fork_child(sock)
+    if pid == 0:
+        theirs.close()
+        _spare_main(mine)
+    mine.close()
+    _spare[:] = [pid, theirs, gen]
+
+
+def _drop_spare():
+    if not _spare:
+        return
+    pid, theirs, _ = _spare
+    del _spare[:]
+    theirs.close()  # it reads EOF and exits; SIGKILL makes sure
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+def _fds_of(anc):
+    fds = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(int.from_bytes(data[i:i + 4], sys.byteorder)
+                       for i in range(0, len(data) - len(data) % 4, 4))
+    return fds
 
 
 def _status(pid):
@@ -187,7 +352,7 @@ def _send(sock, obj):
     sock.send(json.dumps(obj).encode())
 
 
-def _spawn(root, sock, msg, fds):
+def _spawn(root, sock, msg, raw, fds):
     argv = msg.get("argv") or []
     if len(argv) < 2:
         return {"fallback": "not a `python3 -m weft run FILE FUNCTION` step"}
@@ -200,27 +365,37 @@ def _spawn(root, sock, msg, fds):
         return {"fallback": "%s does not import in the warm pool: %s" % (rel, mod)}
     if not isinstance(getattr(mod, func, None), weft.OpDef):
         return {"fallback": "%s has no @op function %r in the warm pool" % (rel, func)}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Everything the server holds goes to the collector's permanent
-    # generation: a child's collections then never walk (and so copy on
-    # write) the server's objects, which is most of a fork's cost.
-    gc.freeze()
-    pid = os.fork()
+    if _spare and _spare[2] != _gen[0]:
+        _drop_spare()  # forked before this module was imported
+    if _spare:
+        pid, theirs, _ = _spare
+        del _spare[:]
+        try:
+            theirs.sendmsg([raw], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                    b"".join(f.to_bytes(4, sys.byteorder) for f in fds))])
+        except OSError:  # it died: reaped by _report_exits' check
+            pid = 0
+        theirs.close()
+        if pid:
+            _children[pid] = False
+            return {"pid": pid}
+    t0 = time.perf_counter()
+    pid = _fork_child(sock)
     if pid == 0:
-        _child(root, msg, fds, mod, func, sock)
-    # Its own process group before weft hears of it, so that weft's
-    # killpg(pid) reaches it however soon it comes (the child does the same:
-    # whichever runs first wins, as a shell does for its jobs).
-    try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass  # the child did it already, or is already gone
+        _run_step(msg, fds, mod, func, t0)
     _children[pid] = False
     return {"pid": pid}
 
 
 def _report_exits(sock):
+    if _spare:
+        try:
+            if os.waitpid(_spare[0], os.WNOHANG)[0]:
+                _spare[1].close()
+                del _spare[:]
+        except ChildProcessError:
+            _spare[1].close()
+            del _spare[:]
     for pid, reported in list(_children.items()):
         if reported:
             continue
@@ -230,8 +405,10 @@ def _report_exits(sock):
             _send(sock, {"exit": pid, "status": st})
 
 
-def serve(root, fd):
+def serve(root, fd, idle):
     sock = socket.socket(fileno=fd)
+    if _DEBUG:
+        _DEBUG_FD[0] = fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, 10)
     # The executor reads replies and exits from one socket: wake on SIGCHLD.
     rfd, wfd = os.pipe()
     os.set_blocking(wfd, False)
@@ -246,8 +423,15 @@ def serve(root, fd):
     _preload(root)
     broken = dict((k, v) for k, v in _modules.items() if isinstance(v, str))
     _send(sock, {"ready": True, "pid": os.getpid(), "broken": broken})
+    _fork_spare(sock)
+    last = time.monotonic()
     while True:
-        for key, _ in sel.select():
+        events = sel.select(timeout=None if idle is None else max(1.0, idle / 4))
+        if _children or events:
+            last = time.monotonic()
+        elif idle is not None and time.monotonic() - last >= idle:
+            return 0  # weft reads EOF: its next step starts another server
+        for key, _ in events:
             if key.data == "sig":
                 try:
                     while os.read(rfd, 512):
@@ -259,11 +443,8 @@ def serve(root, fd):
             msg, anc, _, _ = sock.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_FDS * 4))
             if not msg:
                 return 0
-            fds = []
-            for level, kind, data in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.extend(int.from_bytes(data[i:i + 4], sys.byteorder)
-                               for i in range(0, len(data) - len(data) % 4, 4))
+            fds = _fds_of(anc)
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 req = json.loads(msg.decode())
                 if req.get("op") == "reap":
@@ -275,24 +456,33 @@ def serve(root, fd):
                     if len(fds) != _FDS:
                         _send(sock, {"fallback": "expected %d fds, got %d" % (_FDS, len(fds))})
                     else:
-                        _send(sock, _spawn(root, sock, req, fds))
+                        reply = _spawn(root, sock, req, msg, fds)
+                        _send(sock, reply)
+                        if _DEBUG:
+                            _debug("spawn %s: %.2f ms to reply (%.2f ms CPU) %s" % (
+                                req["argv"][-1], (time.perf_counter() - t0) * 1000,
+                                (time.process_time() - c0) * 1000, reply))
             finally:
                 for f in fds:
                     os.close(f)
             _report_exits(sock)
+            # The next step's child, forked while weft handles this one.
+            _fork_spare(sock)
 
 
 def main(argv):
-    root, fd = None, None
+    root, fd, idle = None, None, None
     i = 0
     while i + 1 < len(argv):
         if argv[i] == "--root":
             root = argv[i + 1]
         elif argv[i] == "--fd":
             fd = int(argv[i + 1])
+        elif argv[i] == "--idle":
+            idle = float(argv[i + 1])
         i += 2
     if root is None or fd is None:
-        sys.stderr.write("usage: python3 -m weft._forkserver --root DIR --fd N\n")
+        sys.stderr.write("usage: python3 -m weft._forkserver --root DIR --fd N [--idle S]\n")
         return 2
     sys.dont_write_bytecode = True
     # Run as __main__: under its own name too, so that code can tell it is
@@ -303,7 +493,7 @@ def main(argv):
     if root not in sys.path:
         sys.path.insert(0, root)
     weft_op.code_dir  # imported once here, for every child
-    return serve(root, fd)
+    return serve(root, fd, idle)
 
 
 if __name__ == "__main__":
