@@ -290,8 +290,10 @@ void weft__wk_settle_flush(struct worker *w) {
         k++;
       }
     }
-    notify_all(w, "done", done, inl);
+    /* The acks first: the broker's next deliveries wait on them; the
+     * notices are only wake-ups (the results are in storage already). */
     ack_group(w);
+    notify_all(w, "done", done, inl);
   }
   for (i = 0; keys && texts && i < n; i++) {
     free(keys[i]);
