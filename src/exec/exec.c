@@ -57,6 +57,10 @@ int weft_executor_cancel_one(struct weft_executor *x, void *user,
   return x->m->cancel_one(x, user, reason);
 }
 
+int weft_executor_poll_fd(struct weft_executor *x, int *timeout_ms) {
+  return x->m->poll_fd ? x->m->poll_fd(x, timeout_ms) : -1;
+}
+
 size_t weft_executor_running_count(struct weft_executor *x) {
   return x->m->running_count(x);
 }

@@ -222,6 +222,8 @@ struct weft_executor_methods {
   int (*cancel_one)(struct weft_executor *x, void *user, const char *reason);
   size_t (*running_count)(struct weft_executor *x);
   void (*free)(struct weft_executor *x);
+  /* Optional (NULL: none): see weft_executor_poll_fd. */
+  int (*poll_fd)(struct weft_executor *x, int *timeout_ms);
 };
 
 /* Every backend embeds this as its first member. */
@@ -272,6 +274,15 @@ int weft_executor_cancel_one(struct weft_executor *x, void *user,
 
 /* Steps started and not yet returned by wait(). */
 size_t weft_executor_running_count(struct weft_executor *x);
+
+/* For callers with an event loop of their own (the queue worker): an fd
+ * that polls readable (POLLIN; an epoll fd, so it may go into the caller's
+ * epoll) whenever wait(x, 0) has something to do (a step ended, events to
+ * read), and *timeout_ms lowered to when wait must be called anyway (a
+ * step's timeout or kill escalation; 0: now, e.g. a C function waiting to
+ * run). Returns -1 when the backend has no such fd: then call wait() at the
+ * caller's own pace. The fd is the executor's: do not close it. */
+int weft_executor_poll_fd(struct weft_executor *x, int *timeout_ms);
 
 /* Kills (SIGKILL, no grace) and reaps whatever still runs, then frees.
  * NULL is a no-op. */

@@ -182,6 +182,13 @@ static void ip_free(struct weft_executor *base) {
   free(x);
 }
 
+/* A C function waiting to run runs inside the next wait(): now. */
+static int ip_poll_fd(struct weft_executor *base, int *timeout_ms) {
+  struct ip_executor *x = (struct ip_executor *)base;
+  if (x->c.active) *timeout_ms = 0;
+  return weft_executor_poll_fd(x->procs, timeout_ms);
+}
+
 static const struct weft_executor_methods ip_methods = {
     .name = "in_process",
     .can_start_more = ip_can_start_more,
@@ -191,6 +198,7 @@ static const struct weft_executor_methods ip_methods = {
     .cancel_one = ip_cancel_one,
     .running_count = ip_running_count,
     .free = ip_free,
+    .poll_fd = ip_poll_fd,
 };
 
 int weft__in_process_new(const struct weft_executor_callbacks *cb,

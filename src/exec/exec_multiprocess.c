@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +46,7 @@ struct mp_slot {
   enum slot_state state;
   pid_t pid;
   int pidfd;     /* readable once the process has exited */
+  int epfd;      /* the executor's epoll fd (mp_poll_fd), watching both */
   int events_fd; /* read end of the events pipe, -1 once at EOF */
   struct weft__event_reader events;
   struct weft__event_sink sink;
@@ -72,6 +74,7 @@ struct mp_executor {
   size_t *done;      /* ring of DONE slot indexes, capacity max */
   size_t done_head, n_done;
   struct pollfd *pfds; /* 2 per slot */
+  int epfd; /* every running slot's pidfd and events fd: mp_poll_fd */
   size_t *pfd_slot;
   struct weft__pypool *pool; /* the process's (pypool_shared), at the first Python step */
   int pool_off;              /* WEFT_PYPOOL=off (or no memory for one) */
@@ -81,9 +84,25 @@ static int pidfd_open_(pid_t pid) {
   return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* Closes *fd, out of the epoll set first: a child between fork and exec
+ * may still hold an events pipe's read end, and epoll forgets an fd only
+ * once every copy of it is closed. */
+static void slot_close(struct mp_slot *s, int *fd) {
+  if (*fd < 0) return;
+  if (s->epfd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_DEL, *fd, NULL);
+  close(*fd);
+  *fd = -1;
+}
+
+static void slot_watch(struct mp_slot *s, int fd) {
+  struct epoll_event ev = {.events = EPOLLIN};
+  ev.data.fd = fd;
+  if (s->epfd >= 0 && fd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static void slot_clear(struct mp_slot *s) {
-  if (s->pidfd >= 0) close(s->pidfd);
-  if (s->events_fd >= 0) close(s->events_fd);
+  slot_close(s, &s->pidfd);
+  slot_close(s, &s->events_fd);
   weft__events_release(&s->events);
   weft__port_decls_release(&s->outputs);
   free(s->outputs_dir);
@@ -96,8 +115,10 @@ static void slot_clear(struct mp_slot *s) {
   if (s->secrets_work) weft__secrets_dir_remove(s->secrets_work);
   free(s->secrets_work);
   weft_step_result_release(&s->result);
+  int epfd = s->epfd;
   memset(s, 0, sizeof *s);
   s->pidfd = s->events_fd = -1;
+  s->epfd = epfd;
   weft__events_init(&s->events);
   s->state = SLOT_FREE;
 }
@@ -127,8 +148,7 @@ static void drain_events(struct mp_slot *s, int at_exit) {
         s->events.error = strdup("out of memory reading the events fd");
       continue;
     }
-    close(s->events_fd);
-    s->events_fd = -1;
+    slot_close(s, &s->events_fd);
   }
 }
 
@@ -221,8 +241,7 @@ static void slot_finish(struct mp_executor *x, struct mp_slot *s) {
     }
   }
   if (!r->ok && !r->message) r->message = strdup("step failed");
-  close(s->pidfd);
-  s->pidfd = -1;
+  slot_close(s, &s->pidfd);
   push_done(x, s);
 }
 
@@ -396,6 +415,8 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   s->pid = pid;
   s->pidfd = pidfd;
   s->events_fd = fds[0];
+  slot_watch(s, s->pidfd);
+  slot_watch(s, s->events_fd);
   s->result.pid = pid;
   if (s->timeout_s > 0)
     s->deadline_ms = weft_clock_mono_ms() + (int64_t)ceil(s->timeout_s * 1000);
@@ -539,7 +560,24 @@ static void mp_free(struct weft_executor *base) {
   free(x->done);
   free(x->pfds);
   free(x->pfd_slot);
+  close(x->epfd);
   free(x);
+}
+
+/* The epoll fd over every running step's pidfd and events pipe, and the
+ * nearest timeout or kill escalation; a finished step not yet returned by
+ * wait() makes it now. */
+static int mp_poll_fd(struct weft_executor *base, int *timeout_ms) {
+  struct mp_executor *x = (struct mp_executor *)base;
+  int64_t now = weft_clock_mono_ms();
+  if (x->n_done) *timeout_ms = 0;
+  for (size_t i = 0; i < x->max; i++) {
+    if (x->slots[i].state != SLOT_RUNNING) continue;
+    int64_t next = slot_deadlines(&x->slots[i], now);
+    if (next >= 0 && (*timeout_ms < 0 || next < *timeout_ms))
+      *timeout_ms = next > 1 << 30 ? 1 << 30 : (int)next;
+  }
+  return x->epfd;
 }
 
 static const struct weft_executor_methods mp_methods = {
@@ -551,6 +589,7 @@ static const struct weft_executor_methods mp_methods = {
     .cancel_one = mp_cancel_one,
     .running_count = mp_running_count,
     .free = mp_free,
+    .poll_fd = mp_poll_fd,
 };
 
 int weft__multiprocess_new(int max_concurrent,
@@ -574,7 +613,9 @@ int weft__multiprocess_new(int max_concurrent,
   x->done = calloc(x->max, sizeof *x->done);
   x->pfds = calloc(2 * x->max, sizeof *x->pfds);
   x->pfd_slot = calloc(2 * x->max, sizeof *x->pfd_slot);
-  if (!x->slots || !x->done || !x->pfds || !x->pfd_slot) {
+  x->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (!x->slots || !x->done || !x->pfds || !x->pfd_slot || x->epfd < 0) {
+    if (x->epfd >= 0) close(x->epfd);
     free(x->slots);
     free(x->done);
     free(x->pfds);
@@ -584,6 +625,7 @@ int weft__multiprocess_new(int max_concurrent,
   }
   for (size_t i = 0; i < x->max; i++) {
     x->slots[i].pidfd = x->slots[i].events_fd = -1;
+    x->slots[i].epfd = x->epfd;
     weft__events_init(&x->slots[i].events);
   }
   *out = &x->base;

@@ -658,6 +658,22 @@ int weft_broker_ack(struct weft_broker *b, const struct weft_broker_msg *m, weft
   return st ? lost(b, "basic.ack", amqp_error_string2(st), err) : WEFT_OK;
 }
 
+int weft_broker_ack_upto(struct weft_broker *b, unsigned gen, uint64_t tag, int multiple,
+                         weft_error *err) {
+  if (gen != b->gen || !b->conn || b->broken) return WEFT_OK;
+  int st = amqp_basic_ack(b->conn, CHANNEL, tag, multiple ? 1 : 0);
+  return st ? lost(b, "basic.ack", amqp_error_string2(st), err) : WEFT_OK;
+}
+
+int weft_broker_fd(const struct weft_broker *b) {
+  return b->conn && !b->broken ? amqp_get_sockfd(b->conn) : -1;
+}
+
+int weft_broker_buffered(const struct weft_broker *b) {
+  return b->conn && !b->broken &&
+         (amqp_data_in_buffer(b->conn) || amqp_frames_enqueued(b->conn));
+}
+
 int weft_broker_nack(struct weft_broker *b, const struct weft_broker_msg *m, int requeue,
                      weft_error *err) {
   if (m->gen != b->gen || !b->conn || b->broken) return WEFT_OK;

@@ -112,6 +112,18 @@ int weft_broker_next(struct weft_broker *b, int timeout_ms, struct weft_broker_m
 int weft_broker_ack(struct weft_broker *b, const struct weft_broker_msg *m, weft_error *err);
 int weft_broker_nack(struct weft_broker *b, const struct weft_broker_msg *m, int requeue,
                      weft_error *err);
+/* basic.ack of delivery tag of generation gen; multiple: every unacked
+ * delivery up to tag too (one frame for a group: the caller must hold
+ * them all settled). A no-op when the connection was replaced since. */
+int weft_broker_ack_upto(struct weft_broker *b, unsigned gen, uint64_t tag, int multiple,
+                         weft_error *err);
+
+/* For an event loop: the socket (-1 while disconnected), to poll for
+ * POLLIN, and whether frames already read sit in the library's buffers
+ * (then weft_broker_next(b, 0) has something without any socket read:
+ * poll would not say so). */
+int weft_broker_fd(const struct weft_broker *b);
+int weft_broker_buffered(const struct weft_broker *b);
 
 /* Ready messages and consumers of queue (full name), by passive declare;
  * *exists 0 when there is no such queue. */

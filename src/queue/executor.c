@@ -544,7 +544,7 @@ static void q_free(struct weft_executor *x) {
 
 static const struct weft_executor_methods queue_methods = {
     "queue", q_can_start_more, q_start, q_wait, q_cancel_all, q_cancel_one, q_running_count,
-    q_free,
+    q_free, NULL,
 };
 
 int weft__queue_executor_new(struct weft_instance *inst, const struct weft_run_config *rc,

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,7 +117,10 @@ static void finish_slot(struct worker *w, struct slot *s, const struct weft_step
     else
       b->requeue = 1;
   }
-  if (s->work_dir) weft_fs_remove_tree(s->work_dir, &e);
+  /* Removed once settled (weft__wk_empty_trash): a few ms of unlink and
+   * rmdir that need not delay the result, the ack and the next step. */
+  if (s->work_dir && json_array_append_new(w->trash, json_string(s->work_dir)))
+    weft_fs_remove_tree(s->work_dir, &e);
   slot_release(s);
   weft__wk_step_end(w, b);
 }
@@ -462,6 +466,15 @@ static void take_message(struct worker *w, struct weft_broker_msg *m) {
   }
   b->msg = *m;
   memset(m, 0, sizeof *m);
+  if (weft__wk_live_add(w, b)) {
+    weft_broker_nack(w->sub, &b->msg, 1, &e);
+    weft_broker_msg_release(&b->msg);
+    json_decref(b->results);
+    json_decref(b->done);
+    free(b);
+    json_decref(msg);
+    return;
+  }
   b->open = 1; /* held while its steps are taken */
   json_t *steps = json_object_get(msg, "steps");
   if (w->stopping) { /* delivered before our basic.cancel arrived */
@@ -559,20 +572,21 @@ static int setup(struct worker *w, weft_error *err) {
   return rc;
 }
 
-static void pump_broker(struct worker *w, int timeout_ms) {
+/* Takes what the consumer connection has (cancels, step messages) without
+ * waiting: the loop calls it when the socket is readable or the library
+ * holds frames already read. At most a round of slots per call, so that
+ * finished steps are collected in between. */
+static void pump_broker(struct worker *w) {
   weft_error e = WEFT_ERROR_INIT;
   unsigned gen = weft_broker_generation(w->sub);
-  if (weft_broker_ensure(w->sub, &e)) {
-    if (timeout_ms) weft_clock_sleep_ms(timeout_ms < 100 ? timeout_ms : 100);
-    return;
-  }
+  if (weft_broker_ensure(w->sub, &e)) return; /* the loop retries after a backoff */
   if (gen != weft_broker_generation(w->sub)) {
     weft__wk_log(w, "reconnected to %s", weft_broker_display_url(w->sub));
     drop_waiting(w, 1);
   }
   for (int k = 0; k < w->n_slots + 2; k++) {
     struct weft_broker_msg m;
-    int got = weft_broker_next(w->sub, k ? 0 : timeout_ms, &m, &e);
+    int got = weft_broker_next(w->sub, 0, &m, &e);
     if (got < 0) {
       weft__wk_log(w, "lost the broker: %s", e.msg);
       return;
@@ -585,12 +599,12 @@ static void pump_broker(struct worker *w, int timeout_ms) {
   }
 }
 
-/* Collects x's finished steps (waiting up to timeout_ms for the first);
- * returns how many. A C op runs inside its executor's wait. */
-static int drain(struct worker *w, struct weft_executor *x, int timeout_ms) {
+/* Collects x's finished steps without waiting; returns how many. A C op
+ * runs inside its executor's wait. */
+static int drain(struct worker *w, struct weft_executor *x) {
   struct weft_step_result res;
   weft_error e = WEFT_ERROR_INIT;
-  int n = 0, got = weft_executor_wait(x, timeout_ms, &res, &e);
+  int n = 0, got = weft_executor_wait(x, 0, &res, &e);
   while (got == 1) {
     struct slot *s = res.user;
     if (!is_c_op(s->def) || !res.ok)
@@ -606,10 +620,69 @@ static int drain(struct worker *w, struct weft_executor *x, int timeout_ms) {
   return n;
 }
 
-static void pump_executor(struct worker *w, int timeout_ms) {
-  int n = drain(w, w->xc, 0);
-  if (weft_executor_running_count(w->x)) drain(w, w->x, n ? 0 : timeout_ms);
-  weft__wk_flush_started(w);
+/* ---- the event loop ------------------------------------------------------------------
+ *
+ * One epoll set: the consumer and notice connections' sockets and the
+ * executors' fds (their steps' pidfds and events pipes: exec.h
+ * weft_executor_poll_fd). The loop sleeps only in epoll_wait, until
+ * something is readable or the next timer is due (heartbeat, the notice
+ * connection's keep-alive, live logs, a step's timeout, the shutdown
+ * grace), and before it sleeps it settles what finished: one commit for
+ * every message whose steps ended since the last one (the group grows by
+ * itself while a commit is slow), then the acks, then the work folders. */
+
+enum { EP_SUB, EP_PUB, EP_X, EP_XC, EP_N };
+
+struct watch {
+  int fd[EP_N];
+  unsigned gen[EP_N];
+};
+
+/* Keeps fd registered for slot k; a reconnect (new generation) may reuse
+ * the old socket's number, and epoll forgot the old one at its close. */
+static void watch_fd(struct worker *w, struct watch *wt, int k, int fd, unsigned gen) {
+  if (wt->fd[k] == fd && wt->gen[k] == gen) return;
+  if (wt->fd[k] >= 0) epoll_ctl(w->ep, EPOLL_CTL_DEL, wt->fd[k], NULL);
+  wt->fd[k] = -1;
+  if (fd >= 0) {
+    struct epoll_event ev = {.events = EPOLLIN};
+    ev.data.u32 = (uint32_t)k;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) && errno == EEXIST)
+      epoll_ctl(w->ep, EPOLL_CTL_MOD, fd, &ev);
+    wt->fd[k] = fd;
+  }
+  wt->gen[k] = gen;
+}
+
+static int64_t min_due(int64_t a, int64_t b) { return a < 0 || (b >= 0 && b < a) ? b : a; }
+
+/* Milliseconds until the loop must run again without any fd ready. */
+static int next_timeout(struct worker *w, struct watch *wt, int64_t grace_deadline) {
+  int64_t now = weft_clock_mono_ms();
+  int64_t due = w->next_heartbeat_ms;
+  if (w->dirty) due = min_due(due, w->last_heartbeat_ms + HEARTBEAT_DIRTY_MS);
+  due = min_due(due, w->next_pub_pump_ms);
+  due = min_due(due, w->next_sub_pump_ms);
+  if (running_count(w)) due = min_due(due, w->next_live_log_ms);
+  if (grace_deadline) due = min_due(due, grace_deadline);
+  int64_t t = due - now;
+  /* The stop flag is set by a signal, which interrupts epoll_wait, unless
+   * it came just before: look again at least this often. */
+  if (t > 500) t = 500;
+  if (t < 0) t = 0;
+  int xt = -1;
+  watch_fd(w, wt, EP_X, weft_executor_poll_fd(w->x, &xt), 0);
+  if (xt >= 0 && xt < t) t = xt;
+  xt = -1;
+  watch_fd(w, wt, EP_XC, weft_executor_poll_fd(w->xc, &xt), 0);
+  if (xt >= 0 && xt < t) t = xt;
+  /* no fd to wake us (a backend without one): look every 20 ms */
+  if ((wt->fd[EP_X] < 0 && weft_executor_running_count(w->x)) ||
+      (wt->fd[EP_XC] < 0 && weft_executor_running_count(w->xc)))
+    if (t > 20) t = 20;
+  if (weft_broker_buffered(w->sub) || weft_broker_buffered(w->pub)) t = 0;
+  if (weft_broker_broken(w->sub) && t > 100) t = 100; /* reconnect with its backoff */
+  return (int)t;
 }
 
 int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options *o,
@@ -622,6 +695,8 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
   w.prefetch = o->prefetch > w.concurrency ? o->prefetch : w.concurrency;
   w.n_slots = w.prefetch * BATCH_MAX + 1;
   w.started = json_array();
+  w.trash = json_array();
+  w.ep = epoll_create1(EPOLL_CLOEXEC);
   w.state = "running";
   w.started_ms = weft_clock_wall_ms();
   if (gethostname(w.host, sizeof w.host)) snprintf(w.host, sizeof w.host, "localhost");
@@ -630,8 +705,9 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
   w.work_root = o->work_root ? weft_str_dup(o->work_root)
                              : weft_str_printf("%s/worker/%s", inst->home, w.id ? w.id : "");
   w.slots = calloc((size_t)w.n_slots, sizeof *w.slots);
-  int rc = w.id && w.work_root && w.slots && w.started ? WEFT_OK
-                                         : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  int rc = w.id && w.work_root && w.slots && w.started && w.trash
+               ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (!rc && w.ep < 0) rc = weft_error_set(err, WEFT_EIO, "epoll_create1: %s", strerror(errno));
   if (!rc) rc = setup(&w, err);
   if (rc) goto done;
   heartbeat(&w, 1);
@@ -641,6 +717,8 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
                w.key->origin, w.key->file);
   int64_t grace_deadline = 0;
   int killed = 0;
+  struct watch wt;
+  for (int k = 0; k < EP_N; k++) wt.fd[k] = -1, wt.gen[k] = 0;
   for (;;) {
     if (o->stop && *o->stop && !grace_deadline) {
       weft_error e = WEFT_ERROR_INIT;
@@ -653,30 +731,50 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
             running_count(&w) == 1 ? "" : "s", o->grace_s);
       heartbeat(&w, 1);
     }
-    int running = running_count(&w);
-    if (grace_deadline && !running) break;
+    if (grace_deadline && !running_count(&w)) break;
     if (grace_deadline && !killed && weft_clock_mono_ms() >= grace_deadline) {
       killed = 1;
       for (int i = 0; i < w.n_slots; i++) w.slots[i].abandon = w.slots[i].used && w.slots[i].started;
       weft_executor_cancel_all(w.x, "the worker is shutting down");
       weft_executor_cancel_all(w.xc, "the worker is shutting down");
     }
-    heartbeat(&w, 0);
+    /* What is ready: finished steps first (their slots take the next
+     * waiting steps at once), then the sockets. */
+    drain(&w, w.xc);
+    drain(&w, w.x);
+    int64_t now = weft_clock_mono_ms();
+    if (weft_broker_buffered(w.sub) || wt.fd[EP_SUB] < 0 || now >= w.next_sub_pump_ms ||
+        w.sub_ready) {
+      w.sub_ready = 0;
+      w.next_sub_pump_ms = now + 1000; /* its heartbeats, when nothing comes */
+      pump_broker(&w);
+    }
+    if (w.pub_ready || weft_broker_buffered(w.pub)) {
+      w.pub_ready = 0;
+      w.next_pub_pump_ms = 0; /* a frame on the notice connection: read it now */
+    }
     weft__wk_pump_publisher(&w);
-    weft__wk_upload_live_logs(&w);
     start_waiting(&w);
     weft__wk_flush_started(&w);
-    running = running_count(&w);
-    if (!running) {
-      pump_broker(&w, IDLE_WAIT_MS);
-    } else if (running >= w.concurrency || grace_deadline) {
-      pump_executor(&w, BUSY_WAIT_MS);
-      pump_broker(&w, 0);
-    } else {
-      pump_broker(&w, 2);
-      pump_executor(&w, 0);
+    /* Before sleeping: settle, then tidy up, then the timers. */
+    weft__wk_settle_flush(&w);
+    weft__wk_empty_trash(&w);
+    heartbeat(&w, 0);
+    weft__wk_upload_live_logs(&w);
+    watch_fd(&w, &wt, EP_SUB, weft_broker_fd(w.sub), weft_broker_generation(w.sub));
+    watch_fd(&w, &wt, EP_PUB, weft_broker_fd(w.pub), weft_broker_generation(w.pub));
+    int timeout = next_timeout(&w, &wt, grace_deadline);
+    /* A C step waiting to run, or a step started just now that is over
+     * already: no sleep. */
+    struct epoll_event ev[EP_N];
+    int n = epoll_wait(w.ep, ev, EP_N, timeout);
+    for (int i = 0; i < n; i++) {
+      if (ev[i].data.u32 == EP_SUB) w.sub_ready = 1;
+      if (ev[i].data.u32 == EP_PUB) w.pub_ready = 1;
     }
   }
+  weft__wk_settle_flush(&w);
+  weft__wk_empty_trash(&w);
   weft__wk_log(&w, "stopped after %lld step%s", (long long)w.steps_done, w.steps_done == 1 ? "" : "s");
 done:
   if (w.id && w.sub) {
@@ -688,6 +786,10 @@ done:
   for (int i = 0; w.slots && i < w.n_slots; i++) slot_release(&w.slots[i]);
   weft_code_cache_close(w.code);
   json_decref(w.started);
+  json_decref(w.trash);
+  free(w.live);
+  free(w.settle);
+  if (w.ep >= 0) close(w.ep);
   free(w.slots);
   weft_broker_close(w.sub);
   weft_broker_close(w.pub);

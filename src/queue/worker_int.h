@@ -9,8 +9,6 @@
 
 struct weft_code_cache;
 
-#define IDLE_WAIT_MS 200
-#define BUSY_WAIT_MS 200
 /* A changed running set is written at most this often (not per step: with
  * SQLite every write is an fsync); an unchanged one every heartbeat. */
 #define HEARTBEAT_DIRTY_MS 250
@@ -32,6 +30,7 @@ struct batch {
   char why[600];
   json_t *results; /* [[attempt_id, reply_to, result document], ...] */
   json_t *done;    /* reply_to -> [attempt ids] for the "done" notices */
+  int settling;    /* in w->settle, waiting for the next group commit */
 };
 
 /* A slot holds one taken step: waiting (validated, not started: with
@@ -80,6 +79,16 @@ struct worker {
   int64_t live_run_ms;
   int64_t next_live_log_ms;
   json_t *started; /* [[reply_to, attempt_id, pid], ...]: notices to send */
+  /* Taken messages not settled yet (the unacked deliveries), and those of
+   * them whose steps are all over, settled together by the next
+   * weft__wk_settle_flush: one store commit, one "done" notice per
+   * coordinator, acks grouped (worker_settle.c). */
+  struct batch **live, **settle;
+  size_t n_live, cap_live, n_settle, cap_settle;
+  json_t *trash; /* finished steps' work folders, removed once settled */
+  int ep;        /* the loop's epoll fd (worker.c) */
+  int sub_ready, pub_ready;  /* epoll said their sockets are readable */
+  int64_t next_sub_pump_ms;  /* monotonic: the consumer connection is read at least then */
 };
 
 /* A log line on stderr: time, worker id, the message. */
@@ -102,9 +111,29 @@ void weft__wk_record(struct worker *w, struct batch *b, const char *attempt_id,
 /* A step that could not even start on this worker: a failed result. */
 void weft__wk_record_failure(struct worker *w, struct batch *b, const char *attempt_id,
                              const char *reply_to, const char *message);
-/* One step of b is over (or one taker's hold on it): the last settles it
- * (results, "done" notices, ack, nack or dead-letter) and frees b. */
+/* One step of b is over (or one taker's hold on it): the last settles it:
+ * a message to hand back or dead-letter at once (nack), one whose steps
+ * ran at the next weft__wk_settle_flush. */
 void weft__wk_step_end(struct worker *w, struct batch *b);
+/* A taken message joins the unacked ones (0, or WEFT_ENOMEM). */
+int weft__wk_live_add(struct worker *w, struct batch *b);
+/* Settles every message whose steps are over: all their results in one
+ * store transaction (first writer wins), one "done" notice per
+ * coordinator, then the acks (one with multiple=true where it may). A
+ * storage failure hands them all back. Called by the loop before it
+ * sleeps, so what finished during one commit goes in the next. */
+void weft__wk_settle_flush(struct worker *w);
+/* Removes the work folders of settled steps (after the acks: off the path
+ * from one step's end to the next one's start). */
+void weft__wk_empty_trash(struct worker *w);
+
+/* How to ack tags[0..n) (deliveries of one connection) while the unacked
+ * deliveries others[0..n_others) stay: sorts tags, sets *upto to the
+ * highest tag below every other one when at least two tags are (one
+ * basic.ack with multiple=true covers them; else 0), and returns how many
+ * tags, at the end of tags, still need an ack each. */
+size_t weft__wk_ack_plan(uint64_t *tags, size_t n, const uint64_t *others, size_t n_others,
+                         uint64_t *upto);
 
 /* worker_code.c: the code a step runs. */
 

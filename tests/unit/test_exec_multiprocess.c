@@ -2,6 +2,7 @@
  * executor: outputs, events, every failure message, timeouts, cancel, env. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -806,7 +807,56 @@ TEST(many_true_steps_overhead) {
   return 0;
 }
 
+/* weft_executor_poll_fd: an epoll fd that stays quiet while the step runs
+ * and turns readable when it ends (so the queue worker's loop sleeps on
+ * it), and the step's timeout as the loop's deadline. */
+TEST(poll_fd_wakes_when_a_step_ends) {
+  struct fixture f;
+  ASSERT_EQ(fixture_init(&f), 0);
+  struct weft_executor *x = new_executor(&f, "multiprocess", 2);
+  ASSERT(x);
+  int t = -1;
+  int fd = weft_executor_poll_fd(x, &t);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(t, -1); /* nothing running: no deadline */
+  struct weft_op_def def = shell_op("sleep 0.3");
+  def.timeout_s = 30;
+  struct weft_step_spec spec = spec_for(&f, &def);
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_executor_start(x, &spec, &err), WEFT_OK);
+  t = -1;
+  ASSERT_EQ(weft_executor_poll_fd(x, &t), fd);
+  ASSERT(t > 25000 && t <= 30000); /* the timeout is the next thing due */
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  ASSERT_EQ(poll(&p, 1, 50), 0); /* still running: quiet */
+  /* Each wake-up has something for wait(0) (the events pipe's end of
+   * file may come a moment before the pidfd): a few rounds, no spinning. */
+  int64_t t0 = weft_clock_mono_ms();
+  struct weft_step_result r;
+  int got = 0, rounds = 0;
+  while (!got && weft_clock_mono_ms() - t0 < 5000) {
+    ASSERT_EQ(poll(&p, 1, 5000), 1);
+    got = weft_executor_wait(x, 0, &r, &err);
+    rounds++;
+  }
+  ASSERT_EQ(got, 1);
+  ASSERT(rounds <= 3);
+  ASSERT(r.ok);
+  weft_step_result_release(&r);
+  ASSERT_EQ(poll(&p, 1, 0), 0); /* its fds left the set with it */
+  /* a C-op-less in_process executor hands out its process executor's fd */
+  struct weft_executor *ip = new_executor(&f, "in_process", 1);
+  ASSERT(ip);
+  t = -1;
+  ASSERT(weft_executor_poll_fd(ip, &t) >= 0);
+  weft_executor_free(ip);
+  weft_executor_free(x);
+  fixture_release(&f);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(success_with_outputs_and_events)
+          TEST_ENTRY(poll_fd_wakes_when_a_step_ends)
           TEST_ENTRY(implicit_result_output)
           TEST_ENTRY(argv_op_and_path_output_event)
           TEST_ENTRY(long_event_line_in_pieces)
