@@ -286,4 +286,8 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xEventCount = weft__pg_event_count,
     .xRunDelete = weft__pg_run_delete,
     .xMaterializationList = weft__pg_materialization_list,
+    .xLeaseClaim = weft__pg_lease_claim,
+    .xLeaseRenew = weft__pg_lease_renew,
+    .xLeaseRelease = weft__pg_lease_release,
+    .xLeaseGet = weft__pg_lease_get,
 };

@@ -132,6 +132,16 @@ const char *const weft__pg_migrations[] = {
      "CREATE INDEX materializations_asset ON materializations (asset, id);\n"
      "CREATE INDEX runs_ended ON runs (ended_ms, id);\n"
      "CREATE INDEX runs_parent ON runs (parent_run_id);\n"),
+
+    /* 5: run leases, as SQLite's 4: the coordinator driving a run holds
+     * it by (owner, expiry), renewed in its group commits. */
+    ("CREATE TABLE run_leases (\n"
+     "  run_id TEXT COLLATE \"C\" PRIMARY KEY,\n"
+     "  owner TEXT COLLATE \"C\" NOT NULL,\n"
+     "  expires_ms BIGINT NOT NULL,\n"
+     "  acquired_ms BIGINT NOT NULL\n"
+     ");\n"
+     "CREATE INDEX run_leases_owner ON run_leases (owner);\n"),
 };
 
 const int weft__pg_migration_count =

@@ -443,4 +443,8 @@ const struct weft_store_methods weft__store_sqlite_methods = {
     .xEventCount = weft__sq_event_count,
     .xRunDelete = weft__sq_run_delete,
     .xMaterializationList = weft__sq_materialization_list,
+    .xLeaseClaim = weft__sq_lease_claim,
+    .xLeaseRenew = weft__sq_lease_renew,
+    .xLeaseRelease = weft__sq_lease_release,
+    .xLeaseGet = weft__sq_lease_get,
 };
