@@ -87,6 +87,7 @@ struct seen {
   struct step_seen *v;
   size_t n;
   int adoptions; /* run_adopted events so far */
+  int64_t last_ms; /* the time of the last event recorded */
 };
 
 static struct step_seen *seen_get(struct seen *s, const char *name) {
@@ -168,6 +169,7 @@ static int read_seen(struct coord *c, struct seen *s, weft_error *err) {
   int rc = weft_store_event_read(c->inst->store, &f, &evs, err);
   for (size_t k = 0; !rc && k < evs.n; k++) {
     const struct weft_event_row *ev = &evs.v[k];
+    if (ev->ts_ms > s->last_ms) s->last_ms = ev->ts_ms;
     if (!ev->step) {
       if (!strcmp(ev->type, "run_adopted")) s->adoptions++;
       if (!strcmp(ev->type, "sla_missed")) c->sla_missed_before = 1;
@@ -311,9 +313,12 @@ int coord_adopt(struct coord *c, const char *token) {
   size_t n_done = c->plan.n_final;
   c->run_dirty = 1;
   coord_event(c, NULL, "run_adopted",
-              json_pack("{s:s?, s:s, s:s, s:I, s:o, s:i}", "from", old, "to",
+              json_pack("{s:s?, s:s, s:s, s:I, s:o, s:i, s:I}", "from", old, "to",
                         c->run.coordinator, "reason", why, "steps_final", (json_int_t)n_done,
-                        "restarted", restarted, "adoption", s.adoptions + 1));
+                        "restarted", restarted, "adoption", s.adoptions + 1,
+                        /* what the dead one did after this is not known: a
+                         * step it ran since starts again (at least once) */
+                        "last_recorded_ms", (json_int_t)s.last_ms));
   if (!c->failed_store) {
     /* The run_adopted event first: the replay's records follow it. */
     struct coord_batch *b = &c->batch;

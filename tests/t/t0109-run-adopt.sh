@@ -9,6 +9,8 @@
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
+# shellcheck source-path=SCRIPTDIR source=lib_queue.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib_queue.sh" || exit 1
 
 # Short leases so the test is quick; docs/operations.md has the default (5 s).
 export WEFT_RUN_LEASE_MS=1500
@@ -32,7 +34,7 @@ at_exit "pkill -9 -f 'sleep 30.$$' 2>/dev/null; touch '$tmp/loc/go'; true"
 # q SQL: a query on the store; the sqlite3 shell when there is one (a
 # python3 start per poll is slow on a loaded machine).
 if command -v sqlite3 >/dev/null; then
-  q() { sqlite3 -readonly "$WEFT_HOME/weft.db" "$1"; }
+  q() { sqlite3 -readonly -cmd ".timeout 5000" "$WEFT_HOME/weft.db" "$1"; }
 else
   q() { store_query "$1"; }
 fi
@@ -160,23 +162,33 @@ else
   {
     echo "graph:"
     echo "  n1: nap"
-    for i in $(seq 2 150); do echo "  n$i: {uses: nap, after: [n$((i - 1))]}"; done
+    for i in $(seq 2 300); do echo "  n$i: {uses: nap, after: [n$((i - 1))]}"; done
   } >cloc/jobs/chain.yaml
   export C_OP_LOG=$tmp/c_calls.log
   : >"$C_OP_LOG"
-  expect_exit -m "a chain of 150 C ops starts" 0 "$cbin" launch chain -l cloc --detach
+  expect_exit -m "a chain of 300 C ops starts" 0 "$cbin" launch chain -l cloc --detach
   chain=$out
-  wait_step "$chain" n20 || not_ok "the chain never reached n20"
+  # (its rows commit in groups: a 20 ms step may never show as running)
+  for _ in $(seq 200); do
+    [ "$(q "select count(*) from steps where run_id='$chain' and status='succeeded'")" -ge 20 ] && break
+    sleep 0.05
+  done
+  [ "$(status_of "$chain")" = started ] && ok "the chain is mid-way when its coordinator is killed" ||
+    not_ok "the chain is not mid-way" "$(status_of "$chain")"
   kill -9 "$(coord_pid "$chain")"
   killed_ms=$(now_ms)
   if sweep_until "$cbin" 60 "$chain"; then ok "the C-op run was adopted and ended"; else not_ok "it never ended" "$(status_of "$chain")"; fi
   check_eq "it succeeded" success "$(status_of "$chain")"
-  check_eq "every step succeeded once in its last attempt" "150" \
+  check_eq "every step succeeded in its last attempt" "300" \
     "$(q "select count(*) from steps s where run_id='$chain' and status='succeeded'")"
   restarted=$(q "select count(*) from events where run_id='$chain' and type='step_up_for_retry' and json_extract(payload,'$.adopted')=1")
-  check_py "no C op completed twice unless the events say it was retried after adoption" "
+  # What the dead coordinator did after its last group commit (50 ms: at
+  # most 3 of these 20 ms steps) was never recorded: those steps run again
+  # (at least once); run_adopted says from when (last_recorded_ms).
+  check_py "no C op completed twice but those retried after adoption or unrecorded" "
 n=len(open('$C_OP_LOG').read().split())
-print('ok' if 150 <= n <= 150 + $restarted else (n, $restarted))"
+print('ok' if 300 <= n <= 300 + $restarted + 3 else (n, $restarted))"
+  echo "# C ops: $(wc -l <"$C_OP_LOG") calls for 300 steps, $restarted restarted by the adopter"
   moved=$(q "select ts_ms from events where type='run_adopted' and run_id='$chain'")
   echo "# C ops: kill -9 -> moving again: $((moved - killed_ms)) ms"
 fi
@@ -185,8 +197,6 @@ fi
 if [ -z "${WEFT_TEST_AMQP_URL:-}" ]; then
   skip "WEFT_TEST_AMQP_URL is not set: no queue steps"
 else
-  # shellcheck source-path=SCRIPTDIR source=lib_queue.sh
-  . "$(dirname "${BASH_SOURCE[0]}")/lib_queue.sh" || exit 1
   amqp_setup
 
   export WEFT_HOME=$tmp/qhome
