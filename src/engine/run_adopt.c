@@ -225,6 +225,7 @@ static int replay_step(struct coord *c, size_t i, struct step_seen *st, json_t *
     c->outputs[i] = json_incref(st->outputs);
   }
   if (weft_step_status_is_final(st->status)) {
+    if (c->alerted) c->alerted[i] = 1; /* its on_failure alert went out then */
     /* Its downstreams' skips were recorded with it, in one commit. */
     weft_plan_finish(&c->plan, i, st->status, c->scratch, NULL);
     return 1;
@@ -297,13 +298,22 @@ int coord_adopt(struct coord *c, const char *token) {
     return weft_error_set(c->err, WEFT_ENOMEM, "out of memory");
   }
   int rc = coord_lease_claim(c, token, c->err);
-  if (!rc) rc = read_seen(c, &s, c->err);
   if (rc) goto done;
+  if ((rc = read_seen(c, &s, c->err))) {
+    c->lease_lost = 1; /* the plan knows nothing: write nothing; the next sweep retries */
+    goto done;
+  }
   snprintf(why, sizeof why, "its coordinator %s died (lease expired)", old ? old : "(unknown)");
   if (s.adoptions >= ADOPT_MAX) {
-    rc = weft_error_set(c->err, WEFT_ESTORE,
-                        "run %s was adopted %d times and never got further: giving up",
-                        c->run.id, s.adoptions);
+    /* Failed from its stored rows (the plan here knows nothing yet), and
+     * this coordinator then writes nothing more (lease_lost). */
+    char msg[200];
+    snprintf(msg, sizeof msg, "run %s was adopted %d times and never got further: giving up",
+             c->run.id, s.adoptions);
+    weft_error ignored = WEFT_ERROR_INIT;
+    weft_instance_fail_run(c->inst, c->run.id, msg, &ignored);
+    c->lease_lost = 1;
+    rc = weft_error_set(c->err, WEFT_ESTORE, "%s", msg);
     goto done;
   }
   kill_leftovers(c, old, &s);
