@@ -200,7 +200,8 @@ static void kill_leftovers(struct coord *c, const char *old, const struct seen *
     if (!st->running || st->worker) continue; /* a worker's pid is not ours */
     if (st->pid > 0) kill(-(pid_t)st->pid, SIGKILL);
     /* Nor would the dead one remove the attempt's secret files (secrets.h). */
-    char *dir = weft_instance_step_dir(c->inst, c->run.id, st->name, st->attempt > 0 ? st->attempt : 1);
+    char *dir = weft_instance_step_dir(c->inst, c->run.id, st->name,
+                                       st->attempt > 0 ? st->attempt : 1);
     char *secrets = dir ? weft_fs_join(dir, "secrets") : NULL;
     weft_error ignored = WEFT_ERROR_INIT;
     if (secrets) weft_fs_remove_tree(secrets, &ignored);
