@@ -33,6 +33,8 @@ export function eventSummary(ev) {
     case 'run_queued': return `queued ${p.job || ''}${p.parent_run_id ? `, re-executing ${shortId(p.parent_run_id)}` : ''}`;
     case 'run_started': return `started on ${p.executor || '?'} executor: ${p.steps ?? '?'} steps, ${p.max_concurrent ?? '?'} at a time` +
       (p.reused && p.reused.length ? `; reused ${p.reused.join(', ')}` : '');
+    case 'run_adopted': return `adopted by ${p.to || '?'} from ${p.from || '?'}: ${p.reason || ''}` +
+      (p.restarted && p.restarted.length ? `; restarted ${p.restarted.join(', ')}` : '');
     case 'run_canceling': return `canceling${p.reason ? `: ${p.reason}` : ''}`;
     case 'run_success': return `succeeded in ${fmtDuration(p.duration_ms)}`;
     case 'run_failure': return `failed in ${fmtDuration(p.duration_ms)}${p.message ? `: ${p.message}` : ''}`;

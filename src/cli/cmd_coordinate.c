@@ -15,6 +15,7 @@
 
 static const char coordinate_usage[] =
     "usage: weft run coordinate RUN_ID [-w FILE | -l LOCATION...] [--in-run A,B,...]\n"
+    "                                  [--adopt TOKEN]\n"
     "                                  [--log-format text|json]\n"
     "\n"
     "Coordinates a queued run in this process, from its start to its end: the\n"
@@ -27,6 +28,9 @@ static const char coordinate_usage[] =
     "the run.\n"
     "\n"
     "options:\n"
+    "  --adopt TOKEN         resume a started run whose coordinator died; a\n"
+    "                        sweep hands its lease over under TOKEN and spawns\n"
+    "                        this (docs/operations.md, \"Leases and adoption\")\n"
     "  --in-run A,B,...      a re-execution: only these steps run; the others\n"
     "                        reuse the outputs of the run's parent\n"
     "  --log-format FORMAT   text (default) or json: one JSON object per line\n"
@@ -84,9 +88,19 @@ static void on_event(void *data, const struct weft_event_row *ev) {
 
 /* Marks the run failed when it is still queued and nobody will start it;
  * prints why. Returns WEFT_EXIT_INVALID. */
+static const char *adopt_token; /* --adopt TOKEN */
+
 static int give_up(struct weft_instance *inst, const char *run_id, const char *why) {
   weft_error err = WEFT_ERROR_INIT;
   weft_log_run(WEFT_LOG_ERROR, run_id, NULL, "run %s: %s", run_id, why);
+  /* An adopter that cannot load the run: it cannot go on anywhere. */
+  if (adopt_token) {
+    char *msg = weft_str_printf("adoption failed: %s", why);
+    if (weft_instance_fail_run(inst, run_id, msg ? msg : why, &err) && err.code != WEFT_ECONFLICT)
+      weft_log_run(WEFT_LOG_ERROR, run_id, NULL, "%s", err.msg);
+    free(msg);
+    return WEFT_EXIT_INVALID;
+  }
   if (weft_run_abandon(inst, run_id, why, &err) && err.code != WEFT_ECONFLICT)
     weft_log_run(WEFT_LOG_ERROR, run_id, NULL, "%s", err.msg);
   return WEFT_EXIT_INVALID;
@@ -142,6 +156,9 @@ int cmd_run_coordinate(int argc, char **argv) {
         (m = weft_cli_flag_value("run coordinate", argc, argv, &i, NULL, "--in-run",
                                  &in_run_arg))) {
       if (m < 0) goto done;
+    } else if ((m = weft_cli_flag_value("run coordinate", argc, argv, &i, NULL, "--adopt",
+                                        &adopt_token))) {
+      if (m < 0) goto done;
     } else if ((m = weft_cli_flag_value("run coordinate", argc, argv, &i, NULL, "--log-format",
                                         &v))) {
       if (m < 0) goto done;
@@ -176,7 +193,9 @@ int cmd_run_coordinate(int argc, char **argv) {
     weft_log_run(WEFT_LOG_ERROR, id, NULL, "%s", err.msg);
     goto done;
   }
-  if (run.status != WEFT_RUN_QUEUED) {
+  int adoptable = adopt_token && (run.status == WEFT_RUN_STARTED ||
+                                  run.status == WEFT_RUN_CANCELING);
+  if (run.status != WEFT_RUN_QUEUED && !adoptable) {
     weft_log_run(WEFT_LOG_ERROR, id, NULL, "run %s is %s, not queued", run.id,
                  weft_run_status_name(run.status));
     goto done;
@@ -217,7 +236,9 @@ int cmd_run_coordinate(int argc, char **argv) {
                           .in_run = in_run, .interrupt = &weft_cli_interrupted,
                           .on_event = view ? on_event : NULL, .cb_data = view};
   enum weft_run_status final = WEFT_RUN_FAILURE;
-  if (weft_run_execute(inst, run.id, &l, &final, &err)) {
+  int xrc = adopt_token ? weft_run_adopt(inst, run.id, adopt_token, &l, &final, &err)
+                       : weft_run_execute(inst, run.id, &l, &final, &err);
+  if (xrc) {
     weft_log_run(WEFT_LOG_ERROR, run.id, NULL, "%s", err.msg);
     if (err.code == WEFT_ECONFLICT) goto done; /* canceled (or taken) before it started */
   }

@@ -236,6 +236,19 @@ static void show_header(const struct weft_run_row *r, const char *queue_reason, 
   fprintf(out, "  code version: %s\n", r->code_version ? r->code_version : "-");
 }
 
+/* A run resumed by another coordinator after its own died (run_adopted
+ * events): when, from whom, why. */
+static void show_adoptions(const struct weft_run_view *v, FILE *out) {
+  for (size_t i = 0; i < v->events.n; i++) {
+    if (strcmp(v->events.v[i].type, "run_adopted")) continue;
+    char t[48];
+    json_t *p = v->payloads[i];
+    weft_render_datetime(v->events.v[i].ts_ms, 1, t, sizeof t);
+    fprintf(out, "  adopted:      %s by %s from %s (%s)\n", t, str_field(p, "to", "?"),
+            str_field(p, "from", "?"), str_field(p, "reason", "?"));
+  }
+}
+
 static int show_steps(const struct weft_run_view *v, FILE *out) {
   size_t ws = strlen("STEP");
   for (size_t i = 0; i < v->n_order; i++)
@@ -410,6 +423,7 @@ int weft_render_run_show_text(const struct weft_run_view *v, const char *queue_r
                               FILE *out) {
   int rc;
   show_header(&v->run, queue_reason, out);
+  show_adoptions(v, out);
   if ((rc = show_steps(v, out)) || (rc = show_outputs(v, out)) ||
       (rc = show_materializations(v, out)))
     return rc;
@@ -452,6 +466,12 @@ int weft_render_run_show_json(const struct weft_run_view *v, const char *queue_r
   if (weft_run_view_events_json(v, "step_output", outs) || weft_run_view_events_json(v, "materialization", mats) ||
       logs_json(v, logs))
     goto done;
+  json_t *adopted = json_array(); /* run_adopted payloads: {from, to, reason, ts_ms} */
+  if (adopted && weft_run_view_events_json(v, "run_adopted", adopted)) {
+    json_decref(adopted);
+    goto done;
+  }
+  if (!adopted || json_object_set_new(doc, "adoptions", adopted)) goto done;
   /* containers: [{"step","attempt","id","image","digest"}] */
   json_t *ctrs = json_array();
   if (ctrs && weft_run_view_containers_json(v, ctrs)) {

@@ -45,7 +45,9 @@ struct weft_instance {
 int weft_instance_open(const char *home, struct weft_instance **out, weft_error *err);
 void weft_instance_close(struct weft_instance *inst); /* NULL is a no-op */
 
-/* A run whose coordinator died (its process is gone on this host, or its
+/* A run held by a lease whose lease expired and whose owner is gone is
+ * adopted (run_adopt.c, below) when adoption is on. Otherwise, a run whose
+ * coordinator died (its process is gone on this host, or its
  * heartbeat is older than WEFT_HEARTBEAT_STALE_MS when it ran elsewhere) is
  * orphaned: the process groups of its running steps are killed, running and
  * pending steps are marked failed, and the run fails with a message naming
@@ -54,6 +56,12 @@ void weft_instance_close(struct weft_instance *inst); /* NULL is a no-op */
 #define WEFT_HEARTBEAT_STALE_MS 30000
 int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
                                 weft_error *err);
+/* Fails run_id (not final) as a sweep does, for why: what it left running on
+ * this host is killed, its unfinished steps end failed (never started:
+ * canceled), and its run_failure names them. An adopter that cannot go on
+ * calls it. WEFT_ECONFLICT when the run already ended. */
+int weft_instance_fail_run(struct weft_instance *inst, const char *run_id, const char *why,
+                           weft_error *err);
 
 /* "host:pid:starttime" naming this process; starttime (from /proc) tells a
  * live coordinator from a later process that reused its pid. Caller frees. */
@@ -189,6 +197,10 @@ struct weft_launch {
   void *cb_data;
   /* Set (to nonzero, e.g. by a SIGINT handler) to cancel the run. */
   volatile sig_atomic_t *interrupt;
+  /* Adoption (weft_run_adopt): the run is STARTED or CANCELING and its
+   * coordinator died; its lease is taken from this hand-off token. */
+  int adopt;
+  const char *adopt_token;
 };
 
 /* Records a new QUEUED run (row and run_queued event) and returns its id
@@ -208,6 +220,29 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l,
 int weft_run_execute(struct weft_instance *inst, const char *run_id,
                      const struct weft_launch *l, enum weft_run_status *final,
                      weft_error *err);
+
+/* ---- leases and adoption (run_adopt.c) ---------------------------------------
+ *
+ * The coordinator driving a run holds it by a lease in storage (owner: its
+ * coordinator id; expiry: now + weft_run_lease_ms()), renewed every third of
+ * that in its group commit. When the lease has expired and its owner is gone,
+ * a sweep (weft_instance_sweep_orphans) takes the lease under a hand-off token
+ * and spawns `weft run coordinate RUN --adopt TOKEN`, which resumes the run:
+ * weft_run_adopt. */
+#define WEFT_RUN_LEASE_DEFAULT_MS 5000
+/* $WEFT_RUN_LEASE_MS (100 .. 3,600,000), else WEFT_RUN_LEASE_DEFAULT_MS. */
+int64_t weft_run_lease_ms(void);
+/* Lets sweeps adopt: exe is the weft binary to spawn (the CLI sets it). Off
+ * (NULL, the default: unit tests, embedders), or with $WEFT_RUN_ADOPT=0 in
+ * the sweeping process, sweeps fail orphaned runs. */
+void weft_run_adopt_enable(const char *exe);
+/* Resumes run_id (STARTED or CANCELING, its coordinator dead) in this
+ * process to its end, as weft_run_execute: steps already final keep their
+ * results, interrupted attempts are retried (step_up_for_retry with
+ * "adopted": true), a run_adopted event {from, to, reason} says so.
+ * WEFT_ECONFLICT when another coordinator holds the run's lease. */
+int weft_run_adopt(struct weft_instance *inst, const char *run_id, const char *token,
+                   const struct weft_launch *l, enum weft_run_status *final, weft_error *err);
 
 /* Asks run_id to stop: a QUEUED run is canceled at once; a STARTED run
  * becomes CANCELING and its coordinator, within ~100 ms, terminates its

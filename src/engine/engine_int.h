@@ -58,6 +58,10 @@ struct coord {
   size_t *skip_root;
   unsigned char *alerted; /* per step: its on_failure alert was fired */
   struct coord_map *map;  /* run_map.c's own state (NULL until needed) */
+  /* run_adopt.c: the run's lease (renewed in coord_flush's transaction). */
+  int64_t lease_next_ms; /* monotonic: renew then */
+  int lease_lost;        /* another coordinator holds it: stop, write nothing */
+  int sla_missed_before; /* adopted: its sla_missed event is out already */
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the
@@ -144,6 +148,34 @@ void coord_reset_live_logs(struct coord *c, size_t i);
 /* Uploads step i's whole logs when its attempt ended and drops the chunks;
  * a failure goes into payload as log_upload_error. */
 void coord_upload_final_logs(struct coord *c, size_t i, json_t *payload);
+
+/* run_adopt.c: the run's lease and adoption. */
+/* Takes the lease for c->run.coordinator (steal_from: a sweep's hand-off
+ * token, or NULL); WEFT_ECONFLICT (lease_lost set) when another holds it. */
+int coord_lease_claim(struct coord *c, const char *steal_from, weft_error *err);
+/* Whether the lease is due for renewal (a third of its length passed). */
+int coord_lease_due(const struct coord *c, int64_t now_mono);
+/* Renews it (and every other lease of this coordinator) in the open
+ * transaction; WEFT_ECONFLICT (lease_lost set) when it was taken. */
+int coord_lease_renew(struct coord *c, weft_error *err);
+/* Drops it at the run's end. */
+void coord_lease_release(struct coord *c);
+/* Instead of start_run for a run whose coordinator died: takes its lease
+ * from the sweep's hand-off token, kills what the dead one left on this
+ * host, replays the events into the plan (final steps keep their outputs,
+ * interrupted attempts are retried now, pending retries keep their time)
+ * and queues a run_adopted event. */
+int coord_adopt(struct coord *c, const char *token);
+/* A run that ends failed for a reason of its own (its coordinator gave up):
+ * pending steps are canceled, running ones failed, with message; returns the
+ * names of its failed steps (a JSON array). */
+json_t *coord_settle_unfinished(struct coord *c, const char *message);
+/* The sweep's side: when run's lease expired and its owner is gone, hands
+ * the lease to a token and spawns `weft run coordinate RUN --adopt TOKEN`.
+ * WEFT_OK: handed over; WEFT_ECONFLICT: not now (held, or another sweep hands
+ * it over); WEFT_ENOTFOUND: adoption is off; else the error. */
+int weft__run_adopt_try(struct weft_instance *inst, const struct weft_run_row *run,
+                        const struct weft_run_lease *lease, weft_error *err);
 
 /* instance.c */
 int weft__engine_append_event(struct weft_store *s, const char *run_id, const char *step,

@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/str.h"
 
 /* Field 22 of /proc/PID/stat: the process's start time in clock ticks since
@@ -177,17 +178,61 @@ int weft__engine_append_event(struct weft_store *s, const char *run_id, const ch
   return rc;
 }
 
+/* The steps the run_started event planned that have no row in steps. */
+static int cancel_unstarted(struct weft_instance *inst, const char *run_id,
+                            const struct weft_step_list *steps, int64_t now, const char *msg,
+                            weft_error *err) {
+  struct weft_event_filter f = {0};
+  f.run_id = run_id;
+  f.limit = 50; /* run_started is among the first */
+  struct weft_event_list evs = {0};
+  int rc = weft_store_event_read(inst->store, &f, &evs, err);
+  json_t *plan = NULL;
+  for (size_t k = 0; !rc && k < evs.n && !plan; k++)
+    if (!evs.v[k].step && !strcmp(evs.v[k].type, "run_started")) {
+      json_t *p = json_loads(evs.v[k].payload ? evs.v[k].payload : "{}", 0, NULL);
+      plan = json_incref(json_object_get(p, "plan"));
+      json_decref(p);
+    }
+  weft_event_list_release(&evs);
+  size_t j;
+  json_t *name;
+  char why[1100];
+  snprintf(why, sizeof why, "not started: %s", msg);
+  json_array_foreach(plan, j, name) {
+    const char *step = json_string_value(name);
+    int seen = !step;
+    for (size_t i = 0; i < steps->n && !seen; i++) seen = !strcmp(steps->v[i].step, step);
+    if (seen || rc) continue;
+    struct weft_step_row r = {0};
+    r.run_id = (char *)run_id;
+    r.step = (char *)step;
+    r.attempt = 1;
+    r.status = WEFT_STEP_CANCELED;
+    r.started_ms = r.ended_ms = now;
+    r.message = why;
+    if (!(rc = weft_store_step_put(inst->store, &r, err)))
+      rc = weft__engine_append_event(inst->store, run_id, step, "step_canceled",
+                                     json_pack("{s:s}", "message", why), err);
+  }
+  json_decref(plan);
+  return rc;
+}
+
 /* Inside the caller's transaction: kills what the dead coordinator left
  * running and ends every unfinished step and the run itself. */
 static int sweep_one(struct weft_instance *inst, struct weft_run_row *run, int local,
-                     weft_error *err) {
+                     const char *why, weft_error *err) {
   struct weft_step_list steps = {0};
   int rc = weft_store_step_list(inst->store, run->id, &steps, err);
   if (rc) return rc;
-  char msg[512];
-  snprintf(msg, sizeof msg, "orphaned: its coordinator %s died while the run was %s",
-           run->coordinator ? run->coordinator : "(unknown)",
-           weft_run_status_name(run->status));
+  char msg[1024];
+  if (why)
+    snprintf(msg, sizeof msg, "%s", why);
+  else
+    snprintf(msg, sizeof msg, "orphaned: its coordinator %s died while the run was %s",
+             run->coordinator ? run->coordinator : "(unknown)",
+             weft_run_status_name(run->status));
   int64_t now = weft_clock_wall_ms();
   json_t *failed = json_array();
   /* Also the steps it started but had not recorded yet. */
@@ -217,6 +262,9 @@ static int sweep_one(struct weft_instance *inst, struct weft_run_row *run, int l
     if (!(rc = weft_store_step_put(inst->store, st, err)))
       rc = weft__engine_append_event(inst->store, run->id, st->step, "step_failed", p, err);
   }
+  /* Steps of the plan that never started have no row: they end canceled,
+   * so no step of a final run shows as waiting. */
+  if (!rc) rc = cancel_unstarted(inst, run->id, &steps, now, msg, err);
   weft_step_list_release(&steps);
   if (rc) {
     json_decref(failed);
@@ -256,6 +304,24 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
   if (rc) return rc;
   for (size_t i = 0; i < runs.n && !rc; i++) {
     int local = 0;
+    /* A run held by a lease (run_adopt.c) is adopted, not failed, once the
+     * lease expired and its owner is gone; with adoption off (not the weft
+     * binary) it is swept as before. */
+    struct weft_run_lease lease = {0};
+    weft_error lerr = WEFT_ERROR_INIT;
+    if (runs.v[i].status != WEFT_RUN_QUEUED &&
+        !weft_store_lease_get(inst->store, runs.v[i].id, &lease, &lerr)) {
+      int arc = weft__run_adopt_try(inst, &runs.v[i], &lease, &lerr);
+      weft_run_lease_release(&lease);
+      if (arc == WEFT_OK) {
+        if (n_swept) (*n_swept)++;
+        continue;
+      }
+      if (arc == WEFT_ECONFLICT) continue;
+      if (arc != WEFT_ENOTFOUND)
+        weft_log_run(WEFT_LOG_WARN, runs.v[i].id, NULL, "cannot adopt run %s: %s",
+                     runs.v[i].id, lerr.msg);
+    }
     if (!run_is_orphan(&runs.v[i], &local)) continue;
     /* Re-read inside the write transaction: another command may be sweeping
      * the same run, or its coordinator may just have finished it. */
@@ -264,7 +330,7 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
     rc = weft_store_run_get(inst->store, runs.v[i].id, &cur, err);
     int swept = 0;
     if (!rc && !weft_run_status_is_final(cur.status) && run_is_orphan(&cur, &local)) {
-      rc = sweep_one(inst, &cur, local, err);
+      rc = sweep_one(inst, &cur, local, NULL, err);
       swept = !rc;
       if (!rc && n_swept) (*n_swept)++;
     }
@@ -279,5 +345,25 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
     weft_run_row_release(&cur);
   }
   weft_run_list_release(&runs);
+  return rc;
+}
+
+int weft_instance_fail_run(struct weft_instance *inst, const char *run_id, const char *why,
+                           weft_error *err) {
+  struct weft_run_row cur = {0};
+  int rc = weft_store_begin(inst->store, err);
+  if (rc) return rc;
+  rc = weft_store_run_get(inst->store, run_id, &cur, err);
+  if (!rc && weft_run_status_is_final(cur.status))
+    rc = weft_error_set(err, WEFT_ECONFLICT, "run %s already ended", run_id);
+  int local = !rc && cur.coordinator && weft_coordinator_alive(cur.coordinator) >= 0;
+  if (!rc) rc = sweep_one(inst, &cur, local, why, err);
+  if (rc)
+    weft_store_rollback(inst->store);
+  else
+    rc = weft_store_commit(inst->store, err);
+  weft_error ignored = WEFT_ERROR_INIT;
+  if (!rc && local) weft_instance_gc_containers(inst, run_id, 0, NULL, &ignored);
+  weft_run_row_release(&cur);
   return rc;
 }

@@ -95,11 +95,14 @@ static void coord_flush(struct coord *c, int force_run) {
   struct coord_batch *b = &c->batch;
   int64_t now = weft_clock_mono_ms();
   int heartbeat = now >= c->next_heartbeat_ms;
-  if (c->failed_store || (!b->n_ev && !b->n_st && !c->run_dirty && !heartbeat && !force_run))
+  int lease = coord_lease_due(c, now);
+  if (c->failed_store ||
+      (!b->n_ev && !b->n_st && !c->run_dirty && !heartbeat && !force_run && !lease))
     return;
   weft_error e = {0};
   struct weft_run_row cur = {0};
   int rc = weft_store_begin(c->inst->store, &e);
+  if (!rc && lease) rc = coord_lease_renew(c, &e); /* run_adopt.c */
   if (!rc && b->n_st) rc = weft_store_step_put_many(c->inst->store, b->st, b->n_st, &e);
   if (!rc && b->n_ev) rc = weft_store_event_append(c->inst->store, b->ev, b->n_ev, &e);
   if (!rc && (c->run_dirty || heartbeat || force_run)) {
@@ -415,7 +418,9 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
   c->err = err;
   int rc = weft_store_run_get(inst->store, run_id, &c->run, err);
   if (rc) return rc;
-  if (c->run.status != WEFT_RUN_QUEUED)
+  int adoptable = l->adopt && (c->run.status == WEFT_RUN_STARTED ||
+                               c->run.status == WEFT_RUN_CANCELING);
+  if (c->run.status != WEFT_RUN_QUEUED && !adoptable)
     return weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not queued", run_id,
                           weft_run_status_name(c->run.status));
   if ((rc = weft_plan_init(&c->plan, c->job, l->in_run, err))) return rc;
@@ -479,6 +484,9 @@ static int start_run(struct coord *c) {
   c->run.status = WEFT_RUN_STARTED;
   c->run.started_ms = weft_clock_wall_ms();
   c->run_dirty = 1;
+  if (!c->run.coordinator) return weft_error_set(c->err, WEFT_ENOMEM, "out of memory");
+  int lrc = coord_lease_claim(c, NULL, c->err); /* run_adopt.c */
+  if (lrc) return lrc;
   json_t *reused = json_array(), *plan = json_array();
   for (size_t i = 0; i < c->plan.n; i++)
     json_array_append_new(plan, json_string(c->plan.steps[i].name));
@@ -538,7 +546,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
   }
   int64_t next_flush_ms = 0; /* monotonic */
   rc = coord_init(&c, inst, run_id, use, err);
-  if (!rc) rc = start_run(&c);
+  if (!rc) rc = use->adopt ? coord_adopt(&c, use->adopt_token) : start_run(&c);
   if (!rc) run_deadline_init(&dl, &c);
   /* Alerts (hooks.h): fired here, delivered on threads of their own. */
   struct run_hooks *hooks = rc ? NULL : run_hooks_new(&c);
@@ -604,7 +612,7 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     coord_flush(&c, 1);
   }
   if (c.failed_store && !rc) rc = err->code;
-  if (rc && c.run.id && c.run.status != WEFT_RUN_QUEUED &&
+  if (rc && c.run.id && c.run.status != WEFT_RUN_QUEUED && !c.lease_lost &&
       !weft_run_status_is_final(c.run.status)) {
     /* Best effort: leave no run "started" behind a coordinator that gave up. */
     weft_executor_cancel_all(c.x, "the coordinator failed");
@@ -614,14 +622,17 @@ int weft_run_execute(struct weft_instance *inst, const char *run_id,
     free(c.run.message);
     c.run.message = weft_str_dup(err->msg);
     batch_clear(&c.batch);
+    /* No step stays running or waiting in a final run (run_adopt.c). */
+    json_t *failed = coord_settle_unfinished(&c, err->msg);
     coord_event(&c, NULL, "run_failure",
-                json_pack("{s:I, s:s, s:[]}", "duration_ms",
+                json_pack("{s:I, s:s, s:o}", "duration_ms",
                           (json_int_t)(c.run.ended_ms - c.run.started_ms), "message", err->msg,
-                          "failed"));
+                          "failed", failed));
     weft_error ignored = {0};
     c.err = &ignored;
     coord_flush(&c, 1);
   }
+  if (weft_run_status_is_final(c.run.status)) coord_lease_release(&c);
   *final = c.run.status;
   run_hooks_free(hooks);
   coord_release(&c);

@@ -18,6 +18,7 @@ void run_deadline_init(struct run_deadline *d, const struct coord *c) {
   if (d->timeout.s > 0)
     d->timeout_at_ms = c->run.started_ms + (int64_t)(d->timeout.s * 1000 + 0.999);
   if (d->sla.s > 0) d->sla_at_ms = c->run.started_ms + (int64_t)(d->sla.s * 1000 + 0.999);
+  if (c->sla_missed_before) d->sla_at_ms = 0; /* adopted: the first coordinator said it */
   snprintf(d->reason, sizeof d->reason, "run timeout after %s", d->timeout.text);
 }
 
@@ -26,10 +27,9 @@ static int64_t until(int64_t at, int64_t now) { return at > now ? at - now : 0; 
 int64_t run_deadline_check(struct run_deadline *d, struct coord *c, int64_t now) {
   int64_t elapsed = now - c->run.started_ms;
   if (d->sla_at_ms && !d->sla_missed && now >= d->sla_at_ms) {
-    /* Observed, not enforced: the run goes on. A coordinator only ever
-     * drives a QUEUED run from its start (a STARTED one whose coordinator
-     * died is swept as an orphan, not adopted), so this flag is the
-     * whole of "once". */
+    /* Observed, not enforced: the run goes on. This flag makes "once" in
+     * this coordinator; an adopter of the run knows from its events
+     * (c->sla_missed_before, run_adopt.c). */
     d->sla_missed = 1;
     coord_event(c, NULL, "sla_missed",
                 json_pack("{s:s, s:I, s:I}", "sla", d->sla.text, "sla_ms",

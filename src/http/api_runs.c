@@ -279,6 +279,13 @@ static json_t *run_detail(const struct weft_run_view *v) {
                   "plan", plan_json(v), "steps", steps, "outputs", outs, "materializations",
                   mats, "containers", ctrs, "logs", logs_json(v), "run_config",
                   weft_json_parse_or_text(v->run.run_config));
+  /* Adoptions (run_adopted events: from, to, reason): the run page lists them. */
+  json_t *adopted = doc ? json_array() : NULL;
+  if (adopted && weft_run_view_events_json(v, "run_adopted", adopted)) {
+    json_decref(adopted);
+    adopted = NULL;
+  }
+  if (adopted) json_object_set_new(doc, "adoptions", adopted);
 done:
   json_decref(ctrs);
   json_decref(steps);

@@ -16,7 +16,8 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define SWEEP_MS 5000     /* how often runs of dead coordinators are swept */
+#define SWEEP_MS 2000     /* how often runs of dead coordinators are swept (adopted
+                           * once their 5 s lease expired: run_adopt.c) */
 #define WAIT_SLICE_MS 250 /* the thread's loop: reap, sweep, read events */
 #define EVENT_BATCH 1000
 

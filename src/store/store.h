@@ -215,6 +215,19 @@ struct weft_asset_event_list { struct weft_asset_event_row *v; size_t n; };
 void weft_asset_row_release(struct weft_asset_row *r);
 void weft_asset_list_release(struct weft_asset_list *l);
 void weft_asset_event_list_release(struct weft_asset_event_list *l);
+/* A run's lease: which coordinator drives it, until when (wall ms). */
+struct weft_run_lease {
+  char *run_id;
+  char *owner;        /* a coordinator id (engine.h: weft_coordinator_id) or a hand-off token */
+  int64_t expires_ms;
+  int64_t acquired_ms; /* when this owner took it */
+};
+struct weft_run_lease_list {
+  struct weft_run_lease *v;
+  size_t n;
+};
+void weft_run_lease_release(struct weft_run_lease *l);
+void weft_run_lease_list_release(struct weft_run_lease_list *l);
 
 /* ---- the method table ------------------------------------------------------ */
 
@@ -341,6 +354,23 @@ struct weft_store_methods {
   /* Records a row that no run event carries (freshness_missed): asset,
    * kind, ts_ms, payload; sets ev->id. */
   int (*xAssetEventAdd)(struct weft_store *s, struct weft_asset_event_row *ev, weft_error *err);
+  /* ---- run leases (store_*_lease.c; store_lease.c has the wrappers) ---- */
+  /* Takes run_id's lease for owner until now_ms + ttl_ms, in one
+   * conditional statement: when nobody holds it, owner already does, it
+   * expired (expires_ms <= now_ms), or steal_from (may be NULL) holds it.
+   * WEFT_ECONFLICT (nothing changed) when another owner holds it. */
+  int (*xLeaseClaim)(struct weft_store *s, const char *run_id, const char *owner,
+                     const char *steal_from, int64_t now_ms, int64_t ttl_ms, weft_error *err);
+  /* Extends every lease owner holds to now_ms + ttl_ms in one statement;
+   * *held lists them (a run missing from it was taken by another). */
+  int (*xLeaseRenew)(struct weft_store *s, const char *owner, int64_t now_ms, int64_t ttl_ms,
+                     struct weft_run_lease_list *held, weft_error *err);
+  /* Drops run_id's lease if owner holds it (else nothing, WEFT_OK). */
+  int (*xLeaseRelease)(struct weft_store *s, const char *run_id, const char *owner,
+                       weft_error *err);
+  /* WEFT_ENOTFOUND when the run has no lease. */
+  int (*xLeaseGet)(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
+                   weft_error *err);
 };
 
 /* Every backend embeds this as its first member. */
@@ -457,6 +487,16 @@ int weft_store_asset_partitions(struct weft_store *s, const char *asset,
                                 struct weft_kv_list *out, weft_error *err);
 int weft_store_asset_event_add(struct weft_store *s, struct weft_asset_event_row *ev,
                                weft_error *err);
+/* Run leases: the wrappers of xLease* above (store_lease.c). */
+int weft_store_lease_claim(struct weft_store *s, const char *run_id, const char *owner,
+                           const char *steal_from, int64_t now_ms, int64_t ttl_ms,
+                           weft_error *err);
+int weft_store_lease_renew(struct weft_store *s, const char *owner, int64_t now_ms,
+                           int64_t ttl_ms, struct weft_run_lease_list *held, weft_error *err);
+int weft_store_lease_release(struct weft_store *s, const char *run_id, const char *owner,
+                             weft_error *err);
+int weft_store_lease_get(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
+                         weft_error *err);
 
 /* The cursor of a runs page: "CREATED_MS.ID" of its last run (caller
  * frees; NULL when out of memory), and back (WEFT_EINVALID when text is

@@ -291,4 +291,8 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xAssetHistory = weft__pg_asset_history,
     .xAssetPartitions = weft__pg_asset_partitions,
     .xAssetEventAdd = weft__pg_asset_event_add,
+    .xLeaseClaim = weft__pg_lease_claim,
+    .xLeaseRenew = weft__pg_lease_renew,
+    .xLeaseRelease = weft__pg_lease_release,
+    .xLeaseGet = weft__pg_lease_get,
 };

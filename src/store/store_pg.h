@@ -62,6 +62,11 @@ enum weft__pg_stmt {
   WEFT__PG_ASSET_HISTORY,
   WEFT__PG_ASSET_PARTITIONS,
   WEFT__PG_ASSET_EVENT_ADD,
+  /* Run leases (their SQL in store_pg_purge.c's table, code in store_pg_lease.c). */
+  WEFT__PG_LEASE_CLAIM,
+  WEFT__PG_LEASE_RENEW,
+  WEFT__PG_LEASE_RELEASE,
+  WEFT__PG_LEASE_GET,
   WEFT__PG__COUNT
 };
 #define WEFT__PG_EXTRA_FIRST WEFT__PG_RUN_SEARCH
@@ -268,6 +273,17 @@ int weft__pg_run_delete(struct weft_store *s, const char *run_id, int64_t *n_ste
                         weft_error *err);
 int weft__pg_materialization_list(struct weft_store *s, const char *asset, int64_t after_id,
                                   int limit, struct weft_event_list *out, weft_error *err);
+
+/* Run leases (store_pg_lease.c). */
+int weft__pg_lease_claim(struct weft_store *s, const char *run_id, const char *owner,
+                         const char *steal_from, int64_t now_ms, int64_t ttl_ms,
+                         weft_error *err);
+int weft__pg_lease_renew(struct weft_store *s, const char *owner, int64_t now_ms,
+                         int64_t ttl_ms, struct weft_run_lease_list *held, weft_error *err);
+int weft__pg_lease_release(struct weft_store *s, const char *run_id, const char *owner,
+                           weft_error *err);
+int weft__pg_lease_get(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
+                       weft_error *err);
 
 /* Text-array literal ('{"a",NULL}') of n strings; caller frees. NULL when
  * out of memory. */

@@ -83,6 +83,21 @@ const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
     [WEFT__PG_ASSET_HISTORY - WEFT__PG_EXTRA_FIRST] = WEFT__PG_ASSET_SQL_HISTORY,
     [WEFT__PG_ASSET_PARTITIONS - WEFT__PG_EXTRA_FIRST] = WEFT__PG_ASSET_SQL_PARTITIONS,
     [WEFT__PG_ASSET_EVENT_ADD - WEFT__PG_EXTRA_FIRST] = WEFT__PG_ASSET_SQL_EVENT_ADD,
+    [WEFT__PG_LEASE_CLAIM - WEFT__PG_EXTRA_FIRST] =
+        "INSERT INTO run_leases (run_id, owner, expires_ms, acquired_ms) "
+        "VALUES ($1, $2, $3::int8 + $4::int8, $3::int8) ON CONFLICT (run_id) DO UPDATE SET "
+        "owner = excluded.owner, expires_ms = excluded.expires_ms, "
+        "acquired_ms = CASE WHEN run_leases.owner = excluded.owner "
+        "THEN run_leases.acquired_ms ELSE excluded.acquired_ms END "
+        "WHERE run_leases.owner = excluded.owner OR run_leases.expires_ms <= $3::int8 "
+        "OR run_leases.owner = $5::text",
+    [WEFT__PG_LEASE_RENEW - WEFT__PG_EXTRA_FIRST] =
+        "UPDATE run_leases SET expires_ms = $2::int8 + $3::int8 WHERE owner = $1 "
+        "RETURNING run_id, owner, expires_ms, acquired_ms",
+    [WEFT__PG_LEASE_RELEASE - WEFT__PG_EXTRA_FIRST] =
+        "DELETE FROM run_leases WHERE run_id = $1 AND owner = $2",
+    [WEFT__PG_LEASE_GET - WEFT__PG_EXTRA_FIRST] =
+        "SELECT run_id, owner, expires_ms, acquired_ms FROM run_leases WHERE run_id = $1",
 };
 
 static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {

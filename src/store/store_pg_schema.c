@@ -133,7 +133,15 @@ const char *const weft__pg_migrations[] = {
      "CREATE INDEX runs_ended ON runs (ended_ms, id);\n"
      "CREATE INDEX runs_parent ON runs (parent_run_id);\n"),
 
-    /* v5: run leases (branch adopt) */
+    /* 5: run leases, as SQLite's 4: the coordinator driving a run holds
+     * it by (owner, expiry), renewed in its group commits. */
+    ("CREATE TABLE run_leases (\n"
+     "  run_id TEXT COLLATE \"C\" PRIMARY KEY,\n"
+     "  owner TEXT COLLATE \"C\" NOT NULL,\n"
+     "  expires_ms BIGINT NOT NULL,\n"
+     "  acquired_ms BIGINT NOT NULL\n"
+     ");\n"
+     "CREATE INDEX run_leases_owner ON run_leases (owner);\n"),
 
     /* 6: the asset catalog, as SQLite's 5: asset_events (materializations,
      * checks and freshness_missed, kept past retention), assets (the

@@ -448,4 +448,8 @@ const struct weft_store_methods weft__store_sqlite_methods = {
     .xAssetHistory = weft__sq_asset_history,
     .xAssetPartitions = weft__sq_asset_partitions,
     .xAssetEventAdd = weft__sq_asset_event_add,
+    .xLeaseClaim = weft__sq_lease_claim,
+    .xLeaseRenew = weft__sq_lease_renew,
+    .xLeaseRelease = weft__sq_lease_release,
+    .xLeaseGet = weft__sq_lease_get,
 };

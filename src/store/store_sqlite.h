@@ -133,5 +133,15 @@ int weft__sq_asset_partitions(struct weft_store *s, const char *asset, struct we
                               weft_error *err);
 int weft__sq_asset_event_add(struct weft_store *s, struct weft_asset_event_row *ev,
                              weft_error *err);
+/* Run leases (store_sqlite_lease.c). */
+int weft__sq_lease_claim(struct weft_store *s, const char *run_id, const char *owner,
+                         const char *steal_from, int64_t now_ms, int64_t ttl_ms,
+                         weft_error *err);
+int weft__sq_lease_renew(struct weft_store *s, const char *owner, int64_t now_ms,
+                         int64_t ttl_ms, struct weft_run_lease_list *held, weft_error *err);
+int weft__sq_lease_release(struct weft_store *s, const char *run_id, const char *owner,
+                           weft_error *err);
+int weft__sq_lease_get(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
+                       weft_error *err);
 
 #endif

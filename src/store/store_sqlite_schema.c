@@ -114,7 +114,17 @@ const char *const weft__sqlite_migrations[] = {
     "CREATE INDEX runs_ended ON runs (ended_ms, id);\n"
     "CREATE INDEX runs_parent ON runs (parent_run_id);\n",
 
-    /* v4: run leases (branch adopt) */
+    /* 4: run leases. The coordinator that drives a run holds it by a
+     * lease (owner, expiry) renewed in its group commits; a sweep adopts
+     * a run whose lease expired (engine/run_adopt.c). No foreign key: a
+     * lease outlives nothing, the run's end releases it. */
+    "CREATE TABLE run_leases (\n"
+    "  run_id TEXT PRIMARY KEY,\n"
+    "  owner TEXT NOT NULL,\n"
+    "  expires_ms INTEGER NOT NULL,\n"
+    "  acquired_ms INTEGER NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX run_leases_owner ON run_leases (owner);\n",
 
     /* 5: the asset catalog (engine/catalog.h). asset_events: every
      * materialization and check a step reported, and freshness_missed

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # t0012-cancel-kill: no step outlives its run: weft run cancel, Ctrl-C on the
-# launcher, and kill -9 of the launcher (the next command sweeps the orphan).
+# launcher, and kill -9 of the launcher (with adoption off, WEFT_RUN_ADOPT=0,
+# the next command sweeps the orphan; t0109 covers adoption).
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -72,7 +73,7 @@ id=$(store_query "select id from runs where job='long' order by created_ms desc 
 check_eq "the killed launcher left its run started" started \
   "$(store_query "select status from runs where id='$id'")"
 [ -n "$(pgrep -f "sleep 60.$$")" ] && ok "its step is still running (orphaned)" || not_ok "no orphan to sweep"
-expect_exit -m "the next weft command opens the instance" 0 "$WEFT_BIN" run list
+expect_exit -m "the next weft command opens the instance" 0 env WEFT_RUN_ADOPT=0 "$WEFT_BIN" run list
 check_eq "the orphaned run is marked failed" failure \
   "$(store_query "select status from runs where id='$id'")"
 check_has "the message names the dead coordinator" "orphaned: its coordinator" \
@@ -87,7 +88,7 @@ launcher=$!
 wait_for escape.started && ok "the run with an escaping process started" || not_ok "never started"
 kill -9 "$launcher"
 wait "$launcher" 2>/dev/null
-expect_exit -m "the next weft command sweeps it" 0 "$WEFT_BIN" run list
+expect_exit -m "the next weft command sweeps it" 0 env WEFT_RUN_ADOPT=0 "$WEFT_BIN" run list
 check_eq "every process of the run is killed, the one in its own session too" "" "$(sleepers)"
 
 test_done

@@ -229,7 +229,7 @@ wait_container "$run_nap2"
 kill -9 "$nap2_pid"
 wait "$nap2_pid" 2>/dev/null
 check_eq "the container outlives its coordinator" "weft-$run_nap2-x-1" "$(docker ps --filter "label=weft.run=$run_nap2" --format '{{.Names}}')"
-expect_exit -m "the next weft command runs" 0 "$WEFT_BIN" run list
+expect_exit -m "the next weft command runs (adoption off: it fails the run)" 0 env WEFT_RUN_ADOPT=0 "$WEFT_BIN" run list
 check_eq "it marked the run failed" "failure" "$(store_query "SELECT status FROM runs WHERE id='$run_nap2'")"
 check_eq "and removed the container" "" "$(docker ps -a --filter "label=weft.run=$run_nap2" --format '{{.Names}}')"
 

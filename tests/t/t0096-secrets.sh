@@ -191,7 +191,7 @@ check_eq "a step holding a secret file runs" yes \
   "$([ -e "$WEFT_HOME/runs/$hold_id/hold/1/secrets/api_token" ] && echo yes || echo no)"
 kill -9 "$launcher"
 wait "$launcher" 2>/dev/null
-expect_exit -m "after kill -9 of its coordinator, the next command sweeps the run" 0 "$WEFT_BIN" run list
+expect_exit -m "after kill -9 of its coordinator, the next command sweeps the run (adoption off)" 0 env WEFT_RUN_ADOPT=0 "$WEFT_BIN" run list
 check_eq "the run is failed" failure "$(store_query "SELECT status FROM runs WHERE id = '$hold_id'")"
 check_eq "and the step's secret files are gone" no \
   "$([ -e "$WEFT_HOME/runs/$hold_id/hold/1/secrets" ] && echo yes || echo no)"

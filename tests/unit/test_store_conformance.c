@@ -1130,6 +1130,7 @@ static int case_transactions_serialize(const char *url) {
 
 #include "test_store_purge_cases.h"
 #include "test_store_asset_cases.h"
+#include "test_store_lease_cases.h"
 
 /* ---- the table --------------------------------------------------------------------- */
 
@@ -1155,7 +1156,9 @@ static int case_transactions_serialize(const char *url) {
   X(retention_exact)        \
   X(retention_concurrent)   \
   X(run_search)             \
-  X(assets)
+  X(assets)                \
+  X(lease_claim)            \
+  X(lease_race)
 
 static int run_case(const struct backend *b, const char *name,
                     int (*fn)(const char *url)) {

@@ -209,6 +209,12 @@ export function runPage(root, { id }) {
               h('a', { class: 'mono parent-link', href: `#/runs/${encodeURIComponent(r.parent_run_id)}` }, shortId(r.parent_run_id))) : null,
             r.root_run_id && r.root_run_id !== r.id && r.root_run_id !== r.parent_run_id ? h('span', null, h('span', { class: 'muted' }, 'root '),
               h('a', { class: 'mono', href: `#/runs/${encodeURIComponent(r.root_run_id)}` }, shortId(r.root_run_id))) : null,
+            r.coordinator ? h('span', { class: 'run-coordinator', title: 'the coordinator process driving the run (host:pid:start)' },
+              h('span', { class: 'muted' }, 'coordinator '), h('span', { class: 'mono' }, r.coordinator)) : null,
+            (detail.adoptions || []).length ? h('span', {
+              class: 'run-adoptions',
+              title: detail.adoptions.map((a) => `${fmtTime(a.ts_ms)}: ${a.from || '?'} -> ${a.to || '?'} (${a.reason || ''})`).join('\n'),
+            }, h('span', { class: 'muted' }, 'adopted '), `${detail.adoptions.length}×`) : null,
             r.code_version ? h('span', { class: 'code-version', title: 'content hash of the code location at launch' },
               h('span', { class: 'muted' }, 'code '), h('span', { class: 'mono' }, r.code_version)) : null),
           tagChips(r.tags),

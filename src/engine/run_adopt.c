@@ -1,0 +1,473 @@
+/* run_adopt.c: run leases (the coordinator driving a run holds it, renewed in
+ * its group commits) and adoption: a run whose coordinator died resumes in a
+ * new one from what its events recorded. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/engine_int.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+/* A run adopted this many times gave up for a reason no new coordinator
+ * will fix: the next sweep fails it instead. */
+#define ADOPT_MAX 5
+
+int64_t weft_run_lease_ms(void) {
+  const char *v = getenv("WEFT_RUN_LEASE_MS");
+  char *end = NULL;
+  long long ms = v && *v ? strtoll(v, &end, 10) : 0;
+  return end && !*end && ms >= 100 && ms <= 3600000 ? (int64_t)ms : WEFT_RUN_LEASE_DEFAULT_MS;
+}
+
+/* ---- the lease, from the coordinator's side ------------------------------------ */
+
+int coord_lease_claim(struct coord *c, const char *steal_from, weft_error *err) {
+  int rc = weft_store_lease_claim(c->inst->store, c->run.id, c->run.coordinator, steal_from,
+                                  weft_clock_wall_ms(), weft_run_lease_ms(), err);
+  if (rc == WEFT_ECONFLICT) c->lease_lost = 1;
+  c->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
+  return rc;
+}
+
+int coord_lease_due(const struct coord *c, int64_t now_mono) {
+  return !c->lease_lost && c->run.coordinator && now_mono >= c->lease_next_ms;
+}
+
+/* Inside coord_flush's transaction: every lease of this coordinator in one
+ * statement (the batch a coordinator of many runs renews); this run's must
+ * be among them, or another coordinator adopted it and this one stops. */
+int coord_lease_renew(struct coord *c, weft_error *err) {
+  struct weft_run_lease_list held = {0};
+  int rc = weft_store_lease_renew(c->inst->store, c->run.coordinator, weft_clock_wall_ms(),
+                                  weft_run_lease_ms(), &held, err);
+  int mine = 0;
+  for (size_t i = 0; !rc && i < held.n; i++) mine |= !strcmp(held.v[i].run_id, c->run.id);
+  weft_run_lease_list_release(&held);
+  if (!rc && !mine) {
+    c->lease_lost = 1;
+    rc = weft_error_set(err, WEFT_ECONFLICT,
+                        "run %s: another coordinator took over its lease; this one stops",
+                        c->run.id);
+  }
+  if (!rc) c->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
+  return rc;
+}
+
+void coord_lease_release(struct coord *c) {
+  weft_error ignored = WEFT_ERROR_INIT;
+  if (c->run.id && c->run.coordinator && !c->lease_lost)
+    weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, &ignored);
+}
+
+/* ---- what the events say of each step ---------------------------------------------- */
+
+struct step_seen {
+  char *name;
+  int attempt;             /* of the last step_started (or end) */
+  enum weft_step_status status; /* WEFT_STEP__COUNT: never started */
+  int running;             /* started, no end recorded */
+  int64_t started_ms, retry_at_wall_ms;
+  long pid;
+  char *worker;
+  json_t *outputs;         /* {"OUT": {"key":..., "value"?}} of the success */
+  json_t *pending;         /* step_output payloads of the current attempt */
+};
+
+struct seen {
+  struct step_seen *v;
+  size_t n;
+  int adoptions; /* run_adopted events so far */
+  int64_t last_ms; /* the time of the last event recorded */
+};
+
+static struct step_seen *seen_get(struct seen *s, const char *name) {
+  for (size_t i = 0; i < s->n; i++)
+    if (!strcmp(s->v[i].name, name)) return &s->v[i];
+  return NULL;
+}
+
+static struct step_seen *seen_add(struct seen *s, const char *name) {
+  struct step_seen *st = seen_get(s, name);
+  if (st) return st;
+  void *nv = realloc(s->v, (s->n + 1) * sizeof *s->v);
+  if (!nv) return NULL;
+  s->v = nv;
+  st = &s->v[s->n];
+  memset(st, 0, sizeof *st);
+  st->status = WEFT_STEP__COUNT;
+  if (!(st->name = weft_str_dup(name)) || !(st->pending = json_object()) ||
+      !(st->outputs = json_object())) {
+    free(st->name);
+    json_decref(st->pending);
+    return NULL;
+  }
+  s->n++;
+  return st;
+}
+
+static void seen_release(struct seen *s) {
+  for (size_t i = 0; i < s->n; i++) {
+    free(s->v[i].name);
+    free(s->v[i].worker);
+    json_decref(s->v[i].outputs);
+    json_decref(s->v[i].pending);
+  }
+  free(s->v);
+}
+
+static void seen_event(struct step_seen *st, const struct weft_event_row *ev, json_t *p) {
+  const char *t = ev->type;
+  json_int_t att = json_integer_value(json_object_get(p, "attempt"));
+  if (att > 0) st->attempt = (int)att;
+  if (!strcmp(t, "step_started")) {
+    st->running = 1;
+    st->status = WEFT_STEP_RUNNING;
+    st->started_ms = ev->ts_ms;
+    st->pid = (long)json_integer_value(json_object_get(p, "pid"));
+    const char *w = json_string_value(json_object_get(p, "worker"));
+    free(st->worker);
+    st->worker = w ? weft_str_dup(w) : NULL;
+    json_object_clear(st->pending);
+  } else if (!strcmp(t, "step_output")) {
+    const char *o = json_string_value(json_object_get(p, "output"));
+    if (!o) return;
+    json_t *entry = json_pack("{s:O}", "key", json_object_get(p, "key"));
+    if (entry && json_object_get(p, "value"))
+      json_object_set(entry, "value", json_object_get(p, "value"));
+    if (entry) json_object_set_new(st->pending, o, entry);
+  } else if (!strcmp(t, "step_succeeded") || !strcmp(t, "step_reused")) {
+    st->running = 0;
+    st->status = WEFT_STEP_SUCCEEDED;
+    json_object_update(st->outputs, st->pending);
+    json_object_clear(st->pending);
+  } else if (!strcmp(t, "step_failed") || !strcmp(t, "step_canceled") ||
+             !strcmp(t, "step_skipped")) {
+    st->running = 0;
+    st->status = t[5] == 'f' ? WEFT_STEP_FAILED
+                 : t[5] == 'c' ? WEFT_STEP_CANCELED : WEFT_STEP_SKIPPED;
+  } else if (!strcmp(t, "step_up_for_retry")) {
+    st->running = 0;
+    st->status = WEFT_STEP_UP_FOR_RETRY;
+    st->retry_at_wall_ms = ev->ts_ms + json_integer_value(json_object_get(p, "retry_in_ms"));
+  }
+}
+
+static int read_seen(struct coord *c, struct seen *s, weft_error *err) {
+  struct weft_event_filter f = {0};
+  f.run_id = c->run.id;
+  struct weft_event_list evs = {0};
+  int rc = weft_store_event_read(c->inst->store, &f, &evs, err);
+  for (size_t k = 0; !rc && k < evs.n; k++) {
+    const struct weft_event_row *ev = &evs.v[k];
+    if (ev->ts_ms > s->last_ms) s->last_ms = ev->ts_ms;
+    if (!ev->step) {
+      if (!strcmp(ev->type, "run_adopted")) s->adoptions++;
+      if (!strcmp(ev->type, "sla_missed")) c->sla_missed_before = 1;
+      continue;
+    }
+    if (strncmp(ev->type, "step_", 5)) continue;
+    struct step_seen *st = seen_add(s, ev->step);
+    json_t *p = json_loads(ev->payload ? ev->payload : "{}", 0, NULL);
+    if (!st || !p) rc = weft_error_set(err, WEFT_ENOMEM, "out of memory reading the run's events");
+    else seen_event(st, ev, p);
+    json_decref(p);
+  }
+  weft_event_list_release(&evs);
+  return rc;
+}
+
+/* ---- replaying them into the plan --------------------------------------------- */
+
+/* Kills what the dead coordinator started on this host and left running: a
+ * process step's group (the attempt is retried), every process carrying the
+ * run's id, and the run's containers. Steps on other hosts' workers are not
+ * reachable from here: they are retried too, and the events say so. */
+static void kill_leftovers(struct coord *c, const char *old, const struct seen *s) {
+  int local = weft_coordinator_alive(old) >= 0;
+  if (!local) return;
+  for (size_t k = 0; k < s->n; k++) {
+    const struct step_seen *st = &s->v[k];
+    if (!st->running || st->worker) continue; /* a worker's pid is not ours */
+    if (st->pid > 0) kill(-(pid_t)st->pid, SIGKILL);
+    /* Nor would the dead one remove the attempt's secret files (secrets.h). */
+    char *dir = weft_instance_step_dir(c->inst, c->run.id, st->name,
+                                       st->attempt > 0 ? st->attempt : 1);
+    char *secrets = dir ? weft_fs_join(dir, "secrets") : NULL;
+    weft_error ignored = WEFT_ERROR_INIT;
+    if (secrets) weft_fs_remove_tree(secrets, &ignored);
+    free(secrets);
+    free(dir);
+  }
+  weft__kill_run_procs(c->run.id);
+  weft_error ignored = WEFT_ERROR_INIT;
+  weft_instance_gc_containers(c->inst, c->run.id, 0, NULL, &ignored);
+}
+
+/* Step i, taken from the ready queue, ends as the events recorded; returns
+ * 0 when they recorded nothing (it never started: it starts now). */
+static int replay_step(struct coord *c, size_t i, struct step_seen *st, json_t *restarted,
+                       const char *why) {
+  struct weft_plan_step *ps = &c->plan.steps[i];
+  if (!st || st->status == WEFT_STEP__COUNT) return 0;
+  ps->attempt = st->attempt > 0 ? st->attempt : 1;
+  c->started[i] = st->started_ms;
+  if (st->status == WEFT_STEP_SUCCEEDED) {
+    json_decref(c->outputs[i]);
+    c->outputs[i] = json_incref(st->outputs);
+  }
+  if (weft_step_status_is_final(st->status)) {
+    if (c->alerted) c->alerted[i] = 1; /* its on_failure alert went out then */
+    /* Its downstreams' skips were recorded with it, in one commit. */
+    weft_plan_finish(&c->plan, i, st->status, c->scratch, NULL);
+    return 1;
+  }
+  int64_t delay = 0;
+  if (st->running) {
+    /* Its process died with the coordinator (or was killed above): the
+     * attempt ends failed, and a new one starts at once. */
+    char msg[600];
+    snprintf(msg, sizeof msg, "interrupted: %s; retried after adoption", why);
+    c->workers[i] = st->worker ? weft_str_dup(st->worker) : NULL;
+    coord_step_row(c, i, WEFT_STEP_UP_FOR_RETRY, st->pid, msg);
+    coord_event(c, ps->name, "step_up_for_retry",
+                json_pack("{s:i, s:I, s:s, s:i, s:I, s:b}", "attempt", ps->attempt,
+                          "duration_ms", (json_int_t)(weft_clock_wall_ms() - st->started_ms),
+                          "message", msg, "exit_code", -1, "retry_in_ms", (json_int_t)0,
+                          "adopted", 1));
+    json_array_append_new(restarted, json_string(ps->name));
+    free(c->workers[i]);
+    c->workers[i] = NULL;
+  } else {
+    delay = st->retry_at_wall_ms - weft_clock_wall_ms();
+  }
+  weft_plan_finish(&c->plan, i, WEFT_STEP_UP_FOR_RETRY, NULL, NULL);
+  ps->retry_at_ms = weft_clock_mono_ms() + (delay > 0 ? delay : 0);
+  c->retrying[c->n_retrying++] = i;
+  return 1;
+}
+
+/* Replays the plan: every step the events ended ends so again, in the
+ * order the plan makes them ready; the first not recorded goes back to the
+ * ready queue. Mapped steps expand again (their items replay by name). */
+static void replay(struct coord *c, struct seen *s, json_t *restarted, const char *why) {
+  size_t *parked = calloc(c->plan.n + 1, sizeof *parked), n_parked = 0;
+  if (!parked) return coord_oom(c);
+  for (;;) {
+    size_t i = weft_plan_take_ready(&c->plan);
+    if (i == (size_t)-1) break;
+    struct weft_plan_step *ps = &c->plan.steps[i];
+    struct step_seen *st = seen_get(s, ps->name);
+    int mapped_parent = ps->inv->mapped && ps->map_parent == (size_t)-1;
+    if (mapped_parent && (!st || !weft_step_status_is_final(st->status))) {
+      coord_map_expand(c, i);
+      /* The plan grew by its items: so may the parked list. */
+      size_t *np = realloc(parked, (c->plan.n + 1) * sizeof *np);
+      if (!np) {
+        coord_oom(c);
+        break;
+      }
+      parked = np;
+      continue;
+    }
+    if (replay_step(c, i, st, restarted, why)) continue;
+    /* Not started: back to the queue, as if never taken. */
+    weft_plan_finish(&c->plan, i, WEFT_STEP_UP_FOR_RETRY, NULL, NULL);
+    c->plan.steps[i].attempt--;
+    parked[n_parked++] = i;
+  }
+  for (size_t k = 0; k < n_parked; k++) weft_plan_requeue(&c->plan, parked[k]);
+  free(parked);
+}
+
+int coord_adopt(struct coord *c, const char *token) {
+  struct seen s = {0};
+  char *old = c->run.coordinator; /* the dead one, for the event */
+  char why[512];
+  c->run.coordinator = weft_coordinator_id();
+  if (!c->run.coordinator) {
+    c->run.coordinator = old;
+    return weft_error_set(c->err, WEFT_ENOMEM, "out of memory");
+  }
+  int rc = coord_lease_claim(c, token, c->err);
+  if (rc) goto done;
+  if ((rc = read_seen(c, &s, c->err))) {
+    c->lease_lost = 1; /* the plan knows nothing: write nothing; the next sweep retries */
+    goto done;
+  }
+  snprintf(why, sizeof why, "its coordinator %s died (lease expired)", old ? old : "(unknown)");
+  if (s.adoptions >= ADOPT_MAX) {
+    /* Failed from its stored rows (the plan here knows nothing yet), and
+     * this coordinator then writes nothing more (lease_lost). */
+    char msg[200];
+    snprintf(msg, sizeof msg, "run %s was adopted %d times and never got further: giving up",
+             c->run.id, s.adoptions);
+    weft_error ignored = WEFT_ERROR_INIT;
+    weft_instance_fail_run(c->inst, c->run.id, msg, &ignored);
+    c->lease_lost = 1;
+    rc = weft_error_set(c->err, WEFT_ESTORE, "%s", msg);
+    goto done;
+  }
+  kill_leftovers(c, old, &s);
+  json_t *restarted = json_array();
+  /* The plan's own skips at init were recorded by the first coordinator. */
+  replay(c, &s, restarted, why);
+  size_t n_done = c->plan.n_final;
+  c->run_dirty = 1;
+  coord_event(c, NULL, "run_adopted",
+              json_pack("{s:s?, s:s, s:s, s:I, s:o, s:i, s:I}", "from", old, "to",
+                        c->run.coordinator, "reason", why, "steps_final", (json_int_t)n_done,
+                        "restarted", restarted, "adoption", s.adoptions + 1,
+                        /* what the dead one did after this is not known: a
+                         * step it ran since starts again (at least once) */
+                        "last_recorded_ms", (json_int_t)s.last_ms));
+  if (!c->failed_store) {
+    /* The run_adopted event first: the replay's records follow it. */
+    struct coord_batch *b = &c->batch;
+    if (b->n_ev > 1) {
+      struct weft_event_row ad = b->ev[b->n_ev - 1];
+      memmove(&b->ev[1], &b->ev[0], (b->n_ev - 1) * sizeof *b->ev);
+      b->ev[0] = ad;
+    }
+  }
+done:
+  free(old);
+  seen_release(&s);
+  return rc ? rc : c->failed_store ? c->err->code : WEFT_OK;
+}
+
+/* ---- settling a run that ends failed -------------------------------------------- */
+
+json_t *coord_settle_unfinished(struct coord *c, const char *message) {
+  json_t *failed = json_array();
+  size_t n = weft_plan_cancel_pending(&c->plan, c->scratch);
+  for (size_t k = 0; k < n; k++) {
+    size_t i = c->scratch[k];
+    coord_step_row(c, i, WEFT_STEP_CANCELED, 0, message);
+    coord_event(c, c->plan.steps[i].name, "step_canceled",
+                json_pack("{s:s}", "message", message));
+  }
+  for (size_t i = 0; i < c->plan.n; i++) {
+    struct weft_plan_step *ps = &c->plan.steps[i];
+    if (ps->status == WEFT_STEP_RUNNING) {
+      coord_step_row(c, i, WEFT_STEP_FAILED, 0, message);
+      coord_event(c, ps->name, "step_failed",
+                  json_pack("{s:i, s:s, s:i}", "attempt", ps->attempt, "message", message,
+                            "exit_code", -1));
+      weft_plan_finish(&c->plan, i, WEFT_STEP_FAILED, NULL, NULL);
+    }
+    if (ps->status == WEFT_STEP_FAILED) json_array_append_new(failed, json_string(ps->name));
+  }
+  return failed;
+}
+
+/* ---- the sweep's side: handing a run to a new coordinator ------------------------ */
+
+static char *adopt_exe;
+
+void weft_run_adopt_enable(const char *exe) {
+  free(adopt_exe);
+  adopt_exe = exe ? weft_str_dup(exe) : NULL;
+}
+
+int weft_run_adopt(struct weft_instance *inst, const char *run_id, const char *token,
+                   const struct weft_launch *l, enum weft_run_status *final, weft_error *err) {
+  struct weft_launch a = *l;
+  a.adopt = 1;
+  a.adopt_token = token;
+  return weft_run_execute(inst, run_id, &a, final, err);
+}
+
+/* Starts `EXE run coordinate RUN --adopt TOKEN` detached (its own session,
+ * reparented to init by a double fork, so no caller has to reap it), its
+ * output appended to the run's coordinator.log. Everything is allocated
+ * before fork: the caller may have threads. */
+static int spawn_adopter(struct weft_instance *inst, const char *run_id, const char *token,
+                         weft_error *err) {
+  char *dir = weft_fs_join(inst->runs_dir, run_id);
+  char *log = dir ? weft_fs_join(dir, "coordinator.log") : NULL;
+  char *home = weft_str_printf("WEFT_HOME=%s", inst->home);
+  extern char **environ;
+  size_t n_env = 0;
+  while (environ[n_env]) n_env++;
+  char **env = calloc(n_env + 2, sizeof *env);
+  int rc = WEFT_OK;
+  if (!dir || !log || !home || !env) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n_env; i++)
+    if (strncmp(environ[i], "WEFT_HOME=", 10) && strncmp(environ[i], "WEFT_RUN_ID=", 12))
+      env[k++] = environ[i];
+  env[k++] = home;
+  char *argv[] = {"weft", "run", "coordinate", (char *)run_id, "--adopt", (char *)token, NULL};
+  weft_fs_mkdirs(dir, err);
+  pid_t pid = fork();
+  if (pid < 0) {
+    rc = weft_error_set(err, WEFT_EIO, "cannot fork a coordinator for run %s", run_id);
+    goto done;
+  }
+  if (pid == 0) {
+    /* Only async-signal-safe calls from here. */
+    if (fork() != 0) _exit(0);
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int in = open("/dev/null", O_RDONLY);
+    int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in < 0 || out < 0) _exit(127);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    close_range(3, ~0U, 0);
+    execve(adopt_exe, argv, env);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+done:
+  free(env);
+  free(home);
+  free(log);
+  free(dir);
+  return rc;
+}
+
+int weft__run_adopt_try(struct weft_instance *inst, const struct weft_run_row *run,
+                        const struct weft_run_lease *lease, weft_error *err) {
+  /* $WEFT_RUN_ADOPT=0: sweeps fail orphaned runs as before adoption. */
+  const char *off = getenv("WEFT_RUN_ADOPT");
+  if (!adopt_exe || (off && (!strcmp(off, "0") || !strcmp(off, "off") || !strcmp(off, "false"))))
+    return WEFT_ENOTFOUND;
+  int64_t now = weft_clock_wall_ms();
+  if (lease->expires_ms > now || weft_coordinator_alive(lease->owner) == 1)
+    return WEFT_ECONFLICT; /* held, or its owner lives on here and will renew it */
+  /* The hand-off: the lease goes to a token the new coordinator presents,
+   * so of several sweeps at once only one spawns it. */
+  unsigned char rnd[8];
+  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) memset(rnd, 0, sizeof rnd);
+  char token[64];
+  snprintf(token, sizeof token, "handoff-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+           rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  int rc = weft_store_lease_claim(inst->store, run->id, token, lease->owner, now,
+                                  weft_run_lease_ms(), err);
+  if (rc == WEFT_ECONFLICT) return WEFT_ECONFLICT; /* another sweep hands it over */
+  if (rc) return rc;
+  if ((rc = spawn_adopter(inst, run->id, token, err))) {
+    weft_error ignored = WEFT_ERROR_INIT;
+    weft_store_lease_release(inst->store, run->id, token, &ignored);
+  }
+  return rc;
+}
