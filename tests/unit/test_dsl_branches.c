@@ -64,7 +64,7 @@ TEST(optional_output) {
   ASSERT_DIAG(&loc->diags, "ops/o.yaml:3:38: error: output 'r' of op 'o': optional must be "
                            "true or false, got 'maybe'");
   ASSERT_DIAG(&loc->diags, "ops/o.yaml:6:27: error: unknown key 'optional' in input 'r' of op "
-                           "'i' (known keys: type, description, default)");
+                           "'i' (known keys: type, description, default, asset)");
   weft_location_free(loc);
   return 0;
 }
