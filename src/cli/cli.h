@@ -56,6 +56,8 @@ int cmd_audit(int argc, char **argv);
 /* cmd_schedule.c: `weft schedule ...` and `weft sensor ...`. */
 int cmd_schedule(int argc, char **argv);
 int cmd_sensor(int argc, char **argv);
+/* cmd_coordinator.c: `weft coordinator`. */
+int cmd_coordinator(int argc, char **argv);
 /* cmd_scheduler.c: `weft scheduler`. */
 int cmd_scheduler(int argc, char **argv);
 /* The scheduler of `weft dev`: a thread running schedules, sensors and the

@@ -57,6 +57,9 @@ struct coord {
    * whole chain names the cause: "upstream 'load' failed". */
   size_t *skip_root;
   unsigned char *alerted; /* per step: its on_failure alert was fired */
+  /* Driven by a loop of many runs (coord_loop.c): it commits every run's
+   * batch in one transaction and reads cancel requests for all of them. */
+  int shared_commit;
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the
