@@ -322,3 +322,49 @@ done:
   free(s.id);
   return rc;
 }
+
+/* ---- embedded in another service ---------------------------------------------------- */
+
+struct weft_coord_service_thread {
+  pthread_t thread;
+  struct weft_instance *inst; /* its own: a store handle is one thread's */
+  volatile sig_atomic_t stop;
+  struct weft_coord_service_opts o;
+  int rc;
+  weft_error err;
+};
+
+static void *service_thread(void *data) {
+  struct weft_coord_service_thread *t = data;
+  t->rc = weft_coord_service_run(t->inst, &t->o, &t->err);
+  return NULL;
+}
+
+struct weft_coord_service_thread *weft_coord_service_start(const char *home, weft_error *err) {
+  struct weft_coord_service_thread *t = calloc(1, sizeof *t);
+  if (!t) {
+    weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    return NULL;
+  }
+  t->o = (struct weft_coord_service_opts){.stop = &t->stop, .quiet = 1};
+  t->err = (weft_error)WEFT_ERROR_INIT;
+  if (weft_instance_open(home, &t->inst, err)) {
+    free(t);
+    return NULL;
+  }
+  if (pthread_create(&t->thread, NULL, service_thread, t)) {
+    weft_error_set(err, WEFT_EIO, "cannot start the coordinator thread");
+    weft_instance_close(t->inst);
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void weft_coord_service_stop(struct weft_coord_service_thread *t) {
+  if (!t) return;
+  t->stop = 1;
+  pthread_join(t->thread, NULL);
+  weft_instance_close(t->inst);
+  free(t);
+}

@@ -54,4 +54,11 @@ struct weft_coord_service_opts {
 int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_service_opts *o,
                            weft_error *err);
 
+/* The role on a thread of another service (server, scheduler, dev), with
+ * an instance of its own opened at home (NULL: $WEFT_HOME); NULL on
+ * failure. Stop drains as a SIGTERM does, then joins. */
+struct weft_coord_service_thread;
+struct weft_coord_service_thread *weft_coord_service_start(const char *home, weft_error *err);
+void weft_coord_service_stop(struct weft_coord_service_thread *t);
+
 #endif
