@@ -52,9 +52,32 @@ int weft_coord_service_up(struct weft_instance *inst) {
 int weft_coord_handoff(struct weft_instance *inst, const char *run_id, const char *in_run,
                        weft_error *err) {
   char key[256];
+  struct weft_run_row r = {0};
   if ((size_t)snprintf(key, sizeof key, "%s%s", WEFT_COORD_INBOX_PREFIX, run_id) >= sizeof key)
     return weft_error_set(err, WEFT_EINVALID, "run id too long");
-  return weft_store_kv_set(inst->store, key, in_run ? in_run : "", err);
+  int rc = weft_store_begin(inst->store, err);
+  if (rc) return rc;
+  /* Nobody drives it until a service takes it: no coordinator, as a run
+   * waiting in the run queue, so no sweep takes it for orphaned when the
+   * launcher exits first (`weft launch --detach`). */
+  if (!(rc = weft_store_run_get(inst->store, run_id, &r, err))) {
+    if (r.status != WEFT_RUN_QUEUED) {
+      rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not queued", run_id,
+                          weft_run_status_name(r.status));
+    } else {
+      free(r.coordinator);
+      r.coordinator = NULL;
+      r.heartbeat_ms = 0;
+      rc = weft_store_run_update(inst->store, &r, err);
+    }
+  }
+  weft_run_row_release(&r);
+  if (!rc) rc = weft_store_kv_set(inst->store, key, in_run ? in_run : "", err);
+  if (rc) {
+    weft_store_rollback(inst->store);
+    return rc;
+  }
+  return weft_store_commit(inst->store, err);
 }
 
 size_t weft_coord_inbox_reclaim(struct weft_instance *inst,
