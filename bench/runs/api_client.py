@@ -29,7 +29,7 @@ status = {}
 while pending and time.monotonic() - t1 < 600:
     for rid in list(pending)[:200]:
         c.request("GET", f"/api/v1/runs/{rid}")
-        st = json.loads(c.getresponse().read()).get("status")
+        st = json.loads(c.getresponse().read()).get("run", {}).get("status")
         if st in ("success", "failure", "canceled"):
             status[st] = status.get(st, 0) + 1
             pending.discard(rid)

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "engine/code_snapshot.h"
 #include "engine/coord_loop.h"
 #include "engine/engine.h"
 #include "util/clock.h"
@@ -95,6 +96,24 @@ static int setup(struct setup *s, const char *job_yaml, const char *job, const c
   return 0;
 }
 
+/* The job as the runs' code snapshot holds it, loaded once, as `weft
+ * coordinator` does (coord_service.c): else each run would load its
+ * location again (weft_run_code_prepare). */
+static int snapshot_job(struct setup *s, const char *run_id, struct weft_launch *l) {
+  struct weft_run_row row = {0};
+  struct weft_location *loc = NULL;
+  const struct weft_job *job = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  if (weft_store_run_get(s->inst->store, run_id, &row, &err) ||
+      weft_code_load_run_job(s->inst, &row, 0, &loc, &job, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return -1;
+  }
+  weft_run_row_release(&row);
+  l->job = job; /* loc lives as long as the process */
+  return 0;
+}
+
 static void on_done(void *data, const char *run_id, enum weft_run_status final, int rc,
                     const char *msg) {
   (void)run_id;
@@ -117,6 +136,7 @@ static int throughput(int n, int proc, int inflight) {
       fprintf(stderr, "%s\n", err.msg);
       return 1;
     }
+  if (snapshot_job(&s, ids[0], &l)) return 1;
   double t1 = weft_clock_mono_s(), c1 = cpu_ms();
   struct weft_coord_loop *lp;
   if (weft_coord_loop_new(s.inst, &lp, &err)) return 1;
@@ -149,6 +169,7 @@ static int inflight(int n) {
   char **ids = calloc((size_t)n, sizeof *ids);
   for (int i = 0; i < n; i++)
     if (weft_run_create(s.inst, &l, &ids[i], &err)) return 1;
+  if (snapshot_job(&s, ids[0], &l)) return 1;
   struct weft_coord_loop *lp;
   if (weft_coord_loop_new(s.inst, &lp, &err)) return 1;
   size_t ok = 0;

@@ -105,7 +105,7 @@ req = urllib.request.Request(url + "/api/v1/jobs/loc/one/launch", data=b"{}",
 rid = json.load(urllib.request.urlopen(req))["run_id"]
 st = None
 for _ in range(200):
-    st = json.load(urllib.request.urlopen(url + "/api/v1/runs/" + rid)).get("status")
+    st = json.load(urllib.request.urlopen(url + "/api/v1/runs/" + rid)).get("run", {}).get("status")
     if st in ("success", "failure", "canceled"): break
     time.sleep(0.05)
 print("PASS an API launch without a service succeeds" if st == "success"
