@@ -58,6 +58,8 @@ int cmd_audit(int argc, char **argv);
 /* cmd_schedule.c: `weft schedule ...` and `weft sensor ...`. */
 int cmd_schedule(int argc, char **argv);
 int cmd_sensor(int argc, char **argv);
+/* cmd_coordinator.c: `weft coordinator`. */
+int cmd_coordinator(int argc, char **argv);
 /* cmd_scheduler.c: `weft scheduler`. */
 int cmd_scheduler(int argc, char **argv);
 /* The scheduler of `weft dev`: a thread running schedules, sensors and the
@@ -113,6 +115,13 @@ int weft_cli_load_workspace(const char *cmd, const char *ws_file,
 /* cli_load.c */
 struct weft_job;
 struct weft_run_config;
+struct weft_instance;
+/* launch_handoff.c: hands run_id (created, ours to start) to a running
+ * coordinator service and follows it to its end (detach: prints its id and
+ * returns). Returns an exit status, or -1 when no service is up or the run
+ * has no code version (the caller coordinates it as before). */
+int weft_cli_handoff_run(const char *cmd, struct weft_instance *inst, const char *run_id,
+                         const struct weft_job *job, int detach, int quiet);
 /* Loads the workspace (as weft_cli_load_workspace) and finds the valid job
  * `name` in it. Returns WEFT_EXIT_OK with *ws_out (caller frees, also on
  * failure) and *job_out (borrowed from it) set, or an exit code after

@@ -305,6 +305,8 @@ int weft_cli_start_run(const char *cmd, struct weft_launch *l, int detach, int q
     goto done;
   }
   if (wait && (rc = wait_in_queue(inst, &q, cmd, run_id)) != WEFT_EXIT_OK) goto done;
+  /* A coordinator service is up: it drives the run (launch_handoff.c). */
+  if ((rc = weft_cli_handoff_run(cmd, inst, run_id, l->job, detach, quiet)) >= 0) goto done;
   if (detach) {
     char *home = strdup(inst->home);
     weft_instance_close(inst);

@@ -7,13 +7,15 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "sched/coord_service.h"
 #include "engine/locreg.h"
 #include "sched/sched.h"
 #include "util/clock.h"
 #include "util/log.h"
 
 static const char usage[] =
-    "usage: weft scheduler [--once] [--now TIME] [--no-dequeue] [--log-format text|json]\n"
+    "usage: weft scheduler [--once] [--now TIME] [--no-dequeue] [--coordinator]\n"
+    "                      [--log-format text|json]\n"
     "                      [-w FILE | -l LOCATION...]\n"
     "\n"
     "Runs the cron schedules and sensors of the workspace: every due tick\n"
@@ -26,6 +28,9 @@ static const char usage[] =
     "  --now TIME            (with --once) evaluate as if it were TIME, ISO 8601\n"
     "                        such as 2026-01-01T06:00:00Z\n"
     "  --no-dequeue          only create runs; leave them QUEUED\n"
+    "  --coordinator         coordinate runs in this process too: one loop\n"
+    "                        drives every run it starts, instead of a\n"
+    "                        process per run (see 'weft coordinator')\n"
     "  --log-format FORMAT   text (default) or json: one JSON object per line\n"
     "                        (time, level, role, run, step, message); also\n"
     "                        from $WEFT_LOG_FORMAT, and passed to the run\n"
@@ -205,7 +210,8 @@ static int sched_loop(struct weft_cli_sched *c, const char *cmd, int verbose) {
 int cmd_scheduler(int argc, char **argv) {
   struct weft_cli_sched c = {.dequeue = 1, .stop = &weft_cli_interrupted};
   const char *v, *now = NULL, *log_format = NULL;
-  int m, rc = WEFT_EXIT_USAGE;
+  int m, rc = WEFT_EXIT_USAGE, coordinator = 0;
+  struct weft_coord_service_thread *coord = NULL;
   weft_error err = WEFT_ERROR_INIT;
   if (!(c.paths = calloc((size_t)argc + 1, sizeof *c.paths))) return WEFT_EXIT_INVALID;
   weft_log_set_role("scheduler", "weft scheduler: ");
@@ -223,6 +229,8 @@ int cmd_scheduler(int argc, char **argv) {
       c.once = 1;
     } else if (!strcmp(argv[i], "--no-dequeue")) {
       c.dequeue = 0;
+    } else if (!strcmp(argv[i], "--coordinator")) {
+      coordinator = 1;
     } else if ((m = weft_cli_flag_value("scheduler", argc, argv, &i, NULL, "--now", &now)) ||
                (m = weft_cli_flag_value("scheduler", argc, argv, &i, NULL, "--log-format",
                                         &log_format)) ||
@@ -258,7 +266,10 @@ int cmd_scheduler(int argc, char **argv) {
   if (!c.once)
     weft_log(WEFT_LOG_INFO, &out, "running %s; Ctrl-C stops it",
              c.dequeue ? "schedules, sensors and the run queue" : "schedules and sensors");
+  if (coordinator && !c.once && !(coord = weft_coord_service_start(NULL, &err)))
+    weft_log_warn("warning: the coordinator did not start: %s", err.msg);
   rc = sched_loop(&c, "scheduler", 1);
+  weft_coord_service_stop(coord); /* drains its runs (coord_service.h) */
   if (!c.once) weft_log(WEFT_LOG_INFO, &out, "stopped");
 done:
   sched_close(&c);

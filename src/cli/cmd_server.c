@@ -8,13 +8,14 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "sched/coord_service.h"
 #include "http/http.h"
 #include "util/fs.h"
 #include "util/log.h"
 
 static const char server_usage[] =
     "usage: weft server [--listen HOST:PORT] [--tls-cert PEM --tls-key PEM]\n"
-    "                   [--no-auth] [--insecure] [--log-format text|json]\n"
+    "                   [--no-auth] [--insecure] [--coordinator] [--log-format text|json]\n"
     "                   [-w FILE | -l LOCATION...]\n"
     "\n"
     "Serves the HTTP API (/api/v1, described at /api/v1/openapi.json), the\n"
@@ -32,6 +33,10 @@ static const char server_usage[] =
     "                        then carry Strict-Transport-Security\n"
     "  --insecure            serve beyond this machine without TLS or\n"
     "                        without authentication anyway\n"
+    "  --coordinator         coordinate runs in this process too: one loop\n"
+    "                        drives every run launched or queued while it is\n"
+    "                        up, instead of a process per run (see 'weft\n"
+    "                        coordinator')\n"
     "  --no-auth             no authentication: anyone who can reach the\n"
     "                        server can do anything (default: every request\n"
     "                        needs an API token, a user's password or a\n"
@@ -48,7 +53,7 @@ static const char server_usage[] =
 
 static const char dev_usage[] =
     "usage: weft dev [--listen HOST:PORT] [--tls-cert PEM --tls-key PEM]\n"
-    "                [--no-auth] [--insecure] [--log-format text|json]\n"
+    "                [--no-auth] [--insecure] [--coordinator] [--log-format text|json]\n"
     "                [-w FILE | -l LOCATION...]\n"
     "\n"
     "Everything on this machine in one command: the web UI and HTTP API at\n"
@@ -64,6 +69,10 @@ static const char dev_usage[] =
     "  --tls-cert FILE       serve HTTPS with this certificate and key (PEM)\n"
     "  --tls-key FILE\n"
     "  --insecure            serve beyond this machine without TLS anyway\n"
+    "  --coordinator         coordinate runs in this process too: one loop\n"
+    "                        drives every run launched or queued while it is\n"
+    "                        up, instead of a process per run (see 'weft\n"
+    "                        coordinator')\n"
     "  --no-auth             no login beyond loopback either\n"
     "  --log-format FORMAT   text (default) or json: one JSON object per line\n"
     "                        (time, level, role, run, step, message); also\n"
@@ -78,7 +87,7 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
   const char *log_format = NULL;
   const char **paths = calloc((size_t)argc + 1, sizeof *paths);
   size_t n_paths = 0;
-  int m, rc = WEFT_EXIT_USAGE, insecure = 0, auth = dev ? -1 : 1;
+  int m, rc = WEFT_EXIT_USAGE, insecure = 0, coordinator = 0, auth = dev ? -1 : 1;
   struct weft_http_server *srv = NULL;
   weft_error err = WEFT_ERROR_INIT;
   if (!paths) return WEFT_EXIT_INVALID;
@@ -96,6 +105,8 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
     }
     if (!strcmp(arg, "--insecure")) {
       insecure = 1;
+    } else if (!strcmp(arg, "--coordinator")) {
+      coordinator = 1;
     } else if (!strcmp(arg, "--no-auth")) {
       auth = 0;
     } else if ((m = weft_cli_flag_value(cmd, argc, argv, &i, NULL, "--listen", &listen)) ||
@@ -180,9 +191,16 @@ static int serve(const char *cmd, int argc, char **argv, int dev) {
   struct weft_cli_sched *sched = dev ? weft_cli_scheduler_start(ws_file, paths, n_paths) : NULL;
   if (dev && !sched)
     weft_log_warn("warning: the scheduler did not start; schedules and sensors will not run");
+  struct weft_coord_service_thread *coord = NULL;
+  if (coordinator) {
+    weft_error cerr = WEFT_ERROR_INIT;
+    if (!(coord = weft_coord_service_start(weft_http_server_home(srv), &cerr)))
+      weft_log_warn("warning: the coordinator did not start: %s", cerr.msg);
+  }
   int sig = 0;
   sigwait(&stop, &sig);
   weft_log(WEFT_LOG_INFO, &out, "stopping (%s)", strsignal(sig));
+  weft_coord_service_stop(coord); /* drains its runs (coord_service.h) */
   weft_cli_scheduler_stop(sched);
   weft_http_server_stop(srv);
   rc = WEFT_EXIT_OK;

@@ -23,6 +23,7 @@ const struct weft_cmd weft_cli_commands[] = {
     {"schedule", cmd_schedule, "list, toggle and preview cron schedules, show their ticks"},
     {"sensor", cmd_sensor, "list and toggle sensors, show their evaluations"},
     {"scheduler", cmd_scheduler, "run schedules and sensors, start queued runs"},
+    {"coordinator", cmd_coordinator, "drive many runs in one loop; launchers hand runs to it"},
     {"dev", cmd_dev, "the web UI and API on this machine, at http://127.0.0.1:3000"},
     {"worker", cmd_worker, "run steps from RabbitMQ op queues; list the workers"},
     {"queue", cmd_queue, "depths of the RabbitMQ op queues (ready, unacked, consumers)"},

@@ -62,6 +62,9 @@ struct coord {
   int64_t lease_next_ms; /* monotonic: renew then */
   int lease_lost;        /* another coordinator holds it: stop, write nothing */
   int sla_missed_before; /* adopted: its sla_missed event is out already */
+  /* Driven by a loop of many runs (coord_loop.c): it commits every run's
+   * batch in one transaction and reads cancel requests for all of them. */
+  int shared_commit;
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "engine/code_snapshot.h"
+#include "engine/coord_drive.h"
 #include "engine/engine_int.h"
 #include "engine/hooks.h"
 #include "engine/run_deadline.h"
@@ -14,8 +15,6 @@
 #include "util/str.h"
 
 #define STATUS_CHECK_MS 100
-#define GROUP_COMMIT_MS 50
-#define DRAIN_MAX 256
 
 /* ---- the write batch ------------------------------------------------------ */
 
@@ -82,31 +81,37 @@ void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pi
   r->worker = who ? weft_str_dup(who) : NULL;
 }
 
-static void batch_clear(struct coord_batch *b) {
+void coord_batch_clear(struct coord_batch *b) {
   for (size_t i = 0; i < b->n_ev; i++) weft_event_row_release(&b->ev[i]);
   for (size_t i = 0; i < b->n_st; i++) weft_step_row_release(&b->st[i]);
   b->n_ev = b->n_st = 0;
 }
 
-/* Commits the batch and the run row. Inside the transaction the run row is
- * re-read first: a `weft run cancel` from another process may have turned
- * it CANCELING, and that must not be overwritten. */
-static void coord_flush(struct coord *c, int force_run) {
+/* Whether c has anything to commit (force_run: the run row, always). */
+int coord_flush_pending(const struct coord *c, int force_run) {
+  const struct coord_batch *b = &c->batch;
+  int64_t now = weft_clock_mono_ms();
+  int heartbeat = now >= c->next_heartbeat_ms;
+  return !c->failed_store && (b->n_ev || b->n_st || c->run_dirty || heartbeat || force_run ||
+                              coord_lease_due(c, now));
+}
+
+/* Writes the batch and the run row inside the caller's transaction (one
+ * run's alone, or many runs' in coord_loop.c). The run row is re-read
+ * first: a `weft run cancel` from another process may have turned it
+ * CANCELING, and that must not be overwritten. */
+int coord_flush_write(struct coord *c, int force_run, weft_error *e) {
   struct coord_batch *b = &c->batch;
   int64_t now = weft_clock_mono_ms();
   int heartbeat = now >= c->next_heartbeat_ms;
-  int lease = coord_lease_due(c, now);
-  if (c->failed_store ||
-      (!b->n_ev && !b->n_st && !c->run_dirty && !heartbeat && !force_run && !lease))
-    return;
-  weft_error e = {0};
   struct weft_run_row cur = {0};
-  int rc = weft_store_begin(c->inst->store, &e);
-  if (!rc && lease) rc = coord_lease_renew(c, &e); /* run_adopt.c */
-  if (!rc && b->n_st) rc = weft_store_step_put_many(c->inst->store, b->st, b->n_st, &e);
-  if (!rc && b->n_ev) rc = weft_store_event_append(c->inst->store, b->ev, b->n_ev, &e);
+  int rc = 0;
+  /* The run's lease (run_adopt.c) is renewed in the same transaction. */
+  if (coord_lease_due(c, now)) rc = coord_lease_renew(c, e);
+  if (!rc && b->n_st) rc = weft_store_step_put_many(c->inst->store, b->st, b->n_st, e);
+  if (!rc && b->n_ev) rc = weft_store_event_append(c->inst->store, b->ev, b->n_ev, e);
   if (!rc && (c->run_dirty || heartbeat || force_run)) {
-    rc = weft_store_run_get(c->inst->store, c->run.id, &cur, &e);
+    rc = weft_store_run_get(c->inst->store, c->run.id, &cur, e);
     if (!rc && cur.status == WEFT_RUN_CANCELING && c->run.status == WEFT_RUN_STARTED) {
       c->run.status = WEFT_RUN_CANCELING;
       if (!c->canceling) {
@@ -122,25 +127,41 @@ static void coord_flush(struct coord *c, int force_run) {
         c->run.message = masked;
       }
     }
-    if (!rc) rc = weft_store_run_update(c->inst->store, &c->run, &e);
+    if (!rc) rc = weft_store_run_update(c->inst->store, &c->run, e);
   }
   weft_run_row_release(&cur);
+  return rc;
+}
+
+/* After the transaction of coord_flush_write: rc is its outcome. */
+void coord_flush_done(struct coord *c, int rc, const weft_error *e) {
+  struct coord_batch *b = &c->batch;
   if (rc) {
-    weft_store_rollback(c->inst->store);
-  } else {
-    rc = weft_store_commit(c->inst->store, &e);
-  }
-  if (rc) {
-    if (!c->failed_store) weft_error_set(c->err, rc, "run storage failed: %s", e.msg);
+    if (!c->failed_store) weft_error_set(c->err, rc, "run storage failed: %s", e->msg);
     c->failed_store = 1;
-    batch_clear(b);
+    coord_batch_clear(b);
     return;
   }
+  int64_t now = weft_clock_mono_ms();
   c->run_dirty = 0;
-  if (heartbeat) c->next_heartbeat_ms = now + WEFT_HEARTBEAT_MS;
+  if (now >= c->next_heartbeat_ms) c->next_heartbeat_ms = now + WEFT_HEARTBEAT_MS;
   if (c->l->on_event)
     for (size_t i = 0; i < b->n_ev; i++) c->l->on_event(c->l->cb_data, &b->ev[i]);
-  batch_clear(b);
+  coord_batch_clear(b);
+}
+
+/* Commits the batch and the run row in a transaction of its own; under a
+ * loop driving many runs (c->shared_commit) only when forced: the loop
+ * commits every run's batch together. */
+void coord_flush(struct coord *c, int force_run) {
+  if (c->shared_commit && !force_run) return;
+  if (!coord_flush_pending(c, force_run)) return;
+  weft_error e = {0};
+  int rc = weft_store_begin(c->inst->store, &e);
+  if (!rc) rc = coord_flush_write(c, force_run, &e);
+  if (rc) weft_store_rollback(c->inst->store);
+  else rc = weft_store_commit(c->inst->store, &e);
+  coord_flush_done(c, rc, &e);
 }
 
 /* ---- creating a run ---------------------------------------------------------- */
@@ -278,7 +299,7 @@ static void on_exec_event(void *data, void *user, json_t *event) {
   coord_event(c, ps->name, type, p);
 }
 
-static void begin_cancel(struct coord *c, const char *reason) {
+void coord_begin_cancel(struct coord *c, const char *reason) {
   if (c->canceling) return;
   c->canceling = 1;
   free(c->cancel_reason);
@@ -294,10 +315,12 @@ static void begin_cancel(struct coord *c, const char *reason) {
 
 /* Cancellation reaches the loop two ways: the launcher's interrupt flag, and
  * the run row turned CANCELING by `weft run cancel` in another process. */
-static void check_cancel(struct coord *c) {
-  if (c->l->interrupt && *c->l->interrupt) begin_cancel(c, "interrupted");
+void coord_check_cancel(struct coord *c) {
+  if (c->l->interrupt && *c->l->interrupt) coord_begin_cancel(c, "interrupted");
   int64_t now = weft_clock_mono_ms();
-  if (!c->canceling && now >= c->next_status_check_ms) {
+  /* A loop driving many runs reads every CANCELING run at once instead
+   * (coord_loop.c). */
+  if (!c->canceling && !c->shared_commit && now >= c->next_status_check_ms) {
     c->next_status_check_ms = now + STATUS_CHECK_MS;
     struct weft_run_row cur = {0};
     weft_error e = {0};
@@ -323,7 +346,7 @@ static void check_cancel(struct coord *c) {
   c->n_retrying = 0;
 }
 
-static void requeue_due_retries(struct coord *c, int64_t now, int64_t *next_due) {
+void coord_requeue_due_retries(struct coord *c, int64_t now, int64_t *next_due) {
   size_t k = 0;
   for (size_t r = 0; r < c->n_retrying; r++) {
     size_t i = c->retrying[r];
@@ -339,7 +362,7 @@ static void requeue_due_retries(struct coord *c, int64_t now, int64_t *next_due)
   c->n_retrying = k;
 }
 
-static void start_ready(struct coord *c) {
+void coord_start_ready(struct coord *c) {
   while (!c->canceling && !c->failed_store && weft_executor_can_start_more(c->x)) {
     size_t i = weft_plan_take_ready(&c->plan);
     if (i == (size_t)-1) break;
@@ -353,7 +376,7 @@ static void start_ready(struct coord *c) {
 }
 
 /* An op's on_failure, once per step that failed for good (no retry left). */
-static void alert_failed_steps(struct coord *c, struct run_hooks *h) {
+void coord_alert_failed_steps(struct coord *c, struct run_hooks *h) {
   unsigned char *done = c->alerted;
   for (size_t i = 0; h && done && i < c->plan.n; i++) {
     const struct weft_plan_step *ps = &c->plan.steps[i];
@@ -367,7 +390,7 @@ static void alert_failed_steps(struct coord *c, struct run_hooks *h) {
   }
 }
 
-static void finish_run(struct coord *c, const struct run_deadline *dl) {
+void coord_finish_run(struct coord *c, const struct run_deadline *dl) {
   int64_t now = weft_clock_wall_ms();
   json_int_t dur = (json_int_t)(now - c->run.started_ms);
   c->run.ended_ms = now;
@@ -409,7 +432,7 @@ static void finish_run(struct coord *c, const struct run_deadline *dl) {
               json_pack("{s:I, s:s, s:o}", "duration_ms", dur, "message", msg, "failed", failed));
 }
 
-static int coord_init(struct coord *c, struct weft_instance *inst, const char *run_id,
+int coord_init(struct coord *c, struct weft_instance *inst, const char *run_id,
                       const struct weft_launch *l, weft_error *err) {
   memset(c, 0, sizeof *c);
   c->inst = inst;
@@ -444,11 +467,11 @@ static int coord_init(struct coord *c, struct weft_instance *inst, const char *r
   return coord_executor_new(inst, l->rc, &cb, &c->x, err);
 }
 
-static void coord_release(struct coord *c) {
+void coord_release(struct coord *c) {
   weft_executor_free(c->x);
   coord_map_release(c);
   json_decref(c->run_tags);
-  batch_clear(&c->batch);
+  coord_batch_clear(&c->batch);
   free(c->batch.ev);
   free(c->batch.st);
   for (size_t i = 0; i < c->plan.n; i++) {
@@ -478,7 +501,7 @@ static void coord_release(struct coord *c) {
   weft_run_row_release(&c->run);
 }
 
-static int start_run(struct coord *c) {
+int coord_start_run(struct coord *c) {
   free(c->run.coordinator);
   c->run.coordinator = weft_coordinator_id();
   c->run.status = WEFT_RUN_STARTED;
@@ -521,123 +544,8 @@ static int start_run(struct coord *c) {
     b->ev[0] = started;
   }
   coord_record_init_skips(c);
-  coord_flush(c, 1);
+  coord_flush(c, !c->shared_commit); /* a loop commits it with its other runs' */
   return c->failed_store ? c->err->code : WEFT_OK;
-}
-
-int weft_run_execute(struct weft_instance *inst, const char *run_id,
-                     const struct weft_launch *l, enum weft_run_status *final,
-                     weft_error *err) {
-  struct coord c;
-  struct run_deadline dl = {0};
-  struct weft_run_code code;
-  const struct weft_launch *use = l;
-  *final = WEFT_RUN_FAILURE;
-  /* The job as the snapshot of the run's code holds it (code_snapshot.h);
-   * a run whose code cannot be loaded fails before it starts. */
-  int rc = weft_run_code_prepare(inst, run_id, l, &code, &use, err);
-  if (rc) {
-    weft_error ignored = WEFT_ERROR_INIT;
-    char *why = weft_str_printf("cannot load the code of the run: %s", err->msg);
-    weft_run_abandon(inst, run_id, why ? why : err->msg, &ignored);
-    free(why);
-    weft_run_code_release(&code);
-    return rc;
-  }
-  int64_t next_flush_ms = 0; /* monotonic */
-  rc = coord_init(&c, inst, run_id, use, err);
-  if (!rc) rc = use->adopt ? coord_adopt(&c, use->adopt_token) : start_run(&c);
-  if (!rc) run_deadline_init(&dl, &c);
-  /* Alerts (hooks.h): fired here, delivered on threads of their own. */
-  struct run_hooks *hooks = rc ? NULL : run_hooks_new(&c);
-  int sla_alerted = 0;
-  while (!rc && !c.failed_store && !weft_plan_done(&c.plan)) {
-    if (l->on_tick) l->on_tick(l->cb_data);
-    int64_t next_deadline = run_deadline_check(&dl, &c, weft_clock_wall_ms());
-    if (dl.sla_missed && !sla_alerted) {
-      sla_alerted = 1;
-      char why[96];
-      snprintf(why, sizeof why, "not done within its SLA of %s", dl.sla.text);
-      run_hooks_fire(hooks, &c, "on_sla_missed", NULL, NULL, why);
-    }
-    alert_failed_steps(&c, hooks);
-    run_hooks_poll(hooks, &c);
-    check_cancel(&c);
-    int64_t now = weft_clock_mono_ms(), next_retry = -1;
-    requeue_due_retries(&c, now, &next_retry);
-    coord_map_check(&c);
-    start_ready(&c);
-    coord_upload_live_logs(&c);
-    /* Each commit is fsynced, and a commit per finished step would be most
-     * of a busy run's cost: after one, what follows within GROUP_COMMIT_MS
-     * goes in the next, together. A quiet run's events commit at once. */
-    now = weft_clock_mono_ms();
-    if (now >= next_flush_ms) {
-      coord_flush(&c, 0);
-      next_flush_ms = now + GROUP_COMMIT_MS;
-    }
-    if (weft_plan_done(&c.plan)) break;
-    int timeout = STATUS_CHECK_MS;
-    if (next_retry >= 0 && next_retry - now < timeout) timeout = (int)(next_retry - now);
-    if (next_deadline >= 0 && next_deadline < timeout) timeout = (int)next_deadline;
-    if ((c.batch.n_ev || c.batch.n_st || c.run_dirty) && next_flush_ms - now < timeout)
-      timeout = (int)(next_flush_ms - now);
-    if (timeout < 0) timeout = 0;
-    struct weft_step_result res;
-    weft_error we = {0};
-    int got = weft_executor_wait(c.x, timeout, &res, &we);
-    /* Drain what else finished, so one transaction records them all; but
-     * a bounded number: a steady stream of results (a fan-out on queue
-     * workers) must not keep the freed slots from being refilled. */
-    for (int drained = 1; got == 1; drained++) {
-      coord_finish_step(&c, &res);
-      weft_step_result_release(&res);
-      got = drained < DRAIN_MAX ? weft_executor_wait(c.x, 0, &res, &we) : 0;
-    }
-    if (got < 0 && got != WEFT_ENOTFOUND) {
-      rc = weft_error_set(err, got, "executor failed: %s", we.msg);
-      break;
-    }
-  }
-  if (!rc && !c.failed_store) {
-    alert_failed_steps(&c, hooks);
-    finish_run(&c, &dl);
-    coord_flush(&c, 1);
-    if (c.run.status == WEFT_RUN_SUCCESS || c.run.status == WEFT_RUN_FAILURE)
-      run_hooks_fire(hooks, &c, c.run.status == WEFT_RUN_SUCCESS ? "on_success" : "on_failure",
-                     NULL, NULL, NULL);
-    /* The run is over for whoever waits on it; the alerts get a bounded
-     * while more, then are stopped and recorded as failed. */
-    run_hooks_finish(hooks, &c, WEFT_HOOKS_WAIT_MS);
-    coord_flush(&c, 1);
-  }
-  if (c.failed_store && !rc) rc = err->code;
-  if (rc && c.run.id && c.run.status != WEFT_RUN_QUEUED && !c.lease_lost &&
-      !weft_run_status_is_final(c.run.status)) {
-    /* Best effort: leave no run "started" behind a coordinator that gave up. */
-    weft_executor_cancel_all(c.x, "the coordinator failed");
-    c.failed_store = 0;
-    c.run.status = WEFT_RUN_FAILURE;
-    c.run.ended_ms = weft_clock_wall_ms();
-    free(c.run.message);
-    c.run.message = weft_str_dup(err->msg);
-    batch_clear(&c.batch);
-    /* No step stays running or waiting in a final run (run_adopt.c). */
-    json_t *failed = coord_settle_unfinished(&c, err->msg);
-    coord_event(&c, NULL, "run_failure",
-                json_pack("{s:I, s:s, s:o}", "duration_ms",
-                          (json_int_t)(c.run.ended_ms - c.run.started_ms), "message", err->msg,
-                          "failed", failed));
-    weft_error ignored = {0};
-    c.err = &ignored;
-    coord_flush(&c, 1);
-  }
-  if (weft_run_status_is_final(c.run.status)) coord_lease_release(&c);
-  *final = c.run.status;
-  run_hooks_free(hooks);
-  coord_release(&c);
-  weft_run_code_release(&code);
-  return rc;
 }
 
 /* ---- cancel from outside the coordinator ----------------------------------------- */

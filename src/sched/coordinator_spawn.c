@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "sched/coord_service.h"
 #include "sched/coordinator_spawn.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/str.h"
 #include "util/log.h"
@@ -202,11 +204,28 @@ done:
 
 int weft_coord_spawn_fn(void *spawner, struct weft_instance *inst,
                         const struct weft_run_row *run, const char *in_run, weft_error *err) {
+  /* A coordinator service is up (coord_service.h): it drives the run,
+   * no process is spawned. It loads jobs from code snapshots only. */
+  if (run->code_version && weft_coord_service_up(inst))
+    return weft_coord_handoff(inst, run->id, in_run, err);
+  return weft_coord_spawn(spawner, run->id, in_run, NULL, err);
+}
+
+static int spawn_only(void *spawner, struct weft_instance *inst, const struct weft_run_row *run,
+                      const char *in_run, weft_error *err) {
   (void)inst;
   return weft_coord_spawn(spawner, run->id, in_run, NULL, err);
 }
 
 size_t weft_coord_reap(struct weft_coord_spawner *sp, struct weft_instance *inst) {
+  /* Runs handed to a coordinator service that stopped before taking them
+   * (coord_service.h): started here after all; looked for once a second. */
+  static _Atomic int64_t next_reclaim_ms;
+  int64_t now = weft_clock_mono_ms();
+  if (now >= next_reclaim_ms) {
+    next_reclaim_ms = now + 1000;
+    weft_coord_inbox_reclaim(inst, spawn_only, sp);
+  }
   struct weft_coord_child dead[32];
   int status[32];
   size_t n_dead = 0;

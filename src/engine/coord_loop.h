@@ -1,0 +1,53 @@
+/* coord_loop.h: one thread drives many runs: each run a drive
+ * (coord_drive.h) turned without blocking, one transaction per tick for
+ * every run's events and rows, one read per tick of the runs asked to
+ * cancel. `weft coordinator` and the services embedding it run this. */
+#ifndef WEFT_ENGINE_COORD_LOOP_H
+#define WEFT_ENGINE_COORD_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+struct weft_coord_loop;
+
+/* Called once per run when it is over and released: its final status, and
+ * rc/msg when the loop could not drive it to its end. */
+typedef void (*weft_coord_loop_done_fn)(void *data, const char *run_id,
+                                        enum weft_run_status final, int rc, const char *msg);
+
+/* The loop's time for its own timers (cancel reads, commits), monotonic
+ * ms; NULL: the real clock. Tests pass a fake one. */
+typedef int64_t (*weft_coord_loop_clock_fn)(void *data);
+
+/* A loop over inst (borrowed; used from the loop's thread only). */
+int weft_coord_loop_new(struct weft_instance *inst, struct weft_coord_loop **out,
+                        weft_error *err);
+void weft_coord_loop_set_clock(struct weft_coord_loop *lp, weft_coord_loop_clock_fn fn,
+                               void *data);
+/* Starts driving queued run_id with l (its job and run config must outlive
+ * the run: done is where the caller frees them). The run is recorded
+ * started in the next tick's commit. A run that cannot start is over at
+ * once (done is called, with rc). */
+int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
+                        const struct weft_launch *l, weft_coord_loop_done_fn done, void *data,
+                        weft_error *err);
+/* One tick: turns every run, commits what they recorded in one
+ * transaction, ends and releases the runs that are over. Waits up to
+ * wait_ms when no run had anything to do (0: never). Returns the number
+ * of runs still driven. */
+size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms);
+/* Runs driven now. */
+size_t weft_coord_loop_count(const struct weft_coord_loop *lp);
+/* Commits made by ticks so far (for tests and the bench: one per tick
+ * with something to record, whatever the number of runs). */
+uint64_t weft_coord_loop_commits(const struct weft_coord_loop *lp);
+/* Cancels every run it drives (they end CANCELED through later ticks). */
+void weft_coord_loop_cancel_all(struct weft_coord_loop *lp, const char *reason);
+/* Cancels one run; WEFT_ENOTFOUND when the loop does not drive it. */
+int weft_coord_loop_cancel(struct weft_coord_loop *lp, const char *run_id, const char *reason);
+/* Frees the loop; runs still driven are canceled and ended first. */
+void weft_coord_loop_free(struct weft_coord_loop *lp);
+
+#endif

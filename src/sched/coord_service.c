@@ -1,0 +1,393 @@
+/* coord_service.c: the coordinator role (coord_service.h): heartbeat,
+ * taking runs from the store's inbox, one loop driving them all. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/code_snapshot.h"
+#include "engine/coord_loop.h"
+#include "sched/coord_service.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/map.h"
+#include "util/str.h"
+
+#define HEARTBEAT_MS 1000
+#define INBOX_TAKE_MAX 500   /* runs taken per read of the inbox */
+#define CODE_CACHE_MS 10000  /* a location loaded from a snapshot is reused this long */
+#define STOP_GRACE_MS 1500   /* after the heartbeat is gone: launchers that saw it */
+
+/* ---- launchers' side ---------------------------------------------------------- */
+
+static pthread_mutex_t up_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t up_checked_ms = -1;
+static int up_cached;
+
+int weft_coord_service_up(struct weft_instance *inst) {
+  int64_t now = weft_clock_mono_ms();
+  pthread_mutex_lock(&up_mu);
+  if (up_checked_ms >= 0 && now - up_checked_ms < 1000) {
+    int up = up_cached;
+    pthread_mutex_unlock(&up_mu);
+    return up;
+  }
+  pthread_mutex_unlock(&up_mu);
+  struct weft_kv_list l = {0};
+  weft_error e = WEFT_ERROR_INIT;
+  int up = 0;
+  int64_t wall = weft_clock_wall_ms();
+  if (!weft_store_kv_list(inst->store, WEFT_COORD_SERVICE_PREFIX, NULL, 16, &l, &e))
+    for (size_t i = 0; i < l.n && !up; i++)
+      up = wall - l.v[i].updated_ms < WEFT_COORD_SERVICE_STALE_MS;
+  weft_kv_list_release(&l);
+  pthread_mutex_lock(&up_mu);
+  up_checked_ms = now;
+  up_cached = up;
+  pthread_mutex_unlock(&up_mu);
+  return up;
+}
+
+int weft_coord_handoff(struct weft_instance *inst, const char *run_id, const char *in_run,
+                       weft_error *err) {
+  char key[256];
+  struct weft_run_row r = {0};
+  if ((size_t)snprintf(key, sizeof key, "%s%s", WEFT_COORD_INBOX_PREFIX, run_id) >= sizeof key)
+    return weft_error_set(err, WEFT_EINVALID, "run id too long");
+  int rc = weft_store_begin(inst->store, err);
+  if (rc) return rc;
+  /* Nobody drives it until a service takes it: no coordinator, as a run
+   * waiting in the run queue, so no sweep takes it for orphaned when the
+   * launcher exits first (`weft launch --detach`). */
+  if (!(rc = weft_store_run_get(inst->store, run_id, &r, err))) {
+    if (r.status != WEFT_RUN_QUEUED) {
+      rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not queued", run_id,
+                          weft_run_status_name(r.status));
+    } else {
+      free(r.coordinator);
+      r.coordinator = NULL;
+      r.heartbeat_ms = 0;
+      rc = weft_store_run_update(inst->store, &r, err);
+    }
+  }
+  weft_run_row_release(&r);
+  if (!rc) rc = weft_store_kv_set(inst->store, key, in_run ? in_run : "", err);
+  if (rc) {
+    weft_store_rollback(inst->store);
+    return rc;
+  }
+  return weft_store_commit(inst->store, err);
+}
+
+size_t weft_coord_inbox_reclaim(struct weft_instance *inst,
+                                int (*fn)(void *data, struct weft_instance *inst,
+                                          const struct weft_run_row *run, const char *in_run,
+                                          weft_error *err),
+                                void *data) {
+  struct weft_kv_list l = {0};
+  weft_error e = WEFT_ERROR_INIT;
+  size_t n = 0;
+  int64_t wall = weft_clock_wall_ms();
+  if (weft_store_kv_list(inst->store, WEFT_COORD_INBOX_PREFIX, NULL, 200, &l, &e)) return 0;
+  for (size_t i = 0; i < l.n; i++) {
+    if (wall - l.v[i].updated_ms < WEFT_COORD_SERVICE_STALE_MS) continue;
+    const char *id = l.v[i].key + strlen(WEFT_COORD_INBOX_PREFIX);
+    struct weft_run_row run = {0};
+    /* Whoever deletes the entry owns the run (a service may take it now). */
+    if (weft_store_kv_delete(inst->store, l.v[i].key, &e)) continue;
+    if (!weft_store_run_get(inst->store, id, &run, &e) && run.status == WEFT_RUN_QUEUED &&
+        !fn(data, inst, &run, l.v[i].value && *l.v[i].value ? l.v[i].value : NULL, &e))
+      n++;
+    weft_run_row_release(&run);
+  }
+  weft_kv_list_release(&l);
+  return n;
+}
+
+/* ---- the service ------------------------------------------------------------------ */
+
+/* A location loaded from a code snapshot, shared by every run of that
+ * version (parsing it per run would cost more than driving a short run);
+ * a snapshot never changes, so it stays for the service's life. */
+struct code_entry {
+  char *key; /* the map's key */
+  struct weft_location *loc;
+};
+
+struct svc {
+  struct weft_instance *inst;
+  const struct weft_coord_service_opts *o;
+  struct weft_coord_loop *lp;
+  struct weft_map code; /* "VERSION\nLOCATION" -> struct code_entry */
+  char *id, *key;       /* our id; our heartbeat key */
+  size_t taken, ended;
+};
+
+/* What a run driven here owns until it ends. */
+struct svc_run {
+  struct svc *svc;
+  struct weft_run_row run;
+  struct code_entry *code;
+  struct weft_run_config rc;
+  int have_rc;
+  unsigned char *in_run;
+  struct weft_launch l;
+};
+
+static void svc_run_free(struct svc_run *r) {
+  if (!r) return;
+  if (r->have_rc) weft_run_config_release(&r->rc);
+  free(r->in_run);
+  weft_run_row_release(&r->run);
+  free(r);
+}
+
+static void on_done(void *data, const char *run_id, enum weft_run_status final, int rc,
+                    const char *msg) {
+  struct svc_run *r = data;
+  r->svc->ended++;
+  if (!r->svc->o->quiet) {
+    if (rc) printf("run %s: %s: %s\n", run_id, weft_run_status_name(final), msg ? msg : "");
+    else printf("run %s: %s\n", run_id, weft_run_status_name(final));
+  }
+  svc_run_free(r);
+}
+
+/* The location of run's code version, from the cache or loaded now. */
+static struct code_entry *code_get(struct svc *s, const struct weft_run_row *run,
+                                   weft_error *err) {
+  char *key = weft_str_printf("%s\n%s", run->code_version, run->location ? run->location : "");
+  if (!key) return NULL;
+  struct code_entry *ce = weft_map_get(&s->code, key);
+  if (ce) {
+    free(key);
+    return ce;
+  }
+  const struct weft_job *job = NULL;
+  if (!(ce = calloc(1, sizeof *ce)) ||
+      weft_code_load_run_job(s->inst, run, 1, &ce->loc, &job, err) ||
+      weft_map_put(&s->code, key, ce)) {
+    if (ce) weft_location_free(ce->loc);
+    free(ce);
+    free(key);
+    if (!err->code) weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    return NULL;
+  }
+  ce->key = key;
+  return ce;
+}
+
+/* Starts driving run id (taken from the inbox). A run that cannot start
+ * is failed with why. */
+static void take_run(struct svc *s, const char *id, const char *in_run_arg) {
+  weft_error err = WEFT_ERROR_INIT;
+  struct svc_run *r = calloc(1, sizeof *r);
+  struct weft_diags diags = WEFT_DIAGS_INIT;
+  const char *why = NULL;
+  if (!r) return;
+  r->svc = s;
+  if (weft_store_run_get(s->inst->store, id, &r->run, &err) || r->run.status != WEFT_RUN_QUEUED)
+    goto drop; /* canceled while it waited, or gone */
+  if (!r->run.code_version) {
+    why = "it has no code version (the coordinator service loads jobs from snapshots)";
+    goto fail;
+  }
+  if (!(r->code = code_get(s, &r->run, &err))) {
+    why = err.msg;
+    goto fail;
+  }
+  const struct weft_job *job = weft_location_find_job(r->code->loc, r->run.job);
+  if (!job) {
+    why = "its job is not in its code version";
+    goto fail;
+  }
+  if (weft_run_config_from_row(job, &r->run, &r->rc, &diags)) {
+    why = "its run config no longer fits the job";
+    goto fail;
+  }
+  r->have_rc = 1;
+  if (in_run_arg && *in_run_arg) {
+    char *copy = weft_str_dup(in_run_arg), *save = NULL;
+    r->in_run = calloc(job->n_ops + 1, 1);
+    if (!copy || !r->in_run) {
+      free(copy);
+      why = "out of memory";
+      goto fail;
+    }
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+      long i = weft_job_find_invocation(job, t);
+      if (i >= 0) r->in_run[i] = 1;
+    }
+    free(copy);
+  }
+  r->l = (struct weft_launch){.job = job, .rc = &r->rc, .parent_run_id = r->run.parent_run_id,
+                              .in_run = r->in_run};
+  weft_diags_release(&diags);
+  s->taken++;
+  /* From here the loop owns r: on_done frees it, also when it cannot start. */
+  weft_coord_loop_add(s->lp, id, &r->l, on_done, r, &err);
+  return;
+fail:
+  if (weft_run_abandon(s->inst, id, why, &err) == WEFT_OK && !s->o->quiet)
+    printf("run %s: failure: %s\n", id, why);
+drop:
+  weft_diags_release(&diags);
+  svc_run_free(r);
+}
+
+/* Takes what the inbox holds: each entry this service deletes is its run. */
+static size_t take_inbox(struct svc *s) {
+  struct weft_kv_list l = {0};
+  weft_error e = WEFT_ERROR_INIT;
+  size_t n = 0;
+  if (weft_store_kv_list(s->inst->store, WEFT_COORD_INBOX_PREFIX, NULL, INBOX_TAKE_MAX, &l, &e))
+    return 0;
+  if (!l.n) goto done;
+  /* One transaction deletes them all: a row another service deleted
+   * first is not ours (the delete finds nothing, or waits on its lock). */
+  unsigned char *mine = calloc(l.n, 1);
+  if (!mine || weft_store_begin(s->inst->store, &e)) {
+    free(mine);
+    goto done;
+  }
+  int rc = 0;
+  for (size_t i = 0; !rc && i < l.n; i++) {
+    char *v = NULL;
+    rc = weft_store_kv_get(s->inst->store, l.v[i].key, &v, &e);
+    if (rc == WEFT_ENOTFOUND) {
+      rc = 0;
+      continue;
+    }
+    free(v);
+    if (!rc) rc = weft_store_kv_delete(s->inst->store, l.v[i].key, &e);
+    if (!rc) mine[i] = 1;
+  }
+  if (rc) weft_store_rollback(s->inst->store);
+  else rc = weft_store_commit(s->inst->store, &e);
+  for (size_t i = 0; !rc && i < l.n; i++)
+    if (mine[i]) {
+      take_run(s, l.v[i].key + strlen(WEFT_COORD_INBOX_PREFIX), l.v[i].value);
+      n++;
+    }
+  free(mine);
+done:
+  weft_kv_list_release(&l);
+  return n;
+}
+
+static void heartbeat(struct svc *s) {
+  char value[160];
+  weft_error e = WEFT_ERROR_INIT;
+  snprintf(value, sizeof value, "{\"runs\":%zu,\"taken\":%zu,\"ended\":%zu}",
+           weft_coord_loop_count(s->lp), s->taken, s->ended);
+  weft_store_kv_set(s->inst->store, s->key, value, &e);
+}
+
+int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_service_opts *o,
+                           weft_error *err) {
+  struct svc s = {.inst = inst, .o = o};
+  int rc = weft_coord_loop_new(inst, &s.lp, err);
+  if (rc) return rc;
+  s.id = weft_coordinator_id();
+  s.key = s.id ? weft_str_printf("%s%s", WEFT_COORD_SERVICE_PREFIX, s.id) : NULL;
+  if (!s.key) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    goto done;
+  }
+  heartbeat(&s);
+  if (!o->quiet) printf("coordinator %s: taking runs\n", s.id);
+  fflush(stdout);
+  int64_t next_hb = weft_clock_mono_ms() + HEARTBEAT_MS, next_inbox = 0;
+  while (!*o->stop) {
+    int64_t now = weft_clock_mono_ms();
+    if (now >= next_hb) {
+      heartbeat(&s);
+      next_hb = now + HEARTBEAT_MS;
+    }
+    /* The inbox is read every tick while it delivers, else every 5 ms. */
+    if (now >= next_inbox) next_inbox = take_inbox(&s) ? now : now + 5;
+    weft_coord_loop_tick(s.lp, weft_coord_loop_count(s.lp) ? 2 : 5);
+    fflush(stdout);
+  }
+  /* Stopping: launchers spawn again once the heartbeat is gone; what they
+   * handed over just before is still taken. */
+  weft_error e = WEFT_ERROR_INIT;
+  weft_store_kv_delete(inst->store, s.key, &e);
+  int drain = o->drain_ms > 0 ? o->drain_ms : 10000;
+  int64_t t0 = weft_clock_mono_ms(), grace_end = t0 + STOP_GRACE_MS, cancel_at = t0 + drain;
+  int canceled = 0;
+  for (;;) {
+    int64_t now = weft_clock_mono_ms();
+    if (now < grace_end) take_inbox(&s);
+    else if (!weft_coord_loop_count(s.lp)) break;
+    if (!canceled && now >= cancel_at) {
+      canceled = 1;
+      weft_coord_loop_cancel_all(s.lp, "the coordinator service stopped");
+    }
+    weft_coord_loop_tick(s.lp, 2);
+  }
+  if (!o->quiet) printf("coordinator %s: stopped (%zu runs taken)\n", s.id, s.taken);
+done:
+  weft_coord_loop_free(s.lp);
+  size_t pos = 0;
+  const char *k;
+  void *v;
+  while (weft_map_next(&s.code, &pos, &k, &v)) {
+    struct code_entry *ce = v;
+    (void)k;
+    weft_location_free(ce->loc);
+    free(ce->key);
+    free(ce);
+  }
+  weft_map_release(&s.code);
+  free(s.key);
+  free(s.id);
+  return rc;
+}
+
+/* ---- embedded in another service ---------------------------------------------------- */
+
+struct weft_coord_service_thread {
+  pthread_t thread;
+  struct weft_instance *inst; /* its own: a store handle is one thread's */
+  volatile sig_atomic_t stop;
+  struct weft_coord_service_opts o;
+  int rc;
+  weft_error err;
+};
+
+static void *service_thread(void *data) {
+  struct weft_coord_service_thread *t = data;
+  t->rc = weft_coord_service_run(t->inst, &t->o, &t->err);
+  return NULL;
+}
+
+struct weft_coord_service_thread *weft_coord_service_start(const char *home, weft_error *err) {
+  struct weft_coord_service_thread *t = calloc(1, sizeof *t);
+  if (!t) {
+    weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    return NULL;
+  }
+  t->o = (struct weft_coord_service_opts){.stop = &t->stop, .quiet = 1};
+  t->err = (weft_error)WEFT_ERROR_INIT;
+  if (weft_instance_open(home, &t->inst, err)) {
+    free(t);
+    return NULL;
+  }
+  if (pthread_create(&t->thread, NULL, service_thread, t)) {
+    weft_error_set(err, WEFT_EIO, "cannot start the coordinator thread");
+    weft_instance_close(t->inst);
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void weft_coord_service_stop(struct weft_coord_service_thread *t) {
+  if (!t) return;
+  t->stop = 1;
+  pthread_join(t->thread, NULL);
+  weft_instance_close(t->inst);
+  free(t);
+}

@@ -1,0 +1,237 @@
+/* test_engine_coord_loop.c: one loop driving many runs (engine/coord_loop.h):
+ * runs advancing together, one commit per tick across runs, cancel read
+ * for all runs on the loop's (fake) clock, step timeouts, C ops. */
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/coord_loop.h"
+#include "engine/engine.h"
+#include "test.h"
+#include "test_dsl_fixture.h"
+
+static int c_seed(weft_op_ctx *ctx, void *userdata, weft_error *err) {
+  (void)userdata;
+  (void)err;
+  return weft_op_ctx_set_output(ctx, "result", "21");
+}
+
+static int c_double(weft_op_ctx *ctx, void *userdata, weft_error *err) {
+  (void)userdata;
+  const char *in = weft_op_ctx_input_json(ctx, "n");
+  long n = in ? strtol(in, NULL, 10) : 0;
+  if (n < 0) return weft_error_set(err, WEFT_EINVALID, "n must not be negative");
+  char out[32];
+  snprintf(out, sizeof out, "%ld", n * 2);
+  return weft_op_ctx_set_output(ctx, "result", out);
+}
+
+struct fixture {
+  const char *dir;
+  struct weft_location *loc;
+  struct weft_instance *inst;
+  struct weft_run_config rc;
+  int have_rc;
+};
+
+static int fixture_open(struct fixture *f, const char *job_yaml, const char *run_config) {
+  memset(f, 0, sizeof *f);
+  weft_error err = WEFT_ERROR_INIT;
+  if (!(f->dir = fx_enter_tmp())) return -1;
+  if (fx_write("loc/ops/c.yaml",
+               "seed: {c_function: loop_seed, outputs: {result: int}}\n"
+               "double: {c_function: loop_double, inputs: {n: int}, outputs: {result: int}}\n"
+               "nap: {run: sleep 30}\n"
+               "short: {run: sleep 30, timeout: 200ms}\n") ||
+      fx_write("loc/jobs/j.yaml", job_yaml))
+    return -1;
+  if (weft_location_load("loc", "loc", &f->loc, &err) || f->loc->diags.n) {
+    if (f->loc) weft_diags_print(&f->loc->diags, stderr);
+    return -1;
+  }
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  int rc = weft_run_config_build(&f->loc->jobs[0], "run.yaml", run_config,
+                                 run_config ? strlen(run_config) : 0, NULL, 0, &f->rc, &d);
+  if (d.n) weft_diags_print(&d, stderr);
+  weft_diags_release(&d);
+  if (rc) return -1;
+  f->have_rc = 1;
+  if (weft_instance_open("home", &f->inst, &err)) {
+    fprintf(stderr, "# %s\n", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static void fixture_close(struct fixture *f) {
+  weft_instance_close(f->inst);
+  if (f->have_rc) weft_run_config_release(&f->rc);
+  weft_location_free(f->loc);
+  fx_leave_tmp(f->dir);
+}
+
+/* The loop's clock: moved by the test only. */
+static int64_t fake_now;
+static int64_t fake_clock(void *data) {
+  (void)data;
+  return fake_now;
+}
+
+struct ended {
+  size_t n;
+  int rc_seen;
+};
+
+static void on_done(void *data, const char *run_id, enum weft_run_status final, int rc,
+                    const char *msg) {
+  (void)run_id;
+  (void)final;
+  (void)msg;
+  struct ended *e = data;
+  e->n++;
+  if (rc) e->rc_seen = 1;
+}
+
+static enum weft_run_status status_of(struct fixture *f, const char *id) {
+  struct weft_run_row r = {0};
+  weft_error err = WEFT_ERROR_INIT;
+  if (weft_store_run_get(f->inst->store, id, &r, &err)) return WEFT_RUN_QUEUED;
+  enum weft_run_status st = r.status;
+  weft_run_row_release(&r);
+  return st;
+}
+
+/* Creates n runs and adds them to lp. */
+static int add_runs(struct fixture *f, struct weft_coord_loop *lp, const struct weft_launch *l,
+                    char **ids, size_t n, struct ended *e) {
+  weft_error err = WEFT_ERROR_INIT;
+  for (size_t i = 0; i < n; i++) {
+    if (weft_run_create(f->inst, l, &ids[i], &err) ||
+        weft_coord_loop_add(lp, ids[i], l, on_done, e, &err)) {
+      fprintf(stderr, "# %s\n", err.msg);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+TEST(many_runs_advance_with_one_commit_per_tick) {
+  enum { N = 60 };
+  struct fixture f;
+  ASSERT_EQ(weft_register_c_op("loop_seed", c_seed, NULL), WEFT_OK);
+  ASSERT_EQ(weft_register_c_op("loop_double", c_double, NULL), WEFT_OK);
+  /* C ops run in the coordinator's process: the in_process executor. */
+  ASSERT_EQ(fixture_open(&f, "ops:\n  s: seed\n  d: {uses: double, inputs: {n: s}}\n",
+                         "execution: {in_process: {}}\n"),
+            0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  weft_coord_loop_set_clock(lp, fake_clock, NULL);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *ids[N] = {0};
+  struct ended e = {0};
+  ASSERT_EQ(add_runs(&f, lp, &l, ids, N, &e), 0);
+  ASSERT_EQ(weft_coord_loop_count(lp), N);
+  /* Nothing is committed until the loop ticks: the runs are still queued. */
+  ASSERT_EQ(status_of(&f, ids[0]), WEFT_RUN_QUEUED);
+  size_t ticks = 0;
+  while (weft_coord_loop_count(lp) && ticks < 1000) {
+    weft_coord_loop_tick(lp, 0);
+    ticks++;
+  }
+  ASSERT_EQ(weft_coord_loop_count(lp), 0);
+  ASSERT_EQ(e.n, N);
+  ASSERT_EQ(e.rc_seen, 0);
+  for (size_t i = 0; i < N; i++) ASSERT_EQ(status_of(&f, ids[i]), WEFT_RUN_SUCCESS);
+  /* Every run needs a commit to start and one to end: alone, 2 * N at
+   * least; here one per tick whatever the number of runs. */
+  ASSERT(weft_coord_loop_commits(lp) <= ticks);
+  ASSERT(weft_coord_loop_commits(lp) < N);
+  weft_coord_loop_free(lp);
+  for (size_t i = 0; i < N; i++) free(ids[i]);
+  fixture_close(&f);
+  return 0;
+}
+
+TEST(cancel_reaches_one_run_on_the_loops_clock) {
+  struct fixture f;
+  ASSERT_EQ(fixture_open(&f, "ops:\n  a: nap\n", NULL), 0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  fake_now = 1000;
+  weft_coord_loop_set_clock(lp, fake_clock, NULL);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *ids[3] = {0};
+  struct ended e = {0};
+  ASSERT_EQ(add_runs(&f, lp, &l, ids, 3, &e), 0);
+  for (int i = 0; i < 5; i++) weft_coord_loop_tick(lp, 0);
+  for (size_t i = 0; i < 3; i++) ASSERT_EQ(status_of(&f, ids[i]), WEFT_RUN_STARTED);
+  /* `weft run cancel` from another process: the row turns CANCELING. */
+  ASSERT_EQ(weft_run_request_cancel(f.inst, ids[1], "stop that one", &err), WEFT_OK);
+  /* The loop reads cancel requests every 100 ms of its clock: not yet. */
+  for (int i = 0; i < 5; i++) weft_coord_loop_tick(lp, 0);
+  ASSERT_EQ(weft_coord_loop_count(lp), 3);
+  fake_now += 100;
+  for (int i = 0; i < 400 && weft_coord_loop_count(lp) == 3; i++) weft_coord_loop_tick(lp, 5);
+  ASSERT_EQ(weft_coord_loop_count(lp), 2);
+  ASSERT_EQ(status_of(&f, ids[1]), WEFT_RUN_CANCELED);
+  ASSERT_EQ(status_of(&f, ids[0]), WEFT_RUN_STARTED);
+  ASSERT_EQ(status_of(&f, ids[2]), WEFT_RUN_STARTED);
+  /* Freeing the loop cancels and ends what it still drives. */
+  weft_coord_loop_free(lp);
+  ASSERT_EQ(e.n, 3);
+  ASSERT_EQ(status_of(&f, ids[0]), WEFT_RUN_CANCELED);
+  ASSERT_EQ(status_of(&f, ids[2]), WEFT_RUN_CANCELED);
+  for (size_t i = 0; i < 3; i++) free(ids[i]);
+  fixture_close(&f);
+  return 0;
+}
+
+TEST(a_step_timeout_fails_its_run_only) {
+  struct fixture f;
+  ASSERT_EQ(fixture_open(&f, "ops:\n  a: short\n", NULL), 0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *ids[4] = {0};
+  struct ended e = {0};
+  ASSERT_EQ(add_runs(&f, lp, &l, ids, 4, &e), 0);
+  for (int i = 0; i < 2000 && weft_coord_loop_count(lp); i++) weft_coord_loop_tick(lp, 5);
+  ASSERT_EQ(weft_coord_loop_count(lp), 0);
+  for (size_t i = 0; i < 4; i++) ASSERT_EQ(status_of(&f, ids[i]), WEFT_RUN_FAILURE);
+  weft_coord_loop_free(lp);
+  for (size_t i = 0; i < 4; i++) free(ids[i]);
+  fixture_close(&f);
+  return 0;
+}
+
+TEST(a_run_that_cannot_start_is_over_at_once) {
+  struct fixture f;
+  ASSERT_EQ(fixture_open(&f, "ops:\n  a: nap\n", NULL), 0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *id = NULL;
+  struct ended e = {0};
+  ASSERT_EQ(weft_run_create(f.inst, &l, &id, &err), WEFT_OK);
+  ASSERT_EQ(weft_run_request_cancel(f.inst, id, "before it started", &err), WEFT_OK);
+  /* Canceled while queued: not queued any more, so not driven. */
+  ASSERT(weft_coord_loop_add(lp, id, &l, on_done, &e, &err) != WEFT_OK);
+  ASSERT_EQ(e.n, 1);
+  ASSERT_EQ(weft_coord_loop_count(lp), 0);
+  ASSERT_EQ(status_of(&f, id), WEFT_RUN_CANCELED);
+  weft_coord_loop_free(lp);
+  free(id);
+  fixture_close(&f);
+  return 0;
+}
+
+TEST_MAIN(TEST_ENTRY(many_runs_advance_with_one_commit_per_tick)
+              TEST_ENTRY(cancel_reaches_one_run_on_the_loops_clock)
+                  TEST_ENTRY(a_step_timeout_fails_its_run_only)
+                      TEST_ENTRY(a_run_that_cannot_start_is_over_at_once))
