@@ -41,7 +41,7 @@ static void print_help(FILE *out) {
           "usage: weft [--version] [--help] COMMAND [ARGS...]\n\ncommands:\n",
           WEFT_VERSION);
   for (const struct weft_cmd *c = weft_cli_commands; c->name; c++)
-    fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "  %-11s %s\n", c->name, c->summary);
   fprintf(out,
           "\nRun 'weft COMMAND --help' for a command's options.\n"
           "Exit status: 0 success, 1 invalid input or failed run, 2 usage error.\n");

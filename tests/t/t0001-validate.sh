@@ -10,7 +10,7 @@ cd "$examples" || exit 1
 run "$WEFT_BIN" validate
 check_rc "examples/workspace.yaml validates" 0
 check_eq "summary counts the example locations, jobs and ops" \
-  "ok: 5 locations, 9 jobs, 28 ops" "$out"
+  "ok: 5 locations, 10 jobs, 31 ops" "$out"
 check_eq "nothing on stderr when valid" "" "$err"
 
 run "$WEFT_BIN" validate arithmetic etl

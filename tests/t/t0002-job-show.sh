@@ -19,6 +19,7 @@ fanout      fanout_map         3  One producer, one step per item of its list (m
 python      arithmetic_py      5  Adds, splits and sums integers with Python ops.
 python      mixed_yaml         2  The Python ops, wired in YAML.
 python      orders_etl         4  Extracts orders, totals them per region, writes the report.
+python      squares_py         5  Squares each number in a step of its own, skips 3, adds them up.
 branches    orders             5  Checks a batch of orders, loads it if it passes, always cleans up.
 branches    regions           11  The orders job for two regions (composed), then one summary." "$out"
 
@@ -31,6 +32,7 @@ got = [(j["location"], j["job"], j["ops"], j["valid"]) for j in doc["jobs"]]
 want = [("arithmetic", "arithmetic", 5, True), ("etl", "sales_etl", 4, True),
         ("fanout", "fanout", 10, True), ("fanout", "fanout_map", 3, True), ("python", "arithmetic_py", 5, True),
         ("python", "mixed_yaml", 2, True), ("python", "orders_etl", 4, True),
+        ("python", "squares_py", 5, True),
         ("branches", "orders", 5, True), ("branches", "regions", 11, True)]
 print("ok" if got == want else got)'
 
