@@ -119,6 +119,8 @@ expect = {"POST /api/v1/locations": 201, "POST /api/v1/locations/reload": 200,
           "POST /api/v1/backfills": 400,  # past the guard: hello has no partitions
           "POST /api/v1/login": 400,  # past the guard: weft dev has no users to log in
           "DELETE /api/v1/locations/{location}": 204,
+          # past the guard: no op of the location declares an asset "x"
+          "POST /api/v1/assets/{asset}/materialize": 404,
           # past the guard: the reexecute above gave hello a re-execution
           "DELETE /api/v1/runs/{id}": 409}
 nap = c.post("/api/v1/jobs/loc/sleepy/launch",

@@ -108,7 +108,8 @@ def need(path):
     # Retention marks and deleting a run (its only mutating method) are an operator's.
     if path in ("/api/v1/runs/{id}/pin", "/api/v1/runs/{id}/unpin", "/api/v1/runs/{id}"):
         return "operator"
-    if path.startswith(("/api/v1/schedules", "/api/v1/sensors", "/api/v1/backfills")): return "operator"
+    if path.startswith(("/api/v1/schedules", "/api/v1/sensors", "/api/v1/backfills",
+                        "/api/v1/assets")): return "operator"
     if path.startswith(("/api/v1/jobs", "/api/v1/runs")): return "launcher"
     return None
 check("every mutating route has a documented role", all(need(p) for _, p in mutating),
