@@ -133,7 +133,7 @@ static int staleness(struct memo *m, const struct weft_catalog_node *n,
                      const struct weft_asset_row *r, json_t *reasons, weft_error *err) {
   if (!r || !n) return WEFT_OK;
   for (size_t u = 0; u < n->n_up; u++) {
-    const struct weft_asset_row *ur;
+    const struct weft_asset_row *ur = NULL;
     int rc = memo_row(m, n->up[u], &ur, err);
     if (rc) return rc;
     if (ur && ur->last_id > r->last_id)
