@@ -51,6 +51,17 @@ function csvTable(text, cut, name) {
   lines.length > shown.length || cut ? h('div', { class: 'muted small' }, `first ${rows.length} rows`) : null];
 }
 
+// Text whose first lines all hold the same number of commas (or tabs) reads
+// as CSV: outputs are often named without an extension.
+function looksCsv(text) {
+  const lines = text.split(/\r?\n/).filter((l) => l !== '').slice(0, 6);
+  if (lines.length < 2) return false;
+  return [',', '\t'].some((sep) => {
+    const n = lines[0].split(sep).length;
+    return n > 1 && lines.every((l) => l.split(sep).length === n);
+  });
+}
+
 function textBlock(text, cut) {
   const lines = firstLines(text, cut);
   const shown = lines.slice(0, MAX_LINES);
@@ -94,7 +105,8 @@ export async function previewOutput(box, runId, o) {
   let body;
   if (type === 'application/json' && !cut) {
     try { body = h('pre', { class: 'out-json mono small' }, JSON.stringify(JSON.parse(text), null, 2)); } catch { body = textBlock(text, cut); }
-  } else if (type === 'text/csv' || name.endsWith('.csv') || name.endsWith('.tsv')) {
+  } else if (type === 'text/csv' || name.endsWith('.csv') || name.endsWith('.tsv') ||
+    (type === 'text/plain' && looksCsv(text))) {
     body = csvTable(text, cut, name);
   } else if (type.startsWith('text/') || type === 'application/json') {
     body = textBlock(text, cut);

@@ -207,7 +207,10 @@ export function runsPage(root, _params, query) {
         action === 'reexecute' ? h('span', null, ' New runs: ', (r.results || []).filter((x) => x.run_id).map((x) =>
           [h('a', { class: 'mono', href: `#/runs/${encodeURIComponent(x.run_id)}` }, shortId(x.run_id)), ' '])) : null,
         bulkFailures(bad)));
-      if (action === 'delete') selected.clear();
+      // Done with those runs: uncheck them.
+      selected.clear();
+      for (const cb of tbody.querySelectorAll('.run-check')) cb.checked = false;
+      renderBulk();
       refresh();
     } catch (e) {
       disarm();
