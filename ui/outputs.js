@@ -83,6 +83,11 @@ export async function previewOutput(box, runId, o) {
     mount(box, errorBox(new Error('cannot reach the weft server')));
     return;
   }
+  // A range of an empty output is past its end.
+  if (res.status === 416 && /\/0$/.test(res.headers.get('Content-Range') || '')) {
+    mount(box, h('div', { class: 'muted small out-size' }, 'empty (0 B)'));
+    return;
+  }
   if (!res.ok && res.status !== 206) {
     let msg = `HTTP ${res.status}`;
     try { msg = (await res.json()).error || msg; } catch { /* not JSON */ }

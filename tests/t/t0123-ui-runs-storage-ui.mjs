@@ -64,9 +64,14 @@ await check('a text output shows its lines, an image is shown inline', async () 
   await page.waitForFunction((el) => el.complete && el.naturalWidth === 1, await img.elementHandle());
 });
 
+await check('an empty output says so', async () => {
+  const box = await preview('nothing');
+  await box.locator('.out-size', { hasText: 'empty (0 B)' }).waitFor();
+});
+
 await check('a preview closes again, and every output has a download link', async () => {
   await outRow('notes').locator('.out-preview').click();
-  expect((await page.locator('#outputs .out-preview-row').count()) === 3, 'three previews left open');
+  expect((await page.locator('#outputs .out-preview-row').count()) === 4, 'four previews left open');
   const href = await outRow('table').locator('a.out-download').getAttribute('href');
   expect(href === `/api/v1/runs/${ids[3]}/outputs/make/table`, href);
   const [download] = await Promise.all([page.waitForEvent('download'), outRow('table').locator('a.out-download').click()]);

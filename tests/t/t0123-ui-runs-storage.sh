@@ -19,7 +19,9 @@ make:
     summary: dict
     picture: path
     notes: path
+    nothing: path
   run: |
+    : > "$WEFT_OUTPUTS/nothing"
     printf 'id,amount\n1,10\n2,20\n3,30\n' > "$WEFT_OUTPUTS/table"
     echo '{"rows": 3, "cols": ["id", "amount"]}' > "$WEFT_OUTPUTS/summary"
     python3 -c 'import base64,sys; sys.stdout.buffer.write(base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="))' > "$WEFT_OUTPUTS/picture"
