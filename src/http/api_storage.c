@@ -2,6 +2,7 @@
  * job (runs, events, artifact store objects and work folders, in bytes) and
  * what weft.yaml's retention: policy would remove next (a dry pass of
  * engine/retention.c, bounded in time), for the UI's storage page. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,9 @@ struct usage {
 };
 
 static struct job_use *job_of(struct usage *u, const struct weft_run_row *run) {
+  const char *loc = run->location ? run->location : "";
   for (size_t i = 0; i < u->n; i++)
-    if (!strcmp(u->v[i].job, run->job) && !strcmp(u->v[i].location, run->location))
+    if (!strcmp(u->v[i].job, run->job) && !strcmp(u->v[i].location, loc))
       return &u->v[i];
   struct job_use *g = realloc(u->v, (u->n + 1) * sizeof *g);
   if (!g) return NULL;
@@ -35,7 +37,7 @@ static struct job_use *job_of(struct usage *u, const struct weft_run_row *run) {
   struct job_use *j = &g[u->n];
   memset(j, 0, sizeof *j);
   j->job = strdup(run->job);
-  j->location = strdup(run->location ? run->location : "");
+  j->location = strdup(loc);
   if (!j->job || !j->location) {
     free(j->job);
     free(j->location);
@@ -80,28 +82,24 @@ static int count_run(struct weft_instance *inst, const struct weft_run_row *run,
 /* Walks the runs newest first, at most max of them; *complete when all were. */
 static int scan(struct weft_instance *inst, long long max, struct usage *u, long long *scanned,
                 int *complete, weft_error *err) {
-  char *before = NULL;
+  char before[128] = ""; /* the cursor: the last run id of the page */
   int rc = WEFT_OK;
   *complete = 0;
-  while (!rc && *scanned < max) {
+  while (!rc && !*complete && *scanned < max) {
     struct weft_run_list l = {0};
     long long want = max - *scanned < PAGE ? max - *scanned : PAGE;
-    struct weft_run_filter f = {.before_id = before, .limit = (int)want};
+    struct weft_run_filter f = {.before_id = *before ? before : NULL, .limit = (int)want};
     if ((rc = weft_store_run_list(inst->store, &f, &l, err))) break;
     for (size_t i = 0; !rc && i < l.n; i++) {
       struct job_use *j = job_of(u, &l.v[i]);
       rc = j ? count_run(inst, &l.v[i], j, err) : weft_error_set(err, WEFT_ENOMEM, "out of memory");
       (*scanned)++;
     }
-    free(before);
-    before = NULL;
-    if (!rc && (long long)l.n < want) *complete = 1;
-    else if (!rc && l.n && !(before = strdup(l.v[l.n - 1].id)))
-      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    if ((long long)l.n < want) *complete = 1;
+    else if ((size_t)snprintf(before, sizeof before, "%s", l.v[l.n - 1].id) >= sizeof before)
+      rc = weft_error_set(err, WEFT_EINVALID, "run id '%s' is too long", l.v[l.n - 1].id);
     weft_run_list_release(&l);
-    if (*complete) break;
   }
-  free(before);
   return rc;
 }
 
