@@ -25,7 +25,10 @@ function query(params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
     if (v === null || v === undefined || v === '') continue;
-    if (Array.isArray(v)) { if (v.length) q.set(k, v.join(',')); } else q.set(k, String(v));
+    // Tags repeat (a value may hold a comma); other lists are comma-joined.
+    if (Array.isArray(v)) {
+      if (k === 'tag') v.forEach((x) => q.append(k, x)); else if (v.length) q.set(k, v.join(','));
+    } else q.set(k, String(v));
   }
   const t = q.toString();
   return t ? `?${t}` : '';
@@ -88,6 +91,10 @@ export const api = {
   events: (id, params) => get(`${runPath(id)}/events`, params),
   cancel: (id) => post(`${runPath(id)}/cancel`),
   reexecute: (id, body) => post(`${runPath(id)}/reexecute`, body),
+  runsBulk: (body) => post('/runs/bulk', body),
+  outputUrl: (id, step, output, params) =>
+    `${BASE}${runPath(id)}/outputs/${enc(step)}/${enc(output)}${query(params)}`,
+  storage: (params, opts) => get('/instance/storage', params, opts),
   logUrl: (id, step, params) => `${BASE}${runPath(id)}/logs/${enc(step)}${query(params)}`,
   eventsStreamUrl: (id, params) => `${BASE}${runPath(id)}/events/stream${query(params)}`,
   logStreamUrl: (id, step, params) => `${BASE}${runPath(id)}/logs/${enc(step)}/stream${query(params)}`,

@@ -12,6 +12,7 @@ import { schedulePage, sensorPage } from './pages/schedule.js';
 import { workersPage } from './pages/workers.js';
 import { backfillsPage, backfillPage } from './pages/backfills.js';
 import { assetsPage, assetPage } from './pages/assets.js';
+import { storagePage } from './pages/storage.js';
 
 route('/jobs', jobsPage);
 route('/jobs/:loc/:job', jobPage);
@@ -26,6 +27,7 @@ route('/backfills', backfillsPage);
 route('/backfills/:id', backfillPage);
 route('/assets', assetsPage);
 route('/assets/:key', assetPage);
+route('/storage', storagePage);
 route('/login', loginPage);
 
 function markNav(path) {

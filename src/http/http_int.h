@@ -539,6 +539,9 @@ enum MHD_Result http_api_asset_materialize(struct http_req *r);
 struct weft_run_queue_waits;
 void http_add_queue_reason(struct weft_instance *inst, const struct weft_run_row *row, json_t *o,
                            struct weft_run_queue_waits *w, int *loaded);
+/* GET /api/v1/instance/storage: use per job, what retention removes next
+ * (api_storage.c). */
+enum MHD_Result http_api_instance_storage(struct http_req *r);
 enum MHD_Result http_api_workers(struct http_req *r); /* api_workers.c */
 enum MHD_Result http_api_queues(struct http_req *r);
 /* Appends the broker's lines of /metrics to b (weft_broker_up, queue

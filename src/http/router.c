@@ -61,6 +61,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/assets/*", http_api_asset, HTTP_READ},
     {"GET", "/api/v1/assets/*/history", http_api_asset_history, HTTP_READ},
     {"POST", "/api/v1/assets/*/materialize", http_api_asset_materialize, HTTP_OPERATE},
+    {"GET", "/api/v1/instance/storage", http_api_instance_storage, HTTP_READ},
     {"GET", "/api/v1/workers", http_api_workers, HTTP_READ},
     {"GET", "/api/v1/queues", http_api_queues, HTTP_READ},
     {"GET", "/api/v1/audit", http_api_audit, HTTP_ADMIN},

@@ -184,6 +184,8 @@ for role in order:
         check("%s: 403 on the %d mutating routes above its role" % (role, n), not refused, refused[:3])
 r = c.get("/api/v1/jobs", headers=bearer("viewer"))
 check("a viewer reads (200)", r.status == 200, r)
+r = c.get("/api/v1/instance/storage", headers=bearer("viewer"))
+check("a viewer reads the storage use and retention's look-ahead (a dry pass)", r.status == 200 and "retention" in r.json, r)
 st, events, _ = c.sse("/api/v1/runs/%s/events/stream" % hello, timeout=30, headers=bearer("viewer"),
                       until=lambda e: e.get("event") in ("run_success", "run_failure"))
 check("a viewer follows an event stream", st == 200 and events, (st, events[:2]))

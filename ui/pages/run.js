@@ -9,6 +9,7 @@ import { createGantt, stepState, itemParent, mapSummary } from '../gantt.js';
 import { drawGraph } from '../graph.js';
 import { createLogViewer } from '../logs.js';
 import { createEventsTable } from '../events.js';
+import { previewButton, downloadLink } from '../outputs.js';
 import { h, mount, badge, tagChips, errorBox, emptyState, fmtTime, fmtDuration, fmtBytes, shortId, valueText } from '../dom.js';
 
 const FINAL = new Set(['run_success', 'run_failure', 'run_canceled']);
@@ -20,19 +21,22 @@ function outputValue(o) {
   return h('span', { class: 'muted' }, 'not written');
 }
 
-function outputsTable(outputs, step) {
+function outputsTable(runId, outputs, step) {
   const list = step ? outputs.filter((o) => o.step === step) : outputs;
   if (!list.length) return emptyState('No outputs', step ? 'This step stored no outputs.' : 'No step has stored an output yet.');
+  const cols = step ? 5 : 6;
   return h('table', { class: 'table table-compact outputs-table' },
     h('thead', null, h('tr', null, step ? null : h('th', null, 'Step'), h('th', null, 'Output'), h('th', null, 'Type'),
-      h('th', null, 'Value'), h('th', { class: 'col-num' }, 'Size'))),
+      h('th', null, 'Value'), h('th', { class: 'col-num' }, 'Size'), h('th', null, ''))),
     h('tbody', null, list.map((o) => h('tr', { 'data-step': o.step, 'data-output': o.output },
       step ? null : h('td', { class: 'mono' }, o.step),
       h('td', { class: 'mono' }, o.output,
         o.from_run ? h('a', { class: 'pill pill-reuse', href: `#/runs/${encodeURIComponent(o.from_run)}`, title: 'reused from this run' }, `↻ ${shortId(o.from_run)}`) : null),
       h('td', { class: 'muted' }, o.type || ''),
       h('td', { class: 'ev-detail' }, outputValue(o)),
-      h('td', { class: 'col-num muted small' }, o.bytes !== undefined ? fmtBytes(o.bytes) : '')))));
+      h('td', { class: 'col-num muted small' }, o.bytes !== undefined ? fmtBytes(o.bytes) : ''),
+      // Only a written output (it has a key in the artifact store) can be read.
+      h('td', { class: 'nowrap out-actions' }, o.key ? [previewButton(runId, o, cols), ' ', downloadLink(runId, o)] : null)))));
 }
 
 function assetsTable(mats) {
@@ -91,7 +95,7 @@ function stepCard(detail, step, op) {
     logs ? h('div', { class: 'muted small' }, `logs of attempt ${logs.attempt}: stdout ${fmtBytes(logs.stdout_bytes)}, stderr ${fmtBytes(logs.stderr_bytes)}`) : null,
     containersTable((detail.containers || []).filter((c) => c.step === step)),
     h('h4', null, 'Outputs'),
-    outputsTable(detail.outputs || [], step));
+    outputsTable(detail.run.id, detail.outputs || [], step));
 }
 
 export function runPage(root, { id }) {
@@ -293,14 +297,16 @@ export function runPage(root, { id }) {
 
   // The header is redrawn only when what it shows changed (not, say, the
   // coordinator's heartbeat), so an open <details> or an armed button stays.
-  let headSig = '';
+  let headSig = '', outputsSig = '';
   const HEAD_FIELDS = ['id', 'job', 'location', 'status', 'message', 'tags', 'parent_run_id', 'root_run_id',
     'created_ms', 'started_ms', 'ended_ms', 'duration_ms', 'code_version'];
   function renderAll() {
     const sig = JSON.stringify(HEAD_FIELDS.map((k) => detail.run[k]));
     if (sig !== headSig) { headSig = sig; renderHead(); }
     renderParts();
-    mount(outputsBox, outputsTable(detail.outputs || []));
+    // Redrawn only when the outputs change, so an open preview stays open.
+    const outSig = JSON.stringify(detail.outputs || []);
+    if (outSig !== outputsSig) { outputsSig = outSig; mount(outputsBox, outputsTable(detail.run.id, detail.outputs || [])); }
     mount(assetsBox, assetsTable(detail.materializations || []));
     events.setSteps(detail.plan);
   }

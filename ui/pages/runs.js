@@ -1,9 +1,11 @@
-// pages/runs.js: runs, newest first, filtered by status and job, refreshed
+// pages/runs.js: runs, newest first, filtered by status and job and searched
+// (run id prefix, tag key=value, job:, status:, since:, until:), refreshed
 // every 2 s while the page is visible (rows are updated in place, keyed by
-// run id, so nothing jumps), with "Load more" following next_cursor.
+// run id, so nothing jumps), with "Load more" following next_cursor, and
+// bulk cancel / re-execute / delete of the checked runs (POST /runs/bulk).
 import { api } from '../api.js';
 import { replaceQuery } from '../router.js';
-import { h, mount, badge, tagChips, errorBox, emptyState, fmtAgo, fmtTime, fmtDuration, shortId, statusTone } from '../dom.js';
+import { h, mount, badge, tagChips, errorBox, emptyState, fmtAgo, fmtTime, fmtDuration, fmtBytes, shortId, statusTone } from '../dom.js';
 
 const STATUSES = ['queued', 'started', 'success', 'failure', 'canceling', 'canceled'];
 const POLL_MS = 2000;
@@ -22,10 +24,30 @@ export function stepBar(steps) {
     h('span', { class: 'small muted' }, entries.map(([k, n]) => `${n} ${k === 'succeeded' ? 'ok' : k}`).join(', ')));
 }
 
-function runRow(run, now) {
+/**
+ * The search box's words: `key=value` a tag, `job:NAME`, `status:S[,S]`,
+ * `since:T`, `until:T` (T as the API takes it: 2026-12-06, 12h, 7d...),
+ * anything else a run id prefix. Returns the API's parameters.
+ */
+export function parseSearch(text) {
+  const out = { tag: [], id: '', job: '', status: [], since: '', until: '' };
+  for (const w of String(text || '').trim().split(/\s+/).filter(Boolean)) {
+    const m = /^(job|status|since|until|id):(.*)$/.exec(w);
+    if (m) {
+      if (m[1] === 'status') out.status.push(...m[2].split(',').filter(Boolean));
+      else out[m[1]] = m[2];
+    } else if (w.includes('=')) out.tag.push(w);
+    else out.id = w;
+  }
+  return out;
+}
+
+function runRow(run, now, selected, onCheck) {
   const live = !run.ended_ms && (run.status === 'started' || run.status === 'canceling');
   const dur = live && run.started_ms ? now - run.started_ms : run.duration_ms;
   return h('tr', { class: 'run-row', 'data-run': run.id, 'data-status': run.status },
+    h('td', { class: 'col-check' }, h('input', { type: 'checkbox', class: 'run-check', 'aria-label': `select run ${run.id}`,
+      checked: selected.has(run.id), onchange: (e) => onCheck(run.id, e.target.checked) })),
     h('td', null, badge(run.status), run.queue_reason
       ? h('div', { class: 'queue-reason small muted', title: 'why it waits in the run queue' }, run.queue_reason) : null),
     h('td', null, h('a', { class: 'mono run-link', href: `#/runs/${encodeURIComponent(run.id)}`, title: run.id }, shortId(run.id))),
@@ -44,16 +66,30 @@ export function runsPage(root, _params, query) {
   const state = {
     status: (query.get('status') || '').split(',').filter((x) => STATUSES.includes(x)),
     job: query.get('job') || '',
+    q: query.get('q') || '',
     runs: [],
     next: null,
   };
   const chips = h('div', { class: 'chips', role: 'group', 'aria-label': 'status filter' });
   const jobSelect = h('select', { class: 'input select', 'aria-label': 'job filter', name: 'job' },
     h('option', { value: '' }, 'All jobs'));
+  const search = h('input', { class: 'input runs-search', type: 'search', name: 'q', value: state.q,
+    placeholder: 'run id prefix, key=value, job:NAME, status:failure, since:7d, until:2026-12-06',
+    'aria-label': 'search runs', size: 48 });
+  const selected = new Set();
+  const allBox = h('input', { type: 'checkbox', class: 'run-check-all', 'aria-label': 'select every run shown' });
   const tbody = h('tbody');
   const table = h('table', { class: 'table runs-table' },
-    h('thead', null, h('tr', null, ['Status', 'Run', 'Job', 'Started', 'Duration', 'Steps', 'Tags', 'Parent']
-      .map((t, i) => h('th', { class: i === 4 ? 'col-num' : null }, t)))), tbody);
+    h('thead', null, h('tr', null, h('th', { class: 'col-check' }, allBox),
+      ['Status', 'Run', 'Job', 'Started', 'Duration', 'Steps', 'Tags', 'Parent']
+        .map((t, i) => h('th', { class: i === 4 ? 'col-num' : null }, t)))), tbody);
+  const bulkInfo = h('span', { class: 'small muted bulk-count' });
+  const bulkBtn = (action, label, cls) => h('button', { type: 'button', class: ['btn', 'btn-sm', cls], 'data-action': action,
+    'data-bulk': action === 'delete-runs' ? 'delete' : action === 'reexecute-runs' ? 'reexecute' : 'cancel' }, label);
+  const bCancel = bulkBtn('cancel', 'Cancel'), bRe = bulkBtn('reexecute-runs', 'Re-execute from failure'),
+    bDel = bulkBtn('delete-runs', 'Delete', 'btn-danger');
+  const bulkBar = h('div', { class: 'bulk-bar', hidden: true }, bulkInfo, bCancel, bRe, bDel);
+  const bulkMsg = h('div', { class: 'bulk-msg' });
   const more = h('button', { class: 'btn', type: 'button', hidden: true }, 'Load more');
   const info = h('div', { class: 'muted small' });
   const body = h('div', { class: 'table-wrap' }, table);
@@ -64,6 +100,10 @@ export function runsPage(root, _params, query) {
       h('div', { class: 'muted' }, 'Newest first; updates live.')),
     h('span', { class: 'spacer' }), h('span', { class: 'live-dot', title: 'refreshing every 2 s' }, 'live')),
     h('div', { class: 'filters' }, chips, h('span', { class: 'spacer' }), jobSelect),
+    h('form', { class: 'filters runs-search-form', onsubmit: (e) => { e.preventDefault(); state.q = search.value; changed(); } },
+      search, h('button', { class: 'btn', type: 'submit' }, 'Search'),
+      h('button', { class: 'btn btn-ghost', type: 'button', onclick: () => { search.value = ''; state.q = ''; changed(); } }, 'Clear')),
+    bulkBar, bulkMsg,
     msg,
     h('section', { class: 'card card-flush' }, body),
     h('div', { class: 'more-row' }, info, h('span', { class: 'spacer' }), more));
@@ -86,8 +126,8 @@ export function runsPage(root, _params, query) {
     const now = Date.now();
     if (!state.runs.length) {
       rows.clear();
-      mount(tbody, h('tr', null, h('td', { colspan: 8 }, emptyState('No runs',
-        state.status.length || state.job ? 'Nothing matches these filters.' : 'Launch a job from its page to see it here.'))));
+      mount(tbody, h('tr', null, h('td', { colspan: 9 }, emptyState('No runs',
+        state.status.length || state.job || state.q ? 'Nothing matches these filters.' : 'Launch a job from its page to see it here.'))));
     } else {
       for (const c of [...tbody.children]) if (!c.dataset.run) c.remove();
       const seen = new Set();
@@ -99,7 +139,7 @@ export function runsPage(root, _params, query) {
           (live ? now : '') + fmtAgo(run.started_ms || run.created_ms, now);
         let r = rows.get(run.id);
         if (!r || r.sig !== sig) {
-          const tr = runRow(run, now);
+          const tr = runRow(run, now, selected, onCheck);
           if (r) r.tr.replaceWith(tr);
           r = { tr, sig };
           rows.set(run.id, r);
@@ -110,8 +150,88 @@ export function runsPage(root, _params, query) {
       }
       for (const [id, r] of rows) if (!seen.has(id)) { r.tr.remove(); rows.delete(id); }
     }
+    renderBulk();
     more.hidden = !state.next;
     info.textContent = state.runs.length ? `${state.runs.length} run${state.runs.length === 1 ? '' : 's'} shown` : '';
+  }
+
+  function onCheck(id, on) {
+    if (on) selected.add(id); else selected.delete(id);
+    disarm();
+    renderBulk();
+  }
+  function renderBulk() {
+    // Only runs still shown stay checked (a search changed the list).
+    const shown = new Set(state.runs.map((r) => r.id));
+    for (const id of selected) if (!shown.has(id)) selected.delete(id);
+    bulkBar.hidden = !selected.size;
+    bulkInfo.textContent = `${selected.size} selected`;
+    allBox.checked = state.runs.length > 0 && selected.size === state.runs.length;
+    allBox.indeterminate = selected.size > 0 && selected.size < state.runs.length;
+  }
+  allBox.addEventListener('change', () => {
+    if (allBox.checked) state.runs.forEach((r) => selected.add(r.id)); else selected.clear();
+    for (const cb of tbody.querySelectorAll('.run-check')) cb.checked = selected.has(cb.closest('tr').dataset.run);
+    disarm();
+    renderBulk();
+  });
+
+  // Delete asks twice: the first click shows what would go (a dry run).
+  let armed = false;
+  function disarm() { armed = false; bDel.classList.remove('armed'); bDel.textContent = 'Delete'; }
+  async function bulk(action) {
+    const ids = [...selected];
+    if (!ids.length) return;
+    const body = { action, ids };
+    if (action === 'delete' && !armed) body.dry_run = true;
+    for (const b of [bCancel, bRe, bDel]) b.disabled = true;
+    try {
+      const r = await api.runsBulk(body);
+      const bad = (r.results || []).filter((x) => !x.ok);
+      if (body.dry_run) {
+        const w = (r.results || []).filter((x) => x.ok).reduce((a, x) => {
+          const t = x.would_remove || {};
+          return { events: a.events + (t.events || 0), bytes: a.bytes + (t.bytes || 0) };
+        }, { events: 0, bytes: 0 });
+        armed = r.ok > 0;
+        if (armed) { bDel.classList.add('armed'); bDel.textContent = `Delete ${r.ok} run${r.ok === 1 ? '' : 's'}?`; }
+        mount(bulkMsg, h('div', { class: ['alert', bad.length ? 'alert-warn' : null], role: 'status' },
+          `Deleting would remove ${r.ok} run${r.ok === 1 ? '' : 's'} (${w.events} events, ${fmtBytes(w.bytes)} of files)` +
+          (armed ? ': click again to delete.' : '.'), bulkFailures(bad)));
+        return;
+      }
+      disarm();
+      const verb = { cancel: 'canceled', reexecute: 're-executed', delete: 'deleted' }[action];
+      mount(bulkMsg, h('div', { class: ['alert', bad.length ? 'alert-warn' : 'alert-ok'], role: 'status' },
+        `${r.ok} ${verb}${bad.length ? `, ${bad.length} not` : ''}.`,
+        action === 'reexecute' ? h('span', null, ' New runs: ', (r.results || []).filter((x) => x.run_id).map((x) =>
+          [h('a', { class: 'mono', href: `#/runs/${encodeURIComponent(x.run_id)}` }, shortId(x.run_id)), ' '])) : null,
+        bulkFailures(bad)));
+      // Done with those runs: uncheck them.
+      selected.clear();
+      for (const cb of tbody.querySelectorAll('.run-check')) cb.checked = false;
+      renderBulk();
+      refresh();
+    } catch (e) {
+      disarm();
+      mount(bulkMsg, errorBox(e));
+    } finally {
+      for (const b of [bCancel, bRe, bDel]) b.disabled = false;
+    }
+  }
+  function bulkFailures(bad) {
+    return bad.length ? h('ul', { class: 'small' }, bad.map((x) =>
+      h('li', null, h('span', { class: 'mono' }, shortId(x.id)), `: ${x.message || `HTTP ${x.status}`}`))) : null;
+  }
+  bCancel.addEventListener('click', () => { disarm(); bulk('cancel'); });
+  bRe.addEventListener('click', () => { disarm(); bulk('reexecute'); });
+  bDel.addEventListener('click', () => bulk('delete'));
+
+  // The API's parameters: the chips and the job list, and the search box's words.
+  function params(extra) {
+    const q = parseSearch(state.q);
+    const status = [...new Set([...state.status, ...q.status])];
+    return { status, job: q.job || state.job, id: q.id, tag: q.tag, since: q.since, until: q.until, ...extra };
   }
 
   let alive = true, inflight = null;
@@ -120,8 +240,7 @@ export function runsPage(root, _params, query) {
     const ctl = new AbortController();
     inflight = ctl;
     try {
-      const r = await api.runs({ status: state.status, job: state.job,
-        limit: Math.min(500, Math.max(50, state.runs.length)) }, { signal: ctl.signal });
+      const r = await api.runs(params({ limit: Math.min(500, Math.max(50, state.runs.length)) }), { signal: ctl.signal });
       if (!alive || ctl.signal.aborted) return;
       state.runs = r.runs || [];
       state.next = r.next_cursor || null;
@@ -135,7 +254,9 @@ export function runsPage(root, _params, query) {
   }
 
   function changed() {
-    replaceQuery({ status: state.status, job: state.job });
+    replaceQuery({ status: state.status, job: state.job, q: state.q });
+    mount(bulkMsg);
+    disarm();
     renderChips();
     state.runs = [];
     rows.clear();
@@ -146,7 +267,7 @@ export function runsPage(root, _params, query) {
   more.addEventListener('click', async () => {
     more.disabled = true;
     try {
-      const r = await api.runs({ status: state.status, job: state.job, limit: 50, cursor: state.next });
+      const r = await api.runs(params({ limit: 50, cursor: state.next }));
       const have = new Set(state.runs.map((x) => x.id));
       state.runs.push(...(r.runs || []).filter((x) => !have.has(x.id)));
       state.next = r.next_cursor || null;
@@ -167,7 +288,7 @@ export function runsPage(root, _params, query) {
   }).catch(() => {});
 
   renderChips();
-  mount(tbody, h('tr', null, h('td', { colspan: 8 }, h('div', { class: 'muted small pad' }, 'Loading…'))));
+  mount(tbody, h('tr', null, h('td', { colspan: 9 }, h('div', { class: 'muted small pad' }, 'Loading…'))));
   refresh();
   const timer = setInterval(() => { if (!document.hidden && !inflight) refresh(); }, POLL_MS);
   return () => { alive = false; clearInterval(timer); if (inflight) inflight.abort(); };
