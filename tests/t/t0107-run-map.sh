@@ -235,17 +235,12 @@ s[2]|canceled" "$(store_query "select step, status from steps s where run_id='$i
 check_eq "no item process survives" "" "$(survivors "sleep 30.$$")"
 
 # -- the run page in a browser -----------------------------------------------------------------
-browser_dir=$WEFT_SRC/tests/browser chromium=${CHROMIUM:-/usr/bin/chromium}
-why=
-command -v node >/dev/null 2>&1 || why="node is not installed"
-[ -n "$why" ] || [ -x "$chromium" ] || why="no chromium at $chromium"
-[ -n "$why" ] || [ -d "$browser_dir/node_modules/playwright-core" ] ||
-  why="playwright-core is not installed (scripts/test installs it)"
+why=$(browser_missing)
 if [ -n "$why" ]; then
   skip "a mapped step in the run page: $why"
 else
   printf 'locations:\n  - {name: loc, path: loc}\n' >workspace.yaml
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   "$WEFT_BIN" dev --listen "127.0.0.1:$port" >"$tmp/dev.log" 2>&1 &
   dev_pid=$!
   at_exit "kill $dev_pid; wait $dev_pid"

@@ -181,12 +181,7 @@ PY
 
 # -- the asset page in a browser ------------------------------------------------------------------
 echo "# another change" >>down/ops/ops.yaml # order_mart is stale again, for the page to say why
-browser_dir=$WEFT_SRC/tests/browser chromium=${CHROMIUM:-/usr/bin/chromium}
-why=
-command -v node >/dev/null 2>&1 || why="node is not installed"
-[ -n "$why" ] || [ -x "$chromium" ] || why="no chromium at $chromium"
-[ -n "$why" ] || [ -d "$browser_dir/node_modules/playwright-core" ] ||
-  why="playwright-core is not installed (scripts/test installs it)"
+why=$(browser_missing)
 if [ -n "$why" ]; then
   skip "the asset page and its Materialize button: $why"
 else

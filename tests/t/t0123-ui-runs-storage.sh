@@ -76,12 +76,7 @@ r = c.get("/api/v1/instance/storage?ahead=tomorrow")
 check("a bad ahead is a 400 naming it", r.status == 400 and r.json["details"][0]["field"] == "ahead", r)
 PY
 
-browser_dir=$WEFT_SRC/tests/browser chromium=${CHROMIUM:-/usr/bin/chromium}
-why=
-command -v node >/dev/null 2>&1 || why="node is not installed"
-[ -n "$why" ] || [ -x "$chromium" ] || why="no chromium at $chromium"
-[ -n "$why" ] || [ -d "$browser_dir/node_modules/playwright-core" ] ||
-  why="playwright-core is not installed (scripts/test installs it)"
+why=$(browser_missing)
 if [ -n "$why" ]; then
   skip "the run page's previews, the runs list's search and bulk actions, the Storage page: $why"
 else
