@@ -243,6 +243,27 @@ browser_missing() {
   [ -d "$browser_dir/node_modules/playwright-core" ] ||
     echo "playwright-core is not installed (scripts/test installs it)"
 }
+# browser_report RC [CONTEXT...]: a browser script's verdict as TAP. The
+# scripts print "PASS name", "FAIL name<TAB>why" and "SKIP name" (after a
+# failure) into $tmp/ui.out; RC is the script's exit status. CONTEXT lines
+# (a screenshot's path, the server's last log lines) go with each failure.
+# A script that died before it reported a failure is a failure too.
+browser_report() {
+  local rc=$1 line rest
+  shift
+  while IFS= read -r line; do
+    case "$line" in
+      "PASS "*) ok "${line#PASS }" ;;
+      "FAIL "*) rest=${line#FAIL }; not_ok "${rest%%$'\t'*}" "${rest#*$'\t'}" "$@" ;;
+      "SKIP "*) skip "${line#SKIP } (an earlier check failed)" ;;
+    esac
+  done <"$tmp/ui.out"
+  if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/ui.out"; then
+    not_ok "the browser check ran to its end (exit $rc)" "$(tail -n 20 "$tmp/ui.err")"
+  elif [ ! -s "$tmp/ui.out" ]; then
+    not_ok "the browser check printed nothing" "$(tail -n 20 "$tmp/ui.err")"
+  fi
+}
 # free_port: a TCP port free on 127.0.0.1 now (the kernel's pick).
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

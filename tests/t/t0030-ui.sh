@@ -62,20 +62,8 @@ WEFT_UI_URL=$url WEFT_UI_LOCATION=$tmp/ws/uitest WEFT_UI_SHOTS=$shots CHROMIUM=$
   WEFT_UI_SECRET=$ui_secret \
   timeout 300 node "$browser_dir/ui.test.mjs" >"$tmp/ui.out" 2>"$tmp/ui.err"
 ui_rc=$?
-while IFS= read -r line; do
-  case "$line" in
-    "PASS "*) ok "${line#PASS }" ;;
-    "FAIL "*)
-      rest=${line#FAIL }
-      not_ok "${rest%%$'\t'*}" "${rest#*$'\t'}" "screenshot: $shots/failure.png" \
-        "server log (last lines):" "$(tail -n 15 "$tmp/dev.log")"
-      ;;
-    "SKIP "*) skip "${line#SKIP } (an earlier check failed)" ;;
-  esac
-done <"$tmp/ui.out"
-if [ "$ui_rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/ui.out"; then
-  not_ok "the browser test ran to its end (exit $ui_rc)" "$(tail -n 20 "$tmp/ui.err")"
-fi
+browser_report "$ui_rc" "screenshot: $shots/failure.png" \
+  "server log (last lines):" "$(tail -n 15 "$tmp/dev.log")"
 [ -s "$shots/run-reexecuted.png" ] || [ "$ui_rc" -ne 0 ] ||
   not_ok "screenshots saved under tests/out/screenshots"
 

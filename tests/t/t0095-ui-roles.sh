@@ -37,14 +37,7 @@ check_has "weft server (authentication on) started" "http://127.0.0.1:" "$url"
 for role in viewer launcher operator admin; do
   WEFT_UI_URL=$url WEFT_UI_USER=ui-$role WEFT_UI_PASS=pass-of-$role WEFT_UI_ROLE=$role \
     CHROMIUM=$chromium timeout 180 node "$browser_dir/roles.test.mjs" >"$tmp/ui.out" 2>"$tmp/ui.err"
-  while IFS= read -r line; do
-    case "$line" in
-      "PASS "*) ok "${line#PASS }" ;;
-      "FAIL "*) rest=${line#FAIL }; not_ok "${rest%%$'\t'*}" "${rest#*$'\t'}" ;;
-      "SKIP "*) not_ok "${line#SKIP } (skipped after a failure)" ;;
-    esac
-  done <"$tmp/ui.out"
-  [ -s "$tmp/ui.out" ] || not_ok "the $role browser run printed nothing" "$(head -20 "$tmp/ui.err")"
+  browser_report $?
 done
 if grep -q "Sanitizer\|runtime error" "$tmp/server.err"; then
   not_ok "no sanitizer reports" "$(head -40 "$tmp/server.err")"

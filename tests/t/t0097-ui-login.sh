@@ -49,14 +49,7 @@ serve "$tmp/short" short_url
 
 WEFT_UI_URL=$main_url WEFT_UI_SHORT_URL=$short_url WEFT_UI_PASS=$pass CHROMIUM=$chromium \
   timeout 180 node "$browser_dir/login.test.mjs" >"$tmp/ui.out" 2>"$tmp/ui.err"
-while IFS= read -r line; do
-  case "$line" in
-    "PASS "*) ok "${line#PASS }" ;;
-    "FAIL "*) rest=${line#FAIL }; not_ok "${rest%%$'\t'*}" "${rest#*$'\t'}" ;;
-    "SKIP "*) not_ok "${line#SKIP } (skipped after a failure)" ;;
-  esac
-done <"$tmp/ui.out"
-[ -s "$tmp/ui.out" ] || not_ok "the browser run printed nothing" "$(head -20 "$tmp/ui.err")"
+browser_report $?
 
 WEFT_HOME=$tmp/main "$WEFT_BIN" audit --limit 1000 >"$tmp/audit" 2>&1
 check_has "the audit log has the failed login from the page, with the address and why" \

@@ -187,16 +187,7 @@ if [ -n "$why" ]; then
 else
   WEFT_UI_URL=$url BROWSER_DIR=$browser_dir CHROMIUM=$chromium \
     timeout 120 node "$WEFT_SRC/tests/t/t0111-assets-ui.mjs" >"$tmp/ui.out" 2>"$tmp/ui.err"
-  ui_rc=$?
-  while IFS= read -r line; do
-    case "$line" in
-      "PASS "*) ok "${line#PASS }" ;;
-      "FAIL "*) rest=${line#FAIL }; not_ok "${rest%%$'\t'*}" "${rest#*$'\t'}" ;;
-      "SKIP "*) skip "${line#SKIP } (an earlier check failed)" ;;
-    esac
-  done <"$tmp/ui.out"
-  [ "$ui_rc" -eq 0 ] || grep -q '^FAIL ' "$tmp/ui.out" ||
-    not_ok "the browser check ran to its end (exit $ui_rc)" "$(tail -n 20 "$tmp/ui.err")"
+  browser_report $?
 fi
 stop_server
 test_done
