@@ -14,6 +14,7 @@ if [ -x /usr/bin/python3 ]; then # no pyenv shim: a second a server start
   mkdir -p bin && ln -s /usr/bin/python3 bin/python3 && export PATH=$tmp/bin:$PATH
 fi
 servers() { pgrep -f "weft._forkserver --root $tmp/" | tr '\n' ' '; }
+# shellcheck disable=SC2016 # expanded when at_exit runs it
 at_exit 'for p in $(pgrep -f "weft._forkserver --root $tmp/"); do kill -9 $p; done'
 
 mkdir -p loc/ops loc/jobs
@@ -99,7 +100,7 @@ check_eq "steps 1-3 in one child: its global counts them, no environment leaked"
 p4=$(pid_of "$(value s4)")
 if [ -n "$p4" ] && [ "$p4" != "$p" ]; then ok "step 4 in a fresh child (steps_per_child: 3)"; else not_ok "recycled after 3" "$p4 vs $p"; fi
 check_eq "the fresh child starts from the server's state" "$p4:1:-" "$(value s4)"
-gone "$p" && ok "the recycled child has exited" || not_ok "recycled child gone" "$p"
+if gone "$p"; then ok "the recycled child has exited"; else not_ok "recycled child gone" "$p"; fi
 expect_exit 0 "$WEFT_BIN" run logs "$run" s2
 check_eq "each step's stdout is its own" "stdout of step 2" "$out"
 
@@ -112,7 +113,7 @@ check_eq "after the exception the same child takes the next step" "$p1:2:-" "$(v
 p5=$(pid_of "$(value s5)")
 if [ -n "$p5" ] && [ "$p5" != "$p1" ]; then ok "after the crash a fresh child takes the next step"; else not_ok "fresh after crash" "$p5 vs $p1"; fi
 check_eq "...which starts from the server's state" "$p5:1:-" "$(value s5)"
-gone "$p1" && ok "the crashed child is gone" || not_ok "crashed child gone" "$p1"
+if gone "$p1"; then ok "the crashed child is gone"; else not_ok "crashed child gone" "$p1"; fi
 
 # -- timeout and cancel kill the reused child ----------------------------------------------
 expect_exit -m "a reused step over its timeout fails" 1 "$WEFT_BIN" launch slow -l loc
@@ -128,10 +129,10 @@ expect_exit -m "a detached run of a sleeping reused step" 0 "$WEFT_BIN" launch s
 id=$out
 for _ in $(seq 200); do [ -s loc/s.pid ] && break; sleep 0.05; done
 spid=$(cat loc/s.pid 2>/dev/null)
-[ -n "$spid" ] && kill -0 "$spid" 2>/dev/null && ok "the reused step runs (pid $spid)" || not_ok "sleepy started"
+if [ -n "$spid" ] && kill -0 "$spid" 2>/dev/null; then ok "the reused step runs (pid $spid)"; else not_ok "sleepy started"; fi
 expect_exit -m "weft run cancel ends it" 0 "$WEFT_BIN" run cancel "$id"
 check_has "canceled" "run $id canceled" "$out"
-gone "$spid" && ok "the canceled step's child is gone" || not_ok "canceled child gone" "$spid"
+if gone "$spid"; then ok "the canceled step's child is gone"; else not_ok "canceled child gone" "$spid"; fi
 
 # -- the instance default ------------------------------------------------------------------
 expect_exit -m "an op without steps_per_child: a fork a step" 0 "$WEFT_BIN" launch plain -l loc
