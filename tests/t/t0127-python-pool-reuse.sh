@@ -5,7 +5,7 @@
 # after N; an exception fails only its step and the child goes on; a crash,
 # a timeout and a cancel kill the child and the next step gets a fresh one;
 # the instance default $WEFT_PYPOOL_STEPS_PER_CHILD; bad values refused at
-# file:line.
+# file:line; a child that grows past WEFT_PYPOOL_MAX_RSS_MB is recycled.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
@@ -42,6 +42,15 @@ def again() -> str:
 @op
 def plain() -> str:
     return _me()
+
+
+_held = []
+
+
+@op(steps_per_child=5)
+def leak() -> str:
+    _held.append(b"x" * (48 << 20))  # written: resident, not lazily zero
+    return "%d:%d" % (os.getpid(), len(_held))
 
 
 @op(steps_per_child=3)
@@ -85,6 +94,7 @@ chain crash again fails again boom again
 chain slow again too_slow again
 chain sleep again sleepy
 chain plain plain plain plain
+chain leaks leak leak leak
 expect_exit 0 "$WEFT_BIN" validate loc
 
 value() { sed -n "s/.* $1 output result = \"\(.*\)\"$/\1/p" <<<"$out" | head -1; }
@@ -133,6 +143,12 @@ if [ -n "$spid" ] && kill -0 "$spid" 2>/dev/null; then ok "the reused step runs 
 expect_exit -m "weft run cancel ends it" 0 "$WEFT_BIN" run cancel "$id"
 check_has "canceled" "run $id canceled" "$out"
 if gone "$spid"; then ok "the canceled step's child is gone"; else not_ok "canceled child gone" "$spid"; fi
+
+# -- a child that grows past WEFT_PYPOOL_MAX_RSS_MB is recycled -------------------------------
+expect_exit -m "leaking reused steps under WEFT_PYPOOL_MAX_RSS_MB=80" 0 \
+  env WEFT_PYPOOL_MAX_RSS_MB=80 "$WEFT_BIN" launch leaks -l loc
+check_eq "the child is replaced once it holds more than 80 MB" "1 2 1" \
+  "$(value s1 | cut -d: -f2) $(value s2 | cut -d: -f2) $(value s3 | cut -d: -f2)"
 
 # -- the instance default ------------------------------------------------------------------
 expect_exit -m "an op without steps_per_child: a fork a step" 0 "$WEFT_BIN" launch plain -l loc

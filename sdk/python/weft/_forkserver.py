@@ -40,7 +40,8 @@ which then stays: after its step it writes the step's exit code on the
 done pipe, closes it, puts fds 0-3 on /dev/null and waits on its socket
 for the next step. The server marks it busy from the spawn to weft's
 "release", and while busy reports its exit like any child's; after K
-steps (or when stale) it closes the child's socket, the child exits on
+steps (or when stale, or its resident memory passed
+WEFT_PYPOOL_MAX_RSS_MB) it closes the child's socket, the child exits on
 EOF and the server reaps it without a report.
 
 WEFT_PYPOOL_DEBUG set: one line a step on stderr with its timings.
@@ -472,6 +473,25 @@ def _reap_idle():
             _drop_reuser(pid, False)
 
 
+def _max_rss_pages():
+    try:
+        mb = int(os.environ.get("WEFT_PYPOOL_MAX_RSS_MB", "") or 1024)
+    except ValueError:
+        mb = 1024
+    return (mb if mb > 0 else 1024) * (1 << 20) // os.sysconf("SC_PAGE_SIZE")
+
+
+_MAX_RSS_PAGES = _max_rss_pages()
+
+
+def _rss_pages(pid):
+    try:
+        with open("/proc/%d/statm" % pid, "rb") as f:
+            return int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _release(pid):
     _children.pop(pid, None)
     r = _reusers.get(pid)
@@ -480,8 +500,8 @@ def _release(pid):
     r[4] = False
     if _status(pid) is not None:  # it died after it wrote its code
         _drop_reuser(pid, True)
-    elif r[1] >= r[2] or r[3] != _gen[0]:
-        _retire(pid)
+    elif r[1] >= r[2] or r[3] != _gen[0] or _rss_pages(pid) > _MAX_RSS_PAGES:
+        _retire(pid)  # its steps are done, it is stale, or it grew (a leak)
 
 
 def _spawn_reused(sock, raw, fds, limit):
