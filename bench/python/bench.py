@@ -1,6 +1,6 @@
 # bench/python/bench.py: the per-step overhead of a no-op Python op, side by
-# side: a cold `/usr/bin/python3 -c pass`, weft isolated, weft's warm pool,
-# dask threaded and dask distributed (fan-out), and the load time of a
+# side: a cold `/usr/bin/python3 -c pass`, weft isolated, weft's warm pool
+# (a fork a step, and children reused for many steps: steps_per_child), dask threaded and dask distributed (fan-out), and the load time of a
 # location of 200 Python jobs.
 """Usage: bench.py --weft BIN --out DIR [--steps N] [--fanout N] [--jobs N]
                 [--repeats N] [--no-isolated-fanout]
@@ -34,6 +34,11 @@ def noop() -> int:
 @op(isolated=True)
 def noop_isolated() -> int:
     return 0
+
+
+@op(steps_per_child=1000)
+def noop_reuse() -> int:
+    return 0
 '''
 
 
@@ -66,7 +71,7 @@ def make_location(d, n_steps, fanout):
         f.write(OPS)
     with open(os.path.join(d, "ops", "shell.yaml"), "w") as f:
         f.write("shell:\n  run: 'true'\n")
-    for op in ("noop", "noop_isolated", "shell"):
+    for op in ("noop", "noop_isolated", "noop_reuse", "shell"):
         for n in sorted(set((1, n_steps, fanout))):
             with open(os.path.join(d, "jobs", "%s_%d.yaml" % (op, n)), "w") as f:
                 f.write("ops:\n")
@@ -147,7 +152,8 @@ def main():
     per, per_cpu = {}, {}
     for label, op in (("weft, shell `true` steps (weft's own cost)", "shell"),
                       ("weft isolated (a fresh interpreter a step)", "noop_isolated"),
-                      ("weft warm pool (a fork a step)", "noop")):
+                      ("weft warm pool (a fork a step)", "noop"),
+                      ("weft warm pool, steps_per_child: 1000 (reused)", "noop_reuse")):
         one, one_c = best(lambda: launch(a.weft, env, "%s_1" % op, 1), a.repeats)
         many, many_c = best(lambda: launch(a.weft, env, "%s_%d" % (op, a.steps), 1), a.repeats)
         per[op] = (many - one) / (a.steps - 1) * 1000
@@ -156,7 +162,8 @@ def main():
 
     # 4. fan-out: weft warm pool and isolated at `cores` steps at once; dask threaded
     fan = {}
-    for op in ("noop",) if a.no_isolated_fanout else ("noop", "noop_isolated"):
+    for op in ("noop", "noop_reuse") if a.no_isolated_fanout else \
+            ("noop", "noop_reuse", "noop_isolated"):
         fan[op] = best(lambda: launch(a.weft, env, "%s_%d" % (op, a.fanout), cores),
                        a.repeats)[0]
     dask_s = None
@@ -225,11 +232,21 @@ def main():
     lines.append("target: warm pool <= 2 ms/step: %s; >= 10x faster than cold: %s"
                  % ("met" if warm <= 2 else "NOT met",
                     "met" if ratio(cold, warm) >= 10 else "NOT met"))
+    reuse, reuse_cpu = per["noop_reuse"], per_cpu["noop_reuse"]
+    lines.append("reused children vs a fork a step: %.1fx faster (wall), %.1fx (CPU); vs cold: "
+                 "%.1fx (wall); minus a shell `true` step (which pays a fork and exec of sh): %.2f ms wall"
+                 % (ratio(warm, reuse), ratio(warm_cpu, reuse_cpu), ratio(cold, reuse),
+                    reuse - per["shell"]))
+    lines.append("target with reuse: <= 2 ms/step: %s; >= 10x faster than cold: %s"
+                 % ("met" if reuse <= 2 else "NOT met",
+                    "met" if ratio(cold, reuse) >= 10 else "NOT met"))
     lines.append("")
     lines.append("%-62s %10s %10s" % ("fan-out of %d no-op tasks, %d at once" % (a.fanout, cores),
                                       "total s", "ms/task"))
-    lines.append("%-62s %10.2f %10.2f" % ("weft warm pool", fan["noop"],
+    lines.append("%-62s %10.2f %10.2f" % ("weft warm pool (a fork a step)", fan["noop"],
                                           fan["noop"] / a.fanout * 1000))
+    lines.append("%-62s %10.2f %10.2f" % ("weft warm pool, reused children", fan["noop_reuse"],
+                                          fan["noop_reuse"] / a.fanout * 1000))
     if "noop_isolated" in fan:
         lines.append("%-62s %10.2f %10.2f" % ("weft isolated", fan["noop_isolated"],
                                               fan["noop_isolated"] / a.fanout * 1000))
@@ -242,8 +259,9 @@ def main():
     if dist_s is not None:
         lines.append("%-62s %10.2f %10.2f" % ("dask distributed (%d worker processes, local)"
                                               % cores, dist_s, dist_s / a.fanout * 1000))
-        lines.append("weft warm pool vs dask distributed (fan-out): %.1fx the time (target <= 2x)"
-                     % ratio(fan["noop"], dist_s))
+        lines.append("weft warm pool vs dask distributed (fan-out): %.1fx the time (target <= 2x);"
+                     " reused children: %.1fx"
+                     % (ratio(fan["noop"], dist_s), ratio(fan["noop_reuse"], dist_s)))
     else:
         lines.append("dask distributed: not measured (python3-distributed: %s)"
                      % rd.stderr.strip().splitlines()[-1:])

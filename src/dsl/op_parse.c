@@ -14,12 +14,12 @@ static const char *const op_keys[] = {
     "description", "run",    "argv",    "c_function", "inputs",
     "outputs",     "config", "retries", "timeout",    "queue",
     "image",       "env",    "tags",    "resources", "mounts", "secrets",
-    "on_failure",  "isolated", "assets", NULL};
+    "on_failure",  "isolated", "steps_per_child", "assets", NULL};
 static const char *const op_keys_named[] = {
     "name",   "description", "run",    "argv",    "c_function",
     "inputs", "outputs",     "config", "retries", "timeout",
     "queue",  "image",       "env",    "tags",    "resources", "mounts", "secrets",
-    "on_failure",  "isolated", "assets", NULL};
+    "on_failure",  "isolated", "steps_per_child", "assets", NULL};
 static const char *const input_keys[] = {"type", "description", "default",
                                          "asset", NULL};
 static const char *const output_keys[] = {"type", "description", "optional", NULL};
@@ -459,6 +459,18 @@ int weft__dsl_parse_op(struct weft_diags *d, const char *name,
     char got[96];
     weft__dsl_error(d, v->mark, "%s: isolated must be true or false, got %s", owner,
                     weft__dsl_got(got, sizeof got, v));
+  }
+  if ((v = weft__ymap_get(node, "steps_per_child", NULL))) {
+    long long i;
+    char got[96];
+    if (weft__ynode_int(v, &i) && i >= 1 && i <= 1000000)
+      def->steps_per_child = (int)i;
+    else
+      weft__dsl_error(d, v->mark, "%s: steps_per_child must be an integer from 1 to 1000000, "
+                      "got %s", owner, weft__dsl_got(got, sizeof got, v));
+    if (def->isolated && def->steps_per_child > 1)
+      weft__dsl_error(d, v->mark, "%s: steps_per_child needs the warm pool, which "
+                      "isolated: true turns off", owner);
   }
   if ((v = weft__ymap_get(node, "image", NULL)) &&
       (t = string_field(d, v, owner, "image"))) {

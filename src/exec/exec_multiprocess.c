@@ -16,7 +16,10 @@
  * A Python op's step may run as a child of a warm pool server (pypool.h):
  * the slot watches that pid through a pidfd as it does its own children,
  * signals its process group the same way, and gets its wait status from
- * the server instead of waitpid (slot_reap).
+ * the server instead of waitpid (slot_reap). A child the pool reuses
+ * (steps_per_child) outlives its step: the slot also watches the pipe on
+ * which it says the step ended (done_fd), and does not kill its group
+ * when the step ends well.
  *
  * DONE slots queue in completion order in a ring so wait() hands results out
  * first come, first served. */
@@ -46,6 +49,7 @@ struct mp_slot {
   enum slot_state state;
   pid_t pid;
   int pidfd;     /* readable once the process has exited */
+  int done_fd;   /* a reused pool child's "step ended" pipe, or -1 */
   int epfd;      /* the executor's epoll fd (mp_poll_fd), watching both */
   int events_fd; /* read end of the events pipe, -1 once at EOF */
   struct weft__event_reader events;
@@ -73,7 +77,7 @@ struct mp_executor {
   size_t n_busy;     /* RUNNING + DONE */
   size_t *done;      /* ring of DONE slot indexes, capacity max */
   size_t done_head, n_done;
-  struct pollfd *pfds; /* 2 per slot */
+  struct pollfd *pfds; /* 3 per slot */
   int epfd; /* every running slot's pidfd and events fd: mp_poll_fd */
   size_t *pfd_slot;
   struct weft__pypool *pool; /* the process's (pypool_shared), at the first Python step */
@@ -102,6 +106,7 @@ static void slot_watch(struct mp_slot *s, int fd) {
 
 static void slot_clear(struct mp_slot *s) {
   slot_close(s, &s->pidfd);
+  slot_close(s, &s->done_fd);
   slot_close(s, &s->events_fd);
   weft__events_release(&s->events);
   weft__port_decls_release(&s->outputs);
@@ -117,7 +122,7 @@ static void slot_clear(struct mp_slot *s) {
   weft_step_result_release(&s->result);
   int epfd = s->epfd;
   memset(s, 0, sizeof *s);
-  s->pidfd = s->events_fd = -1;
+  s->pidfd = s->done_fd = s->events_fd = -1;
   s->epfd = epfd;
   weft__events_init(&s->events);
   s->state = SLOT_FREE;
@@ -166,16 +171,20 @@ static char *exit_message(struct mp_slot *s, int status) {
 }
 
 /* Waits for the slot's process (killed or exited) and its wait status:
- * our child, or a warm pool server's. Returns the pid, or -1 with *lost
- * (caller frees) saying why the status is unknown. */
-static pid_t slot_reap(struct mp_executor *x, struct mp_slot *s, int *status, char **lost) {
+ * our child, or a warm pool server's (a reused one goes back to it unless
+ * the step was canceled or timed out, or force). Returns the pid, or -1
+ * with *lost (caller frees) saying why the status is unknown. */
+static pid_t slot_reap(struct mp_executor *x, struct mp_slot *s, int force, int *status,
+                       char **lost) {
   pid_t got;
   *lost = NULL;
   if (s->pysrv) {
     weft_error e = WEFT_ERROR_INIT;
     struct weft__pyserver *srv = s->pysrv;
     s->pysrv = NULL;
-    if (!weft__pypool_finish(x->pool, srv, s->pid, status, &e)) return s->pid;
+    int retire = force || s->cancel_reason || s->result.timed_out;
+    if (!weft__pypool_finish(x->pool, srv, s->pid, s->done_fd, retire, status, &e))
+      return s->pid;
     *lost = strdup(e.msg);
     return -1;
   }
@@ -193,9 +202,11 @@ static void slot_finish(struct mp_executor *x, struct mp_slot *s) {
   struct weft_step_result *r = &s->result;
   int status = 0;
   char *lost = NULL;
-  /* The zombie leader still holds the group id, so it cannot be reused. */
-  kill(-s->pid, SIGKILL);
-  pid_t got = slot_reap(x, s, &status, &lost);
+  /* The zombie leader still holds the group id, so it cannot be reused. A
+   * reused pool child may be alive and waiting for its next step:
+   * pypool_finish kills its group only when it must go. */
+  if (s->done_fd < 0) kill(-s->pid, SIGKILL);
+  pid_t got = slot_reap(x, s, 0, &status, &lost);
   if (s->secrets_work) { /* the step is over: its secret files go now */
     weft__secrets_dir_remove(s->secrets_work);
     free(s->secrets_work);
@@ -242,6 +253,7 @@ static void slot_finish(struct mp_executor *x, struct mp_slot *s) {
   }
   if (!r->ok && !r->message) r->message = strdup("step failed");
   slot_close(s, &s->pidfd);
+  slot_close(s, &s->done_fd);
   push_done(x, s);
 }
 
@@ -334,6 +346,7 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   struct mp_slot *s = NULL;
   int fds[2] = {-1, -1}, rc, spawn_errno = 0;
   pid_t pid = 0;
+  int done_fd = -1;
   if ((rc = check_spec(spec, err))) return rc;
   if (x->n_busy >= x->max)
     return weft_error_set(err, WEFT_ECONFLICT,
@@ -379,8 +392,8 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
     if (!x->pool_off && weft__pypool_eligible(spec)) {
       if (!x->pool && !(x->pool = weft__pypool_shared())) x->pool_off = 1;
       if (x->pool)
-        rc = weft__pypool_spawn(x->pool, spec, &paths, fds[1], &pid, &s->pysrv, &s->pool_note,
-                                err);
+        rc = weft__pypool_spawn(x->pool, spec, &paths, fds[1], &pid, &s->pysrv, &done_fd,
+                                &s->pool_note, err);
     }
     if (!rc && !pid) rc = weft__spawn_step(spec, &paths, fds[1], &pid, &spawn_errno, err);
   }
@@ -404,7 +417,8 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
     char *lost = NULL;
     kill(-pid, SIGKILL);
     s->pid = pid;
-    slot_reap(x, s, &status, &lost);
+    s->done_fd = done_fd;
+    slot_reap(x, s, 1, &status, &lost);
     free(lost);
     x->n_busy--;
     rc = weft_error_set(err, WEFT_EIO, "step '%s': pidfd_open: %s", spec->step,
@@ -415,7 +429,9 @@ static int mp_start(struct weft_executor *base, const struct weft_step_spec *spe
   s->pid = pid;
   s->pidfd = pidfd;
   s->events_fd = fds[0];
+  s->done_fd = done_fd;
   slot_watch(s, s->pidfd);
+  slot_watch(s, s->done_fd);
   slot_watch(s, s->events_fd);
   s->result.pid = pid;
   if (s->timeout_s > 0)
@@ -454,6 +470,10 @@ static int poll_once(struct mp_executor *x, int64_t user_deadline, weft_error *e
     if (next >= 0 && (wait_ms < 0 || next < wait_ms)) wait_ms = next;
     x->pfds[n] = (struct pollfd){.fd = s->pidfd, .events = POLLIN};
     x->pfd_slot[n++] = i;
+    if (s->done_fd >= 0) {
+      x->pfds[n] = (struct pollfd){.fd = s->done_fd, .events = POLLIN};
+      x->pfd_slot[n++] = i;
+    }
     if (s->events_fd >= 0) {
       x->pfds[n] = (struct pollfd){.fd = s->events_fd, .events = POLLIN};
       x->pfd_slot[n++] = i;
@@ -472,7 +492,7 @@ static int poll_once(struct mp_executor *x, int64_t user_deadline, weft_error *e
     if (s->state != SLOT_RUNNING) continue;
     if (x->pfds[k].fd == s->events_fd)
       drain_events(s, 0);
-    else if (x->pfds[k].fd == s->pidfd)
+    else if (x->pfds[k].fd == s->pidfd || x->pfds[k].fd == s->done_fd)
       slot_finish(x, s);
   }
   return WEFT_OK;
@@ -549,7 +569,7 @@ static void mp_free(struct weft_executor *base) {
       int status;
       char *lost = NULL;
       kill(-s->pid, SIGKILL);
-      slot_reap(x, s, &status, &lost);
+      slot_reap(x, s, 1, &status, &lost);
       free(lost);
       if (s->ctr_name) weft__container_reap(s->ctr_url, s->ctr_name);
     }
@@ -611,8 +631,8 @@ int weft__multiprocess_new(int max_concurrent,
   x->max = (size_t)max_concurrent;
   x->slots = calloc(x->max, sizeof *x->slots);
   x->done = calloc(x->max, sizeof *x->done);
-  x->pfds = calloc(2 * x->max, sizeof *x->pfds);
-  x->pfd_slot = calloc(2 * x->max, sizeof *x->pfd_slot);
+  x->pfds = calloc(3 * x->max, sizeof *x->pfds); /* pidfd, done_fd, events */
+  x->pfd_slot = calloc(3 * x->max, sizeof *x->pfd_slot);
   x->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (!x->slots || !x->done || !x->pfds || !x->pfd_slot || x->epfd < 0) {
     if (x->epfd >= 0) close(x->epfd);
@@ -624,7 +644,7 @@ int weft__multiprocess_new(int max_concurrent,
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   }
   for (size_t i = 0; i < x->max; i++) {
-    x->slots[i].pidfd = x->slots[i].events_fd = -1;
+    x->slots[i].pidfd = x->slots[i].done_fd = x->slots[i].events_fd = -1;
     x->slots[i].epfd = x->epfd;
     weft__events_init(&x->slots[i].events);
   }

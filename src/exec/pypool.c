@@ -23,7 +23,7 @@
 
 extern char **environ;
 
-#define STEP_FDS 4               /* stdin, stdout, stderr, events */
+#define STEP_FDS 5               /* stdin, stdout, stderr, events; done (reuse only) */
 #define MSG_MAX (1 << 20)        /* longest packet read from a server */
 #define REPLY_TIMEOUT_MS 30000   /* a spawn reply: a fork, an import */
 #define STATUS_TIMEOUT_MS 10000  /* an exit report after the child ended */
@@ -46,6 +46,11 @@ struct weft__pyserver {
   char *why;    /* SRV_FAILED: why it did not start */
   struct pyexit *exits; /* reported, not yet asked for */
   size_t n_exits, cap_exits;
+  /* Children running a step of ours (spawned, not finished): an exit report
+   * of any other pid (a reused child that died after its step's "done") is
+   * for nobody and dropped, not queued forever. */
+  pid_t *busy;
+  size_t n_busy, cap_busy;
 };
 
 struct weft__pypool {
@@ -56,6 +61,7 @@ struct weft__pypool {
   long idle_s;
   int start_timeout_ms;
   int debug; /* WEFT_PYPOOL_DEBUG: a line a spawn on stderr */
+  int steps_per_child; /* WEFT_PYPOOL_STEPS_PER_CHILD: an op's default */
   char *buf; /* MSG_MAX bytes */
 };
 
@@ -87,6 +93,9 @@ struct weft__pypool *weft__pypool_new(void) {
   p->max_forks = env_long("WEFT_PYPOOL_MAX_FORKS", WEFT__PYPOOL_MAX_FORKS);
   p->max_rss_kb = env_long("WEFT_PYPOOL_MAX_RSS_MB", WEFT__PYPOOL_MAX_RSS_MB) * 1024;
   p->start_timeout_ms = (int)env_long("WEFT_PYPOOL_START_TIMEOUT", 60) * 1000;
+  p->steps_per_child = (int)env_long("WEFT_PYPOOL_STEPS_PER_CHILD", 1);
+  if (p->steps_per_child > WEFT__PYPOOL_MAX_STEPS_PER_CHILD)
+    p->steps_per_child = WEFT__PYPOOL_MAX_STEPS_PER_CHILD;
   return p;
 }
 
@@ -107,6 +116,7 @@ static void server_free(struct weft__pyserver *s) {
   free(s->root);
   free(s->why);
   free(s->exits);
+  free(s->busy);
   free(s);
 }
 
@@ -201,7 +211,31 @@ static ssize_t recv_packet(struct weft__pypool *p, struct weft__pyserver *s, int
   }
 }
 
+static int busy_index(const struct weft__pyserver *s, pid_t pid) {
+  for (size_t i = 0; i < s->n_busy; i++)
+    if (s->busy[i] == pid) return (int)i;
+  return -1;
+}
+
+static int busy_add(struct weft__pyserver *s, pid_t pid) {
+  if (s->n_busy == s->cap_busy) {
+    size_t cap = s->cap_busy ? 2 * s->cap_busy : 8;
+    pid_t *v = realloc(s->busy, cap * sizeof *v);
+    if (!v) return WEFT_ENOMEM;
+    s->busy = v;
+    s->cap_busy = cap;
+  }
+  s->busy[s->n_busy++] = pid;
+  return WEFT_OK;
+}
+
+static void busy_remove(struct weft__pyserver *s, pid_t pid) {
+  int i = busy_index(s, pid);
+  if (i >= 0) s->busy[i] = s->busy[--s->n_busy];
+}
+
 static int push_exit(struct weft__pyserver *s, pid_t pid, int status) {
+  if (busy_index(s, pid) < 0) return WEFT_OK; /* nobody waits for it */
   if (s->n_exits == s->cap_exits) {
     size_t cap = s->cap_exits ? 2 * s->cap_exits : 8;
     struct pyexit *v = realloc(s->exits, cap * sizeof *v);
@@ -396,7 +430,8 @@ static long server_rss_kb(pid_t pid) {
 
 /* ---- a step ---- */
 
-static int send_spawn(struct weft__pyserver *s, const char *msg, const int fds[STEP_FDS]) {
+static int send_spawn(struct weft__pyserver *s, const char *msg, const int fds[STEP_FDS],
+                      int n_fds) {
   struct iovec iov = {.iov_base = (void *)msg, .iov_len = strlen(msg)};
   union {
     char buf[CMSG_SPACE(sizeof(int) * STEP_FDS)];
@@ -404,12 +439,12 @@ static int send_spawn(struct weft__pyserver *s, const char *msg, const int fds[S
   } ctl;
   memset(&ctl, 0, sizeof ctl);
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                      .msg_controllen = sizeof ctl.buf};
+                      .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds)};
   struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * STEP_FDS);
-  memcpy(CMSG_DATA(c), fds, sizeof(int) * STEP_FDS);
+  c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
+  memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
   ssize_t n;
   do n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
@@ -418,7 +453,7 @@ static int send_spawn(struct weft__pyserver *s, const char *msg, const int fds[S
 
 /* The spawn request's JSON text (it may hold secrets: zeroed by the caller). */
 static char *spawn_message(const struct weft_step_spec *spec, const char *cwd,
-                           char *const *envp) {
+                           char *const *envp, int reuse) {
   json_t *argv = json_array(), *env = json_array();
   for (size_t i = 0; argv && spec->def->argv[i]; i++)
     if (json_array_append_new(argv, json_string(spec->def->argv[i]))) break;
@@ -426,6 +461,7 @@ static char *spawn_message(const struct weft_step_spec *spec, const char *cwd,
     if (json_array_append_new(env, json_string(envp[i]))) break;
   json_t *m = json_pack("{s:s, s:o, s:s, s:o}", "op", "spawn", "argv", argv, "cwd", cwd,
                         "env", env);
+  if (m && reuse > 1) json_object_set_new(m, "reuse", json_integer(reuse));
   char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
   json_decref(m);
   return text;
@@ -452,21 +488,29 @@ static void sweep_ended(struct weft__pypool *p) {
   }
 }
 
+/* How many steps a child of spec's op may run in a row. */
+static int reuse_of(const struct weft__pypool *p, const struct weft_step_spec *spec) {
+  return spec->def->steps_per_child > 0 ? spec->def->steps_per_child : p->steps_per_child;
+}
+
 static int pool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
                       const struct weft__work_paths *paths, int events_wfd, pid_t *pid,
-                      struct weft__pyserver **srv, char **note, weft_error *err) {
+                      struct weft__pyserver **srv, int *done_fd, char **note,
+                      weft_error *err) {
   struct weft__step_env env = {NULL, NULL, 0};
   char *interp = NULL, *msg = NULL, cwd_buf[4096];
-  int fds[STEP_FDS] = {-1, -1, -1, -1}, rc = WEFT_OK;
+  int fds[STEP_FDS] = {-1, -1, -1, -1, -1}, done[2] = {-1, -1}, rc = WEFT_OK;
+  int reuse = reuse_of(p, spec), n_fds = reuse > 1 ? STEP_FDS : STEP_FDS - 1;
   *pid = 0;
   *srv = NULL;
+  *done_fd = -1;
   *note = NULL;
   sweep_ended(p);
   const char *cwd = spec->cwd ? spec->cwd : getcwd(cwd_buf, sizeof cwd_buf);
   if (!cwd) return WEFT_OK;
   if ((rc = weft__step_env_build(spec, paths, &env)) ||
       !(interp = find_interp(spec->def->argv[0], env.envp)) ||
-      !(msg = spawn_message(spec, cwd, env.envp))) {
+      !(msg = spawn_message(spec, cwd, env.envp, reuse))) {
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
     goto done;
   }
@@ -475,7 +519,10 @@ static int pool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
   fds[1] = open(paths->stdout_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   fds[2] = open(paths->stderr_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   fds[3] = events_wfd;
-  if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
+  /* A reused child outlives its step: it says the step ended on this pipe
+   * (its exit code, then EOF), as a fresh child says it by exiting. */
+  if (reuse > 1 && !pipe2(done, O_CLOEXEC)) fds[4] = done[1];
+  if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || (reuse > 1 && fds[4] < 0)) {
     *note = weft_str_printf("warm pool: cannot open the step's files (%s); starting a "
                             "fresh interpreter", strerror(errno));
     goto done;
@@ -499,7 +546,12 @@ static int pool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
       attempt--;
       continue;
     }
-    int e = send_spawn(s, msg, fds);
+    if (busy_add(s, 0)) { /* room for the pid, before the child exists */
+      rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+      goto done;
+    }
+    s->n_busy--;
+    int e = send_spawn(s, msg, fds, n_fds);
     if (e == EMSGSIZE) {
       *note = strdup("warm pool: the step's environment is too large for the pool; "
                      "starting a fresh interpreter");
@@ -517,8 +569,13 @@ static int pool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
     if (json_is_integer(jpid) && json_integer_value(jpid) > 0) {
       *pid = (pid_t)json_integer_value(jpid);
       *srv = s;
+      s->busy[s->n_busy++] = *pid;
       s->refs++;
-      s->forks++;
+      if (!json_is_true(json_object_get(r, "reused"))) s->forks++;
+      if (reuse > 1) {
+        *done_fd = done[0];
+        done[0] = -1;
+      }
       json_decref(r);
       goto done;
     }
@@ -536,6 +593,9 @@ done:
   if (!rc && !*pid && !*note) rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
   for (int i = 0; i < 3; i++)
     if (fds[i] >= 0) close(fds[i]);
+  for (int i = 0; i < 2; i++)
+    if (done[i] >= 0) close(done[i]);
+  if (*done_fd >= 0) fcntl(*done_fd, F_SETFL, O_NONBLOCK);
   zero_free(msg);
   free(interp);
   weft__step_env_release(&env);
@@ -544,24 +604,60 @@ done:
 
 int weft__pypool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
                        const struct weft__work_paths *paths, int events_wfd, pid_t *pid,
-                       struct weft__pyserver **srv, char **note, weft_error *err) {
+                       struct weft__pyserver **srv, int *done_fd, char **note,
+                       weft_error *err) {
   int64_t t0 = p->debug ? mono_us() : 0;
   pthread_mutex_lock(&p->lock);
-  int rc = pool_spawn(p, spec, paths, events_wfd, pid, srv, note, err);
+  int rc = pool_spawn(p, spec, paths, events_wfd, pid, srv, done_fd, note, err);
   pthread_mutex_unlock(&p->lock);
   if (p->debug)
-    fprintf(stderr, "weft pool: step %s: pid %ld from server %ld in %.2f ms%s%s\n",
+    fprintf(stderr, "weft pool: step %s: pid %ld from server %ld in %.2f ms%s%s%s\n",
             spec->step, (long)*pid, *srv ? (long)(*srv)->pid : 0L,
-            (double)(mono_us() - t0) / 1000, *note ? ": " : "", *note ? *note : "");
+            (double)(mono_us() - t0) / 1000, *done_fd >= 0 ? " (reusable child)" : "",
+            *note ? ": " : "", *note ? *note : "");
   return rc;
 }
 
+/* A reused child's step status from its done pipe: 1 with *status (a wait
+ * status, as if it had exited with that code), 0 when it wrote none (it
+ * died, or the pipe is not readable yet). */
+static int read_done(int done_fd, int *status) {
+  char b[32];
+  ssize_t n;
+  do n = read(done_fd, b, sizeof b - 1);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return 0;
+  b[n] = '\0';
+  char *end;
+  long code = strtol(b, &end, 10);
+  if (end == b || *end != '\n' || code < 0 || code > 255) return 0;
+  *status = (int)code << 8;
+  return 1;
+}
+
 static int pool_finish(struct weft__pypool *p, struct weft__pyserver *s, pid_t pid,
-                       int *status, weft_error *err) {
+                       int done_fd, int retire, int *status, weft_error *err) {
   int rc = WEFT_OK, found = 0;
   pid_t server = s->pid;
   int64_t end = weft_clock_mono_ms() + STATUS_TIMEOUT_MS;
   *status = 0;
+  if (done_fd >= 0 && read_done(done_fd, status)) {
+    if (!retire) { /* the child lives on: back to its server for another step */
+      char rel[64];
+      snprintf(rel, sizeof rel, "{\"op\":\"release\",\"pid\":%ld}", (long)pid);
+      busy_remove(s, pid);
+      if (s->fd >= 0 && send(s->fd, rel, strlen(rel), MSG_NOSIGNAL) < 0) server_died(p, s);
+      s->refs--;
+      server_maybe_free(p, s);
+      return WEFT_OK;
+    }
+    found = 1; /* canceled or timed out: the child goes, its code stands */
+  }
+  /* The child died in its step (no status written), or must go: the rest
+   * of its group with it; the zombie holds the group id until reaped. */
+  if (done_fd >= 0) kill(-pid, SIGKILL);
+  int known = *status, have = found;
+  found = 0;
   while (!found) {
     for (size_t i = 0; i < s->n_exits; i++)
       if (s->exits[i].pid == pid) {
@@ -583,18 +679,23 @@ static int pool_finish(struct weft__pypool *p, struct weft__pyserver *s, pid_t p
     snprintf(reap, sizeof reap, "{\"op\":\"reap\",\"pid\":%ld}", (long)pid);
     if (send(s->fd, reap, strlen(reap), MSG_NOSIGNAL) < 0) server_died(p, s);
   }
+  if (have) { /* the code the step ended with, not the kill that followed */
+    *status = known;
+    found = 1;
+  }
   if (!found)
     rc = weft_error_set(err, WEFT_EIO, "the warm pool's server (pid %ld) ended before it "
                         "reported the exit of step process %ld", (long)server, (long)pid);
+  busy_remove(s, pid);
   s->refs--;
   server_maybe_free(p, s);
   return rc;
 }
 
 int weft__pypool_finish(struct weft__pypool *p, struct weft__pyserver *s, pid_t pid,
-                        int *status, weft_error *err) {
+                        int done_fd, int retire, int *status, weft_error *err) {
   pthread_mutex_lock(&p->lock);
-  int rc = pool_finish(p, s, pid, status, err);
+  int rc = pool_finish(p, s, pid, done_fd, retire, status, err);
   pthread_mutex_unlock(&p->lock);
   return rc;
 }

@@ -11,6 +11,17 @@
  * ("exit"). A child stays a zombie until reaped, so its pid and process
  * group stay valid while the executor may signal them.
  *
+ * Reuse (an op's steps_per_child: N > 1, or WEFT_PYPOOL_STEPS_PER_CHILD):
+ * the spawn carries "reuse": N and a fifth fd, the write end of a "done"
+ * pipe. The child runs the step, writes its exit code ("0\n") there,
+ * closes it and waits for another step from its server instead of
+ * exiting. weft then sends "release" (not "reap"): the server hands that
+ * child the next step of the same code (reply {"pid": N, "reused": true})
+ * until it has run N, then lets it exit and reaps it itself. A reused
+ * child that dies in a step (no code on the pipe), or whose step was
+ * canceled or timed out, is killed with its group and reaped as a forked
+ * one is; the next step gets a fresh child.
+ *
  * Server life cycle:
  *
  *   (none) --pypool_spawn, first step of its key--> STARTING --ready--> ACTIVE
@@ -38,10 +49,12 @@ struct weft__pyserver;
  * server's stderr on weft's (it is /dev/null otherwise: module-level prints
  * would land in weft's log) and prints a line a step there: weft's spawn
  * time, the server's reply time, the child's set-up, step, CPU and page
- * faults. */
+ * faults. WEFT_PYPOOL_STEPS_PER_CHILD (default 1) is the steps_per_child
+ * of an op that sets none. */
 #define WEFT__PYPOOL_MAX_FORKS 1000
 #define WEFT__PYPOOL_MAX_RSS_MB 1024
 #define WEFT__PYPOOL_IDLE_S 300
+#define WEFT__PYPOOL_MAX_STEPS_PER_CHILD 1000000
 
 /* A new, empty pool, or NULL (out of memory, or WEFT_PYPOOL=off). Its
  * calls may come from several threads (a mutex orders them). */
@@ -66,19 +79,26 @@ int weft__pypool_eligible(const struct weft_step_spec *spec);
 int weft__pypool_is_python_argv(char *const *argv);
 
 /* Starts spec in a child of its server (started on first use). WEFT_OK
- * with *pid > 0 and *srv (a reference, for pypool_finish); or WEFT_OK with
+ * with *pid > 0 and *srv (a reference, for pypool_finish) and, when the
+ * child may be reused, *done_fd >= 0 (caller closes; non-blocking): the
+ * step has ended when it is readable (or when pid exits); or WEFT_OK with
  * *pid == 0 when the step should start as a normal process, with *note
  * (caller frees) saying why when the step's log should say so; or
  * WEFT_ENOMEM. */
 int weft__pypool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
                        const struct weft__work_paths *paths, int events_wfd, pid_t *pid,
-                       struct weft__pyserver **srv, char **note, weft_error *err);
+                       struct weft__pyserver **srv, int *done_fd, char **note,
+                       weft_error *err);
 
-/* The child pid of srv has exited (its pidfd is readable) or was killed:
- * its wait status into *status, the zombie reaped, the reference dropped.
- * WEFT_EIO (with err) when the server died before it reported the status. */
+/* The step of child pid of srv has ended: the child exited (its pidfd is
+ * readable) or was killed, or (done_fd >= 0, from pypool_spawn) wrote its
+ * code on done_fd. Its wait status into *status and the reference dropped;
+ * a child that exited is reaped (with its group killed), a reused one
+ * that wrote its code goes back to the server unless retire is set (a
+ * canceled or timed out step: the child is killed). WEFT_EIO (with err)
+ * when the server died before it reported the status. */
 int weft__pypool_finish(struct weft__pypool *p, struct weft__pyserver *srv, pid_t pid,
-                        int *status, weft_error *err);
+                        int done_fd, int retire, int *status, weft_error *err);
 
 /* The pid of the active server for (interp, root), 0 if none: for tests. */
 pid_t weft__pypool_server_pid(struct weft__pypool *p, const char *interp, const char *root);

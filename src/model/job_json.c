@@ -183,6 +183,8 @@ static json_t *invocation_json(const struct weft_job *job,
                           "jitter", d->retry.jitter)) ||
             put(o, "timeout", json_real(d->timeout_s)) ||
             put(o, "isolated", json_boolean(d->isolated)) ||
+            (d->steps_per_child > 0 &&
+             put(o, "steps_per_child", json_integer(d->steps_per_child))) ||
             put(o, "queue", str_or_null(d->queue)) ||
             put(o, "image", str_or_null(d->image)) ||
             put(o, "env", weft_kvs_to_json(&d->env)) ||

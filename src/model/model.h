@@ -136,6 +136,10 @@ struct weft_op_def {
   /* isolated: true: a Python op's steps each start a fresh interpreter
    * instead of a child of the warm pool (exec/pypool.h). */
   int isolated;
+  /* steps_per_child: N: a warm pool child runs up to N of the op's steps
+   * one after another (exec/pypool.h); 0: the instance's default
+   * ($WEFT_PYPOOL_STEPS_PER_CHILD, else 1: a fresh fork a step). */
+  int steps_per_child;
   char *queue;      /* "default" unless set */
   char *image;      /* may be NULL */
   struct weft_resources resources;

@@ -32,6 +32,8 @@ json_t *weft__qmsg_op_to_json(const struct weft_op_def *def) {
   json_t *tags = weft_kvs_to_json(&def->tags);
   if (tags) json_object_set_new(o, "tags", tags);
   if (def->isolated) json_object_set_new(o, "isolated", json_true()); /* absent: pooled */
+  if (def->steps_per_child > 0) /* absent: the worker's default */
+    json_object_set_new(o, "steps_per_child", json_integer(def->steps_per_child));
   /* Names only: the worker reads the values from its own environment. */
   if (def->env_from.n) json_object_set_new(o, "env_from", weft_kvs_to_json(&def->env_from));
   /* Secrets and variables by name: the worker reads them from storage with
@@ -168,6 +170,8 @@ int weft__qmsg_op_from_json(const json_t *op, struct weft_op_def **out, weft_err
   }
   d->timeout_s = timeout ? json_number_value(timeout) : 0;
   d->isolated = json_is_true(json_object_get(op, "isolated"));
+  json_int_t spc = json_integer_value(json_object_get(op, "steps_per_child"));
+  d->steps_per_child = spc > 0 && spc <= 1000000 ? (int)spc : 0;
   json_t *res = json_object_get(op, "resources");
   d->resources.cpus = json_number_value(json_object_get(res, "cpus"));
   d->resources.memory = (int64_t)json_integer_value(json_object_get(res, "memory"));

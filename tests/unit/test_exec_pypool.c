@@ -1,6 +1,7 @@
 /* test_exec_pypool.c: the warm Python pool's C side (exec/pypool.c) against
  * the real server (sdk/python/weft/_forkserver.py): which steps it takes,
- * spawn and status, a dead server, a server that cannot start. */
+ * spawn and status, a dead server, a server that cannot start, and
+ * children reused for several steps (steps_per_child). */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,7 +22,15 @@ struct fixture {
 
 static const char OPS[] =
     "import os\nfrom weft import op\n\n\n@op\ndef who() -> int:\n    return os.getppid()\n\n\n"
-    "@op\ndef boom() -> int:\n    os._exit(7)\n";
+    "@op\ndef boom() -> int:\n    os._exit(7)\n\n\n"
+    /* A reused child: its pid, how many steps this module ran in it (a
+     * global: it persists), whether an earlier step's environment leaked. */
+    "RAN = [0]\n\n\n@op\ndef again() -> str:\n    RAN[0] += 1\n"
+    "    leak = os.environ.get('LEAKED', '-')\n    os.environ['LEAKED'] = 'yes'\n"
+    "    print('step', RAN[0])\n"
+    "    return '%d:%d:%s:%s' % (os.getpid(), RAN[0], leak, os.environ.get('WEFT_RUN_ID'))\n\n\n"
+    "@op\ndef fails() -> str:\n    raise ValueError('no')\n\n\n"
+    "@op\ndef hang() -> str:\n    import time\n    time.sleep(60)\n    return ''\n";
 
 static int fixture_init(struct fixture *f) {
   memset(f, 0, sizeof *f);
@@ -107,7 +116,9 @@ static int spawn_one(struct weft__pypool *p, struct fixture *f, const char *func
   if (pipe(ev)) return -1;
   int hi = fcntl(ev[1], F_DUPFD_CLOEXEC, 10);
   close(ev[1]);
-  int rc = weft__pypool_spawn(p, &spec, &paths, hi, pid, srv, note, &err);
+  int done = -1;
+  int rc = weft__pypool_spawn(p, &spec, &paths, hi, pid, srv, &done, note, &err);
+  if (done >= 0) close(done);
   close(hi);
   close(ev[0]);
   weft__work_paths_release(&paths);
@@ -130,21 +141,21 @@ TEST(spawn_status_and_dead_server) {
   ASSERT_EQ(pid, getpgid(pid)); /* its own process group, already */
   int status = 0;
   weft_error err = WEFT_ERROR_INIT;
-  ASSERT_EQ(WEFT_OK, weft__pypool_finish(p, srv, pid, &status, &err));
+  ASSERT_EQ(WEFT_OK, weft__pypool_finish(p, srv, pid, -1, 0, &status, &err));
   ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 7);
   /* The same server takes the next step; killed meanwhile, it is missed. */
   ASSERT_EQ(WEFT_OK, spawn_one(p, &f, "who", &pid2, &srv, &note));
   ASSERT(pid2 > 0 && !note);
   ASSERT_EQ(server, weft__pypool_server_pid(p, python(), f.dir));
   kill(server, SIGKILL);
-  ASSERT_EQ(WEFT_EIO, weft__pypool_finish(p, srv, pid2, &status, &err));
+  ASSERT_EQ(WEFT_EIO, weft__pypool_finish(p, srv, pid2, -1, 0, &status, &err));
   ASSERT_CONTAINS(err.msg, "ended before it reported the exit");
   /* The next step starts a new server. */
   ASSERT_EQ(WEFT_OK, spawn_one(p, &f, "who", &pid, &srv, &note));
   ASSERT(pid > 0 && !note);
   pid_t server2 = weft__pypool_server_pid(p, python(), f.dir);
   ASSERT(server2 > 0 && server2 != server);
-  ASSERT_EQ(WEFT_OK, weft__pypool_finish(p, srv, pid, &status, &err));
+  ASSERT_EQ(WEFT_OK, weft__pypool_finish(p, srv, pid, -1, 0, &status, &err));
   ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   weft__pypool_free(p);
   ASSERT(kill(server2, 0) < 0); /* stopped and reaped */
@@ -166,7 +177,9 @@ TEST(server_that_cannot_start_falls_back) {
   pid_t pid = 1;
   struct weft__pyserver *srv = NULL;
   char *note = NULL;
-  ASSERT_EQ(WEFT_OK, weft__pypool_spawn(p, &spec, &paths, 10, &pid, &srv, &note, &err));
+  int done = -1;
+  ASSERT_EQ(WEFT_OK, weft__pypool_spawn(p, &spec, &paths, 10, &pid, &srv, &done, &note, &err));
+  ASSERT_EQ(-1, done);
   ASSERT(pid == 0 && !srv && note);
   ASSERT_CONTAINS(note, "exited with status 127");
   ASSERT_CONTAINS(note, "starting a fresh interpreter");
@@ -226,7 +239,131 @@ TEST(executor_runs_pooled_steps) {
   return 0;
 }
 
+/* One step of func on x; its `result` string (caller frees) or NULL, with
+ * the result's message in *msg (caller frees). */
+static char *run_step(struct weft_executor *x, struct fixture *f, const char *func,
+                      const char *run_id, double timeout_s, int cancel, char **msg) {
+  weft_error err = WEFT_ERROR_INIT;
+  char *argv[] = {(char *)python(), "-m", "weft", "run", "ops/p.py", (char *)func, NULL};
+  struct weft_port out = {.name = "result", .type = WEFT_TYPE_STRING};
+  struct weft_op_def def = {.name = (char *)func, .argv = argv, .outputs = &out,
+                            .n_outputs = 1, .timeout_s = timeout_s, .steps_per_child = 3};
+  struct weft_step_spec spec = spec_for(f, &def);
+  spec.run_id = run_id;
+  struct weft_step_result r;
+  char *got = NULL;
+  *msg = NULL;
+  if (weft_executor_start(x, &spec, &err)) {
+    *msg = strdup(err.msg);
+    return NULL;
+  }
+  if (cancel) {
+    usleep(300 * 1000);
+    weft_executor_cancel_all(x, "test");
+  }
+  if (weft_executor_wait(x, -1, &r, &err) == 1) {
+    if (r.ok) got = strdup(json_string_value(json_object_get(r.outputs, "result")));
+    if (r.message) *msg = strdup(r.message);
+    weft_step_result_release(&r);
+  }
+  weft_fs_remove_tree(f->work, NULL);
+  return got;
+}
+
+static long pid_of(const char *got) { return got ? strtol(got, NULL, 10) : -1; }
+
+TEST(reuse_runs_steps_in_one_child) {
+  struct fixture f;
+  ASSERT_EQ(0, fixture_init(&f));
+  struct weft_executor *x = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(WEFT_OK, weft_executor_new("multiprocess", 1, NULL, &x, &err));
+  char *msg = NULL, *got[4];
+  char id[16];
+  for (int i = 0; i < 4; i++) {
+    snprintf(id, sizeof id, "run-%d", i);
+    got[i] = run_step(x, &f, "again", id, 0, 0, &msg);
+    if (!got[i]) fprintf(stderr, "# step %d: %s\n", i, msg ? msg : "?");
+    ASSERT(got[i]);
+    free(msg);
+  }
+  /* Steps 1-3 in one child (its global counts them), each with its own
+   * environment; the 4th in a fresh child (steps_per_child: 3). */
+  long pid = pid_of(got[0]);
+  ASSERT(pid > 0);
+  char want[64];
+  for (int i = 0; i < 3; i++) {
+    snprintf(want, sizeof want, "%ld:%d:-:run-%d", pid, i + 1, i);
+    ASSERT_STR_EQ(want, got[i]);
+  }
+  ASSERT(pid_of(got[3]) > 0 && pid_of(got[3]) != pid);
+  snprintf(want, sizeof want, "%ld:1:-:run-3", pid_of(got[3]));
+  ASSERT_STR_EQ(want, got[3]);
+  /* Recycled: the first child has exited and was reaped by its server. */
+  for (int i = 0; i < 50 && kill((pid_t)pid, 0) == 0; i++) usleep(20 * 1000);
+  ASSERT(kill((pid_t)pid, 0) < 0);
+  for (int i = 0; i < 4; i++) free(got[i]);
+  weft_executor_free(x);
+  fixture_release(&f);
+  return 0;
+}
+
+TEST(reuse_crash_timeout_cancel) {
+  struct fixture f;
+  ASSERT_EQ(0, fixture_init(&f));
+  struct weft_executor *x = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(WEFT_OK, weft_executor_new("multiprocess", 1, NULL, &x, &err));
+  char *msg = NULL;
+  char *a = run_step(x, &f, "again", "r", 0, 0, &msg);
+  free(msg);
+  ASSERT(a);
+  /* An exception fails its step only: the child goes on to the next. */
+  ASSERT(!run_step(x, &f, "fails", "r", 0, 0, &msg));
+  ASSERT_CONTAINS(msg, "exited with status 1");
+  free(msg);
+  char *b = run_step(x, &f, "again", "r", 0, 0, &msg);
+  free(msg);
+  ASSERT(b && pid_of(b) == pid_of(a));
+  /* A crash (os._exit) fails that step; the next gets a fresh child. */
+  ASSERT(!run_step(x, &f, "boom", "r", 0, 0, &msg));
+  ASSERT_CONTAINS(msg, "exited with status 7");
+  free(msg);
+  char *c = run_step(x, &f, "again", "r", 0, 0, &msg);
+  free(msg);
+  ASSERT(c && pid_of(c) != pid_of(a));
+  ASSERT(kill((pid_t)pid_of(a), 0) < 0);
+  /* Timeout and cancel kill the child; a fresh one takes the next step. */
+  ASSERT(!run_step(x, &f, "hang", "r", 0.5, 0, &msg));
+  ASSERT_CONTAINS(msg, "timed out");
+  free(msg);
+  char *d = run_step(x, &f, "again", "r", 0, 0, &msg);
+  free(msg);
+  ASSERT(d && pid_of(d) != pid_of(c));
+  ASSERT(kill((pid_t)pid_of(c), 0) < 0);
+  ASSERT(!run_step(x, &f, "hang", "r", 0, 1, &msg));
+  ASSERT_CONTAINS(msg, "canceled");
+  free(msg);
+  char *e = run_step(x, &f, "again", "r", 0, 0, &msg);
+  free(msg);
+  ASSERT(e && pid_of(e) != pid_of(d));
+  ASSERT(kill((pid_t)pid_of(d), 0) < 0);
+  long epid = 0, ran = 0;
+  ASSERT_EQ(2, sscanf(e, "%ld:%ld:", &epid, &ran));
+  ASSERT_EQ(1, ran); /* a fresh child: the module's globals start again */
+  free(a);
+  free(b);
+  free(c);
+  free(d);
+  free(e);
+  weft_executor_free(x);
+  fixture_release(&f);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(argv_recognized)
           TEST_ENTRY(spawn_status_and_dead_server)
           TEST_ENTRY(server_that_cannot_start_falls_back)
-          TEST_ENTRY(executor_runs_pooled_steps))
+          TEST_ENTRY(executor_runs_pooled_steps)
+          TEST_ENTRY(reuse_runs_steps_in_one_child)
+          TEST_ENTRY(reuse_crash_timeout_cancel))

@@ -27,6 +27,7 @@ TEST(op_round_trip) {
   def.outputs = outs;
   def.n_outputs = 2;
   def.timeout_s = 2.5;
+  def.steps_per_child = 50; /* a worker's warm pool reuses its children too */
   def.queue = "gpu";
   def.env.v = env;
   def.env.n = 1;
@@ -58,6 +59,7 @@ TEST(op_round_trip) {
   ASSERT_STR_EQ(back->outputs[1].name, "dir");
   ASSERT_EQ(back->outputs[1].type, WEFT_TYPE_PATH);
   ASSERT(back->timeout_s == 2.5);
+  ASSERT_EQ(back->steps_per_child, 50);
   ASSERT_EQ(back->env.n, 1);
   ASSERT_STR_EQ(back->env.v[0].value, "1");
   ASSERT_EQ(back->env_from.n, 1);
@@ -76,6 +78,7 @@ TEST(op_round_trip) {
   ASSERT_EQ(weft__qmsg_op_from_json(j, &back, &e), WEFT_OK);
   ASSERT(!back->run && !back->argv);
   ASSERT_STR_EQ(back->c_function, "noop");
+  ASSERT_EQ(back->steps_per_child, 0); /* unset: the worker's own default */
   weft__qmsg_op_free(back);
   json_decref(j);
   return 0;

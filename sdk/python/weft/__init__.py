@@ -153,10 +153,11 @@ class OpDef:
 
     def __init__(self, fn, name=None, description=None, retries=None,
                  timeout=None, tags=None, queue=None, image=None, isolated=False,
-                 assets=None):
+                 assets=None, steps_per_child=None):
         self.fn = fn
         self.assets = assets
         self.isolated = bool(isolated)
+        self.steps_per_child = steps_per_child
         self.name = name or fn.__name__
         self.file, self.line = _where(fn)
         self.description = description if description is not None else \
@@ -168,6 +169,13 @@ class OpDef:
         self.output_kind, self.outputs = "single", []
         self.broken = False
         self._read_signature()
+        spc = steps_per_child
+        if spc is not None and (isinstance(spc, bool) or not isinstance(spc, int) or
+                                not 1 <= spc <= 1000000):
+            self.steps_per_child = None
+            self._error("steps_per_child must be an integer from 1 to 1000000, got %r" % (spc,))
+        elif spc is not None and spc > 1 and self.isolated:
+            self._error("steps_per_child needs the warm pool, which isolated=True turns off")
 
     def _error(self, msg):
         self.broken = True
@@ -260,6 +268,8 @@ class OpDef:
             d["image"] = self.image
         if self.isolated:
             d["isolated"] = True
+        if self.steps_per_child is not None:
+            d["steps_per_child"] = self.steps_per_child
         if self.assets:
             # As in YAML: keys, or {key, group, description, owners,
             # partitions, freshness}; weft checks them at load time.
@@ -349,7 +359,8 @@ def _config_schema(cls):
 
 
 def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
-       tags=None, queue=None, image=None, isolated=False, assets=None):
+       tags=None, queue=None, image=None, isolated=False, assets=None,
+       steps_per_child=None):
     """Makes a function an op: @op or @op(retries=2, timeout="1m", ...).
 
     Inputs are its parameters (type hints int, float, str, bool, list,
@@ -359,7 +370,9 @@ def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
     annotated with a dataclass is the config schema; a parameter `context`
     gets an OpContext (log, materialize, run_id). isolated=True runs each
     step in a fresh interpreter instead of a child of the warm pool (for
-    code that cannot fork, docs/python.md "Warm pool"). assets=["orders"]
+    code that cannot fork, docs/python.md "Warm pool"); steps_per_child=N
+    lets one pool child run up to N of its steps in a row (module globals
+    then persist between them: docs/python.md "Reusing children"). assets=["orders"]
     (or dicts with key, group, description, owners, partitions, freshness)
     declares the assets it produces, as `assets:` in YAML (docs/assets.md)."""
     def wrap(f):
@@ -367,7 +380,7 @@ def op(fn=None, *, name=None, description=None, retries=None, timeout=None,
             raise WeftDefinitionError("@op decorates a function, got %r" % (f,))
         return OpDef(f, name=name, description=description, retries=retries,
                      timeout=timeout, tags=tags, queue=queue, image=image,
-                     isolated=isolated, assets=assets)
+                     isolated=isolated, assets=assets, steps_per_child=steps_per_child)
     return wrap(fn) if fn is not None else wrap
 
 

@@ -7,12 +7,18 @@ JSON object. From weft:
 
     {"op": "spawn", "argv": [...], "cwd": "...", "env": ["K=V", ...]}
         with SCM_RIGHTS fds [stdin, stdout, stderr, events]
+        and "reuse": K > 1 with a fifth fd (a "done" pipe) for a child
+        that may run K steps in a row (the op's steps_per_child)
     {"op": "reap", "pid": N}            the executor has the status: reap it
+    {"op": "release", "pid": N}         a reused child's step is over (its
+                                        code came on the done pipe): it
+                                        may take another step
 
 To weft:
 
     {"ready": true, "pid": N, "broken": {"ops/x.py": "ImportError: ..."}}
     {"pid": N}                          a child runs the step (own process group)
+    {"pid": N, "reused": true}          ... a child that ran earlier steps
     {"fallback": "why"}                 start this step as a normal process
     {"restart": "why"}                  the code changed: start a new server
     {"exit": N, "status": S}            child N ended with wait status S
@@ -28,8 +34,19 @@ to it, not a fork. With WEFT_PYPOOL_REHEARSE=1 it also rehearses a no-op
 step first (see _rehearse). A spare forked before a module was imported is stale
 (it lacks the module): killed, and the step forks afresh.
 
+Reuse: a step with "reuse": K goes to an idle child that ran earlier steps
+of the same K and was forked after the last import, else to the spare,
+which then stays: after its step it writes the step's exit code on the
+done pipe, closes it, puts fds 0-3 on /dev/null and waits on its socket
+for the next step. The server marks it busy from the spawn to weft's
+"release", and while busy reports its exit like any child's; after K
+steps (or when stale, or its resident memory passed
+WEFT_PYPOOL_MAX_RSS_MB) it closes the child's socket, the child exits on
+EOF and the server reaps it without a report.
+
 WEFT_PYPOOL_DEBUG set: one line a step on stderr with its timings.
 """
+import _signal
 import ctypes
 import fcntl
 import gc
@@ -51,6 +68,7 @@ import weft_op
 from weft import _run
 
 _FDS = 4  # stdin, stdout, stderr, events
+_MAX_FDS = _FDS + 1  # and a reused child's done pipe
 _MAX_PACKET = 4 << 20
 _PR_SET_PDEATHSIG = 1
 
@@ -59,6 +77,9 @@ _stamps = {}   # path -> (mtime_ns, size) of every location file imported
 _children = {}  # pid -> True once its exit was reported
 _gen = [0]      # bumped by every import: a spare forked before it is stale
 _spare = []     # [pid, socket, gen] of the child forked ahead, or empty
+# Reusable children: pid -> [socket (None once told to exit), steps run,
+# steps allowed, gen at its fork, busy with a step of weft's]
+_reusers = {}
 _DEBUG = bool(os.environ.get("WEFT_PYPOOL_DEBUG"))
 # Off by default: on a 2-core VM saturated by other work the rehearsal's
 # extra CPU (~10 ms a step) costs more than the latency it hides.
@@ -73,6 +94,13 @@ def _libc():
 
 
 _LIBC = _libc()
+# prctl bound, and called once here (PR_GET_DUMPABLE, harmless): ctypes
+# builds and caches its call path in the server, so that a child's
+# prctl(PR_SET_PDEATHSIG) writes no page of it (65 copy-on-write faults
+# a child otherwise, 10 this way, measured).
+_PRCTL = _LIBC.prctl if _LIBC is not None else None
+if _PRCTL is not None:
+    _PRCTL(3, 0, 0, 0, 0)
 
 
 def _stamp_all(root):
@@ -145,30 +173,36 @@ def _leave_server(sock):
     sock.close()
     signal.set_wakeup_fd(-1)
     os.setpgid(0, 0)  # the server does it too (see _fork_child)
-    if _LIBC is not None:  # die with the server, as a step dies with weft
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _PRCTL is not None:  # die with the server, as a step dies with weft
+        _PRCTL(_PR_SET_PDEATHSIG, 9, 0, 0, 0)  # SIGKILL
     # The handlers `python3 -m weft run` would have: only those the server
     # changed (every other one is Python's default already, as in a fresh
     # interpreter); a loop over all of them costs a fork's worth of page
-    # copies.
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # copies. _signal's C function, not signal.signal: its enum wrapping
+    # costs ~35 page copies more.
+    _signal.signal(signal.SIGCHLD, _signal.SIG_DFL)
+    _signal.signal(signal.SIGINT, _signal.default_int_handler)
 
 
-def _run_step(msg, fds, mod, func, t0):
-    """In the forked child, out of the server's state: become the step's
-    process, run it, exit."""
+def _setup_fds(fds, keep):
+    """The step's fds on 0-3; every other fd closed but those in keep."""
+    for target, fd in enumerate(fds[:_FDS]):
+        os.dup2(fd, target, inheritable=True)
+    lo = _FDS
+    for k in sorted(set(k for k in keep if k >= _FDS)):
+        os.closerange(lo, k)
+        lo = k + 1
+    os.closerange(lo, 1 << 16)
+
+
+def _step(msg, fds, mod, func, t0, keep):
+    """In a child out of the server's state: become the step's process and
+    run it; its exit code."""
     rc = 1
     t1 = t0
     f0 = f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt if _DEBUG else 0
     try:
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target, inheritable=True)
-        if _DEBUG and _DEBUG_FD[0] >= _FDS:  # keep the debug fd
-            os.closerange(_FDS, _DEBUG_FD[0])
-            os.closerange(_DEBUG_FD[0] + 1, 1 << 16)
-        else:
-            os.closerange(_FDS, 1 << 16)
+        _setup_fds(fds, keep + ([_DEBUG_FD[0]] if _DEBUG else []))
         os.chdir(msg["cwd"])
         _apply_env(msg["env"])
         sys.argv = ["weft", "run"] + msg["argv"][-2:]
@@ -201,7 +235,55 @@ def _run_step(msg, fds, mod, func, t0):
                "%d before the step came, %d in set-up, %d in the step" % (
                    os.getpid(), (t1 - t0) * 1000, (t2 - t1) * 1000, time.process_time() * 1000,
                    f0, f1 - f0, f2 - f1))
-    os._exit(rc)
+    return rc if isinstance(rc, int) else 1
+
+
+def _run_step(msg, fds, mod, func, t0):
+    """In the forked child: run the step, exit."""
+    os._exit(_step(msg, fds, mod, func, t0, []))
+
+
+def _reuse_main(mine, req, fds, t0):
+    """A reused child: runs the steps its server sends one after another,
+    each with its own fds, cwd, environment and argv; exits when the server
+    closes the socket. Module globals, sys.modules, threads and anything
+    else a step leaves in the process stay for the next step."""
+    # Above fd 3 (free since the server's socket closed): dup2 onto 0-3
+    # must never land on it.
+    low = os.open(os.devnull, os.O_RDWR)
+    devnull = fcntl.fcntl(low, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(low)
+    while True:
+        done = fds[_FDS] if len(fds) > _FDS else -1
+        rel, func = req["argv"][-2], req["argv"][-1]
+        rc = _step(req, fds, _modules.get(rel), func, t0, [mine.fileno(), done, devnull])
+        # Nothing of this step may reach the next one's files: the step's
+        # fds go (weft then reads its events pipe to the end).
+        for target in range(_FDS):
+            os.dup2(devnull, target)
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if done < 0:
+            os._exit(rc & 0xFF)
+        try:
+            os.write(done, b"%d\n" % (rc & 0xFF))
+            os.close(done)
+        except OSError:
+            os._exit(1)
+        try:
+            msg, anc, _, _ = mine.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_MAX_FDS * 4))
+        except OSError:
+            os._exit(0)
+        if not msg:
+            os._exit(0)  # the server is done with this child
+        t0 = time.perf_counter()
+        fds = _fds_of(anc)
+        try:
+            req = json.loads(msg.decode())
+        except ValueError:
+            os._exit(1)
 
 
 def _apply_env(entries):
@@ -237,6 +319,9 @@ def _fork_child(sock):
     pid = os.fork()
     if pid == 0:
         _leave_server(sock)
+        for r in _reusers.values():  # their server ends: EOF must reach them
+            if r[0] is not None:
+                r[0].close()
         return 0
     # Its own process group before weft hears of it, so that weft's
     # killpg(pid) reaches it however soon it comes (the child does the same:
@@ -288,14 +373,16 @@ def _spare_main(mine):
     if _REHEARSE:
         _rehearse()
     try:
-        msg, anc, _, _ = mine.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_FDS * 4))
+        msg, anc, _, _ = mine.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_MAX_FDS * 4))
         t0 = time.perf_counter()
         fds = _fds_of(anc)
-        mine.close()
         req = json.loads(msg.decode())
         rel, func = req["argv"][-2], req["argv"][-1]
     except BaseException:
         os._exit(1)
+    if len(fds) > _FDS:
+        _reuse_main(mine, req, fds, t0)
+    mine.close()
     _run_step(req, fds, _modules[rel], func, t0)
 
 
@@ -348,6 +435,111 @@ def _status(pid):
     return (r.si_status & 0x7F) | core
 
 
+def _send_step(theirs, raw, fds):
+    theirs.sendmsg([raw], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                            b"".join(f.to_bytes(4, sys.byteorder) for f in fds))])
+
+
+def _retire(pid):
+    """A reusable child takes no more steps: EOF on its socket ends it."""
+    r = _reusers[pid]
+    if r[0] is not None:
+        r[0].close()
+        r[0] = None
+    r[4] = False
+
+
+def _drop_reuser(pid, wait):
+    r = _reusers.pop(pid, None)
+    if r is not None and r[0] is not None:
+        r[0].close()
+    if wait:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _reap_idle():
+    """Reusable children that ended while no step of weft's ran in them
+    (told to exit, or killed): reaped here, weft waits for none of them."""
+    for pid, r in list(_reusers.items()):
+        if r[4]:
+            continue
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                _drop_reuser(pid, False)
+        except ChildProcessError:
+            _drop_reuser(pid, False)
+
+
+def _max_rss_pages():
+    try:
+        mb = int(os.environ.get("WEFT_PYPOOL_MAX_RSS_MB", "") or 1024)
+    except ValueError:
+        mb = 1024
+    return (mb if mb > 0 else 1024) * (1 << 20) // os.sysconf("SC_PAGE_SIZE")
+
+
+_MAX_RSS_PAGES = _max_rss_pages()
+
+
+def _rss_pages(pid):
+    try:
+        with open("/proc/%d/statm" % pid, "rb") as f:
+            return int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _release(pid):
+    _children.pop(pid, None)
+    r = _reusers.get(pid)
+    if r is None:
+        return
+    r[4] = False
+    if _status(pid) is not None:  # it died after it wrote its code
+        _drop_reuser(pid, True)
+    elif r[1] >= r[2] or r[3] != _gen[0] or _rss_pages(pid) > _MAX_RSS_PAGES:
+        _retire(pid)  # its steps are done, it is stale, or it grew (a leak)
+
+
+def _spawn_reused(sock, raw, fds, limit):
+    """A step that may share its child: an idle one of the same limit, else
+    the spare, which stays as a reusable child."""
+    for pid, r in list(_reusers.items()):
+        if r[4] or r[0] is None or r[2] != limit:
+            continue
+        if r[3] != _gen[0]:
+            _retire(pid)  # forked before a module it may lack was imported
+            continue
+        try:
+            _send_step(r[0], raw, fds)
+        except OSError:
+            _retire(pid)
+            continue
+        r[1] += 1
+        r[4] = True
+        _children[pid] = False
+        return {"pid": pid, "reused": True}
+    for _ in range(2):
+        if _spare and _spare[2] != _gen[0]:
+            _drop_spare()
+        if not _spare:
+            _fork_spare(sock)
+        pid, theirs, _ = _spare
+        del _spare[:]
+        try:
+            _send_step(theirs, raw, fds)
+        except OSError:  # it died: reaped by _report_exits' check
+            theirs.close()
+            continue
+        _reusers[pid] = [theirs, 1, limit, _gen[0], True]
+        _children[pid] = False
+        return {"pid": pid}
+    return {"fallback": "the pool could not start a child"}
+
+
 def _send(sock, obj):
     sock.send(json.dumps(obj).encode())
 
@@ -365,6 +557,11 @@ def _spawn(root, sock, msg, raw, fds):
         return {"fallback": "%s does not import in the warm pool: %s" % (rel, mod)}
     if not isinstance(getattr(mod, func, None), weft.OpDef):
         return {"fallback": "%s has no @op function %r in the warm pool" % (rel, func)}
+    reuse = msg.get("reuse")
+    if isinstance(reuse, int) and reuse > 1 and len(fds) == _MAX_FDS:
+        return _spawn_reused(sock, raw, fds, reuse)
+    if len(fds) != _FDS:
+        return {"fallback": "expected %d fds, got %d" % (_FDS, len(fds))}
     if _spare and _spare[2] != _gen[0]:
         _drop_spare()  # forked before this module was imported
     if _spare:
@@ -439,21 +636,26 @@ def serve(root, fd, idle):
                 except BlockingIOError:
                     pass
                 _report_exits(sock)
+                if _reusers:
+                    _reap_idle()
                 continue
-            msg, anc, _, _ = sock.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_FDS * 4))
+            msg, anc, _, _ = sock.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_MAX_FDS * 4))
             if not msg:
                 return 0
             fds = _fds_of(anc)
             t0, c0 = time.perf_counter(), time.process_time()
             try:
                 req = json.loads(msg.decode())
-                if req.get("op") == "reap":
+                if req.get("op") == "release":
+                    _release(int(req["pid"]))
+                elif req.get("op") == "reap":
                     pid = int(req["pid"])
                     if pid in _children:
                         del _children[pid]
                         os.waitpid(pid, 0)
+                    _drop_reuser(pid, False)
                 elif req.get("op") == "spawn":
-                    if len(fds) != _FDS:
+                    if len(fds) not in (_FDS, _MAX_FDS):
                         _send(sock, {"fallback": "expected %d fds, got %d" % (_FDS, len(fds))})
                     else:
                         reply = _spawn(root, sock, req, msg, fds)
