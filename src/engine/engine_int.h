@@ -43,6 +43,8 @@ struct coord {
   char **workers;            /* per step: who runs the current attempt (a
                                 queue worker's id), or NULL: this process */
   long *worker_pids;         /* per step: the step's pid on that worker */
+  char **attempt_ids;        /* per step: the executor's id of the attempt
+                                (step_worker), allocated at the first one */
   json_t *run_tags;          /* run.tags parsed, when a step first needs it */
   char *ctr_url, *ctr_sdk;   /* container steps: the engine, the SDK folder */
   char *ctr_auth;            /* registry credentials file, or NULL */
@@ -94,6 +96,9 @@ int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_erro
 
 /* Records a failure of the run's storage or memory: the run stops. */
 void coord_oom(struct coord *c);
+/* run_adopt.c: a taken-over attempt whose end cannot be known (res->lost)
+ * is retried, the events saying why. */
+void coord_retry_lost(struct coord *c, struct weft_step_result *res);
 
 /* run_map.c: mapping (plan.h). */
 /* Mapped step i was taken from the ready queue: it expands into its items
