@@ -85,6 +85,8 @@ check_eq "run_adopted lists b as taken over, nothing restarted" '["b"]|[]' \
         from events where run_id='$run' and type='run_adopted'")"
 check_eq "no step was retried" "0" \
   "$(q "select count(*) from events where run_id='$run' and type='step_up_for_retry'")"
+expect_exit -m "run show lists the adoption" 0 "$WEFT_BIN" run show "$run"
+check_has "it names the step taken over" "took over b" "$out"
 done_ms=$(q "select ts_ms from events where run_id='$run' and step='b' and type='step_succeeded'")
 echo "# kill -9 -> taken-over step recorded succeeded: $((done_ms - killed_ms)) ms (lease $WEFT_RUN_LEASE_MS ms)"
 
