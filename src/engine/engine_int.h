@@ -43,8 +43,11 @@ struct coord {
   char **workers;            /* per step: who runs the current attempt (a
                                 queue worker's id), or NULL: this process */
   long *worker_pids;         /* per step: the step's pid on that worker */
-  char **attempt_ids;        /* per step: the executor's id of the attempt
-                                (step_worker), allocated at the first one */
+  /* The executor's id of the attempt a step_worker event just named, for
+   * the step_started event that follows it (engine.h); one slot, not one
+   * per step: only the next on_started reads it. */
+  char *worker_attempt_id;
+  size_t worker_attempt_step;
   json_t *run_tags;          /* run.tags parsed, when a step first needs it */
   char *ctr_url, *ctr_sdk;   /* container steps: the engine, the SDK folder */
   char *ctr_auth;            /* registry credentials file, or NULL */

@@ -230,7 +230,6 @@ static void kill_leftovers(struct coord *c, const char *old, const struct seen *
 static int take_over(struct coord *c, size_t i, const struct step_seen *st) {
   const struct weft_plan_step *ps = &c->plan.steps[i];
   if (!st->worker || !st->attempt_id) return 0;
-  if (!c->attempt_ids && !(c->attempt_ids = calloc(c->plan.n, sizeof *c->attempt_ids))) return 0;
   free(c->dirs[i]);
   c->dirs[i] = weft_instance_step_dir(c->inst, c->run.id, ps->name, ps->attempt);
   if (!c->dirs[i]) return 0;
@@ -240,9 +239,7 @@ static int take_over(struct coord *c, size_t i, const struct step_seen *st) {
   weft_error e = WEFT_ERROR_INIT;
   if (weft_executor_attach(c->x, &a, &e)) return 0;
   free(c->workers[i]);
-  free(c->attempt_ids[i]);
   c->workers[i] = weft_str_dup(st->worker);
-  c->attempt_ids[i] = weft_str_dup(st->attempt_id);
   c->worker_pids[i] = st->worker_pid;
   coord_reset_live_logs(c, i);
   return 1;

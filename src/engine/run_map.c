@@ -51,7 +51,6 @@ static int coord_grow(struct coord *c, size_t old) {
   GROW(log_warned);
   GROW(workers);
   GROW(worker_pids);
-  if (c->attempt_ids) GROW(attempt_ids); /* allocated at its first use */
   GROW(skip_root);
   GROW(alerted);
   return WEFT_OK;
