@@ -25,8 +25,9 @@
  *     live worker lists the attempt as running (when one does, the broker
  *     handed it the dead worker's message: the attempt runs there under the
  *     same id, and is followed there);
- *   - is alive but has not listed the attempt as running for
- *     ATTACH_MISSING_MS (it was handed back, or ended without a result);
+ *   - is alive but its heartbeats since the attach have not listed the
+ *     attempt as running for ATTACH_MISSING_MS (it was handed back, or
+ *     ended without a result);
  * or when no result came within the op's timeout, its kill grace and a
  * stale heartbeat's worth of slack. A lost attempt gets a "canceled" result
  * recorded in its place (so a worker that gets its message later skips it)
@@ -85,6 +86,7 @@ int weft__qx_attach(struct weft_executor *x, const struct weft_step_attach *a,
   /* The first look at once: the attempt may have ended while no
    * coordinator was alive. */
   p.attach_check_ms = now;
+  p.attach_wall_ms = wall;
   q->p[q->n++] = p;
   q->n_attached++;
   return WEFT_OK;
@@ -118,7 +120,12 @@ static int attach_lost(struct qexec *q, struct pending *p, int64_t now, char *wh
   json_t *w = text ? json_loads(text, 0, NULL) : NULL;
   free(text);
   const char *state = json_string_value(json_object_get(w, "state"));
-  int64_t age = weft_clock_wall_ms() - (int64_t)json_integer_value(json_object_get(w, "heartbeat_ms"));
+  int64_t hb = (int64_t)json_integer_value(json_object_get(w, "heartbeat_ms"));
+  int64_t age = weft_clock_wall_ms() - hb;
+  /* Only a heartbeat written since the attach tells that the worker no
+   * longer runs the attempt: one from before may predate its start (a
+   * worker killed right after it started the step never listed it). */
+  int fresh = w && hb > p->attach_wall_ms;
   int listed = 0;
   size_t k;
   json_t *r;
@@ -134,7 +141,8 @@ static int attach_lost(struct qexec *q, struct pending *p, int64_t now, char *wh
   else if (age > WEFT_WORKER_STALE_MS)
     snprintf(why, n, "its worker %s is gone (last heartbeat %lld s ago)", p->worker,
              (long long)(age / 1000));
-  else if (!listed && p->attach_missing_ms && now - p->attach_missing_ms >= ATTACH_MISSING_MS)
+  else if (!listed && fresh && p->attach_missing_ms &&
+           now - p->attach_missing_ms >= ATTACH_MISSING_MS)
     snprintf(why, n, "its worker %s no longer runs it and recorded no result", p->worker);
   else if (p->attach_deadline_ms && weft_clock_wall_ms() > p->attach_deadline_ms)
     snprintf(why, n, "no result from worker %s within the op's timeout", p->worker);
@@ -150,7 +158,8 @@ static int attach_lost(struct qexec *q, struct pending *p, int64_t now, char *wh
     listed = 1;
   }
   free(other);
-  if (!lost) p->attach_missing_ms = listed ? 0 : p->attach_missing_ms ? p->attach_missing_ms : now;
+  if (!lost)
+    p->attach_missing_ms = listed || !fresh ? 0 : p->attach_missing_ms ? p->attach_missing_ms : now;
   json_decref(w);
   return lost;
 }

@@ -31,6 +31,7 @@ struct pending {
   int64_t attach_check_ms;    /* monotonic: the next look at it */
   int64_t attach_missing_ms;  /* monotonic: since when its worker has not listed it */
   int64_t attach_deadline_ms; /* wall: no result by then is a loss (0: none) */
+  int64_t attach_wall_ms;     /* wall: when it was taken over */
 };
 
 struct ready {
