@@ -34,6 +34,7 @@ export function eventSummary(ev) {
     case 'run_started': return `started on ${p.executor || '?'} executor: ${p.steps ?? '?'} steps, ${p.max_concurrent ?? '?'} at a time` +
       (p.reused && p.reused.length ? `; reused ${p.reused.join(', ')}` : '');
     case 'run_adopted': return `adopted by ${p.to || '?'} from ${p.from || '?'}: ${p.reason || ''}` +
+      (p.taken_over && p.taken_over.length ? `; took over ${p.taken_over.join(', ')}` : '') +
       (p.restarted && p.restarted.length ? `; restarted ${p.restarted.join(', ')}` : '');
     case 'run_canceling': return `canceling${p.reason ? `: ${p.reason}` : ''}`;
     case 'run_success': return `succeeded in ${fmtDuration(p.duration_ms)}`;

@@ -236,16 +236,29 @@ static void show_header(const struct weft_run_row *r, const char *queue_reason, 
   fprintf(out, "  code version: %s\n", r->code_version ? r->code_version : "-");
 }
 
+/* The names in p's array field, after a label: "; LABEL a, b". */
+static void show_names(json_t *p, const char *field, const char *label, FILE *out) {
+  json_t *a = json_object_get(p, field), *name;
+  size_t k;
+  json_array_foreach(a, k, name) {
+    fprintf(out, "%s%s", k ? ", " : label, json_string_value(name) ? json_string_value(name) : "?");
+  }
+}
+
 /* A run resumed by another coordinator after its own died (run_adopted
- * events): when, from whom, why. */
+ * events): when, from whom, why, which steps it took over on their workers
+ * and which it restarted. */
 static void show_adoptions(const struct weft_run_view *v, FILE *out) {
   for (size_t i = 0; i < v->events.n; i++) {
     if (strcmp(v->events.v[i].type, "run_adopted")) continue;
     char t[48];
     json_t *p = v->payloads[i];
     weft_render_datetime(v->events.v[i].ts_ms, 1, t, sizeof t);
-    fprintf(out, "  adopted:      %s by %s from %s (%s)\n", t, str_field(p, "to", "?"),
+    fprintf(out, "  adopted:      %s by %s from %s (%s)", t, str_field(p, "to", "?"),
             str_field(p, "from", "?"), str_field(p, "reason", "?"));
+    show_names(p, "taken_over", "; took over ", out);
+    show_names(p, "restarted", "; restarted ", out);
+    fputc('\n', out);
   }
 }
 

@@ -171,9 +171,10 @@ typedef int (*weft_executor_factory)(struct weft_instance *inst,
 int weft_engine_register_executor(const char *name, weft_executor_factory factory);
 
 /* An executor may report which worker runs a step by calling on_event with
- * {"type":"step_worker","worker":"ID","pid":N} before on_started: the
- * coordinator records it in the step row's worker and the step_started
- * event ("worker", "worker_pid") instead of logging it. */
+ * {"type":"step_worker","worker":"ID","pid":N,"attempt_id":"ID"?} before
+ * on_started: the coordinator records it in the step row's worker and the
+ * step_started event ("worker", "worker_pid", "attempt_id": what a coordinator
+ * adopting the run gives weft_executor_attach) instead of logging it. */
 
 /* ---- launching and coordinating runs ------------------------------------------- */
 

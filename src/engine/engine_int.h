@@ -43,6 +43,11 @@ struct coord {
   char **workers;            /* per step: who runs the current attempt (a
                                 queue worker's id), or NULL: this process */
   long *worker_pids;         /* per step: the step's pid on that worker */
+  /* The executor's id of the attempt a step_worker event just named, for
+   * the step_started event that follows it (engine.h); one slot, not one
+   * per step: only the next on_started reads it. */
+  char *worker_attempt_id;
+  size_t worker_attempt_step;
   json_t *run_tags;          /* run.tags parsed, when a step first needs it */
   char *ctr_url, *ctr_sdk;   /* container steps: the engine, the SDK folder */
   char *ctr_auth;            /* registry credentials file, or NULL */
@@ -94,6 +99,9 @@ int coord_reuse_step(struct coord *c, size_t i, const char *parent_id, weft_erro
 
 /* Records a failure of the run's storage or memory: the run stops. */
 void coord_oom(struct coord *c);
+/* run_adopt.c: a taken-over attempt whose end cannot be known (res->lost)
+ * is retried, the events saying why. */
+void coord_retry_lost(struct coord *c, struct weft_step_result *res);
 
 /* run_map.c: mapping (plan.h). */
 /* Mapped step i was taken from the ready queue: it expands into its items

@@ -267,6 +267,8 @@ static void on_exec_started(void *data, void *user, long pid) {
   if (p && c->workers[i]) {
     json_object_set_new(p, "worker", json_string(c->workers[i]));
     json_object_set_new(p, "worker_pid", json_integer(c->worker_pids[i]));
+    if (c->worker_attempt_id && c->worker_attempt_step == i)
+      json_object_set_new(p, "attempt_id", json_string(c->worker_attempt_id));
   }
   coord_event(c, ps->name, "step_started", p);
   free(out);
@@ -284,6 +286,10 @@ static void on_exec_event(void *data, void *user, json_t *event) {
     free(c->workers[i]);
     c->workers[i] = w ? weft_str_dup(w) : NULL;
     c->worker_pids[i] = (long)json_integer_value(json_object_get(event, "pid"));
+    const char *aid = json_string_value(json_object_get(event, "attempt_id"));
+    free(c->worker_attempt_id);
+    c->worker_attempt_id = aid ? weft_str_dup(aid) : NULL;
+    c->worker_attempt_step = i;
     return;
   }
   json_t *p = json_deep_copy(event);
@@ -479,6 +485,7 @@ void coord_release(struct coord *c) {
     if (c->dirs) free(c->dirs[i]);
     if (c->workers) free(c->workers[i]);
   }
+  free(c->worker_attempt_id);
   free(c->workers);
   free(c->worker_pids);
   free(c->skip_root);

@@ -77,8 +77,9 @@ struct step_seen {
   enum weft_step_status status; /* WEFT_STEP__COUNT: never started */
   int running;             /* started, no end recorded */
   int64_t started_ms, retry_at_wall_ms;
-  long pid;
+  long pid, worker_pid;
   char *worker;
+  char *attempt_id;        /* the executor's id of a worker's attempt */
   json_t *outputs;         /* {"OUT": {"key":..., "value"?}} of the success */
   json_t *pending;         /* step_output payloads of the current attempt */
 };
@@ -119,6 +120,7 @@ static void seen_release(struct seen *s) {
   for (size_t i = 0; i < s->n; i++) {
     free(s->v[i].name);
     free(s->v[i].worker);
+    free(s->v[i].attempt_id);
     json_decref(s->v[i].outputs);
     json_decref(s->v[i].pending);
   }
@@ -137,6 +139,10 @@ static void seen_event(struct step_seen *st, const struct weft_event_row *ev, js
     const char *w = json_string_value(json_object_get(p, "worker"));
     free(st->worker);
     st->worker = w ? weft_str_dup(w) : NULL;
+    st->worker_pid = (long)json_integer_value(json_object_get(p, "worker_pid"));
+    const char *aid = json_string_value(json_object_get(p, "attempt_id"));
+    free(st->attempt_id);
+    st->attempt_id = aid ? weft_str_dup(aid) : NULL;
     json_object_clear(st->pending);
   } else if (!strcmp(t, "step_output")) {
     const char *o = json_string_value(json_object_get(p, "output"));
@@ -190,9 +196,11 @@ static int read_seen(struct coord *c, struct seen *s, weft_error *err) {
 
 /* Kills what the dead coordinator started on this host and left running: a
  * process step's group (the attempt is retried), every process carrying the
- * run's id, and the run's containers. Steps on other hosts' workers are not
- * reachable from here: they are retried too, and the events say so. */
-static void kill_leftovers(struct coord *c, const char *old, const struct seen *s) {
+ * run's id, and the run's containers. Steps on workers are taken over
+ * (take_over): when any was, the run's processes and containers on this
+ * host are a worker's, and are left alone. */
+static void kill_leftovers(struct coord *c, const char *old, const struct seen *s,
+                           size_t n_taken) {
   int local = weft_coordinator_alive(old) >= 0;
   if (!local) return;
   for (size_t k = 0; k < s->n; k++) {
@@ -208,15 +216,39 @@ static void kill_leftovers(struct coord *c, const char *old, const struct seen *
     free(secrets);
     free(dir);
   }
+  if (n_taken) return;
   weft__kill_run_procs(c->run.id);
   weft_error ignored = WEFT_ERROR_INIT;
   weft_instance_gc_containers(c->inst, c->run.id, 0, NULL, &ignored);
 }
 
+/* Step i's attempt runs on a worker that outlives the dead coordinator: the
+ * executor takes it over (weft_executor_attach), and its result comes to
+ * this coordinator as if it had started it. 0 when it cannot (the run's
+ * executor is not one that can, events from before attempt ids were
+ * recorded): the attempt is restarted instead. */
+static int take_over(struct coord *c, size_t i, const struct step_seen *st) {
+  const struct weft_plan_step *ps = &c->plan.steps[i];
+  if (!st->worker || !st->attempt_id) return 0;
+  free(c->dirs[i]);
+  c->dirs[i] = weft_instance_step_dir(c->inst, c->run.id, ps->name, ps->attempt);
+  if (!c->dirs[i]) return 0;
+  struct weft_step_attach a = {
+      st->attempt_id, st->worker, c->dirs[i], st->started_ms, ps->inv->def->timeout_s, 0,
+      (void *)(uintptr_t)(i + 1)};
+  weft_error e = WEFT_ERROR_INIT;
+  if (weft_executor_attach(c->x, &a, &e)) return 0;
+  free(c->workers[i]);
+  c->workers[i] = weft_str_dup(st->worker);
+  c->worker_pids[i] = st->worker_pid;
+  coord_reset_live_logs(c, i);
+  return 1;
+}
+
 /* Step i, taken from the ready queue, ends as the events recorded; returns
  * 0 when they recorded nothing (it never started: it starts now). */
 static int replay_step(struct coord *c, size_t i, struct step_seen *st, json_t *restarted,
-                       const char *why) {
+                       json_t *taken, const char *why) {
   struct weft_plan_step *ps = &c->plan.steps[i];
   if (!st || st->status == WEFT_STEP__COUNT) return 0;
   ps->attempt = st->attempt > 0 ? st->attempt : 1;
@@ -232,6 +264,11 @@ static int replay_step(struct coord *c, size_t i, struct step_seen *st, json_t *
     return 1;
   }
   int64_t delay = 0;
+  if (st->running && take_over(c, i, st)) {
+    /* Left RUNNING in the plan: its result is waited for. */
+    json_array_append_new(taken, json_string(ps->name));
+    return 1;
+  }
   if (st->running) {
     /* Its process died with the coordinator (or was killed above): the
      * attempt ends failed, and a new one starts at once. */
@@ -259,7 +296,8 @@ static int replay_step(struct coord *c, size_t i, struct step_seen *st, json_t *
 /* Replays the plan: every step the events ended ends so again, in the
  * order the plan makes them ready; the first not recorded goes back to the
  * ready queue. Mapped steps expand again (their items replay by name). */
-static void replay(struct coord *c, struct seen *s, json_t *restarted, const char *why) {
+static void replay(struct coord *c, struct seen *s, json_t *restarted, json_t *taken,
+                   const char *why) {
   size_t *parked = calloc(c->plan.n + 1, sizeof *parked), n_parked = 0;
   if (!parked) return coord_oom(c);
   for (;;) {
@@ -279,7 +317,7 @@ static void replay(struct coord *c, struct seen *s, json_t *restarted, const cha
       parked = np;
       continue;
     }
-    if (replay_step(c, i, st, restarted, why)) continue;
+    if (replay_step(c, i, st, restarted, taken, why)) continue;
     /* Not started: back to the queue, as if never taken. */
     weft_plan_finish(&c->plan, i, WEFT_STEP_UP_FOR_RETRY, NULL, NULL);
     c->plan.steps[i].attempt--;
@@ -317,16 +355,17 @@ int coord_adopt(struct coord *c, const char *token) {
     rc = weft_error_set(c->err, WEFT_ESTORE, "%s", msg);
     goto done;
   }
-  kill_leftovers(c, old, &s);
-  json_t *restarted = json_array();
+  json_t *restarted = json_array(), *taken = json_array();
   /* The plan's own skips at init were recorded by the first coordinator. */
-  replay(c, &s, restarted, why);
+  replay(c, &s, restarted, taken, why);
+  kill_leftovers(c, old, &s, json_array_size(taken));
   size_t n_done = c->plan.n_final;
   c->run_dirty = 1;
   coord_event(c, NULL, "run_adopted",
-              json_pack("{s:s?, s:s, s:s, s:I, s:o, s:i, s:I}", "from", old, "to",
+              json_pack("{s:s?, s:s, s:s, s:I, s:o, s:o, s:i, s:I}", "from", old, "to",
                         c->run.coordinator, "reason", why, "steps_final", (json_int_t)n_done,
-                        "restarted", restarted, "adoption", s.adoptions + 1,
+                        "restarted", restarted, "taken_over", taken, "adoption",
+                        s.adoptions + 1,
                         /* what the dead one did after this is not known: a
                          * step it ran since starts again (at least once) */
                         "last_recorded_ms", (json_int_t)s.last_ms));
@@ -343,6 +382,39 @@ done:
   free(old);
   seen_release(&s);
   return rc ? rc : c->failed_store ? c->err->code : WEFT_OK;
+}
+
+/* A taken-over attempt whose end cannot be known (res->lost: its worker is
+ * gone, or no result came in time): it did not fail by itself, so it is
+ * retried at once as an attempt interrupted by the adoption is, whatever
+ * its retry policy, and the events say why. Under a cancel it ends
+ * canceled. */
+void coord_retry_lost(struct coord *c, struct weft_step_result *res) {
+  size_t i = (size_t)(uintptr_t)res->user - 1;
+  struct weft_plan_step *ps = &c->plan.steps[i];
+  const char *msg = res->message ? res->message : "lost after adoption";
+  if (c->canceling) {
+    coord_step_row(c, i, WEFT_STEP_CANCELED, 0, msg);
+    coord_event(c, ps->name, "step_canceled",
+                json_pack("{s:i, s:s, s:i}", "attempt", ps->attempt, "message", msg,
+                          "exit_code", -1));
+    size_t n_skipped = 0;
+    weft_plan_finish(&c->plan, i, WEFT_STEP_CANCELED, c->scratch, &n_skipped);
+    coord_record_skipped(c, c->scratch, n_skipped);
+    return;
+  }
+  char text[600];
+  snprintf(text, sizeof text, "%s; retried after adoption", msg);
+  coord_step_row(c, i, WEFT_STEP_UP_FOR_RETRY, 0, text);
+  coord_event(c, ps->name, "step_up_for_retry",
+              json_pack("{s:i, s:I, s:s, s:i, s:I, s:b}", "attempt", ps->attempt, "duration_ms",
+                        (json_int_t)(weft_clock_wall_ms() - c->started[i]), "message", text,
+                        "exit_code", -1, "retry_in_ms", (json_int_t)0, "adopted", 1));
+  free(c->workers[i]);
+  c->workers[i] = NULL;
+  weft_plan_finish(&c->plan, i, WEFT_STEP_UP_FOR_RETRY, NULL, NULL);
+  ps->retry_at_ms = weft_clock_mono_ms();
+  c->retrying[c->n_retrying++] = i;
 }
 
 /* ---- settling a run that ends failed -------------------------------------------- */

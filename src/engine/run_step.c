@@ -322,6 +322,10 @@ void coord_finish_step(struct coord *c, struct weft_step_result *res) {
   weft_error e = {0};
   const char *message = res->message;
   char persist_msg[sizeof e.msg];
+  if (res->lost) { /* a taken-over attempt (run_adopt.c) */
+    coord_retry_lost(c, res);
+    return;
+  }
   if (res->ok) {
     if (!persist_outputs(c, i, res, &e)) {
       coord_step_row(c, i, WEFT_STEP_SUCCEEDED, res->pid, NULL);

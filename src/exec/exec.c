@@ -61,6 +61,14 @@ int weft_executor_poll_fd(struct weft_executor *x, int *timeout_ms) {
   return x->m->poll_fd ? x->m->poll_fd(x, timeout_ms) : -1;
 }
 
+int weft_executor_attach(struct weft_executor *x, const struct weft_step_attach *a,
+                         weft_error *err) {
+  if (!x->m->attach)
+    return weft_error_set(err, WEFT_ENOTFOUND, "the %s executor cannot take over a step",
+                          x->m->name);
+  return x->m->attach(x, a, err);
+}
+
 size_t weft_executor_running_count(struct weft_executor *x) {
   return x->m->running_count(x);
 }

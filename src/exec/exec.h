@@ -190,6 +190,10 @@ struct weft_step_result {
    * registry's NAME@sha256:..., or the image id of a local image); NULL
    * for host steps and when no container was created. Owned. */
   char *container_id, *image, *image_digest;
+  /* 1: the attempt's end is not known (an attached attempt whose worker is
+   * gone, or that sent no result in time: weft_executor_attach). It did
+   * not fail by itself: the coordinator retries it and says why (message). */
+  int lost;
 };
 
 void weft_step_result_release(struct weft_step_result *r);
@@ -209,6 +213,20 @@ struct weft_executor_callbacks {
 
 struct weft_executor;
 
+/* An attempt another coordinator started, still running elsewhere (a queue
+ * worker), that a coordinator adopting the run takes over (run_adopt.c).
+ * Strings are borrowed for the call. */
+struct weft_step_attach {
+  const char *handle;   /* the executor's id of the attempt (the "attempt_id"
+                           its step_worker event gave) */
+  const char *worker;   /* who runs it (the step_worker event's "worker") */
+  const char *work_dir; /* the attempt's folder here (layout above) */
+  int64_t started_ms;   /* wall clock, when it started */
+  double timeout_s;     /* the op's timeout (0: none) */
+  double kill_grace_s;  /* <= 0 means 5 */
+  void *user;           /* as weft_step_spec.user */
+};
+
 /* Backends implement these; only the wrappers below call them. An executor
  * is used from one thread at a time. */
 struct weft_executor_methods {
@@ -224,6 +242,8 @@ struct weft_executor_methods {
   void (*free)(struct weft_executor *x);
   /* Optional (NULL: none): see weft_executor_poll_fd. */
   int (*poll_fd)(struct weft_executor *x, int *timeout_ms);
+  /* Optional (NULL: cannot): see weft_executor_attach. */
+  int (*attach)(struct weft_executor *x, const struct weft_step_attach *a, weft_error *err);
 };
 
 /* Every backend embeds this as its first member. */
@@ -283,6 +303,15 @@ size_t weft_executor_running_count(struct weft_executor *x);
  * run). Returns -1 when the backend has no such fd: then call wait() at the
  * caller's own pace. The fd is the executor's: do not close it. */
 int weft_executor_poll_fd(struct weft_executor *x, int *timeout_ms);
+
+/* Takes over an attempt that another (dead) coordinator's executor of the
+ * same kind started: from now on wait() returns its result as if start()
+ * had started it, and cancel reaches it. When its end cannot be known (its
+ * worker is gone, or no result came within its timeout) wait() returns a
+ * result with lost = 1. WEFT_ENOTFOUND: this backend cannot (a process
+ * step died with its coordinator); WEFT_ECONFLICT when full. */
+int weft_executor_attach(struct weft_executor *x, const struct weft_step_attach *a,
+                         weft_error *err);
 
 /* Kills (SIGKILL, no grace) and reaps whatever still runs, then frees.
  * NULL is a no-op. */

@@ -178,7 +178,7 @@ done:
   free(taken);
 }
 
-static void publish_cancel(struct qexec *q, const char *attempt_id, const char *reason) {
+void weft__qx_publish_cancel(struct qexec *q, const char *attempt_id, const char *reason) {
   json_t *m = json_pack("{s:s, s:s}", "attempt_id", attempt_id, "reason", reason ? reason : "canceled");
   char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
   weft_error e = WEFT_ERROR_INIT;
@@ -199,7 +199,7 @@ static int expire_cancels(struct qexec *q, weft_error *err) {
     if (!p->cancel) continue;
     if (now < p->cancel_deadline) {
       if (p->published && now - p->cancel_sent_ms >= CANCEL_RESEND_MS) {
-        publish_cancel(q, p->attempt_id, p->cancel_reason);
+        weft__qx_publish_cancel(q, p->attempt_id, p->cancel_reason);
         p->cancel_sent_ms = now;
       }
       continue;
@@ -434,6 +434,7 @@ static int q_wait(struct weft_executor *x, int timeout_ms, struct weft_step_resu
      * notices are already waiting in its socket, and warn of lost ones. */
     int rc = got == 1 ? WEFT_OK : weft__qx_poll_some(q, err);
     if (!rc) rc = expire_cancels(q, err);
+    if (!rc) rc = weft__qx_check_attached(q, err);
     if (rc) return rc;
     if (!q->n_done && got != 1 && weft_clock_mono_ms() >= deadline) return 0;
   }
@@ -470,7 +471,7 @@ static void cancel_pending(struct qexec *q, struct pending *p, const char *reaso
   p->cancel_sent_ms = weft_clock_mono_ms();
   free(p->cancel_reason);
   p->cancel_reason = weft_str_dup(reason ? reason : "canceled");
-  if (p->published) publish_cancel(q, p->attempt_id, reason);
+  if (p->published) weft__qx_publish_cancel(q, p->attempt_id, reason);
   if (!p->started) cancel_unstarted(q, p, reason);
 }
 
@@ -521,7 +522,7 @@ static void q_free(struct weft_executor *x) {
   forget_results(q);
   for (size_t i = 0; i < q->n; i++) {
     if (q->p[i].published && !q->p[i].cancel)
-      publish_cancel(q, q->p[i].attempt_id, "the coordinator stopped");
+      weft__qx_publish_cancel(q, q->p[i].attempt_id, "the coordinator stopped");
     pending_release(&q->p[i]);
   }
   for (size_t i = 0; i < q->n_done; i++) weft_step_result_release(&q->done[i]);
@@ -544,7 +545,7 @@ static void q_free(struct weft_executor *x) {
 
 static const struct weft_executor_methods queue_methods = {
     "queue", q_can_start_more, q_start, q_wait, q_cancel_all, q_cancel_one, q_running_count,
-    q_free, NULL,
+    q_free, NULL, weft__qx_attach,
 };
 
 int weft__queue_executor_new(struct weft_instance *inst, const struct weft_run_config *rc,

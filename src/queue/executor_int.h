@@ -26,6 +26,12 @@ struct pending {
   int64_t published_ms;    /* monotonic */
   int64_t started_ms;      /* monotonic, when the "started" notice came */
   size_t chunks_seen[2];   /* live log chunks mirrored into WORK/ */
+  /* Taken over from a dead coordinator (executor_attach.c): */
+  int attached;
+  int64_t attach_check_ms;    /* monotonic: the next look at it */
+  int64_t attach_missing_ms;  /* monotonic: since when its worker has not listed it */
+  int64_t attach_deadline_ms; /* wall: no result by then is a loss (0: none) */
+  int64_t attach_wall_ms;     /* wall: when it was taken over */
 };
 
 struct ready {
@@ -48,6 +54,7 @@ struct qexec {
   size_t n_done, cap_done;
   struct weft_map ops; /* op name -> its "op" JSON, shared by its messages */
   size_t poll_next;
+  size_t n_attached; /* attempts taken over, at the last check (or more) */
   int64_t next_poll_ms, next_live_log_ms;
 };
 
@@ -58,7 +65,20 @@ void weft__qx_drop_pending(struct qexec *q, struct pending *p);
 /* Queues *r (moved) for wait() to return. */
 int weft__qx_push_done(struct qexec *q, struct weft_step_result *r);
 
+/* Publishes a cancel of the attempt on the weft.cancel fanout (unconfirmed). */
+void weft__qx_publish_cancel(struct qexec *q, const char *attempt_id, const char *reason);
+
+/* executor_attach.c */
+/* weft_executor_attach: an attempt a dead coordinator published. */
+int weft__qx_attach(struct weft_executor *x, const struct weft_step_attach *a,
+                    weft_error *err);
+/* Taken-over attempts: their results, or their loss (a lost result). */
+int weft__qx_check_attached(struct qexec *q, weft_error *err);
+
 /* executor_results.c */
+/* worker runs p (a "started" notice, a result, a redelivery found): the
+ * coordinator hears of it (step_worker; a warning when it changed). */
+void weft__qx_report_worker(struct qexec *q, struct pending *p, const char *worker, long pid);
 /* The worker's result for p, as text (from storage) or a document (from a
  * "done" notice): feeds its events, fetches its files, queues the result. */
 int weft__qx_complete(struct qexec *q, struct pending *p, const char *text, json_t *doc,

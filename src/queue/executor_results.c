@@ -11,7 +11,7 @@
 
 /* ---- results ----------------------------------------------------------------- */
 
-static void report_worker(struct qexec *q, struct pending *p, const char *worker, long pid) {
+void weft__qx_report_worker(struct qexec *q, struct pending *p, const char *worker, long pid) {
   if (!worker || (p->worker && !strcmp(p->worker, worker))) return;
   if (p->worker && q->cb.on_event) {
     json_t *ev = json_pack("{s:s, s:s, s:s+}", "type", "log", "level", "warning", "msg",
@@ -22,8 +22,10 @@ static void report_worker(struct qexec *q, struct pending *p, const char *worker
   free(p->worker);
   p->worker = weft_str_dup(worker);
   if (q->cb.on_event) {
-    json_t *ev = json_pack("{s:s, s:s, s:I}", "type", "step_worker", "worker", worker, "pid",
-                           (json_int_t)pid);
+    /* The attempt id goes into step_started: a coordinator adopting the
+     * run takes the attempt over by it (executor_attach.c). */
+    json_t *ev = json_pack("{s:s, s:s, s:I, s:s}", "type", "step_worker", "worker", worker,
+                           "pid", (json_int_t)pid, "attempt_id", p->attempt_id);
     if (ev) q->cb.on_event(q->cb.cb_data, p->user, ev);
     json_decref(ev);
   }
@@ -107,7 +109,7 @@ int weft__qx_complete(struct qexec *q, struct pending *p, const char *text, json
   if (!json_is_object(r)) {
     res.message = weft_str_printf("the worker's result is not valid JSON: %s", je.text);
   } else {
-    report_worker(q, p, json_string_value(json_object_get(r, "worker")), (long)int_of(r, "pid"));
+    weft__qx_report_worker(q, p, json_string_value(json_object_get(r, "worker")), (long)int_of(r, "pid"));
     json_t *ev;
     size_t k;
     if (q->cb.on_event)
@@ -212,7 +214,7 @@ int weft__qx_on_notice(struct qexec *q, const struct weft_broker_msg *m, weft_er
     json_t *id = json_is_array(ids) ? json_array_get(ids, i) : json_object_get(n, "attempt_id");
     struct pending *p = weft__qx_find_attempt(q, json_string_value(id));
     if (p && !strcmp(type, "started"))
-      report_worker(q, p, json_string_value(json_object_get(n, "worker")),
+      weft__qx_report_worker(q, p, json_string_value(json_object_get(n, "worker")),
                     (long)int_of(n, "pid"));
     else if (p && !strcmp(type, "done") &&
              json_is_object(json_object_get(results, p->attempt_id)))

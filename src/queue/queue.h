@@ -37,7 +37,9 @@
  *                      "stopped" on a clean exit. A "running" entry whose
  *                      heartbeat is older than WEFT_WORKER_STALE_MS is a
  *                      lost worker (weft_worker_info.lost).
- *   attempt/ATTEMPT_ID the recorded result of one step attempt (worker.c);
+ *   attempt/ATTEMPT_ID the recorded result of one step attempt (worker.c),
+ *                      read by the coordinator, or by one that adopted the
+ *                      run after it died (executor_attach.c);
  *                      ATTEMPT_ID = RUN/STEP/ATTEMPT/RANDOM; all of a run's
  *                      are deleted when its coordinator ends it (executor.c)
  */
