@@ -252,8 +252,11 @@ fail:
   _exit(127);
 }
 
-/* The child's stack: execvpe builds the candidate paths on it. */
+/* The child's stack: execvpe builds the candidate paths on it. One per
+ * thread, kept: a fresh mapping per step cost its page faults and the
+ * munmap's TLB flush every time. Only the paused parent's child uses it. */
 #define DYING_STACK (256 * 1024)
+static _Thread_local void *dying_stack;
 
 /* Like posix_spawn (clone with CLONE_VM | CLONE_VFORK: no copy of the
  * parent's page tables, which costs milliseconds per step in a VM, and no
@@ -264,20 +267,22 @@ static int spawn_dying(const struct weft_step_spec *spec, const struct weft__wor
                        int events_wfd, char *const *argv, char *const *envp, int use_path,
                        pid_t *pid, int *spawn_errno, weft_error *err) {
   struct dying d = {spec, paths, events_wfd, use_path, getpid(), argv, envp, 0};
-  void *stack = mmap(NULL, DYING_STACK, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED)
-    return weft_error_set(err, WEFT_ENOMEM, "step '%s': a stack for clone: %s", spec->step,
-                          strerror(errno));
+  if (!dying_stack) {
+    void *stack = mmap(NULL, DYING_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+      return weft_error_set(err, WEFT_ENOMEM, "step '%s': a stack for clone: %s", spec->step,
+                            strerror(errno));
+    dying_stack = stack;
+  }
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
   /* Returns once the child has called execve or _exit (CLONE_VFORK). */
-  pid_t child = clone(child_setup_and_exec, (char *)stack + DYING_STACK,
+  pid_t child = clone(child_setup_and_exec, (char *)dying_stack + DYING_STACK,
                       CLONE_VM | CLONE_VFORK | SIGCHLD, &d);
   int e = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  munmap(stack, DYING_STACK);
   if (child < 0)
     return weft_error_set(err, e == ENOMEM || e == EAGAIN ? WEFT_ENOMEM : WEFT_EIO,
                           "step '%s': clone: %s", spec->step, strerror(e));
