@@ -1,7 +1,7 @@
 """bench.py: 2,000 no-op steps over 4 worker processes on one RabbitMQ, weft
 (`weft worker`, execution queue) against Celery (python3-celery), in one run.
 
-Two weft rows per storage: the op `run: "true"` (each step forks sh), and the
+Two weft rows per storage: the op `run: "true"` (each step starts sh), and the
 like-for-like one: a C op `noop` (c_function) that runs in-process on warm
 workers built with weft_main (bench/queue/noop_worker.c), as Celery's no-op
 task runs inside its warm worker.
@@ -13,6 +13,11 @@ bench/queue/run script starts RabbitMQ (and PostgreSQL) and calls this.
 
 Usage: bench.py --weft PATH --amqp URL --out DIR [--noop-worker PATH] [--pg URL] [--steps 2000]
                 [--workers 4] [--repeats 3] [--celery-pool solo|prefork|both]
+                [--baseline-weft PATH]
+
+--baseline-weft: another build of weft (e.g. the commit before a change)
+whose `true` row runs in the same session, so that a change is measured
+against the same load as Celery and the new build.
 """
 import argparse
 import json
@@ -195,7 +200,7 @@ def cpu_s(pid):
         return 0.0
 
 
-def bench_weft(a, name, storage, worker_bin=None, job="fanout"):
+def bench_weft(a, name, storage, worker_bin=None, job="fanout", local=True):
     """worker_bin None: `weft worker` and the `true` op; else that binary's
     worker and job (C ops in-process). Returns the median wall time, idle and
     busy RSS, the multiprocess time (only for `true`) and CPU ms/step of the
@@ -234,7 +239,7 @@ def bench_weft(a, name, storage, worker_bin=None, job="fanout"):
         busy = [rss_kb(p.pid) for p in procs]
     finally:
         stop_all(procs)
-    if worker_bin:
+    if worker_bin or not local:
         return (statistics.median(times), sum(idle) / a.workers, sum(busy) / a.workers,
                 None, cpu)
     local = []
@@ -262,8 +267,11 @@ def main():
     ap.add_argument("--celery-pool", default="both", choices=["solo", "prefork", "both"])
     ap.add_argument("--skip-celery", action="store_true")
     ap.add_argument("--skip-weft", action="store_true")
+    ap.add_argument("--baseline-weft", help="another weft build: its `true` row, same run")
     a = ap.parse_args()
     a.weft, a.out = os.path.abspath(a.weft), os.path.abspath(a.out)
+    if a.baseline_weft:
+        a.baseline_weft = os.path.abspath(a.baseline_weft)
     if a.noop_worker:
         a.noop_worker = os.path.abspath(a.noop_worker)
     os.makedirs(a.out, exist_ok=True)
@@ -292,10 +300,18 @@ def main():
     cpus = []
     for name, storage in stores:
         t, idle, busy, local, cpu = bench_weft(a, name, storage)
-        rows.append((f"weft queue, {name}, op runs `true` (fork)", t, "weft"))
+        rows.append((f"weft queue, {name}, op runs `true` (sh)", t, "weft"))
         rows.append((f"weft multiprocess x{a.workers}, {name} (no broker)", local, "local"))
         rss.append((f"weft worker ({name}, per process)", idle, busy))
         cpus.append((f"weft queue, {name}, `true`", cpu))
+        if a.baseline_weft:
+            new, a.weft = a.weft, a.baseline_weft
+            try:
+                t, _, _, _, cpu = bench_weft(a, name + "-baseline", storage, local=False)
+            finally:
+                a.weft = new
+            rows.append((f"weft queue, {name}, `true`, baseline", t, "weft-base"))
+            cpus.append((f"weft queue, {name}, `true`, baseline", cpu))
         if a.noop_worker:
             t, idle, busy, _, cpu = bench_weft(a, name + "-c", storage, a.noop_worker,
                                                "fanout_c")
@@ -321,6 +337,7 @@ def main():
             print(f"{label:<44}{wk:>10.3f}{co:>10.3f}")
     weft_c = [r[1] for r in rows if r[2] == "weft-c"]
     weft_q = [r[1] for r in rows if r[2] == "weft"]
+    weft_base = [r[1] for r in rows if r[2] == "weft-base"]
     celery_exec = [r[1] for r in rows if r[2] == "celery-exec"]
     if celery_best and weft_c:
         print("\ntarget 10x, like for like (no-op in a warm worker): weft C op in-process vs "
@@ -330,10 +347,18 @@ def main():
                 ratio = celery_best / t
                 print(f"  {label}: {ratio:.1f}x ({'met' if ratio >= 10 else 'MISSED'})")
     if celery_best and weft_q:
-        print(f"weft `true` (forks sh per step) vs the fastest Celery no-op: "
+        print(f"weft `true` (starts sh per step) vs the fastest Celery no-op: "
               f"{celery_best / min(weft_q):.1f}x"
               + (f"; vs Celery running `true`: {min(celery_exec) / min(weft_q):.1f}x"
                  if celery_exec else ""))
+    if celery_exec and weft_q:
+        print("target 2x: weft `true` vs Celery running `true`, per storage:")
+        for label, t, kind in rows:
+            if kind in ("weft", "weft-base"):
+                ratio = min(celery_exec) / t
+                print(f"  {label}: {ratio:.2f}x ({'met' if ratio >= 2 else 'MISSED'})")
+    if weft_base and weft_q:
+        print(f"weft `true` against the baseline build: {min(weft_base) / min(weft_q):.2f}x")
     return 0
 
 

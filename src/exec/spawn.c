@@ -1,14 +1,17 @@
 /* spawn.c: starts one step process with posix_spawn: own process group,
  * signals reset, stdin /dev/null, logs on stdout/stderr, events on fd 3.
- * A step that must die with its starter (die_with_parent) takes fork+exec
- * instead, the same set-up by hand plus PR_SET_PDEATHSIG. */
+ * A step that must die with its starter (die_with_parent) takes a
+ * clone(CLONE_VM | CLONE_VFORK) instead, the same set-up plus PR_SET_PDEATHSIG. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -196,24 +199,41 @@ char *weft__spawn_failure(const struct weft_step_spec *spec, int spawn_errno,
   return weft__strdupf("cannot execute %s: %s", program, strerror(spawn_errno));
 }
 
-/* The child side of spawn_dying: only async-signal-safe calls. Reports
- * errno on err_fd (close-on-exec: nothing arrives when exec succeeds). */
-static void child_setup_and_exec(const struct weft_step_spec *spec,
-                                 const struct weft__work_paths *paths, int events_wfd,
-                                 int err_fd, pid_t parent, char *const *argv,
-                                 char *const *envp, int use_path) {
-  int e = 0;
+/* What the child of spawn_dying needs: it runs in the parent's memory
+ * (CLONE_VM) while the parent waits, so it reads these in place and leaves
+ * its errno in err when it cannot exec. */
+struct dying {
+  const struct weft_step_spec *spec;
+  const struct weft__work_paths *paths;
+  int events_wfd, use_path;
+  pid_t parent;
+  char *const *argv, *const *envp;
+  volatile int err;
+};
+
+/* The child side of spawn_dying: only async-signal-safe calls, no writes
+ * to memory but d->err (the parent's memory, the parent paused). Every
+ * signal is blocked on entry (spawn_dying), so none of the parent's
+ * handlers can run here before the dispositions are reset. */
+static int child_setup_and_exec(void *arg) {
+  struct dying *d = arg;
+  const struct weft_step_spec *spec = d->spec;
+  const struct weft__work_paths *paths = d->paths;
   /* SIGKILL when the parent thread ends; if it ended already, before the
    * prctl, we were reparented and must not run at all. */
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent) _exit(127);
-  int hi = fcntl(err_fd, F_DUPFD_CLOEXEC, WEFT__EVENTS_FD + 1); /* above 0..3 */
-  if (hi < 0) _exit(127);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != d->parent) {
+    d->err = ESRCH;
+    _exit(127);
+  }
   sigset_t none;
   sigemptyset(&none);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
   if (setpgid(0, 0) || sigprocmask(SIG_SETMASK, &none, NULL) ||
-      dup2(events_wfd, WEFT__EVENTS_FD) < 0)
+      dup2(d->events_wfd, WEFT__EVENTS_FD) < 0)
     goto fail;
   static const int flags[3] = {O_RDONLY, O_WRONLY | O_CREAT | O_TRUNC, O_WRONLY | O_CREAT | O_TRUNC};
   const char *files[3] = {"/dev/null", paths->stdout_log, paths->stderr_log};
@@ -223,46 +243,53 @@ static void child_setup_and_exec(const struct weft_step_spec *spec,
     if (o != fd) close(o);
     else if (fcntl(fd, F_SETFD, 0)) goto fail;
   }
-  for (int fd = WEFT__EVENTS_FD + 1; fd < hi; fd++) close(fd);
-  closefrom(hi + 1);
+  closefrom(WEFT__EVENTS_FD + 1);
   if (spec->cwd && chdir(spec->cwd)) goto fail;
-  if (use_path) execvpe(argv[0], argv, envp);
-  else execve(argv[0], argv, envp);
+  if (d->use_path) execvpe(d->argv[0], d->argv, d->envp);
+  else execve(d->argv[0], d->argv, d->envp);
 fail:
-  e = errno;
-  if (write(hi, &e, sizeof e) < 0) _exit(127);
+  d->err = errno ? errno : EIO;
   _exit(127);
 }
 
-/* fork+exec with the set-up of weft__spawn_step's posix_spawn, plus a
- * parent-death SIGKILL. Same results: *pid 0 and *spawn_errno set when the
- * program could not be started. */
+/* The child's stack: execvpe builds the candidate paths on it. One per
+ * thread, kept: a fresh mapping per step cost its page faults and the
+ * munmap's TLB flush every time. Only the paused parent's child uses it. */
+#define DYING_STACK (256 * 1024)
+static _Thread_local void *dying_stack;
+
+/* Like posix_spawn (clone with CLONE_VM | CLONE_VFORK: no copy of the
+ * parent's page tables, which costs milliseconds per step in a VM, and no
+ * copy-on-write faults after it), with weft__spawn_step's set-up plus a
+ * parent-death SIGKILL, which posix_spawn cannot ask for. Same results:
+ * *pid 0 and *spawn_errno set when the program could not be started. */
 static int spawn_dying(const struct weft_step_spec *spec, const struct weft__work_paths *paths,
                        int events_wfd, char *const *argv, char *const *envp, int use_path,
                        pid_t *pid, int *spawn_errno, weft_error *err) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC))
-    return weft_error_set(err, WEFT_EIO, "step '%s': pipe: %s", spec->step, strerror(errno));
-  pid_t parent = getpid();
-  pid_t child = fork();
-  if (child < 0) {
-    int e = errno;
-    close(p[0]);
-    close(p[1]);
-    return weft_error_set(err, e == ENOMEM || e == EAGAIN ? WEFT_ENOMEM : WEFT_EIO,
-                          "step '%s': fork: %s", spec->step, strerror(e));
+  struct dying d = {spec, paths, events_wfd, use_path, getpid(), argv, envp, 0};
+  if (!dying_stack) {
+    void *stack = mmap(NULL, DYING_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+      return weft_error_set(err, WEFT_ENOMEM, "step '%s': a stack for clone: %s", spec->step,
+                            strerror(errno));
+    dying_stack = stack;
   }
-  if (child == 0) child_setup_and_exec(spec, paths, events_wfd, p[1], parent, argv, envp, use_path);
-  close(p[1]);
-  int e = 0;
-  ssize_t n;
-  do n = read(p[0], &e, sizeof e);
-  while (n < 0 && errno == EINTR);
-  close(p[0]);
-  if (n == (ssize_t)sizeof e) { /* it never ran: reap it, as posix_spawn does */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  /* Returns once the child has called execve or _exit (CLONE_VFORK). */
+  pid_t child = clone(child_setup_and_exec, (char *)dying_stack + DYING_STACK,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, &d);
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (child < 0)
+    return weft_error_set(err, e == ENOMEM || e == EAGAIN ? WEFT_ENOMEM : WEFT_EIO,
+                          "step '%s': clone: %s", spec->step, strerror(e));
+  if (d.err) { /* it never ran: reap it, as posix_spawn does */
     while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
     }
-    *spawn_errno = e ? e : EIO;
+    *spawn_errno = d.err;
     return WEFT_OK;
   }
   *pid = child;
