@@ -171,3 +171,15 @@ class Checker:
                 bad += 1
                 details.append(f"two coordinators: {rid}: {why}")
         return bad
+
+    def adoption_delays(self, kills):
+        """For each coordinator killed: runs adopted from it, and ms from
+        the kill to the first and the last of those adoptions."""
+        out = []
+        for pid, ms in kills:
+            ts = [int(r[0]) for r in self.q(
+                "select ts_ms from events where type = 'run_adopted' and "
+                f"payload like '%\"from\":\"%:{pid}:%' order by ts_ms")]
+            out.append({"pid": pid, "runs": len(ts), "first_ms": ts[0] - ms if ts else None,
+                        "last_ms": ts[-1] - ms if ts else None})
+        return out
