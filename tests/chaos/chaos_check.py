@@ -167,6 +167,16 @@ class Checker:
                         and e[1] not in ("step_output", "step_log")]
                 if late:
                     why = f"step events after the run ended: {[(e[0], e[1]) for e in late[:3]]}"
+            # Each adoption takes the run from its owner at the time: the
+            # coordinator that started it, then each adopter in turn. Two
+            # coordinators that both drove it would break the chain.
+            owner = next((e[2].get("coordinator") for e in evs if e[1] == "run_started"), None)
+            for e in evs:
+                if why or e[1] != "run_adopted":
+                    continue
+                if owner is not None and e[2].get("from") != owner:
+                    why = f"adopted from {e[2].get('from')} while {owner} held it"
+                owner = e[2].get("to")
             if why:
                 bad += 1
                 details.append(f"two coordinators: {rid}: {why}")
