@@ -115,12 +115,19 @@ static void settle_taken(struct weft_instance *inst, int64_t wall) {
       weft_store_kv_delete(inst->store, l.v[i].key, &e);
       continue;
     }
-    if (wall - l.v[i].updated_ms < WEFT_COORD_SERVICE_STALE_MS ||
-        service_alive(&svcs, v, owner_len, wall))
-      continue;
+    if (wall - l.v[i].updated_ms < WEFT_COORD_SERVICE_STALE_MS) continue;
     char ikey[256], *owner = strndup(v, owner_len), *cur = NULL;
-    if (!owner || (size_t)snprintf(ikey, sizeof ikey, "%s%s", WEFT_COORD_INBOX_PREFIX, id) >=
-                      sizeof ikey || weft_store_begin(inst->store, &e)) {
+    if (!owner) continue;
+    /* Gone: on this host, no such process (a service whose heartbeat is
+     * late because the store was down is still alive); on another, a stale
+     * heartbeat. Either way a lease it still holds says it may go on. */
+    int alive = weft_coordinator_alive(owner);
+    struct weft_run_lease lease = {0};
+    int held = !weft_store_lease_get(inst->store, id, &lease, &e) && lease.expires_ms > wall;
+    weft_run_lease_release(&lease);
+    if (alive == 1 || held || (alive < 0 && service_alive(&svcs, v, owner_len, wall)) ||
+        (size_t)snprintf(ikey, sizeof ikey, "%s%s", WEFT_COORD_INBOX_PREFIX, id) >= sizeof ikey ||
+        weft_store_begin(inst->store, &e)) {
       free(owner);
       continue;
     }
