@@ -205,6 +205,10 @@ class Servers:
             self._script("rabbitmq-server", "start", self.amqp_dir)
 
     def stop_all(self):
-        for name, d in (("pg-server", self.pg_dir), ("rabbitmq-server", self.amqp_dir)):
+        # A restart in flight (the injector's thread) ends first: stopped
+        # before it, the server would start again after the test.
+        for kind, name, d in (("postgres", "pg-server", self.pg_dir),
+                              ("rabbitmq", "rabbitmq-server", self.amqp_dir)):
             if d:
-                self._script(name, "stop", d)
+                with self.lock[kind]:
+                    self._script(name, "stop", d)
