@@ -21,7 +21,7 @@ class Service:
 
     def start(self):
         with self.lock:
-            if self.p and self.p.poll() is None:
+            if self.procs.closing or (self.p and self.p.poll() is None):
                 return
             logf = open(os.path.join(self.procs.logs, self.name + ".log"), "a")
             logf.write(f"--- start {self.starts + 1} at {time.strftime('%H:%M:%S')}\n")
@@ -82,6 +82,7 @@ class Procs:
         self.services = []
         self.pids = set()
         self.unexpected = []
+        self.closing = False  # set at the end: a restart still pending starts nothing
 
     def add(self, kind, name, argv):
         self.services.append(Service(self, kind, name, argv))
@@ -109,6 +110,7 @@ class Procs:
             time.sleep(0.5)
 
     def stop_all(self):
+        self.closing = True
         # Workers and coordinators get SIGTERM (their drain is short here),
         # then the rest; kill -9 after the grace.
         for kind in ("worker", "coordinator", "scheduler", "server"):
