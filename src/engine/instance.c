@@ -346,7 +346,11 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
     }
     rc = weft_store_run_get(inst->store, runs.v[i].id, &cur, err);
     int swept = 0;
-    if (!rc && !weft_run_status_is_final(cur.status) && run_is_orphan(&cur, &local)) {
+    /* A run listed queued that has started since is adopted by the next
+     * sweep (its lease), not failed here. */
+    if (!rc && !weft_run_status_is_final(cur.status) &&
+        (cur.status == runs.v[i].status || runs.v[i].status != WEFT_RUN_QUEUED) &&
+        run_is_orphan(&cur, &local)) {
       rc = sweep_one(inst, &cur, local, NULL, err);
       swept = !rc;
       if (!rc && n_swept) (*n_swept)++;
