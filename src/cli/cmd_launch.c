@@ -2,6 +2,8 @@
  * coordinate it here (following it live) or in a detached process. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -135,8 +137,20 @@ static void follow_event(void *data, const struct weft_event_row *ev) {
   struct follow_state *f = data;
   if (f->view) weft_progress_event(f->view, ev);
   if (f->ready_fd >= 0 && !strcmp(ev->type, "run_started")) {
+    /* The launcher may be gone (killed while it waited): its pipe's
+     * SIGPIPE must not kill the coordinator of a run it just started.
+     * Blocked here only (steps inherit no ignored SIGPIPE), and a pending
+     * one taken back. */
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
     ssize_t w = write(f->ready_fd, "s", 1);
-    (void)w;
+    if (w < 0 && errno == EPIPE) {
+      struct timespec zero = {0, 0};
+      sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(f->ready_fd);
     f->ready_fd = -1;
   }

@@ -323,13 +323,34 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
                      runs.v[i].id, lerr.msg);
     }
     if (!run_is_orphan(&runs.v[i], &local)) continue;
+    /* A queued run's launcher is gone, but a detached coordinator it
+     * forked may be starting the run right now (it claims the lease, then
+     * checks the run is still queued: run.c): fail it only under the
+     * lease, so one of the two acts. */
+    char sweep_owner[64] = "";
+    if (runs.v[i].status == WEFT_RUN_QUEUED) {
+      snprintf(sweep_owner, sizeof sweep_owner, "sweep-%ld-%lld", (long)getpid(),
+               (long long)weft_clock_mono_ms());
+      weft_error cerr = WEFT_ERROR_INIT;
+      if (weft_store_lease_claim(inst->store, runs.v[i].id, sweep_owner, NULL,
+                                 weft_clock_wall_ms(), weft_run_lease_ms(), &cerr))
+        continue; /* held: someone is starting it */
+    }
     /* Re-read inside the write transaction: another command may be sweeping
      * the same run, or its coordinator may just have finished it. */
     struct weft_run_row cur = {0};
-    if ((rc = weft_store_begin(inst->store, err))) break;
+    if ((rc = weft_store_begin(inst->store, err))) {
+      weft_error ignored = WEFT_ERROR_INIT;
+      if (*sweep_owner) weft_store_lease_release(inst->store, runs.v[i].id, sweep_owner, &ignored);
+      break;
+    }
     rc = weft_store_run_get(inst->store, runs.v[i].id, &cur, err);
     int swept = 0;
-    if (!rc && !weft_run_status_is_final(cur.status) && run_is_orphan(&cur, &local)) {
+    /* A run listed queued that has started since is adopted by the next
+     * sweep (its lease), not failed here. */
+    if (!rc && !weft_run_status_is_final(cur.status) &&
+        (cur.status == runs.v[i].status || runs.v[i].status != WEFT_RUN_QUEUED) &&
+        run_is_orphan(&cur, &local)) {
       rc = sweep_one(inst, &cur, local, NULL, err);
       swept = !rc;
       if (!rc && n_swept) (*n_swept)++;
@@ -338,6 +359,10 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
       weft_store_rollback(inst->store);
     else
       rc = weft_store_commit(inst->store, err);
+    if (*sweep_owner) {
+      weft_error ignored = WEFT_ERROR_INIT;
+      weft_store_lease_release(inst->store, cur.id ? cur.id : runs.v[i].id, sweep_owner, &ignored);
+    }
     /* Its steps' containers die with it (containers_run.c); without an
      * engine there are none to remove. */
     weft_error ignored = WEFT_ERROR_INIT;

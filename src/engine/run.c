@@ -517,6 +517,20 @@ int coord_start_run(struct coord *c) {
   if (!c->run.coordinator) return weft_error_set(c->err, WEFT_ENOMEM, "out of memory");
   int lrc = coord_lease_claim(c, NULL, c->err); /* run_adopt.c */
   if (lrc) return lrc;
+  /* Under the lease, the run must still be queued: a sweep that took its
+   * launcher for dead (instance.c) fails it under the lease too, so one
+   * of the two acts, never both. */
+  struct weft_run_row now = {0};
+  lrc = weft_store_run_get(c->inst->store, c->run.id, &now, c->err);
+  if (!lrc && now.status != WEFT_RUN_QUEUED)
+    lrc = weft_error_set(c->err, WEFT_ECONFLICT, "run %s is %s, not queued", c->run.id,
+                         weft_run_status_name(now.status));
+  weft_run_row_release(&now);
+  if (lrc) {
+    coord_lease_release(c);
+    c->lease_lost = 1; /* writes nothing more */
+    return lrc;
+  }
   json_t *reused = json_array(), *plan = json_array();
   for (size_t i = 0; i < c->plan.n; i++)
     json_array_append_new(plan, json_string(c->plan.steps[i].name));

@@ -80,6 +80,80 @@ int weft_coord_handoff(struct weft_instance *inst, const char *run_id, const cha
   return weft_store_commit(inst->store, err);
 }
 
+/* Returns 1 when service id heartbeated within WEFT_COORD_SERVICE_STALE_MS. */
+static int service_alive(const struct weft_kv_list *svcs, const char *id, size_t id_len,
+                         int64_t wall) {
+  size_t plen = strlen(WEFT_COORD_SERVICE_PREFIX);
+  for (size_t i = 0; i < svcs->n; i++) {
+    const char *k = svcs->v[i].key + plen;
+    if (strlen(k) == id_len && !memcmp(k, id, id_len))
+      return wall - svcs->v[i].updated_ms < WEFT_COORD_SERVICE_STALE_MS;
+  }
+  return 0;
+}
+
+/* A run a service took from the inbox and that is still QUEUED once the
+ * service is gone (killed between the take and the run's first commit)
+ * goes back to the inbox, its lease (if that service claimed one) freed.
+ * Taken entries of runs that left QUEUED are dropped. */
+static void settle_taken(struct weft_instance *inst, int64_t wall) {
+  struct weft_kv_list l = {0}, svcs = {0};
+  weft_error e = WEFT_ERROR_INIT;
+  size_t plen = strlen(WEFT_COORD_TAKEN_PREFIX);
+  if (weft_store_kv_list(inst->store, WEFT_COORD_TAKEN_PREFIX, NULL, 1000, &l, &e) || !l.n ||
+      weft_store_kv_list(inst->store, WEFT_COORD_SERVICE_PREFIX, NULL, 256, &svcs, &e))
+    goto done;
+  for (size_t i = 0; i < l.n; i++) {
+    const char *id = l.v[i].key + plen, *v = l.v[i].value ? l.v[i].value : "";
+    const char *nl = strchr(v, '\n');
+    size_t owner_len = nl ? (size_t)(nl - v) : strlen(v);
+    struct weft_run_row run = {0};
+    int gone = weft_store_run_get(inst->store, id, &run, &e);
+    int queued = !gone && run.status == WEFT_RUN_QUEUED;
+    weft_run_row_release(&run);
+    if (!queued) {
+      weft_store_kv_delete(inst->store, l.v[i].key, &e);
+      continue;
+    }
+    if (wall - l.v[i].updated_ms < WEFT_COORD_SERVICE_STALE_MS) continue;
+    char ikey[256], *owner = strndup(v, owner_len), *cur = NULL;
+    if (!owner) continue;
+    /* Gone: on this host, no such process (a service whose heartbeat is
+     * late because the store was down is still alive); on another, a stale
+     * heartbeat. Either way a lease it still holds says it may go on. */
+    int alive = weft_coordinator_alive(owner);
+    struct weft_run_lease lease = {0};
+    int held = !weft_store_lease_get(inst->store, id, &lease, &e) && lease.expires_ms > wall;
+    weft_run_lease_release(&lease);
+    if (alive == 1 || held || (alive < 0 && service_alive(&svcs, v, owner_len, wall)) ||
+        (size_t)snprintf(ikey, sizeof ikey, "%s%s", WEFT_COORD_INBOX_PREFIX, id) >= sizeof ikey ||
+        weft_store_begin(inst->store, &e)) {
+      free(owner);
+      continue;
+    }
+    /* Still as listed (no other reclaimer moved it), then moved in one
+     * transaction. */
+    int rc = weft_store_kv_get(inst->store, l.v[i].key, &cur, &e);
+    if (!rc && strcmp(cur, v)) rc = WEFT_ECONFLICT;
+    if (!rc) rc = weft_store_kv_delete(inst->store, l.v[i].key, &e);
+    if (!rc) {
+      int lr = weft_store_lease_release(inst->store, id, owner, &e);
+      if (lr != WEFT_ENOTFOUND) rc = lr;
+    }
+    if (!rc) rc = weft_store_kv_set(inst->store, ikey, nl ? nl + 1 : "", &e);
+    if (rc) weft_store_rollback(inst->store);
+    else if (!weft_store_commit(inst->store, &e))
+      weft_log_run(WEFT_LOG_WARN, id, NULL,
+                   "run %s: its coordinator service %s died before starting it: handed over again",
+                   id, owner);
+    free(cur);
+    free(owner);
+  }
+done:
+  weft_kv_list_release(&svcs);
+  weft_kv_list_release(&l);
+}
+
 size_t weft_coord_inbox_reclaim(struct weft_instance *inst,
                                 int (*fn)(void *data, struct weft_instance *inst,
                                           const struct weft_run_row *run, const char *in_run,
@@ -102,6 +176,7 @@ size_t weft_coord_inbox_reclaim(struct weft_instance *inst,
     weft_run_row_release(&run);
   }
   weft_kv_list_release(&l);
+  settle_taken(inst, wall);
   return n;
 }
 
@@ -261,6 +336,18 @@ static size_t take_inbox(struct svc *s) {
     }
     free(v);
     if (!rc) rc = weft_store_kv_delete(s->inst->store, l.v[i].key, &e);
+    /* Marked taken by us in the same commit: if this service dies before
+     * the run's first commit, the reclaim hands it over again. */
+    char *taken = NULL, *tv = NULL;
+    if (!rc) {
+      taken = weft_str_printf("%s%s", WEFT_COORD_TAKEN_PREFIX,
+                              l.v[i].key + strlen(WEFT_COORD_INBOX_PREFIX));
+      tv = weft_str_printf("%s\n%s", s->id, l.v[i].value ? l.v[i].value : "");
+      rc = taken && tv ? weft_store_kv_set(s->inst->store, taken, tv, &e)
+                       : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+    }
+    free(taken);
+    free(tv);
     if (!rc) mine[i] = 1;
   }
   if (rc) weft_store_rollback(s->inst->store);

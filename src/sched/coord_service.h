@@ -9,6 +9,11 @@
  *   coordinator/inbox/RUN    a QUEUED run handed over (value: the --in-run
  *                            step list of a re-execution, or ""); the
  *                            service that deletes it owns the run
+ *   coordinator/taken/RUN    written in the transaction that deletes the
+ *                            inbox entry ("SERVICE-ID\nIN-RUN"): a service
+ *                            killed before the run's first commit leaves
+ *                            it QUEUED with no entry and no lease; the
+ *                            reclaim puts it back in the inbox
  * A launcher hands a run over when a service heartbeated within
  * WEFT_COORD_SERVICE_STALE_MS; an inbox entry no service took within that
  * while is taken back by a launcher and spawned as before. */
@@ -21,6 +26,7 @@
 
 #define WEFT_COORD_SERVICE_PREFIX "coordinator/service/"
 #define WEFT_COORD_INBOX_PREFIX "coordinator/inbox/"
+#define WEFT_COORD_TAKEN_PREFIX "coordinator/taken/"
 #define WEFT_COORD_SERVICE_STALE_MS 5000
 
 /* 1 when a coordinator service of the instance heartbeated lately (read
@@ -33,7 +39,9 @@ int weft_coord_handoff(struct weft_instance *inst, const char *run_id, const cha
 
 /* Inbox entries older than WEFT_COORD_SERVICE_STALE_MS (no service took
  * them: it stopped): each is deleted and passed to fn (a spawner's), so
- * the run starts anyway. Returns how many. */
+ * the run starts anyway. Returns how many. Also settles the taken
+ * entries: dropped once their run left QUEUED, back in the inbox when
+ * their run is still QUEUED and the service that took it is gone. */
 size_t weft_coord_inbox_reclaim(struct weft_instance *inst,
                                 int (*fn)(void *data, struct weft_instance *inst,
                                           const struct weft_run_row *run, const char *in_run,
