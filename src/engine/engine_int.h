@@ -161,6 +161,14 @@ int coord_lease_due(const struct coord *c, int64_t now_mono);
 /* Renews it (and every other lease of this coordinator) in the open
  * transaction; WEFT_ECONFLICT (lease_lost set) when it was taken. */
 int coord_lease_renew(struct coord *c, weft_error *err);
+/* A loop of many runs (coord_loop.c): every lease of owner renewed in one
+ * statement, in the open transaction, once for all its runs; held lists
+ * the runs still ours (release it). */
+int coord_lease_renew_all(struct weft_instance *inst, const char *owner,
+                          struct weft_run_lease_list *held, weft_error *err);
+/* A run of that loop missing from held: another coordinator adopted it;
+ * it writes nothing more and stops (failed_store, c->err says why). */
+void coord_lease_lost(struct coord *c);
 /* Drops it at the run's end. */
 void coord_lease_release(struct coord *c);
 /* Instead of start_run for a run whose coordinator died: takes its lease

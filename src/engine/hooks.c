@@ -542,6 +542,13 @@ void run_hooks_poll(struct run_hooks *h, struct coord *c) {
   }
 }
 
+int run_hooks_busy(struct run_hooks *h) {
+  if (!h) return 0;
+  for (struct hook_job *j = h->jobs; j; j = j->next)
+    if (!j->reported) return 1;
+  return 0;
+}
+
 static int pending(struct run_hooks *h) {
   int n = 0;
   pthread_mutex_lock(&h->mu);

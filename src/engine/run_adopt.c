@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/coord_drive.h"
 #include "engine/engine_int.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -39,8 +40,11 @@ int coord_lease_claim(struct coord *c, const char *steal_from, weft_error *err) 
   return rc;
 }
 
+/* A run of a loop of many runs (shared_commit) is never due on its own:
+ * its loop renews every lease it holds at once (coord_lease_renew_all). */
 int coord_lease_due(const struct coord *c, int64_t now_mono) {
-  return !c->lease_lost && c->run.coordinator && now_mono >= c->lease_next_ms;
+  return !c->lease_lost && !c->shared_commit && c->run.coordinator &&
+         now_mono >= c->lease_next_ms;
 }
 
 /* Inside coord_flush's transaction: every lease of this coordinator in one
@@ -61,6 +65,26 @@ int coord_lease_renew(struct coord *c, weft_error *err) {
   }
   if (!rc) c->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
   return rc;
+}
+
+int coord_lease_renew_all(struct weft_instance *inst, const char *owner,
+                          struct weft_run_lease_list *held, weft_error *err) {
+  *held = (struct weft_run_lease_list){0};
+  return weft_store_lease_renew(inst->store, owner, weft_clock_wall_ms(), weft_run_lease_ms(),
+                                held, err);
+}
+
+void coord_lease_lost(struct coord *c) {
+  if (c->lease_lost) return;
+  c->lease_lost = 1;
+  /* Nothing of this run is written any more: its new owner drives it. */
+  coord_batch_clear(&c->batch);
+  c->run_dirty = 0;
+  if (!c->failed_store)
+    weft_error_set(c->err, WEFT_ECONFLICT,
+                   "run %s: another coordinator took over its lease; this one stops",
+                   c->run.id);
+  c->failed_store = 1;
 }
 
 void coord_lease_release(struct coord *c) {
