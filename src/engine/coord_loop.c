@@ -242,7 +242,7 @@ static int renew_leases(struct weft_coord_loop *lp, weft_error *e) {
   for (size_t i = 0; i < lp->n; i++) {
     struct loop_run *r = lp->runs[i];
     struct coord *c = &r->d.c;
-    if (!r->d.opened || c->lease_lost || !c->run.coordinator ||
+    if (!r->d.opened || c->lease_lost || c->lease_claim_pending || !c->run.coordinator ||
         strcmp(c->run.coordinator, lp->owner) || weft_map_find(&mine, c->run.id, NULL))
       continue;
     coord_lease_lost(c);
@@ -253,6 +253,28 @@ static int renew_leases(struct weft_coord_loop *lp, weft_error *e) {
   weft_run_lease_list_release(&held);
   lp->lease_renewals++;
   return WEFT_OK;
+}
+
+/* One run's part of a transaction: its lease claimed when it just started,
+ * its batch, its lease dropped when it ended (a run whose lease another
+ * coordinator holds writes nothing). */
+static int write_run(struct loop_run *r, weft_error *e) {
+  struct coord *c = &r->d.c;
+  int rc = coord_lease_claim_pending(c, e);
+  if (!rc && c->lease_lost) {
+    r->hot = 1;
+    return WEFT_OK;
+  }
+  if (!rc) rc = coord_flush_write(c, 0, e);
+  if (!rc && r->over && weft_run_status_is_final(c->run.status)) rc = coord_lease_drop(c, e);
+  return rc;
+}
+
+/* After the transaction of write_run committed. */
+static void wrote_run(struct loop_run *r) {
+  struct coord *c = &r->d.c;
+  if (r->over && !c->lease_lost && weft_run_status_is_final(c->run.status))
+    c->lease_released = 1;
 }
 
 /* Every run's batch in one transaction, with the loop's lease renewal when
@@ -273,7 +295,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
   int rc = weft_store_begin(lp->inst->store, &e);
   if (!rc && renew) rc = renew_leases(lp, &e);
   for (size_t i = 0; !rc && i < lp->n; i++)
-    if (lp->runs[i]->in_tx) rc = coord_flush_write(&lp->runs[i]->d.c, 0, &e);
+    if (lp->runs[i]->in_tx) rc = write_run(lp->runs[i], &e);
   if (rc) weft_store_rollback(lp->inst->store);
   else rc = weft_store_commit(lp->inst->store, &e);
   lp->commits++;
@@ -283,15 +305,17 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
     if (!r->in_tx) continue;
     r->in_tx = 0;
     if (!rc) {
+      if (!r->d.c.lease_lost) wrote_run(r);
       coord_flush_done(&r->d.c, 0, &e);
     } else { /* alone, forced: the shared flag holds coord_flush back */
       weft_error e1 = WEFT_ERROR_INIT;
       struct coord *c = &r->d.c;
       int rc1 = weft_store_begin(lp->inst->store, &e1);
-      if (!rc1) rc1 = coord_flush_write(c, 0, &e1);
+      if (!rc1) rc1 = write_run(r, &e1);
       if (rc1) weft_store_rollback(lp->inst->store);
       else rc1 = weft_store_commit(lp->inst->store, &e1);
-      coord_flush_done(c, rc1, &e1);
+      if (!rc1) wrote_run(r);
+      if (!c->lease_lost) coord_flush_done(c, rc1, &e1);
       r->hot = 1;
     }
   }

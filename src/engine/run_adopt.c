@@ -33,6 +33,13 @@ int64_t weft_run_lease_ms(void) {
 /* ---- the lease, from the coordinator's side ------------------------------------ */
 
 int coord_lease_claim(struct coord *c, const char *steal_from, weft_error *err) {
+  if (c->shared_commit && !steal_from) {
+    /* A fresh run of a loop: no autocommitted statement (an fsync) of its
+     * own; the loop claims it with the rest of its start. */
+    c->lease_claim_pending = 1;
+    c->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
+    return WEFT_OK;
+  }
   int rc = weft_store_lease_claim(c->inst->store, c->run.id, c->run.coordinator, steal_from,
                                   weft_clock_wall_ms(), weft_run_lease_ms(), err);
   if (rc == WEFT_ECONFLICT) c->lease_lost = 1;
@@ -87,9 +94,28 @@ void coord_lease_lost(struct coord *c) {
   c->failed_store = 1;
 }
 
+int coord_lease_claim_pending(struct coord *c, weft_error *err) {
+  if (!c->lease_claim_pending || c->lease_lost) return WEFT_OK;
+  weft_error e = WEFT_ERROR_INIT;
+  int rc = weft_store_lease_claim(c->inst->store, c->run.id, c->run.coordinator, NULL,
+                                  weft_clock_wall_ms(), weft_run_lease_ms(), &e);
+  if (rc == WEFT_ECONFLICT) {
+    coord_lease_lost(c);
+    return WEFT_OK;
+  }
+  if (rc) return weft_error_set(err, rc, "%s", e.msg);
+  c->lease_claim_pending = 0;
+  return WEFT_OK;
+}
+
+int coord_lease_drop(struct coord *c, weft_error *err) {
+  if (!c->run.id || !c->run.coordinator || c->lease_lost || c->lease_released) return WEFT_OK;
+  return weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, err);
+}
+
 void coord_lease_release(struct coord *c) {
   weft_error ignored = WEFT_ERROR_INIT;
-  if (c->run.id && c->run.coordinator && !c->lease_lost)
+  if (c->run.id && c->run.coordinator && !c->lease_lost && !c->lease_released)
     weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, &ignored);
 }
 
