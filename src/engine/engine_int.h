@@ -57,6 +57,9 @@ struct coord {
    * whole chain names the cause: "upstream 'load' failed". */
   size_t *skip_root;
   unsigned char *alerted; /* per step: its on_failure alert was fired */
+  /* What the job has, looked at once (0: not yet, 1: none, 2: some), so a
+   * turn of a run of 100,000 steps does not scan them all for nothing. */
+  int job_has_step_hooks, job_has_mapped;
   struct coord_map *map;  /* run_map.c's own state (NULL until needed) */
   /* run_adopt.c: the run's lease (renewed in coord_flush's transaction). */
   int64_t lease_next_ms; /* monotonic: renew then */
