@@ -37,7 +37,8 @@
  * a pointer to its coord, which must not move. */
 struct loop_run {
   struct coord_drive d;
-  weft_error err;
+  char *errmsg; /* its first error (harvested from the loop's scratch) */
+  int errcode;
   char *run_id;
   weft_coord_loop_done_fn done;
   void *data;
@@ -61,6 +62,11 @@ struct weft_coord_loop {
   char *owner;               /* this process's coordinator id: the leases' owner */
   int64_t lease_next_ms;     /* monotonic: when the loop renews its leases */
   uint64_t lease_renewals;
+  /* Every run's drive reports into this one (a weft_error is 1 KB: one a
+   * run was a sixth of a run's memory); the loop moves what it holds into
+   * the run that wrote it after each call that may write it (harvest), and
+   * back before the drive reads it (coord_drive_close). */
+  weft_error scratch;
   struct weft_c_pool *pool; /* C ops of in_process runs (exec/c_pool.h) */
 };
 
@@ -104,10 +110,29 @@ uint64_t weft_coord_loop_lease_renewals(const struct weft_coord_loop *lp) {
   return lp->lease_renewals;
 }
 
-static void run_free(struct loop_run *r) {
+/* What the scratch error holds becomes r's (its first error only). */
+static void harvest(struct weft_coord_loop *lp, struct loop_run *r) {
+  if (!lp->scratch.code && !lp->scratch.msg[0]) return;
+  if (!r->errmsg) {
+    r->errmsg = weft_str_dup(lp->scratch.msg);
+    r->errcode = lp->scratch.code;
+  }
+  lp->scratch = (weft_error)WEFT_ERROR_INIT;
+}
+
+/* r's error back in the scratch, for the drive to read. */
+static void restore(struct weft_coord_loop *lp, struct loop_run *r) {
+  lp->scratch = (weft_error)WEFT_ERROR_INIT;
+  if (r->errmsg) weft_error_set(&lp->scratch, r->errcode, "%s", r->errmsg);
+}
+
+/* The drive is closed: the run's last word goes to its done callback. */
+static void run_free(struct weft_coord_loop *lp, struct loop_run *r) {
   if (!r) return;
+  harvest(lp, r);
   if (r->done)
-    r->done(r->data, r->run_id, r->d.final, r->d.rc, r->d.rc ? r->err.msg : NULL);
+    r->done(r->data, r->run_id, r->d.final, r->d.rc, r->d.rc ? (r->errmsg ? r->errmsg : "") : NULL);
+  free(r->errmsg);
   free(r->run_id);
   free(r);
 }
@@ -139,18 +164,19 @@ int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
   }
   r->done = done;
   r->data = data;
-  r->err = (weft_error)WEFT_ERROR_INIT;
   r->fd = -1;
   r->hot = 1;
   r->wake_at = -1;
-  if (coord_drive_open(&r->d, lp->inst, run_id, l, 1, &r->err)) {
+  lp->scratch = (weft_error)WEFT_ERROR_INIT;
+  if (coord_drive_open(&r->d, lp->inst, run_id, l, 1, &lp->scratch)) {
     /* Not started (the run is failed as the drive's close says): over. */
     int rc = r->d.rc;
-    weft_error_set(err, rc, "%s", r->err.msg);
+    weft_error_set(err, rc, "%s", lp->scratch.msg);
     coord_drive_close(&r->d);
-    run_free(r);
+    run_free(lp, r);
     return rc;
   }
+  harvest(lp, r);
   /* Its C ops run on the loop's threads, not in its turns (exec/c_pool.h). */
   if (r->d.c.x && !strcmp(weft_executor_name(r->d.c.x), "in_process")) {
     if (!lp->pool) {
@@ -246,6 +272,7 @@ static int renew_leases(struct weft_coord_loop *lp, weft_error *e) {
         strcmp(c->run.coordinator, lp->owner) || weft_map_find(&mine, c->run.id, NULL))
       continue;
     coord_lease_lost(c);
+    harvest(lp, r);
     r->in_tx = 0;
     r->hot = 1; /* its next turn ends it */
   }
@@ -295,7 +322,10 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
   int rc = weft_store_begin(lp->inst->store, &e);
   if (!rc && renew) rc = renew_leases(lp, &e);
   for (size_t i = 0; !rc && i < lp->n; i++)
-    if (lp->runs[i]->in_tx) rc = write_run(lp->runs[i], &e);
+    if (lp->runs[i]->in_tx) {
+      rc = write_run(lp->runs[i], &e);
+      harvest(lp, lp->runs[i]);
+    }
   if (rc) weft_store_rollback(lp->inst->store);
   else rc = weft_store_commit(lp->inst->store, &e);
   lp->commits++;
@@ -307,6 +337,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
     if (!rc) {
       if (!r->d.c.lease_lost) wrote_run(r);
       coord_flush_done(&r->d.c, 0, &e);
+      harvest(lp, r);
     } else { /* alone, forced: the shared flag holds coord_flush back */
       weft_error e1 = WEFT_ERROR_INIT;
       struct coord *c = &r->d.c;
@@ -316,6 +347,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
       else rc1 = weft_store_commit(lp->inst->store, &e1);
       if (!rc1) wrote_run(r);
       if (!c->lease_lost) coord_flush_done(c, rc1, &e1);
+      harvest(lp, r);
       r->hot = 1;
     }
   }
@@ -342,6 +374,7 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
     if (t == 1) {
       r->over = 1;
       coord_drive_end(&r->d); /* its end goes in this tick's commit */
+      harvest(lp, r);
     } else {
       schedule_run(r, t, mono);
       if (r->hot) busy = 1;
@@ -349,6 +382,7 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
         next_wake = r->wake_at;
     }
     if (t) busy = 1;
+    harvest(lp, r);
   }
   group_commit(lp, mono);
   /* Close the runs that are over, keeping the others in order. */
@@ -360,8 +394,11 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
       continue;
     }
     if (r->fd >= 0) epoll_ctl(lp->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+    restore(lp, r);
     coord_drive_close(&r->d);
-    run_free(r);
+    harvest(lp, r); /* its first error stays r->errmsg */
+    if (r->d.rc && !r->errmsg) r->errmsg = weft_str_dup("the run could not go on");
+    run_free(lp, r);
   }
   lp->n = k;
   if (!busy && wait_ms > 0) {
