@@ -297,6 +297,17 @@ static int write_run(struct loop_run *r, weft_error *e) {
   return rc;
 }
 
+/* An idle run keeps no write batch (thousands of runs wait at once). */
+static void batch_shrink(struct loop_run *r) {
+  struct coord_batch *b = &r->d.c.batch;
+  if (r->hot || b->n_ev || b->n_st) return;
+  free(b->ev);
+  free(b->st);
+  b->ev = NULL;
+  b->st = NULL;
+  b->cap_ev = b->cap_st = 0;
+}
+
 /* After the transaction of write_run committed. */
 static void wrote_run(struct loop_run *r) {
   struct coord *c = &r->d.c;
@@ -338,6 +349,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
       if (!r->d.c.lease_lost) wrote_run(r);
       coord_flush_done(&r->d.c, 0, &e);
       harvest(lp, r);
+      batch_shrink(r);
     } else { /* alone, forced: the shared flag holds coord_flush back */
       weft_error e1 = WEFT_ERROR_INIT;
       struct coord *c = &r->d.c;
