@@ -176,16 +176,26 @@ static int inflight(int n) {
   long before = rss_kb();
   double c0 = cpu_ms(), t0 = weft_clock_mono_s();
   for (int i = 0; i < n; i++) weft_coord_loop_add(lp, ids[i], &l, on_done, &ok, &err);
-  for (int i = 0; i < 3; i++) weft_coord_loop_tick(lp, 0);
+  /* Until every run waits for its retry (nothing turned in a tick). */
+  uint64_t turns = weft_coord_loop_turns(lp);
+  for (int i = 0; i < 1000; i++) {
+    weft_coord_loop_tick(lp, 0);
+    if (weft_coord_loop_turns(lp) == turns) break;
+    turns = weft_coord_loop_turns(lp);
+  }
   double t1 = weft_clock_mono_s(), c1 = cpu_ms();
-  /* An idle tick over every run in flight: what the loop costs per turn. */
+  /* Idle ticks over every run in flight: what the loop costs per tick
+   * (runs turned then: those with something due). */
+  uint64_t renewals = weft_coord_loop_lease_renewals(lp);
   for (int i = 0; i < 5; i++) weft_coord_loop_tick(lp, 0);
   double t2 = weft_clock_mono_s();
   long after = rss_kb();
   printf("runs_in_flight=%zu rss_before_kb=%ld rss_kb=%ld bytes_per_run=%.0f start_s=%.2f "
-         "start_cpu_ms_per_run=%.3f idle_tick_ms=%.1f\n",
+         "start_cpu_ms_per_run=%.3f idle_tick_ms=%.2f idle_turns=%llu lease_renewals=%llu\n",
          weft_coord_loop_count(lp), before, after, (after - before) * 1024.0 / n, t1 - t0,
-         (c1 - c0) / n, (t2 - t1) * 1e3 / 5);
+         (c1 - c0) / n, (t2 - t1) * 1e3 / 5,
+         (unsigned long long)(weft_coord_loop_turns(lp) - turns),
+         (unsigned long long)(weft_coord_loop_lease_renewals(lp) - renewals));
   weft_coord_loop_free(lp);
   return 0;
 }

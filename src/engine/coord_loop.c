@@ -1,26 +1,53 @@
 /* coord_loop.c: many runs driven by one thread (coord_loop.h): turns, one
- * group commit per tick across runs, cancel requests read for all runs. */
+ * group commit per tick across runs, cancel requests read for all runs,
+ * every run's lease renewed in one statement, and one epoll set over all
+ * runs' executors so a run with nothing to do costs no turn.
+ *
+ * When a run is turned (schedule_run decides after each turn):
+ *   hot      its last turn did something, it was just added, canceled, or
+ *            its executor says "now" (a C op waiting to run)
+ *   ready    its executor's fd (an epoll fd over its steps' pidfds and
+ *            event pipes, weft_executor_poll_fd) polls readable
+ *   due      wake_at passed: a retry, a run deadline, a step timeout or
+ *            kill escalation, an alert delivery to record, a live log
+ *            upload
+ *   always   its executor has no fd (the queue executor): every tick
+ * A run that is none of these is skipped; it is still written when its
+ * heartbeat is due (the run row's heartbeat_ms, every WEFT_HEARTBEAT_MS). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "engine/coord_drive.h"
 #include "engine/coord_loop.h"
+#include "engine/hooks.h"
+#include "exec/c_pool.h"
 #include "util/clock.h"
+#include "util/map.h"
 #include "util/str.h"
 
 #define CANCEL_READ_MS 100 /* how soon a `weft run cancel` reaches a run */
 #define CANCEL_READ_MAX 1000
+#define HOOKS_POLL_MS 100  /* a run whose alerts are being delivered */
+#define LIVE_LOG_POLL_MS 1000
+#define EPOLL_BATCH 256
 
 /* One run the loop drives. Allocated alone: the executor's callbacks hold
  * a pointer to its coord, which must not move. */
 struct loop_run {
   struct coord_drive d;
-  weft_error err;
+  char *errmsg; /* its first error (harvested from the loop's scratch) */
+  int errcode;
   char *run_id;
   weft_coord_loop_done_fn done;
   void *data;
   int over;    /* its last turn said so: ended in this tick's commit */
   int in_tx;   /* its batch is in the tick's transaction */
+  int hot;     /* turn it in the next tick */
+  int turned;  /* turned in this tick: its batch may hold something */
+  int fd;      /* its executor's fd, in the loop's epoll set; -1: none */
+  int64_t wake_at; /* monotonic ms something timed is due; -1: nothing */
 };
 
 struct weft_coord_loop {
@@ -30,7 +57,17 @@ struct weft_coord_loop {
   weft_coord_loop_clock_fn clock;
   void *clock_data;
   int64_t next_cancel_read_ms;
-  uint64_t commits;
+  uint64_t commits, turns;
+  int epfd;
+  char *owner;               /* this process's coordinator id: the leases' owner */
+  int64_t lease_next_ms;     /* monotonic: when the loop renews its leases */
+  uint64_t lease_renewals;
+  /* Every run's drive reports into this one (a weft_error is 1 KB: one a
+   * run was a sixth of a run's memory); the loop moves what it holds into
+   * the run that wrote it after each call that may write it (harvest), and
+   * back before the drive reads it (coord_drive_close). */
+  weft_error scratch;
+  struct weft_c_pool *pool; /* C ops of in_process runs (exec/c_pool.h) */
 };
 
 static int64_t loop_now(const struct weft_coord_loop *lp) {
@@ -39,9 +76,24 @@ static int64_t loop_now(const struct weft_coord_loop *lp) {
 
 int weft_coord_loop_new(struct weft_instance *inst, struct weft_coord_loop **out,
                         weft_error *err) {
-  *out = calloc(1, sizeof **out);
-  if (!*out) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  (*out)->inst = inst;
+  struct weft_coord_loop *lp = calloc(1, sizeof *lp);
+  *out = NULL;
+  if (!lp) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  lp->inst = inst;
+  lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+  lp->owner = weft_coordinator_id();
+  if (lp->epfd < 0 || !lp->owner) {
+    int rc = lp->owner ? weft_error_set(err, WEFT_EIO, "epoll_create1 failed")
+                       : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    if (lp->epfd >= 0) close(lp->epfd);
+    free(lp->owner);
+    free(lp);
+    return rc;
+  }
+  /* The leases its runs claim as they start are fresh: renewed a third of
+   * a lease later, all at once. */
+  lp->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
+  *out = lp;
   return WEFT_OK;
 }
 
@@ -53,13 +105,46 @@ void weft_coord_loop_set_clock(struct weft_coord_loop *lp, weft_coord_loop_clock
 
 size_t weft_coord_loop_count(const struct weft_coord_loop *lp) { return lp->n; }
 uint64_t weft_coord_loop_commits(const struct weft_coord_loop *lp) { return lp->commits; }
+uint64_t weft_coord_loop_turns(const struct weft_coord_loop *lp) { return lp->turns; }
+uint64_t weft_coord_loop_lease_renewals(const struct weft_coord_loop *lp) {
+  return lp->lease_renewals;
+}
 
-static void run_free(struct loop_run *r) {
+/* What the scratch error holds becomes r's (its first error only). */
+static void harvest(struct weft_coord_loop *lp, struct loop_run *r) {
+  if (!lp->scratch.code && !lp->scratch.msg[0]) return;
+  if (!r->errmsg) {
+    r->errmsg = weft_str_dup(lp->scratch.msg);
+    r->errcode = lp->scratch.code;
+  }
+  lp->scratch = (weft_error)WEFT_ERROR_INIT;
+}
+
+/* r's error back in the scratch, for the drive to read. */
+static void restore(struct weft_coord_loop *lp, struct loop_run *r) {
+  lp->scratch = (weft_error)WEFT_ERROR_INIT;
+  if (r->errmsg) weft_error_set(&lp->scratch, r->errcode, "%s", r->errmsg);
+}
+
+/* The drive is closed: the run's last word goes to its done callback. */
+static void run_free(struct weft_coord_loop *lp, struct loop_run *r) {
   if (!r) return;
+  harvest(lp, r);
   if (r->done)
-    r->done(r->data, r->run_id, r->d.final, r->d.rc, r->d.rc ? r->err.msg : NULL);
+    r->done(r->data, r->run_id, r->d.final, r->d.rc, r->d.rc ? (r->errmsg ? r->errmsg : "") : NULL);
+  free(r->errmsg);
   free(r->run_id);
   free(r);
+}
+
+/* The executor's fd goes in the loop's epoll set (level-triggered: it polls
+ * readable until a turn's wait() took what it had). */
+static void watch_executor(struct weft_coord_loop *lp, struct loop_run *r) {
+  int tmo = -1;
+  r->fd = r->d.c.x ? weft_executor_poll_fd(r->d.c.x, &tmo) : -1;
+  if (r->fd < 0) return;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = r};
+  if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, r->fd, &ev)) r->fd = -1; /* turned every tick */
 }
 
 int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
@@ -79,20 +164,38 @@ int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
   }
   r->done = done;
   r->data = data;
-  r->err = (weft_error)WEFT_ERROR_INIT;
-  if (coord_drive_open(&r->d, lp->inst, run_id, l, 1, &r->err)) {
+  r->fd = -1;
+  r->hot = 1;
+  r->wake_at = -1;
+  lp->scratch = (weft_error)WEFT_ERROR_INIT;
+  if (coord_drive_open(&r->d, lp->inst, run_id, l, 1, &lp->scratch)) {
     /* Not started (the run is failed as the drive's close says): over. */
     int rc = r->d.rc;
-    weft_error_set(err, rc, "%s", r->err.msg);
+    weft_error_set(err, rc, "%s", lp->scratch.msg);
     coord_drive_close(&r->d);
-    run_free(r);
+    run_free(lp, r);
     return rc;
   }
+  harvest(lp, r);
+  /* Its C ops run on the loop's threads, not in its turns (exec/c_pool.h). */
+  if (r->d.c.x && !strcmp(weft_executor_name(r->d.c.x), "in_process")) {
+    if (!lp->pool) {
+      weft_error pe = WEFT_ERROR_INIT;
+      if (!weft_c_pool_new(0, &lp->pool, &pe)) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lp};
+        epoll_ctl(lp->epfd, EPOLL_CTL_ADD, weft_c_pool_fd(lp->pool), &ev);
+      }
+    }
+    if (lp->pool) weft_executor_use_c_pool(r->d.c.x, lp->pool, r);
+  }
+  watch_executor(lp, r);
   lp->runs[lp->n++] = r;
   return WEFT_OK;
 }
 
-static void mark_canceling(struct coord *c, const char *message) {
+static void mark_canceling(struct loop_run *r, const char *message) {
+  struct coord *c = &r->d.c;
+  r->hot = 1;
   if (c->canceling) return;
   if (c->run.status == WEFT_RUN_STARTED) c->run.status = WEFT_RUN_CANCELING;
   free(c->run.message);
@@ -107,46 +210,157 @@ static void mark_canceling(struct coord *c, const char *message) {
 static void read_cancels(struct weft_coord_loop *lp) {
   struct weft_run_filter f = {.status_mask = 1 << WEFT_RUN_CANCELING, .limit = CANCEL_READ_MAX};
   struct weft_run_list list = {0};
+  struct weft_map asked = WEFT_MAP_INIT;
   weft_error e = WEFT_ERROR_INIT;
   if (weft_store_run_list(lp->inst->store, &f, &list, &e)) return; /* next time */
-  for (size_t k = 0; k < list.n; k++)
-    for (size_t i = 0; i < lp->n; i++)
-      if (!strcmp(lp->runs[i]->run_id, list.v[k].id))
-        mark_canceling(&lp->runs[i]->d.c, list.v[k].message);
+  for (size_t k = 0; k < list.n; k++) weft_map_set(&asked, list.v[k].id, &list.v[k]);
+  for (size_t i = 0; list.n && i < lp->n; i++) {
+    struct weft_run_row *row = weft_map_get(&asked, lp->runs[i]->run_id);
+    if (row) mark_canceling(lp->runs[i], row->message);
+  }
+  weft_map_release(&asked);
   weft_run_list_release(&list);
 }
 
-/* Every run's batch in one transaction. When it fails, each run commits
- * alone, so one run's bad write stops that run, not its neighbours. */
-static void group_commit(struct weft_coord_loop *lp) {
+/* Marks the runs whose executor has something (or the pool finished one
+ * of their C ops) hot; waits up to timeout_ms for the first. */
+static void collect_ready(struct weft_coord_loop *lp, int timeout_ms) {
+  struct epoll_event evs[EPOLL_BATCH];
+  for (;;) {
+    int n = epoll_wait(lp->epfd, evs, EPOLL_BATCH, timeout_ms);
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.ptr == lp) {
+        void *woken[EPOLL_BATCH];
+        size_t k;
+        while ((k = weft_c_pool_drain(lp->pool, woken, EPOLL_BATCH)) > 0)
+          for (size_t j = 0; j < k; j++) ((struct loop_run *)woken[j])->hot = 1;
+      } else {
+        ((struct loop_run *)evs[i].data.ptr)->hot = 1;
+      }
+    }
+    if (n < EPOLL_BATCH) return;
+    timeout_ms = 0;
+  }
+}
+
+/* After a turn (t as coord_drive_turn said): when the run needs the next. */
+static void schedule_run(struct loop_run *r, int t, int64_t mono) {
+  struct coord_drive *d = &r->d;
+  int tmo = (int)d->wake_ms;
+  if (r->fd >= 0) weft_executor_poll_fd(d->c.x, &tmo);
+  if (run_hooks_busy(d->hooks) && (tmo < 0 || tmo > HOOKS_POLL_MS)) tmo = HOOKS_POLL_MS;
+  if (coord_logs_remote(&d->c) && weft_executor_running_count(d->c.x) &&
+      (tmo < 0 || tmo > LIVE_LOG_POLL_MS))
+    tmo = LIVE_LOG_POLL_MS;
+  r->hot = t == 2 || tmo == 0 || r->fd < 0;
+  r->wake_at = tmo < 0 ? -1 : mono + tmo;
+}
+
+/* The loop's leases, in the open transaction: one statement for all its
+ * runs; a run missing from what is still held was adopted elsewhere and
+ * stops (coord_lease_lost). */
+static int renew_leases(struct weft_coord_loop *lp, weft_error *e) {
+  struct weft_run_lease_list held = {0};
+  struct weft_map mine = WEFT_MAP_INIT;
+  int rc = coord_lease_renew_all(lp->inst, lp->owner, &held, e);
+  if (rc) return rc;
+  for (size_t k = 0; k < held.n; k++) weft_map_set(&mine, held.v[k].run_id, &held.v[k]);
+  for (size_t i = 0; i < lp->n; i++) {
+    struct loop_run *r = lp->runs[i];
+    struct coord *c = &r->d.c;
+    if (!r->d.opened || c->lease_lost || c->lease_claim_pending || !c->run.coordinator ||
+        strcmp(c->run.coordinator, lp->owner) || weft_map_find(&mine, c->run.id, NULL))
+      continue;
+    coord_lease_lost(c);
+    harvest(lp, r);
+    r->in_tx = 0;
+    r->hot = 1; /* its next turn ends it */
+  }
+  weft_map_release(&mine);
+  weft_run_lease_list_release(&held);
+  lp->lease_renewals++;
+  return WEFT_OK;
+}
+
+/* One run's part of a transaction: its lease claimed when it just started,
+ * its batch, its lease dropped when it ended (a run whose lease another
+ * coordinator holds writes nothing). */
+static int write_run(struct loop_run *r, weft_error *e) {
+  struct coord *c = &r->d.c;
+  int rc = coord_lease_claim_pending(c, e);
+  if (!rc && c->lease_lost) {
+    r->hot = 1;
+    return WEFT_OK;
+  }
+  if (!rc) rc = coord_flush_write(c, 0, e);
+  if (!rc && r->over && weft_run_status_is_final(c->run.status)) rc = coord_lease_drop(c, e);
+  return rc;
+}
+
+/* An idle run keeps no write batch (thousands of runs wait at once). */
+static void batch_shrink(struct loop_run *r) {
+  struct coord_batch *b = &r->d.c.batch;
+  if (r->hot || b->n_ev || b->n_st) return;
+  free(b->ev);
+  free(b->st);
+  b->ev = NULL;
+  b->st = NULL;
+  b->cap_ev = b->cap_st = 0;
+}
+
+/* After the transaction of write_run committed. */
+static void wrote_run(struct loop_run *r) {
+  struct coord *c = &r->d.c;
+  if (r->over && !c->lease_lost && weft_run_status_is_final(c->run.status))
+    c->lease_released = 1;
+}
+
+/* Every run's batch in one transaction, with the loop's lease renewal when
+ * due. When it fails, each run commits alone, so one run's bad write
+ * stops that run, not its neighbours. */
+static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
   size_t pending = 0;
   for (size_t i = 0; i < lp->n; i++) {
-    struct coord *c = &lp->runs[i]->d.c;
-    lp->runs[i]->in_tx = lp->runs[i]->d.opened && coord_flush_pending(c, 0);
-    pending += (size_t)lp->runs[i]->in_tx;
+    struct loop_run *r = lp->runs[i];
+    struct coord *c = &r->d.c;
+    r->in_tx = r->d.opened && (r->turned || mono >= c->next_heartbeat_ms) &&
+               coord_flush_pending(c, 0);
+    pending += (size_t)r->in_tx;
   }
-  if (!pending) return;
+  int renew = lp->n && mono >= lp->lease_next_ms;
+  if (!pending && !renew) return;
   weft_error e = WEFT_ERROR_INIT;
   int rc = weft_store_begin(lp->inst->store, &e);
+  if (!rc && renew) rc = renew_leases(lp, &e);
   for (size_t i = 0; !rc && i < lp->n; i++)
-    if (lp->runs[i]->in_tx) rc = coord_flush_write(&lp->runs[i]->d.c, 0, &e);
+    if (lp->runs[i]->in_tx) {
+      rc = write_run(lp->runs[i], &e);
+      harvest(lp, lp->runs[i]);
+    }
   if (rc) weft_store_rollback(lp->inst->store);
   else rc = weft_store_commit(lp->inst->store, &e);
   lp->commits++;
+  if (!rc && renew) lp->lease_next_ms = mono + weft_run_lease_ms() / 3;
   for (size_t i = 0; i < lp->n; i++) {
     struct loop_run *r = lp->runs[i];
     if (!r->in_tx) continue;
     r->in_tx = 0;
     if (!rc) {
+      if (!r->d.c.lease_lost) wrote_run(r);
       coord_flush_done(&r->d.c, 0, &e);
+      harvest(lp, r);
+      batch_shrink(r);
     } else { /* alone, forced: the shared flag holds coord_flush back */
       weft_error e1 = WEFT_ERROR_INIT;
       struct coord *c = &r->d.c;
       int rc1 = weft_store_begin(lp->inst->store, &e1);
-      if (!rc1) rc1 = coord_flush_write(c, 0, &e1);
+      if (!rc1) rc1 = write_run(r, &e1);
       if (rc1) weft_store_rollback(lp->inst->store);
       else rc1 = weft_store_commit(lp->inst->store, &e1);
-      coord_flush_done(c, rc1, &e1);
+      if (!rc1) wrote_run(r);
+      if (!c->lease_lost) coord_flush_done(c, rc1, &e1);
+      harvest(lp, r);
+      r->hot = 1;
     }
   }
 }
@@ -157,17 +371,32 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
     lp->next_cancel_read_ms = now + CANCEL_READ_MS;
     read_cancels(lp);
   }
+  collect_ready(lp, 0);
+  int64_t mono = weft_clock_mono_ms(), next_wake = -1;
   int busy = 0;
   for (size_t i = 0; i < lp->n; i++) {
     struct loop_run *r = lp->runs[i];
+    r->turned = r->hot || (r->wake_at >= 0 && mono >= r->wake_at);
+    if (!r->turned) {
+      if (r->wake_at >= 0 && (next_wake < 0 || r->wake_at < next_wake)) next_wake = r->wake_at;
+      continue;
+    }
+    lp->turns++;
     int t = coord_drive_turn(&r->d, 0);
     if (t == 1) {
       r->over = 1;
       coord_drive_end(&r->d); /* its end goes in this tick's commit */
+      harvest(lp, r);
+    } else {
+      schedule_run(r, t, mono);
+      if (r->hot) busy = 1;
+      else if (r->wake_at >= 0 && (next_wake < 0 || r->wake_at < next_wake))
+        next_wake = r->wake_at;
     }
     if (t) busy = 1;
+    harvest(lp, r);
   }
-  group_commit(lp);
+  group_commit(lp, mono);
   /* Close the runs that are over, keeping the others in order. */
   size_t k = 0;
   for (size_t i = 0; i < lp->n; i++) {
@@ -176,22 +405,37 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
       lp->runs[k++] = r;
       continue;
     }
+    if (r->fd >= 0) epoll_ctl(lp->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+    restore(lp, r);
     coord_drive_close(&r->d);
-    run_free(r);
+    harvest(lp, r); /* its first error stays r->errmsg */
+    if (r->d.rc && !r->errmsg) r->errmsg = weft_str_dup("the run could not go on");
+    run_free(lp, r);
   }
   lp->n = k;
-  if (!busy && wait_ms > 0) weft_clock_sleep_ms(wait_ms);
+  if (!busy && wait_ms > 0) {
+    /* Asleep until a run's executor or the pool has something, or the
+     * first timed thing (a heartbeat is not one: it waits for a tick). */
+    int64_t until = weft_clock_mono_ms();
+    int tmo = wait_ms;
+    if (next_wake >= 0 && next_wake - until < tmo) tmo = next_wake > until ? (int)(next_wake - until) : 0;
+    collect_ready(lp, tmo);
+  }
   return lp->n;
 }
 
 void weft_coord_loop_cancel_all(struct weft_coord_loop *lp, const char *reason) {
-  for (size_t i = 0; i < lp->n; i++) coord_begin_cancel(&lp->runs[i]->d.c, reason);
+  for (size_t i = 0; i < lp->n; i++) {
+    coord_begin_cancel(&lp->runs[i]->d.c, reason);
+    lp->runs[i]->hot = 1;
+  }
 }
 
 int weft_coord_loop_cancel(struct weft_coord_loop *lp, const char *run_id, const char *reason) {
   for (size_t i = 0; i < lp->n; i++)
     if (!strcmp(lp->runs[i]->run_id, run_id)) {
       coord_begin_cancel(&lp->runs[i]->d.c, reason);
+      lp->runs[i]->hot = 1;
       return WEFT_OK;
     }
   return WEFT_ENOTFOUND;
@@ -201,6 +445,11 @@ void weft_coord_loop_free(struct weft_coord_loop *lp) {
   if (!lp) return;
   if (lp->n) weft_coord_loop_cancel_all(lp, "the coordinator stopped");
   while (lp->n) weft_coord_loop_tick(lp, 10);
+  /* Every executor is gone, so no C op is owned by a run: the pool only
+   * waits for the functions still running (exec/c_pool.h). */
+  weft_c_pool_free(lp->pool);
+  close(lp->epfd);
   free(lp->runs);
+  free(lp->owner);
   free(lp);
 }

@@ -43,6 +43,10 @@ size_t weft_coord_loop_count(const struct weft_coord_loop *lp);
 /* Commits made by ticks so far (for tests and the bench: one per tick
  * with something to record, whatever the number of runs). */
 uint64_t weft_coord_loop_commits(const struct weft_coord_loop *lp);
+/* Runs turned so far (an idle run with nothing due is not turned). */
+uint64_t weft_coord_loop_turns(const struct weft_coord_loop *lp);
+/* Lease renewals so far: one statement for all the loop's runs each. */
+uint64_t weft_coord_loop_lease_renewals(const struct weft_coord_loop *lp);
 /* Cancels every run it drives (they end CANCELED through later ticks). */
 void weft_coord_loop_cancel_all(struct weft_coord_loop *lp, const char *reason);
 /* Cancels one run; WEFT_ENOTFOUND when the loop does not drive it. */

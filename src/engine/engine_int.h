@@ -62,10 +62,15 @@ struct coord {
    * whole chain names the cause: "upstream 'load' failed". */
   size_t *skip_root;
   unsigned char *alerted; /* per step: its on_failure alert was fired */
+  /* What the job has, looked at once (0: not yet, 1: none, 2: some), so a
+   * turn of a run of 100,000 steps does not scan them all for nothing. */
+  int job_has_step_hooks, job_has_mapped;
   struct coord_map *map;  /* run_map.c's own state (NULL until needed) */
   /* run_adopt.c: the run's lease (renewed in coord_flush's transaction). */
   int64_t lease_next_ms; /* monotonic: renew then */
   int lease_lost;        /* another coordinator holds it: stop, write nothing */
+  int lease_claim_pending; /* a loop's run: claimed in the loop's next commit */
+  int lease_released;      /* a loop's run: dropped in the commit of its end */
   int sla_missed_before; /* adopted: its sla_missed event is out already */
   /* Driven by a loop of many runs (coord_loop.c): it commits every run's
    * batch in one transaction and reads cancel requests for all of them. */
@@ -169,6 +174,22 @@ int coord_lease_due(const struct coord *c, int64_t now_mono);
 /* Renews it (and every other lease of this coordinator) in the open
  * transaction; WEFT_ECONFLICT (lease_lost set) when it was taken. */
 int coord_lease_renew(struct coord *c, weft_error *err);
+/* A loop of many runs (coord_loop.c): every lease of owner renewed in one
+ * statement, in the open transaction, once for all its runs; held lists
+ * the runs still ours (release it). */
+int coord_lease_renew_all(struct weft_instance *inst, const char *owner,
+                          struct weft_run_lease_list *held, weft_error *err);
+/* A run of that loop missing from held: another coordinator adopted it;
+ * it writes nothing more and stops (failed_store, c->err says why). */
+void coord_lease_lost(struct coord *c);
+/* A loop's run (shared_commit) claims its lease in the loop's transaction
+ * that records its start (coord_lease_claim only marks it): done here, in
+ * the open transaction. Another holder is not an error of the transaction:
+ * the run is lost (coord_lease_lost) and writes nothing. */
+int coord_lease_claim_pending(struct coord *c, weft_error *err);
+/* The lease of a loop's run that ended, dropped in the open transaction of
+ * its end; coord_lease_release does nothing once lease_released is set. */
+int coord_lease_drop(struct coord *c, weft_error *err);
 /* Drops it at the run's end. */
 void coord_lease_release(struct coord *c);
 /* Instead of start_run for a run whose coordinator died: takes its lease

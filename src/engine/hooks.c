@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,54 @@ static void job_free(struct hook_job *j) {
   free(j);
 }
 
+/* weft.yaml's hooks, read again only when the file changed: a loop of many
+ * runs starts thousands a second (a parse of weft.yaml each was ~5% of a
+ * short run's cost). NULL when it has none or cannot be read (said once
+ * per change of the file). */
+static pthread_mutex_t cfg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  char *home;
+  struct stat st;
+  json_t *hooks;
+  int failed;
+} cfg_cache;
+
+static json_t *inst_hooks_get(struct coord *c) {
+  char *file = weft_str_printf("%s/weft.yaml", c->inst->home);
+  struct stat st;
+  json_t *hooks = NULL;
+  if (!file) return NULL;
+  int have = stat(file, &st) == 0;
+  free(file);
+  pthread_mutex_lock(&cfg_mu);
+  if (have && cfg_cache.home && !strcmp(cfg_cache.home, c->inst->home) &&
+      cfg_cache.st.st_ino == st.st_ino && cfg_cache.st.st_size == st.st_size &&
+      cfg_cache.st.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+      cfg_cache.st.st_mtim.tv_nsec == st.st_mtim.tv_nsec) {
+    hooks = json_incref(cfg_cache.hooks);
+    pthread_mutex_unlock(&cfg_mu);
+    return hooks;
+  }
+  struct weft_instance_config cfg;
+  weft_error err = WEFT_ERROR_INIT;
+  int failed = weft_instance_config_load(c->inst->home, &cfg, &err) != 0;
+  if (failed) {
+    fprintf(stderr, "weft: run %s: the hooks of weft.yaml are not used: %s\n", c->run.id,
+            err.msg);
+  } else {
+    hooks = json_incref(cfg.hooks);
+    weft_instance_config_release(&cfg);
+  }
+  json_decref(cfg_cache.hooks);
+  free(cfg_cache.home);
+  cfg_cache.home = have ? weft_str_dup(c->inst->home) : NULL;
+  cfg_cache.st = st;
+  cfg_cache.hooks = json_incref(hooks);
+  cfg_cache.failed = failed;
+  pthread_mutex_unlock(&cfg_mu);
+  return hooks;
+}
+
 struct run_hooks *run_hooks_new(struct coord *c) {
   struct run_hooks *h = calloc(1, sizeof *h);
   if (!h) return NULL;
@@ -78,15 +127,7 @@ struct run_hooks *run_hooks_new(struct coord *c) {
   pthread_cond_init(&h->cv, NULL);
   /* Here, on one thread: libcurl's global setup is not safe to race. */
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  struct weft_instance_config cfg;
-  weft_error err = WEFT_ERROR_INIT;
-  if (weft_instance_config_load(c->inst->home, &cfg, &err)) {
-    fprintf(stderr, "weft: run %s: the hooks of weft.yaml are not used: %s\n", c->run.id,
-            err.msg);
-  } else {
-    h->inst_hooks = json_incref(cfg.hooks);
-    weft_instance_config_release(&cfg);
-  }
+  h->inst_hooks = inst_hooks_get(c);
   return h;
 }
 
@@ -540,6 +581,13 @@ void run_hooks_poll(struct run_hooks *h, struct coord *c) {
     j->reported = 1;
     record(c, j);
   }
+}
+
+int run_hooks_busy(struct run_hooks *h) {
+  if (!h) return 0;
+  for (struct hook_job *j = h->jobs; j; j = j->next)
+    if (!j->reported) return 1;
+  return 0;
 }
 
 static int pending(struct run_hooks *h) {

@@ -41,6 +41,9 @@ void run_hooks_fire(struct run_hooks *h, struct coord *c, const char *trigger, c
                     const json_t *op_hooks, const char *message);
 /* Records the deliveries that ended since the last call as events. */
 void run_hooks_poll(struct run_hooks *h, struct coord *c);
+/* Whether a delivery is not recorded yet (a loop of many runs turns the
+ * run now and then until it is: coord_loop.c). */
+int run_hooks_busy(struct run_hooks *h);
 /* After the run ended: waits up to wait_ms for the deliveries still going,
  * stops the others, records them all. */
 void run_hooks_finish(struct run_hooks *h, struct coord *c, int wait_ms);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +50,24 @@ static void host_name(char *out, size_t len) {
     if (*p == ':') *p = '_'; /* ':' separates the id's fields */
 }
 
+/* Asked per run (a loop starts thousands a second) and fixed for a
+ * process: read /proc once per pid (a fork gets its own). */
+static pthread_mutex_t id_mu = PTHREAD_MUTEX_INITIALIZER;
+static long id_pid;
+static char id_text[320];
+
 char *weft_coordinator_id(void) {
-  char host[256];
-  host_name(host, sizeof host);
   long pid = (long)getpid();
-  return weft_str_printf("%s:%ld:%llu", host, pid, proc_start_time(pid));
+  pthread_mutex_lock(&id_mu);
+  if (id_pid != pid) {
+    char host[256];
+    host_name(host, sizeof host);
+    snprintf(id_text, sizeof id_text, "%s:%ld:%llu", host, pid, proc_start_time(pid));
+    id_pid = pid;
+  }
+  char *id = weft_str_dup(id_text);
+  pthread_mutex_unlock(&id_mu);
+  return id;
 }
 
 int weft_coordinator_alive(const char *id) {

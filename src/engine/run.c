@@ -20,7 +20,9 @@
 
 static int grow(void **v, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
-  size_t n = *cap ? *cap * 2 : 32;
+  /* Small at first: a loop keeps thousands of runs in flight, most of
+   * which record a few rows a tick (32 of each was 3 KB a run). */
+  size_t n = *cap ? *cap * 2 : 4;
   while (n < need) n *= 2;
   void *p = realloc(*v, n * elem);
   if (!p) return -1;
@@ -144,7 +146,17 @@ void coord_flush_done(struct coord *c, int rc, const weft_error *e) {
   }
   int64_t now = weft_clock_mono_ms();
   c->run_dirty = 0;
-  if (now >= c->next_heartbeat_ms) c->next_heartbeat_ms = now + WEFT_HEARTBEAT_MS;
+  if (now >= c->next_heartbeat_ms) {
+    /* A loop's runs prove their coordinator alive by its lease, renewed
+     * for all at once: their rows' heartbeat (read only for a coordinator
+     * on another host, stale after WEFT_HEARTBEAT_STALE_MS) goes out a
+     * third of that apart, spread over 2 s so 10,000 runs do not write it
+     * in one tick. */
+    int64_t every = c->shared_commit
+                        ? WEFT_HEARTBEAT_STALE_MS / 3 - (int64_t)((uintptr_t)c / 64 % 2000)
+                        : WEFT_HEARTBEAT_MS;
+    c->next_heartbeat_ms = now + every;
+  }
   if (c->l->on_event)
     for (size_t i = 0; i < b->n_ev; i++) c->l->on_event(c->l->cb_data, &b->ev[i]);
   coord_batch_clear(b);
@@ -384,6 +396,12 @@ void coord_start_ready(struct coord *c) {
 /* An op's on_failure, once per step that failed for good (no retry left). */
 void coord_alert_failed_steps(struct coord *c, struct run_hooks *h) {
   unsigned char *done = c->alerted;
+  if (!c->job_has_step_hooks) {
+    c->job_has_step_hooks = 1;
+    for (size_t k = 0; k < c->job->n_ops; k++)
+      if (c->job->ops[k].def && c->job->ops[k].def->hooks) c->job_has_step_hooks = 2;
+  }
+  if (c->job_has_step_hooks == 1) return; /* no op of the job has hooks */
   for (size_t i = 0; h && done && i < c->plan.n; i++) {
     const struct weft_plan_step *ps = &c->plan.steps[i];
     if (done[i] || ps->status != WEFT_STEP_FAILED || !ps->inv->def || !ps->inv->def->hooks)

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/coord_drive.h"
 #include "engine/engine_int.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -32,6 +33,13 @@ int64_t weft_run_lease_ms(void) {
 /* ---- the lease, from the coordinator's side ------------------------------------ */
 
 int coord_lease_claim(struct coord *c, const char *steal_from, weft_error *err) {
+  if (c->shared_commit && !steal_from) {
+    /* A fresh run of a loop: no autocommitted statement (an fsync) of its
+     * own; the loop claims it with the rest of its start. */
+    c->lease_claim_pending = 1;
+    c->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
+    return WEFT_OK;
+  }
   int rc = weft_store_lease_claim(c->inst->store, c->run.id, c->run.coordinator, steal_from,
                                   weft_clock_wall_ms(), weft_run_lease_ms(), err);
   if (rc == WEFT_ECONFLICT) c->lease_lost = 1;
@@ -39,8 +47,11 @@ int coord_lease_claim(struct coord *c, const char *steal_from, weft_error *err) 
   return rc;
 }
 
+/* A run of a loop of many runs (shared_commit) is never due on its own:
+ * its loop renews every lease it holds at once (coord_lease_renew_all). */
 int coord_lease_due(const struct coord *c, int64_t now_mono) {
-  return !c->lease_lost && c->run.coordinator && now_mono >= c->lease_next_ms;
+  return !c->lease_lost && !c->shared_commit && c->run.coordinator &&
+         now_mono >= c->lease_next_ms;
 }
 
 /* Inside coord_flush's transaction: every lease of this coordinator in one
@@ -63,9 +74,48 @@ int coord_lease_renew(struct coord *c, weft_error *err) {
   return rc;
 }
 
+int coord_lease_renew_all(struct weft_instance *inst, const char *owner,
+                          struct weft_run_lease_list *held, weft_error *err) {
+  *held = (struct weft_run_lease_list){0};
+  return weft_store_lease_renew(inst->store, owner, weft_clock_wall_ms(), weft_run_lease_ms(),
+                                held, err);
+}
+
+void coord_lease_lost(struct coord *c) {
+  if (c->lease_lost) return;
+  c->lease_lost = 1;
+  /* Nothing of this run is written any more: its new owner drives it. */
+  coord_batch_clear(&c->batch);
+  c->run_dirty = 0;
+  if (!c->failed_store)
+    weft_error_set(c->err, WEFT_ECONFLICT,
+                   "run %s: another coordinator took over its lease; this one stops",
+                   c->run.id);
+  c->failed_store = 1;
+}
+
+int coord_lease_claim_pending(struct coord *c, weft_error *err) {
+  if (!c->lease_claim_pending || c->lease_lost) return WEFT_OK;
+  weft_error e = WEFT_ERROR_INIT;
+  int rc = weft_store_lease_claim(c->inst->store, c->run.id, c->run.coordinator, NULL,
+                                  weft_clock_wall_ms(), weft_run_lease_ms(), &e);
+  if (rc == WEFT_ECONFLICT) {
+    coord_lease_lost(c);
+    return WEFT_OK;
+  }
+  if (rc) return weft_error_set(err, rc, "%s", e.msg);
+  c->lease_claim_pending = 0;
+  return WEFT_OK;
+}
+
+int coord_lease_drop(struct coord *c, weft_error *err) {
+  if (!c->run.id || !c->run.coordinator || c->lease_lost || c->lease_released) return WEFT_OK;
+  return weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, err);
+}
+
 void coord_lease_release(struct coord *c) {
   weft_error ignored = WEFT_ERROR_INIT;
-  if (c->run.id && c->run.coordinator && !c->lease_lost)
+  if (c->run.id && c->run.coordinator && !c->lease_lost && !c->lease_released)
     weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, &ignored);
 }
 

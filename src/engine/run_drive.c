@@ -78,7 +78,11 @@ int coord_drive_turn(struct coord_drive *d, int wait_ms) {
       d->next_flush_ms - now < timeout)
     timeout = (int)(d->next_flush_ms - now);
   if (timeout < 0) timeout = 0;
-  d->wake_ms = next_retry >= 0 || next_deadline >= 0 ? timeout : -1;
+  /* When the next timed thing is due, unclamped: a loop of many runs does
+   * not turn a run waiting 10 minutes for its retry every 100 ms. */
+  int64_t wake = next_retry >= 0 ? (next_retry > now ? next_retry - now : 0) : -1;
+  if (next_deadline >= 0 && (wake < 0 || next_deadline < wake)) wake = next_deadline;
+  d->wake_ms = wake > 1 << 30 ? 1 << 30 : wake;
   if (wait_ms >= 0 && wait_ms < timeout) timeout = wait_ms;
   struct weft_step_result res;
   weft_error we = {0};
@@ -126,7 +130,9 @@ int coord_drive_close(struct coord_drive *d) {
      * while more, then are stopped and recorded as failed. */
     if (d->hooks) {
       run_hooks_finish(d->hooks, c, WEFT_HOOKS_WAIT_MS);
-      coord_flush(c, 1);
+      /* Only what the deliveries recorded: the end itself is committed
+       * (a commit per run here was most of a loop's cost per short run). */
+      if (c->batch.n_ev || c->batch.n_st) coord_flush(c, 1);
     }
   }
   if (c->failed_store && !rc) rc = d->err->code;

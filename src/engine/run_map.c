@@ -521,6 +521,12 @@ static int may_stream(const struct coord *c, size_t b) {
 }
 
 void coord_map_check(struct coord *c) {
+  if (!c->job_has_mapped) {
+    c->job_has_mapped = 1;
+    for (size_t k = 0; k < c->job->n_ops; k++)
+      if (c->job->ops[k].mapped) c->job_has_mapped = 2;
+  }
+  if (c->job_has_mapped == 1) return; /* nothing to expand or complete */
   for (size_t i = 0; i < c->job->n_ops && i < c->plan.n; i++) {
     const struct weft_plan_step *ps = &c->plan.steps[i];
     if (ps->expanded && ps->status == WEFT_STEP_RUNNING && ps->n_items_final == ps->n_items)

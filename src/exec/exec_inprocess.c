@@ -5,10 +5,22 @@
  *   IDLE --ip_start (run/argv)--> inner multiprocess executor --ip_wait--> IDLE
  *
  * A C function cannot be interrupted: its timeout is not enforced, and a
- * cancel only takes effect if it comes before wait() runs the function. */
+ * cancel only takes effect if it comes before wait() runs the function.
+ *
+ * With a pool (weft_executor_use_c_pool, c_pool.h: a coordinator loop of
+ * many runs) start() hands the C function to the pool's threads and wait()
+ * returns its result once it is done, never blocking:
+ *
+ *   IDLE --ip_start (c_function)--> C_TASK (queued, then running on the pool)
+ *   C_TASK --ip_wait (task DONE)--> IDLE       events, then the result
+ *   C_TASK --ip_wait (canceled / past its timeout)--> IDLE
+ *          reported canceled / timed out at once; the task is forgotten:
+ *          a queued one never runs, a running one runs on, unheard */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/c_pool.h"
 #include "exec/exec_int.h"
 #include "util/clock.h"
 
@@ -24,11 +36,27 @@ struct c_pending {
   char *cancel_reason;
 };
 
+/* A C function handed to the pool: the task owns its own copy of what the
+ * function reads (c), and what it produced until wait() takes it. */
+struct ip_task {
+  struct weft__c_task base; /* first: the pool's view */
+  struct c_pending c;
+  struct weft_executor_callbacks buffer; /* the function's events: into events */
+  json_t *events;
+  struct weft_step_result res;
+  int rc;
+};
+
 struct ip_executor {
   struct weft_executor base;
   struct weft_executor_callbacks cb;
   struct weft_executor *procs; /* one-slot multiprocess for run/argv ops */
   struct c_pending c;
+  struct weft_c_pool *pool;    /* NULL: C functions run inside wait() */
+  void *wake;
+  struct ip_task *task;        /* the C function on the pool, or NULL */
+  int64_t task_deadline_ms;    /* monotonic; 0: no timeout */
+  double task_timeout_s;
 };
 
 static void pending_clear(struct c_pending *c) {
@@ -42,6 +70,110 @@ static void pending_clear(struct c_pending *c) {
   weft__port_decls_release(&c->inputs);
   weft__port_decls_release(&c->outputs);
   memset(c, 0, sizeof *c);
+}
+
+static void task_release(struct weft__c_task *base) {
+  struct ip_task *t = (struct ip_task *)base;
+  pending_clear(&t->c);
+  json_decref(t->events);
+  weft_step_result_release(&t->res);
+  free(t);
+}
+
+/* On a pool thread: the events go to the task's buffer. */
+static void buffer_event(void *cb_data, void *user, json_t *event) {
+  (void)user;
+  struct ip_task *t = cb_data;
+  json_array_append(t->events, event);
+}
+
+static void task_run(struct weft__c_task *base) {
+  struct ip_task *t = (struct ip_task *)base;
+  struct c_pending *c = &t->c;
+  struct weft__c_call call = {
+      .op_name = c->op_name,
+      .c_function = c->c_function,
+      .fn = c->fn,
+      .userdata = c->userdata,
+      .config_json = c->config_json,
+      .inputs_json = c->inputs_json,
+      .inputs_dir = c->paths.inputs,
+      .inputs = &c->inputs,
+      .outputs = &c->outputs,
+      .outputs_dir = c->paths.outputs,
+      .cwd = c->cwd,
+      .cb = &t->buffer,
+      .user = c->user,
+  };
+  t->res.user = c->user;
+  t->res.exit_code = -1;
+  t->res.started_ms = weft_clock_wall_ms();
+  t->rc = weft__c_call_run(&call, &t->res);
+  t->res.ended_ms = weft_clock_wall_ms();
+  if (!t->rc && !t->res.ok && !t->res.message) t->rc = WEFT_ENOMEM;
+}
+
+/* x->c (complete, with a registered function) goes to the pool. */
+static int submit_task(struct ip_executor *x, double timeout_s) {
+  struct ip_task *t = calloc(1, sizeof *t);
+  if (!t || !(t->events = json_array())) {
+    free(t);
+    return WEFT_ENOMEM;
+  }
+  t->base.run = task_run;
+  t->base.release = task_release;
+  t->base.wake = x->wake;
+  t->c = x->c; /* the task owns the copies now */
+  memset(&x->c, 0, sizeof x->c);
+  x->c.active = 1;
+  x->c.user = t->c.user;
+  t->buffer = (struct weft_executor_callbacks){.on_event = buffer_event, .cb_data = t};
+  x->task = t;
+  x->task_timeout_s = timeout_s;
+  x->task_deadline_ms =
+      timeout_s > 0 ? weft_clock_mono_ms() + (int64_t)ceil(timeout_s * 1000) : 0;
+  if (x->cb.on_started) x->cb.on_started(x->cb.cb_data, t->c.user, 0);
+  weft__c_pool_submit(x->pool, &t->base);
+  return WEFT_OK;
+}
+
+static void task_forget(struct ip_executor *x) {
+  struct ip_task *t = x->task;
+  x->task = NULL;
+  pending_clear(&x->c);
+  if (t && weft__c_pool_forget(x->pool, &t->base)) task_release(&t->base);
+}
+
+/* The task's result once it is done, or at once when it was canceled or
+ * ran past its timeout. 1: *out is filled; 0: not yet; < 0: out of memory. */
+static int task_wait(struct ip_executor *x, struct weft_step_result *out) {
+  struct ip_task *t = x->task;
+  if (weft__c_pool_collect(x->pool, &t->base)) {
+    int rc = t->rc;
+    for (size_t i = 0; x->cb.on_event && i < json_array_size(t->events); i++)
+      x->cb.on_event(x->cb.cb_data, t->c.user, json_array_get(t->events, i));
+    *out = t->res;
+    memset(&t->res, 0, sizeof t->res);
+    x->task = NULL;
+    pending_clear(&x->c);
+    task_release(&t->base);
+    return rc ? rc : 1;
+  }
+  const char *why = x->c.cancel_reason;
+  int timed_out = !why && x->task_deadline_ms && weft_clock_mono_ms() >= x->task_deadline_ms;
+  if (!why && !timed_out) return 0;
+  out->user = t->c.user;
+  out->exit_code = -1;
+  out->started_ms = out->ended_ms = weft_clock_wall_ms();
+  if (timed_out) {
+    out->timed_out = 1;
+    out->message = weft__strdupf("timed out after %gs", x->task_timeout_s);
+  } else {
+    out->canceled = 1;
+    out->message = weft__strdupf("canceled%s%s", why[0] ? ": " : "", why);
+  }
+  task_forget(x);
+  return out->message ? 1 : WEFT_ENOMEM;
 }
 
 static size_t ip_running_count(struct weft_executor *base) {
@@ -89,6 +221,11 @@ static int start_c_op(struct ip_executor *x, const struct weft_step_spec *spec,
   }
   if (!weft__c_op_lookup(def->c_function, &c->fn, &c->userdata)) c->fn = NULL;
   c->active = 1;
+  /* Unregistered: its failure is reported by the next wait(), no thread. */
+  if (x->pool && c->fn && (rc = submit_task(x, def->timeout_s))) {
+    rc = weft_error_set(err, rc, "out of memory");
+    goto fail;
+  }
   return WEFT_OK;
 fail:
   pending_clear(c);
@@ -151,6 +288,19 @@ static int ip_wait(struct weft_executor *base, int timeout_ms,
   struct ip_executor *x = (struct ip_executor *)base;
   memset(out, 0, sizeof *out);
   if (!x->c.active) return weft_executor_wait(x->procs, timeout_ms, out, err);
+  if (x->task) {
+    /* A loop of many runs looks (timeout 0); anyone else waits here. */
+    int64_t end = timeout_ms > 0 ? weft_clock_mono_ms() + timeout_ms : 0;
+    int got;
+    while (!(got = task_wait(x, out)) &&
+           (timeout_ms < 0 || (timeout_ms > 0 && weft_clock_mono_ms() < end)))
+      weft_clock_sleep_ms(1);
+    if (got < 0) {
+      weft_step_result_release(out);
+      return weft_error_set(err, got, "C function step: out of memory");
+    }
+    return got;
+  }
   int rc = run_c_op(x, out);
   if (rc) {
     weft_step_result_release(out);
@@ -177,15 +327,27 @@ static int ip_cancel_one(struct weft_executor *base, void *user, const char *rea
 
 static void ip_free(struct weft_executor *base) {
   struct ip_executor *x = (struct ip_executor *)base;
+  if (x->task) task_forget(x);
   pending_clear(&x->c);
   weft_executor_free(x->procs);
   free(x);
 }
 
-/* A C function waiting to run runs inside the next wait(): now. */
+/* A C function waiting to run runs inside the next wait(): now. One on
+ * the pool: when its timeout passes or it is canceled (its end is told by
+ * the pool's fd, weft_c_pool_drain). */
 static int ip_poll_fd(struct weft_executor *base, int *timeout_ms) {
   struct ip_executor *x = (struct ip_executor *)base;
-  if (x->c.active) *timeout_ms = 0;
+  if (x->task) {
+    if (x->c.cancel_reason) *timeout_ms = 0;
+    if (x->task_deadline_ms) {
+      int64_t left = x->task_deadline_ms - weft_clock_mono_ms();
+      if (left < 0) left = 0;
+      if (*timeout_ms < 0 || left < *timeout_ms) *timeout_ms = left > 1 << 30 ? 1 << 30 : (int)left;
+    }
+  } else if (x->c.active) {
+    *timeout_ms = 0;
+  }
   return weft_executor_poll_fd(x->procs, timeout_ms);
 }
 
@@ -200,6 +362,15 @@ static const struct weft_executor_methods ip_methods = {
     .free = ip_free,
     .poll_fd = ip_poll_fd,
 };
+
+int weft_executor_use_c_pool(struct weft_executor *base, struct weft_c_pool *p, void *wake) {
+  if (!base || base->m != &ip_methods || !p) return WEFT_EINVALID;
+  struct ip_executor *x = (struct ip_executor *)base;
+  if (x->c.active) return WEFT_EINVALID;
+  x->pool = p;
+  x->wake = wake;
+  return WEFT_OK;
+}
 
 int weft__in_process_new(const struct weft_executor_callbacks *cb,
                          struct weft_executor **out, weft_error *err) {

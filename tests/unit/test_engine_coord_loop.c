@@ -1,11 +1,16 @@
 /* test_engine_coord_loop.c: one loop driving many runs (engine/coord_loop.h):
  * runs advancing together, one commit per tick across runs, cancel read
- * for all runs on the loop's (fake) clock, step timeouts, C ops. */
+ * for all runs on the loop's (fake) clock, step timeouts, C ops on the
+ * loop's threads, idle runs not turned, leases renewed once per tick. */
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/coord_loop.h"
 #include "engine/engine.h"
+#include "util/clock.h"
 #include "test.h"
 #include "test_dsl_fixture.h"
 
@@ -25,6 +30,16 @@ static int c_double(weft_op_ctx *ctx, void *userdata, weft_error *err) {
   return weft_op_ctx_set_output(ctx, "result", out);
 }
 
+/* Blocks until the test lets it go: a slow C op on the loop's pool. */
+static atomic_int gate_open, gate_entered;
+static int c_gate(weft_op_ctx *ctx, void *userdata, weft_error *err) {
+  (void)userdata;
+  (void)err;
+  atomic_fetch_add(&gate_entered, 1);
+  while (!atomic_load(&gate_open)) usleep(1000);
+  return weft_op_ctx_set_output(ctx, "result", "1");
+}
+
 struct fixture {
   const char *dir;
   struct weft_location *loc;
@@ -41,7 +56,9 @@ static int fixture_open(struct fixture *f, const char *job_yaml, const char *run
                "seed: {c_function: loop_seed, outputs: {result: int}}\n"
                "double: {c_function: loop_double, inputs: {n: int}, outputs: {result: int}}\n"
                "nap: {run: sleep 30}\n"
-               "short: {run: sleep 30, timeout: 200ms}\n") ||
+               "short: {run: sleep 30, timeout: 200ms}\n"
+               "gate: {c_function: loop_gate, outputs: {result: int}}\n"
+               "gate_short: {c_function: loop_gate, outputs: {result: int}, timeout: 200ms}\n") ||
       fx_write("loc/jobs/j.yaml", job_yaml))
     return -1;
   if (weft_location_load("loc", "loc", &f->loc, &err) || f->loc->diags.n) {
@@ -137,8 +154,9 @@ TEST(many_runs_advance_with_one_commit_per_tick) {
   /* Nothing is committed until the loop ticks: the runs are still queued. */
   ASSERT_EQ(status_of(&f, ids[0]), WEFT_RUN_QUEUED);
   size_t ticks = 0;
-  while (weft_coord_loop_count(lp) && ticks < 1000) {
-    weft_coord_loop_tick(lp, 0);
+  /* Waiting up to 1 ms a tick for the pool's threads to end the C ops. */
+  while (weft_coord_loop_count(lp) && ticks < 20000) {
+    weft_coord_loop_tick(lp, 1);
     ticks++;
   }
   ASSERT_EQ(weft_coord_loop_count(lp), 0);
@@ -231,7 +249,146 @@ TEST(a_run_that_cannot_start_is_over_at_once) {
   return 0;
 }
 
+/* A C op that does not return holds one pool thread, not the loop: the
+ * other runs (C ops too) go on and end meanwhile. */
+TEST(a_slow_c_op_does_not_stop_the_other_runs) {
+  struct fixture f;
+  ASSERT_EQ(weft_register_c_op("loop_seed", c_seed, NULL), WEFT_OK);
+  ASSERT_EQ(weft_register_c_op("loop_gate", c_gate, NULL), WEFT_OK);
+  ASSERT_EQ(fixture_open(&f, "ops:\n  g: gate\n", "execution: {in_process: {}}\n"), 0);
+  /* The same location's other job: one C op that returns at once. */
+  struct weft_location *loc2 = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(fx_write("loc2/ops/c.yaml", "seed: {c_function: loop_seed, outputs: {result: int}}\n"),
+            0);
+  ASSERT_EQ(fx_write("loc2/jobs/j.yaml", "ops:\n  s: seed\n"), 0);
+  ASSERT_EQ(weft_location_load("loc2", "loc2", &loc2, &err), WEFT_OK);
+  struct weft_run_config rc2;
+  struct weft_diags d = WEFT_DIAGS_INIT;
+  const char *inproc = "execution: {in_process: {}}\n";
+  ASSERT_EQ(weft_run_config_build(&loc2->jobs[0], "run.yaml", inproc, strlen(inproc), NULL, 0,
+                                  &rc2, &d),
+            WEFT_OK);
+  struct weft_coord_loop *lp = NULL;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  atomic_store(&gate_open, 0);
+  atomic_store(&gate_entered, 0);
+  struct weft_launch lg = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  struct weft_launch ls = {.job = &loc2->jobs[0], .rc = &rc2};
+  char *gid = NULL, *ids[5] = {0};
+  struct ended eg = {0}, es = {0};
+  ASSERT_EQ(add_runs(&f, lp, &lg, &gid, 1, &eg), 0);
+  ASSERT_EQ(add_runs(&f, lp, &ls, ids, 5, &es), 0);
+  for (int i = 0; i < 2000 && es.n < 5; i++) weft_coord_loop_tick(lp, 2);
+  ASSERT_EQ(es.n, 5);
+  ASSERT_EQ(atomic_load(&gate_entered), 1);
+  ASSERT_EQ(weft_coord_loop_count(lp), 1);
+  ASSERT_EQ(status_of(&f, gid), WEFT_RUN_STARTED);
+  for (size_t i = 0; i < 5; i++) ASSERT_EQ(status_of(&f, ids[i]), WEFT_RUN_SUCCESS);
+  atomic_store(&gate_open, 1);
+  for (int i = 0; i < 2000 && weft_coord_loop_count(lp); i++) weft_coord_loop_tick(lp, 2);
+  ASSERT_EQ(eg.n, 1);
+  ASSERT_EQ(status_of(&f, gid), WEFT_RUN_SUCCESS);
+  weft_coord_loop_free(lp);
+  free(gid);
+  for (size_t i = 0; i < 5; i++) free(ids[i]);
+  weft_run_config_release(&rc2);
+  weft_location_free(loc2);
+  fixture_close(&f);
+  return 0;
+}
+
+/* A C op cannot be killed: canceled (or past its timeout) while it runs,
+ * its step is reported at once and the run ends; the function runs on to
+ * its end on its thread, unheard. */
+TEST(a_running_c_op_is_canceled_or_timed_out_at_once) {
+  struct fixture f;
+  ASSERT_EQ(weft_register_c_op("loop_gate", c_gate, NULL), WEFT_OK);
+  ASSERT_EQ(fixture_open(&f, "ops:\n  t: gate_short\n", "execution: {in_process: {}}\n"), 0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  atomic_store(&gate_open, 0);
+  atomic_store(&gate_entered, 0);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  /* Past its 200 ms timeout: failed, though the function still runs. */
+  char *a = NULL, *b = NULL;
+  struct ended ea = {0}, eb = {0};
+  ASSERT_EQ(add_runs(&f, lp, &l, &a, 1, &ea), 0);
+  int64_t t0 = weft_clock_mono_ms();
+  for (int i = 0; i < 2000 && weft_coord_loop_count(lp); i++) weft_coord_loop_tick(lp, 5);
+  ASSERT_EQ(ea.n, 1);
+  ASSERT(weft_clock_mono_ms() - t0 >= 200);
+  ASSERT_EQ(status_of(&f, a), WEFT_RUN_FAILURE);
+  ASSERT_EQ(atomic_load(&gate_entered), 1);
+  /* Canceled while it runs (before its timeout): canceled at once. */
+  ASSERT_EQ(add_runs(&f, lp, &l, &b, 1, &eb), 0);
+  for (int i = 0; i < 2000 && atomic_load(&gate_entered) < 2; i++) weft_coord_loop_tick(lp, 2);
+  ASSERT_EQ(atomic_load(&gate_entered), 2);
+  ASSERT_EQ(weft_coord_loop_cancel(lp, b, "stop it"), WEFT_OK);
+  for (int i = 0; i < 50 && weft_coord_loop_count(lp); i++) weft_coord_loop_tick(lp, 2);
+  ASSERT_EQ(eb.n, 1);
+  ASSERT_EQ(status_of(&f, b), WEFT_RUN_CANCELED);
+  /* The functions are still held; freeing the loop waits for them. */
+  atomic_store(&gate_open, 1);
+  weft_coord_loop_free(lp);
+  free(a);
+  free(b);
+  fixture_close(&f);
+  return 0;
+}
+
+/* Runs waiting on a process are not turned while nothing is due; every
+ * lease of the loop is renewed by one statement per renewal, whatever the
+ * number of runs. */
+TEST(idle_runs_are_not_turned_and_leases_renew_once_per_tick) {
+  enum { N = 20 };
+  struct fixture f;
+  setenv("WEFT_RUN_LEASE_MS", "300", 1); /* renewed every 100 ms */
+  ASSERT_EQ(fixture_open(&f, "ops:\n  a: nap\n", NULL), 0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *ids[N] = {0};
+  struct ended e = {0};
+  ASSERT_EQ(add_runs(&f, lp, &l, ids, N, &e), 0);
+  for (int i = 0; i < 10; i++) weft_coord_loop_tick(lp, 5);
+  for (size_t i = 0; i < N; i++) ASSERT_EQ(status_of(&f, ids[i]), WEFT_RUN_STARTED);
+  uint64_t turns = weft_coord_loop_turns(lp), renewals = weft_coord_loop_lease_renewals(lp);
+  uint64_t commits = weft_coord_loop_commits(lp);
+  int64_t t0 = weft_clock_mono_ms();
+  for (int i = 0; i < 100; i++) weft_coord_loop_tick(lp, 5); /* >= 500 ms */
+  int64_t ms = weft_clock_mono_ms() - t0;
+  /* Idle: a few turns at most (nothing is due for a run sleeping 30 s). */
+  ASSERT(weft_coord_loop_turns(lp) - turns < N);
+  /* A 300 ms lease is renewed every 100 ms, one statement for all runs,
+   * in one of the loop's commits (not one per run). */
+  uint64_t r = weft_coord_loop_lease_renewals(lp) - renewals;
+  ASSERT(r >= 2 && r <= (uint64_t)(ms / 100 + 1));
+  ASSERT(weft_coord_loop_commits(lp) - commits <= r + 2);
+  /* Still held by this coordinator, each of them. */
+  for (size_t i = 0; i < N; i++) {
+    struct weft_run_lease lease = {0};
+    ASSERT_EQ(weft_store_lease_get(f.inst->store, ids[i], &lease, &err), WEFT_OK);
+    ASSERT(lease.expires_ms > weft_clock_wall_ms());
+    weft_run_lease_release(&lease);
+  }
+  weft_coord_loop_free(lp);
+  ASSERT_EQ(e.n, N);
+  /* Ended: their leases are gone. */
+  struct weft_run_lease lease = {0};
+  ASSERT_EQ(weft_store_lease_get(f.inst->store, ids[0], &lease, &err), WEFT_ENOTFOUND);
+  for (size_t i = 0; i < N; i++) free(ids[i]);
+  unsetenv("WEFT_RUN_LEASE_MS");
+  fixture_close(&f);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(many_runs_advance_with_one_commit_per_tick)
               TEST_ENTRY(cancel_reaches_one_run_on_the_loops_clock)
                   TEST_ENTRY(a_step_timeout_fails_its_run_only)
-                      TEST_ENTRY(a_run_that_cannot_start_is_over_at_once))
+                      TEST_ENTRY(a_run_that_cannot_start_is_over_at_once)
+                          TEST_ENTRY(a_slow_c_op_does_not_stop_the_other_runs)
+                              TEST_ENTRY(a_running_c_op_is_canceled_or_timed_out_at_once)
+                                  TEST_ENTRY(idle_runs_are_not_turned_and_leases_renew_once_per_tick))
