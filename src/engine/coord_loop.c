@@ -331,6 +331,11 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
   if (!pending && !renew) return;
   weft_error e = WEFT_ERROR_INIT;
   int rc = weft_store_begin(lp->inst->store, &e);
+  /* A begin that waited (a store restart, a busy SQLite) may have taken
+   * the leases near their end: check again before anything is written,
+   * and count the next renewal from before the statement. */
+  if (!rc && !renew && lp->n && weft_clock_mono_ms() >= lp->lease_next_ms) renew = 1;
+  if (renew) mono = weft_clock_mono_ms();
   if (!rc && renew) rc = renew_leases(lp, &e);
   for (size_t i = 0; !rc && i < lp->n; i++)
     if (lp->runs[i]->in_tx) {

@@ -40,10 +40,15 @@ int coord_lease_claim(struct coord *c, const char *steal_from, weft_error *err) 
     c->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
     return WEFT_OK;
   }
+  /* The next check is counted from before the statement: one that waited
+   * out a store restart may commit a lease already near its end, and
+   * counting from its return would let this coordinator write past it
+   * (found by tests/chaos: two coordinators started one run). */
+  int64_t asked = weft_clock_mono_ms();
   int rc = weft_store_lease_claim(c->inst->store, c->run.id, c->run.coordinator, steal_from,
                                   weft_clock_wall_ms(), weft_run_lease_ms(), err);
   if (rc == WEFT_ECONFLICT) c->lease_lost = 1;
-  c->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
+  c->lease_next_ms = asked + weft_run_lease_ms() / 3;
   return rc;
 }
 
@@ -59,6 +64,7 @@ int coord_lease_due(const struct coord *c, int64_t now_mono) {
  * be among them, or another coordinator adopted it and this one stops. */
 int coord_lease_renew(struct coord *c, weft_error *err) {
   struct weft_run_lease_list held = {0};
+  int64_t asked = weft_clock_mono_ms(); /* as in coord_lease_claim */
   int rc = weft_store_lease_renew(c->inst->store, c->run.coordinator, weft_clock_wall_ms(),
                                   weft_run_lease_ms(), &held, err);
   int mine = 0;
@@ -70,7 +76,7 @@ int coord_lease_renew(struct coord *c, weft_error *err) {
                         "run %s: another coordinator took over its lease; this one stops",
                         c->run.id);
   }
-  if (!rc) c->lease_next_ms = weft_clock_mono_ms() + weft_run_lease_ms() / 3;
+  if (!rc) c->lease_next_ms = asked + weft_run_lease_ms() / 3;
   return rc;
 }
 
