@@ -87,10 +87,10 @@ static void buffer_event(void *cb_data, void *user, json_t *event) {
   json_array_append(t->events, event);
 }
 
-static void task_run(struct weft__c_task *base) {
-  struct ip_task *t = (struct ip_task *)base;
-  struct c_pending *c = &t->c;
-  struct weft__c_call call = {
+/* The call of a pending step, its events going to cb (the loop's buffer
+ * on a pool thread, the executor's own callbacks inline). */
+static struct weft__c_call c_call_of(struct c_pending *c, const struct weft_executor_callbacks *cb) {
+  return (struct weft__c_call){
       .op_name = c->op_name,
       .c_function = c->c_function,
       .fn = c->fn,
@@ -102,9 +102,15 @@ static void task_run(struct weft__c_task *base) {
       .outputs = &c->outputs,
       .outputs_dir = c->paths.outputs,
       .cwd = c->cwd,
-      .cb = &t->buffer,
+      .cb = cb,
       .user = c->user,
   };
+}
+
+static void task_run(struct weft__c_task *base) {
+  struct ip_task *t = (struct ip_task *)base;
+  struct c_pending *c = &t->c;
+  struct weft__c_call call = c_call_of(c, &t->buffer);
   t->res.user = c->user;
   t->res.exit_code = -1;
   t->res.started_ms = weft_clock_wall_ms();
@@ -260,21 +266,7 @@ static int run_c_op(struct ip_executor *x, struct weft_step_result *out) {
     out->message = weft__strdupf("C function '%s' is not registered", c->c_function);
   } else {
     if (x->cb.on_started) x->cb.on_started(x->cb.cb_data, c->user, 0);
-    struct weft__c_call call = {
-        .op_name = c->op_name,
-        .c_function = c->c_function,
-        .fn = c->fn,
-        .userdata = c->userdata,
-        .config_json = c->config_json,
-        .inputs_json = c->inputs_json,
-        .inputs_dir = c->paths.inputs,
-        .inputs = &c->inputs,
-        .outputs = &c->outputs,
-        .outputs_dir = c->paths.outputs,
-        .cwd = c->cwd,
-        .cb = &x->cb,
-        .user = c->user,
-    };
+    struct weft__c_call call = c_call_of(c, &x->cb);
     rc = weft__c_call_run(&call, out);
   }
   out->ended_ms = weft_clock_wall_ms();
