@@ -226,19 +226,30 @@ static void read_cancels(struct weft_coord_loop *lp) {
  * of their C ops) hot; waits up to timeout_ms for the first. */
 static void collect_ready(struct weft_coord_loop *lp, int timeout_ms) {
   struct epoll_event evs[EPOLL_BATCH];
-  for (;;) {
-    int n = epoll_wait(lp->epfd, evs, EPOLL_BATCH, timeout_ms);
+  /* Level-triggered: a run stays ready until its turn takes what it has,
+   * so epoll_wait keeps returning full batches while more than a batch is
+   * ready; it rotates its ready list, so as many batches as the loop has
+   * runs (and the pool) see every one, and a round that marks nothing new
+   * means all were seen. Looping "while full" never ended once over 256
+   * runs had a finished step waiting (tests/chaos and bench/runs' sched
+   * part: the loop thread spun here and every run stood still). */
+  size_t rounds = lp->n / EPOLL_BATCH + 2;
+  for (; rounds > 0; rounds--) {
+    int n = epoll_wait(lp->epfd, evs, EPOLL_BATCH, timeout_ms), fresh = 0;
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == lp) {
         void *woken[EPOLL_BATCH];
         size_t k;
         while ((k = weft_c_pool_drain(lp->pool, woken, EPOLL_BATCH)) > 0)
           for (size_t j = 0; j < k; j++) ((struct loop_run *)woken[j])->hot = 1;
+        fresh = 1;
       } else {
-        ((struct loop_run *)evs[i].data.ptr)->hot = 1;
+        struct loop_run *r = evs[i].data.ptr;
+        fresh |= !r->hot;
+        r->hot = 1;
       }
     }
-    if (n < EPOLL_BATCH) return;
+    if (n < EPOLL_BATCH || !fresh) return;
     timeout_ms = 0;
   }
 }
