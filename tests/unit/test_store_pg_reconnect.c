@@ -304,7 +304,9 @@ TEST(open_refused_fails_fast) {
   ASSERT(bad_db);
   ASSERT(open_timed(bad_db, &s, &err, &ms) != WEFT_OK);
   fprintf(stderr, "# missing database, %lld ms: %s\n", (long long)ms, err.msg);
-  ASSERT(ms < 1000);
+  /* At once, not after the 30 s retry bound: one connection's set-up,
+   * which under ASan on a loaded machine took 1.7 s (a pass at load 35). */
+  ASSERT(ms < 10000);
   ASSERT_CONTAINS(err.msg, "weft_no_such_db");
   ASSERT_CONTAINS(err.msg, "does not exist");
   ASSERT(!strstr(err.msg, "attempts"));
