@@ -49,6 +49,16 @@ struct pending *weft__qx_find_attempt(struct qexec *q, const char *id) {
   return NULL;
 }
 
+int weft__qx_reserve(struct qexec *q, weft_error *err) {
+  if (q->n < q->cap) return WEFT_OK;
+  size_t cap = q->cap ? q->cap * 2 : 16;
+  struct pending *v = realloc(q->p, cap * sizeof *v);
+  if (!v) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  q->p = v;
+  q->cap = cap;
+  return WEFT_OK;
+}
+
 void weft__qx_drop_pending(struct qexec *q, struct pending *p) {
   size_t i = (size_t)(p - q->p);
   pending_release(p);
@@ -329,13 +339,8 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
   if (!s->def || (!s->def->run && !s->def->argv && !s->def->c_function))
     return weft_error_set(err, WEFT_EINVALID, "op '%s' has no run:, argv: or c_function:",
                           s->def ? s->def->name : "?");
-  if (q->n == q->cap) {
-    size_t cap = q->cap ? q->cap * 2 : 16;
-    struct pending *v = realloc(q->p, cap * sizeof *v);
-    if (!v) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    q->p = v;
-    q->cap = cap;
-  }
+  int grown = weft__qx_reserve(q, err);
+  if (grown) return grown;
   char rnd[17];
   random_hex(rnd, 8);
   if (!q->run_id && s->run_id && !(q->run_id = weft_str_dup(s->run_id)))

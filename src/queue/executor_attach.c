@@ -52,13 +52,8 @@ int weft__qx_attach(struct weft_executor *x, const struct weft_step_attach *a,
     return weft_error_set(err, WEFT_ECONFLICT, "executor is full");
   if (!a->handle || !strchr(a->handle, '/') || !a->worker || !a->work_dir)
     return weft_error_set(err, WEFT_EINVALID, "an attempt to take over needs its id and worker");
-  if (q->n == q->cap) {
-    size_t cap = q->cap ? q->cap * 2 : 16;
-    struct pending *v = realloc(q->p, cap * sizeof *v);
-    if (!v) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    q->p = v;
-    q->cap = cap;
-  }
+  int grown = weft__qx_reserve(q, err);
+  if (grown) return grown;
   if (!q->run_id && !(q->run_id = weft_str_printf("%.*s", (int)strcspn(a->handle, "/"),
                                                   a->handle)))
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");

@@ -60,6 +60,8 @@ struct qexec {
 
 /* executor.c */
 struct pending *weft__qx_find_attempt(struct qexec *q, const char *id);
+/* Room for one more pending attempt in q->p. */
+int weft__qx_reserve(struct qexec *q, weft_error *err);
 /* Forgets p (the last attempt takes its slot). */
 void weft__qx_drop_pending(struct qexec *q, struct pending *p);
 /* Queues *r (moved) for wait() to return. */
