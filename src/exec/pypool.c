@@ -41,6 +41,7 @@ struct weft__pyserver {
   char *interp, *root;
   pid_t pid;
   int fd;       /* our end of the socket, -1 once closed */
+  int statm_fd; /* its /proc/PID/statm, kept open: read before each spawn */
   long forks;   /* children started */
   long refs;    /* children not yet finished */
   char *why;    /* SRV_FAILED: why it did not start */
@@ -102,6 +103,8 @@ struct weft__pypool *weft__pypool_new(void) {
 static void server_stop(struct weft__pyserver *s) {
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
+  if (s->statm_fd >= 0) close(s->statm_fd);
+  s->statm_fd = -1;
   if (s->pid > 0) {
     kill(s->pid, SIGKILL);
     while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {
@@ -325,7 +328,7 @@ static struct weft__pyserver *server_start(struct weft__pypool *p, const char *i
   int sv[2] = {-1, -1};
   char **env = NULL;
   if (!s) return NULL;
-  s->fd = -1;
+  s->fd = s->statm_fd = -1;
   s->state = SRV_FAILED;
   if (!(s->interp = strdup(interp)) || !(s->root = strdup(root)) ||
       !(env = server_env(step_envp))) {
@@ -376,6 +379,9 @@ static struct weft__pyserver *server_start(struct weft__pypool *p, const char *i
   json_t *ready = n > 0 ? json_loads(p->buf, 0, NULL) : NULL;
   if (ready && json_is_true(json_object_get(ready, "ready"))) {
     s->state = SRV_ACTIVE;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/statm", (long)s->pid);
+    s->statm_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: its size goes unchecked */
   } else {
     int st = 0;
     if (n < 0) kill(s->pid, SIGKILL); /* still importing: give up on it */
@@ -416,15 +422,17 @@ static void server_maybe_free(struct weft__pypool *p, struct weft__pyserver *s) 
   server_free(s);
 }
 
-/* The server's resident set in kB (0 when unknown). */
-static long server_rss_kb(pid_t pid) {
-  char path[64];
+/* The server's resident set in kB (0 when unknown): one pread of the file
+ * kept open since it started (a read from offset 0 is always current)
+ * rather than the four calls of an fopen a spawn. */
+static long server_rss_kb(const struct weft__pyserver *s) {
+  char b[128];
   long pages = 0, rss = 0;
-  snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-  fclose(f);
+  if (s->statm_fd < 0) return 0;
+  ssize_t n = pread(s->statm_fd, b, sizeof b - 1, 0);
+  if (n <= 0) return 0;
+  b[n] = '\0';
+  if (sscanf(b, "%ld %ld", &pages, &rss) != 2) rss = 0;
   return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
@@ -539,7 +547,7 @@ static int pool_spawn(struct weft__pypool *p, const struct weft_step_spec *spec,
                               s->why ? s->why : "the pool server did not start");
       goto done;
     }
-    long rss = server_rss_kb(s->pid);
+    long rss = server_rss_kb(s);
     if (s->forks && (s->forks >= p->max_forks || (rss && rss > p->max_rss_kb))) {
       s->state = SRV_DRAINING; /* recycled: a fresh server takes the step */
       server_maybe_free(p, s);

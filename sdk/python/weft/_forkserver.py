@@ -52,6 +52,7 @@ import fcntl
 import gc
 import importlib.util
 import json
+import mmap
 import os
 import resource
 import selectors
@@ -84,6 +85,23 @@ _DEBUG = bool(os.environ.get("WEFT_PYPOOL_DEBUG"))
 # Off by default: on a 2-core VM saturated by other work the rehearsal's
 # extra CPU (~10 ms a step) costs more than the latency it hides.
 _REHEARSE = os.environ.get("WEFT_PYPOOL_REHEARSE", "0") not in ("", "0")
+
+# One receive buffer for the server's life, inherited by its children:
+# recvmsg(4 MB) maps, shrinks and unmaps a fresh 4 MB bytes object a
+# packet, and each unmap flushes the TLB of every CPU (an interrupt per
+# core on a VM), the server's largest cost a step. A private anonymous map
+# is never touched but where a packet lands, and stays private to each
+# process after fork.
+_BUF = []
+
+
+def _recv(sock):
+    """The next packet on sock and the fds that came with it: (b"", [])
+    at EOF."""
+    if not _BUF:
+        _BUF.append(mmap.mmap(-1, _MAX_PACKET, flags=mmap.MAP_PRIVATE))
+    n, anc, _, _ = sock.recvmsg_into([_BUF[0]], socket.CMSG_SPACE(_MAX_FDS * 4))
+    return _BUF[0][:n], _fds_of(anc)
 
 
 def _libc():
@@ -273,13 +291,12 @@ def _reuse_main(mine, req, fds, t0):
         except OSError:
             os._exit(1)
         try:
-            msg, anc, _, _ = mine.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_MAX_FDS * 4))
+            msg, fds = _recv(mine)
         except OSError:
             os._exit(0)
         if not msg:
             os._exit(0)  # the server is done with this child
         t0 = time.perf_counter()
-        fds = _fds_of(anc)
         try:
             req = json.loads(msg.decode())
         except ValueError:
@@ -373,9 +390,8 @@ def _spare_main(mine):
     if _REHEARSE:
         _rehearse()
     try:
-        msg, anc, _, _ = mine.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_MAX_FDS * 4))
+        msg, fds = _recv(mine)
         t0 = time.perf_counter()
-        fds = _fds_of(anc)
         req = json.loads(msg.decode())
         rel, func = req["argv"][-2], req["argv"][-1]
     except BaseException:
@@ -450,6 +466,7 @@ def _retire(pid):
 
 
 def _drop_reuser(pid, wait):
+    _forget_statm(pid)
     r = _reusers.pop(pid, None)
     if r is not None and r[0] is not None:
         r[0].close()
@@ -484,12 +501,26 @@ def _max_rss_pages():
 _MAX_RSS_PAGES = _max_rss_pages()
 
 
+_statm = {}  # pid -> an open /proc/PID/statm of a reusable child
+
+
 def _rss_pages(pid):
+    """Its resident pages, checked after every step: one pread of a file
+    kept open (a reading from offset 0 is always fresh), not the seven
+    calls of an open() a step."""
     try:
-        with open("/proc/%d/statm" % pid, "rb") as f:
-            return int(f.read().split()[1])
+        fd = _statm.get(pid)
+        if fd is None:
+            fd = _statm[pid] = os.open("/proc/%d/statm" % pid, os.O_RDONLY | os.O_CLOEXEC)
+        return int(os.pread(fd, 128, 0).split()[1])
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def _forget_statm(pid):
+    fd = _statm.pop(pid, None)
+    if fd is not None:
+        os.close(fd)
 
 
 def _release(pid):
@@ -604,6 +635,7 @@ def _report_exits(sock):
 
 def serve(root, fd, idle):
     sock = socket.socket(fileno=fd)
+    _BUF.append(mmap.mmap(-1, _MAX_PACKET, flags=mmap.MAP_PRIVATE))  # before any fork
     if _DEBUG:
         _DEBUG_FD[0] = fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, 10)
     # The executor reads replies and exits from one socket: wake on SIGCHLD.
@@ -639,10 +671,9 @@ def serve(root, fd, idle):
                 if _reusers:
                     _reap_idle()
                 continue
-            msg, anc, _, _ = sock.recvmsg(_MAX_PACKET, socket.CMSG_SPACE(_MAX_FDS * 4))
+            msg, fds = _recv(sock)
             if not msg:
                 return 0
-            fds = _fds_of(anc)
             t0, c0 = time.perf_counter(), time.process_time()
             try:
                 req = json.loads(msg.decode())
