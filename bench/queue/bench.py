@@ -139,8 +139,14 @@ def write_location(root, n):
                 "  run: \"true\"\n"
                 "cnoop:\n  description: does nothing, in-process (a C op of noop_worker)\n"
                 "  c_function: noop\n")
+    # The function Celery runs, as a weft Python op: a warm pool child runs
+    # its steps one after another (steps_per_child), as a prefork child does.
+    with open(os.path.join(loc, "ops", "pynoop.py"), "w") as f:
+        f.write("from weft import op\n\n\n@op(steps_per_child=100000)\n"
+                "def pynoop() -> None:\n    return None\n")
     for name, count, op in (("fanout", n, "noop"), ("warmup", 20, "noop"),
-                            ("fanout_c", n, "cnoop"), ("warmup_c", 20, "cnoop")):
+                            ("fanout_c", n, "cnoop"), ("warmup_c", 20, "cnoop"),
+                            ("fanout_py", n, "pynoop"), ("warmup_py", 20, "pynoop")):
         with open(os.path.join(loc, "jobs", name + ".yaml"), "w") as f:
             f.write(f"description: {count} independent no-op steps\ngraph:\n")
             for i in range(count):
@@ -200,7 +206,7 @@ def cpu_s(pid):
         return 0.0
 
 
-def bench_weft(a, name, storage, worker_bin=None, job="fanout", local=True):
+def bench_weft(a, name, storage, worker_bin=None, job="fanout", local=True, warm=None):
     """worker_bin None: `weft worker` and the `true` op; else that binary's
     worker and job (C ops in-process). Returns the median wall time, idle and
     busy RSS, the multiprocess time (only for `true`) and CPU ms/step of the
@@ -221,7 +227,7 @@ def bench_weft(a, name, storage, worker_bin=None, job="fanout", local=True):
         if any(p.poll() is not None for p in procs):
             raise RuntimeError(f"a weft worker exited; see {logf.name}")
         idle = [rss_kb(p.pid) for p in procs]
-        warm = "warmup_c" if worker_bin else "warmup"
+        warm = warm or ("warmup_c" if worker_bin else "warmup")
         run_weft(a, env, ["launch", "-w", ws, warm, "--quiet", "-c", cfg], "warm-up")
         times = []
         for r in range(a.repeats):
@@ -312,6 +318,10 @@ def main():
                 a.weft = new
             rows.append((f"weft queue, {name}, `true`, baseline", t, "weft-base"))
             cpus.append((f"weft queue, {name}, `true`, baseline", cpu))
+        t, _, _, _, cpu = bench_weft(a, name + "-py", storage, job="fanout_py", local=False,
+                                     warm="warmup_py")
+        rows.append((f"weft queue, {name}, Python no-op op (pool)", t, "weft-py"))
+        cpus.append((f"weft queue, {name}, Python no-op (pool)", cpu))
         if a.noop_worker:
             t, idle, busy, _, cpu = bench_weft(a, name + "-c", storage, a.noop_worker,
                                                "fanout_c")
@@ -351,6 +361,12 @@ def main():
               f"{celery_best / min(weft_q):.1f}x"
               + (f"; vs Celery running `true`: {min(celery_exec) / min(weft_q):.1f}x"
                  if celery_exec else ""))
+    weft_py = [r for r in rows if r[2] == "weft-py"]
+    if celery_best and weft_py:
+        print("the same no-op Python function, weft's warm pool (children reused) vs the "
+              "fastest Celery pool:")
+        for label, t, _ in weft_py:
+            print(f"  {label}: {celery_best / t:.2f}x")
     if celery_exec and weft_q:
         print("target 2x: weft `true` vs Celery running `true`, per storage:")
         for label, t, kind in rows:
