@@ -55,55 +55,6 @@ static int running_count(const struct worker *w) {
   return n;
 }
 
-/* Taken, not started yet (a finishing slot is neither: its json is gone). */
-static int is_waiting(const struct slot *s) { return s->used && !s->started && s->json; }
-
-static int waiting_count(const struct worker *w) {
-  int n = 0;
-  for (int i = 0; i < w->n_slots; i++) n += is_waiting(&w->slots[i]);
-  return n;
-}
-
-/* ---- registration ------------------------------------------------------------ */
-
-static void heartbeat(struct worker *w, int force) {
-  int64_t now = weft_clock_mono_ms();
-  if (!force && now < w->next_heartbeat_ms &&
-      !(w->dirty && now >= w->last_heartbeat_ms + HEARTBEAT_DIRTY_MS))
-    return;
-  w->next_heartbeat_ms = now + WEFT_WORKER_HEARTBEAT_MS;
-  w->last_heartbeat_ms = now;
-  w->dirty = 0;
-  json_t *queues = json_array(), *running = json_array();
-  for (size_t i = 0; queues && i < w->o->n_queues; i++)
-    json_array_append_new(queues, json_string(w->o->queues[i]));
-  for (int i = 0; running && i < w->n_slots; i++) {
-    struct slot *s = &w->slots[i];
-    if (s->used && s->started)
-      json_array_append_new(running,
-                            json_pack("{s:s, s:s, s:s, s:i, s:I}", "attempt_id", s->attempt_id,
-                                      "run_id", s->run_id, "step", s->step, "attempt",
-                                      s->attempt, "started_ms", (json_int_t)s->started_ms));
-  }
-  json_t *doc = json_pack("{s:s, s:s, s:I, s:o, s:i, s:o, s:I, s:I, s:s, s:s, s:I}", "id", w->id,
-                          "host", w->host, "pid", (json_int_t)getpid(), "queues", queues,
-                          "concurrency", w->concurrency, "running", running, "started_ms",
-                          (json_int_t)w->started_ms, "heartbeat_ms",
-                          (json_int_t)weft_clock_wall_ms(), "state", w->state, "broker",
-                          weft_broker_display_url(w->sub), "steps_done",
-                          (json_int_t)w->steps_done);
-  if (doc) json_object_set_new(doc, "prefetched", json_integer(waiting_count(w)));
-  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-  char *key = weft_str_printf("worker/%s", w->id);
-  weft_error e = WEFT_ERROR_INIT;
-  if (text && key && weft_store_kv_set(w->inst->store, key, text, &e))
-    weft__wk_log(w, "heartbeat not recorded: %s", e.msg);
-  free(text);
-  free(key);
-  json_decref(doc);
-}
-
-
 static void finish_slot(struct worker *w, struct slot *s, const struct weft_step_result *res) {
   weft_error e = WEFT_ERROR_INIT;
   struct batch *b = s->b;
@@ -184,7 +135,11 @@ static char *start_step(struct worker *w, struct slot *s, json_t *msg) {
   struct weft_kvs loc_env = {0};
   const char *last = strrchr(s->attempt_id, '/');
   char *why = NULL;
-  s->work_dir = weft_str_printf("%s/%s/%s/%d-%s", w->work_root, s->run_id, s->step, s->attempt,
+  /* One level under the worker's folder: RUN/STEP/ATTEMPT left an empty
+   * folder a step and one a run behind it once the attempt's was removed
+   * (thousands a minute on a busy worker, each slowing the next lookup),
+   * and cost two more mkdirs a step. */
+  s->work_dir = weft_str_printf("%s/%s.%s.%d-%s", w->work_root, s->run_id, s->step, s->attempt,
                                 last ? last + 1 : "x");
   int rc = s->work_dir && cfg ? WEFT_OK : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
   /* The executor creates the folder if the step needs one (exec.h). */
@@ -258,7 +213,7 @@ static void start_waiting(struct worker *w) {
     struct slot *next = NULL;
     for (int i = 0; i < w->n_slots; i++) {
       struct slot *s = &w->slots[i];
-      if (is_waiting(s) && (!next || s->seq < next->seq)) next = s;
+      if (weft__wk_is_waiting(s) && (!next || s->seq < next->seq)) next = s;
     }
     if (!next || (is_c_op(next->def) && !weft_executor_can_start_more(w->xc))) return;
     start_slot(w, next);
@@ -271,7 +226,7 @@ static void start_waiting(struct worker *w) {
 static void drop_waiting(struct worker *w, int only_stale) {
   for (int i = 0; i < w->n_slots; i++) {
     struct slot *s = &w->slots[i];
-    if (!is_waiting(s)) continue;
+    if (!weft__wk_is_waiting(s)) continue;
     struct batch *b = s->b;
     if (only_stale && b->msg.gen == weft_broker_generation(w->sub)) continue;
     if (!only_stale) b->requeue = 1;
@@ -285,7 +240,7 @@ static void drop_waiting(struct worker *w, int only_stale) {
 static void drop_batch_waiting(struct worker *w, struct batch *b) {
   for (int i = 0; i < w->n_slots; i++) {
     struct slot *s = &w->slots[i];
-    if (is_waiting(s) && s->b == b) {
+    if (weft__wk_is_waiting(s) && s->b == b) {
       slot_release(s);
       b->open--;
     }
@@ -532,7 +487,7 @@ static void take_cancel(struct worker *w, struct weft_broker_msg *m) {
   if (s && s->started) {
     weft__wk_log(w, "canceling %s: %s", s->attempt_id, reason ? reason : "canceled");
     weft_executor_cancel_one(s->ex, s, reason);
-  } else if (s && is_waiting(s)) { /* not started yet: it never will */
+  } else if (s && weft__wk_is_waiting(s)) { /* not started yet: it never will */
     int64_t now = weft_clock_wall_ms();
     char *msg = weft_str_printf("canceled: %s", reason ? reason : "canceled");
     json_t *r = json_pack("{s:b, s:i, s:b, s:s?, s:I, s:I}", "ok", 0, "exit_code", -1,
@@ -710,7 +665,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
   if (!rc && w.ep < 0) rc = weft_error_set(err, WEFT_EIO, "epoll_create1: %s", strerror(errno));
   if (!rc) rc = setup(&w, err);
   if (rc) goto done;
-  heartbeat(&w, 1);
+  weft__wk_heartbeat(&w, 1);
   weft__wk_log(&w, "consuming %zu queue%s on %s with concurrency %d", o->n_queues,
         o->n_queues == 1 ? "" : "s", weft_broker_display_url(w.sub), w.concurrency);
   weft__wk_log(&w, "messages are signed and checked with key %s (%s %s)", w.key->id,
@@ -729,7 +684,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
       grace_deadline = weft_clock_mono_ms() + (int64_t)(o->grace_s * 1000);
       weft__wk_log(&w, "stopping: %d step%s still running (grace %.0f s)", running_count(&w),
             running_count(&w) == 1 ? "" : "s", o->grace_s);
-      heartbeat(&w, 1);
+      weft__wk_heartbeat(&w, 1);
     }
     if (grace_deadline && !running_count(&w)) break;
     if (grace_deadline && !killed && weft_clock_mono_ms() >= grace_deadline) {
@@ -759,7 +714,7 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
     /* Before sleeping: settle, then tidy up, then the timers. */
     weft__wk_settle_flush(&w);
     weft__wk_empty_trash(&w);
-    heartbeat(&w, 0);
+    weft__wk_heartbeat(&w, 0);
     weft__wk_upload_live_logs(&w);
     watch_fd(&w, &wt, EP_SUB, weft_broker_fd(w.sub), weft_broker_generation(w.sub));
     watch_fd(&w, &wt, EP_PUB, weft_broker_fd(w.pub), weft_broker_generation(w.pub));
@@ -775,11 +730,12 @@ int weft_worker_run(struct weft_instance *inst, const struct weft_worker_options
   }
   weft__wk_settle_flush(&w);
   weft__wk_empty_trash(&w);
+  if (w.work_root) rmdir(w.work_root); /* when no attempt folder is left in it */
   weft__wk_log(&w, "stopped after %lld step%s", (long long)w.steps_done, w.steps_done == 1 ? "" : "s");
 done:
   if (w.id && w.sub) {
     w.state = "stopped";
-    heartbeat(&w, 1);
+    weft__wk_heartbeat(&w, 1);
   }
   weft_executor_free(w.x);
   weft_executor_free(w.xc);

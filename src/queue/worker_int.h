@@ -91,6 +91,14 @@ struct worker {
   int64_t next_sub_pump_ms;  /* monotonic: the consumer connection is read at least then */
 };
 
+/* Taken, not started yet (a finishing slot is neither: its json is gone). */
+static inline int weft__wk_is_waiting(const struct slot *s) {
+  return s->used && !s->started && s->json;
+}
+
+/* worker_heartbeat.c: rewrites the kv worker/ID when due (force: now). */
+void weft__wk_heartbeat(struct worker *w, int force);
+
 /* A log line on stderr: time, worker id, the message. */
 void weft__wk_log(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
