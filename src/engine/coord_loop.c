@@ -32,6 +32,13 @@
 #define HOOKS_POLL_MS 100  /* a run whose alerts are being delivered */
 #define LIVE_LOG_POLL_MS 1000
 #define EPOLL_BATCH 256
+/* WEFT_COORD_LOOP_COMMIT_CHUNK: what a turn queues (events, step rows)
+ * lives until its commit; ten thousand runs turned before one commit left
+ * 14 MB of freed holes between the runs' lasting state (a quarter of the
+ * loop's memory with 10,000 runs in flight). A chunk's batches are freed
+ * before the next chunk allocates, so it reuses that memory, and a commit
+ * of a thousand runs costs as little a run as one of all of them. */
+#define COMMIT_CHUNK WEFT_COORD_LOOP_COMMIT_CHUNK
 
 /* One run the loop drives. Allocated alone: the executor's callbacks hold
  * a pointer to its coord, which must not move. */
@@ -390,12 +397,17 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
   collect_ready(lp, 0);
   int64_t mono = weft_clock_mono_ms(), next_wake = -1;
   int busy = 0;
+  size_t chunk = 0;
   for (size_t i = 0; i < lp->n; i++) {
     struct loop_run *r = lp->runs[i];
     r->turned = r->hot || (r->wake_at >= 0 && mono >= r->wake_at);
     if (!r->turned) {
       if (r->wake_at >= 0 && (next_wake < 0 || r->wake_at < next_wake)) next_wake = r->wake_at;
       continue;
+    }
+    if (chunk++ == COMMIT_CHUNK) { /* those turned so far, before this one */
+      group_commit(lp, mono);
+      chunk = 1;
     }
     lp->turns++;
     int t = coord_drive_turn(&r->d, 0);

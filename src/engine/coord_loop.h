@@ -33,10 +33,13 @@ void weft_coord_loop_set_clock(struct weft_coord_loop *lp, weft_coord_loop_clock
 int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
                         const struct weft_launch *l, weft_coord_loop_done_fn done, void *data,
                         weft_error *err);
+/* Runs turned between two commits of one tick (coord_loop.c says why). */
+#define WEFT_COORD_LOOP_COMMIT_CHUNK 1024
+
 /* One tick: turns every run, commits what they recorded in one
- * transaction, ends and releases the runs that are over. Waits up to
- * wait_ms when no run had anything to do (0: never). Returns the number
- * of runs still driven. */
+ * transaction (one per WEFT_COORD_LOOP_COMMIT_CHUNK runs turned), ends and
+ * releases the runs that are over. Waits up to wait_ms when no run had
+ * anything to do (0: never). Returns the number of runs still driven. */
 size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms);
 /* Runs driven now. */
 size_t weft_coord_loop_count(const struct weft_coord_loop *lp);

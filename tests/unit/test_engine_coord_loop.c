@@ -8,6 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A case creates a thousand runs, one commit each: slow under ASan on a
+ * loaded machine. */
+#define TEST_TIMEOUT_S 180
+
 #include "engine/coord_loop.h"
 #include "engine/engine.h"
 #include "util/clock.h"
@@ -169,6 +173,50 @@ TEST(many_runs_advance_with_one_commit_per_tick) {
   ASSERT(weft_coord_loop_commits(lp) < N);
   weft_coord_loop_free(lp);
   for (size_t i = 0; i < N; i++) free(ids[i]);
+  fixture_close(&f);
+  return 0;
+}
+
+/* More runs turned in one tick than one commit takes: committed in
+ * chunks (the loop's memory), each run still started and ended once. */
+TEST(a_tick_of_many_runs_commits_in_chunks) {
+  enum { N = WEFT_COORD_LOOP_COMMIT_CHUNK + 40 };
+  struct fixture f;
+  ASSERT_EQ(weft_register_c_op("loop_seed", c_seed, NULL), WEFT_OK);
+  ASSERT_EQ(fixture_open(&f, "ops:\n  s: seed\n", "execution: {in_process: {}}\n"), 0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char **ids = calloc(N, sizeof *ids);
+  struct ended e = {0};
+  ASSERT(ids != NULL);
+  ASSERT_EQ(add_runs(&f, lp, &l, ids, N, &e), 0);
+  /* The first tick turns every run (each was just added): two commits. */
+  weft_coord_loop_tick(lp, 0);
+  ASSERT_EQ(weft_coord_loop_commits(lp), 2);
+  ASSERT_EQ(status_of(&f, ids[0]), WEFT_RUN_STARTED);
+  ASSERT(status_of(&f, ids[N - 1]) != WEFT_RUN_QUEUED);
+  for (int i = 0; i < 20000 && weft_coord_loop_count(lp); i++) weft_coord_loop_tick(lp, 1);
+  ASSERT_EQ(weft_coord_loop_count(lp), 0);
+  ASSERT_EQ(e.n, N);
+  ASSERT_EQ(e.rc_seen, 0);
+  for (size_t i = 0; i < N; i++) ASSERT_EQ(status_of(&f, ids[i]), WEFT_RUN_SUCCESS);
+  /* One run_started and one run_success a run: nothing written twice. */
+  struct weft_event_list ev = {0};
+  struct weft_event_filter ef = {.run_id = ids[N - 1]};
+  ASSERT_EQ(weft_store_event_read(f.inst->store, &ef, &ev, &err), WEFT_OK);
+  size_t started = 0, success = 0;
+  for (size_t k = 0; k < ev.n; k++) {
+    started += !strcmp(ev.v[k].type, "run_started");
+    success += !strcmp(ev.v[k].type, "run_success");
+  }
+  weft_event_list_release(&ev);
+  ASSERT_EQ(started, 1);
+  ASSERT_EQ(success, 1);
+  weft_coord_loop_free(lp);
+  for (size_t i = 0; i < N; i++) free(ids[i]);
+  free(ids);
   fixture_close(&f);
   return 0;
 }
@@ -386,9 +434,10 @@ TEST(idle_runs_are_not_turned_and_leases_renew_once_per_tick) {
 }
 
 TEST_MAIN(TEST_ENTRY(many_runs_advance_with_one_commit_per_tick)
-              TEST_ENTRY(cancel_reaches_one_run_on_the_loops_clock)
-                  TEST_ENTRY(a_step_timeout_fails_its_run_only)
-                      TEST_ENTRY(a_run_that_cannot_start_is_over_at_once)
-                          TEST_ENTRY(a_slow_c_op_does_not_stop_the_other_runs)
-                              TEST_ENTRY(a_running_c_op_is_canceled_or_timed_out_at_once)
-                                  TEST_ENTRY(idle_runs_are_not_turned_and_leases_renew_once_per_tick))
+              TEST_ENTRY(a_tick_of_many_runs_commits_in_chunks)
+                  TEST_ENTRY(cancel_reaches_one_run_on_the_loops_clock)
+                      TEST_ENTRY(a_step_timeout_fails_its_run_only)
+                          TEST_ENTRY(a_run_that_cannot_start_is_over_at_once)
+                              TEST_ENTRY(a_slow_c_op_does_not_stop_the_other_runs)
+                                  TEST_ENTRY(a_running_c_op_is_canceled_or_timed_out_at_once)
+                                      TEST_ENTRY(idle_runs_are_not_turned_and_leases_renew_once_per_tick))
