@@ -51,7 +51,10 @@ void weft_instance_close(struct weft_instance *inst); /* NULL is a no-op */
  * heartbeat is older than WEFT_HEARTBEAT_STALE_MS when it ran elsewhere) is
  * orphaned: the process groups of its running steps are killed, running and
  * pending steps are marked failed, and the run fails with a message naming
- * the dead coordinator. *n_swept (may be NULL) counts the runs repaired. */
+ * the dead coordinator. A queued run whose launcher died before handing it
+ * over goes back to the run queue, unowned, for a dequeuer to start (it
+ * never started: nothing of it is lost). *n_swept (may be NULL) counts the
+ * runs repaired. */
 #define WEFT_HEARTBEAT_MS 2000
 #define WEFT_HEARTBEAT_STALE_MS 30000
 int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
