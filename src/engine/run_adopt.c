@@ -394,6 +394,22 @@ int coord_adopt(struct coord *c, const char *token) {
   }
   int rc = coord_lease_claim(c, token, c->err);
   if (rc) goto done;
+  /* Under the lease, the run must still be going: coord_init read it
+   * before, and an adopter spawned with it may have ended it since and
+   * dropped its lease (a slow start under load, two hand-offs of one
+   * run: tests/chaos saw a run end three times). A run's end and its
+   * holder's lease drop go out in order, so what is read now is final. */
+  struct weft_run_row now = {0};
+  if (!(rc = weft_store_run_get(c->inst->store, c->run.id, &now, c->err)) &&
+      now.status != WEFT_RUN_STARTED && now.status != WEFT_RUN_CANCELING)
+    rc = weft_error_set(c->err, WEFT_ECONFLICT, "run %s is %s: nothing to adopt", c->run.id,
+                        weft_run_status_name(now.status));
+  weft_run_row_release(&now);
+  if (rc) {
+    coord_lease_release(c);
+    c->lease_lost = 1; /* writes nothing */
+    goto done;
+  }
   if ((rc = read_seen(c, &s, c->err))) {
     c->lease_lost = 1; /* the plan knows nothing: write nothing; the next sweep retries */
     goto done;
