@@ -240,6 +240,12 @@ int64_t weft_run_lease_ms(void);
  * (NULL, the default: unit tests, embedders), or with $WEFT_RUN_ADOPT=0 in
  * the sweeping process, sweeps fail orphaned runs. */
 void weft_run_adopt_enable(const char *exe);
+/* Takes run_id's lease from the hand-off token for this process, first
+ * thing (before the run's code and executor load: the executor may wait
+ * for a restarting broker), so sweeps see a live owner and spawn no second
+ * adopter meanwhile. WEFT_ECONFLICT when the token no longer holds it. */
+int weft_run_adopt_hold(struct weft_instance *inst, const char *run_id, const char *token,
+                        weft_error *err);
 /* Resumes run_id (STARTED or CANCELING, its coordinator dead) in this
  * process to its end, as weft_run_execute: steps already final keep their
  * results, interrupted attempts are retried (step_up_for_retry with
