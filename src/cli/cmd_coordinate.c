@@ -200,6 +200,12 @@ int cmd_run_coordinate(int argc, char **argv) {
                  weft_run_status_name(run.status));
     goto done;
   }
+  /* The lease is ours before anything slow, and before give_up may fail
+   * the run: an adopter whose token was handed on writes nothing. */
+  if (adopt_token && weft_run_adopt_hold(inst, run.id, adopt_token, &err)) {
+    weft_log_run(WEFT_LOG_ERROR, id, NULL, "%s", err.msg);
+    goto done;
+  }
   if (!(qualified = weft_str_printf("%s:%s", run.location ? run.location : "", run.job)))
     goto done;
   const struct weft_job *job = NULL;

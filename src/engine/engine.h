@@ -51,7 +51,10 @@ void weft_instance_close(struct weft_instance *inst); /* NULL is a no-op */
  * heartbeat is older than WEFT_HEARTBEAT_STALE_MS when it ran elsewhere) is
  * orphaned: the process groups of its running steps are killed, running and
  * pending steps are marked failed, and the run fails with a message naming
- * the dead coordinator. *n_swept (may be NULL) counts the runs repaired. */
+ * the dead coordinator. A queued run whose launcher died before handing it
+ * over goes back to the run queue, unowned, for a dequeuer to start (it
+ * never started: nothing of it is lost). *n_swept (may be NULL) counts the
+ * runs repaired. */
 #define WEFT_HEARTBEAT_MS 2000
 #define WEFT_HEARTBEAT_STALE_MS 30000
 int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
@@ -237,6 +240,12 @@ int64_t weft_run_lease_ms(void);
  * (NULL, the default: unit tests, embedders), or with $WEFT_RUN_ADOPT=0 in
  * the sweeping process, sweeps fail orphaned runs. */
 void weft_run_adopt_enable(const char *exe);
+/* Takes run_id's lease from the hand-off token for this process, first
+ * thing (before the run's code and executor load: the executor may wait
+ * for a restarting broker), so sweeps see a live owner and spawn no second
+ * adopter meanwhile. WEFT_ECONFLICT when the token no longer holds it. */
+int weft_run_adopt_hold(struct weft_instance *inst, const char *run_id, const char *token,
+                        weft_error *err);
 /* Resumes run_id (STARTED or CANCELING, its coordinator dead) in this
  * process to its end, as weft_run_execute: steps already final keep their
  * results, interrupted attempts are retried (step_up_for_retry with

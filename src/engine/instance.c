@@ -298,6 +298,23 @@ static int sweep_one(struct weft_instance *inst, struct weft_run_row *run, int l
   return weft_store_run_update(inst->store, run, err);
 }
 
+/* Inside the caller's transaction: a queued run whose launcher died
+ * before handing it over (to a coordinator service, a detached
+ * coordinator, or the run queue) never started, so nothing of it is lost:
+ * it goes back to the run queue unowned, as a run left for any dequeuer
+ * (weft_run_queue_enqueue), and a dequeuer starts it once the dead
+ * launcher's claim is stale. Failing it instead made a launcher killed
+ * mid-launch (a `weft launch --detach` past its caller's timeout, a server
+ * killed in a launch) fail a run for no fault of its job (tests/chaos).
+ * A detached coordinator the launcher forked may still start it: it claims
+ * the lease and checks the run is queued (run.c), as a dequeuer's does. */
+static int requeue_one(struct weft_instance *inst, struct weft_run_row *run, weft_error *err) {
+  free(run->coordinator);
+  run->coordinator = NULL;
+  run->heartbeat_ms = 0;
+  return weft_store_run_update(inst->store, run, err);
+}
+
 static int run_is_orphan(const struct weft_run_row *r, int *local) {
   if (!r->coordinator) return 0; /* queued, nobody claimed it yet */
   int alive = weft_coordinator_alive(r->coordinator);
@@ -359,14 +376,19 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
       break;
     }
     rc = weft_store_run_get(inst->store, runs.v[i].id, &cur, err);
-    int swept = 0;
+    int swept = 0, requeued = 0;
     /* A run listed queued that has started since is adopted by the next
      * sweep (its lease), not failed here. */
     if (!rc && !weft_run_status_is_final(cur.status) &&
         (cur.status == runs.v[i].status || runs.v[i].status != WEFT_RUN_QUEUED) &&
         run_is_orphan(&cur, &local)) {
-      rc = sweep_one(inst, &cur, local, NULL, err);
-      swept = !rc;
+      if (cur.status == WEFT_RUN_QUEUED) {
+        rc = requeue_one(inst, &cur, err);
+        requeued = !rc;
+      } else {
+        rc = sweep_one(inst, &cur, local, NULL, err);
+        swept = !rc;
+      }
       if (!rc && n_swept) (*n_swept)++;
     }
     if (rc)
@@ -377,6 +399,10 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
       weft_error ignored = WEFT_ERROR_INIT;
       weft_store_lease_release(inst->store, cur.id ? cur.id : runs.v[i].id, sweep_owner, &ignored);
     }
+    if (!rc && requeued)
+      weft_log_run(WEFT_LOG_WARN, cur.id, NULL,
+                   "run %s: its launcher %s died before handing it over: back in the run "
+                   "queue", cur.id, runs.v[i].coordinator);
     /* Its steps' containers die with it (containers_run.c); without an
      * engine there are none to remove. */
     weft_error ignored = WEFT_ERROR_INIT;

@@ -22,6 +22,14 @@
 /* A run adopted this many times gave up for a reason no new coordinator
  * will fix: the next sweep fails it instead. */
 #define ADOPT_MAX 5
+/* A hand-off token holds the lease at least this long: its adopter claims
+ * it once started (weft_run_adopt_hold), which under load or with the store
+ * busy takes longer than a short run lease; a token that expired first
+ * made every later sweep spawn another adopter of the run, hundreds while
+ * the broker restarted, until PostgreSQL ran out of connections (tests/chaos
+ * seed 107). An adopter that died before claiming delays the next hand-off
+ * by this much. */
+#define ADOPT_HANDOFF_MIN_MS 10000
 
 int64_t weft_run_lease_ms(void) {
   const char *v = getenv("WEFT_RUN_LEASE_MS");
@@ -394,6 +402,22 @@ int coord_adopt(struct coord *c, const char *token) {
   }
   int rc = coord_lease_claim(c, token, c->err);
   if (rc) goto done;
+  /* Under the lease, the run must still be going: coord_init read it
+   * before, and an adopter spawned with it may have ended it since and
+   * dropped its lease (a slow start under load, two hand-offs of one
+   * run: tests/chaos saw a run end three times). A run's end and its
+   * holder's lease drop go out in order, so what is read now is final. */
+  struct weft_run_row now = {0};
+  if (!(rc = weft_store_run_get(c->inst->store, c->run.id, &now, c->err)) &&
+      now.status != WEFT_RUN_STARTED && now.status != WEFT_RUN_CANCELING)
+    rc = weft_error_set(c->err, WEFT_ECONFLICT, "run %s is %s: nothing to adopt", c->run.id,
+                        weft_run_status_name(now.status));
+  weft_run_row_release(&now);
+  if (rc) {
+    coord_lease_release(c);
+    c->lease_lost = 1; /* writes nothing */
+    goto done;
+  }
   if ((rc = read_seen(c, &s, c->err))) {
     c->lease_lost = 1; /* the plan knows nothing: write nothing; the next sweep retries */
     goto done;
@@ -507,6 +531,16 @@ void weft_run_adopt_enable(const char *exe) {
   adopt_exe = exe ? weft_str_dup(exe) : NULL;
 }
 
+int weft_run_adopt_hold(struct weft_instance *inst, const char *run_id, const char *token,
+                        weft_error *err) {
+  char *me = weft_coordinator_id();
+  if (!me) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  int rc = weft_store_lease_claim(inst->store, run_id, me, token, weft_clock_wall_ms(),
+                                  weft_run_lease_ms(), err);
+  free(me);
+  return rc;
+}
+
 int weft_run_adopt(struct weft_instance *inst, const char *run_id, const char *token,
                    const struct weft_launch *l, enum weft_run_status *final, weft_error *err) {
   struct weft_launch a = *l;
@@ -589,8 +623,9 @@ int weft__run_adopt_try(struct weft_instance *inst, const struct weft_run_row *r
   char token[64];
   snprintf(token, sizeof token, "handoff-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
            rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-  int rc = weft_store_lease_claim(inst->store, run->id, token, lease->owner, now,
-                                  weft_run_lease_ms(), err);
+  int64_t ttl = weft_run_lease_ms();
+  if (ttl < ADOPT_HANDOFF_MIN_MS) ttl = ADOPT_HANDOFF_MIN_MS;
+  int rc = weft_store_lease_claim(inst->store, run->id, token, lease->owner, now, ttl, err);
   if (rc == WEFT_ECONFLICT) return WEFT_ECONFLICT; /* another sweep hands it over */
   if (rc) return rc;
   if ((rc = spawn_adopter(inst, run->id, token, err))) {

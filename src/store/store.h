@@ -357,8 +357,12 @@ struct weft_store_methods {
   /* ---- run leases (store_*_lease.c; store_lease.c has the wrappers) ---- */
   /* Takes run_id's lease for owner until now_ms + ttl_ms, in one
    * conditional statement: when nobody holds it, owner already does, it
-   * expired (expires_ms <= now_ms), or steal_from (may be NULL) holds it.
-   * WEFT_ECONFLICT (nothing changed) when another owner holds it. */
+   * expired (expires_ms <= now_ms) and steal_from is NULL, or steal_from
+   * holds it. A hand-off (steal_from given) never takes an expired lease
+   * of another: an adopter whose token was handed on late would take it
+   * from a live coordinator stalled past its expiry (only a sweep judges
+   * an owner gone). WEFT_ECONFLICT (nothing changed) when another owner
+   * holds it. */
   int (*xLeaseClaim)(struct weft_store *s, const char *run_id, const char *owner,
                      const char *steal_from, int64_t now_ms, int64_t ttl_ms, weft_error *err);
   /* Extends every lease owner holds to now_ms + ttl_ms in one statement;

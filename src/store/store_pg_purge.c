@@ -89,7 +89,8 @@ const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
         "owner = excluded.owner, expires_ms = excluded.expires_ms, "
         "acquired_ms = CASE WHEN run_leases.owner = excluded.owner "
         "THEN run_leases.acquired_ms ELSE excluded.acquired_ms END "
-        "WHERE run_leases.owner = excluded.owner OR run_leases.expires_ms <= $3::int8 "
+        "WHERE run_leases.owner = excluded.owner "
+        "OR ($5::text IS NULL AND run_leases.expires_ms <= $3::int8) "
         "OR run_leases.owner = $5::text",
     [WEFT__PG_LEASE_RENEW - WEFT__PG_EXTRA_FIRST] =
         "UPDATE run_leases SET expires_ms = $2::int8 + $3::int8 WHERE owner = $1 "

@@ -31,7 +31,7 @@ int weft__sq_lease_claim(struct weft_store *s, const char *run_id, const char *o
       "owner = excluded.owner, expires_ms = excluded.expires_ms, "
       "acquired_ms = CASE WHEN run_leases.owner = excluded.owner "
       "THEN run_leases.acquired_ms ELSE excluded.acquired_ms END "
-      "WHERE run_leases.owner = excluded.owner OR run_leases.expires_ms <= ?3 "
+      "WHERE run_leases.owner = excluded.owner OR (?5 IS NULL AND run_leases.expires_ms <= ?3) "
       "OR run_leases.owner = ?5";
   sqlite3_stmt *st = NULL;
   int rc = prepare(s, sql, &st, err);

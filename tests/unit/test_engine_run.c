@@ -317,6 +317,50 @@ TEST(sweep_kills_orphaned_steps) {
   return 0;
 }
 
+/* A queued run whose launcher died before handing it over (killed
+ * mid-launch) never started: the sweep puts it back in the run queue,
+ * unowned, for a dequeuer to start; it does not fail it. */
+TEST(sweep_requeues_a_run_whose_launcher_died) {
+  struct fixture f;
+  ASSERT_EQ(fixture_open(&f, "ops:\n  a: nap\n", NULL), 0);
+  weft_error err = WEFT_ERROR_INIT;
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT(dead > 0);
+  waitpid(dead, NULL, 0);
+  char coord[128], host[100];
+  gethostname(host, sizeof host);
+  snprintf(coord, sizeof coord, "%s:%ld:12345", host, (long)dead);
+  struct weft_run_row r = {0};
+  r.id = "qu3u3dqu3u3d0";
+  r.job = "j";
+  r.location = "loc";
+  r.status = WEFT_RUN_QUEUED;
+  r.tags = "{}";
+  r.root_run_id = r.id;
+  r.created_ms = r.heartbeat_ms = weft_clock_wall_ms();
+  r.coordinator = coord;
+  ASSERT_EQ(weft_store_run_create(f.inst->store, &r, &err), WEFT_OK);
+  size_t swept = 0;
+  ASSERT_EQ(weft_instance_sweep_orphans(f.inst, &swept, &err), WEFT_OK);
+  ASSERT_EQ(swept, 1);
+  struct weft_run_row got = {0};
+  ASSERT_EQ(weft_store_run_get(f.inst->store, r.id, &got, &err), WEFT_OK);
+  ASSERT_EQ(got.status, WEFT_RUN_QUEUED);
+  ASSERT(got.coordinator == NULL);
+  weft_run_row_release(&got);
+  ASSERT_EQ(count_events(&f, r.id, "run_failure"), 0);
+  /* Unowned, it is nobody's orphan: the next sweep leaves it alone, and
+   * no lease of the sweep's is left behind for its coordinator to meet. */
+  ASSERT_EQ(weft_instance_sweep_orphans(f.inst, &swept, &err), WEFT_OK);
+  ASSERT_EQ(swept, 0);
+  struct weft_run_lease lease = {0};
+  ASSERT_EQ(weft_store_lease_get(f.inst->store, r.id, &lease, &err), WEFT_ENOTFOUND);
+  fixture_close(&f);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(c_ops_run_in_process) TEST_ENTRY(c_op_error_message_fails_the_step)
               TEST_ENTRY(interrupt_cancels_the_run) TEST_ENTRY(store_failure_fails_the_run)
-                  TEST_ENTRY(sweep_kills_orphaned_steps))
+                  TEST_ENTRY(sweep_kills_orphaned_steps)
+                      TEST_ENTRY(sweep_requeues_a_run_whose_launcher_died))

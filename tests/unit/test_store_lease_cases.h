@@ -49,6 +49,13 @@ static int case_lease_claim(const char *url) {
   /* A hand-off: whoever names the holder takes it before the expiry. */
   ASSERT_EQ(weft_store_lease_claim(s, "r3", "d:4:4", "x", t + 200, 5000, &err), WEFT_ECONFLICT);
   ASSERT_EQ(weft_store_lease_claim(s, "r3", "d:4:4", "c:3:3", t + 200, 5000, &err), WEFT_OK);
+  /* A hand-off naming someone else never takes it, even expired: the
+   * holder may be a live coordinator stalled past its expiry. */
+  ASSERT_EQ(weft_store_lease_claim(s, "r3", "f:6:6", "c:3:3", t + 9000, 5000, &err),
+            WEFT_ECONFLICT);
+  ASSERT_EQ(weft_store_lease_get(s, "r3", &l, &err), WEFT_OK);
+  ASSERT_STR_EQ(l.owner, "d:4:4");
+  weft_run_lease_release(&l);
   /* Release: only by its holder. */
   ASSERT_EQ(weft_store_lease_release(s, "r3", "c:3:3", &err), WEFT_OK);
   ASSERT_EQ(weft_store_lease_get(s, "r3", &l, &err), WEFT_OK);
