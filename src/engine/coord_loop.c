@@ -333,12 +333,12 @@ static void wrote_run(struct loop_run *r) {
     c->lease_released = 1;
 }
 
-/* Every run's batch in one transaction, with the loop's lease renewal when
- * due. When it fails, each run commits alone, so one run's bad write
- * stops that run, not its neighbours. */
-static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
+/* The batches of runs [from, to) in one transaction, with the loop's lease
+ * renewal when due. When it fails, each run commits alone, so one run's
+ * bad write stops that run, not its neighbours. */
+static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, size_t to) {
   size_t pending = 0;
-  for (size_t i = 0; i < lp->n; i++) {
+  for (size_t i = from; i < to; i++) {
     struct loop_run *r = lp->runs[i];
     struct coord *c = &r->d.c;
     r->in_tx = r->d.opened && (r->turned || mono >= c->next_heartbeat_ms) &&
@@ -355,7 +355,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
   if (!rc && !renew && lp->n && weft_clock_mono_ms() >= lp->lease_next_ms) renew = 1;
   if (renew) mono = weft_clock_mono_ms();
   if (!rc && renew) rc = renew_leases(lp, &e);
-  for (size_t i = 0; !rc && i < lp->n; i++)
+  for (size_t i = from; !rc && i < to; i++)
     if (lp->runs[i]->in_tx) {
       rc = write_run(lp->runs[i], &e);
       harvest(lp, lp->runs[i]);
@@ -364,7 +364,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono) {
   else rc = weft_store_commit(lp->inst->store, &e);
   lp->commits++;
   if (!rc && renew) lp->lease_next_ms = mono + weft_run_lease_ms() / 3;
-  for (size_t i = 0; i < lp->n; i++) {
+  for (size_t i = from; i < to; i++) {
     struct loop_run *r = lp->runs[i];
     if (!r->in_tx) continue;
     r->in_tx = 0;
@@ -397,7 +397,7 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
   collect_ready(lp, 0);
   int64_t mono = weft_clock_mono_ms(), next_wake = -1;
   int busy = 0;
-  size_t chunk = 0;
+  size_t chunk = 0, committed = 0; /* runs [0, committed) are in a chunk's commit */
   for (size_t i = 0; i < lp->n; i++) {
     struct loop_run *r = lp->runs[i];
     r->turned = r->hot || (r->wake_at >= 0 && mono >= r->wake_at);
@@ -406,7 +406,8 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
       continue;
     }
     if (chunk++ == COMMIT_CHUNK) { /* those turned so far, before this one */
-      group_commit(lp, mono);
+      group_commit(lp, mono, committed, i);
+      committed = i;
       chunk = 1;
     }
     lp->turns++;
@@ -424,7 +425,7 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
     if (t) busy = 1;
     harvest(lp, r);
   }
-  group_commit(lp, mono);
+  group_commit(lp, mono, committed, lp->n);
   /* Close the runs that are over, keeping the others in order. */
   size_t k = 0;
   for (size_t i = 0; i < lp->n; i++) {
