@@ -252,15 +252,35 @@ TEST(store_failure_fails_the_run) {
 
 /* A run whose coordinator is dead is failed by the next open, and the
  * process group of its running step is killed. */
+/* Creates run id in status st, claimed by a coordinator that has exited
+ * (and been reaped): coord (n bytes) gets its id, naming a dead pid. */
+static int create_run_of_dead_coordinator(struct fixture *f, const char *id,
+                                          enum weft_run_status st, char *coord, size_t n) {
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  if (dead < 0) return -1;
+  waitpid(dead, NULL, 0);
+  char host[100];
+  gethostname(host, sizeof host);
+  snprintf(coord, n, "%s:%ld:12345", host, (long)dead);
+  struct weft_run_row r = {0};
+  weft_error err = WEFT_ERROR_INIT;
+  r.id = (char *)id;
+  r.job = "j";
+  r.location = "loc";
+  r.status = st;
+  r.tags = "{}";
+  r.root_run_id = r.id;
+  r.created_ms = r.heartbeat_ms = weft_clock_wall_ms();
+  if (st != WEFT_RUN_QUEUED) r.started_ms = r.created_ms;
+  r.coordinator = coord;
+  return weft_store_run_create(f->inst->store, &r, &err) ? -1 : 0;
+}
+
 TEST(sweep_kills_orphaned_steps) {
   struct fixture f;
   ASSERT_EQ(fixture_open(&f, "ops:\n  a: nap\n", NULL), 0);
   weft_error err = WEFT_ERROR_INIT;
-  /* A coordinator that has exited (and been reaped): its id names a dead pid. */
-  pid_t dead = fork();
-  if (dead == 0) _exit(0);
-  ASSERT(dead > 0);
-  waitpid(dead, NULL, 0);
   /* An orphaned step: its own process group, sleeping. */
   pid_t step = fork();
   if (step == 0) {
@@ -271,26 +291,15 @@ TEST(sweep_kills_orphaned_steps) {
   ASSERT(step > 0);
   setpgid(step, step);
   char coord[128];
-  char host[100];
-  gethostname(host, sizeof host);
-  snprintf(coord, sizeof coord, "%s:%ld:12345", host, (long)dead);
-  struct weft_run_row r = {0};
-  r.id = "0rphan0rphan0";
-  r.job = "j";
-  r.location = "loc";
-  r.status = WEFT_RUN_STARTED;
-  r.tags = "{}";
-  r.root_run_id = r.id;
-  r.created_ms = r.started_ms = r.heartbeat_ms = weft_clock_wall_ms();
-  r.coordinator = coord;
-  ASSERT_EQ(weft_store_run_create(f.inst->store, &r, &err), WEFT_OK);
+  const char *id = "0rphan0rphan0";
+  ASSERT_EQ(create_run_of_dead_coordinator(&f, id, WEFT_RUN_STARTED, coord, sizeof coord), 0);
   struct weft_step_row s = {0};
-  s.run_id = r.id;
+  s.run_id = (char *)id;
   s.step = "a";
   s.attempt = 1;
   s.status = WEFT_STEP_RUNNING;
   s.pid = (int)step;
-  s.started_ms = r.started_ms;
+  s.started_ms = weft_clock_wall_ms();
   ASSERT_EQ(weft_store_step_put(f.inst->store, &s, &err), WEFT_OK);
   ASSERT_EQ(weft_coordinator_alive(coord), 0);
 
@@ -301,11 +310,11 @@ TEST(sweep_kills_orphaned_steps) {
   ASSERT_EQ(waitpid(step, &status, 0), step);
   ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   struct weft_run_row got = {0};
-  ASSERT_EQ(weft_store_run_get(f.inst->store, r.id, &got, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_run_get(f.inst->store, id, &got, &err), WEFT_OK);
   ASSERT_EQ(got.status, WEFT_RUN_FAILURE);
   ASSERT_CONTAINS(got.message, "orphaned: its coordinator");
   weft_run_row_release(&got);
-  ASSERT_EQ(count_events(&f, r.id, "run_failure"), 1);
+  ASSERT_EQ(count_events(&f, id, "run_failure"), 1);
   /* A second sweep finds nothing; our own live id is never an orphan. */
   ASSERT_EQ(weft_instance_sweep_orphans(f.inst, &swept, &err), WEFT_OK);
   ASSERT_EQ(swept, 0);
@@ -324,38 +333,24 @@ TEST(sweep_requeues_a_run_whose_launcher_died) {
   struct fixture f;
   ASSERT_EQ(fixture_open(&f, "ops:\n  a: nap\n", NULL), 0);
   weft_error err = WEFT_ERROR_INIT;
-  pid_t dead = fork();
-  if (dead == 0) _exit(0);
-  ASSERT(dead > 0);
-  waitpid(dead, NULL, 0);
-  char coord[128], host[100];
-  gethostname(host, sizeof host);
-  snprintf(coord, sizeof coord, "%s:%ld:12345", host, (long)dead);
-  struct weft_run_row r = {0};
-  r.id = "qu3u3dqu3u3d0";
-  r.job = "j";
-  r.location = "loc";
-  r.status = WEFT_RUN_QUEUED;
-  r.tags = "{}";
-  r.root_run_id = r.id;
-  r.created_ms = r.heartbeat_ms = weft_clock_wall_ms();
-  r.coordinator = coord;
-  ASSERT_EQ(weft_store_run_create(f.inst->store, &r, &err), WEFT_OK);
+  char coord[128];
+  const char *id = "qu3u3dqu3u3d0";
+  ASSERT_EQ(create_run_of_dead_coordinator(&f, id, WEFT_RUN_QUEUED, coord, sizeof coord), 0);
   size_t swept = 0;
   ASSERT_EQ(weft_instance_sweep_orphans(f.inst, &swept, &err), WEFT_OK);
   ASSERT_EQ(swept, 1);
   struct weft_run_row got = {0};
-  ASSERT_EQ(weft_store_run_get(f.inst->store, r.id, &got, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_run_get(f.inst->store, id, &got, &err), WEFT_OK);
   ASSERT_EQ(got.status, WEFT_RUN_QUEUED);
   ASSERT(got.coordinator == NULL);
   weft_run_row_release(&got);
-  ASSERT_EQ(count_events(&f, r.id, "run_failure"), 0);
+  ASSERT_EQ(count_events(&f, id, "run_failure"), 0);
   /* Unowned, it is nobody's orphan: the next sweep leaves it alone, and
    * no lease of the sweep's is left behind for its coordinator to meet. */
   ASSERT_EQ(weft_instance_sweep_orphans(f.inst, &swept, &err), WEFT_OK);
   ASSERT_EQ(swept, 0);
   struct weft_run_lease lease = {0};
-  ASSERT_EQ(weft_store_lease_get(f.inst->store, r.id, &lease, &err), WEFT_ENOTFOUND);
+  ASSERT_EQ(weft_store_lease_get(f.inst->store, id, &lease, &err), WEFT_ENOTFOUND);
   fixture_close(&f);
   return 0;
 }
