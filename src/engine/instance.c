@@ -356,7 +356,7 @@ int weft_instance_sweep_orphans(struct weft_instance *inst, size_t *n_swept,
     if (!run_is_orphan(&runs.v[i], &local)) continue;
     /* A queued run's launcher is gone, but a detached coordinator it
      * forked may be starting the run right now (it claims the lease, then
-     * checks the run is still queued: run.c): fail it only under the
+     * checks the run is still queued: run.c): requeue it only under the
      * lease, so one of the two acts. */
     char sweep_owner[64] = "";
     if (runs.v[i].status == WEFT_RUN_QUEUED) {

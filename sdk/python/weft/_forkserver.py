@@ -86,20 +86,18 @@ _DEBUG = bool(os.environ.get("WEFT_PYPOOL_DEBUG"))
 # extra CPU (~10 ms a step) costs more than the latency it hides.
 _REHEARSE = os.environ.get("WEFT_PYPOOL_REHEARSE", "0") not in ("", "0")
 
-# One receive buffer for the server's life, inherited by its children:
-# recvmsg(4 MB) maps, shrinks and unmaps a fresh 4 MB bytes object a
-# packet, and each unmap flushes the TLB of every CPU (an interrupt per
-# core on a VM), the server's largest cost a step. A private anonymous map
-# is never touched but where a packet lands, and stays private to each
-# process after fork.
+# One receive buffer for the server's life (made by serve() before any
+# fork), inherited by its children: recvmsg(4 MB) maps, shrinks and unmaps
+# a fresh 4 MB bytes object a packet, and each unmap flushes the TLB of
+# every CPU (an interrupt per core on a VM), the server's largest cost a
+# step. A private anonymous map is never touched but where a packet lands,
+# and stays private to each process after fork.
 _BUF = []
 
 
 def _recv(sock):
     """The next packet on sock and the fds that came with it: (b"", [])
     at EOF."""
-    if not _BUF:
-        _BUF.append(mmap.mmap(-1, _MAX_PACKET, flags=mmap.MAP_PRIVATE))
     n, anc, _, _ = sock.recvmsg_into([_BUF[0]], socket.CMSG_SPACE(_MAX_FDS * 4))
     return _BUF[0][:n], _fds_of(anc)
 
@@ -635,7 +633,7 @@ def _report_exits(sock):
 
 def serve(root, fd, idle):
     sock = socket.socket(fileno=fd)
-    _BUF.append(mmap.mmap(-1, _MAX_PACKET, flags=mmap.MAP_PRIVATE))  # before any fork
+    _BUF.append(mmap.mmap(-1, _MAX_PACKET, flags=mmap.MAP_PRIVATE))  # _recv's, before any fork
     if _DEBUG:
         _DEBUG_FD[0] = fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, 10)
     # The executor reads replies and exits from one socket: wake on SIGCHLD.
