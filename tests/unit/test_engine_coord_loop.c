@@ -192,28 +192,33 @@ TEST(a_tick_of_many_runs_commits_in_chunks) {
   struct ended e = {0};
   ASSERT(ids != NULL);
   ASSERT_EQ(add_runs(&f, lp, &l, ids, N, &e), 0);
-  /* The first tick turns every run (each was just added): two commits. */
+  /* The first tick turns every run (each was just added): two commits,
+   * and every run is written. A run whose C op ended on the pool while
+   * its turn still ran may already be a success, so the check is "no
+   * longer queued", not "started". */
   weft_coord_loop_tick(lp, 0);
   ASSERT_EQ(weft_coord_loop_commits(lp), 2);
-  ASSERT_EQ(status_of(&f, ids[0]), WEFT_RUN_STARTED);
-  ASSERT(status_of(&f, ids[N - 1]) != WEFT_RUN_QUEUED);
+  for (size_t i = 0; i < N; i++) ASSERT(status_of(&f, ids[i]) != WEFT_RUN_QUEUED);
   for (int i = 0; i < 20000 && weft_coord_loop_count(lp); i++) weft_coord_loop_tick(lp, 1);
   ASSERT_EQ(weft_coord_loop_count(lp), 0);
   ASSERT_EQ(e.n, N);
   ASSERT_EQ(e.rc_seen, 0);
   for (size_t i = 0; i < N; i++) ASSERT_EQ(status_of(&f, ids[i]), WEFT_RUN_SUCCESS);
-  /* One run_started and one run_success a run: nothing written twice. */
-  struct weft_event_list ev = {0};
-  struct weft_event_filter ef = {.run_id = ids[N - 1]};
-  ASSERT_EQ(weft_store_event_read(f.inst->store, &ef, &ev, &err), WEFT_OK);
-  size_t started = 0, success = 0;
-  for (size_t k = 0; k < ev.n; k++) {
-    started += !strcmp(ev.v[k].type, "run_started");
-    success += !strcmp(ev.v[k].type, "run_success");
+  /* One run_started and one run_success a run, in the first chunk and
+   * in the last: nothing written twice. */
+  for (size_t j = 0; j < 2; j++) {
+    struct weft_event_list ev = {0};
+    struct weft_event_filter ef = {.run_id = ids[j ? N - 1 : 0]};
+    ASSERT_EQ(weft_store_event_read(f.inst->store, &ef, &ev, &err), WEFT_OK);
+    size_t started = 0, success = 0;
+    for (size_t k = 0; k < ev.n; k++) {
+      started += !strcmp(ev.v[k].type, "run_started");
+      success += !strcmp(ev.v[k].type, "run_success");
+    }
+    weft_event_list_release(&ev);
+    ASSERT_EQ(started, 1);
+    ASSERT_EQ(success, 1);
   }
-  weft_event_list_release(&ev);
-  ASSERT_EQ(started, 1);
-  ASSERT_EQ(success, 1);
   weft_coord_loop_free(lp);
   for (size_t i = 0; i < N; i++) free(ids[i]);
   free(ids);
