@@ -326,9 +326,14 @@ static void batch_shrink(struct loop_run *r) {
   b->cap_ev = b->cap_st = 0;
 }
 
-/* After the transaction of write_run committed. */
+/* After the transaction of write_run committed. A run whose lease that
+ * transaction claimed may now start its steps: its next turn does. */
 static void wrote_run(struct loop_run *r) {
   struct coord *c = &r->d.c;
+  if (c->lease_claim_pending && !c->lease_lost) {
+    c->lease_claim_pending = 0;
+    r->hot = 1;
+  }
   if (r->over && !c->lease_lost && weft_run_status_is_final(c->run.status))
     c->lease_released = 1;
 }

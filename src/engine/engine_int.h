@@ -69,7 +69,9 @@ struct coord {
   /* run_adopt.c: the run's lease (renewed in coord_flush's transaction). */
   int64_t lease_next_ms; /* monotonic: renew then */
   int lease_lost;        /* another coordinator holds it: stop, write nothing */
-  int lease_claim_pending; /* a loop's run: claimed in the loop's next commit */
+  /* A loop's run: its lease is claimed in the loop's next commit; until
+   * that commit, no step starts (coord_start_ready). */
+  int lease_claim_pending;
   int lease_released;      /* a loop's run: dropped in the commit of its end */
   int sla_missed_before; /* adopted: its sla_missed event is out already */
   /* Driven by a loop of many runs (coord_loop.c): it commits every run's
@@ -184,8 +186,11 @@ int coord_lease_renew_all(struct weft_instance *inst, const char *owner,
 void coord_lease_lost(struct coord *c);
 /* A loop's run (shared_commit) claims its lease in the loop's transaction
  * that records its start (coord_lease_claim only marks it): done here, in
- * the open transaction. Another holder is not an error of the transaction:
- * the run is lost (coord_lease_lost) and writes nothing. */
+ * the open transaction, which must then find the run still queued. Another
+ * holder, or a run another coordinator started meanwhile, is not an error
+ * of the transaction: the run is lost (coord_lease_lost) and writes
+ * nothing. lease_claim_pending stays set: the loop clears it once the
+ * transaction committed (a rolled-back claim is claimed again). */
 int coord_lease_claim_pending(struct coord *c, weft_error *err);
 /* The lease of a loop's run that ended, dropped in the open transaction of
  * its end; coord_lease_release does nothing once lease_released is set. */

@@ -381,6 +381,9 @@ void coord_requeue_due_retries(struct coord *c, int64_t now, int64_t *next_due) 
 }
 
 void coord_start_ready(struct coord *c) {
+  /* A loop's run starts no step before the commit that claims its lease:
+   * a step started on a claim that then fails would run twice. */
+  if (c->lease_claim_pending) return;
   while (!c->canceling && !c->failed_store && weft_executor_can_start_more(c->x)) {
     size_t i = weft_plan_take_ready(&c->plan);
     if (i == (size_t)-1) break;

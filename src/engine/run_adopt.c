@@ -118,7 +118,26 @@ int coord_lease_claim_pending(struct coord *c, weft_error *err) {
     return WEFT_OK;
   }
   if (rc) return weft_error_set(err, rc, "%s", e.msg);
-  c->lease_claim_pending = 0;
+  /* The run was read queued when this loop started it in memory, maybe
+   * long before this commit (a tick slowed by a store restart): another
+   * coordinator may have run it to its end since and dropped its lease,
+   * which this claim then took (tests/chaos seed 306: steps completed
+   * twice). Under the lease, it must still be queued. */
+  struct weft_run_row now = {0};
+  if ((rc = weft_store_run_get(c->inst->store, c->run.id, &now, &e)))
+    return weft_error_set(err, rc, "%s", e.msg);
+  enum weft_run_status st = now.status;
+  weft_run_row_release(&now);
+  if (st == WEFT_RUN_QUEUED) return WEFT_OK;
+  if ((rc = weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, &e)))
+    return weft_error_set(err, rc, "%s", e.msg);
+  if (!c->failed_store) {
+    weft_error_set(c->err, WEFT_ECONFLICT,
+                   "run %s is %s, not queued: another coordinator started it; this one stops",
+                   c->run.id, weft_run_status_name(st));
+    c->failed_store = 1;
+  }
+  coord_lease_lost(c);
   return WEFT_OK;
 }
 

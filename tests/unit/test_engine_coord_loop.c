@@ -302,6 +302,60 @@ TEST(a_run_that_cannot_start_is_over_at_once) {
   return 0;
 }
 
+/* A loop started a run in memory, but its commit came late (a slow tick):
+ * meanwhile another coordinator ran the run to its end and dropped its
+ * lease. The late commit must find the run no longer queued, write
+ * nothing and start no step (tests/chaos seed 306: steps completed twice). */
+TEST(a_run_another_coordinator_ran_meanwhile_is_left_alone) {
+  struct fixture f;
+  ASSERT_EQ(weft_register_c_op("loop_gate", c_gate, NULL), WEFT_OK);
+  ASSERT_EQ(fixture_open(&f, "ops:\n  g: gate\n", "execution: {in_process: {}}\n"), 0);
+  atomic_store(&gate_open, 1);
+  atomic_store(&gate_entered, 0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *id = NULL;
+  struct ended e = {0};
+  ASSERT_EQ(add_runs(&f, lp, &l, &id, 1, &e), 0);
+  /* The other coordinator's whole run, as its commits left the row. */
+  struct weft_run_row r = {0};
+  ASSERT_EQ(weft_store_begin(f.inst->store, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_run_get(f.inst->store, id, &r, &err), WEFT_OK);
+  ASSERT_EQ(r.status, WEFT_RUN_QUEUED);
+  r.status = WEFT_RUN_SUCCESS;
+  r.started_ms = r.ended_ms = weft_clock_wall_ms();
+  ASSERT_EQ(weft_store_run_update(f.inst->store, &r, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_commit(f.inst->store, &err), WEFT_OK);
+  weft_run_row_release(&r);
+  for (int i = 0; i < 1000 && weft_coord_loop_count(lp); i++) weft_coord_loop_tick(lp, 1);
+  ASSERT_EQ(weft_coord_loop_count(lp), 0);
+  ASSERT_EQ(e.n, 1);
+  ASSERT_EQ(e.rc_seen, 1); /* over, as not this loop's to drive */
+  ASSERT_EQ(atomic_load(&gate_entered), 0); /* its step never started */
+  ASSERT_EQ(status_of(&f, id), WEFT_RUN_SUCCESS);
+  struct weft_event_list ev = {0};
+  struct weft_event_filter ef = {.run_id = id};
+  ASSERT_EQ(weft_store_event_read(f.inst->store, &ef, &ev, &err), WEFT_OK);
+  for (size_t k = 0; k < ev.n; k++) ASSERT(strcmp(ev.v[k].type, "run_started") != 0);
+  weft_event_list_release(&ev);
+  /* Nor does it keep the lease it claimed on the way: a new run of the
+   * same id would be anyone's. */
+  struct weft_run_lease_list held = {0};
+  char *me = weft_coordinator_id(); /* the loop's and its runs' owner */
+  ASSERT(me != NULL);
+  ASSERT_EQ(weft_store_lease_renew(f.inst->store, me, weft_clock_wall_ms(), 60000, &held, &err),
+            WEFT_OK);
+  free(me);
+  ASSERT_EQ(held.n, 0);
+  weft_run_lease_list_release(&held);
+  weft_coord_loop_free(lp);
+  free(id);
+  fixture_close(&f);
+  return 0;
+}
+
 /* A C op that does not return holds one pool thread, not the loop: the
  * other runs (C ops too) go on and end meanwhile. */
 TEST(a_slow_c_op_does_not_stop_the_other_runs) {
@@ -443,6 +497,7 @@ TEST_MAIN(TEST_ENTRY(many_runs_advance_with_one_commit_per_tick)
                   TEST_ENTRY(cancel_reaches_one_run_on_the_loops_clock)
                       TEST_ENTRY(a_step_timeout_fails_its_run_only)
                           TEST_ENTRY(a_run_that_cannot_start_is_over_at_once)
+                              TEST_ENTRY(a_run_another_coordinator_ran_meanwhile_is_left_alone)
                               TEST_ENTRY(a_slow_c_op_does_not_stop_the_other_runs)
                                   TEST_ENTRY(a_running_c_op_is_canceled_or_timed_out_at_once)
                                       TEST_ENTRY(idle_runs_are_not_turned_and_leases_renew_once_per_tick))
