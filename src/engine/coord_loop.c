@@ -53,7 +53,8 @@ struct loop_run {
   int in_tx;   /* its batch is in the tick's transaction */
   int hot;     /* turn it in the next tick */
   int turned;  /* turned in this tick: its batch may hold something */
-  int fd;      /* its executor's fd, in the loop's epoll set; -1: none */
+  int fd;      /* its executor's fd, in the loop's epoll set; -1: none (turned
+                * every tick); WEFT_EXECUTOR_NO_FD_YET: none needed yet */
   int64_t wake_at; /* monotonic ms something timed is due; -1: nothing */
 };
 
@@ -144,14 +145,21 @@ static void run_free(struct weft_coord_loop *lp, struct loop_run *r) {
   free(r);
 }
 
-/* The executor's fd goes in the loop's epoll set (level-triggered: it polls
- * readable until a turn's wait() took what it had). */
+/* The executor's fd (fd, as weft_executor_poll_fd said) goes in the loop's
+ * epoll set (level-triggered: it polls readable until a turn's wait() took
+ * what it had), in place of the one it had. */
+static void watch_fd(struct weft_coord_loop *lp, struct loop_run *r, int fd) {
+  if (fd == r->fd) return;
+  if (r->fd >= 0) epoll_ctl(lp->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+  r->fd = fd;
+  if (fd < 0) return;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = r};
+  if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev)) r->fd = -1; /* turned every tick */
+}
+
 static void watch_executor(struct weft_coord_loop *lp, struct loop_run *r) {
   int tmo = -1;
-  r->fd = r->d.c.x ? weft_executor_poll_fd(r->d.c.x, &tmo) : -1;
-  if (r->fd < 0) return;
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = r};
-  if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, r->fd, &ev)) r->fd = -1; /* turned every tick */
+  watch_fd(lp, r, r->d.c.x ? weft_executor_poll_fd(r->d.c.x, &tmo) : -1);
 }
 
 int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
@@ -262,15 +270,20 @@ static void collect_ready(struct weft_coord_loop *lp, int timeout_ms) {
 }
 
 /* After a turn (t as coord_drive_turn said): when the run needs the next. */
-static void schedule_run(struct loop_run *r, int t, int64_t mono) {
+static void schedule_run(struct weft_coord_loop *lp, struct loop_run *r, int t, int64_t mono) {
   struct coord_drive *d = &r->d;
   int tmo = (int)d->wake_ms;
-  if (r->fd >= 0) weft_executor_poll_fd(d->c.x, &tmo);
+  /* An executor with no fd yet may have made one in this turn (the
+   * in_process executor's first process step). */
+  if (r->fd != -1) {
+    int fd = weft_executor_poll_fd(d->c.x, &tmo);
+    if (r->fd == WEFT_EXECUTOR_NO_FD_YET) watch_fd(lp, r, fd);
+  }
   if (run_hooks_busy(d->hooks) && (tmo < 0 || tmo > HOOKS_POLL_MS)) tmo = HOOKS_POLL_MS;
   if (coord_logs_remote(&d->c) && weft_executor_running_count(d->c.x) &&
       (tmo < 0 || tmo > LIVE_LOG_POLL_MS))
     tmo = LIVE_LOG_POLL_MS;
-  r->hot = t == 2 || tmo == 0 || r->fd < 0;
+  r->hot = t == 2 || tmo == 0 || r->fd == -1;
   r->wake_at = tmo < 0 ? -1 : mono + tmo;
 }
 
@@ -422,7 +435,7 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
       coord_drive_end(&r->d); /* its end goes in this tick's commit */
       harvest(lp, r);
     } else {
-      schedule_run(r, t, mono);
+      schedule_run(lp, r, t, mono);
       if (r->hot) busy = 1;
       else if (r->wake_at >= 0 && (next_wake < 0 || r->wake_at < next_wake))
         next_wake = r->wake_at;

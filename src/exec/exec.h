@@ -301,7 +301,12 @@ size_t weft_executor_running_count(struct weft_executor *x);
  * read), and *timeout_ms lowered to when wait must be called anyway (a
  * step's timeout or kill escalation; 0: now, e.g. a C function waiting to
  * run). Returns -1 when the backend has no such fd: then call wait() at the
- * caller's own pace. The fd is the executor's: do not close it. */
+ * caller's own pace; WEFT_EXECUTOR_NO_FD_YET when it has none yet because
+ * nothing it started needs one (the in_process executor makes its process
+ * slot on its first process step): nothing becomes readable before the
+ * next start(), after which ask again. The fd is the executor's: do not
+ * close it. */
+#define WEFT_EXECUTOR_NO_FD_YET (-2)
 int weft_executor_poll_fd(struct weft_executor *x, int *timeout_ms);
 
 /* Takes over an attempt that another (dead) coordinator's executor of the

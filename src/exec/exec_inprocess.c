@@ -4,6 +4,9 @@
  *   IDLE --ip_start (c_function)--> C_PENDING --ip_wait (runs it)--> IDLE
  *   IDLE --ip_start (run/argv)--> inner multiprocess executor --ip_wait--> IDLE
  *
+ * The inner executor (and its epoll fd) is made by the first process op:
+ * a loop holds thousands of runs of C ops, most never start a process.
+ *
  * A C function cannot be interrupted: its timeout is not enforced, and a
  * cancel only takes effect if it comes before wait() runs the function.
  *
@@ -50,7 +53,7 @@ struct ip_task {
 struct ip_executor {
   struct weft_executor base;
   struct weft_executor_callbacks cb;
-  struct weft_executor *procs; /* one-slot multiprocess for run/argv ops */
+  struct weft_executor *procs; /* one-slot multiprocess for run/argv ops, or NULL */
   struct c_pending c;
   struct weft_c_pool *pool;    /* NULL: C functions run inside wait() */
   void *wake;
@@ -184,7 +187,7 @@ static int task_wait(struct ip_executor *x, struct weft_step_result *out) {
 
 static size_t ip_running_count(struct weft_executor *base) {
   struct ip_executor *x = (struct ip_executor *)base;
-  return (size_t)x->c.active + weft_executor_running_count(x->procs);
+  return (size_t)x->c.active + (x->procs ? weft_executor_running_count(x->procs) : 0);
 }
 
 static int ip_can_start_more(struct weft_executor *base) {
@@ -249,6 +252,10 @@ static int ip_start(struct weft_executor *base, const struct weft_step_spec *spe
                           "the in_process executor runs one step at a time");
   const struct weft_op_def *def = spec->def;
   if (def->c_function && !def->run && !def->argv) return start_c_op(x, spec, err);
+  if (!x->procs) {
+    int rc = weft__multiprocess_new(1, &x->cb, &x->procs, err);
+    if (rc) return rc;
+  }
   return weft_executor_start(x->procs, spec, err);
 }
 
@@ -279,7 +286,13 @@ static int ip_wait(struct weft_executor *base, int timeout_ms,
                    struct weft_step_result *out, weft_error *err) {
   struct ip_executor *x = (struct ip_executor *)base;
   memset(out, 0, sizeof *out);
-  if (!x->c.active) return weft_executor_wait(x->procs, timeout_ms, out, err);
+  if (!x->c.active) {
+    if (x->procs) return weft_executor_wait(x->procs, timeout_ms, out, err);
+    /* Nothing ever started a process: as an idle multiprocess executor. */
+    if (timeout_ms < 0) return weft_error_set(err, WEFT_ENOTFOUND, "no step is running");
+    if (timeout_ms > 0) weft_clock_sleep_ms(timeout_ms);
+    return 0;
+  }
   if (x->task) {
     /* A loop of many runs looks (timeout 0); anyone else waits here. */
     int64_t end = timeout_ms > 0 ? weft_clock_mono_ms() + timeout_ms : 0;
@@ -305,7 +318,7 @@ static void ip_cancel_all(struct weft_executor *base, const char *reason) {
   struct ip_executor *x = (struct ip_executor *)base;
   if (x->c.active && !x->c.cancel_reason)
     x->c.cancel_reason = strdup(reason ? reason : "");
-  weft_executor_cancel_all(x->procs, reason);
+  if (x->procs) weft_executor_cancel_all(x->procs, reason);
 }
 
 static int ip_cancel_one(struct weft_executor *base, void *user, const char *reason) {
@@ -314,7 +327,7 @@ static int ip_cancel_one(struct weft_executor *base, void *user, const char *rea
     if (!x->c.cancel_reason) x->c.cancel_reason = strdup(reason ? reason : "");
     return WEFT_OK;
   }
-  return weft_executor_cancel_one(x->procs, user, reason);
+  return x->procs ? weft_executor_cancel_one(x->procs, user, reason) : WEFT_ENOTFOUND;
 }
 
 static void ip_free(struct weft_executor *base) {
@@ -340,7 +353,7 @@ static int ip_poll_fd(struct weft_executor *base, int *timeout_ms) {
   } else if (x->c.active) {
     *timeout_ms = 0;
   }
-  return weft_executor_poll_fd(x->procs, timeout_ms);
+  return x->procs ? weft_executor_poll_fd(x->procs, timeout_ms) : WEFT_EXECUTOR_NO_FD_YET;
 }
 
 static const struct weft_executor_methods ip_methods = {
@@ -371,11 +384,6 @@ int weft__in_process_new(const struct weft_executor_callbacks *cb,
   if (!x) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   x->base.m = &ip_methods;
   if (cb) x->cb = *cb;
-  int rc = weft__multiprocess_new(1, cb, &x->procs, err);
-  if (rc) {
-    free(x);
-    return rc;
-  }
   *out = &x->base;
   return WEFT_OK;
 }

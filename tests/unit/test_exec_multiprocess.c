@@ -846,11 +846,28 @@ TEST(poll_fd_wakes_when_a_step_ends) {
   ASSERT(r.ok);
   weft_step_result_release(&r);
   ASSERT_EQ(poll(&p, 1, 0), 0); /* its fds left the set with it */
-  /* a C-op-less in_process executor hands out its process executor's fd */
+  /* An in_process executor has no fd until its first process step (a
+   * loop's thousands of C-op runs make none); then its process slot's,
+   * which wakes when that step ends. */
   struct weft_executor *ip = new_executor(&f, "in_process", 1);
   ASSERT(ip);
   t = -1;
-  ASSERT(weft_executor_poll_fd(ip, &t) >= 0);
+  ASSERT_EQ(weft_executor_poll_fd(ip, &t), WEFT_EXECUTOR_NO_FD_YET);
+  ASSERT_EQ(weft_executor_wait(ip, 0, &r, &err), 0);
+  struct weft_op_def quick = shell_op("true");
+  struct weft_step_spec qspec = spec_for(&f, &quick);
+  ASSERT_EQ(weft_executor_start(ip, &qspec, &err), WEFT_OK);
+  t = -1;
+  int ipfd = weft_executor_poll_fd(ip, &t);
+  ASSERT(ipfd >= 0);
+  p.fd = ipfd;
+  for (got = 0, t0 = weft_clock_mono_ms(); !got && weft_clock_mono_ms() - t0 < 5000;) {
+    ASSERT_EQ(poll(&p, 1, 5000), 1);
+    got = weft_executor_wait(ip, 0, &r, &err);
+  }
+  ASSERT_EQ(got, 1);
+  ASSERT(r.ok);
+  weft_step_result_release(&r);
   weft_executor_free(ip);
   weft_executor_free(x);
   fixture_release(&f);
