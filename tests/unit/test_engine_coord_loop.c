@@ -60,6 +60,7 @@ static int fixture_open(struct fixture *f, const char *job_yaml, const char *run
                "seed: {c_function: loop_seed, outputs: {result: int}}\n"
                "double: {c_function: loop_double, inputs: {n: int}, outputs: {result: int}}\n"
                "nap: {run: sleep 30}\n"
+               "quick: {run: \"true\"}\n"
                "short: {run: sleep 30, timeout: 200ms}\n"
                "gate: {c_function: loop_gate, outputs: {result: int}}\n"
                "gate_short: {c_function: loop_gate, outputs: {result: int}, timeout: 200ms}\n") ||
@@ -302,6 +303,34 @@ TEST(a_run_that_cannot_start_is_over_at_once) {
   return 0;
 }
 
+/* An in_process run makes its process slot at its first process step, in
+ * a turn: the loop then watches that slot's fd, so the step's end wakes
+ * the run (else it would wait for nothing, forever). */
+TEST(a_process_step_after_a_c_op_wakes_its_run) {
+  struct fixture f;
+  ASSERT_EQ(weft_register_c_op("loop_seed", c_seed, NULL), WEFT_OK);
+  ASSERT_EQ(fixture_open(&f, "ops:\n  s: seed\n  q: {uses: quick, after: [s]}\n",
+                         "execution: {in_process: {}}\n"),
+            0);
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *id = NULL;
+  struct ended e = {0};
+  ASSERT_EQ(add_runs(&f, lp, &l, &id, 1, &e), 0);
+  int64_t t0 = weft_clock_mono_ms();
+  while (weft_coord_loop_count(lp) && weft_clock_mono_ms() - t0 < 20000)
+    weft_coord_loop_tick(lp, 100);
+  ASSERT_EQ(weft_coord_loop_count(lp), 0);
+  ASSERT_EQ(e.rc_seen, 0);
+  ASSERT_EQ(status_of(&f, id), WEFT_RUN_SUCCESS);
+  weft_coord_loop_free(lp);
+  free(id);
+  fixture_close(&f);
+  return 0;
+}
+
 /* A loop started a run in memory, but its commit came late (a slow tick):
  * meanwhile another coordinator ran the run to its end and dropped its
  * lease. The late commit must find the run no longer queued, write
@@ -498,6 +527,7 @@ TEST_MAIN(TEST_ENTRY(many_runs_advance_with_one_commit_per_tick)
                       TEST_ENTRY(a_step_timeout_fails_its_run_only)
                           TEST_ENTRY(a_run_that_cannot_start_is_over_at_once)
                               TEST_ENTRY(a_run_another_coordinator_ran_meanwhile_is_left_alone)
+                                  TEST_ENTRY(a_process_step_after_a_c_op_wakes_its_run)
                               TEST_ENTRY(a_slow_c_op_does_not_stop_the_other_runs)
                                   TEST_ENTRY(a_running_c_op_is_canceled_or_timed_out_at_once)
                                       TEST_ENTRY(idle_runs_are_not_turned_and_leases_renew_once_per_tick))
