@@ -140,8 +140,7 @@ enum MHD_Result http_api_runs_bulk(struct http_req *r) {
    * re-execution does). Should that turn fail, they stay queued and the
    * maintenance thread's next turn starts them: the results stand. */
   if (started)
-    (void)weft_run_queue_dequeue(&r->inst, &r->srv->queue, weft_clock_wall_ms(),
-                                 weft_coord_spawn_fn, &r->srv->spawner, NULL, &err);
+    (void)weft_coord_dequeue(&r->srv->spawner, &r->inst, &r->srv->queue, &err);
   res = http_send_json(r, 200, json_pack("{s:s, s:I, s:I, s:O}", "action", action, "ok",
                                          (json_int_t)ok, "failed",
                                          (json_int_t)(json_array_size(ids) - ok), "results",

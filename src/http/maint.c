@@ -51,8 +51,7 @@ int http_spawner_init(struct http_server *srv, weft_error *err) {
  * scheduler, a backfill). */
 static void dequeue(struct http_server *srv) {
   weft_error err = WEFT_ERROR_INIT;
-  if (weft_run_queue_dequeue(srv->inst, &srv->queue, weft_clock_wall_ms(), weft_coord_spawn_fn,
-                             &srv->spawner, NULL, &err))
+  if (weft_coord_dequeue(&srv->spawner, srv->inst, &srv->queue, &err))
     weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "the run queue: %s", err.msg);
 }
 

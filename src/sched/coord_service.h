@@ -36,6 +36,10 @@ int weft_coord_service_up(struct weft_instance *inst);
 /* Hands queued run_id to the coordinator services (in_run may be NULL). */
 int weft_coord_handoff(struct weft_instance *inst, const char *run_id, const char *in_run,
                        weft_error *err);
+/* The same inside the caller's open transaction (a run queue's turn hands
+ * all it admits in the commit that admits them). */
+int weft_coord_handoff_in_tx(struct weft_instance *inst, const char *run_id, const char *in_run,
+                             weft_error *err);
 
 /* Inbox entries older than WEFT_COORD_SERVICE_STALE_MS (no service took
  * them: it stopped): each is deleted and passed to fn (a spawner's), so

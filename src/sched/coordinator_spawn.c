@@ -11,6 +11,7 @@
 
 #include "sched/coord_service.h"
 #include "sched/coordinator_spawn.h"
+#include "sched/run_queue.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -209,6 +210,20 @@ int weft_coord_spawn_fn(void *spawner, struct weft_instance *inst,
   if (run->code_version && weft_coord_service_up(inst))
     return weft_coord_handoff(inst, run->id, in_run, err);
   return weft_coord_spawn(spawner, run->id, in_run, NULL, err);
+}
+
+int weft_coord_hand_fn(void *spawner, struct weft_instance *inst,
+                       const struct weft_run_row *run, const char *in_run, weft_error *err) {
+  (void)spawner;
+  if (!run->code_version || !weft_coord_service_up(inst)) return 0;
+  int rc = weft_coord_handoff_in_tx(inst, run->id, in_run, err);
+  return rc ? rc : 1;
+}
+
+int weft_coord_dequeue(struct weft_coord_spawner *sp, struct weft_instance *inst,
+                       const struct weft_run_queue_config *cfg, weft_error *err) {
+  struct weft_run_queue_starter start = {weft_coord_spawn_fn, weft_coord_hand_fn, sp};
+  return weft_run_queue_dequeue_with(inst, cfg, weft_clock_wall_ms(), &start, NULL, err);
 }
 
 static int spawn_only(void *spawner, struct weft_instance *inst, const struct weft_run_row *run,

@@ -15,6 +15,8 @@
 
 #include "engine/engine.h"
 
+struct weft_run_queue_config; /* run_queue.h */
+
 struct weft_coord_child {
   pid_t pid;
   char *run_id;
@@ -67,5 +69,13 @@ size_t weft_coord_reap(struct weft_coord_spawner *sp, struct weft_instance *inst
 /* weft_run_queue_spawn_fn for a spawner passed as data. */
 int weft_coord_spawn_fn(void *spawner, struct weft_instance *inst,
                         const struct weft_run_row *run, const char *in_run, weft_error *err);
+/* weft_run_queue_hand_fn: a run with a code version goes to the
+ * coordinator services when one is up (1), else 0. */
+int weft_coord_hand_fn(void *spawner, struct weft_instance *inst,
+                       const struct weft_run_row *run, const char *in_run, weft_error *err);
+/* One run queue turn starting what it admits with sp: handed to a
+ * coordinator service in the turn's commit, else spawned. */
+int weft_coord_dequeue(struct weft_coord_spawner *sp, struct weft_instance *inst,
+                       const struct weft_run_queue_config *cfg, weft_error *err);
 
 #endif

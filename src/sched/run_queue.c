@@ -274,7 +274,8 @@ static int drop_claims(struct weft_store *s, const struct qstate *st, weft_error
 struct admitted {
   const struct weft_run_row *run;
   char *in_run;
-  int self; /* its launcher coordinates it: no spawn */
+  int self;   /* its launcher coordinates it: no spawn */
+  int handed; /* to a coordinator service, in the turn's transaction */
 };
 
 /* Claims an admitted run: for its launcher when one waits for it (the
@@ -325,7 +326,16 @@ static int queue_idle(struct weft_store *s, weft_error *err) {
 int weft_run_queue_dequeue(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
                            int64_t now_ms, weft_run_queue_spawn_fn spawn, void *spawn_data,
                            size_t *n_started, weft_error *err) {
+  struct weft_run_queue_starter start = {.spawn = spawn, .data = spawn_data};
+  return weft_run_queue_dequeue_with(inst, cfg, now_ms, &start, n_started, err);
+}
+
+int weft_run_queue_dequeue_with(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
+                                int64_t now_ms, const struct weft_run_queue_starter *start,
+                                size_t *n_started, weft_error *err) {
   struct weft_store *s = inst->store;
+  weft_run_queue_spawn_fn spawn = start->spawn;
+  void *spawn_data = start->data;
   struct qstate st = {0};
   struct weft_run_queue_decision *d = NULL;
   struct admitted *adm = NULL;
@@ -360,6 +370,15 @@ int weft_run_queue_dequeue(struct weft_instance *inst, const struct weft_run_que
       if (rc == WEFT_ENOTFOUND) rc = WEFT_OK;
       if (rc) goto done;
     }
+    if (start->hand && !adm[n_adm].self) {
+      int h = start->hand(spawn_data, inst, d[i].run, adm[n_adm].in_run, err);
+      if (h < 0) {
+        rc = h;
+        n_adm++; /* its in_run is freed with the others */
+        goto done;
+      }
+      adm[n_adm].handed = h == 1;
+    }
     n_adm++;
   }
   rc = weft_store_commit(s, err);
@@ -369,6 +388,10 @@ int weft_run_queue_dequeue(struct weft_instance *inst, const struct weft_run_que
     weft_error e = WEFT_ERROR_INIT;
     const char *id = adm[i].run->id;
     if (adm[i].self) continue;
+    if (adm[i].handed) {
+      started++;
+      continue;
+    }
     if (!spawn || !spawn(spawn_data, inst, adm[i].run, adm[i].in_run, &e)) {
       started++;
       continue;

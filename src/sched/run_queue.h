@@ -89,6 +89,28 @@ int weft_run_queue_dequeue(struct weft_instance *inst, const struct weft_run_que
                            int64_t now_ms, weft_run_queue_spawn_fn spawn, void *spawn_data,
                            size_t *n_started, weft_error *err);
 
+/* Optional, inside the turn's transaction, for each admitted run before
+ * the commit: hands it to a coordinator service (coord_service.h), so the
+ * runs a turn admits cost its one commit, not one each (a thousand
+ * schedules due at once). Returns 1 when handed (nothing is spawned for
+ * it), 0 to spawn it after the commit, or an error code: the turn rolls
+ * back, nothing admitted. */
+typedef int (*weft_run_queue_hand_fn)(void *data, struct weft_instance *inst,
+                                      const struct weft_run_row *run, const char *in_run,
+                                      weft_error *err);
+
+/* How a turn starts what it admits: hand (may be NULL), else spawn. */
+struct weft_run_queue_starter {
+  weft_run_queue_spawn_fn spawn;
+  weft_run_queue_hand_fn hand;
+  void *data;
+};
+
+/* weft_run_queue_dequeue with a hand-off inside the turn's transaction. */
+int weft_run_queue_dequeue_with(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
+                                int64_t now_ms, const struct weft_run_queue_starter *start,
+                                size_t *n_started, weft_error *err);
+
 /* Claims run_id for the caller, who coordinates it in-process at once,
  * whatever the limits (a launch when none are configured: no other
  * dequeuer may spawn a coordinator for it meanwhile). WEFT_ECONFLICT when

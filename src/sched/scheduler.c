@@ -84,8 +84,7 @@ size_t weft_scheduler_running_coordinators(struct weft_scheduler *s) {
 static int reap_and_dequeue(struct weft_scheduler *s, int always, weft_error *err) {
   if (!s->spawner_ready) return WEFT_OK;
   if (!weft_coord_reap(&s->spawner, s->inst) && !always) return WEFT_OK;
-  return weft_run_queue_dequeue(s->inst, &s->rq, weft_clock_wall_ms(), weft_coord_spawn_fn,
-                                &s->spawner, NULL, err);
+  return weft_coord_dequeue(&s->spawner, s->inst, &s->rq, err);
 }
 
 int weft_scheduler_dequeue(struct weft_scheduler *s, weft_error *err) {

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "dsl/dsl.h"
+#include "sched/coord_service.h"
+#include "sched/coordinator_spawn.h"
 #include "sched/run_queue.h"
 #include "test.h"
 #include "test_dsl_fixture.h"
@@ -235,6 +237,62 @@ static int fake_spawn(void *data, struct weft_instance *inst, const struct weft_
   return WEFT_OK;
 }
 
+/* Hands r2 over; fails with WEFT_EIO for r4. */
+static int fake_hand(void *data, struct weft_instance *inst, const struct weft_run_row *run,
+                     const char *in_run, weft_error *err) {
+  (void)data;
+  (void)inst;
+  (void)in_run;
+  if (!strcmp(run->id, "r4")) return weft_error_set(err, WEFT_EIO, "no hand-off for r4");
+  return !strcmp(run->id, "r2");
+}
+
+/* A turn hands runs to a coordinator service inside its own transaction:
+ * a handed run is counted and not spawned; a failed hand-off rolls the
+ * whole turn back, nothing admitted. Then the real hand-off, with a
+ * service's heartbeat in the store: the run lands in its inbox. */
+TEST(a_turn_hands_runs_over_in_its_commit) {
+  struct weft_instance *inst = open_home(0);
+  ASSERT(inst);
+  struct weft_run_queue_config cfg = {0};
+  struct spawned sp = {0};
+  size_t n = 0;
+  weft_error err = WEFT_ERROR_INIT;
+  int64_t now = weft_clock_wall_ms();
+  ASSERT_EQ(add_run(inst, "r1", now - 30, "{}"), 0);
+  ASSERT_EQ(add_run(inst, "r2", now - 20, "{}"), 0);
+  ASSERT_EQ(add_run(inst, "r3", now - 10, "{}"), 0);
+  struct weft_run_queue_starter start = {fake_spawn, fake_hand, &sp};
+  ASSERT_EQ(weft_run_queue_dequeue_with(inst, &cfg, now, &start, &n, &err), WEFT_OK);
+  ASSERT_EQ(n, 3);
+  ASSERT_EQ(sp.n, 2);
+  ASSERT_STR_EQ(sp.ids[0], "r1");
+  ASSERT_STR_EQ(sp.ids[1], "r3");
+  char *v = NULL;
+  ASSERT_EQ(weft_store_kv_get(inst->store, "claim/r2", &v, NULL), WEFT_OK);
+  free(v);
+  /* r4's hand-off fails: the turn admits nothing, r5 included. */
+  ASSERT_EQ(add_run(inst, "r4", now - 5, "{}"), 0);
+  struct weft_run_row r5 = row("r5", now - 4, "{}");
+  r5.code_version = (char *)"cv1"; /* services load jobs from snapshots only */
+  ASSERT_EQ(weft_store_run_create(inst->store, &r5, &err), WEFT_OK);
+  ASSERT_EQ(weft_run_queue_dequeue_with(inst, &cfg, now, &start, &n, &err), WEFT_EIO);
+  ASSERT_EQ(sp.n, 2);
+  ASSERT_EQ(weft_store_kv_get(inst->store, "claim/r4", &v, NULL), WEFT_ENOTFOUND);
+  ASSERT_EQ(weft_store_kv_get(inst->store, "claim/r5", &v, NULL), WEFT_ENOTFOUND);
+  ASSERT_EQ(set_status(inst, "r4", WEFT_RUN_CANCELED), 0);
+  /* The real hand-off: a service heartbeats, r5 has a code version. */
+  ASSERT_EQ(weft_store_kv_set(inst->store, WEFT_COORD_SERVICE_PREFIX "svc", "{}", &err), WEFT_OK);
+  struct weft_run_queue_starter real = {fake_spawn, weft_coord_hand_fn, &sp};
+  ASSERT_EQ(weft_run_queue_dequeue_with(inst, &cfg, now, &real, &n, &err), WEFT_OK);
+  ASSERT_EQ(n, 1);
+  ASSERT_EQ(sp.n, 2); /* handed, not spawned */
+  ASSERT_EQ(weft_store_kv_get(inst->store, WEFT_COORD_INBOX_PREFIX "r5", &v, &err), WEFT_OK);
+  free(v);
+  weft_instance_close(inst);
+  return 0;
+}
+
 TEST(dequeue_claims_and_explains) {
   struct weft_instance *inst = open_home(0);
   ASSERT(inst);
@@ -459,6 +517,7 @@ TEST_MAIN(TEST_ENTRY(global_limit_admits_oldest_first) TEST_ENTRY(tag_limit_with
                   TEST_ENTRY(blocked_high_priority_does_not_block_others)
                       TEST_ENTRY(config_parses_and_reports_positions)
                           TEST_ENTRY(dequeue_claims_and_explains)
+                          TEST_ENTRY(a_turn_hands_runs_over_in_its_commit)
                           TEST_ENTRY(launcher_waits_its_turn_and_others_respect_it)
                           TEST_ENTRY(wait_turn_reports_why_until_a_slot_frees)
                               TEST_ENTRY(stale_claim_of_a_dead_dequeuer_is_released)
