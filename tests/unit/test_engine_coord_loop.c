@@ -136,6 +136,21 @@ static int add_runs(struct fixture *f, struct weft_coord_loop *lp, const struct 
   return 0;
 }
 
+/* A new loop (with the fixture's job and run config in *l) driving one
+ * new run *id. */
+static struct weft_coord_loop *loop_of_one_run(struct fixture *f, struct weft_launch *l,
+                                               char **id, struct ended *e) {
+  struct weft_coord_loop *lp = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  *l = (struct weft_launch){.job = &f->loc->jobs[0], .rc = &f->rc};
+  if (weft_coord_loop_new(f->inst, &lp, &err)) return NULL;
+  if (add_runs(f, lp, l, id, 1, e)) {
+    weft_coord_loop_free(lp);
+    return NULL;
+  }
+  return lp;
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 TEST(many_runs_advance_with_one_commit_per_tick) {
@@ -312,13 +327,11 @@ TEST(a_process_step_after_a_c_op_wakes_its_run) {
   ASSERT_EQ(fixture_open(&f, "ops:\n  s: seed\n  q: {uses: quick, after: [s]}\n",
                          "execution: {in_process: {}}\n"),
             0);
-  struct weft_coord_loop *lp = NULL;
-  weft_error err = WEFT_ERROR_INIT;
-  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
-  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  struct weft_launch l;
   char *id = NULL;
   struct ended e = {0};
-  ASSERT_EQ(add_runs(&f, lp, &l, &id, 1, &e), 0);
+  struct weft_coord_loop *lp = loop_of_one_run(&f, &l, &id, &e);
+  ASSERT(lp != NULL);
   int64_t t0 = weft_clock_mono_ms();
   while (weft_coord_loop_count(lp) && weft_clock_mono_ms() - t0 < 20000)
     weft_coord_loop_tick(lp, 100);
@@ -341,13 +354,12 @@ TEST(a_run_another_coordinator_ran_meanwhile_is_left_alone) {
   ASSERT_EQ(fixture_open(&f, "ops:\n  g: gate\n", "execution: {in_process: {}}\n"), 0);
   atomic_store(&gate_open, 1);
   atomic_store(&gate_entered, 0);
-  struct weft_coord_loop *lp = NULL;
   weft_error err = WEFT_ERROR_INIT;
-  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
-  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  struct weft_launch l;
   char *id = NULL;
   struct ended e = {0};
-  ASSERT_EQ(add_runs(&f, lp, &l, &id, 1, &e), 0);
+  struct weft_coord_loop *lp = loop_of_one_run(&f, &l, &id, &e);
+  ASSERT(lp != NULL);
   /* The other coordinator's whole run, as its commits left the row. */
   struct weft_run_row r = {0};
   ASSERT_EQ(weft_store_begin(f.inst->store, &err), WEFT_OK);
