@@ -289,7 +289,9 @@ static void schedule_run(struct weft_coord_loop *lp, struct loop_run *r, int t, 
 
 /* The loop's leases, in the open transaction: one statement for all its
  * runs; a run missing from what is still held was adopted elsewhere and
- * stops (coord_lease_lost). */
+ * stops (coord_lease_lost). Not missing: a run whose end (and lease drop)
+ * an earlier chunk of this tick committed, which leaves the loop only at
+ * the tick's end (a slow tick renews in a later chunk). */
 static int renew_leases(struct weft_coord_loop *lp, weft_error *e) {
   struct weft_run_lease_list held = {0};
   struct weft_map mine = WEFT_MAP_INIT;
@@ -299,7 +301,8 @@ static int renew_leases(struct weft_coord_loop *lp, weft_error *e) {
   for (size_t i = 0; i < lp->n; i++) {
     struct loop_run *r = lp->runs[i];
     struct coord *c = &r->d.c;
-    if (!r->d.opened || c->lease_lost || c->lease_claim_pending || !c->run.coordinator ||
+    if (!r->d.opened || c->lease_lost || c->lease_claim_pending || c->lease_released ||
+        !c->run.coordinator ||
         strcmp(c->run.coordinator, lp->owner) || weft_map_find(&mine, c->run.id, NULL))
       continue;
     coord_lease_lost(c);
