@@ -192,6 +192,10 @@ void coord_lease_lost(struct coord *c);
  * nothing. lease_claim_pending stays set: the loop clears it once the
  * transaction committed (a rolled-back claim is claimed again). */
 int coord_lease_claim_pending(struct coord *c, weft_error *err);
+/* Under the run's lease, in the open transaction: WEFT_OK when the run is
+ * still queued, WEFT_ECONFLICT ("run ID is STATUS, not queued") when
+ * another coordinator or a sweep moved it, else a store error. */
+int coord_lease_check_queued(struct coord *c, weft_error *err);
 /* The lease of a loop's run that ended, dropped in the open transaction of
  * its end; coord_lease_release does nothing once lease_released is set. */
 int coord_lease_drop(struct coord *c, weft_error *err);

@@ -541,12 +541,7 @@ int coord_start_run(struct coord *c) {
   /* Under the lease, the run must still be queued: a sweep that took its
    * launcher for dead (instance.c) fails it under the lease too, so one
    * of the two acts, never both. */
-  struct weft_run_row now = {0};
-  lrc = weft_store_run_get(c->inst->store, c->run.id, &now, c->err);
-  if (!lrc && now.status != WEFT_RUN_QUEUED)
-    lrc = weft_error_set(c->err, WEFT_ECONFLICT, "run %s is %s, not queued", c->run.id,
-                         weft_run_status_name(now.status));
-  weft_run_row_release(&now);
+  lrc = coord_lease_check_queued(c, c->err);
   if (lrc) {
     coord_lease_release(c);
     c->lease_lost = 1; /* writes nothing more */

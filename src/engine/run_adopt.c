@@ -123,22 +123,28 @@ int coord_lease_claim_pending(struct coord *c, weft_error *err) {
    * coordinator may have run it to its end since and dropped its lease,
    * which this claim then took (tests/chaos seed 306: steps completed
    * twice). Under the lease, it must still be queued. */
-  struct weft_run_row now = {0};
-  if ((rc = weft_store_run_get(c->inst->store, c->run.id, &now, &e)))
-    return weft_error_set(err, rc, "%s", e.msg);
-  enum weft_run_status st = now.status;
-  weft_run_row_release(&now);
-  if (st == WEFT_RUN_QUEUED) return WEFT_OK;
-  if ((rc = weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, &e)))
+  rc = coord_lease_check_queued(c, &e);
+  if (rc == WEFT_OK) return WEFT_OK;
+  if (rc != WEFT_ECONFLICT ||
+      (rc = weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, &e)))
     return weft_error_set(err, rc, "%s", e.msg);
   if (!c->failed_store) {
-    weft_error_set(c->err, WEFT_ECONFLICT,
-                   "run %s is %s, not queued: another coordinator started it; this one stops",
-                   c->run.id, weft_run_status_name(st));
+    weft_error_set(c->err, WEFT_ECONFLICT, "%s: another coordinator started it; this one stops",
+                   e.msg);
     c->failed_store = 1;
   }
   coord_lease_lost(c);
   return WEFT_OK;
+}
+
+int coord_lease_check_queued(struct coord *c, weft_error *err) {
+  struct weft_run_row now = {0};
+  int rc = weft_store_run_get(c->inst->store, c->run.id, &now, err);
+  if (!rc && now.status != WEFT_RUN_QUEUED)
+    rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not queued", c->run.id,
+                        weft_run_status_name(now.status));
+  weft_run_row_release(&now);
+  return rc;
 }
 
 int coord_lease_drop(struct coord *c, weft_error *err) {

@@ -203,19 +203,22 @@ done:
   return rc;
 }
 
+/* A coordinator service is up (coord_service.h): it drives the run, no
+ * process is spawned. It loads jobs from code snapshots only. */
+static int goes_to_a_service(struct weft_instance *inst, const struct weft_run_row *run) {
+  return run->code_version && weft_coord_service_up(inst);
+}
+
 int weft_coord_spawn_fn(void *spawner, struct weft_instance *inst,
                         const struct weft_run_row *run, const char *in_run, weft_error *err) {
-  /* A coordinator service is up (coord_service.h): it drives the run,
-   * no process is spawned. It loads jobs from code snapshots only. */
-  if (run->code_version && weft_coord_service_up(inst))
-    return weft_coord_handoff(inst, run->id, in_run, err);
+  if (goes_to_a_service(inst, run)) return weft_coord_handoff(inst, run->id, in_run, err);
   return weft_coord_spawn(spawner, run->id, in_run, NULL, err);
 }
 
 int weft_coord_hand_fn(void *spawner, struct weft_instance *inst,
                        const struct weft_run_row *run, const char *in_run, weft_error *err) {
   (void)spawner;
-  if (!run->code_version || !weft_coord_service_up(inst)) return 0;
+  if (!goes_to_a_service(inst, run)) return 0;
   int rc = weft_coord_handoff_in_tx(inst, run->id, in_run, err);
   return rc ? rc : 1;
 }
