@@ -89,7 +89,6 @@ static enum MHD_Result launch_one(struct http_req *r, struct weft_instance *inst
   struct weft_run_config rc = {0};
   struct weft_diags diags = WEFT_DIAGS_INIT;
   char *run_id = NULL;
-  weft_error err = WEFT_ERROR_INIT;
   json_t *tags = json_pack("{s:s}", "weft/asset", key);
   int brc = weft_run_config_build(job, "<run config>", NULL, 0, NULL, 0, &rc, &diags);
   if (brc == WEFT_EINVALID) {
@@ -103,11 +102,7 @@ static enum MHD_Result launch_one(struct http_req *r, struct weft_instance *inst
     goto done;
   }
   struct weft_launch l = {.job = job, .rc = &rc, .tags = tags};
-  if (http_create_run(inst, &l, NULL, &run_id, &err)) {
-    res = http_send_error(r, 500, NULL, "cannot record the run: %s", err.msg);
-    goto done;
-  }
-  if (http_start_coordinator(r, run_id, &res))
+  if (http_launch_run(r, inst, &l, NULL, &run_id, &res))
     res = http_send_json(r, 201, json_pack("{s:s, s:[s], s:s, s:s}", "asset", key, "run_ids",
                                            run_id, "job", job->name, "location",
                                            job->location->name));

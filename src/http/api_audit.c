@@ -31,6 +31,41 @@ void http_req_source(struct http_req *r) {
     snprintf(r->source, sizeof r->source, "?");
 }
 
+/* One entry waiting to be written with those of other requests that end
+ * meanwhile: one commit for them all, not an fsync each (util/group.h). */
+struct audit_entry {
+  struct weft_group_item item; /* first: the group's view of it */
+  const struct http_req *r;
+  const char *action;
+};
+
+static int write_entry(struct weft_store *st, const struct audit_entry *a, weft_error *err) {
+  const struct http_req *r = a->r;
+  return weft_audit_record(st, r->who, a->action, (int)r->status, r->source,
+                           r->detail[0] ? r->detail : NULL, err);
+}
+
+static void audit_failed(const weft_error *err) {
+  weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "cannot write the audit log: %s",
+           err->msg);
+}
+
+/* A round: every entry in one transaction; when it fails, each alone, so
+ * one bad entry costs no other. */
+static void write_entries(void *ctx, struct weft_group_item **items, size_t n) {
+  struct weft_store *st = ctx;
+  struct audit_entry **v = (struct audit_entry **)items;
+  weft_error err = WEFT_ERROR_INIT;
+  int rc = weft_store_begin(st, &err);
+  for (size_t i = 0; !rc && i < n; i++) rc = write_entry(st, v[i], &err);
+  if (rc) weft_store_rollback(st);
+  else if (!weft_store_commit(st, &err)) return;
+  for (size_t i = 0; i < n; i++) {
+    err = (weft_error)WEFT_ERROR_INIT;
+    if (write_entry(st, v[i], &err)) audit_failed(&err);
+  }
+}
+
 void http_audit_write(struct http_req *r) {
   struct weft_buf action = WEFT_BUF_INIT;
   struct weft_store *st = r->store;
@@ -39,11 +74,13 @@ void http_audit_write(struct http_req *r) {
   weft_buf_addf(&action, "%s ", r->method);
   for (size_t i = 0; i < r->n_segs; i++) weft_buf_addf(&action, "/%s", r->segs[i]);
   if (!st && !http_pool_get(&r->srv->pool, &st, &err)) borrowed = 1;
-  if (st && weft_audit_record(st, r->who, action.ptr, (int)r->status, r->source,
-                              r->detail[0] ? r->detail : NULL, &err))
-    weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "cannot write the audit log: %s", err.msg);
-  else if (!st)
-    weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "cannot write the audit log: %s", err.msg);
+  if (st && action.ptr) {
+    struct audit_entry a = {.r = r, .action = action.ptr};
+    weft_group_run(&r->srv->audits, &a.item, write_entries, st);
+  } else {
+    if (st) err = (weft_error){WEFT_ENOMEM, "out of memory"};
+    audit_failed(&err);
+  }
   if (borrowed) http_pool_put(&r->srv->pool, st);
   weft_buf_release(&action);
 }

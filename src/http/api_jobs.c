@@ -210,7 +210,6 @@ enum MHD_Result http_api_launch(struct http_req *r) {
   struct weft_run_config rc = {0};
   json_t *tags = NULL;
   char *run_id = NULL;
-  weft_error err = WEFT_ERROR_INIT;
   if (!prepare(r, &job, &rc, &tags, &res)) return res;
   struct weft_instance *inst = http_instance(r, &res);
   if (!inst) goto done;
@@ -225,11 +224,7 @@ enum MHD_Result http_api_launch(struct http_req *r) {
     goto done;
   }
   struct weft_launch l = {.job = job, .rc = &rc, .tags = tags};
-  if (http_create_run(inst, &l, NULL, &run_id, &err)) {
-    res = http_send_error(r, 500, NULL, "cannot record the run: %s", err.msg);
-    goto done;
-  }
-  if (http_start_coordinator(r, run_id, &res))
+  if (http_launch_run(r, inst, &l, NULL, &run_id, &res))
     res = http_send_json(r, 201, json_pack("{s:s}", "run_id", run_id));
 done:
   free(run_id);

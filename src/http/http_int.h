@@ -19,6 +19,7 @@
 #include "sched/coordinator_spawn.h"
 #include "sched/run_queue.h"
 #include "util/buf.h"
+#include "util/group.h"
 #include "util/map.h"
 
 #define HTTP_BODY_MAX (1 << 20)  /* request bodies: 413 beyond (API.md) */
@@ -207,6 +208,8 @@ struct http_server {
   struct weft_coord_spawner spawner;
   int spawner_ready;
   struct weft_run_queue_config queue;
+  struct weft_group launches; /* launch_batch.c */
+  struct weft_group audits;   /* api_audit.c */
   pthread_t maint;
   int maint_started;
 };
@@ -508,6 +511,11 @@ int http_create_run(struct weft_instance *inst, const struct weft_launch *l, con
  * among them unless a limit holds it back (the maintenance thread starts it
  * later); when that fails, fails the run, answers 500 and returns 0. */
 int http_start_coordinator(struct http_req *r, const char *run_id, enum MHD_Result *res);
+/* http_create_run then http_start_coordinator, shared with the launches
+ * other requests make meanwhile (launch_batch.c). Returns 1 with *run_id
+ * (the caller frees it), or 0 after answering 500. */
+int http_launch_run(struct http_req *r, struct weft_instance *inst, const struct weft_launch *l,
+                    const char *in_run, char **run_id, enum MHD_Result *res);
 enum MHD_Result http_api_runs(struct http_req *r);      /* api_runs.c */
 enum MHD_Result http_api_run(struct http_req *r);
 enum MHD_Result http_api_events(struct http_req *r);

@@ -331,6 +331,8 @@ int weft_http_server_start(const struct weft_http_options *o, struct weft_http_s
   weft_buf_init(&srv->tls_cert);
   weft_buf_init(&srv->tls_key);
   pthread_mutex_init(&srv->ws_mu, NULL);
+  weft_group_init(&srv->launches);
+  weft_group_init(&srv->audits);
   http_watch_init(&srv->watch);
   http_metrics_init(&srv->metrics);
   http_cache_init(&srv->runs_cache, RUNS_CACHE_BYTES);
@@ -464,5 +466,7 @@ void weft_http_server_stop(struct weft_http_server *s) {
   weft_buf_release(&srv->tls_cert);
   weft_buf_release(&srv->tls_key);
   pthread_mutex_destroy(&srv->ws_mu);
+  weft_group_release(&srv->launches);
+  weft_group_release(&srv->audits);
   free(srv);
 }

@@ -1,8 +1,10 @@
 /* test_http_server.c: the HTTP layer in process: strict percent-decoding,
  * the server's start (bad and taken addresses) and stop, answers over a
- * socket, and workspace versions kept alive across a reload. */
+ * socket, workspace versions kept alive across a reload, and launches made
+ * at once recorded together (launch_batch.c), each answered on its own. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,5 +175,85 @@ TEST(reload_keeps_versions_in_use) {
   return 0;
 }
 
+
+struct launcher {
+  const char *url, *host;
+  char *answer;
+};
+
+static void *launch_one(void *arg) {
+  struct launcher *l = arg;
+  char req[512];
+  const char *body = "{\"run_config\": {}}";
+  snprintf(req, sizeof req,
+           "POST /api/v1/jobs/http/hello/launch HTTP/1.1\r\nHost: %s\r\n"
+           "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+           "Connection: close\r\n\r\n%s",
+           l->host, strlen(body), body);
+  l->answer = http_raw(l->url, req);
+  return NULL;
+}
+
+/* Launches that arrive together share one transaction and one queue turn;
+ * each still gets its own run and its own answer, and each its own audit
+ * entry (written together too). */
+TEST(launches_at_once_each_get_a_run) {
+  enum { N = 12 };
+  scratch_home();
+  const char *paths[] = {fixture()};
+  /* The coordinators it spawns exit at once: only the launches matter. */
+  struct weft_http_options o = {
+      .listen = "127.0.0.1:0", .paths = paths, .n_paths = 1, .exe = "/bin/true"};
+  struct weft_http_server *srv = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT(weft_http_server_start(&o, &srv, &err) == WEFT_OK);
+  const char *url = weft_http_server_url(srv);
+  struct launcher l[N];
+  pthread_t t[N];
+  for (int i = 0; i < N; i++) {
+    l[i] = (struct launcher){url, url + strlen("http://"), NULL};
+    ASSERT(pthread_create(&t[i], NULL, launch_one, &l[i]) == 0);
+  }
+  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+  char ids[N][64];
+  for (int i = 0; i < N; i++) {
+    ASSERT_CONTAINS(l[i].answer, "HTTP/1.1 201");
+    const char *p = strstr(l[i].answer, "\"run_id\":\"");
+    ASSERT(p);
+    p += strlen("\"run_id\":\"");
+    size_t n = strcspn(p, "\"");
+    ASSERT(n > 0 && n < sizeof ids[i]);
+    memcpy(ids[i], p, n);
+    ids[i][n] = '\0';
+    for (int k = 0; k < i; k++) ASSERT(strcmp(ids[k], ids[i]));
+    free(l[i].answer);
+  }
+  /* Every run is recorded, queued for its coordinator or past that. */
+  char req[1024];
+  for (int i = 0; i < N; i++) {
+    snprintf(req, sizeof req, "GET /api/v1/runs/%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+             ids[i], url + strlen("http://"));
+    char *a = http_raw(url, req);
+    ASSERT_CONTAINS(a, "HTTP/1.1 200");
+    ASSERT_CONTAINS(a, "\"job\":\"hello\"");
+    free(a);
+  }
+  /* An audit entry is written once its request is done: wait for all. */
+  int entries = 0;
+  for (int tries = 0; tries < 100 && entries < N; tries++) {
+    snprintf(req, sizeof req, "GET /api/v1/audit?limit=100 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+             url + strlen("http://"));
+    char *a = http_raw(url, req);
+    ASSERT_CONTAINS(a, "HTTP/1.1 200");
+    entries = 0;
+    for (const char *p = a; (p = strstr(p, "POST /api/v1/jobs/http/hello/launch")); p++) entries++;
+    free(a);
+    if (entries < N) usleep(50000);
+  }
+  ASSERT_EQ(entries, N);
+  weft_http_server_stop(srv);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(decode_is_strict) TEST_ENTRY(bad_listen_address) TEST_ENTRY(serves_and_stops)
-              TEST_ENTRY(reload_keeps_versions_in_use))
+              TEST_ENTRY(reload_keeps_versions_in_use) TEST_ENTRY(launches_at_once_each_get_a_run))

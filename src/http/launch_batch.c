@@ -1,0 +1,121 @@
+/* launch_batch.c: launches made at the same moment by many requests share
+ * one transaction that records their runs and one run queue turn.
+ *
+ * Each launch used to pay its own commits: one for the run, one for the
+ * queue turn, one per hand-off to a coordinator service, every one an
+ * fsync, with the request threads queueing on the store's write lock (for
+ * SQLite, in its busy handler's sleeps). Here the first request to arrive
+ * leads: it takes every launch queued so far, records them all in one
+ * transaction, runs one queue turn (which hands them to a coordinator
+ * service inside its own commit) and wakes the others; launches arriving
+ * meanwhile form the next batch. No launch waits for a timer: a lone
+ * launch is a batch of one (util/group.h draws the states).
+ *
+ * A batch whose transaction fails (a store error in one run's records makes
+ * the whole transaction fail) is recorded again one launch at a time, so
+ * each request gets its own answer, as without batching. */
+#include <stdlib.h>
+
+#include "http/http_int.h"
+#include "sched/coordinator_spawn.h"
+#include "sched/run_queue.h"
+
+struct http_launch {
+  struct weft_group_item item; /* first: the group's view of it */
+  const struct weft_launch *l; /* the request's: valid while it waits */
+  const char *in_run;
+  char *run_id; /* set when recorded (the request frees it) */
+  int rc;       /* WEFT_OK, or why it was not recorded (err) */
+  weft_error err;
+  int started; /* 0: the queue turn after it failed (err) */
+};
+
+struct batch_ctx {
+  struct http_server *srv;
+  struct weft_instance *inst; /* the leading request's store */
+};
+
+/* The launch's records inside the caller's transaction (as
+ * http_create_run's). */
+static int record(struct weft_instance *inst, struct http_launch *x) {
+  int rc = weft_run_create(inst, x->l, &x->run_id, &x->err);
+  if (!rc) rc = weft_run_queue_enqueue(inst, x->run_id, &x->err);
+  if (!rc && x->in_run) rc = weft_run_queue_set_steps(inst, x->run_id, x->in_run, &x->err);
+  return rc;
+}
+
+static void forget_run(struct http_launch *x) {
+  free(x->run_id);
+  x->run_id = NULL;
+}
+
+/* Records every launch of the batch: together, or one by one when the
+ * shared transaction fails. */
+static void record_batch(struct weft_instance *inst, struct http_launch **v, size_t n) {
+  weft_error err = WEFT_ERROR_INIT;
+  int rc = weft_store_begin(inst->store, &err);
+  for (size_t i = 0; !rc && i < n; i++) {
+    /* A run refused before anything was written (a missing secret) fails
+     * alone; one half-recorded (its row written, its queue entry not)
+     * must not be committed: then the whole batch goes again, alone. */
+    if ((v[i]->rc = record(inst, v[i])) && v[i]->run_id) rc = v[i]->rc;
+    if (v[i]->rc) forget_run(v[i]);
+  }
+  if (rc) weft_store_rollback(inst->store);
+  else if (!(rc = weft_store_commit(inst->store, &err))) return;
+  /* Nothing of the batch was kept: each launch alone, with its own
+   * error. */
+  for (size_t i = 0; i < n; i++) {
+    forget_run(v[i]);
+    v[i]->err = (weft_error)WEFT_ERROR_INIT;
+    v[i]->rc = http_create_run(inst, v[i]->l, v[i]->in_run, &v[i]->run_id, &v[i]->err);
+  }
+}
+
+/* One queue turn for the batch's runs (and any other queued run the limits
+ * admit). When it fails, every run recorded here fails with its message,
+ * as http_start_coordinator does for one. */
+static void start_batch(struct http_server *srv, struct weft_instance *inst,
+                        struct http_launch **v, size_t n) {
+  weft_error err = WEFT_ERROR_INIT;
+  size_t recorded = 0;
+  for (size_t i = 0; i < n; i++) recorded += v[i]->rc == WEFT_OK;
+  if (!recorded) return;
+  int rc = weft_coord_dequeue(&srv->spawner, inst, &srv->queue, &err);
+  for (size_t i = 0; i < n; i++) {
+    if (v[i]->rc) continue;
+    v[i]->started = !rc;
+    if (rc) {
+      weft_error e2 = WEFT_ERROR_INIT;
+      v[i]->err = err;
+      weft_run_abandon(inst, v[i]->run_id, err.msg, &e2);
+    }
+  }
+}
+
+static void batch(void *ctx, struct weft_group_item **items, size_t n) {
+  struct batch_ctx *c = ctx;
+  /* struct http_launch begins with its item. */
+  struct http_launch **v = (struct http_launch **)items;
+  record_batch(c->inst, v, n);
+  start_batch(c->srv, c->inst, v, n);
+}
+
+int http_launch_run(struct http_req *r, struct weft_instance *inst, const struct weft_launch *l,
+                    const char *in_run, char **run_id, enum MHD_Result *res) {
+  struct http_launch self = {.l = l, .in_run = in_run, .err = WEFT_ERROR_INIT};
+  struct batch_ctx ctx = {r->srv, inst};
+  *run_id = NULL;
+  weft_group_run(&r->srv->launches, &self.item, batch, &ctx);
+  if (self.rc) {
+    *res = http_send_error(r, 500, NULL, "cannot record the run: %s", self.err.msg);
+    return 0;
+  }
+  if (!self.started) {
+    *res = http_send_error(r, 500, NULL, "run %s: %s", self.run_id, self.err.msg);
+    free(self.run_id);
+    return 0;
+  }
+  *run_id = self.run_id;
+  return 1;
+}
