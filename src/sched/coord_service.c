@@ -105,22 +105,36 @@ static int service_alive(const struct weft_kv_list *svcs, const char *id, size_t
 static void settle_taken(struct weft_instance *inst, int64_t wall) {
   struct weft_kv_list l = {0}, svcs = {0};
   weft_error e = WEFT_ERROR_INIT;
-  size_t plen = strlen(WEFT_COORD_TAKEN_PREFIX);
+  size_t plen = strlen(WEFT_COORD_TAKEN_PREFIX), drop = 0;
+  char *queued = NULL;
   if (weft_store_kv_list(inst->store, WEFT_COORD_TAKEN_PREFIX, NULL, 1000, &l, &e) || !l.n ||
       weft_store_kv_list(inst->store, WEFT_COORD_SERVICE_PREFIX, NULL, 256, &svcs, &e))
     goto done;
+  if (!(queued = calloc(l.n, 1))) goto done;
+  for (size_t i = 0; i < l.n; i++) {
+    struct weft_run_row run = {0};
+    int gone = weft_store_run_get(inst->store, l.v[i].key + plen, &run, &e);
+    queued[i] = !gone && run.status == WEFT_RUN_QUEUED;
+    drop += !queued[i];
+    weft_run_row_release(&run);
+  }
+  /* Every run a service started leaves its entry here: dropped in one
+   * commit, not one each (a run that left QUEUED never goes back). */
+  if (drop && !weft_store_begin(inst->store, &e)) {
+    int rc = WEFT_OK;
+    for (size_t i = 0; !rc && i < l.n; i++) {
+      /* Gone already: another dequeuer's reap dropped it. */
+      int d = queued[i] ? WEFT_OK : weft_store_kv_delete(inst->store, l.v[i].key, &e);
+      if (d != WEFT_ENOTFOUND) rc = d;
+    }
+    if (rc) weft_store_rollback(inst->store);
+    else weft_store_commit(inst->store, &e);
+  }
   for (size_t i = 0; i < l.n; i++) {
     const char *id = l.v[i].key + plen, *v = l.v[i].value ? l.v[i].value : "";
     const char *nl = strchr(v, '\n');
     size_t owner_len = nl ? (size_t)(nl - v) : strlen(v);
-    struct weft_run_row run = {0};
-    int gone = weft_store_run_get(inst->store, id, &run, &e);
-    int queued = !gone && run.status == WEFT_RUN_QUEUED;
-    weft_run_row_release(&run);
-    if (!queued) {
-      weft_store_kv_delete(inst->store, l.v[i].key, &e);
-      continue;
-    }
+    if (!queued[i]) continue;
     if (wall - l.v[i].updated_ms < WEFT_COORD_SERVICE_STALE_MS) continue;
     char ikey[256], *owner = strndup(v, owner_len), *cur = NULL;
     if (!owner) continue;
@@ -156,6 +170,7 @@ static void settle_taken(struct weft_instance *inst, int64_t wall) {
     free(owner);
   }
 done:
+  free(queued);
   weft_kv_list_release(&svcs);
   weft_kv_list_release(&l);
 }

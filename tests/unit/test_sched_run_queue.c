@@ -1,5 +1,6 @@
 /* test_sched_run_queue.c: the run queue: admission order and limits (the pure
- * plan), claiming through the store, stale claims, two dequeuers at once. */
+ * plan), claiming through the store, stale claims, two dequeuers at once,
+ * and the reap of the coordinator service's taken entries. */
 #include <libpq-fe.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -293,6 +294,43 @@ TEST(a_turn_hands_runs_over_in_its_commit) {
   return 0;
 }
 
+/* A dequeuer's reap drops the coordinator/taken/RUN entries of runs a
+ * service started or ended, all in one commit (not one each), and keeps
+ * those of queued runs whose service is alive. */
+TEST(reap_drops_taken_entries_of_started_runs_in_one_commit) {
+  struct weft_instance *inst = open_home(0);
+  ASSERT(inst);
+  struct spawned sp = {0};
+  weft_error err = WEFT_ERROR_INIT;
+  int64_t now = weft_clock_wall_ms();
+  char *me = weft_coordinator_id(), value[256], *v = NULL;
+  ASSERT(me);
+  snprintf(value, sizeof value, "%s\n", me);
+  free(me);
+  const char *ids[] = {"t1", "t2", "t3"};
+  for (int i = 0; i < 3; i++) {
+    char key[64];
+    ASSERT_EQ(add_run(inst, ids[i], now - 10 + i, "{}"), 0);
+    snprintf(key, sizeof key, "%s%s", WEFT_COORD_TAKEN_PREFIX, ids[i]);
+    ASSERT_EQ(weft_store_kv_set(inst->store, key, value, &err), WEFT_OK);
+  }
+  ASSERT_EQ(set_status(inst, "t1", WEFT_RUN_STARTED), 0);
+  ASSERT_EQ(set_status(inst, "t2", WEFT_RUN_SUCCESS), 0);
+  struct weft_store_commit_stats before, after;
+  weft_store_commit_stats_get(&before);
+  ASSERT_EQ(weft_coord_inbox_reclaim(inst, fake_spawn, &sp), 0);
+  weft_store_commit_stats_get(&after);
+  ASSERT_EQ(after.count - before.count, 1);
+  ASSERT_EQ(weft_store_kv_get(inst->store, WEFT_COORD_TAKEN_PREFIX "t1", &v, NULL), WEFT_ENOTFOUND);
+  ASSERT_EQ(weft_store_kv_get(inst->store, WEFT_COORD_TAKEN_PREFIX "t2", &v, NULL), WEFT_ENOTFOUND);
+  /* Still queued, its service (this process) alive: left as it is. */
+  ASSERT_EQ(weft_store_kv_get(inst->store, WEFT_COORD_TAKEN_PREFIX "t3", &v, NULL), WEFT_OK);
+  free(v);
+  ASSERT_EQ(sp.n, 0);
+  weft_instance_close(inst);
+  return 0;
+}
+
 TEST(dequeue_claims_and_explains) {
   struct weft_instance *inst = open_home(0);
   ASSERT(inst);
@@ -518,6 +556,7 @@ TEST_MAIN(TEST_ENTRY(global_limit_admits_oldest_first) TEST_ENTRY(tag_limit_with
                       TEST_ENTRY(config_parses_and_reports_positions)
                           TEST_ENTRY(dequeue_claims_and_explains)
                           TEST_ENTRY(a_turn_hands_runs_over_in_its_commit)
+                          TEST_ENTRY(reap_drops_taken_entries_of_started_runs_in_one_commit)
                           TEST_ENTRY(launcher_waits_its_turn_and_others_respect_it)
                           TEST_ENTRY(wait_turn_reports_why_until_a_slot_frees)
                               TEST_ENTRY(stale_claim_of_a_dead_dequeuer_is_released)
