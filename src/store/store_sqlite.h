@@ -42,10 +42,14 @@ enum weft__sq_stmt {
   "code_version, message, created_ms, started_ms, ended_ms, coordinator, "    \
   "heartbeat_ms"
 
+struct weft__sq_wlock; /* store_sqlite.c: this process's writers of one file */
+
 struct weft__sq_store {
   struct weft_store base; /* first: the wrappers see only this */
   sqlite3 *db;
   char *path;             /* the database file, for messages */
+  struct weft__sq_wlock *wlock; /* shared by every connection to the file */
+  int wlocked;                  /* this connection holds it (a transaction) */
   sqlite3_stmt *stmt[WEFT__SQ__COUNT]; /* NULL until first used */
 };
 

@@ -1,7 +1,9 @@
 /* test_store_sqlite.c: what only the SQLite backend and the wrappers do:
  * schema migrations, refusal of newer or foreign files, URL forms, status
  * names, run ids, fault injection, transactional counters and speed. */
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +301,86 @@ TEST(fault_injection) {
   return 0;
 }
 
+/* Threads of one process writing one file: a second connection's begin
+ * waits for the first's commit and goes on at once (a mutex, not SQLite's
+ * sleeping busy handler); and every way a transaction ends (commit,
+ * rollback, a begin that failed, closing with it open) lets the next
+ * writer in, or this test would wait out the 60 s bound. */
+struct second_writer {
+  const char *db;
+  atomic_int *committed; /* set by the first writer just before its commit */
+  int saw_commit, rc;
+  int64_t done_ms;
+};
+
+static void *second_writer(void *arg) {
+  struct second_writer *w = arg;
+  struct weft_store *c = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  w->rc = weft_store_open(w->db, &c, &err);
+  if (!w->rc) w->rc = weft_store_begin(c, &err);
+  w->saw_commit = atomic_load(w->committed);
+  w->done_ms = weft_clock_mono_ms();
+  if (!w->rc) w->rc = weft_store_kv_set(c, "w", "2", &err);
+  if (!w->rc) w->rc = weft_store_commit(c, &err);
+  if (w->rc) fprintf(stderr, "# second writer: %s\n", err.msg);
+  weft_store_close(c);
+  return NULL;
+}
+
+TEST(threads_queue_for_the_write_lock) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *a = NULL, *b = NULL;
+  ASSERT_EQ(weft_store_open(db, &a, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_open(db, &b, &err), WEFT_OK);
+  /* Rolled back, then left open by a connection that closes. */
+  ASSERT_EQ(weft_store_begin(a, &err), WEFT_OK);
+  weft_store_rollback(a);
+  ASSERT_EQ(weft_store_begin(b, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_commit(b, &err), WEFT_OK);
+  struct weft_store *gone = NULL;
+  ASSERT_EQ(weft_store_open(db, &gone, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_begin(gone, &err), WEFT_OK);
+  weft_store_close(gone);
+  ASSERT_EQ(weft_store_begin(b, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_commit(b, &err), WEFT_OK);
+  /* A commit that fails (an inner rollback dooms it) ends it too. */
+  ASSERT_EQ(weft_store_begin(a, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_begin(a, &err), WEFT_OK);
+  weft_store_rollback(a);
+  ASSERT(weft_store_commit(a, &err) != WEFT_OK);
+  ASSERT_EQ(weft_store_begin(b, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_commit(b, &err), WEFT_OK);
+  /* A writer behind another waits for its commit, no longer. */
+  atomic_int committed = 0;
+  struct second_writer w = {.db = db, .committed = &committed};
+  pthread_t t;
+  ASSERT_EQ(weft_store_begin(a, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(a, "w", "1", &err), WEFT_OK);
+  ASSERT(pthread_create(&t, NULL, second_writer, &w) == 0);
+  weft_clock_sleep_ms(300);
+  atomic_store(&committed, 1);
+  int64_t commit_ms = weft_clock_mono_ms();
+  ASSERT_EQ(weft_store_commit(a, &err), WEFT_OK);
+  pthread_join(t, NULL);
+  ASSERT_EQ(w.rc, WEFT_OK);
+  ASSERT_EQ(w.saw_commit, 1);
+  fprintf(stderr, "# the second writer went on %lld ms after the commit\n",
+          (long long)(w.done_ms - commit_ms));
+  char *v = NULL;
+  ASSERT_EQ(weft_store_kv_get(a, "w", &v, &err), WEFT_OK);
+  ASSERT_STR_EQ(v, "2");
+  free(v);
+  weft_store_close(a);
+  weft_store_close(b);
+  weft_fs_remove_tree(dir, NULL);
+  free(db);
+  free(dir);
+  return 0;
+}
+
 /* Read-modify-write inside begin/commit from several processes: BEGIN
  * IMMEDIATE serializes them, so no increment is lost and none fails busy. */
 TEST(transactions_serialize_processes) {
@@ -355,5 +437,5 @@ TEST_MAIN(TEST_ENTRY(migrate_empty_database) TEST_ENTRY(migrate_from_version_1)
               TEST_ENTRY(refuse_newer_schema) TEST_ENTRY(refuse_corrupt_and_foreign_files)
                   TEST_ENTRY(url_forms) TEST_ENTRY(status_names) TEST_ENTRY(run_ids)
                       TEST_ENTRY(fault_injection)
-                          TEST_ENTRY(transactions_serialize_processes)
+                          TEST_ENTRY(transactions_serialize_processes) TEST_ENTRY(threads_queue_for_the_write_lock)
                              )
