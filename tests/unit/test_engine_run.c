@@ -1,5 +1,6 @@
 /* test_engine_run.c: the run coordinator through the embedding API: C ops
  * in process, cancellation, store failures and the sweep of orphaned runs. */
+#include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include "test.h"
 #include "test_dsl_fixture.h"
 #include "util/buf.h"
+#include "util/fs.h"
+#include "util/str.h"
 #include "util/clock.h"
 
 /* ---- a scratch location and instance ------------------------------------- */
@@ -146,6 +149,18 @@ TEST(c_ops_run_in_process) {
   v = read_artifact(&f, id, "shell/result");
   ASSERT_STR_EQ(v, "20");
   free(v);
+  /* C ops store their outputs from a scratch file, removed after: the
+   * first, which has no inputs either, has no attempt folder, and no file
+   * is left in the runs folder. */
+  char *s_dir = weft_str_printf("%s/%s/s", f.inst->runs_dir, id);
+  ASSERT(s_dir && !weft_fs_exists(s_dir));
+  free(s_dir);
+  DIR *runs = opendir(f.inst->runs_dir);
+  ASSERT(runs);
+  int scratch_left = 0;
+  for (struct dirent *de; (de = readdir(runs));) scratch_left += !strncmp(de->d_name, ".c-output", 9);
+  closedir(runs);
+  ASSERT_EQ(scratch_left, 0);
   ASSERT_EQ(count_events(&f, id, "log"), 2);
   ASSERT_EQ(count_events(&f, id, "step_succeeded"), 4);
   ASSERT_EQ(count_events(&f, id, "run_success"), 1);
