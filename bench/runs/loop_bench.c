@@ -20,6 +20,7 @@
 #include "engine/coord_loop.h"
 #include "engine/engine.h"
 #include "util/clock.h"
+#include "util/malloc_tune.h"
 
 static int noop(weft_op_ctx *ctx, void *userdata, weft_error *err) {
   (void)ctx;
@@ -231,6 +232,7 @@ static int bigrun(int steps) {
 }
 
 int main(int argc, char **argv) {
+  weft_malloc_tune(); /* as weft_main: the loop as weft runs it */
   if (argc < 3) {
     fprintf(stderr, "usage: loop_bench throughput N c|proc [INFLIGHT] | inflight N | bigrun STEPS\n");
     return 2;
