@@ -226,16 +226,10 @@ static int write_c_output(const char *scratch_dir, json_t *value, char **path,
     rc = weft_error_set(err, WEFT_EIO, "cannot create %s: %s", file, strerror(errno));
     goto done;
   }
-  size_t len = strlen(text), off = 0;
-  while (off < len) {
-    ssize_t w = write(fd, text + off, len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      rc = weft_error_set(err, WEFT_EIO, "cannot write %s: %s", file, strerror(errno));
-      unlink(file);
-      goto done;
-    }
-    off += (size_t)w;
+  if (weft_fs_write_all(fd, text, strlen(text))) {
+    rc = weft_error_set(err, WEFT_EIO, "cannot write %s: %s", file, strerror(errno));
+    unlink(file);
+    goto done;
   }
   *path = file;
   file = NULL;
