@@ -174,14 +174,20 @@ enum MHD_Result http_api_validate(struct http_req *r) {
                                  : NULL);
 }
 
+int http_record_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
+                    char **run_id, weft_error *err) {
+  /* Left for any dequeuer (this server, a scheduler): not tied to us. */
+  int rc = weft_run_create(inst, l, run_id, err);
+  if (!rc) rc = weft_run_queue_enqueue(inst, *run_id, err);
+  if (!rc && in_run) rc = weft_run_queue_set_steps(inst, *run_id, in_run, err);
+  return rc;
+}
+
 int http_create_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
                     char **run_id, weft_error *err) {
   int rc = weft_store_begin(inst->store, err);
   if (rc) return rc;
-  /* Left for any dequeuer (this server, a scheduler): not tied to us. */
-  rc = weft_run_create(inst, l, run_id, err);
-  if (!rc) rc = weft_run_queue_enqueue(inst, *run_id, err);
-  if (!rc && in_run) rc = weft_run_queue_set_steps(inst, *run_id, in_run, err);
+  rc = http_record_run(inst, l, in_run, run_id, err);
   if (!rc) rc = weft_store_commit(inst->store, err);
   else weft_store_rollback(inst->store);
   if (rc) {

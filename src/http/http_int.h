@@ -504,7 +504,12 @@ enum MHD_Result http_api_job(struct http_req *r);
 enum MHD_Result http_api_validate(struct http_req *r);
 enum MHD_Result http_api_launch(struct http_req *r);
 /* Records a run of l (weft_run_create) left to the run queue, with the
- * steps of a re-execution (in_run: "a,b" or NULL), in one transaction. */
+ * steps of a re-execution (in_run: "a,b" or NULL), in the caller's
+ * transaction. *run_id is set once the run row is written, even when a
+ * later record fails (then the transaction must not commit). */
+int http_record_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
+                    char **run_id, weft_error *err);
+/* http_record_run in a transaction of its own; *run_id NULL on failure. */
 int http_create_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
                     char **run_id, weft_error *err);
 /* Starts what the run queue admits now, run_id (from http_create_run)

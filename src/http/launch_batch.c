@@ -35,15 +35,6 @@ struct batch_ctx {
   struct weft_instance *inst; /* the leading request's store */
 };
 
-/* The launch's records inside the caller's transaction (as
- * http_create_run's). */
-static int record(struct weft_instance *inst, struct http_launch *x) {
-  int rc = weft_run_create(inst, x->l, &x->run_id, &x->err);
-  if (!rc) rc = weft_run_queue_enqueue(inst, x->run_id, &x->err);
-  if (!rc && x->in_run) rc = weft_run_queue_set_steps(inst, x->run_id, x->in_run, &x->err);
-  return rc;
-}
-
 static void forget_run(struct http_launch *x) {
   free(x->run_id);
   x->run_id = NULL;
@@ -58,7 +49,8 @@ static void record_batch(struct weft_instance *inst, struct http_launch **v, siz
     /* A run refused before anything was written (a missing secret) fails
      * alone; one half-recorded (its row written, its queue entry not)
      * must not be committed: then the whole batch goes again, alone. */
-    if ((v[i]->rc = record(inst, v[i])) && v[i]->run_id) rc = v[i]->rc;
+    v[i]->rc = http_record_run(inst, v[i]->l, v[i]->in_run, &v[i]->run_id, &v[i]->err);
+    if (v[i]->rc && v[i]->run_id) rc = v[i]->rc;
     if (v[i]->rc) forget_run(v[i]);
   }
   if (rc) weft_store_rollback(inst->store);
