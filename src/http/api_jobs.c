@@ -6,7 +6,6 @@
 
 #include "dsl/dsl.h"
 #include "http/http_int.h"
-#include "util/clock.h"
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
@@ -202,9 +201,7 @@ int http_start_coordinator(struct http_req *r, const char *run_id, enum MHD_Resu
   struct http_server *srv = r->srv;
   /* A turn now, rather than at the maintenance thread's next: without
    * limits the run starts at once, as before the queue. */
-  if (!weft_run_queue_dequeue(&r->inst, &srv->queue, weft_clock_wall_ms(), weft_coord_spawn_fn,
-                              &srv->spawner, NULL, &err))
-    return 1;
+  if (!weft_coord_dequeue(&srv->spawner, &r->inst, &srv->queue, &err)) return 1;
   weft_run_abandon(&r->inst, run_id, err.msg, &e2);
   *res = http_send_error(r, 500, NULL, "run %s: %s", run_id, err.msg);
   return 0;
