@@ -121,7 +121,7 @@ export function runPage(root, { id }) {
   const actions = h('div', { class: 'actions' });
 
   // The timeline card shows the Gantt chart, or the job's graph coloured by step state.
-  let view = 'timeline', job = null, jobErr = null, jobLoading = false;
+  let view = 'timeline', job = null, jobErr = null, jobLoading = false, graph = null, graphSig = '';
   const graphBox = h('div', { class: 'graph-scroll run-graph', hidden: true });
   const viewTabs = ['timeline', 'graph'].map((v) => h('button', {
     type: 'button', class: ['tab', v === view && 'on'], 'data-view': v,
@@ -156,9 +156,15 @@ export function runPage(root, { id }) {
         .map(([, l]) => l.sort((a, b) => a.attempt - b.attempt));
       if (lists.length) items[op.name] = mapSummary(lists).text;
     }
-    const g = drawGraph(job, { status, items, onSelect: (op) => { if (op) { userPicked = true; select(op.name); } } });
-    if (selected) g.select(selected);
-    mount(graphBox, g.el);
+    // Redrawn only when what it shows changed: the events stream refreshes the
+    // run after it loads, and a redraw would drop the nodes under the pointer.
+    const sig = JSON.stringify([status, items]);
+    if (!graph || sig !== graphSig) {
+      graphSig = sig;
+      graph = drawGraph(job, { status, items, onSelect: (op) => { if (op) { userPicked = true; select(op.name); } } });
+      mount(graphBox, graph.el);
+    }
+    graph.select(selected);
   }
 
   mount(root,
