@@ -48,7 +48,12 @@ await check('the graph draws skipped nodes dashed, and marks conditions', async 
   const node = page.locator('.dag-node[data-op="quarantine"]');
   await node.waitFor();
   expect(/\bskipped\b/.test(await node.getAttribute('class')), 'quarantine is not drawn skipped');
-  const dash = await node.locator('.dag-box').evaluate((e) => getComputedStyle(e).strokeDasharray);
+  // Read in the page in one go: a handle taken before a redraw would be
+  // detached, and a detached element has no computed style.
+  const dash = await page.evaluate(() => {
+    const box = document.querySelector('.dag-node[data-op="quarantine"] .dag-box');
+    return box ? getComputedStyle(box).strokeDasharray : null;
+  });
   expect(dash && dash !== 'none', `dasharray ${dash}`);
   const load = page.locator('.dag-node[data-op="load"]');
   expect((await load.getAttribute('data-status')) === 'succeeded', 'load succeeded');
