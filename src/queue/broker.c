@@ -282,7 +282,10 @@ static int connect_waiting(struct weft_broker *b, weft_error *err) {
     weft_clock_sleep_ms(delay < left ? delay : left);
     delay = delay * 2 > 2000 ? 2000 : delay * 2;
   }
-  if (b->refused || rc == WEFT_ENOMEM) return weft_error_set(err, rc, "%s", last.msg);
+  /* A refusal is WEFT_EINVALID (the URL's login or vhost is wrong), so
+   * WEFT_EIO says only "not reached": a caller may wait and try again. */
+  if (b->refused) return weft_error_set(err, WEFT_EINVALID, "%s", last.msg);
+  if (rc == WEFT_ENOMEM) return weft_error_set(err, rc, "%s", last.msg);
   const char *why = last.msg;
   size_t n = strlen("RabbitMQ ") + strlen(b->display);
   if (!strncmp(why, "RabbitMQ ", 9) && !strncmp(why + 9, b->display, n - 9) &&

@@ -89,7 +89,8 @@ TEST(open_refused_fails_fast) {
 
   char *bad_login = url_with(url, "guest:s3cret-wrong", NULL);
   ASSERT(bad_login);
-  ASSERT(open_timed(bad_login, &b, &err, &ms) != WEFT_OK);
+  /* WEFT_EINVALID: not WEFT_EIO, which callers wait out (an adopter). */
+  ASSERT_EQ(open_timed(bad_login, &b, &err, &ms), WEFT_EINVALID);
   fprintf(stderr, "# bad password, %lld ms: %s\n", (long long)ms, err.msg);
   ASSERT(ms < 2000);
   ASSERT_CONTAINS(err.msg, "403");
@@ -99,7 +100,7 @@ TEST(open_refused_fails_fast) {
 
   char *bad_vhost = url_with(url, NULL, "weft_no_such_vhost");
   ASSERT(bad_vhost);
-  ASSERT(open_timed(bad_vhost, &b, &err, &ms) != WEFT_OK);
+  ASSERT_EQ(open_timed(bad_vhost, &b, &err, &ms), WEFT_EINVALID);
   fprintf(stderr, "# missing vhost, %lld ms: %s\n", (long long)ms, err.msg);
   ASSERT(ms < 2000);
   ASSERT_CONTAINS(err.msg, "530");
