@@ -247,6 +247,7 @@ int cmd_run_coordinate(int argc, char **argv) {
   if (xrc) {
     weft_log_run(WEFT_LOG_ERROR, run.id, NULL, "%s", err.msg);
     if (err.code == WEFT_ECONFLICT) goto done; /* canceled (or taken) before it started */
+    if (!weft_run_status_is_final(final)) goto done; /* left for another coordinator */
   }
   if (view && !weft_log_is_json()) { /* JSON: the run's last event said it */
     struct weft_run_row end = {0};

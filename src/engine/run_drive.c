@@ -1,6 +1,7 @@
 /* run_drive.c: a run advanced by turns (coord_drive.h), and
  * weft_run_execute: one run driven to its end in the calling thread. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,25 @@ int coord_drive_open(struct coord_drive *d, struct weft_instance *inst, const ch
   d->opened = 1;
   rc = coord_init(&d->c, inst, run_id, d->use, err);
   d->c.shared_commit = shared;
+  if (rc && rc != WEFT_ECONFLICT && d->use->adopt) {
+    /* An adopter that could not set up (its executor's broker): it never
+     * took the run, so coord_drive_close must write nothing for it. */
+    d->c.lease_lost = 1;
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    if (rc == WEFT_EIO || rc == WEFT_ENOMEM) {
+      /* Not reached within its connect bound: nothing is wrong with the
+       * run; its lease expires and the next sweep's adopter tries again. */
+      weft_error_set(err, rc, "run %s left for the next adoption: %s", run_id, why);
+    } else {
+      /* Refused for good (a login the broker rejects): no adopter will do
+       * better, so the run fails, as one whose code cannot load does. */
+      weft_error ignored = WEFT_ERROR_INIT;
+      char *msg = weft_str_printf("adoption failed: %s", why);
+      weft_instance_fail_run(inst, run_id, msg ? msg : why, &ignored);
+      free(msg);
+    }
+  }
   if (!rc) rc = d->use->adopt ? coord_adopt(&d->c, d->use->adopt_token) : coord_start_run(&d->c);
   if (!rc) run_deadline_init(&d->dl, &d->c);
   /* Alerts (hooks.h): fired here, delivered on threads of their own. */
@@ -138,8 +158,9 @@ int coord_drive_close(struct coord_drive *d) {
   if (c->failed_store && !rc) rc = d->err->code;
   if (rc && c->run.id && c->run.status != WEFT_RUN_QUEUED && !c->lease_lost &&
       !weft_run_status_is_final(c->run.status)) {
-    /* Best effort: leave no run "started" behind a coordinator that gave up. */
-    weft_executor_cancel_all(c->x, "the coordinator failed");
+    /* Best effort: leave no run "started" behind a coordinator that gave up
+     * (one whose executor could not be made has no step to cancel). */
+    if (c->x) weft_executor_cancel_all(c->x, "the coordinator failed");
     c->failed_store = 0;
     c->run.status = WEFT_RUN_FAILURE;
     c->run.ended_ms = weft_clock_wall_ms();

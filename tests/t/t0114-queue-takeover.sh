@@ -14,6 +14,10 @@ set -u
 amqp_setup
 # Short leases so the test is quick; docs/operations.md has the default (5 s).
 export WEFT_RUN_LEASE_MS=1500
+# An adopter gives up on an unreachable broker after 1 s, not 30 (the last
+# section): set for every weft process, as any of them may sweep and spawn
+# one (the workers too), and harmless with the broker up.
+export WEFT_AMQP_CONNECT_TIMEOUT_S=1
 queue_instance ""
 mkdir -p loc/ops loc/jobs
 cat >loc/ops/ops.yaml <<YAML
@@ -129,5 +133,47 @@ check_eq "b's second attempt succeeded on the other worker" "1|up_for_retry
                       from steps where run_id='$lost' and step='b' order by attempt")"
 check_eq "b completed once: the dead worker's attempt never did, nor ran again" "2" \
   "$(grep "^$lost " naps.done | cut -d' ' -f2 | xargs)"
+
+
+# -- the broker out of the adopter's reach: the run waits for it, not fails ---------------
+# The adopters find weft.yaml naming a port nobody listens on, and give up
+# after 1 s each; they write nothing, and once the broker is named again one
+# adopts the run.
+expect_exit -m "a run for the unreachable broker starts" 0 "$WEFT_BIN" launch three -l loc --detach
+cut_off=$out
+wait_started "$cut_off" b || not_ok "its step b never started"
+cp "$WEFT_HOME/weft.yaml" "$tmp/weft.yaml.good"
+sed "s|url: $amqp_url|url: amqp://guest:guest@127.0.0.1:$(free_port)/|" "$tmp/weft.yaml.good" >"$tmp/weft.yaml.cut"
+cp "$tmp/weft.yaml.cut" "$WEFT_HOME/weft.yaml"
+kill -9 "$(coord_pid "$cut_off")"
+gave_up() { grep -c "left for the next adoption" "$WEFT_HOME/runs/$cut_off/coordinator.log" 2>/dev/null; }
+for _ in $(seq 150); do
+  "$WEFT_BIN" run list >/dev/null 2>&1
+  [ "$(gave_up)" -ge 2 ] 2>/dev/null && break
+  sleep 0.2
+done
+if [ "$(gave_up)" -ge 2 ] 2>/dev/null; then ok "two adopters gave up on the broker, each writing nothing"
+else not_ok "adopters did not give up on the broker" "$(tail -n 5 "$WEFT_HOME/runs/$cut_off/coordinator.log")"; fi
+check_eq "the run is still started, with no failure recorded" "started|0" \
+  "$(status_of "$cut_off")|$(q "select count(*) from events where run_id='$cut_off' and type in ('run_failure','step_failed')")"
+cp "$tmp/weft.yaml.good" "$WEFT_HOME/weft.yaml"
+if final 60 "$cut_off"; then ok "adopted once the broker is back, it ended"; else not_ok "it never ended" "$(status_of "$cut_off")"; fi
+check_eq "it succeeded" success "$(status_of "$cut_off")"
+check_eq "b completed once" "1" "$(grep -c "^$cut_off " naps.done)"
+
+# -- a broker that refuses the adopter's login: not waited for, the run fails saying so -------
+expect_exit -m "a run for a refused login starts" 0 "$WEFT_BIN" launch three -l loc --detach
+refused=$out
+wait_started "$refused" b || not_ok "its step b never started"
+bad_login=$(printf '%s' "$amqp_url" | sed 's|//\([^:]*\):[^@]*@|//\1:weft-wrong-password@|')
+sed "s|url: $amqp_url|url: $bad_login|" "$tmp/weft.yaml.good" >"$WEFT_HOME/weft.yaml"
+kill -9 "$(coord_pid "$refused")"
+if final 30 "$refused"; then ok "the adopter ended the run at once"; else not_ok "it never ended" "$(status_of "$refused")"; fi
+check_has "it failed, naming the refusal" "failure|" "$(q "select status || '|' || message from runs where id='$refused'")"
+check_has "... with the broker's reply" "403" "$(q "select message from runs where id='$refused'")"
+check_eq "the password is in no message" "" "$(grep -rl weft-wrong-password "$WEFT_HOME/runs/$refused" 2>/dev/null; q "select 1 from events where run_id='$refused' and payload like '%weft-wrong-password%'")"
+check_eq "no step is left running or waiting" "" \
+  "$(q "select step from steps where run_id='$refused' and status in ('running','waiting')")"
+cp "$tmp/weft.yaml.good" "$WEFT_HOME/weft.yaml"
 
 test_done
