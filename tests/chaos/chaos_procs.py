@@ -117,6 +117,19 @@ class Procs:
             for s in self.by_kind(kind):
                 s.stop()
 
+    def hurry(self, *_):
+        """A signal handler for the clean-up: a second SIGTERM or ^C kills
+        every service at once (no grace) instead of cutting the clean-up
+        short, which left the sweeps' detached coordinators running. No
+        lock: stop() may hold one in this very thread."""
+        for s in self.services:
+            p = s.p
+            if p and p.returncode is None:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
     def kill_strays(self, dirs):
         """Kills, by pid, what the test's processes left: coordinators the
         sweeps spawned (detached), step processes of killed workers and
