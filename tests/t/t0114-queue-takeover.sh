@@ -29,6 +29,11 @@ nap:
   # Leaves a line per completion: a step that ran twice to completion
   # shows up as two lines.
   run: sleep 3; echo "\$WEFT_RUN_ID \$WEFT_ATTEMPT" >> "$tmp/naps.done"
+# As nap, for the sections that rewrite weft.yaml between the start and
+# the kill: the step must still run when its coordinator dies, under load.
+long_nap:
+  queue: $qd
+  run: sleep 8; echo "\$WEFT_RUN_ID \$WEFT_ATTEMPT" >> "$tmp/naps.done"
 long:
   queue: $qd
   run: exec sleep 30.$$
@@ -36,6 +41,7 @@ YAML
 : >naps.done
 printf 'graph:\n  a: ok\n  b: {uses: nap, after: [a]}\n  c: {uses: ok, after: [b]}\n' >loc/jobs/three.yaml
 printf 'graph:\n  a: ok\n  b: {uses: long, after: [a]}\n  c: {uses: ok, after: [b]}\n' >loc/jobs/slow.yaml
+printf 'graph:\n  a: ok\n  b: {uses: long_nap, after: [a]}\n  c: {uses: ok, after: [b]}\n' >loc/jobs/lasting.yaml
 at_exit "pkill -9 -f 'sleep 30.$$' 2>/dev/null; true"
 
 if command -v sqlite3 >/dev/null; then
@@ -139,13 +145,13 @@ check_eq "b completed once: the dead worker's attempt never did, nor ran again" 
 # The adopters find weft.yaml naming a port nobody listens on, and give up
 # after 1 s each; they write nothing, and once the broker is named again one
 # adopts the run.
-expect_exit -m "a run for the unreachable broker starts" 0 "$WEFT_BIN" launch three -l loc --detach
-cut_off=$out
-wait_started "$cut_off" b || not_ok "its step b never started"
 cp "$WEFT_HOME/weft.yaml" "$tmp/weft.yaml.good"
 sed "s|url: $amqp_url|url: amqp://guest:guest@127.0.0.1:$(free_port)/|" "$tmp/weft.yaml.good" >"$tmp/weft.yaml.cut"
+expect_exit -m "a run for the unreachable broker starts" 0 "$WEFT_BIN" launch lasting -l loc --detach
+cut_off=$out
+wait_started "$cut_off" b || not_ok "its step b never started"
 cp "$tmp/weft.yaml.cut" "$WEFT_HOME/weft.yaml"
-kill -9 "$(coord_pid "$cut_off")"
+kill -9 "$(coord_pid "$cut_off")" || not_ok "its coordinator ended before the kill"
 gave_up() { grep -c "left for the next adoption" "$WEFT_HOME/runs/$cut_off/coordinator.log" 2>/dev/null; }
 for _ in $(seq 150); do
   "$WEFT_BIN" run list >/dev/null 2>&1
@@ -162,12 +168,13 @@ check_eq "it succeeded" success "$(status_of "$cut_off")"
 check_eq "b completed once" "1" "$(grep -c "^$cut_off " naps.done)"
 
 # -- a broker that refuses the adopter's login: not waited for, the run fails saying so -------
-expect_exit -m "a run for a refused login starts" 0 "$WEFT_BIN" launch three -l loc --detach
+bad_login=$(printf '%s' "$amqp_url" | sed 's|//\([^:]*\):[^@]*@|//\1:weft-wrong-password@|')
+sed "s|url: $amqp_url|url: $bad_login|" "$tmp/weft.yaml.good" >"$tmp/weft.yaml.refused"
+expect_exit -m "a run for a refused login starts" 0 "$WEFT_BIN" launch lasting -l loc --detach
 refused=$out
 wait_started "$refused" b || not_ok "its step b never started"
-bad_login=$(printf '%s' "$amqp_url" | sed 's|//\([^:]*\):[^@]*@|//\1:weft-wrong-password@|')
-sed "s|url: $amqp_url|url: $bad_login|" "$tmp/weft.yaml.good" >"$WEFT_HOME/weft.yaml"
-kill -9 "$(coord_pid "$refused")"
+cp "$tmp/weft.yaml.refused" "$WEFT_HOME/weft.yaml"
+kill -9 "$(coord_pid "$refused")" || not_ok "its coordinator ended before the kill"
 if final 30 "$refused"; then ok "the adopter ended the run at once"; else not_ok "it never ended" "$(status_of "$refused")"; fi
 check_has "it failed, naming the refusal" "failure|" "$(q "select status || '|' || message from runs where id='$refused'")"
 check_has "... with the broker's reply" "403" "$(q "select message from runs where id='$refused'")"
@@ -175,5 +182,7 @@ check_eq "the password is in no message" "" "$(grep -rl weft-wrong-password "$WE
 check_eq "no step is left running or waiting" "" \
   "$(q "select step from steps where run_id='$refused' and status in ('running','waiting')")"
 cp "$tmp/weft.yaml.good" "$WEFT_HOME/weft.yaml"
+# The failed run's step b still runs on the worker: leave nothing running.
+for _ in $(seq 100); do grep -q "^$refused " naps.done && break; sleep 0.2; done
 
 test_done
