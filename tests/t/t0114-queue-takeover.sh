@@ -146,12 +146,21 @@ check_eq "b completed once: the dead worker's attempt never did, nor ran again" 
 # after 1 s each; they write nothing, and once the broker is named again one
 # adopts the run.
 cp "$WEFT_HOME/weft.yaml" "$tmp/weft.yaml.good"
-sed "s|url: $amqp_url|url: amqp://guest:guest@127.0.0.1:$(free_port)/|" "$tmp/weft.yaml.good" >"$tmp/weft.yaml.cut"
-expect_exit -m "a run for the unreachable broker starts" 0 "$WEFT_BIN" launch lasting -l loc --detach
+# orphan_with URL WHAT: launches `lasting`; once its step b runs on the
+# worker, names URL as the broker in weft.yaml (the file made before the
+# launch, so the 8 s step still runs) and kills -9 the run's coordinator.
+# The run's id in $out.
+orphan_with() {
+  sed "s|url: $amqp_url|url: $1|" "$tmp/weft.yaml.good" >"$tmp/weft.yaml.next"
+  expect_exit -m "a run for $2 starts" 0 "$WEFT_BIN" launch lasting -l loc --detach
+  local run=$out
+  wait_started "$run" b || not_ok "its step b never started"
+  cp "$tmp/weft.yaml.next" "$WEFT_HOME/weft.yaml"
+  kill -9 "$(coord_pid "$run")" || not_ok "its coordinator ended before the kill"
+  out=$run
+}
+orphan_with "amqp://guest:guest@127.0.0.1:$(free_port)/" "the unreachable broker"
 cut_off=$out
-wait_started "$cut_off" b || not_ok "its step b never started"
-cp "$tmp/weft.yaml.cut" "$WEFT_HOME/weft.yaml"
-kill -9 "$(coord_pid "$cut_off")" || not_ok "its coordinator ended before the kill"
 gave_up() { grep -c "left for the next adoption" "$WEFT_HOME/runs/$cut_off/coordinator.log" 2>/dev/null; }
 for _ in $(seq 150); do
   "$WEFT_BIN" run list >/dev/null 2>&1
@@ -168,13 +177,9 @@ check_eq "it succeeded" success "$(status_of "$cut_off")"
 check_eq "b completed once" "1" "$(grep -c "^$cut_off " naps.done)"
 
 # -- a broker that refuses the adopter's login: not waited for, the run fails saying so -------
-bad_login=$(printf '%s' "$amqp_url" | sed 's|//\([^:]*\):[^@]*@|//\1:weft-wrong-password@|')
-sed "s|url: $amqp_url|url: $bad_login|" "$tmp/weft.yaml.good" >"$tmp/weft.yaml.refused"
-expect_exit -m "a run for a refused login starts" 0 "$WEFT_BIN" launch lasting -l loc --detach
+orphan_with "$(printf '%s' "$amqp_url" | sed 's|//\([^:]*\):[^@]*@|//\1:weft-wrong-password@|')" \
+  "a refused login"
 refused=$out
-wait_started "$refused" b || not_ok "its step b never started"
-cp "$tmp/weft.yaml.refused" "$WEFT_HOME/weft.yaml"
-kill -9 "$(coord_pid "$refused")" || not_ok "its coordinator ended before the kill"
 if final 30 "$refused"; then ok "the adopter ended the run at once"; else not_ok "it never ended" "$(status_of "$refused")"; fi
 check_has "it failed, naming the refusal" "failure|" "$(q "select status || '|' || message from runs where id='$refused'")"
 check_has "... with the broker's reply" "403" "$(q "select message from runs where id='$refused'")"
