@@ -95,10 +95,8 @@ static int give_up(struct weft_instance *inst, const char *run_id, const char *w
   weft_log_run(WEFT_LOG_ERROR, run_id, NULL, "run %s: %s", run_id, why);
   /* An adopter that cannot load the run: it cannot go on anywhere. */
   if (adopt_token) {
-    char *msg = weft_str_printf("adoption failed: %s", why);
-    if (weft_instance_fail_run(inst, run_id, msg ? msg : why, &err) && err.code != WEFT_ECONFLICT)
+    if (weft_run_adopt_fail(inst, run_id, why, &err) && err.code != WEFT_ECONFLICT)
       weft_log_run(WEFT_LOG_ERROR, run_id, NULL, "%s", err.msg);
-    free(msg);
     return WEFT_EXIT_INVALID;
   }
   if (weft_run_abandon(inst, run_id, why, &err) && err.code != WEFT_ECONFLICT)

@@ -253,6 +253,12 @@ int weft_run_adopt_hold(struct weft_instance *inst, const char *run_id, const ch
  * WEFT_ECONFLICT when another coordinator holds the run's lease. */
 int weft_run_adopt(struct weft_instance *inst, const char *run_id, const char *token,
                    const struct weft_launch *l, enum weft_run_status *final, weft_error *err);
+/* An adopter stopped by what no other adopter would get past (the run's
+ * code does not load, the broker refuses its login): fails run_id as
+ * "adoption failed: WHY", every step left final (weft_instance_fail_run).
+ * WEFT_ECONFLICT when the run already ended. */
+int weft_run_adopt_fail(struct weft_instance *inst, const char *run_id, const char *why,
+                        weft_error *err);
 
 /* Asks run_id to stop: a QUEUED run is canceled at once; a STARTED run
  * becomes CANCELING and its coordinator, within ~100 ms, terminates its

@@ -574,6 +574,14 @@ int weft_run_adopt(struct weft_instance *inst, const char *run_id, const char *t
   return weft_run_execute(inst, run_id, &a, final, err);
 }
 
+int weft_run_adopt_fail(struct weft_instance *inst, const char *run_id, const char *why,
+                        weft_error *err) {
+  char *msg = weft_str_printf("adoption failed: %s", why);
+  int rc = weft_instance_fail_run(inst, run_id, msg ? msg : why, err);
+  free(msg);
+  return rc;
+}
+
 /* Starts `EXE run coordinate RUN --adopt TOKEN` detached (its own session,
  * reparented to init by a double fork, so no caller has to reap it), its
  * output appended to the run's coordinator.log. Everything is allocated

@@ -48,9 +48,7 @@ int coord_drive_open(struct coord_drive *d, struct weft_instance *inst, const ch
       /* Refused for good (a login the broker rejects): no adopter will do
        * better, so the run fails, as one whose code cannot load does. */
       weft_error ignored = WEFT_ERROR_INIT;
-      char *msg = weft_str_printf("adoption failed: %s", why);
-      weft_instance_fail_run(inst, run_id, msg ? msg : why, &ignored);
-      free(msg);
+      weft_run_adopt_fail(inst, run_id, why, &ignored);
     }
   }
   if (!rc) rc = d->use->adopt ? coord_adopt(&d->c, d->use->adopt_token) : coord_start_run(&d->c);

@@ -39,8 +39,8 @@ void weft_broker_msg_release(struct weft_broker_msg *m);
  * is waited for, with backoff, up to 30 s (WEFT_AMQP_CONNECT_TIMEOUT_S; 0:
  * one attempt), then WEFT_EIO "RabbitMQ URL: cannot connect after N
  * attempts over T s: WHY". A refused login or vhost (403, 530) fails at
- * once, WEFT_EINVALID, with the broker's reply text. Free with weft_broker_close (NULL is
- * a no-op). */
+ * once, WEFT_EINVALID, with the broker's reply text. Free with
+ * weft_broker_close (NULL is a no-op). */
 int weft_broker_open(const char *url, struct weft_broker **out, weft_error *err);
 void weft_broker_close(struct weft_broker *b);
 
