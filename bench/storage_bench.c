@@ -2,7 +2,7 @@
  * runs it): fills each store with RUNS runs and EVENTS events, then times
  * event appends, run lists and cursor reads, and prints both side by side.
  *
- * Usage: storage_bench [--runs N] [--events N] NAME=URL...   */
+ * Usage: storage_bench [--runs N] [--events N] [--keys N] NAME=URL...   */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +34,10 @@ enum metric {
   M_READ_PAGE_P50,
   M_READ_PAGE_P95,
   M_READ_SCAN,
+  M_KV_FILL,
+  M_KV_EMPTY_P50,
+  M_KV_PAGE_P50,
+  M_KV_DELETE_EMPTY_P50,
   M__COUNT
 };
 
@@ -58,10 +62,14 @@ static const struct {
     [M_READ_PAGE_P50] = {"event read, 1000 after cursor p50", "ms"},
     [M_READ_PAGE_P95] = {"event read, 1000 after cursor p95", "ms"},
     [M_READ_SCAN] = {"event read, scan by cursor", "ev/s"},
+    [M_KV_FILL] = {"kv set, 1000 per commit", "keys/s"},
+    [M_KV_EMPTY_P50] = {"kv list, empty prefix p50", "ms"},
+    [M_KV_PAGE_P50] = {"kv list, prefix of 100 p50", "ms"},
+    [M_KV_DELETE_EMPTY_P50] = {"kv delete-prefix, none p50", "ms"},
 };
 
 static double metric[MAX_BACKENDS][M__COUNT];
-static int n_runs = 10000, n_events = 1000000;
+static int n_runs = 10000, n_events = 1000000, n_keys = 100000;
 static char **run_ids;
 
 static void die(const char *what, const weft_error *err) {
@@ -196,6 +204,44 @@ static void time_reads(struct weft_store *s, double *m) {
   m[M_READ_SCAN] = got / (weft_clock_mono_s() - t0);
 }
 
+/* The key/value table as a busy instance has it (N_KEYS queue results,
+ * plus 100 keys of one more prefix), then what a coordinator does every
+ * few milliseconds: list a prefix with nothing under it (its inbox); and a
+ * page of a prefix, and a delete-prefix that finds nothing (a run's end). */
+static void time_kv(struct weft_store *s, double *m) {
+  double t[SAMPLES];
+  weft_error err = WEFT_ERROR_INIT;
+  char key[64];
+  double t0 = weft_clock_mono_s();
+  for (int i = 0; i < n_keys + 100; i++) {
+    if (i % 1000 == 0 && weft_store_begin(s, &err)) die("begin", &err);
+    if (i < n_keys)
+      snprintf(key, sizeof key, "queue/results/%08d", i);
+    else
+      snprintf(key, sizeof key, "hooks/r%03d", i - n_keys);
+    if (weft_store_kv_set(s, key, "{\"status\":\"success\"}", &err)) die("kv set", &err);
+    if ((i % 1000 == 999 || i == n_keys + 99) && weft_store_commit(s, &err)) die("commit", &err);
+  }
+  m[M_KV_FILL] = (n_keys + 100) / (weft_clock_mono_s() - t0);
+  for (int pass = 0; pass < 3; pass++) {
+    const char *prefix = pass == 0 ? "coordinator/inbox/" : pass == 1 ? "hooks/" : "hooks/r9";
+    for (int i = 0; i < SAMPLES; i++) {
+      struct weft_kv_list l = {0};
+      double t1 = weft_clock_mono_s();
+      if (pass < 2 ? weft_store_kv_list(s, prefix, NULL, 500, &l, &err)
+                   : weft_store_kv_delete_prefix(s, "coordinator/taken/", &err))
+        die("kv list", &err);
+      t[i] = weft_clock_mono_s() - t1;
+      if (pass < 2 && l.n != (pass == 0 ? 0u : 100u)) die("kv list: wrong count", NULL);
+      weft_kv_list_release(&l);
+    }
+    double unused;
+    percentiles(t, SAMPLES,
+                &m[pass == 0 ? M_KV_EMPTY_P50 : pass == 1 ? M_KV_PAGE_P50 : M_KV_DELETE_EMPTY_P50],
+                &unused);
+  }
+}
+
 static void bench(int b, const char *name, const char *url) {
   struct weft_store *s = NULL;
   weft_error err = WEFT_ERROR_INIT;
@@ -228,6 +274,8 @@ static void bench(int b, const char *name, const char *url) {
   double unused;
   time_list(s, &page, &m[M_LIST_PAGE3_P50], &unused);
   time_reads(s, m);
+  fprintf(stderr, "storage_bench: %s: %d keys\n", name, n_keys);
+  time_kv(s, m);
   weft_store_close(s);
 }
 
@@ -241,11 +289,11 @@ static void print_table(char **names, int n) {
     for (int b = 0; b < n; b++) {
       double v = metric[b][i];
       if (!strcmp(metric_info[i].unit, "ms"))
-        printf(" %11.2f ms", v);
+        printf(" %11.3f ms", v);
       else if (!strcmp(metric_info[i].unit, "s"))
         printf(" %12.1f s", v);
       else
-        printf(" %9.0f ev/s", v);
+        printf(" %*.0f %s", 13 - (int)strlen(metric_info[i].unit), v, metric_info[i].unit);
     }
     printf("\n");
   }
@@ -259,13 +307,15 @@ int main(int argc, char **argv) {
       n_runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--events") && i + 1 < argc)
       n_events = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--keys") && i + 1 < argc)
+      n_keys = atoi(argv[++i]);
     else if (strchr(argv[i], '=') && n < MAX_BACKENDS) {
       names[n] = strdup(argv[i]);
       *strchr(names[n], '=') = 0;
       urls[n] = strchr(argv[i], '=') + 1;
       n++;
     } else {
-      fprintf(stderr, "usage: storage_bench [--runs N] [--events N] NAME=URL...\n");
+      fprintf(stderr, "usage: storage_bench [--runs N] [--events N] [--keys N] NAME=URL...\n");
       return 2;
     }
   }

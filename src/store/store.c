@@ -543,3 +543,17 @@ void *weft__store_list_push(void **v, size_t *n, size_t elem) {
   (*n)++;
   return slot;
 }
+
+char *weft__store_prefix_end(const char *prefix) {
+  size_t n = strlen(prefix);
+  char *end = malloc(n + 5);
+  if (!end) return NULL;
+  memcpy(end, prefix, n);
+  if (n && (unsigned char)prefix[n - 1] < 0x7f) {
+    end[n - 1]++;
+    end[n] = 0;
+  } else {
+    memcpy(end + n, "\xf4\x8f\xbf\xbf", 5); /* U+10FFFF and the terminator */
+  }
+  return end;
+}

@@ -72,8 +72,11 @@ const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
     [WEFT__PG_RUN_DELETE_STEPS - WEFT__PG_EXTRA_FIRST] = "DELETE FROM steps WHERE run_id = $1",
     [WEFT__PG_RUN_DELETE_REST - WEFT__PG_EXTRA_FIRST] =
         "WITH a AS (DELETE FROM run_marks WHERE run_id = $1), "
-        "b AS (DELETE FROM kv WHERE left(key, length('hooks/' || $1 || '/')) = "
-        "'hooks/' || $1 || '/') DELETE FROM runs WHERE id = $1",
+        /* a range of the key index: 'hooks/RUN0' is where 'hooks/RUN/' ends */
+        "b AS (DELETE FROM kv WHERE key >= 'hooks/' || $1 || '/' "
+        "AND key < 'hooks/' || $1 || '0' "
+        "AND left(key, length('hooks/' || $1 || '/')) = 'hooks/' || $1 || '/') "
+        "DELETE FROM runs WHERE id = $1",
     [WEFT__PG_MAT_LIST - WEFT__PG_EXTRA_FIRST] =
         "SELECT id, run_id, step, ts_ms, payload FROM materializations "
         "WHERE ($1::text IS NULL OR asset = $1) AND id > $2::int8 ORDER BY id "

@@ -455,8 +455,19 @@ int weft__pg_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
 }
 
 int weft__pg_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
-  return kv_write(P(s), WEFT__PG_KV_DELETE_PREFIX, "kv delete-prefix", prefix, NULL, NULL, NULL,
-                  err);
+  struct weft__pg_store *p = P(s);
+  char *end = weft__store_prefix_end(prefix);
+  const char *params[2] = {prefix, end};
+  PGresult *res = NULL;
+  int implicit, rc;
+  if (!end) return weft_error_set(err, WEFT_ENOMEM, "kv delete-prefix %s: out of memory", prefix);
+  if (!(rc = weft__pg_write_begin(p, &implicit, err))) {
+    rc = weft__pg_exec(p, WEFT__PG_KV_DELETE_PREFIX, 2, params, &res, "kv delete-prefix", err);
+    rc = weft__pg_write_end(p, implicit, rc, &res, err);
+  }
+  PQclear(res);
+  free(end);
+  return rc;
 }
 
 int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
@@ -541,10 +552,12 @@ char *weft__pg_text_array(const char *const *v, size_t n) {
 
 int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err) {
-  char lim[24];
-  const char *params[3] = {prefix, after_key ? after_key : "", weft__pg_i64(lim, limit)};
+  char lim[24], *end = weft__store_prefix_end(prefix);
+  const char *params[4] = {prefix, after_key ? after_key : "", weft__pg_i64(lim, limit), end};
   PGresult *res = NULL;
-  int rc = weft__pg_exec(P(s), WEFT__PG_KV_LIST, 3, params, &res, "kv list", err);
+  if (!end) return weft_error_set(err, WEFT_ENOMEM, "kv list %s: out of memory", prefix);
+  int rc = weft__pg_exec(P(s), WEFT__PG_KV_LIST, 4, params, &res, "kv list", err);
+  free(end);
   if (rc) return rc;
   int n = PQntuples(res);
   if (n > 0) {

@@ -141,16 +141,19 @@ static const char *const stmt_sql[WEFT__SQ__COUNT] = {
         "updated_ms = excluded.updated_ms",
     [WEFT__SQ_KV_DELETE] = "DELETE FROM kv WHERE key = ?1",
     [WEFT__SQ_KV_DELETE_PREFIX] =
-        "DELETE FROM kv WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1",
+        "DELETE FROM kv WHERE key >= ?1 AND key < ?2 AND substr(key, 1, length(?1)) = ?1",
     [WEFT__SQ_KV_INSERT_NEW] =
         "INSERT INTO kv (key, value, updated_ms) VALUES (?1, ?2, ?3) "
         "ON CONFLICT (key) DO NOTHING",
     [WEFT__SQ_KV_SWAP] =
         "UPDATE kv SET value = ?2, updated_ms = ?3 WHERE key = ?1 AND value = ?4",
     /* substr() compares the prefix bytewise whatever the key holds; the
-     * range on key (BINARY collation) keeps it on the primary key index. */
+     * range on key (BINARY collation, ?4 the prefix's end) keeps it on the
+     * primary key index and reads only the prefix's keys: without the end
+     * an empty prefix read every key after it (the coordinator's inbox,
+     * read every 5 ms, read all of a server's queue results and ticks). */
     [WEFT__SQ_KV_LIST] =
-        "SELECT key, value, updated_ms FROM kv WHERE key >= ?1 AND key > ?2 "
+        "SELECT key, value, updated_ms FROM kv WHERE key >= ?1 AND key < ?4 AND key > ?2 "
         "AND substr(key, 1, length(?1)) = ?1 ORDER BY key LIMIT ?3",
 };
 

@@ -278,8 +278,10 @@ int weft__sq_run_delete(struct weft_store *s, const char *run_id, int64_t *n_ste
                      "run delete", err)) ||
       (rc = exec_run(s, "DELETE FROM run_marks WHERE run_id = ?1", run_id, 0, NULL,
                      "run delete", err)) ||
-      (rc = exec_run(s, "DELETE FROM kv WHERE substr(key, 1, length('hooks/' || ?1 || '/')) "
-                        "= 'hooks/' || ?1 || '/'",
+      /* a range of the key index: 'hooks/RUN0' is where 'hooks/RUN/' ends */
+      (rc = exec_run(s, "DELETE FROM kv WHERE key >= 'hooks/' || ?1 || '/' "
+                        "AND key < 'hooks/' || ?1 || '0' "
+                        "AND substr(key, 1, length('hooks/' || ?1 || '/')) = 'hooks/' || ?1 || '/'",
                      run_id, 0, NULL, "run delete", err)) ||
       (rc = exec_run(s, "DELETE FROM runs WHERE id = ?1", run_id, 0, NULL, "run delete", err)))
     return rc;

@@ -438,8 +438,19 @@ int weft__sq_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
 }
 
 int weft__sq_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
-  return kv_write(Q(s), WEFT__SQ_KV_DELETE_PREFIX, "kv delete-prefix", prefix, NULL, NULL, NULL,
-                  err);
+  char *end = weft__store_prefix_end(prefix);
+  sqlite3_stmt *st;
+  int rc = end ? weft__sq_stmt(Q(s), WEFT__SQ_KV_DELETE_PREFIX, &st, err)
+               : weft_error_set(err, WEFT_ENOMEM, "kv delete-prefix %s: out of memory", prefix);
+  if (!rc) {
+    bind_text(st, 1, prefix);
+    bind_text(st, 2, end);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE) rc = weft__sq_error(Q(s), err, src, "kv delete-prefix %s", prefix);
+    weft__sq_done(st);
+  }
+  free(end);
+  return rc;
 }
 
 int weft__sq_kv_insert_many(struct weft_store *s, const char *const *keys,
@@ -479,11 +490,17 @@ int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *e
 int weft__sq_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err) {
   sqlite3_stmt *st;
+  char *end = weft__store_prefix_end(prefix);
+  if (!end) return weft_error_set(err, WEFT_ENOMEM, "kv list %s: out of memory", prefix);
   int rc = weft__sq_stmt(Q(s), WEFT__SQ_KV_LIST, &st, err);
-  if (rc) return rc;
+  if (rc) {
+    free(end);
+    return rc;
+  }
   bind_text(st, 1, prefix);
   bind_text(st, 2, after_key ? after_key : "");
   sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+  bind_text(st, 4, end);
   size_t cap = 0;
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -504,10 +521,12 @@ int weft__sq_kv_list(struct weft_store *s, const char *prefix, const char *after
   }
   if (src != SQLITE_DONE) rc = weft__sq_error(Q(s), err, src, "kv list %s", prefix);
   weft__sq_done(st);
+  free(end);
   if (rc) weft_kv_list_release(out);
   return rc;
 nomem:
   weft__sq_done(st);
+  free(end);
   weft_kv_list_release(out);
   return weft_error_set(err, WEFT_ENOMEM, "kv list %s: out of memory", prefix);
 }

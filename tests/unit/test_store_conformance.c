@@ -794,7 +794,7 @@ static int case_kv_list(const char *url) {
   struct weft_store *s = open_store(url);
   ASSERT(s);
   weft_error err = WEFT_ERROR_INIT;
-  char *base = unique("kvl"), *other = unique("kvl");
+  char *base = unique("kvl"), *other = unique("kvl"), *v0 = NULL;
   char prefix[256], key[300];
   snprintf(prefix, sizeof prefix, "%s/", base);
   /* inserted out of order; "B" < "a" < "b" bytewise whatever the locale */
@@ -807,6 +807,9 @@ static int case_kv_list(const char *url) {
   ASSERT_EQ(weft_store_kv_set(s, key, "other", &err), WEFT_OK);
   snprintf(key, sizeof key, "%s", base); /* the prefix minus its slash */
   ASSERT_EQ(weft_store_kv_set(s, key, "bare", &err), WEFT_OK);
+  /* where the prefix's range of the key index ends: '0' follows '/' */
+  snprintf(key, sizeof key, "%s0", base);
+  ASSERT_EQ(weft_store_kv_set(s, key, "past", &err), WEFT_OK);
 
   struct weft_kv_list l = {0};
   ASSERT_EQ(weft_store_kv_list(s, prefix, NULL, 0, &l, &err), WEFT_OK);
@@ -840,8 +843,29 @@ static int case_kv_list(const char *url) {
   ASSERT_EQ(weft_store_kv_list(s, key, NULL, 0, &l, &err), WEFT_OK);
   ASSERT_EQ(l.n, 0);
   ASSERT_EQ(weft_store_kv_list(s, "", NULL, 0, &l, &err), WEFT_OK);
-  ASSERT(l.n >= 8);
+  ASSERT(l.n >= 9);
   weft_kv_list_release(&l);
+
+  /* a prefix ending in a letter beyond ASCII ("é"): its keys, up to the
+   * last code point, and not the next letter's ("ê") */
+  char uprefix[300];
+  snprintf(uprefix, sizeof uprefix, "%s/\xc3\xa9", other);
+  const char *tails[] = {"1", "\xf4\x8f\xbf\xbe", ""};
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(key, sizeof key, "%s%s", uprefix, tails[i]);
+    ASSERT_EQ(weft_store_kv_set(s, key, "u", &err), WEFT_OK);
+  }
+  snprintf(key, sizeof key, "%s/\xc3\xaa", other);
+  ASSERT_EQ(weft_store_kv_set(s, key, "next", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_list(s, uprefix, NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 3);
+  weft_kv_list_release(&l);
+  ASSERT_EQ(weft_store_kv_delete_prefix(s, uprefix, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_list(s, uprefix, NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 0);
+  ASSERT_EQ(weft_store_kv_get(s, key, &v0, &err), WEFT_OK); /* ê stays */
+  ASSERT_STR_EQ(v0, "next");
+  free(v0);
 
   /* delete-prefix takes exactly the keys under it: not the bare prefix, not
    * another prefix; "" is refused */
@@ -856,6 +880,10 @@ static int case_kv_list(const char *url) {
   char *v = NULL;
   ASSERT_EQ(weft_store_kv_get(s, base, &v, &err), WEFT_OK);
   ASSERT_STR_EQ(v, "bare");
+  free(v);
+  snprintf(key, sizeof key, "%s0", base);
+  ASSERT_EQ(weft_store_kv_get(s, key, &v, &err), WEFT_OK);
+  ASSERT_STR_EQ(v, "past");
   free(v);
   snprintf(key, sizeof key, "%s/x", other);
   ASSERT_EQ(weft_store_kv_get(s, key, &v, &err), WEFT_OK);
