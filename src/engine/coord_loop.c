@@ -14,6 +14,7 @@
  *   always   its executor has no fd (the queue executor): every tick
  * A run that is none of these is skipped; it is still written when its
  * heartbeat is due (the run row's heartbeat_ms, every WEFT_HEARTBEAT_MS). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -76,6 +77,7 @@ struct weft_coord_loop {
    * back before the drive reads it (coord_drive_close). */
   weft_error scratch;
   struct weft_c_pool *pool; /* C ops of in_process runs (exec/c_pool.h) */
+  int wake_fd;              /* weft_coord_loop_watch_wake's, or -1 */
 };
 
 static int64_t loop_now(const struct weft_coord_loop *lp) {
@@ -88,6 +90,7 @@ int weft_coord_loop_new(struct weft_instance *inst, struct weft_coord_loop **out
   *out = NULL;
   if (!lp) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   lp->inst = inst;
+  lp->wake_fd = -1;
   lp->epfd = epoll_create1(EPOLL_CLOEXEC);
   lp->owner = weft_coordinator_id();
   if (lp->epfd < 0 || !lp->owner) {
@@ -109,6 +112,17 @@ void weft_coord_loop_set_clock(struct weft_coord_loop *lp, weft_coord_loop_clock
                                void *data) {
   lp->clock = fn;
   lp->clock_data = data;
+}
+
+int weft_coord_loop_watch_wake(struct weft_coord_loop *lp, int fd, weft_error *err) {
+  if (lp->wake_fd >= 0) epoll_ctl(lp->epfd, EPOLL_CTL_DEL, lp->wake_fd, NULL);
+  lp->wake_fd = -1;
+  if (fd < 0) return WEFT_OK;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &lp->wake_fd};
+  if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev))
+    return weft_error_set(err, WEFT_EIO, "epoll_ctl: %s", strerror(errno));
+  lp->wake_fd = fd;
+  return WEFT_OK;
 }
 
 size_t weft_coord_loop_count(const struct weft_coord_loop *lp) { return lp->n; }
@@ -252,7 +266,9 @@ static void collect_ready(struct weft_coord_loop *lp, int timeout_ms) {
   for (; rounds > 0; rounds--) {
     int n = epoll_wait(lp->epfd, evs, EPOLL_BATCH, timeout_ms), fresh = 0;
     for (int i = 0; i < n; i++) {
-      if (evs[i].data.ptr == lp) {
+      if (evs[i].data.ptr == &lp->wake_fd) {
+        fresh = 1; /* the caller's: it ends this wait */
+      } else if (evs[i].data.ptr == lp) {
         void *woken[EPOLL_BATCH];
         size_t k;
         while ((k = weft_c_pool_drain(lp->pool, woken, EPOLL_BATCH)) > 0)

@@ -41,6 +41,10 @@ int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
  * releases the runs that are over. Waits up to wait_ms when no run had
  * anything to do (0: never). Returns the number of runs still driven. */
 size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms);
+/* Ends the loop's waits when fd polls readable (the caller reads it
+ * before the next tick, or every wait ends at once): a coordinator
+ * service's inbox bell. One such fd; -1 removes it. */
+int weft_coord_loop_watch_wake(struct weft_coord_loop *lp, int fd, weft_error *err);
 /* Runs driven now. */
 size_t weft_coord_loop_count(const struct weft_coord_loop *lp);
 /* Commits made by ticks so far (for tests and the bench: one per tick

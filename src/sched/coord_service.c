@@ -9,6 +9,7 @@
 #include "engine/code_snapshot.h"
 #include "engine/coord_loop.h"
 #include "sched/coord_service.h"
+#include "sched/inbox_bell.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/map.h"
@@ -16,6 +17,8 @@
 
 #define HEARTBEAT_MS 1000
 #define INBOX_TAKE_MAX 500   /* runs taken per read of the inbox */
+#define INBOX_POLL_MS 5      /* the inbox read without a bell */
+#define INBOX_BELL_POLL_MS 1000 /* and with one, for hand-overs that did not ring */
 #define CODE_CACHE_MS 10000  /* a location loaded from a snapshot is reused this long */
 #define STOP_GRACE_MS 1500   /* after the heartbeat is gone: launchers that saw it */
 
@@ -83,6 +86,7 @@ int weft_coord_handoff_in_tx(struct weft_instance *inst, const char *run_id, con
   }
   weft_run_row_release(&r);
   if (!rc) rc = weft_store_kv_set(inst->store, key, in_run ? in_run : "", err);
+  if (!rc) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, err);
   return rc;
 }
 
@@ -161,6 +165,7 @@ static void settle_taken(struct weft_instance *inst, int64_t wall) {
       if (lr != WEFT_ENOTFOUND) rc = lr;
     }
     if (!rc) rc = weft_store_kv_set(inst->store, ikey, nl ? nl + 1 : "", &e);
+    if (!rc) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, &e);
     if (rc) weft_store_rollback(inst->store);
     else if (!weft_store_commit(inst->store, &e))
       weft_log_run(WEFT_LOG_WARN, id, NULL,
@@ -217,7 +222,9 @@ struct svc {
   struct weft_coord_loop *lp;
   struct weft_map code; /* "VERSION\nLOCATION" -> struct code_entry */
   char *id, *key;       /* our id; our heartbeat key */
+  struct weft_inbox_bell *bell; /* NULL: the inbox is polled */
   size_t taken, ended;
+  size_t taken_on_ring; /* of taken: read from the inbox because the bell rang */
 };
 
 /* What a run driven here owns until it ends. */
@@ -385,10 +392,12 @@ done:
 }
 
 static void heartbeat(struct svc *s) {
-  char value[160];
+  char value[200];
   weft_error e = WEFT_ERROR_INIT;
-  snprintf(value, sizeof value, "{\"runs\":%zu,\"taken\":%zu,\"ended\":%zu}",
-           weft_coord_loop_count(s->lp), s->taken, s->ended);
+  snprintf(value, sizeof value,
+           "{\"runs\":%zu,\"taken\":%zu,\"ended\":%zu,\"inbox\":\"%s\",\"taken_on_ring\":%zu}",
+           weft_coord_loop_count(s->lp), s->taken, s->ended, s->bell ? "notify" : "poll",
+           s->taken_on_ring);
   weft_store_kv_set(s->inst->store, s->key, value, &e);
 }
 
@@ -403,6 +412,18 @@ int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_s
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
     goto done;
   }
+  /* On a store that notifies, a hand-over rings the bell and the inbox is
+   * read then (and once a second, for a writer that did not ring); else
+   * it is read every 5 ms (SQLite: a local index). */
+  weft_error be = WEFT_ERROR_INIT;
+  if (weft_store_can_notify(inst->store) &&
+      (!(s.bell = weft_inbox_bell_start(inst, &be)) ||
+       weft_coord_loop_watch_wake(s.lp, weft_inbox_bell_fd(s.bell), &be))) {
+    weft_log_warn("coordinator: reading the inbox every %d ms: %s", INBOX_POLL_MS, be.msg);
+    weft_inbox_bell_stop(s.bell);
+    s.bell = NULL;
+  }
+  int poll_ms = s.bell ? INBOX_BELL_POLL_MS : INBOX_POLL_MS;
   heartbeat(&s);
   if (!o->quiet) printf("coordinator %s: taking runs\n", s.id);
   fflush(stdout);
@@ -413,15 +434,31 @@ int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_s
       heartbeat(&s);
       next_hb = now + HEARTBEAT_MS;
     }
-    /* The inbox is read every tick while it delivers, else every 5 ms. */
-    if (now >= next_inbox) next_inbox = take_inbox(&s) ? now : now + 5;
-    weft_coord_loop_tick(s.lp, weft_coord_loop_count(s.lp) ? 2 : 5);
+    /* The inbox is read every tick while it delivers, else when rung or
+     * polled. */
+    int rung = s.bell && weft_inbox_bell_take(s.bell);
+    if (rung || now >= next_inbox) {
+      size_t got = take_inbox(&s);
+      if (rung) s.taken_on_ring += got;
+      next_inbox = got ? now : now + poll_ms;
+    }
+    int wait = weft_coord_loop_count(s.lp) ? 2 : 5;
+    if (s.bell && !weft_coord_loop_count(s.lp)) {
+      /* Idle: asleep until rung, the next poll or the next heartbeat. */
+      int64_t until = next_inbox < next_hb ? next_inbox : next_hb;
+      now = weft_clock_mono_ms();
+      wait = until > now ? (int)(until - now) : 0;
+    }
+    weft_coord_loop_tick(s.lp, wait);
     fflush(stdout);
   }
   /* Stopping: launchers spawn again once the heartbeat is gone; what they
    * handed over just before is still taken. */
   weft_error e = WEFT_ERROR_INIT;
   weft_store_kv_delete(inst->store, s.key, &e);
+  /* The drain below reads the inbox every tick: the bell would only end
+   * every wait at once. */
+  weft_coord_loop_watch_wake(s.lp, -1, &e);
   int drain = o->drain_ms > 0 ? o->drain_ms : 10000;
   int64_t t0 = weft_clock_mono_ms(), grace_end = t0 + STOP_GRACE_MS, cancel_at = t0 + drain;
   int canceled = 0;
@@ -438,6 +475,7 @@ int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_s
   if (!o->quiet) printf("coordinator %s: stopped (%zu runs taken)\n", s.id, s.taken);
 done:
   weft_coord_loop_free(s.lp);
+  weft_inbox_bell_stop(s.bell);
   size_t pos = 0;
   const char *k;
   void *v;

@@ -467,6 +467,28 @@ int weft_store_event_read(struct weft_store *s, const struct weft_event_filter *
   return s->m->xEventRead(s, f ? f : &all, out, err);
 }
 
+int weft_store_can_notify(const struct weft_store *s) {
+  return s->m->xNotify && s->m->xNotifyWait;
+}
+
+int weft_store_notify(struct weft_store *s, enum weft_store_channel ch, weft_error *err) {
+  if (!weft_store_can_notify(s)) return WEFT_OK; /* nobody waits: they poll */
+  FAULT_POINT(err);
+  return s->m->xNotify(s, ch, err);
+}
+
+int weft_store_notify_wait(struct weft_store *s, enum weft_store_channel ch, int timeout_ms,
+                           weft_error *err) {
+  if (s->tx_depth)
+    return weft_error_set(err, WEFT_EUSAGE,
+                          "notify wait inside a transaction would block every writer");
+  if (!weft_store_can_notify(s))
+    return weft_error_set(err, WEFT_EUSAGE, "the %s store has no notifications: poll it",
+                          s->m->name);
+  FAULT_POINT(err);
+  return s->m->xNotifyWait(s, ch, timeout_ms < 0 ? 0 : timeout_ms, err);
+}
+
 int weft_store_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
                           weft_error *err) {
   if (s->tx_depth) {

@@ -233,6 +233,13 @@ void weft_run_lease_list_release(struct weft_run_lease_list *l);
 
 struct weft_store;
 
+/* What weft_store_notify rings: a process that polls the store for
+ * something another writes (a coordinator service its inbox) waits on the
+ * channel instead. */
+enum weft_store_channel {
+  WEFT_STORE_CHANNEL_INBOX, /* a run was handed to the coordinator services */
+};
+
 struct weft_store_methods {
   int version; /* 1 */
   const char *name; /* "sqlite", "postgres" */
@@ -375,6 +382,14 @@ struct weft_store_methods {
   /* WEFT_ENOTFOUND when the run has no lease. */
   int (*xLeaseGet)(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
                    weft_error *err);
+  /* ---- wake-ups between processes (optional: NULL in a backend without
+   * them, weft_store_can_notify says 0) ---- */
+  /* Rings ch when the open transaction commits (outside one: at once). */
+  int (*xNotify)(struct weft_store *s, enum weft_store_channel ch, weft_error *err);
+  /* 1: ch rang, or the handle (re)subscribed and what rang before is
+   * unknown; 0: timeout_ms passed; < 0: failed. */
+  int (*xNotifyWait)(struct weft_store *s, enum weft_store_channel ch, int timeout_ms,
+                     weft_error *err);
 };
 
 /* Every backend embeds this as its first member. */
@@ -435,6 +450,19 @@ int weft_store_event_read(struct weft_store *s, const struct weft_event_filter *
  * writers it waits for. */
 int weft_store_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
                           weft_error *err);
+/* Wake-ups between processes (PostgreSQL LISTEN/NOTIFY). A backend
+ * without them (SQLite: a local file, cheap to poll) says 0 here; notify
+ * is then a no-op and the waiters poll. */
+int weft_store_can_notify(const struct weft_store *s);
+/* Rings ch when the open transaction commits, only if it does (outside a
+ * transaction: at once). */
+int weft_store_notify(struct weft_store *s, enum weft_store_channel ch, weft_error *err);
+/* Waits for ch on this handle, which stays subscribed between calls (give
+ * the waiter a handle of its own). 1: rang, or (re)subscribed, when what
+ * rang before is unknown: look; 0: timeout_ms passed; < 0: failed.
+ * WEFT_EUSAGE in a transaction or where weft_store_can_notify says 0. */
+int weft_store_notify_wait(struct weft_store *s, enum weft_store_channel ch, int timeout_ms,
+                           weft_error *err);
 int weft_store_kv_get(struct weft_store *s, const char *key, char **value, weft_error *err);
 int weft_store_kv_set(struct weft_store *s, const char *key, const char *value, weft_error *err);
 int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err);

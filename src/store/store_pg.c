@@ -91,11 +91,12 @@ static int schema_version_read(struct weft__pg_store *p, int *version, weft_erro
                        "SELECT to_regclass('schema_version') IS NOT NULL, "
                        "(SELECT count(*) FROM pg_tables WHERE schemaname = "
                        "current_schema() AND tablename IN ('runs', 'steps', 'events', "
-                       "'kv'))",
+                       "'kv')), coalesce(current_schema(), '')",
                        &r, "reading the schema", err);
   if (rc) return rc;
   int has_version = !strcmp(PQgetvalue(r, 0, 0), "t");
   long n_tables = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+  weft__pg_inbox_channel_set(p, PQgetvalue(r, 0, 2));
   PQclear(r);
   r = NULL;
   if (!has_version) {
@@ -295,4 +296,6 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xLeaseRenew = weft__pg_lease_renew,
     .xLeaseRelease = weft__pg_lease_release,
     .xLeaseGet = weft__pg_lease_get,
+    .xNotify = weft__pg_notify,
+    .xNotifyWait = weft__pg_notify_wait,
 };

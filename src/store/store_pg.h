@@ -107,7 +107,10 @@ struct weft__pg_store {
   /* The write transaction, explicit (xBegin) or implicit (one data call). */
   int tx_open;
   int tx_failed;    /* a statement failed: postgres aborted the transaction */
-  int tx_notify;    /* it appended events: NOTIFY listeners at commit */
+  int tx_notify;    /* WEFT__PG_NOTE_*: channels to NOTIFY at commit */
+  unsigned listening; /* WEFT__PG_NOTE_*: LISTENed on this connection */
+  char inbox_name[64];     /* weft_inbox/SCHEMA (weft__pg_inbox_channel_set) */
+  char inbox_channel[132]; /* the same quoted, for LISTEN and NOTIFY */
   int64_t tx_seq;   /* its number, written to tx_tokens inside it */
   struct weft__pg_op *journal;
   size_t n_journal, cap_journal;
@@ -216,6 +219,33 @@ void weft__pg_tx_rollback(struct weft__pg_store *p);
 void weft__pg_journal_clear(struct weft__pg_store *p);
 
 /* Waits for an event id > after_id with LISTEN/NOTIFY. */
+/* Channels (store_pg_notify.c): events appended (every event wait
+ * LISTENs and UNLISTENs), and weft_store_notify's. */
+#define WEFT__PG_EVENTS_CHANNEL "weft_events"
+#define WEFT__PG_NOTE_EVENTS 1
+#define WEFT__PG_NOTE_INBOX 2
+/* Internal results beside the weft codes (which are <= 0): the connection
+ * broke; a notification came, look again. */
+#define WEFT__PG_LOST 100
+#define WEFT__PG_AGAIN 101
+/* store_pg_conn.c, for store_pg_notify.c: a simple query on the current
+ * connection (WEFT__PG_LOST, or WEFT_OK and *out); a result's success;
+ * one attempt at a prepared statement; reconnecting within rt's budget. */
+int weft__pg_simple(struct weft__pg_store *p, const char *sql, PGresult **out);
+int weft__pg_result_ok(const PGresult *r);
+PGresult *weft__pg_run_stmt(struct weft__pg_store *p, int id, int n, const char *const *params);
+int weft__pg_recover(struct weft__pg_store *p, struct weft__pg_retry *rt, int *committed,
+                     const char *op, weft_error *err);
+/* Notifications reach every session of the database, whatever its schema:
+ * the inbox channel is named after the schema ("weft_inbox/public"), so
+ * instances sharing a database in schemas of their own (and tests side
+ * by side) do not wake each other. */
+void weft__pg_inbox_channel_set(struct weft__pg_store *p, const char *schema);
+/* "NOTIFY ...; " for the channels in mask, then "COMMIT", into buf. */
+const char *weft__pg_commit_sql(const struct weft__pg_store *p, int mask, char *buf, size_t cap);
+int weft__pg_notify(struct weft_store *s, enum weft_store_channel ch, weft_error *err);
+int weft__pg_notify_wait(struct weft_store *s, enum weft_store_channel ch, int timeout_ms,
+                         weft_error *err);
 int weft__pg_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
                         weft_error *err);
 

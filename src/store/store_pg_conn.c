@@ -1,5 +1,6 @@
 /* store_pg_conn.c: the PostgreSQL backend's connection: prepared statements,
- * write transactions, reconnection and exactly-once replay, LISTEN/NOTIFY.
+ * write transactions, reconnection and exactly-once replay (waiting for
+ * notifications is store_pg_notify.c).
  *
  * Write transactions are serialized, as SQLite's BEGIN IMMEDIATE does it:
  * every write transaction, explicit (xBegin) or the implicit one a lone data
@@ -52,9 +53,7 @@
 
 /* pg_advisory_xact_lock keys: "weft" and "weftmigr" in ASCII. */
 #define WRITE_LOCK 0x77656674LL
-#define LOST 100 /* internal: the connection broke (weft codes are <= 0) */
-#define AGAIN 101 /* internal: a notification came, look again */
-#define NOTIFY_CHANNEL "weft_events"
+#define LOST WEFT__PG_LOST
 
 #define EVENT_VALUES \
   "unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]"
@@ -165,7 +164,7 @@ static const char *const stmt_sql[WEFT__PG_RUN_LIST] = {
  * or libpq could not even produce a result (weft__pg_transient). */
 #define is_lost weft__pg_transient
 
-static int result_ok(const PGresult *r) {
+int weft__pg_result_ok(const PGresult *r) {
   ExecStatusType t = PQresultStatus(r);
   return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
 }
@@ -192,7 +191,7 @@ static const char *run_list_sql(struct weft__pg_store *p, int mask) {
 /* One attempt at statement id on the current connection, preparing it
  * first if this connection has not. Returns the result (maybe an error, or
  * NULL); the caller classifies it. */
-static PGresult *run_stmt(struct weft__pg_store *p, int id, int n, const char *const *params) {
+PGresult *weft__pg_run_stmt(struct weft__pg_store *p, int id, int n, const char *const *params) {
   char name[24];
   snprintf(name, sizeof name, "weft_%d", id);
   if (!p->prepared[id]) {
@@ -201,7 +200,7 @@ static PGresult *run_stmt(struct weft__pg_store *p, int id, int n, const char *c
                                                 : stmt_sql[id];
     if (!sql) return NULL;
     PGresult *r = PQprepare(p->conn, name, sql, 0, NULL);
-    if (!r || !result_ok(r)) return r;
+    if (!r || !weft__pg_result_ok(r)) return r;
     PQclear(r);
     p->prepared[id] = 1;
   }
@@ -298,18 +297,18 @@ nomem:
  * raises the id sequence past them, in case the server's crash recovery
  * rewound it); else it draws new ids. */
 static PGresult *replay_append(struct weft__pg_store *p, struct weft__pg_op *op) {
-  if (!op->n_ids) return run_stmt(p, WEFT__PG_EVENT_APPEND, op->n_params,
+  if (!op->n_ids) return weft__pg_run_stmt(p, WEFT__PG_EVENT_APPEND, op->n_params,
                                   (const char *const *)op->params);
-  PGresult *r = run_stmt(p, WEFT__PG_EVENT_MAX, 0, NULL);
-  if (!r || !result_ok(r)) return r;
+  PGresult *r = weft__pg_run_stmt(p, WEFT__PG_EVENT_MAX, 0, NULL);
+  if (!r || !weft__pg_result_ok(r)) return r;
   int64_t max = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   PQclear(r);
   if (max >= op->ids[0])
-    return run_stmt(p, WEFT__PG_EVENT_APPEND, op->n_params, (const char *const *)op->params);
+    return weft__pg_run_stmt(p, WEFT__PG_EVENT_APPEND, op->n_params, (const char *const *)op->params);
   char last[24];
   snprintf(last, sizeof last, "%lld", (long long)op->ids[op->n_ids - 1]);
   const char *lp[1] = {last};
-  if (!(r = run_stmt(p, WEFT__PG_EVENT_SEQ_RAISE, 1, lp)) || !result_ok(r)) return r;
+  if (!(r = weft__pg_run_stmt(p, WEFT__PG_EVENT_SEQ_RAISE, 1, lp)) || !weft__pg_result_ok(r)) return r;
   PQclear(r);
   char **strs = calloc(op->n_ids, sizeof *strs), *ids = NULL;
   char(*num)[24] = malloc(op->n_ids * sizeof *num);
@@ -325,7 +324,7 @@ static PGresult *replay_append(struct weft__pg_store *p, struct weft__pg_op *op)
   if (!ids) return NULL;
   const char *params[6] = {op->params[0], op->params[1], op->params[2],
                            op->params[3], op->params[4], ids};
-  r = run_stmt(p, WEFT__PG_EVENT_APPEND_IDS, 6, params);
+  r = weft__pg_run_stmt(p, WEFT__PG_EVENT_APPEND_IDS, 6, params);
   free(ids);
   return r;
 }
@@ -341,12 +340,12 @@ static int replay(struct weft__pg_store *p, weft_error *err) {
     struct weft__pg_op *op = &p->journal[i];
     PGresult *r = op->stmt == WEFT__PG_EVENT_APPEND
                       ? replay_append(p, op)
-                      : run_stmt(p, op->stmt, op->n_params, (const char *const *)op->params);
+                      : weft__pg_run_stmt(p, op->stmt, op->n_params, (const char *const *)op->params);
     if (is_lost(p->conn, r)) {
       PQclear(r);
       return LOST;
     }
-    if (!result_ok(r)) {
+    if (!weft__pg_result_ok(r)) {
       int rc = weft__pg_error(p, err, r, "replaying a transaction after reconnecting");
       PQclear(r);
       return rc;
@@ -373,7 +372,7 @@ static int replay(struct weft__pg_store *p, weft_error *err) {
 
 /* ---- recovery ---------------------------------------------------------------------- */
 
-static int simple(struct weft__pg_store *p, const char *sql, PGresult **out) {
+int weft__pg_simple(struct weft__pg_store *p, const char *sql, PGresult **out) {
   PGresult *r = PQexec(p->conn, sql);
   if (is_lost(p->conn, r)) {
     PQclear(r);
@@ -394,13 +393,13 @@ static int begin_locked(struct weft__pg_store *p, int with_token, weft_error *er
              p->client, (long long)p->tx_seq, (long long)weft_clock_wall_ms());
   }
   PGresult *r = NULL;
-  if (simple(p, sql, &r) == LOST) return LOST;
+  if (weft__pg_simple(p, sql, &r) == LOST) return LOST;
   int rc = WEFT_OK;
-  if (!result_ok(r)) {
+  if (!weft__pg_result_ok(r)) {
     rc = weft__pg_error(p, err, r, "begin");
     PQclear(r);
     r = NULL;
-    if (simple(p, "ROLLBACK", &r) == LOST) return LOST;
+    if (weft__pg_simple(p, "ROLLBACK", &r) == LOST) return LOST;
   }
   PQclear(r);
   return rc;
@@ -413,12 +412,12 @@ static int resume_tx(struct weft__pg_store *p, int *committed, weft_error *err) 
   const char *params[3] = {p->client, seq, now};
   int rc = begin_locked(p, 0, err);
   if (rc) return rc;
-  PGresult *r = run_stmt(p, WEFT__PG_TOKEN_GET, 1, params);
+  PGresult *r = weft__pg_run_stmt(p, WEFT__PG_TOKEN_GET, 1, params);
   if (is_lost(p->conn, r)) {
     PQclear(r);
     return LOST;
   }
-  if (!result_ok(r)) {
+  if (!weft__pg_result_ok(r)) {
     rc = weft__pg_error(p, err, r, "reading the transaction token");
     goto fail;
   }
@@ -431,12 +430,12 @@ static int resume_tx(struct weft__pg_store *p, int *committed, weft_error *err) 
   }
   snprintf(seq, sizeof seq, "%lld", (long long)p->tx_seq);
   snprintf(now, sizeof now, "%lld", (long long)weft_clock_wall_ms());
-  r = run_stmt(p, WEFT__PG_TOKEN_PUT, 3, params);
+  r = weft__pg_run_stmt(p, WEFT__PG_TOKEN_PUT, 3, params);
   if (is_lost(p->conn, r)) {
     PQclear(r);
     return LOST;
   }
-  if (!result_ok(r)) {
+  if (!weft__pg_result_ok(r)) {
     rc = weft__pg_error(p, err, r, "writing the transaction token");
     goto fail;
   }
@@ -447,7 +446,7 @@ static int resume_tx(struct weft__pg_store *p, int *committed, weft_error *err) 
 fail:
   PQclear(r);
   r = NULL;
-  if (simple(p, "ROLLBACK", &r) == LOST) return rc ? rc : LOST;
+  if (weft__pg_simple(p, "ROLLBACK", &r) == LOST) return rc ? rc : LOST;
   PQclear(r);
   return rc;
 }
@@ -455,8 +454,8 @@ fail:
 /* Reconnects within rt's budget and resumes the open transaction, if any.
  * A permanent refusal (the password changed, the database was dropped)
  * fails at once; so does a schema too new. */
-static int recover(struct weft__pg_store *p, struct weft__pg_retry *rt, int *committed,
-                   const char *op, weft_error *err) {
+int weft__pg_recover(struct weft__pg_store *p, struct weft__pg_retry *rt, int *committed,
+                     const char *op, weft_error *err) {
   weft_error last = WEFT_ERROR_INIT;
   int dummy = 0, retry = 1;
   if (!committed) committed = &dummy;
@@ -499,7 +498,7 @@ int weft__pg_exec(struct weft__pg_store *p, int id, int n, const char *const *pa
   for (;;) {
     if (!p->conn) {
       int committed = 0;
-      rc = recover(p, &rt, &committed, op, err);
+      rc = weft__pg_recover(p, &rt, &committed, op, err);
       if (!rc && committed) /* cannot be: COMMIT was never sent */
         rc = weft_error_set(err, WEFT_ESTORE, "%s: %s: transaction state lost", p->where, op);
       if (rc) {
@@ -507,13 +506,13 @@ int weft__pg_exec(struct weft__pg_store *p, int id, int n, const char *const *pa
         return rc;
       }
     }
-    PGresult *r = run_stmt(p, id, n, params);
+    PGresult *r = weft__pg_run_stmt(p, id, n, params);
     if (is_lost(p->conn, r)) {
       PQclear(r);
       weft__pg_disconnect(p);
       continue;
     }
-    if (!result_ok(r)) {
+    if (!weft__pg_result_ok(r)) {
       rc = weft__pg_error(p, err, r, "%s", op);
       PQclear(r);
       if (p->tx_open) p->tx_failed = 1;
@@ -536,7 +535,7 @@ int weft__pg_tx_begin(struct weft__pg_store *p, weft_error *err) {
   p->tx_failed = p->tx_notify = 0;
   p->tx_seq++;
   for (;;) {
-    if (!p->conn && (rc = recover(p, &rt, NULL, "begin", err))) return rc;
+    if (!p->conn && (rc = weft__pg_recover(p, &rt, NULL, "begin", err))) return rc;
     rc = begin_locked(p, 1, err);
     if (rc == LOST) {
       weft__pg_disconnect(p);
@@ -559,7 +558,7 @@ int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err) {
   for (;;) {
     if (!p->conn) {
       int committed = 0;
-      if ((rc = recover(p, &rt, &committed, "commit", err))) {
+      if ((rc = weft__pg_recover(p, &rt, &committed, "commit", err))) {
         p->tx_failed = 1;
         return rc;
       }
@@ -573,13 +572,13 @@ int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err) {
     PGresult *r = NULL;
     /* NOTIFY inside the transaction: postgres delivers it at commit, and
      * only if the commit happens. */
-    if (simple(p, p->tx_notify ? "NOTIFY " NOTIFY_CHANNEL "; COMMIT" : "COMMIT", &r) ==
-        LOST) {
+    char sql[256];
+    if (weft__pg_simple(p, weft__pg_commit_sql(p, p->tx_notify, sql, sizeof sql), &r) == LOST) {
       weft__pg_disconnect(p);
       continue; /* outcome unknown: the token tells */
     }
-    if (!result_ok(r) || strcmp(PQcmdStatus(r), "COMMIT")) {
-      rc = result_ok(r) ? weft_error_set(err, WEFT_ESTORE,
+    if (!weft__pg_result_ok(r) || strcmp(PQcmdStatus(r), "COMMIT")) {
+      rc = weft__pg_result_ok(r) ? weft_error_set(err, WEFT_ESTORE,
                                          "%s: commit: the server rolled the transaction back",
                                          p->where)
                         : weft__pg_error(p, err, r, "commit");
@@ -603,7 +602,7 @@ int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err) {
 void weft__pg_tx_rollback(struct weft__pg_store *p) {
   if (p->tx_open && p->conn) {
     PGresult *r = NULL;
-    if (simple(p, "ROLLBACK", &r) == LOST)
+    if (weft__pg_simple(p, "ROLLBACK", &r) == LOST)
       weft__pg_disconnect(p); /* the server rolls back a lost session itself */
     PQclear(r);
   }
@@ -635,89 +634,4 @@ int weft__pg_write_end(struct weft__pg_store *p, int implicit, int rc, PGresult 
     p->replayed_last = NULL;
   }
   return WEFT_OK;
-}
-
-/* ---- waiting for events ------------------------------------------------------------------ */
-
-/* Subscribes (once per connection), then looks at the table; sleeps in
- * poll(2) on the socket until a notification or the end. Returns 1 (there
- * is a newer event), 0 (the end came), AGAIN, LOST or an error. */
-static int wait_step(struct weft__pg_store *p, int64_t after_id, int64_t end, int *listening,
-                     weft_error *err) {
-  PGresult *r = NULL;
-  PGnotify *note;
-  int rc;
-  if (!*listening) {
-    if (simple(p, "LISTEN " NOTIFY_CHANNEL, &r) == LOST) return LOST;
-    rc = result_ok(r) ? WEFT_OK : weft__pg_error(p, err, r, "event wait: listen");
-    PQclear(r);
-    if (rc) return rc;
-    *listening = 1;
-  }
-  while ((note = PQnotifies(p->conn))) PQfreemem(note); /* older news */
-  r = run_stmt(p, WEFT__PG_EVENT_MAX, 0, NULL);
-  if (is_lost(p->conn, r)) {
-    PQclear(r);
-    return LOST;
-  }
-  if (!result_ok(r)) {
-    rc = weft__pg_error(p, err, r, "event wait");
-    PQclear(r);
-    return rc;
-  }
-  int64_t max = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-  PQclear(r);
-  if (max > after_id) return 1;
-  for (;;) {
-    int64_t left = end - weft_clock_mono_ms();
-    if (left <= 0) return 0;
-    struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
-    int n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      return weft_error_set(err, WEFT_EIO, "%s: event wait: poll: %s", p->where,
-                            strerror(errno));
-    if (n == 0) continue;
-    if (!PQconsumeInput(p->conn) || PQstatus(p->conn) == CONNECTION_BAD) return LOST;
-    int got = 0;
-    while ((note = PQnotifies(p->conn))) {
-      got = 1;
-      PQfreemem(note);
-    }
-    if (got) return AGAIN;
-  }
-}
-
-/* LISTEN first, then look at the table: an append that commits after the
- * look sends a notification we are already subscribed to, and each
- * notification means "look again". No polling of the table. UNLISTEN at
- * the end, so an idle connection never holds back the server's
- * notification queue. */
-int weft__pg_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
-                        weft_error *err) {
-  struct weft__pg_store *p = (struct weft__pg_store *)s;
-  int64_t end = weft_clock_mono_ms() + timeout_ms;
-  struct weft__pg_retry rt = WEFT__PG_RETRY_INIT;
-  int listening = 0, rc;
-  for (;;) {
-    if (!p->conn) {
-      listening = 0;
-      if ((rc = recover(p, &rt, NULL, "event wait", err))) return rc;
-    }
-    rc = wait_step(p, after_id, end, &listening, err);
-    if (rc == LOST) {
-      /* a link that worked (it got as far as LISTEN) and broke later is a
-       * new outage: a long wait gets a fresh budget for each */
-      if (listening) rt = (struct weft__pg_retry)WEFT__PG_RETRY_INIT;
-      weft__pg_disconnect(p);
-      continue;
-    }
-    if (rc != AGAIN) break;
-  }
-  if (listening && p->conn) {
-    PGresult *r = NULL;
-    if (simple(p, "UNLISTEN " NOTIFY_CHANNEL, &r) == LOST) weft__pg_disconnect(p);
-    PQclear(r);
-  }
-  return rc;
 }

@@ -207,6 +207,7 @@ int weft__pg_connect_open(struct weft__pg_store *p,
 void weft__pg_disconnect(struct weft__pg_store *p) {
   if (p->conn) PQfinish(p->conn);
   p->conn = NULL;
+  p->listening = 0; /* a new connection subscribes again */
   memset(p->prepared, 0, sizeof p->prepared);
 }
 

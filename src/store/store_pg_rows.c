@@ -360,7 +360,7 @@ int weft__pg_event_append(struct weft_store *s, struct weft_event_row *ev, size_
     rc = weft_error_set(err, WEFT_ESTORE, "%s: event append: %d ids for %zu events", p->where,
                         PQntuples(res), n);
   }
-  if (!rc) p->tx_notify = 1;
+  if (!rc) p->tx_notify |= WEFT__PG_NOTE_EVENTS;
   rc = weft__pg_write_end(p, implicit, rc, &res, err);
   /* ids were drawn in the batch's order, so ascending ids are ev[0], ev[1]... */
   if (!rc) {

@@ -716,6 +716,52 @@ static int case_event_wait(const char *url) {
   return 0;
 }
 
+/* A ring reaches a waiter on another handle when the transaction that
+ * rang commits, and only then; a backend without notifications says so,
+ * rings nothing and refuses a wait (its waiters poll). */
+static int case_notify(const char *url) {
+  struct weft_store *w = open_store(url), *n = open_store(url);
+  ASSERT(w && n);
+  weft_error err = WEFT_ERROR_INIT;
+  const enum weft_store_channel ch = WEFT_STORE_CHANNEL_INBOX;
+  ASSERT_EQ(weft_store_can_notify(w), !strcmp(current->name, "postgres"));
+  if (!weft_store_can_notify(w)) {
+    ASSERT_EQ(weft_store_notify(n, ch, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_notify_wait(w, ch, 10, &err), WEFT_EUSAGE);
+    ASSERT_CONTAINS(err.msg, "no notifications");
+    goto done;
+  }
+  /* the first wait subscribes: what rang before is unknown */
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 5000, &err), 1);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 100, &err), 0);
+  /* rung in a transaction: nothing before its commit, once after */
+  ASSERT_EQ(weft_store_begin(n, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(n, "notify/a", "1", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_notify(n, ch, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 150, &err), 0);
+  ASSERT_EQ(weft_store_commit(n, &err), WEFT_OK);
+  int64_t t0 = weft_clock_mono_ms();
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 10000, &err), 1);
+  ASSERT(weft_clock_mono_ms() - t0 < 5000);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 100, &err), 0);
+  /* rolled back: never */
+  ASSERT_EQ(weft_store_begin(n, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_notify(n, ch, &err), WEFT_OK);
+  weft_store_rollback(n);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 300, &err), 0);
+  /* outside a transaction: at once */
+  ASSERT_EQ(weft_store_notify(n, ch, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 10000, &err), 1);
+  /* a waiter inside a transaction would hold off the writers it waits for */
+  ASSERT_EQ(weft_store_begin(w, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 10, &err), WEFT_EUSAGE);
+  weft_store_rollback(w);
+done:
+  weft_store_close(n);
+  weft_store_close(w);
+  return 0;
+}
+
 static int case_kv(const char *url) {
   struct weft_store *s = open_store(url);
   ASSERT(s);
@@ -1175,6 +1221,7 @@ static int case_transactions_serialize(const char *url) {
   X(event_append_batch)     \
   X(event_read_cursor)      \
   X(event_wait)             \
+  X(notify)                 \
   X(kv)                     \
   X(kv_compare_set_race)    \
   X(kv_list)                \

@@ -478,6 +478,42 @@ TEST(reads_and_waits_reconnect) {
   return 0;
 }
 
+/* A notification wait outlives a lost connection (it subscribes again and
+ * says "look", as a ring may have been missed), and a ring in another
+ * schema of the same database (another instance) does not wake it. */
+TEST(notify_reconnects_and_stays_in_its_schema) {
+  SKIP_WITHOUT_PG();
+  char *url, *schema = fresh_schema(&url), *url2, *schema2 = fresh_schema(&url2);
+  ASSERT(schema && schema2);
+  struct weft_store *w = open_store(url), *n = open_store(url), *other = open_store(url2);
+  ASSERT(w && n && other);
+  weft_error err = WEFT_ERROR_INIT;
+  const enum weft_store_channel ch = WEFT_STORE_CHANNEL_INBOX;
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 5000, &err), 1); /* subscribed */
+  ASSERT_EQ(weft_store_notify(other, ch, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 300, &err), 0);
+  weft__pg_test_drop_connection(w);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 5000, &err), 1); /* subscribed again */
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 100, &err), 0);
+  ASSERT_EQ(weft_store_notify(n, ch, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_notify_wait(w, ch, 5000, &err), 1);
+  /* a schema name that needs quoting makes a channel too */
+  struct weft__pg_store probe = {0};
+  weft__pg_inbox_channel_set(&probe, "we\"ird");
+  ASSERT_STR_EQ(probe.inbox_channel, "\"weft_inbox/we\"\"ird\"");
+  char sql[256];
+  ASSERT_STR_EQ(weft__pg_commit_sql(&probe, WEFT__PG_NOTE_EVENTS | WEFT__PG_NOTE_INBOX, sql,
+                                    sizeof sql),
+                "NOTIFY weft_events; NOTIFY \"weft_inbox/we\"\"ird\"; COMMIT");
+  ASSERT_STR_EQ(weft__pg_commit_sql(&probe, 0, sql, sizeof sql), "COMMIT");
+  weft_store_close(other);
+  weft_store_close(n);
+  weft_store_close(w);
+  drop_schema(schema2, url2);
+  drop_schema(schema, url);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(migrate_empty_schema) TEST_ENTRY(migrate_from_version_1)
               TEST_ENTRY(refuse_newer_schema) TEST_ENTRY(refuse_foreign_tables)
                   TEST_ENTRY(concurrent_first_open) TEST_ENTRY(url_errors)
@@ -485,4 +521,5 @@ TEST_MAIN(TEST_ENTRY(migrate_empty_schema) TEST_ENTRY(migrate_from_version_1)
                           TEST_ENTRY(commit_answer_lost) TEST_ENTRY(commit_never_arrived)
                               TEST_ENTRY(replay_after_other_writer)
                                   TEST_ENTRY(replay_refuses_changed_reads)
-                                      TEST_ENTRY(reads_and_waits_reconnect))
+                                      TEST_ENTRY(reads_and_waits_reconnect)
+                                          TEST_ENTRY(notify_reconnects_and_stays_in_its_schema))
