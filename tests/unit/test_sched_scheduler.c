@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "engine/code_version.h"
 #include "util/clock.h"
 #include "sched/sched.h"
 #include "test.h"
@@ -189,6 +190,54 @@ TEST(due_ticks_advance_cursor) {
   ASSERT(!weft_store_run_list(f.inst->store, &flt, &runs, &err));
   ASSERT_CONTAINS(runs.v[0].run_config, "2026-01-01");
   weft_run_list_release(&runs);
+  fx_close(&f);
+  return 0;
+}
+
+/* The code version of each run created by a turn's launches of the same
+ * location (a turn snapshots the folder once), newest first. */
+static size_t code_versions(struct fx *f, char out[][WEFT_CODE_VERSION_LEN + 1], size_t max) {
+  struct weft_run_filter flt = {.limit = (int)max};
+  struct weft_run_list l = {0};
+  weft_error err = WEFT_ERROR_INIT;
+  if (weft_store_run_list(f->inst->store, &flt, &l, &err)) return 0;
+  size_t n = 0;
+  for (; n < l.n; n++)
+    snprintf(out[n], WEFT_CODE_VERSION_LEN + 1, "%s", l.v[n].code_version ? l.v[n].code_version : "");
+  weft_run_list_release(&l);
+  return n;
+}
+
+/* Three schedules due at once share one snapshot of their location; a
+ * change to the folder is in the next turn's runs. */
+TEST(a_turn_snapshots_its_code_once) {
+  struct fx f;
+  const char *files[] = {"loc/jobs/j.yaml",
+                         "graph: {a: noop}\n"
+                         "schedules:\n"
+                         "  - {name: s1SFX, cron: '*/10 * * * *', default: on}\n"
+                         "  - {name: s2SFX, cron: '*/10 * * * *', default: on}\n"
+                         "  - {name: s3SFX, cron: '*/10 * * * *', default: on}\n",
+                         NULL};
+  ASSERT(!fx_open(&f, files));
+  struct weft_sched_turn t;
+  char v[4][WEFT_CODE_VERSION_LEN + 1];
+  ASSERT(!turn(&f, at(2026, 1, 1, 0, 0, 30), &t)); /* first sight */
+  ASSERT(!turn(&f, at(2026, 1, 1, 0, 10, 0), &t));
+  ASSERT_EQ(t.runs_created, 3);
+  ASSERT_EQ(code_versions(&f, v, 3), 3);
+  ASSERT(v[0][0]);
+  ASSERT_STR_EQ(v[1], v[0]);
+  ASSERT_STR_EQ(v[2], v[0]);
+  ASSERT(!fx_write("loc/ops/o.yaml",
+                   "# changed\nnoop: {run: 'true', config: {day: {type: string, default: x}}}\n"));
+  ASSERT(!turn(&f, at(2026, 1, 1, 0, 20, 0), &t));
+  ASSERT_EQ(t.runs_created, 3);
+  char w[4][WEFT_CODE_VERSION_LEN + 1];
+  ASSERT_EQ(code_versions(&f, w, 3), 3);
+  ASSERT(strcmp(w[0], v[0]) != 0);
+  ASSERT_STR_EQ(w[1], w[0]);
+  ASSERT_STR_EQ(w[2], w[0]);
   fx_close(&f);
   return 0;
 }
@@ -584,7 +633,7 @@ TEST(run_status_and_asset_sensors) {
 
 int main(int argc, char **argv) {
   static const struct test_entry tests[] = {
-      TEST_ENTRY(due_ticks_advance_cursor) TEST_ENTRY(catch_up_latest)
+      TEST_ENTRY(due_ticks_advance_cursor) TEST_ENTRY(a_turn_snapshots_its_code_once) TEST_ENTRY(catch_up_latest)
           TEST_ENTRY(catch_up_all_bounded) TEST_ENTRY(off_and_on)
               TEST_ENTRY(failure_ticks_and_partitions) TEST_ENTRY(exactly_once_two_schedulers)
                   TEST_ENTRY(file_sensor) TEST_ENTRY(command_sensor)
