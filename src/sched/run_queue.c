@@ -184,12 +184,17 @@ static int claim_is_stale(const char *value, const struct weft_run_row *r, int64
 }
 
 /* Reads the active runs and the claims; sorts them into in progress,
- * claimed, queued, and claims to drop. */
-static int qstate_load(struct weft_store *s, int64_t now_ms, struct qstate *st,
+ * claimed, queued, and claims to drop. Without limits nothing counts runs
+ * in progress: only the queued ones are read (a thousand runs in flight
+ * cost every turn a read of their rows and tags). */
+static int qstate_load(struct weft_store *s, int64_t now_ms,
+                       const struct weft_run_queue_config *cfg, struct qstate *st,
                        weft_error *err) {
   struct weft_run_filter f = {0};
   struct weft_map by_id = WEFT_MAP_INIT, claimed = WEFT_MAP_INIT;
-  f.status_mask = (1 << WEFT_RUN_QUEUED) | (1 << WEFT_RUN_STARTED) | (1 << WEFT_RUN_CANCELING);
+  f.status_mask = 1 << WEFT_RUN_QUEUED;
+  if (cfg && weft_run_queue_config_limited(cfg))
+    f.status_mask |= (1 << WEFT_RUN_STARTED) | (1 << WEFT_RUN_CANCELING);
   f.limit = ACTIVE_LIMIT;
   int rc = weft_store_run_list(s, &f, &st->active, err);
   if (!rc) rc = weft_store_kv_list(s, WEFT_RUN_QUEUE_CLAIM_PREFIX, NULL, 0, &st->claims, err);
@@ -347,7 +352,7 @@ int weft_run_queue_dequeue_with(struct weft_instance *inst, const struct weft_ru
   if (rc) return rc < 0 ? rc : WEFT_OK;
   if ((rc = weft_store_begin(s, err))) return rc;
   in_tx = 1;
-  if ((rc = qstate_load(s, now_ms, &st, err)) || (rc = drop_claims(s, &st, err))) goto done;
+  if ((rc = qstate_load(s, now_ms, cfg, &st, err)) || (rc = drop_claims(s, &st, err))) goto done;
   d = calloc(st.n_q + 1, sizeof *d);
   adm = calloc(st.n_q + 1, sizeof *adm);
   if (!d || !adm || !(value = claim_value(now_ms))) {
@@ -525,7 +530,7 @@ int weft_run_queue_explain(struct weft_store *store, const struct weft_run_queue
   struct qstate st = {0};
   struct weft_run_queue_decision *d = NULL;
   memset(out, 0, sizeof *out);
-  int rc = qstate_load(store, weft_clock_wall_ms(), &st, err);
+  int rc = qstate_load(store, weft_clock_wall_ms(), cfg, &st, err);
   if (rc) return rc;
   /* A stale claim is dropped by the next turn: its run counts as queued. */
   d = calloc(st.n_q + 1, sizeof *d);
