@@ -112,6 +112,20 @@ done:
   return rc;
 }
 
+const char *weft_code_memo_version(struct weft_code_memo *m, const char *home,
+                                   const struct weft_location *loc) {
+  if (!loc || !loc->path) return NULL;
+  for (size_t i = 0; i < m->n; i++)
+    if (m->v[i].loc == loc) return m->v[i].version;
+  if (m->n == sizeof m->v / sizeof m->v[0]) return NULL;
+  char *dir = NULL;
+  weft_error ignored = WEFT_ERROR_INIT;
+  if (weft_code_snapshot(home, loc->path, m->v[m->n].version, &dir, &ignored)) return NULL;
+  free(dir);
+  m->v[m->n].loc = loc;
+  return m->v[m->n++].version;
+}
+
 int weft_code_reuse(const char *home, const char *version, char **dir, weft_error *err) {
   *dir = weft_code_dir(home, version);
   if (!*dir)

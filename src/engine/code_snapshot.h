@@ -30,6 +30,25 @@ char *weft_code_dir(const char *home, const char *version);
 int weft_code_snapshot(const char *home, const char *src,
                        char version[WEFT_CODE_VERSION_LEN + 1], char **dir, weft_error *err);
 
+/* The code versions of the locations that launches made together (a
+ * scheduler turn's, a server's launch batch) run: each location is
+ * snapshotted at its first launch, and the others reuse its version
+ * (weft_launch.code_version), so a thousand launches hash the folder once.
+ * Reset between batches: a change to the folder is in the next one. */
+struct weft_code_memo {
+  struct {
+    const struct weft_location *loc;
+    char version[WEFT_CODE_VERSION_LEN + 1];
+  } v[16];
+  size_t n;
+};
+/* loc's version for this batch; NULL (the launch snapshots on its own and
+ * reports what failed) when loc has no folder, the memo is full or the
+ * snapshot failed. */
+const char *weft_code_memo_version(struct weft_code_memo *m, const char *home,
+                                   const struct weft_location *loc);
+static inline void weft_code_memo_reset(struct weft_code_memo *m) { m->n = 0; }
+
 /* Uses an existing snapshot (re-execution with its parent's code): touches
  * it so a concurrent gc keeps it, and returns its folder in *dir (caller
  * frees). A snapshot missing here is restored from the instance's artifact

@@ -16,6 +16,7 @@
  * each request gets its own answer, as without batching. */
 #include <stdlib.h>
 
+#include "engine/code_snapshot.h"
 #include "http/http_int.h"
 #include "sched/coordinator_spawn.h"
 #include "sched/run_queue.h"
@@ -44,12 +45,17 @@ static void forget_run(struct http_launch *x) {
  * shared transaction fails. */
 static void record_batch(struct weft_instance *inst, struct http_launch **v, size_t n) {
   weft_error err = WEFT_ERROR_INIT;
+  /* The batch's launches of one location run one snapshot of its code,
+   * hashed once (code_snapshot.h). */
+  struct weft_code_memo code = {0};
   int rc = weft_store_begin(inst->store, &err);
   for (size_t i = 0; !rc && i < n; i++) {
+    struct weft_launch l = *v[i]->l;
+    if (!l.code_version) l.code_version = weft_code_memo_version(&code, inst->home, l.job->location);
     /* A run refused before anything was written (a missing secret) fails
      * alone; one half-recorded (its row written, its queue entry not)
      * must not be committed: then the whole batch goes again, alone. */
-    v[i]->rc = http_record_run(inst, v[i]->l, v[i]->in_run, &v[i]->run_id, &v[i]->err);
+    v[i]->rc = http_record_run(inst, &l, v[i]->in_run, &v[i]->run_id, &v[i]->err);
     if (v[i]->rc && v[i]->run_id) rc = v[i]->rc;
     if (v[i]->rc) forget_run(v[i]);
   }

@@ -3,7 +3,7 @@
 #ifndef WEFT_SCHED_SCHED_INT_H
 #define WEFT_SCHED_SCHED_INT_H
 
-#include "engine/code_version.h"
+#include "engine/code_snapshot.h"
 #include "sched/coordinator_spawn.h"
 #include "sched/run_queue.h"
 #include "sched/sched.h"
@@ -17,13 +17,9 @@ struct weft_scheduler {
   struct weft_coord_spawner spawner;     /* when o.dequeue */
   int spawner_ready;
   int64_t next_freshness_ms;             /* freshness.c: the next pass */
-  /* The code versions of the locations this turn launched from
-   * (scheduler.c: turn_code_version), emptied at each turn. */
-  struct {
-    const struct weft_location *loc;
-    char version[WEFT_CODE_VERSION_LEN + 1];
-  } turn_code[16];
-  size_t n_turn_code;
+  /* The code versions of the locations this turn launched from, reset
+   * at each turn (a thousand schedules due at once hash the folder once). */
+  struct weft_code_memo turn_code;
 };
 
 /* freshness.c: the asset freshness pass, at most every 30 s of wall clock;

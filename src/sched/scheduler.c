@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/code_snapshot.h"
 #include "sched/retention.h"
 #include "sched/sched_int.h"
 #include "util/clock.h"
@@ -50,7 +49,7 @@ void weft_scheduler_free(struct weft_scheduler *s) {
 
 void weft_scheduler_set_workspace(struct weft_scheduler *s, const struct weft_workspace *ws) {
   s->ws = ws;
-  s->n_turn_code = 0; /* its locations are gone */
+  weft_code_memo_reset(&s->turn_code); /* its locations are gone */
 }
 
 int weft_scheduler_turn(struct weft_scheduler *s, struct weft_sched_turn *turn,
@@ -60,7 +59,7 @@ int weft_scheduler_turn(struct weft_scheduler *s, struct weft_sched_turn *turn,
   memset(turn, 0, sizeof *turn);
   int64_t now = s->clock.now_ms(s->clock.data);
   turn->next_wake_ms = now + 60000;
-  s->n_turn_code = 0; /* the folders may have changed since the last turn */
+  weft_code_memo_reset(&s->turn_code); /* the folders may have changed since */
   int rc = weft__sched_schedules_turn(s, now, turn, err);
   if (!rc) rc = weft__sched_sensors_turn(s, now, turn, err);
   if (!rc) rc = weft_scheduler_dequeue(s, err);
@@ -112,28 +111,6 @@ static int add_tags(json_t *tags, const struct weft_kvs *tmpl, const struct weft
   return WEFT_OK;
 }
 
-/* The code version of job's location for every run this turn launches
- * from it: snapshotted (code_snapshot.h) at the turn's first launch, so a
- * thousand schedules due at once hash the folder once, not once a run
- * (35% of a tick's time). NULL (the launch snapshots on its own, and
- * reports what failed): no folder, or the snapshot failed. */
-static const char *turn_code_version(struct weft_scheduler *s, const struct weft_job *job) {
-  const struct weft_location *loc = job->location;
-  if (!loc || !loc->path) return NULL;
-  for (size_t i = 0; i < s->n_turn_code; i++)
-    if (s->turn_code[i].loc == loc) return s->turn_code[i].version;
-  size_t n = sizeof s->turn_code / sizeof s->turn_code[0];
-  if (s->n_turn_code == n) return NULL;
-  char *dir = NULL;
-  weft_error ignored = WEFT_ERROR_INIT;
-  if (weft_code_snapshot(s->inst->home, loc->path, s->turn_code[s->n_turn_code].version, &dir,
-                         &ignored))
-    return NULL;
-  free(dir);
-  s->turn_code[s->n_turn_code].loc = loc;
-  return s->turn_code[s->n_turn_code++].version;
-}
-
 int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
                        const json_t *config_tmpl, const struct weft_kvs *tag_tmpl,
                        const struct weft__tmpl_vars *vars, json_t *extra_tags, char **run_id,
@@ -170,7 +147,8 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
   }
   built = 1;
   struct weft_launch l = {.job = job, .rc = &rc_built, .tags = tags,
-                          .code_version = turn_code_version(s, job)};
+                          .code_version = weft_code_memo_version(&s->turn_code, s->inst->home,
+                                                                 job->location)};
   rc = weft_run_create(s->inst, &l, run_id, err);
   /* Nobody coordinates it yet: the run queue's dequeuer will. Without
    * this, the orphan sweep would fail it once this process exits. */
