@@ -34,10 +34,29 @@ void coord_fail_unstarted(struct coord *c, size_t i, const char *message) {
   coord_record_skipped(c, c->scratch, n_skipped);
 }
 
+/* The inputs folder of a step, made at its first file: a C op whose
+ * inputs are all JSON values gets none (four folders a step: run, step,
+ * attempt, inputs, cost more than the rest of a short C step). */
+struct inputs_dir {
+  const char *path;
+  int made;
+};
+
+static int inputs_dir_ready(struct inputs_dir *d, weft_error *err) {
+  if (d->made) return WEFT_OK;
+  int rc = weft_fs_mkdirs(d->path, err);
+  d->made = !rc;
+  return rc;
+}
+
 /* Places input `port` of step i, wired to an upstream output, into the
- * work folder: the artifact itself, or a JSON value in *inline_inputs. */
+ * work folder: the artifact itself, or a JSON value in *inline_inputs (a
+ * C op's JSON input whose upstream value is inline in its record: the
+ * artifact holds the same JSON, and the C function reads it from
+ * memory). */
 static int materialize_wired(struct coord *c, size_t i, const struct weft_wire *w,
-                             const char *inputs_dir, json_t *inline_inputs, weft_error *err) {
+                             int inline_ok, struct inputs_dir *dir, json_t *inline_inputs,
+                             weft_error *err) {
   const struct weft_plan_step *ps = &c->plan.steps[i];
   /* An item's mapped input: its value, or (chained) its source item's
    * output (run_map.c). */
@@ -54,9 +73,14 @@ static int materialize_wired(struct coord *c, size_t i, const struct weft_wire *
                           w->input, w->from_op, w->from_output);
   const char *key = json_string_value(json_object_get(o, "key"));
   if (!key) return json_object_set(inline_inputs, w->input, json_null()) ? WEFT_ENOMEM : 0;
-  char *dst = weft_fs_join(inputs_dir, w->input);
+  json_t *value = json_object_get(o, "value");
+  if (inline_ok && value)
+    return json_object_set(inline_inputs, w->input, value) ? WEFT_ENOMEM : 0;
+  int rc = inputs_dir_ready(dir, err);
+  if (rc) return rc;
+  char *dst = weft_fs_join(dir->path, w->input);
   if (!dst) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  int rc = weft_artifacts_get(c->inst->artifacts, key, dst, err);
+  rc = weft_artifacts_get(c->inst->artifacts, key, dst, err);
   if (rc) {
     char why[sizeof err->msg];
     snprintf(why, sizeof why, "%s", err->msg);
@@ -70,7 +94,7 @@ static int materialize_wired(struct coord *c, size_t i, const struct weft_wire *
 /* Inputs from the run config: JSON values, except `path` inputs, whose value
  * names a file relative to the code location. */
 static int materialize_configured(struct coord *c, const struct weft_port *port,
-                                  json_t *value, const char *inputs_dir,
+                                  json_t *value, struct inputs_dir *dir,
                                   json_t *inline_inputs, weft_error *err) {
   if (port->type != WEFT_TYPE_PATH)
     return json_object_set(inline_inputs, port->name, value) ? WEFT_ENOMEM : 0;
@@ -78,10 +102,12 @@ static int materialize_configured(struct coord *c, const struct weft_port *port,
   if (!p)
     return weft_error_set(err, WEFT_EINVALID, "input '%s' is a path: give a file name",
                           port->name);
+  int rc = inputs_dir_ready(dir, err);
+  if (rc) return rc;
   char *src = p[0] == '/' ? weft_str_dup(p) : weft_fs_join(c->job->location->path, p);
-  char *dst = weft_fs_join(inputs_dir, port->name);
-  int rc = src && dst ? weft_fs_copy_file(src, dst, err)
-                      : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  char *dst = weft_fs_join(dir->path, port->name);
+  rc = src && dst ? weft_fs_copy_file(src, dst, err)
+                  : weft_error_set(err, WEFT_ENOMEM, "out of memory");
   free(src);
   free(dst);
   return rc;
@@ -93,21 +119,24 @@ static int prepare_inputs(struct coord *c, size_t i, const char *dir, char **inp
   const struct weft_op_def *def = inv->def;
   *inputs_json = NULL;
   if (!def->n_inputs) return WEFT_OK;
-  char *inputs_dir = weft_fs_join(dir, "inputs");
+  char *path = weft_fs_join(dir, "inputs");
+  struct inputs_dir in_dir = {.path = path};
   json_t *inline_inputs = json_object();
   json_t *configured = json_object_get(json_object_get(c->l->rc->ops, inv->name), "inputs");
-  int rc = inputs_dir && inline_inputs ? weft_fs_mkdirs(inputs_dir, err)
-                                       : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  int rc = path && inline_inputs ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  /* A process op reads its inputs from the folder, whatever they are. */
+  if (!rc && !def->c_function) rc = inputs_dir_ready(&in_dir, err);
   for (size_t p = 0; !rc && p < def->n_inputs; p++) {
     const struct weft_port *port = &def->inputs[p];
     const struct weft_wire *w = NULL;
     for (size_t k = 0; k < inv->n_wires; k++)
       if (!strcmp(inv->wires[k].input, port->name)) w = &inv->wires[k];
     json_t *v = json_object_get(configured, port->name);
+    int inline_ok = def->c_function && port->type != WEFT_TYPE_PATH;
     if (w)
-      rc = materialize_wired(c, i, w, inputs_dir, inline_inputs, err);
+      rc = materialize_wired(c, i, w, inline_ok, &in_dir, inline_inputs, err);
     else if (v)
-      rc = materialize_configured(c, port, v, inputs_dir, inline_inputs, err);
+      rc = materialize_configured(c, port, v, &in_dir, inline_inputs, err);
     else
       rc = weft_error_set(err, WEFT_EINVALID, "input '%s' has no value", port->name);
   }
@@ -115,7 +144,7 @@ static int prepare_inputs(struct coord *c, size_t i, const char *dir, char **inp
       !(*inputs_json = json_dumps(inline_inputs, JSON_COMPACT | JSON_ENCODE_ANY)))
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
   json_decref(inline_inputs);
-  free(inputs_dir);
+  free(path);
   return rc;
 }
 

@@ -155,6 +155,13 @@ TEST(c_ops_run_in_process) {
   char *s_dir = weft_str_printf("%s/%s/s", f.inst->runs_dir, id);
   ASSERT(s_dir && !weft_fs_exists(s_dir));
   free(s_dir);
+  /* The C ops downstream take their JSON inputs in memory (the upstream's
+   * value, inline in its record): no inputs folder, no attempt folder. */
+  for (const char *const *name = (const char *const[]){"d1", "d2", NULL}; *name; name++) {
+    char *d = weft_str_printf("%s/%s/%s", f.inst->runs_dir, id, *name);
+    ASSERT(d && !weft_fs_exists(d));
+    free(d);
+  }
   DIR *runs = opendir(f.inst->runs_dir);
   ASSERT(runs);
   int scratch_left = 0;
