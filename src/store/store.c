@@ -566,12 +566,13 @@ void *weft__store_list_push(void **v, size_t *n, size_t elem) {
   return slot;
 }
 
-char *weft__store_prefix_end(const char *prefix) {
+char *weft__store_prefix_end(const char *prefix, int *ascii) {
   size_t n = strlen(prefix);
   char *end = malloc(n + 5);
   if (!end) return NULL;
   memcpy(end, prefix, n);
-  if (n && (unsigned char)prefix[n - 1] < 0x7f) {
+  *ascii = n && (unsigned char)prefix[n - 1] < 0x7f;
+  if (*ascii) {
     end[n - 1]++;
     end[n] = 0;
   } else {

@@ -28,13 +28,15 @@ extern const int weft__pg_migration_count;
  * memory, *v and *n unchanged. The row lists of every backend grow so. */
 void *weft__store_list_push(void **v, size_t *n, size_t elem);
 
-/* store.c: an upper bound, valid UTF-8, of every key that starts with
- * prefix (the caller frees it; NULL: out of memory), so a
- * prefix query reads one range of the key index (`key >= prefix AND key <
- * bound`) instead of every key after the prefix. Exact for a prefix whose
- * last byte is ASCII below 0x7f (all of weft's: "coordinator/inbox/");
- * otherwise it bounds every key not continuing the prefix with U+10FFFF,
- * a noncharacter. The prefix test stays in the query either way. */
-char *weft__store_prefix_end(const char *prefix);
+/* store.c: an upper bound of every key that starts with prefix (the
+ * caller frees it; NULL: out of memory), so a prefix query reads one range
+ * of the key index (`key >= prefix AND key < bound`) instead of every key
+ * after the prefix. *ascii says it is the prefix with its last byte, ASCII,
+ * raised by one: exact (all of weft's prefixes, as "coordinator/inbox/").
+ * Otherwise it is the prefix followed by U+10FFFF, which bounds every
+ * valid UTF-8 key continuing the prefix but a database in another encoding
+ * may not hold (PostgreSQL then reads from the prefix on, unbounded). The
+ * prefix test stays in the query either way. */
+char *weft__store_prefix_end(const char *prefix, int *ascii);
 
 #endif

@@ -39,6 +39,8 @@ enum weft__pg_stmt {
   WEFT__PG_KV_INSERT_MANY,
   WEFT__PG_KV_SWAP,
   WEFT__PG_KV_LIST,
+  WEFT__PG_KV_LIST_ANY,          /* a prefix without an ASCII end (weft__store_prefix_end) */
+  WEFT__PG_KV_DELETE_PREFIX_ANY, /* the same */
   WEFT__PG_TOKEN_GET,
   WEFT__PG_TOKEN_PUT,
   WEFT__PG_RUN_LIST, /* + mask, 16 statements */

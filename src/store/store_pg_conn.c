@@ -151,6 +151,16 @@ static const char *const stmt_sql[WEFT__PG_RUN_LIST] = {
         "AND key COLLATE \"C\" < $4 COLLATE \"C\" AND left(key, length($1)) = $1 "
         "AND key COLLATE \"C\" > $2 COLLATE \"C\" ORDER BY key COLLATE \"C\" "
         "LIMIT nullif($3::int8, 0)",
+    /* A prefix whose end would not be ASCII (a database in another encoding
+     * than UTF-8 may not hold U+10FFFF): from the prefix on, unbounded. */
+    [WEFT__PG_KV_LIST_ANY] =
+        "SELECT key, value, updated_ms FROM kv WHERE key COLLATE \"C\" >= $1 COLLATE \"C\" "
+        "AND left(key, length($1)) = $1 "
+        "AND key COLLATE \"C\" > $2 COLLATE \"C\" ORDER BY key COLLATE \"C\" "
+        "LIMIT nullif($3::int8, 0)",
+    [WEFT__PG_KV_DELETE_PREFIX_ANY] =
+        "DELETE FROM kv WHERE key COLLATE \"C\" >= $1 COLLATE \"C\" "
+        "AND left(key, length($1)) = $1",
     [WEFT__PG_TOKEN_GET] = "SELECT seq FROM tx_tokens WHERE client = $1",
     [WEFT__PG_TOKEN_PUT] =
         "INSERT INTO tx_tokens (client, seq, updated_ms) VALUES ($1, $2::int8, "

@@ -456,13 +456,17 @@ int weft__pg_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
 
 int weft__pg_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
   struct weft__pg_store *p = P(s);
-  char *end = weft__store_prefix_end(prefix);
+  int ascii;
+  char *end = weft__store_prefix_end(prefix, &ascii);
   const char *params[2] = {prefix, end};
   PGresult *res = NULL;
   int implicit, rc;
   if (!end) return weft_error_set(err, WEFT_ENOMEM, "kv delete-prefix %s: out of memory", prefix);
   if (!(rc = weft__pg_write_begin(p, &implicit, err))) {
-    rc = weft__pg_exec(p, WEFT__PG_KV_DELETE_PREFIX, 2, params, &res, "kv delete-prefix", err);
+    rc = ascii ? weft__pg_exec(p, WEFT__PG_KV_DELETE_PREFIX, 2, params, &res, "kv delete-prefix",
+                               err)
+               : weft__pg_exec(p, WEFT__PG_KV_DELETE_PREFIX_ANY, 1, params, &res,
+                               "kv delete-prefix", err);
     rc = weft__pg_write_end(p, implicit, rc, &res, err);
   }
   PQclear(res);
@@ -552,11 +556,13 @@ char *weft__pg_text_array(const char *const *v, size_t n) {
 
 int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err) {
-  char lim[24], *end = weft__store_prefix_end(prefix);
+  int ascii;
+  char lim[24], *end = weft__store_prefix_end(prefix, &ascii);
   const char *params[4] = {prefix, after_key ? after_key : "", weft__pg_i64(lim, limit), end};
   PGresult *res = NULL;
   if (!end) return weft_error_set(err, WEFT_ENOMEM, "kv list %s: out of memory", prefix);
-  int rc = weft__pg_exec(P(s), WEFT__PG_KV_LIST, 4, params, &res, "kv list", err);
+  int rc = weft__pg_exec(P(s), ascii ? WEFT__PG_KV_LIST : WEFT__PG_KV_LIST_ANY, ascii ? 4 : 3,
+                         params, &res, "kv list", err);
   free(end);
   if (rc) return rc;
   int n = PQntuples(res);

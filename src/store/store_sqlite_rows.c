@@ -438,7 +438,8 @@ int weft__sq_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
 }
 
 int weft__sq_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
-  char *end = weft__store_prefix_end(prefix);
+  int ascii;
+  char *end = weft__store_prefix_end(prefix, &ascii);
   sqlite3_stmt *st;
   int rc = end ? weft__sq_stmt(Q(s), WEFT__SQ_KV_DELETE_PREFIX, &st, err)
                : weft_error_set(err, WEFT_ENOMEM, "kv delete-prefix %s: out of memory", prefix);
@@ -490,7 +491,8 @@ int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *e
 int weft__sq_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err) {
   sqlite3_stmt *st;
-  char *end = weft__store_prefix_end(prefix);
+  int ascii; /* SQLite compares bytes: either bound is exact for UTF-8 keys */
+  char *end = weft__store_prefix_end(prefix, &ascii);
   if (!end) return weft_error_set(err, WEFT_ENOMEM, "kv list %s: out of memory", prefix);
   int rc = weft__sq_stmt(Q(s), WEFT__SQ_KV_LIST, &st, err);
   if (rc) {

@@ -514,6 +514,49 @@ TEST(notify_reconnects_and_stays_in_its_schema) {
   return 0;
 }
 
+/* Key prefixes in a database that is not UTF-8: the end of a prefix's
+ * range is U+10FFFF only where the prefix ends beyond ASCII, which LATIN1
+ * cannot hold; such a prefix (and "") is read unbounded instead. */
+TEST(kv_prefixes_in_a_latin1_database) {
+  SKIP_WITHOUT_PG();
+  const char *base = getenv("WEFT_TEST_PG_URL");
+  char *id = weft_store_new_run_id(), *db = NULL, *sql = NULL, *url = NULL;
+  ASSERT(id && asprintf(&db, "wt_latin1_%s", id) > 0);
+  ASSERT(asprintf(&sql, "CREATE DATABASE %s ENCODING 'LATIN1' TEMPLATE template0 "
+                        "LC_COLLATE 'C' LC_CTYPE 'C'", db) > 0);
+  ASSERT(raw_ok(base, sql));
+  const char *slash = strrchr(base, '/'), *q = strchr(base, '?');
+  ASSERT(slash && asprintf(&url, "%.*s/%s%s", (int)(slash - base), base, db, q ? q : "") > 0);
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_store_kv_set(s, "k/\xc3\xa9x", "1", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(s, "k/b", "2", &err), WEFT_OK);
+  struct weft_kv_list l = {0};
+  ASSERT_EQ(weft_store_kv_list(s, "", NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 2);
+  weft_kv_list_release(&l);
+  ASSERT_EQ(weft_store_kv_list(s, "k/\xc3\xa9", NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 1);
+  weft_kv_list_release(&l);
+  ASSERT_EQ(weft_store_kv_list(s, "k/", NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 2);
+  weft_kv_list_release(&l);
+  ASSERT_EQ(weft_store_kv_delete_prefix(s, "k/\xc3\xa9", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_list(s, "k/", NULL, 0, &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 1);
+  weft_kv_list_release(&l);
+  weft_store_close(s);
+  free(sql);
+  ASSERT(asprintf(&sql, "DROP DATABASE %s WITH (FORCE)", db) > 0);
+  ASSERT(raw_ok(base, sql));
+  free(sql);
+  free(url);
+  free(db);
+  free(id);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(migrate_empty_schema) TEST_ENTRY(migrate_from_version_1)
               TEST_ENTRY(refuse_newer_schema) TEST_ENTRY(refuse_foreign_tables)
                   TEST_ENTRY(concurrent_first_open) TEST_ENTRY(url_errors)
@@ -522,4 +565,5 @@ TEST_MAIN(TEST_ENTRY(migrate_empty_schema) TEST_ENTRY(migrate_from_version_1)
                               TEST_ENTRY(replay_after_other_writer)
                                   TEST_ENTRY(replay_refuses_changed_reads)
                                       TEST_ENTRY(reads_and_waits_reconnect)
-                                          TEST_ENTRY(notify_reconnects_and_stays_in_its_schema))
+                                          TEST_ENTRY(notify_reconnects_and_stays_in_its_schema)
+                                              TEST_ENTRY(kv_prefixes_in_a_latin1_database))
