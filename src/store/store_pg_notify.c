@@ -17,6 +17,21 @@
 
 /* ---- waiting for events ------------------------------------------------------------------ */
 
+/* Sleeps on the connection's socket until it is readable (1) or end
+ * passes (0); < 0: poll failed. */
+static int socket_wait(struct weft__pg_store *p, int64_t end, const char *what,
+                       weft_error *err) {
+  for (;;) {
+    int64_t left = end - weft_clock_mono_ms();
+    if (left <= 0) return 0;
+    struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
+    int n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+    if (n > 0) return 1;
+    if (n < 0 && errno != EINTR)
+      return weft_error_set(err, WEFT_EIO, "%s: %s: poll: %s", p->where, what, strerror(errno));
+  }
+}
+
 /* Subscribes (once per connection), then looks at the table; sleeps in
  * poll(2) on the socket until a notification or the end. Returns 1 (there
  * is a newer event), 0 (the end came), AGAIN, LOST or an error. */
@@ -47,15 +62,8 @@ static int wait_step(struct weft__pg_store *p, int64_t after_id, int64_t end, in
   PQclear(r);
   if (max > after_id) return 1;
   for (;;) {
-    int64_t left = end - weft_clock_mono_ms();
-    if (left <= 0) return 0;
-    struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
-    int n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      return weft_error_set(err, WEFT_EIO, "%s: event wait: poll: %s", p->where,
-                            strerror(errno));
-    if (n == 0) continue;
+    int w = socket_wait(p, end, "event wait", err);
+    if (w <= 0) return w;
     if (!PQconsumeInput(p->conn) || PQstatus(p->conn) == CONNECTION_BAD) return LOST;
     int got = 0;
     while ((note = PQnotifies(p->conn))) {
@@ -193,17 +201,10 @@ int weft__pg_notify_wait(struct weft_store *s, enum weft_store_channel ch, int t
       return 1;
     }
     rc = drain(p, p->inbox_name);
-    for (;;) {
-      if (rc) break;
-      int64_t left = end - weft_clock_mono_ms();
-      if (left <= 0) return 0;
-      struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
-      int n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0)
-        return weft_error_set(err, WEFT_EIO, "%s: notify wait: poll: %s", p->where,
-                              strerror(errno));
-      if (n > 0) rc = drain(p, p->inbox_name);
+    while (!rc) {
+      int w = socket_wait(p, end, "notify wait", err);
+      if (w <= 0) return w;
+      rc = drain(p, p->inbox_name);
     }
     if (rc != LOST) return 1;
     weft__pg_disconnect(p);
