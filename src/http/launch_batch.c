@@ -51,7 +51,8 @@ static void record_batch(struct weft_instance *inst, struct http_launch **v, siz
   int rc = weft_store_begin(inst->store, &err);
   for (size_t i = 0; !rc && i < n; i++) {
     struct weft_launch l = *v[i]->l;
-    if (!l.code_version) l.code_version = weft_code_memo_version(&code, inst->home, l.job->location);
+    if (!l.code_version)
+      l.code_version = weft_code_memo_version(&code, inst->home, l.job->location);
     /* A run refused before anything was written (a missing secret) fails
      * alone; one half-recorded (its row written, its queue entry not)
      * must not be committed: then the whole batch goes again, alone. */

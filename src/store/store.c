@@ -571,8 +571,9 @@ char *weft__store_prefix_end(const char *prefix, int *ascii) {
   char *end = malloc(n + 5);
   if (!end) return NULL;
   memcpy(end, prefix, n);
-  *ascii = n && (unsigned char)prefix[n - 1] < 0x7f;
-  if (*ascii) {
+  int exact = n && (unsigned char)prefix[n - 1] < 0x7f;
+  if (ascii) *ascii = exact;
+  if (exact) {
     end[n - 1]++;
     end[n] = 0;
   } else {

@@ -31,8 +31,9 @@ void *weft__store_list_push(void **v, size_t *n, size_t elem);
 /* store.c: an upper bound of every key that starts with prefix (the
  * caller frees it; NULL: out of memory), so a prefix query reads one range
  * of the key index (`key >= prefix AND key < bound`) instead of every key
- * after the prefix. *ascii says it is the prefix with its last byte, ASCII,
- * raised by one: exact (all of weft's prefixes, as "coordinator/inbox/").
+ * after the prefix. *ascii (unless NULL) says it is the prefix with its
+ * last byte, ASCII, raised by one: exact (all of weft's prefixes, as
+ * "coordinator/inbox/").
  * Otherwise it is the prefix followed by U+10FFFF, which bounds every
  * valid UTF-8 key continuing the prefix but a database in another encoding
  * may not hold (PostgreSQL then reads from the prefix on, unbounded). The

@@ -220,7 +220,6 @@ int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err);
 void weft__pg_tx_rollback(struct weft__pg_store *p);
 void weft__pg_journal_clear(struct weft__pg_store *p);
 
-/* Waits for an event id > after_id with LISTEN/NOTIFY. */
 /* Channels (store_pg_notify.c): events appended (every event wait
  * LISTENs and UNLISTENs), and weft_store_notify's. */
 #define WEFT__PG_EVENTS_CHANNEL "weft_events"
@@ -248,6 +247,7 @@ const char *weft__pg_commit_sql(const struct weft__pg_store *p, int mask, char *
 int weft__pg_notify(struct weft_store *s, enum weft_store_channel ch, weft_error *err);
 int weft__pg_notify_wait(struct weft_store *s, enum weft_store_channel ch, int timeout_ms,
                          weft_error *err);
+/* Waits for an event id > after_id with LISTEN/NOTIFY. */
 int weft__pg_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
                         weft_error *err);
 

@@ -307,18 +307,18 @@ nomem:
  * raises the id sequence past them, in case the server's crash recovery
  * rewound it); else it draws new ids. */
 static PGresult *replay_append(struct weft__pg_store *p, struct weft__pg_op *op) {
-  if (!op->n_ids) return weft__pg_run_stmt(p, WEFT__PG_EVENT_APPEND, op->n_params,
-                                  (const char *const *)op->params);
+  const char *const *sent = (const char *const *)op->params;
+  if (!op->n_ids) return weft__pg_run_stmt(p, WEFT__PG_EVENT_APPEND, op->n_params, sent);
   PGresult *r = weft__pg_run_stmt(p, WEFT__PG_EVENT_MAX, 0, NULL);
   if (!r || !weft__pg_result_ok(r)) return r;
   int64_t max = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   PQclear(r);
-  if (max >= op->ids[0])
-    return weft__pg_run_stmt(p, WEFT__PG_EVENT_APPEND, op->n_params, (const char *const *)op->params);
+  if (max >= op->ids[0]) return weft__pg_run_stmt(p, WEFT__PG_EVENT_APPEND, op->n_params, sent);
   char last[24];
   snprintf(last, sizeof last, "%lld", (long long)op->ids[op->n_ids - 1]);
   const char *lp[1] = {last};
-  if (!(r = weft__pg_run_stmt(p, WEFT__PG_EVENT_SEQ_RAISE, 1, lp)) || !weft__pg_result_ok(r)) return r;
+  if (!(r = weft__pg_run_stmt(p, WEFT__PG_EVENT_SEQ_RAISE, 1, lp)) || !weft__pg_result_ok(r))
+    return r;
   PQclear(r);
   char **strs = calloc(op->n_ids, sizeof *strs), *ids = NULL;
   char(*num)[24] = malloc(op->n_ids * sizeof *num);
@@ -350,7 +350,8 @@ static int replay(struct weft__pg_store *p, weft_error *err) {
     struct weft__pg_op *op = &p->journal[i];
     PGresult *r = op->stmt == WEFT__PG_EVENT_APPEND
                       ? replay_append(p, op)
-                      : weft__pg_run_stmt(p, op->stmt, op->n_params, (const char *const *)op->params);
+                      : weft__pg_run_stmt(p, op->stmt, op->n_params,
+                                          (const char *const *)op->params);
     if (is_lost(p->conn, r)) {
       PQclear(r);
       return LOST;
@@ -588,10 +589,10 @@ int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err) {
       continue; /* outcome unknown: the token tells */
     }
     if (!weft__pg_result_ok(r) || strcmp(PQcmdStatus(r), "COMMIT")) {
-      rc = weft__pg_result_ok(r) ? weft_error_set(err, WEFT_ESTORE,
-                                         "%s: commit: the server rolled the transaction back",
-                                         p->where)
-                        : weft__pg_error(p, err, r, "commit");
+      rc = weft__pg_result_ok(r)
+               ? weft_error_set(err, WEFT_ESTORE,
+                                "%s: commit: the server rolled the transaction back", p->where)
+               : weft__pg_error(p, err, r, "commit");
       PQclear(r);
       p->tx_failed = 1;
       return rc;

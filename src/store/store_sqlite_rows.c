@@ -438,8 +438,7 @@ int weft__sq_kv_delete(struct weft_store *s, const char *key, weft_error *err) {
 }
 
 int weft__sq_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
-  int ascii;
-  char *end = weft__store_prefix_end(prefix, &ascii);
+  char *end = weft__store_prefix_end(prefix, NULL); /* either end: SQLite compares bytes */
   sqlite3_stmt *st;
   int rc = end ? weft__sq_stmt(Q(s), WEFT__SQ_KV_DELETE_PREFIX, &st, err)
                : weft_error_set(err, WEFT_ENOMEM, "kv delete-prefix %s: out of memory", prefix);
@@ -491,8 +490,7 @@ int weft__sq_kv_compare_set(struct weft_store *s, const char *key, const char *e
 int weft__sq_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err) {
   sqlite3_stmt *st;
-  int ascii; /* SQLite compares bytes: either bound is exact for UTF-8 keys */
-  char *end = weft__store_prefix_end(prefix, &ascii);
+  char *end = weft__store_prefix_end(prefix, NULL); /* either end: SQLite compares bytes */
   if (!end) return weft_error_set(err, WEFT_ENOMEM, "kv list %s: out of memory", prefix);
   int rc = weft__sq_stmt(Q(s), WEFT__SQ_KV_LIST, &st, err);
   if (rc) {
