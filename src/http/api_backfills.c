@@ -9,14 +9,15 @@
 #include "util/log.h"
 
 void http_add_queue_reason(struct weft_instance *inst, const struct weft_run_row *row, json_t *o,
-                           struct weft_run_queue_waits *w, int *loaded) {
+                           int one, struct weft_run_queue_waits *w, int *loaded) {
   if (!o || row->status != WEFT_RUN_QUEUED) return;
   if (!*loaded) {
     struct weft_run_queue_config cfg = {0};
     weft_error err = WEFT_ERROR_INIT;
     *loaded = 1;
     if (weft_run_queue_config_load(inst->home, &cfg, &err) ||
-        weft_run_queue_explain(inst->store, &cfg, w, &err))
+        (one ? weft_run_queue_explain_run(inst->store, &cfg, row, w, &err)
+             : weft_run_queue_explain(inst->store, &cfg, w, &err)))
       weft_log(WEFT_LOG_ERROR, WEFT_LOG_PREFIX("weft server: "), "the run queue: %s", err.msg);
     weft_run_queue_config_release(&cfg);
   }

@@ -6,6 +6,7 @@
 
 #include "dsl/dsl.h"
 #include "http/http_int.h"
+#include "sched/coordinator_spawn.h"
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
@@ -174,9 +175,18 @@ enum MHD_Result http_api_validate(struct http_req *r) {
 }
 
 int http_record_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
-                    char **run_id, weft_error *err) {
-  /* Left for any dequeuer (this server, a scheduler): not tied to us. */
+                    const struct weft_run_queue_config *admit, char **run_id, int *handed,
+                    weft_error *err) {
+  *handed = 0;
   int rc = weft_run_create(inst, l, run_id, err);
+  if (!rc && admit) {
+    int h = weft_coord_admit_in_tx(inst, admit, *run_id, l->code_version, in_run, err);
+    if (h) {
+      *handed = h == 1;
+      return h < 0 ? h : WEFT_OK;
+    }
+  }
+  /* Left for any dequeuer (this server, a scheduler): not tied to us. */
   if (!rc) rc = weft_run_queue_enqueue(inst, *run_id, err);
   if (!rc && in_run) rc = weft_run_queue_set_steps(inst, *run_id, in_run, err);
   return rc;
@@ -186,7 +196,8 @@ int http_create_run(struct weft_instance *inst, const struct weft_launch *l, con
                     char **run_id, weft_error *err) {
   int rc = weft_store_begin(inst->store, err);
   if (rc) return rc;
-  rc = http_record_run(inst, l, in_run, run_id, err);
+  int handed;
+  rc = http_record_run(inst, l, in_run, NULL, run_id, &handed, err);
   if (!rc) rc = weft_store_commit(inst->store, err);
   else weft_store_rollback(inst->store);
   if (rc) {

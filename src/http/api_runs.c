@@ -183,7 +183,7 @@ enum MHD_Result http_api_runs(struct http_req *r) {
       struct weft_step_list steps = {0};
       if ((rc = weft_store_step_list(inst->store, row->id, &steps, &err))) break;
       json_t *o = run_json(row, &steps);
-      http_add_queue_reason(inst, row, o, &waits, &have_waits);
+      http_add_queue_reason(inst, row, o, 0, &waits, &have_waits);
       weft_step_list_release(&steps);
       text = o ? json_dumps(o, JSON_COMPACT) : NULL;
       json_decref(o);
@@ -312,7 +312,8 @@ enum MHD_Result http_api_run(struct http_req *r) {
     json_t *doc = run_detail(&v);
     struct weft_run_queue_waits waits = {0};
     int have_waits = 0;
-    http_add_queue_reason(&r->inst, &v.run, json_object_get(doc, "run"), &waits, &have_waits);
+    http_add_queue_reason(&r->inst, &v.run, json_object_get(doc, "run"), 1, &waits,
+                          &have_waits);
     weft_run_queue_waits_release(&waits);
     text = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(doc);

@@ -505,10 +505,14 @@ enum MHD_Result http_api_validate(struct http_req *r);
 enum MHD_Result http_api_launch(struct http_req *r);
 /* Records a run of l (weft_run_create) left to the run queue, with the
  * steps of a re-execution (in_run: "a,b" or NULL), in the caller's
- * transaction. *run_id is set once the run row is written, even when a
- * later record fails (then the transaction must not commit). */
+ * transaction. With admit (the server's run queue limits), a run nothing
+ * holds back is handed to a coordinator service in that transaction
+ * instead (weft_coord_admit_in_tx): *handed is then 1 and no queue turn is
+ * needed. *run_id is set once the run row is written, even when a later
+ * record fails (then the transaction must not commit). */
 int http_record_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
-                    char **run_id, weft_error *err);
+                    const struct weft_run_queue_config *admit, char **run_id, int *handed,
+                    weft_error *err);
 /* http_record_run in a transaction of its own; *run_id NULL on failure. */
 int http_create_run(struct weft_instance *inst, const struct weft_launch *l, const char *in_run,
                     char **run_id, weft_error *err);
@@ -548,10 +552,11 @@ enum MHD_Result http_api_asset_history(struct http_req *r);
 enum MHD_Result http_api_asset_materialize(struct http_req *r);
 /* Adds "queue_reason" (sched/run_queue.h) to the run object o when row is
  * QUEUED. *w caches the reasons for one request, explained at the first
- * need (*loaded 0 before; release *w with weft_run_queue_waits_release). */
+ * need (*loaded 0 before; release *w with weft_run_queue_waits_release);
+ * one: the request shows this run only (its reason alone is read). */
 struct weft_run_queue_waits;
 void http_add_queue_reason(struct weft_instance *inst, const struct weft_run_row *row, json_t *o,
-                           struct weft_run_queue_waits *w, int *loaded);
+                           int one, struct weft_run_queue_waits *w, int *loaded);
 /* GET /api/v1/instance/storage: use per job, what retention removes next
  * (api_storage.c). */
 enum MHD_Result http_api_instance_storage(struct http_req *r);

@@ -6,9 +6,12 @@
  * fsync, with the request threads queueing on the store's write lock (for
  * SQLite, in its busy handler's sleeps). Here the first request to arrive
  * leads: it takes every launch queued so far, records them all in one
- * transaction, runs one queue turn (which hands them to a coordinator
- * service inside its own commit) and wakes the others; launches arriving
- * meanwhile form the next batch. No launch waits for a timer: a lone
+ * transaction and wakes the others; launches arriving meanwhile form the
+ * next batch. Without run queue limits and with a coordinator service up,
+ * that transaction also claims each run and hands it to the service
+ * (weft_coord_admit_in_tx): one commit a batch. Otherwise one queue turn
+ * follows, which admits what the limits allow and hands it over or spawns
+ * a coordinator for it. No launch waits for a timer: a lone
  * launch is a batch of one (util/group.h draws the states).
  *
  * A batch whose transaction fails (a store error in one run's records makes
@@ -28,6 +31,7 @@ struct http_launch {
   char *run_id; /* set when recorded (the request frees it) */
   int rc;       /* WEFT_OK, or why it was not recorded (err) */
   weft_error err;
+  int handed;  /* to a coordinator service with its record: no turn */
   int started; /* 0: the queue turn after it failed (err) */
 };
 
@@ -39,11 +43,13 @@ struct batch_ctx {
 static void forget_run(struct http_launch *x) {
   free(x->run_id);
   x->run_id = NULL;
+  x->handed = 0;
 }
 
 /* Records every launch of the batch: together, or one by one when the
  * shared transaction fails. */
-static void record_batch(struct weft_instance *inst, struct http_launch **v, size_t n) {
+static void record_batch(struct http_server *srv, struct weft_instance *inst,
+                         struct http_launch **v, size_t n) {
   weft_error err = WEFT_ERROR_INIT;
   /* The batch's launches of one location run one snapshot of its code,
    * hashed once (code_snapshot.h). */
@@ -56,7 +62,8 @@ static void record_batch(struct weft_instance *inst, struct http_launch **v, siz
     /* A run refused before anything was written (a missing secret) fails
      * alone; one half-recorded (its row written, its queue entry not)
      * must not be committed: then the whole batch goes again, alone. */
-    v[i]->rc = http_record_run(inst, &l, v[i]->in_run, &v[i]->run_id, &v[i]->err);
+    v[i]->rc = http_record_run(inst, &l, v[i]->in_run, &srv->queue, &v[i]->run_id,
+                               &v[i]->handed, &v[i]->err);
     if (v[i]->rc && v[i]->run_id) rc = v[i]->rc;
     if (v[i]->rc) forget_run(v[i]);
   }
@@ -77,12 +84,15 @@ static void record_batch(struct weft_instance *inst, struct http_launch **v, siz
 static void start_batch(struct http_server *srv, struct weft_instance *inst,
                         struct http_launch **v, size_t n) {
   weft_error err = WEFT_ERROR_INIT;
-  size_t recorded = 0;
-  for (size_t i = 0; i < n; i++) recorded += v[i]->rc == WEFT_OK;
-  if (!recorded) return;
+  size_t queued = 0;
+  for (size_t i = 0; i < n; i++) {
+    v[i]->started = !v[i]->rc && v[i]->handed;
+    queued += !v[i]->rc && !v[i]->handed;
+  }
+  if (!queued) return;
   int rc = weft_coord_dequeue(&srv->spawner, inst, &srv->queue, &err);
   for (size_t i = 0; i < n; i++) {
-    if (v[i]->rc) continue;
+    if (v[i]->rc || v[i]->handed) continue;
     v[i]->started = !rc;
     if (rc) {
       weft_error e2 = WEFT_ERROR_INIT;
@@ -96,7 +106,7 @@ static void batch(void *ctx, struct weft_group_item **items, size_t n) {
   struct batch_ctx *c = ctx;
   /* struct http_launch begins with its item. */
   struct http_launch **v = (struct http_launch **)items;
-  record_batch(c->inst, v, n);
+  record_batch(c->srv, c->inst, v, n);
   start_batch(c->srv, c->inst, v, n);
 }
 

@@ -229,6 +229,17 @@ int weft_coord_dequeue(struct weft_coord_spawner *sp, struct weft_instance *inst
   return weft_run_queue_dequeue_with(inst, cfg, weft_clock_wall_ms(), &start, NULL, err);
 }
 
+int weft_coord_admit_in_tx(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
+                           const char *run_id, const char *code_version, const char *in_run,
+                           weft_error *err) {
+  /* With limits, only a turn sees every run they count. */
+  if (weft_run_queue_config_limited(cfg) || !code_version || !weft_coord_service_up(inst))
+    return 0;
+  int rc = weft_run_queue_claim_in_tx(inst->store, run_id, weft_clock_wall_ms(), err);
+  if (!rc) rc = weft_coord_handoff_in_tx(inst, run_id, in_run, err);
+  return rc ? rc : 1;
+}
+
 static int spawn_only(void *spawner, struct weft_instance *inst, const struct weft_run_row *run,
                       const char *in_run, weft_error *err) {
   (void)inst;

@@ -78,4 +78,15 @@ int weft_coord_hand_fn(void *spawner, struct weft_instance *inst,
 int weft_coord_dequeue(struct weft_coord_spawner *sp, struct weft_instance *inst,
                        const struct weft_run_queue_config *cfg, weft_error *err);
 
+/* Admits run_id, QUEUED and just recorded in the caller's transaction, as
+ * a queue turn would, without the turn: without limits every queued run is
+ * admitted at once, so its claim and its hand-off to a coordinator service
+ * commit with its row (one commit a launch batch, not two, and no reading
+ * of the queue). 1 when handed; 0 when it must wait for a turn (the queue
+ * has limits, the run has no code version, no service is up): nothing was
+ * written then; < 0 on error. */
+int weft_coord_admit_in_tx(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
+                           const char *run_id, const char *code_version, const char *in_run,
+                           weft_error *err);
+
 #endif

@@ -423,27 +423,33 @@ done:
   return rc;
 }
 
+int weft_run_queue_claim_in_tx(struct weft_store *s, const char *run_id, int64_t now_ms,
+                               weft_error *err) {
+  char key[256], *value = claim_value(now_ms);
+  if (!value) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id);
+  int rc = weft_store_kv_compare_set(s, key, NULL, value, err);
+  if (rc == WEFT_ECONFLICT)
+    weft_error_set(err, rc, "run %s is already being started by another process", run_id);
+  free(value);
+  return rc;
+}
+
 int weft_run_queue_claim(struct weft_instance *inst, const char *run_id, int64_t now_ms,
                          weft_error *err) {
   struct weft_store *s = inst->store;
   struct weft_run_row r = {0};
-  char key[256], *value = claim_value(now_ms);
-  snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id);
-  if (!value) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   int rc = weft_store_begin(s, err);
-  if (rc) goto done;
+  if (rc) return rc;
   if (!(rc = weft_store_run_get(s, run_id, &r, err)) && r.status != WEFT_RUN_QUEUED)
     rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not queued", run_id,
                         weft_run_status_name(r.status));
-  if (!rc && (rc = weft_store_kv_compare_set(s, key, NULL, value, err)) == WEFT_ECONFLICT)
-    weft_error_set(err, rc, "run %s is already being started by another process", run_id);
+  if (!rc) rc = weft_run_queue_claim_in_tx(s, run_id, now_ms, err);
   if (rc)
     weft_store_rollback(s);
   else
     rc = weft_store_commit(s, err);
-done:
   weft_run_row_release(&r);
-  free(value);
   return rc;
 }
 
@@ -549,6 +555,28 @@ done:
   free(d);
   qstate_release(&st);
   return rc;
+}
+
+int weft_run_queue_explain_run(struct weft_store *store, const struct weft_run_queue_config *cfg,
+                               const struct weft_run_row *run, struct weft_run_queue_waits *out,
+                               weft_error *err) {
+  if (weft_run_queue_config_limited(cfg)) return weft_run_queue_explain(store, cfg, out, err);
+  /* Without limits a turn admits every queued run: it waits only for its
+   * claim's holder to start it, or for the next turn. */
+  char key[256], *claim = NULL;
+  memset(out, 0, sizeof *out);
+  if (run->status != WEFT_RUN_QUEUED) return WEFT_OK;
+  snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, run->id);
+  int rc = weft_store_kv_get(store, key, &claim, err);
+  if (rc && rc != WEFT_ENOTFOUND) return rc;
+  int starting = claim && !claim_is_stale(claim, run, weft_clock_wall_ms());
+  free(claim);
+  if (!(out->v = calloc(1, sizeof *out->v)) ||
+      add_wait(out, run->id, starting ? "starting" : "next in line")) {
+    weft_run_queue_waits_release(out);
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory explaining the run queue");
+  }
+  return WEFT_OK;
 }
 
 /* ---- waiting for one's turn ---------------------------------------------------------- */

@@ -118,6 +118,11 @@ int weft_run_queue_dequeue_with(struct weft_instance *inst, const struct weft_ru
 int weft_run_queue_claim(struct weft_instance *inst, const char *run_id, int64_t now_ms,
                          weft_error *err);
 
+/* The claim alone, in the caller's transaction, of a run the caller knows
+ * is QUEUED: what a turn admitting it writes (weft_coord_admit_in_tx). */
+int weft_run_queue_claim_in_tx(struct weft_store *s, const char *run_id, int64_t now_ms,
+                               weft_error *err);
+
 /* Hands run_id (QUEUED, just created) over to the queue: weft_run_create
  * names the creating process as the run's coordinator, so the run would be
  * swept as orphaned once that process exits; a run left for any dequeuer
@@ -158,6 +163,11 @@ const char *weft_run_queue_waits_find(const struct weft_run_queue_waits *w,
  * would see it; read-only. */
 int weft_run_queue_explain(struct weft_store *store, const struct weft_run_queue_config *cfg,
                            struct weft_run_queue_waits *out, weft_error *err);
+/* weft_run_queue_explain for one run: the same reason, without reading the
+ * whole queue when no limit makes runs wait on each other. */
+int weft_run_queue_explain_run(struct weft_store *store, const struct weft_run_queue_config *cfg,
+                               const struct weft_run_row *run, struct weft_run_queue_waits *out,
+                               weft_error *err);
 
 /* ---- waiting for one's turn (a foreground `weft launch`) ------------------------- */
 

@@ -294,6 +294,61 @@ TEST(a_turn_hands_runs_over_in_its_commit) {
   return 0;
 }
 
+static int reason_of(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
+                     const char *id, const char *want) {
+  struct weft_run_row r = {0};
+  struct weft_run_queue_waits w = {0};
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_store_run_get(inst->store, id, &r, &err), WEFT_OK);
+  ASSERT_EQ(weft_run_queue_explain_run(inst->store, cfg, &r, &w, &err), WEFT_OK);
+  ASSERT_STR_EQ(weft_run_queue_waits_find(&w, id), want);
+  weft_run_queue_waits_release(&w);
+  weft_run_row_release(&r);
+  return 0;
+}
+
+/* Without limits, a run recorded while a coordinator service is up is
+ * claimed and handed over in the recording transaction, with no turn;
+ * with limits, or without a code version, nothing is written and a turn
+ * decides. Its queue reason, read for it alone, follows. */
+TEST(a_launch_admits_its_run_in_its_own_commit) {
+  struct weft_instance *inst = open_home(0);
+  ASSERT(inst);
+  struct weft_run_queue_config none = {0}, lim = {.max_concurrent_runs = 1};
+  struct spawned sp = {0};
+  size_t n = 0;
+  weft_error err = WEFT_ERROR_INIT;
+  int64_t now = weft_clock_wall_ms();
+  struct weft_run_row r1 = row("r1", now, "{}");
+  r1.code_version = (char *)"cv1";
+  ASSERT_EQ(weft_store_run_create(inst->store, &r1, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(inst->store, WEFT_COORD_SERVICE_PREFIX "svc", "{}", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_begin(inst->store, &err), WEFT_OK);
+  ASSERT_EQ(weft_coord_admit_in_tx(inst, &lim, "r1", "cv1", NULL, &err), 0);
+  ASSERT_EQ(weft_coord_admit_in_tx(inst, &none, "r1", NULL, NULL, &err), 0);
+  char *v = NULL;
+  ASSERT_EQ(weft_store_kv_get(inst->store, "claim/r1", &v, NULL), WEFT_ENOTFOUND);
+  ASSERT_EQ(reason_of(inst, &none, "r1", "next in line"), 0);
+  ASSERT_EQ(weft_coord_admit_in_tx(inst, &none, "r1", "cv1", "a,b", &err), 1);
+  ASSERT_EQ(weft_store_commit(inst->store, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_get(inst->store, "claim/r1", &v, &err), WEFT_OK);
+  free(v);
+  ASSERT_EQ(weft_store_kv_get(inst->store, WEFT_COORD_INBOX_PREFIX "r1", &v, &err), WEFT_OK);
+  ASSERT_STR_EQ(v, "a,b");
+  free(v);
+  ASSERT_EQ(reason_of(inst, &none, "r1", "starting"), 0);
+  ASSERT_EQ(reason_of(inst, &lim, "r1", "starting"), 0); /* the whole queue's answer */
+  /* Claimed once only; a turn has nothing left to admit. */
+  ASSERT_EQ(weft_store_begin(inst->store, &err), WEFT_OK);
+  ASSERT_EQ(weft_coord_admit_in_tx(inst, &none, "r1", "cv1", NULL, &err), WEFT_ECONFLICT);
+  weft_store_rollback(inst->store);
+  ASSERT_EQ(weft_run_queue_dequeue(inst, &none, now, fake_spawn, &sp, &n, &err), WEFT_OK);
+  ASSERT_EQ(n, 0);
+  ASSERT_EQ(sp.n, 0);
+  weft_instance_close(inst);
+  return 0;
+}
+
 /* A dequeuer's reap drops the coordinator/taken/RUN entries of runs a
  * service started or ended, all in one commit (not one each), and keeps
  * those of queued runs whose service is alive. */
@@ -556,6 +611,7 @@ TEST_MAIN(TEST_ENTRY(global_limit_admits_oldest_first) TEST_ENTRY(tag_limit_with
                       TEST_ENTRY(config_parses_and_reports_positions)
                           TEST_ENTRY(dequeue_claims_and_explains)
                           TEST_ENTRY(a_turn_hands_runs_over_in_its_commit)
+                          TEST_ENTRY(a_launch_admits_its_run_in_its_own_commit)
                           TEST_ENTRY(reap_drops_taken_entries_of_started_runs_in_one_commit)
                           TEST_ENTRY(launcher_waits_its_turn_and_others_respect_it)
                           TEST_ENTRY(wait_turn_reports_why_until_a_slot_frees)
