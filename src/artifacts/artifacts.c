@@ -2,11 +2,16 @@
  * method table), the backend registry and the key rules every backend shares. */
 #include "artifacts/artifacts.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "artifacts/artifacts_int.h"
+#include "util/fs.h"
 #include "util/registry.h"
 #include "util/str.h"
 
@@ -166,6 +171,32 @@ int weft_artifacts_put(struct weft_artifacts *a, const char *key, const char *lo
   if (!local_path || !*local_path)
     return weft_error_set(err, WEFT_EINVALID, "artifact put %s: no local file", key);
   return counted(WEFT_ARTIFACTS_PUT, a->m->xPut(a, key, local_path, err));
+}
+
+int weft_artifacts_put_bytes(struct weft_artifacts *a, const char *key, const void *data,
+                             size_t len, const char *scratch_dir, weft_error *err) {
+  int rc = weft_artifacts_key_check(key, err);
+  if (rc) return rc;
+  if (a->m->xPutBytes)
+    return counted(WEFT_ARTIFACTS_PUT, a->m->xPutBytes(a, key, data, len, err));
+  char *file = weft_str_printf("%s/.weft-bytes.XXXXXX", scratch_dir ? scratch_dir : "/tmp");
+  int fd = file ? mkostemp(file, O_CLOEXEC) : -1;
+  if (!file) {
+    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  } else if (fd < 0) {
+    rc = weft_error_set(err, WEFT_EIO, "artifact put %s: cannot create %s: %s", key, file,
+                        strerror(errno));
+  } else {
+    int bad = weft_fs_write_all(fd, data, len);
+    if (close(fd) || bad)
+      rc = weft_error_set(err, WEFT_EIO, "artifact put %s: cannot write %s: %s", key, file,
+                          strerror(errno));
+    else
+      rc = counted(WEFT_ARTIFACTS_PUT, a->m->xPut(a, key, file, err));
+    unlink(file);
+  }
+  free(file);
+  return rc;
 }
 
 int weft_artifacts_get(struct weft_artifacts *a, const char *key, const char *local_path,

@@ -53,6 +53,10 @@ struct weft_artifacts_methods {
                struct weft_artifact_list *out, weft_error *err);
   /* Deleting an absent key is not an error. */
   int (*xDelete)(struct weft_artifacts *a, const char *key, weft_error *err);
+  /* Optional (NULL: the wrapper stores a scratch file with xPut): stores
+   * len bytes from memory under key, atomically as xPut does. */
+  int (*xPutBytes)(struct weft_artifacts *a, const char *key, const void *data, size_t len,
+                   weft_error *err);
 };
 
 /* Every backend embeds this as its first member. */
@@ -73,6 +77,12 @@ const struct weft_artifacts_methods *weft_artifacts_find(const char *name);
 
 int weft_artifacts_put(struct weft_artifacts *a, const char *key, const char *local_path,
                        weft_error *err);
+/* Stores len bytes from memory under key, as weft_artifacts_put stores a
+ * file: a small value (a C op's output) costs no file of its own where the
+ * backend writes memory directly; elsewhere it goes through a scratch file
+ * in scratch_dir, removed after. Counted as a put. */
+int weft_artifacts_put_bytes(struct weft_artifacts *a, const char *key, const void *data,
+                             size_t len, const char *scratch_dir, weft_error *err);
 int weft_artifacts_get(struct weft_artifacts *a, const char *key, const char *local_path,
                        weft_error *err);
 int weft_artifacts_head(struct weft_artifacts *a, const char *key, int *exists,

@@ -5,6 +5,7 @@
  * Objects are hard-linked in and out when source and destination share a
  * filesystem, so a multi-gigabyte output costs no copy; otherwise they are
  * streamed (copy_file_range, else a fixed buffer), never read into memory.
+ * Bytes from memory (put_bytes) are written straight into the temporary.
  * A linked file IS the stored object: callers replace local files (write and
  * rename) rather than modify them in place, and objects are made read-only
  * (0444) so an in-place write fails loudly instead of corrupting the store.
@@ -38,6 +39,11 @@
 
 #define TMP_PREFIX ".weft-tmp."
 #define PUT_ATTEMPTS 16 /* a folder removed under a put: see install() */
+
+struct weft_bytes {
+  const void *data;
+  size_t len;
+};
 
 struct fs_artifacts {
   struct weft_artifacts base; /* first: the wrappers see only this */
@@ -169,9 +175,15 @@ static void retry_pause(int attempt) {
 
 /* Creates tmp with src's contents: a hard link when possible (*in and *out
  * then -1); else tmp is created empty and *in, *out are open on src and tmp
- * for fill_tmp. Returns 0, or -1 with errno set (tmp then does not exist). */
+ * for fill_tmp. Without src (bytes from memory), tmp is created empty and
+ * only *out is open. Returns 0, or -1 with errno set (tmp then does not
+ * exist). */
 static int create_tmp(const char *src, const char *tmp, int *in, int *out) {
   *in = *out = -1;
+  if (!src) {
+    *out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    return *out < 0 ? -1 : 0;
+  }
   if (linkat(AT_FDCWD, src, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
     chmod(tmp, 0444); /* may fail for a file of another user: harmless */
     return 0;
@@ -190,12 +202,13 @@ static int create_tmp(const char *src, const char *tmp, int *in, int *out) {
   return 0;
 }
 
-/* Streams in into out, the temporary tmp, and closes both; tmp is removed
- * when that fails. Returns 0, or -1 with errno set. */
-static int fill_tmp(int in, int out, const char *tmp) {
-  int rc = weft_fs_stream_copy(in, out);
+/* Streams in into out, the temporary tmp (or writes bytes when in is -1),
+ * and closes both; tmp is removed when that fails. Returns 0, or -1 with
+ * errno set. */
+static int fill_tmp(int in, int out, const char *tmp, const struct weft_bytes *bytes) {
+  int rc = in >= 0 ? weft_fs_stream_copy(in, out) : weft_fs_write_all(out, bytes->data, bytes->len);
   int saved = errno;
-  close(in);
+  if (in >= 0) close(in);
   if (close(out) && !rc) {
     rc = -1;
     saved = errno;
@@ -205,11 +218,12 @@ static int fill_tmp(int in, int out, const char *tmp) {
   return rc;
 }
 
-/* Puts src at dst atomically through a temporary in dst's folder. With a
- * root (a put), that folder is created below root as needed, under the
- * shared root lock; without (a get), it must exist. Returns 0, or -1 with
- * the reason in why->msg. */
-static int install(const char *src, const char *dst, const char *root, weft_error *why) {
+/* Puts src (or, src NULL, the bytes) at dst atomically through a
+ * temporary in dst's folder. With a root (a put), that folder is created
+ * below root as needed, under the shared root lock; without (a get), it
+ * must exist. Returns 0, or -1 with the reason in why->msg. */
+static int install(const char *src, const struct weft_bytes *bytes, const char *dst,
+                   const char *root, weft_error *why) {
   char *dir = dir_of(dst), *tmp = NULL;
   int rc = -1, in = -1, out = -1;
   weft_error_set(why, WEFT_ENOMEM, "out of memory");
@@ -237,20 +251,21 @@ static int install(const char *src, const char *dst, const char *root, weft_erro
      * there: a folder was removed under us (not by a delete of this store,
      * which waits for the lock). Both are worth another try; the rest is
      * final. */
-    if (e != EEXIST && !(e == ENOENT && root && weft_fs_exists(src))) goto done;
+    if (e != EEXIST && !(e == ENOENT && root && (!src || weft_fs_exists(src)))) goto done;
   }
   if (rc) goto done;
   if (out >= 0) {
-    rc = fill_tmp(in, out, tmp);
+    rc = fill_tmp(in, out, tmp, bytes);
     in = out = -1;
     if (rc) {
       weft_error_set(why, WEFT_EIO, "%s", strerror(errno));
       goto done;
     }
   }
-  /* rename(2) of two links to one inode does nothing and keeps both names */
+  /* rename(2) of two links to one inode does nothing and keeps both names
+   * (bytes are a new inode: never the same) */
   struct stat st_tmp, st_dst;
-  if (stat(tmp, &st_tmp) == 0 && stat(dst, &st_dst) == 0 &&
+  if (src && stat(tmp, &st_tmp) == 0 && stat(dst, &st_dst) == 0 &&
       st_tmp.st_dev == st_dst.st_dev && st_tmp.st_ino == st_dst.st_ino) {
     unlink(tmp);
     goto done;
@@ -308,10 +323,24 @@ static int fs_put(struct weft_artifacts *a, const char *key, const char *local_p
   char *dst = weft_fs_join(FS(a)->root, key);
   if (!dst) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   weft_error why = WEFT_ERROR_INIT;
-  if (install(local_path, dst, FS(a)->root, &why)) {
+  if (install(local_path, NULL, dst, FS(a)->root, &why)) {
     rc = weft_error_set(err, WEFT_EIO, "artifact put %s from %s: %s", key, local_path,
                         why.msg);
   }
+  free(dst);
+  return rc;
+}
+
+static int fs_put_bytes(struct weft_artifacts *a, const char *key, const void *data, size_t len,
+                        weft_error *err) {
+  int rc = fs_key_check(key, err);
+  if (rc) return rc;
+  char *dst = weft_fs_join(FS(a)->root, key);
+  if (!dst) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  weft_error why = WEFT_ERROR_INIT;
+  struct weft_bytes bytes = {data, len};
+  if (install(NULL, &bytes, dst, FS(a)->root, &why))
+    rc = weft_error_set(err, WEFT_EIO, "artifact put %s: %s", key, why.msg);
   free(dst);
   return rc;
 }
@@ -326,7 +355,7 @@ static int fs_get(struct weft_artifacts *a, const char *key, const char *local_p
   struct stat st;
   if (stat(obj, &st) || !S_ISREG(st.st_mode)) {
     rc = weft_error_set(err, WEFT_ENOTFOUND, "artifact get: no artifact %s", key);
-  } else if (install(obj, local_path, NULL, &why)) {
+  } else if (install(obj, NULL, local_path, NULL, &why)) {
     rc = weft_error_set(err, WEFT_EIO, "artifact get %s to %s: %s", key, local_path,
                         why.msg);
   }
@@ -479,4 +508,5 @@ const struct weft_artifacts_methods weft__artifacts_fs_methods = {
     .xHead = fs_head,
     .xList = fs_list,
     .xDelete = fs_delete,
+    .xPutBytes = fs_put_bytes,
 };

@@ -234,37 +234,19 @@ void coord_start_step(struct coord *c, size_t i) {
   }
 }
 
-/* A C function hands its outputs over in memory: give them the file form a
- * process op's outputs have, so storing and reading them is the same. The
- * file is a scratch one in the runs folder, removed once stored: writing it
- * in the attempt's folder made four folders per C step (run, step,
- * attempt, outputs) that nothing else uses, and a folder costs more than
- * the rest of a short run (perf: mkdir was a quarter of a server's CPU
- * launching one-step C runs). *path receives the file (free it). */
-static int write_c_output(const char *scratch_dir, json_t *value, char **path,
-                          weft_error *err) {
+/* A C function hands its outputs over in memory: they are stored as the
+ * JSON text a process op's output file holds, so reading them is the same,
+ * straight from memory (weft_artifacts_put_bytes): no file in the attempt's
+ * folder (four folders a C step that nothing else uses) nor a scratch file
+ * linked in and removed (perf: creating files was a quarter of a server's
+ * CPU launching one-step C runs). */
+static int put_c_output(struct coord *c, const char *key, json_t *value, int64_t *bytes,
+                        weft_error *err) {
   char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-  char *file = weft_str_printf("%s/.c-output.XXXXXX", scratch_dir);
-  int rc = WEFT_OK, fd = -1;
-  *path = NULL;
-  if (!text || !file) {
-    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    goto done;
-  }
-  if ((fd = mkostemp(file, O_CLOEXEC)) < 0) {
-    rc = weft_error_set(err, WEFT_EIO, "cannot create %s: %s", file, strerror(errno));
-    goto done;
-  }
-  if (weft_fs_write_all(fd, text, strlen(text))) {
-    rc = weft_error_set(err, WEFT_EIO, "cannot write %s: %s", file, strerror(errno));
-    unlink(file);
-    goto done;
-  }
-  *path = file;
-  file = NULL;
-done:
-  if (fd >= 0) close(fd);
-  free(file);
+  if (!text) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  size_t len = strlen(text);
+  int rc = weft_artifacts_put_bytes(c->inst->artifacts, key, text, len, c->inst->runs_dir, err);
+  *bytes = (int64_t)len;
   free(text);
   return rc;
 }
@@ -287,16 +269,11 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
     /* An optional output is unwritten when the executor says null: a queue
      * worker's comes back as a file holding null (exec.h). */
     int unwritten = port->optional && set && json_is_null(set);
-    int scratch = file && key && !unwritten && def->c_function && set;
-    if (scratch) {
-      free(file);
-      if ((rc = write_c_output(c->inst->runs_dir, set, &file, err))) scratch = 0;
-    }
-    if (rc) {
-      /* reported below */
-    } else if (!file || !key) {
+    int from_memory = !unwritten && def->c_function && set;
+    int64_t bytes = 0;
+    if (!file || !key) {
       rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    } else if (unwritten || stat(file, &sb) != 0) {
+    } else if (unwritten || (!from_memory && stat(file, &sb) != 0)) {
       /* Only the implicit `result` and optional outputs may go unwritten
        * (exec.h); the steps that need an optional one are skipped. */
       json_t *o = json_pack("{s:n, s:n}", "key", "value");
@@ -306,20 +283,21 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
                              (json_int_t)0, "value");
       if (ev && port->optional) json_object_set_new(ev, "written", json_false());
       coord_event(c, ps->name, "step_output", ev);
-    } else if (!(rc = weft_artifacts_put(c->inst->artifacts, key, file, err))) {
+    } else if (!(rc = from_memory ? put_c_output(c, key, set, &bytes, err)
+                                  : weft_artifacts_put(c->inst->artifacts, key, file, err))) {
+      if (!from_memory) bytes = (int64_t)sb.st_size;
       json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
       json_t *o = json_pack("{s:s}", "key", key);
       json_t *p = json_pack("{s:i, s:s, s:s, s:s, s:I}", "attempt", ps->attempt, "output",
                             port->name, "type", weft_type_name(port->type), "key", key,
-                            "bytes", (json_int_t)sb.st_size);
-      if (v && port->type != WEFT_TYPE_PATH && sb.st_size <= INLINE_VALUE_MAX) {
+                            "bytes", (json_int_t)bytes);
+      if (v && port->type != WEFT_TYPE_PATH && bytes <= INLINE_VALUE_MAX) {
         json_object_set(p, "value", v);
         json_object_set(o, "value", v);
       }
       json_object_set_new(outs, port->name, o);
       coord_event(c, ps->name, "step_output", p);
     }
-    if (scratch) unlink(file);
     if (rc) {
       char why[sizeof err->msg];
       snprintf(why, sizeof why, "%s", err->msg);

@@ -154,6 +154,46 @@ static int case_replace(const char *url) {
   return 0;
 }
 
+/* Bytes from memory: stored as a file put would store them, replacing an
+ * object, read-only, leaving no scratch file behind, and refusing a bad
+ * key before writing anything. */
+static int case_put_bytes(const char *url) {
+  struct weft_artifacts *a = open_store(url);
+  ASSERT(a);
+  weft_error err = WEFT_ERROR_INIT;
+  char *scr = local("scratch");
+  ASSERT_EQ(mkdir(scr, 0755), 0);
+  ASSERT_EQ(weft_artifacts_put_bytes(a, "r/s/result", "{\"n\":1}", 7, scr, &err), WEFT_OK);
+  ASSERT_EQ(weft_artifacts_get(a, "r/s/result", local("got"), &err), WEFT_OK);
+  char *t = read_text(local("got"));
+  ASSERT_STR_EQ(t, "{\"n\":1}");
+  free(t);
+  struct stat st;
+  ASSERT_EQ(stat(local("got"), &st), 0);
+  ASSERT_EQ(st.st_mode & 0222, 0);
+  int exists = 0;
+  int64_t size = 0;
+  ASSERT_EQ(weft_artifacts_put_bytes(a, "r/s/result", "[1,2,3]", 7, scr, &err), WEFT_OK);
+  ASSERT_EQ(weft_artifacts_get(a, "r/s/result", local("got2"), &err), WEFT_OK);
+  t = read_text(local("got2"));
+  ASSERT_STR_EQ(t, "[1,2,3]");
+  free(t);
+  ASSERT_EQ(weft_artifacts_put_bytes(a, "r/s/empty", "", 0, scr, &err), WEFT_OK);
+  ASSERT_EQ(weft_artifacts_head(a, "r/s/empty", &exists, &size, &err), WEFT_OK);
+  ASSERT_EQ(exists, 1);
+  ASSERT_EQ(size, 0);
+  ASSERT_EQ(weft_artifacts_put_bytes(a, "../x", "1", 1, scr, &err), WEFT_EINVALID);
+  struct weft_artifact_list l = {0};
+  ASSERT_EQ(weft_artifacts_list(a, "r/", &l, &err), WEFT_OK);
+  ASSERT_EQ(l.n, 2); /* no temporary listed */
+  weft_artifact_list_release(&l);
+  char **names = NULL;
+  ASSERT_EQ(weft_fs_list_dir(scr, NULL, &names, &err), 0); /* a used scratch file is gone */
+  weft_fs_free_list(names);
+  weft_artifacts_close(a);
+  return 0;
+}
+
 static int case_not_found(const char *url) {
   struct weft_artifacts *a = open_store(url);
   ASSERT(a);
@@ -313,6 +353,7 @@ static int case_large(const char *url) {
 #define CASES(X) \
   X(put_get)     \
   X(replace)     \
+  X(put_bytes)   \
   X(not_found)   \
   X(delete)      \
   X(list_prefix) \
