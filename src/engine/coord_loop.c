@@ -61,6 +61,7 @@ struct loop_run {
 
 struct weft_coord_loop {
   struct weft_instance *inst;
+  weft_coord_loop_claimed_fn claimed; /* NULL: nothing to do at a claim */
   struct loop_run **runs;
   size_t n, cap;
   weft_coord_loop_clock_fn clock;
@@ -174,6 +175,10 @@ static void watch_fd(struct weft_coord_loop *lp, struct loop_run *r, int fd) {
 static void watch_executor(struct weft_coord_loop *lp, struct loop_run *r) {
   int tmo = -1;
   watch_fd(lp, r, r->d.c.x ? weft_executor_poll_fd(r->d.c.x, &tmo) : -1);
+}
+
+void weft_coord_loop_set_claimed(struct weft_coord_loop *lp, weft_coord_loop_claimed_fn fn) {
+  lp->claimed = fn;
 }
 
 int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
@@ -335,13 +340,15 @@ static int renew_leases(struct weft_coord_loop *lp, weft_error *e) {
 /* One run's part of a transaction: its lease claimed when it just started,
  * its batch, its lease dropped when it ended (a run whose lease another
  * coordinator holds writes nothing). */
-static int write_run(struct loop_run *r, weft_error *e) {
+static int write_run(struct weft_coord_loop *lp, struct loop_run *r, weft_error *e) {
   struct coord *c = &r->d.c;
+  int claiming = c->lease_claim_pending && !c->lease_lost;
   int rc = coord_lease_claim_pending(c, e);
   if (!rc && c->lease_lost) {
     r->hot = 1;
     return WEFT_OK;
   }
+  if (!rc && claiming && lp->claimed) rc = lp->claimed(r->data, r->run_id, e);
   if (!rc) rc = coord_flush_write(c, 0, e);
   if (!rc && r->over && weft_run_status_is_final(c->run.status)) rc = coord_lease_drop(c, e);
   return rc;
@@ -394,7 +401,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
   if (!rc && renew) rc = renew_leases(lp, &e);
   for (size_t i = from; !rc && i < to; i++)
     if (lp->runs[i]->in_tx) {
-      rc = write_run(lp->runs[i], &e);
+      rc = write_run(lp, lp->runs[i], &e);
       harvest(lp, lp->runs[i]);
     }
   if (rc) weft_store_rollback(lp->inst->store);
@@ -414,7 +421,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
       weft_error e1 = WEFT_ERROR_INIT;
       struct coord *c = &r->d.c;
       int rc1 = weft_store_begin(lp->inst->store, &e1);
-      if (!rc1) rc1 = write_run(r, &e1);
+      if (!rc1) rc1 = write_run(lp, r, &e1);
       if (rc1) weft_store_rollback(lp->inst->store);
       else rc1 = weft_store_commit(lp->inst->store, &e1);
       if (!rc1) wrote_run(r);

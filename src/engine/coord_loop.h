@@ -33,6 +33,13 @@ void weft_coord_loop_set_clock(struct weft_coord_loop *lp, weft_coord_loop_clock
 int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
                         const struct weft_launch *l, weft_coord_loop_done_fn done, void *data,
                         weft_error *err);
+/* Called with a run's done data inside the transaction that claims the
+ * run's lease and records it started, so what the caller kept of how it got
+ * the run (a coordinator service's inbox entry, the run queue's claim)
+ * goes away in that same commit. An error rolls the commit back; the run
+ * is then written alone and the hook called again. */
+typedef int (*weft_coord_loop_claimed_fn)(void *data, const char *run_id, weft_error *err);
+void weft_coord_loop_set_claimed(struct weft_coord_loop *lp, weft_coord_loop_claimed_fn fn);
 /* Runs turned between two commits of one tick (coord_loop.c says why). */
 #define WEFT_COORD_LOOP_COMMIT_CHUNK 1024
 

@@ -10,6 +10,7 @@
 #include "engine/coord_loop.h"
 #include "sched/coord_service.h"
 #include "sched/inbox_bell.h"
+#include "sched/run_queue.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/map.h"
@@ -225,6 +226,11 @@ struct svc {
   struct weft_inbox_bell *bell; /* NULL: the inbox is polled */
   size_t taken, ended;
   size_t taken_on_ring; /* of taken: read from the inbox because the bell rang */
+  /* Runs taken whose lease this loop has not claimed yet: their inbox
+   * entries are still there (on_claimed deletes them), and the next read
+   * of the inbox must not take them twice. A tick's worth at most. */
+  struct svc_run **awaiting;
+  size_t n_awaiting, cap_awaiting;
 };
 
 /* What a run driven here owns until it ends. */
@@ -238,6 +244,42 @@ struct svc_run {
   struct weft_launch l;
 };
 
+static int awaiting_add(struct svc *s, struct svc_run *r) {
+  if (s->n_awaiting == s->cap_awaiting) {
+    size_t cap = s->cap_awaiting ? 2 * s->cap_awaiting : 64;
+    struct svc_run **v = realloc(s->awaiting, cap * sizeof *v);
+    if (!v) return WEFT_ENOMEM;
+    s->awaiting = v;
+    s->cap_awaiting = cap;
+  }
+  s->awaiting[s->n_awaiting++] = r;
+  return WEFT_OK;
+}
+
+static void awaiting_drop(struct svc *s, struct svc_run *r) {
+  for (size_t i = 0; i < s->n_awaiting; i++)
+    if (s->awaiting[i] == r) {
+      s->awaiting[i] = s->awaiting[--s->n_awaiting];
+      return;
+    }
+}
+
+static int awaiting_has(const struct svc *s, const char *run_id) {
+  for (size_t i = 0; i < s->n_awaiting; i++)
+    if (!strcmp(s->awaiting[i]->run.id, run_id)) return 1;
+  return 0;
+}
+
+/* Deletes key PREFIX+run_id; absent is fine. */
+static int delete_key(struct weft_store *st, const char *prefix, const char *run_id,
+                      weft_error *err) {
+  char key[300];
+  if ((size_t)snprintf(key, sizeof key, "%s%s", prefix, run_id) >= sizeof key)
+    return weft_error_set(err, WEFT_EINVALID, "run id too long");
+  int rc = weft_store_kv_delete(st, key, err);
+  return rc == WEFT_ENOTFOUND ? WEFT_OK : rc;
+}
+
 static void svc_run_free(struct svc_run *r) {
   if (!r) return;
   if (r->have_rc) weft_run_config_release(&r->rc);
@@ -249,6 +291,7 @@ static void svc_run_free(struct svc_run *r) {
 static void on_done(void *data, const char *run_id, enum weft_run_status final, int rc,
                     const char *msg) {
   struct svc_run *r = data;
+  awaiting_drop(r->svc, r);
   r->svc->ended++;
   if (!r->svc->o->quiet) {
     if (rc) printf("run %s: %s: %s\n", run_id, weft_run_status_name(final), msg ? msg : "");
@@ -281,14 +324,29 @@ static struct code_entry *code_get(struct svc *s, const struct weft_run_row *run
   return ce;
 }
 
+/* In the commit that claims the run's lease and records it started: its
+ * inbox entry, its run queue claim and step list go. Till then the entry
+ * stays, so a service killed before that commit leaves the run in the
+ * inbox for another (or for the reclaim), and two services that took it
+ * both are settled by the lease: one claims it, the other lets it go. */
+static int on_claimed(void *data, const char *run_id, weft_error *err) {
+  struct svc_run *r = data;
+  struct weft_store *st = r->svc->inst->store;
+  awaiting_drop(r->svc, r);
+  int rc = delete_key(st, WEFT_COORD_INBOX_PREFIX, run_id, err);
+  if (!rc) rc = delete_key(st, WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id, err);
+  if (!rc && r->in_run) rc = delete_key(st, WEFT_RUN_QUEUE_STEPS_PREFIX, run_id, err);
+  return rc;
+}
+
 /* Starts driving run id (taken from the inbox). A run that cannot start
  * is failed with why. */
-static void take_run(struct svc *s, const char *id, const char *in_run_arg) {
+static int take_run(struct svc *s, const char *id, const char *in_run_arg) {
   weft_error err = WEFT_ERROR_INIT;
   struct svc_run *r = calloc(1, sizeof *r);
   struct weft_diags diags = WEFT_DIAGS_INIT;
   const char *why = NULL;
-  if (!r) return;
+  if (!r) return 0;
   r->svc = s;
   if (weft_store_run_get(s->inst->store, id, &r->run, &err) || r->run.status != WEFT_RUN_QUEUED)
     goto drop; /* canceled while it waited, or gone */
@@ -327,66 +385,40 @@ static void take_run(struct svc *s, const char *id, const char *in_run_arg) {
   r->l = (struct weft_launch){.job = job, .rc = &r->rc, .parent_run_id = r->run.parent_run_id,
                               .in_run = r->in_run};
   weft_diags_release(&diags);
+  if (awaiting_add(s, r)) {
+    why = "out of memory";
+    goto fail;
+  }
   s->taken++;
-  /* From here the loop owns r: on_done frees it, also when it cannot start. */
+  /* From here the loop owns r: on_done frees it, also when it cannot start
+   * (then the entry stays: the next read finds the run not queued, or
+   * retries it). */
   weft_coord_loop_add(s->lp, id, &r->l, on_done, r, &err);
-  return;
+  return 1;
 fail:
   if (weft_run_abandon(s->inst, id, why, &err) == WEFT_OK && !s->o->quiet)
     printf("run %s: failure: %s\n", id, why);
 drop:
+  /* Nothing will start it here: its entry goes (a run gone or no longer
+   * queued would be read again at every look). */
+  delete_key(s->inst->store, WEFT_COORD_INBOX_PREFIX, id, &err);
   weft_diags_release(&diags);
   svc_run_free(r);
+  return 0;
 }
 
-/* Takes what the inbox holds: each entry this service deletes is its run. */
+/* Takes what the inbox holds and is not taken yet: each run goes to the
+ * loop, and its entry is deleted in the commit that claims its lease
+ * (on_claimed), with no transaction of its own. */
 static size_t take_inbox(struct svc *s) {
   struct weft_kv_list l = {0};
   weft_error e = WEFT_ERROR_INIT;
-  size_t n = 0;
+  size_t n = 0, plen = strlen(WEFT_COORD_INBOX_PREFIX);
   if (weft_store_kv_list(s->inst->store, WEFT_COORD_INBOX_PREFIX, NULL, INBOX_TAKE_MAX, &l, &e))
     return 0;
-  if (!l.n) goto done;
-  /* One transaction deletes them all: a row another service deleted
-   * first is not ours (the delete finds nothing, or waits on its lock). */
-  unsigned char *mine = calloc(l.n, 1);
-  if (!mine || weft_store_begin(s->inst->store, &e)) {
-    free(mine);
-    goto done;
-  }
-  int rc = 0;
-  for (size_t i = 0; !rc && i < l.n; i++) {
-    char *v = NULL;
-    rc = weft_store_kv_get(s->inst->store, l.v[i].key, &v, &e);
-    if (rc == WEFT_ENOTFOUND) {
-      rc = 0;
-      continue;
-    }
-    free(v);
-    if (!rc) rc = weft_store_kv_delete(s->inst->store, l.v[i].key, &e);
-    /* Marked taken by us in the same commit: if this service dies before
-     * the run's first commit, the reclaim hands it over again. */
-    char *taken = NULL, *tv = NULL;
-    if (!rc) {
-      taken = weft_str_printf("%s%s", WEFT_COORD_TAKEN_PREFIX,
-                              l.v[i].key + strlen(WEFT_COORD_INBOX_PREFIX));
-      tv = weft_str_printf("%s\n%s", s->id, l.v[i].value ? l.v[i].value : "");
-      rc = taken && tv ? weft_store_kv_set(s->inst->store, taken, tv, &e)
-                       : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
-    }
-    free(taken);
-    free(tv);
-    if (!rc) mine[i] = 1;
-  }
-  if (rc) weft_store_rollback(s->inst->store);
-  else rc = weft_store_commit(s->inst->store, &e);
-  for (size_t i = 0; !rc && i < l.n; i++)
-    if (mine[i]) {
-      take_run(s, l.v[i].key + strlen(WEFT_COORD_INBOX_PREFIX), l.v[i].value);
-      n++;
-    }
-  free(mine);
-done:
+  for (size_t i = 0; i < l.n; i++)
+    if (!awaiting_has(s, l.v[i].key + plen))
+      n += (size_t)take_run(s, l.v[i].key + plen, l.v[i].value);
   weft_kv_list_release(&l);
   return n;
 }
@@ -406,6 +438,7 @@ int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_s
   struct svc s = {.inst = inst, .o = o};
   int rc = weft_coord_loop_new(inst, &s.lp, err);
   if (rc) return rc;
+  weft_coord_loop_set_claimed(s.lp, on_claimed);
   s.id = weft_coordinator_id();
   s.key = s.id ? weft_str_printf("%s%s", WEFT_COORD_SERVICE_PREFIX, s.id) : NULL;
   if (!s.key) {
@@ -489,6 +522,7 @@ done:
   weft_map_release(&s.code);
   free(s.key);
   free(s.id);
+  free(s.awaiting);
   return rc;
 }
 
