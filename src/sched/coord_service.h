@@ -7,13 +7,14 @@
  *                            second (its updated_ms is the heartbeat);
  *                            removed when the service stops
  *   coordinator/inbox/RUN    a QUEUED run handed over (value: the --in-run
- *                            step list of a re-execution, or ""); the
- *                            service that deletes it owns the run
- *   coordinator/taken/RUN    written in the transaction that deletes the
- *                            inbox entry ("SERVICE-ID\nIN-RUN"): a service
- *                            killed before the run's first commit leaves
- *                            it QUEUED with no entry and no lease; the
- *                            reclaim puts it back in the inbox
+ *                            step list of a re-execution, or ""); a
+ *                            service deletes it in the commit that claims
+ *                            the run's lease, so a service killed before
+ *                            that leaves it for another (or the reclaim)
+ *   coordinator/taken/RUN    written by services before that commit took
+ *                            entries away; only settled now ("SERVICE-ID
+ *                            \nIN-RUN": back in the inbox when its run is
+ *                            still QUEUED and its service gone)
  * A launcher hands a run over when a service heartbeated within
  * WEFT_COORD_SERVICE_STALE_MS; an inbox entry no service took within that
  * while is taken back by a launcher and spawned as before. */
