@@ -470,9 +470,13 @@ int coord_init(struct coord *c, struct weft_instance *inst, const char *run_id,
   if (rc) return rc;
   int adoptable = l->adopt && (c->run.status == WEFT_RUN_STARTED ||
                                c->run.status == WEFT_RUN_CANCELING);
-  if (c->run.status != WEFT_RUN_QUEUED && !adoptable)
+  if (c->run.status != WEFT_RUN_QUEUED && !adoptable) {
+    /* Another coordinator's run (two services read one inbox entry): this
+     * one never took it, so it writes nothing, its end included. */
+    c->lease_lost = 1;
     return weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not queued", run_id,
                           weft_run_status_name(c->run.status));
+  }
   if ((rc = weft_plan_init(&c->plan, c->job, l->in_run, err))) return rc;
   size_t n = c->plan.n ? c->plan.n : 1;
   c->outputs = calloc(n, sizeof *c->outputs);

@@ -405,6 +405,46 @@ TEST(a_run_another_coordinator_ran_meanwhile_is_left_alone) {
   return 0;
 }
 
+/* Two coordinator services can read one inbox entry: the second opens the
+ * run after the first has started it. It must leave the run alone: not
+ * fail it (it did: "run X is started, not queued" over a running run,
+ * tests/chaos seed 4242), not write a single event. */
+TEST(a_run_another_coordinator_started_is_not_touched) {
+  struct fixture f;
+  ASSERT_EQ(fixture_open(&f, "ops:\n  s: seed\n", "execution: {in_process: {}}\n"), 0);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *id = NULL;
+  struct ended e = {0};
+  ASSERT_EQ(weft_run_create(f.inst, &l, &id, &err), WEFT_OK);
+  struct weft_run_row r = {0};
+  ASSERT_EQ(weft_store_run_get(f.inst->store, id, &r, &err), WEFT_OK);
+  r.status = WEFT_RUN_STARTED;
+  free(r.coordinator);
+  r.coordinator = strdup("elsewhere:1:1");
+  r.started_ms = weft_clock_wall_ms();
+  ASSERT_EQ(weft_store_run_update(f.inst->store, &r, &err), WEFT_OK);
+  weft_run_row_release(&r);
+  struct weft_event_list ev = {0};
+  struct weft_event_filter ef = {.run_id = id};
+  ASSERT_EQ(weft_store_event_read(f.inst->store, &ef, &ev, &err), WEFT_OK);
+  size_t before = ev.n;
+  weft_event_list_release(&ev);
+  struct weft_coord_loop *lp = NULL;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  ASSERT_EQ(weft_coord_loop_add(lp, id, &l, on_done, &e, &err), WEFT_ECONFLICT);
+  ASSERT_EQ(e.n, 1); /* over at once */
+  for (int i = 0; i < 10; i++) weft_coord_loop_tick(lp, 1);
+  ASSERT_EQ(status_of(&f, id), WEFT_RUN_STARTED);
+  ASSERT_EQ(weft_store_event_read(f.inst->store, &ef, &ev, &err), WEFT_OK);
+  ASSERT_EQ(ev.n, before);
+  weft_event_list_release(&ev);
+  weft_coord_loop_free(lp);
+  free(id);
+  fixture_close(&f);
+  return 0;
+}
+
 /* A C op that does not return holds one pool thread, not the loop: the
  * other runs (C ops too) go on and end meanwhile. */
 TEST(a_slow_c_op_does_not_stop_the_other_runs) {
@@ -542,6 +582,7 @@ TEST(idle_runs_are_not_turned_and_leases_renew_once_per_tick) {
 }
 
 TEST_MAIN(TEST_ENTRY(many_runs_advance_with_one_commit_per_tick)
+              TEST_ENTRY(a_run_another_coordinator_started_is_not_touched)
               TEST_ENTRY(a_tick_of_many_runs_commits_in_chunks)
                   TEST_ENTRY(cancel_reaches_one_run_on_the_loops_clock)
                       TEST_ENTRY(a_step_timeout_fails_its_run_only)
