@@ -150,9 +150,20 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
                           .code_version = weft_code_memo_version(&s->turn_code, s->inst->home,
                                                                  job->location)};
   rc = weft_run_create(s->inst, &l, run_id, err);
-  /* Nobody coordinates it yet: the run queue's dequeuer will. Without
+  /* A dequeuer without run queue limits hands it to a coordinator service
+   * in the tick's own commit, as its turn would just after. */
+  int handed = 0;
+  if (!rc && s->spawner_ready) {
+    handed = weft_coord_admit_in_tx(s->inst, &s->rq, *run_id, l.code_version, NULL, err);
+    if (handed < 0) {
+      rc = handed;
+      free(*run_id);
+      *run_id = NULL;
+    }
+  }
+  /* Else nobody coordinates it yet: the run queue's dequeuer will. Without
    * this, the orphan sweep would fail it once this process exits. */
-  if (!rc && (rc = weft_run_queue_enqueue(s->inst, *run_id, err))) {
+  if (!rc && !handed && (rc = weft_run_queue_enqueue(s->inst, *run_id, err))) {
     free(*run_id);
     *run_id = NULL;
   }
