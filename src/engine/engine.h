@@ -205,6 +205,11 @@ struct weft_launch {
    * coordinator died; its lease is taken from this hand-off token. */
   int adopt;
   const char *adopt_token;
+  /* weft_run_create: the run is left for a dequeuer (the run queue, a
+   * coordinator service), so it names no coordinator, as
+   * weft_run_queue_enqueue leaves one; else its creator is its
+   * coordinator until it starts it. */
+  int unowned;
 };
 
 /* Records a new QUEUED run (row and run_queued event) and returns its id

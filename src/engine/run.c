@@ -201,9 +201,11 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
   r.run_config = l->rc->raw ? json_dumps(l->rc->raw, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   r.tags = tags ? json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   r.created_ms = weft_clock_wall_ms();
-  r.coordinator = weft_coordinator_id();
-  r.heartbeat_ms = r.created_ms;
-  if (!r.id || !r.tags || !r.coordinator) {
+  if (!l->unowned) {
+    r.coordinator = weft_coordinator_id();
+    r.heartbeat_ms = r.created_ms;
+  }
+  if (!r.id || !r.tags || (!l->unowned && !r.coordinator)) {
     weft_error_set(err, WEFT_ENOMEM, "out of memory creating a run");
     goto done;
   }
@@ -544,8 +546,10 @@ int coord_start_run(struct coord *c) {
   if (lrc) return lrc;
   /* Under the lease, the run must still be queued: a sweep that took its
    * launcher for dead (instance.c) fails it under the lease too, so one
-   * of the two acts, never both. */
-  lrc = coord_lease_check_queued(c, c->err);
+   * of the two acts, never both. A loop's run claims its lease in its
+   * loop's next commit, which checks it there (coord_lease_claim_pending);
+   * coord_init has just read it queued. */
+  lrc = c->lease_claim_pending ? WEFT_OK : coord_lease_check_queued(c, c->err);
   if (lrc) {
     coord_lease_release(c);
     c->lease_lost = 1; /* writes nothing more */

@@ -178,7 +178,10 @@ int http_record_run(struct weft_instance *inst, const struct weft_launch *l, con
                     const struct weft_run_queue_config *admit, char **run_id, int *handed,
                     weft_error *err) {
   *handed = 0;
-  int rc = weft_run_create(inst, l, run_id, err);
+  /* Left for any dequeuer (this server, a scheduler): not tied to us. */
+  struct weft_launch unowned = *l;
+  unowned.unowned = 1;
+  int rc = weft_run_create(inst, &unowned, run_id, err);
   if (!rc && admit) {
     int h = weft_coord_admit_in_tx(inst, admit, *run_id, l->code_version, in_run, err);
     if (h) {
@@ -186,8 +189,6 @@ int http_record_run(struct weft_instance *inst, const struct weft_launch *l, con
       return h < 0 ? h : WEFT_OK;
     }
   }
-  /* Left for any dequeuer (this server, a scheduler): not tied to us. */
-  if (!rc) rc = weft_run_queue_enqueue(inst, *run_id, err);
   if (!rc && in_run) rc = weft_run_queue_set_steps(inst, *run_id, in_run, err);
   return rc;
 }

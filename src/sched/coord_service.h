@@ -42,6 +42,11 @@ int weft_coord_handoff(struct weft_instance *inst, const char *run_id, const cha
 int weft_coord_handoff_in_tx(struct weft_instance *inst, const char *run_id, const char *in_run,
                              weft_error *err);
 
+/* weft_coord_handoff_in_tx for a run the caller created unowned
+ * (weft_launch.unowned) in the same transaction: no read of its row. */
+int weft_coord_handoff_unowned_in_tx(struct weft_instance *inst, const char *run_id,
+                                     const char *in_run, weft_error *err);
+
 /* Inbox entries older than WEFT_COORD_SERVICE_STALE_MS (no service took
  * them: it stopped): each is deleted and passed to fn (a spawner's), so
  * the run starts anyway. Returns how many. Also settles the taken

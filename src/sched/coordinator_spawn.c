@@ -236,7 +236,7 @@ int weft_coord_admit_in_tx(struct weft_instance *inst, const struct weft_run_que
   if (weft_run_queue_config_limited(cfg) || !code_version || !weft_coord_service_up(inst))
     return 0;
   int rc = weft_run_queue_claim_in_tx(inst->store, run_id, weft_clock_wall_ms(), err);
-  if (!rc) rc = weft_coord_handoff_in_tx(inst, run_id, in_run, err);
+  if (!rc) rc = weft_coord_handoff_unowned_in_tx(inst, run_id, in_run, err);
   return rc ? rc : 1;
 }
 

@@ -78,7 +78,8 @@ int weft_coord_hand_fn(void *spawner, struct weft_instance *inst,
 int weft_coord_dequeue(struct weft_coord_spawner *sp, struct weft_instance *inst,
                        const struct weft_run_queue_config *cfg, weft_error *err);
 
-/* Admits run_id, QUEUED and just recorded in the caller's transaction, as
+/* Admits run_id, QUEUED and just recorded unowned (weft_launch.unowned)
+ * in the caller's transaction, as
  * a queue turn would, without the turn: without limits every queued run is
  * admitted at once, so its claim and its hand-off to a coordinator service
  * commit with its row (one commit a launch batch, not two, and no reading

@@ -146,26 +146,23 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
     goto done;
   }
   built = 1;
+  /* Nobody coordinates it yet: the run queue's dequeuer will. Owned by
+   * this process, the orphan sweep would fail it once this one exits. */
   struct weft_launch l = {.job = job, .rc = &rc_built, .tags = tags,
                           .code_version = weft_code_memo_version(&s->turn_code, s->inst->home,
-                                                                 job->location)};
+                                                                 job->location),
+                          .unowned = 1};
   rc = weft_run_create(s->inst, &l, run_id, err);
   /* A dequeuer without run queue limits hands it to a coordinator service
-   * in the tick's own commit, as its turn would just after. */
-  int handed = 0;
+   * in the tick's own commit, as its turn would just after; else the run
+   * queue's next turn starts it. */
   if (!rc && s->spawner_ready) {
-    handed = weft_coord_admit_in_tx(s->inst, &s->rq, *run_id, l.code_version, NULL, err);
+    int handed = weft_coord_admit_in_tx(s->inst, &s->rq, *run_id, l.code_version, NULL, err);
     if (handed < 0) {
       rc = handed;
       free(*run_id);
       *run_id = NULL;
     }
-  }
-  /* Else nobody coordinates it yet: the run queue's dequeuer will. Without
-   * this, the orphan sweep would fail it once this process exits. */
-  if (!rc && !handed && (rc = weft_run_queue_enqueue(s->inst, *run_id, err))) {
-    free(*run_id);
-    *run_id = NULL;
   }
 done:
   if (rc == WEFT_EINVALID && !*reason) *reason = weft_str_dup("cannot launch");
