@@ -91,6 +91,16 @@ int weft_coord_handoff_in_tx(struct weft_instance *inst, const char *run_id, con
   return rc;
 }
 
+int weft_coord_handoff_unowned_in_tx(struct weft_instance *inst, const char *run_id,
+                                     const char *in_run, weft_error *err) {
+  char key[256];
+  if ((size_t)snprintf(key, sizeof key, "%s%s", WEFT_COORD_INBOX_PREFIX, run_id) >= sizeof key)
+    return weft_error_set(err, WEFT_EINVALID, "run id too long");
+  int rc = weft_store_kv_set(inst->store, key, in_run ? in_run : "", err);
+  if (!rc) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, err);
+  return rc;
+}
+
 /* Returns 1 when service id heartbeated within WEFT_COORD_SERVICE_STALE_MS. */
 static int service_alive(const struct weft_kv_list *svcs, const char *id, size_t id_len,
                          int64_t wall) {
@@ -410,12 +420,14 @@ drop:
 /* Takes what the inbox holds and is not taken yet: each run goes to the
  * loop, and its entry is deleted in the commit that claims its lease
  * (on_claimed), with no transaction of its own. */
-static size_t take_inbox(struct svc *s) {
+static size_t take_inbox(struct svc *s, int *full) {
   struct weft_kv_list l = {0};
   weft_error e = WEFT_ERROR_INIT;
   size_t n = 0, plen = strlen(WEFT_COORD_INBOX_PREFIX);
+  *full = 0;
   if (weft_store_kv_list(s->inst->store, WEFT_COORD_INBOX_PREFIX, NULL, INBOX_TAKE_MAX, &l, &e))
     return 0;
+  *full = l.n == INBOX_TAKE_MAX;
   for (size_t i = 0; i < l.n; i++)
     if (!awaiting_has(s, l.v[i].key + plen))
       n += (size_t)take_run(s, l.v[i].key + plen, l.v[i].value);
@@ -467,13 +479,18 @@ int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_s
       heartbeat(&s);
       next_hb = now + HEARTBEAT_MS;
     }
-    /* The inbox is read every tick while it delivers, else when rung or
-     * polled. */
+    /* The inbox is read when rung or polled, and at once again after a
+     * full read. */
     int rung = s.bell && weft_inbox_bell_take(s.bell);
     if (rung || now >= next_inbox) {
-      size_t got = take_inbox(&s);
+      int full;
+      size_t got = take_inbox(&s, &full);
       if (rung) s.taken_on_ring += got;
-      next_inbox = got ? now : now + poll_ms;
+      /* Read again at once after a read cut short, and, unrung (SQLite: a
+       * local index), every tick while it delivers. Rung, each hand-over
+       * rings: reading every tick while launches stream in was most of a
+       * busy service's statements to PostgreSQL. */
+      next_inbox = full || (!s.bell && got) ? now : now + poll_ms;
     }
     int wait = weft_coord_loop_count(s.lp) ? 2 : 5;
     if (s.bell && !weft_coord_loop_count(s.lp)) {
@@ -497,7 +514,8 @@ int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_s
   int canceled = 0;
   for (;;) {
     int64_t now = weft_clock_mono_ms();
-    if (now < grace_end) take_inbox(&s);
+    int full;
+    if (now < grace_end) take_inbox(&s, &full);
     else if (!weft_coord_loop_count(s.lp)) break;
     if (!canceled && now >= cancel_at) {
       canceled = 1;
