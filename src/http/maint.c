@@ -25,6 +25,7 @@
  * Launches through this server do not wait for it (launch_batch.c). */
 #define TURN_GAP_MS 20
 #define EVENT_BATCH 1000
+#define FEED_BUSY_MS 20 /* the pause after a read that found events */
 
 /* ---- the run queue ------------------------------------------------------------------ */
 
@@ -81,6 +82,13 @@ static void feed_metrics(struct http_server *srv, int wait_ms) {
   weft_event_list_release(&l);
   if (n == EVENT_BATCH) return; /* more to read at once */
   atomic_store(&m->primed, 1);
+  if (n) {
+    /* Events are streaming in: the next read a little later takes more of
+     * them at once. Waiting on the store for each new one (on PostgreSQL
+     * LISTEN, a read, UNLISTEN) spun this thread at every commit. */
+    weft_clock_sleep_ms(wait_ms < FEED_BUSY_MS ? wait_ms : FEED_BUSY_MS);
+    return;
+  }
   if (weft_store_event_wait(srv->inst->store, cursor, wait_ms, &err) < 0)
     weft_clock_sleep_ms(wait_ms);
 }
