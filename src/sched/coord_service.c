@@ -486,11 +486,11 @@ int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_s
       int full;
       size_t got = take_inbox(&s, &full);
       if (rung) s.taken_on_ring += got;
-      /* Read again at once after a read cut short, and, unrung (SQLite: a
-       * local index), every tick while it delivers. Rung, each hand-over
-       * rings: reading every tick while launches stream in was most of a
-       * busy service's statements to PostgreSQL. */
-      next_inbox = full || (!s.bell && got) ? now : now + poll_ms;
+      /* Read again at once only after a read cut short that took
+       * something: entries stay until their runs' claims commit (at the
+       * next tick), and listing them again every tick was a quarter of
+       * the service's time in a burst; with a bell each hand-over rings. */
+      next_inbox = full && got ? now : now + poll_ms;
     }
     int wait = weft_coord_loop_count(s.lp) ? 2 : 5;
     if (s.bell && !weft_coord_loop_count(s.lp)) {

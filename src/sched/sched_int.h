@@ -20,6 +20,11 @@ struct weft_scheduler {
   /* The code versions of the locations this turn launched from, reset
    * at each turn (a thousand schedules due at once hash the folder once). */
   struct weft_code_memo turn_code;
+  /* Runs this turn handed to a coordinator service as it created them
+   * (weft_coord_admit_in_tx): then the turn's own queue turn is left to
+   * the loop's next one, 100 ms on, instead of reading back every run
+   * just handed while the service claims them. */
+  size_t turn_handed;
 };
 
 /* freshness.c: the asset freshness pass, at most every 30 s of wall clock;

@@ -60,9 +60,10 @@ int weft_scheduler_turn(struct weft_scheduler *s, struct weft_sched_turn *turn,
   int64_t now = s->clock.now_ms(s->clock.data);
   turn->next_wake_ms = now + 60000;
   weft_code_memo_reset(&s->turn_code); /* the folders may have changed since */
+  s->turn_handed = 0;
   int rc = weft__sched_schedules_turn(s, now, turn, err);
   if (!rc) rc = weft__sched_sensors_turn(s, now, turn, err);
-  if (!rc) rc = weft_scheduler_dequeue(s, err);
+  if (!rc && !s->turn_handed) rc = weft_scheduler_dequeue(s, err);
   /* Retention only for a scheduler on the wall clock (tests drive fake
    * clocks through schedules and sensors, not ages of runs). */
   if (!rc && s->clock.now_ms == weft_sched_wall_clock.now_ms)
@@ -163,6 +164,7 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
       free(*run_id);
       *run_id = NULL;
     }
+    s->turn_handed += handed == 1;
   }
 done:
   if (rc == WEFT_EINVALID && !*reason) *reason = weft_str_dup("cannot launch");
