@@ -17,7 +17,9 @@
 #include "util/str.h"
 
 #define HEARTBEAT_MS 1000
-#define INBOX_TAKE_MAX 500   /* runs taken per read of the inbox */
+#define INBOX_TAKE_MAX 128   /* runs taken per read of the inbox: the loop claims and starts them
+                              * before the next read (1,000 due at once: the first steps start
+                              * after 128 are open, not 500) */
 #define INBOX_POLL_MS 5      /* the inbox read without a bell */
 #define INBOX_BELL_POLL_MS 1000 /* and with one, for hand-overs that did not ring */
 #define CODE_CACHE_MS 10000  /* a location loaded from a snapshot is reused this long */
