@@ -199,6 +199,10 @@ int weft_artifacts_put_bytes(struct weft_artifacts *a, const char *key, const vo
   return rc;
 }
 
+int weft_artifacts_thread_safe(const struct weft_artifacts *a) {
+  return a && a->m->thread_safe;
+}
+
 int weft_artifacts_get(struct weft_artifacts *a, const char *key, const char *local_path,
                        weft_error *err) {
   int rc = weft_artifacts_key_check(key, err);

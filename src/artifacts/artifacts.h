@@ -57,6 +57,10 @@ struct weft_artifacts_methods {
    * len bytes from memory under key, atomically as xPut does. */
   int (*xPutBytes)(struct weft_artifacts *a, const char *key, const void *data, size_t len,
                    weft_error *err);
+  /* 1: put, get, head and delete may run on several threads of one handle
+   * at once (fs: each call opens its own files); 0: one thread at a time
+   * (s3: one curl handle). */
+  int thread_safe;
 };
 
 /* Every backend embeds this as its first member. */
@@ -90,6 +94,9 @@ int weft_artifacts_head(struct weft_artifacts *a, const char *key, int *exists,
 int weft_artifacts_list(struct weft_artifacts *a, const char *prefix,
                         struct weft_artifact_list *out, weft_error *err);
 int weft_artifacts_delete(struct weft_artifacts *a, const char *key, weft_error *err);
+
+/* Whether a's backend takes calls from several threads at once. */
+int weft_artifacts_thread_safe(const struct weft_artifacts *a);
 
 /* Calls of the backends by this process (every store it opened), for
  * /metrics: per operation, how many and how many failed (a get or head of

@@ -509,4 +509,5 @@ const struct weft_artifacts_methods weft__artifacts_fs_methods = {
     .xList = fs_list,
     .xDelete = fs_delete,
     .xPutBytes = fs_put_bytes,
+    .thread_safe = 1,
 };

@@ -340,4 +340,5 @@ static int s3_list(struct weft_artifacts *a, const char *prefix,
 const struct weft_artifacts_methods weft__artifacts_s3_methods = {
     1,       "s3",   sizeof(struct s3_artifacts), s3_open, s3_close, s3_put, s3_get,
     s3_head, s3_list, s3_delete, NULL, /* put_bytes: through a scratch file */
+    0, /* one curl handle */
 };

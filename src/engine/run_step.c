@@ -22,6 +22,16 @@
  * and UI show them without opening the artifact. */
 #define INLINE_VALUE_MAX 4096
 
+/* weft_output_store.put: a C op's output stored on the loop's pool thread
+ * that ran it (exec.h), so the loop's thread, which drives every run, does
+ * not wait on the artifact store's folders and files. ctx: the instance,
+ * which outlives the loop and its pool. */
+static int put_output_on_pool(void *ctx, const char *key, const char *text, size_t len,
+                              weft_error *err) {
+  struct weft_instance *inst = ctx;
+  return weft_artifacts_put_bytes(inst->artifacts, key, text, len, inst->runs_dir, err);
+}
+
 void coord_fail_unstarted(struct coord *c, size_t i, const char *message) {
   const char *name = c->plan.steps[i].name;
   c->started[i] = weft_clock_wall_ms();
@@ -217,10 +227,19 @@ void coord_start_step(struct coord *c, size_t i) {
     spec.inputs_json = inputs_json;
     spec.user = (void *)(uintptr_t)(i + 1);
     spec.secrets = &sec;
+    /* The executor copies it: a local is enough. */
+    struct weft_output_store ostore = {put_output_on_pool, c->inst, NULL};
+    char *okey = NULL;
+    if (inv->def->c_function && weft_artifacts_thread_safe(c->inst->artifacts) &&
+        (okey = weft_str_printf("%s/%s/", c->run.id, ps->name))) {
+      ostore.key_prefix = okey;
+      spec.output_store = &ostore;
+    }
     /* A partitioned run (backfill, schedule): its tag weft/partition. */
     if (!c->run_tags && c->run.tags) c->run_tags = json_loads(c->run.tags, 0, NULL);
     spec.partition_key = json_string_value(json_object_get(c->run_tags, "weft/partition"));
     rc = weft_executor_start(c->x, &spec, &e);
+    free(okey);
   }
   weft_step_secrets_release(&sec);
   free(venv_bin);
@@ -240,8 +259,14 @@ void coord_start_step(struct coord *c, size_t i) {
  * folder (four folders a C step that nothing else uses) nor a scratch file
  * linked in and removed (perf: creating files was a quarter of a server's
  * CPU launching one-step C runs). */
-static int put_c_output(struct coord *c, const char *key, json_t *value, int64_t *bytes,
-                        weft_error *err) {
+static int put_c_output(struct coord *c, const char *key, json_t *value, json_t *stored,
+                        int64_t *bytes, weft_error *err) {
+  /* Stored already, on the loop's pool thread that ran it (below). */
+  if (stored) {
+    const char *why = json_string_value(json_object_get(stored, "error"));
+    *bytes = (int64_t)json_integer_value(json_object_get(stored, "bytes"));
+    return why ? weft_error_set(err, WEFT_EIO, "%s", why) : WEFT_OK;
+  }
   char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
   if (!text) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   size_t len = strlen(text);
@@ -283,7 +308,11 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
                              (json_int_t)0, "value");
       if (ev && port->optional) json_object_set_new(ev, "written", json_false());
       coord_event(c, ps->name, "step_output", ev);
-    } else if (!(rc = from_memory ? put_c_output(c, key, set, &bytes, err)
+    } else if (!(rc = from_memory ? put_c_output(c, key, set,
+                                                 res->stored ? json_object_get(res->stored,
+                                                                               port->name)
+                                                             : NULL,
+                                                 &bytes, err)
                                   : weft_artifacts_put(c->inst->artifacts, key, file, err))) {
       if (!from_memory) bytes = (int64_t)sb.st_size;
       json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;

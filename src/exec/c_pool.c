@@ -117,6 +117,7 @@ size_t weft_c_pool_drain(struct weft_c_pool *p, void **wake, size_t max) {
 }
 
 void weft__c_pool_submit(struct weft_c_pool *p, struct weft__c_task *t) {
+  t->pool = p;
   pthread_mutex_lock(&p->mu);
   t->state = WEFT__C_TASK_QUEUED;
   t->abandoned = 0;
@@ -126,6 +127,13 @@ void weft__c_pool_submit(struct weft_c_pool *p, struct weft__c_task *t) {
   p->tail = t;
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
+}
+
+int weft__c_task_abandoned(struct weft__c_task *t) {
+  pthread_mutex_lock(&t->pool->mu);
+  int a = t->abandoned;
+  pthread_mutex_unlock(&t->pool->mu);
+  return a;
 }
 
 int weft__c_pool_collect(struct weft_c_pool *p, struct weft__c_task *t) {

@@ -18,7 +18,9 @@
  *     the function returns, and nobody is told.
  *   - Events the function emits (weft_op_ctx_log) are buffered in the task
  *     and delivered by the executor on the loop's thread with the result:
- *     the executor's callbacks never run on a pool thread.
+ *     the executor's callbacks never run on a pool thread. Its outputs are
+ *     stored on the pool thread when the step asked for it (exec.h,
+ *     weft_output_store), unless the task was abandoned by then.
  *   - The wake token (the loop's run) is only handed out by
  *     weft_c_pool_drain on the loop's thread, and a task forgotten by its
  *     executor is never drained, so a token outlives every use of it.
@@ -55,6 +57,7 @@ int weft_executor_use_c_pool(struct weft_executor *x, struct weft_c_pool *p, voi
 enum { WEFT__C_TASK_QUEUED, WEFT__C_TASK_RUNNING, WEFT__C_TASK_DONE };
 
 struct weft__c_task {
+  struct weft_c_pool *pool;       /* set by submit */
   struct weft__c_task *next;      /* the pool's queue or done list */
   int state;                      /* under the pool's mutex */
   int abandoned;                  /* under the pool's mutex */
@@ -68,5 +71,8 @@ void weft__c_pool_submit(struct weft_c_pool *p, struct weft__c_task *t);
 int weft__c_pool_collect(struct weft_c_pool *p, struct weft__c_task *t);
 /* 1: t is the caller's to release now; 0: the pool releases it. */
 int weft__c_pool_forget(struct weft_c_pool *p, struct weft__c_task *t);
+/* On the pool thread running t: 1 when its executor has let go of it
+ * (its result will be discarded), under the pool's mutex. */
+int weft__c_task_abandoned(struct weft__c_task *t);
 
 #endif

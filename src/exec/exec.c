@@ -9,6 +9,8 @@ void weft_step_result_release(struct weft_step_result *r) {
   if (!r) return;
   free(r->message);
   json_decref(r->outputs);
+  json_decref(r->stored);
+  r->stored = NULL;
   free(r->container_id);
   free(r->image);
   free(r->image_digest);

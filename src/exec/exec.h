@@ -137,6 +137,18 @@ struct weft_step_secrets {
 /* Everything needed to run one attempt of one step. All pointers are
  * borrowed for the duration of start() only; the executor copies what it
  * keeps. */
+/* Where a C function's outputs go once it returned, called on the thread
+ * that ran it (a coordinator loop's pool, c_pool.h), so the loop's thread
+ * does not pay for storing them: put(ctx, key_prefix + NAME, JSON text).
+ * The executor copies the key prefix; ctx (and what put uses) must outlive
+ * the pool's threads, and put must be safe to call from several at once.
+ * The result's `stored` says what was stored. */
+struct weft_output_store {
+  int (*put)(void *ctx, const char *key, const char *text, size_t len, weft_error *err);
+  void *ctx;
+  const char *key_prefix; /* "RUN/STEP/" */
+};
+
 struct weft_step_spec {
   const char *run_id;
   const char *job;
@@ -166,6 +178,9 @@ struct weft_step_spec {
   const struct weft_step_container *container;
   /* Secrets, variables and masking (above); NULL: none. */
   const struct weft_step_secrets *secrets;
+  /* C functions run on a pool: their outputs are stored there (above);
+   * NULL, or any other step: the caller stores them from the result. */
+  const struct weft_output_store *output_store;
   void *user;              /* the caller's cookie, echoed in results and
                               callbacks */
 };
@@ -185,6 +200,10 @@ struct weft_step_result {
    * path of its file (WORK/outputs/NAME). Owned reference; set on success
    * only, NULL otherwise. */
   json_t *outputs;
+  /* The outputs the spec's output_store took, name -> {"bytes": N} or
+   * {"error": MESSAGE} (then the step must fail); NULL: none was. An
+   * optional output left null is not stored. Owned reference. */
+  json_t *stored;
   long pid; /* the process's pid (0 for a C-function step) */
   /* Container steps: the container's id, the image and its digest (the
    * registry's NAME@sha256:..., or the image id of a local image); NULL

@@ -37,6 +37,8 @@ struct c_pending {
   struct weft__work_paths paths;
   struct weft__port_decls inputs, outputs;
   char *cancel_reason;
+  struct weft_output_store ostore; /* put NULL: none */
+  char *okey_prefix;               /* ostore's key prefix, copied */
 };
 
 /* A C function handed to the pool: the task owns its own copy of what the
@@ -69,6 +71,7 @@ static void pending_clear(struct c_pending *c) {
   free(c->inputs_json);
   free(c->cwd);
   free(c->cancel_reason);
+  free(c->okey_prefix);
   weft__work_paths_release(&c->paths);
   weft__port_decls_release(&c->inputs);
   weft__port_decls_release(&c->outputs);
@@ -110,6 +113,37 @@ static struct weft__c_call c_call_of(struct c_pending *c, const struct weft_exec
   };
 }
 
+/* On the pool thread: each output value the function set goes to the
+ * spec's output store; res->stored says how each went. A task its
+ * executor let go of stores nothing (its outputs are discarded). */
+static void store_outputs(struct ip_task *t) {
+  struct c_pending *c = &t->c;
+  const char *name;
+  json_t *value;
+  if (!c->ostore.put || !t->res.ok || !t->res.outputs || weft__c_task_abandoned(&t->base))
+    return;
+  if (!(t->res.stored = json_object())) return; /* the caller stores them */
+  json_object_foreach(t->res.outputs, name, value) {
+    const struct weft__port_decl *d = weft__port_decls_find(&c->outputs, name);
+    if (d && d->optional && json_is_null(value)) continue; /* left unwritten */
+    weft_error e = WEFT_ERROR_INIT;
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *key = weft__strdupf("%s%s", c->okey_prefix, name);
+    int rc = text && key ? c->ostore.put(c->ostore.ctx, key, text, strlen(text), &e)
+                         : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
+    json_t *r = rc ? json_pack("{s:s}", "error", e.msg)
+                   : json_pack("{s:I}", "bytes", (json_int_t)strlen(text));
+    free(text);
+    free(key);
+    if (!r || json_object_set_new(t->res.stored, name, r)) {
+      /* Unrecorded: the caller stores them all again, as without a store. */
+      json_decref(t->res.stored);
+      t->res.stored = NULL;
+      return;
+    }
+  }
+}
+
 static void task_run(struct weft__c_task *base) {
   struct ip_task *t = (struct ip_task *)base;
   struct c_pending *c = &t->c;
@@ -118,6 +152,7 @@ static void task_run(struct weft__c_task *base) {
   t->res.exit_code = -1;
   t->res.started_ms = weft_clock_wall_ms();
   t->rc = weft__c_call_run(&call, &t->res);
+  if (!t->rc) store_outputs(t);
   t->res.ended_ms = weft_clock_wall_ms();
   if (!t->rc && !t->res.ok && !t->res.message) t->rc = WEFT_ENOMEM;
 }
@@ -221,8 +256,14 @@ static int start_c_op(struct ip_executor *x, const struct weft_step_spec *spec,
   c->config_json = dup_or_empty_object(spec->config_json);
   c->inputs_json = dup_or_empty_object(spec->inputs_json);
   c->cwd = spec->cwd ? strdup(spec->cwd) : NULL;
+  /* Only a pool thread stores them: inline, the caller does. */
+  if (x->pool && spec->output_store && spec->output_store->put) {
+    c->ostore = *spec->output_store;
+    c->okey_prefix = strdup(spec->output_store->key_prefix ? spec->output_store->key_prefix : "");
+    c->ostore.key_prefix = NULL;
+  }
   if (!c->op_name || !c->c_function || !c->config_json || !c->inputs_json ||
-      (spec->cwd && !c->cwd) ||
+      (spec->cwd && !c->cwd) || (c->ostore.put && !c->okey_prefix) ||
       weft__port_decls_copy(def->inputs, def->n_inputs, &c->inputs) ||
       weft__port_decls_copy(def->outputs, def->n_outputs, &c->outputs)) {
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");

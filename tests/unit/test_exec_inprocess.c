@@ -2,9 +2,11 @@
  * at a time) and the op SDKs (sdk/python, sdk/c) run through the executor. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include "../../sdk/c/weft_op.h"
+#include "exec/c_pool.h"
 #include "exec/exec.h"
 #include "test.h"
 #include "util/buf.h"
@@ -556,6 +558,83 @@ TEST(c_sdk_round_trip) {
   return 0;
 }
 
+/* ---- outputs stored on the pool's thread ---- */
+
+struct stored_seen {
+  pthread_t thread;
+  char key[128], text[64];
+  int calls;
+  int fail; /* answer an error */
+};
+
+static int store_put(void *ctx, const char *key, const char *text, size_t len,
+                     weft_error *err) {
+  struct stored_seen *s = ctx;
+  s->thread = pthread_self();
+  s->calls++;
+  snprintf(s->key, sizeof s->key, "%s", key);
+  snprintf(s->text, sizeof s->text, "%.*s", (int)len, text);
+  return s->fail ? weft_error_set(err, WEFT_EIO, "disk full") : WEFT_OK;
+}
+
+/* One C step through a pool with an output store: the outputs are stored
+ * on the pool's thread, once each, under key_prefix + name, and the result
+ * says so; a store that fails says why; without a pool nothing is stored
+ * (the caller does it). */
+static int pooled_step(struct fixture *f, struct stored_seen *seen, int pooled,
+                       struct weft_step_result *r) {
+  struct weft_c_pool *pool = NULL;
+  struct weft_executor *x = new_executor(f, "in_process");
+  weft_error err = WEFT_ERROR_INIT;
+  if (!x || (pooled && (weft_c_pool_new(1, &pool, &err) ||
+                        weft_executor_use_c_pool(x, pool, f))))
+    return -1;
+  static struct weft_port outs[] = {{.name = "total", .type = WEFT_TYPE_STRING}};
+  struct weft_op_def def = c_op("set_string", outs, 1);
+  struct weft_step_spec spec = spec_for(f, &def);
+  struct weft_output_store store = {store_put, seen, "run-7/adder/"};
+  spec.output_store = &store;
+  int rc = weft_executor_start(x, &spec, &err);
+  int got = 0;
+  for (int i = 0; !rc && i < 2000 && got == 0; i++) got = weft_executor_wait(x, 5, r, &err);
+  weft_executor_free(x);
+  weft_c_pool_free(pool);
+  return !rc && got == 1 ? 0 : -1;
+}
+
+TEST(c_op_outputs_are_stored_on_the_pool_thread) {
+  struct fixture f;
+  ASSERT_EQ(fixture_init(&f), 0);
+  int calls = 0;
+  ASSERT_EQ(register_ops(&calls, f.dir), 0);
+  struct stored_seen seen = {0};
+  struct weft_step_result r = {0};
+  ASSERT_EQ(pooled_step(&f, &seen, 1, &r), 0);
+  ASSERT_EQ(r.ok, 1);
+  ASSERT_EQ(seen.calls, 1);
+  ASSERT(!pthread_equal(seen.thread, pthread_self()));
+  ASSERT_STR_EQ(seen.key, "run-7/adder/total");
+  ASSERT_STR_EQ(seen.text, "\"many\"");
+  ASSERT(r.stored != NULL);
+  ASSERT_EQ(json_integer_value(json_object_get(json_object_get(r.stored, "total"), "bytes")), 6);
+  weft_step_result_release(&r);
+  /* A store that fails: the result carries its message for the caller. */
+  seen = (struct stored_seen){.fail = 1};
+  ASSERT_EQ(pooled_step(&f, &seen, 1, &r), 0);
+  ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(r.stored, "total"), "error")),
+                "disk full");
+  weft_step_result_release(&r);
+  /* Inline (no pool): the caller stores them. */
+  seen = (struct stored_seen){0};
+  ASSERT_EQ(pooled_step(&f, &seen, 0, &r), 0);
+  ASSERT_EQ(r.ok, 1);
+  ASSERT_EQ(seen.calls, 0);
+  ASSERT(r.stored == NULL);
+  weft_step_result_release(&r);
+  fixture_release(&f);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--sdk-op")) return sdk_op_main();
   ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -567,6 +646,7 @@ int main(int argc, char **argv) {
       TEST_ENTRY(c_op_path_output_is_copied_in)
       TEST_ENTRY(c_op_without_path_ports_makes_no_folder)
       TEST_ENTRY(in_process_runs_one_step_at_a_time)
+      TEST_ENTRY(c_op_outputs_are_stored_on_the_pool_thread)
       TEST_ENTRY(python_sdk_round_trip)
       TEST_ENTRY(python_sdk_outside_weft_says_so)
       TEST_ENTRY(c_sdk_round_trip)};
