@@ -235,31 +235,54 @@ static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms,
   return WEFT_OK;
 }
 
-/* A turn's ticks commit together: one commit (one fsync on SQLite) for a
- * thousand schedules due in the same minute instead of one each, so the
- * last of them is queued in a fraction of the time. Another scheduler
- * taking any of the ticks dooms the batch (its compare-and-set fails, the
- * inner transaction rolls back); the turn is then redone one tick per
- * transaction, which skips exactly what the other one took. */
+/* A turn's ticks commit together, TICK_CHUNK runs at a time: one commit
+ * (one fsync on SQLite) for many schedules due in the same minute instead
+ * of one each, so the last of them is queued in a fraction of the time;
+ * and not one for all of them, so the coordinator starts the first runs
+ * while the rest are created (1,000 due at once: the first runs were
+ * visible only after all 1,000). Another scheduler taking any of the
+ * ticks dooms the open chunk (its compare-and-set fails, the inner
+ * transaction rolls back); the turn is then redone one tick per
+ * transaction, which skips exactly what the other one took and what the
+ * chunks before committed. */
+#define TICK_CHUNK 128
+
 int weft__sched_schedules_turn(struct weft_scheduler *s, int64_t now_ms,
                                struct weft_sched_turn *turn, weft_error *err) {
   struct weft_store *st = s->inst->store;
-  struct weft_sched_turn before = *turn;
+  struct weft_sched_turn committed = *turn; /* as of the last commit */
   int rc = weft_store_begin(st, err);
   if (rc) return rc;
-  rc = eval_every_schedule(s, now_ms, turn, err);
+  int doomed = 0;
+  for (size_t l = 0; !rc && !doomed && s->ws && l < s->ws->n_locations; l++) {
+    const struct weft_location *loc = s->ws->locations[l];
+    for (size_t i = 0; !rc && !doomed && i < loc->n_schedules; i++) {
+      rc = eval_schedule(s, &loc->schedules[i], now_ms, turn, err);
+      doomed = !rc && (turn->ticks_lost != committed.ticks_lost || st->tx_rollback_only);
+      if (rc || doomed || turn->runs_created - committed.runs_created < TICK_CHUNK) continue;
+      rc = weft_store_commit(st, err);
+      if (rc == WEFT_ECONFLICT) {
+        doomed = 1; /* rolled back: redone below */
+        rc = WEFT_OK;
+        continue;
+      }
+      if (!rc) committed = *turn;
+      if (!rc) rc = weft_store_begin(st, err);
+      if (rc) return rc;
+    }
+  }
   if (rc) {
     weft_store_rollback(st);
     return rc;
   }
-  if (turn->ticks_lost == before.ticks_lost && !st->tx_rollback_only) {
+  if (!doomed) {
     rc = weft_store_commit(st, err);
     if (rc != WEFT_ECONFLICT) return rc;
-  } else {
+  } else if (st->tx_depth > 0) { /* not after a commit that failed */
     weft_store_rollback(st);
   }
   int64_t wake = turn->next_wake_ms;
-  *turn = before;
+  *turn = committed;
   turn->next_wake_ms = wake;
   return eval_every_schedule(s, now_ms, turn, err);
 }
