@@ -68,11 +68,8 @@ int weft_coord_handoff(struct weft_instance *inst, const char *run_id, const cha
 
 int weft_coord_handoff_in_tx(struct weft_instance *inst, const char *run_id, const char *in_run,
                              weft_error *err) {
-  char key[256];
   struct weft_run_row r = {0};
   int rc;
-  if ((size_t)snprintf(key, sizeof key, "%s%s", WEFT_COORD_INBOX_PREFIX, run_id) >= sizeof key)
-    return weft_error_set(err, WEFT_EINVALID, "run id too long");
   /* Nobody drives it until a service takes it: no coordinator, as a run
    * waiting in the run queue, so no sweep takes it for orphaned when the
    * launcher exits first (`weft launch --detach`). */
@@ -88,9 +85,7 @@ int weft_coord_handoff_in_tx(struct weft_instance *inst, const char *run_id, con
     }
   }
   weft_run_row_release(&r);
-  if (!rc) rc = weft_store_kv_set(inst->store, key, in_run ? in_run : "", err);
-  if (!rc) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, err);
-  return rc;
+  return rc ? rc : weft_coord_handoff_unowned_in_tx(inst, run_id, in_run, err);
 }
 
 int weft_coord_handoff_unowned_in_tx(struct weft_instance *inst, const char *run_id,

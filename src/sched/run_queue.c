@@ -248,6 +248,10 @@ static char *claim_value(int64_t now_ms) {
   return v;
 }
 
+static int claim_key(char *buf, size_t size, const char *run_id) {
+  return snprintf(buf, size, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id) < (int)size;
+}
+
 static int steps_key(char *buf, size_t size, const char *run_id) {
   return snprintf(buf, size, "%s%s", WEFT_RUN_QUEUE_STEPS_PREFIX, run_id) < (int)size;
 }
@@ -304,7 +308,7 @@ static int claim_admitted(struct weft_store *s, const char *run_id, int64_t now_
     free(self);
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   }
-  snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id);
+  claim_key(key, sizeof key, run_id);
   rc = weft_store_kv_compare_set(s, key, NULL, other ? other : mine, err);
   a->self = self != NULL;
   free(self);
@@ -402,7 +406,7 @@ int weft_run_queue_dequeue_with(struct weft_instance *inst, const struct weft_ru
       continue;
     }
     char key[256];
-    snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, id);
+    claim_key(key, sizeof key, id);
     struct weft_log_fields lf = {.run = id, .text_prefix = "weft: "};
     weft_log(WEFT_LOG_ERROR, &lf, "run queue: run %s: %s", id, e.msg);
     weft_error e2 = WEFT_ERROR_INIT;
@@ -427,7 +431,7 @@ int weft_run_queue_claim_in_tx(struct weft_store *s, const char *run_id, int64_t
                                weft_error *err) {
   char key[256], *value = claim_value(now_ms);
   if (!value) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id);
+  claim_key(key, sizeof key, run_id);
   int rc = weft_store_kv_compare_set(s, key, NULL, value, err);
   if (rc == WEFT_ECONFLICT)
     weft_error_set(err, rc, "run %s is already being started by another process", run_id);
@@ -566,7 +570,7 @@ int weft_run_queue_explain_run(struct weft_store *store, const struct weft_run_q
   char key[256], *claim = NULL;
   memset(out, 0, sizeof *out);
   if (run->status != WEFT_RUN_QUEUED) return WEFT_OK;
-  snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, run->id);
+  claim_key(key, sizeof key, run->id);
   int rc = weft_store_kv_get(store, key, &claim, err);
   if (rc && rc != WEFT_ENOTFOUND) return rc;
   int starting = claim && !claim_is_stale(claim, run, weft_clock_wall_ms());
@@ -585,7 +589,7 @@ int weft_run_queue_explain_run(struct weft_store *store, const struct weft_run_q
 static int claimed_by(struct weft_store *s, const char *run_id, const char *me,
                       weft_error *err) {
   char key[256], *v = NULL;
-  snprintf(key, sizeof key, "%s%s", WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id);
+  claim_key(key, sizeof key, run_id);
   int rc = weft_store_kv_get(s, key, &v, err);
   if (rc) return rc == WEFT_ENOTFOUND ? 0 : rc;
   json_t *j = json_loads(v, 0, NULL);
