@@ -223,18 +223,6 @@ done:
   return rc;
 }
 
-static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms,
-                               struct weft_sched_turn *turn, weft_error *err) {
-  for (size_t l = 0; s->ws && l < s->ws->n_locations; l++) {
-    const struct weft_location *loc = s->ws->locations[l];
-    for (size_t i = 0; i < loc->n_schedules; i++) {
-      int rc = eval_schedule(s, &loc->schedules[i], now_ms, turn, err);
-      if (rc) return rc;
-    }
-  }
-  return WEFT_OK;
-}
-
 /* A turn's ticks commit together, TICK_CHUNK runs at a time: one commit
  * (one fsync on SQLite) for many schedules due in the same minute instead
  * of one each, so the last of them is queued in a fraction of the time;
@@ -247,42 +235,61 @@ static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms,
  * chunks before committed. */
 #define TICK_CHUNK 128
 
+/* The open chunk of a batched turn (NULL when each tick commits alone). */
+struct tick_chunk {
+  struct weft_sched_turn committed; /* the turn as of the last commit */
+  int doomed;
+};
+
+/* After a schedule of a batched turn: notes a doomed chunk, or commits a
+ * full one and opens the next. */
+static int chunk_step(struct weft_scheduler *s, struct weft_sched_turn *turn,
+                      struct tick_chunk *ck, weft_error *err) {
+  struct weft_store *st = s->inst->store;
+  ck->doomed = turn->ticks_lost != ck->committed.ticks_lost || st->tx_rollback_only;
+  if (ck->doomed || turn->runs_created - ck->committed.runs_created < TICK_CHUNK) return WEFT_OK;
+  int rc = weft_store_commit(st, err);
+  if (rc == WEFT_ECONFLICT) {
+    ck->doomed = 1; /* rolled back: redone by the caller */
+    return WEFT_OK;
+  }
+  if (!rc) ck->committed = *turn;
+  return rc ? rc : weft_store_begin(st, err);
+}
+
+static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms,
+                               struct weft_sched_turn *turn, struct tick_chunk *ck,
+                               weft_error *err) {
+  for (size_t l = 0; s->ws && l < s->ws->n_locations; l++) {
+    const struct weft_location *loc = s->ws->locations[l];
+    for (size_t i = 0; i < loc->n_schedules; i++) {
+      int rc = eval_schedule(s, &loc->schedules[i], now_ms, turn, err);
+      if (!rc && ck) rc = chunk_step(s, turn, ck, err);
+      if (rc || (ck && ck->doomed)) return rc;
+    }
+  }
+  return WEFT_OK;
+}
+
 int weft__sched_schedules_turn(struct weft_scheduler *s, int64_t now_ms,
                                struct weft_sched_turn *turn, weft_error *err) {
   struct weft_store *st = s->inst->store;
-  struct weft_sched_turn committed = *turn; /* as of the last commit */
+  struct tick_chunk ck = {.committed = *turn};
   int rc = weft_store_begin(st, err);
   if (rc) return rc;
-  int doomed = 0;
-  for (size_t l = 0; !rc && !doomed && s->ws && l < s->ws->n_locations; l++) {
-    const struct weft_location *loc = s->ws->locations[l];
-    for (size_t i = 0; !rc && !doomed && i < loc->n_schedules; i++) {
-      rc = eval_schedule(s, &loc->schedules[i], now_ms, turn, err);
-      doomed = !rc && (turn->ticks_lost != committed.ticks_lost || st->tx_rollback_only);
-      if (rc || doomed || turn->runs_created - committed.runs_created < TICK_CHUNK) continue;
-      rc = weft_store_commit(st, err);
-      if (rc == WEFT_ECONFLICT) {
-        doomed = 1; /* rolled back: redone below */
-        rc = WEFT_OK;
-        continue;
-      }
-      if (!rc) committed = *turn;
-      if (!rc) rc = weft_store_begin(st, err);
-      if (rc) return rc;
-    }
-  }
+  rc = eval_every_schedule(s, now_ms, turn, &ck, err);
   if (rc) {
-    weft_store_rollback(st);
+    if (st->tx_depth > 0) weft_store_rollback(st);
     return rc;
   }
-  if (!doomed) {
+  if (!ck.doomed) {
     rc = weft_store_commit(st, err);
     if (rc != WEFT_ECONFLICT) return rc;
   } else if (st->tx_depth > 0) { /* not after a commit that failed */
     weft_store_rollback(st);
   }
   int64_t wake = turn->next_wake_ms;
-  *turn = committed;
+  *turn = ck.committed;
   turn->next_wake_ms = wake;
-  return eval_every_schedule(s, now_ms, turn, err);
+  return eval_every_schedule(s, now_ms, turn, NULL, err);
 }
