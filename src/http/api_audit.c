@@ -3,6 +3,7 @@
  * answer, from where), and GET /api/v1/audit shows the newest (admin). */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -66,23 +67,40 @@ static void write_entries(void *ctx, struct weft_group_item **items, size_t n) {
   }
 }
 
-void http_audit_write(struct http_req *r) {
+/* "METHOD /seg/seg": what the entry says was done; NULL out of memory. */
+static char *action_of(const struct http_req *r) {
   struct weft_buf action = WEFT_BUF_INIT;
+  weft_buf_addf(&action, "%s ", r->method);
+  for (size_t i = 0; i < r->n_segs; i++) weft_buf_addf(&action, "/%s", r->segs[i]);
+  return action.ptr;
+}
+
+int http_audit_write_in_tx(struct http_req *r, unsigned status, struct weft_store *st,
+                           weft_error *err) {
+  if (!r->audit) return WEFT_OK;
+  char *action = action_of(r);
+  if (!action) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  int rc = weft_audit_record(st, r->who, action, (int)status, r->source,
+                             r->detail[0] ? r->detail : NULL, err);
+  free(action);
+  return rc;
+}
+
+void http_audit_write(struct http_req *r) {
   struct weft_store *st = r->store;
   weft_error err = WEFT_ERROR_INIT;
   int borrowed = 0;
-  weft_buf_addf(&action, "%s ", r->method);
-  for (size_t i = 0; i < r->n_segs; i++) weft_buf_addf(&action, "/%s", r->segs[i]);
+  char *action = action_of(r);
   if (!st && !http_pool_get(&r->srv->pool, &st, &err)) borrowed = 1;
-  if (st && action.ptr) {
-    struct audit_entry a = {.r = r, .action = action.ptr};
+  if (st && action) {
+    struct audit_entry a = {.r = r, .action = action};
     weft_group_run(&r->srv->audits, &a.item, write_entries, st);
   } else {
     if (st) err = (weft_error){WEFT_ENOMEM, "out of memory"};
     audit_failed(&err);
   }
   if (borrowed) http_pool_put(&r->srv->pool, st);
-  weft_buf_release(&action);
+  free(action);
 }
 
 /* GET /api/v1/audit?limit=N: {"entries": [...]}, newest first. */

@@ -414,6 +414,12 @@ void http_audit_mark(struct http_req *r, const char *detail);
 void http_req_source(struct http_req *r);
 /* Writes the entry of a marked request (http_req_free calls it). */
 void http_audit_write(struct http_req *r);
+/* The entry of a request marked for the audit log, written now in st's
+ * open transaction as answered with status (the caller clears r->audit
+ * once that transaction commits, so completion writes no second one).
+ * WEFT_OK without writing for a request not marked. */
+int http_audit_write_in_tx(struct http_req *r, unsigned status, struct weft_store *st,
+                           weft_error *err);
 enum MHD_Result http_api_audit(struct http_req *r);
 /* api_secrets.c: secrets (names only) and variables, admin. */
 enum MHD_Result http_api_secrets(struct http_req *r);

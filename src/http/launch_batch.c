@@ -26,6 +26,7 @@
 
 struct http_launch {
   struct weft_group_item item; /* first: the group's view of it */
+  struct http_req *r;
   const struct weft_launch *l; /* the request's: valid while it waits */
   const char *in_run;
   char *run_id; /* set when recorded (the request frees it) */
@@ -64,11 +65,20 @@ static void record_batch(struct http_server *srv, struct weft_instance *inst,
      * must not be committed: then the whole batch goes again, alone. */
     v[i]->rc = http_record_run(inst, &l, v[i]->in_run, &srv->queue, &v[i]->run_id,
                                &v[i]->handed, &v[i]->err);
+    /* A run handed over with its record is answered 201 whatever comes
+     * next: its audit entry joins this commit rather than pay one of its
+     * own when the request completes. */
+    if (!v[i]->rc && v[i]->handed)
+      v[i]->rc = http_audit_write_in_tx(v[i]->r, 201, inst->store, &v[i]->err);
     if (v[i]->rc && v[i]->run_id) rc = v[i]->rc;
     if (v[i]->rc) forget_run(v[i]);
   }
   if (rc) weft_store_rollback(inst->store);
-  else if (!(rc = weft_store_commit(inst->store, &err))) return;
+  else if (!(rc = weft_store_commit(inst->store, &err))) {
+    for (size_t i = 0; i < n; i++)
+      if (!v[i]->rc && v[i]->handed) v[i]->r->audit = 0; /* written */
+    return;
+  }
   /* Nothing of the batch was kept: each launch alone, with its own
    * error. */
   for (size_t i = 0; i < n; i++) {
@@ -112,7 +122,7 @@ static void batch(void *ctx, struct weft_group_item **items, size_t n) {
 
 int http_launch_run(struct http_req *r, struct weft_instance *inst, const struct weft_launch *l,
                     const char *in_run, char **run_id, enum MHD_Result *res) {
-  struct http_launch self = {.l = l, .in_run = in_run, .err = WEFT_ERROR_INIT};
+  struct http_launch self = {.r = r, .l = l, .in_run = in_run, .err = WEFT_ERROR_INIT};
   struct batch_ctx ctx = {r->srv, inst};
   *run_id = NULL;
   weft_group_run(&r->srv->launches, &self.item, batch, &ctx);

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "engine/audit.h"
 #include "http/http_int.h"
+#include "sched/coord_service.h"
 #include "test.h"
 #include "util/fs.h"
 
@@ -194,11 +196,64 @@ static void *launch_one(void *arg) {
   return NULL;
 }
 
+/* N launches sent at once; each must be answered 201 with a run of its
+ * own, recorded. Fills ids. */
+enum { N_AT_ONCE = 12 };
+static int launch_at_once(const char *url, char ids[N_AT_ONCE][64]) {
+  struct launcher l[N_AT_ONCE];
+  pthread_t t[N_AT_ONCE];
+  for (int i = 0; i < N_AT_ONCE; i++) {
+    l[i] = (struct launcher){url, url + strlen("http://"), NULL};
+    ASSERT(pthread_create(&t[i], NULL, launch_one, &l[i]) == 0);
+  }
+  for (int i = 0; i < N_AT_ONCE; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < N_AT_ONCE; i++) {
+    ASSERT_CONTAINS(l[i].answer, "HTTP/1.1 201");
+    const char *p = strstr(l[i].answer, "\"run_id\":\"");
+    ASSERT(p);
+    p += strlen("\"run_id\":\"");
+    size_t n = strcspn(p, "\"");
+    ASSERT(n > 0 && n < 64);
+    memcpy(ids[i], p, n);
+    ids[i][n] = '\0';
+    for (int k = 0; k < i; k++) ASSERT(strcmp(ids[k], ids[i]));
+    free(l[i].answer);
+  }
+  /* Every run is recorded, queued for its coordinator or past that. */
+  char req[1024];
+  for (int i = 0; i < N_AT_ONCE; i++) {
+    snprintf(req, sizeof req, "GET /api/v1/runs/%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+             ids[i], url + strlen("http://"));
+    char *a = http_raw(url, req);
+    ASSERT_CONTAINS(a, "HTTP/1.1 200");
+    ASSERT_CONTAINS(a, "\"job\":\"hello\"");
+    free(a);
+  }
+  return 0;
+}
+
+/* The audit log's launch entries answered 201 from 127.0.0.1. */
+static int launch_entries(const char *url) {
+  char req[512];
+  snprintf(req, sizeof req, "GET /api/v1/audit?limit=100 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+           url + strlen("http://"));
+  char *a = http_raw(url, req);
+  int entries = 0;
+  const char *what = "\"action\":\"POST /api/v1/jobs/http/hello/launch\"";
+  for (const char *p = a; p && (p = strstr(p, what)); p++) {
+    const char *end = strchr(p, '}');
+    const char *st = strstr(p, "\"status\":201");
+    const char *src = strstr(p, "\"source\":\"127.0.0.1\"");
+    entries += st && src && st < end && src < end;
+  }
+  free(a);
+  return entries;
+}
+
 /* Launches that arrive together share one transaction and one queue turn;
  * each still gets its own run and its own answer, and each its own audit
  * entry (written together too). */
 TEST(launches_at_once_each_get_a_run) {
-  enum { N = 12 };
   scratch_home();
   const char *paths[] = {fixture()};
   /* The coordinators it spawns exit at once: only the launches matter. */
@@ -208,52 +263,74 @@ TEST(launches_at_once_each_get_a_run) {
   weft_error err = WEFT_ERROR_INIT;
   ASSERT(weft_http_server_start(&o, &srv, &err) == WEFT_OK);
   const char *url = weft_http_server_url(srv);
-  struct launcher l[N];
-  pthread_t t[N];
-  for (int i = 0; i < N; i++) {
-    l[i] = (struct launcher){url, url + strlen("http://"), NULL};
-    ASSERT(pthread_create(&t[i], NULL, launch_one, &l[i]) == 0);
-  }
-  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
-  char ids[N][64];
-  for (int i = 0; i < N; i++) {
-    ASSERT_CONTAINS(l[i].answer, "HTTP/1.1 201");
-    const char *p = strstr(l[i].answer, "\"run_id\":\"");
-    ASSERT(p);
-    p += strlen("\"run_id\":\"");
-    size_t n = strcspn(p, "\"");
-    ASSERT(n > 0 && n < sizeof ids[i]);
-    memcpy(ids[i], p, n);
-    ids[i][n] = '\0';
-    for (int k = 0; k < i; k++) ASSERT(strcmp(ids[k], ids[i]));
-    free(l[i].answer);
-  }
-  /* Every run is recorded, queued for its coordinator or past that. */
-  char req[1024];
-  for (int i = 0; i < N; i++) {
-    snprintf(req, sizeof req, "GET /api/v1/runs/%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-             ids[i], url + strlen("http://"));
-    char *a = http_raw(url, req);
-    ASSERT_CONTAINS(a, "HTTP/1.1 200");
-    ASSERT_CONTAINS(a, "\"job\":\"hello\"");
-    free(a);
-  }
+  char ids[N_AT_ONCE][64];
+  ASSERT_EQ(launch_at_once(url, ids), 0);
   /* An audit entry is written once its request is done: wait for all. */
   int entries = 0;
-  for (int tries = 0; tries < 100 && entries < N; tries++) {
-    snprintf(req, sizeof req, "GET /api/v1/audit?limit=100 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-             url + strlen("http://"));
-    char *a = http_raw(url, req);
-    ASSERT_CONTAINS(a, "HTTP/1.1 200");
-    entries = 0;
-    for (const char *p = a; (p = strstr(p, "POST /api/v1/jobs/http/hello/launch")); p++) entries++;
-    free(a);
-    if (entries < N) usleep(50000);
+  for (int tries = 0; tries < 100 && entries < N_AT_ONCE; tries++) {
+    entries = launch_entries(url);
+    if (entries < N_AT_ONCE) usleep(50000);
   }
-  ASSERT_EQ(entries, N);
+  ASSERT_EQ(entries, N_AT_ONCE);
   weft_http_server_stop(srv);
   return 0;
 }
 
+/* With a coordinator service up, a launch's run is handed to it in the
+ * commit that records the run, and its audit entry is in that commit
+ * too: there when the answer comes, once, and one commit a launch. */
+TEST(launches_handed_over_are_audited_in_their_commit) {
+  scratch_home();
+  struct weft_instance *inst = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_instance_open(home, &inst, &err), WEFT_OK);
+  /* A service that looks alive and takes nothing: the inbox keeps what
+   * was handed over, for the test to see. */
+  ASSERT_EQ(weft_store_kv_set(inst->store, WEFT_COORD_SERVICE_PREFIX "svc", "{}", &err), WEFT_OK);
+  const char *paths[] = {fixture()};
+  struct weft_http_options o = {
+      .listen = "127.0.0.1:0", .paths = paths, .n_paths = 1, .exe = "/bin/true"};
+  struct weft_http_server *srv = NULL;
+  ASSERT(weft_http_server_start(&o, &srv, &err) == WEFT_OK);
+  const char *url = weft_http_server_url(srv);
+  char ids[N_AT_ONCE][64];
+  ASSERT_EQ(launch_at_once(url, ids), 0);
+  ASSERT_EQ(launch_entries(url), N_AT_ONCE);
+  /* One launch at a time: a commit each, the audit entry's included. */
+  enum { ONE_BY_ONE = 20 };
+  struct weft_store_commit_stats before, after;
+  weft_store_commit_stats_get(&before);
+  for (int i = 0; i < ONE_BY_ONE; i++) {
+    struct launcher one = {url, url + strlen("http://"), NULL};
+    launch_one(&one);
+    ASSERT_CONTAINS(one.answer, "HTTP/1.1 201");
+    free(one.answer);
+  }
+  weft_store_commit_stats_get(&after);
+  /* Two a launch before (the run's, then the audit entry's); a little
+   * room for the server's own housekeeping. */
+  ASSERT(after.count - before.count < ONE_BY_ONE + ONE_BY_ONE / 2);
+  for (int i = 0; i < N_AT_ONCE; i++) {
+    char key[1024], *v = NULL;
+    snprintf(key, sizeof key, WEFT_COORD_INBOX_PREFIX "%s", ids[i]);
+    ASSERT_EQ(weft_store_kv_get(inst->store, key, &v, &err), WEFT_OK);
+    free(v);
+  }
+  weft_http_server_stop(srv);
+  /* Completing the requests wrote no second entry. */
+  ASSERT_EQ(weft_store_kv_set(inst->store, WEFT_COORD_SERVICE_PREFIX "svc", "{}", &err), WEFT_OK);
+  struct weft_audit_entry *v = NULL;
+  size_t n = 0;
+  ASSERT_EQ(weft_audit_list(inst->store, 100, &v, &n, &err), WEFT_OK);
+  size_t launches = 0;
+  for (size_t i = 0; i < n; i++)
+    launches += !strcmp(v[i].action, "POST /api/v1/jobs/http/hello/launch");
+  weft_audit_entries_release(v, n);
+  ASSERT_EQ(launches, N_AT_ONCE + ONE_BY_ONE);
+  weft_instance_close(inst);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(decode_is_strict) TEST_ENTRY(bad_listen_address) TEST_ENTRY(serves_and_stops)
-              TEST_ENTRY(reload_keeps_versions_in_use) TEST_ENTRY(launches_at_once_each_get_a_run))
+              TEST_ENTRY(reload_keeps_versions_in_use) TEST_ENTRY(launches_at_once_each_get_a_run)
+                  TEST_ENTRY(launches_handed_over_are_audited_in_their_commit))
