@@ -34,7 +34,9 @@ int weft_code_snapshot(const char *home, const char *src,
  * scheduler turn's, a server's launch batch) run: each location is
  * snapshotted at its first launch, and the others reuse its version
  * (weft_launch.code_version), so a thousand launches hash the folder once.
- * Reset between batches: a change to the folder is in the next one. */
+ * Its user resets it when a change to the folder must be seen: between
+ * scheduler turns, and in the server at least every 100 ms and at every
+ * reload of the workspace (launch_batch.c). */
 struct weft_code_memo {
   struct {
     const struct weft_location *loc;

@@ -13,6 +13,7 @@
 #include "dsl/dsl.h"
 #include "engine/auth.h"
 #include "engine/auth_gen.h"
+#include "engine/code_snapshot.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "model/model.h"
@@ -209,6 +210,11 @@ struct http_server {
   int spawner_ready;
   struct weft_run_queue_config queue;
   struct weft_group launches; /* launch_batch.c */
+  /* The code versions launches ran lately (launch_batch.c: only its
+   * batches, one at a time, touch them). */
+  struct weft_code_memo launch_code;
+  int64_t launch_code_ms;        /* when launch_code was started */
+  unsigned long launch_code_gen; /* ws_gen then */
   struct weft_group audits;   /* api_audit.c */
   pthread_t maint;
   int maint_started;

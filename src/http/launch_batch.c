@@ -23,6 +23,7 @@
 #include "http/http_int.h"
 #include "sched/coordinator_spawn.h"
 #include "sched/run_queue.h"
+#include "util/clock.h"
 
 struct http_launch {
   struct weft_group_item item; /* first: the group's view of it */
@@ -47,19 +48,39 @@ static void forget_run(struct http_launch *x) {
   x->handed = 0;
 }
 
+/* The code versions of the launches of a batch (code_snapshot.h): each
+ * location's folder is hashed at its first launch, and the launches of the
+ * next CODE_MEMO_MS reuse that version. Hashing walks and reads the whole
+ * folder, and batches come every millisecond or so under load: a launch
+ * then runs the code as it was at most that long ago, as if it had come
+ * that much earlier. A reload of the workspace starts afresh: its
+ * locations are new, and their folders changed. */
+#define CODE_MEMO_MS 100
+
+static struct weft_code_memo *batch_code(struct http_server *srv) {
+  int64_t now = weft_clock_mono_ms();
+  pthread_mutex_lock(&srv->ws_mu);
+  unsigned long gen = srv->ws_gen;
+  pthread_mutex_unlock(&srv->ws_mu);
+  if (now - srv->launch_code_ms >= CODE_MEMO_MS || gen != srv->launch_code_gen) {
+    weft_code_memo_reset(&srv->launch_code);
+    srv->launch_code_ms = now;
+    srv->launch_code_gen = gen;
+  }
+  return &srv->launch_code;
+}
+
 /* Records every launch of the batch: together, or one by one when the
  * shared transaction fails. */
 static void record_batch(struct http_server *srv, struct weft_instance *inst,
                          struct http_launch **v, size_t n) {
   weft_error err = WEFT_ERROR_INIT;
-  /* The batch's launches of one location run one snapshot of its code,
-   * hashed once (code_snapshot.h). */
-  struct weft_code_memo code = {0};
+  struct weft_code_memo *code = batch_code(srv);
   int rc = weft_store_begin(inst->store, &err);
   for (size_t i = 0; !rc && i < n; i++) {
     struct weft_launch l = *v[i]->l;
     if (!l.code_version)
-      l.code_version = weft_code_memo_version(&code, inst->home, l.job->location);
+      l.code_version = weft_code_memo_version(code, inst->home, l.job->location);
     /* A run refused before anything was written (a missing secret) fails
      * alone; one half-recorded (its row written, its queue entry not)
      * must not be committed: then the whole batch goes again, alone. */
