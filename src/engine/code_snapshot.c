@@ -334,24 +334,25 @@ static void map_in_run(const struct weft_launch *l, const struct weft_job *job,
 int weft_run_code_prepare(struct weft_instance *inst, const char *run_id,
                           const struct weft_launch *l, struct weft_run_code *code,
                           const struct weft_launch **use, weft_error *err) {
-  struct weft_run_row row = {0};
+  struct weft_run_row read = {0};
+  const struct weft_run_row *row = l->row ? l->row : &read;
   struct weft_diags diags = WEFT_DIAGS_INIT;
   const struct weft_job *job = NULL;
   const struct weft_location *live = l->job->location;
   memset(code, 0, sizeof *code);
   *use = l;
-  int rc = weft_store_run_get(inst->store, run_id, &row, err);
-  if (rc || row.status != WEFT_RUN_QUEUED || !row.code_version || !live ||
-      weft_code_is_snapshot(inst->home, row.code_version, live))
+  int rc = l->row ? WEFT_OK : weft_store_run_get(inst->store, run_id, &read, err);
+  if (rc || row->status != WEFT_RUN_QUEUED || !row->code_version || !live ||
+      weft_code_is_snapshot(inst->home, row->code_version, live))
     goto done; /* nothing to load (coord_init reports a run not queued) */
-  if ((rc = weft_code_load_job(inst->home, row.code_version, live->name, l->job->name, live,
+  if ((rc = weft_code_load_job(inst->home, row->code_version, live->name, l->job->name, live,
                                &code->loc, &job, err)))
     goto done;
-  if ((rc = weft_run_config_from_row(job, &row, &code->rc, &diags))) {
+  if ((rc = weft_run_config_from_row(job, row, &code->rc, &diags))) {
     const struct weft_diag *d = diags.n ? &diags.v[0] : NULL;
     rc = weft_error_set(err, rc == WEFT_ENOMEM ? rc : WEFT_EINVALID,
                         "the run config does not fit job '%s' in code version %s%s%s", job->name,
-                        row.code_version, d ? ": " : "", d ? d->msg : "");
+                        row->code_version, d ? ": " : "", d ? d->msg : "");
     goto done;
   }
   code->have_rc = 1;
@@ -369,7 +370,7 @@ int weft_run_code_prepare(struct weft_instance *inst, const char *run_id,
   *use = &code->launch;
 done:
   weft_diags_release(&diags);
-  weft_run_row_release(&row);
+  weft_run_row_release(&read);
   return rc;
 }
 

@@ -79,6 +79,11 @@ struct weft_coord_loop {
   weft_error scratch;
   struct weft_c_pool *pool; /* C ops of in_process runs (exec/c_pool.h) */
   int wake_fd;              /* weft_coord_loop_watch_wake's, or -1 */
+  /* A commit's step rows and events of all its runs (write_rows). */
+  struct weft_step_row *st;
+  size_t cap_st;
+  struct weft_event_row *ev;
+  size_t cap_ev;
 };
 
 static int64_t loop_now(const struct weft_coord_loop *lp) {
@@ -256,6 +261,85 @@ static void read_cancels(struct weft_coord_loop *lp) {
   weft_run_list_release(&list);
 }
 
+/* Inside group_commit's transaction, for runs [from, to) it writes: one
+ * read of every CANCELING run instead of one read of each run's row before
+ * its update (coord_flush_write). The transaction holds the store's write
+ * lock, so no cancel request can land between this read and the commit.
+ * Returns 0 (each run reads its own row, as alone) when the read fails or
+ * may have left some out (CANCEL_READ_MAX). */
+static int read_cancels_in_tx(struct weft_coord_loop *lp, size_t from, size_t to) {
+  struct weft_run_filter f = {.status_mask = 1 << WEFT_RUN_CANCELING, .limit = CANCEL_READ_MAX};
+  struct weft_run_list list = {0};
+  struct weft_map asked = WEFT_MAP_INIT;
+  weft_error e = WEFT_ERROR_INIT;
+  if (weft_store_run_list(lp->inst->store, &f, &list, &e)) return 0;
+  int known = list.n < CANCEL_READ_MAX;
+  for (size_t k = 0; known && k < list.n; k++)
+    if (weft_map_set(&asked, list.v[k].id, &list.v[k])) known = 0;
+  for (size_t i = from; known && i < to; i++) {
+    struct loop_run *r = lp->runs[i];
+    if (!r->in_tx) continue;
+    struct weft_run_row *row = list.n ? weft_map_get(&asked, r->run_id) : NULL;
+    if (row) mark_canceling(r, row->message);
+  }
+  for (size_t i = from; known && i < to; i++)
+    if (lp->runs[i]->in_tx) lp->runs[i]->d.c.status_read_in_tx = 1;
+  weft_map_release(&asked);
+  weft_run_list_release(&list);
+  return known;
+}
+
+/* The batch run r left to the loop in this transaction: NULL when it left
+ * none (not in it, writing its own, or its lease lost: it wrote nothing). */
+static const struct coord_batch *loop_rows(const struct loop_run *r) {
+  const struct coord *c = &r->d.c;
+  return r->in_tx && c->rows_by_loop && !c->lease_lost ? &c->batch : NULL;
+}
+
+/* Inside group_commit's transaction, after write_run of runs [from, to)
+ * left their step rows and events to it (rows_by_loop): all of them in one
+ * statement each, rather than one per run (on PostgreSQL, a round trip
+ * each under the store's write lock). Each run's events are kept in their
+ * order and get their ids back. The arrays are the loop's, kept for the
+ * next tick. */
+static int write_rows(struct weft_coord_loop *lp, size_t from, size_t to, weft_error *e) {
+  size_t n_st = 0, n_ev = 0;
+  for (size_t i = from; i < to; i++) {
+    const struct coord_batch *b = loop_rows(lp->runs[i]);
+    n_st += b ? b->n_st : 0;
+    n_ev += b ? b->n_ev : 0;
+  }
+  if (n_st > lp->cap_st) {
+    struct weft_step_row *v = realloc(lp->st, n_st * sizeof *v);
+    if (!v) return weft_error_set(e, WEFT_ENOMEM, "out of memory");
+    lp->st = v;
+    lp->cap_st = n_st;
+  }
+  if (n_ev > lp->cap_ev) {
+    struct weft_event_row *v = realloc(lp->ev, n_ev * sizeof *v);
+    if (!v) return weft_error_set(e, WEFT_ENOMEM, "out of memory");
+    lp->ev = v;
+    lp->cap_ev = n_ev;
+  }
+  /* Shallow copies: the strings stay the runs' batches'. */
+  size_t k_st = 0, k_ev = 0;
+  for (size_t i = from; i < to; i++) {
+    const struct coord_batch *b = loop_rows(lp->runs[i]);
+    if (!b) continue;
+    if (b->n_st) memcpy(lp->st + k_st, b->st, b->n_st * sizeof *b->st);
+    if (b->n_ev) memcpy(lp->ev + k_ev, b->ev, b->n_ev * sizeof *b->ev);
+    k_st += b->n_st;
+    k_ev += b->n_ev;
+  }
+  int rc = n_st ? weft_store_step_put_many(lp->inst->store, lp->st, n_st, e) : WEFT_OK;
+  if (!rc && n_ev) rc = weft_store_event_append(lp->inst->store, lp->ev, n_ev, e);
+  for (size_t i = from, k = 0; !rc && i < to; i++) {
+    const struct coord_batch *b = loop_rows(lp->runs[i]);
+    for (size_t j = 0; b && j < b->n_ev; j++) b->ev[j].id = lp->ev[k++].id;
+  }
+  return rc;
+}
+
 /* Marks the runs whose executor has something (or the pool finished one
  * of their C ops) hot; waits up to timeout_ms for the first. */
 static void collect_ready(struct weft_coord_loop *lp, int timeout_ms) {
@@ -399,11 +483,18 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
   if (!rc && !renew && lp->n && weft_clock_mono_ms() >= lp->lease_next_ms) renew = 1;
   if (renew) mono = weft_clock_mono_ms();
   if (!rc && renew) rc = renew_leases(lp, &e);
+  if (!rc && pending > 1) read_cancels_in_tx(lp, from, to);
   for (size_t i = from; !rc && i < to; i++)
     if (lp->runs[i]->in_tx) {
+      lp->runs[i]->d.c.rows_by_loop = pending > 1;
       rc = write_run(lp, lp->runs[i], &e);
       harvest(lp, lp->runs[i]);
     }
+  if (!rc && pending > 1) rc = write_rows(lp, from, to, &e);
+  for (size_t i = from; i < to; i++) {
+    lp->runs[i]->d.c.status_read_in_tx = 0;
+    lp->runs[i]->d.c.rows_by_loop = 0;
+  }
   if (rc) weft_store_rollback(lp->inst->store);
   else rc = weft_store_commit(lp->inst->store, &e);
   lp->commits++;
@@ -524,5 +615,7 @@ void weft_coord_loop_free(struct weft_coord_loop *lp) {
   close(lp->epfd);
   free(lp->runs);
   free(lp->owner);
+  free(lp->st);
+  free(lp->ev);
   free(lp);
 }

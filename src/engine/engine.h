@@ -210,6 +210,10 @@ struct weft_launch {
    * weft_run_queue_enqueue leaves one; else its creator is its
    * coordinator until it starts it. */
   int unowned;
+  /* The run's row as the caller read it just now (a coordinator service's
+   * take): starting the run uses it rather than read it again. NULL: it
+   * is read. Either way the lease claim checks the run under the lease. */
+  const struct weft_run_row *row;
 };
 
 /* Records a new QUEUED run (row and run_queued event) and returns its id

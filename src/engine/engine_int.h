@@ -77,6 +77,15 @@ struct coord {
   /* Driven by a loop of many runs (coord_loop.c): it commits every run's
    * batch in one transaction and reads cancel requests for all of them. */
   int shared_commit;
+  /* Set by such a loop while its write transaction is open, after it read
+   * every CANCELING run inside that transaction (which holds the store's
+   * write lock, so no cancel lands before its commit): coord_flush_write
+   * then need not read this run's row again. */
+  int status_read_in_tx;
+  /* Set by such a loop likewise: coord_flush_write leaves the batch's step
+   * rows and events to the loop, which writes those of all its runs with
+   * one statement each. */
+  int rows_by_loop;
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the

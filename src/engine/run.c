@@ -110,10 +110,12 @@ int coord_flush_write(struct coord *c, int force_run, weft_error *e) {
   int rc = 0;
   /* The run's lease (run_adopt.c) is renewed in the same transaction. */
   if (coord_lease_due(c, now)) rc = coord_lease_renew(c, e);
-  if (!rc && b->n_st) rc = weft_store_step_put_many(c->inst->store, b->st, b->n_st, e);
-  if (!rc && b->n_ev) rc = weft_store_event_append(c->inst->store, b->ev, b->n_ev, e);
+  if (!rc && b->n_st && !c->rows_by_loop)
+    rc = weft_store_step_put_many(c->inst->store, b->st, b->n_st, e);
+  if (!rc && b->n_ev && !c->rows_by_loop)
+    rc = weft_store_event_append(c->inst->store, b->ev, b->n_ev, e);
   if (!rc && (c->run_dirty || heartbeat || force_run)) {
-    rc = weft_store_run_get(c->inst->store, c->run.id, &cur, e);
+    if (!c->status_read_in_tx) rc = weft_store_run_get(c->inst->store, c->run.id, &cur, e);
     if (!rc && cur.status == WEFT_RUN_CANCELING && c->run.status == WEFT_RUN_STARTED) {
       c->run.status = WEFT_RUN_CANCELING;
       if (!c->canceling) {
@@ -468,7 +470,9 @@ int coord_init(struct coord *c, struct weft_instance *inst, const char *run_id,
   c->l = l;
   c->job = l->job;
   c->err = err;
-  int rc = weft_store_run_get(inst->store, run_id, &c->run, err);
+  int rc = l->row ? weft_run_row_copy(l->row, &c->run)
+                  : weft_store_run_get(inst->store, run_id, &c->run, err);
+  if (rc == WEFT_ENOMEM && l->row) return weft_error_set(err, rc, "out of memory");
   if (rc) return rc;
   int adoptable = l->adopt && (c->run.status == WEFT_RUN_STARTED ||
                                c->run.status == WEFT_RUN_CANCELING);

@@ -390,7 +390,7 @@ static int take_run(struct svc *s, const char *id, const char *in_run_arg) {
     free(copy);
   }
   r->l = (struct weft_launch){.job = job, .rc = &r->rc, .parent_run_id = r->run.parent_run_id,
-                              .in_run = r->in_run};
+                              .in_run = r->in_run, .row = &r->run};
   weft_diags_release(&diags);
   if (awaiting_add(s, r)) {
     why = "out of memory";

@@ -86,6 +86,19 @@ void weft_run_row_release(struct weft_run_row *r) {
   memset(r, 0, sizeof *r);
 }
 
+int weft_run_row_copy(const struct weft_run_row *from, struct weft_run_row *to) {
+  *to = *from;
+  char **fields[] = {&to->id,          &to->job,         &to->location,
+                     &to->run_config,  &to->tags,        &to->parent_run_id,
+                     &to->root_run_id, &to->code_version, &to->message,
+                     &to->coordinator};
+  int rc = WEFT_OK;
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    if (*fields[i] && !(*fields[i] = strdup(*fields[i]))) rc = WEFT_ENOMEM;
+  if (rc) weft_run_row_release(to); /* the NULLs of failed copies are skipped */
+  return rc;
+}
+
 void weft_step_row_release(struct weft_step_row *s) {
   if (!s) return;
   free(s->run_id);

@@ -104,6 +104,9 @@ struct weft_event_row {
 };
 
 void weft_run_row_release(struct weft_run_row *r);
+/* A deep copy of from into to (release it with weft_run_row_release):
+ * WEFT_OK, or WEFT_ENOMEM with to empty. */
+int weft_run_row_copy(const struct weft_run_row *from, struct weft_run_row *to);
 void weft_step_row_release(struct weft_step_row *s);
 void weft_event_row_release(struct weft_event_row *e);
 
