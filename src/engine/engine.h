@@ -193,6 +193,9 @@ struct weft_launch {
    * snapshot must exist; NULL: snapshot job->location's folder as it is now
    * (engine/code_snapshot.h). */
   const char *code_version;
+  /* code_version came from weft_code_memo_version, which made or touched
+   * its snapshot moments ago: it is not checked and touched again. */
+  int code_checked;
   /* Re-execution: in_run[i] says whether job->ops[i] runs (NULL: all do);
    * the others reuse the parent run's outputs. */
   const unsigned char *in_run;

@@ -220,7 +220,8 @@ int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, cha
   /* The code it runs (code_snapshot.h): a given version's snapshot, or one
    * of the location folder as it is now. */
   if (l->code_version) {
-    if ((rc = weft_code_reuse(inst->home, l->code_version, &code_dir, err))) goto done;
+    if (!l->code_checked && (rc = weft_code_reuse(inst->home, l->code_version, &code_dir, err)))
+      goto done;
     snprintf(code_version, sizeof code_version, "%s", l->code_version);
     r.code_version = code_version;
   } else if (l->job->location && l->job->location->path) {

@@ -153,6 +153,7 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
                           .code_version = weft_code_memo_version(&s->turn_code, s->inst->home,
                                                                  job->location),
                           .unowned = 1};
+  l.code_checked = l.code_version != NULL;
   rc = weft_run_create(s->inst, &l, run_id, err);
   /* A dequeuer without run queue limits hands it to a coordinator service
    * in the tick's own commit, as its turn would just after; else the run
