@@ -313,6 +313,13 @@ int weft_code_load_run_job(struct weft_instance *inst, const struct weft_run_row
 int weft_code_is_snapshot(const char *home, const char *version,
                           const struct weft_location *loc) {
   char *dir = weft_code_dir(home, version);
+  /* A location loaded from that folder by its name (a coordinator
+   * service's) says so without realpath's readlink of every component: a
+   * thousand runs at once paid 15 us each. */
+  if (dir && loc && loc->path && !strcmp(dir, loc->path)) {
+    free(dir);
+    return 1;
+  }
   char *real = dir ? realpath(dir, NULL) : NULL;
   int same = real && loc && loc->path && !strcmp(real, loc->path);
   free(real);
