@@ -245,48 +245,25 @@ static void mark_canceling(struct loop_run *r, const char *message) {
 }
 
 /* One read for all runs: those turned CANCELING by `weft run cancel` (or
- * the API) in another process. The next turn of each cancels its steps. */
-static void read_cancels(struct weft_coord_loop *lp) {
+ * the API) in another process. The next turn of each cancels its steps.
+ * Returns 1 when the read saw every CANCELING run (it did not fail, and
+ * CANCEL_READ_MAX left none out). */
+static int read_cancels(struct weft_coord_loop *lp) {
   struct weft_run_filter f = {.status_mask = 1 << WEFT_RUN_CANCELING, .limit = CANCEL_READ_MAX};
   struct weft_run_list list = {0};
   struct weft_map asked = WEFT_MAP_INIT;
   weft_error e = WEFT_ERROR_INIT;
-  if (weft_store_run_list(lp->inst->store, &f, &list, &e)) return; /* next time */
-  for (size_t k = 0; k < list.n; k++) weft_map_set(&asked, list.v[k].id, &list.v[k]);
+  if (weft_store_run_list(lp->inst->store, &f, &list, &e)) return 0; /* next time */
+  int complete = list.n < CANCEL_READ_MAX;
+  for (size_t k = 0; k < list.n; k++)
+    if (weft_map_set(&asked, list.v[k].id, &list.v[k])) complete = 0;
   for (size_t i = 0; list.n && i < lp->n; i++) {
     struct weft_run_row *row = weft_map_get(&asked, lp->runs[i]->run_id);
     if (row) mark_canceling(lp->runs[i], row->message);
   }
   weft_map_release(&asked);
   weft_run_list_release(&list);
-}
-
-/* Inside group_commit's transaction, for runs [from, to) it writes: one
- * read of every CANCELING run instead of one read of each run's row before
- * its update (coord_flush_write). The transaction holds the store's write
- * lock, so no cancel request can land between this read and the commit.
- * Returns 0 (each run reads its own row, as alone) when the read fails or
- * may have left some out (CANCEL_READ_MAX). */
-static int read_cancels_in_tx(struct weft_coord_loop *lp, size_t from, size_t to) {
-  struct weft_run_filter f = {.status_mask = 1 << WEFT_RUN_CANCELING, .limit = CANCEL_READ_MAX};
-  struct weft_run_list list = {0};
-  struct weft_map asked = WEFT_MAP_INIT;
-  weft_error e = WEFT_ERROR_INIT;
-  if (weft_store_run_list(lp->inst->store, &f, &list, &e)) return 0;
-  int known = list.n < CANCEL_READ_MAX;
-  for (size_t k = 0; known && k < list.n; k++)
-    if (weft_map_set(&asked, list.v[k].id, &list.v[k])) known = 0;
-  for (size_t i = from; known && i < to; i++) {
-    struct loop_run *r = lp->runs[i];
-    if (!r->in_tx) continue;
-    struct weft_run_row *row = list.n ? weft_map_get(&asked, r->run_id) : NULL;
-    if (row) mark_canceling(r, row->message);
-  }
-  for (size_t i = from; known && i < to; i++)
-    if (lp->runs[i]->in_tx) lp->runs[i]->d.c.status_read_in_tx = 1;
-  weft_map_release(&asked);
-  weft_run_list_release(&list);
-  return known;
+  return complete;
 }
 
 /* The batch run r left to the loop in this transaction: NULL when it left
@@ -483,7 +460,13 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
   if (!rc && !renew && lp->n && weft_clock_mono_ms() >= lp->lease_next_ms) renew = 1;
   if (renew) mono = weft_clock_mono_ms();
   if (!rc && renew) rc = renew_leases(lp, &e);
-  if (!rc && pending > 1) read_cancels_in_tx(lp, from, to);
+  /* Several runs to write: one read of every CANCELING run, inside this
+   * transaction, stands for a read of each run's row before its update
+   * (coord_flush_write). The transaction holds the store's write lock, so
+   * no cancel request lands between that read and the commit. */
+  if (!rc && pending > 1 && read_cancels(lp))
+    for (size_t i = from; i < to; i++)
+      if (lp->runs[i]->in_tx) lp->runs[i]->d.c.status_read_in_tx = 1;
   for (size_t i = from; !rc && i < to; i++)
     if (lp->runs[i]->in_tx) {
       lp->runs[i]->d.c.rows_by_loop = pending > 1;

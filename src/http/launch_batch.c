@@ -79,8 +79,10 @@ static void record_batch(struct http_server *srv, struct weft_instance *inst,
   int rc = weft_store_begin(inst->store, &err);
   for (size_t i = 0; !rc && i < n; i++) {
     struct weft_launch l = *v[i]->l;
-    if (!l.code_version)
-      l.code_checked = !!(l.code_version = weft_code_memo_version(code, inst->home, l.job->location));
+    if (!l.code_version) {
+      l.code_version = weft_code_memo_version(code, inst->home, l.job->location);
+      l.code_checked = l.code_version != NULL;
+    }
     /* A run refused before anything was written (a missing secret) fails
      * alone; one half-recorded (its row written, its queue entry not)
      * must not be committed: then the whole batch goes again, alone. */
