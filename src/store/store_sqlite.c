@@ -18,17 +18,17 @@
  *  - statements are reset right after use so no connection keeps an old read
  *    snapshot open;
  *  - threads of one process that open transactions on one file queue on a
- *    mutex first, and the next is woken the moment the one before commits.
+ *    lock first (store_sqlite_wlock.c), and the next is woken the moment
+ *    the one before commits.
  *    Left to SQLite's busy handler, they slept 1 to 100 ms between tries
  *    (21,000 sleeps for 300 launches through the server, its loop's commits
- *    among them); the handler now serves other processes only. */
+ *    among them); the handler now serves other processes only. A thread
+ *    that commits hands the lock to a waiting one rather than taking it
+ *    straight back. */
 #include "store/store_sqlite.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,63 +37,6 @@
 #include "store/store_int.h"
 #include "util/fs.h"
 #include "util/str.h"
-
-#define BUSY_TIMEOUT_MS 60000
-
-/* ---- this process's writers of one database file --------------------------------- */
-
-struct weft__sq_wlock {
-  dev_t dev;
-  ino_t ino;
-  pthread_mutex_t mu;
-  struct weft__sq_wlock *next;
-};
-
-/* One per file this process opened, kept for its life (a few at most). */
-static pthread_mutex_t wlocks_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct weft__sq_wlock *wlocks;
-
-static struct weft__sq_wlock *wlock_of(const char *path) {
-  struct stat sb;
-  if (stat(path, &sb)) return NULL; /* then SQLite's busy handler alone */
-  pthread_mutex_lock(&wlocks_mu);
-  struct weft__sq_wlock *w = wlocks;
-  while (w && (w->dev != sb.st_dev || w->ino != sb.st_ino)) w = w->next;
-  if (!w && (w = calloc(1, sizeof *w))) {
-    w->dev = sb.st_dev;
-    w->ino = sb.st_ino;
-    pthread_mutex_init(&w->mu, NULL);
-    w->next = wlocks;
-    wlocks = w;
-  }
-  pthread_mutex_unlock(&wlocks_mu);
-  return w;
-}
-
-/* Before BEGIN IMMEDIATE: waits as long as the busy handler would. */
-static int wlock_take(struct weft__sq_store *q, const char *op, weft_error *err) {
-  if (!q->wlock || q->wlocked) return WEFT_OK;
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += BUSY_TIMEOUT_MS / 1000;
-  int e = pthread_mutex_timedlock(&q->wlock->mu, &until);
-  if (e)
-    return weft_error_set(err, WEFT_ESTORE,
-                          "sqlite %s: %s: another thread of this process held the write lock "
-                          "for %d s: %s",
-                          q->path, op, BUSY_TIMEOUT_MS / 1000, strerror(e));
-  q->wlocked = 1;
-  return WEFT_OK;
-}
-
-/* Once the connection is out of its transaction (committed, rolled back,
- * or ended by SQLite itself after an error). */
-static void wlock_settle(struct weft__sq_store *q) {
-  if (q->wlocked && (!q->db || sqlite3_get_autocommit(q->db))) {
-    q->wlocked = 0;
-    pthread_mutex_unlock(&q->wlock->mu);
-  }
-}
 
 static const char *const stmt_sql[WEFT__SQ__COUNT] = {
     [WEFT__SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -155,6 +98,22 @@ static const char *const stmt_sql[WEFT__SQ__COUNT] = {
     [WEFT__SQ_KV_LIST] =
         "SELECT key, value, updated_ms FROM kv WHERE key >= ?1 AND key < ?4 AND key > ?2 "
         "AND substr(key, 1, length(?1)) = ?1 ORDER BY key LIMIT ?3",
+    /* The WHERE of the claim's upsert is the whole test: SQLite runs the
+     * statement under the write lock, so two claimers never both change
+     * the row (store_sqlite_lease.c). */
+    [WEFT__SQ_LEASE_CLAIM] =
+        "INSERT INTO run_leases (run_id, owner, expires_ms, acquired_ms) "
+        "VALUES (?1, ?2, ?3 + ?4, ?3) ON CONFLICT (run_id) DO UPDATE SET "
+        "owner = excluded.owner, expires_ms = excluded.expires_ms, "
+        "acquired_ms = CASE WHEN run_leases.owner = excluded.owner "
+        "THEN run_leases.acquired_ms ELSE excluded.acquired_ms END "
+        "WHERE run_leases.owner = excluded.owner OR (?5 IS NULL AND run_leases.expires_ms <= ?3) "
+        "OR run_leases.owner = ?5",
+    [WEFT__SQ_LEASE_RENEW] = "UPDATE run_leases SET expires_ms = ?2 + ?3 WHERE owner = ?1 "
+                             "RETURNING run_id, owner, expires_ms, acquired_ms",
+    [WEFT__SQ_LEASE_RELEASE] = "DELETE FROM run_leases WHERE run_id = ?1 AND owner = ?2",
+    [WEFT__SQ_LEASE_GET] =
+        "SELECT run_id, owner, expires_ms, acquired_ms FROM run_leases WHERE run_id = ?1",
 };
 
 /* ---- errors and statements ------------------------------------------------ */
@@ -208,6 +167,34 @@ int weft__sq_stmt(struct weft__sq_store *q, enum weft__sq_stmt id, sqlite3_stmt 
   return WEFT_OK;
 }
 
+int weft__sq_stmt_text(struct weft__sq_store *q, const char *sql, sqlite3_stmt **out,
+                       weft_error *err) {
+  struct weft__sq_built *slot = &q->built[0];
+  *out = NULL;
+  for (int i = 0; i < WEFT__SQ_BUILT_MAX; i++) {
+    struct weft__sq_built *b = &q->built[i];
+    if (b->sql && !strcmp(b->sql, sql)) {
+      b->used = ++q->built_clock;
+      *out = b->st;
+      return WEFT_OK;
+    }
+    if (!b->sql || (slot->sql && b->used < slot->used)) slot = b;
+  }
+  char *copy = strdup(sql);
+  if (!copy) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+  if (rc != SQLITE_OK) {
+    free(copy);
+    return weft__sq_error(q, err, rc, "prepare \"%s\"", sql);
+  }
+  sqlite3_finalize(slot->st);
+  free(slot->sql);
+  *slot = (struct weft__sq_built){.sql = copy, .st = st, .used = ++q->built_clock};
+  *out = st;
+  return WEFT_OK;
+}
+
 void weft__sq_done(sqlite3_stmt *st) {
   if (!st) return;
   sqlite3_reset(st);
@@ -217,14 +204,14 @@ void weft__sq_done(sqlite3_stmt *st) {
 int weft__sq_exec_cached(struct weft__sq_store *q, enum weft__sq_stmt id,
                          const char *op, weft_error *err) {
   sqlite3_stmt *st;
-  int rc = id == WEFT__SQ_BEGIN ? wlock_take(q, op, err) : WEFT_OK;
+  int rc = id == WEFT__SQ_BEGIN ? weft__sq_wlock_take(q, op, err) : WEFT_OK;
   if (!rc) rc = weft__sq_stmt(q, id, &st, err);
   if (!rc) {
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) rc = weft__sq_error(q, err, src, "%s", op);
     weft__sq_done(st);
   }
-  wlock_settle(q); /* a BEGIN that failed, a COMMIT or ROLLBACK that ended it */
+  weft__sq_wlock_settle(q); /* a BEGIN that failed, a COMMIT or ROLLBACK that ended it */
   return rc;
 }
 
@@ -414,9 +401,14 @@ static void sq_close(struct weft_store *s) {
     sqlite3_finalize(q->stmt[i]);
     q->stmt[i] = NULL;
   }
+  for (int i = 0; i < WEFT__SQ_BUILT_MAX; i++) {
+    sqlite3_finalize(q->built[i].st);
+    free(q->built[i].sql);
+    q->built[i] = (struct weft__sq_built){0};
+  }
   sqlite3_close(q->db);
   q->db = NULL;
-  wlock_settle(q); /* closing ends a transaction left open */
+  weft__sq_wlock_settle(q); /* closing ends a transaction left open */
   free(q->path);
   q->path = NULL;
 }
@@ -435,8 +427,8 @@ static int sq_open(struct weft_store *s, const char *url, weft_error *err) {
     goto fail;
   }
   sqlite3_extended_result_codes(q->db, 1);
-  sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
-  q->wlock = wlock_of(path);
+  sqlite3_busy_timeout(q->db, WEFT__SQ_BUSY_TIMEOUT_MS);
+  q->wlock = weft__sq_wlock_of(path);
   /* The first statement reads the file header: a file that is not a
    * database fails here with SQLITE_NOTADB. */
   src = sqlite3_exec(q->db,
@@ -466,7 +458,7 @@ static int sq_commit(struct weft_store *s, weft_error *err) {
   /* Some errors (disk full, I/O) make sqlite roll back by itself; a commit
    * must not then report success for work that is gone. */
   if (sqlite3_get_autocommit(q->db)) {
-    wlock_settle(q);
+    weft__sq_wlock_settle(q);
     return weft_error_set(err, WEFT_ESTORE,
                           "sqlite %s: commit: the transaction was already rolled "
                           "back after an earlier error",
@@ -479,7 +471,7 @@ static void sq_rollback(struct weft_store *s) {
   struct weft__sq_store *q = (struct weft__sq_store *)s;
   if (!sqlite3_get_autocommit(q->db))
     weft__sq_exec_cached(q, WEFT__SQ_ROLLBACK, "rollback", NULL);
-  wlock_settle(q);
+  weft__sq_wlock_settle(q);
 }
 
 const struct weft_store_methods weft__store_sqlite_methods = {

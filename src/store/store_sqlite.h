@@ -4,6 +4,7 @@
 #define WEFT_STORE_STORE_SQLITE_H
 
 #include <sqlite3.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -33,6 +34,10 @@ enum weft__sq_stmt {
   WEFT__SQ_KV_INSERT_NEW,
   WEFT__SQ_KV_SWAP,
   WEFT__SQ_KV_LIST,
+  WEFT__SQ_LEASE_CLAIM,
+  WEFT__SQ_LEASE_RENEW,
+  WEFT__SQ_LEASE_RELEASE,
+  WEFT__SQ_LEASE_GET,
   WEFT__SQ__COUNT
 };
 
@@ -42,7 +47,15 @@ enum weft__sq_stmt {
   "code_version, message, created_ms, started_ms, ended_ms, coordinator, "    \
   "heartbeat_ms"
 
-struct weft__sq_wlock; /* store_sqlite.c: this process's writers of one file */
+struct weft__sq_wlock; /* store_sqlite_wlock.c: this process's writers of one file */
+
+/* How long a writer waits for the write lock, in SQLite's busy handler or
+ * behind another thread of this process. */
+#define WEFT__SQ_BUSY_TIMEOUT_MS 60000
+
+/* Statements whose text a call builds (the filters of a run list) kept
+ * prepared, by text: the loop lists CANCELING runs at every commit. */
+#define WEFT__SQ_BUILT_MAX 8
 
 struct weft__sq_store {
   struct weft_store base; /* first: the wrappers see only this */
@@ -51,6 +64,12 @@ struct weft__sq_store {
   struct weft__sq_wlock *wlock; /* shared by every connection to the file */
   int wlocked;                  /* this connection holds it (a transaction) */
   sqlite3_stmt *stmt[WEFT__SQ__COUNT]; /* NULL until first used */
+  struct weft__sq_built {               /* statements built per call, kept by text */
+    char *sql;
+    sqlite3_stmt *st;
+    uint64_t used; /* the least recently used goes first */
+  } built[WEFT__SQ_BUILT_MAX];
+  uint64_t built_clock;
 };
 
 /* Fills err with "sqlite PATH: OP: sqlite's message" and returns the weft
@@ -61,8 +80,25 @@ int weft__sq_error(struct weft__sq_store *q, weft_error *err, int sqlite_rc,
 /* The cached statement id, prepared on first use; reset and unbound. */
 int weft__sq_stmt(struct weft__sq_store *q, enum weft__sq_stmt id,
                   sqlite3_stmt **out, weft_error *err);
+/* The statement for the SQL text sql, prepared on first use of that text
+ * and kept (WEFT__SQ_BUILT_MAX texts a connection); weft__sq_done after. */
+int weft__sq_stmt_text(struct weft__sq_store *q, const char *sql, sqlite3_stmt **out,
+                       weft_error *err);
 /* Resets a statement after use so it holds no read snapshot or lock. */
 void weft__sq_done(sqlite3_stmt *st);
+
+/* The write lock of the database file at path, shared by this process's
+ * connections to it; NULL when path cannot be stat'ed (then SQLite's busy
+ * handler alone serves). */
+struct weft__sq_wlock *weft__sq_wlock_of(const char *path);
+/* Before BEGIN IMMEDIATE: waits for q's turn, WEFT__SQ_BUSY_TIMEOUT_MS at
+ * most; nothing when q holds it already or has no lock. */
+int weft__sq_wlock_take(struct weft__sq_store *q, const char *op, weft_error *err);
+/* Once q's connection is out of its transaction: the lock goes to the
+ * first waiting thread, or is free. */
+void weft__sq_wlock_settle(struct weft__sq_store *q);
+/* Threads of this process waiting for the write lock of q's file (tests). */
+unsigned weft__sq_wlock_waiting(struct weft__sq_store *q);
 
 /* Runs a cached BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 int weft__sq_exec_cached(struct weft__sq_store *q, enum weft__sq_stmt id,

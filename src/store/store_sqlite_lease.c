@@ -1,5 +1,7 @@
 /* store_sqlite_lease.c: the SQLite side of run leases: a claim is one
- * conditional upsert, a renewal one UPDATE over every lease of an owner. */
+ * conditional upsert, a renewal one UPDATE over every lease of an owner.
+ * Their statements are the connection's cached ones: parsing the claim
+ * each time cost as much as running it, once a run. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,11 +11,6 @@
 
 #define Q(s) ((struct weft__sq_store *)(s))
 
-static int prepare(struct weft_store *s, const char *sql, sqlite3_stmt **st,
-                   weft_error *err) {
-  int src = sqlite3_prepare_v2(Q(s)->db, sql, -1, st, NULL);
-  return src == SQLITE_OK ? WEFT_OK : weft__sq_error(Q(s), err, src, "run lease: prepare");
-}
 
 static char *col_dup(sqlite3_stmt *st, int col) {
   const unsigned char *t = sqlite3_column_text(st, col);
@@ -23,18 +20,8 @@ static char *col_dup(sqlite3_stmt *st, int col) {
 int weft__sq_lease_claim(struct weft_store *s, const char *run_id, const char *owner,
                          const char *steal_from, int64_t now_ms, int64_t ttl_ms,
                          weft_error *err) {
-  /* The WHERE of the upsert is the whole test: SQLite runs the statement
-   * under the write lock, so two claimers never both change the row. */
-  static const char sql[] =
-      "INSERT INTO run_leases (run_id, owner, expires_ms, acquired_ms) "
-      "VALUES (?1, ?2, ?3 + ?4, ?3) ON CONFLICT (run_id) DO UPDATE SET "
-      "owner = excluded.owner, expires_ms = excluded.expires_ms, "
-      "acquired_ms = CASE WHEN run_leases.owner = excluded.owner "
-      "THEN run_leases.acquired_ms ELSE excluded.acquired_ms END "
-      "WHERE run_leases.owner = excluded.owner OR (?5 IS NULL AND run_leases.expires_ms <= ?3) "
-      "OR run_leases.owner = ?5";
   sqlite3_stmt *st = NULL;
-  int rc = prepare(s, sql, &st, err);
+  int rc = weft__sq_stmt(Q(s), WEFT__SQ_LEASE_CLAIM, &st, err);
   if (rc) return rc;
   sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
@@ -47,17 +34,14 @@ int weft__sq_lease_claim(struct weft_store *s, const char *run_id, const char *o
     rc = weft__sq_error(Q(s), err, src, "run lease of %s", run_id);
   else if (sqlite3_changes(Q(s)->db) == 0)
     rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is held by another coordinator", run_id);
-  sqlite3_finalize(st);
+  weft__sq_done(st);
   return rc;
 }
 
 int weft__sq_lease_renew(struct weft_store *s, const char *owner, int64_t now_ms,
                          int64_t ttl_ms, struct weft_run_lease_list *held, weft_error *err) {
-  static const char sql[] =
-      "UPDATE run_leases SET expires_ms = ?2 + ?3 WHERE owner = ?1 "
-      "RETURNING run_id, owner, expires_ms, acquired_ms";
   sqlite3_stmt *st = NULL;
-  int rc = prepare(s, sql, &st, err), src;
+  int rc = weft__sq_stmt(Q(s), WEFT__SQ_LEASE_RENEW, &st, err), src;
   if (rc) return rc;
   sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, now_ms);
@@ -73,7 +57,7 @@ int weft__sq_lease_renew(struct weft_store *s, const char *owner, int64_t now_ms
     l->acquired_ms = sqlite3_column_int64(st, 3);
   }
   if (!rc && src != SQLITE_DONE) rc = weft__sq_error(Q(s), err, src, "run lease renewal");
-  sqlite3_finalize(st);
+  weft__sq_done(st);
   if (rc) weft_run_lease_list_release(held);
   return rc;
 }
@@ -81,23 +65,20 @@ int weft__sq_lease_renew(struct weft_store *s, const char *owner, int64_t now_ms
 int weft__sq_lease_release(struct weft_store *s, const char *run_id, const char *owner,
                            weft_error *err) {
   sqlite3_stmt *st = NULL;
-  int rc = prepare(s, "DELETE FROM run_leases WHERE run_id = ?1 AND owner = ?2", &st, err);
+  int rc = weft__sq_stmt(Q(s), WEFT__SQ_LEASE_RELEASE, &st, err);
   if (rc) return rc;
   sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
   int src = sqlite3_step(st);
   if (src != SQLITE_DONE) rc = weft__sq_error(Q(s), err, src, "run lease of %s", run_id);
-  sqlite3_finalize(st);
+  weft__sq_done(st);
   return rc;
 }
 
 int weft__sq_lease_get(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
                        weft_error *err) {
   sqlite3_stmt *st = NULL;
-  int rc = prepare(s,
-                   "SELECT run_id, owner, expires_ms, acquired_ms FROM run_leases "
-                   "WHERE run_id = ?1",
-                   &st, err);
+  int rc = weft__sq_stmt(Q(s), WEFT__SQ_LEASE_GET, &st, err);
   if (rc) return rc;
   sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
   int src = sqlite3_step(st);
@@ -115,6 +96,6 @@ int weft__sq_lease_get(struct weft_store *s, const char *run_id, struct weft_run
   } else {
     rc = weft__sq_error(Q(s), err, src, "run lease of %s", run_id);
   }
-  sqlite3_finalize(st);
+  weft__sq_done(st);
   return rc;
 }

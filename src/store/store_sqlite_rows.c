@@ -105,8 +105,8 @@ static int run_created(struct weft_store *s, const char *id, int64_t *created,
   return rc;
 }
 
-/* The filters vary per call, so the query is built and prepared each time;
- * each filter is one indexed condition rather than "(? IS NULL OR ...)",
+/* The filters vary per call, so the query is built each time (and kept
+ * prepared by its text: few shapes recur); each filter is one indexed condition rather than "(? IS NULL OR ...)",
  * which would keep sqlite from using the (job|status, created_ms) indexes. */
 int weft__sq_run_list(struct weft_store *s, const struct weft_run_filter *f,
                       struct weft_run_list *out, weft_error *err) {
@@ -131,11 +131,7 @@ int weft__sq_run_list(struct weft_store *s, const struct weft_run_filter *f,
     rc = weft_error_set(err, WEFT_ENOMEM, "run list: out of memory");
     goto done;
   }
-  src = sqlite3_prepare_v3(Q(s)->db, sql.ptr, (int)sql.len, 0, &st, NULL);
-  if (src != SQLITE_OK) {
-    rc = weft__sq_error(Q(s), err, src, "run list: prepare");
-    goto done;
-  }
+  if ((rc = weft__sq_stmt_text(Q(s), sql.ptr, &st, err))) goto done;
   if (f->job) bind_text(st, ++n_bind, f->job);
   if (f->location) bind_text(st, ++n_bind, f->location);
   for (int i = 0; f->status_mask && i < WEFT_RUN__COUNT; i++)
@@ -156,7 +152,7 @@ int weft__sq_run_list(struct weft_store *s, const struct weft_run_filter *f,
   }
   if (src != SQLITE_DONE) rc = weft__sq_error(Q(s), err, src, "run list");
 done:
-  sqlite3_finalize(st);
+  weft__sq_done(st);
   weft_buf_release(&sql);
   if (rc) weft_run_list_release(out);
   return rc;

@@ -13,6 +13,7 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "store/store_sqlite.h"
 #include "test.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -381,6 +382,66 @@ TEST(threads_queue_for_the_write_lock) {
   return 0;
 }
 
+/* A thread that commits and begins again at once (the scheduler creating
+ * due runs a chunk a commit) goes after a thread that was already waiting:
+ * with a plain mutex it took the lock straight back, and the coordinator's
+ * commit waited for every chunk. */
+struct hand_over_writer {
+  struct weft_store *s;
+  int rc;
+};
+
+static void *hand_over_writer(void *arg) {
+  struct hand_over_writer *w = arg;
+  weft_error err = WEFT_ERROR_INIT;
+  w->rc = weft_store_begin(w->s, &err);
+  if (!w->rc) w->rc = weft_store_kv_set(w->s, "w", "waiter", &err);
+  if (!w->rc) w->rc = weft_store_commit(w->s, &err);
+  if (w->rc) fprintf(stderr, "# waiting writer: %s\n", err.msg);
+  return NULL;
+}
+
+TEST(a_commit_hands_the_write_lock_to_a_waiting_thread) {
+  char *db, *dir = scratch(&db);
+  ASSERT(dir);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_store *a = NULL;
+  struct hand_over_writer w = {0};
+  ASSERT_EQ(weft_store_open(db, &a, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_open(db, &w.s, &err), WEFT_OK);
+  for (int round = 0; round < 3; round++) {
+    ASSERT_EQ(weft_store_begin(a, &err), WEFT_OK);
+    ASSERT_EQ(weft_store_kv_set(a, "w", "committer", &err), WEFT_OK);
+    pthread_t t;
+    ASSERT(pthread_create(&t, NULL, hand_over_writer, &w) == 0);
+    int64_t until = weft_clock_mono_ms() + 10000;
+    while (weft__sq_wlock_waiting((struct weft__sq_store *)a) == 0 &&
+           weft_clock_mono_ms() < until)
+      weft_clock_sleep_ms(1);
+    ASSERT_EQ(weft__sq_wlock_waiting((struct weft__sq_store *)a), 1);
+    ASSERT_EQ(weft_store_commit(a, &err), WEFT_OK);
+    /* Begun again at once: it waits for the waiter's whole transaction. */
+    ASSERT_EQ(weft_store_begin(a, &err), WEFT_OK);
+    char *v = NULL;
+    ASSERT_EQ(weft_store_kv_get(a, "w", &v, &err), WEFT_OK);
+    ASSERT_STR_EQ(v, "waiter");
+    free(v);
+    ASSERT_EQ(weft_store_commit(a, &err), WEFT_OK);
+    pthread_join(t, NULL);
+    ASSERT_EQ(w.rc, WEFT_OK);
+  }
+  /* Nobody waiting: the lock is free again, a begin takes it at once. */
+  ASSERT_EQ(weft__sq_wlock_waiting((struct weft__sq_store *)a), 0);
+  ASSERT_EQ(weft_store_begin(w.s, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_commit(w.s, &err), WEFT_OK);
+  weft_store_close(a);
+  weft_store_close(w.s);
+  weft_fs_remove_tree(dir, NULL);
+  free(db);
+  free(dir);
+  return 0;
+}
+
 /* Read-modify-write inside begin/commit from several processes: BEGIN
  * IMMEDIATE serializes them, so no increment is lost and none fails busy. */
 TEST(transactions_serialize_processes) {
@@ -438,4 +499,5 @@ TEST_MAIN(TEST_ENTRY(migrate_empty_database) TEST_ENTRY(migrate_from_version_1)
                   TEST_ENTRY(url_forms) TEST_ENTRY(status_names) TEST_ENTRY(run_ids)
                       TEST_ENTRY(fault_injection)
                           TEST_ENTRY(transactions_serialize_processes) TEST_ENTRY(threads_queue_for_the_write_lock)
+              TEST_ENTRY(a_commit_hands_the_write_lock_to_a_waiting_thread)
                              )
