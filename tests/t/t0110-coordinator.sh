@@ -28,7 +28,8 @@ all_final() { [ "$(store_query "select count(*) from runs where status not in ('
 # The instance exists before the service opens it (as after any launch).
 expect_exit -m "a launch before any service" 0 "$WEFT_BIN" launch one -l loc
 first=$(run_id_of)
-"$WEFT_BIN" coordinator >coord.out 2>&1 &
+# (a code version no run uses is dropped after 1 s here, not 60 s)
+WEFT_COORD_CODE_CACHE_MS=1000 "$WEFT_BIN" coordinator >coord.out 2>&1 &
 coord=$!
 at_exit "kill $coord 2>/dev/null"
 if wait_for 200 service_up; then ok "the coordinator heartbeats in the store"
@@ -69,6 +70,11 @@ check_eq "the first, before it, was not" 1 \
 check_eq "no coordinator process was spawned for them" 0 \
   "$(find "$WEFT_HOME/runs" -name coordinator.log | wc -l | tr -d ' ')"
 check_eq "the inbox is empty" 0 "$(store_query "select count(*) from kv where key like 'coordinator/inbox/%'")"
+# The location its runs used stays loaded no longer than that once they end.
+versions() { store_query "select json_extract(value, '$.code_versions') from kv where key like 'coordinator/service/%'"; }
+no_versions() { [ "$(versions)" = 0 ]; }
+if wait_for 100 no_versions; then ok "the service drops a code version no run uses"
+else not_ok "the service drops a code version no run uses" "code_versions: $(versions)"; fi
 
 # `weft launch` in the foreground hands over and follows.
 expect_exit -m "launch (following) succeeds" 0 "$WEFT_BIN" launch one -l loc
@@ -82,6 +88,10 @@ for _ in 1 2 3; do "$WEFT_BIN" launch slow -l loc --detach >>slow.txt; done
 # (started, or already over on a machine so loaded that polling is slow)
 started() { [ "$(store_query "select count(*) from runs where job='slow' and status in ('started','success')")" = 3 ]; }
 wait_for 60 started || not_ok "the slow runs start" "$(store_query "select id, status from runs where job='slow'")"
+# Their code version is loaded again, and kept while they hold it.
+some_versions() { [ "$(versions)" = 1 ]; }
+if wait_for 100 some_versions; then ok "the slow runs' code version is loaded while they run"
+else not_ok "the slow runs' code version is loaded while they run" "code_versions: $(versions)"; fi
 kill -TERM "$coord"
 wait "$coord"
 check_eq "the service exits 0 on SIGTERM" 0 "$?"
