@@ -62,6 +62,8 @@ struct loop_run {
 struct weft_coord_loop {
   struct weft_instance *inst;
   weft_coord_loop_claimed_fn claimed; /* NULL: nothing to do at a claim */
+  weft_coord_loop_claimed_end_fn claimed_end; /* NULL: nothing after them */
+  void *claimed_ctx;
   struct loop_run **runs;
   size_t n, cap;
   weft_coord_loop_clock_fn clock;
@@ -182,8 +184,11 @@ static void watch_executor(struct weft_coord_loop *lp, struct loop_run *r) {
   watch_fd(lp, r, r->d.c.x ? weft_executor_poll_fd(r->d.c.x, &tmo) : -1);
 }
 
-void weft_coord_loop_set_claimed(struct weft_coord_loop *lp, weft_coord_loop_claimed_fn fn) {
+void weft_coord_loop_set_claimed(struct weft_coord_loop *lp, weft_coord_loop_claimed_fn fn,
+                                 weft_coord_loop_claimed_end_fn end, void *end_ctx) {
   lp->claimed = fn;
+  lp->claimed_end = end;
+  lp->claimed_ctx = end_ctx;
 }
 
 int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
@@ -415,6 +420,17 @@ static int write_run(struct weft_coord_loop *lp, struct loop_run *r, weft_error 
   return rc;
 }
 
+/* After the write_run calls of a transaction: the claimed_end hook writes
+ * (rc 0) or drops what the claimed hooks gathered. */
+static int claims_end(struct weft_coord_loop *lp, int rc, weft_error *e) {
+  if (!lp->claimed_end) return rc;
+  if (rc) {
+    lp->claimed_end(lp->claimed_ctx, 0, NULL);
+    return rc;
+  }
+  return lp->claimed_end(lp->claimed_ctx, 1, e);
+}
+
 /* An idle run keeps no write batch (thousands of runs wait at once). */
 static void batch_shrink(struct loop_run *r) {
   struct coord_batch *b = &r->d.c.batch;
@@ -478,6 +494,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
     lp->runs[i]->d.c.status_read_in_tx = 0;
     lp->runs[i]->d.c.rows_by_loop = 0;
   }
+  rc = claims_end(lp, rc, &e);
   if (rc) weft_store_rollback(lp->inst->store);
   else rc = weft_store_commit(lp->inst->store, &e);
   lp->commits++;
@@ -496,6 +513,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
       struct coord *c = &r->d.c;
       int rc1 = weft_store_begin(lp->inst->store, &e1);
       if (!rc1) rc1 = write_run(lp, r, &e1);
+      rc1 = claims_end(lp, rc1, &e1);
       if (rc1) weft_store_rollback(lp->inst->store);
       else rc1 = weft_store_commit(lp->inst->store, &e1);
       if (!rc1) wrote_run(r);

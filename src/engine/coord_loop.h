@@ -39,7 +39,13 @@ int weft_coord_loop_add(struct weft_coord_loop *lp, const char *run_id,
  * goes away in that same commit. An error rolls the commit back; the run
  * is then written alone and the hook called again. */
 typedef int (*weft_coord_loop_claimed_fn)(void *data, const char *run_id, weft_error *err);
-void weft_coord_loop_set_claimed(struct weft_coord_loop *lp, weft_coord_loop_claimed_fn fn);
+/* Called after the claimed hooks of a transaction: before its commit with
+ * write 1 (an error rolls it back), or with write 0 when it is rolled back
+ * without. A caller that only gathered in its claimed hook what goes away
+ * writes it here, in one statement for all the runs claimed. */
+typedef int (*weft_coord_loop_claimed_end_fn)(void *ctx, int write, weft_error *err);
+void weft_coord_loop_set_claimed(struct weft_coord_loop *lp, weft_coord_loop_claimed_fn fn,
+                                 weft_coord_loop_claimed_end_fn end, void *end_ctx);
 /* Runs turned between two commits of one tick (coord_loop.c says why). */
 #define WEFT_COORD_LOOP_COMMIT_CHUNK 1024
 

@@ -91,12 +91,17 @@ int weft_coord_handoff_in_tx(struct weft_instance *inst, const char *run_id, con
   return rc ? rc : weft_coord_handoff_unowned_in_tx(inst, run_id, in_run, err);
 }
 
+int weft_coord_inbox_key(char *buf, size_t size, const char *run_id, weft_error *err) {
+  if ((size_t)snprintf(buf, size, "%s%s", WEFT_COORD_INBOX_PREFIX, run_id) >= size)
+    return weft_error_set(err, WEFT_EINVALID, "run id too long");
+  return WEFT_OK;
+}
+
 int weft_coord_handoff_unowned_in_tx(struct weft_instance *inst, const char *run_id,
                                      const char *in_run, weft_error *err) {
   char key[256];
-  if ((size_t)snprintf(key, sizeof key, "%s%s", WEFT_COORD_INBOX_PREFIX, run_id) >= sizeof key)
-    return weft_error_set(err, WEFT_EINVALID, "run id too long");
-  int rc = weft_store_kv_set(inst->store, key, in_run ? in_run : "", err);
+  int rc = weft_coord_inbox_key(key, sizeof key, run_id, err);
+  if (!rc) rc = weft_store_kv_set(inst->store, key, in_run ? in_run : "", err);
   if (!rc) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, err);
   return rc;
 }
@@ -246,6 +251,11 @@ struct svc {
    * of the inbox must not take them twice. A tick's worth at most. */
   struct svc_run **awaiting;
   size_t n_awaiting, cap_awaiting;
+  /* Keys the runs claimed in the open transaction leave behind (their
+   * inbox entries, run queue claims, step lists): deleted together just
+   * before it commits (on_claims_end). */
+  char **gone;
+  size_t n_gone, cap_gone;
 };
 
 /* What a run driven here owns until it ends. */
@@ -376,18 +386,45 @@ static void code_sweep(struct svc *s, int all) {
   s->code = kept;
 }
 
+static int gone_add(struct svc *s, const char *prefix, const char *run_id) {
+  if (s->n_gone == s->cap_gone) {
+    size_t cap = s->cap_gone ? 2 * s->cap_gone : 64;
+    char **v = realloc(s->gone, cap * sizeof *v);
+    if (!v) return WEFT_ENOMEM;
+    s->gone = v;
+    s->cap_gone = cap;
+  }
+  char *key = weft_str_printf("%s%s", prefix, run_id);
+  if (!key) return WEFT_ENOMEM;
+  s->gone[s->n_gone++] = key;
+  return WEFT_OK;
+}
+
 /* In the commit that claims the run's lease and records it started: its
  * inbox entry, its run queue claim and step list go. Till then the entry
  * stays, so a service killed before that commit leaves the run in the
  * inbox for another (or for the reclaim), and two services that took it
- * both are settled by the lease: one claims it, the other lets it go. */
+ * both are settled by the lease: one claims it, the other lets it go.
+ * The keys are gathered here and deleted by on_claims_end, one statement
+ * for all the runs the commit claims. */
 static int on_claimed(void *data, const char *run_id, weft_error *err) {
   struct svc_run *r = data;
-  struct weft_store *st = r->svc->inst->store;
-  awaiting_drop(r->svc, r);
-  int rc = delete_key(st, WEFT_COORD_INBOX_PREFIX, run_id, err);
-  if (!rc) rc = delete_key(st, WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id, err);
-  if (!rc && r->in_run) rc = delete_key(st, WEFT_RUN_QUEUE_STEPS_PREFIX, run_id, err);
+  struct svc *s = r->svc;
+  awaiting_drop(s, r);
+  if (gone_add(s, WEFT_COORD_INBOX_PREFIX, run_id) ||
+      gone_add(s, WEFT_RUN_QUEUE_CLAIM_PREFIX, run_id) ||
+      (r->in_run && gone_add(s, WEFT_RUN_QUEUE_STEPS_PREFIX, run_id)))
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  return WEFT_OK;
+}
+
+static int on_claims_end(void *ctx, int write, weft_error *err) {
+  struct svc *s = ctx;
+  int rc = write ? weft_store_kv_delete_many(s->inst->store, (const char *const *)s->gone,
+                                             s->n_gone, err)
+                 : WEFT_OK;
+  for (size_t i = 0; i < s->n_gone; i++) free(s->gone[i]);
+  s->n_gone = 0;
   return rc;
 }
 
@@ -495,7 +532,7 @@ int weft_coord_service_run(struct weft_instance *inst, const struct weft_coord_s
   if (keep && *keep) s.code_keep_ms = strtoll(keep, NULL, 10);
   int rc = weft_coord_loop_new(inst, &s.lp, err);
   if (rc) return rc;
-  weft_coord_loop_set_claimed(s.lp, on_claimed);
+  weft_coord_loop_set_claimed(s.lp, on_claimed, on_claims_end, &s);
   s.id = weft_coordinator_id();
   s.key = s.id ? weft_str_printf("%s%s", WEFT_COORD_SERVICE_PREFIX, s.id) : NULL;
   if (!s.key) {
@@ -577,6 +614,8 @@ done:
   free(s.key);
   free(s.id);
   free(s.awaiting);
+  on_claims_end(&s, 0, NULL);
+  free(s.gone);
   return rc;
 }
 

@@ -42,6 +42,9 @@ int weft_coord_handoff(struct weft_instance *inst, const char *run_id, const cha
 int weft_coord_handoff_in_tx(struct weft_instance *inst, const char *run_id, const char *in_run,
                              weft_error *err);
 
+/* The inbox key of run_id into buf; WEFT_EINVALID (in err) when too long. */
+int weft_coord_inbox_key(char *buf, size_t size, const char *run_id, weft_error *err);
+
 /* weft_coord_handoff_in_tx for a run the caller created unowned
  * (weft_launch.unowned) in the same transaction: no read of its row. */
 int weft_coord_handoff_unowned_in_tx(struct weft_instance *inst, const char *run_id,

@@ -235,8 +235,14 @@ int weft_coord_admit_in_tx(struct weft_instance *inst, const struct weft_run_que
   /* With limits, only a turn sees every run they count. */
   if (weft_run_queue_config_limited(cfg) || !code_version || !weft_coord_service_up(inst))
     return 0;
-  int rc = weft_run_queue_claim_in_tx(inst->store, run_id, weft_clock_wall_ms(), err);
-  if (!rc) rc = weft_coord_handoff_unowned_in_tx(inst, run_id, in_run, err);
+  char inbox[256];
+  int rc = weft_coord_inbox_key(inbox, sizeof inbox, run_id, err);
+  if (rc) return rc;
+  /* The claim and the inbox entry (weft_coord_handoff_unowned_in_tx) in
+   * one statement. */
+  rc = weft_run_queue_claim_in_tx(inst->store, run_id, weft_clock_wall_ms(), inbox,
+                                      in_run ? in_run : "", err);
+  if (!rc) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, err);
   return rc ? rc : 1;
 }
 

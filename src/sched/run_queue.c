@@ -428,13 +428,20 @@ done:
 }
 
 int weft_run_queue_claim_in_tx(struct weft_store *s, const char *run_id, int64_t now_ms,
+                               const char *also_key, const char *also_value,
                                weft_error *err) {
   char key[256], *value = claim_value(now_ms);
   if (!value) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   claim_key(key, sizeof key, run_id);
-  int rc = weft_store_kv_compare_set(s, key, NULL, value, err);
-  if (rc == WEFT_ECONFLICT)
-    weft_error_set(err, rc, "run %s is already being started by another process", run_id);
+  /* Both keys of a new run are absent: one statement (a round trip on
+   * PostgreSQL, for each run an API launch hands over). */
+  const char *keys[2] = {key, also_key}, *values[2] = {value, also_value};
+  unsigned char in[2] = {0, 0};
+  int rc = weft_store_kv_insert_many(s, keys, values, also_key ? 2 : 1, in, err);
+  if (!rc && !in[0])
+    rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is already being started by another process",
+                        run_id);
+  if (!rc && also_key && !in[1]) rc = weft_store_kv_set(s, also_key, also_value, err);
   free(value);
   return rc;
 }
@@ -448,7 +455,7 @@ int weft_run_queue_claim(struct weft_instance *inst, const char *run_id, int64_t
   if (!(rc = weft_store_run_get(s, run_id, &r, err)) && r.status != WEFT_RUN_QUEUED)
     rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is %s, not queued", run_id,
                         weft_run_status_name(r.status));
-  if (!rc) rc = weft_run_queue_claim_in_tx(s, run_id, now_ms, err);
+  if (!rc) rc = weft_run_queue_claim_in_tx(s, run_id, now_ms, NULL, NULL, err);
   if (rc)
     weft_store_rollback(s);
   else

@@ -119,8 +119,11 @@ int weft_run_queue_claim(struct weft_instance *inst, const char *run_id, int64_t
                          weft_error *err);
 
 /* The claim alone, in the caller's transaction, of a run the caller knows
- * is QUEUED: what a turn admitting it writes (weft_coord_admit_in_tx). */
+ * is QUEUED: what a turn admitting it writes (weft_coord_admit_in_tx).
+ * also_key, when not NULL, is set to also_value in the same statement
+ * when absent (else by a second one): a hand-over's inbox entry. */
 int weft_run_queue_claim_in_tx(struct weft_store *s, const char *run_id, int64_t now_ms,
+                               const char *also_key, const char *also_value,
                                weft_error *err);
 
 /* Hands run_id (QUEUED, just created) over to the queue: weft_run_create

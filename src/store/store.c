@@ -534,6 +534,14 @@ int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err)
   return s->m->xKvDelete(s, key, err);
 }
 
+int weft_store_kv_delete_many(struct weft_store *s, const char *const *keys, size_t n,
+                              weft_error *err) {
+  REQUIRE(!n || keys, "kv delete-many: no keys");
+  for (size_t i = 0; i < n; i++) REQUIRE(keys[i], "kv delete-many: no key");
+  FAULT_POINT(err);
+  return n ? s->m->xKvDeleteMany(s, keys, n, err) : WEFT_OK;
+}
+
 int weft_store_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err) {
   REQUIRE(prefix && *prefix, "kv delete-prefix: the prefix is empty");
   FAULT_POINT(err);

@@ -290,6 +290,8 @@ struct weft_store_methods {
   int (*xKvSet)(struct weft_store *s, const char *key, const char *value, weft_error *err);
   /* Deleting an absent key is not an error (WEFT_OK). */
   int (*xKvDelete)(struct weft_store *s, const char *key, weft_error *err);
+  /* Deletes keys[0..n) (absent ones are fine): one statement on PostgreSQL. */
+  int (*xKvDeleteMany)(struct weft_store *s, const char *const *keys, size_t n, weft_error *err);
   /* Deletes every key starting with prefix (bytewise; never ""). */
   int (*xKvDeletePrefix)(struct weft_store *s, const char *prefix, weft_error *err);
   /* Sets key to value only if it is absent (returns WEFT_OK) or already holds
@@ -469,6 +471,8 @@ int weft_store_notify_wait(struct weft_store *s, enum weft_store_channel ch, int
 int weft_store_kv_get(struct weft_store *s, const char *key, char **value, weft_error *err);
 int weft_store_kv_set(struct weft_store *s, const char *key, const char *value, weft_error *err);
 int weft_store_kv_delete(struct weft_store *s, const char *key, weft_error *err);
+int weft_store_kv_delete_many(struct weft_store *s, const char *const *keys, size_t n,
+                              weft_error *err);
 /* Deletes every entry whose key starts with prefix, in one statement (a
  * run's attempt results at its end). An empty prefix is refused
  * (WEFT_EINVALID): it would delete everything. */

@@ -277,6 +277,7 @@ const struct weft_store_methods weft__store_pg_methods = {
     .xKvDelete = weft__pg_kv_delete,
     .xKvDeletePrefix = weft__pg_kv_delete_prefix,
     .xKvInsertMany = weft__pg_kv_insert_many,
+    .xKvDeleteMany = weft__pg_kv_delete_many,
     .xKvCompareSet = weft__pg_kv_compare_set,
     .xKvList = weft__pg_kv_list,
     .xRunSearch = weft__pg_run_search,

@@ -36,6 +36,7 @@ enum weft__pg_stmt {
   WEFT__PG_KV_DELETE,
   WEFT__PG_KV_DELETE_PREFIX,
   WEFT__PG_KV_INSERT_NEW,
+  WEFT__PG_KV_DELETE_MANY,
   WEFT__PG_KV_INSERT_MANY,
   WEFT__PG_KV_SWAP,
   WEFT__PG_KV_LIST,
@@ -274,6 +275,8 @@ int weft__pg_kv_set(struct weft_store *s, const char *key, const char *value,
                     weft_error *err);
 int weft__pg_kv_delete(struct weft_store *s, const char *key, weft_error *err);
 int weft__pg_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err);
+int weft__pg_kv_delete_many(struct weft_store *s, const char *const *keys, size_t n,
+                            weft_error *err);
 int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
                             const char *const *values, size_t n, unsigned char *inserted,
                             weft_error *err);

@@ -135,6 +135,7 @@ static const char *const stmt_sql[WEFT__PG_RUN_LIST] = {
     [WEFT__PG_KV_INSERT_NEW] =
         "INSERT INTO kv (key, value, updated_ms) VALUES ($1, $2, $3::int8) "
         "ON CONFLICT (key) DO NOTHING",
+    [WEFT__PG_KV_DELETE_MANY] = "DELETE FROM kv WHERE key = ANY ($1::text[])",
     [WEFT__PG_KV_INSERT_MANY] =
         "INSERT INTO kv (key, value, updated_ms) SELECT k, v, $3::int8 FROM "
         "unnest($1::text[], $2::text[]) AS t (k, v) ON CONFLICT (key) DO NOTHING "

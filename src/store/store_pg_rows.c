@@ -474,6 +474,23 @@ int weft__pg_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_err
   return rc;
 }
 
+int weft__pg_kv_delete_many(struct weft_store *s, const char *const *keys, size_t n,
+                            weft_error *err) {
+  struct weft__pg_store *p = P(s);
+  char *k = weft__pg_text_array(keys, n);
+  const char *params[1] = {k};
+  PGresult *res = NULL;
+  int implicit = 0, rc;
+  if (!k) return nomem(p, err, "kv delete-many");
+  if (!(rc = weft__pg_write_begin(p, &implicit, err))) {
+    rc = weft__pg_exec(p, WEFT__PG_KV_DELETE_MANY, 1, params, &res, "kv delete-many", err);
+    rc = weft__pg_write_end(p, implicit, rc, &res, err);
+  }
+  PQclear(res);
+  free(k);
+  return rc;
+}
+
 int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
                             const char *const *values, size_t n, unsigned char *inserted,
                             weft_error *err) {

@@ -498,6 +498,7 @@ const struct weft_store_methods weft__store_sqlite_methods = {
     .xKvDelete = weft__sq_kv_delete,
     .xKvDeletePrefix = weft__sq_kv_delete_prefix,
     .xKvInsertMany = weft__sq_kv_insert_many,
+    .xKvDeleteMany = weft__sq_kv_delete_many,
     .xKvCompareSet = weft__sq_kv_compare_set,
     .xKvList = weft__sq_kv_list,
     .xRunSearch = weft__sq_run_search,

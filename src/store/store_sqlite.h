@@ -133,6 +133,8 @@ int weft__sq_kv_set(struct weft_store *s, const char *key, const char *value,
                     weft_error *err);
 int weft__sq_kv_delete(struct weft_store *s, const char *key, weft_error *err);
 int weft__sq_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err);
+int weft__sq_kv_delete_many(struct weft_store *s, const char *const *keys, size_t n,
+                            weft_error *err);
 int weft__sq_kv_insert_many(struct weft_store *s, const char *const *keys,
                             const char *const *values, size_t n, unsigned char *inserted,
                             weft_error *err);

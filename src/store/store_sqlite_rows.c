@@ -449,6 +449,16 @@ int weft__sq_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_err
   return rc;
 }
 
+int weft__sq_kv_delete_many(struct weft_store *s, const char *const *keys, size_t n,
+                            weft_error *err) {
+  struct weft__sq_store *q = Q(s);
+  int own, rc = batch_begin(q, n, "kv delete-many", &own, err);
+  if (rc) return rc;
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = kv_write(q, WEFT__SQ_KV_DELETE, "kv delete-many", keys[i], NULL, NULL, NULL, err);
+  return batch_end(q, own, rc, "kv delete-many", err);
+}
+
 int weft__sq_kv_insert_many(struct weft_store *s, const char *const *keys,
                             const char *const *values, size_t n, unsigned char *inserted,
                             weft_error *err) {

@@ -836,6 +836,41 @@ static int case_kv_insert_many(const char *url) {
   return 0;
 }
 
+/* Listed keys go, absent ones are no error, others stay; none is none. */
+static int case_kv_delete_many(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  char *base = unique("kvd");
+  char k[4][300];
+  for (int i = 0; i < 4; i++) {
+    snprintf(k[i], sizeof k[i], "%s/%d \"q\", {a}", base, i);
+    ASSERT_EQ(weft_store_kv_set(s, k[i], "v", &err), WEFT_OK);
+  }
+  char absent[300];
+  snprintf(absent, sizeof absent, "%s/absent", base);
+  const char *gone[4] = {k[0], absent, k[2], k[0]};
+  ASSERT_EQ(weft_store_kv_delete_many(s, gone, 4, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_delete_many(s, gone, 0, &err), WEFT_OK);
+  for (int i = 0; i < 4; i++) {
+    char *v = NULL;
+    int rc = weft_store_kv_get(s, k[i], &v, &err);
+    ASSERT_EQ(rc, i % 2 ? WEFT_OK : WEFT_ENOTFOUND);
+    free(v);
+  }
+  /* Inside a transaction: rolled back with it. */
+  const char *rest[2] = {k[1], k[3]};
+  ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_delete_many(s, rest, 2, &err), WEFT_OK);
+  weft_store_rollback(s);
+  char *v = NULL;
+  ASSERT_EQ(weft_store_kv_get(s, k[3], &v, &err), WEFT_OK);
+  free(v);
+  free(base);
+  weft_store_close(s);
+  return 0;
+}
+
 static int case_kv_list(const char *url) {
   struct weft_store *s = open_store(url);
   ASSERT(s);
@@ -1218,6 +1253,7 @@ static int case_transactions_serialize(const char *url) {
   X(steps)                  \
   X(step_put_many)          \
   X(kv_insert_many)         \
+  X(kv_delete_many)         \
   X(event_append_batch)     \
   X(event_read_cursor)      \
   X(event_wait)             \
