@@ -374,13 +374,22 @@ static void code_sweep(struct svc *s, int all) {
     stale += all || (!ce->users && now - ce->last_used_ms >= s->code_keep_ms);
   }
   if (!stale) return;
+  /* The entries kept go to a new map first: out of memory, none is
+   * dropped (runs may hold them) and the next sweep tries again. */
   struct weft_map kept = WEFT_MAP_INIT;
+  pos = 0;
+  while (!all && weft_map_next(&s->code, &pos, &k, &v)) {
+    struct code_entry *ce = v;
+    if ((ce->users || now - ce->last_used_ms < s->code_keep_ms) &&
+        weft_map_put(&kept, ce->key, ce)) {
+      weft_map_release(&kept);
+      return;
+    }
+  }
   pos = 0;
   while (weft_map_next(&s->code, &pos, &k, &v)) {
     struct code_entry *ce = v;
-    if (all || (!ce->users && now - ce->last_used_ms >= s->code_keep_ms) ||
-        weft_map_put(&kept, ce->key, ce)) /* out of memory: loaded again if needed */
-      code_entry_free(ce);
+    if (all || (!ce->users && now - ce->last_used_ms >= s->code_keep_ms)) code_entry_free(ce);
   }
   weft_map_release(&s->code);
   s->code = kept;
