@@ -241,7 +241,7 @@ int weft_coord_admit_in_tx(struct weft_instance *inst, const struct weft_run_que
   /* The claim and the inbox entry (weft_coord_handoff_unowned_in_tx) in
    * one statement. */
   rc = weft_run_queue_claim_in_tx(inst->store, run_id, weft_clock_wall_ms(), inbox,
-                                      in_run ? in_run : "", err);
+                                  in_run ? in_run : "", err);
   if (!rc) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, err);
   return rc ? rc : 1;
 }

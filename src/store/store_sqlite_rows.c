@@ -106,8 +106,9 @@ static int run_created(struct weft_store *s, const char *id, int64_t *created,
 }
 
 /* The filters vary per call, so the query is built each time (and kept
- * prepared by its text: few shapes recur); each filter is one indexed condition rather than "(? IS NULL OR ...)",
- * which would keep sqlite from using the (job|status, created_ms) indexes. */
+ * prepared by its text: few shapes recur); each filter is one indexed
+ * condition rather than "(? IS NULL OR ...)", which would keep sqlite from
+ * using the (job|status, created_ms) indexes. */
 int weft__sq_run_list(struct weft_store *s, const struct weft_run_filter *f,
                       struct weft_run_list *out, weft_error *err) {
   struct weft_buf sql = WEFT_BUF_INIT;
