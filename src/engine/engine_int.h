@@ -74,6 +74,9 @@ struct coord {
   int lease_claim_pending;
   int lease_released;      /* a loop's run: dropped in the commit of its end */
   int sla_missed_before; /* adopted: its sla_missed event is out already */
+  /* Resumed by coord_adopt: an attempt's folder may already hold what the
+   * coordinator that died left there (coord_start_step clears it). */
+  int adopted;
   /* Driven by a loop of many runs (coord_loop.c): it commits every run's
    * batch in one transaction and reads cancel requests for all of them. */
   int shared_commit;

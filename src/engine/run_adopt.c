@@ -420,6 +420,7 @@ int coord_adopt(struct coord *c, const char *token) {
   struct seen s = {0};
   char *old = c->run.coordinator; /* the dead one, for the event */
   char why[512];
+  c->adopted = 1;
   c->run.coordinator = weft_coordinator_id();
   if (!c->run.coordinator) {
     c->run.coordinator = old;

@@ -187,10 +187,14 @@ void coord_start_step(struct coord *c, size_t i) {
   coord_reset_live_logs(c, i);
   c->started[i] = weft_clock_wall_ms();
   int rc = c->dirs[i] ? 0 : weft_error_set(&e, WEFT_ENOMEM, "out of memory");
-  /* A retry gets a fresh folder: an earlier attempt's outputs must not count.
-   * The executor creates it when the step needs one (exec.h): a step on a
-   * queue worker, or a C step without files, costs no folder here. */
-  if (!rc && weft_fs_exists(c->dirs[i])) rc = weft_fs_remove_tree(c->dirs[i], &e);
+  /* Each attempt gets a fresh folder: an earlier start's outputs must not
+   * count. The executor creates it when the step needs one (exec.h): a step
+   * on a queue worker, or a C step without files, costs no folder here.
+   * Only an adopted run can find it there already (this attempt may have
+   * started under the coordinator that died): elsewhere each attempt of a
+   * step starts once, so a fresh run pays no look (an access() a step). */
+  if (!rc && c->adopted && weft_fs_exists(c->dirs[i]))
+    rc = weft_fs_remove_tree(c->dirs[i], &e);
   if (!rc) rc = prepare_inputs(c, i, c->dirs[i], &inputs_json, &e);
   json_t *cfg = json_object_get(json_object_get(c->l->rc->ops, inv->name), "config");
   if (!rc && cfg && !(config_json = json_dumps(cfg, JSON_COMPACT)))
@@ -294,6 +298,9 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
     /* An optional output is unwritten when the executor says null: a queue
      * worker's comes back as a file holding null (exec.h). */
     int unwritten = port->optional && set && json_is_null(set);
+    /* A C function's outputs all come back in res->outputs, a `path` one
+     * by its file: one missing there left no file either (no stat). */
+    if (def->c_function && res->outputs && !set) unwritten = 1;
     int from_memory = !unwritten && def->c_function && set;
     int64_t bytes = 0;
     if (!file || !key) {
@@ -349,8 +356,8 @@ static json_t *finish_payload(struct coord *c, size_t i, const struct weft_step_
   char *out = weft_str_printf("%s/stdout.log", c->dirs[i]);
   char *errp = weft_str_printf("%s/stderr.log", c->dirs[i]);
   struct stat so, se;
-  json_int_t so_n = out && !stat(out, &so) ? (json_int_t)so.st_size : 0;
-  json_int_t se_n = errp && !stat(errp, &se) ? (json_int_t)se.st_size : 0;
+  json_int_t so_n = out && !res->no_logs && !stat(out, &so) ? (json_int_t)so.st_size : 0;
+  json_int_t se_n = errp && !res->no_logs && !stat(errp, &se) ? (json_int_t)se.st_size : 0;
   json_t *p = json_pack("{s:i, s:I, s:s?, s:s?, s:I, s:I}", "attempt", c->plan.steps[i].attempt,
                         "duration_ms", (json_int_t)(res->ended_ms - res->started_ms), "stdout",
                         out, "stderr", errp, "stdout_bytes", so_n, "stderr_bytes", se_n);

@@ -213,6 +213,11 @@ struct weft_step_result {
    * gone, or that sent no result in time: weft_executor_attach). It did
    * not fail by itself: the coordinator retries it and says why (message). */
   int lost;
+  /* 1: the executor knows the attempt left no log file in its work folder
+   * (a C function run in this process writes no compute log; a worker's
+   * step whose logs were empty sent none), so the coordinator need not
+   * look for them: two failed stat() calls a step. 0: look. */
+  int no_logs;
 };
 
 void weft_step_result_release(struct weft_step_result *r);

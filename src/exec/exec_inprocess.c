@@ -150,6 +150,7 @@ static void task_run(struct weft__c_task *base) {
   struct weft__c_call call = c_call_of(c, &t->buffer);
   t->res.user = c->user;
   t->res.exit_code = -1;
+  t->res.no_logs = 1; /* its logs are events: it writes no log file */
   t->res.started_ms = weft_clock_wall_ms();
   t->rc = weft__c_call_run(&call, &t->res);
   if (!t->rc) store_outputs(t);
@@ -208,6 +209,7 @@ static int task_wait(struct ip_executor *x, struct weft_step_result *out) {
   if (!why && !timed_out) return 0;
   out->user = t->c.user;
   out->exit_code = -1;
+  out->no_logs = 1;
   out->started_ms = out->ended_ms = weft_clock_wall_ms();
   if (timed_out) {
     out->timed_out = 1;
@@ -305,6 +307,7 @@ static int run_c_op(struct ip_executor *x, struct weft_step_result *out) {
   int rc = WEFT_OK;
   out->user = c->user;
   out->exit_code = -1;
+  out->no_logs = 1; /* its logs are events: it writes no log file */
   out->started_ms = weft_clock_wall_ms();
   if (c->cancel_reason) {
     out->canceled = 1;

@@ -142,6 +142,8 @@ int weft__qx_complete(struct qexec *q, struct pending *p, const char *text, json
       json_decref(w);
     }
     fetch_logs(q, p, r);
+    /* The worker sends a key for every log that is not empty. */
+    res.no_logs = !json_object_size(json_object_get(r, "logs"));
     if (res.ok) {
       weft_error fe = WEFT_ERROR_INIT;
       res.outputs = json_object();
