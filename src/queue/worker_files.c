@@ -85,20 +85,28 @@ static void drop_chunks(struct worker *w, const char *log_key) {
 }
 
 /* Uploads the logs and path outputs of a finished step; returns the result
- * document (new reference). */
+ * document (new reference). It leaves out what is 0, false, null or empty,
+ * which the coordinator reads as such (executor_results.c): a notice of 64
+ * C steps is parsed on the coordinator's one thread, member by member. */
 json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_step_result *res) {
-  json_t *r = json_pack("{s:b, s:i, s:i, s:b, s:b, s:s?, s:I, s:I, s:I, s:O}", "ok", res->ok,
-                        "exit_code", res->exit_code, "term_signal", res->term_signal,
-                        "timed_out", res->timed_out, "canceled", res->canceled, "message",
-                        res->message, "started_ms", (json_int_t)res->started_ms, "ended_ms",
-                        (json_int_t)res->ended_ms, "pid", (json_int_t)res->pid, "events",
-                        s->events);
+  json_t *r = json_pack("{s:b, s:i, s:s*, s:I, s:I}", "ok", res->ok, "exit_code",
+                        res->exit_code, "message", res->message, "started_ms",
+                        (json_int_t)res->started_ms, "ended_ms", (json_int_t)res->ended_ms);
+  if (r && ((res->term_signal &&
+             json_object_set_new(r, "term_signal", json_integer(res->term_signal))) ||
+            (res->timed_out && json_object_set_new(r, "timed_out", json_true())) ||
+            (res->canceled && json_object_set_new(r, "canceled", json_true())) ||
+            (res->pid && json_object_set_new(r, "pid", json_integer((json_int_t)res->pid))) ||
+            (json_array_size(s->events) && json_object_set(r, "events", s->events)))) {
+    json_decref(r);
+    r = NULL;
+  }
   if (r && res->image)
     json_object_set_new(r, "container", json_pack("{s:s?, s:s, s:s?}", "id", res->container_id,
                                                   "image", res->image, "digest",
                                                   res->image_digest));
   json_t *logs = json_object(), *outs = json_object(), *pouts = json_object();
-  for (int k = 0; r && k < 2; k++) {
+  for (int k = 0; r && !res->no_logs && k < 2; k++) {
     char *file = weft_str_printf("%s/%s.log", s->work_dir, log_names[k]);
     char *rest = weft_str_printf("%s.log", log_names[k]);
     char *key = rest ? attempt_key(s, rest) : NULL;
@@ -152,14 +160,13 @@ json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_
     r = NULL;
   }
   if (r) {
-    json_object_set_new(r, "logs", logs);
-    json_object_set_new(r, "outputs", outs);
-    json_object_set_new(r, "path_outputs", pouts);
-  } else {
-    json_decref(logs);
-    json_decref(outs);
-    json_decref(pouts);
+    if (json_object_size(logs)) json_object_set(r, "logs", logs);
+    if (json_object_size(outs)) json_object_set(r, "outputs", outs);
+    if (json_object_size(pouts)) json_object_set(r, "path_outputs", pouts);
   }
+  json_decref(logs);
+  json_decref(outs);
+  json_decref(pouts);
   return r;
 }
 
