@@ -78,12 +78,23 @@ int weft__qx_push_done(struct qexec *q, struct weft_step_result *r) {
   return WEFT_OK;
 }
 
-static void random_hex(char *out, size_t n_bytes) {
-  unsigned char b[16] = {0};
-  if (n_bytes > sizeof b) n_bytes = sizeof b;
-  if (getrandom(b, n_bytes, 0) != (ssize_t)n_bytes)
-    for (size_t i = 0; i < n_bytes; i++) b[i] = (unsigned char)(rand() & 0xff);
-  for (size_t i = 0; i < n_bytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
+/* n_bytes (at most 16) random bytes as lowercase hex into out (2 * n_bytes
+ * + 1 chars), from q's block. */
+static void random_hex(struct qexec *q, char *out, size_t n_bytes) {
+  static const char digits[] = "0123456789abcdef";
+  if (n_bytes > 16) n_bytes = 16;
+  if (q->rnd_used + n_bytes > sizeof q->rnd) {
+    if (getrandom(q->rnd, sizeof q->rnd, 0) != (ssize_t)sizeof q->rnd)
+      for (size_t i = 0; i < sizeof q->rnd; i++) q->rnd[i] ^= (unsigned char)(rand() & 0xff);
+    q->rnd_used = 0;
+  }
+  const unsigned char *b = q->rnd + q->rnd_used;
+  q->rnd_used += n_bytes;
+  for (size_t i = 0; i < n_bytes; i++) {
+    out[2 * i] = digits[b[i] >> 4];
+    out[2 * i + 1] = digits[b[i] & 15];
+  }
+  out[2 * n_bytes] = '\0';
 }
 
 /* ---- publishing -------------------------------------------------------------- */
@@ -342,7 +353,7 @@ static int q_start(struct weft_executor *x, const struct weft_step_spec *s, weft
   int grown = weft__qx_reserve(q, err);
   if (grown) return grown;
   char rnd[17];
-  random_hex(rnd, 8);
+  random_hex(q, rnd, 8);
   if (!q->run_id && s->run_id && !(q->run_id = weft_str_dup(s->run_id)))
     return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   struct pending p = {0};
@@ -566,13 +577,14 @@ int weft__queue_executor_new(struct weft_instance *inst, const struct weft_run_c
   if (!q) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   q->base.m = &queue_methods;
   q->inst = inst;
+  q->rnd_used = sizeof q->rnd; /* nothing drawn yet */
   if (cb) q->cb = *cb;
   q->max = rc && rc->max_concurrent > 0 ? rc->max_concurrent : DEFAULT_MAX;
   /* The fallback poll is for notices lost later: at the start no step has
    * been published long enough to have one. */
   q->next_poll_ms = weft_clock_mono_ms() + POLL_MS;
   char rnd[17], host[128];
-  random_hex(rnd, 8);
+  random_hex(q, rnd, 8);
   if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "localhost");
   host[sizeof host - 1] = '\0';
   q->url = weft_str_dup(url);

@@ -46,6 +46,10 @@ struct qexec {
   struct weft_qsig_key *key;     /* signs step messages, checks notices */
   char *url, *reply_to;
   char *run_id; /* the run this executor serves (one per coordinator), from start() */
+  /* Random bytes for attempt ids, drawn by the block: one getrandom() a
+   * step was a syscall on every start of a fan-out of thousands. */
+  unsigned char rnd[256];
+  size_t rnd_used; /* taken of rnd; sizeof rnd: draw again */
   char *code_published; /* the code version known to be in the artifact store */
   int max;
   struct pending *p;
