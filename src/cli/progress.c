@@ -98,6 +98,9 @@ static void track(struct weft_progress *p, const struct weft_event_row *ev) {
   if (!v || k == sizeof changes / sizeof *changes) return;
   set_status(p, v, changes[k].status);
   if (changes[k].status == WEFT_STEP_SUCCEEDED) return;
+  /* A start's payload gives the attempt and its time, which only the
+   * redrawn block shows: not worth a parse a step otherwise. */
+  if (changes[k].status == WEFT_STEP_RUNNING && p->mode != WEFT_PROGRESS_TTY) return;
   json_t *pl = json_loads(ev->payload ? ev->payload : "{}", 0, NULL);
   const char *msg = json_string_value(json_object_get(pl, "message"));
   if (changes[k].status == WEFT_STEP_RUNNING) {
