@@ -30,12 +30,24 @@ struct rc_build {
   const struct weft__ynode *ops_key; /* the `ops:` key node, or NULL */
   const struct weft__ynode **entry;  /* per invocation: its run-config value */
   const struct weft__ynode **entry_key;
-  json_t **config; /* per invocation: checked run-config values */
+  /* Per invocation: checked run-config values, NULL until it has one
+   * (most ops of a big job have none: no two objects each). */
+  json_t **config;
   json_t **inputs;
+  /* {"config": {}, "inputs": {}}: the entry every op with nothing set
+   * shares in out.ops (one object, not three an op). Readers only read;
+   * one that changes an entry copies it first (reexec.c's pin). */
+  json_t *empty_entry;
+  int oom; /* a per-invocation object could not be made: the build fails */
   const char **names; /* invocation names, for hints */
   int hints_left;
   struct weft_run_config out;
 };
+
+/* *o, made when first needed; 0 when out of memory. */
+static int made(json_t **o) {
+  return *o || (*o = json_object()) != NULL;
+}
 
 static void check_inputs(struct rc_build *b, size_t i,
                          const struct weft__ynode *n) {
@@ -85,8 +97,9 @@ static void check_inputs(struct rc_build *b, size_t i,
     json_t *val = weft__ynode_to_json(v);
     char what[300];
     snprintf(what, sizeof what, "input '%s' of op '%s'", name, inv->name);
-    if (val && weft__dsl_check_value(b->d, v->mark, port->type, val, what))
-      json_object_set(b->inputs[i], name, val);
+    if (val && weft__dsl_check_value(b->d, v->mark, port->type, val, what) &&
+        (!made(&b->inputs[i]) || json_object_set(b->inputs[i], name, val)))
+      b->oom = 1;
     json_decref(val);
   }
 }
@@ -124,6 +137,8 @@ static void check_entry(struct rc_build *b, const struct weft__ypair *p) {
           b->d, cfg->mark,
           "ops.%s.config must be a mapping of config values, got %s", name,
           weft__ynode_describe(cfg));
+    else if (def && !made(&b->config[i]))
+      b->oom = 1;
     else if (def)
       weft__dsl_check_config_values(b->d, def, name, cfg, b->config[i]);
   }
@@ -178,14 +193,13 @@ static struct weft_mark missing_mark(const struct rc_build *b, size_t i,
 static int fill_op(struct rc_build *b, size_t i, json_t *ops_out) {
   const struct weft_invocation *inv = &b->job->ops[i];
   const struct weft_op_def *def = inv->def;
-  json_t *cfg = json_object(), *inputs = json_object(), *entry = json_object();
+  json_t *cfg = NULL, *inputs = NULL, *entry = NULL, *res = NULL;
   int rc = WEFT_OK;
-  if (!cfg || !inputs || !entry) goto nomem;
   for (size_t f = 0; def && f < def->n_config; f++) {
     const struct weft_config_field *field = &def->config[f];
     if (field->default_value &&
-        json_object_set_new(cfg, field->name,
-                            json_deep_copy(field->default_value)))
+        (!made(&cfg) ||
+         json_object_set_new(cfg, field->name, json_deep_copy(field->default_value))))
       goto nomem;
   }
   if (inv->config) {
@@ -193,10 +207,12 @@ static int fill_op(struct rc_build *b, size_t i, json_t *ops_out) {
     json_t *v;
     /* deep copies: rc->ops must not share values with the job */
     json_object_foreach(inv->config, key, v) {
-      if (json_object_set_new(cfg, key, json_deep_copy(v))) goto nomem;
+      if (!made(&cfg) || json_object_set_new(cfg, key, json_deep_copy(v))) goto nomem;
     }
   }
-  if (json_object_update(cfg, b->config[i])) goto nomem;
+  if (json_object_size(b->config[i]) &&
+      (!made(&cfg) || json_object_update(cfg, b->config[i])))
+    goto nomem;
   for (size_t f = 0; def && f < def->n_config; f++) {
     const struct weft_config_field *field = &def->config[f];
     /* a value given with the wrong type is reported already, not as missing */
@@ -215,10 +231,10 @@ static int fill_op(struct rc_build *b, size_t i, json_t *ops_out) {
     if (wired) continue;
     json_t *v = json_object_get(b->inputs[i], port->name);
     if (v) {
-      if (json_object_set(inputs, port->name, v)) goto nomem;
+      if (!made(&inputs) || json_object_set(inputs, port->name, v)) goto nomem;
     } else if (port->default_value) {
-      if (json_object_set_new(inputs, port->name,
-                              json_deep_copy(port->default_value)))
+      if (!made(&inputs) ||
+          json_object_set_new(inputs, port->name, json_deep_copy(port->default_value)))
         goto nomem;
     } else if (!weft__ymap_get(weft__ymap_get(b->entry[i], "inputs", NULL),
                                port->name, NULL)) {
@@ -231,12 +247,24 @@ static int fill_op(struct rc_build *b, size_t i, json_t *ops_out) {
   }
   const struct weft__ynode *img = weft__ymap_get(b->entry[i], "image", NULL);
   const char *image = img ? weft__ynode_text(img) : NULL;
-  if (image && *image && json_object_set_new(entry, "image", json_string(image))) goto nomem;
-  json_t *res = resources_json(b->entry[i]);
-  if (res && json_object_set_new(entry, "resources", res)) goto nomem;
+  res = resources_json(b->entry[i]);
   const char *mx = weft__ynode_text(weft__ymap_get(b->entry[i], "max_items", NULL));
-  if (mx && strtol(mx, NULL, 10) >= 1 &&
-      json_object_set_new(entry, "max_items", json_integer(strtol(mx, NULL, 10))))
+  long max_items = mx ? strtol(mx, NULL, 10) : 0;
+  if (!cfg && !inputs && !(image && *image) && !res && max_items < 1) {
+    if (!b->empty_entry &&
+        !(b->empty_entry = json_pack("{s:{}, s:{}}", "config", "inputs")))
+      goto nomem;
+    if (json_object_set(ops_out, inv->name, b->empty_entry)) goto nomem;
+    goto done;
+  }
+  if (!made(&entry) || !made(&cfg) || !made(&inputs)) goto nomem;
+  if (image && *image && json_object_set_new(entry, "image", json_string(image))) goto nomem;
+  if (res && json_object_set_new(entry, "resources", res)) {
+    res = NULL;
+    goto nomem;
+  }
+  res = NULL; /* the entry's now */
+  if (max_items >= 1 && json_object_set_new(entry, "max_items", json_integer(max_items)))
     goto nomem;
   if (json_object_set(entry, "config", cfg) ||
       json_object_set(entry, "inputs", inputs) ||
@@ -245,6 +273,7 @@ static int fill_op(struct rc_build *b, size_t i, json_t *ops_out) {
   goto done;
 nomem:
   rc = WEFT_ENOMEM;
+  json_decref(res);
 done:
   json_decref(cfg);
   json_decref(inputs);
@@ -450,6 +479,7 @@ static int check_root(struct rc_build *b, const struct weft__ynode *root) {
         check_entry(b, &ops->u.map.pairs[i]);
   }
   check_execution(b, weft__ymap_get(root, "execution", NULL));
+  if (b->oom) return WEFT_ENOMEM;
   return check_tags(b, weft__ymap_get(root, "tags", NULL));
 }
 
@@ -465,11 +495,7 @@ static int alloc_build(struct rc_build *b) {
   if (!b->entry || !b->entry_key || !b->config || !b->inputs || !b->names ||
       !b->out.ops || !b->out.tags)
     return WEFT_ENOMEM;
-  for (size_t i = 0; i < b->job->n_ops; i++) {
-    b->names[i] = b->job->ops[i].name;
-    if (!(b->config[i] = json_object()) || !(b->inputs[i] = json_object()))
-      return WEFT_ENOMEM;
-  }
+  for (size_t i = 0; i < b->job->n_ops; i++) b->names[i] = b->job->ops[i].name;
   return WEFT_OK;
 }
 
@@ -478,6 +504,7 @@ static void free_build(struct rc_build *b) {
     if (b->config) json_decref(b->config[i]);
     if (b->inputs) json_decref(b->inputs[i]);
   }
+  json_decref(b->empty_entry);
   free(b->entry);
   free(b->entry_key);
   free(b->config);

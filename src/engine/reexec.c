@@ -187,9 +187,14 @@ static int ran_digest(struct weft_instance *inst, const char *run_id, const char
 /* Sets ops.NAME.image in both the resolved and the as-given run config, so
  * the new run's record says which image it was pinned to. */
 static int pin(struct weft_run_config *rc, const char *step, const char *ref) {
-  json_t *entry = json_object_get(rc->ops, step);
-  if (!json_is_object(entry) || json_object_set_new(entry, "image", json_string(ref)))
+  /* A copy: ops with nothing set share one entry (dsl/run_config.c). */
+  json_t *entry = json_deep_copy(json_object_get(rc->ops, step));
+  if (!json_is_object(entry) || json_object_set(rc->ops, step, entry) ||
+      json_object_set_new(entry, "image", json_string(ref))) {
+    json_decref(entry);
     return WEFT_ENOMEM;
+  }
+  json_decref(entry);
   if (!json_is_object(rc->raw)) {
     json_decref(rc->raw);
     if (!(rc->raw = json_object())) return WEFT_ENOMEM;
