@@ -109,6 +109,7 @@ struct weft__pg_store {
 
   /* The write transaction, explicit (xBegin) or implicit (one data call). */
   int tx_open;
+  int tx_own_lock;  /* it holds this handle's lock, not WRITE_LOCK (kv inserts) */
   int tx_failed;    /* a statement failed: postgres aborted the transaction */
   int tx_notify;    /* WEFT__PG_NOTE_*: channels to NOTIFY at commit */
   unsigned listening; /* WEFT__PG_NOTE_*: LISTENed on this connection */
@@ -213,6 +214,14 @@ int weft__pg_exec(struct weft__pg_store *p, int id, int n, const char *const *pa
  * one is open (*implicit = 1); write_end commits or rolls it back. When the
  * commit had to replay the statement, *res is replaced by the new result. */
 int weft__pg_write_begin(struct weft__pg_store *p, int *implicit, weft_error *err);
+/* The same for a lone statement that inserts kv keys if absent and writes
+ * nothing else: its implicit transaction takes this handle's own advisory
+ * lock, not the store-wide one. Such a statement appends no event and
+ * reads nothing it then writes, so it needs neither property of the
+ * store-wide lock (store_pg_conn.c), and queue workers recording results
+ * stop queueing every coordinator's commit behind theirs. The own lock
+ * still makes a replay after a lost link wait for the lost transaction. */
+int weft__pg_write_begin_kv_insert(struct weft__pg_store *p, int *implicit, weft_error *err);
 int weft__pg_write_end(struct weft__pg_store *p, int implicit, int rc, PGresult **res,
                        weft_error *err);
 

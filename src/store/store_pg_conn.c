@@ -394,9 +394,20 @@ int weft__pg_simple(struct weft__pg_store *p, const char *sql, PGresult **out) {
   return WEFT_OK;
 }
 
+/* This handle's own lock: the two-key form, a key space apart from
+ * WRITE_LOCK's one bigint, keyed by a hash of the client id. */
+static int32_t own_lock_key(const struct weft__pg_store *p) {
+  uint32_t h = 2166136261u;
+  for (const char *c = p->client; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+  return (int32_t)h;
+}
+
 static int begin_locked(struct weft__pg_store *p, int with_token, weft_error *err) {
   char sql[512];
-  int n = snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", WRITE_LOCK);
+  int n = p->tx_own_lock ? snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%d, %d)",
+                                    (int)(WRITE_LOCK & 0x7fffffff), (int)own_lock_key(p))
+                         : snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)",
+                                    WRITE_LOCK);
   if (with_token) {
     snprintf(sql + n, sizeof sql - (size_t)n,
              "; INSERT INTO tx_tokens (client, seq, updated_ms) VALUES ('%s', %lld, "
@@ -540,9 +551,10 @@ int weft__pg_exec(struct weft__pg_store *p, int id, int n, const char *const *pa
   }
 }
 
-int weft__pg_tx_begin(struct weft__pg_store *p, weft_error *err) {
+static int tx_begin(struct weft__pg_store *p, int own_lock, weft_error *err) {
   struct weft__pg_retry rt = WEFT__PG_RETRY_INIT;
   int rc;
+  p->tx_own_lock = own_lock;
   weft__pg_journal_clear(p);
   p->tx_failed = p->tx_notify = 0;
   p->tx_seq++;
@@ -553,10 +565,17 @@ int weft__pg_tx_begin(struct weft__pg_store *p, weft_error *err) {
       weft__pg_disconnect(p);
       continue;
     }
-    if (rc) return rc;
+    if (rc) {
+      p->tx_own_lock = 0;
+      return rc;
+    }
     p->tx_open = 1;
     return WEFT_OK;
   }
+}
+
+int weft__pg_tx_begin(struct weft__pg_store *p, weft_error *err) {
+  return tx_begin(p, 0, err);
 }
 
 int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err) {
@@ -606,7 +625,7 @@ int weft__pg_tx_commit(struct weft__pg_store *p, weft_error *err) {
     }
     break;
   }
-  p->tx_open = 0;
+  p->tx_open = p->tx_own_lock = 0;
   weft__pg_journal_clear(p);
   return WEFT_OK;
 }
@@ -618,13 +637,18 @@ void weft__pg_tx_rollback(struct weft__pg_store *p) {
       weft__pg_disconnect(p); /* the server rolls back a lost session itself */
     PQclear(r);
   }
-  p->tx_open = p->tx_failed = p->tx_notify = 0;
+  p->tx_open = p->tx_failed = p->tx_notify = p->tx_own_lock = 0;
   weft__pg_journal_clear(p);
 }
 
 int weft__pg_write_begin(struct weft__pg_store *p, int *implicit, weft_error *err) {
   *implicit = !p->tx_open;
   return *implicit ? weft__pg_tx_begin(p, err) : WEFT_OK;
+}
+
+int weft__pg_write_begin_kv_insert(struct weft__pg_store *p, int *implicit, weft_error *err) {
+  *implicit = !p->tx_open;
+  return *implicit ? tx_begin(p, 1, err) : WEFT_OK;
 }
 
 int weft__pg_write_end(struct weft__pg_store *p, int implicit, int rc, PGresult **res,

@@ -505,7 +505,7 @@ int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
     rc = nomem(p, err, "kv insert-many");
     goto done;
   }
-  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
+  if ((rc = weft__pg_write_begin_kv_insert(p, &implicit, err))) goto done;
   rc = weft__pg_exec(p, WEFT__PG_KV_INSERT_MANY, 3, params, &res, "kv insert-many", err);
   rc = weft__pg_write_end(p, implicit, rc, &res, err);
   /* The returned keys went in; a key given twice went in the first time

@@ -4,6 +4,7 @@
  * mid-transaction, the COMMIT answer lost, a replay that must give up).
  * Every test is skipped (passes with a note) unless WEFT_TEST_PG_URL is set. */
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,6 +388,88 @@ TEST(commit_never_arrived) {
   return 0;
 }
 
+/* A lone kv insert (a queue worker recording results) takes its handle's
+ * own lock, not the store-wide one: another handle's open write
+ * transaction does not hold it up. The insert runs in a child with its own
+ * handle while this one holds its transaction open; before, it waited for
+ * that commit (here: forever, the lock timeout being 30 s). */
+TEST(lone_kv_insert_does_not_wait_for_a_writer) {
+  SKIP_WITHOUT_PG();
+  char *url, *schema = fresh_schema(&url);
+  ASSERT(schema);
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  const char *mine = "test/held", *theirs = "test/lone";
+  const char *v = "1";
+  unsigned char in[1] = {0};
+  ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_insert_many(s, &mine, &v, 1, in, &err), WEFT_OK);
+  pid_t child = fork();
+  ASSERT(child >= 0);
+  if (child == 0) {
+    struct weft_store *o = open_store(url);
+    unsigned char oin[1] = {0};
+    weft_error e = WEFT_ERROR_INIT;
+    int ok = o && !weft_store_kv_insert_many(o, &theirs, &v, 1, oin, &e) && oin[0];
+    if (o) weft_store_close(o);
+    _exit(ok ? 0 : 1);
+  }
+  int status = -1, waited = 0;
+  for (int i = 0; i < 200 && !waited; i++) { /* 10 s */
+    waited = waitpid(child, &status, WNOHANG) == child;
+    if (!waited) usleep(50000);
+  }
+  if (!waited) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+  }
+  ASSERT(waited);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  /* Committed while this transaction is still open (read committed). */
+  char *got = NULL;
+  ASSERT_EQ(weft_store_kv_get(s, theirs, &got, &err), WEFT_OK);
+  ASSERT_STR_EQ(got, "1");
+  free(got);
+  ASSERT_EQ(weft_store_commit(s, &err), WEFT_OK);
+  weft_store_close(s);
+  drop_schema(schema, url);
+  return 0;
+}
+
+/* A lone kv insert whose link broke around its COMMIT (answer lost, or the
+ * COMMIT never arrived) reports each key inserted once, as it went in: the
+ * handle's own lock and token settle it as the store-wide one does. */
+TEST(lone_kv_insert_survives_a_lost_commit) {
+  SKIP_WITHOUT_PG();
+  char *url, *schema = fresh_schema(&url);
+  ASSERT(schema);
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  const int hooks[2] = {WEFT__PG_HOOK_DROP_AFTER_COMMIT, WEFT__PG_HOOK_DROP_BEFORE_COMMIT};
+  for (int h = 0; h < 2; h++) {
+    const char *keys[2] = {h ? "test/b1" : "test/a1", h ? "test/b2" : "test/a2"};
+    const char *vals[2] = {"x", "y"};
+    unsigned char in[2] = {0, 0};
+    weft__pg_test_commit_hook(s, hooks[h]);
+    ASSERT_EQ(weft_store_kv_insert_many(s, keys, vals, 2, in, &err), WEFT_OK);
+    ASSERT(in[0] && in[1]);
+    for (int k = 0; k < 2; k++) {
+      char *got = NULL;
+      ASSERT_EQ(weft_store_kv_get(s, keys[k], &got, &err), WEFT_OK);
+      ASSERT_STR_EQ(got, vals[k]);
+      free(got);
+    }
+    /* In: a second insert of the same keys inserts nothing. */
+    ASSERT_EQ(weft_store_kv_insert_many(s, keys, vals, 2, in, &err), WEFT_OK);
+    ASSERT(!in[0] && !in[1]);
+  }
+  weft_store_close(s);
+  drop_schema(schema, url);
+  return 0;
+}
+
 /* Another writer commits events while our transaction is cut off: the
  * replay cannot reuse its ids below theirs (a cursor may have passed them)
  * and draws new ones; still each event once, in commit order. */
@@ -562,6 +645,8 @@ TEST_MAIN(TEST_ENTRY(migrate_empty_schema) TEST_ENTRY(migrate_from_version_1)
                   TEST_ENTRY(concurrent_first_open) TEST_ENTRY(url_errors)
                       TEST_ENTRY(fault_injection) TEST_ENTRY(lost_mid_transaction)
                           TEST_ENTRY(commit_answer_lost) TEST_ENTRY(commit_never_arrived)
+                              TEST_ENTRY(lone_kv_insert_does_not_wait_for_a_writer)
+                              TEST_ENTRY(lone_kv_insert_survives_a_lost_commit)
                               TEST_ENTRY(replay_after_other_writer)
                                   TEST_ENTRY(replay_refuses_changed_reads)
                                       TEST_ENTRY(reads_and_waits_reconnect)
