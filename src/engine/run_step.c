@@ -295,9 +295,10 @@ static int persist_outputs(struct coord *c, size_t i, const struct weft_step_res
     char *key = weft_str_printf("%s/%s/%s", c->run.id, ps->name, port->name);
     struct stat sb;
     json_t *set = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
-    /* An optional output is unwritten when the executor says null: a queue
-     * worker's comes back as a file holding null (exec.h). */
-    int unwritten = port->optional && set && json_is_null(set);
+    /* An optional output, or the lone implicit `result`, is unwritten when
+     * the executor says null: a queue worker's comes back as a file holding
+     * null (exec.h); it gets no artifact, whatever ran it. */
+    int unwritten = weft_op_output_may_be_null(def, port) && set && json_is_null(set);
     /* A C function's outputs all come back in res->outputs, a `path` one
      * by its file: one missing there left no file either (no stat). */
     if (def->c_function && res->outputs && !set) unwritten = 1;

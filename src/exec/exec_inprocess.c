@@ -125,7 +125,9 @@ static void store_outputs(struct ip_task *t) {
   if (!(t->res.stored = json_object())) return; /* the caller stores them */
   json_object_foreach(t->res.outputs, name, value) {
     const struct weft__port_decl *d = weft__port_decls_find(&c->outputs, name);
-    if (d && d->optional && json_is_null(value)) continue; /* left unwritten */
+    /* Left unwritten (an optional output, or the lone implicit result):
+     * no artifact, as for a process's (engine/run_step.c). */
+    if (d && weft__output_optional(&c->outputs, d) && json_is_null(value)) continue;
     weft_error e = WEFT_ERROR_INIT;
     char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
     char *key = weft__strdupf("%s%s", c->okey_prefix, name);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "model/diag.h"
 #include "weft.h"
@@ -161,6 +162,17 @@ struct weft_op_def {
   size_t n_assets;
   struct weft_mark mark;
 };
+
+/* Whether def's output port may be left unwritten (or written null) and the
+ * step still succeed with no artifact: one declared `optional: true`, and
+ * the lone untyped `result` of an op that declares no outputs (exec.h).
+ * Unlike the optional one, the lone result's downstream steps run, with
+ * null. */
+static inline int weft_op_output_may_be_null(const struct weft_op_def *def,
+                                             const struct weft_port *port) {
+  return port->optional || (def->n_outputs == 1 && port == &def->outputs[0] &&
+                            port->type == WEFT_TYPE_ANY && !strcmp(port->name, "result"));
+}
 
 /* ---- partitions ----------------------------------------------------------------- */
 

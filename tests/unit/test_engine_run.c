@@ -38,6 +38,14 @@ static int c_seed(weft_op_ctx *ctx, void *userdata, weft_error *err) {
   return weft_op_ctx_set_output(ctx, "result", out);
 }
 
+/* Declares no outputs and sets none: its lone `result` stays unwritten. */
+static int c_quiet(weft_op_ctx *ctx, void *userdata, weft_error *err) {
+  (void)ctx;
+  (void)userdata;
+  (void)err;
+  return 0;
+}
+
 struct fixture {
   const char *dir;
   struct weft_location *loc;
@@ -55,6 +63,8 @@ static int fixture_open(struct fixture *f, const char *job_yaml, const char *run
                " outputs: {result: int}}\n"
                "double: {c_function: test_double, inputs: {n: int}, outputs: {result: int}}\n"
                "nap: {run: sleep 30}\n"
+               "quiet: {c_function: test_quiet}\n"
+               "shh: {run: 'true'}\n"
                "echo_n: {inputs: {n: int}, outputs: {result: int},"
                " run: 'cat \"$WEFT_INPUTS/n\" > \"$WEFT_OUTPUTS/result\"'}\n") ||
       fx_write("loc/jobs/j.yaml", job_yaml))
@@ -175,6 +185,59 @@ TEST(c_ops_run_in_process) {
   ASSERT_EQ(weft_store_run_get(f.inst->store, id, &r, &err), WEFT_OK);
   ASSERT(r.ended_ms >= r.started_ms && r.started_ms >= r.created_ms);
   weft_run_row_release(&r);
+  free(id);
+  fixture_close(&f);
+  return 0;
+}
+
+/* The payload of step's first event of type, or NULL (caller frees). */
+static char *event_payload(struct fixture *f, const char *run, const char *step,
+                           const char *type) {
+  struct weft_event_filter ef = {0};
+  struct weft_event_list l = {0};
+  weft_error err = WEFT_ERROR_INIT;
+  ef.run_id = run;
+  if (weft_store_event_read(f->inst->store, &ef, &l, &err)) return NULL;
+  char *p = NULL;
+  for (size_t i = 0; !p && i < l.n; i++)
+    if (l.v[i].step && !strcmp(l.v[i].step, step) && !strcmp(l.v[i].type, type))
+      p = weft_str_dup(l.v[i].payload);
+  weft_event_list_release(&l);
+  return p;
+}
+
+/* A C op that leaves its lone implicit `result` unwritten ends like a
+ * process op that does: the value null, no artifact (exec.h), and no
+ * folder or file made for it. The C op's used to be stored as an artifact
+ * holding null: two folders and a file a run. */
+TEST(unwritten_result_of_a_c_op_is_null_with_no_artifact) {
+  struct fixture f;
+  ASSERT_EQ(weft_register_c_op("test_quiet", c_quiet, NULL), WEFT_OK);
+  ASSERT_EQ(fixture_open(&f, "ops:\n  q: quiet\n  p: shh\n",
+                         "execution: {in_process: {}}\n"),
+            0);
+  char *id = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  ASSERT_EQ(weft_run_create(f.inst, &l, &id, &err), WEFT_OK);
+  enum weft_run_status st;
+  ASSERT_EQ(weft_run_execute(f.inst, id, &l, &st, &err), WEFT_OK);
+  if (st != WEFT_RUN_SUCCESS) dump_events(&f, id);
+  ASSERT_EQ(st, WEFT_RUN_SUCCESS);
+  for (const char *const *step = (const char *const[]){"q", "p", NULL}; *step; step++) {
+    char *out = event_payload(&f, id, *step, "step_output");
+    ASSERT(out);
+    json_t *o = json_loads(out, 0, NULL);
+    ASSERT(o);
+    ASSERT(json_is_null(json_object_get(o, "key")));
+    ASSERT(json_is_null(json_object_get(o, "value")));
+    ASSERT_EQ(json_integer_value(json_object_get(o, "bytes")), 0);
+    json_decref(o);
+    free(out);
+  }
+  char *art = weft_str_printf("%s/artifacts/%s", f.inst->home, id);
+  ASSERT(art && !weft_fs_exists(art));
+  free(art);
   free(id);
   fixture_close(&f);
   return 0;
@@ -377,7 +440,9 @@ TEST(sweep_requeues_a_run_whose_launcher_died) {
   return 0;
 }
 
-TEST_MAIN(TEST_ENTRY(c_ops_run_in_process) TEST_ENTRY(c_op_error_message_fails_the_step)
+TEST_MAIN(TEST_ENTRY(c_ops_run_in_process)
+              TEST_ENTRY(unwritten_result_of_a_c_op_is_null_with_no_artifact)
+              TEST_ENTRY(c_op_error_message_fails_the_step)
               TEST_ENTRY(interrupt_cancels_the_run) TEST_ENTRY(store_failure_fails_the_run)
                   TEST_ENTRY(sweep_kills_orphaned_steps)
                       TEST_ENTRY(sweep_requeues_a_run_whose_launcher_died))
