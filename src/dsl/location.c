@@ -211,7 +211,7 @@ static void settle_jobs(struct weft_location *loc) {
 /* weft_dsl_load_sources with maps (NULL, or parallel to sources: NULL
  * entries for YAML texts). */
 static int load_sources(const char *name, const char *path, const struct weft_dsl_source *sources,
-                        const struct line_map *const *maps, size_t n,
+                        const struct line_map *const *maps, size_t n, int jobs_only,
                         struct weft_location **out, weft_error *err) {
   struct loader l = {0};
   const char **files = NULL;
@@ -235,7 +235,7 @@ static int load_sources(const char *name, const char *path, const struct weft_ds
                            maps ? maps[i] : NULL);
   if (rc) goto nomem;
   settle_jobs(l.loc);
-  for (size_t i = 0; i < n && !rc; i++)
+  for (size_t i = 0; i < n && !rc && !jobs_only; i++)
     if (sources[i].kind == WEFT_DSL_SOURCE_SCHEDULES ||
         sources[i].kind == WEFT_DSL_SOURCE_SENSORS)
       rc = load_trigger_source(&l, files[i], sources[i].text, sources[i].len,
@@ -264,7 +264,7 @@ done:
 int weft_dsl_load_sources(const char *name, const char *path,
                           const struct weft_dsl_source *sources, size_t n,
                           struct weft_location **out, weft_error *err) {
-  return load_sources(name, path, sources, NULL, n, out, err);
+  return load_sources(name, path, sources, NULL, n, 0, out, err);
 }
 
 /* ---- folders ------------------------------------------------------------- */
@@ -401,8 +401,8 @@ int weft_location_load(const char *path, const char *name,
   return weft_location_load_python(path, name, NULL, out, err);
 }
 
-int weft_location_load_python(const char *path, const char *name, const char *python,
-                              struct weft_location **out, weft_error *err) {
+static int load_location(const char *path, const char *name, const char *python,
+                         int jobs_only, struct weft_location **out, weft_error *err) {
   struct weft_dsl_source *srcs = NULL;
   struct py_list py = {0};
   struct weft__py_collect pc = {0};
@@ -433,10 +433,10 @@ int weft_location_load_python(const char *path, const char *name, const char *py
     rc = list_yaml(path, "jobs", prefix, WEFT_DSL_SOURCE_JOB, &srcs, &texts, &n,
                    &read_diags, &found, &py, err);
   int found_triggers = 0; /* schedules/ alone does not make a location */
-  if (!rc)
+  if (!rc && !jobs_only)
     rc = list_yaml(path, "schedules", prefix, WEFT_DSL_SOURCE_SCHEDULES, &srcs,
                    &texts, &n, &read_diags, &found_triggers, NULL, err);
-  if (!rc)
+  if (!rc && !jobs_only)
     rc = list_yaml(path, "sensors", prefix, WEFT_DSL_SOURCE_SENSORS, &srcs,
                    &texts, &n, &read_diags, &found_triggers, NULL, err);
   if (rc) goto done;
@@ -460,7 +460,7 @@ int weft_location_load_python(const char *path, const char *name, const char *py
       goto done;
     }
   }
-  rc = load_sources(name, abs, srcs, map_ptrs, n, out, err);
+  rc = load_sources(name, abs, srcs, map_ptrs, n, jobs_only, out, err);
   if (rc) goto done;
   if (!found)
     weft_diags_addf(
@@ -485,4 +485,14 @@ done:
   free(abs);
   free(base);
   return rc;
+}
+
+int weft_location_load_python(const char *path, const char *name, const char *python,
+                              struct weft_location **out, weft_error *err) {
+  return load_location(path, name, python, 0, out, err);
+}
+
+int weft_location_load_jobs(const char *path, const char *name, const char *python,
+                            struct weft_location **out, weft_error *err) {
+  return load_location(path, name, python, 1, out, err);
 }

@@ -211,15 +211,17 @@ static int job_error(const struct weft_location *loc, const struct weft_job *job
                         job->name, version, d->file ? d->file : "?", d->line, d->col, d->msg);
 }
 
-int weft_code_load_location(const char *home, const char *version, const char *name,
-                            const struct weft_location *settings,
-                            struct weft_location **out, weft_error *err) {
+static int load_snapshot(const char *home, const char *version, const char *name,
+                         const struct weft_location *settings, int jobs_only,
+                         struct weft_location **out, weft_error *err) {
   char *dir = NULL;
   *out = NULL;
   int rc = weft_code_reuse(home, version, &dir, err);
+  const char *python = settings ? settings->python : NULL;
   /* .py files are described with the location's own Python, as at home. */
   if (!rc)
-    rc = weft_location_load_python(dir, name, settings ? settings->python : NULL, out, err);
+    rc = jobs_only ? weft_location_load_jobs(dir, name, python, out, err)
+                   : weft_location_load_python(dir, name, python, out, err);
   if (!rc && copy_settings(settings, version, *out)) {
     weft_location_free(*out);
     *out = NULL;
@@ -229,6 +231,12 @@ int weft_code_load_location(const char *home, const char *version, const char *n
   return rc;
 }
 
+int weft_code_load_location(const char *home, const char *version, const char *name,
+                            const struct weft_location *settings,
+                            struct weft_location **out, weft_error *err) {
+  return load_snapshot(home, version, name, settings, 0, out, err);
+}
+
 int weft_code_load_job(const char *home, const char *version, const char *name,
                        const char *job_name, const struct weft_location *settings,
                        struct weft_location **loc_out, const struct weft_job **job_out,
@@ -236,7 +244,8 @@ int weft_code_load_job(const char *home, const char *version, const char *name,
   struct weft_location *loc = NULL;
   *loc_out = NULL;
   *job_out = NULL;
-  int rc = weft_code_load_location(home, version, name, settings, &loc, err);
+  /* A run needs its job: the location's schedules and sensors stay unread. */
+  int rc = load_snapshot(home, version, name, settings, 1, &loc, err);
   if (rc) return rc;
   const struct weft_job *job = weft_location_find_job(loc, job_name);
   if (!job) {

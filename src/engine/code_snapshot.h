@@ -74,7 +74,8 @@ int weft_code_load_location(const char *home, const char *version, const char *n
  * for data kept next to the code). Returns WEFT_OK with *loc_out (caller frees with
  * weft_location_free) and *job_out (borrowed from it); WEFT_ENOTFOUND when
  * the snapshot is gone; WEFT_EINVALID when the job is absent from it or has
- * errors there (the first one, as file:line:col, in err). */
+ * errors there (the first one, as file:line:col, in err). Only the ops and
+ * jobs are loaded: *loc_out has no schedules or sensors. */
 int weft_code_load_job(const char *home, const char *version, const char *name,
                        const char *job_name, const struct weft_location *settings,
                        struct weft_location **loc_out, const struct weft_job **job_out,

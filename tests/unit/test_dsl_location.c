@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dsl/dsl.h"
+#include "dsl/python.h"
 #include "test.h"
 #include "test_dsl_fixture.h"
 #include "util/buf.h"
@@ -633,10 +634,41 @@ TEST(large_location_loads) {
   return 0;
 }
 
+/* A coordinator's load (weft_location_load_jobs) has the ops and jobs and
+ * leaves the schedules and sensors unread: one broken there does not
+ * touch it, while the full load reports it. */
+TEST(jobs_only_load_leaves_triggers_out) {
+  const char *dir = fx_enter_tmp();
+  ASSERT(dir);
+  ASSERT_EQ(fx_write("ops/math.yaml", math_ops), WEFT_OK);
+  ASSERT_EQ(fx_write("jobs/arith.yaml", arith_job), WEFT_OK);
+  ASSERT_EQ(fx_write("schedules/s.yaml",
+                     "- {name: good, job: arith, cron: '0 * * * *'}\n"
+                     "- {name: bad, job: arith, cron: 'not a cron'}\n"),
+            WEFT_OK);
+  struct weft_location *full = NULL, *jobs = NULL;
+  weft_error err = WEFT_ERROR_INIT;
+  ASSERT_EQ(weft_location_load_python(".", "here", NULL, &full, &err), WEFT_OK);
+  ASSERT_EQ(weft_location_load_jobs(".", "here", NULL, &jobs, &err), WEFT_OK);
+  ASSERT(full->diags.n >= 1);
+  ASSERT(strstr(full->diags.v[0].file, "schedules/s.yaml"));
+  ASSERT_EQ(jobs->diags.n, 0);
+  ASSERT_EQ(jobs->n_schedules, 0);
+  ASSERT_EQ(jobs->n_jobs, full->n_jobs);
+  ASSERT_EQ(jobs->n_ops, full->n_ops);
+  const struct weft_job *j = weft_location_find_job(jobs, "arith");
+  ASSERT(j && j->valid);
+  weft_location_free(full);
+  weft_location_free(jobs);
+  fx_leave_tmp(dir);
+  return 0;
+}
+
 TEST_MAIN(TEST_ENTRY(valid_job_with_dot_wiring) TEST_ENTRY(other_op_file_forms)
               TEST_ENTRY(unknown_keys_and_field_types)
                   TEST_ENTRY(graph_resolution_errors)
                       TEST_ENTRY(duplicates_cycles_and_missing_fields)
                           TEST_ENTRY(topological_order_is_stable) TEST_ENTRY(invocations_under_ops)
                               TEST_ENTRY(location_errors_and_in_memory_sources)
-                                  TEST_ENTRY(large_location_loads))
+                                  TEST_ENTRY(large_location_loads)
+                                      TEST_ENTRY(jobs_only_load_leaves_triggers_out))
