@@ -7,6 +7,7 @@
 #include "sched/coordinator_spawn.h"
 #include "sched/run_queue.h"
 #include "sched/sched.h"
+#include "util/map.h"
 
 struct weft_scheduler {
   struct weft_instance *inst;            /* borrowed */
@@ -25,7 +26,16 @@ struct weft_scheduler {
    * the loop's next one, 100 ms on, instead of reading back every run
    * just handed while the service claims them. */
   size_t turn_handed;
+  /* Cron text -> its parsed struct weft_cron (owned), for the scheduler's
+   * life: a turn of 1,000 due schedules parsed each one's cron again (7% of
+   * the turn's work), and most share a handful of texts. */
+  struct weft_map crons;
 };
+
+/* schedule_eval.c: the parsed cron for text, from s->crons (borrowed; NULL
+ * with err filled when the text does not parse or memory runs out). */
+const struct weft_cron *weft__sched_cron(struct weft_scheduler *s, const char *text,
+                                         weft_error *err);
 
 /* freshness.c: the asset freshness pass, at most every 30 s of wall clock;
  * lowers *next_wake_ms to its next pass. */

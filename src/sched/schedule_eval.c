@@ -130,13 +130,29 @@ out:
   return rc;
 }
 
+const struct weft_cron *weft__sched_cron(struct weft_scheduler *s, const char *text,
+                                         weft_error *err) {
+  struct weft_cron *c = weft_map_get(&s->crons, text);
+  if (c) return c;
+  if (weft_cron_parse(text, &c, NULL, err)) return NULL;
+  /* The key is the map's own: a reload frees the schedules' texts. */
+  char *key = strdup(text);
+  if (!key || weft_map_put(&s->crons, key, c)) {
+    free(key);
+    weft_cron_free(c);
+    weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    return NULL;
+  }
+  return c;
+}
+
 static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *sc, int64_t now_ms,
                          struct weft_sched_turn *turn, weft_error *err) {
   struct weft_store *st = s->inst->store;
   char *cursor_key = weft_str_printf("schedule/%s", sc->name);
   char *cursor_text = NULL;
   json_t *cursor = NULL;
-  struct weft_cron *cron = NULL;
+  const struct weft_cron *cron = NULL;
   const struct weft_tz *tz = NULL;
   struct tick_plan *plan = NULL;
   weft_error lerr = WEFT_ERROR_INIT;
@@ -145,7 +161,7 @@ static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *s
   if ((rc = weft__sched_state_read(st, cursor_key, &cursor, &cursor_text, err))) goto done;
   if (!weft__sched_state_on(cursor, sc->default_on)) goto done;
   int64_t now_s = now_ms / 1000;
-  if (weft_cron_parse(sc->cron, &cron, NULL, &lerr) ||
+  if (!(cron = weft__sched_cron(s, sc->cron, &lerr)) ||
       weft_tz_get(sc->timezone ? sc->timezone : "UTC", &tz, &lerr))
     goto done; /* the DSL reported it; such a schedule is never loaded */
   json_t *last = json_object_get(cursor, "last_tick_ms");
@@ -216,7 +232,6 @@ static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *s
   }
 done:
   free(plan);
-  weft_cron_free(cron);
   json_decref(cursor);
   free(cursor_text);
   free(cursor_key);

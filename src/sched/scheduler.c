@@ -7,6 +7,7 @@
 #include "sched/retention.h"
 #include "sched/sched_int.h"
 #include "util/clock.h"
+#include "util/cron.h"
 #include "util/str.h"
 
 int weft_scheduler_new(struct weft_instance *inst, const struct weft_workspace *ws,
@@ -44,6 +45,13 @@ void weft_scheduler_free(struct weft_scheduler *s) {
     weft_coord_spawner_release(&s->spawner);
   }
   weft_run_queue_config_release(&s->rq);
+  const char *key;
+  void *cron;
+  for (size_t pos = 0; weft_map_next(&s->crons, &pos, &key, &cron);) {
+    weft_cron_free(cron);
+    free((char *)key);
+  }
+  weft_map_release(&s->crons);
   free(s);
 }
 
