@@ -53,6 +53,7 @@ struct loop_run {
   int over;    /* its last turn said so: ended in this tick's commit */
   int in_tx;   /* its batch is in the tick's transaction */
   int hot;     /* turn it in the next tick */
+  int claimed; /* the tick's commit just claimed it: its steps start in this tick */
   int turned;  /* turned in this tick: its batch may hold something */
   int fd;      /* its executor's fd, in the loop's epoll set; -1: none (turned
                 * every tick); WEFT_EXECUTOR_NO_FD_YET: none needed yet */
@@ -448,7 +449,7 @@ static void wrote_run(struct loop_run *r) {
   struct coord *c = &r->d.c;
   if (c->lease_claim_pending && !c->lease_lost) {
     c->lease_claim_pending = 0;
-    r->hot = 1;
+    r->hot = r->claimed = 1;
   }
   if (r->over && !c->lease_lost && weft_run_status_is_final(c->run.status))
     c->lease_released = 1;
@@ -524,21 +525,25 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
   }
 }
 
-size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
-  int64_t now = loop_now(lp);
-  if (lp->n && now >= lp->next_cancel_read_ms) {
-    lp->next_cancel_read_ms = now + CANCEL_READ_MS;
-    read_cancels(lp);
-  }
-  collect_ready(lp, 0);
-  int64_t mono = weft_clock_mono_ms(), next_wake = -1;
-  int busy = 0;
+/* One pass of a tick's turns, committed in chunks: every run that is hot
+ * or due, or with claimed_only, every run whose claim the first pass just
+ * committed. Raises ps->busy, lowers ps->next_wake to the first run asleep. */
+struct pass {
+  int busy;
+  int64_t next_wake;
+};
+
+static void turn_pass(struct weft_coord_loop *lp, int64_t mono, int claimed_only,
+                      struct pass *ps) {
   size_t chunk = 0, committed = 0; /* runs [0, committed) are in a chunk's commit */
   for (size_t i = 0; i < lp->n; i++) {
     struct loop_run *r = lp->runs[i];
-    r->turned = r->hot || (r->wake_at >= 0 && mono >= r->wake_at);
+    r->turned = claimed_only ? r->claimed && !r->over
+                             : r->hot || (r->wake_at >= 0 && mono >= r->wake_at);
+    r->claimed = 0;
     if (!r->turned) {
-      if (r->wake_at >= 0 && (next_wake < 0 || r->wake_at < next_wake)) next_wake = r->wake_at;
+      if (r->wake_at >= 0 && (ps->next_wake < 0 || r->wake_at < ps->next_wake))
+        ps->next_wake = r->wake_at;
       continue;
     }
     if (chunk++ == COMMIT_CHUNK) { /* those turned so far, before this one */
@@ -554,14 +559,37 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
       harvest(lp, r);
     } else {
       schedule_run(lp, r, t, mono);
-      if (r->hot) busy = 1;
-      else if (r->wake_at >= 0 && (next_wake < 0 || r->wake_at < next_wake))
-        next_wake = r->wake_at;
+      if (r->hot) ps->busy = 1;
+      else if (r->wake_at >= 0 && (ps->next_wake < 0 || r->wake_at < ps->next_wake))
+        ps->next_wake = r->wake_at;
     }
-    if (t) busy = 1;
+    if (t) ps->busy = 1;
     harvest(lp, r);
   }
-  group_commit(lp, mono, committed, lp->n);
+  /* The first pass commits even with nothing turned: the leases' renewal
+   * and the runs' heartbeats are due by the clock. */
+  if (chunk || !claimed_only) group_commit(lp, mono, committed, lp->n);
+}
+
+size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
+  int64_t now = loop_now(lp);
+  if (lp->n && now >= lp->next_cancel_read_ms) {
+    lp->next_cancel_read_ms = now + CANCEL_READ_MS;
+    read_cancels(lp);
+  }
+  collect_ready(lp, 0);
+  int64_t mono = weft_clock_mono_ms();
+  struct pass ps = {0, -1};
+  size_t claimed = 0;
+  turn_pass(lp, mono, 0, &ps);
+  /* The runs whose claims that committed start their steps now, not a
+   * tick later (in a burst of due schedules a tick is tens of ms: a
+   * tenth of the time from the tick to a run's first step), and their
+   * starts go out in a commit of their own. */
+  for (size_t i = 0; i < lp->n; i++) claimed += (size_t)(lp->runs[i]->claimed && !lp->runs[i]->over);
+  if (claimed) turn_pass(lp, mono, 1, &ps);
+  int busy = ps.busy;
+  int64_t next_wake = ps.next_wake;
   /* Close the runs that are over, keeping the others in order. */
   size_t k = 0;
   for (size_t i = 0; i < lp->n; i++) {

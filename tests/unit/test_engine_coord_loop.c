@@ -116,6 +116,18 @@ static void on_done(void *data, const char *run_id, enum weft_run_status final, 
   }
 }
 
+/* How many events of type the run has. */
+static size_t events_of(struct fixture *f, const char *id, const char *type) {
+  struct weft_event_list ev = {0};
+  struct weft_event_filter ef = {.run_id = id};
+  weft_error err = WEFT_ERROR_INIT;
+  size_t n = 0;
+  if (weft_store_event_read(f->inst->store, &ef, &ev, &err)) return 0;
+  for (size_t i = 0; i < ev.n; i++) n += !strcmp(ev.v[i].type, type);
+  weft_event_list_release(&ev);
+  return n;
+}
+
 static enum weft_run_status status_of(struct fixture *f, const char *id) {
   struct weft_run_row r = {0};
   weft_error err = WEFT_ERROR_INIT;
@@ -176,10 +188,15 @@ TEST(many_runs_advance_with_one_commit_per_tick) {
   ASSERT_EQ(weft_coord_loop_count(lp), N);
   /* Nothing is committed until the loop ticks: the runs are still queued. */
   ASSERT_EQ(status_of(&f, ids[0]), WEFT_RUN_QUEUED);
-  /* The first tick claims and starts every run in one commit. */
+  /* The first tick claims every run in one commit and, once that
+   * committed, starts their first steps, recorded in a second commit:
+   * not a tick later. */
   weft_coord_loop_tick(lp, 0);
-  ASSERT_EQ(weft_coord_loop_commits(lp), 1);
-  for (size_t i = 0; i < N; i++) ASSERT(status_of(&f, ids[i]) != WEFT_RUN_QUEUED);
+  ASSERT_EQ(weft_coord_loop_commits(lp), 2);
+  for (size_t i = 0; i < N; i++) {
+    ASSERT(status_of(&f, ids[i]) != WEFT_RUN_QUEUED);
+    ASSERT_EQ(events_of(&f, ids[i], "step_started"), 1);
+  }
   size_t ticks = 1;
   /* Waiting up to 1 ms a tick for the pool's threads to end the C ops. */
   while (weft_coord_loop_count(lp) && ticks < 20000) {
@@ -192,8 +209,9 @@ TEST(many_runs_advance_with_one_commit_per_tick) {
   for (size_t i = 0; i < N; i++) ASSERT_EQ(status_of(&f, ids[i]), WEFT_RUN_SUCCESS);
   /* Every run needs a commit to start and one to end: alone, 2 * N at
    * least; here one per tick whatever the number of runs (how many ticks
-   * the C ops' ends are spread over is the pool's timing). */
-  ASSERT(weft_coord_loop_commits(lp) <= ticks);
+   * the C ops' ends are spread over is the pool's timing), and the first
+   * tick's second. */
+  ASSERT(weft_coord_loop_commits(lp) <= ticks + 1);
   weft_coord_loop_free(lp);
   for (size_t i = 0; i < N; i++) free(ids[i]);
   fixture_close(&f);
@@ -219,12 +237,13 @@ TEST(a_tick_of_many_runs_commits_in_chunks) {
   struct ended e = {0};
   ASSERT(ids != NULL);
   ASSERT_EQ(add_runs(&f, lp, &l, ids, N, &e), 0);
-  /* The first tick turns every run (each was just added): two commits,
-   * and every run is written. A run whose C op ended on the pool while
-   * its turn still ran may already be a success, so the check is "no
-   * longer queued", not "started". */
+  /* The first tick turns every run (each was just added): two commits
+   * claim them, and two more record their steps' starts; every run is
+   * written. A run whose C op ended on the pool while its turn still ran
+   * may already be a success, so the check is "no longer queued", not
+   * "started". */
   weft_coord_loop_tick(lp, 0);
-  ASSERT_EQ(weft_coord_loop_commits(lp), 2);
+  ASSERT_EQ(weft_coord_loop_commits(lp), 4);
   for (size_t i = 0; i < N; i++) ASSERT(status_of(&f, ids[i]) != WEFT_RUN_QUEUED);
   for (int i = 0; i < 20000 && weft_coord_loop_count(lp); i++) weft_coord_loop_tick(lp, 1);
   ASSERT_EQ(weft_coord_loop_count(lp), 0);
