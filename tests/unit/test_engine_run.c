@@ -108,6 +108,16 @@ static char *read_artifact(struct fixture *f, const char *run, const char *key_t
   return weft_buf_detach(&text, NULL);
 }
 
+/* Creates a run of the fixture's job and executes it to its end. */
+static int run_job(struct fixture *f, char **id, enum weft_run_status *st) {
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_launch l = {.job = &f->loc->jobs[0], .rc = &f->rc};
+  int rc = weft_run_create(f->inst, &l, id, &err);
+  if (!rc) rc = weft_run_execute(f->inst, *id, &l, st, &err);
+  if (rc) fprintf(stderr, "# %s\n", err.msg);
+  return rc;
+}
+
 /* Prints the run's events, to see why an assertion on it failed. */
 static void dump_events(struct fixture *f, const char *run) {
   struct weft_event_filter ef = {0};
@@ -146,10 +156,8 @@ TEST(c_ops_run_in_process) {
             0);
   char *id = NULL;
   weft_error err = WEFT_ERROR_INIT;
-  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
-  ASSERT_EQ(weft_run_create(f.inst, &l, &id, &err), WEFT_OK);
   enum weft_run_status st;
-  ASSERT_EQ(weft_run_execute(f.inst, id, &l, &st, &err), WEFT_OK);
+  ASSERT_EQ(run_job(&f, &id, &st), WEFT_OK);
   if (st != WEFT_RUN_SUCCESS) dump_events(&f, id);
   ASSERT_EQ(st, WEFT_RUN_SUCCESS);
   char *v = read_artifact(&f, id, "d2/result");
@@ -217,11 +225,8 @@ TEST(unwritten_result_of_a_c_op_is_null_with_no_artifact) {
                          "execution: {in_process: {}}\n"),
             0);
   char *id = NULL;
-  weft_error err = WEFT_ERROR_INIT;
-  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
-  ASSERT_EQ(weft_run_create(f.inst, &l, &id, &err), WEFT_OK);
   enum weft_run_status st;
-  ASSERT_EQ(weft_run_execute(f.inst, id, &l, &st, &err), WEFT_OK);
+  ASSERT_EQ(run_job(&f, &id, &st), WEFT_OK);
   if (st != WEFT_RUN_SUCCESS) dump_events(&f, id);
   ASSERT_EQ(st, WEFT_RUN_SUCCESS);
   for (const char *const *step = (const char *const[]){"q", "p", NULL}; *step; step++) {
@@ -252,10 +257,8 @@ TEST(c_op_error_message_fails_the_step) {
             0);
   char *id = NULL;
   weft_error err = WEFT_ERROR_INIT;
-  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
-  ASSERT_EQ(weft_run_create(f.inst, &l, &id, &err), WEFT_OK);
   enum weft_run_status st;
-  ASSERT_EQ(weft_run_execute(f.inst, id, &l, &st, &err), WEFT_OK);
+  ASSERT_EQ(run_job(&f, &id, &st), WEFT_OK);
   if (st != WEFT_RUN_FAILURE) dump_events(&f, id);
   ASSERT_EQ(st, WEFT_RUN_FAILURE);
   struct weft_step_list steps = {0};
