@@ -586,7 +586,8 @@ size_t weft_coord_loop_tick(struct weft_coord_loop *lp, int wait_ms) {
    * tick later (in a burst of due schedules a tick is tens of ms: a
    * tenth of the time from the tick to a run's first step), and their
    * starts go out in a commit of their own. */
-  for (size_t i = 0; i < lp->n; i++) claimed += (size_t)(lp->runs[i]->claimed && !lp->runs[i]->over);
+  for (size_t i = 0; i < lp->n; i++)
+    claimed += (size_t)(lp->runs[i]->claimed && !lp->runs[i]->over);
   if (claimed) turn_pass(lp, mono, 1, &ps);
   int busy = ps.busy;
   int64_t next_wake = ps.next_wake;
