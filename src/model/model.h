@@ -168,10 +168,14 @@ struct weft_op_def {
  * the lone untyped `result` of an op that declares no outputs (exec.h).
  * Unlike the optional one, the lone result's downstream steps run, with
  * null. */
+static inline int weft_op_output_is_lone_result(const struct weft_op_def *def,
+                                                const struct weft_port *port) {
+  return def->n_outputs == 1 && port == &def->outputs[0] && port->type == WEFT_TYPE_ANY &&
+         !strcmp(port->name, "result");
+}
 static inline int weft_op_output_may_be_null(const struct weft_op_def *def,
                                              const struct weft_port *port) {
-  return port->optional || (def->n_outputs == 1 && port == &def->outputs[0] &&
-                            port->type == WEFT_TYPE_ANY && !strcmp(port->name, "result"));
+  return port->optional || weft_op_output_is_lone_result(def, port);
 }
 
 /* ---- partitions ----------------------------------------------------------------- */

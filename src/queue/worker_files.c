@@ -132,8 +132,7 @@ json_t *weft__wk_result_doc(struct worker *w, struct slot *s, const struct weft_
     json_t *v = res->outputs ? json_object_get(res->outputs, port->name) : NULL;
     /* The lone implicit `result` left unwritten comes back null: it is
      * recorded as null, with no artifact (exec.h). */
-    int unwritten = s->def->n_outputs == 1 && port->type == WEFT_TYPE_ANY &&
-                    !strcmp(port->name, "result") && json_is_null(v);
+    int unwritten = weft_op_output_is_lone_result(s->def, port) && json_is_null(v);
     if (!v || unwritten) continue;
     const char *file = json_string_value(v);
     if (port->type == WEFT_TYPE_PATH && file) {
