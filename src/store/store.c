@@ -383,6 +383,22 @@ int weft_store_run_update(struct weft_store *s, const struct weft_run_row *r,
   return s->m->xRunUpdate(s, r, err);
 }
 
+int weft_store_run_update_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                               weft_error *err) {
+  REQUIRE(!n || rows, "run update: no rows");
+  for (size_t i = 0; i < n; i++) {
+    REQUIRE(rows[i].id, "run update: the run has no id");
+    REQUIRE((unsigned)rows[i].status < WEFT_RUN__COUNT, "run update: invalid status");
+  }
+  FAULT_POINT(err);
+  if (!n) return WEFT_OK;
+  if (s->m->xRunUpdateMany) return s->m->xRunUpdateMany(s, rows, n, err);
+  int rc = weft_store_begin(s, err);
+  for (size_t i = 0; !rc && i < n; i++) rc = s->m->xRunUpdate(s, &rows[i], err);
+  if (rc) weft_store_rollback(s);
+  return rc ? rc : weft_store_commit(s, err);
+}
+
 int weft_store_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
                        weft_error *err) {
   memset(out, 0, sizeof *out);

@@ -259,6 +259,13 @@ struct weft_store_methods {
   /* Replaces the mutable fields (status, message, times, coordinator,
    * heartbeat) of run r->id. WEFT_ENOTFOUND when there is no such run. */
   int (*xRunUpdate)(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+  /* xRunUpdate of rows[0..n), no two with one id, all or none: one
+   * statement on PostgreSQL, where each is a round trip under the write
+   * lock (a coordinator loop's commit updates many runs). Optional: NULL
+   * updates them one by one in a transaction. WEFT_ENOTFOUND names the
+   * first row whose run is missing. */
+  int (*xRunUpdateMany)(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                        weft_error *err);
   int (*xRunGet)(struct weft_store *s, const char *id, struct weft_run_row *out, weft_error *err);
   /* Newest first. */
   int (*xRunList)(struct weft_store *s, const struct weft_run_filter *f,
@@ -377,6 +384,14 @@ struct weft_store_methods {
    * holds it. */
   int (*xLeaseClaim)(struct weft_store *s, const char *run_id, const char *owner,
                      const char *steal_from, int64_t now_ms, int64_t ttl_ms, weft_error *err);
+  /* The first claims of a coordinator loop's new runs, in one statement
+   * on PostgreSQL: for each of run_ids[0..n) (no two alike), as
+   * xLeaseClaim with no steal_from, but only while the run is still
+   * queued; outcome[i] is a WEFT_LEASE_* below. Optional: NULL reads and
+   * claims them one by one. */
+  int (*xLeaseClaimMany)(struct weft_store *s, const char *const *run_ids, size_t n,
+                         const char *owner, int64_t now_ms, int64_t ttl_ms,
+                         unsigned char *outcome, weft_error *err);
   /* Extends every lease owner holds to now_ms + ttl_ms in one statement;
    * *held lists them (a run missing from it was taken by another). */
   int (*xLeaseRenew)(struct weft_store *s, const char *owner, int64_t now_ms, int64_t ttl_ms,
@@ -384,6 +399,10 @@ struct weft_store_methods {
   /* Drops run_id's lease if owner holds it (else nothing, WEFT_OK). */
   int (*xLeaseRelease)(struct weft_store *s, const char *run_id, const char *owner,
                        weft_error *err);
+  /* xLeaseRelease of each of run_ids[0..n), in one statement on
+   * PostgreSQL. Optional: NULL releases them one by one. */
+  int (*xLeaseReleaseMany)(struct weft_store *s, const char *const *run_ids, size_t n,
+                           const char *owner, weft_error *err);
   /* WEFT_ENOTFOUND when the run has no lease. */
   int (*xLeaseGet)(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
                    weft_error *err);
@@ -435,6 +454,9 @@ void weft_store_commit_stats_get(struct weft_store_commit_stats *out);
 void weft_store_rollback(struct weft_store *s);
 int weft_store_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
 int weft_store_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+/* The runs of rows[0..n) (no two with one id) updated at once: xRunUpdateMany. */
+int weft_store_run_update_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                               weft_error *err);
 int weft_store_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
                        weft_error *err);
 int weft_store_run_list(struct weft_store *s, const struct weft_run_filter *f,
@@ -534,6 +556,17 @@ int weft_store_lease_renew(struct weft_store *s, const char *owner, int64_t now_
                            int64_t ttl_ms, struct weft_run_lease_list *held, weft_error *err);
 int weft_store_lease_release(struct weft_store *s, const char *run_id, const char *owner,
                              weft_error *err);
+/* Outcomes of weft_store_lease_claim_many. */
+enum {
+  WEFT_LEASE_HELD = 0,      /* another owner holds it: nothing changed */
+  WEFT_LEASE_CLAIMED = 1,   /* owner holds it now */
+  WEFT_LEASE_NOT_QUEUED = 2 /* the run is gone or no longer queued: untouched */
+};
+int weft_store_lease_claim_many(struct weft_store *s, const char *const *run_ids, size_t n,
+                                const char *owner, int64_t now_ms, int64_t ttl_ms,
+                                unsigned char *outcome, weft_error *err);
+int weft_store_lease_release_many(struct weft_store *s, const char *const *run_ids, size_t n,
+                                  const char *owner, weft_error *err);
 int weft_store_lease_get(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
                          weft_error *err);
 

@@ -70,6 +70,10 @@ enum weft__pg_stmt {
   WEFT__PG_LEASE_RENEW,
   WEFT__PG_LEASE_RELEASE,
   WEFT__PG_LEASE_GET,
+  WEFT__PG_LEASE_RELEASE_MANY,
+  WEFT__PG_LEASE_CLAIM_MANY,
+  /* Many runs' rows in one statement (a coordinator loop's commit). */
+  WEFT__PG_RUN_UPDATE_MANY,
   WEFT__PG__COUNT
 };
 #define WEFT__PG_EXTRA_FIRST WEFT__PG_RUN_SEARCH
@@ -266,6 +270,8 @@ int weft__pg_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
 
 int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
 int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+int weft__pg_run_update_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                             weft_error *err);
 int weft__pg_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
                      weft_error *err);
 int weft__pg_run_list(struct weft_store *s, const struct weft_run_filter *f,
@@ -326,6 +332,11 @@ int weft__pg_lease_renew(struct weft_store *s, const char *owner, int64_t now_ms
                          int64_t ttl_ms, struct weft_run_lease_list *held, weft_error *err);
 int weft__pg_lease_release(struct weft_store *s, const char *run_id, const char *owner,
                            weft_error *err);
+int weft__pg_lease_claim_many(struct weft_store *s, const char *const *run_ids, size_t n,
+                             const char *owner, int64_t now_ms, int64_t ttl_ms,
+                             unsigned char *outcome, weft_error *err);
+int weft__pg_lease_release_many(struct weft_store *s, const char *const *run_ids, size_t n,
+                               const char *owner, weft_error *err);
 int weft__pg_lease_get(struct weft_store *s, const char *run_id, struct weft_run_lease *out,
                        weft_error *err);
 

@@ -6,6 +6,7 @@
 
 #include "store/store_int.h"
 #include "store/store_pg.h"
+#include "util/map.h"
 
 #define P(s) ((struct weft__pg_store *)(s))
 
@@ -63,6 +64,44 @@ int weft__pg_lease_release(struct weft_store *s, const char *run_id, const char 
   PGresult *res = NULL;
   int rc = write_stmt(P(s), WEFT__PG_LEASE_RELEASE, 2, params, &res, "run lease", err);
   PQclear(res);
+  return rc;
+}
+
+int weft__pg_lease_claim_many(struct weft_store *s, const char *const *run_ids, size_t n,
+                             const char *owner, int64_t now_ms, int64_t ttl_ms,
+                             unsigned char *outcome, weft_error *err) {
+  char now[24], ttl[24];
+  char *ids = weft__pg_text_array(run_ids, n);
+  if (!ids) return weft_error_set(err, WEFT_ENOMEM, "run lease: out of memory");
+  const char *params[4] = {ids, owner, weft__pg_i64(now, now_ms), weft__pg_i64(ttl, ttl_ms)};
+  PGresult *res = NULL;
+  int rc = write_stmt(P(s), WEFT__PG_LEASE_CLAIM_MANY, 4, params, &res, "run leases", err);
+  free(ids);
+  struct weft_map kind = WEFT_MAP_INIT; /* run id -> its row's kind, 'c' over 'q' */
+  for (int r = 0; !rc && r < PQntuples(res); r++) {
+    char *k = PQgetvalue(res, r, 1);
+    if (*k == 'c' || !weft_map_get(&kind, PQgetvalue(res, r, 0)))
+      if (weft_map_set(&kind, PQgetvalue(res, r, 0), k))
+        rc = weft_error_set(err, WEFT_ENOMEM, "run lease: out of memory");
+  }
+  for (size_t i = 0; !rc && i < n; i++) {
+    const char *k = weft_map_get(&kind, run_ids[i]);
+    outcome[i] = !k ? WEFT_LEASE_NOT_QUEUED : *k == 'c' ? WEFT_LEASE_CLAIMED : WEFT_LEASE_HELD;
+  }
+  weft_map_release(&kind);
+  PQclear(res);
+  return rc;
+}
+
+int weft__pg_lease_release_many(struct weft_store *s, const char *const *run_ids, size_t n,
+                               const char *owner, weft_error *err) {
+  char *ids = weft__pg_text_array(run_ids, n);
+  if (!ids) return weft_error_set(err, WEFT_ENOMEM, "run lease: out of memory");
+  const char *params[2] = {ids, owner};
+  PGresult *res = NULL;
+  int rc = write_stmt(P(s), WEFT__PG_LEASE_RELEASE_MANY, 2, params, &res, "run leases", err);
+  PQclear(res);
+  free(ids);
   return rc;
 }
 

@@ -102,6 +102,30 @@ const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
         "DELETE FROM run_leases WHERE run_id = $1 AND owner = $2",
     [WEFT__PG_LEASE_GET - WEFT__PG_EXTRA_FIRST] =
         "SELECT run_id, owner, expires_ms, acquired_ms FROM run_leases WHERE run_id = $1",
+    /* WEFT__PG_LEASE_CLAIM's rule with no steal_from, for the runs of $1
+     * still queued: rows (id, 'q') for each of those, (id, 'c') for each
+     * it claimed. */
+    [WEFT__PG_LEASE_CLAIM_MANY - WEFT__PG_EXTRA_FIRST] =
+        "WITH q AS (SELECT r.id FROM runs r WHERE r.id = ANY ($1::text[]) "
+        "AND r.status = 'queued'), "
+        "c AS (INSERT INTO run_leases (run_id, owner, expires_ms, acquired_ms) "
+        "SELECT id, $2, $3::int8 + $4::int8, $3::int8 FROM q ON CONFLICT (run_id) DO UPDATE SET "
+        "owner = excluded.owner, expires_ms = excluded.expires_ms, "
+        "acquired_ms = CASE WHEN run_leases.owner = excluded.owner "
+        "THEN run_leases.acquired_ms ELSE excluded.acquired_ms END "
+        "WHERE run_leases.owner = excluded.owner OR run_leases.expires_ms <= $3::int8 "
+        "RETURNING run_id) "
+        "SELECT id, 'q' FROM q UNION ALL SELECT run_id, 'c' FROM c",
+    [WEFT__PG_LEASE_RELEASE_MANY - WEFT__PG_EXTRA_FIRST] =
+        "DELETE FROM run_leases WHERE run_id = ANY ($1::text[]) AND owner = $2",
+    /* As WEFT__PG_RUN_UPDATE, a row per element; the ids it returns tell
+     * which runs were missing. */
+    [WEFT__PG_RUN_UPDATE_MANY - WEFT__PG_EXTRA_FIRST] =
+        "UPDATE runs AS r SET status = v.status, message = v.message, "
+        "started_ms = v.started_ms, ended_ms = v.ended_ms, coordinator = v.coordinator, "
+        "heartbeat_ms = v.heartbeat_ms FROM unnest($1::text[], $2::text[], $3::text[], "
+        "$4::int8[], $5::int8[], $6::text[], $7::int8[]) AS v (id, status, message, "
+        "started_ms, ended_ms, coordinator, heartbeat_ms) WHERE r.id = v.id RETURNING r.id",
 };
 
 static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {

@@ -117,6 +117,61 @@ int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft
   return rc;
 }
 
+/* The seven column arrays of rows[0..n), in WEFT__PG_RUN_UPDATE_MANY's order. */
+static int run_update_arrays(const struct weft_run_row *rows, size_t n, char *arrays[7]) {
+  const char **col = calloc(n, sizeof *col);
+  char(*num)[24] = malloc(n * sizeof *num);
+  int rc = col && num ? WEFT_OK : WEFT_ENOMEM;
+  for (int c = 0; c < 7 && !rc; c++) {
+    for (size_t i = 0; i < n; i++) {
+      const struct weft_run_row *r = &rows[i];
+      switch (c) {
+        case 0: col[i] = r->id; break;
+        case 1: col[i] = weft_run_status_name(r->status); break;
+        case 2: col[i] = r->message; break;
+        case 3: col[i] = weft__pg_i64(num[i], r->started_ms); break;
+        case 4: col[i] = weft__pg_i64(num[i], r->ended_ms); break;
+        case 5: col[i] = r->coordinator; break;
+        default: col[i] = weft__pg_i64(num[i], r->heartbeat_ms); break;
+      }
+    }
+    if (!(arrays[c] = weft__pg_text_array(col, n))) rc = WEFT_ENOMEM;
+  }
+  free(col);
+  free(num);
+  return rc;
+}
+
+int weft__pg_run_update_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                             weft_error *err) {
+  struct weft__pg_store *p = P(s);
+  char *arrays[7] = {NULL};
+  PGresult *res = NULL;
+  int implicit = 0, rc;
+  if (run_update_arrays(rows, n, arrays)) {
+    rc = nomem(p, err, "run update");
+    goto done;
+  }
+  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
+  rc = weft__pg_exec(p, WEFT__PG_RUN_UPDATE_MANY, 7, (const char *const *)arrays, &res,
+                     "run update", err);
+  if (!rc && (size_t)PQntuples(res) != n) {
+    const char *miss = rows[0].id;
+    for (size_t i = 0, found = 1; i < n && found; i++) {
+      found = 0;
+      for (int r = 0; r < PQntuples(res) && !found; r++)
+        found = !strcmp(PQgetvalue(res, r, 0), rows[i].id);
+      if (!found) miss = rows[i].id;
+    }
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "run update: no run %s", miss);
+  }
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+done:
+  PQclear(res);
+  for (int c = 0; c < 7; c++) free(arrays[c]);
+  return rc;
+}
+
 int weft__pg_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
                      weft_error *err) {
   PGresult *res = NULL;

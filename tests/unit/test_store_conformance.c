@@ -331,6 +331,55 @@ static int case_run_update_missing(const char *url) {
   return 0;
 }
 
+/* Several runs' rows at once: each gets its own values; with one run
+ * missing, none changes and the error names it; none is none. */
+static int case_run_update_many(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  char *job = unique("upd");
+  struct weft_run_row rows[3] = {{0}};
+  for (int i = 0; i < 3; i++) {
+    rows[i].id = make_run(s, job, "here", WEFT_RUN_QUEUED, 1700000000000 + i);
+    ASSERT(rows[i].id);
+    rows[i].status = i == 2 ? WEFT_RUN_FAILURE : WEFT_RUN_STARTED;
+    rows[i].message = i == 1 ? NULL : i ? "it \"broke\", {badly}" : "ok";
+    rows[i].started_ms = 1700000000100 + i;
+    rows[i].ended_ms = i == 2 ? 1700000000200 : 0;
+    rows[i].coordinator = i ? "host:1:2" : NULL;
+    rows[i].heartbeat_ms = 1700000000300 + i;
+  }
+  ASSERT_EQ(weft_store_run_update_many(s, rows, 0, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_run_update_many(s, rows, 3, &err), WEFT_OK);
+  for (int i = 0; i < 3; i++) {
+    struct weft_run_row got = {0};
+    ASSERT_EQ(weft_store_run_get(s, rows[i].id, &got, &err), WEFT_OK);
+    ASSERT_EQ(got.status, rows[i].status);
+    ASSERT(rows[i].message ? got.message && !strcmp(got.message, rows[i].message)
+                           : !got.message);
+    ASSERT(rows[i].coordinator ? got.coordinator && !strcmp(got.coordinator, rows[i].coordinator)
+                               : !got.coordinator);
+    ASSERT_EQ(got.started_ms, rows[i].started_ms);
+    ASSERT_EQ(got.ended_ms, rows[i].ended_ms);
+    ASSERT_EQ(got.heartbeat_ms, rows[i].heartbeat_ms);
+    ASSERT_STR_EQ(got.job, job);
+    weft_run_row_release(&got);
+  }
+  struct weft_run_row two[2] = {rows[0], rows[1]};
+  two[0].status = two[1].status = WEFT_RUN_SUCCESS;
+  two[1].id = "missing00002";
+  ASSERT_EQ(weft_store_run_update_many(s, two, 2, &err), WEFT_ENOTFOUND);
+  ASSERT_CONTAINS(err.msg, "missing00002");
+  struct weft_run_row got = {0};
+  ASSERT_EQ(weft_store_run_get(s, rows[0].id, &got, &err), WEFT_OK);
+  ASSERT_EQ(got.status, WEFT_RUN_STARTED);
+  weft_run_row_release(&got);
+  for (int i = 0; i < 3; i++) free(rows[i].id);
+  free(job);
+  weft_store_close(s);
+  return 0;
+}
+
 static int case_run_list_pages(const char *url) {
   struct weft_store *s = open_store(url);
   ASSERT(s);
@@ -1248,6 +1297,7 @@ static int case_transactions_serialize(const char *url) {
 #define CASES(X)            \
   X(run_crud)               \
   X(run_update_missing)     \
+  X(run_update_many)        \
   X(run_list_pages)         \
   X(run_count)              \
   X(steps)                  \
@@ -1271,6 +1321,8 @@ static int case_transactions_serialize(const char *url) {
   X(run_search)             \
   X(assets)                \
   X(lease_claim)            \
+  X(lease_claim_many)       \
+  X(lease_release_many)     \
   X(lease_race)
 
 static int run_case(const struct backend *b, const char *name,

@@ -71,6 +71,95 @@ static int case_lease_claim(const char *url) {
   return 0;
 }
 
+/* First claims of many runs at once: only of runs still queued, and as a
+ * lone claim would (a live holder keeps it, an expired one loses it, the
+ * owner keeps its acquired time); a rolled-back claim never happened. */
+static int case_lease_claim_many(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  const int64_t t = 2000000;
+  char *job = unique("claims");
+  char *ids[6];
+  for (int i = 0; i < 6; i++) {
+    ids[i] = make_run(s, job, "here", i == 3 ? WEFT_RUN_STARTED : WEFT_RUN_QUEUED, t + i);
+    ASSERT(ids[i]);
+  }
+  free(ids[4]);
+  ids[4] = strdup("missing00003"); /* never created */
+  ASSERT_EQ(weft_store_lease_claim(s, ids[1], "b:2:2", NULL, t, 5000, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_lease_claim(s, ids[2], "b:2:2", NULL, t - 10000, 5000, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_lease_claim(s, ids[5], "a:1:1", NULL, t - 100, 5000, &err), WEFT_OK);
+  unsigned char out[6];
+  memset(out, 9, sizeof out);
+  ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_lease_claim_many(s, (const char *const *)ids, 6, "a:1:1", t, 5000, out,
+                                        &err),
+            WEFT_OK);
+  weft_store_rollback(s);
+  struct weft_run_lease l = {0};
+  ASSERT_EQ(weft_store_lease_get(s, ids[0], &l, &err), WEFT_ENOTFOUND);
+  memset(out, 9, sizeof out);
+  ASSERT_EQ(weft_store_lease_claim_many(s, (const char *const *)ids, 6, "a:1:1", t, 5000, out,
+                                        &err),
+            WEFT_OK);
+  const unsigned char want[6] = {WEFT_LEASE_CLAIMED,    WEFT_LEASE_HELD,
+                                 WEFT_LEASE_CLAIMED,    WEFT_LEASE_NOT_QUEUED,
+                                 WEFT_LEASE_NOT_QUEUED, WEFT_LEASE_CLAIMED};
+  for (int i = 0; i < 6; i++) ASSERT_EQ(out[i], want[i]);
+  const char *owner[6] = {"a:1:1", "b:2:2", "a:1:1", NULL, NULL, "a:1:1"};
+  const int64_t acquired[6] = {t, t, t, 0, 0, t - 100};
+  for (int i = 0; i < 6; i++) {
+    int rc = weft_store_lease_get(s, ids[i], &l, &err);
+    ASSERT_EQ(rc, owner[i] ? WEFT_OK : WEFT_ENOTFOUND);
+    if (owner[i]) {
+      ASSERT_STR_EQ(l.owner, owner[i]);
+      ASSERT_EQ(l.acquired_ms, acquired[i]);
+      ASSERT_EQ(l.expires_ms, t + 5000);
+    }
+    weft_run_lease_release(&l);
+  }
+  ASSERT_EQ(weft_store_lease_claim_many(s, (const char *const *)ids, 0, "a:1:1", t, 5000, out,
+                                        &err),
+            WEFT_OK);
+  for (int i = 0; i < 6; i++) free(ids[i]);
+  free(job);
+  weft_store_close(s);
+  return 0;
+}
+
+/* Many released at once: only the leases the owner holds among those
+ * named go; an id named twice or with no lease is no error; none is none;
+ * inside a transaction that rolls back, nothing went. */
+static int case_lease_release_many(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_run_lease l = {0};
+  const char *runs[4] = {"m1", "m2", "m3", "m4"};
+  for (int i = 0; i < 4; i++)
+    ASSERT_EQ(weft_store_lease_claim(s, runs[i], i == 2 ? "b:2:2" : "a:1:1", NULL, 1000, 5000,
+                                     &err),
+              WEFT_OK);
+  const char *some[2] = {"m1", "m2"};
+  ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_lease_release_many(s, some, 2, "a:1:1", &err), WEFT_OK);
+  weft_store_rollback(s);
+  ASSERT_EQ(weft_store_lease_get(s, "m1", &l, &err), WEFT_OK);
+  weft_run_lease_release(&l);
+  const char *gone[5] = {"m1", "m3", "none", "m1", "m2"};
+  ASSERT_EQ(weft_store_lease_release_many(s, gone, 5, "a:1:1", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_lease_release_many(s, gone, 0, "a:1:1", &err), WEFT_OK);
+  for (int i = 0; i < 4; i++) {
+    int held = weft_store_lease_get(s, runs[i], &l, &err) == WEFT_OK;
+    ASSERT_EQ(held, i >= 2); /* m3 is b's, m4 was not named */
+    if (held) ASSERT_STR_EQ(l.owner, i == 2 ? "b:2:2" : "a:1:1");
+    weft_run_lease_release(&l);
+  }
+  weft_store_close(s);
+  return 0;
+}
+
 /* Claimers in processes of their own, all at once, over several expired
  * leases: for each run exactly one wins. */
 static int case_lease_race(const char *url) {
