@@ -55,6 +55,7 @@ struct loop_run {
   int hot;     /* turn it in the next tick */
   int claimed; /* the tick's commit just claimed it: its steps start in this tick */
   int turned;  /* turned in this tick: its batch may hold something */
+  int drop_lease; /* ended: write_rows drops its lease with the others' */
   int fd;      /* its executor's fd, in the loop's epoll set; -1: none (turned
                 * every tick); WEFT_EXECUTOR_NO_FD_YET: none needed yet */
   int64_t wake_at; /* monotonic ms something timed is due; -1: nothing */
@@ -87,6 +88,12 @@ struct weft_coord_loop {
   size_t cap_st;
   struct weft_event_row *ev;
   size_t cap_ev;
+  /* And their run rows, and the run ids of a statement over many runs'
+   * leases (the claims of new runs, then the drops of ended ones). */
+  struct weft_run_row *rows;
+  size_t cap_rows;
+  const char **ids;
+  size_t cap_ids;
 };
 
 static int64_t loop_now(const struct weft_coord_loop *lp) {
@@ -279,12 +286,56 @@ static const struct coord_batch *loop_rows(const struct loop_run *r) {
   return r->in_tx && c->rows_by_loop && !c->lease_lost ? &c->batch : NULL;
 }
 
+/* v (an array of *cap elements of size each) grown to hold n: v itself
+ * when it does, else the new array; NULL when out of memory (v stays). */
+static void *reserve(void *v, size_t *cap, size_t n, size_t each) {
+  if (n <= *cap) return v;
+  void *g = realloc(v, n * each);
+  if (g) *cap = n;
+  return g;
+}
+
+/* write_rows' part for the run rows and leases runs [from, to) left to
+ * it: one statement for each kind (shallow copies: the strings stay the
+ * runs'). A lease held under another name than the loop's is dropped on
+ * its own. */
+static int write_runs(struct weft_coord_loop *lp, size_t from, size_t to, weft_error *e) {
+  size_t n_rows = 0, n_drops = 0;
+  int rc = WEFT_OK;
+  for (size_t i = from; i < to; i++) {
+    const struct loop_run *r = lp->runs[i];
+    if (!loop_rows(r)) continue;
+    n_rows += (size_t)r->d.c.run_row_to_loop;
+    n_drops += (size_t)r->drop_lease;
+  }
+  void *rows = reserve(lp->rows, &lp->cap_rows, n_rows, sizeof *lp->rows);
+  if (rows) lp->rows = rows;
+  void *drops = reserve(lp->ids, &lp->cap_ids, n_drops, sizeof *lp->ids);
+  if (drops) lp->ids = drops;
+  if ((n_rows && !rows) || (n_drops && !drops))
+    return weft_error_set(e, WEFT_ENOMEM, "out of memory");
+  size_t k_rows = 0, k_drops = 0;
+  for (size_t i = from; !rc && i < to; i++) {
+    struct loop_run *r = lp->runs[i];
+    struct coord *c = &r->d.c;
+    if (!loop_rows(r)) continue;
+    if (c->run_row_to_loop) lp->rows[k_rows++] = c->run;
+    if (r->drop_lease && !strcmp(c->run.coordinator, lp->owner))
+      lp->ids[k_drops++] = c->run.id;
+    else if (r->drop_lease)
+      rc = coord_lease_drop(c, e);
+  }
+  if (!rc) rc = weft_store_run_update_many(lp->inst->store, lp->rows, k_rows, e);
+  if (!rc) rc = weft_store_lease_release_many(lp->inst->store, lp->ids, k_drops, lp->owner, e);
+  return rc;
+}
+
 /* Inside group_commit's transaction, after write_run of runs [from, to)
- * left their step rows and events to it (rows_by_loop): all of them in one
- * statement each, rather than one per run (on PostgreSQL, a round trip
- * each under the store's write lock). Each run's events are kept in their
- * order and get their ids back. The arrays are the loop's, kept for the
- * next tick. */
+ * left their step rows, events, run rows and lease drops to it
+ * (rows_by_loop): all of them in one statement each, rather than one per
+ * run (on PostgreSQL, a round trip each under the store's write lock).
+ * Each run's events are kept in their order and get their ids back. The
+ * arrays are the loop's, kept for the next tick. */
 static int write_rows(struct weft_coord_loop *lp, size_t from, size_t to, weft_error *e) {
   size_t n_st = 0, n_ev = 0;
   for (size_t i = from; i < to; i++) {
@@ -292,18 +343,11 @@ static int write_rows(struct weft_coord_loop *lp, size_t from, size_t to, weft_e
     n_st += b ? b->n_st : 0;
     n_ev += b ? b->n_ev : 0;
   }
-  if (n_st > lp->cap_st) {
-    struct weft_step_row *v = realloc(lp->st, n_st * sizeof *v);
-    if (!v) return weft_error_set(e, WEFT_ENOMEM, "out of memory");
-    lp->st = v;
-    lp->cap_st = n_st;
-  }
-  if (n_ev > lp->cap_ev) {
-    struct weft_event_row *v = realloc(lp->ev, n_ev * sizeof *v);
-    if (!v) return weft_error_set(e, WEFT_ENOMEM, "out of memory");
-    lp->ev = v;
-    lp->cap_ev = n_ev;
-  }
+  void *st = reserve(lp->st, &lp->cap_st, n_st, sizeof *lp->st);
+  if (st) lp->st = st;
+  void *ev = reserve(lp->ev, &lp->cap_ev, n_ev, sizeof *lp->ev);
+  if (ev) lp->ev = ev;
+  if ((n_st && !st) || (n_ev && !ev)) return weft_error_set(e, WEFT_ENOMEM, "out of memory");
   /* Shallow copies: the strings stay the runs' batches'. */
   size_t k_st = 0, k_ev = 0;
   for (size_t i = from; i < to; i++) {
@@ -320,7 +364,7 @@ static int write_rows(struct weft_coord_loop *lp, size_t from, size_t to, weft_e
     const struct coord_batch *b = loop_rows(lp->runs[i]);
     for (size_t j = 0; b && j < b->n_ev; j++) b->ev[j].id = lp->ev[k++].id;
   }
-  return rc;
+  return rc ? rc : write_runs(lp, from, to, e);
 }
 
 /* Marks the runs whose executor has something (or the pool finished one
@@ -417,7 +461,50 @@ static int write_run(struct weft_coord_loop *lp, struct loop_run *r, weft_error 
   }
   if (!rc && claiming && lp->claimed) rc = lp->claimed(r->data, r->run_id, e);
   if (!rc) rc = coord_flush_write(c, 0, e);
-  if (!rc && r->over && weft_run_status_is_final(c->run.status)) rc = coord_lease_drop(c, e);
+  if (!rc && r->over && weft_run_status_is_final(c->run.status)) {
+    if (c->rows_by_loop)
+      r->drop_lease = coord_lease_droppable(c);
+    else
+      rc = coord_lease_drop(c, e);
+  }
+  return rc;
+}
+
+/* A run in the transaction whose lease this loop is to claim. */
+static int claims_now(const struct weft_coord_loop *lp, const struct loop_run *r) {
+  const struct coord *c = &r->d.c;
+  return r->in_tx && c->lease_claim_pending && !c->lease_lost && c->run.coordinator &&
+         !strcmp(c->run.coordinator, lp->owner);
+}
+
+/* Inside group_commit's transaction, before write_run of runs [from, to):
+ * the leases of those that just started, claimed in one statement rather
+ * than a claim and a read each; write_run takes each outcome
+ * (coord_lease_claim_pending). */
+static int claim_new_runs(struct weft_coord_loop *lp, size_t from, size_t to, weft_error *e) {
+  size_t n = 0;
+  for (size_t i = from; i < to; i++) {
+    n += (size_t)claims_now(lp, lp->runs[i]);
+  }
+  if (n < 2) return WEFT_OK; /* one claims as before */
+  void *ids = reserve(lp->ids, &lp->cap_ids, n, sizeof *lp->ids);
+  if (ids) lp->ids = ids;
+  unsigned char *outcome = malloc(n);
+  if (!ids || !outcome) {
+    free(outcome);
+    return weft_error_set(e, WEFT_ENOMEM, "out of memory");
+  }
+  size_t k = 0;
+  for (size_t i = from; i < to; i++) {
+    if (claims_now(lp, lp->runs[i])) lp->ids[k++] = lp->runs[i]->d.c.run.id;
+  }
+  int rc = weft_store_lease_claim_many(lp->inst->store, lp->ids, n, lp->owner,
+                                       weft_clock_wall_ms(), weft_run_lease_ms(), outcome, e);
+  k = 0;
+  for (size_t i = from; !rc && i < to; i++) {
+    if (claims_now(lp, lp->runs[i])) lp->runs[i]->d.c.lease_claim_outcome = outcome[k++] + 1;
+  }
+  free(outcome);
   return rc;
 }
 
@@ -484,6 +571,7 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
   if (!rc && pending > 1 && read_cancels(lp))
     for (size_t i = from; i < to; i++)
       if (lp->runs[i]->in_tx) lp->runs[i]->d.c.status_read_in_tx = 1;
+  if (!rc && pending > 1) rc = claim_new_runs(lp, from, to, &e);
   for (size_t i = from; !rc && i < to; i++)
     if (lp->runs[i]->in_tx) {
       lp->runs[i]->d.c.rows_by_loop = pending > 1;
@@ -493,7 +581,9 @@ static void group_commit(struct weft_coord_loop *lp, int64_t mono, size_t from, 
   if (!rc && pending > 1) rc = write_rows(lp, from, to, &e);
   for (size_t i = from; i < to; i++) {
     lp->runs[i]->d.c.status_read_in_tx = 0;
-    lp->runs[i]->d.c.rows_by_loop = 0;
+    lp->runs[i]->d.c.rows_by_loop = lp->runs[i]->d.c.run_row_to_loop = 0;
+    lp->runs[i]->d.c.lease_claim_outcome = 0;
+    lp->runs[i]->drop_lease = 0;
   }
   rc = claims_end(lp, rc, &e);
   if (rc) weft_store_rollback(lp->inst->store);
@@ -647,5 +737,7 @@ void weft_coord_loop_free(struct weft_coord_loop *lp) {
   free(lp->owner);
   free(lp->st);
   free(lp->ev);
+  free(lp->rows);
+  free(lp->ids);
   free(lp);
 }

@@ -89,6 +89,13 @@ struct coord {
    * rows and events to the loop, which writes those of all its runs with
    * one statement each. */
   int rows_by_loop;
+  /* Set by coord_flush_write under rows_by_loop instead of updating the
+   * run row: the loop writes every such row with one statement. */
+  int run_row_to_loop;
+  /* Set by such a loop that claimed this run's lease together with its
+   * other new runs' (WEFT_LEASE_* + 1; 0: not claimed yet):
+   * coord_lease_claim_pending takes that outcome instead of claiming. */
+  int lease_claim_outcome;
 };
 
 /* executor_registry.c: creates the run's executor (run config, else the
@@ -211,6 +218,9 @@ int coord_lease_check_queued(struct coord *c, weft_error *err);
 /* The lease of a loop's run that ended, dropped in the open transaction of
  * its end; coord_lease_release does nothing once lease_released is set. */
 int coord_lease_drop(struct coord *c, weft_error *err);
+/* 1 when coord_lease_drop would drop a lease (this coordinator holds it
+ * and has not dropped it): a loop drops many in one statement. */
+int coord_lease_droppable(const struct coord *c);
 /* Drops it at the run's end. */
 void coord_lease_release(struct coord *c);
 /* Instead of start_run for a run whose coordinator died: takes its lease

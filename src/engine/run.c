@@ -131,7 +131,10 @@ int coord_flush_write(struct coord *c, int force_run, weft_error *e) {
         c->run.message = masked;
       }
     }
-    if (!rc) rc = weft_store_run_update(c->inst->store, &c->run, e);
+    if (!rc && c->rows_by_loop)
+      c->run_row_to_loop = 1;
+    else if (!rc)
+      rc = weft_store_run_update(c->inst->store, &c->run, e);
   }
   weft_run_row_release(&cur);
   return rc;

@@ -108,9 +108,28 @@ void coord_lease_lost(struct coord *c) {
   c->failed_store = 1;
 }
 
+/* The stop of a run whose lease this coordinator took (or was about to)
+ * when the run was no longer queued: why is the reason. */
+static void claimed_not_queued(struct coord *c, const char *why) {
+  if (!c->failed_store) {
+    weft_error_set(c->err, WEFT_ECONFLICT, "%s: another coordinator started it; this one stops",
+                   why);
+    c->failed_store = 1;
+  }
+  coord_lease_lost(c);
+}
+
 int coord_lease_claim_pending(struct coord *c, weft_error *err) {
   if (!c->lease_claim_pending || c->lease_lost) return WEFT_OK;
   weft_error e = WEFT_ERROR_INIT;
+  int known = c->lease_claim_outcome;
+  c->lease_claim_outcome = 0;
+  if (known == WEFT_LEASE_HELD + 1) coord_lease_lost(c);
+  if (known == WEFT_LEASE_NOT_QUEUED + 1) {
+    weft_error_set(&e, WEFT_ECONFLICT, "run %s is no longer queued", c->run.id);
+    claimed_not_queued(c, e.msg);
+  }
+  if (known) return WEFT_OK; /* claimed with the loop's others (or lost) */
   int rc = weft_store_lease_claim(c->inst->store, c->run.id, c->run.coordinator, NULL,
                                   weft_clock_wall_ms(), weft_run_lease_ms(), &e);
   if (rc == WEFT_ECONFLICT) {
@@ -125,15 +144,13 @@ int coord_lease_claim_pending(struct coord *c, weft_error *err) {
    * twice). Under the lease, it must still be queued. */
   rc = coord_lease_check_queued(c, &e);
   if (rc == WEFT_OK) return WEFT_OK;
-  if (rc != WEFT_ECONFLICT ||
-      (rc = weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, &e)))
+  if (rc != WEFT_ECONFLICT)
     return weft_error_set(err, rc, "%s", e.msg);
-  if (!c->failed_store) {
-    weft_error_set(c->err, WEFT_ECONFLICT, "%s: another coordinator started it; this one stops",
-                   e.msg);
-    c->failed_store = 1;
-  }
-  coord_lease_lost(c);
+  char why[sizeof e.msg];
+  snprintf(why, sizeof why, "%s", e.msg);
+  if ((rc = weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, &e)))
+    return weft_error_set(err, rc, "%s", e.msg);
+  claimed_not_queued(c, why);
   return WEFT_OK;
 }
 
@@ -147,8 +164,12 @@ int coord_lease_check_queued(struct coord *c, weft_error *err) {
   return rc;
 }
 
+int coord_lease_droppable(const struct coord *c) {
+  return c->run.id && c->run.coordinator && !c->lease_lost && !c->lease_released;
+}
+
 int coord_lease_drop(struct coord *c, weft_error *err) {
-  if (!c->run.id || !c->run.coordinator || c->lease_lost || c->lease_released) return WEFT_OK;
+  if (!coord_lease_droppable(c)) return WEFT_OK;
   return weft_store_lease_release(c->inst->store, c->run.id, c->run.coordinator, err);
 }
 

@@ -514,6 +514,60 @@ TEST(a_run_another_coordinator_started_is_not_touched) {
   return 0;
 }
 
+/* The leases of a tick's new runs are claimed together (one statement on
+ * PostgreSQL): a run another coordinator started meanwhile, and one whose
+ * lease another holds, are given up and left as they are; the others run
+ * on as usual. */
+TEST(runs_claimed_together_leave_the_ones_taken_elsewhere) {
+  enum { N = 4 };
+  struct fixture f;
+  ASSERT_EQ(weft_register_c_op("loop_seed", c_seed, NULL), WEFT_OK);
+  ASSERT_EQ(fixture_open(&f, "ops:\n  s: seed\n", "execution: {in_process: {}}\n"), 0);
+  weft_error err = WEFT_ERROR_INIT;
+  struct weft_coord_loop *lp = NULL;
+  ASSERT_EQ(weft_coord_loop_new(f.inst, &lp, &err), WEFT_OK);
+  struct weft_launch l = {.job = &f.loc->jobs[0], .rc = &f.rc};
+  char *ids[N] = {0};
+  struct ended e = {0};
+  ASSERT_EQ(add_runs(&f, lp, &l, ids, N, &e), 0);
+  /* After the loop opened them, before its first commit: run 1 started
+   * by another coordinator, run 2's lease held by another. */
+  struct weft_run_row r = {0};
+  ASSERT_EQ(weft_store_run_get(f.inst->store, ids[1], &r, &err), WEFT_OK);
+  r.status = WEFT_RUN_STARTED;
+  free(r.coordinator);
+  r.coordinator = strdup("elsewhere:1:1");
+  ASSERT_EQ(weft_store_run_update(f.inst->store, &r, &err), WEFT_OK);
+  weft_run_row_release(&r);
+  ASSERT_EQ(weft_store_lease_claim(f.inst->store, ids[2], "other:2:2", NULL,
+                                   weft_clock_wall_ms(), 600000, &err),
+            WEFT_OK);
+  size_t before[N];
+  for (size_t i = 0; i < N; i++) before[i] = events_of(&f, ids[i], "run_queued") +
+                                              events_of(&f, ids[i], "run_started");
+  for (int t = 0; t < 20000 && weft_coord_loop_count(lp); t++) weft_coord_loop_tick(lp, 1);
+  ASSERT_EQ(weft_coord_loop_count(lp), 0);
+  ASSERT_EQ(e.n, N);
+  ASSERT_EQ(status_of(&f, ids[0]), WEFT_RUN_SUCCESS);
+  ASSERT_EQ(status_of(&f, ids[3]), WEFT_RUN_SUCCESS);
+  ASSERT_EQ(status_of(&f, ids[1]), WEFT_RUN_STARTED);
+  ASSERT_EQ(status_of(&f, ids[2]), WEFT_RUN_QUEUED);
+  for (size_t i = 1; i < 3; i++) {
+    ASSERT_EQ(events_of(&f, ids[i], "run_queued") + events_of(&f, ids[i], "run_started"),
+              before[i]);
+    ASSERT_EQ(events_of(&f, ids[i], "step_started"), 0);
+  }
+  struct weft_run_lease held = {0};
+  ASSERT_EQ(weft_store_lease_get(f.inst->store, ids[1], &held, &err), WEFT_ENOTFOUND);
+  ASSERT_EQ(weft_store_lease_get(f.inst->store, ids[2], &held, &err), WEFT_OK);
+  ASSERT_STR_EQ(held.owner, "other:2:2");
+  weft_run_lease_release(&held);
+  weft_coord_loop_free(lp);
+  for (size_t i = 0; i < N; i++) free(ids[i]);
+  fixture_close(&f);
+  return 0;
+}
+
 /* A C op that does not return holds one pool thread, not the loop: the
  * other runs (C ops too) go on and end meanwhile. */
 TEST(a_slow_c_op_does_not_stop_the_other_runs) {
@@ -652,6 +706,7 @@ TEST(idle_runs_are_not_turned_and_leases_renew_once_per_tick) {
 
 TEST_MAIN(TEST_ENTRY(many_runs_advance_with_one_commit_per_tick)
               TEST_ENTRY(a_run_another_coordinator_started_is_not_touched)
+              TEST_ENTRY(runs_claimed_together_leave_the_ones_taken_elsewhere)
               TEST_ENTRY(a_tick_of_many_runs_commits_in_chunks)
                   TEST_ENTRY(cancel_reaches_one_run_on_the_loops_clock)
                   TEST_ENTRY(a_cancel_before_a_shared_commit_is_not_overwritten)
