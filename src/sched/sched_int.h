@@ -67,6 +67,9 @@ char *weft__sched_tick_key(const char *name, int64_t tick_ms);
  * NULL. */
 int weft__sched_state_read(struct weft_store *st, const char *key, json_t **doc, char **text,
                            weft_error *err);
+/* weft__sched_state_read's result from the stored text v (owned: becomes
+ * *text, or is freed; NULL: the key is absent). */
+void weft__sched_state_take(char *v, json_t **doc, char **text);
 /* "on"/"off" of a state document, else the default. */
 int weft__sched_state_on(const json_t *doc, int default_on);
 /* Writes the state document (compare-and-set from old_text, NULL: absent). */

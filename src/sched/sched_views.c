@@ -30,6 +30,14 @@ int weft__sched_state_read(struct weft_store *st, const char *key, json_t **doc,
   int rc = weft_store_kv_get(st, key, &v, err);
   if (rc == WEFT_ENOTFOUND) return WEFT_OK;
   if (rc) return rc;
+  weft__sched_state_take(v, doc, text);
+  return WEFT_OK;
+}
+
+void weft__sched_state_take(char *v, json_t **doc, char **text) {
+  *doc = NULL;
+  if (text) *text = NULL;
+  if (!v) return;
   json_t *d = json_loads(v, 0, NULL);
   if (!json_is_object(d)) {
     json_decref(d);
@@ -40,7 +48,6 @@ int weft__sched_state_read(struct weft_store *st, const char *key, json_t **doc,
     *text = v;
   else
     free(v);
-  return WEFT_OK;
 }
 
 int weft__sched_state_on(const json_t *doc, int default_on) {

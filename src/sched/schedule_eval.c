@@ -146,8 +146,27 @@ const struct weft_cron *weft__sched_cron(struct weft_scheduler *s, const char *t
   return c;
 }
 
+/* The schedules' cursors ("schedule/NAME" -> its text) as one listing read
+ * them at the start of a turn (each value taken by the schedule that reads
+ * it), or NULL: each reads its own. */
+struct cursors {
+  struct weft_kv_list all;
+  struct weft_map by_key; /* key -> its entry of all */
+};
+
+/* sc's cursor into *cursor and *text (weft__sched_state_read's contract). */
+static int read_cursor(struct weft_store *st, struct cursors *cs, const char *key,
+                       json_t **cursor, char **text, weft_error *err) {
+  if (!cs) return weft__sched_state_read(st, key, cursor, text, err);
+  struct weft_kv_row *row = weft_map_get(&cs->by_key, key);
+  char *v = row ? row->value : NULL;
+  if (row) row->value = NULL; /* taken */
+  weft__sched_state_take(v, cursor, text);
+  return WEFT_OK;
+}
+
 static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *sc, int64_t now_ms,
-                         struct weft_sched_turn *turn, weft_error *err) {
+                         struct cursors *cs, struct weft_sched_turn *turn, weft_error *err) {
   struct weft_store *st = s->inst->store;
   char *cursor_key = weft_str_printf("schedule/%s", sc->name);
   char *cursor_text = NULL;
@@ -158,7 +177,7 @@ static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *s
   weft_error lerr = WEFT_ERROR_INIT;
   int rc;
   if (!cursor_key) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  if ((rc = weft__sched_state_read(st, cursor_key, &cursor, &cursor_text, err))) goto done;
+  if ((rc = read_cursor(st, cs, cursor_key, &cursor, &cursor_text, err))) goto done;
   if (!weft__sched_state_on(cursor, sc->default_on)) goto done;
   int64_t now_s = now_ms / 1000;
   if (!(cron = weft__sched_cron(s, sc->cron, &lerr)) ||
@@ -272,13 +291,13 @@ static int chunk_step(struct weft_scheduler *s, struct weft_sched_turn *turn,
   return rc ? rc : weft_store_begin(st, err);
 }
 
-static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms,
+static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms, struct cursors *cs,
                                struct weft_sched_turn *turn, struct tick_chunk *ck,
                                weft_error *err) {
   for (size_t l = 0; s->ws && l < s->ws->n_locations; l++) {
     const struct weft_location *loc = s->ws->locations[l];
     for (size_t i = 0; i < loc->n_schedules; i++) {
-      int rc = eval_schedule(s, &loc->schedules[i], now_ms, turn, err);
+      int rc = eval_schedule(s, &loc->schedules[i], now_ms, cs, turn, err);
       if (!rc && ck) rc = chunk_step(s, turn, ck, err);
       if (rc || (ck && ck->doomed)) return rc;
     }
@@ -286,13 +305,38 @@ static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms,
   return WEFT_OK;
 }
 
+/* Every cursor in one listing, before the turn's transaction: on
+ * PostgreSQL a read of each was a round trip, a thousand a turn under the
+ * store's write lock even when nothing was due. A cursor changed since
+ * (another scheduler, a toggle) fails its compare-and-set: that schedule
+ * waits for the next turn, as when another scheduler wins. NULL when the
+ * listing fails (each schedule then reads its own). */
+static struct cursors *read_cursors(struct weft_store *st, struct cursors *cs) {
+  weft_error e = WEFT_ERROR_INIT;
+  memset(cs, 0, sizeof *cs);
+  if (weft_store_kv_list(st, "schedule/", NULL, 0, &cs->all, &e)) return NULL;
+  for (size_t i = 0; i < cs->all.n; i++) {
+    if (weft_map_set(&cs->by_key, cs->all.v[i].key, &cs->all.v[i])) {
+      weft_map_release(&cs->by_key);
+      weft_kv_list_release(&cs->all);
+      return NULL;
+    }
+  }
+  return cs;
+}
+
 int weft__sched_schedules_turn(struct weft_scheduler *s, int64_t now_ms,
                                struct weft_sched_turn *turn, weft_error *err) {
   struct weft_store *st = s->inst->store;
   struct tick_chunk ck = {.committed = *turn};
+  struct cursors read;
+  struct cursors *cs = read_cursors(st, &read);
   int rc = weft_store_begin(st, err);
-  if (rc) return rc;
-  rc = eval_every_schedule(s, now_ms, turn, &ck, err);
+  if (!rc) rc = eval_every_schedule(s, now_ms, cs, turn, &ck, err);
+  if (cs) {
+    weft_map_release(&cs->by_key);
+    weft_kv_list_release(&cs->all);
+  }
   if (rc) {
     if (st->tx_depth > 0) weft_store_rollback(st);
     return rc;
@@ -306,5 +350,5 @@ int weft__sched_schedules_turn(struct weft_scheduler *s, int64_t now_ms,
   int64_t wake = turn->next_wake_ms;
   *turn = ck.committed;
   turn->next_wake_ms = wake;
-  return eval_every_schedule(s, now_ms, turn, NULL, err);
+  return eval_every_schedule(s, now_ms, NULL, turn, NULL, err);
 }
