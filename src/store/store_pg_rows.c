@@ -97,6 +97,25 @@ int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft
   return rc;
 }
 
+/* Fills arrays[0..ncols) with the text-array literals of n rows' columns,
+ * one statement's parameters for many rows: cell(ctx, i, c, num) is row
+ * i's value of column c (NULL: SQL NULL; num: room for a number's text).
+ * WEFT_ENOMEM when out of memory (the caller frees what was filled). */
+static int column_arrays(size_t n, int ncols,
+                         const char *(*cell)(const void *ctx, size_t i, int c, char num[24]),
+                         const void *ctx, char **arrays) {
+  const char **col = calloc(n, sizeof *col);
+  char(*num)[24] = malloc(n * sizeof *num);
+  int rc = col && num ? WEFT_OK : WEFT_ENOMEM;
+  for (int c = 0; c < ncols && !rc; c++) {
+    for (size_t i = 0; i < n; i++) col[i] = cell(ctx, i, c, num[i]);
+    if (!(arrays[c] = weft__pg_text_array(col, n))) rc = WEFT_ENOMEM;
+  }
+  free(col);
+  free(num);
+  return rc;
+}
+
 int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err) {
   char started[24], ended[24], hb[24];
   const char *params[7] = {r->id,
@@ -117,29 +136,18 @@ int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft
   return rc;
 }
 
-/* The seven column arrays of rows[0..n), in WEFT__PG_RUN_UPDATE_MANY's order. */
-static int run_update_arrays(const struct weft_run_row *rows, size_t n, char *arrays[7]) {
-  const char **col = calloc(n, sizeof *col);
-  char(*num)[24] = malloc(n * sizeof *num);
-  int rc = col && num ? WEFT_OK : WEFT_ENOMEM;
-  for (int c = 0; c < 7 && !rc; c++) {
-    for (size_t i = 0; i < n; i++) {
-      const struct weft_run_row *r = &rows[i];
-      switch (c) {
-        case 0: col[i] = r->id; break;
-        case 1: col[i] = weft_run_status_name(r->status); break;
-        case 2: col[i] = r->message; break;
-        case 3: col[i] = weft__pg_i64(num[i], r->started_ms); break;
-        case 4: col[i] = weft__pg_i64(num[i], r->ended_ms); break;
-        case 5: col[i] = r->coordinator; break;
-        default: col[i] = weft__pg_i64(num[i], r->heartbeat_ms); break;
-      }
-    }
-    if (!(arrays[c] = weft__pg_text_array(col, n))) rc = WEFT_ENOMEM;
+/* Column c of run row i, in WEFT__PG_RUN_UPDATE_MANY's order. */
+static const char *run_cell(const void *ctx, size_t i, int c, char num[24]) {
+  const struct weft_run_row *r = (const struct weft_run_row *)ctx + i;
+  switch (c) {
+    case 0: return r->id;
+    case 1: return weft_run_status_name(r->status);
+    case 2: return r->message;
+    case 3: return weft__pg_i64(num, r->started_ms);
+    case 4: return weft__pg_i64(num, r->ended_ms);
+    case 5: return r->coordinator;
+    default: return weft__pg_i64(num, r->heartbeat_ms);
   }
-  free(col);
-  free(num);
-  return rc;
 }
 
 int weft__pg_run_update_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
@@ -148,7 +156,7 @@ int weft__pg_run_update_many(struct weft_store *s, const struct weft_run_row *ro
   char *arrays[7] = {NULL};
   PGresult *res = NULL;
   int implicit = 0, rc;
-  if (run_update_arrays(rows, n, arrays)) {
+  if (column_arrays(n, 7, run_cell, rows, arrays)) {
     rc = nomem(p, err, "run update");
     goto done;
   }
@@ -267,30 +275,20 @@ int weft__pg_run_count(struct weft_store *s, int64_t counts[], weft_error *err) 
 
 /* ---- steps ------------------------------------------------------------------------ */
 
-/* The nine column arrays of a batch of step rows. */
-static int step_arrays(const struct weft_step_row *st, size_t n, char *arrays[9]) {
-  const char **col = calloc(n, sizeof *col);
-  char(*num)[24] = malloc(n * sizeof *num);
-  int rc = col && num ? WEFT_OK : WEFT_ENOMEM;
-  for (int c = 0; c < 9 && !rc; c++) {
-    for (size_t i = 0; i < n; i++) {
-      switch (c) {
-        case 0: col[i] = st[i].run_id; break;
-        case 1: col[i] = st[i].step; break;
-        case 2: col[i] = weft__pg_i64(num[i], st[i].attempt); break;
-        case 3: col[i] = weft_step_status_name(st[i].status); break;
-        case 4: col[i] = weft__pg_i64(num[i], st[i].started_ms); break;
-        case 5: col[i] = weft__pg_i64(num[i], st[i].ended_ms); break;
-        case 6: col[i] = weft__pg_i64(num[i], st[i].pid); break;
-        case 7: col[i] = st[i].message; break;
-        default: col[i] = st[i].worker; break;
-      }
-    }
-    if (!(arrays[c] = weft__pg_text_array(col, n))) rc = WEFT_ENOMEM;
+/* Column c of step row i, in WEFT__PG_STEP_PUT's order. */
+static const char *step_cell(const void *ctx, size_t i, int c, char num[24]) {
+  const struct weft_step_row *st = (const struct weft_step_row *)ctx + i;
+  switch (c) {
+    case 0: return st->run_id;
+    case 1: return st->step;
+    case 2: return weft__pg_i64(num, st->attempt);
+    case 3: return weft_step_status_name(st->status);
+    case 4: return weft__pg_i64(num, st->started_ms);
+    case 5: return weft__pg_i64(num, st->ended_ms);
+    case 6: return weft__pg_i64(num, st->pid);
+    case 7: return st->message;
+    default: return st->worker;
   }
-  free(col);
-  free(num);
-  return rc;
 }
 
 int weft__pg_step_put(struct weft_store *s, const struct weft_step_row *st, size_t n,
@@ -299,7 +297,7 @@ int weft__pg_step_put(struct weft_store *s, const struct weft_step_row *st, size
   char *arrays[9] = {NULL};
   PGresult *res = NULL;
   int implicit = 0, rc;
-  if (step_arrays(st, n, arrays)) {
+  if (column_arrays(n, 9, step_cell, st, arrays)) {
     rc = nomem(p, err, "step put");
     goto done;
   }
@@ -354,32 +352,23 @@ int weft__pg_step_list(struct weft_store *s, const char *run_id, struct weft_ste
 
 /* ---- events ------------------------------------------------------------------------- */
 
-/* The five column arrays of a batch (run_id, step, type, ts_ms, payload). */
-static int event_arrays(struct weft_event_row *ev, size_t n, char *arrays[5]) {
-  const char **col = calloc(n, sizeof *col);
-  char(*ts)[24] = malloc(n * sizeof *ts);
-  int64_t now = weft_clock_wall_ms();
-  int rc = WEFT_OK;
-  if (!col || !ts) {
-    rc = WEFT_ENOMEM;
-    goto done;
+/* A batch of events as column_arrays reads it. */
+struct event_cells {
+  const struct weft_event_row *ev;
+  int64_t now; /* the time of an event given none */
+};
+
+/* Column c of event i, in WEFT__PG_EVENT_APPEND's order. */
+static const char *event_cell(const void *ctx, size_t i, int c, char num[24]) {
+  const struct event_cells *x = ctx;
+  const struct weft_event_row *e = &x->ev[i];
+  switch (c) {
+    case 0: return e->run_id;
+    case 1: return e->step;
+    case 2: return e->type;
+    case 3: return weft__pg_i64(num, e->ts_ms ? e->ts_ms : x->now);
+    default: return e->payload ? e->payload : "{}";
   }
-  for (int c = 0; c < 5 && !rc; c++) {
-    for (size_t i = 0; i < n; i++) {
-      switch (c) {
-        case 0: col[i] = ev[i].run_id; break;
-        case 1: col[i] = ev[i].step; break;
-        case 2: col[i] = ev[i].type; break;
-        case 3: col[i] = weft__pg_i64(ts[i], ev[i].ts_ms ? ev[i].ts_ms : now); break;
-        default: col[i] = ev[i].payload ? ev[i].payload : "{}"; break;
-      }
-    }
-    if (!(arrays[c] = weft__pg_text_array(col, n))) rc = WEFT_ENOMEM;
-  }
-done:
-  free(col);
-  free(ts);
-  return rc;
 }
 
 /* Sorts the ids of a batch ascending in place (insertion sort: a result
@@ -399,7 +388,8 @@ int weft__pg_event_append(struct weft_store *s, struct weft_event_row *ev, size_
   char *arrays[5] = {NULL};
   PGresult *res = NULL;
   int implicit = 0, rc;
-  if (event_arrays(ev, n, arrays)) {
+  struct event_cells cells = {ev, weft_clock_wall_ms()};
+  if (column_arrays(n, 5, event_cell, &cells, arrays)) {
     rc = nomem(p, err, "event append");
     goto done;
   }
