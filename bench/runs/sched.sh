@@ -3,23 +3,31 @@
 # job all due at the same minute, through `weft scheduler --coordinator`
 # (the schedules, the run queue and one coordinator loop in one process).
 # Per run: tick -> first step started (p50/p99), and runs per minute from
-# the tick to the last run's end. SQLite.
-# usage: bench/runs/sched.sh BIN c|true N   (BIN: weft, or noop_worker for
-#        the C op: a weft with the C function `noop` registered)
+# the tick to the last run's end. SQLite, or a private PostgreSQL server.
+# usage: bench/runs/sched.sh BIN c|true N [sqlite|postgres]   (BIN: weft, or
+#        noop_worker for the C op: a weft with the C function `noop`
+#        registered)
 set -u
-bin=$1 kind=$2 n=$3
+bin=$1 kind=$2 n=$3 store=${4:-sqlite}
+root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-sched.XXXXXX")
-daemon=
+daemon= pgurl=
 cleanup() {
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  [ -n "$pgurl" ] && "$root/scripts/pg-server" stop "$tmp/pg" >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 export WEFT_HOME=$tmp/home
 mkdir -p "$WEFT_HOME" "$tmp/loc/ops" "$tmp/loc/jobs" "$tmp/loc/schedules"
+if [ "$store" = postgres ]; then
+  chmod 755 "$tmp" # the server's user must reach its folder
+  pgurl=$("$root/scripts/pg-server" start --fast "$tmp/pg" | tail -n 1)
+  printf "storage: {postgres: {url: '%s'}}\n" "$pgurl" >>"$WEFT_HOME/weft.yaml"
+fi
 if [ "$kind" = c ]; then
   printf 'noop: {c_function: noop}\n' >"$tmp/loc/ops/o.yaml"
-  printf 'execution: in_process\n' >"$WEFT_HOME/weft.yaml" # C ops run in the loop's process
+  printf 'execution: in_process\n' >>"$WEFT_HOME/weft.yaml" # C ops run in the loop's process
 else
   printf 'noop: {run: "true"}\n' >"$tmp/loc/ops/o.yaml"
 fi
@@ -37,13 +45,30 @@ while [ $(( $(date +%s) % 60 )) -gt 45 ] || [ $(( $(date +%s) % 60 )) -lt 2 ]; d
 daemon=$!
 boundary=$(( ($(date +%s) / 60 + 1) * 60 ))
 deadline=$(( boundary + 300 ))
-count() {
-  python3 - "$WEFT_HOME/weft.db" "$boundary" <<'P'
+# The runs and their first step starts, as tab-separated files in $tmp.
+dump() {
+  local first="SELECT run_id, min(ts_ms) FROM events WHERE type = 'step_started' GROUP BY run_id"
+  local runs="SELECT id, tags, status, coalesce(ended_ms, 0) FROM runs"
+  if [ -n "$pgurl" ]; then
+    psql -At -F $'\t' "$pgurl" -c "$first" >"$tmp/first.tsv" &&
+      psql -At -F $'\t' "$pgurl" -c "$runs" >"$tmp/runs.tsv"
+  else
+    python3 - "$WEFT_HOME/weft.db" "$tmp" "$first" "$runs" <<'P'
 import sqlite3, sys
 c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-tick = str(int(sys.argv[2]) * 1000)
-rows = c.execute("SELECT status FROM runs WHERE tags LIKE ?", (f'%"weft/tick":"{tick}"%',)).fetchall()
-print(len(rows), sum(1 for (s,) in rows if s in ("success", "failure", "canceled")))
+for name, q in (("first", sys.argv[3]), ("runs", sys.argv[4])):
+    with open(f"{sys.argv[2]}/{name}.tsv", "w") as f:
+        f.writelines("\t".join(map(str, r)) + "\n" for r in c.execute(q))
+P
+  fi
+}
+count() {
+  dump && python3 - "$tmp" "$boundary" <<'P'
+import json, sys
+tick = int(sys.argv[2]) * 1000
+runs = [l.split("\t") for l in open(sys.argv[1] + "/runs.tsv").read().splitlines() if l]
+mine = [r for r in runs if json.loads(r[1]).get("weft/tick") == str(tick)]
+print(len(mine), sum(1 for r in mine if r[2] in ("success", "failure", "canceled")))
 P
 }
 while :; do
@@ -56,13 +81,14 @@ while :; do
 done
 kill "$daemon" && wait "$daemon" 2>/dev/null
 daemon=
-python3 - "$WEFT_HOME/weft.db" "$boundary" "$kind" <<'P'
-import json, sqlite3, sys
-c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+dump || exit 1
+python3 - "$tmp" "$boundary" "$kind" <<'P'
+import json, sys
 b = int(sys.argv[2]) * 1000
-first = dict(c.execute("SELECT run_id, min(ts_ms) FROM events WHERE type='step_started' GROUP BY run_id"))
+rows = lambda name: [l.split("\t") for l in open(f"{sys.argv[1]}/{name}.tsv").read().splitlines() if l]
+first = {rid: int(ts) for rid, ts in rows("first")}
 s, ends, ok = [], [], 0
-for rid, tags, st, ended in c.execute("SELECT id, tags, status, ended_ms FROM runs"):
+for rid, tags, st, ended in ((r[0], r[1], r[2], int(r[3])) for r in rows("runs")):
     t = json.loads(tags).get("weft/tick")
     if t is None or int(t) != b: continue
     if rid in first: s.append(first[rid] - b)
