@@ -11,7 +11,8 @@ set -u
 bin=$1 kind=$2 n=$3 store=${4:-sqlite}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-sched.XXXXXX")
-daemon= pgurl=
+daemon=''
+pgurl=''
 cleanup() {
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
   [ -n "$pgurl" ] && "$root/scripts/pg-server" stop "$tmp/pg" >/dev/null 2>&1
