@@ -209,7 +209,9 @@ void coord_lease_lost(struct coord *c);
  * holder, or a run another coordinator started meanwhile, is not an error
  * of the transaction: the run is lost (coord_lease_lost) and writes
  * nothing. lease_claim_pending stays set: the loop clears it once the
- * transaction committed (a rolled-back claim is claimed again). */
+ * transaction committed (a rolled-back claim is claimed again). When the
+ * loop already claimed it with its other new runs (lease_claim_outcome),
+ * this only takes that outcome. */
 int coord_lease_claim_pending(struct coord *c, weft_error *err);
 /* Under the run's lease, in the open transaction: WEFT_OK when the run is
  * still queued, WEFT_ECONFLICT ("run ID is STATUS, not queued") when
