@@ -286,15 +286,6 @@ static const struct coord_batch *loop_rows(const struct loop_run *r) {
   return r->in_tx && c->rows_by_loop && !c->lease_lost ? &c->batch : NULL;
 }
 
-/* v (an array of *cap elements of size each) grown to hold n: v itself
- * when it does, else the new array; NULL when out of memory (v stays). */
-static void *reserve(void *v, size_t *cap, size_t n, size_t each) {
-  if (n <= *cap) return v;
-  void *g = realloc(v, n * each);
-  if (g) *cap = n;
-  return g;
-}
-
 /* write_rows' part for the run rows and leases runs [from, to) left to
  * it: one statement for each kind (shallow copies: the strings stay the
  * runs'). A lease held under another name than the loop's is dropped on
@@ -308,11 +299,8 @@ static int write_runs(struct weft_coord_loop *lp, size_t from, size_t to, weft_e
     n_rows += (size_t)r->d.c.run_row_to_loop;
     n_drops += (size_t)r->drop_lease;
   }
-  void *rows = reserve(lp->rows, &lp->cap_rows, n_rows, sizeof *lp->rows);
-  if (rows) lp->rows = rows;
-  void *drops = reserve(lp->ids, &lp->cap_ids, n_drops, sizeof *lp->ids);
-  if (drops) lp->ids = drops;
-  if ((n_rows && !rows) || (n_drops && !drops))
+  if (weft__engine_grow((void **)&lp->rows, &lp->cap_rows, n_rows, sizeof *lp->rows) ||
+      weft__engine_grow((void **)&lp->ids, &lp->cap_ids, n_drops, sizeof *lp->ids))
     return weft_error_set(e, WEFT_ENOMEM, "out of memory");
   size_t k_rows = 0, k_drops = 0;
   for (size_t i = from; !rc && i < to; i++) {
@@ -343,11 +331,9 @@ static int write_rows(struct weft_coord_loop *lp, size_t from, size_t to, weft_e
     n_st += b ? b->n_st : 0;
     n_ev += b ? b->n_ev : 0;
   }
-  void *st = reserve(lp->st, &lp->cap_st, n_st, sizeof *lp->st);
-  if (st) lp->st = st;
-  void *ev = reserve(lp->ev, &lp->cap_ev, n_ev, sizeof *lp->ev);
-  if (ev) lp->ev = ev;
-  if ((n_st && !st) || (n_ev && !ev)) return weft_error_set(e, WEFT_ENOMEM, "out of memory");
+  if (weft__engine_grow((void **)&lp->st, &lp->cap_st, n_st, sizeof *lp->st) ||
+      weft__engine_grow((void **)&lp->ev, &lp->cap_ev, n_ev, sizeof *lp->ev))
+    return weft_error_set(e, WEFT_ENOMEM, "out of memory");
   /* Shallow copies: the strings stay the runs' batches'. */
   size_t k_st = 0, k_ev = 0;
   for (size_t i = from; i < to; i++) {
@@ -483,27 +469,21 @@ static int claims_now(const struct weft_coord_loop *lp, const struct loop_run *r
  * (coord_lease_claim_pending). */
 static int claim_new_runs(struct weft_coord_loop *lp, size_t from, size_t to, weft_error *e) {
   size_t n = 0;
-  for (size_t i = from; i < to; i++) {
-    n += (size_t)claims_now(lp, lp->runs[i]);
-  }
+  for (size_t i = from; i < to; i++) n += (size_t)claims_now(lp, lp->runs[i]);
   if (n < 2) return WEFT_OK; /* one claims as before */
-  void *ids = reserve(lp->ids, &lp->cap_ids, n, sizeof *lp->ids);
-  if (ids) lp->ids = ids;
   unsigned char *outcome = malloc(n);
-  if (!ids || !outcome) {
+  if (!outcome || weft__engine_grow((void **)&lp->ids, &lp->cap_ids, n, sizeof *lp->ids)) {
     free(outcome);
     return weft_error_set(e, WEFT_ENOMEM, "out of memory");
   }
   size_t k = 0;
-  for (size_t i = from; i < to; i++) {
+  for (size_t i = from; i < to; i++)
     if (claims_now(lp, lp->runs[i])) lp->ids[k++] = lp->runs[i]->d.c.run.id;
-  }
   int rc = weft_store_lease_claim_many(lp->inst->store, lp->ids, n, lp->owner,
                                        weft_clock_wall_ms(), weft_run_lease_ms(), outcome, e);
   k = 0;
-  for (size_t i = from; !rc && i < to; i++) {
+  for (size_t i = from; !rc && i < to; i++)
     if (claims_now(lp, lp->runs[i])) lp->runs[i]->d.c.lease_claim_outcome = outcome[k++] + 1;
-  }
   free(outcome);
   return rc;
 }

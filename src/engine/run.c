@@ -18,7 +18,7 @@
 
 /* ---- the write batch ------------------------------------------------------ */
 
-static int grow(void **v, size_t *cap, size_t need, size_t elem) {
+int weft__engine_grow(void **v, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
   /* Small at first: a loop keeps thousands of runs in flight, most of
    * which record a few rows a tick (32 of each was 3 KB a run). */
@@ -46,7 +46,7 @@ void coord_event(struct coord *c, const char *step, const char *type, json_t *pa
   }
   char *text = json_dumps(payload ? payload : json_object(), JSON_COMPACT);
   json_decref(payload);
-  if (!text || grow((void **)&b->ev, &b->cap_ev, b->n_ev + 1, sizeof *b->ev)) {
+  if (!text || weft__engine_grow((void **)&b->ev, &b->cap_ev, b->n_ev + 1, sizeof *b->ev)) {
     free(text);
     coord_oom(c);
     return;
@@ -63,7 +63,7 @@ void coord_event(struct coord *c, const char *step, const char *type, json_t *pa
 void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pid,
                     const char *message) {
   struct coord_batch *b = &c->batch;
-  if (grow((void **)&b->st, &b->cap_st, b->n_st + 1, sizeof *b->st)) {
+  if (weft__engine_grow((void **)&b->st, &b->cap_st, b->n_st + 1, sizeof *b->st)) {
     coord_oom(c);
     return;
   }
