@@ -97,13 +97,14 @@ int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft
   return rc;
 }
 
-/* Fills arrays[0..ncols) with the text-array literals of n rows' columns,
- * one statement's parameters for many rows: cell(ctx, i, c, num) is row
- * i's value of column c (NULL: SQL NULL; num: room for a number's text).
+/* Row i's value of column c of a many-row statement (NULL: SQL NULL; num:
+ * room for a number's text). */
+typedef const char *cell_fn(const void *ctx, size_t i, int c, char num[24]);
+
+/* Fills arrays[0..ncols) with the text-array literals of n rows' columns
+ * (cell(ctx, i, c, num) each), one statement's parameters for many rows.
  * WEFT_ENOMEM when out of memory (the caller frees what was filled). */
-static int column_arrays(size_t n, int ncols,
-                         const char *(*cell)(const void *ctx, size_t i, int c, char num[24]),
-                         const void *ctx, char **arrays) {
+static int column_arrays(size_t n, int ncols, cell_fn *cell, const void *ctx, char **arrays) {
   const char **col = calloc(n, sizeof *col);
   char(*num)[24] = malloc(n * sizeof *num);
   int rc = col && num ? WEFT_OK : WEFT_ENOMEM;
@@ -114,6 +115,20 @@ static int column_arrays(size_t n, int ncols,
   free(col);
   free(num);
   return rc;
+}
+
+/* The first of n rows whose column 0 (as cell gives it: its run id) no row
+ * of res holds in its own column 0: a row the statement left out, its run
+ * missing. 0 when all came back (a caller asks only when some did not). */
+static size_t first_left_out(const PGresult *res, size_t n, cell_fn *cell, const void *ctx) {
+  char num[24];
+  for (size_t i = 0; i < n; i++) {
+    const char *id = cell(ctx, i, 0, num);
+    int found = 0;
+    for (int r = 0; r < PQntuples(res) && !found; r++) found = !strcmp(PQgetvalue(res, r, 0), id);
+    if (!found) return i;
+  }
+  return 0;
 }
 
 int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err) {
@@ -163,16 +178,9 @@ int weft__pg_run_update_many(struct weft_store *s, const struct weft_run_row *ro
   if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
   rc = weft__pg_exec(p, WEFT__PG_RUN_UPDATE_MANY, 7, (const char *const *)arrays, &res,
                      "run update", err);
-  if (!rc && (size_t)PQntuples(res) != n) {
-    const char *miss = rows[0].id;
-    for (size_t i = 0, found = 1; i < n && found; i++) {
-      found = 0;
-      for (int r = 0; r < PQntuples(res) && !found; r++)
-        found = !strcmp(PQgetvalue(res, r, 0), rows[i].id);
-      if (!found) miss = rows[i].id;
-    }
-    rc = weft_error_set(err, WEFT_ENOTFOUND, "run update: no run %s", miss);
-  }
+  if (!rc && (size_t)PQntuples(res) != n)
+    rc = weft_error_set(err, WEFT_ENOTFOUND, "run update: no run %s",
+                        rows[first_left_out(res, n, run_cell, rows)].id);
   rc = weft__pg_write_end(p, implicit, rc, &res, err);
 done:
   PQclear(res);
@@ -304,15 +312,7 @@ int weft__pg_step_put(struct weft_store *s, const struct weft_step_row *st, size
   if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
   rc = weft__pg_exec(p, WEFT__PG_STEP_PUT, 9, (const char *const *)arrays, &res, "step put", err);
   if (!rc && (size_t)PQntuples(res) != n) {
-    /* A row whose run is missing was left out: name the first such. */
-    size_t miss = 0;
-    for (size_t i = 0; i < n && !miss; i++) {
-      int found = 0;
-      for (int r = 0; r < PQntuples(res) && !found; r++)
-        found = !strcmp(PQgetvalue(res, r, 0), st[i].run_id);
-      if (!found) miss = i + 1;
-    }
-    const struct weft_step_row *m = &st[miss ? miss - 1 : 0];
+    const struct weft_step_row *m = &st[first_left_out(res, n, step_cell, st)];
     rc = weft_error_set(err, WEFT_ENOTFOUND, "step put %s#%d: no run %s", m->step, m->attempt,
                         m->run_id);
   }
