@@ -266,6 +266,12 @@ struct weft_store_methods {
    * first row whose run is missing. */
   int (*xRunUpdateMany)(struct weft_store *s, const struct weft_run_row *rows, size_t n,
                         weft_error *err);
+  /* xRunCreate of rows[0..n), no two with one id, all or none: one
+   * statement on PostgreSQL (a scheduler's chunk of due ticks creates
+   * many runs). Optional: NULL creates them one by one in a transaction.
+   * WEFT_ECONFLICT names the first run that already exists. */
+  int (*xRunCreateMany)(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                        weft_error *err);
   int (*xRunGet)(struct weft_store *s, const char *id, struct weft_run_row *out, weft_error *err);
   /* Newest first. */
   int (*xRunList)(struct weft_store *s, const struct weft_run_filter *f,
@@ -313,6 +319,13 @@ struct weft_store_methods {
                        weft_error *err);
   /* Entries whose key starts with prefix and sorts (bytewise) after
    * after_key (NULL: from the first), ascending, at most limit (0: all). */
+  /* xKvCompareSet of keys[0..n) (no two alike), each expected[i] non-NULL,
+   * in one statement: the scheduler's cursors of a chunk of ticks.
+   * Optional: NULL sets them one by one. WEFT_ECONFLICT names the first key
+   * whose value is not the expected one; the caller's transaction is then
+   * rolled back (some keys may have been set). */
+  int (*xKvSwapMany)(struct weft_store *s, const char *const *keys, const char *const *expected,
+                     const char *const *values, size_t n, weft_error *err);
   int (*xKvList)(struct weft_store *s, const char *prefix, const char *after_key,
                  int limit, struct weft_kv_list *out, weft_error *err);
 
@@ -457,6 +470,10 @@ int weft_store_run_update(struct weft_store *s, const struct weft_run_row *r, we
 /* The runs of rows[0..n) (no two with one id) updated at once: xRunUpdateMany. */
 int weft_store_run_update_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
                                weft_error *err);
+/* The runs of rows[0..n) (no two with one id) created at once, all or none:
+ * xRunCreateMany. */
+int weft_store_run_create_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                               weft_error *err);
 int weft_store_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
                        weft_error *err);
 int weft_store_run_list(struct weft_store *s, const struct weft_run_filter *f,
@@ -501,6 +518,14 @@ int weft_store_kv_delete_many(struct weft_store *s, const char *const *keys, siz
 int weft_store_kv_delete_prefix(struct weft_store *s, const char *prefix, weft_error *err);
 int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                               const char *value, weft_error *err);
+/* Compare-and-set of keys[0..n) (no two alike) at once, all or none: each
+ * expected[i] the exact value (NULL: absent). WEFT_ECONFLICT names the
+ * first key that did not match, and nothing is set (inside a caller's
+ * transaction, that transaction can then only roll back). Two statements
+ * on PostgreSQL for any n: the absent keys' insert, the others' swap. */
+int weft_store_kv_compare_set_many(struct weft_store *s, const char *const *keys,
+                                   const char *const *expected, const char *const *values,
+                                   size_t n, weft_error *err);
 /* Inserts each absent key of keys[0..n) with its value, in one round trip
  * (compare-and-set with "absent" for many keys: a queue worker's batch of
  * results); inserted[i] (caller's, n bytes) says which went in. */

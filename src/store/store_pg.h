@@ -74,6 +74,9 @@ enum weft__pg_stmt {
   WEFT__PG_LEASE_CLAIM_MANY,
   /* Many runs' rows in one statement (a coordinator loop's commit). */
   WEFT__PG_RUN_UPDATE_MANY,
+  /* A scheduler's chunk of ticks: its runs, its cursors. */
+  WEFT__PG_RUN_INSERT_MANY,
+  WEFT__PG_KV_SWAP_MANY,
   WEFT__PG__COUNT
 };
 #define WEFT__PG_EXTRA_FIRST WEFT__PG_RUN_SEARCH
@@ -270,6 +273,8 @@ int weft__pg_event_wait(struct weft_store *s, int64_t after_id, int timeout_ms,
 
 int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
 int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err);
+int weft__pg_run_create_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                             weft_error *err);
 int weft__pg_run_update_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
                              weft_error *err);
 int weft__pg_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
@@ -297,6 +302,9 @@ int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
                             weft_error *err);
 int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err);
+int weft__pg_kv_swap_many(struct weft_store *s, const char *const *keys,
+                          const char *const *expected, const char *const *values, size_t n,
+                          weft_error *err);
 int weft__pg_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                             const char *value, weft_error *err);
 

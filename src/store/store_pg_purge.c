@@ -126,6 +126,15 @@ const char *const weft__pg_extra_sql[WEFT__PG__COUNT - WEFT__PG_EXTRA_FIRST] = {
         "heartbeat_ms = v.heartbeat_ms FROM unnest($1::text[], $2::text[], $3::text[], "
         "$4::int8[], $5::int8[], $6::text[], $7::int8[]) AS v (id, status, message, "
         "started_ms, ended_ms, coordinator, heartbeat_ms) WHERE r.id = v.id RETURNING r.id",
+    [WEFT__PG_RUN_INSERT_MANY - WEFT__PG_EXTRA_FIRST] =
+        "INSERT INTO runs (" WEFT__PG_RUN_COLUMNS ") SELECT * FROM unnest($1::text[], "
+        "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+        "$9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[], $14::text[], "
+        "$15::int8[]) ON CONFLICT (id) DO NOTHING RETURNING id",
+    [WEFT__PG_KV_SWAP_MANY - WEFT__PG_EXTRA_FIRST] =
+        "UPDATE kv SET value = v.val, updated_ms = $4::int8 FROM unnest($1::text[], "
+        "$2::text[], $3::text[]) AS v (k, old, val) WHERE kv.key = v.k AND kv.value = v.old "
+        "RETURNING kv.key",
 };
 
 static int nomem(struct weft__pg_store *p, weft_error *err, const char *op) {

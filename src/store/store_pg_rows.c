@@ -188,6 +188,52 @@ done:
   return rc;
 }
 
+/* Column c of run row i, in WEFT__PG_RUN_INSERT_MANY's order (as
+ * weft__pg_run_create fills in defaults). */
+static const char *new_run_cell(const void *ctx, size_t i, int c, char num[24]) {
+  const struct weft_run_row *r = (const struct weft_run_row *)ctx + i;
+  switch (c) {
+    case 0: return r->id;
+    case 1: return r->job;
+    case 2: return r->location;
+    case 3: return weft_run_status_name(r->status);
+    case 4: return r->run_config ? r->run_config : "{}";
+    case 5: return r->tags ? r->tags : "{}";
+    case 6: return r->parent_run_id;
+    case 7: return r->root_run_id ? r->root_run_id : r->id;
+    case 8: return r->code_version;
+    case 9: return r->message;
+    case 10: return weft__pg_i64(num, r->created_ms ? r->created_ms : weft_clock_wall_ms());
+    case 11: return weft__pg_i64(num, r->started_ms);
+    case 12: return weft__pg_i64(num, r->ended_ms);
+    case 13: return r->coordinator;
+    default: return weft__pg_i64(num, r->heartbeat_ms);
+  }
+}
+
+int weft__pg_run_create_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
+                             weft_error *err) {
+  struct weft__pg_store *p = P(s);
+  char *arrays[15] = {NULL};
+  PGresult *res = NULL;
+  int implicit = 0, rc;
+  if (column_arrays(n, 15, new_run_cell, rows, arrays)) {
+    rc = nomem(p, err, "run create");
+    goto done;
+  }
+  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
+  rc = weft__pg_exec(p, WEFT__PG_RUN_INSERT_MANY, 15, (const char *const *)arrays, &res,
+                     "run create", err);
+  if (!rc && (size_t)PQntuples(res) != n)
+    rc = weft_error_set(err, WEFT_ECONFLICT, "%s: run create: run %s already exists", p->where,
+                        rows[first_left_out(res, n, new_run_cell, rows)].id);
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+done:
+  PQclear(res);
+  for (int c = 0; c < 15; c++) free(arrays[c]);
+  return rc;
+}
+
 int weft__pg_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
                      weft_error *err) {
   PGresult *res = NULL;
@@ -587,6 +633,44 @@ int weft__pg_kv_compare_set(struct weft_store *s, const char *key, const char *e
                                  : "kv compare-set %s: the key already exists",
                         key);
   }
+  return rc;
+}
+
+/* Column c of swap i: key, expected value, new value. */
+struct kv_swaps {
+  const char *const *keys, *const *expected, *const *values;
+};
+
+static const char *kv_swap_cell(const void *ctx, size_t i, int c, char num[24]) {
+  (void)num;
+  const struct kv_swaps *sw = ctx;
+  return c == 0 ? sw->keys[i] : c == 1 ? sw->expected[i] : sw->values[i];
+}
+
+int weft__pg_kv_swap_many(struct weft_store *s, const char *const *keys,
+                          const char *const *expected, const char *const *values, size_t n,
+                          weft_error *err) {
+  struct weft__pg_store *p = P(s);
+  struct kv_swaps sw = {keys, expected, values};
+  char *arrays[4] = {NULL}, now[24];
+  PGresult *res = NULL;
+  int implicit = 0, rc;
+  if (column_arrays(n, 3, kv_swap_cell, &sw, arrays)) {
+    rc = nomem(p, err, "kv compare-set");
+    goto done;
+  }
+  arrays[3] = (char *)weft__pg_i64(now, weft_clock_wall_ms());
+  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
+  rc = weft__pg_exec(p, WEFT__PG_KV_SWAP_MANY, 4, (const char *const *)arrays, &res,
+                     "kv compare-set", err);
+  if (!rc && (size_t)PQntuples(res) != n)
+    rc = weft_error_set(err, WEFT_ECONFLICT,
+                        "kv compare-set %s: the value is not the expected one",
+                        keys[first_left_out(res, n, kv_swap_cell, &sw)]);
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+done:
+  PQclear(res);
+  for (int c = 0; c < 3; c++) free(arrays[c]);
   return rc;
 }
 

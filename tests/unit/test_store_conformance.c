@@ -380,6 +380,69 @@ static int case_run_update_many(const char *url) {
   return 0;
 }
 
+/* Several runs created at once, each with its own values and defaults;
+ * one id that exists already: none is created and the error names it. */
+static int case_run_create_many(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  char *job = unique("new"), *fresh = weft_store_new_run_id();
+  struct weft_run_row rows[3] = {{0}};
+  for (int i = 0; i < 3; i++) {
+    rows[i].id = weft_store_new_run_id();
+    rows[i].job = job;
+    rows[i].location = i == 1 ? NULL : "here";
+    rows[i].status = WEFT_RUN_QUEUED;
+    rows[i].tags = i == 2 ? NULL : "{\"weft/tick\":\"1\", \"q\":\"a \\\"b\\\", {c}\"}";
+    rows[i].run_config = i ? "{\"ops\":{}}" : NULL;
+    rows[i].code_version = i ? "c03b6569cf0837c0" : NULL;
+    rows[i].created_ms = 1700000000000 + i;
+    rows[i].coordinator = i == 2 ? "host:1:2" : NULL;
+    rows[i].heartbeat_ms = i == 2 ? 1700000000009 : 0;
+  }
+  rows[1].root_run_id = rows[0].id;
+  rows[1].parent_run_id = rows[0].id;
+  ASSERT_EQ(weft_store_run_create_many(s, rows, 0, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_run_create_many(s, rows, 3, &err), WEFT_OK);
+  for (int i = 0; i < 3; i++) {
+    struct weft_run_row got = {0};
+    ASSERT_EQ(weft_store_run_get(s, rows[i].id, &got, &err), WEFT_OK);
+    ASSERT_EQ(got.status, WEFT_RUN_QUEUED);
+    ASSERT_STR_EQ(got.job, job);
+    ASSERT(i == 1 ? !got.location : got.location && !strcmp(got.location, "here"));
+    ASSERT_STR_EQ(got.tags, rows[i].tags ? rows[i].tags : "{}");
+    ASSERT_STR_EQ(got.run_config, rows[i].run_config ? rows[i].run_config : "{}");
+    ASSERT_STR_EQ(got.root_run_id, i == 1 ? rows[0].id : rows[i].id);
+    ASSERT(i == 1 ? got.parent_run_id && !strcmp(got.parent_run_id, rows[0].id)
+                  : !got.parent_run_id);
+    ASSERT(i ? got.code_version && !strcmp(got.code_version, "c03b6569cf0837c0")
+             : !got.code_version);
+    ASSERT(i == 2 ? got.coordinator && !strcmp(got.coordinator, "host:1:2") : !got.coordinator);
+    ASSERT_EQ(got.created_ms, rows[i].created_ms);
+    ASSERT_EQ(got.heartbeat_ms, rows[i].heartbeat_ms);
+    weft_run_row_release(&got);
+  }
+  /* a fresh run and one that exists: neither is (re)created */
+  struct weft_run_row two[2] = {rows[0], rows[2]};
+  two[0].id = fresh;
+  two[1].status = WEFT_RUN_FAILURE;
+  ASSERT_EQ(weft_store_run_create_many(s, two, 2, &err), WEFT_ECONFLICT);
+  ASSERT_CONTAINS(err.msg, rows[2].id);
+  struct weft_run_row got = {0};
+  ASSERT_EQ(weft_store_run_get(s, fresh, &got, &err), WEFT_ENOTFOUND);
+  ASSERT_EQ(weft_store_run_get(s, rows[2].id, &got, &err), WEFT_OK);
+  ASSERT_EQ(got.status, WEFT_RUN_QUEUED);
+  weft_run_row_release(&got);
+  /* refused before the backend: a row without a job */
+  two[1].job = NULL;
+  ASSERT_EQ(weft_store_run_create_many(s, two, 2, &err), WEFT_EINVALID);
+  for (int i = 0; i < 3; i++) free(rows[i].id);
+  free(fresh);
+  free(job);
+  weft_store_close(s);
+  return 0;
+}
+
 static int case_run_list_pages(const char *url) {
   struct weft_store *s = open_store(url);
   ASSERT(s);
@@ -885,6 +948,64 @@ static int case_kv_insert_many(const char *url) {
   return 0;
 }
 
+/* Absent keys and swaps at once: all set, or (one key not as expected)
+ * none, the error naming that key; in a transaction, only a rollback is
+ * left. */
+static int case_kv_compare_set_many(const char *url) {
+  struct weft_store *s = open_store(url);
+  ASSERT(s);
+  weft_error err = WEFT_ERROR_INIT;
+  char *base = unique("kvc");
+  char k[4][300];
+  for (int i = 0; i < 4; i++) snprintf(k[i], sizeof k[i], "%s/%d", base, i);
+  ASSERT_EQ(weft_store_kv_set(s, k[1], "one \"quoted\", {a}", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(s, k[3], "three", &err), WEFT_OK);
+  const char *keys[3] = {k[0], k[1], k[3]};
+  const char *expected[3] = {NULL, "one \"quoted\", {a}", "three"};
+  const char *values[3] = {"zero", "ONE", "THREE"};
+  ASSERT_EQ(weft_store_kv_compare_set_many(s, keys, expected, values, 0, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_compare_set_many(s, keys, expected, values, 3, &err), WEFT_OK);
+  const char *want[4] = {"zero", "ONE", NULL, "THREE"};
+  for (int i = 0; i < 4; i++) {
+    char *v = NULL;
+    int rc = weft_store_kv_get(s, k[i], &v, &err);
+    ASSERT_EQ(rc, want[i] ? WEFT_OK : WEFT_ENOTFOUND);
+    if (want[i]) ASSERT_STR_EQ(v, want[i]);
+    free(v);
+  }
+  /* a swap whose value changed: nothing set, that key named */
+  const char *keys2[3] = {k[2], k[3], k[1]};
+  const char *exp2[3] = {NULL, "THREE", "one \"quoted\", {a}"};
+  const char *val2[3] = {"two", "3", "1"};
+  ASSERT_EQ(weft_store_kv_compare_set_many(s, keys2, exp2, val2, 3, &err), WEFT_ECONFLICT);
+  ASSERT_CONTAINS(err.msg, k[1]);
+  /* a key expected absent that is there */
+  const char *exp3[3] = {NULL, "THREE", "ONE"};
+  keys2[0] = k[0];
+  ASSERT_EQ(weft_store_kv_compare_set_many(s, keys2, exp3, val2, 3, &err), WEFT_ECONFLICT);
+  ASSERT_CONTAINS(err.msg, k[0]);
+  for (int i = 0; i < 4; i++) {
+    char *v = NULL;
+    int rc = weft_store_kv_get(s, k[i], &v, &err);
+    ASSERT_EQ(rc, want[i] ? WEFT_OK : WEFT_ENOTFOUND);
+    if (want[i]) ASSERT_STR_EQ(v, want[i]);
+    free(v);
+  }
+  /* inside a transaction: the failure dooms it */
+  ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_set(s, k[2], "in tx", &err), WEFT_OK);
+  ASSERT_EQ(weft_store_kv_compare_set_many(s, keys2, exp2, val2, 3, &err), WEFT_ECONFLICT);
+  ASSERT_EQ(weft_store_commit(s, &err), WEFT_ECONFLICT);
+  char *v = NULL;
+  ASSERT_EQ(weft_store_kv_get(s, k[2], &v, &err), WEFT_ENOTFOUND);
+  ASSERT_EQ(weft_store_kv_get(s, k[3], &v, &err), WEFT_OK);
+  ASSERT_STR_EQ(v, "THREE");
+  free(v);
+  free(base);
+  weft_store_close(s);
+  return 0;
+}
+
 /* Listed keys go, absent ones are no error, others stay; none is none. */
 static int case_kv_delete_many(const char *url) {
   struct weft_store *s = open_store(url);
@@ -1298,11 +1419,13 @@ static int case_transactions_serialize(const char *url) {
   X(run_crud)               \
   X(run_update_missing)     \
   X(run_update_many)        \
+  X(run_create_many)        \
   X(run_list_pages)         \
   X(run_count)              \
   X(steps)                  \
   X(step_put_many)          \
   X(kv_insert_many)         \
+  X(kv_compare_set_many)    \
   X(kv_delete_many)         \
   X(event_append_batch)     \
   X(event_read_cursor)      \
