@@ -24,6 +24,7 @@
 #include "engine/coord_loop.h"
 #include "engine/hooks.h"
 #include "exec/c_pool.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/map.h"
 #include "util/str.h"
@@ -299,8 +300,8 @@ static int write_runs(struct weft_coord_loop *lp, size_t from, size_t to, weft_e
     n_rows += (size_t)r->d.c.run_row_to_loop;
     n_drops += (size_t)r->drop_lease;
   }
-  if (weft__engine_grow((void **)&lp->rows, &lp->cap_rows, n_rows, sizeof *lp->rows) ||
-      weft__engine_grow((void **)&lp->ids, &lp->cap_ids, n_drops, sizeof *lp->ids))
+  if (weft_array_grow((void **)&lp->rows, &lp->cap_rows, n_rows, sizeof *lp->rows) ||
+      weft_array_grow((void **)&lp->ids, &lp->cap_ids, n_drops, sizeof *lp->ids))
     return weft_error_set(e, WEFT_ENOMEM, "out of memory");
   size_t k_rows = 0, k_drops = 0;
   for (size_t i = from; !rc && i < to; i++) {
@@ -331,8 +332,8 @@ static int write_rows(struct weft_coord_loop *lp, size_t from, size_t to, weft_e
     n_st += b ? b->n_st : 0;
     n_ev += b ? b->n_ev : 0;
   }
-  if (weft__engine_grow((void **)&lp->st, &lp->cap_st, n_st, sizeof *lp->st) ||
-      weft__engine_grow((void **)&lp->ev, &lp->cap_ev, n_ev, sizeof *lp->ev))
+  if (weft_array_grow((void **)&lp->st, &lp->cap_st, n_st, sizeof *lp->st) ||
+      weft_array_grow((void **)&lp->ev, &lp->cap_ev, n_ev, sizeof *lp->ev))
     return weft_error_set(e, WEFT_ENOMEM, "out of memory");
   /* Shallow copies: the strings stay the runs' batches'. */
   size_t k_st = 0, k_ev = 0;
@@ -472,7 +473,7 @@ static int claim_new_runs(struct weft_coord_loop *lp, size_t from, size_t to, we
   for (size_t i = from; i < to; i++) n += (size_t)claims_now(lp, lp->runs[i]);
   if (n < 2) return WEFT_OK; /* one claims as before */
   unsigned char *outcome = malloc(n);
-  if (!outcome || weft__engine_grow((void **)&lp->ids, &lp->cap_ids, n, sizeof *lp->ids)) {
+  if (!outcome || weft_array_grow((void **)&lp->ids, &lp->cap_ids, n, sizeof *lp->ids)) {
     free(outcome);
     return weft_error_set(e, WEFT_ENOMEM, "out of memory");
   }

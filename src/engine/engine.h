@@ -226,6 +226,23 @@ struct weft_launch {
 int weft_run_create(struct weft_instance *inst, const struct weft_launch *l,
                     char **run_id, weft_error *err);
 
+/* weft_run_create in two halves, for many runs recorded together (a
+ * scheduler's chunk of due ticks: one statement each for their rows and
+ * their events on PostgreSQL). weft_run_prepare checks and snapshots as
+ * weft_run_create does and fills *out (release it with
+ * weft_run_new_release) without writing; weft_run_write_many records
+ * v[0..n) and their run_queued events, all or none, in the caller's
+ * transaction or one of its own. */
+struct weft_run_new {
+  struct weft_run_row row; /* every string is this struct's */
+  char *queued_payload;    /* the run_queued event's payload (JSON) */
+};
+int weft_run_prepare(struct weft_instance *inst, const struct weft_launch *l,
+                     struct weft_run_new *out, weft_error *err);
+int weft_run_write_many(struct weft_instance *inst, const struct weft_run_new *v, size_t n,
+                        weft_error *err);
+void weft_run_new_release(struct weft_run_new *v);
+
 /* Coordinates run_id (created by weft_run_create with the same l) to its
  * end in this process: starts steps on the executor the run config names,
  * retries, persists outputs and logs, records every event, honours

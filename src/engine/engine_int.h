@@ -242,11 +242,6 @@ json_t *coord_settle_unfinished(struct coord *c, const char *message);
 int weft__run_adopt_try(struct weft_instance *inst, const struct weft_run_row *run,
                         const struct weft_run_lease *lease, weft_error *err);
 
-/* run.c: grows the array *v of *cap elements of elem bytes to hold need
- * (doubling, from 4); 0, or -1 when out of memory (*v stays). A run's
- * write batch and a loop's arrays of many runs' rows use it. */
-int weft__engine_grow(void **v, size_t *cap, size_t need, size_t elem);
-
 /* instance.c */
 int weft__engine_append_event(struct weft_store *s, const char *run_id, const char *step,
                               const char *type, json_t *payload, weft_error *err);

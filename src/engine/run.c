@@ -11,25 +11,13 @@
 #include "engine/hooks.h"
 #include "engine/run_deadline.h"
 #include "engine/secrets.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/str.h"
 
 #define STATUS_CHECK_MS 100
 
 /* ---- the write batch ------------------------------------------------------ */
-
-int weft__engine_grow(void **v, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  /* Small at first: a loop keeps thousands of runs in flight, most of
-   * which record a few rows a tick (32 of each was 3 KB a run). */
-  size_t n = *cap ? *cap * 2 : 4;
-  while (n < need) n *= 2;
-  void *p = realloc(*v, n * elem);
-  if (!p) return -1;
-  *v = p;
-  *cap = n;
-  return 0;
-}
 
 void coord_oom(struct coord *c) {
   if (!c->failed_store) weft_error_set(c->err, WEFT_ENOMEM, "out of memory driving the run");
@@ -46,7 +34,7 @@ void coord_event(struct coord *c, const char *step, const char *type, json_t *pa
   }
   char *text = json_dumps(payload ? payload : json_object(), JSON_COMPACT);
   json_decref(payload);
-  if (!text || weft__engine_grow((void **)&b->ev, &b->cap_ev, b->n_ev + 1, sizeof *b->ev)) {
+  if (!text || weft_array_grow((void **)&b->ev, &b->cap_ev, b->n_ev + 1, sizeof *b->ev)) {
     free(text);
     coord_oom(c);
     return;
@@ -63,7 +51,7 @@ void coord_event(struct coord *c, const char *step, const char *type, json_t *pa
 void coord_step_row(struct coord *c, size_t i, enum weft_step_status st, long pid,
                     const char *message) {
   struct coord_batch *b = &c->batch;
-  if (weft__engine_grow((void **)&b->st, &b->cap_st, b->n_st + 1, sizeof *b->st)) {
+  if (weft_array_grow((void **)&b->st, &b->cap_st, b->n_st + 1, sizeof *b->st)) {
     coord_oom(c);
     return;
   }
@@ -179,97 +167,6 @@ void coord_flush(struct coord *c, int force_run) {
   if (rc) weft_store_rollback(c->inst->store);
   else rc = weft_store_commit(c->inst->store, &e);
   coord_flush_done(c, rc, &e);
-}
-
-/* ---- creating a run ---------------------------------------------------------- */
-
-/* The job's own tags, then the run config's, then the launcher's: the more
- * specific wins, as in Dagster. */
-static json_t *merged_tags(const struct weft_launch *l) {
-  json_t *tags = weft_kvs_to_json(&l->job->tags);
-  if (tags && l->rc->tags) json_object_update(tags, l->rc->tags);
-  if (tags && l->tags) json_object_update(tags, l->tags);
-  return tags;
-}
-
-int weft_run_create(struct weft_instance *inst, const struct weft_launch *l, char **run_id,
-                    weft_error *err) {
-  *run_id = NULL;
-  struct weft_run_row r = {0};
-  char code_version[WEFT_CODE_VERSION_LEN + 1], *code_dir = NULL;
-  json_t *tags = merged_tags(l);
-  int rc = WEFT_ENOMEM;
-  r.id = weft_store_new_run_id();
-  r.job = l->job->name;
-  r.location = l->job->location ? l->job->location->name : "";
-  r.status = WEFT_RUN_QUEUED;
-  r.run_config = l->rc->raw ? json_dumps(l->rc->raw, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-  r.tags = tags ? json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-  r.created_ms = weft_clock_wall_ms();
-  if (!l->unowned) {
-    r.coordinator = weft_coordinator_id();
-    r.heartbeat_ms = r.created_ms;
-  }
-  if (!r.id || !r.tags || (!l->unowned && !r.coordinator)) {
-    weft_error_set(err, WEFT_ENOMEM, "out of memory creating a run");
-    goto done;
-  }
-  /* Steps that run in containers: the engine must answer now, or no run
-   * is recorded at all (no pulls here: callers hold a store transaction;
-   * `weft launch` pulls before it opens one). */
-  if ((rc = weft_run_containers_check(inst, l, 0, err))) goto done;
-  /* Every secret and variable its ops name exists now, or no run. */
-  if ((rc = weft_secrets_check_job(inst->store, l->job, l->in_run, err))) goto done;
-  /* The code it runs (code_snapshot.h): a given version's snapshot, or one
-   * of the location folder as it is now. */
-  if (l->code_version) {
-    if (!l->code_checked && (rc = weft_code_reuse(inst->home, l->code_version, &code_dir, err)))
-      goto done;
-    snprintf(code_version, sizeof code_version, "%s", l->code_version);
-    r.code_version = code_version;
-  } else if (l->job->location && l->job->location->path) {
-    rc = weft_code_snapshot(inst->home, l->job->location->path, code_version, &code_dir, err);
-    if (rc) goto done;
-    r.code_version = code_version;
-  }
-  if (l->parent_run_id) {
-    struct weft_run_row parent = {0};
-    if ((rc = weft_store_run_get(inst->store, l->parent_run_id, &parent, err))) goto done;
-    r.parent_run_id = (char *)l->parent_run_id;
-    r.root_run_id = weft_str_dup(parent.root_run_id ? parent.root_run_id : parent.id);
-    weft_run_row_release(&parent);
-  } else {
-    r.root_run_id = weft_str_dup(r.id);
-  }
-  json_t *p = json_pack("{s:s, s:s, s:O, s:s?, s:s?}", "job", r.job, "location", r.location,
-                        "tags", tags, "code_version", r.code_version, "location_path",
-                        l->job->location ? weft_code_live_path(l->job->location) : NULL);
-  if (p && l->parent_run_id) json_object_set_new(p, "parent_run_id", json_string(l->parent_run_id));
-  if ((rc = weft_store_begin(inst->store, err))) {
-    json_decref(p);
-    goto done;
-  }
-  rc = weft_store_run_create(inst->store, &r, err);
-  if (!rc) {
-    rc = weft__engine_append_event(inst->store, r.id, NULL, "run_queued", p, err);
-  } else {
-    json_decref(p);
-  }
-  if (rc) {
-    weft_store_rollback(inst->store);
-  } else if (!(rc = weft_store_commit(inst->store, err))) {
-    *run_id = r.id;
-    r.id = NULL;
-  }
-done:
-  free(code_dir);
-  free(r.id);
-  free(r.run_config);
-  free(r.tags);
-  free(r.coordinator);
-  free(r.root_run_id);
-  json_decref(tags);
-  return rc;
 }
 
 /* ---- driving a run --------------------------------------------------------------- */

@@ -84,3 +84,14 @@ char *weft_buf_detach(struct weft_buf *b, size_t *len) {
   weft_buf_init(b);
   return p;
 }
+
+int weft_array_grow(void **v, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t n = *cap ? *cap * 2 : 4;
+  while (n < need) n *= 2;
+  void *p = realloc(*v, n * elem);
+  if (!p) return -1;
+  *v = p;
+  *cap = n;
+  return 0;
+}

@@ -31,4 +31,10 @@ int weft_buf_vaddf(struct weft_buf *b, const char *fmt, va_list ap);
  * reusable. Returns NULL only when out of memory. */
 char *weft_buf_detach(struct weft_buf *b, size_t *len);
 
+/* Grows the array *v of *cap elements of elem bytes to hold need (doubling,
+ * from 4: small at first, as a loop keeps thousands of runs in flight, most
+ * of which record a few rows a tick); 0, or -1 when out of memory (*v
+ * stays). */
+int weft_array_grow(void **v, size_t *cap, size_t need, size_t elem);
+
 #endif
