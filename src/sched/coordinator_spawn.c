@@ -232,18 +232,44 @@ int weft_coord_dequeue(struct weft_coord_spawner *sp, struct weft_instance *inst
 int weft_coord_admit_in_tx(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
                            const char *run_id, const char *code_version, const char *in_run,
                            weft_error *err) {
+  unsigned char handed = 0;
+  int rc = weft_coord_admit_many_in_tx(inst, cfg, &run_id, &code_version, 1, in_run, &handed, err);
+  return rc < 0 ? rc : handed;
+}
+
+int weft_coord_admit_many_in_tx(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
+                                const char *const *run_ids, const char *const *code_versions,
+                                size_t n, const char *in_run, unsigned char *handed,
+                                weft_error *err) {
+  memset(handed, 0, n);
   /* With limits, only a turn sees every run they count. */
-  if (weft_run_queue_config_limited(cfg) || !code_version || !weft_coord_service_up(inst))
-    return 0;
-  char inbox[256];
-  int rc = weft_coord_inbox_key(inbox, sizeof inbox, run_id, err);
-  if (rc) return rc;
-  /* The claim and the inbox entry (weft_coord_handoff_unowned_in_tx) in
-   * one statement. */
-  rc = weft_run_queue_claim_in_tx(inst->store, run_id, weft_clock_wall_ms(), inbox,
-                                  in_run ? in_run : "", err);
-  if (!rc) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, err);
-  return rc ? rc : 1;
+  if (weft_run_queue_config_limited(cfg) || !n || !weft_coord_service_up(inst)) return 0;
+  char(*inbox)[256] = calloc(n, sizeof *inbox);
+  const char **ids = calloc(n, sizeof *ids), **keys = calloc(n, sizeof *keys),
+             **values = calloc(n, sizeof *values);
+  size_t m = 0;
+  int rc = inbox && ids && keys && values ? WEFT_OK
+                                          : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (!code_versions[i]) continue; /* a turn spawns it */
+    if ((rc = weft_coord_inbox_key(inbox[m], sizeof inbox[m], run_ids[i], err))) break;
+    ids[m] = run_ids[i];
+    keys[m] = inbox[m];
+    values[m++] = in_run ? in_run : "";
+    handed[i] = 1;
+  }
+  /* The claims and the inbox entries (weft_coord_handoff_unowned_in_tx)
+   * in one statement. */
+  if (!rc && m)
+    rc = weft_run_queue_claim_many_in_tx(inst->store, ids, m, weft_clock_wall_ms(), keys, values,
+                                         err);
+  if (!rc && m) rc = weft_store_notify(inst->store, WEFT_STORE_CHANNEL_INBOX, err);
+  free(inbox);
+  free(ids);
+  free(keys);
+  free(values);
+  if (rc) memset(handed, 0, n);
+  return rc ? rc : (int)m;
 }
 
 static int spawn_only(void *spawner, struct weft_instance *inst, const struct weft_run_row *run,

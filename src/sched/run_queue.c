@@ -430,19 +430,46 @@ done:
 int weft_run_queue_claim_in_tx(struct weft_store *s, const char *run_id, int64_t now_ms,
                                const char *also_key, const char *also_value,
                                weft_error *err) {
-  char key[256], *value = claim_value(now_ms);
-  if (!value) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  claim_key(key, sizeof key, run_id);
-  /* Both keys of a new run are absent: one statement (a round trip on
-   * PostgreSQL, for each run an API launch hands over). */
-  const char *keys[2] = {key, also_key}, *values[2] = {value, also_value};
-  unsigned char in[2] = {0, 0};
-  int rc = weft_store_kv_insert_many(s, keys, values, also_key ? 2 : 1, in, err);
-  if (!rc && !in[0])
-    rc = weft_error_set(err, WEFT_ECONFLICT, "run %s is already being started by another process",
-                        run_id);
-  if (!rc && also_key && !in[1]) rc = weft_store_kv_set(s, also_key, also_value, err);
+  const char *also_keys[1] = {also_key}, *also_values[1] = {also_value};
+  return weft_run_queue_claim_many_in_tx(s, &run_id, 1, now_ms, also_key ? also_keys : NULL,
+                                         also_values, err);
+}
+
+int weft_run_queue_claim_many_in_tx(struct weft_store *s, const char *const *run_ids, size_t n,
+                                    int64_t now_ms, const char *const *also_keys,
+                                    const char *const *also_values, weft_error *err) {
+  size_t m = also_keys ? 2 * n : n;
+  char *value = claim_value(now_ms), (*keys)[256] = calloc(n ? n : 1, sizeof *keys);
+  const char **k = calloc(m ? m : 1, sizeof *k), **v = calloc(m ? m : 1, sizeof *v);
+  unsigned char *in = calloc(m ? m : 1, 1);
+  int rc = value && keys && k && v && in ? WEFT_OK
+                                         : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (!claim_key(keys[i], sizeof keys[i], run_ids[i])) {
+      rc = weft_error_set(err, WEFT_EINVALID, "run id too long");
+      break;
+    }
+    k[i] = keys[i];
+    v[i] = value;
+    if (also_keys) {
+      k[n + i] = also_keys[i];
+      v[n + i] = also_values[i];
+    }
+  }
+  /* Every key of new runs is absent: one statement (a round trip on
+   * PostgreSQL) for all of them. */
+  if (!rc) rc = weft_store_kv_insert_many(s, k, v, m, in, err);
+  for (size_t i = 0; !rc && i < n; i++)
+    if (!in[i])
+      rc = weft_error_set(err, WEFT_ECONFLICT,
+                          "run %s is already being started by another process", run_ids[i]);
+  for (size_t i = n; !rc && i < m; i++)
+    if (!in[i]) rc = weft_store_kv_set(s, k[i], v[i], err);
   free(value);
+  free(keys);
+  free(k);
+  free(v);
+  free(in);
   return rc;
 }
 

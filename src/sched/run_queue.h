@@ -125,6 +125,11 @@ int weft_run_queue_claim(struct weft_instance *inst, const char *run_id, int64_t
 int weft_run_queue_claim_in_tx(struct weft_store *s, const char *run_id, int64_t now_ms,
                                const char *also_key, const char *also_value,
                                weft_error *err);
+/* weft_run_queue_claim_in_tx of run_ids[0..n) (also_keys NULL, or one key
+ * for each run), in one statement. */
+int weft_run_queue_claim_many_in_tx(struct weft_store *s, const char *const *run_ids, size_t n,
+                                    int64_t now_ms, const char *const *also_keys,
+                                    const char *const *also_values, weft_error *err);
 
 /* Hands run_id (QUEUED, just created) over to the queue: weft_run_create
  * names the creating process as the run's coordinator, so the run would be

@@ -87,6 +87,17 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
                        const json_t *config_tmpl, const struct weft_kvs *tag_tmpl,
                        const struct weft__tmpl_vars *vars, json_t *extra_tags, char **run_id,
                        char **reason, weft_error *err);
+/* weft__sched_launch in two halves, for a chunk of ticks recorded
+ * together: _prepare writes nothing (no transaction needed) and fills *out
+ * (weft_run_new_release), or sets *reason (WEFT_EINVALID); _write records
+ * runs[0..n) and hands them over, all or none, in the caller's
+ * transaction or one of its own. */
+int weft__sched_launch_prepare(struct weft_scheduler *s, const struct weft_job *job,
+                               const json_t *config_tmpl, const struct weft_kvs *tag_tmpl,
+                               const struct weft__tmpl_vars *vars, json_t *extra_tags,
+                               struct weft_run_new *out, char **reason, weft_error *err);
+int weft__sched_launch_write(struct weft_scheduler *s, const struct weft_run_new *runs,
+                             size_t n, weft_error *err);
 
 /* ---- sensors (sensor_*.c) ------------------------------------------------------ */
 

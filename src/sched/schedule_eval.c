@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sched/sched_int.h"
+#include "util/buf.h"
 #include "util/cron.h"
 #include "util/str.h"
 #include "util/tz.h"
@@ -26,34 +27,97 @@ struct tick_plan {
   const char *skip_reason;
 };
 
-/* Writes one tick: doc at its key, the cursor moved to it, and (launch) its
- * run, in one transaction. Returns WEFT_OK, WEFT_ECONFLICT (another
- * scheduler got there first: nothing written), or a store error. */
-static int commit_tick(struct weft_scheduler *s, const struct weft_schedule *sc,
-                       const struct weft_job *job, const char *cursor_key,
-                       const char *cursor_text, json_t *cursor, const struct tick_plan *tp,
-                       struct weft_sched_turn *turn, char **new_cursor_text, weft_error *err) {
-  struct weft_store *st = s->inst->store;
+/* A turn's ticks commit together, TICK_CHUNK runs at a time: one commit
+ * (one fsync on SQLite) for many schedules due in the same minute instead
+ * of one each, so the last of them is queued in a fraction of the time;
+ * and not one for all of them, so the coordinator starts the first runs
+ * while the rest are created (1,000 due at once: the first runs were
+ * visible only after all 1,000). Another scheduler taking any of the
+ * ticks dooms the chunk (its compare-and-set fails, its transaction rolls
+ * back); the turn is then redone one tick per transaction, which skips
+ * exactly what the other one took and what the chunks before committed. */
+#define TICK_CHUNK 128
+/* Skipped ticks (no run) count too, a few times more cheaply. */
+#define TICK_CHUNK_MAX_TICKS 512
+
+/* A turn's due ticks are written in chunks (struct tick_chunk): each tick
+ * is made ready without writing (its record, its run), then a chunk's
+ * ticks commit in one transaction with one statement for each kind of row
+ * on PostgreSQL (records and cursors, runs, their events, their
+ * hand-over), instead of six a tick. */
+struct chunk_tick {
+  char *key; /* tick/NAME/INV */
+  char *doc; /* its record */
+  enum { TICK_SKIPPED, TICK_SUCCESS, TICK_FAILURE } status;
+};
+struct chunk_cursor {
+  char *key, *old, *new; /* the schedule's cursor: compare-and-set old -> new */
+};
+struct tick_chunk {
+  struct chunk_tick *ticks;
+  size_t n_ticks, cap_ticks;
+  struct weft_run_new *runs;
+  size_t n_runs, cap_runs;
+  struct chunk_cursor *cursors;
+  size_t n_cursors, cap_cursors;
+  int batched; /* many schedules' ticks a chunk; else one tick each */
+  int doomed;  /* batched: another scheduler took a tick or a cursor */
+};
+
+static void chunk_clear(struct tick_chunk *ck) {
+  for (size_t i = 0; i < ck->n_ticks; i++) {
+    free(ck->ticks[i].key);
+    free(ck->ticks[i].doc);
+  }
+  for (size_t i = 0; i < ck->n_runs; i++) weft_run_new_release(&ck->runs[i]);
+  for (size_t i = 0; i < ck->n_cursors; i++) {
+    free(ck->cursors[i].key);
+    free(ck->cursors[i].old);
+    free(ck->cursors[i].new);
+  }
+  ck->n_ticks = ck->n_runs = ck->n_cursors = 0;
+}
+
+static void chunk_release(struct tick_chunk *ck) {
+  chunk_clear(ck);
+  free(ck->ticks);
+  free(ck->runs);
+  free(ck->cursors);
+}
+
+/* Room for one more of each row; -1 when out of memory. */
+static int chunk_reserve(struct tick_chunk *ck) {
+  if (weft_array_grow((void **)&ck->ticks, &ck->cap_ticks, ck->n_ticks + 1, sizeof *ck->ticks) ||
+      weft_array_grow((void **)&ck->runs, &ck->cap_runs, ck->n_runs + 1, sizeof *ck->runs) ||
+      weft_array_grow((void **)&ck->cursors, &ck->cap_cursors, ck->n_cursors + 1,
+                        sizeof *ck->cursors))
+    return -1;
+  return 0;
+}
+
+/* Makes tick tp of sc ready in ck: its record and (launch) its run, and
+ * sc's cursor moved to it (*cursor_text, the caller's, becomes the new
+ * text). Writes nothing. */
+static int add_tick(struct weft_scheduler *s, const struct weft_schedule *sc,
+                    const struct weft_job *job, const char *cursor_key, char **cursor_text,
+                    json_t *cursor, const struct tick_plan *tp, struct tick_chunk *ck,
+                    weft_error *err) {
   int64_t tick_ms = tp->tick_s * 1000;
   char *key = weft__sched_tick_key(sc->name, tick_ms);
-  char *partition = NULL, *run_id = NULL, *reason = NULL, *text = NULL;
+  char *partition = NULL, *reason = NULL, *text = NULL, *ctext = NULL;
   char *time_iso = weft_sched_format_time(tick_ms, sc->timezone);
   char date[16] = "";
   json_t *doc = NULL;
-  const char *status = "skipped";
-  int rc;
-  if (!key || !time_iso) {
+  struct weft_run_new run = {0};
+  int status = TICK_SKIPPED, rc = WEFT_OK;
+  if (!key || !time_iso || chunk_reserve(ck)) {
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
     goto out;
   }
   snprintf(date, sizeof date, "%.10s", time_iso);
-  if ((rc = weft_store_begin(st, err))) goto out;
-  /* claim the tick first: a lost race costs no run creation */
-  if ((rc = weft_store_kv_compare_set(st, key, NULL, "{\"status\":\"pending\"}", err)))
-    goto rollback;
   if (tp->launch) {
     if (!job) {
-      status = "failure";
+      status = TICK_FAILURE;
       reason = weft_str_printf("job '%s' is not in code location '%s' any more", sc->job,
                                sc->location ? sc->location->name : "?");
     } else if (job->partitions.kind == WEFT_PARTITIONS_DAILY ||
@@ -69,64 +133,111 @@ static int commit_tick(struct weft_scheduler *s, const struct weft_schedule *sc,
       if (extra && partition) json_object_set_new(extra, "weft/partition", json_string(partition));
       struct weft__tmpl_vars v = {.scheduled_time = time_iso, .scheduled_date = date,
                                   .partition_key = partition};
-      rc = weft__sched_launch(s, job, sc->config, &sc->tags, &v, extra, &run_id, &reason, err);
+      rc = weft__sched_launch_prepare(s, job, sc->config, &sc->tags, &v, extra, &run, &reason,
+                                      err);
       json_decref(extra);
-      if (rc && !reason) goto rollback;
-      status = reason ? "failure" : "success";
+      if (rc && !reason) goto out;
       rc = WEFT_OK;
     }
+    status = reason ? TICK_FAILURE : TICK_SUCCESS;
   } else {
     reason = weft_str_dup(tp->skip_reason);
   }
+  static const char *const status_name[] = {"skipped", "success", "failure"};
   doc = json_pack("{s:s, s:s, s:I, s:s, s:s, s:[]}", "name", sc->name, "kind", "schedule",
-                  "tick_ms", (json_int_t)tick_ms, "scheduled_time", time_iso, "status", status,
-                  "run_ids");
-  if (!doc) {
-    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    goto rollback;
-  }
-  if (reason) json_object_set_new(doc, "reason", json_string(reason));
-  if (partition) json_object_set_new(doc, "partition", json_string(partition));
-  if (run_id) json_array_append_new(json_object_get(doc, "run_ids"), json_string(run_id));
-  text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-  if (!text) {
-    rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    goto rollback;
-  }
-  if ((rc = weft_store_kv_set(st, key, text, err))) goto rollback;
+                  "tick_ms", (json_int_t)tick_ms, "scheduled_time", time_iso, "status",
+                  status_name[status], "run_ids");
+  if (doc && reason) json_object_set_new(doc, "reason", json_string(reason));
+  if (doc && partition) json_object_set_new(doc, "partition", json_string(partition));
+  if (doc && run.row.id)
+    json_array_append_new(json_object_get(doc, "run_ids"), json_string(run.row.id));
   json_object_set_new(cursor, "last_tick_ms", json_integer(tick_ms));
-  char *ctext = json_dumps(cursor, JSON_COMPACT | JSON_SORT_KEYS);
-  if (!ctext) {
+  text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  ctext = json_dumps(cursor, JSON_COMPACT | JSON_SORT_KEYS);
+  struct chunk_cursor *last = ck->n_cursors ? &ck->cursors[ck->n_cursors - 1] : NULL;
+  int same = last && !strcmp(last->key, cursor_key);
+  char *ckey = same ? NULL : weft_str_dup(cursor_key);
+  char *cold = same ? NULL : weft_str_dup(*cursor_text);
+  char *cnew = ctext ? weft_str_dup(ctext) : NULL;
+  if (!text || !ctext || !cnew || (!same && (!ckey || !cold))) {
+    free(ckey);
+    free(cold);
+    free(cnew);
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    goto rollback;
-  }
-  if ((rc = weft_store_kv_compare_set(st, cursor_key, cursor_text, ctext, err))) {
-    free(ctext);
-    goto rollback;
-  }
-  if ((rc = weft_store_commit(st, err))) {
-    free(ctext);
     goto out;
   }
-  *new_cursor_text = ctext;
-  if (run_id) turn->runs_created++;
-  if (!strcmp(status, "success"))
-    turn->ticks_success++;
-  else if (!strcmp(status, "failure"))
-    turn->ticks_failure++;
-  else
-    turn->ticks_skipped++;
-  goto out;
-rollback:
-  weft_store_rollback(st);
+  /* a schedule's later ticks in the same chunk move the same cursor on */
+  if (same) {
+    free(last->new);
+    last->new = cnew;
+  } else {
+    ck->cursors[ck->n_cursors++] = (struct chunk_cursor){ckey, cold, cnew};
+  }
+  ck->ticks[ck->n_ticks++] = (struct chunk_tick){key, text, status};
+  key = text = NULL;
+  if (run.row.id) {
+    ck->runs[ck->n_runs++] = run;
+    memset(&run, 0, sizeof run);
+  }
+  free(*cursor_text);
+  *cursor_text = ctext;
+  ctext = NULL;
 out:
+  weft_run_new_release(&run);
   free(key);
   free(partition);
-  free(run_id);
   free(reason);
   free(text);
+  free(ctext);
   free(time_iso);
   json_decref(doc);
+  return rc;
+}
+
+/* Writes ck's ticks in one transaction: their records (each key absent)
+ * and the cursors (each as read) with one compare-and-set of them all,
+ * first, so that a lost race costs no run creation; then the runs. Returns
+ * WEFT_OK, WEFT_ECONFLICT (another scheduler got there first: nothing
+ * written), or a store error. Empties ck either way. */
+static int chunk_flush(struct weft_scheduler *s, struct tick_chunk *ck,
+                       struct weft_sched_turn *turn, weft_error *err) {
+  struct weft_store *st = s->inst->store;
+  size_t n = ck->n_ticks + ck->n_cursors;
+  const char **keys = calloc(n ? n : 1, sizeof *keys), **old = calloc(n ? n : 1, sizeof *old),
+             **val = calloc(n ? n : 1, sizeof *val);
+  int rc = keys && old && val ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  if (rc || !ck->n_ticks) goto out;
+  for (size_t i = 0; i < ck->n_ticks; i++) {
+    keys[i] = ck->ticks[i].key;
+    val[i] = ck->ticks[i].doc; /* old[i] NULL: absent */
+  }
+  for (size_t i = 0; i < ck->n_cursors; i++) {
+    keys[ck->n_ticks + i] = ck->cursors[i].key;
+    old[ck->n_ticks + i] = ck->cursors[i].old;
+    val[ck->n_ticks + i] = ck->cursors[i].new;
+  }
+  if ((rc = weft_store_begin(st, err))) goto out;
+  rc = weft_store_kv_compare_set_many(st, keys, old, val, n, err);
+  if (!rc) rc = weft__sched_launch_write(s, ck->runs, ck->n_runs, err);
+  if (rc) {
+    weft_store_rollback(st);
+    goto out;
+  }
+  if ((rc = weft_store_commit(st, err))) goto out;
+  turn->runs_created += ck->n_runs;
+  for (size_t i = 0; i < ck->n_ticks; i++) {
+    if (ck->ticks[i].status == TICK_SUCCESS)
+      turn->ticks_success++;
+    else if (ck->ticks[i].status == TICK_FAILURE)
+      turn->ticks_failure++;
+    else
+      turn->ticks_skipped++;
+  }
+out:
+  free(keys);
+  free(old);
+  free(val);
+  chunk_clear(ck);
   return rc;
 }
 
@@ -166,7 +277,8 @@ static int read_cursor(struct weft_store *st, struct cursors *cs, const char *ke
 }
 
 static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *sc, int64_t now_ms,
-                         struct cursors *cs, struct weft_sched_turn *turn, weft_error *err) {
+                         struct cursors *cs, struct weft_sched_turn *turn, struct tick_chunk *ck,
+                         weft_error *err) {
   struct weft_store *st = s->inst->store;
   char *cursor_key = weft_str_printf("schedule/%s", sc->name);
   char *cursor_text = NULL;
@@ -237,17 +349,21 @@ static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *s
   size_t n_skip = n > keep ? n - keep : 0;
   if (n_skip > MAX_SKIP_RECORDS) first = n_skip - MAX_SKIP_RECORDS;
   const struct weft_job *job = sc->location ? weft_location_find_job(sc->location, sc->job) : NULL;
-  for (size_t i = first; i < n; i++) {
-    char *new_text = NULL;
-    rc = commit_tick(s, sc, job, cursor_key, cursor_text, cursor, &plan[i], turn, &new_text, err);
+  for (size_t i = first; i < n && !rc; i++) {
+    rc = add_tick(s, sc, job, cursor_key, &cursor_text, cursor, &plan[i], ck, err);
+    if (rc || (ck->batched && ck->n_runs < TICK_CHUNK && ck->n_ticks < TICK_CHUNK_MAX_TICKS))
+      continue;
+    rc = chunk_flush(s, ck, turn, err);
     if (rc == WEFT_ECONFLICT) {
-      turn->ticks_lost++;
+      /* another scheduler is on it: re-read next turn (batched: the
+       * turn is redone one tick at a time) */
       rc = WEFT_OK;
-      break; /* another scheduler is on it: re-read next turn */
+      if (ck->batched)
+        ck->doomed = 1;
+      else
+        turn->ticks_lost++;
+      break;
     }
-    if (rc) break;
-    free(cursor_text);
-    cursor_text = new_text;
   }
 done:
   free(plan);
@@ -257,60 +373,31 @@ done:
   return rc;
 }
 
-/* A turn's ticks commit together, TICK_CHUNK runs at a time: one commit
- * (one fsync on SQLite) for many schedules due in the same minute instead
- * of one each, so the last of them is queued in a fraction of the time;
- * and not one for all of them, so the coordinator starts the first runs
- * while the rest are created (1,000 due at once: the first runs were
- * visible only after all 1,000). Another scheduler taking any of the
- * ticks dooms the open chunk (its compare-and-set fails, the inner
- * transaction rolls back); the turn is then redone one tick per
- * transaction, which skips exactly what the other one took and what the
- * chunks before committed. */
-#define TICK_CHUNK 128
-
-/* The open chunk of a batched turn (NULL when each tick commits alone). */
-struct tick_chunk {
-  struct weft_sched_turn committed; /* the turn as of the last commit */
-  int doomed;
-};
-
-/* After a schedule of a batched turn: notes a doomed chunk, or commits a
- * full one and opens the next. */
-static int chunk_step(struct weft_scheduler *s, struct weft_sched_turn *turn,
-                      struct tick_chunk *ck, weft_error *err) {
-  struct weft_store *st = s->inst->store;
-  ck->doomed = turn->ticks_lost != ck->committed.ticks_lost || st->tx_rollback_only;
-  if (ck->doomed || turn->runs_created - ck->committed.runs_created < TICK_CHUNK) return WEFT_OK;
-  int rc = weft_store_commit(st, err);
-  if (rc == WEFT_ECONFLICT) {
-    ck->doomed = 1; /* rolled back: redone by the caller */
-    return WEFT_OK;
-  }
-  if (!rc) ck->committed = *turn;
-  return rc ? rc : weft_store_begin(st, err);
-}
-
 static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms, struct cursors *cs,
                                struct weft_sched_turn *turn, struct tick_chunk *ck,
                                weft_error *err) {
   for (size_t l = 0; s->ws && l < s->ws->n_locations; l++) {
     const struct weft_location *loc = s->ws->locations[l];
     for (size_t i = 0; i < loc->n_schedules; i++) {
-      int rc = eval_schedule(s, &loc->schedules[i], now_ms, cs, turn, err);
-      if (!rc && ck) rc = chunk_step(s, turn, ck, err);
-      if (rc || (ck && ck->doomed)) return rc;
+      int rc = eval_schedule(s, &loc->schedules[i], now_ms, cs, turn, ck, err);
+      if (rc || ck->doomed) return rc;
     }
   }
-  return WEFT_OK;
+  if (!ck->n_ticks) return WEFT_OK;
+  int rc = chunk_flush(s, ck, turn, err);
+  if (rc == WEFT_ECONFLICT) { /* counted lost by the redo */
+    ck->doomed = 1;
+    rc = WEFT_OK;
+  }
+  return rc;
 }
 
-/* Every cursor in one listing, before the turn's transaction: on
- * PostgreSQL a read of each was a round trip, a thousand a turn under the
- * store's write lock even when nothing was due. A cursor changed since
- * (another scheduler, a toggle) fails its compare-and-set: that schedule
- * waits for the next turn, as when another scheduler wins. NULL when the
- * listing fails (each schedule then reads its own). */
+/* Every cursor in one listing, before the turn's writes: on PostgreSQL a
+ * read of each was a round trip, a thousand a turn even when nothing was
+ * due. A cursor changed since (another scheduler, a toggle) fails its
+ * compare-and-set: the chunk is redone one tick at a time, reading each
+ * cursor again. NULL when the listing fails (each schedule then reads its
+ * own). */
 static struct cursors *read_cursors(struct weft_store *st, struct cursors *cs) {
   weft_error e = WEFT_ERROR_INIT;
   memset(cs, 0, sizeof *cs);
@@ -327,28 +414,20 @@ static struct cursors *read_cursors(struct weft_store *st, struct cursors *cs) {
 
 int weft__sched_schedules_turn(struct weft_scheduler *s, int64_t now_ms,
                                struct weft_sched_turn *turn, weft_error *err) {
-  struct weft_store *st = s->inst->store;
-  struct tick_chunk ck = {.committed = *turn};
+  struct tick_chunk ck = {.batched = 1};
   struct cursors read;
-  struct cursors *cs = read_cursors(st, &read);
-  int rc = weft_store_begin(st, err);
-  if (!rc) rc = eval_every_schedule(s, now_ms, cs, turn, &ck, err);
+  struct cursors *cs = read_cursors(s->inst->store, &read);
+  int rc = eval_every_schedule(s, now_ms, cs, turn, &ck, err);
   if (cs) {
     weft_map_release(&cs->by_key);
     weft_kv_list_release(&cs->all);
   }
-  if (rc) {
-    if (st->tx_depth > 0) weft_store_rollback(st);
-    return rc;
+  if (!rc && ck.doomed) {
+    /* what the chunks before committed is skipped: the cursors moved */
+    chunk_clear(&ck);
+    ck.batched = ck.doomed = 0;
+    rc = eval_every_schedule(s, now_ms, NULL, turn, &ck, err);
   }
-  if (!ck.doomed) {
-    rc = weft_store_commit(st, err);
-    if (rc != WEFT_ECONFLICT) return rc;
-  } else if (st->tx_depth > 0) { /* not after a commit that failed */
-    weft_store_rollback(st);
-  }
-  int64_t wake = turn->next_wake_ms;
-  *turn = ck.committed;
-  turn->next_wake_ms = wake;
-  return eval_every_schedule(s, now_ms, NULL, turn, NULL, err);
+  chunk_release(&ck);
+  return rc;
 }

@@ -120,17 +120,17 @@ static int add_tags(json_t *tags, const struct weft_kvs *tmpl, const struct weft
   return WEFT_OK;
 }
 
-int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
-                       const json_t *config_tmpl, const struct weft_kvs *tag_tmpl,
-                       const struct weft__tmpl_vars *vars, json_t *extra_tags, char **run_id,
-                       char **reason, weft_error *err) {
+int weft__sched_launch_prepare(struct weft_scheduler *s, const struct weft_job *job,
+                               const json_t *config_tmpl, const struct weft_kvs *tag_tmpl,
+                               const struct weft__tmpl_vars *vars, json_t *extra_tags,
+                               struct weft_run_new *out, char **reason, weft_error *err) {
   json_t *cfg = NULL, *tags = json_object();
   char *text = NULL;
   struct weft_run_config rc_built = {0};
   struct weft_diags diags = WEFT_DIAGS_INIT;
   weft_error terr = WEFT_ERROR_INIT;
   int rc = WEFT_EINVALID, built = 0;
-  *run_id = NULL;
+  memset(out, 0, sizeof *out);
   *reason = NULL;
   if (!tags) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
   if (!job->valid) {
@@ -162,19 +162,8 @@ int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
                                                                  job->location),
                           .unowned = 1};
   l.code_checked = l.code_version != NULL;
-  rc = weft_run_create(s->inst, &l, run_id, err);
-  /* A dequeuer without run queue limits hands it to a coordinator service
-   * in the tick's own commit, as its turn would just after; else the run
-   * queue's next turn starts it. */
-  if (!rc && s->spawner_ready) {
-    int handed = weft_coord_admit_in_tx(s->inst, &s->rq, *run_id, l.code_version, NULL, err);
-    if (handed < 0) {
-      rc = handed;
-      free(*run_id);
-      *run_id = NULL;
-    }
-    s->turn_handed += handed == 1;
-  }
+  rc = weft_run_prepare(s->inst, &l, out, err);
+  if (rc == WEFT_EINVALID) *reason = weft_str_printf("cannot launch: %s", err->msg);
 done:
   if (rc == WEFT_EINVALID && !*reason) *reason = weft_str_dup("cannot launch");
   if (built) weft_run_config_release(&rc_built);
@@ -182,5 +171,60 @@ done:
   json_decref(cfg);
   json_decref(tags);
   free(text);
+  return rc;
+}
+
+/* The admission part of weft__sched_launch_write. */
+static int hand_over(struct weft_scheduler *s, const struct weft_run_new *runs, size_t n,
+                     weft_error *err) {
+  const char **ids = calloc(n, sizeof *ids), **versions = calloc(n, sizeof *versions);
+  unsigned char *handed = calloc(n, 1);
+  int got = ids && versions && handed ? WEFT_OK
+                                      : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (size_t i = 0; !got && i < n; i++) {
+    ids[i] = runs[i].row.id;
+    versions[i] = runs[i].row.code_version;
+  }
+  if (!got) got = weft_coord_admit_many_in_tx(s->inst, &s->rq, ids, versions, n, NULL, handed, err);
+  free(ids);
+  free(versions);
+  free(handed);
+  if (got < 0) return got;
+  s->turn_handed += (size_t)got;
+  return WEFT_OK;
+}
+
+int weft__sched_launch_write(struct weft_scheduler *s, const struct weft_run_new *runs,
+                             size_t n, weft_error *err) {
+  struct weft_store *st = s->inst->store;
+  if (!n) return WEFT_OK;
+  int rc = weft_store_begin(st, err);
+  if (rc) return rc;
+  rc = weft_run_write_many(s->inst, runs, n, err);
+  /* A dequeuer without run queue limits hands them to a coordinator
+   * service in the same commit, as its turn would just after; else the
+   * run queue's next turn starts them. */
+  if (!rc && s->spawner_ready) rc = hand_over(s, runs, n, err);
+  if (rc) {
+    weft_store_rollback(st);
+    return rc;
+  }
+  return weft_store_commit(st, err);
+}
+
+int weft__sched_launch(struct weft_scheduler *s, const struct weft_job *job,
+                       const json_t *config_tmpl, const struct weft_kvs *tag_tmpl,
+                       const struct weft__tmpl_vars *vars, json_t *extra_tags, char **run_id,
+                       char **reason, weft_error *err) {
+  struct weft_run_new run;
+  *run_id = NULL;
+  int rc = weft__sched_launch_prepare(s, job, config_tmpl, tag_tmpl, vars, extra_tags, &run,
+                                      reason, err);
+  if (!rc) rc = weft__sched_launch_write(s, &run, 1, err);
+  if (!rc) {
+    *run_id = run.row.id;
+    run.row.id = NULL;
+  }
+  weft_run_new_release(&run);
   return rc;
 }

@@ -10,6 +10,7 @@
 #include "engine/code_version.h"
 #include "util/clock.h"
 #include "sched/sched.h"
+#include "sched/sched_int.h"
 #include "test.h"
 #include "test_dsl_fixture.h"
 #include "util/str.h"
@@ -453,6 +454,55 @@ TEST(exactly_once_two_schedulers) {
   return 0;
 }
 
+/* A chunk of ticks written together fails as a whole when any of its ticks
+ * was taken (here: s2's tick record is there, its cursor behind, as if
+ * another scheduler were writing it); the turn is then redone a tick at a
+ * time: s1 and s3 launch once each, s2's tick is lost, none launches
+ * twice, and the next turn finds nothing more to do for s1 and s3. */
+TEST(chunk_lost_is_redone_tick_by_tick) {
+  struct fx f;
+  const char *files[] = {"loc/jobs/j.yaml",
+                         "graph: {a: noop}\nschedules:\n"
+                         "  - {name: s1SFX, cron: '* * * * *', default: on}\n"
+                         "  - {name: s2SFX, cron: '* * * * *', default: on}\n"
+                         "  - {name: s3SFX, cron: '* * * * *', default: on}\n",
+                         NULL};
+  ASSERT(!fx_open(&f, files));
+  struct weft_sched_turn t;
+  weft_error err = WEFT_ERROR_INIT;
+  char s2[64];
+  snprintf(s2, sizeof s2, "%s", nm("s2"));
+  ASSERT(!turn(&f, at(2026, 1, 1, 0, 0, 30), &t)); /* first sight of all three */
+  ASSERT_EQ(t.runs_created, 0);
+  char *key = weft__sched_tick_key(s2, at(2026, 1, 1, 0, 1, 0));
+  ASSERT(key);
+  ASSERT_EQ(weft_store_kv_set(f.inst->store, key, "{\"status\":\"pending\"}", &err), WEFT_OK);
+  ASSERT(!turn(&f, at(2026, 1, 1, 0, 1, 0), &t));
+  ASSERT_EQ(t.runs_created, 2);
+  ASSERT_EQ(t.ticks_success, 2);
+  ASSERT_EQ(t.ticks_lost, 1);
+  ASSERT_EQ(count_runs(f.inst, "weft/schedule", nm("s1")), 1);
+  ASSERT_EQ(count_runs(f.inst, "weft/schedule", s2), 0);
+  ASSERT_EQ(count_runs(f.inst, "weft/schedule", nm("s3")), 1);
+  char *doc = NULL;
+  ASSERT_EQ(weft_store_kv_get(f.inst->store, key, &doc, &err), WEFT_OK);
+  ASSERT_STR_EQ(doc, "{\"status\":\"pending\"}"); /* the other's, untouched */
+  free(doc);
+  struct weft_sched_tick_list l = {0};
+  ASSERT(!weft_sched_ticks(f.inst->store, nm("s3"), 0, 10, &l, &err));
+  ASSERT_EQ(l.n, 1);
+  ASSERT_STR_EQ(l.v[0].status, "success");
+  ASSERT_EQ(l.v[0].n_run_ids, 1);
+  weft_sched_tick_list_release(&l);
+  ASSERT(!turn(&f, at(2026, 1, 1, 0, 1, 0), &t));
+  ASSERT_EQ(t.runs_created, 0);
+  ASSERT_EQ(count_runs(f.inst, "weft/schedule", nm("s1")), 1);
+  ASSERT_EQ(count_runs(f.inst, "weft/schedule", nm("s3")), 1);
+  free(key);
+  fx_close(&f);
+  return 0;
+}
+
 /* ---- sensors ------------------------------------------------------------------------ */
 
 static int sensor_on(struct fx *f, const char *base, int64_t now) {
@@ -636,7 +686,7 @@ int main(int argc, char **argv) {
       TEST_ENTRY(due_ticks_advance_cursor) TEST_ENTRY(a_turn_snapshots_its_code_once) TEST_ENTRY(catch_up_latest)
           TEST_ENTRY(catch_up_all_bounded) TEST_ENTRY(off_and_on)
               TEST_ENTRY(failure_ticks_and_partitions) TEST_ENTRY(exactly_once_two_schedulers)
-                  TEST_ENTRY(file_sensor) TEST_ENTRY(command_sensor)
+                  TEST_ENTRY(chunk_lost_is_redone_tick_by_tick) TEST_ENTRY(file_sensor) TEST_ENTRY(command_sensor)
                       TEST_ENTRY(run_status_and_asset_sensors)};
   int rc = test_main(argc, argv, tests, sizeof tests / sizeof *tests);
   /* again on PostgreSQL, when there is one */
@@ -644,6 +694,7 @@ int main(int argc, char **argv) {
   if (!rc && pg && *pg && !getenv("WEFT_SCHED_TEST_PG")) {
     setenv("WEFT_SCHED_TEST_PG", pg, 1);
     static const struct test_entry pg_tests[] = {TEST_ENTRY(exactly_once_two_schedulers)
+                                                     TEST_ENTRY(chunk_lost_is_redone_tick_by_tick)
                                                      TEST_ENTRY(command_sensor)};
     rc = test_main(argc, argv, pg_tests, sizeof pg_tests / sizeof *pg_tests);
   }
