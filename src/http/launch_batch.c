@@ -5,9 +5,11 @@
  * queue turn, one per hand-off to a coordinator service, every one an
  * fsync, with the request threads queueing on the store's write lock (for
  * SQLite, in its busy handler's sleeps). Here the first request to arrive
- * leads: it takes every launch queued so far, records them all in one
- * transaction and wakes the others; launches arriving meanwhile form the
- * next batch. Without run queue limits and with a coordinator service up,
+ * leads: it takes every launch queued so far, makes their runs ready
+ * (checks, code version, JSON) without holding a transaction, records them
+ * all in one transaction (one statement each for their rows, events and
+ * hand-overs on PostgreSQL, not four a run) and wakes the others; launches
+ * arriving meanwhile form the next batch. Without run queue limits and with a coordinator service up,
  * that transaction also claims each run and hands it to the service
  * (weft_coord_admit_in_tx): one commit a batch. Otherwise one queue turn
  * follows, which admits what the limits allow and hands it over or spawns
@@ -18,6 +20,7 @@
  * the whole transaction fail) is recorded again one launch at a time, so
  * each request gets its own answer, as without batching. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/code_snapshot.h"
 #include "http/http_int.h"
@@ -70,34 +73,116 @@ static struct weft_code_memo *batch_code(struct http_server *srv) {
   return &srv->launch_code;
 }
 
-/* Records every launch of the batch: together, or one by one when the
- * shared transaction fails. */
-static void record_batch(struct http_server *srv, struct weft_instance *inst,
-                         struct http_launch **v, size_t n) {
-  weft_error err = WEFT_ERROR_INIT;
+/* The launches' runs made ready before the batch's transaction (checks,
+ * code, JSON: weft_run_prepare), so that the transaction only writes: all
+ * their rows, events and hand-overs with one statement each on
+ * PostgreSQL. A launch with steps to re-execute (in_run) is recorded
+ * alone, inside the same transaction. */
+struct batch_runs {
+  struct weft_run_new *runs;
+  size_t *of;  /* runs[k] is launch of[k]'s */
+  size_t n;
+  const char **ids, **versions;
+  unsigned char *handed;
+};
+
+static void batch_runs_release(struct batch_runs *b) {
+  for (size_t k = 0; k < b->n; k++) weft_run_new_release(&b->runs[k]);
+  free(b->runs);
+  free(b->of);
+  free(b->ids);
+  free(b->versions);
+  free(b->handed);
+}
+
+static int prepare_batch(struct http_server *srv, struct weft_instance *inst,
+                         struct http_launch **v, size_t n, struct batch_runs *b) {
   struct weft_code_memo *code = batch_code(srv);
-  int rc = weft_store_begin(inst->store, &err);
+  memset(b, 0, sizeof *b);
+  b->runs = calloc(n, sizeof *b->runs);
+  b->of = calloc(n, sizeof *b->of);
+  b->ids = calloc(n, sizeof *b->ids);
+  b->versions = calloc(n, sizeof *b->versions);
+  b->handed = calloc(n, 1);
+  if (!b->runs || !b->of || !b->ids || !b->versions || !b->handed) return WEFT_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i]->in_run) continue;
+    /* Left for any dequeuer (this server, a scheduler): not tied to us. */
+    struct weft_launch l = *v[i]->l;
+    l.unowned = 1;
+    if (!l.code_version) {
+      l.code_version = weft_code_memo_version(code, inst->home, l.job->location);
+      l.code_checked = l.code_version != NULL;
+    }
+    /* A run refused before anything is written (a missing secret) fails
+     * alone. */
+    if ((v[i]->rc = weft_run_prepare(inst, &l, &b->runs[b->n], &v[i]->err))) continue;
+    b->ids[b->n] = b->runs[b->n].row.id;
+    b->versions[b->n] = b->runs[b->n].row.code_version;
+    b->of[b->n++] = i;
+  }
+  return WEFT_OK;
+}
+
+/* Writes the batch in the open transaction; nonzero when a store error
+ * leaves it half-written (the caller rolls back). */
+static int write_batch(struct http_server *srv, struct weft_instance *inst,
+                       struct http_launch **v, size_t n, struct batch_runs *b,
+                       weft_error *err) {
+  struct weft_code_memo *code = batch_code(srv);
+  int rc = weft_run_write_many(inst, b->runs, b->n, err);
+  /* Without run queue limits and with a coordinator service up, each is
+   * claimed and handed over with its record. */
+  if (!rc && b->n) {
+    int got = weft_coord_admit_many_in_tx(inst, &srv->queue, b->ids, b->versions, b->n, NULL,
+                                          b->handed, err);
+    if (got < 0) rc = got;
+  }
+  for (size_t k = 0; !rc && k < b->n; k++) {
+    struct http_launch *x = v[b->of[k]];
+    x->run_id = b->runs[k].row.id;
+    b->runs[k].row.id = NULL;
+    x->handed = b->handed[k];
+  }
   for (size_t i = 0; !rc && i < n; i++) {
+    if (!v[i]->in_run) continue;
     struct weft_launch l = *v[i]->l;
     if (!l.code_version) {
       l.code_version = weft_code_memo_version(code, inst->home, l.job->location);
       l.code_checked = l.code_version != NULL;
     }
-    /* A run refused before anything was written (a missing secret) fails
-     * alone; one half-recorded (its row written, its queue entry not)
-     * must not be committed: then the whole batch goes again, alone. */
+    /* one half-recorded (its row written, its queue entry not) must not
+     * be committed: then the whole batch goes again, alone */
     v[i]->rc = http_record_run(inst, &l, v[i]->in_run, &srv->queue, &v[i]->run_id,
                                &v[i]->handed, &v[i]->err);
-    /* A run handed over with its record is answered 201 whatever comes
-     * next: its audit entry joins this commit rather than pay one of its
-     * own when the request completes. */
-    if (!v[i]->rc && v[i]->handed)
-      v[i]->rc = http_audit_write_in_tx(v[i]->r, 201, inst->store, &v[i]->err);
     if (v[i]->rc && v[i]->run_id) rc = v[i]->rc;
     if (v[i]->rc) forget_run(v[i]);
   }
-  if (rc) weft_store_rollback(inst->store);
-  else if (!(rc = weft_store_commit(inst->store, &err))) {
+  /* A run handed over with its record is answered 201 whatever comes
+   * next: its audit entry joins this commit rather than pay one of its
+   * own when the request completes. */
+  for (size_t i = 0; !rc && i < n; i++)
+    if (!v[i]->rc && v[i]->handed) rc = http_audit_write_in_tx(v[i]->r, 201, inst->store, err);
+  return rc;
+}
+
+/* Records every launch of the batch: together, or one by one when the
+ * shared transaction fails. */
+static void record_batch(struct http_server *srv, struct weft_instance *inst,
+                         struct http_launch **v, size_t n) {
+  weft_error err = WEFT_ERROR_INIT;
+  struct batch_runs b;
+  int rc = prepare_batch(srv, inst, v, n, &b);
+  if (rc) weft_error_set(&err, rc, "out of memory");
+  if (!rc) rc = weft_store_begin(inst->store, &err);
+  if (!rc) {
+    if ((rc = write_batch(srv, inst, v, n, &b, &err)))
+      weft_store_rollback(inst->store);
+    else
+      rc = weft_store_commit(inst->store, &err);
+  }
+  batch_runs_release(&b);
+  if (!rc) {
     for (size_t i = 0; i < n; i++)
       if (!v[i]->rc && v[i]->handed) v[i]->r->audit = 0; /* written */
     return;
