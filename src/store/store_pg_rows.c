@@ -131,6 +131,36 @@ static size_t first_left_out(const PGresult *res, size_t n, cell_fn *cell, const
   return 0;
 }
 
+/* Names the error of row i, which a many-row statement left out; returns
+ * its code. */
+typedef int left_out_fn(struct weft__pg_store *p, const void *ctx, size_t i, weft_error *err);
+
+/* n rows (ncols columns as cell gives them, then extra as one more
+ * parameter when not NULL) with statement stmt in a write transaction of
+ * its own or the caller's. A row the statement left out (its result lacks
+ * the row's column 0) fails it all, as left_out names it. */
+static int write_rows(struct weft__pg_store *p, int stmt, int ncols, cell_fn *cell,
+                      const void *ctx, size_t n, const char *extra, const char *op,
+                      left_out_fn *left_out, weft_error *err) {
+  char *arrays[16] = {NULL};
+  PGresult *res = NULL;
+  int implicit = 0, rc;
+  if (column_arrays(n, ncols, cell, ctx, arrays)) {
+    rc = nomem(p, err, op);
+    goto done;
+  }
+  arrays[ncols] = (char *)extra; /* not freed: the caller's */
+  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
+  rc = weft__pg_exec(p, stmt, ncols + (extra != NULL), (const char *const *)arrays, &res, op, err);
+  if (!rc && (size_t)PQntuples(res) != n)
+    rc = left_out(p, ctx, first_left_out(res, n, cell, ctx), err);
+  rc = weft__pg_write_end(p, implicit, rc, &res, err);
+done:
+  PQclear(res);
+  for (int c = 0; c < ncols; c++) free(arrays[c]);
+  return rc;
+}
+
 int weft__pg_run_update(struct weft_store *s, const struct weft_run_row *r, weft_error *err) {
   char started[24], ended[24], hb[24];
   const char *params[7] = {r->id,
@@ -165,27 +195,16 @@ static const char *run_cell(const void *ctx, size_t i, int c, char num[24]) {
   }
 }
 
+static int no_run(struct weft__pg_store *p, const void *ctx, size_t i, weft_error *err) {
+  (void)p;
+  return weft_error_set(err, WEFT_ENOTFOUND, "run update: no run %s",
+                        ((const struct weft_run_row *)ctx)[i].id);
+}
+
 int weft__pg_run_update_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
                              weft_error *err) {
-  struct weft__pg_store *p = P(s);
-  char *arrays[7] = {NULL};
-  PGresult *res = NULL;
-  int implicit = 0, rc;
-  if (column_arrays(n, 7, run_cell, rows, arrays)) {
-    rc = nomem(p, err, "run update");
-    goto done;
-  }
-  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
-  rc = weft__pg_exec(p, WEFT__PG_RUN_UPDATE_MANY, 7, (const char *const *)arrays, &res,
-                     "run update", err);
-  if (!rc && (size_t)PQntuples(res) != n)
-    rc = weft_error_set(err, WEFT_ENOTFOUND, "run update: no run %s",
-                        rows[first_left_out(res, n, run_cell, rows)].id);
-  rc = weft__pg_write_end(p, implicit, rc, &res, err);
-done:
-  PQclear(res);
-  for (int c = 0; c < 7; c++) free(arrays[c]);
-  return rc;
+  return write_rows(P(s), WEFT__PG_RUN_UPDATE_MANY, 7, run_cell, rows, n, NULL, "run update",
+                    no_run, err);
 }
 
 /* Column c of run row i, in WEFT__PG_RUN_INSERT_MANY's order (as
@@ -211,27 +230,15 @@ static const char *new_run_cell(const void *ctx, size_t i, int c, char num[24]) 
   }
 }
 
+static int run_exists(struct weft__pg_store *p, const void *ctx, size_t i, weft_error *err) {
+  return weft_error_set(err, WEFT_ECONFLICT, "%s: run create: run %s already exists", p->where,
+                        ((const struct weft_run_row *)ctx)[i].id);
+}
+
 int weft__pg_run_create_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
                              weft_error *err) {
-  struct weft__pg_store *p = P(s);
-  char *arrays[15] = {NULL};
-  PGresult *res = NULL;
-  int implicit = 0, rc;
-  if (column_arrays(n, 15, new_run_cell, rows, arrays)) {
-    rc = nomem(p, err, "run create");
-    goto done;
-  }
-  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
-  rc = weft__pg_exec(p, WEFT__PG_RUN_INSERT_MANY, 15, (const char *const *)arrays, &res,
-                     "run create", err);
-  if (!rc && (size_t)PQntuples(res) != n)
-    rc = weft_error_set(err, WEFT_ECONFLICT, "%s: run create: run %s already exists", p->where,
-                        rows[first_left_out(res, n, new_run_cell, rows)].id);
-  rc = weft__pg_write_end(p, implicit, rc, &res, err);
-done:
-  PQclear(res);
-  for (int c = 0; c < 15; c++) free(arrays[c]);
-  return rc;
+  return write_rows(P(s), WEFT__PG_RUN_INSERT_MANY, 15, new_run_cell, rows, n, NULL,
+                    "run create", run_exists, err);
 }
 
 int weft__pg_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
@@ -345,28 +352,17 @@ static const char *step_cell(const void *ctx, size_t i, int c, char num[24]) {
   }
 }
 
+static int no_step_run(struct weft__pg_store *p, const void *ctx, size_t i, weft_error *err) {
+  (void)p;
+  const struct weft_step_row *m = (const struct weft_step_row *)ctx + i;
+  return weft_error_set(err, WEFT_ENOTFOUND, "step put %s#%d: no run %s", m->step, m->attempt,
+                        m->run_id);
+}
+
 int weft__pg_step_put(struct weft_store *s, const struct weft_step_row *st, size_t n,
                       weft_error *err) {
-  struct weft__pg_store *p = P(s);
-  char *arrays[9] = {NULL};
-  PGresult *res = NULL;
-  int implicit = 0, rc;
-  if (column_arrays(n, 9, step_cell, st, arrays)) {
-    rc = nomem(p, err, "step put");
-    goto done;
-  }
-  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
-  rc = weft__pg_exec(p, WEFT__PG_STEP_PUT, 9, (const char *const *)arrays, &res, "step put", err);
-  if (!rc && (size_t)PQntuples(res) != n) {
-    const struct weft_step_row *m = &st[first_left_out(res, n, step_cell, st)];
-    rc = weft_error_set(err, WEFT_ENOTFOUND, "step put %s#%d: no run %s", m->step, m->attempt,
-                        m->run_id);
-  }
-  rc = weft__pg_write_end(p, implicit, rc, &res, err);
-done:
-  PQclear(res);
-  for (int c = 0; c < 9; c++) free(arrays[c]);
-  return rc;
+  return write_rows(P(s), WEFT__PG_STEP_PUT, 9, step_cell, st, n, NULL, "step put", no_step_run,
+                    err);
 }
 
 int weft__pg_step_list(struct weft_store *s, const char *run_id, struct weft_step_list *out,
@@ -647,31 +643,19 @@ static const char *kv_swap_cell(const void *ctx, size_t i, int c, char num[24]) 
   return c == 0 ? sw->keys[i] : c == 1 ? sw->expected[i] : sw->values[i];
 }
 
+static int not_expected(struct weft__pg_store *p, const void *ctx, size_t i, weft_error *err) {
+  (void)p;
+  return weft_error_set(err, WEFT_ECONFLICT, "kv compare-set %s: the value is not the expected one",
+                        ((const struct kv_swaps *)ctx)->keys[i]);
+}
+
 int weft__pg_kv_swap_many(struct weft_store *s, const char *const *keys,
                           const char *const *expected, const char *const *values, size_t n,
                           weft_error *err) {
-  struct weft__pg_store *p = P(s);
   struct kv_swaps sw = {keys, expected, values};
-  char *arrays[4] = {NULL}, now[24];
-  PGresult *res = NULL;
-  int implicit = 0, rc;
-  if (column_arrays(n, 3, kv_swap_cell, &sw, arrays)) {
-    rc = nomem(p, err, "kv compare-set");
-    goto done;
-  }
-  arrays[3] = (char *)weft__pg_i64(now, weft_clock_wall_ms());
-  if ((rc = weft__pg_write_begin(p, &implicit, err))) goto done;
-  rc = weft__pg_exec(p, WEFT__PG_KV_SWAP_MANY, 4, (const char *const *)arrays, &res,
-                     "kv compare-set", err);
-  if (!rc && (size_t)PQntuples(res) != n)
-    rc = weft_error_set(err, WEFT_ECONFLICT,
-                        "kv compare-set %s: the value is not the expected one",
-                        keys[first_left_out(res, n, kv_swap_cell, &sw)]);
-  rc = weft__pg_write_end(p, implicit, rc, &res, err);
-done:
-  PQclear(res);
-  for (int c = 0; c < 3; c++) free(arrays[c]);
-  return rc;
+  char now[24];
+  return write_rows(P(s), WEFT__PG_KV_SWAP_MANY, 3, kv_swap_cell, &sw, n,
+                    weft__pg_i64(now, weft_clock_wall_ms()), "kv compare-set", not_expected, err);
 }
 
 /* ---- arrays ------------------------------------------------------------------------------ */
