@@ -37,8 +37,9 @@ struct tick_plan {
  * back); the turn is then redone one tick per transaction, which skips
  * exactly what the other one took and what the chunks before committed. */
 #define TICK_CHUNK 128
-/* Skipped ticks (no run) count too, a few times more cheaply. */
-#define TICK_CHUNK_MAX_TICKS 512
+/* Ticks without a run and cursors alone (a schedule seen for the first
+ * time) count too, a few times more cheaply. */
+#define TICK_CHUNK_MAX_ROWS 512
 
 /* A turn's due ticks are written in chunks (struct tick_chunk): each tick
  * is made ready without writing (its record, its run), then a chunk's
@@ -95,6 +96,41 @@ static int chunk_reserve(struct tick_chunk *ck) {
   return 0;
 }
 
+static int chunk_full(const struct tick_chunk *ck) {
+  return ck->n_runs >= TICK_CHUNK || ck->n_ticks >= TICK_CHUNK_MAX_ROWS ||
+         ck->n_cursors >= TICK_CHUNK_MAX_ROWS;
+}
+
+/* Moves sc's cursor (cursor_key, as *cursor_text reads it) to the value of
+ * cursor in ck: a schedule's later ticks in the same chunk move the same
+ * entry on. *cursor_text (the caller's) becomes the new text. */
+static int chunk_move_cursor(struct tick_chunk *ck, const char *cursor_key, char **cursor_text,
+                             json_t *cursor, weft_error *err) {
+  if (chunk_reserve(ck)) return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  struct chunk_cursor *last = ck->n_cursors ? &ck->cursors[ck->n_cursors - 1] : NULL;
+  int same = last && !strcmp(last->key, cursor_key);
+  char *ctext = json_dumps(cursor, JSON_COMPACT | JSON_SORT_KEYS);
+  char *cnew = ctext ? weft_str_dup(ctext) : NULL;
+  char *ckey = same ? NULL : weft_str_dup(cursor_key);
+  char *cold = same || !*cursor_text ? NULL : weft_str_dup(*cursor_text);
+  if (!ctext || !cnew || (!same && (!ckey || (*cursor_text && !cold)))) {
+    free(ctext);
+    free(cnew);
+    free(ckey);
+    free(cold);
+    return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  }
+  if (same) {
+    free(last->new);
+    last->new = cnew;
+  } else {
+    ck->cursors[ck->n_cursors++] = (struct chunk_cursor){ckey, cold, cnew};
+  }
+  free(*cursor_text);
+  *cursor_text = ctext;
+  return WEFT_OK;
+}
+
 /* Makes tick tp of sc ready in ck: its record and (launch) its run, and
  * sc's cursor moved to it (*cursor_text, the caller's, becomes the new
  * text). Writes nothing. */
@@ -104,7 +140,7 @@ static int add_tick(struct weft_scheduler *s, const struct weft_schedule *sc,
                     weft_error *err) {
   int64_t tick_ms = tp->tick_s * 1000;
   char *key = weft__sched_tick_key(sc->name, tick_ms);
-  char *partition = NULL, *reason = NULL, *text = NULL, *ctext = NULL;
+  char *partition = NULL, *reason = NULL, *text = NULL;
   char *time_iso = weft_sched_format_time(tick_ms, sc->timezone);
   char date[16] = "";
   json_t *doc = NULL;
@@ -153,42 +189,23 @@ static int add_tick(struct weft_scheduler *s, const struct weft_schedule *sc,
     json_array_append_new(json_object_get(doc, "run_ids"), json_string(run.row.id));
   json_object_set_new(cursor, "last_tick_ms", json_integer(tick_ms));
   text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-  ctext = json_dumps(cursor, JSON_COMPACT | JSON_SORT_KEYS);
-  struct chunk_cursor *last = ck->n_cursors ? &ck->cursors[ck->n_cursors - 1] : NULL;
-  int same = last && !strcmp(last->key, cursor_key);
-  char *ckey = same ? NULL : weft_str_dup(cursor_key);
-  char *cold = same ? NULL : weft_str_dup(*cursor_text);
-  char *cnew = ctext ? weft_str_dup(ctext) : NULL;
-  if (!text || !ctext || !cnew || (!same && (!ckey || !cold))) {
-    free(ckey);
-    free(cold);
-    free(cnew);
+  if (!text) {
     rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
     goto out;
   }
-  /* a schedule's later ticks in the same chunk move the same cursor on */
-  if (same) {
-    free(last->new);
-    last->new = cnew;
-  } else {
-    ck->cursors[ck->n_cursors++] = (struct chunk_cursor){ckey, cold, cnew};
-  }
+  if ((rc = chunk_move_cursor(ck, cursor_key, cursor_text, cursor, err))) goto out;
   ck->ticks[ck->n_ticks++] = (struct chunk_tick){key, text, status};
   key = text = NULL;
   if (run.row.id) {
     ck->runs[ck->n_runs++] = run;
     memset(&run, 0, sizeof run);
   }
-  free(*cursor_text);
-  *cursor_text = ctext;
-  ctext = NULL;
 out:
   weft_run_new_release(&run);
   free(key);
   free(partition);
   free(reason);
   free(text);
-  free(ctext);
   free(time_iso);
   json_decref(doc);
   return rc;
@@ -206,7 +223,7 @@ static int chunk_flush(struct weft_scheduler *s, struct tick_chunk *ck,
   const char **keys = calloc(n ? n : 1, sizeof *keys), **old = calloc(n ? n : 1, sizeof *old),
              **val = calloc(n ? n : 1, sizeof *val);
   int rc = keys && old && val ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  if (rc || !ck->n_ticks) goto out;
+  if (rc || !n) goto out;
   for (size_t i = 0; i < ck->n_ticks; i++) {
     keys[i] = ck->ticks[i].key;
     val[i] = ck->ticks[i].doc; /* old[i] NULL: absent */
@@ -301,17 +318,16 @@ static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *s
      * exactly on now is still due. */
     if (!cursor) cursor = json_object();
     json_object_set_new(cursor, "last_tick_ms", json_integer(now_ms - 1000));
-    rc = weft__sched_state_write(st, cursor_key, cursor_text, cursor, err);
-    if (rc == WEFT_ECONFLICT) rc = WEFT_OK; /* someone else did: next turn */
+    /* written with the chunk (a thousand new schedules: one commit) */
+    last = NULL;
+    rc = chunk_move_cursor(ck, cursor_key, &cursor_text, cursor, err);
+    if (!rc && !ck->batched && (rc = chunk_flush(s, ck, turn, err)) == WEFT_ECONFLICT) {
+      rc = WEFT_OK; /* someone else did: next turn */
+      goto done;
+    }
     int64_t next = weft_cron_next(cron, tz, now_s - 1);
     if (next >= 0 && next * 1000 < turn->next_wake_ms) turn->next_wake_ms = next * 1000;
     if (rc || next < 0 || next > now_s) goto done;
-    free(cursor_text);
-    cursor_text = NULL;
-    json_decref(cursor);
-    cursor = NULL;
-    if ((rc = weft__sched_state_read(st, cursor_key, &cursor, &cursor_text, err)) || !cursor)
-      goto done;
     last = json_object_get(cursor, "last_tick_ms");
   }
   int64_t from_s = json_integer_value(last) / 1000;
@@ -351,8 +367,7 @@ static int eval_schedule(struct weft_scheduler *s, const struct weft_schedule *s
   const struct weft_job *job = sc->location ? weft_location_find_job(sc->location, sc->job) : NULL;
   for (size_t i = first; i < n && !rc; i++) {
     rc = add_tick(s, sc, job, cursor_key, &cursor_text, cursor, &plan[i], ck, err);
-    if (rc || (ck->batched && ck->n_runs < TICK_CHUNK && ck->n_ticks < TICK_CHUNK_MAX_TICKS))
-      continue;
+    if (rc || (ck->batched && !chunk_full(ck))) continue;
     rc = chunk_flush(s, ck, turn, err);
     if (rc == WEFT_ECONFLICT) {
       /* another scheduler is on it: re-read next turn (batched: the
@@ -383,7 +398,7 @@ static int eval_every_schedule(struct weft_scheduler *s, int64_t now_ms, struct 
       if (rc || ck->doomed) return rc;
     }
   }
-  if (!ck->n_ticks) return WEFT_OK;
+  if (!ck->n_ticks && !ck->n_cursors) return WEFT_OK;
   int rc = chunk_flush(s, ck, turn, err);
   if (rc == WEFT_ECONFLICT) { /* counted lost by the redo */
     ck->doomed = 1;

@@ -454,7 +454,8 @@ TEST(exactly_once_two_schedulers) {
   return 0;
 }
 
-/* A chunk of ticks written together fails as a whole when any of its ticks
+/* Schedules seen for the first time write their cursors in one commit. A
+ * chunk of ticks written together fails as a whole when any of its ticks
  * was taken (here: s2's tick record is there, its cursor behind, as if
  * another scheduler were writing it); the turn is then redone a tick at a
  * time: s1 and s3 launch once each, s2's tick is lost, none launches
@@ -472,7 +473,11 @@ TEST(chunk_lost_is_redone_tick_by_tick) {
   weft_error err = WEFT_ERROR_INIT;
   char s2[64];
   snprintf(s2, sizeof s2, "%s", nm("s2"));
+  struct weft_store_commit_stats c0, c1;
+  weft_store_commit_stats_get(&c0);
   ASSERT(!turn(&f, at(2026, 1, 1, 0, 0, 30), &t)); /* first sight of all three */
+  weft_store_commit_stats_get(&c1);
+  ASSERT_EQ(c1.count - c0.count, 1); /* their three cursors in one commit */
   ASSERT_EQ(t.runs_created, 0);
   char *key = weft__sched_tick_key(s2, at(2026, 1, 1, 0, 1, 0));
   ASSERT(key);
