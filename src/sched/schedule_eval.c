@@ -45,7 +45,13 @@ struct tick_plan {
  * is made ready without writing (its record, its run), then a chunk's
  * ticks commit in one transaction with one statement for each kind of row
  * on PostgreSQL (records and cursors, runs, their events, their
- * hand-over), instead of six a tick. */
+ * hand-over), instead of six a tick.
+ *
+ *   BATCHED --add_tick--> BATCHED --full or end of turn--> flush
+ *   flush --ok--> BATCHED (chunk emptied)      flush --ECONFLICT--> DOOMED
+ *   DOOMED --> SINGLE (the turn again, cursors re-read)
+ *   SINGLE --add_tick--> flush at once; ECONFLICT: that schedule's tick
+ *          is lost (counted), the next schedule goes on */
 struct chunk_tick {
   char *key; /* tick/NAME/INV */
   char *doc; /* its record */
