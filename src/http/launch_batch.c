@@ -9,9 +9,10 @@
  * (checks, code version, JSON) without holding a transaction, records them
  * all in one transaction (one statement each for their rows, events and
  * hand-overs on PostgreSQL, not four a run) and wakes the others; launches
- * arriving meanwhile form the next batch. Without run queue limits and with a coordinator service up,
- * that transaction also claims each run and hands it to the service
- * (weft_coord_admit_in_tx): one commit a batch. Otherwise one queue turn
+ * arriving meanwhile form the next batch. Without run queue limits and
+ * with a coordinator service up, that transaction also claims the runs and
+ * hands them to the service (weft_coord_admit_many_in_tx): one commit a
+ * batch. Otherwise one queue turn
  * follows, which admits what the limits allow and hands it over or spawns
  * a coordinator for it. No launch waits for a timer: a lone
  * launch is a batch of one (util/group.h draws the states).
