@@ -385,13 +385,7 @@ int weft_store_run_create_many(struct weft_store *s, const struct weft_run_row *
   }
   FAULT_POINT(err);
   if (!n) return WEFT_OK;
-  if (s->m->xRunCreateMany) {
-    /* all or none, in the caller's transaction or one of its own */
-    int rc = weft_store_begin(s, err);
-    if (!rc) rc = s->m->xRunCreateMany(s, rows, n, err);
-    if (rc) weft_store_rollback(s);
-    return rc ? rc : weft_store_commit(s, err);
-  }
+  if (s->m->xRunCreateMany) return s->m->xRunCreateMany(s, rows, n, err);
   int rc = weft_store_begin(s, err);
   for (size_t i = 0; !rc && i < n; i++) rc = s->m->xRunCreate(s, &rows[i], err);
   if (rc) weft_store_rollback(s);

@@ -71,31 +71,6 @@ int weft__pg_read_run(struct weft__pg_store *p, const PGresult *r, int row,
   return WEFT_OK;
 }
 
-int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err) {
-  char created[24], started[24], ended[24], hb[24];
-  const char *params[15] = {
-      r->id,          r->job,
-      r->location,    weft_run_status_name(r->status),
-      r->run_config ? r->run_config : "{}",
-      r->tags ? r->tags : "{}",
-      r->parent_run_id,
-      r->root_run_id ? r->root_run_id : r->id,
-      r->code_version, r->message,
-      weft__pg_i64(created, r->created_ms ? r->created_ms : weft_clock_wall_ms()),
-      weft__pg_i64(started, r->started_ms), weft__pg_i64(ended, r->ended_ms), r->coordinator,
-      weft__pg_i64(hb, r->heartbeat_ms)};
-  PGresult *res = NULL;
-  int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
-  if (rc) return rc;
-  rc = weft__pg_exec(P(s), WEFT__PG_RUN_INSERT, 15, params, &res, "run create", err);
-  if (!rc && changed_rows(res) == 0) {
-    rc = weft_error_set(err, WEFT_ECONFLICT, "%s: run create: run %s already exists",
-                        P(s)->where, r->id);
-  }
-  rc = weft__pg_write_end(P(s), implicit, rc, &res, err);
-  PQclear(res);
-  return rc;
-}
 
 /* Row i's value of column c of a many-row statement (NULL: SQL NULL; num:
  * room for a number's text). */
@@ -117,9 +92,9 @@ static int column_arrays(size_t n, int ncols, cell_fn *cell, const void *ctx, ch
   return rc;
 }
 
-/* The first of n rows whose column 0 (as cell gives it: its run id) no row
- * of res holds in its own column 0: a row the statement left out, its run
- * missing. 0 when all came back (a caller asks only when some did not). */
+/* The first of n rows whose column 0 (as cell gives it: a run id, a key) no
+ * row of res holds in its own column 0: a row the statement left out. 0
+ * when all came back (a caller asks only when some did not). */
 static size_t first_left_out(const PGresult *res, size_t n, cell_fn *cell, const void *ctx) {
   char num[24];
   for (size_t i = 0; i < n; i++) {
@@ -207,8 +182,8 @@ int weft__pg_run_update_many(struct weft_store *s, const struct weft_run_row *ro
                     no_run, err);
 }
 
-/* Column c of run row i, in WEFT__PG_RUN_INSERT_MANY's order (as
- * weft__pg_run_create fills in defaults). */
+/* Column c of run row i with its defaults, in the order of
+ * WEFT__PG_RUN_INSERT and WEFT__PG_RUN_INSERT_MANY. */
 static const char *new_run_cell(const void *ctx, size_t i, int c, char num[24]) {
   const struct weft_run_row *r = (const struct weft_run_row *)ctx + i;
   switch (c) {
@@ -233,6 +208,20 @@ static const char *new_run_cell(const void *ctx, size_t i, int c, char num[24]) 
 static int run_exists(struct weft__pg_store *p, const void *ctx, size_t i, weft_error *err) {
   return weft_error_set(err, WEFT_ECONFLICT, "%s: run create: run %s already exists", p->where,
                         ((const struct weft_run_row *)ctx)[i].id);
+}
+
+int weft__pg_run_create(struct weft_store *s, const struct weft_run_row *r, weft_error *err) {
+  char num[15][24];
+  const char *params[15];
+  for (int c = 0; c < 15; c++) params[c] = new_run_cell(r, 0, c, num[c]);
+  PGresult *res = NULL;
+  int implicit, rc = weft__pg_write_begin(P(s), &implicit, err);
+  if (rc) return rc;
+  rc = weft__pg_exec(P(s), WEFT__PG_RUN_INSERT, 15, params, &res, "run create", err);
+  if (!rc && changed_rows(res) == 0) rc = run_exists(P(s), r, 0, err);
+  rc = weft__pg_write_end(P(s), implicit, rc, &res, err);
+  PQclear(res);
+  return rc;
 }
 
 int weft__pg_run_create_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
