@@ -385,9 +385,12 @@ int weft_store_run_create_many(struct weft_store *s, const struct weft_run_row *
   }
   FAULT_POINT(err);
   if (!n) return WEFT_OK;
-  if (s->m->xRunCreateMany) return s->m->xRunCreateMany(s, rows, n, err);
+  /* In a transaction of its own or the caller's, which a failure dooms:
+   * a many-row statement may have written some rows before failing. */
   int rc = weft_store_begin(s, err);
-  for (size_t i = 0; !rc && i < n; i++) rc = s->m->xRunCreate(s, &rows[i], err);
+  if (!rc && s->m->xRunCreateMany) rc = s->m->xRunCreateMany(s, rows, n, err);
+  for (size_t i = 0; !rc && !s->m->xRunCreateMany && i < n; i++)
+    rc = s->m->xRunCreate(s, &rows[i], err);
   if (rc) weft_store_rollback(s);
   return rc ? rc : weft_store_commit(s, err);
 }
@@ -409,9 +412,11 @@ int weft_store_run_update_many(struct weft_store *s, const struct weft_run_row *
   }
   FAULT_POINT(err);
   if (!n) return WEFT_OK;
-  if (s->m->xRunUpdateMany) return s->m->xRunUpdateMany(s, rows, n, err);
+  /* as weft_store_run_create_many: a failure dooms the transaction */
   int rc = weft_store_begin(s, err);
-  for (size_t i = 0; !rc && i < n; i++) rc = s->m->xRunUpdate(s, &rows[i], err);
+  if (!rc && s->m->xRunUpdateMany) rc = s->m->xRunUpdateMany(s, rows, n, err);
+  for (size_t i = 0; !rc && !s->m->xRunUpdateMany && i < n; i++)
+    rc = s->m->xRunUpdate(s, &rows[i], err);
   if (rc) weft_store_rollback(s);
   return rc ? rc : weft_store_commit(s, err);
 }
@@ -588,53 +593,6 @@ int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char 
   return s->m->xKvCompareSet(s, key, expected, value, err);
 }
 
-/* The absent keys' part of weft_store_kv_compare_set_many. */
-static int kv_insert_all(struct weft_store *s, const char *const *keys, const char *const *values,
-                         size_t n, weft_error *err) {
-  unsigned char *in = malloc(n ? n : 1);
-  if (!in) return weft_error_set(err, WEFT_ENOMEM, "kv compare-set: out of memory");
-  int rc = s->m->xKvInsertMany(s, keys, values, n, in, err);
-  for (size_t i = 0; !rc && i < n; i++)
-    if (!in[i]) rc = weft_error_set(err, WEFT_ECONFLICT, "kv compare-set %s: the key already exists",
-                                    keys[i]);
-  free(in);
-  return rc;
-}
-
-/* Rows [0..n) of keys/expected/values split into the ones expected absent
- * and the others, each set of columns in its own arrays. */
-struct kv_split {
-  const char **k[2], **e[2], **v[2];
-  size_t n[2]; /* [0]: absent, [1]: swaps */
-};
-
-static int kv_split(struct kv_split *sp, const char *const *keys, const char *const *expected,
-                    const char *const *values, size_t n) {
-  memset(sp, 0, sizeof *sp);
-  for (int w = 0; w < 2; w++) {
-    sp->k[w] = malloc(n * sizeof *sp->k[w]);
-    sp->e[w] = malloc(n * sizeof *sp->e[w]);
-    sp->v[w] = malloc(n * sizeof *sp->v[w]);
-    if (!sp->k[w] || !sp->e[w] || !sp->v[w]) return WEFT_ENOMEM;
-  }
-  for (size_t i = 0; i < n; i++) {
-    int w = expected[i] != NULL;
-    size_t j = sp->n[w]++;
-    sp->k[w][j] = keys[i];
-    sp->e[w][j] = expected[i];
-    sp->v[w][j] = values[i];
-  }
-  return WEFT_OK;
-}
-
-static void kv_split_release(struct kv_split *sp) {
-  for (int w = 0; w < 2; w++) {
-    free(sp->k[w]);
-    free(sp->e[w]);
-    free(sp->v[w]);
-  }
-}
-
 int weft_store_kv_compare_set_many(struct weft_store *s, const char *const *keys,
                                    const char *const *expected, const char *const *values,
                                    size_t n, weft_error *err) {
@@ -642,20 +600,12 @@ int weft_store_kv_compare_set_many(struct weft_store *s, const char *const *keys
   for (size_t i = 0; i < n; i++) REQUIRE(keys[i] && values[i], "kv compare-set: no key or value");
   FAULT_POINT(err);
   if (!n) return WEFT_OK;
-  struct kv_split sp;
-  int rc = kv_split(&sp, keys, expected, values, n)
-               ? weft_error_set(err, WEFT_ENOMEM, "kv compare-set: out of memory")
-               : weft_store_begin(s, err);
-  if (rc) {
-    kv_split_release(&sp);
-    return rc;
-  }
-  if (sp.n[0]) rc = kv_insert_all(s, sp.k[0], sp.v[0], sp.n[0], err);
-  if (!rc && sp.n[1] && s->m->xKvSwapMany)
-    rc = s->m->xKvSwapMany(s, sp.k[1], sp.e[1], sp.v[1], sp.n[1], err);
-  for (size_t i = 0; !rc && !s->m->xKvSwapMany && i < sp.n[1]; i++)
-    rc = s->m->xKvCompareSet(s, sp.k[1][i], sp.e[1][i], sp.v[1][i], err);
-  kv_split_release(&sp);
+  /* as weft_store_run_create_many: a failure dooms the transaction */
+  int rc = weft_store_begin(s, err);
+  if (!rc && s->m->xKvCompareSetMany)
+    rc = s->m->xKvCompareSetMany(s, keys, expected, values, n, err);
+  for (size_t i = 0; !rc && !s->m->xKvCompareSetMany && i < n; i++)
+    rc = s->m->xKvCompareSet(s, keys[i], expected[i], values[i], err);
   if (rc) weft_store_rollback(s);
   return rc ? rc : weft_store_commit(s, err);
 }

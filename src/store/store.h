@@ -319,13 +319,13 @@ struct weft_store_methods {
                        weft_error *err);
   /* Entries whose key starts with prefix and sorts (bytewise) after
    * after_key (NULL: from the first), ascending, at most limit (0: all). */
-  /* xKvCompareSet of keys[0..n) (no two alike), each expected[i] non-NULL,
-   * in one statement: the scheduler's cursors of a chunk of ticks.
-   * Optional: NULL sets them one by one. WEFT_ECONFLICT names the first key
-   * whose value is not the expected one; the caller's transaction is then
-   * rolled back (some keys may have been set). */
-  int (*xKvSwapMany)(struct weft_store *s, const char *const *keys, const char *const *expected,
-                     const char *const *values, size_t n, weft_error *err);
+  /* xKvCompareSet of keys[0..n) (no two alike; expected[i] NULL: absent),
+   * all or none: the scheduler's tick records and cursors of a chunk.
+   * Optional: NULL sets them one by one in a transaction. WEFT_ECONFLICT
+   * names the first key that did not match. */
+  int (*xKvCompareSetMany)(struct weft_store *s, const char *const *keys,
+                           const char *const *expected, const char *const *values, size_t n,
+                           weft_error *err);
   int (*xKvList)(struct weft_store *s, const char *prefix, const char *after_key,
                  int limit, struct weft_kv_list *out, weft_error *err);
 
@@ -522,7 +522,8 @@ int weft_store_kv_compare_set(struct weft_store *s, const char *key, const char 
  * expected[i] the exact value (NULL: absent). WEFT_ECONFLICT names the
  * first key that did not match, and nothing is set (inside a caller's
  * transaction, that transaction can then only roll back). Two statements
- * on PostgreSQL for any n: the absent keys' insert, the others' swap. */
+ * on PostgreSQL for any n: the absent keys' insert, the others' swap
+ * (xKvCompareSetMany). */
 int weft_store_kv_compare_set_many(struct weft_store *s, const char *const *keys,
                                    const char *const *expected, const char *const *values,
                                    size_t n, weft_error *err);

@@ -302,9 +302,9 @@ int weft__pg_kv_insert_many(struct weft_store *s, const char *const *keys,
                             weft_error *err);
 int weft__pg_kv_list(struct weft_store *s, const char *prefix, const char *after_key,
                      int limit, struct weft_kv_list *out, weft_error *err);
-int weft__pg_kv_swap_many(struct weft_store *s, const char *const *keys,
-                          const char *const *expected, const char *const *values, size_t n,
-                          weft_error *err);
+int weft__pg_kv_compare_set_many(struct weft_store *s, const char *const *keys,
+                                 const char *const *expected, const char *const *values,
+                                 size_t n, weft_error *err);
 int weft__pg_kv_compare_set(struct weft_store *s, const char *key, const char *expected,
                             const char *value, weft_error *err);
 

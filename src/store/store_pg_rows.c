@@ -638,13 +638,43 @@ static int not_expected(struct weft__pg_store *p, const void *ctx, size_t i, wef
                         ((const struct kv_swaps *)ctx)->keys[i]);
 }
 
-int weft__pg_kv_swap_many(struct weft_store *s, const char *const *keys,
-                          const char *const *expected, const char *const *values, size_t n,
-                          weft_error *err) {
-  struct kv_swaps sw = {keys, expected, values};
+/* Keys expected absent go in with one insert, the others with one swap,
+ * both in one write of its own or the caller's. */
+int weft__pg_kv_compare_set_many(struct weft_store *s, const char *const *keys,
+                                 const char *const *expected, const char *const *values,
+                                 size_t n, weft_error *err) {
+  struct weft__pg_store *p = P(s);
+  const char **k = calloc(n, sizeof *k), **e = calloc(n, sizeof *e), **v = calloc(n, sizeof *v);
+  unsigned char *in = calloc(n, 1);
   char now[24];
-  return write_rows(P(s), WEFT__PG_KV_SWAP_MANY, 3, kv_swap_cell, &sw, n,
-                    weft__pg_i64(now, weft_clock_wall_ms()), "kv compare-set", not_expected, err);
+  size_t na = 0, j = 0;
+  int implicit = 0, rc = k && e && v && in ? WEFT_OK : nomem(p, err, "kv compare-set");
+  /* the absent ones first, then the swaps, each in the caller's order */
+  for (int swap = 0; !rc && swap < 2; swap++)
+    for (size_t i = 0; i < n; i++)
+      if ((expected[i] != NULL) == swap) {
+        k[j] = keys[i];
+        e[j] = expected[i];
+        v[j++] = values[i];
+        na += !swap;
+      }
+  if (!rc && !(rc = weft__pg_write_begin(p, &implicit, err))) {
+    if (na) rc = weft__pg_kv_insert_many(s, k, v, na, in, err);
+    for (size_t i = 0; !rc && i < na; i++)
+      if (!in[i])
+        rc = weft_error_set(err, WEFT_ECONFLICT, "kv compare-set %s: the key already exists", k[i]);
+    if (!rc && na < n) {
+      struct kv_swaps sw = {k + na, e + na, v + na};
+      rc = write_rows(p, WEFT__PG_KV_SWAP_MANY, 3, kv_swap_cell, &sw, n - na,
+                      weft__pg_i64(now, weft_clock_wall_ms()), "kv compare-set", not_expected, err);
+    }
+    rc = weft__pg_write_end(p, implicit, rc, NULL, err);
+  }
+  free(k);
+  free(e);
+  free(v);
+  free(in);
+  return rc;
 }
 
 /* ---- arrays ------------------------------------------------------------------------------ */
