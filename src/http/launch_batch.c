@@ -83,7 +83,6 @@ struct batch_runs {
   struct weft_run_new *runs;
   size_t *of;  /* runs[k] is launch of[k]'s */
   size_t n;
-  const char **ids, **versions;
   unsigned char *handed;
 };
 
@@ -91,8 +90,6 @@ static void batch_runs_release(struct batch_runs *b) {
   for (size_t k = 0; k < b->n; k++) weft_run_new_release(&b->runs[k]);
   free(b->runs);
   free(b->of);
-  free(b->ids);
-  free(b->versions);
   free(b->handed);
 }
 
@@ -102,10 +99,8 @@ static int prepare_batch(struct http_server *srv, struct weft_instance *inst,
   memset(b, 0, sizeof *b);
   b->runs = calloc(n, sizeof *b->runs);
   b->of = calloc(n, sizeof *b->of);
-  b->ids = calloc(n, sizeof *b->ids);
-  b->versions = calloc(n, sizeof *b->versions);
   b->handed = calloc(n, 1);
-  if (!b->runs || !b->of || !b->ids || !b->versions || !b->handed) return WEFT_ENOMEM;
+  if (!b->runs || !b->of || !b->handed) return WEFT_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     if (v[i]->in_run) continue;
     /* Left for any dequeuer (this server, a scheduler): not tied to us. */
@@ -118,8 +113,6 @@ static int prepare_batch(struct http_server *srv, struct weft_instance *inst,
     /* A run refused before anything is written (a missing secret) fails
      * alone. */
     if ((v[i]->rc = weft_run_prepare(inst, &l, &b->runs[b->n], &v[i]->err))) continue;
-    b->ids[b->n] = b->runs[b->n].row.id;
-    b->versions[b->n] = b->runs[b->n].row.code_version;
     b->of[b->n++] = i;
   }
   return WEFT_OK;
@@ -135,8 +128,7 @@ static int write_batch(struct http_server *srv, struct weft_instance *inst,
   /* Without run queue limits and with a coordinator service up, each is
    * claimed and handed over with its record. */
   if (!rc && b->n) {
-    int got = weft_coord_admit_many_in_tx(inst, &srv->queue, b->ids, b->versions, b->n, NULL,
-                                          b->handed, err);
+    int got = weft_coord_admit_runs_in_tx(inst, &srv->queue, b->runs, b->n, b->handed, err);
     if (got < 0) rc = got;
   }
   for (size_t k = 0; !rc && k < b->n; k++) {

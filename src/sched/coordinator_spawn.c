@@ -241,7 +241,7 @@ int weft_coord_admit_many_in_tx(struct weft_instance *inst, const struct weft_ru
                                 const char *const *run_ids, const char *const *code_versions,
                                 size_t n, const char *in_run, unsigned char *handed,
                                 weft_error *err) {
-  memset(handed, 0, n);
+  if (handed) memset(handed, 0, n);
   /* With limits, only a turn sees every run they count. */
   if (weft_run_queue_config_limited(cfg) || !n || !weft_coord_service_up(inst)) return 0;
   char(*inbox)[256] = calloc(n, sizeof *inbox);
@@ -256,7 +256,7 @@ int weft_coord_admit_many_in_tx(struct weft_instance *inst, const struct weft_ru
     ids[m] = run_ids[i];
     keys[m] = inbox[m];
     values[m++] = in_run ? in_run : "";
-    handed[i] = 1;
+    if (handed) handed[i] = 1;
   }
   /* The claims and the inbox entries (weft_coord_handoff_unowned_in_tx)
    * in one statement. */
@@ -268,8 +268,24 @@ int weft_coord_admit_many_in_tx(struct weft_instance *inst, const struct weft_ru
   free(ids);
   free(keys);
   free(values);
-  if (rc) memset(handed, 0, n);
+  if (rc && handed) memset(handed, 0, n);
   return rc ? rc : (int)m;
+}
+
+int weft_coord_admit_runs_in_tx(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
+                                const struct weft_run_new *runs, size_t n, unsigned char *handed,
+                                weft_error *err) {
+  const char **ids = calloc(n ? n : 1, sizeof *ids);
+  const char **versions = calloc(n ? n : 1, sizeof *versions);
+  int got = ids && versions ? WEFT_OK : weft_error_set(err, WEFT_ENOMEM, "out of memory");
+  for (size_t i = 0; !got && i < n; i++) {
+    ids[i] = runs[i].row.id;
+    versions[i] = runs[i].row.code_version;
+  }
+  if (!got) got = weft_coord_admit_many_in_tx(inst, cfg, ids, versions, n, NULL, handed, err);
+  free(ids);
+  free(versions);
+  return got;
 }
 
 static int spawn_only(void *spawner, struct weft_instance *inst, const struct weft_run_row *run,

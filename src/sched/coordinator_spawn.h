@@ -90,11 +90,15 @@ int weft_coord_admit_in_tx(struct weft_instance *inst, const struct weft_run_que
                            const char *run_id, const char *code_version, const char *in_run,
                            weft_error *err);
 /* weft_coord_admit_in_tx of run_ids[0..n) (each with its code version,
- * maybe NULL) in one statement: handed[i] (the caller's n bytes) says
- * which were handed; returns how many, or < 0 on error (none then). */
+ * maybe NULL) in one statement: handed[i] (the caller's n bytes, or NULL)
+ * says which were handed; returns how many, or < 0 on error (none then).
+ * _runs: the same for runs made ready by weft_run_prepare. */
 int weft_coord_admit_many_in_tx(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
                                 const char *const *run_ids, const char *const *code_versions,
                                 size_t n, const char *in_run, unsigned char *handed,
+                                weft_error *err);
+int weft_coord_admit_runs_in_tx(struct weft_instance *inst, const struct weft_run_queue_config *cfg,
+                                const struct weft_run_new *runs, size_t n, unsigned char *handed,
                                 weft_error *err);
 
 #endif

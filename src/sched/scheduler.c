@@ -174,26 +174,6 @@ done:
   return rc;
 }
 
-/* The admission part of weft__sched_launch_write. */
-static int hand_over(struct weft_scheduler *s, const struct weft_run_new *runs, size_t n,
-                     weft_error *err) {
-  const char **ids = calloc(n, sizeof *ids), **versions = calloc(n, sizeof *versions);
-  unsigned char *handed = calloc(n, 1);
-  int got = ids && versions && handed ? WEFT_OK
-                                      : weft_error_set(err, WEFT_ENOMEM, "out of memory");
-  for (size_t i = 0; !got && i < n; i++) {
-    ids[i] = runs[i].row.id;
-    versions[i] = runs[i].row.code_version;
-  }
-  if (!got) got = weft_coord_admit_many_in_tx(s->inst, &s->rq, ids, versions, n, NULL, handed, err);
-  free(ids);
-  free(versions);
-  free(handed);
-  if (got < 0) return got;
-  s->turn_handed += (size_t)got;
-  return WEFT_OK;
-}
-
 int weft__sched_launch_write(struct weft_scheduler *s, const struct weft_run_new *runs,
                              size_t n, weft_error *err) {
   struct weft_store *st = s->inst->store;
@@ -204,7 +184,11 @@ int weft__sched_launch_write(struct weft_scheduler *s, const struct weft_run_new
   /* A dequeuer without run queue limits hands them to a coordinator
    * service in the same commit, as its turn would just after; else the
    * run queue's next turn starts them. */
-  if (!rc && s->spawner_ready) rc = hand_over(s, runs, n, err);
+  if (!rc && s->spawner_ready) {
+    int got = weft_coord_admit_runs_in_tx(s->inst, &s->rq, runs, n, NULL, err);
+    if (got < 0) rc = got;
+    else s->turn_handed += (size_t)got;
+  }
   if (rc) {
     weft_store_rollback(st);
     return rc;
