@@ -375,6 +375,22 @@ int weft_store_run_create(struct weft_store *s, const struct weft_run_row *r,
   return s->m->xRunCreate(s, r, err);
 }
 
+/* rows[0..n) through the backend's many-row method, or one by one without
+ * it, in a transaction of its own or the caller's, which a failure dooms:
+ * a many-row statement may have written some rows before failing. */
+static int runs_at_once(struct weft_store *s,
+                        int (*many)(struct weft_store *, const struct weft_run_row *, size_t,
+                                    weft_error *),
+                        int (*one)(struct weft_store *, const struct weft_run_row *, weft_error *),
+                        const struct weft_run_row *rows, size_t n, weft_error *err) {
+  if (!n) return WEFT_OK;
+  int rc = weft_store_begin(s, err);
+  if (!rc && many) rc = many(s, rows, n, err);
+  for (size_t i = 0; !rc && !many && i < n; i++) rc = one(s, &rows[i], err);
+  if (rc) weft_store_rollback(s);
+  return rc ? rc : weft_store_commit(s, err);
+}
+
 int weft_store_run_create_many(struct weft_store *s, const struct weft_run_row *rows, size_t n,
                                weft_error *err) {
   REQUIRE(!n || rows, "run create: no rows");
@@ -384,15 +400,7 @@ int weft_store_run_create_many(struct weft_store *s, const struct weft_run_row *
     REQUIRE((unsigned)rows[i].status < WEFT_RUN__COUNT, "run create: invalid status");
   }
   FAULT_POINT(err);
-  if (!n) return WEFT_OK;
-  /* In a transaction of its own or the caller's, which a failure dooms:
-   * a many-row statement may have written some rows before failing. */
-  int rc = weft_store_begin(s, err);
-  if (!rc && s->m->xRunCreateMany) rc = s->m->xRunCreateMany(s, rows, n, err);
-  for (size_t i = 0; !rc && !s->m->xRunCreateMany && i < n; i++)
-    rc = s->m->xRunCreate(s, &rows[i], err);
-  if (rc) weft_store_rollback(s);
-  return rc ? rc : weft_store_commit(s, err);
+  return runs_at_once(s, s->m->xRunCreateMany, s->m->xRunCreate, rows, n, err);
 }
 
 int weft_store_run_update(struct weft_store *s, const struct weft_run_row *r,
@@ -411,14 +419,7 @@ int weft_store_run_update_many(struct weft_store *s, const struct weft_run_row *
     REQUIRE((unsigned)rows[i].status < WEFT_RUN__COUNT, "run update: invalid status");
   }
   FAULT_POINT(err);
-  if (!n) return WEFT_OK;
-  /* as weft_store_run_create_many: a failure dooms the transaction */
-  int rc = weft_store_begin(s, err);
-  if (!rc && s->m->xRunUpdateMany) rc = s->m->xRunUpdateMany(s, rows, n, err);
-  for (size_t i = 0; !rc && !s->m->xRunUpdateMany && i < n; i++)
-    rc = s->m->xRunUpdate(s, &rows[i], err);
-  if (rc) weft_store_rollback(s);
-  return rc ? rc : weft_store_commit(s, err);
+  return runs_at_once(s, s->m->xRunUpdateMany, s->m->xRunUpdate, rows, n, err);
 }
 
 int weft_store_run_get(struct weft_store *s, const char *id, struct weft_run_row *out,
@@ -600,7 +601,7 @@ int weft_store_kv_compare_set_many(struct weft_store *s, const char *const *keys
   for (size_t i = 0; i < n; i++) REQUIRE(keys[i] && values[i], "kv compare-set: no key or value");
   FAULT_POINT(err);
   if (!n) return WEFT_OK;
-  /* as weft_store_run_create_many: a failure dooms the transaction */
+  /* as runs_at_once: a failure dooms the transaction */
   int rc = weft_store_begin(s, err);
   if (!rc && s->m->xKvCompareSetMany)
     rc = s->m->xKvCompareSetMany(s, keys, expected, values, n, err);
