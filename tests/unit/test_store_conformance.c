@@ -915,6 +915,20 @@ static int case_kv(const char *url) {
   return 0;
 }
 
+/* 0 when each key of k[0..n) holds want[i] (NULL: absent); else says
+ * which does not, and 1. */
+static int kv_hold(struct weft_store *s, char k[][300], const char *const *want, int n) {
+  weft_error err = WEFT_ERROR_INIT;
+  for (int i = 0; i < n; i++) {
+    char *v = NULL;
+    int rc = weft_store_kv_get(s, k[i], &v, &err);
+    ASSERT_EQ(rc, want[i] ? WEFT_OK : WEFT_ENOTFOUND);
+    if (want[i]) ASSERT_STR_EQ(v, want[i]);
+    free(v);
+  }
+  return 0;
+}
+
 /* kv_list pages through one prefix in bytewise order, and only it. */
 /* Absent keys go in, present ones stay; a key given twice goes in once. */
 static int case_kv_insert_many(const char *url) {
@@ -934,12 +948,7 @@ static int case_kv_insert_many(const char *url) {
   ASSERT_EQ(inserted[2], 1);
   ASSERT_EQ(inserted[4], 1);
   const char *want[4] = {"zero", "old", "two \"quoted\", {a,b}", "three"};
-  for (int i = 0; i < 4; i++) {
-    char *v = NULL;
-    ASSERT_EQ(weft_store_kv_get(s, k[i], &v, &err), WEFT_OK);
-    ASSERT_STR_EQ(v, want[i]);
-    free(v);
-  }
+  ASSERT(!kv_hold(s, k, want, 4));
   ASSERT_EQ(weft_store_kv_insert_many(s, keys, values, 0, inserted, &err), WEFT_OK);
   ASSERT_EQ(weft_store_kv_insert_many(s, keys, values, 3, inserted, &err), WEFT_OK);
   ASSERT_EQ(inserted[0] + inserted[1] + inserted[2], 0);
@@ -966,13 +975,7 @@ static int case_kv_compare_set_many(const char *url) {
   ASSERT_EQ(weft_store_kv_compare_set_many(s, keys, expected, values, 0, &err), WEFT_OK);
   ASSERT_EQ(weft_store_kv_compare_set_many(s, keys, expected, values, 3, &err), WEFT_OK);
   const char *want[4] = {"zero", "ONE", NULL, "THREE"};
-  for (int i = 0; i < 4; i++) {
-    char *v = NULL;
-    int rc = weft_store_kv_get(s, k[i], &v, &err);
-    ASSERT_EQ(rc, want[i] ? WEFT_OK : WEFT_ENOTFOUND);
-    if (want[i]) ASSERT_STR_EQ(v, want[i]);
-    free(v);
-  }
+  ASSERT(!kv_hold(s, k, want, 4));
   /* a swap whose value changed: nothing set, that key named */
   const char *keys2[3] = {k[2], k[3], k[1]};
   const char *exp2[3] = {NULL, "THREE", "one \"quoted\", {a}"};
@@ -984,13 +987,7 @@ static int case_kv_compare_set_many(const char *url) {
   keys2[0] = k[0];
   ASSERT_EQ(weft_store_kv_compare_set_many(s, keys2, exp3, val2, 3, &err), WEFT_ECONFLICT);
   ASSERT_CONTAINS(err.msg, k[0]);
-  for (int i = 0; i < 4; i++) {
-    char *v = NULL;
-    int rc = weft_store_kv_get(s, k[i], &v, &err);
-    ASSERT_EQ(rc, want[i] ? WEFT_OK : WEFT_ENOTFOUND);
-    if (want[i]) ASSERT_STR_EQ(v, want[i]);
-    free(v);
-  }
+  ASSERT(!kv_hold(s, k, want, 4));
   /* inside a transaction: the failure dooms it */
   ASSERT_EQ(weft_store_begin(s, &err), WEFT_OK);
   ASSERT_EQ(weft_store_kv_set(s, k[2], "in tx", &err), WEFT_OK);
