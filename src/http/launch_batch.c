@@ -80,6 +80,7 @@ static struct weft_code_memo *batch_code(struct http_server *srv) {
  * PostgreSQL. A launch with steps to re-execute (in_run) is recorded
  * alone, inside the same transaction. */
 struct batch_runs {
+  struct weft_code_memo *code; /* the batch's code versions, read once */
   struct weft_run_new *runs;
   size_t *of;  /* runs[k] is launch of[k]'s */
   size_t n;
@@ -93,10 +94,22 @@ static void batch_runs_release(struct batch_runs *b) {
   free(b->handed);
 }
 
+/* x's launch, running the batch's code version of its location unless it
+ * names one. */
+static struct weft_launch launch_of(struct batch_runs *b, struct weft_instance *inst,
+                                    const struct http_launch *x) {
+  struct weft_launch l = *x->l;
+  if (!l.code_version) {
+    l.code_version = weft_code_memo_version(b->code, inst->home, l.job->location);
+    l.code_checked = l.code_version != NULL;
+  }
+  return l;
+}
+
 static int prepare_batch(struct http_server *srv, struct weft_instance *inst,
                          struct http_launch **v, size_t n, struct batch_runs *b) {
-  struct weft_code_memo *code = batch_code(srv);
   memset(b, 0, sizeof *b);
+  b->code = batch_code(srv);
   b->runs = calloc(n, sizeof *b->runs);
   b->of = calloc(n, sizeof *b->of);
   b->handed = calloc(n, 1);
@@ -104,12 +117,8 @@ static int prepare_batch(struct http_server *srv, struct weft_instance *inst,
   for (size_t i = 0; i < n; i++) {
     if (v[i]->in_run) continue;
     /* Left for any dequeuer (this server, a scheduler): not tied to us. */
-    struct weft_launch l = *v[i]->l;
+    struct weft_launch l = launch_of(b, inst, v[i]);
     l.unowned = 1;
-    if (!l.code_version) {
-      l.code_version = weft_code_memo_version(code, inst->home, l.job->location);
-      l.code_checked = l.code_version != NULL;
-    }
     /* A run refused before anything is written (a missing secret) fails
      * alone. */
     if ((v[i]->rc = weft_run_prepare(inst, &l, &b->runs[b->n], &v[i]->err))) continue;
@@ -123,7 +132,6 @@ static int prepare_batch(struct http_server *srv, struct weft_instance *inst,
 static int write_batch(struct http_server *srv, struct weft_instance *inst,
                        struct http_launch **v, size_t n, struct batch_runs *b,
                        weft_error *err) {
-  struct weft_code_memo *code = batch_code(srv);
   int rc = weft_run_write_many(inst, b->runs, b->n, err);
   /* Without run queue limits and with a coordinator service up, each is
    * claimed and handed over with its record. */
@@ -139,11 +147,7 @@ static int write_batch(struct http_server *srv, struct weft_instance *inst,
   }
   for (size_t i = 0; !rc && i < n; i++) {
     if (!v[i]->in_run) continue;
-    struct weft_launch l = *v[i]->l;
-    if (!l.code_version) {
-      l.code_version = weft_code_memo_version(code, inst->home, l.job->location);
-      l.code_checked = l.code_version != NULL;
-    }
+    struct weft_launch l = launch_of(b, inst, v[i]);
     /* one half-recorded (its row written, its queue entry not) must not
      * be committed: then the whole batch goes again, alone */
     v[i]->rc = http_record_run(inst, &l, v[i]->in_run, &srv->queue, &v[i]->run_id,
